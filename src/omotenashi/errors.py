@@ -28,8 +28,10 @@ class DataError(OmotenashiError, ValueError):
 class ImportRowError(DataError):
     """A row of an import file that cannot be parsed (file, line and field are in the message)."""
 
-    def __init__(self, message: str, *, file: str, line: int, field: str | None = None) -> None:
-        where = f"{file}, line {line}" + (f", field {field!r}" if field else "")
+    def __init__(
+        self, message: str, *, file: str, line: int, field: str | None = None, unit: str = "line"
+    ) -> None:
+        where = f"{file}, {unit} {line}" + (f", field {field!r}" if field else "")
         super().__init__(f"{where}: {message}", field=field)
         self.file = file
         self.line = line

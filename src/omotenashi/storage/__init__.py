@@ -1,0 +1,55 @@
+"""Storage backends behind one interface (``Store``), chosen by URL.
+
+* ``sqlite:///path/to/file.db`` or a plain path — the embedded default, no server needed;
+* ``memory://`` — a private in-memory store (tests, notebooks);
+* ``postgresql://...`` — planned (a later issue); the SQL is kept portable for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omotenashi.errors import StorageError
+from omotenashi.storage.base import PersonKeys, Store
+
+DEFAULT_DB = "omotenashi.db"
+ENV_VAR = "OMOTENASHI_DB"
+
+
+def default_url() -> str:
+    """The store to use when none is given: ``$OMOTENASHI_DB``, else ``./omotenashi.db``."""
+    return os.environ.get(ENV_VAR) or DEFAULT_DB
+
+
+def sqlite_path(url: str) -> str:
+    """The file path (or ``:memory:``) that a SQLite URL or plain path names."""
+    if url.startswith("memory://") or url in (":memory:", "sqlite://", "sqlite:///:memory:"):
+        return ":memory:"
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if url.startswith("sqlite://"):
+        raise StorageError(f"cannot read SQLite URL {url!r}: use sqlite:///path/to/file.db")
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        if scheme.startswith("postgres"):
+            raise StorageError(
+                "the PostgreSQL backend is not available yet; use the embedded store "
+                "(a file path or sqlite:///file.db)"
+            )
+        raise StorageError(f"unknown store URL scheme {scheme!r} in {url!r}")
+    return url
+
+
+def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
+    """Open (and by default create) the store a URL names."""
+    from omotenashi.storage.sqlite import SQLiteStore
+
+    text = default_url() if url is None else os.fspath(url)
+    path = sqlite_path(text)
+    if path != ":memory:" and not create and not Path(path).exists():
+        raise StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")
+    return SQLiteStore(path, url=text)
+
+
+__all__ = ["DEFAULT_DB", "ENV_VAR", "PersonKeys", "Store", "default_url", "open_store"]

@@ -1,0 +1,127 @@
+"""Table definitions, written in SQL that SQLite and PostgreSQL both accept.
+
+Every row that belongs to a person carries the person's ids (``customer_id`` / ``anonymous_id`` on
+events, ``customer_id`` on identities and customers), so that export and erasure can find all of a
+person's data through indexed columns. Timestamps are BIGINT microseconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "customer_id",
+    "anonymous_id",
+    "type",
+    "item_id",
+    "order_id",
+    "quantity",
+    "value",
+    "rating",
+    "channel",
+    "ts",
+    "context",
+    "received_at",
+)
+
+# ``seq`` is the arrival order; SQLite makes an INTEGER PRIMARY KEY the rowid, PostgreSQL will use
+# an identity column in its own dialect file.
+DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        customer_id TEXT,
+        anonymous_id TEXT,
+        type TEXT NOT NULL,
+        item_id TEXT,
+        order_id TEXT,
+        quantity DOUBLE PRECISION,
+        value DOUBLE PRECISION,
+        rating DOUBLE PRECISION,
+        channel TEXT,
+        ts BIGINT NOT NULL,
+        context TEXT,
+        received_at BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, ts)"
+    " WHERE customer_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS events_by_anonymous ON events (anonymous_id, ts)"
+    " WHERE anonymous_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (ts)",
+    """CREATE TABLE IF NOT EXISTS identities (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        linked_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, value)
+    )""",
+    "CREATE INDEX IF NOT EXISTS identities_by_customer ON identities (customer_id)",
+    """CREATE TABLE IF NOT EXISTS customers (
+        customer_id TEXT PRIMARY KEY,
+        attributes TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS items (
+        item_id TEXT PRIMARY KEY,
+        title TEXT,
+        description TEXT,
+        price DOUBLE PRECISION,
+        categories TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS item_categories (
+        item_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        PRIMARY KEY (item_id, category)
+    )""",
+    """CREATE TABLE IF NOT EXISTS imports (
+        import_id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_written BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL
+    )""",
+)
+
+# The person an event belongs to: its (merged) customer id, else the customer its anonymous id is
+# linked to, else the anonymous visitor itself (prefixed so it can never collide with a customer id).
+ANONYMOUS_PREFIX = "anonymous:"
+
+RESOLVED_EVENTS = """
+SELECT e.seq, e.event_id,
+       CASE WHEN e.customer_id IS NOT NULL THEN COALESCE(mc.customer_id, e.customer_id)
+            WHEN ma.customer_id IS NOT NULL THEN ma.customer_id
+            ELSE 'anonymous:' || e.anonymous_id END AS person_id,
+       CASE WHEN e.customer_id IS NOT NULL OR ma.customer_id IS NOT NULL THEN 1 ELSE 0 END
+           AS known,
+       e.customer_id, e.anonymous_id, e.type, e.item_id, e.order_id, e.quantity, e.value,
+       e.rating, e.channel, e.ts, e.context
+FROM events e
+LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id
+LEFT JOIN identities ma ON ma.kind = 'anonymous' AND ma.value = e.anonymous_id
+"""
+
+# Aggregates shared by one profile and the all-customers ranking (frequency = distinct purchase
+# orders, or distinct purchase timestamps for purchases without an order id; monetary = purchases
+# net of returns).
+RFM_AGGREGATES = """
+       MIN(ts) AS first_seen, MAX(ts) AS last_seen, COUNT(*) AS events,
+       COUNT(DISTINCT CASE WHEN type = 'purchase' THEN order_id END)
+         + COUNT(DISTINCT CASE WHEN type = 'purchase' AND order_id IS NULL THEN ts END)
+           AS frequency,
+       COALESCE(SUM(CASE WHEN type = 'purchase' THEN value
+                         WHEN type = 'return' THEN -value END), 0) AS monetary,
+       MAX(CASE WHEN type = 'purchase' THEN ts END) AS last_purchase
+"""

@@ -1,0 +1,580 @@
+"""The embedded store: one SQLite file, shared safely by several processes.
+
+Why SQLite: it needs no server, a CLI and a long-running service can use the same file at once
+(WAL mode: readers never block the single writer), and with ``synchronous=FULL`` a committed
+transaction survives a killed process and a power cut. All SQL here stays within what PostgreSQL
+also accepts (``INSERT ... ON CONFLICT``, ``||``, ``CASE``, ``COALESCE``) so that a server backend
+can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omotenashi.errors import StorageError
+from omotenashi.events.timeutil import now_micros
+from omotenashi.storage.base import PersonKeys
+from omotenashi.storage.schema import (
+    DDL,
+    EVENT_COLUMNS,
+    RESOLVED_EVENTS,
+    RFM_AGGREGATES,
+    SCHEMA_VERSION,
+)
+
+_INSERT_EVENTS = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING"
+)
+
+_FRAME_COLUMNS = [
+    "event_id",
+    "person_id",
+    "known",
+    "customer_id",
+    "anonymous_id",
+    "type",
+    "item_id",
+    "order_id",
+    "quantity",
+    "value",
+    "rating",
+    "channel",
+    "timestamp",
+    "context",
+]
+
+# numpy scalars arrive from pandas-built rows; let sqlite3 store them as plain numbers
+sqlite3.register_adapter(np.int64, int)
+sqlite3.register_adapter(np.float64, float)
+
+# SQLite allows 32766 host parameters; stay well below.
+_CHUNK = 900
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class SQLiteStore:
+    """``Store`` on a SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str, *, url: str | None = None, timeout_s: float = 30.0) -> None:
+        self.path = path
+        self.url = url or path
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the store {path!r}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        conn = self._conn
+        try:
+            if path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._create_schema()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StorageError(f"{path!r} is not an omotenashi store: {exc}") from exc
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _create_schema(self) -> None:
+        with self.transaction():
+            for statement in DDL:
+                self._conn.execute(statement)
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
+                    f"({SCHEMA_VERSION}); upgrade omotenashi"
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction (re-entrant: an inner one joins the outer one).
+
+        ``BEGIN IMMEDIATE`` takes the write lock at once, so two processes never deadlock on an
+        upgrade from reader to writer; other processes wait up to the busy timeout.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"the store {self.path!r} is busy: {exc}") from exc
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- writes --------------------------------------------------------------------------------
+    def insert_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self._conn.total_changes
+            self._conn.executemany(_INSERT_EVENTS, rows)
+            return self._conn.total_changes - before
+
+    def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, value) DO NOTHING",
+                (kind, value, customer_id, source, at),
+            )
+            owner = self._conn.execute(
+                "SELECT customer_id FROM identities WHERE kind = ? AND value = ?", (kind, value)
+            ).fetchone()
+        return str(owner[0])
+
+    def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int:
+        """Bulk ``link_identity`` (first link wins); returns how many links are new."""
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self._conn.total_changes
+            self._conn.executemany(
+                "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, value) DO NOTHING",
+                rows,
+            )
+            return self._conn.total_changes - before
+
+    def move_identities(self, from_customer: str, to_customer: str, at: int) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE identities SET customer_id = ?, linked_at = ? WHERE customer_id = ?",
+                (to_customer, at, from_customer),
+            )
+            self._conn.execute(
+                "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
+                "VALUES ('customer', ?, ?, 'merge', ?) "
+                "ON CONFLICT (kind, value) DO UPDATE SET customer_id = excluded.customer_id, "
+                "source = excluded.source, linked_at = excluded.linked_at",
+                (from_customer, to_customer, at),
+            )
+            # a customer is never an alias of itself (after merging back and forth)
+            self._conn.execute(
+                "DELETE FROM identities WHERE kind = 'customer' AND value = customer_id"
+            )
+
+    def upsert_customers(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Merge attributes into each customer's record (new keys win, a None value removes)."""
+        if not rows:
+            return 0
+        merged: dict[str, dict[str, Any]] = {}
+        for customer_id, attributes in rows:
+            merged.setdefault(customer_id, {}).update(attributes)
+        now = now_micros()
+        with self.transaction():
+            existing: dict[str, dict[str, Any]] = {}
+            ids = list(merged)
+            for part in _chunks(ids):
+                marks = ", ".join("?" * len(part))
+                for cid, attrs in self._conn.execute(
+                    f"SELECT customer_id, attributes FROM customers WHERE customer_id IN ({marks})",
+                    list(part),
+                ):
+                    existing[cid] = json.loads(attrs)
+            out = []
+            changed = 0
+            for cid, attrs in merged.items():
+                old = existing.get(cid)
+                new = dict(old or {})
+                new.update(attrs)
+                new = {k: v for k, v in new.items() if v is not None}
+                if old is not None and new == old:
+                    continue
+                changed += 1
+                out.append((cid, json.dumps(new, sort_keys=True, default=str), now))
+            self._conn.executemany(
+                "INSERT INTO customers (customer_id, attributes, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (customer_id) DO UPDATE SET attributes = excluded.attributes, "
+                "updated_at = excluded.updated_at",
+                out,
+            )
+        return changed
+
+    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert or update items; fields given as None keep their stored value, attributes merge.
+
+        Returns how many items were created or changed."""
+        if not rows:
+            return 0
+        now = now_micros()
+        incoming: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            target = incoming.setdefault(row["item_id"], {})
+            for key, value in row.items():
+                if key == "attributes" and value:
+                    target.setdefault("attributes", {}).update(value)
+                elif value is not None and key != "attributes":
+                    target[key] = value
+        changed = 0
+        with self.transaction():
+            existing: dict[str, dict[str, Any]] = {}
+            ids = list(incoming)
+            for part in _chunks(ids):
+                marks = ", ".join("?" * len(part))
+                for r in self._conn.execute(
+                    "SELECT item_id, title, description, price, categories, tags, attributes "
+                    f"FROM items WHERE item_id IN ({marks})",
+                    list(part),
+                ):
+                    existing[r[0]] = {
+                        "item_id": r[0],
+                        "title": r[1],
+                        "description": r[2],
+                        "price": r[3],
+                        "categories": json.loads(r[4]),
+                        "tags": json.loads(r[5]),
+                        "attributes": json.loads(r[6]),
+                    }
+            item_rows = []
+            category_ids: list[str] = []
+            category_rows: list[tuple[str, str]] = []
+            for item_id, fields in incoming.items():
+                old = existing.get(item_id)
+                new = dict(old) if old else {
+                    "item_id": item_id,
+                    "title": None,
+                    "description": None,
+                    "price": None,
+                    "categories": [],
+                    "tags": [],
+                    "attributes": {},
+                }
+                attributes = dict(new["attributes"])
+                attributes.update(fields.get("attributes", {}))
+                new.update({k: v for k, v in fields.items() if k != "attributes"})
+                new["attributes"] = attributes
+                if new == old:
+                    continue
+                changed += 1
+                item_rows.append(
+                    (
+                        item_id,
+                        new["title"],
+                        new["description"],
+                        new["price"],
+                        json.dumps(list(new["categories"])),
+                        json.dumps(list(new["tags"])),
+                        json.dumps(new["attributes"], sort_keys=True, default=str),
+                        now,
+                    )
+                )
+                if old is None or old["categories"] != new["categories"]:
+                    category_ids.append(item_id)
+                    category_rows.extend((item_id, c) for c in dict.fromkeys(new["categories"]))
+            self._conn.executemany(
+                "INSERT INTO items (item_id, title, description, price, categories, tags, "
+                "attributes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, "
+                "description = excluded.description, price = excluded.price, "
+                "categories = excluded.categories, tags = excluded.tags, "
+                "attributes = excluded.attributes, updated_at = excluded.updated_at",
+                item_rows,
+            )
+            self._conn.executemany(
+                "DELETE FROM item_categories WHERE item_id = ?", [(i,) for i in category_ids]
+            )
+            self._conn.executemany(
+                "INSERT INTO item_categories (item_id, category) VALUES (?, ?)", category_rows
+            )
+        return changed
+
+    def delete_customer_record(self, customer_id: str) -> None:
+        with self.transaction():
+            self._conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
+
+    def record_import(self, row: dict[str, Any]) -> None:
+        columns = list(row)
+        with self.transaction():
+            self._conn.execute(
+                f"INSERT INTO imports ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                [row[c] for c in columns],
+            )
+
+    # -- reads ---------------------------------------------------------------------------------
+    def resolve(self, kind: str, value: str) -> str | None:
+        row = self._read(
+            "SELECT customer_id FROM identities WHERE kind = ? AND value = ?", (kind, value)
+        )
+        return str(row[0][0]) if row else None
+
+    def person_keys(self, customer_id: str) -> PersonKeys | None:
+        canonical = self.resolve("customer", customer_id) or customer_id
+        links = self._read(
+            "SELECT kind, value FROM identities WHERE customer_id = ?", (canonical,)
+        )
+        customer_ids = [canonical] + [v for k, v in links if k == "customer"]
+        anonymous_ids = [v for k, v in links if k == "anonymous"]
+        if not links:
+            marks = ", ".join("?" * len(customer_ids))
+            known = self._read(
+                f"SELECT 1 FROM customers WHERE customer_id = ? UNION ALL "
+                f"SELECT 1 FROM events WHERE customer_id IN ({marks}) LIMIT 1",
+                (canonical, *customer_ids),
+            )
+            if not known:
+                return None
+        return PersonKeys(canonical, tuple(customer_ids), tuple(anonymous_ids))
+
+    def identities_of(self, customer_id: str) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT kind, value, source, linked_at FROM identities WHERE customer_id = ? "
+            "ORDER BY linked_at, kind, value",
+            (customer_id,),
+        )
+        return [{"kind": k, "value": v, "source": s, "linked_at": t} for k, v, s, t in rows]
+
+    def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
+        row = self._read(
+            "SELECT attributes FROM customers WHERE customer_id = ?", (customer_id,)
+        )
+        return json.loads(row[0][0]) if row else None
+
+    @staticmethod
+    def _person_filter(keys: PersonKeys) -> tuple[str, list[Any]]:
+        """SELECT over the person's events, using the customer and anonymous indexes."""
+        c_marks = ", ".join("?" * len(keys.customer_ids))
+        parts = [f"SELECT * FROM events WHERE customer_id IN ({c_marks})"]
+        params: list[Any] = list(keys.customer_ids)
+        if keys.anonymous_ids:
+            a_marks = ", ".join("?" * len(keys.anonymous_ids))
+            parts.append(
+                f"SELECT * FROM events WHERE anonymous_id IN ({a_marks}) AND customer_id IS NULL"
+            )
+            params.extend(keys.anonymous_ids)
+        return " UNION ALL ".join(parts), params
+
+    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
+        source, params = self._person_filter(keys)
+        overall = self._read(f"SELECT {RFM_AGGREGATES} FROM ({source}) pe", params)[0]
+        by_type = self._read(
+            f"SELECT type, COUNT(*) FROM ({source}) pe GROUP BY type ORDER BY COUNT(*) DESC, type",
+            params,
+        )
+        by_channel = self._read(
+            f"SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM ({source}) pe "
+            "GROUP BY COALESCE(channel, 'unknown') ORDER BY COUNT(*) DESC, 1",
+            params,
+        )
+        names = ("first_seen", "last_seen", "events", "frequency", "monetary", "last_purchase")
+        summary = dict(zip(names, overall, strict=True))
+        summary["events_by_type"] = dict(by_type)
+        summary["events_by_channel"] = dict(by_channel)
+        return summary
+
+    def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]:
+        source, params = self._person_filter(keys)
+        rows = self._read(
+            f"SELECT ic.category, COUNT(*) FROM ({source}) pe "
+            "JOIN item_categories ic ON ic.item_id = pe.item_id "
+            "WHERE pe.type <> 'return' "
+            "GROUP BY ic.category ORDER BY COUNT(*) DESC, ic.category LIMIT ?",
+            [*params, limit],
+        )
+        return [(str(c), int(n)) for c, n in rows]
+
+    def person_timeline(
+        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+    ) -> list[dict[str, Any]]:
+        source, params = self._person_filter(keys)
+        where = ""
+        if before is not None:
+            where = "WHERE (pe.ts < ? OR (pe.ts = ? AND pe.seq < ?))"
+            params = [*params, before[0], before[0], before[1]]
+        rows = self._read(
+            "SELECT pe.seq, pe.event_id, pe.customer_id, pe.anonymous_id, pe.type, pe.item_id, "
+            "pe.order_id, pe.quantity, pe.value, pe.rating, pe.channel, pe.ts, pe.context, "
+            f"i.title FROM ({source}) pe LEFT JOIN items i ON i.item_id = pe.item_id {where} "
+            "ORDER BY pe.ts DESC, pe.seq DESC LIMIT ?",
+            [*params, limit],
+        )
+        names = (
+            "seq event_id customer_id anonymous_id type item_id order_id quantity value rating "
+            "channel ts context item_title"
+        ).split()
+        out = []
+        for row in rows:
+            record = dict(zip(names, row, strict=True))
+            record["context"] = json.loads(record["context"]) if record["context"] else {}
+            out.append(record)
+        return out
+
+    def latest_timestamp(self) -> int | None:
+        row = self._read("SELECT MAX(ts) FROM events")
+        return None if row[0][0] is None else int(row[0][0])
+
+    def customer_summaries(self) -> pd.DataFrame:
+        """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``)."""
+        rows = self._read(
+            f"SELECT person_id, {RFM_AGGREGATES} FROM ({RESOLVED_EVENTS}) r "
+            "WHERE known = 1 GROUP BY person_id"
+        )
+        columns = [
+            "customer_id",
+            "first_seen",
+            "last_seen",
+            "events",
+            "frequency",
+            "monetary",
+            "last_purchase",
+        ]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["last_purchase"] = frame["last_purchase"].astype("Float64")
+        return frame
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        sql = f"SELECT * FROM ({RESOLVED_EVENTS}) r"
+        params: list[Any] = []
+        if types:
+            sql += f" WHERE type IN ({', '.join('?' * len(types))})"
+            params = list(types)
+        sql += " ORDER BY ts, seq"
+        rows = self._read(sql, params)
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "seq",
+                "event_id",
+                "person_id",
+                "known",
+                "customer_id",
+                "anonymous_id",
+                "type",
+                "item_id",
+                "order_id",
+                "quantity",
+                "value",
+                "rating",
+                "channel",
+                "ts",
+                "context",
+            ],
+        )
+        for column in ("quantity", "value", "rating"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        frame["known"] = frame["known"].astype(bool)
+        frame["timestamp"] = pd.to_datetime(frame["ts"].astype("int64"), unit="us", utc=True)
+        frame["context"] = [json.loads(c) if c else {} for c in frame["context"]]
+        return frame[_FRAME_COLUMNS]
+
+    def iter_event_rows(self, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Raw event rows in arrival order, in batches (exports, re-indexing)."""
+        last = 0
+        while True:
+            rows = self._read(
+                f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (last, batch),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [r[1:] for r in rows]
+
+    def items_frame(self) -> pd.DataFrame:
+        rows = self._read(
+            "SELECT item_id, title, description, price, categories, tags, attributes FROM items "
+            "ORDER BY item_id"
+        )
+        frame = pd.DataFrame(
+            rows,
+            columns=["item_id", "title", "description", "price", "categories", "tags", "attributes"],
+        )
+        for column in ("categories", "tags", "attributes"):
+            frame[column] = [json.loads(v) for v in frame[column]]
+        frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype("float64")
+        return frame
+
+    def customers_frame(self) -> pd.DataFrame:
+        rows = self._read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
+        records = [{"customer_id": cid, **json.loads(attrs)} for cid, attrs in rows]
+        return pd.DataFrame.from_records(records, columns=None if records else ["customer_id"])
+
+    def stats(self) -> dict[str, Any]:
+        one = self._read(
+            "SELECT COUNT(*), MIN(ts), MAX(ts), COUNT(DISTINCT customer_id), "
+            "COUNT(DISTINCT anonymous_id), COUNT(DISTINCT item_id), "
+            "COUNT(DISTINCT order_id) FROM events"
+        )[0]
+        by_type = self._read("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY 2 DESC, 1")
+        by_channel = self._read(
+            "SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM events "
+            "GROUP BY COALESCE(channel, 'unknown') ORDER BY 2 DESC, 1"
+        )
+        counts = {
+            name: self._read(f"SELECT COUNT(*) FROM {table}")[0][0]
+            for name, table in (("items", "items"), ("customer_records", "customers"))
+        }
+        links = dict(self._read("SELECT kind, COUNT(*) FROM identities GROUP BY kind"))
+        imports = self._read("SELECT COUNT(*) FROM imports")[0][0]
+        money = self._read(
+            "SELECT COALESCE(SUM(CASE WHEN type = 'purchase' THEN value END), 0), "
+            "COALESCE(SUM(CASE WHEN type = 'return' THEN value END), 0) FROM events"
+        )[0]
+        return {
+            "events": int(one[0]),
+            "first_event": one[1],
+            "last_event": one[2],
+            "customer_ids_in_events": int(one[3]),
+            "anonymous_ids": int(one[4]),
+            "items_in_events": int(one[5]),
+            "orders": int(one[6]),
+            "events_by_type": dict(by_type),
+            "events_by_channel": dict(by_channel),
+            "items": int(counts["items"]),
+            "customer_records": int(counts["customer_records"]),
+            "identity_links": {str(k): int(v) for k, v in links.items()},
+            "imports": int(imports),
+            "purchase_value": float(money[0]),
+            "return_value": float(money[1]),
+        }
