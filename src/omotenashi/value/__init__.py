@@ -1,0 +1,106 @@
+"""Customer value: RFM segments, lifetime value, lapse risk and segmentation.
+
+Telling customers apart by what they are worth and where they stand in the relationship is the
+first step of one-to-one marketing. This package works on plain pandas frames (transactions
+built from store events or from any file) so that the store, the CLI and the HTTP API share it.
+
+Stability: provisional (0.x); names in ``__all__`` are the public surface.
+"""
+
+from omotenashi.value._bgnbd import BGNBD, bgnbd_log_likelihood
+from omotenashi.value._data import (
+    VISIT_TYPES,
+    CalibrationHoldout,
+    calibration_holdout_split,
+    rfm_summary,
+    transactions_from_events,
+    transactions_from_frame,
+)
+from omotenashi.value._gamma_gamma import (
+    GammaGamma,
+    gamma_gamma_log_likelihood,
+    spend_frequency_correlation,
+)
+from omotenashi.value._lapse import (
+    LapseBacktest,
+    LapseRisk,
+    calibration_table,
+    lapse_backtest,
+    lapse_features,
+    lapse_labels,
+)
+from omotenashi.value._pareto import ParetoNBD, pareto_nbd_log_likelihood
+from omotenashi.value._plots import (
+    plot_calibration_holdout,
+    plot_expected_purchases_heatmap,
+    plot_p_alive_heatmap,
+    plot_segment_sizes,
+)
+from omotenashi.value._report import (
+    FitOutcome,
+    StoreData,
+    ValueReport,
+    customer_lifetime_value,
+    customer_value,
+    fit_value_model,
+    from_store,
+    holdout_metrics,
+    join_attributes,
+    segment_frame,
+    value_report,
+)
+from omotenashi.value._rfm import DEFAULT_RFM_SEGMENTS, RFMScorer, segment_summary
+from omotenashi.value._rules import (
+    Rule,
+    assign_segments,
+    parse_named_rule,
+    parse_rule,
+    rule_membership,
+)
+from omotenashi.value._segments import KMeansSegmenter
+
+__all__ = [
+    "BGNBD",
+    "DEFAULT_RFM_SEGMENTS",
+    "VISIT_TYPES",
+    "CalibrationHoldout",
+    "FitOutcome",
+    "GammaGamma",
+    "KMeansSegmenter",
+    "LapseBacktest",
+    "LapseRisk",
+    "ParetoNBD",
+    "RFMScorer",
+    "Rule",
+    "StoreData",
+    "ValueReport",
+    "assign_segments",
+    "bgnbd_log_likelihood",
+    "calibration_holdout_split",
+    "calibration_table",
+    "customer_lifetime_value",
+    "customer_value",
+    "fit_value_model",
+    "from_store",
+    "gamma_gamma_log_likelihood",
+    "holdout_metrics",
+    "join_attributes",
+    "lapse_backtest",
+    "lapse_features",
+    "lapse_labels",
+    "pareto_nbd_log_likelihood",
+    "parse_named_rule",
+    "parse_rule",
+    "plot_calibration_holdout",
+    "plot_expected_purchases_heatmap",
+    "plot_p_alive_heatmap",
+    "plot_segment_sizes",
+    "rfm_summary",
+    "rule_membership",
+    "segment_frame",
+    "segment_summary",
+    "spend_frequency_correlation",
+    "transactions_from_events",
+    "transactions_from_frame",
+    "value_report",
+]

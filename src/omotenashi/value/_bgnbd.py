@@ -212,6 +212,24 @@ class BGNBD(_Fitted):
         t_arr = np.broadcast_to(np.asarray(t, dtype=float), rft.x.shape)
         return _expected_conditional(*self._param_array(), rft.x, rft.t_x, rft.T, t_arr)
 
+    def probability_no_purchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:
+        r"""P(no purchase in the next ``t`` time units | history): the model's lapse risk.
+
+        A customer makes no purchase either because they have dropped out, or because they are
+        alive and their rate (posterior Gamma(r+x, α+T)) yields none in ``t``:
+
+        .. math:: P = 1 - P_a + P_a \left(\frac{\alpha+T}{\alpha+T+t}\right)^{r+x}
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_customers,)
+        """
+        rft = check_rft(summary)
+        r, alpha, a, b = self._param_array()
+        p_alive = _p_alive(r, alpha, a, b, rft.x, rft.t_x, rft.T)
+        quiet = np.exp((r + rft.x) * (np.log(alpha + rft.T) - np.log(alpha + rft.T + t)))
+        return 1.0 - p_alive + p_alive * quiet
+
     def expected_purchases_new(self, t: float | np.ndarray) -> np.ndarray:
         """Expected repeat purchases of a new customer in their first ``t`` time units."""
         t_arr = np.atleast_1d(np.asarray(t, dtype=float))
