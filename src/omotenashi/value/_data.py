@@ -9,8 +9,9 @@ ends) identical across models, the CLI and the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -528,3 +529,86 @@ def calibration_holdout_split(
     purchases.name, value.name = "holdout_purchases", "holdout_value"
     length = (hold_end_day - cal_end_day).days / days
     return CalibrationHoldout(cal, purchases, value, float(length), freq)
+
+
+_MAP_KEYS = ("customer", "time", "value", "order")
+
+
+def parse_column_map(text: str) -> dict[str, str]:
+    """Parse ``"customer=ID,time=Date,value=Qty*Price,order=Invoice"`` into a mapping.
+
+    Raises
+    ------
+    DataError
+        On unknown keys, missing ``=``, or when ``customer`` or ``time`` is not mapped.
+    """
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, column = part.partition("=")
+        key, column = key.strip(), column.strip()
+        if not sep or not column:
+            raise DataError(f"--map: expected key=column, got {part!r}", field="map")
+        if key not in _MAP_KEYS:
+            raise DataError(f"--map: unknown key {key!r}; use {', '.join(_MAP_KEYS)}",
+                            field="map")
+        mapping[key] = column
+    for key in ("customer", "time"):
+        if key not in mapping:
+            raise DataError(f"--map: {key}=COLUMN is required", field="map")
+    return mapping
+
+
+def read_transactions(
+    path: str | Path,
+    mapping: dict[str, str] | str,
+    *,
+    sep: str | None = None,
+    time_format: str | None = None,
+    negative: str = "error",
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read a CSV/TSV/whitespace/parquet file of purchases into transactions.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.parquet`` files are read with pyarrow; anything else as delimited text.
+    mapping : dict or str
+        Column mapping (keys ``customer``, ``time``, ``value``, ``order``), or its
+        ``key=column,...`` text form.
+    sep : str, optional
+        Delimiter: a character, ``"tab"`` or ``"whitespace"``; default ``","``.
+    time_format, negative :
+        As in :func:`transactions_from_frame`.
+    columns : sequence of str, optional
+        Column names of a text file that has no header line.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Transactions (``person_id``, ``timestamp``, ``value``).
+
+    Raises
+    ------
+    DataError
+        When the file is missing or unreadable, or on bad columns/values.
+    """
+    cols = parse_column_map(mapping) if isinstance(mapping, str) else dict(mapping)
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"transactions file {str(p)!r} does not exist", field="transactions")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(p)
+        else:
+            delimiter = {"tab": "\t", "whitespace": r"\s+", None: ","}.get(sep, sep)
+            frame = pd.read_csv(
+                p, sep=delimiter, dtype={cols["customer"]: str},
+                header=None if columns else "infer", names=list(columns) if columns else None,
+            )
+    except (OSError, ValueError, ImportError) as exc:
+        raise DataError(f"cannot read {p.name}: {exc}", field="transactions") from None
+    return transactions_from_frame(
+        frame, customer=cols["customer"], time=cols["time"], value=cols.get("value"),
+        order=cols.get("order"), time_format=time_format, negative=negative,
+    )

@@ -434,6 +434,8 @@ def from_store(
     else:
         wanted = list(types) if types else None
     events = om.events_frame(types=wanted)
+    if "person_id" in events.columns:  # anonymous activity cannot be valued
+        events = events[events["person_id"].notna()]
     transactions = transactions_from_events(events, kind, types=types)
     if transactions.empty:
         raise DataError(f"the store holds no {kind} event", field="type")

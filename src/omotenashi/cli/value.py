@@ -1,0 +1,430 @@
+"""``omotenashi value fit|report|lapse`` and ``omotenashi segments``: customer value commands.
+
+Commands read purchases either from a file (``--transactions FILE --map ...``, no store needed)
+or from the store (``--db``), call :mod:`omotenashi.value` and print rich tables for people or
+one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omotenashi.cli._apps import app
+from omotenashi.errors import OmotenashiError
+
+value_app = typer.Typer(
+    help="Customer value: BG/NBD or Pareto/NBD purchase models, Gamma-Gamma spend, CLV, lapse "
+    "risk. Reads a transactions file (--transactions FILE --map ...) or the store (--db).",
+    no_args_is_help=True,
+)
+app.add_typer(value_app, name="value")
+
+_console = Console()
+_err = Console(stderr=True)
+
+TransactionsOpt = Annotated[
+    Path | None,
+    typer.Option("--transactions", "-t", help="CSV/TSV/parquet file of purchases (no store "
+                 "needed); use with --map."),
+]
+MapOpt = Annotated[
+    str | None,
+    typer.Option("--map", help="Columns of the file: customer=COL,time=COL[,value=COL or "
+                 "COL1*COL2][,order=COL]."),
+]
+SepOpt = Annotated[
+    str | None, typer.Option("--sep", help="Delimiter of a text file: ',', 'tab' or "
+                             "'whitespace' (default ',').")
+]
+ColumnsOpt = Annotated[
+    str | None, typer.Option("--columns", help="Comma-separated column names of a text file "
+                             "without a header line.")
+]
+TimeFormatOpt = Annotated[
+    str | None, typer.Option("--time-format", help="strftime format of the time column, e.g. "
+                             "%Y%m%d (8-digit integers are detected).")
+]
+NegativeOpt = Annotated[
+    str, typer.Option("--negative", help="Rows with a negative value (returns, "
+                      "cancellations): 'error' or 'drop'.")
+]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="Store URL or file (default: the configured store); "
+                             "used when --transactions is not given.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for programs.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="Purchase model: bgnbd or pareto.")]
+FreqOpt = Annotated[str, typer.Option("--freq", help="Time unit of the models: D (days) or "
+                                      "W (weeks).")]
+PlotsOpt = Annotated[
+    Path | None, typer.Option("--plots", help="Directory where PNG plots are written.")
+]
+RuleOpt = Annotated[
+    list[str] | None,
+    typer.Option("--rule", help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
+                 "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval)."),
+]
+AttributesOpt = Annotated[
+    Path | None, typer.Option("--attributes", help="CSV of customer attributes with a "
+                              "customer_id column (file mode).")
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def _load(
+    transactions: Path | None, mapping: str | None, sep: str | None, columns: str | None,
+    time_format: str | None, negative: str, db: str | None, kind: str = "purchase",
+) -> tuple[Any, Any]:
+    """(transactions, attributes) from a file or from the store."""
+    from omotenashi import value
+
+    if transactions is not None:
+        if not mapping:
+            raise _map_error()
+        names = [c.strip() for c in columns.split(",")] if columns else None
+        return value.read_transactions(transactions, mapping, sep=sep, time_format=time_format,
+                                       negative=negative, columns=names), None
+    if mapping:
+        raise _map_error("--map is only used with --transactions FILE")
+    try:
+        from omotenashi.storage import open_store
+    except ImportError as exc:  # the store is not part of this build
+        from omotenashi.errors import StorageError
+
+        raise StorageError(
+            f"the store is not available ({exc}); pass --transactions FILE --map ..."
+        ) from None
+    store = open_store(db, create=False)
+    data = value.from_store(store, kind)
+    return data.transactions, data.attributes
+
+
+def _map_error(message: str = "--transactions needs --map customer=COL,time=COL[,value=COL]"
+               ) -> Exception:
+    from omotenashi.errors import DataError
+
+    return DataError(message, field="map")
+
+
+def _read_attributes(path: Path | None) -> Any:
+    if path is None:
+        return None
+    import pandas as pd
+
+    from omotenashi.errors import DataError
+
+    try:
+        return pd.read_csv(path, dtype={"customer_id": str})
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read attributes {path.name}: {exc}", field="attributes") from None
+
+
+def _status(message: str, quiet: bool) -> Any:
+    return nullcontext() if quiet else _err.status(message)
+
+
+def _json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, default=_default, allow_nan=False, indent=2))
+
+
+def _default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+    return str(value)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def _kv_table(title: str, items: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for k, v in items.items():
+        table.add_row(k, _fmt(v))
+    return table
+
+
+def _frame_table(title: str, frame: Any, index_name: str) -> Table:
+    table = Table(title=title)
+    table.add_column(index_name, style="bold")
+    for col in frame.columns:
+        table.add_column(str(col), justify="left" if col == "description" else "right")
+    for idx, row in frame.iterrows():
+        table.add_row(str(idx), *(_fmt(v) for v in row.tolist()))
+    return table
+
+
+@value_app.command("fit")
+def fit_command(
+    transactions: TransactionsOpt = None,
+    mapping: MapOpt = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    time_format: TimeFormatOpt = None,
+    negative: NegativeOpt = "error",
+    db: DbOpt = None,
+    model: ModelOpt = "bgnbd",
+    freq: FreqOpt = "W",
+    calibration_end: Annotated[
+        str | None, typer.Option("--calibration-end", help="Last day of the fitting window "
+                                 "(default: last transaction day).")
+    ] = None,
+    holdout_end: Annotated[
+        str | None, typer.Option("--holdout-end", help="Last day of the holdout window; reports "
+                                 "MAE, RMSE, correlation and totals of holdout purchases.")
+    ] = None,
+    penalizer: Annotated[float, typer.Option(help="L2 penalty on the parameters.")] = 0.0,
+    plots: PlotsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a purchase model (and Gamma-Gamma spend), optionally testing it on a holdout window.
+
+    Example: omotenashi value fit -t CDNOW_sample.txt --sep whitespace
+    --columns mid,cid,date,cds,value --map customer=cid,time=date,value=value
+    --calibration-end 1997-09-30 --holdout-end 1998-06-30 --json
+    """
+    from omotenashi import value
+
+    try:
+        with _status("reading transactions", as_json):
+            tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
+        with _status(f"fitting {model}", as_json):
+            outcome = value.fit_value_model(
+                tx, model=model, freq=freq, calibration_end=calibration_end,
+                holdout_end=holdout_end, penalizer=penalizer,
+            )
+        written = _fit_plots(outcome, plots) if plots is not None else []
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    result = outcome.to_dict()
+    if written:
+        result["plots"] = written
+    if as_json:
+        _json(result)
+        return
+    _console.print(_kv_table(f"{model} parameters ({freq} units)", result["params"]))
+    info = {k: result[k] for k in ("n_customers", "repeat_customers", "log_likelihood", "fit_s")}
+    _console.print(_kv_table("fit", info))
+    if "spend_params" in result:
+        _console.print(_kv_table("Gamma-Gamma spend", result["spend_params"]))
+    if "holdout" in result:
+        _console.print(_kv_table("holdout purchases", result["holdout"]))
+    if "spend_holdout" in result:
+        _console.print(_kv_table("holdout spend", result["spend_holdout"]))
+    for note in result.get("notes", []):
+        _console.print(f"[yellow]note:[/] {note}")
+    for path in written:
+        _console.print(f"wrote {path}")
+
+
+def _fit_plots(outcome: Any, directory: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    from omotenashi import value
+
+    directory.mkdir(parents=True, exist_ok=True)
+    T = float(outcome.summary["T"].max())
+    horizon = T if outcome.split is None else outcome.split.holdout_length
+    max_f = int(min(max(outcome.summary["frequency"].quantile(0.99), 5), 50))
+    paths = {
+        "expected_purchases.png": lambda p: value.plot_expected_purchases_heatmap(
+            outcome.model, T, horizon, max_f, p),
+        "p_alive.png": lambda p: value.plot_p_alive_heatmap(outcome.model, T, max_f, p),
+    }
+    if outcome.split is not None:
+        paths["calibration_holdout.png"] = lambda p: value.plot_calibration_holdout(
+            outcome.model, outcome.split, path=p)
+    written = []
+    for name, draw in paths.items():
+        fig = draw(directory / name)
+        plt.close(fig)
+        written.append(str(directory / name))
+    return written
+
+
+@value_app.command("report")
+def report_command(
+    transactions: TransactionsOpt = None,
+    mapping: MapOpt = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    time_format: TimeFormatOpt = None,
+    negative: NegativeOpt = "error",
+    db: DbOpt = None,
+    model: ModelOpt = "bgnbd",
+    freq: FreqOpt = "W",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of history used.")
+                     ] = None,
+    horizon_months: Annotated[int, typer.Option("--horizon-months", help="CLV horizon.")] = 12,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount "
+                                                 "rate of CLV.")] = 0.1,
+    top: Annotated[int, typer.Option(help="Customers listed, by CLV.")] = 10,
+    plots: PlotsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Value every customer: P(alive), expected purchases, CLV, RFM segment; totals by segment."""
+    from omotenashi import value
+
+    try:
+        with _status("reading transactions", as_json):
+            tx, attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
+        with _status("fitting models and valuing customers", as_json):
+            report = value.value_report(
+                tx, model=model, freq=freq, as_of=as_of, horizon_months=horizon_months,
+                annual_discount_rate=discount_rate, attributes=attributes,
+            )
+        written = []
+        if plots is not None:
+            import matplotlib.pyplot as plt
+
+            plots.mkdir(parents=True, exist_ok=True)
+            path = plots / "segment_sizes.png"
+            plt.close(value.plot_segment_sizes(report.segments, path))
+            written.append(str(path))
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    result = report.to_dict(top=top)
+    if written:
+        result["plots"] = written
+    if as_json:
+        _json(result)
+        return
+    _console.print(_kv_table(f"value over {horizon_months} months ({model})", result["totals"]))
+    _console.print(_frame_table("RFM segments", report.segments, "segment"))
+    cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
+    best = report.customers.sort_values("clv", ascending=False).head(top)[cols]
+    _console.print(_frame_table(f"top {top} customers by CLV", best, "customer"))
+    for note in result.get("notes", []):
+        _console.print(f"[yellow]note:[/] {note}")
+
+
+@value_app.command("lapse")
+def lapse_command(
+    transactions: TransactionsOpt = None,
+    mapping: MapOpt = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    time_format: TimeFormatOpt = None,
+    negative: NegativeOpt = "error",
+    db: DbOpt = None,
+    kind: Annotated[str, typer.Option(help="Store activity: purchase or visit.")] = "purchase",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the test window "
+                                              "(default: last activity day).")] = None,
+    horizon_days: Annotated[float, typer.Option("--horizon-days", help="Inactivity that counts "
+                                                "as a lapse.")] = 90.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest lapse risk (visits, encounters, purchases) and report its calibration."""
+    from omotenashi import value
+
+    try:
+        tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db, kind=kind)
+        end = as_of if as_of is not None else tx["timestamp"].max()
+        with _status("backtesting lapse risk", as_json):
+            result = value.lapse_backtest(tx, end, horizon_days).to_dict()
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _json(result)
+        return
+    for name in ("supervised", "bgnbd"):
+        scores = result[name]
+        if scores is None:
+            _console.print(f"[yellow]{name}:[/] {result['bgnbd_error']}")
+            continue
+        flat = {k: v for k, v in scores.items() if k not in ("calibration", "coef", "params")}
+        _console.print(_kv_table(f"{name} lapse risk, test {result['test_start']} .. "
+                                 f"{result['as_of']}", flat))
+        import pandas as pd
+
+        _console.print(_frame_table(f"{name} calibration", pd.DataFrame(scores["calibration"]),
+                                    "bin"))
+
+
+@app.command("segments")
+def segments_command(
+    transactions: TransactionsOpt = None,
+    mapping: MapOpt = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    time_format: TimeFormatOpt = None,
+    negative: NegativeOpt = "error",
+    db: DbOpt = None,
+    attributes: AttributesOpt = None,
+    rule: RuleOpt = None,
+    kmeans: Annotated[int, typer.Option("--kmeans", help="Number of k-means segments on "
+                                        "behaviour and attributes (0 = none).")] = 4,
+    features: Annotated[
+        str | None, typer.Option("--features", help="Comma-separated columns for k-means "
+                                 "(default: recency, frequency, spend, tenure).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Customer segments: RFM segments, marketer rules and described k-means clusters."""
+    from omotenashi import value
+
+    try:
+        tx, store_attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
+        attrs = _read_attributes(attributes) if attributes is not None else store_attributes
+        with _status("scoring customers", as_json):
+            summary = value.rfm_summary(tx)
+            frame = summary.join(value.RFMScorer().fit_transform(summary))
+            if attrs is not None:
+                frame = value.join_attributes(frame, attrs)
+            rfm = value.segment_summary(frame, clv=None)
+            rules = [value.parse_named_rule(r) for r in (rule or [])]
+            member = value.rule_membership(frame, rules) if rules else None
+            clusters = None
+            if kmeans > 0:
+                cols = [c.strip() for c in features.split(",")] if features else None
+                clusters = value.KMeansSegmenter(n_clusters=kmeans, features=cols).fit(frame)
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    result: dict[str, Any] = {
+        "customers": int(len(frame)),
+        "rfm_segments": [{"segment": str(k), **row} for k, row in
+                         rfm.to_dict(orient="index").items()],
+    }
+    if member is not None:
+        result["rule_segments"] = [
+            {"segment": name, "rule": text, "customers": int(member[name].sum()),
+             "value": float(frame.loc[member[name], "total_value"].sum())}
+            for name, text in rules
+        ]
+    if clusters is not None:
+        result["kmeans"] = [{"cluster": int(k), **row} for k, row in
+                            clusters.profile_.to_dict(orient="index").items()]
+    if as_json:
+        _json(result)
+        return
+    _console.print(_frame_table("RFM segments", rfm, "segment"))
+    if member is not None:
+        import pandas as pd
+
+        table = pd.DataFrame(result["rule_segments"]).set_index("segment")
+        _console.print(_frame_table("rule segments", table, "segment"))
+    if clusters is not None:
+        _console.print(_frame_table("k-means segments", clusters.profile_[["size", "share",
+                                                                          "description"]],
+                                    "cluster"))
