@@ -60,6 +60,7 @@ from omotenashi.value._rules import (
     rule_membership,
 )
 from omotenashi.value._segments import KMeansSegmenter
+from omotenashi.value._simulate import simulate_bgnbd, simulate_pareto_nbd, simulate_spend
 
 __all__ = [
     "BGNBD",
@@ -103,6 +104,9 @@ __all__ = [
     "rule_membership",
     "segment_frame",
     "segment_summary",
+    "simulate_bgnbd",
+    "simulate_pareto_nbd",
+    "simulate_spend",
     "spend_frequency_correlation",
     "transactions_from_events",
     "transactions_from_frame",
