@@ -1,0 +1,59 @@
+"""Recommendations: models behind one interface, business rules, explanations, artefacts.
+
+Every model is fitted on an interaction table (``user_id``, ``item_id``, ``weight``,
+``timestamp``) built from store events by :func:`interactions_from_events`, and answers
+``recommend`` (known customer), ``recommend_session`` (anonymous visit), ``similar_items`` and
+``explain``; results carry the reasons the model's own computation gives.
+"""
+
+from __future__ import annotations
+
+from omotenashi.recommend._artefacts import load_model, save_model
+from omotenashi.recommend._base import Reason, Recommendation, Recommender
+from omotenashi.recommend._catalog import ItemCatalog
+from omotenashi.recommend._content import ContentBased, Hybrid
+from omotenashi.recommend._data import (
+    DEFAULT_EVENT_WEIGHTS,
+    EventWeights,
+    check_interactions,
+    interactions_from_events,
+    sessionize,
+)
+from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE, ease_weights
+from omotenashi.recommend._mf import BPR, ImplicitMF
+from omotenashi.recommend._popularity import Popularity
+from omotenashi.recommend._registry import MODELS, Trending, make_model
+from omotenashi.recommend._rules import Rules, mmr_select
+from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
+
+__all__ = [
+    "BM25ItemKNN",
+    "BPR",
+    "BoughtTogether",
+    "ContentBased",
+    "DEFAULT_EVENT_WEIGHTS",
+    "EASE",
+    "EventWeights",
+    "Hybrid",
+    "ImplicitMF",
+    "ItemCatalog",
+    "ItemKNN",
+    "MODELS",
+    "Popularity",
+    "Reason",
+    "RecentEASE",
+    "Recommendation",
+    "Recommender",
+    "Rules",
+    "SequentialRules",
+    "SessionKNN",
+    "Trending",
+    "check_interactions",
+    "ease_weights",
+    "interactions_from_events",
+    "load_model",
+    "make_model",
+    "mmr_select",
+    "save_model",
+    "sessionize",
+]

@@ -1,0 +1,220 @@
+"""Versioned model artefacts: one directory per trained model, arrays in ``.npz``, the rest JSON.
+
+No pickle: an artefact can be inspected with any npz/JSON reader and loading it cannot run code.
+Layout: ``<root>/models/<name>/v<N>/{arrays.npz, meta.json, catalog.json}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from omotenashi.errors import NotFound
+from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._catalog import ItemCatalog
+
+FORMAT_VERSION = 1
+_BASE = ("user_items_", "user_ages_", "item_popularity_")
+
+
+def _pack(prefix: str, value: Any, out: dict[str, np.ndarray]) -> None:
+    if sp.issparse(value):
+        m = sp.csr_matrix(value)
+        out[f"{prefix}::csr_data"] = m.data
+        out[f"{prefix}::csr_indices"] = m.indices
+        out[f"{prefix}::csr_indptr"] = m.indptr
+        out[f"{prefix}::csr_shape"] = np.array(m.shape)
+    else:
+        arr = np.asarray(value)
+        out[prefix] = arr.astype(str) if arr.dtype == object else arr
+
+
+def _unpack(arrays) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in arrays.files:
+        if "::csr_" in key:
+            name, part = key.split("::csr_")
+            if part != "data":
+                continue
+            out[name] = sp.csr_matrix(
+                (arrays[key], arrays[f"{name}::csr_indices"], arrays[f"{name}::csr_indptr"]),
+                shape=tuple(arrays[f"{name}::csr_shape"]),
+            )
+        else:
+            out[key] = arrays[key]
+    return out
+
+
+def _next_version(directory: Path) -> int:
+    versions = [int(p.name[1:]) for p in directory.glob("v*") if p.name[1:].isdigit()]
+    return max(versions, default=0) + 1
+
+
+def save_model(
+    model: Recommender, root: str | os.PathLike, *, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Save a fitted model as a new version under ``root/models/<name>/``.
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted model.
+    root : path
+        Artefact root (the store's directory).
+    metadata : dict, optional
+        Extra JSON-serialisable facts (metrics, data source ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The new version's directory.
+    """
+    model._check_fitted()
+    base = Path(root) / "models" / model.name
+    base.mkdir(parents=True, exist_ok=True)
+    version = _next_version(base)
+    target = base / f"v{version}"
+    target.mkdir()
+    arrays: dict[str, np.ndarray] = {}
+    _pack("user_ids", model.user_ids_, arrays)
+    _pack("item_ids", model.item_ids_, arrays)
+    for attr in _BASE:
+        _pack(attr, getattr(model, attr), arrays)
+    for key, value in model._state().items():
+        _pack(f"state.{key}", value, arrays)
+    np.savez_compressed(target / "arrays.npz", **arrays)
+    cat = model.catalog_
+    catalog = {
+        "titles": [str(t) for t in cat.titles],
+        "categories": cat.categories,
+        "tags": cat.tags,
+        "attributes": [{k: v for k, v in a.items() if _jsonable(v)} for a in cat.attributes],
+        "descriptions": cat.descriptions,
+    }
+    (target / "catalog.json").write_text(json.dumps(catalog))
+    meta = {
+        "format": FORMAT_VERSION,
+        "model": model.name,
+        "version": version,
+        "params": model.get_params(),
+        "n_users": len(model.user_ids_),
+        "n_items": len(model.item_ids_),
+        "n_interactions": int(model.user_items_.nnz),
+        "data_range": list(model.data_range_),
+        **(metadata or {}),
+    }
+    (target / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    return target
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def list_versions(root: str | os.PathLike, name: str | None = None) -> list[dict[str, Any]]:
+    """Metadata of every saved model version (optionally of one model), oldest first."""
+    base = Path(root) / "models"
+    metas = []
+    for meta_file in sorted(base.glob(f"{name or '*'}/v*/meta.json")):
+        meta = json.loads(meta_file.read_text())
+        meta["path"] = str(meta_file.parent)
+        metas.append(meta)
+    return sorted(metas, key=lambda m: (m.get("saved_at", ""), m["model"], m["version"]))
+
+
+def load_model(
+    root: str | os.PathLike, name: str | None = None, version: int | None = None
+) -> tuple[Recommender, dict[str, Any]]:
+    """Load a saved model: the given name/version, else the latest saved default.
+
+    Parameters
+    ----------
+    root : path
+        Artefact root.
+    name : str, optional
+        Model name; None takes the model ``omotenashi train`` marked as default.
+    version : int, optional
+        Version number; None takes the latest.
+
+    Returns
+    -------
+    (Recommender, dict)
+        The model and its metadata.
+
+    Raises
+    ------
+    NotFound
+        Nothing saved that matches.
+    """
+    from omotenashi.recommend._registry import make_model
+
+    root = Path(root)
+    if name is None:
+        default = root / "models" / "DEFAULT"
+        if not default.exists():
+            raise NotFound(f"no trained model under {root}; run `omotenashi train` first")
+        name = default.read_text().strip()
+    base = root / "models" / name
+    if version is None:
+        versions = [int(p.name[1:]) for p in base.glob("v*") if p.name[1:].isdigit()]
+        if not versions:
+            raise NotFound(f"no saved version of model {name!r}")
+        version = max(versions)
+    target = base / f"v{version}"
+    if not (target / "meta.json").exists():
+        raise NotFound(f"model {name!r} has no version {version}")
+    meta = json.loads((target / "meta.json").read_text())
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
+    model = make_model(meta["model"], **params)
+    with np.load(target / "arrays.npz", allow_pickle=False) as npz:
+        arrays = _unpack(npz)
+    model.user_ids_ = arrays.pop("user_ids").astype(object).astype(str)
+    model.item_ids_ = arrays.pop("item_ids").astype(object).astype(str)
+    for attr in _BASE:
+        setattr(model, attr, arrays.pop(attr))
+    model.data_range_ = tuple(meta.get("data_range", (None, None)))
+    model._set_index()
+    catalog = json.loads((target / "catalog.json").read_text())
+    model.catalog_ = _catalog_from_json(model.item_ids_, catalog)
+    state = {k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")}
+    model._load_state(state)
+    for part in getattr(model, "models_", []):
+        part.user_ids_, part.item_ids_ = model.user_ids_, model.item_ids_
+        for attr in _BASE:
+            setattr(part, attr, getattr(model, attr))
+        part.catalog_, part.data_range_ = model.catalog_, model.data_range_
+        part._set_index()
+    meta["path"] = str(target)
+    return model, meta
+
+
+def _catalog_from_json(item_ids: np.ndarray, data: dict[str, Any]) -> ItemCatalog:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "title": data["titles"],
+            "categories": data["categories"],
+            "tags": data["tags"],
+            "description": data["descriptions"],
+            "attributes": data["attributes"],
+        }
+    )
+    return ItemCatalog(item_ids, frame)
+
+
+def set_default(root: str | os.PathLike, name: str) -> None:
+    """Mark ``name`` as the model that ``load_model(root)`` returns."""
+    path = Path(root) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "DEFAULT").write_text(name + "\n")

@@ -1,0 +1,549 @@
+"""The one interface every recommender implements, and the request logic they all share.
+
+A model only has to turn histories into catalogue scores (``_score``) and, for explanations, say
+how much each history item contributed (``_contributions``). Id mapping, cold start, filters,
+diversity, explanations and batch scoring live here once, so every model behaves the same way.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from omotenashi.errors import DataError, NotFittedError, NotFound
+from omotenashi.recommend._catalog import ItemCatalog
+from omotenashi.recommend._data import check_interactions
+from omotenashi.recommend._rules import Rules, mmr_select
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason behind a recommendation, taken from the model's own computation.
+
+    Attributes
+    ----------
+    kind : str
+        ``history`` (items of the customer that made it score), ``together`` (bought with),
+        ``session`` (what other visitors did after the same clicks), ``popular``, ``segment``,
+        ``category`` (content match), ``new_in_category`` (a new item in a liked category),
+        ``repeat`` (the visitor already looked at it in this session).
+    text : str
+        Human-readable sentence.
+    items : tuple of str
+        Item ids the reason refers to.
+    weight : float
+        Share of the score this reason carries (they sum to about 1 per recommendation).
+    """
+
+    kind: str
+    text: str
+    items: tuple[str, ...] = ()
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A recommended item with its rank (1 = best), score and reasons."""
+
+    item_id: str
+    score: float
+    rank: int
+    reasons: tuple[Reason, ...] = ()
+
+
+def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
+    titles = [catalog.title(i) for i in idx[:limit]]
+    if len(titles) == 1:
+        return titles[0]
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def recency_ages(user_idx: np.ndarray, timestamps: np.ndarray, n_rows: int) -> np.ndarray:
+    """Rank of each interaction from a user's most recent one (1 = most recent).
+
+    ``user_idx`` and ``timestamps`` are per-interaction arrays; rows without time count as old
+    (order of appearance).
+    """
+    order = np.lexsort((np.arange(len(user_idx)), timestamps, user_idx))
+    sorted_users = user_idx[order]
+    counts = np.bincount(sorted_users, minlength=n_rows)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    position = np.arange(len(order)) - starts[sorted_users]
+    ages = np.empty(len(order), dtype=np.float32)
+    ages[order] = counts[sorted_users] - position
+    return ages
+
+
+class Recommender(ABC):
+    """Base class of all recommenders.
+
+    Subclasses take only keyword hyper-parameters in ``__init__`` and implement ``_fit`` and
+    ``_score``. Learned state ends in ``_``. Ids are strings; the model owns their mapping.
+
+    Scores come from ``_score(X, ages)``, where ``X`` (csr, histories × items) holds interaction
+    weights and ``ages`` (same pattern) the recency rank of each interaction (1 = most recent).
+    """
+
+    name: ClassVar[str] = "base"
+    #: Whether the model is meant for sessions (S1) rather than long customer histories.
+    session_model: ClassVar[bool] = False
+
+    # ----------------------------------------------------------------- parameters
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters and their current values."""
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor parameters (unknown names raise ``DataError``)."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise DataError(f"{type(self).__name__} has no parameter {key!r}", field=key)
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, interactions: pd.DataFrame, items: pd.DataFrame | None = None) -> Self:
+        """Learn from an interaction table.
+
+        Parameters
+        ----------
+        interactions : pandas.DataFrame
+            Columns ``user_id``, ``item_id``, optional ``weight`` (> 0) and ``timestamp``; see
+            :func:`interactions_from_events` to build it from store events.
+        items : pandas.DataFrame, optional
+            The items frame (``item_id``, ``title``, ``categories``, ``tags``, ``description``,
+            ``attributes``). Items listed here but never interacted with become part of the
+            catalogue (content models can recommend them; collaborative ones rank them last).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            Bad columns or values, or no interaction at all.
+        """
+        frame = check_interactions(interactions)
+        if frame.empty:
+            raise DataError("interactions are empty: there is nothing to learn from yet")
+        item_ids = pd.Index(pd.unique(frame["item_id"]))
+        if items is not None and len(items):
+            if "item_id" not in items.columns:
+                raise DataError("items lack the column 'item_id'", field="item_id")
+            extra = pd.Index(pd.unique(items["item_id"].astype(str))).difference(item_ids)
+            item_ids = item_ids.append(extra)
+        user_ids = pd.Index(pd.unique(frame["user_id"]))
+        u = user_ids.get_indexer(frame["user_id"])
+        i = item_ids.get_indexer(frame["item_id"])
+        shape = (len(user_ids), len(item_ids))
+        ts = frame["timestamp"]
+        if pd.api.types.is_datetime64_any_dtype(ts):
+            t_num = ts.astype("int64").to_numpy().astype(np.float64)
+            t_num[ts.isna().to_numpy()] = -np.inf
+        else:
+            t_num = pd.to_numeric(ts, errors="coerce").to_numpy(dtype=np.float64)
+            t_num = np.where(np.isnan(t_num), -np.inf, t_num)
+        ages = recency_ages(u, t_num, shape[0])
+        self.user_ids_ = np.asarray(user_ids.astype(str))
+        self.item_ids_ = np.asarray(item_ids.astype(str))
+        self._set_index()
+        self.user_items_ = sp.csr_matrix(
+            (frame["weight"].to_numpy(np.float32), (u, i)), shape=shape, dtype=np.float32
+        )
+        self.user_ages_ = sp.csr_matrix((ages, (u, i)), shape=shape, dtype=np.float32)
+        self.user_ages_.sort_indices()
+        self.user_items_.sort_indices()
+        self.item_popularity_ = np.bincount(i, minlength=shape[1]).astype(np.float64)
+        finite_t = t_num[np.isfinite(t_num)]
+        self.data_range_ = (
+            (str(pd.Timestamp(int(finite_t.min()), tz="UTC")), str(pd.Timestamp(int(finite_t.max()), tz="UTC")))
+            if finite_t.size and pd.api.types.is_datetime64_any_dtype(ts)
+            else (str(finite_t.min()), str(finite_t.max())) if finite_t.size else (None, None)
+        )
+        self.catalog_ = ItemCatalog(self.item_ids_, items)
+        self._fit(frame.assign(u=u, i=i, t=t_num), items)
+        return self
+
+    def _set_index(self) -> None:
+        self._user_index = pd.Index(self.user_ids_)
+        self._item_index = pd.Index(self.item_ids_)
+
+    @abstractmethod
+    def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
+        """Learn from the validated frame (``u``/``i`` hold user and item indices)."""
+
+    @abstractmethod
+    def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        """Scores of every item for each history row, shape (n_rows, n_items)."""
+
+    def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        """Scores for known users (``rows`` index ``user_ids_``); default: from their history."""
+        return self._score(X, ages)
+
+    def _contributions(
+        self, x: sp.csr_matrix, ages: sp.csr_matrix, item: int
+    ) -> list[tuple[str, tuple[int, ...], float]]:
+        """Parts of ``item``'s score for the history ``x``: (kind, history items, amount).
+
+        The default has no per-item breakdown; models override it.
+        """
+        return []
+
+    def _item_vectors(self) -> sp.csr_matrix:
+        """L2-normalised item vectors for diversity (default: item columns of the data)."""
+        if getattr(self, "_item_vec_cache", None) is None:
+            m = self.user_items_.T.tocsr().astype(np.float64)
+            norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            self._item_vec_cache = sp.csr_matrix(sp.diags(1.0 / norms) @ m)
+        return self._item_vec_cache
+
+    # ----------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "item_ids_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
+
+    def _session_history(
+        self, items: Iterable[object]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """History row for an ordered list of item ids (last = most recent); unknown ids dropped."""
+        ids = [str(i) for i in items]
+        pos = self._item_index.get_indexer(ids)
+        pos = pos[pos >= 0]
+        n = len(self.item_ids_)
+        if pos.size == 0:
+            empty = sp.csr_matrix((1, n), dtype=np.float32)
+            return empty, empty.copy(), pos
+        age_of: dict[int, float] = {}
+        for rank, p in enumerate(pos[::-1], start=1):
+            age_of.setdefault(int(p), float(rank))
+        cols = np.array(sorted(age_of), dtype=np.int64)
+        ages = np.array([age_of[c] for c in cols], dtype=np.float32)
+        counts = np.bincount(pos, minlength=n)[cols].astype(np.float32)
+        X = sp.csr_matrix((counts, (np.zeros(len(cols)), cols)), shape=(1, n))
+        A = sp.csr_matrix((ages, (np.zeros(len(cols)), cols)), shape=(1, n))
+        return X, A, pos
+
+    def _user_history(
+        self, user_id: object, extra: Iterable[object] | None
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, bool]:
+        uid = str(user_id)
+        row = self._user_index.get_indexer([uid])[0] if user_id is not None else -1
+        known = row >= 0
+        if known:
+            X, A = self.user_items_[row], self.user_ages_[row]
+        else:
+            n = len(self.item_ids_)
+            X = sp.csr_matrix((1, n), dtype=np.float32)
+            A = X.copy()
+        if extra:
+            Xs, As, _ = self._session_history(extra)
+            if Xs.nnz:
+                # the current context is the most recent part of the history
+                shift = float(As.data.max())
+                age = dict(zip(A.indices.tolist(), (A.data + shift).tolist(), strict=True))
+                age.update(zip(As.indices.tolist(), As.data.tolist(), strict=True))
+                X = sp.csr_matrix(X + Xs)
+                A = sp.csr_matrix(
+                    (np.array([age[c] for c in X.indices], dtype=np.float32), X.indices, X.indptr),
+                    shape=X.shape,
+                )
+        return X, A, known
+
+    def _popular_scores(self) -> np.ndarray:
+        return np.log1p(self.item_popularity_)
+
+    def _rank(
+        self,
+        scores: np.ndarray,
+        seen: np.ndarray,
+        n: int,
+        rules: Rules,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = scores.astype(np.float64, copy=True)
+        mask = rules.allowed_mask(self.catalog_, self._item_index)
+        if mask is not None:
+            scores[~mask] = -np.inf
+        if rules.exclude_seen and seen.size:
+            scores[seen] = -np.inf
+        rules.adjust(scores, self.catalog_, self._item_index, self.item_popularity_)
+        finite = np.flatnonzero(np.isfinite(scores))
+        if finite.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        pool = n if rules.diversity == 0 else max(5 * n, 50)
+        pool = min(pool, finite.size)
+        sub = scores[finite]
+        top = finite[np.argpartition(-sub, pool - 1)[:pool]] if pool < finite.size else finite
+        top = top[np.lexsort((top, -scores[top]))]
+        if rules.diversity:
+            chosen = mmr_select(top, scores[top], self._item_vectors(), n, rules.diversity)
+            top = top[chosen]
+        top = top[:n]
+        return top, scores[top]
+
+    def _explain_item(
+        self, x: sp.csr_matrix, ages: sp.csr_matrix, item: int, known: bool
+    ) -> tuple[Reason, ...]:
+        parts = self._contributions(x, ages, item) if x.nnz else []
+        parts = [p for p in parts if p[2] > 0]
+        catalog = self.catalog_
+        if not parts:
+            pop = int(self.item_popularity_[item])
+            return (
+                Reason("popular", f"popular: {pop} customers interacted with it", (), 1.0),
+            )
+        total = sum(p[2] for p in parts)
+        reasons = []
+        for kind, idx, amount in sorted(parts, key=lambda p: -p[2])[:3]:
+            ids = tuple(str(self.item_ids_[j]) for j in idx)
+            if kind == "history":
+                text = f"because you interacted with {_names(catalog, idx)}"
+            elif kind == "session":
+                text = f"visitors who looked at {_names(catalog, idx)} went on to this"
+            elif kind == "together":
+                text = f"often bought together with {_names(catalog, idx)}"
+            elif kind == "repeat":
+                text = "you looked at it earlier in this visit"
+            elif kind == "category":
+                names = ", ".join(catalog.category_names[j] for j in idx[:3])
+                text = f"in categories you like: {names}"
+                ids = ()
+            elif kind == "new_in_category":
+                names = ", ".join(catalog.category_names[j] for j in idx[:3])
+                text = f"new in a category you like: {names}"
+                ids = ()
+            elif kind == "feature":
+                text = "matches what you like: " + ", ".join(self._feature_names(idx[:3]))
+                ids = ()
+            elif kind == "segment":
+                text = "popular with customers like you"
+                ids = ()
+            elif kind == "latent":
+                text = f"liked by customers with tastes like yours (you liked {_names(catalog, idx)})"
+            else:
+                text = kind
+            reasons.append(Reason(kind, text, ids, float(amount / total)))
+        return tuple(reasons)
+
+    def _feature_names(self, idx: Sequence[int]) -> list[str]:
+        return [str(j) for j in idx]
+
+    def _build(
+        self,
+        x: sp.csr_matrix,
+        ages: sp.csr_matrix,
+        scores: np.ndarray,
+        n: int,
+        rules: Rules,
+        explain: bool,
+        known: bool,
+    ) -> list[Recommendation]:
+        top, top_scores = self._rank(scores, x.indices, n, rules)
+        out = []
+        for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
+            reasons = self._explain_item(x, ages, int(item), known) if explain else ()
+            out.append(Recommendation(str(self.item_ids_[item]), float(score), rank, reasons))
+        return out
+
+    # ----------------------------------------------------------------- requests
+    def recommend(
+        self,
+        user_id: object,
+        n: int = 10,
+        *,
+        context: Iterable[object] | None = None,
+        rules: Rules | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Top-``n`` items for one customer.
+
+        Parameters
+        ----------
+        user_id : str
+            Customer id. An unknown id is a new customer: with no ``context`` they get the
+            popular items (cold start), with a context they get recommendations from it.
+        n : int
+            Number of items.
+        context : iterable of str, optional
+            Items of the current visit, oldest first; they count as the most recent history.
+        rules : Rules, optional
+            Filters, boosts, diversity; by default seen items are excluded.
+        explain : bool
+            Attach reasons.
+
+        Returns
+        -------
+        list of Recommendation
+            Best first; fewer than ``n`` when the rules leave fewer items.
+        """
+        self._check_fitted()
+        _check_n(n)
+        rules = rules or Rules()
+        x, ages, known = self._user_history(user_id, context)
+        if known and not context:
+            row = self._user_index.get_indexer([str(user_id)])
+            scores = self._score_users(row, x, ages)[0]
+        else:
+            scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
+        return self._build(x, ages, scores, n, rules, explain, known)
+
+    def recommend_session(
+        self,
+        items: Sequence[object],
+        n: int = 10,
+        *,
+        rules: Rules | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Top-``n`` items for an anonymous visit given the items seen so far (oldest first).
+
+        Unknown items are ignored; with no known item the result is the popular items.
+        Unlike :meth:`recommend`, items of the session are *not* excluded unless
+        ``rules.exclude_seen`` is set explicitly (visitors often come back to an item).
+        """
+        self._check_fitted()
+        _check_n(n)
+        rules = rules or Rules(exclude_seen=False)
+        x, ages, _ = self._session_history(items)
+        scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
+        return self._build(x, ages, scores, n, rules, True if explain else False, False)
+
+    def similar_items(
+        self, item_id: object, n: int = 10, *, rules: Rules | None = None
+    ) -> list[Recommendation]:
+        """Items most similar to ``item_id`` according to the model (the item itself excluded).
+
+        Raises
+        ------
+        NotFound
+            Unknown item.
+        """
+        self._check_fitted()
+        _check_n(n)
+        pos = self._item_index.get_indexer([str(item_id)])[0]
+        if pos < 0:
+            raise NotFound(f"item {item_id!r} is not in the model's catalogue")
+        x, ages = self._single_item(pos)
+        scores = self._similar_scores(pos, x, ages)
+        return self._build(x, ages, scores, n, rules or Rules(), True, False)
+
+    def _single_item(self, pos: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        n = len(self.item_ids_)
+        x = sp.csr_matrix((np.ones(1, np.float32), ([0], [pos])), shape=(1, n))
+        return x, x.copy()
+
+    def _similar_scores(self, pos: int, x: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        return self._score(x, ages)[0]
+
+    def explain(
+        self, user_id: object, item_id: object, *, context: Iterable[object] | None = None
+    ) -> tuple[Reason, ...]:
+        """Reasons why ``item_id`` scores for ``user_id`` (whether or not it is in the top-n)."""
+        self._check_fitted()
+        pos = self._item_index.get_indexer([str(item_id)])[0]
+        if pos < 0:
+            raise NotFound(f"item {item_id!r} is not in the model's catalogue")
+        x, ages, known = self._user_history(user_id, context)
+        return self._explain_item(x, ages, int(pos), known)
+
+    def recommend_batch(
+        self,
+        user_ids: Sequence[object] | None = None,
+        n: int = 10,
+        *,
+        rules: Rules | None = None,
+        batch_size: int = 2000,
+        progress=None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-``n`` for many known customers at once (no reasons; filters and boosts apply,
+        diversity does not).
+
+        Parameters
+        ----------
+        user_ids : sequence of str, optional
+            Customers; None means every customer the model knows. Unknown ids get popular items.
+        n : int
+        rules : Rules, optional
+        batch_size : int
+            Customers scored per matrix product (bounds memory to ``batch_size × n_items``).
+        progress : callable, optional
+            Called with the number of customers done after each batch.
+
+        Returns
+        -------
+        user_ids : numpy.ndarray of str, shape (m,)
+        item_ids : numpy.ndarray of str, shape (m, n)
+            Empty string where fewer than ``n`` items are allowed.
+        scores : numpy.ndarray of float, shape (m, n)
+            ``-inf`` in empty slots.
+        """
+        self._check_fitted()
+        _check_n(n)
+        rules = rules or Rules()
+        if user_ids is None:
+            users = self.user_ids_
+        else:
+            users = np.asarray([str(u) for u in user_ids], dtype=object)
+        rows = self._user_index.get_indexer(users)
+        mask = rules.allowed_mask(self.catalog_, self._item_index)
+        n_items = len(self.item_ids_)
+        k = min(n, n_items)
+        out_idx = np.full((len(users), n), -1, dtype=np.int64)
+        out_scores = np.full((len(users), n), -np.inf)
+        popular = self._popular_scores()
+        for start in range(0, len(users), batch_size):
+            r = rows[start : start + batch_size]
+            known = r >= 0
+            S = np.tile(popular, (len(r), 1)).astype(np.float64)
+            if known.any():
+                X = self.user_items_[r[known]]
+                S[known] = self._score_users(r[known], X, self.user_ages_[r[known]])
+                if rules.exclude_seen:
+                    Xk = X.tocoo()
+                    sub = S[known]
+                    sub[Xk.row, Xk.col] = -np.inf
+                    S[known] = sub
+            if mask is not None:
+                S[:, ~mask] = -np.inf
+            rules.adjust(S, self.catalog_, self._item_index, self.item_popularity_)
+            part = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < n_items else np.tile(
+                np.arange(n_items), (len(r), 1)
+            )
+            ps = np.take_along_axis(S, part, axis=1)
+            order = np.argsort(-ps, axis=1, kind="stable")
+            top = np.take_along_axis(part, order, axis=1)
+            ts = np.take_along_axis(ps, order, axis=1)
+            top = np.where(np.isfinite(ts), top, -1)
+            out_idx[start : start + len(r), :k] = top
+            out_scores[start : start + len(r), :k] = ts
+            if progress is not None:
+                progress(len(r))
+        ids = np.where(out_idx >= 0, self.item_ids_[np.maximum(out_idx, 0)], "")
+        return np.asarray(users).astype(str), ids, out_scores
+
+    # ----------------------------------------------------------------- artefacts
+    def _state(self) -> dict[str, Any]:
+        """Model-specific learned arrays (numpy arrays or scipy sparse matrices)."""
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``_state`` returned."""
+
+
+def _check_n(n: int) -> None:
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise DataError(f"n must be a positive integer, got {n!r}", field="n")
