@@ -253,7 +253,7 @@ class SNDR(Estimator):
 
 
 class SwitchDR(Estimator):
-    r"""Switch-DR (Wang, Agarwal & Dudík 2017): DR where the weight is at most ``tau``, DM elsewhere.
+    r"""Switch-DR (Wang, Agarwal & Dudík 2017): DR where the weight is <= ``tau``, DM elsewhere.
 
     .. math:: \hat V = \frac1n \sum_i \Big[\sum_a \pi_e(a|x_i)\hat q(x_i,a)
               + w_i\,\mathbb 1[w_i \le \tau]\,(r_i - \hat q(x_i,a_i))\Big]

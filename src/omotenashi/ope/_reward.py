@@ -174,9 +174,7 @@ class RewardModel:
                 out[test] = float(np.mean(y)) if len(y) else 0.0
                 continue
             model = (
-                LogisticRegression(C=self.C, max_iter=2000)
-                if binary
-                else Ridge(alpha=1.0 / self.C)
+                LogisticRegression(C=self.C, max_iter=2000) if binary else Ridge(alpha=1.0 / self.C)
             )
             model.fit(x_train, y)
             for a in range(k):
