@@ -1,0 +1,191 @@
+"""CLV, the value report, the store contract and the CLI (file path, no store)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from omotenashi.errors import DataError, NotFound
+from omotenashi.value import (
+    BGNBD,
+    GammaGamma,
+    customer_lifetime_value,
+    customer_value,
+    from_store,
+    holdout_metrics,
+    simulate_bgnbd,
+    value_report,
+)
+
+
+def test_holdout_metrics_by_hand():
+    m = holdout_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 5.0]))
+    assert m["mae"] == pytest.approx(1.0)
+    assert m["rmse"] == pytest.approx(math.sqrt(5 / 3))
+    assert m["pearson_r"] == pytest.approx(1.0)
+    assert (m["predicted_total"], m["actual_total"]) == (6.0, 9.0)
+
+
+def _models():
+    bg = BGNBD()
+    bg.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    gg = GammaGamma()
+    gg.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    return bg, gg
+
+
+def test_clv_without_discount_is_spend_times_expected_purchases():
+    bg, gg = _models()
+    s = pd.DataFrame({"frequency": [0.0, 2.0, 6.0], "recency": [0.0, 30.43, 35.0],
+                      "T": [38.86] * 3, "monetary": [0.0, 22.35, 50.0]})
+    clv = customer_lifetime_value(bg, gg, s, horizon_months=12, annual_discount_rate=0.0,
+                                  freq="W")
+    weeks = 365.25 / 7
+    expected = gg.expected_average_spend(s) * bg.expected_purchases(s, weeks)
+    np.testing.assert_allclose(clv, expected, rtol=1e-10)
+    # Discounting by month: each month's increment divided by 1.1^(m/12).
+    discounted = customer_lifetime_value(bg, gg, s, horizon_months=2, annual_discount_rate=0.1,
+                                         freq="W")
+    month = 365.25 / 12 / 7
+    e1, e2 = bg.expected_purchases(s, month), bg.expected_purchases(s, 2 * month)
+    hand = gg.expected_average_spend(s) * (e1 / 1.1 ** (1 / 12) + (e2 - e1) / 1.1 ** (2 / 12))
+    np.testing.assert_allclose(discounted, hand, rtol=1e-10)
+    with pytest.raises(DataError, match="horizon_months"):
+        customer_lifetime_value(bg, gg, s, horizon_months=0)
+
+
+def _transactions(n=300, seed=0):
+    sim = simulate_bgnbd(n, 0.8, 20.0, 0.8, 3.0, T=200.0, random_state=seed)
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    rows = []
+    for pid, row in sim.iterrows():
+        days = [0.0] + sorted(rng.uniform(1, max(row["recency"], 1), int(row["frequency"])))
+        if row["frequency"]:
+            days[-1] = row["recency"]
+        for d in days:
+            rows.append((pid, start + pd.Timedelta(days=int(d)), float(rng.gamma(4, 10))))
+    tx = pd.DataFrame(rows, columns=["person_id", "timestamp", "value"])
+    return tx.drop_duplicates(["person_id", "timestamp"])
+
+
+def test_value_report_and_customer_value():
+    tx = _transactions()
+    report = value_report(tx, freq="D", horizon_months=6)
+    c = report.customers
+    for col in ("p_alive", "expected_purchases", "clv", "segment", "rfm"):
+        assert col in c.columns
+        assert c[col].notna().all()
+    assert ((c["p_alive"] >= 0) & (c["p_alive"] <= 1)).all()
+    assert report.segments["customers"].sum() == len(c)
+    assert report.totals()["clv"] == pytest.approx(c["clv"].sum())
+    one = customer_value(report, c.index[0])
+    assert one["person_id"] == c.index[0] and "segment" in one
+    with pytest.raises(NotFound, match="no purchase"):
+        customer_value(report, "nobody")
+    json.dumps(report.to_dict(top=3), allow_nan=False)
+
+
+class _FakeStore:
+    def __init__(self, events, customers):
+        self.events, self.customers = events, customers
+        self.asked = None
+
+    def events_frame(self, types=None):
+        self.asked = types
+        return self.events if types is None else self.events[self.events["type"].isin(types)]
+
+    def customers_frame(self):
+        return self.customers
+
+
+def test_from_store_contract():
+    ev = pd.DataFrame({
+        "person_id": ["a", "a", None, "b"], "type": ["purchase", "return", "purchase", "visit"],
+        "order_id": ["o1", "o1", "o2", None], "value": [10.0, 4.0, 3.0, 0.0],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
+                                    utc=True),
+        "channel": "web", "item_id": "i", "quantity": 1.0,
+    })
+    store = _FakeStore(ev, pd.DataFrame({"customer_id": ["a"], "country": ["Japan"]}))
+    data = from_store(store)
+    assert store.asked == ["purchase", "return"]
+    assert data.transactions["value"].tolist() == [6.0]   # anonymous line dropped, return netted
+    assert data.attributes["country"].tolist() == ["Japan"]
+    visits = from_store(store, "visit")
+    assert visits.transactions["person_id"].tolist() == ["b"]
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    tx = _transactions(n=200, seed=1)
+    path = tmp_path_factory.mktemp("value") / "orders.csv"
+    pd.DataFrame({"cust": tx["person_id"], "when": tx["timestamp"].dt.strftime("%Y-%m-%d"),
+                  "amount": tx["value"].round(2)}).to_csv(path, index=False)
+    return path
+
+
+def _run(*args):
+    from omotenashi.cli import _load_commands, app
+
+    _load_commands()
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_value_fit_json_with_holdout(csv_file, tmp_path):
+    res = _run("value", "fit", "--transactions", str(csv_file), "--map",
+               "customer=cust,time=when,value=amount", "--freq", "D",
+               "--calibration-end", "2024-05-31", "--holdout-end", "2024-07-19",
+               "--plots", str(tmp_path), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["model"] == "bgnbd"
+    assert set(out["params"]) == {"r", "alpha", "a", "b"}
+    assert out["fit_s"] >= 0
+    assert set(out["holdout"]) >= {"mae", "rmse", "pearson_r", "predicted_total", "actual_total"}
+    for name in ("expected_purchases.png", "p_alive.png", "calibration_holdout.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_pareto_report_and_segments(csv_file, tmp_path):
+    res = _run("value", "fit", "-t", str(csv_file), "--map", "customer=cust,time=when",
+               "--model", "pareto", "--json")
+    assert res.exit_code == 0, res.output
+    assert set(json.loads(res.stdout)["params"]) == {"r", "alpha", "s", "beta"}
+    res = _run("value", "report", "-t", str(csv_file), "--map",
+               "customer=cust,time=when,value=amount", "--top", "2", "--plots", str(tmp_path),
+               "--json")
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert len(report["top_customers"]) == 2
+    assert (tmp_path / "segment_sizes.png").exists()
+    res = _run("segments", "-t", str(csv_file), "--map", "customer=cust,time=when,value=amount",
+               "--rule", "big: total_value > 100", "--kmeans", "3", "--json")
+    assert res.exit_code == 0, res.output
+    seg = json.loads(res.stdout)
+    assert sum(s["customers"] for s in seg["rfm_segments"]) == seg["customers"]
+    assert len(seg["kmeans"]) == 3 and all(k["description"] for k in seg["kmeans"])
+    assert seg["rule_segments"][0]["segment"] == "big"
+    res = _run("value", "report", "-t", str(csv_file), "--map",
+               "customer=cust,time=when,value=amount")
+    assert res.exit_code == 0 and "RFM segments" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--map", "customer=cust"], "time=COLUMN is required"),
+        (["--map", "customer=cust,time=nope"], "lacks column"),
+        ([], "needs --map"),
+        (["--map", "customer=cust,time=when", "--model", "gamma"], "model must be"),
+    ],
+)
+def test_cli_errors_are_clear(csv_file, args, message):
+    res = _run("value", "fit", "-t", str(csv_file), *args)
+    assert res.exit_code == 1
+    assert message in " ".join(res.output.split())
