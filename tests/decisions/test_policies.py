@@ -34,7 +34,7 @@ def _request(rng: np.random.Generator, k: int):
 def test_propensities_are_valid_and_floored(kind):
     rng = np.random.default_rng(0)
     policy = make_policy(kind, {"exploration_floor": 0.1}, random_state=1)
-    for t in range(150):
+    for _ in range(150):
         k = int(rng.integers(1, 6))
         ctx, acts = _request(rng, k)
         p = policy.probabilities(ctx, acts)
