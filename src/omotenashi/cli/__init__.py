@@ -26,9 +26,19 @@ def _load_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: errors of omotenashi become one clear line and exit code 1."""
+    import sys
+
+    from omotenashi.errors import OmotenashiError
+
     _load_commands()
-    app()
+    try:
+        app()
+    except OmotenashiError as exc:
+        from omotenashi.cli._common import err_console
+
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 __all__ = ["app", "evaluate_app", "main"]

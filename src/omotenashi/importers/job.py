@@ -126,7 +126,8 @@ def run_import(
     report = ImportReport(source=plan.name)
     rejects: list[dict[str, Any]] = []
     received_at = now_micros()
-    with store.transaction():
+    expected = sum((source.rows_hint() or 0) for source in plan.sources)
+    with store.bulk(expected):
         anonymous_links: dict[str, tuple[int, str]] = {}
         context_links: list[tuple[str, str, str]] = []
         for source in plan.sources:

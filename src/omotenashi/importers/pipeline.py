@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
 
@@ -48,54 +50,70 @@ class Rejects:
 @dataclass
 class PreparedEvents:
     """Columns ready for ``Store.insert_events`` (``schema.EVENT_COLUMNS`` order, minus
-    ``received_at``)."""
+    ``received_at``), as Python lists (None where missing)."""
 
-    columns: dict[str, np.ndarray]
+    columns: dict[str, list[object]]
     size: int
 
     def rows(self, received_at: int) -> list[tuple[object, ...]]:
         from omotenashi.storage.schema import EVENT_COLUMNS
 
-        lists = [self.columns[c].tolist() for c in EVENT_COLUMNS if c != "received_at"]
-        return [(*r, received_at) for r in zip(*lists, strict=True)]
+        lists = [
+            self.columns[c] if c != "received_at" else [received_at] * self.size
+            for c in EVENT_COLUMNS
+        ]
+        return list(zip(*lists, strict=True))
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Trimmed text with the usual spellings of 'missing' turned into NA."""
-    if pd.api.types.is_float_dtype(series.dtype):
+_MISSING_SET = pa.array(sorted(_MISSING_TEXT), type=pa.string())
+
+
+def _text(series: pd.Series) -> pa.Array:
+    """Ids as trimmed text (arrow), with the usual spellings of 'missing' as null.
+
+    Whole floats lose their '.0' (a customer id read as 12347.0 is '12347')."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return pa.array(series.astype("object").where(series.notna(), None), type=pa.string())
+    if pd.api.types.is_float_dtype(dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         finite = np.isfinite(values)
-        integral = finite & (np.floor(values) == values)
-        out = pd.Series(pd.NA, index=series.index, dtype="object")
-        if integral.any():
-            out[integral] = values[integral].astype(np.int64).astype(str)
-        other = finite & ~integral
-        if other.any():
-            out[other] = values[other].astype(str)
-        return out
-    if pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-        out = series.astype("string").astype("object")
-        return out.where(series.notna(), pd.NA)
-    text = series.astype("string").str.strip()
-    return text.where(~text.isin(_MISSING_TEXT) & text.notna(), pd.NA).astype("object")
+        integral = finite & (np.floor(values) == values) & (np.abs(values) < 2**62)
+        as_int = pa.array(np.where(integral, values, 0).astype(np.int64), mask=~integral)
+        as_float = pa.array(values, mask=~(finite & ~integral))
+        return pc.coalesce(pc.cast(as_int, pa.string()), pc.cast(as_float, pa.string()))
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.cast(pa.array(series, from_pandas=True), pa.string())
+    try:
+        array = pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = pa.array(
+            [None if pd.isna(v) else str(v) for v in series.tolist()], type=pa.string()
+        )
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = pc.utf8_trim_whitespace(array)
+    return pc.if_else(pc.is_in(array, value_set=_MISSING_SET), pa.scalar(None, pa.string()), array)
+
+
+def _is_null(array: pa.Array) -> np.ndarray:
+    return np.asarray(array.is_null(), dtype=bool)
 
 
 class _Checker:
     """Collects per-row failures of the vectorised checks."""
 
-    def __init__(self, frame: pd.DataFrame, lines: np.ndarray) -> None:
-        self.frame = frame
-        self.lines = lines
-        self.bad = np.zeros(len(frame), dtype=bool)
+    def __init__(self, size: int) -> None:
+        self.bad = np.zeros(size, dtype=bool)
         self.failures: list[tuple[int, str, str]] = []  # (position, field, reason)
 
     def fail(self, mask: np.ndarray, field_name: str, reason: Callable[[int], str]) -> None:
-        new = mask & ~self.bad
-        for position in np.flatnonzero(new)[:10_000]:
-            self.failures.append((int(position), field_name, reason(int(position))))
-        if new.sum() > 10_000:  # keep memory bounded; the rest share the first reason
-            for position in np.flatnonzero(new)[10_000:]:
-                self.failures.append((int(position), field_name, "same problem"))
+        new = np.flatnonzero(mask & ~self.bad)
+        if not len(new):
+            return
+        for count, position in enumerate(new):
+            text = reason(int(position)) if count < 1_000 else "same problem"
+            self.failures.append((int(position), field_name, text))
         self.bad |= mask
 
 
@@ -121,29 +139,43 @@ def _parse_times(raw: pd.Series) -> pd.Series:
 
 
 def _micros(times: pd.Series) -> np.ndarray:
-    values = times.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-    return values.to_numpy().astype("int64")
+    """Microseconds since the epoch; NaT becomes 0 (those rows are rejected anyway)."""
+    values = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    array = values.to_numpy(dtype="datetime64[us]", na_value=np.datetime64(0, "us"))
+    return array.astype("int64")
 
 
 def _json_context(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """One JSON object string per row from the context columns (encoded once per distinct value)."""
+    """One JSON object string per row from the context columns.
+
+    Each distinct combination of values is encoded once, so this costs a few column operations
+    whatever the number of rows. Missing values are left out of the object.
+    """
     size = len(frame)
-    if not names:
+    if not names or size == 0:
         return np.full(size, None, dtype=object)
-    pieces: list[np.ndarray] = []
+    codes = []
+    uniques = []
     for name in names:
-        values = frame[f"context.{name}"]
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        encoded = np.array(
-            [json.dumps(name) + ": " + json.dumps(_plain(u)) for u in uniques] + [None],
-            dtype=object,
-        )
-        pieces.append(encoded[np.where(codes < 0, len(uniques), codes)])
-    out = np.empty(size, dtype=object)
-    for i in range(size):
-        parts = [p[i] for p in pieces if p[i] is not None]
-        out[i] = "{" + ", ".join(parts) + "}" if parts else None
-    return out
+        c, u = pd.factorize(frame[f"context.{name}"], use_na_sentinel=True)
+        codes.append(c)
+        uniques.append(u)
+    combo_codes, combos = pd.factorize(pd.MultiIndex.from_arrays(codes)) if len(names) > 1 else (
+        codes[0], [(c,) for c in range(len(uniques[0]))]
+    )
+    encoded = []
+    for combo in combos:
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        parts = {
+            name: _plain(uniques[i][code]) for i, (name, code) in enumerate(zip(names, combo))
+            if code >= 0
+        }
+        encoded.append(json.dumps(parts) if parts else None)
+    table = np.array(encoded + [None], dtype=object)
+    combo_codes = np.asarray(combo_codes)
+    if len(names) == 1:
+        combo_codes = np.where(combo_codes < 0, len(encoded), combo_codes)
+    return table[combo_codes]
 
 
 def _plain(value: object) -> object:
@@ -154,34 +186,95 @@ def _plain(value: object) -> object:
     return value
 
 
-def _hex128(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+def _hex128(h1: np.ndarray, h2: np.ndarray) -> list[str]:
     stacked = np.stack([h1, h2], axis=1).astype(">u8")
     text = stacked.tobytes().hex().encode("ascii")
-    return np.frombuffer(text, dtype="S32").astype(str).astype(object)
+    return np.frombuffer(text, dtype="S32").astype(str).tolist()
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _finalise(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads every input bit over the whole hash."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _column_hashes(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes per row that depend only on the value (not on the chunk
+    or the file): each distinct value is hashed once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # type: ignore[call-overload]
+    plain = np.asarray(uniques, dtype=object) if len(uniques) else np.empty(0, dtype=object)
+    if len(plain) and isinstance(plain[0], float | np.floating):
+        plain = np.array([repr(float(v)) for v in plain], dtype=object)
+    else:
+        plain = np.array([str(v) for v in plain], dtype=object)
+    codes = np.where(codes < 0, len(plain), codes)
+    out = []
+    for key in ("omotenashi-evt-1", "omotenashi-evt-2"):
+        table = np.append(pd.util.hash_array(plain, hash_key=key, categorize=False), np.uint64(7))
+        out.append(table[codes])
+    return out[0], out[1]
 
 
 class ContentIds:
     """Content-derived event ids, counting identical rows across the chunks of one file."""
 
     def __init__(self) -> None:
-        self._seen: dict[int, int] = {}
+        self._keys = np.empty(0, dtype=np.uint64)  # sorted content hashes seen so far
+        self._counts = np.empty(0, dtype=np.int64)
 
-    def assign(self, content: pd.DataFrame) -> np.ndarray:
-        h1 = pd.util.hash_pandas_object(content, index=False, hash_key="omotenashi-evt-1")
-        h2 = pd.util.hash_pandas_object(content, index=False, hash_key="omotenashi-evt-2")
-        keys = h1.to_numpy()
-        occurrence = pd.Series(keys).groupby(keys).cumcount().to_numpy()
-        if self._seen:
-            previous = pd.Series(keys).map(self._seen).fillna(0).to_numpy(dtype=np.int64)
-            occurrence = occurrence + previous
-        counts = pd.Series(keys).value_counts()
-        for key, count in counts.items():
-            self._seen[int(key)] = self._seen.get(int(key), 0) + int(count)
-        ids = _hex128(keys, h2.to_numpy())
-        repeated = np.flatnonzero(occurrence > 0)
-        for position in repeated:
+    @staticmethod
+    def _hash(columns: list[object], size: int) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore"):
+            h1 = np.full(size, np.uint64(len(columns)), dtype=np.uint64)
+            h2 = h1.copy()
+            for column in columns:
+                c1, c2 = _column_hashes(column)
+                h1 = _finalise(h1 * _MIX + c1)
+                h2 = _finalise(h2 * _MIX + c2)
+        return h1, h2
+
+    def assign(self, columns: list[object], size: int) -> list[str]:
+        keys, second = self._hash(columns, size)
+        # occurrence = identical rows earlier in this chunk + in earlier chunks
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(len(keys)), 0))
+        occurrence = np.empty(len(keys), dtype=np.int64)
+        occurrence[order] = np.arange(len(keys)) - group_start
+        if len(self._keys):
+            where = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+            hit = self._keys[where] == keys
+            occurrence += np.where(hit, self._counts[where], 0)
+        unique, counts = np.unique(keys, return_counts=True)
+        merged = np.concatenate([self._keys, unique])
+        merged_counts = np.concatenate([self._counts, counts])
+        self._keys, inverse = np.unique(merged, return_inverse=True)
+        self._counts = np.bincount(inverse, weights=merged_counts).astype(np.int64)
+        ids = _hex128(keys, second)
+        for position in np.flatnonzero(occurrence > 0):
             ids[position] = f"{ids[position]}-{int(occurrence[position])}"
         return ids
+
+
+def _names(array: pa.Array) -> pa.Array:
+    """Lower-case names with spaces as underscores (types, channels)."""
+    return pc.replace_substring(pc.utf8_lower(array), " ", "_")
+
+
+def _valid_names(array: pa.Array) -> np.ndarray:
+    ok = pc.match_substring_regex(array, f"^{_NAME_PATTERN}$")
+    return np.asarray(pc.fill_null(ok, True), dtype=bool)
+
+
+def _nullable(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=np.isnan(values), type=pa.float64())
 
 
 def prepare_events(
@@ -201,11 +294,13 @@ def prepare_events(
     if missing:
         raise DataError(
             f"column(s) {', '.join(map(repr, missing))} not in the file; it has: "
-            + ", ".join(map(str, frame.columns)),
+            + ", ".join(str(c) for c in frame.columns if c != "__line__"),
             field="map",
         )
+    if "time" not in mapping:
+        raise DataError("--map must name the time column (time=COLUMN)", field="map")
     size = len(frame)
-    check = _Checker(frame, lines)
+    check = _Checker(size)
     columns = {key: frame[column] for key, column in mapping.items()}
 
     def column_name(key: str) -> str:
@@ -214,17 +309,20 @@ def prepare_events(
     def raw_value(key: str, position: int) -> object:
         return columns[key].iloc[position] if key in columns else None
 
+    null_text = pa.nulls(size, type=pa.string())
+
     # -- ids --------------------------------------------------------------------------------
-    ids: dict[str, pd.Series] = {}
+    ids: dict[str, pa.Array] = {}
     for key in ("customer", "anonymous", "item", "order", "event_id"):
-        if key in columns:
-            text = _text(columns[key])
-            too_long = text.fillna("").str.len().to_numpy() > _ID_MAX
-            check.fail(too_long, column_name(key), lambda p: f"id longer than {_ID_MAX} characters")
-            ids[key] = text
-        else:
-            ids[key] = pd.Series(pd.NA, index=frame.index, dtype="object")
-    who_missing = (ids["customer"].isna() & ids["anonymous"].isna()).to_numpy()
+        if key not in columns:
+            ids[key] = null_text
+            continue
+        text = _text(columns[key])
+        lengths = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
+        check.fail(lengths > _ID_MAX, column_name(key),
+                   lambda p: f"id longer than {_ID_MAX} characters")
+        ids[key] = text
+    who_missing = _is_null(ids["customer"]) & _is_null(ids["anonymous"])
     check.fail(
         who_missing,
         "/".join(column_name(k) for k in ("customer", "anonymous") if k in mapping) or "customer",
@@ -232,15 +330,11 @@ def prepare_events(
     )
 
     # -- time -------------------------------------------------------------------------------
-    if "time" not in columns:
-        raise DataError("--map must name the time column (time=COLUMN)", field="map")
     times = _parse_times(columns["time"])
     bad_time = times.isna().to_numpy()
-    check.fail(
-        bad_time,
-        column_name("time"),
-        lambda p: f"cannot read {raw_value('time', p)!r} as a date/time",
-    )
+    check.fail(bad_time, column_name("time"),
+               lambda p: f"cannot read {raw_value('time', p)!r} as a date/time")
+    ts = _micros(times)
 
     # -- numbers ----------------------------------------------------------------------------
     numbers: dict[str, np.ndarray] = {}
@@ -250,104 +344,89 @@ def prepare_events(
             continue
         raw = columns[key]
         if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-            values = raw.astype("float64").to_numpy()
+            values = raw.to_numpy(dtype="float64", na_value=np.nan)
             given = ~np.isnan(values)
         else:
             text = _text(raw)
-            values = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
-            given = text.notna().to_numpy()
+            values = pd.to_numeric(
+                pd.Series(text, dtype=pd.ArrowDtype(pa.string())), errors="coerce"
+            ).to_numpy(dtype="float64", na_value=np.nan)
+            given = ~_is_null(text)
         bad = given & ~np.isfinite(values)
-        check.fail(
-            bad, column_name(key), lambda p, k=key: f"{raw_value(k, p)!r} is not a number"
-        )
+        check.fail(bad, column_name(key), lambda p, k=key: f"{raw_value(k, p)!r} is not a number")
         numbers[key] = np.where(bad, np.nan, values)
 
     # -- type and channel -------------------------------------------------------------------
     if "type" in columns:
-        types = _text(columns["type"]).str.lower().str.replace(" ", "_", regex=False)
-        bad_type = ~types.fillna("").str.fullmatch(_NAME_PATTERN).fillna(False).to_numpy(bool)
-        check.fail(
-            bad_type,
-            column_name("type"),
-            lambda p: f"{raw_value('type', p)!r} is not an event type name",
-        )
-        type_values = types.fillna("view").to_numpy(dtype=object)
+        types = _names(_text(columns["type"]))
+        check.fail(~_valid_names(types), column_name("type"),
+                   lambda p: f"{raw_value('type', p)!r} is not an event type name")
+        types = pc.fill_null(types, "view")
     else:
         default = defaults.type
         if default is None:
             has_money = ("price" in columns and "quantity" in columns) or "value" in columns
             default = "purchase" if has_money else "rating" if "rating" in columns else "view"
-        type_values = np.full(size, default, dtype=object)
+        types = pa.array(np.full(size, default, dtype=object), type=pa.string())
     quantity = numbers["quantity"]
-    cancelled = np.zeros(size, dtype=bool)
+    cancelled = np.nan_to_num(quantity, nan=0.0) < 0
     if defaults.cancel_prefix and "order" in columns:
-        cancelled = (
-            ids["order"].fillna("").str.startswith(defaults.cancel_prefix).to_numpy(dtype=bool)
-        )
-    cancelled |= np.nan_to_num(quantity, nan=0.0) < 0
-    type_values = np.where((type_values == "purchase") & cancelled, "return", type_values)
+        prefixed = pc.starts_with(ids["order"], defaults.cancel_prefix)
+        cancelled = cancelled | np.asarray(pc.fill_null(prefixed, False), dtype=bool)
+    is_purchase = np.asarray(pc.equal(types, "purchase"), dtype=bool)
+    is_return = (is_purchase & cancelled) | np.asarray(pc.equal(types, "return"), dtype=bool)
+    types = pc.if_else(pa.array(is_purchase & cancelled), "return", types)
 
     if "channel" in columns:
-        channels = _text(columns["channel"]).str.lower().str.replace(" ", "_", regex=False)
-        bad_channel = channels.notna().to_numpy() & ~channels.fillna("x").str.fullmatch(
-            _NAME_PATTERN
-        ).fillna(False).to_numpy(bool)
-        check.fail(
-            bad_channel,
-            column_name("channel"),
-            lambda p: f"{raw_value('channel', p)!r} is not a channel name",
-        )
+        channels = _names(_text(columns["channel"]))
+        check.fail(~_valid_names(channels), column_name("channel"),
+                   lambda p: f"{raw_value('channel', p)!r} is not a channel name")
         if defaults.channel:
-            channels = channels.fillna(defaults.channel)
-        channel_values = channels.to_numpy(dtype=object)
+            channels = pc.fill_null(channels, defaults.channel)
     else:
-        channel_values = np.full(size, defaults.channel, dtype=object)
+        channels = pa.array([defaults.channel] * size, type=pa.string())
 
     # -- money ------------------------------------------------------------------------------
     value = numbers["value"]
     if "value" not in columns and "price" in columns:
         value = numbers["price"] * np.where(np.isnan(quantity), 1.0, quantity)
-    is_return = type_values == "return"
-    value = np.where(is_return, np.abs(value), value)
+    value = np.round(np.where(is_return, np.abs(value), value), 6)  # no float noise in money
     quantity = np.where(is_return, np.abs(quantity), quantity)
-    rating = numbers["rating"]
 
     # -- context ----------------------------------------------------------------------------
     context_names = [k[len("context.") :] for k in mapping if k.startswith("context.")]
-    context_frame = pd.DataFrame(
-        {f"context.{n}": columns[f"context.{n}"] for n in context_names}, index=frame.index
+
+    # -- keep the good rows -----------------------------------------------------------------
+    keep = np.flatnonzero(~check.bad)
+    take = pa.array(keep, type=pa.int64())
+    context = _json_context(
+        pd.DataFrame({f"context.{n}": columns[f"context.{n}"].to_numpy()[keep]
+                      for n in context_names}),
+        context_names,
     )
-
-    good = ~check.bad
-    keep = np.flatnonzero(good)
-    ts = np.zeros(size, dtype=np.int64)
-    ts[~bad_time] = _micros(times[~bad_time])
-
-    def obj(series: pd.Series) -> np.ndarray:
-        array = series.to_numpy(dtype=object)
-        return np.where(pd.isna(array), None, array)
-
-    def num(values: np.ndarray) -> np.ndarray:
-        return np.where(np.isnan(values), None, values.astype(object))
-
-    out = {
-        "customer_id": obj(ids["customer"])[keep],
-        "anonymous_id": obj(ids["anonymous"])[keep],
-        "type": type_values[keep],
-        "item_id": obj(ids["item"])[keep],
-        "order_id": obj(ids["order"])[keep],
-        "quantity": num(quantity)[keep],
-        "value": num(value)[keep],
-        "rating": num(rating)[keep],
-        "channel": channel_values[keep],
-        "ts": ts[keep],
-        "context": _json_context(context_frame.iloc[keep], context_names),
+    kept = {
+        "customer_id": ids["customer"].take(take),
+        "anonymous_id": ids["anonymous"].take(take),
+        "type": types.take(take),
+        "item_id": ids["item"].take(take),
+        "order_id": ids["order"].take(take),
+        "quantity": _nullable(quantity[keep]),
+        "value": _nullable(value[keep]),
+        "rating": _nullable(numbers["rating"][keep]),
+        "channel": channels.take(take),
+        "ts": pa.array(ts[keep]),
+        "context": pa.array(context, type=pa.string()),
     }
-    given_ids = obj(ids["event_id"])[keep]
-    content = pd.DataFrame(
-        {k: out[k] for k in ("customer_id", "anonymous_id", "type", "item_id", "order_id",
-                             "quantity", "value", "rating", "channel", "ts", "context")}
-    )
-    generated = content_ids.assign(content) if len(content) else np.empty(0, dtype=object)
-    out["event_id"] = np.where(pd.isna(given_ids), generated, given_ids)
+    content_order = ("customer_id", "anonymous_id", "type", "item_id", "order_id", "quantity",
+                     "value", "rating", "channel", "ts", "context")
+    out: dict[str, list[object]] = {name: kept[name].to_pylist() for name in content_order}
+    given = ids["event_id"].take(take)
+    if len(keep):
+        generated = content_ids.assign(
+            [kept[name].to_pandas() for name in content_order], len(keep)
+        )
+        given_list = given.to_pylist()
+        out["event_id"] = [g if g is not None else c for g, c in zip(given_list, generated)]
+    else:
+        out["event_id"] = []
     return PreparedEvents(out, len(keep)), check.failures, check.bad

@@ -52,4 +52,12 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     return SQLiteStore(path, url=text)
 
 
-__all__ = ["DEFAULT_DB", "ENV_VAR", "PersonKeys", "Store", "default_url", "open_store"]
+__all__ = [
+    "DEFAULT_DB",
+    "ENV_VAR",
+    "PersonKeys",
+    "Store",
+    "default_url",
+    "open_store",
+    "sqlite_path",
+]

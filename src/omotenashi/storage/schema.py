@@ -48,11 +48,6 @@ DDL: tuple[str, ...] = (
         context TEXT,
         received_at BIGINT NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, ts)"
-    " WHERE customer_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS events_by_anonymous ON events (anonymous_id, ts)"
-    " WHERE anonymous_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (ts)",
     """CREATE TABLE IF NOT EXISTS identities (
         kind TEXT NOT NULL,
         value TEXT NOT NULL,
@@ -94,6 +89,13 @@ DDL: tuple[str, ...] = (
         finished_at BIGINT NOT NULL
     )""",
 )
+
+EVENT_INDEXES: dict[str, str] = {
+    "events_by_customer": "CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id)"
+    " WHERE customer_id IS NOT NULL",
+    "events_by_anonymous": "CREATE INDEX IF NOT EXISTS events_by_anonymous ON events (anonymous_id)"
+    " WHERE anonymous_id IS NOT NULL",
+}
 
 # The person an event belongs to: its (merged) customer id, else the customer its anonymous id is
 # linked to, else the anonymous visitor itself (prefixed so it can never collide with a customer id).

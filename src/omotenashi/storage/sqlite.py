@@ -25,6 +25,7 @@ from omotenashi.storage.base import PersonKeys
 from omotenashi.storage.schema import (
     DDL,
     EVENT_COLUMNS,
+    EVENT_INDEXES,
     RESOLVED_EVENTS,
     RFM_AGGREGATES,
     SCHEMA_VERSION,
@@ -84,6 +85,9 @@ class SQLiteStore:
             if path != ":memory:":
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # a large page cache keeps the event-id index in memory during big imports
+            conn.execute("PRAGMA cache_size=-262144")
+            conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
@@ -94,13 +98,14 @@ class SQLiteStore:
     # -- lifecycle -----------------------------------------------------------------------------
     def _create_schema(self) -> None:
         with self.transaction():
-            for statement in DDL:
+            for statement in (*DDL, *EVENT_INDEXES.values()):
                 self._conn.execute(statement)
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
                 self._conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
                 )
+                self._conn.execute("INSERT INTO meta (key, value) VALUES ('latest_ts', '-1')")
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StorageError(
                     f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
@@ -147,6 +152,25 @@ class SQLiteStore:
                 self._depth = 0
                 self._conn.execute("COMMIT")
 
+    @contextmanager
+    def bulk(self, expected_rows: int | None) -> Iterator[None]:
+        """A transaction for a large load.
+
+        When the load is at least as big as what is stored, the secondary event indexes are
+        dropped and rebuilt at the end (one sort instead of a random insert per row: several
+        times faster). It is all one transaction, so a failure restores the indexes too.
+        """
+        with self.transaction():
+            stored = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
+            rebuild = expected_rows is not None and expected_rows >= max(50_000, stored)
+            if rebuild:
+                for name in EVENT_INDEXES:
+                    self._conn.execute(f"DROP INDEX IF EXISTS {name}")
+            yield
+            if rebuild:
+                for statement in EVENT_INDEXES.values():
+                    self._conn.execute(statement)
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
@@ -158,7 +182,14 @@ class SQLiteStore:
         with self.transaction():
             before = self._conn.total_changes
             self._conn.executemany(_INSERT_EVENTS, rows)
-            return self._conn.total_changes - before
+            added = self._conn.total_changes - before
+            if added:
+                latest = max(row[10] for row in rows)
+                self._conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'latest_ts' AND CAST(value AS BIGINT) < ?",
+                    (str(latest), latest),
+                )
+            return added
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         with self.transaction():
@@ -450,8 +481,21 @@ class SQLiteStore:
         return out
 
     def latest_timestamp(self) -> int | None:
-        row = self._read("SELECT MAX(ts) FROM events")
-        return None if row[0][0] is None else int(row[0][0])
+        """The newest event time in the store (kept in ``meta``; no scan)."""
+        row = self._read("SELECT value FROM meta WHERE key = 'latest_ts'")
+        value = int(row[0][0]) if row else -1
+        if value < 0:
+            return None
+        return value
+
+    def refresh_latest_timestamp(self) -> None:
+        """Recompute the newest event time (after deletions)."""
+        with self.transaction():
+            latest = self._conn.execute("SELECT MAX(ts) FROM events").fetchone()[0]
+            self._conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'latest_ts'",
+                (str(-1 if latest is None else int(latest)),),
+            )
 
     def customer_summaries(self) -> pd.DataFrame:
         """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``)."""
@@ -539,6 +583,10 @@ class SQLiteStore:
         rows = self._read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
         records = [{"customer_id": cid, **json.loads(attrs)} for cid, attrs in rows]
         return pd.DataFrame.from_records(records, columns=None if records else ["customer_id"])
+
+    def import_sources(self) -> list[str]:
+        """Sources of all imports so far, oldest first."""
+        return [r[0] for r in self._read("SELECT source FROM imports ORDER BY started_at")]
 
     def stats(self) -> dict[str, Any]:
         one = self._read(

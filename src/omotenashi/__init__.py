@@ -1,0 +1,35 @@
+"""omotenashi: one-to-one personalization.
+
+Start with :class:`Omotenashi` (or :func:`connect`): it opens a store and gives profiles,
+identity stitching and imports; the capability packages (``recommend``, ``value``,
+``decisions``, ``ope``) build on it.
+"""
+
+from omotenashi.engine import Omotenashi, TrackResult, connect
+from omotenashi.errors import (
+    DataError,
+    ImportRowError,
+    NotFittedError,
+    NotFound,
+    OmotenashiError,
+    StorageError,
+)
+from omotenashi.events import CustomerRecord, Event, Item
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CustomerRecord",
+    "DataError",
+    "Event",
+    "ImportRowError",
+    "Item",
+    "NotFittedError",
+    "NotFound",
+    "Omotenashi",
+    "OmotenashiError",
+    "StorageError",
+    "TrackResult",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,364 @@
+"""``Omotenashi``: the one Python API that the CLI, the HTTP service and notebooks all call.
+
+It opens a store and offers the use cases — record what people do, stitch identities, read
+profiles, import files — as methods. Capability packages (identity, profiles, importers, ...) hold
+the logic; this class only wires them to one store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from omotenashi import identity as identity_rules
+from omotenashi import profiles
+from omotenashi.errors import DataError
+from omotenashi.events.model import CustomerRecord, Event, Item, new_event_id
+from omotenashi.events.timeutil import now_micros, to_micros
+from omotenashi.importers import (
+    CsvOptions,
+    EventDefaults,
+    EventSource,
+    ImportPlan,
+    ImportReport,
+    customers_from_file,
+    items_from_file,
+    parse_map,
+    preset_plan,
+    run_import,
+)
+from omotenashi.storage import Store, open_store
+from omotenashi.storage.schema import EVENT_COLUMNS
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Acknowledgement of an event: durable once returned."""
+
+    event_id: str
+    stored: bool  # False: an event with this id was already stored (ignored)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "stored": self.stored}
+
+
+def _validation_message(exc: ValidationError, where: str = "") -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{where}{location}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _to_event(event: Event | Mapping[str, Any], where: str = "") -> Event:
+    if isinstance(event, Event):
+        return event
+    try:
+        return Event.model_validate(dict(event))
+    except ValidationError as exc:
+        first = exc.errors()[0]["loc"]
+        raise DataError(
+            _validation_message(exc, where), field=".".join(map(str, first)) or None
+        ) from exc
+
+
+class Omotenashi:
+    """The engine over one store.
+
+    Parameters
+    ----------
+    db : str or path, optional
+        Store URL or file path; default ``$OMOTENASHI_DB`` or ``./omotenashi.db``.
+    create : bool
+        Create the store when it does not exist (default True).
+
+    Examples
+    --------
+    >>> om = Omotenashi("memory://")
+    >>> om.track({"customer_id": "c1", "type": "purchase", "item_id": "tea",
+    ...           "value": 4.5, "timestamp": "2025-01-05T10:00:00Z"}).stored
+    True
+    >>> om.profile("c1").rfm.frequency
+    1
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.store: Store = open_store(db, create=create)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    @property
+    def root(self) -> Path:
+        """Folder for artefacts that belong to this store (models, reports)."""
+        path = getattr(self.store, "path", ":memory:")
+        if path == ":memory:":
+            return Path.cwd() / "omotenashi-artefacts"
+        return Path(path).resolve().parent / (Path(path).stem + ".artefacts")
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Omotenashi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events ------------------------------------------------------------------------------
+    def _row(self, event: Event, received_at: int) -> tuple[Any, ...]:
+        values = {
+            "event_id": event.event_id or new_event_id(),
+            "customer_id": event.customer_id,
+            "anonymous_id": event.anonymous_id,
+            "type": event.type,
+            "item_id": event.item_id,
+            "order_id": event.order_id,
+            "quantity": event.quantity,
+            "value": event.value,
+            "rating": event.rating,
+            "channel": event.channel,
+            "ts": to_micros(event.timestamp),
+            "context": json.dumps(event.context, sort_keys=True, default=str)
+            if event.context
+            else None,
+            "received_at": received_at,
+        }
+        return tuple(values[c] for c in EVENT_COLUMNS)
+
+    def _apply_links(self, events: Sequence[Event], rows: Sequence[tuple[Any, ...]]) -> None:
+        for event, row in zip(events, rows, strict=True):
+            if event.customer_id and (event.anonymous_id or event.type == "identify"):
+                extra = {
+                    k: event.context.get(k)
+                    for k in identity_rules.IDENTITY_CONTEXT_KEYS
+                    if event.type == "identify" and event.context.get(k)
+                }
+                identity_rules.identify(
+                    self.store, event.customer_id, event.anonymous_id, extra,
+                    source=event.type if event.type == "identify" else "event",
+                    at=row[EVENT_COLUMNS.index("ts")],
+                )
+
+    def track(self, event: Event | Mapping[str, Any]) -> TrackResult:
+        """Record one event; durable (committed to disk) when this returns.
+
+        An event whose ``event_id`` is already stored is ignored (``stored=False``), so a client
+        may safely re-send after a timeout.
+        """
+        checked = _to_event(event)
+        row = self._row(checked, now_micros())
+        with self.store.transaction():
+            stored = self.store.insert_events([row]) == 1
+            if stored:
+                self._apply_links([checked], [row])
+        return TrackResult(row[0], stored)
+
+    def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[TrackResult]:
+        """Record a batch in one transaction: all events are stored, or none (bad input)."""
+        checked = [_to_event(e, where=f"events[{i}].") for i, e in enumerate(events)]
+        received = now_micros()
+        rows = [self._row(e, received) for e in checked]
+        results = []
+        with self.store.transaction():
+            for event, row in zip(checked, rows, strict=True):
+                stored = self.store.insert_events([row]) == 1
+                if stored:
+                    self._apply_links([event], [row])
+                results.append(TrackResult(row[0], stored))
+        return results
+
+    # -- identities --------------------------------------------------------------------------
+    def identify(
+        self, customer_id: str, anonymous_id: str | None = None, **identities: object
+    ) -> identity_rules.LinkResult:
+        """Link an anonymous id and identities (``email=...``, ``phone=...``) to a customer."""
+        return identity_rules.identify(self.store, str(customer_id), anonymous_id, identities,
+                                       source="alias")
+
+    def alias(
+        self, customer_id: str, identity: str, kind: str = "anonymous"
+    ) -> identity_rules.LinkResult:
+        """Link one identity to a customer (``kind='customer'`` merges two customers)."""
+        return identity_rules.alias(self.store, str(customer_id), identity, kind)
+
+    def merge(self, into: str, other: str) -> identity_rules.LinkResult:
+        """Treat customer ``other`` as the same person as ``into`` from now on (and before)."""
+        return identity_rules.merge(self.store, str(into), str(other))
+
+    def find_customer(self, kind: str, value: str) -> str | None:
+        """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
+        kind, value = identity_rules.rules.normalise_identity(kind, value)
+        return self.store.resolve(kind, value)
+
+    # -- catalogue and customers -------------------------------------------------------------
+    def upsert_items(self, items: Iterable[Item | Mapping[str, Any]]) -> int:
+        """Create or update catalogue items; returns how many changed."""
+        rows = []
+        for i, item in enumerate(items):
+            try:
+                record = item if isinstance(item, Item) else Item.model_validate(dict(item))
+            except ValidationError as exc:
+                raise DataError(_validation_message(exc, f"items[{i}].")) from exc
+            rows.append(record.model_dump())
+        return self.store.upsert_items(rows)
+
+    def upsert_customers(self, customers: Iterable[CustomerRecord | Mapping[str, Any]]) -> int:
+        """Set attributes of customers (merged into what is stored); returns how many changed."""
+        rows = []
+        for i, customer in enumerate(customers):
+            try:
+                record = (
+                    customer
+                    if isinstance(customer, CustomerRecord)
+                    else CustomerRecord.model_validate(dict(customer))
+                )
+            except ValidationError as exc:
+                raise DataError(_validation_message(exc, f"customers[{i}].")) from exc
+            canonical = identity_rules.resolve_customer(self.store, record.customer_id)
+            rows.append((canonical, record.attributes))
+        return self.store.upsert_customers(rows)
+
+    # -- reading -----------------------------------------------------------------------------
+    def profile(
+        self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
+    ) -> profiles.Profile:
+        """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
+        return profiles.build_profile(self.store, str(customer_id), as_of=as_of,
+                                      top=top_categories)
+
+    def timeline(
+        self, customer_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> profiles.TimelinePage:
+        """A page of a customer's events, newest first."""
+        return profiles.timeline(self.store, str(customer_id), limit=limit, cursor=cursor)
+
+    def rfm(self, *, as_of: object | None = None) -> pd.DataFrame:
+        """RFM of every known customer (see ``omotenashi.profiles``)."""
+        return profiles.rfm_table(self.store, as_of=as_of)
+
+    def top_customers(
+        self, n: int = 10, by: profiles.RankBy = "monetary", *, as_of: object | None = None
+    ) -> pd.DataFrame:
+        return profiles.top_customers(self.store, n=n, by=by, as_of=as_of)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and ranges of what the store holds."""
+        from omotenashi.events.timeutil import isoformat
+
+        data = self.store.stats()
+        data["first_event"] = isoformat(data["first_event"])
+        data["last_event"] = isoformat(data["last_event"])
+        data["store"] = self.url
+        data["customers"] = int(len(self.store.customer_summaries()))
+        return data
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """All events with the person each belongs to (``person_id``), oldest first."""
+        return self.store.events_frame(types)
+
+    def items_frame(self) -> pd.DataFrame:
+        return self.store.items_frame()
+
+    def customers_frame(self) -> pd.DataFrame:
+        return self.store.customers_frame()
+
+    # -- imports -----------------------------------------------------------------------------
+    def import_events(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str] | None = None,
+        preset: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        cancel_prefix: str | None = None,
+        sep: str | None = None,
+        skip_bad_rows: bool = False,
+        rejects_path: str | os.PathLike[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import an events file with a column map, or a dataset with a preset."""
+        file = Path(path)
+        if preset:
+            if mapping:
+                raise DataError("give either --preset or --map, not both", field="map")
+            plan = preset_plan(preset, file)
+        else:
+            columns = parse_map(mapping, "events")
+            if not columns:
+                raise DataError(
+                    "--map is required without --preset (e.g. --map customer=CustomerID,"
+                    "item=StockCode,time=InvoiceDate)",
+                    field="map",
+                )
+            plan = ImportPlan(
+                sources=[
+                    EventSource(
+                        path=file,
+                        mapping=columns,
+                        defaults=EventDefaults(
+                            type=type.strip().lower() if type else None,
+                            channel=channel.strip().lower() if channel else None,
+                            cancel_prefix=cancel_prefix,
+                        ),
+                        csv=CsvOptions(sep=sep),
+                    )
+                ],
+                name=str(file),
+            )
+            if type:
+                Event.model_validate({"anonymous_id": "x", "type": type, "timestamp": 0})
+        return run_import(
+            self.store,
+            plan,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=Path(rejects_path) if rejects_path else None,
+            progress=progress,
+        )
+
+    def expected_rows(self, path: str | os.PathLike[str], preset: str | None = None) -> int | None:
+        """How many rows an import will read (for progress bars)."""
+        file = Path(path)
+        if preset:
+            plan = preset_plan(preset, file)
+            hints = [s.rows_hint() for s in plan.sources]
+            return None if any(h is None for h in hints) else sum(h or 0 for h in hints)
+        return EventSource(file, {}).rows_hint() if file.is_file() else None
+
+    def import_items(
+        self, path: str | os.PathLike[str], *, mapping: str | Mapping[str, str],
+        list_sep: str = "|", sep: str | None = None,
+    ) -> ImportReport:
+        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        plan = ImportPlan(
+            items=items_from_file(Path(path), mapping, list_sep=list_sep,
+                                  csv_options=CsvOptions(sep=sep)),
+            name=str(path),
+        )
+        return run_import(self.store, plan)
+
+    def import_customers(
+        self, path: str | os.PathLike[str], *, mapping: str | Mapping[str, str],
+        sep: str | None = None,
+    ) -> ImportReport:
+        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
+        plan = ImportPlan(
+            customers=customers_from_file(Path(path), mapping, csv_options=CsvOptions(sep=sep)),
+            name=str(path),
+        )
+        return run_import(self.store, plan)
+
+
+def connect(db: str | os.PathLike[str] | None = None, *, create: bool = True) -> Omotenashi:
+    """Open the engine on a store (see ``Omotenashi``)."""
+    return Omotenashi(db, create=create)

@@ -1,0 +1,33 @@
+"""Importers: files (CSV, TSV, Parquet, JSON lines) into the store, with column maps or presets.
+
+Every import is one transaction: a bad row stops it with the file, line and field named and
+nothing written, or — with ``skip_bad_rows`` — the rejected rows go to a side file. Importing the
+same file twice changes nothing (content-derived event ids, idempotent upserts).
+"""
+
+from omotenashi.importers.job import (
+    EventSource,
+    ImportPlan,
+    ImportReport,
+    customers_from_file,
+    items_from_file,
+    run_import,
+)
+from omotenashi.importers.mapping import parse_map
+from omotenashi.importers.pipeline import EventDefaults
+from omotenashi.importers.presets import PRESETS, preset_plan
+from omotenashi.importers.readers import CsvOptions
+
+__all__ = [
+    "PRESETS",
+    "CsvOptions",
+    "EventDefaults",
+    "EventSource",
+    "ImportPlan",
+    "ImportReport",
+    "customers_from_file",
+    "items_from_file",
+    "parse_map",
+    "preset_plan",
+    "run_import",
+]

@@ -1,0 +1,255 @@
+"""The unified profile (customer 360) and RFM figures, read from the store.
+
+RFM, as used everywhere in omotenashi:
+
+* **recency_days** — whole days from the customer's last purchase to the reference date
+  (``as_of``, default: the store's latest event), rounded down; None without purchases;
+* **frequency** — distinct purchase orders (``order_id``); purchases without an order id count
+  once per distinct timestamp;
+* **monetary** — purchase value net of returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from omotenashi.errors import DataError, NotFound
+from omotenashi.events.timeutil import isoformat, to_micros
+from omotenashi.identity.rules import resolve_customer
+from omotenashi.storage.base import PersonKeys, Store
+
+DAY_US = 86_400_000_000
+
+
+class RFM(BaseModel):
+    recency_days: int | None = Field(description="days since the last purchase (rounded down)")
+    frequency: int = Field(description="distinct purchase orders")
+    monetary: float = Field(description="purchase value net of returns")
+    as_of: str | None = Field(description="reference date of recency (ISO-8601, UTC)")
+    last_purchase: str | None = None
+
+
+class CategoryShare(BaseModel):
+    category: str
+    events: int
+    share: float
+
+
+class Identity(BaseModel):
+    kind: str
+    value: str
+    source: str
+    linked_at: str | None
+
+
+class Profile(BaseModel):
+    """Everything known about one person, across channels."""
+
+    customer_id: str
+    attributes: dict[str, Any]
+    identities: list[Identity]
+    first_seen: str | None
+    last_seen: str | None
+    events: int
+    events_by_type: dict[str, int]
+    events_by_channel: dict[str, int]
+    rfm: RFM
+    top_categories: list[CategoryShare]
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    timestamp: str
+    type: str
+    channel: str | None
+    item_id: str | None
+    item_title: str | None
+    order_id: str | None
+    quantity: float | None
+    value: float | None
+    rating: float | None
+    customer_id: str | None
+    anonymous_id: str | None
+    context: dict[str, Any]
+
+
+class TimelinePage(BaseModel):
+    customer_id: str
+    events: list[TimelineEntry]
+    next_cursor: str | None = Field(description="pass as `cursor` to get the next (older) page")
+
+
+def _as_of_micros(store: Store, as_of: object | None) -> int | None:
+    if as_of is None:
+        return store.latest_timestamp()
+    if isinstance(as_of, int) and not isinstance(as_of, bool):
+        return as_of
+    return to_micros(as_of, field="as_of")
+
+
+def person(store: Store, customer_id: str) -> PersonKeys:
+    """The keys of a known customer, or ``NotFound``."""
+    keys = store.person_keys(str(customer_id))
+    if keys is None:
+        raise NotFound(f"unknown customer {customer_id!r}")
+    return keys
+
+
+def recency_days(last_purchase_us: int | None, as_of_us: int | None) -> int | None:
+    if last_purchase_us is None or as_of_us is None:
+        return None
+    return int((as_of_us - last_purchase_us) // DAY_US)
+
+
+def build_profile(
+    store: Store, customer_id: str, *, as_of: object | None = None, top: int = 5
+) -> Profile:
+    """The unified profile of a customer (any of their ids, merged ids included)."""
+    keys = person(store, customer_id)
+    summary = store.person_summary(keys)
+    as_of_us = _as_of_micros(store, as_of)
+    categories = store.person_categories(keys, top)
+    counted = sum(
+        n for t, n in summary["events_by_type"].items() if t != "return" and t != "identify"
+    )
+    identities = [
+        Identity(
+            kind=i["kind"], value=i["value"], source=i["source"], linked_at=isoformat(i["linked_at"])
+        )
+        for i in store.identities_of(keys.customer_id)
+    ]
+    return Profile(
+        customer_id=keys.customer_id,
+        attributes=store.customer_attributes(keys.customer_id) or {},
+        identities=identities,
+        first_seen=isoformat(summary["first_seen"]),
+        last_seen=isoformat(summary["last_seen"]),
+        events=int(summary["events"] or 0),
+        events_by_type={str(k): int(v) for k, v in summary["events_by_type"].items()},
+        events_by_channel={str(k): int(v) for k, v in summary["events_by_channel"].items()},
+        rfm=RFM(
+            recency_days=recency_days(summary["last_purchase"], as_of_us),
+            frequency=int(summary["frequency"] or 0),
+            monetary=round(float(summary["monetary"] or 0.0), 2),
+            as_of=isoformat(as_of_us),
+            last_purchase=isoformat(summary["last_purchase"]),
+        ),
+        top_categories=[
+            CategoryShare(category=c, events=n, share=round(n / counted, 4) if counted else 0.0)
+            for c, n in categories
+        ],
+    )
+
+
+def timeline(
+    store: Store, customer_id: str, *, limit: int = 50, cursor: str | None = None
+) -> TimelinePage:
+    """A page of the person's events, newest first; ``cursor`` continues an earlier page."""
+    if not 1 <= limit <= 1000:
+        raise DataError("limit must be between 1 and 1000", field="limit")
+    keys = person(store, customer_id)
+    before = None
+    if cursor:
+        try:
+            ts_text, seq_text = cursor.split(":", 1)
+            before = (int(ts_text), int(seq_text))
+        except ValueError as exc:
+            raise DataError(f"invalid cursor {cursor!r}", field="cursor") from exc
+    rows = store.person_timeline(keys, limit + 1, before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    entries = [
+        TimelineEntry(
+            event_id=r["event_id"],
+            timestamp=isoformat(r["ts"]) or "",
+            type=r["type"],
+            channel=r["channel"],
+            item_id=r["item_id"],
+            item_title=r["item_title"],
+            order_id=r["order_id"],
+            quantity=r["quantity"],
+            value=r["value"],
+            rating=r["rating"],
+            customer_id=r["customer_id"],
+            anonymous_id=r["anonymous_id"],
+            context=r["context"],
+        )
+        for r in rows
+    ]
+    next_cursor = f"{rows[-1]['ts']}:{rows[-1]['seq']}" if more and rows else None
+    return TimelinePage(customer_id=keys.customer_id, events=entries, next_cursor=next_cursor)
+
+
+RankBy = Literal["monetary", "frequency", "recency"]
+
+
+def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
+    """RFM of every known customer: one row each, columns ``customer_id, recency_days,
+    frequency, monetary, first_seen, last_seen, events, last_purchase`` (times as UTC)."""
+    frame = store.customer_summaries()
+    as_of_us = _as_of_micros(store, as_of)
+    last = frame["last_purchase"].astype("float64").to_numpy()
+    if as_of_us is None:
+        recency = np.full(len(frame), np.nan)
+    else:
+        recency = np.floor((as_of_us - last) / DAY_US)
+    frame["recency_days"] = pd.array(
+        np.where(np.isnan(recency), pd.NA, recency), dtype="Int64"
+    ) if len(frame) else pd.array([], dtype="Int64")
+    frame["frequency"] = frame["frequency"].astype("int64")
+    frame["monetary"] = frame["monetary"].astype("float64").round(2)
+    for column in ("first_seen", "last_seen", "last_purchase"):
+        frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="us", utc=True)
+    frame.attrs["as_of"] = isoformat(as_of_us)
+    return frame[
+        ["customer_id", "recency_days", "frequency", "monetary", "first_seen", "last_seen",
+         "events", "last_purchase"]
+    ]
+
+
+def top_customers(
+    store: Store, *, n: int = 10, by: RankBy = "monetary", as_of: object | None = None
+) -> pd.DataFrame:
+    """The best ``n`` customers: highest monetary or frequency, or most recent buyers."""
+    if by not in ("monetary", "frequency", "recency"):
+        raise DataError("by must be one of monetary, frequency, recency", field="by")
+    if n < 1:
+        raise DataError("n must be at least 1", field="n")
+    frame = rfm_table(store, as_of=as_of)
+    if by == "recency":
+        frame = frame[frame["recency_days"].notna()]
+        frame = frame.sort_values(["recency_days", "monetary", "customer_id"],
+                                  ascending=[True, False, True])
+    else:
+        other = "frequency" if by == "monetary" else "monetary"
+        frame = frame.sort_values([by, other, "customer_id"], ascending=[False, False, True])
+    return frame.head(n).reset_index(drop=True)
+
+
+def as_of_datetime(value: str | datetime | None) -> datetime | None:
+    """Parse an ``--as-of`` option."""
+    if value is None:
+        return None
+    from omotenashi.events.timeutil import parse_timestamp
+
+    return parse_timestamp(value, field="as_of")
+
+
+__all__ = [
+    "RFM",
+    "CategoryShare",
+    "Identity",
+    "Profile",
+    "TimelineEntry",
+    "TimelinePage",
+    "build_profile",
+    "rfm_table",
+    "resolve_customer",
+    "timeline",
+    "top_customers",
+]
