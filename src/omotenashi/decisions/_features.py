@@ -128,11 +128,33 @@ class FeatureIndex:
     def __init__(self, max_features: int = 4096) -> None:
         self.max_features = max_features
         self.names_: list[tuple[str, str]] = []
-        self._index: dict[tuple[str, str], int] = {}
         self.n_dropped_ = 0
+        self._ctx: dict[str, int] = {BIAS: 0}
+        self._act: dict[str, int] = {BIAS: 0}
+        self._pair = np.full((8, 8), -1, dtype=np.int64)  # (ctx id, act id) -> column
 
     def __len__(self) -> int:
         return len(self.names_)
+
+    @staticmethod
+    def _ids(vocab: dict[str, int], feats: Features) -> tuple[np.ndarray, np.ndarray]:
+        ids = [0]
+        vals = [1.0]
+        for name, value in feats:
+            j = vocab.get(name)
+            if j is None:
+                j = vocab[name] = len(vocab)
+            ids.append(j)
+            vals.append(value)
+        return np.asarray(ids), np.asarray(vals)
+
+    def _fit_pair_table(self) -> None:
+        rows, cols = self._pair.shape
+        need_r, need_c = len(self._ctx), len(self._act)
+        if need_r > rows or need_c > cols:
+            table = np.full((max(need_r, 2 * rows), max(need_c, 2 * cols)), -1, dtype=np.int64)
+            table[:rows, :cols] = self._pair
+            self._pair = table
 
     def crossed(
         self, ctx: Features, actions: Sequence[Features], *, grow: bool = True
@@ -142,30 +164,30 @@ class FeatureIndex:
         Row ``a`` holds ``c x f`` for every context feature ``c`` (and the bias) and every
         feature ``f`` of action ``a`` (and the bias).
         """
-        ctx_all = [(BIAS, 1.0), *ctx]
-        index = self._index
-        cols: list[int] = []
-        vals: list[float] = []
-        rows: list[int] = []
-        for i, act in enumerate(actions):
-            for fname, fval in [(BIAS, 1.0), *act]:
-                for cname, cval in ctx_all:
-                    v = cval * fval
-                    if v == 0.0:
-                        continue
-                    key = (cname, fname)
-                    j = index.get(key)
-                    if j is None:
-                        if not grow or len(self.names_) >= self.max_features:
-                            self.n_dropped_ += grow
-                            continue
-                        j = index[key] = len(self.names_)
-                        self.names_.append(key)
-                    rows.append(i)
-                    cols.append(j)
-                    vals.append(v)
-        x = np.zeros((len(actions), len(self.names_)))
-        np.add.at(x, (rows, cols), vals)
+        cids, cvals = self._ids(self._ctx, ctx)
+        acts = [self._ids(self._act, a) for a in actions]
+        self._fit_pair_table()
+        blocks = []
+        for aids, avals in acts:
+            cols = self._pair[np.ix_(cids, aids)]
+            vals = np.outer(cvals, avals)
+            new = (cols < 0) & (vals != 0.0)
+            if new.any():
+                for r, c in zip(*np.nonzero(new), strict=True):
+                    ci, ai = cids[r], aids[c]
+                    if self._pair[ci, ai] >= 0:  # repeated name within this request
+                        cols[r, c] = self._pair[ci, ai]
+                    elif grow and len(self.names_) < self.max_features:
+                        self._pair[ci, ai] = cols[r, c] = len(self.names_)
+                        self.names_.append((_name(self._ctx, ci), _name(self._act, ai)))
+                    elif grow:
+                        self.n_dropped_ += 1
+            blocks.append((cols.ravel(), vals.ravel()))
+        d = len(self.names_)
+        x = np.zeros((len(actions), d))
+        for i, (cols, vals) in enumerate(blocks):
+            keep = cols >= 0
+            x[i] = np.bincount(cols[keep], weights=vals[keep], minlength=d)
         return x
 
     def state(self) -> dict[str, np.ndarray]:
@@ -178,5 +200,20 @@ class FeatureIndex:
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore a vocabulary saved with :meth:`state`."""
         pairs = zip(arrays["names_ctx"].tolist(), arrays["names_act"].tolist(), strict=True)
-        self.names_ = [(str(c), str(a)) for c, a in pairs]
-        self._index = {n: i for i, n in enumerate(self.names_)}
+        self.names_ = []
+        self._ctx, self._act = {BIAS: 0}, {BIAS: 0}
+        self._pair = np.full((8, 8), -1, dtype=np.int64)
+        for c, a in pairs:
+            ci = self._ctx.setdefault(str(c), len(self._ctx))
+            ai = self._act.setdefault(str(a), len(self._act))
+            self._fit_pair_table()
+            self._pair[ci, ai] = len(self.names_)
+            self.names_.append((str(c), str(a)))
+
+
+def _name(vocab: dict[str, int], index: int) -> str:
+    # vocabularies are small and names are only looked up when a new pair appears
+    for name, j in vocab.items():
+        if j == index:
+            return name
+    raise KeyError(index)

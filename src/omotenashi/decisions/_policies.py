@@ -199,11 +199,15 @@ class _Linear(Policy):
         ax = self.a_inv_ @ x
         self.a_inv_ -= np.outer(ax, ax) / (1.0 + x @ ax)
         self.b_ += reward * x
+        self._theta = None
 
     @property
     def theta_(self) -> np.ndarray:
         """Ridge coefficients ``A^-1 b``."""
-        return self.a_inv_ @ self.b_
+        theta = getattr(self, "_theta", None)
+        if theta is None or len(theta) != len(self.b_):
+            theta = self._theta = self.a_inv_ @ self.b_
+        return theta
 
     def _state(self) -> dict[str, np.ndarray]:
         return {
@@ -216,6 +220,7 @@ class _Linear(Policy):
         self.index_.set_state(arrays)
         self.a_inv_ = np.asarray(arrays["a_inv"], dtype=np.float64)
         self.b_ = np.asarray(arrays["b"], dtype=np.float64)
+        self._theta = None
 
 
 class EpsilonGreedyPolicy(_Linear):
@@ -265,7 +270,7 @@ class LinUCBPolicy(_Linear):
 
     kind = "linucb"
 
-    def __init__(self, *, alpha: float = 0.5, **kwargs: Any) -> None:
+    def __init__(self, *, alpha: float = 0.2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alpha = alpha
 

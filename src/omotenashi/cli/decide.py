@@ -1,0 +1,279 @@
+"""``omotenashi evaluate ope`` and ``omotenashi decide simulate|train``: decision-policy commands.
+
+Commands parse options, call :mod:`omotenashi.decisions` / :mod:`omotenashi.ope` and print: a rich
+table for people, JSON lines with ``--json`` for programs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from omotenashi.cli._apps import app, evaluate_app
+from omotenashi.cli._common import console, emit_json, err_console, progress_bar
+from omotenashi.errors import OmotenashiError
+
+decide_app = typer.Typer(
+    help="Decisions: contextual-bandit policies for per-person variants (simulate, train).",
+    no_args_is_help=True,
+)
+app.add_typer(decide_app, name="decide")
+
+LogsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--logs",
+        help="Logged decisions: an OBD campaign CSV (--preset obd), a decision-log SQLite file "
+        "or CSV/parquet export (--preset decisions), or any CSV/parquet with --map.",
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="Column of a role, ROLE=COLUMN (repeatable): action, reward, pscore (required) and "
+        "context (comma-separated columns or patterns such as user_feature_*).",
+    ),
+]
+PresetOpt = Annotated[
+    str | None, typer.Option("--preset", help="Known log layout: obd or decisions.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON lines for programs.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=2)
+
+
+def _mapping(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        for part in [item] if item.count("=") == 1 else item.split(";"):
+            role, sep, column = part.partition("=")
+            if not sep or not column:
+                raise typer.BadParameter(f"{part!r}: expected ROLE=COLUMN", param_hint="--map")
+            out[role.strip()] = column.strip()
+    return out
+
+
+def _policy(spec: str) -> Any:
+    from omotenashi.decisions import load_policy, make_policy
+
+    if spec == "uniform":
+        return make_policy("uniform", {"exploration_floor": 0.0})
+    path = Path(spec.removeprefix("file:"))
+    if path.exists():
+        return load_policy(path)
+    raise typer.BadParameter(
+        f"{spec!r}: use 'uniform' or the path of a saved learner (.npz from 'decide train')",
+        param_hint="--policy",
+    )
+
+
+@evaluate_app.command("ope")
+def ope_command(
+    logs: LogsOpt,
+    policy: Annotated[
+        str,
+        typer.Option("--policy", help="'uniform' or a saved learner file (from decide train)."),
+    ],
+    mapping: MapOpt = None,
+    preset: PresetOpt = None,
+    estimators: Annotated[
+        str, typer.Option("--estimators", help="Comma-separated: ipw,snipw,dm,dr,switch-dr,sndr.")
+    ] = "ipw,snipw,dm,dr,switch-dr,sndr",
+    n_bootstrap: Annotated[int, typer.Option("--n-bootstrap", help="Bootstrap resamples.")] = 1000,
+    alpha: Annotated[float, typer.Option("--alpha", help="Interval level is 1 - alpha.")] = 0.05,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-logs",
+            help="On-policy logs of the evaluated policy (same layout): adds the observed mean "
+            "reward and each estimator's relative error.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of folds and bootstrap.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate a policy's value from logs of another policy (off-policy evaluation).
+
+    Prints one row (or JSON line) per estimator: estimator, value, ci_low, ci_high, ess.
+
+    Example: omotenashi evaluate ope --logs ../shared/datasets/obd/bts/men/men.csv
+    --preset obd --policy uniform --json
+    """
+    from omotenashi.decisions._offline import action_dist, read_logs
+    from omotenashi.ope import evaluate_policy
+
+    try:
+        requests = read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        pol = _policy(policy)
+        log = requests.log
+        if pol.kind == "uniform" and requests.eligible is None:
+            dist = np.full((log.n_rounds, log.n_actions), 1.0 / log.n_actions)
+        else:
+            with progress_bar("scoring rounds", log.n_rounds, enabled=not as_json) as advance:
+                done = [0]
+
+                def tick(n: int) -> None:
+                    advance(n - done[0])
+                    done[0] = n
+
+                dist = action_dist(pol, requests, progress=tick)
+        results = evaluate_policy(
+            log,
+            dist,
+            estimators=[e.strip() for e in estimators.split(",") if e.strip()],
+            n_bootstrap=n_bootstrap,
+            alpha=alpha,
+            random_state=seed,
+            action_features=requests.action_features,
+            pair_features=requests.pair_features,
+        )
+        observed = None
+        if truth is not None:
+            observed = float(
+                read_logs(truth, preset=preset, mapping=_mapping(mapping)).log.reward.mean()
+            )
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    rows = []
+    for e in results:
+        row: dict[str, Any] = {**e.to_dict(), "policy": policy}
+        if observed is not None:
+            row["truth"] = observed
+            row["rel_error"] = abs(e.value - observed) / observed if observed else None
+            row["covered"] = bool(e.ci_low <= observed <= e.ci_high)
+        rows.append(row)
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    table = Table(title=f"Off-policy value of {policy!r} from {logs.name} ({log.n_rounds} rounds)")
+    for col in ("estimator", "value", f"{1 - alpha:.0%} interval", "ESS"):
+        table.add_column(col, justify="left" if col == "estimator" else "right")
+    if observed is not None:
+        table.add_column("rel. error", justify="right")
+    for row in rows:
+        cells = [
+            row["estimator"],
+            f"{row['value']:.5g}",
+            f"[{row['ci_low']:.5g}, {row['ci_high']:.5g}]",
+            f"{row['ess']:.0f}",
+        ]
+        if observed is not None:
+            cells.append(f"{row['rel_error']:.1%}" + ("" if row["covered"] else " (outside)"))
+        table.add_row(*cells)
+    console.print(table)
+    if observed is not None:
+        console.print(f"observed on-policy mean reward: {observed:.5g}")
+
+
+@decide_app.command("simulate")
+def simulate_command(
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies",
+            help="Comma-separated: uniform, epsilon-greedy, linucb, linear-ts, logistic-ts, vw.",
+        ),
+    ] = "epsilon-greedy,linucb,linear-ts",
+    rounds: Annotated[int, typer.Option("--rounds", help="Requests per policy.")] = 10_000,
+    delay: Annotated[int, typer.Option("--delay", help="Rewards arrive N rounds later.")] = 0,
+    floor: Annotated[
+        float, typer.Option("--exploration-floor", help="Uniform share mixed into every policy.")
+    ] = 0.02,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of people and requests.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run policies on the synthetic artwork environment and report cumulative regret."""
+    from omotenashi.decisions import ArtworkSimulator, DecisionEngine, simulate
+
+    rows = []
+    try:
+        for kind in [p.strip() for p in policies.split(",") if p.strip()]:
+            env = ArtworkSimulator(random_state=seed)
+            engine = DecisionEngine(random_state=seed + 1)
+            engine.register(env.decision_point(kind, {"exploration_floor": floor}))
+            with progress_bar(kind, rounds, enabled=not as_json) as advance:
+                res = simulate(engine, env, rounds, delay=delay, progress=lambda n: advance(1000))
+            rows.append(
+                {
+                    "policy": kind,
+                    "rounds": rounds,
+                    "regret_vs_oracle": float(res.oracle_regret[-1]),
+                    "best_fixed_variant": env.variant_ids[res.best_fixed],
+                    "best_fixed_regret_vs_oracle": float(res.fixed_regret()[-1]),
+                    "mean_reward": float(res.clicks.mean()),
+                    "decisions_per_second": res.decisions_per_second,
+                }
+            )
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    table = Table(title=f"Cumulative regret after {rounds:,} rounds (artwork simulator)")
+    for col in ("policy", "regret vs oracle", "best fixed variant's regret", "decisions/s"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for r in rows:
+        table.add_row(
+            r["policy"],
+            f"{r['regret_vs_oracle']:.1f}",
+            f"{r['best_fixed_regret_vs_oracle']:.1f} ({r['best_fixed_variant']})",
+            f"{r['decisions_per_second']:,.0f}",
+        )
+    console.print(table)
+
+
+@decide_app.command("train")
+def train_command(
+    logs: LogsOpt,
+    out: Annotated[Path, typer.Option("--out", help="Where to save the learner (.npz).")],
+    policy: Annotated[
+        str, typer.Option("--policy", help="epsilon-greedy, linucb, linear-ts, logistic-ts or vw.")
+    ] = "linucb",
+    params: Annotated[
+        str, typer.Option("--params", help='Hyperparameters as JSON, e.g. {"alpha": 0.3}.')
+    ] = "{}",
+    mapping: MapOpt = None,
+    preset: PresetOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the learner.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Warm-start a learner from logged decisions and save it (evaluate it with evaluate ope)."""
+    from omotenashi.decisions import make_policy
+    from omotenashi.decisions._offline import read_logs, train
+
+    try:
+        try:
+            hyper = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
+        learner = make_policy(policy, hyper, random_state=seed)
+        requests = read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        with progress_bar("learning", requests.log.n_rounds, enabled=not as_json) as advance:
+            done = [0]
+
+            def tick(n: int) -> None:
+                advance(n - done[0])
+                done[0] = n
+
+            train(learner, requests, progress=tick)
+        learner.save(out)
+    except OmotenashiError as exc:
+        raise _fail(exc) from None
+    summary = {"policy": policy, "updates": learner.n_updates_, "saved": str(out)}
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"learned from {learner.n_updates_:,} rewarded rounds; saved to {out}")
