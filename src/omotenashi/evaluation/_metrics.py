@@ -38,9 +38,7 @@ def hit_matrix(recommended: Sequence[Sequence[object]], relevant: Sequence[objec
     numpy.ndarray of bool, shape (n_rows, max_list_length)
     """
     if len(recommended) != len(relevant):
-        raise DataError(
-            f"recommended has {len(recommended)} rows but relevant has {len(relevant)}"
-        )
+        raise DataError(f"recommended has {len(recommended)} rows but relevant has {len(relevant)}")
     width = max((len(r) for r in recommended), default=0)
     hits = np.zeros((len(recommended), width), dtype=bool)
     for row, (ranked, rel) in enumerate(zip(recommended, relevant, strict=True)):

@@ -87,7 +87,7 @@ def save_model(
         _pack(attr, getattr(model, attr), arrays)
     for key, value in model._state().items():
         _pack(f"state.{key}", value, arrays)
-    np.savez_compressed(target / "arrays.npz", **arrays)
+    np.savez(target / "arrays.npz", **arrays)  # uncompressed: loads fast
     cat = model.catalog_
     catalog = {
         "titles": [str(t) for t in cat.titles],
@@ -185,7 +185,7 @@ def load_model(
     model._set_index()
     catalog = json.loads((target / "catalog.json").read_text())
     model.catalog_ = _catalog_from_json(model.item_ids_, catalog)
-    state = {k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")}
+    state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     model._load_state(state)
     for part in getattr(model, "models_", []):
         part.user_ids_, part.item_ids_ = model.user_ids_, model.item_ids_

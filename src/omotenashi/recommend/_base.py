@@ -151,9 +151,12 @@ class Recommender(ABC):
         i = item_ids.get_indexer(frame["item_id"])
         shape = (len(user_ids), len(item_ids))
         ts = frame["timestamp"]
-        if pd.api.types.is_datetime64_any_dtype(ts):
-            t_num = ts.astype("int64").to_numpy().astype(np.float64)
-            t_num[ts.isna().to_numpy()] = -np.inf
+        is_time = pd.api.types.is_datetime64_any_dtype(ts)
+        if is_time:
+            # seconds since the epoch, whatever the resolution of the column
+            t_num = ((ts - pd.Timestamp(0, tz=ts.dt.tz)) / pd.Timedelta(seconds=1)).to_numpy(
+                dtype=np.float64, na_value=-np.inf
+            )
         else:
             t_num = pd.to_numeric(ts, errors="coerce").to_numpy(dtype=np.float64)
             t_num = np.where(np.isnan(t_num), -np.inf, t_num)
@@ -169,11 +172,13 @@ class Recommender(ABC):
         self.user_items_.sort_indices()
         self.item_popularity_ = np.bincount(i, minlength=shape[1]).astype(np.float64)
         finite_t = t_num[np.isfinite(t_num)]
-        self.data_range_ = (
-            (str(pd.Timestamp(int(finite_t.min()), tz="UTC")), str(pd.Timestamp(int(finite_t.max()), tz="UTC")))
-            if finite_t.size and pd.api.types.is_datetime64_any_dtype(ts)
-            else (str(finite_t.min()), str(finite_t.max())) if finite_t.size else (None, None)
-        )
+        if finite_t.size == 0:
+            self.data_range_ = (None, None)
+        elif is_time:
+            lo, hi = (pd.Timestamp(v, unit="s", tz="UTC") for v in (finite_t.min(), finite_t.max()))
+            self.data_range_ = (lo.isoformat(), hi.isoformat())
+        else:
+            self.data_range_ = (float(finite_t.min()), float(finite_t.max()))
         self.catalog_ = ItemCatalog(self.item_ids_, items)
         self._fit(frame.assign(u=u, i=i, t=t_num), items)
         return self
@@ -184,7 +189,7 @@ class Recommender(ABC):
 
     @abstractmethod
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
-        """Learn from the validated frame (``u``/``i`` hold user and item indices)."""
+        """Learn from the validated frame (``u``/``i``: user and item indices; ``t``: seconds)."""
 
     @abstractmethod
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
@@ -303,9 +308,7 @@ class Recommender(ABC):
         catalog = self.catalog_
         if not parts:
             pop = int(self.item_popularity_[item])
-            return (
-                Reason("popular", f"popular: {pop} customers interacted with it", (), 1.0),
-            )
+            return (Reason("popular", f"popular: {pop} customers interacted with it", (), 1.0),)
         total = sum(p[2] for p in parts)
         reasons = []
         for kind, idx, amount in sorted(parts, key=lambda p: -p[2])[:3]:
@@ -333,7 +336,9 @@ class Recommender(ABC):
                 text = "popular with customers like you"
                 ids = ()
             elif kind == "latent":
-                text = f"liked by customers with tastes like yours (you liked {_names(catalog, idx)})"
+                text = (
+                    f"liked by customers with tastes like yours (you liked {_names(catalog, idx)})"
+                )
             else:
                 text = kind
             reasons.append(Reason(kind, text, ids, float(amount / total)))
@@ -520,8 +525,10 @@ class Recommender(ABC):
             if mask is not None:
                 S[:, ~mask] = -np.inf
             rules.adjust(S, self.catalog_, self._item_index, self.item_popularity_)
-            part = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < n_items else np.tile(
-                np.arange(n_items), (len(r), 1)
+            part = (
+                np.argpartition(-S, k - 1, axis=1)[:, :k]
+                if k < n_items
+                else np.tile(np.arange(n_items), (len(r), 1))
             )
             ps = np.take_along_axis(S, part, axis=1)
             order = np.argsort(-ps, axis=1, kind="stable")
@@ -540,7 +547,7 @@ class Recommender(ABC):
         """Model-specific learned arrays (numpy arrays or scipy sparse matrices)."""
         return {}
 
-    def _load_state(self, state: dict[str, Any]) -> None:
+    def _load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what ``_state`` returned."""
 
 

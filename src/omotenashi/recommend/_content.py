@@ -1,4 +1,4 @@
-"""Content-based and hybrid recommenders: what an item *is*, for items and customers with little data.
+"""Content-based and hybrid recommenders: what an item *is*, for new items and new customers.
 
 A new item has no interactions, so collaborative models cannot rank it; its title, description,
 categories and tags can. The hybrid adds this signal to a collaborative model.
@@ -64,7 +64,9 @@ class ContentBased(Recommender):
             tokens += [f"tag={t.lower()}" for t in cat.tags[i]]
             if self.use_text:
                 title = cat.title(i) if cat.title(i) != str(cat.item_ids[i]) else ""
-                tokens += [f"w={w}" for w in _TOKEN.findall(f"{title} {cat.descriptions[i]}".lower())]
+                tokens += [
+                    f"w={w}" for w in _TOKEN.findall(f"{title} {cat.descriptions[i]}".lower())
+                ]
             docs.append(tokens)
         vocab: dict[str, int] = {}
         df_count: dict[str, int] = {}
@@ -90,8 +92,11 @@ class ContentBased(Recommender):
         idf = np.log((1 + n_docs) / (1 + dfv)) + 1.0
         kind_w = np.array(
             [
-                self.category_weight if t.startswith("cat=")
-                else self.tag_weight if t.startswith("tag=") else 1.0
+                self.category_weight
+                if t.startswith("cat=")
+                else self.tag_weight
+                if t.startswith("tag=")
+                else 1.0
                 for t in names
             ]
         )
@@ -192,7 +197,10 @@ class Hybrid(Recommender):
         return S / top
 
     def _score(self, X, ages):
-        return sum(w * self._scale(m._score(X, ages)) for m, w in zip(self.models_, self.weights, strict=True))
+        return sum(
+            w * self._scale(m._score(X, ages))
+            for m, w in zip(self.models_, self.weights, strict=True)
+        )
 
     def _score_users(self, rows, X, ages):
         return sum(
@@ -232,5 +240,5 @@ class Hybrid(Recommender):
         for j, name in enumerate(self.components):
             m = make_model(name)
             prefix = f"part{j}."
-            m._load_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            m._load_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
             self.models_.append(m)

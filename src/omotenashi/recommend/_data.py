@@ -32,8 +32,8 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 class EventWeights:
     """How much each event type counts towards a (customer, item) interaction.
 
-    The weight of a pair is the sum over its events of ``weights[type]`` (times the rating factor for
-    ``rating`` events); pairs whose total is not positive are dropped (e.g. bought then returned).
+    The weight of a pair is the sum over its events of ``weights[type]`` (times the rating factor
+    for ``rating`` events); pairs whose total is not positive are dropped (bought, then returned).
     Types not listed count ``default``.
 
     Parameters
@@ -65,7 +65,9 @@ def _ratings_factor(ratings: pd.Series, weights: EventWeights) -> np.ndarray:
         mapped = pd.Series(values).map(dict(weights.rating_weights))
         return mapped.fillna(0.0).to_numpy()
     above = values >= weights.rating_threshold
-    return np.where(np.isnan(values), 1.0, np.where(above, 1.0 + values - weights.rating_threshold, 0))
+    return np.where(
+        np.isnan(values), 1.0, np.where(above, 1.0 + values - weights.rating_threshold, 0)
+    )
 
 
 def interactions_from_events(
@@ -199,5 +201,7 @@ def sessionize(
     new_user = user.ne(user.shift())
     gap_hit = frame["timestamp"].diff() > pd.Timedelta(gap)
     number = (new_user | gap_hit).astype(int).groupby(user.to_numpy()).cumsum()
-    frame = frame.assign(session_id=user + "#" + number.astype(str), item_id=frame["item_id"].astype(str))
+    frame = frame.assign(
+        session_id=user + "#" + number.astype(str), item_id=frame["item_id"].astype(str)
+    )
     return frame.reset_index(drop=True)

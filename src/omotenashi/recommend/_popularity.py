@@ -44,8 +44,7 @@ class Popularity(Recommender):
             t = frame["t"].to_numpy()
             finite = np.isfinite(t)
             if finite.any():
-                per_day = 86400e9 if pd.api.types.is_datetime64_any_dtype(frame["timestamp"]) else 86400
-                age = np.where(finite, (t[finite].max() - t) / per_day, np.inf)
+                age = np.where(finite, (t[finite].max() - t) / 86400.0, np.inf)
                 weight = 0.5 ** (age / self.half_life_days)
         self.popularity_ = np.bincount(frame["i"], weights=weight, minlength=n)
 

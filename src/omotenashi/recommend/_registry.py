@@ -52,5 +52,7 @@ def make_model(name: str, **params: Any) -> Recommender:
     """
     cls = MODELS.get(name)
     if cls is None:
-        raise DataError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}", field="model")
+        raise DataError(
+            f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}", field="model"
+        )
     return cls().set_params(**params)

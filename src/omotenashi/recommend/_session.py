@@ -77,12 +77,11 @@ class SessionKNN(Recommender):
                 raise DataError(f"{p} must be >= 1, got {getattr(self, p)}", field=p)
         self.positions_ = _positions(self)
         t = frame["t"].to_numpy()
-        per_day = 86400e9 if pd.api.types.is_datetime64_any_dtype(frame["timestamp"]) else 86400.0
         last = np.full(len(self.user_ids_), -np.inf)
         np.maximum.at(last, frame["u"].to_numpy(), t)
         finite = np.isfinite(last)
         newest = last[finite].max() if finite.any() else 0.0
-        self.session_age_days_ = np.where(finite, (newest - last) / per_day, 0.0)
+        self.session_age_days_ = np.where(finite, (newest - last) / 86400.0, 0.0)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -155,7 +154,7 @@ class SessionKNN(Recommender):
             base = col
             per_item: dict[int, float] = {}
             for m, v in zip(matched, col, strict=True):
-                if v > 0:
+                if v > 0 and m != item:
                     per_item[int(m)] = per_item.get(int(m), 0.0) + float(v)
             for m, v in sorted(per_item.items(), key=lambda kv: -kv[1])[:2]:
                 parts.append(("session", (m,), v))
@@ -202,9 +201,13 @@ class SequentialRules(Recommender):
             cols.append(b)
             vals.append(1.0 / gap)
         n = len(self.item_ids_)
-        R = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-        ) if rows else sp.csr_matrix((n, n))
+        R = (
+            sp.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+            )
+            if rows
+            else sp.csr_matrix((n, n))
+        )
         R.sum_duplicates()
         self.rules_ = R.astype(np.float32)
 
@@ -221,7 +224,11 @@ class SequentialRules(Recommender):
         q = self._query(x, ages)
         col = np.asarray(self.rules_[:, item].todense()).ravel()
         values = q.data * col[q.indices]
-        return [("session", (int(q.indices[j]),), float(values[j])) for j in np.argsort(-values)[:2] if values[j] > 0]
+        return [
+            ("session", (int(q.indices[j]),), float(values[j]))
+            for j in np.argsort(-values)[:2]
+            if values[j] > 0
+        ]
 
     def _state(self):
         return {"rules": self.rules_}

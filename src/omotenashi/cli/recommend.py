@@ -1,0 +1,395 @@
+"""Recommendation CLI: train, recommend, similar, ``evaluate topn`` and ``evaluate sessions``.
+
+Commands only parse options, call :mod:`omotenashi.recommend` / :mod:`omotenashi.evaluation` and
+print: rich tables for people, ``--json`` for programs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from omotenashi.cli._apps import app, evaluate_app
+from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console, progress_bar
+from omotenashi.errors import OmotenashiError
+
+PANEL = "Recommendations"
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {exc}")
+    return typer.Exit(code=2)
+
+
+def _engine(db: str | None):
+    from omotenashi.engine import Omotenashi
+
+    return Omotenashi(db, create=False)
+
+
+def _rules(
+    include_seen: bool,
+    category: list[str] | None,
+    exclude_category: list[str] | None,
+    exclude: str | None,
+    diversity: float,
+    novelty: float,
+    exclude_seen_default: bool = True,
+):
+    from omotenashi.recommend import Rules
+
+    return Rules(
+        exclude_seen=exclude_seen_default and not include_seen,
+        include_categories=tuple(category) if category else None,
+        exclude_categories=tuple(exclude_category or ()),
+        exclude_items=tuple(i.strip() for i in (exclude or "").split(",") if i.strip()),
+        diversity=diversity,
+        popularity_penalty=novelty,
+    )
+
+
+def _rec_rows(recs: list[Any], titles: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": r.rank,
+            "item_id": r.item_id,
+            "title": (titles or {}).get(r.item_id),
+            "score": r.score,
+            "reasons": [
+                {"kind": x.kind, "text": x.text, "items": list(x.items), "weight": x.weight}
+                for x in r.reasons
+            ],
+        }
+        for r in recs
+    ]
+
+
+def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    if explain:
+        table.add_column("why")
+    for row in rows:
+        name = row["item_id"] + (f"  {row['title']}" if row.get("title") else "")
+        cells = [str(row["rank"]), name, f"{row['score']:.4g}"]
+        if explain:
+            cells.append("; ".join(r["text"] for r in row["reasons"]))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _titles(om) -> dict[str, str]:
+    items = om.items_frame()
+    if items is None or not len(items) or "title" not in items:
+        return {}
+    return {str(k): v for k, v in zip(items["item_id"], items["title"], strict=False) if v}
+
+
+NOpt = Annotated[int, typer.Option("-n", "--n", min=1, help="How many items.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Model name (default: the one `train` chose).")
+]
+CategoryOpt = Annotated[
+    list[str] | None, typer.Option("--category", help="Only items in this category (repeatable).")
+]
+ExcludeCategoryOpt = Annotated[
+    list[str] | None, typer.Option("--exclude-category", help="Never items in this category.")
+]
+
+
+@app.command(rich_help_panel=PANEL)
+def train(
+    model: ModelOpt = None,
+    tune: Annotated[
+        bool, typer.Option("--tune", help="Search hyper-parameters on a validation split.")
+    ] = False,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="Event weights, e.g. view=1,add_to_cart=3,purchase=5."),
+    ] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the recommender on the store's events and save a versioned model artefact.
+
+    Without --model the candidates are compared on a validation split cut from your own data
+    and the best (by NDCG@10) becomes the default. A session model for anonymous visits is
+    trained alongside.
+    """
+    from omotenashi.recommend import EventWeights
+    from omotenashi.recommend import train as train_models
+
+    try:
+        event_weights = None
+        if weights:
+            from omotenashi.evaluation._io import parse_map
+
+            table = {k: float(v) for k, v in parse_map(weights).items()}
+            event_weights = EventWeights(weights={**EventWeights().weights, **table})
+        with _engine(db) as om, err_console.status("training") as status:
+            info = train_models(om, model, tune=tune, weights=event_weights, progress=status.update)
+    except (OmotenashiError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if json_out:
+        emit_json(info)
+        return
+    console.print(
+        f"Trained [bold]{info['model']}[/] v{info['version']} "
+        f"in {info['fit_s']:.2f} s → {info['path']}"
+    )
+    if info.get("selection"):
+        table = Table(title="Model choice on a validation split of your data")
+        for col in ("model", "ndcg@10", "recall@20"):
+            table.add_column(col)
+        for row in info["selection"]:
+            table.add_row(row["model"], f"{row['ndcg@10']:.4f}", f"{row['recall@20']:.4f}")
+        console.print(table)
+
+
+@app.command(rich_help_panel=PANEL)
+def recommend(
+    customer: Annotated[str | None, typer.Argument(help="Customer id.")] = None,
+    n: NOpt = 10,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", help="Anonymous visit: the items seen so far, ITEM,ITEM,..."),
+    ] = None,
+    all_customers: Annotated[
+        bool, typer.Option("--all-customers", help="Batch: every customer, written to --out.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="CSV for --all-customers (customer_id,rank,item_id,score)."),
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the reasons.")] = False,
+    include_seen: Annotated[
+        bool, typer.Option("--include-seen", help="Allow items the customer already has.")
+    ] = False,
+    category: CategoryOpt = None,
+    exclude_category: ExcludeCategoryOpt = None,
+    exclude: Annotated[str | None, typer.Option("--exclude", help="Items never to show.")] = None,
+    diversity: Annotated[
+        float, typer.Option("--diversity", min=0.0, max=0.99, help="MMR diversity, 0..0.99.")
+    ] = 0.0,
+    novelty: Annotated[
+        float, typer.Option("--novelty", min=0.0, help="Popularity penalty (0 = none).")
+    ] = 0.0,
+    model: ModelOpt = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recommend items for a customer, an anonymous session, or every customer.
+
+    Examples: `omotenashi recommend C42 -n 10 --explain`; `omotenashi recommend --session
+    A12,B7 -n 10`; `omotenashi recommend --all-customers -n 20 --out recs.csv`.
+    """
+    from omotenashi import recommend as rec
+
+    modes = sum([customer is not None, session is not None, all_customers])
+    if modes != 1:
+        raise _fail(ValueError("give exactly one of CUSTOMER, --session or --all-customers"))
+    try:
+        with _engine(db) as om:
+            if all_customers:
+                rules = _rules(include_seen, category, exclude_category, exclude, 0.0, novelty)
+                total = len(rec._service._model(om, model)[0].user_ids_)
+                with progress_bar("recommending", total, enabled=not json_out) as advance:
+                    frame = rec.recommend_all_customers(
+                        om, n, rules=rules, model=model, progress=advance
+                    )
+                target = out or Path("recs.csv")
+                frame.to_csv(target, index=False)
+                info = {
+                    "out": str(target),
+                    "customers": int(frame["customer_id"].nunique()),
+                    "rows": len(frame),
+                }
+                if json_out:
+                    emit_json(info)
+                else:
+                    console.print(
+                        f"Wrote {info['rows']:,} rows for {info['customers']:,} customers "
+                        f"to {target}"
+                    )
+                return
+            titles = _titles(om)
+            if session is not None:
+                items = [s.strip() for s in session.split(",") if s.strip()]
+                rules = _rules(
+                    include_seen,
+                    category,
+                    exclude_category,
+                    exclude,
+                    diversity,
+                    novelty,
+                    exclude_seen_default=False,
+                )
+                recs = rec.recommend_for_session(om, items, n, rules=rules)
+                title = f"For this visit ({len(items)} items seen)"
+            else:
+                rules = _rules(
+                    include_seen, category, exclude_category, exclude, diversity, novelty
+                )
+                recs = rec.recommend_for_customer(om, customer, n, rules=rules, model=model)
+                title = f"For customer {customer}"
+    except (OmotenashiError, ValueError) as exc:
+        raise _fail(exc) from exc
+    rows = _rec_rows(recs, titles)
+    if json_out:
+        emit_json({"customer_id": customer, "session": session, "recommendations": rows})
+    else:
+        _print_recs(title, rows, explain)
+
+
+@app.command(rich_help_panel=PANEL)
+def similar(
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    n: NOpt = 10,
+    category: CategoryOpt = None,
+    exclude_category: ExcludeCategoryOpt = None,
+    model: ModelOpt = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Items similar to ITEM, according to the trained model."""
+    from omotenashi import recommend as rec
+
+    try:
+        with _engine(db) as om:
+            rules = _rules(False, category, exclude_category, None, 0.0, 0.0)
+            recs = rec.similar_items(om, item, n, rules=rules, model=model)
+            titles = _titles(om)
+    except (OmotenashiError, ValueError) as exc:
+        raise _fail(exc) from exc
+    rows = _rec_rows(recs, titles)
+    if json_out:
+        emit_json({"item_id": item, "similar": rows})
+    else:
+        _print_recs(f"Similar to {item}", rows, explain=False)
+
+
+# -- evaluation --------------------------------------------------------------------------------
+MapOpt = Annotated[
+    str,
+    typer.Option(
+        "--map",
+        help="Columns: key=column,... (names, or 0-based positions for files without header).",
+    ),
+]
+ModelsOpt = Annotated[
+    str,
+    typer.Option("--models", help="Our models to run next to the peers (comma-separated names)."),
+]
+PeersOpt = Annotated[bool, typer.Option("--peers/--no-peers", help="Run the peer models.")]
+
+
+def _emit_row(json_out: bool):
+    def show(row: dict[str, Any]) -> None:
+        if json_out:
+            emit_json(row)
+        else:
+            metrics = "  ".join(
+                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in row.items()
+                if k not in ("model", "params")
+            )
+            console.print(f"[bold]{row['model']}[/] {row['params']}\n    {metrics}")
+
+    return show
+
+
+@evaluate_app.command("topn")
+def evaluate_topn_command(
+    data: Annotated[Path, typer.Option("--data", help="Ratings or interactions file.")],
+    mapping: MapOpt = "user=user_id,item=item_id,rating=rating,time=timestamp",
+    min_rating: Annotated[
+        float, typer.Option("--min-rating", help="Ratings at or above are positives.")
+    ] = 4.0,
+    models: ModelsOpt = "recent_ease",
+    peers: PeersOpt = True,
+    tune: Annotated[
+        bool,
+        typer.Option("--tune", help="Also run our models tuned on a validation split of train."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Protocol P1: per-user temporal 80/20 split, NDCG@10 and Recall@20, one line per model.
+
+    Positives are ratings >= --min-rating (all rows without ratings); users with < 5 positives
+    are dropped; the last 20% of each user's positives by time are the test set; every item is
+    ranked, the user's train items excluded. Peers: popularity, EASE (λ 100/300/1000),
+    implicit ALS (4 settings), implicit BM25 item-kNN.
+    """
+    from omotenashi import evaluation as ev
+    from omotenashi.recommend import make_model
+
+    try:
+        split = ev.split_p1(ev.read_interactions(data, mapping), min_rating=min_rating)
+        candidates = ev.topn_peers() if peers else []
+        for name in filter(None, (m.strip() for m in models.split(","))):
+            candidates.append((name, make_model(name)))
+            if tune and name in ev.TUNE_GRIDS:
+                best, _ = ev.tune(name, split.train, ev.TUNE_GRIDS[name])
+                candidates.append((f"{name}+tuned", make_model(name, **best)))
+        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+            show = _emit_row(json_out)
+
+            def on_result(row: dict[str, Any]) -> None:
+                show(row)
+                advance(1)
+
+            ev.evaluate_topn(split, candidates, on_result=on_result)
+    except (OmotenashiError, ValueError) as exc:
+        raise _fail(exc) from exc
+
+
+@evaluate_app.command("sessions")
+def evaluate_sessions_command(
+    mapping: MapOpt = "session=session_id,item=item_id,time=timestamp",
+    train_file: Annotated[
+        Path | None, typer.Option("--train", help="Training clicks (with --test).")
+    ] = None,
+    test_file: Annotated[Path | None, typer.Option("--test", help="Test clicks.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="One click file: the last 20% of sessions by day go to test."),
+    ] = None,
+    models: ModelsOpt = "sknn",
+    peers: PeersOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Protocol S1: next-click prediction in sessions, HR@20 and MRR@20, one line per model.
+
+    Test items unseen in train are dropped, then sessions shorter than 2; at every position the
+    model sees the clicks so far and returns 20 items. Map keys: session, item, time
+    (customer, offset_ms optional). Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
+    """
+    from omotenashi import evaluation as ev
+    from omotenashi.recommend import make_model
+
+    try:
+        if data is not None:
+            split = ev.split_sessions_last(ev.read_sessions(data, mapping), order_by="date")
+        elif train_file is not None and test_file is not None:
+            split = ev.prepare_s1(
+                ev.read_sessions(train_file, mapping), ev.read_sessions(test_file, mapping)
+            )
+        else:
+            raise ValueError("give --train and --test, or --data")
+        candidates = ev.session_peers() if peers else []
+        candidates += [(m.strip(), make_model(m.strip())) for m in models.split(",") if m.strip()]
+        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+            show = _emit_row(json_out)
+
+            def on_result(row: dict[str, Any]) -> None:
+                show(row)
+                advance(1)
+
+            ev.evaluate_sessions(split, candidates, on_result=on_result)
+    except (OmotenashiError, ValueError) as exc:
+        raise _fail(exc) from exc

@@ -1,0 +1,62 @@
+"""Offline evaluation of recommenders: ranking metrics, protocols P1/S1 and a side-by-side runner.
+
+The protocols are defined here once (see ``docs/recommend.md``) so that every figure — ours and
+the peers' — comes from the same split and the same metric code.
+"""
+
+from __future__ import annotations
+
+from omotenashi.evaluation._io import read_interactions, read_sessions
+from omotenashi.evaluation._metrics import (
+    catalogue_coverage,
+    hit_matrix,
+    hit_rate_at_k,
+    intra_list_diversity,
+    mean_popularity,
+    mrr_at_k,
+    ndcg_at_k,
+    novelty,
+    recall_at_k,
+)
+from omotenashi.evaluation._protocols import (
+    SessionSplit,
+    TopNSplit,
+    load_diginetica,
+    prepare_s1,
+    split_p1,
+    split_sessions_last,
+)
+from omotenashi.evaluation._runner import (
+    TUNE_GRIDS,
+    evaluate_sessions,
+    evaluate_topn,
+    session_peers,
+    topn_peers,
+    tune,
+)
+
+__all__ = [
+    "SessionSplit",
+    "TUNE_GRIDS",
+    "TopNSplit",
+    "catalogue_coverage",
+    "evaluate_sessions",
+    "evaluate_topn",
+    "hit_matrix",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "load_diginetica",
+    "mean_popularity",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "novelty",
+    "prepare_s1",
+    "read_interactions",
+    "read_sessions",
+    "recall_at_k",
+    "session_peers",
+    "split_p1",
+    "split_sessions_last",
+    "topn_peers",
+    "tune",
+]
