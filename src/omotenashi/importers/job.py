@@ -101,14 +101,14 @@ def _identify_context_links(
     keys = [k for k in IDENTITY_CONTEXT_KEYS if f"context.{k}" in mapping]
     if not keys or "customer" not in mapping:
         return out
-    rows = np.flatnonzero(types == "identify")
-    customers = _text(frame[mapping["customer"]])
+    rows = np.flatnonzero(np.asarray(types, dtype=object) == "identify")
+    customers = _text(frame[mapping["customer"]]).to_pylist()
     for key in keys:
-        values = _text(frame[mapping[f"context.{key}"]])
+        values = _text(frame[mapping[f"context.{key}"]]).to_pylist()
         for position in rows:
-            if pd.notna(values.iloc[position]) and pd.notna(customers.iloc[position]):
-                kind, value = normalise_identity(key, values.iloc[position])
-                out.append((kind, value, str(customers.iloc[position])))
+            if values[position] is not None and customers[position] is not None:
+                kind, value = normalise_identity(key, values[position])
+                out.append((kind, value, str(customers[position])))
     return out
 
 
@@ -273,11 +273,11 @@ def items_from_file(
                 raise DataError(
                     f"{path}: column(s) {', '.join(map(repr, missing))} not in the file", field="map"
                 )
-            ids = _text(frame[mapping["item"]])
+            ids = _text(frame[mapping["item"]]).to_pylist()
             for position in range(len(frame)):
                 where = f"{chunk.unit} {chunk.first_line + position}"
-                item_id = ids.iloc[position]
-                if pd.isna(item_id):
+                item_id = ids[position]
+                if item_id is None:
                     raise ImportRowError("no item id", file=str(path),
                                          line=chunk.first_line + position, field=mapping["item"])
                 row: dict[str, Any] = {"item_id": str(item_id)}
@@ -330,11 +330,11 @@ def customers_from_file(
             columns = explicit or {
                 str(c): str(c) for c in frame.columns if c != mapping["customer"]
             }
-            ids = _text(frame[mapping["customer"]])
+            ids = _text(frame[mapping["customer"]]).to_pylist()
             records = frame[list(columns.values())].to_dict("records") if columns else [{}] * len(frame)
             for position, record in enumerate(records):
-                customer = ids.iloc[position]
-                if pd.isna(customer):
+                customer = ids[position]
+                if customer is None:
                     raise ImportRowError("no customer id", file=str(path),
                                          line=chunk.first_line + position, field=mapping["customer"])
                 attrs = {name: _plain_value(record[column]) for name, column in columns.items()}

@@ -145,13 +145,12 @@ def _micros(times: pd.Series) -> np.ndarray:
     return array.astype("int64")
 
 
-def _json_context(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarray:
     """One JSON object string per row from the context columns.
 
     Each distinct combination of values is encoded once, so this costs a few column operations
     whatever the number of rows. Missing values are left out of the object.
     """
-    size = len(frame)
     if not names or size == 0:
         return np.full(size, None, dtype=object)
     codes = []
@@ -403,6 +402,7 @@ def prepare_events(
         pd.DataFrame({f"context.{n}": columns[f"context.{n}"].to_numpy()[keep]
                       for n in context_names}),
         context_names,
+        len(keep),
     )
     kept = {
         "customer_id": ids["customer"].take(take),

@@ -1,0 +1,5 @@
+"""``python -m omotenashi`` runs the CLI."""
+
+from omotenashi.cli import main
+
+main()
