@@ -29,7 +29,6 @@ from omotenashi.importers.readers import CsvOptions
 
 MASTER_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 SAMPLE_COLUMNS = ("master_id", "customer_id", "date", "number_of_cds", "dollar_value")
-TIME_COLUMN = "__time__"
 
 
 def _main_file(path: Path) -> Path:
@@ -91,10 +90,11 @@ def file_layout(path: Path) -> tuple[str, CsvOptions]:
 
 
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """``YYYYMMDD`` → ISO date; an unreadable date is left as written so the error shows it."""
+    """``YYYYMMDD`` → ISO date. An unreadable date becomes ``'<as written> (not YYYYMMDD)'``:
+    the import then rejects that line with its value (and cannot mistake it for Unix seconds)."""
     raw = frame["date"].astype("object")
     parsed = pd.to_datetime(raw, format="%Y%m%d", errors="coerce")
-    frame[TIME_COLUMN] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), raw)
+    frame["date"] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), raw + " (not YYYYMMDD)")
     return frame
 
 
@@ -128,7 +128,7 @@ def plan(path: Path) -> ImportPlan:
     layout, options = file_layout(main)
     mapping = {
         "customer": "customer_id",
-        "time": TIME_COLUMN,
+        "time": "date",
         "quantity": "number_of_cds",
         "value": "dollar_value",
     }
