@@ -290,10 +290,7 @@ class Recommender(ABC):
         if finite.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
         pool = n if rules.diversity == 0 else max(5 * n, 50)
-        pool = min(pool, finite.size)
-        sub = scores[finite]
-        top = finite[np.argpartition(-sub, pool - 1)[:pool]] if pool < finite.size else finite
-        top = top[np.lexsort((top, -scores[top]))]
+        top = top_k(scores, min(pool, finite.size))
         if rules.diversity:
             chosen = mmr_select(top, scores[top], self._item_vectors(), n, rules.diversity)
             top = top[chosen]
@@ -326,8 +323,7 @@ class Recommender(ABC):
                 text = f"in categories you like: {names}"
                 ids = ()
             elif kind == "new_in_category":
-                names = ", ".join(catalog.category_names[j] for j in idx[:3])
-                text = f"new in a category you like: {names}"
+                text = "new, and like what you enjoy: " + ", ".join(self._feature_names(idx[:3]))
                 ids = ()
             elif kind == "feature":
                 text = "matches what you like: " + ", ".join(self._feature_names(idx[:3]))
@@ -525,15 +521,8 @@ class Recommender(ABC):
             if mask is not None:
                 S[:, ~mask] = -np.inf
             rules.adjust(S, self.catalog_, self._item_index, self.item_popularity_)
-            part = (
-                np.argpartition(-S, k - 1, axis=1)[:, :k]
-                if k < n_items
-                else np.tile(np.arange(n_items), (len(r), 1))
-            )
-            ps = np.take_along_axis(S, part, axis=1)
-            order = np.argsort(-ps, axis=1, kind="stable")
-            top = np.take_along_axis(part, order, axis=1)
-            ts = np.take_along_axis(ps, order, axis=1)
+            top = np.stack([top_k(row, k) for row in S])
+            ts = np.take_along_axis(S, top, axis=1)
             top = np.where(np.isfinite(ts), top, -1)
             out_idx[start : start + len(r), :k] = top
             out_scores[start : start + len(r), :k] = ts
@@ -549,6 +538,26 @@ class Recommender(ABC):
 
     def _load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what ``_state`` returned."""
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores, best first, ties broken by the lower index.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (n_items,)
+    k : int
+        At most ``n_items``.
+    """
+    k = min(k, scores.size)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k < scores.size:
+        threshold = scores[np.argpartition(-scores, k - 1)[:k]].min()
+        cand = np.flatnonzero(scores >= threshold)
+    else:
+        cand = np.arange(scores.size)
+    return cand[np.lexsort((cand, -scores[cand]))][:k]
 
 
 def _check_n(n: int) -> None:

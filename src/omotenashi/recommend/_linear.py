@@ -7,6 +7,8 @@ their explanations exact: item ``i``'s score is the sum over history items ``j``
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -224,6 +226,7 @@ class ItemKNN(_ItemItemModel):
             CosineRecommender,
             TFIDFRecommender,
         )
+        from implicit.utils import ParameterWarning
 
         if self.weighting == "cosine":
             model = CosineRecommender(K=self.k + 1, num_threads=1)
@@ -236,7 +239,10 @@ class ItemKNN(_ItemItemModel):
                 f"weighting must be 'cosine', 'bm25' or 'tfidf', got {self.weighting!r}",
                 field="weighting",
             )
-        model.fit(self.user_items_.astype(np.float64), show_progress=False)
+        with warnings.catch_warnings():
+            # implicit converts its own COO intermediate and warns about it; nothing to act on
+            warnings.simplefilter("ignore", category=ParameterWarning)
+            model.fit(self.user_items_.astype(np.float64), show_progress=False)
         S = sp.csr_matrix(model.similarity, dtype=np.float32)
         S.setdiag(0)
         S.eliminate_zeros()

@@ -92,7 +92,7 @@ class SessionKNN(Recommender):
         self._lengths = np.diff(P.indptr).astype(np.float64)
         n_sessions = max(P.shape[0], 1)
         df = np.diff(self._item_sessions.indptr)
-        self._idf = np.log(n_sessions / np.maximum(df, 1)) if self.idf else np.ones(P.shape[1])
+        self._idf = np.log1p(n_sessions / np.maximum(df, 1)) if self.idf else np.ones(P.shape[1])
         self._recency = np.exp(-self.session_age_days_ / self.recency_days)
 
     def _neighbours(self, idx: np.ndarray, age: np.ndarray):

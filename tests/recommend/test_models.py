@@ -1,0 +1,391 @@
+"""Behaviour every model must have, plus exact checks of EASE and item-kNN against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omotenashi.errors import DataError, NotFittedError, NotFound
+from omotenashi.recommend import (
+    EASE,
+    MODELS,
+    ContentBased,
+    Hybrid,
+    ItemKNN,
+    Rules,
+    interactions_from_events,
+    load_model,
+    make_model,
+    save_model,
+)
+
+ALL = sorted(MODELS)
+FAST = {"als": {"iterations": 3}, "bpr": {"iterations": 5}}
+
+
+def _model(name: str):
+    return make_model(name, **FAST.get(name, {}))
+
+
+@pytest.fixture(scope="module")
+def fitted(request):
+    from tests.recommend.conftest import make_interactions, make_items
+
+    data, items = make_interactions(), make_items()
+    return {name: _model(name).fit(data, items) for name in ALL}, data, items
+
+
+# --------------------------------------------------------------------------- exact checks
+def test_ease_matches_direct_numpy_computation():
+    X = np.array(
+        [[1, 1, 0, 0, 1], [0, 1, 1, 0, 0], [1, 0, 1, 1, 0], [0, 0, 1, 1, 1], [1, 1, 1, 0, 0]],
+        dtype=float,
+    )
+    rows, cols = np.nonzero(X)
+    frame = pd.DataFrame({"user_id": rows, "item_id": cols})
+    lam = 2.0
+    model = EASE(l2=lam).fit(frame)
+    order = [int(i) for i in model.item_ids_]
+    P = np.linalg.inv(X.T @ X + lam * np.eye(5))
+    B = np.eye(5) - P / np.diag(P)
+    np.fill_diagonal(B, 0.0)
+    B = B[np.ix_(order, order)]
+    np.testing.assert_allclose(model.B_, B, atol=1e-5)
+    user_rows = [int(u) for u in model.user_ids_]
+    expected = (X[user_rows][:, order]) @ B
+    got = model._score(model.user_items_, model.user_ages_)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # the top unseen item of user 0 is the argmax of the numpy scores over unseen items
+    s = X[0] @ np.eye(5)[:, :]  # noqa: F841 (documentation of intent)
+    direct = (X @ (np.eye(5) - P / np.diag(P) - np.diag(np.diag(np.eye(5) - P / np.diag(P)))))[0]
+    direct[X[0] > 0] = -np.inf
+    assert model.recommend("0", 1)[0].item_id == str(int(np.argmax(direct)))
+
+
+def test_itemknn_cosine_matches_numpy():
+    rng = np.random.default_rng(3)
+    X = (rng.random((30, 12)) < 0.3).astype(float)
+    rows, cols = np.nonzero(X)
+    model = ItemKNN(k=50, weighting="cosine").fit(pd.DataFrame({"user_id": rows, "item_id": cols}))
+    order = [int(i) for i in model.item_ids_]
+    norms = np.linalg.norm(X, axis=0)
+    S = (X.T @ X) / np.outer(norms, norms)
+    np.fill_diagonal(S, 0.0)
+    S = S[np.ix_(order, order)]
+    np.testing.assert_allclose(model.B_.toarray(), S, atol=1e-5)
+    user_rows = [int(u) for u in model.user_ids_]
+    np.testing.assert_allclose(
+        model._score(model.user_items_, model.user_ages_), X[user_rows][:, order] @ S, atol=1e-5
+    )
+
+
+def test_recency_boost_weights_recent_items_more():
+    frame = pd.DataFrame({"user_id": ["a"] * 3, "item_id": ["x", "y", "z"], "timestamp": [1, 2, 3]})
+    model = EASE(l2=1.0, recency_boost=3.0, recency_scale=1.0).fit(frame)
+    q = model._query(model.user_items_, model.user_ages_)
+    weights = dict(zip(model.item_ids_[q.indices], q.data, strict=True))
+    assert weights["z"] == pytest.approx(4.0)  # most recent: 1 + 3
+    assert weights["y"] == pytest.approx(1 + 3 * np.exp(-1))
+    assert weights["x"] == pytest.approx(1 + 3 * np.exp(-2))
+
+
+# --------------------------------------------------------------------------- conformance
+@pytest.mark.parametrize("name", ALL)
+def test_never_recommends_seen_items_and_returns_n(fitted, name):
+    models, data, _ = fitted
+    model = models[name]
+    for user in ("u0", "u25"):
+        seen = set(data.loc[data["user_id"] == user, "item_id"])
+        recs = model.recommend(user, 5)
+        assert len(recs) == 5
+        assert [r.rank for r in recs] == [1, 2, 3, 4, 5]
+        assert not seen & {r.item_id for r in recs}
+        scores = [r.score for r in recs]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_batch_agrees_with_single_requests(fitted, name):
+    models, _, _ = fitted
+    model = models[name]
+    users, ids, _ = model.recommend_batch(["u3", "u30"], n=4)
+    for user, row in zip(users, ids, strict=True):
+        single = [r.item_id for r in model.recommend(user, 4, explain=False)]
+        assert list(row) == single
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_explanations_name_only_items_of_the_history(fitted, name):
+    models, data, _ = fitted
+    model = models[name]
+    seen = set(data.loc[data["user_id"] == "u0", "item_id"])
+    for rec in model.recommend("u0", 5):
+        assert rec.reasons, "every recommendation carries a reason"
+        for reason in rec.reasons:
+            if reason.kind in ("history", "latent", "together", "session"):
+                assert set(reason.items) <= seen
+                assert reason.items
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_save_and_load_round_trip(fitted, name, tmp_path):
+    models, _, _ = fitted
+    model = models[name]
+    path = save_model(model, tmp_path, metadata={"note": "test"})
+    assert path.name == "v1"
+    assert save_model(model, tmp_path).name == "v2"
+    loaded, meta = load_model(tmp_path, name, version=1)
+    assert meta["note"] == "test" and meta["model"] == name
+    assert [r.item_id for r in loaded.recommend("u5", 5)] == [
+        r.item_id for r in model.recommend("u5", 5)
+    ]
+    assert [r.item_id for r in loaded.recommend_session(["s1", "s2"], 3)] == [
+        r.item_id for r in model.recommend_session(["s1", "s2"], 3)
+    ]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_similar_items_excludes_the_item_and_unknown_raises(fitted, name):
+    models, _, _ = fitted
+    recs = models[name].similar_items("s3", 4)
+    assert "s3" not in {r.item_id for r in recs}
+    with pytest.raises(NotFound):
+        models[name].similar_items("nope")
+
+
+def test_collaborative_models_learn_the_taste_groups(fitted):
+    models, _, _ = fitted
+    for name in ("ease", "recent_ease", "itemknn", "itemknn_bm25", "content", "hybrid"):
+        recs = models[name].recommend("u2", 5)
+        assert all(r.item_id.startswith("s") for r in recs), name
+        recs = models[name].recommend("u33", 5)
+        assert all(r.item_id.startswith("r") for r in recs), name
+
+
+def test_same_attributes_different_histories_get_different_recommendations(fitted):
+    models, _, _ = fitted
+    # u0 and u39 could share every attribute; their histories differ, so must their lists
+    for name in ("recent_ease", "als", "content", "sknn"):
+        a = {r.item_id for r in models[name].recommend("u0", 5)}
+        b = {r.item_id for r in models[name].recommend("u39", 5)}
+        assert a != b, name
+
+
+def test_unfitted_model_and_bad_input_raise():
+    with pytest.raises(NotFittedError):
+        EASE().recommend("x")
+    with pytest.raises(DataError, match="empty"):
+        EASE().fit(pd.DataFrame({"user_id": [], "item_id": []}))
+    with pytest.raises(DataError, match="'item_id'"):
+        EASE().fit(pd.DataFrame({"user_id": ["a"]}))
+    with pytest.raises(DataError, match="weight"):
+        EASE().fit(pd.DataFrame({"user_id": ["a"], "item_id": ["b"], "weight": [-1.0]}))
+    with pytest.raises(DataError, match="unknown model"):
+        make_model("nope")
+    with pytest.raises(DataError, match="no parameter"):
+        make_model("ease", lam=3)
+    with pytest.raises(DataError, match="weighting"):
+        ItemKNN(weighting="jaccard").fit(pd.DataFrame({"user_id": ["a"], "item_id": ["b"]}))
+
+
+# --------------------------------------------------------------------------- cold start
+def test_new_customer_gets_popular_items(fitted):
+    models, data, _ = fitted
+    counts = data["item_id"].value_counts()
+    recs = models["recent_ease"].recommend("never-seen", 3)
+    assert [r.item_id for r in recs] == list(counts.index[:3]) or {r.item_id for r in recs} <= set(
+        counts[counts == counts.iloc[0]].index
+    ) | set(counts.index[:3])
+    assert recs[0].reasons[0].kind == "popular"
+
+
+def test_new_customer_with_context_gets_recommendations_from_it(fitted):
+    models, _, _ = fitted
+    recs = models["recent_ease"].recommend("never-seen", 5, context=["r1", "r2"])
+    assert all(r.item_id.startswith("r") for r in recs)
+
+
+def test_new_item_reaches_customers_through_content_and_hybrid(fitted):
+    models, _, _ = fitted
+    content = models["content"]
+    # the new item is in the catalogue and ranks for a sci-fi fan with the content model
+    score = content._score(*content._user_history("u0", None)[:2])[0]
+    pos = content._item_index.get_loc("s_new")
+    assert score[pos] > 0
+    ease_scores = models["ease"]._score(*models["ease"]._user_history("u0", None)[:2])[0]
+    assert ease_scores[models["ease"]._item_index.get_loc("s_new")] == 0
+    reasons = content.explain("u0", "s_new")
+    assert reasons[0].kind == "new_in_category"
+    assert "SciFi" in reasons[0].text
+    hybrid = models["hybrid"]
+    assert hybrid._score(*hybrid._user_history("u0", None)[:2])[0][pos] > 0
+
+
+# --------------------------------------------------------------------------- rules
+def test_category_filters_are_honoured(fitted):
+    model = fitted[0]["recent_ease"]
+    recs = model.recommend("u0", 10, rules=Rules(include_categories=("Romance",)))
+    assert recs and all(r.item_id.startswith("r") for r in recs)
+    recs = model.recommend("u0", 10, rules=Rules(exclude_categories=("Drama",)))
+    cats = fitted[2].set_index("item_id")["categories"]
+    assert all("Drama" not in cats[r.item_id] for r in recs)
+
+
+def test_exclude_items_availability_and_include_seen(fitted):
+    models, data, _ = fitted
+    model = models["ease"]
+    first = model.recommend("u0", 1)[0].item_id
+    recs = model.recommend("u0", 5, rules=Rules(exclude_items=(first,)))
+    assert first not in {r.item_id for r in recs}
+    # s1 is marked unavailable in the items frame
+    assert "s1" not in {r.item_id for r in model.recommend("u1", 30)}
+    assert "s1" in {
+        r.item_id for r in model.recommend("u1", 30, rules=Rules(available_only=False))
+    } or "s1" in set(data.loc[data.user_id == "u1", "item_id"])
+    seen = set(data.loc[data["user_id"] == "u0", "item_id"])
+    with_seen = {r.item_id for r in model.recommend("u0", 30, rules=Rules(exclude_seen=False))}
+    assert seen & with_seen
+
+
+def test_boost_moves_an_item_up(fitted):
+    model = fitted[0]["ease"]
+    recs = model.recommend("u0", 5)
+    last = recs[-1].item_id
+    boosted = model.recommend("u0", 5, rules=Rules(boosts={f"item:{last}": 100.0}))
+    assert boosted[0].item_id == last
+
+
+def test_diversity_and_novelty_controls(fitted):
+    from omotenashi.evaluation import intra_list_diversity
+
+    model = fitted[0]["ease"]
+    plain = model.recommend("u0", 6, context=["r3"])
+    diverse = model.recommend("u0", 6, context=["r3"], rules=Rules(diversity=0.7))
+    idx = model._item_index
+    vecs = model._item_vectors()
+
+    def ild(recs):
+        return intra_list_diversity(np.array([idx.get_indexer([r.item_id for r in recs])]), vecs)
+
+    assert ild(diverse) >= ild(plain)
+    novel = model.recommend("u0", 6, rules=Rules(popularity_penalty=3.0))
+    pop = model.item_popularity_
+    mean_pop = lambda recs: pop[idx.get_indexer([r.item_id for r in recs])].mean()  # noqa: E731
+    assert mean_pop(novel) <= mean_pop(model.recommend("u0", 6))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"diversity": 1.0}, "diversity"),
+        ({"diversity": -0.1}, "diversity"),
+        ({"popularity_penalty": -1}, "popularity_penalty"),
+        ({"boosts": {"SciFi": -2.0}}, "boost"),
+    ],
+)
+def test_rules_validation(kwargs, message):
+    with pytest.raises(DataError, match=message):
+        Rules(**kwargs)
+
+
+# --------------------------------------------------------------------------- sessions, baskets
+def test_session_recommender_sees_a_click_immediately():
+    sessions = []
+    for s in range(30):
+        sessions += [(f"a{s}", "A", 1), (f"a{s}", "B", 2), (f"a{s}", "C", 3)]
+        sessions += [(f"x{s}", "X", 1), (f"x{s}", "Y", 2), (f"x{s}", "Z", 3)]
+    frame = pd.DataFrame(sessions, columns=["user_id", "item_id", "timestamp"])
+    for name in ("sknn", "sr"):
+        model = make_model(name).fit(frame)
+        rules = Rules(exclude_seen=True)
+        assert model.recommend_session(["A"], 1, rules=rules)[0].item_id == "B"
+        # one more click, on the other stream: the answer follows it at once
+        assert model.recommend_session(["A", "X"], 1, rules=rules)[0].item_id == "Y"
+
+
+def test_session_explanations_name_the_clicks():
+    frame = pd.DataFrame(
+        [(f"s{i}", it, t) for i in range(10) for t, it in enumerate(["A", "B", "C"])],
+        columns=["user_id", "item_id", "timestamp"],
+    )
+    model = make_model("sknn").fit(frame)
+    rec = model.recommend_session(["A", "B"], 3, rules=Rules(exclude_seen=True))[0]
+    assert rec.item_id == "C"
+    assert rec.reasons[0].kind == "session"
+    assert set(rec.reasons[0].items) <= {"A", "B"}
+
+
+def test_bought_together_from_baskets():
+    baskets = pd.DataFrame(
+        [
+            ("o1", "tea"),
+            ("o1", "cup"),
+            ("o2", "tea"),
+            ("o2", "cup"),
+            ("o3", "tea"),
+            ("o3", "honey"),
+            ("o4", "pen"),
+            ("o4", "ink"),
+        ],
+        columns=["user_id", "item_id"],
+    )
+    model = make_model("together", shrink=0.0).fit(baskets)
+    recs = model.bought_together("tea", 2)
+    assert [r.item_id for r in recs] == ["cup", "honey"]
+    assert recs[0].score == pytest.approx(2 / 3)  # 2 of tea's 3 orders hold a cup
+    assert "often bought together" in recs[0].reasons[0].text
+
+
+def test_hybrid_weights_must_match_components(interactions):
+    with pytest.raises(DataError, match="weight"):
+        Hybrid(components=("ease", "content"), weights=(1.0,)).fit(interactions)
+
+
+def test_content_model_reasons_name_features(interactions, items):
+    model = ContentBased().fit(interactions, items)
+    rec = model.recommend("u0", 1)[0]
+    kinds = {r.kind for r in rec.reasons}
+    assert "history" in kinds
+    assert any("SciFi" in r.text or "space" in r.text for r in rec.reasons)
+
+
+# --------------------------------------------------------------------------- events → interactions
+def test_interactions_from_events_weights_and_returns():
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    events = pd.DataFrame(
+        {
+            "person_id": ["c1", "c1", "c1", "c1", "c2", "c2", "c3"],
+            "type": ["view", "purchase", "view", "purchase", "purchase", "return", "rating"],
+            "item_id": ["a", "a", "b", "c", "a", "a", "d"],
+            "rating": [np.nan] * 6 + [5.0],
+            "timestamp": [ts + pd.Timedelta(minutes=m) for m in range(7)],
+        }
+    )
+    out = interactions_from_events(events).set_index(["user_id", "item_id"])["weight"]
+    assert out[("c1", "a")] == pytest.approx(1 + 5)
+    assert out[("c1", "b")] == pytest.approx(1)
+    assert ("c2", "a") in out.index  # 5 - 4 = 1 > 0 stays
+    assert out[("c2", "a")] == pytest.approx(1)
+    assert out[("c3", "d")] == pytest.approx(2)  # rating 5 with threshold 4 → 1 + 1
+    custom = interactions_from_events(events, {"view": 0.0, "purchase": 1.0, "return": -1.0})
+    pairs = set(map(tuple, custom[["user_id", "item_id"]].to_numpy()))
+    assert ("c1", "b") not in pairs  # views ignored
+    assert ("c2", "a") not in pairs  # bought then returned
+    with pytest.raises(DataError, match="person_id"):
+        interactions_from_events(events.drop(columns="person_id"))
+
+
+def test_sessionize_cuts_at_gaps():
+    from omotenashi.recommend import sessionize
+
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    events = pd.DataFrame(
+        {
+            "person_id": ["a", "a", "a", "b"],
+            "item_id": ["x", "y", "z", "x"],
+            "timestamp": [t0, t0 + pd.Timedelta("5min"), t0 + pd.Timedelta("2h"), t0],
+        }
+    )
+    out = sessionize(events)
+    assert out.groupby("session_id").size().to_dict() == {"a#1": 2, "a#2": 1, "b#1": 1}
