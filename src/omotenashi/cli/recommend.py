@@ -221,13 +221,7 @@ def recommend(
             if session is not None:
                 items = [s.strip() for s in session.split(",") if s.strip()]
                 rules = _rules(
-                    include_seen,
-                    category,
-                    exclude_category,
-                    exclude,
-                    diversity,
-                    novelty,
-                    exclude_seen_default=False,
+                    include_seen, category, exclude_category, exclude, diversity, novelty
                 )
                 recs = rec.recommend_for_session(om, items, n, rules=rules)
                 title = f"For this visit ({len(items)} items seen)"
