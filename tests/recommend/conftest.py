@@ -1,4 +1,4 @@
-"""Small planted-truth data: two taste groups whose members share items within the group only."""
+"""Fixtures: small planted-truth data, two taste groups that share items only within the group."""
 
 from __future__ import annotations
 
@@ -57,3 +57,31 @@ def interactions() -> pd.DataFrame:
 @pytest.fixture()
 def items() -> pd.DataFrame:
     return make_items()
+
+
+@pytest.fixture(scope="session")
+def fitted():
+    """Every registered model fitted once on the planted data: (models, interactions, items)."""
+    from omotenashi.recommend import MODELS, make_model
+
+    fast = {"als": {"iterations": 3}, "bpr": {"iterations": 5}}
+    data, catalogue = make_interactions(), make_items()
+    models = {name: make_model(name, **fast.get(name, {})).fit(data, catalogue) for name in MODELS}
+    return models, data, catalogue
+
+
+@pytest.fixture()
+def events() -> pd.DataFrame:
+    """Store-shaped purchase events of the planted interactions."""
+    data = make_interactions()
+    t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "person_id": data["user_id"],
+            "customer_id": data["user_id"],
+            "anonymous_id": None,
+            "type": "purchase",
+            "item_id": data["item_id"],
+            "timestamp": t0 + pd.to_timedelta(data["timestamp"], unit="min"),
+        }
+    )

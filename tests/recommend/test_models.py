@@ -21,19 +21,6 @@ from omotenashi.recommend import (
 )
 
 ALL = sorted(MODELS)
-FAST = {"als": {"iterations": 3}, "bpr": {"iterations": 5}}
-
-
-def _model(name: str):
-    return make_model(name, **FAST.get(name, {}))
-
-
-@pytest.fixture(scope="module")
-def fitted(request):
-    from tests.recommend.conftest import make_interactions, make_items
-
-    data, items = make_interactions(), make_items()
-    return {name: _model(name).fit(data, items) for name in ALL}, data, items
 
 
 # --------------------------------------------------------------------------- exact checks
