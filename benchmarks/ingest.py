@@ -1,0 +1,122 @@
+"""Ingest benchmark: how fast events get into the embedded store, next to its two bounds.
+
+Runs side by side, in one process and one run (ratios matter, machines are noisy):
+
+* ``pandas_read``   — a plain ``pandas.read_parquet`` of the file (the reading bound);
+* ``plain_append``  — the same rows appended to the same kind of store (SQLite, WAL,
+  ``synchronous=FULL``) with one ``executemany`` in one transaction: no mapping, no checks, no
+  identity work, no indexes (the writing bound);
+* ``import_preset`` — ``omotenashi import FILE --preset online-retail`` on a fresh store:
+  everything (reading, checks, content ids, returns, guest checkouts, identity links, indexes,
+  the catalogue and the customer attributes), one transaction;
+* ``reimport_preset`` — the same file again (everything is recognised as already stored);
+* ``track``         — single events through the Python API, each durable when acknowledged.
+
+Usage: ``python benchmarks/ingest.py [--file PATH] [--events 3000]``; prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from omotenashi import Omotenashi
+
+DEFAULT_FILE = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "online-retail"
+    / "Online Retail.parquet"
+)
+
+
+def plain_append(frame: pd.DataFrame, path: Path) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE lines (invoice TEXT, stock TEXT, description TEXT, quantity INTEGER, "
+        "ts BIGINT, price REAL, customer REAL, country TEXT)"
+    )
+    start = time.perf_counter()
+    micros = frame["InvoiceDate"].to_numpy(dtype="datetime64[us]").astype("int64").tolist()
+    rows = list(
+        zip(
+            frame["InvoiceNo"].tolist(),
+            frame["StockCode"].tolist(),
+            frame["Description"].tolist(),
+            frame["Quantity"].tolist(),
+            micros,
+            frame["UnitPrice"].tolist(),
+            frame["CustomerID"].tolist(),
+            frame["Country"].tolist(),
+            strict=True,
+        )
+    )
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--events", type=int, default=3000, help="single events to track")
+    args = parser.parse_args()
+    if not args.file.exists():
+        sys.exit(f"missing dataset: {args.file}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        start = time.perf_counter()
+        frame = pd.read_parquet(args.file)
+        read_s = time.perf_counter() - start
+        rows = len(frame)
+
+        append_s = plain_append(frame, work / "plain.db")
+
+        with Omotenashi(work / "preset.db") as om:
+            preset = om.import_events(args.file, preset="online-retail")
+            again = om.import_events(args.file, preset="online-retail")
+        assert again.events_written == 0
+
+        with Omotenashi(work / "track.db") as om:
+            start = time.perf_counter()
+            for i in range(args.events):
+                om.track({"customer_id": f"c{i % 500}", "type": "view", "item_id": f"i{i % 97}",
+                          "channel": "web", "timestamp": 1_700_000_000 + i})
+            track_s = time.perf_counter() - start
+
+    result = {
+        "benchmark": "ingest",
+        "file": args.file.name,
+        "rows": rows,
+        "pandas_read": {"seconds": round(read_s, 3), "rows_per_s": round(rows / read_s)},
+        "plain_append": {"seconds": round(append_s, 3), "rows_per_s": round(rows / append_s)},
+        "import_preset": {
+            "seconds": round(preset.seconds, 3),
+            "rows_per_s": round(rows / preset.seconds),
+            "items": preset.items_written,
+            "customers": preset.customers_written,
+        },
+        "reimport_preset": {"seconds": round(again.seconds, 3),
+                            "rows_per_s": round(rows / again.seconds)},
+        "track": {"events": args.events, "seconds": round(track_s, 3),
+                  "events_per_s": round(args.events / track_s)},
+        "ratio_import_preset_to_plain_append": round(append_s / preset.seconds, 3),
+        "targets": {"import_rows_per_s": 150_000, "ratio_to_plain_append": 0.3,
+                    "track_events_per_s": 2_000},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
