@@ -436,6 +436,8 @@ def from_store(
     events = om.events_frame(types=wanted)
     if "person_id" in events.columns:  # anonymous activity cannot be valued
         events = events[events["person_id"].notna()]
+    if "known" in events.columns:  # unlinked anonymous visitors (e.g. guest checkouts) neither
+        events = events[events["known"].astype(bool)]
     transactions = transactions_from_events(events, kind, types=types)
     if transactions.empty:
         raise DataError(f"the store holds no {kind} event", field="type")
