@@ -97,14 +97,15 @@ def test_ipw_and_dr_are_unbiased_over_seeds():
     assert np.std(np.array(est["dr-true-model"]) - truth) < np.std(np.array(est["ipw"]) - truth)
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_cover_the_truth():
     hits = 0
-    for seed in range(30):
+    for seed in range(25):
         log, pe, mu, x, truth = _simulate(100 + seed, n=1500)
         q = RewardModel(random_state=seed).fit_predict(log, context=x)
         e = DR().estimate(log, pe, q, n_bootstrap=200, random_state=seed)
         hits += e.ci_low <= truth <= e.ci_high
-    assert hits >= 24  # nominal 95 %; 24/30 leaves room for sampling noise
+    assert hits >= 20  # nominal 95 %; 20/25 leaves room for sampling noise
 
 
 def test_reward_model_beats_a_constant():

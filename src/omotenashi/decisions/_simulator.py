@@ -48,7 +48,7 @@ class ArtworkSimulator:
     title is in the person's favourite genre and for champions) plus the artwork's appeal:
     ``appeal`` when the style matches the favourite genre, ``appeal / 3`` when it matches the
     title's genre, a small bonus for the cast close-up on TVs, and a small constant for the
-    neutral title card, which is therefore the best fixed variant for nobody in particular.
+    neutral title card, which suits everyone a little and nobody best.
 
     Parameters
     ----------
