@@ -30,11 +30,13 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+def test_acknowledged_events_survive_sigkill(tmp_path: Path, synchronous: str) -> None:
     db = tmp_path / "crash.db"
     Omotenashi(db).close()
+    url = f"{db}?synchronous={synchronous}"
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db), "k"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, url, "k"], stdout=subprocess.PIPE, text=True
     )
     acked: list[str] = []
     assert proc.stdout is not None
@@ -116,6 +118,11 @@ def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_text("this is not a database" * 100)
     with pytest.raises(StorageError, match="not an omotenashi store"):
         Omotenashi(bogus)
+
+
+def test_bad_store_option_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="synchronous must be"):
+        Omotenashi(f"{tmp_path / 's.db'}?synchronous=sometimes")
 
 
 def test_unknown_url_scheme_is_a_clear_error() -> None:

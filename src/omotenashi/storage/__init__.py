@@ -1,6 +1,8 @@
 """Storage backends behind one interface (``Store``), chosen by URL.
 
 * ``sqlite:///path/to/file.db`` or a plain path — the embedded default, no server needed;
+  ``?synchronous=normal`` trades power-loss durability for faster commits (a crashed process
+  still loses nothing that was acknowledged);
 * ``memory://`` — a private in-memory store (tests, notebooks);
 * ``postgresql://...`` — planned (a later issue); the SQL is kept portable for it.
 """
@@ -46,10 +48,19 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     from omotenashi.storage.sqlite import SQLiteStore
 
     text = default_url() if url is None else os.fspath(url)
-    path = sqlite_path(text)
+    location, _, query = text.partition("?")
+    options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    unknown = set(options) - {"synchronous"}
+    if unknown:
+        raise StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
+    synchronous = options.get("synchronous", "full").lower()
+    if synchronous not in ("full", "normal"):
+        raise StorageError("synchronous must be full (survives power loss, the default) or "
+                           "normal (survives a crashed process; faster commits)")
+    path = sqlite_path(location)
     if path != ":memory:" and not create and not Path(path).exists():
         raise StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")
-    return SQLiteStore(path, url=text)
+    return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
 __all__ = [

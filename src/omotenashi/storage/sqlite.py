@@ -69,7 +69,10 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
 class SQLiteStore:
     """``Store`` on a SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: str, *, url: str | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, path: str, *, url: str | None = None, timeout_s: float = 30.0,
+        synchronous: str = "full",
+    ) -> None:
         self.path = path
         self.url = url or path
         try:
@@ -84,7 +87,8 @@ class SQLiteStore:
         try:
             if path != ":memory:":
                 conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            # FULL: a commit is on disk (power loss safe); NORMAL: in the OS (process-crash safe)
+            conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'normal' else 'FULL'}")
             # a large page cache keeps the event-id index in memory during big imports
             conn.execute("PRAGMA cache_size=-262144")
             conn.execute("PRAGMA temp_store=MEMORY")
