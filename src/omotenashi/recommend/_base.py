@@ -186,6 +186,9 @@ class Recommender(ABC):
     def _set_index(self) -> None:
         self._user_index = pd.Index(self.user_ids_)
         self._item_index = pd.Index(self.item_ids_)
+        # plain dicts: a single-id lookup must not build a pandas Index (hot path)
+        self._user_pos = {u: j for j, u in enumerate(self.user_ids_.tolist())}
+        self._item_pos = {i: j for j, i in enumerate(self.item_ids_.tolist())}
 
     @abstractmethod
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
@@ -226,9 +229,8 @@ class Recommender(ABC):
         self, items: Iterable[object]
     ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         """History row for an ordered list of item ids (last = most recent); unknown ids dropped."""
-        ids = [str(i) for i in items]
-        pos = self._item_index.get_indexer(ids)
-        pos = pos[pos >= 0]
+        found = (self._item_pos.get(str(i), -1) for i in items)
+        pos = np.array([p for p in found if p >= 0], dtype=np.int64)
         n = len(self.item_ids_)
         if pos.size == 0:
             empty = sp.csr_matrix((1, n), dtype=np.float32)
@@ -247,7 +249,7 @@ class Recommender(ABC):
         self, user_id: object, extra: Iterable[object] | None
     ) -> tuple[sp.csr_matrix, sp.csr_matrix, bool]:
         uid = str(user_id)
-        row = self._user_index.get_indexer([uid])[0] if user_id is not None else -1
+        row = self._user_pos.get(uid, -1) if user_id is not None else -1
         known = row >= 0
         if known:
             X, A = self.user_items_[row], self.user_ages_[row]
@@ -297,10 +299,22 @@ class Recommender(ABC):
         top = top[:n]
         return top, scores[top]
 
+    def _contributions_many(
+        self, x: sp.csr_matrix, ages: sp.csr_matrix, items: np.ndarray
+    ) -> list[list[tuple[str, tuple[int, ...], float]]]:
+        """:meth:`_contributions` for several items (models override it to share work)."""
+        return [self._contributions(x, ages, int(i)) for i in items]
+
     def _explain_item(
-        self, x: sp.csr_matrix, ages: sp.csr_matrix, item: int, known: bool
+        self,
+        x: sp.csr_matrix,
+        ages: sp.csr_matrix,
+        item: int,
+        known: bool,
+        parts: list[tuple[str, tuple[int, ...], float]] | None = None,
     ) -> tuple[Reason, ...]:
-        parts = self._contributions(x, ages, item) if x.nnz else []
+        if parts is None:
+            parts = self._contributions(x, ages, item) if x.nnz else []
         parts = [p for p in parts if p[2] > 0]
         catalog = self.catalog_
         if not parts:
@@ -354,9 +368,12 @@ class Recommender(ABC):
         known: bool,
     ) -> list[Recommendation]:
         top, top_scores = self._rank(scores, x.indices, n, rules)
+        many = self._contributions_many(x, ages, top) if explain and x.nnz else [[]] * len(top)
         out = []
         for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
-            reasons = self._explain_item(x, ages, int(item), known) if explain else ()
+            reasons = (
+                self._explain_item(x, ages, int(item), known, many[rank - 1]) if explain else ()
+            )
             out.append(Recommendation(str(self.item_ids_[item]), float(score), rank, reasons))
         return out
 
@@ -396,7 +413,7 @@ class Recommender(ABC):
         rules = rules or Rules()
         x, ages, known = self._user_history(user_id, context)
         if known and not context:
-            row = self._user_index.get_indexer([str(user_id)])
+            row = np.array([self._user_pos[str(user_id)]])
             scores = self._score_users(row, x, ages)[0]
         else:
             scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
@@ -435,7 +452,7 @@ class Recommender(ABC):
         """
         self._check_fitted()
         _check_n(n)
-        pos = self._item_index.get_indexer([str(item_id)])[0]
+        pos = self._item_pos.get(str(item_id), -1)
         if pos < 0:
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
         x, ages = self._single_item(pos)
@@ -455,7 +472,7 @@ class Recommender(ABC):
     ) -> tuple[Reason, ...]:
         """Reasons why ``item_id`` scores for ``user_id`` (whether or not it is in the top-n)."""
         self._check_fitted()
-        pos = self._item_index.get_indexer([str(item_id)])[0]
+        pos = self._item_pos.get(str(item_id), -1)
         if pos < 0:
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
         x, ages, known = self._user_history(user_id, context)

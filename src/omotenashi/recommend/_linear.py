@@ -40,8 +40,11 @@ class _ItemItemModel(Recommender):
 
     def _damp(self, S: np.ndarray) -> np.ndarray:
         if self.popularity_exponent:
-            factor = (1.0 + self.item_popularity_) ** -self.popularity_exponent
-            S = np.where(S > 0, S * factor, S)
+            key = (self.popularity_exponent, len(self.item_popularity_))
+            if getattr(self, "_damp_key", None) != key:
+                self._damp_factor = (1.0 + self.item_popularity_) ** -self.popularity_exponent
+                self._damp_key = key
+            S = np.where(S > 0, S * self._damp_factor, S)
         return S
 
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
@@ -55,14 +58,23 @@ class _ItemItemModel(Recommender):
         return row.astype(np.float64)
 
     def _contributions(self, x, ages, item):
+        return self._contributions_many(x, ages, np.array([item]))[0]
+
+    def _contributions_many(self, x, ages, items):
+        # item i's score is sum_j q_j B[j, i]: the terms of that sum are the reasons
         q = self._query(x, ages)
-        col = self.B_[:, item]
-        col = col.toarray().ravel() if sp.issparse(col) else np.asarray(col).ravel()
-        values = q.data * col[q.indices]
-        order = np.argsort(-values)
-        top = [int(q.indices[j]) for j in order[:2] if values[j] > 0]
-        positive = values[values > 0].sum()
-        return [("history", tuple(top), float(positive))] if top else []
+        if sp.issparse(self.B_):
+            block = self.B_[q.indices][:, items].toarray()
+        else:
+            block = self.B_[np.ix_(q.indices, items)]
+        values = q.data[:, None] * block
+        out = []
+        for col in range(len(items)):
+            v = values[:, col]
+            order = np.argsort(-v)[:2]
+            top = tuple(int(q.indices[j]) for j in order if v[j] > 0)
+            out.append([("history", top, float(v[v > 0].sum()))] if top else [])
+        return out
 
     def _state(self):
         return {"B": self.B_}
