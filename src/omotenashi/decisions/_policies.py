@@ -196,9 +196,10 @@ class _Linear(Policy):
 
     def _learn(self, ctx, actions, chosen, reward, pscore) -> None:  # noqa: ANN001
         x = self._x(ctx, [actions[chosen]])[0]
-        ax = self.a_inv_ @ x
-        self.a_inv_ -= np.outer(ax, ax) / (1.0 + x @ ax)
-        self.b_ += reward * x
+        j = np.flatnonzero(x)
+        ax = self.a_inv_[:, j] @ x[j]
+        self.a_inv_ -= np.outer(ax, ax) / (1.0 + x[j] @ ax[j])
+        self.b_[j] += reward * x[j]
         self._theta = None
 
     @property
@@ -280,8 +281,22 @@ class LinUCBPolicy(_Linear):
     def _raw(self, ctx: Features, actions: Sequence[Features]) -> np.ndarray:
         _check_range("alpha", self.alpha, 0.0, math.inf)
         x = self._x(ctx, actions)
-        width = np.sqrt(np.maximum(np.sum((x @ self.a_inv_) * x, axis=1), 0.0))
+        if len(actions) <= 8:
+            xu, u = _active(x)
+            var = np.sum((xu @ self.a_inv_[np.ix_(u, u)]) * xu, axis=1)
+        else:  # many candidates: one small block per candidate beats one big shared block
+            var = np.empty(len(actions))
+            for a, row in enumerate(x):
+                j = np.flatnonzero(row)
+                var[a] = row[j] @ self.a_inv_[np.ix_(j, j)] @ row[j]
+        width = np.sqrt(np.maximum(var, 0.0))
         return _argmax_dist(x @ self.theta_ + self.alpha * width)
+
+
+def _active(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # columns used by any candidate: quadratic forms only need that block of the covariance
+    u = np.flatnonzero(np.any(x != 0.0, axis=0))
+    return x[:, u], u
 
 
 def _mc_argmax(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -326,9 +341,9 @@ class LinearTSPolicy(_Linear):
 
     def _raw(self, ctx: Features, actions: Sequence[Features]) -> np.ndarray:
         _check_range("scale", self.scale, 0.0, math.inf, low_open=True)
-        x = self._x(ctx, actions)
-        cov = self.scale**2 * (x @ self.a_inv_ @ x.T)
-        return _mc_argmax(x @ self.theta_, cov, self.n_samples, self._rng)
+        xu, u = _active(self._x(ctx, actions))
+        cov = self.scale**2 * (xu @ self.a_inv_[np.ix_(u, u)] @ xu.T)
+        return _mc_argmax(xu @ self.theta_[u], cov, self.n_samples, self._rng)
 
 
 class LogisticTSPolicy(Policy):
@@ -387,8 +402,9 @@ class LogisticTSPolicy(Policy):
         return x
 
     def _raw(self, ctx: Features, actions: Sequence[Features]) -> np.ndarray:
-        x = self._x(ctx, actions)
-        return _mc_argmax(x @ self.mu_, x @ self.sigma_ @ x.T, self.n_samples, self._rng)
+        xu, u = _active(self._x(ctx, actions))
+        cov = xu @ self.sigma_[np.ix_(u, u)] @ xu.T
+        return _mc_argmax(xu @ self.mu_[u], cov, self.n_samples, self._rng)
 
     def _learn(self, ctx, actions, chosen, reward, pscore) -> None:  # noqa: ANN001
         if not 0.0 <= reward <= 1.0:
@@ -398,9 +414,10 @@ class LogisticTSPolicy(Policy):
         x = self._x(ctx, [actions[chosen]])[0]
         p = 1.0 / (1.0 + math.exp(-float(np.clip(x @ self.mu_, -30, 30))))
         w = max(p * (1.0 - p), 1e-6)
-        sx = self.sigma_ @ x
-        self.sigma_ -= np.outer(sx, sx) * (w / (1.0 + w * (x @ sx)))
-        self.mu_ += (self.sigma_ @ x) * (reward - p)
+        j = np.flatnonzero(x)
+        sx = self.sigma_[:, j] @ x[j]
+        self.sigma_ -= np.outer(sx, sx) * (w / (1.0 + w * (x[j] @ sx[j])))
+        self.mu_ += (self.sigma_[:, j] @ x[j]) * (reward - p)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {
