@@ -187,3 +187,22 @@ def test_decision_point_parse_reports_the_field():
         )
     again = DecisionPoint.parse(POINT.model_dump_json())
     assert again == POINT
+
+
+def test_concurrent_decide_and_reward(decision_log):
+    from concurrent.futures import ThreadPoolExecutor
+
+    eng = DecisionEngine(decision_log, random_state=0)
+    eng.register(POINT)
+
+    def work(worker: int) -> int:
+        for i in range(100):
+            d = eng.decide("offer", f"w{worker}-{i}", {"segment": "champion"}, {"page": "home"})
+            eng.reward(d.decision_id, float(i % 7))
+        return 100
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(work, range(4))) == 400
+    frame = eng.log.to_frame()
+    assert len(frame) == 400 and frame["reward"].notna().all()
+    assert eng.policy("offer").n_updates_ == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -79,6 +80,8 @@ def _as_dict(value: Any, name: str) -> dict[str, Any]:
 class DecisionEngine:
     """Registry of decision points with their live policies and a decision log.
 
+    Safe to call from several threads: each point's policy is used under its own lock.
+
     Parameters
     ----------
     log : DecisionLog, optional
@@ -112,6 +115,7 @@ class DecisionEngine:
         self._clock = clock
         self._points: dict[str, DecisionPoint] = {}
         self._policies: dict[str, Policy] = {}
+        self._locks: dict[str, threading.Lock] = {}
 
     # --- configuration --------------------------------------------------------------------
     def register(self, point: DecisionPoint, policy: Policy | None = None) -> None:
@@ -120,6 +124,7 @@ class DecisionEngine:
             policy = make_policy(point.policy.kind, point.policy.params, random_state=self._rng)
         self._points[point.name] = point
         self._policies[point.name] = policy
+        self._locks.setdefault(point.name, threading.Lock())
 
     def point(self, name: str) -> DecisionPoint:
         """The declared point; NotFound if unknown."""
@@ -194,7 +199,8 @@ class DecisionEngine:
             )
         eligible = [spec.variants[i].id for i in idx]
         ctx, acts = self._features(spec, eligible, profile, context)
-        probs = self._policies[point].probabilities(ctx, acts)
+        with self._locks[point]:  # policies are not thread-safe; the HTTP layer may be
+            probs = self._policies[point].probabilities(ctx, acts)
         u = hash_unit(point, customer_id) if spec.assignment == "hash" else self._rng.random()
         j = min(int(np.searchsorted(np.cumsum(probs), u, side="right")), len(probs) - 1)
         now = self._clock()
@@ -269,7 +275,8 @@ class DecisionEngine:
         if variant not in eligible:
             return False  # the variant was removed since; nothing to learn about it
         ctx, acts = self._features(spec, eligible, profile, context)
-        self._policies[spec.name].update(ctx, acts, eligible.index(variant), value, propensity)
+        with self._locks[spec.name]:
+            self._policies[spec.name].update(ctx, acts, eligible.index(variant), value, propensity)
         return True
 
     def warm_start(self, point: str, logs: pd.DataFrame | None = None) -> int:
