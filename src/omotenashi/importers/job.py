@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,9 +127,13 @@ def run_import(
     rejects: list[dict[str, Any]] = []
     received_at = now_micros()
     expected = sum((source.rows_hint() or 0) for source in plan.sources)
-    with store.bulk(expected):
-        anonymous_links: dict[str, tuple[int, str]] = {}
-        context_links: list[tuple[str, str, str]] = []
+    anonymous_links: dict[str, tuple[int, str]] = {}
+    context_links: list[tuple[str, str, str]] = []
+    prepared_rows = 0
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        """Checked rows, chunk by chunk; collects rejects and identity links on the way."""
+        nonlocal prepared_rows
         for source in plan.sources:
             label = source.label or str(source.path)
             content_ids = ContentIds()
@@ -162,9 +166,8 @@ def run_import(
                                   "reason": reason, "file": label}
                         record.update({str(k): v for k, v in raw.iloc[position].items()})
                         rejects.append(record)
-                written = store.insert_events(prepared.rows(received_at))
-                report.events_written += written
-                report.duplicates += prepared.size - written
+                prepared_rows += prepared.size
+                yield prepared.rows(received_at)
                 cols = prepared.columns
                 both = np.flatnonzero(
                     pd.notna(cols["customer_id"]) & pd.notna(cols["anonymous_id"])
@@ -177,9 +180,15 @@ def run_import(
                         anonymous_links[anonymous] = (ts, cols["customer_id"][position])
                 if "context.email" in source.mapping or "context.phone" in source.mapping:
                     good = frame.iloc[np.flatnonzero(~bad)]
-                    context_links += _identify_context_links(good, source.mapping, cols["type"])
+                    context_links.extend(
+                        _identify_context_links(good, source.mapping, cols["type"])
+                    )
                 if progress:
                     progress(len(frame))
+
+    with store.bulk(expected):
+        report.events_written = store.insert_stream(batches())
+        report.duplicates = prepared_rows - report.events_written
         report.rejected = len(rejects)
         # identity links implied by the events (first link wins; see omotenashi.identity)
         now = now_micros()

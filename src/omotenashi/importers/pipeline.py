@@ -162,6 +162,7 @@ def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarra
     combo_codes, combos = pd.factorize(pd.MultiIndex.from_arrays(codes)) if len(names) > 1 else (
         codes[0], [(c,) for c in range(len(uniques[0]))]
     )
+    uniques = [list(u) for u in uniques]  # plain lists: indexing a pandas Index is slow
     encoded = []
     for combo in combos:
         combo = combo if isinstance(combo, tuple) else (combo,)
@@ -187,8 +188,8 @@ def _plain(value: object) -> object:
 
 def _hex128(h1: np.ndarray, h2: np.ndarray) -> list[str]:
     stacked = np.stack([h1, h2], axis=1).astype(">u8")
-    text = stacked.tobytes().hex().encode("ascii")
-    return np.frombuffer(text, dtype="S32").astype(str).tolist()
+    text = stacked.tobytes().hex()
+    return [text[i : i + 32] for i in range(0, len(text), 32)]
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -224,8 +225,8 @@ class ContentIds:
     """Content-derived event ids, counting identical rows across the chunks of one file."""
 
     def __init__(self) -> None:
-        self._keys = np.empty(0, dtype=np.uint64)  # sorted content hashes seen so far
-        self._counts = np.empty(0, dtype=np.int64)
+        self._keys = np.empty(0, dtype=np.uint64)  # sorted distinct content hashes seen so far
+        self._repeats: dict[int, int] = {}  # hashes seen more than once: how many times
 
     @staticmethod
     def _hash(columns: list[object], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -241,21 +242,28 @@ class ContentIds:
     def assign(self, columns: list[object], size: int) -> list[str]:
         keys, second = self._hash(columns, size)
         # occurrence = identical rows earlier in this chunk + in earlier chunks
+        n = len(keys)
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-        group_start = np.maximum.accumulate(np.where(starts, np.arange(len(keys)), 0))
-        occurrence = np.empty(len(keys), dtype=np.int64)
-        occurrence[order] = np.arange(len(keys)) - group_start
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        occurrence = np.empty(n, dtype=np.int64)
+        occurrence[order] = np.arange(n) - group_start
+        distinct = sorted_keys[starts]
+        counts = np.diff(np.r_[np.flatnonzero(starts), n])
+        previous = np.zeros(len(distinct), dtype=np.int64)
         if len(self._keys):
-            where = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-            hit = self._keys[where] == keys
-            occurrence += np.where(hit, self._counts[where], 0)
-        unique, counts = np.unique(keys, return_counts=True)
-        merged = np.concatenate([self._keys, unique])
-        merged_counts = np.concatenate([self._counts, counts])
-        self._keys, inverse = np.unique(merged, return_inverse=True)
-        self._counts = np.bincount(inverse, weights=merged_counts).astype(np.int64)
+            where = np.minimum(np.searchsorted(self._keys, distinct), len(self._keys) - 1)
+            seen = self._keys[where] == distinct
+            previous[seen] = [self._repeats.get(int(k), 1) for k in distinct[seen]]
+        if previous.any():  # add the earlier chunks' counts to every row of those hashes
+            occurrence += previous[np.searchsorted(distinct, keys)]
+        total = previous + counts
+        for key, count in zip(distinct[total > 1].tolist(), total[total > 1].tolist(),
+                              strict=True):
+            self._repeats[key] = count
+        fresh = distinct[previous == 0]
+        self._keys = np.sort(np.concatenate([self._keys, fresh]), kind="stable")
         ids = _hex128(keys, second)
         for position in np.flatnonzero(occurrence > 0):
             ids[position] = f"{ids[position]}-{int(occurrence[position])}"

@@ -7,7 +7,7 @@ DataFrames) so that no SQL or driver object leaks above this package. Writes hap
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +42,10 @@ class Store(Protocol):
         """Insert rows in ``schema.EVENT_COLUMNS`` order; known event ids are skipped.
 
         Returns how many rows were new."""
+        ...
+
+    def insert_stream(self, batches: Iterable[Sequence[tuple[Any, ...]]]) -> int:
+        """Insert batches of rows as an iterator produces them (one transaction)."""
         ...
 
     def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int: ...

@@ -34,7 +34,7 @@ DDL: tuple[str, ...] = (
     )""",
     """CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY,
-        event_id TEXT NOT NULL UNIQUE,
+        event_id TEXT NOT NULL,
         customer_id TEXT,
         anonymous_id TEXT,
         type TEXT NOT NULL,
@@ -91,6 +91,7 @@ DDL: tuple[str, ...] = (
 )
 
 EVENT_INDEXES: dict[str, str] = {
+    "events_by_id": "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (event_id)",
     "events_by_customer": "CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id)"
     " WHERE customer_id IS NOT NULL",
     "events_by_anonymous": "CREATE INDEX IF NOT EXISTS events_by_anonymous ON events (anonymous_id)"

@@ -6,7 +6,8 @@
 * items get the most common description as title, the median positive unit price, and
   categories derived from keywords of the description (the file has no categories); the
   non-product codes (postage, fees, manual adjustments) are marked ``is_product: false``;
-* customers get their ``country`` (the most common one on their lines).
+* customers get their ``country`` (the most common one on their lines); a guest line keeps its
+  country in the event's context.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def _guest_ids(frame: pd.DataFrame) -> pd.DataFrame:
     customer = frame["CustomerID"]
     missing = customer.isna() | customer.astype(str).str.strip().isin(["", "nan", "NaN"])
     frame["__guest__"] = ("guest-invoice-" + frame["InvoiceNo"].astype(str)).where(missing)
+    # a known customer's country is an attribute of the customer; a guest's goes with the event
+    frame["__guest_country__"] = frame["Country"].where(missing)
     return frame
 
 
@@ -114,9 +117,8 @@ def plan(path: Path) -> ImportPlan:
     def items() -> Iterable[dict[str, Any]]:
         frame = _read_columns(main, ["StockCode", "Description", "UnitPrice"])
         frame["StockCode"] = frame["StockCode"].astype(str).str.strip()
-        description = frame["Description"].astype("object")
-        description = description.where(~description.isin(["nan", "", None]))
-        frame["Description"] = description
+        description = frame["Description"]
+        frame["Description"] = description.where(~description.isin(["nan", ""]))
         titles = _most_common(frame.dropna(subset=["Description"]), "StockCode", "Description")
         prices = frame[frame["UnitPrice"] > 0].groupby("StockCode")["UnitPrice"].median()
         for code in sorted(frame["StockCode"].unique()):
@@ -149,7 +151,7 @@ def plan(path: Path) -> ImportPlan:
             "order": "InvoiceNo",
             "quantity": "Quantity",
             "price": "UnitPrice",
-            "context.country": "Country",
+            "context.country": "__guest_country__",
         },
         defaults=EventDefaults(type="purchase", channel="web", cancel_prefix="C"),
         transform=_guest_ids,
