@@ -30,7 +30,11 @@ import pandas as pd
 from omotenashi import Omotenashi
 
 DEFAULT_FILE = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "online-retail"
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "datasets"
+    / "online-retail"
     / "Online Retail.parquet"
 )
 
@@ -91,14 +95,28 @@ def main() -> None:
         with Omotenashi(work / "track.db") as om:
             start = time.perf_counter()
             for i in range(args.events):
-                om.track({"customer_id": f"c{i % 500}", "type": "view", "item_id": f"i{i % 97}",
-                          "channel": "web", "timestamp": 1_700_000_000 + i})
+                om.track(
+                    {
+                        "customer_id": f"c{i % 500}",
+                        "type": "view",
+                        "item_id": f"i{i % 97}",
+                        "channel": "web",
+                        "timestamp": 1_700_000_000 + i,
+                    }
+                )
             track_s = time.perf_counter() - start
         with Omotenashi(f"{work / 'track-normal.db'}?synchronous=normal") as om:
             start = time.perf_counter()
             for i in range(args.events):
-                om.track({"customer_id": f"c{i % 500}", "type": "view", "item_id": f"i{i % 97}",
-                          "channel": "web", "timestamp": 1_700_000_000 + i})
+                om.track(
+                    {
+                        "customer_id": f"c{i % 500}",
+                        "type": "view",
+                        "item_id": f"i{i % 97}",
+                        "channel": "web",
+                        "timestamp": 1_700_000_000 + i,
+                    }
+                )
             track_normal_s = time.perf_counter() - start
 
     result = {
@@ -113,15 +131,27 @@ def main() -> None:
             "items": preset.items_written,
             "customers": preset.customers_written,
         },
-        "reimport_preset": {"seconds": round(again.seconds, 3),
-                            "rows_per_s": round(rows / again.seconds)},
-        "track": {"events": args.events, "seconds": round(track_s, 3),
-                  "events_per_s": round(args.events / track_s), "synchronous": "full"},
-        "track_synchronous_normal": {"events": args.events, "seconds": round(track_normal_s, 3),
-                                     "events_per_s": round(args.events / track_normal_s)},
+        "reimport_preset": {
+            "seconds": round(again.seconds, 3),
+            "rows_per_s": round(rows / again.seconds),
+        },
+        "track": {
+            "events": args.events,
+            "seconds": round(track_s, 3),
+            "events_per_s": round(args.events / track_s),
+            "synchronous": "full",
+        },
+        "track_synchronous_normal": {
+            "events": args.events,
+            "seconds": round(track_normal_s, 3),
+            "events_per_s": round(args.events / track_normal_s),
+        },
         "ratio_import_preset_to_plain_append": round(append_s / preset.seconds, 3),
-        "targets": {"import_rows_per_s": 150_000, "ratio_to_plain_append": 0.3,
-                    "track_events_per_s": 2_000},
+        "targets": {
+            "import_rows_per_s": 150_000,
+            "ratio_to_plain_append": 0.3,
+            "track_events_per_s": 2_000,
+        },
     }
     print(json.dumps(result))
 

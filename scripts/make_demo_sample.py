@@ -28,8 +28,10 @@ def main(source: str) -> None:
     )
     target = Path("src/omotenashi/data/online_retail_sample.csv.gz")
     sample.to_csv(target, index=False, compression={"method": "gzip", "mtime": 0})
-    print(f"{len(sample):,} lines, {sample['CustomerID'].replace('', np.nan).nunique()} "
-          f"customers -> {target} ({target.stat().st_size:,} bytes)")
+    print(
+        f"{len(sample):,} lines, {sample['CustomerID'].replace('', np.nan).nunique()} "
+        f"customers -> {target} ({target.stat().st_size:,} bytes)"
+    )
 
 
 if __name__ == "__main__":

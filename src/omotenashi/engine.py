@@ -144,7 +144,10 @@ class Omotenashi:
                     if event.type == "identify" and event.context.get(k)
                 }
                 identity_rules.identify(
-                    self.store, event.customer_id, event.anonymous_id, extra,
+                    self.store,
+                    event.customer_id,
+                    event.anonymous_id,
+                    extra,
                     source=event.type if event.type == "identify" else "event",
                     at=row[EVENT_COLUMNS.index("ts")],
                 )
@@ -182,8 +185,9 @@ class Omotenashi:
         self, customer_id: str, anonymous_id: str | None = None, **identities: object
     ) -> identity_rules.LinkResult:
         """Link an anonymous id and identities (``email=...``, ``phone=...``) to a customer."""
-        return identity_rules.identify(self.store, str(customer_id), anonymous_id, identities,
-                                       source="alias")
+        return identity_rules.identify(
+            self.store, str(customer_id), anonymous_id, identities, source="alias"
+        )
 
     def alias(
         self, customer_id: str, identity: str, kind: str = "anonymous"
@@ -233,8 +237,7 @@ class Omotenashi:
         self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
     ) -> profiles.Profile:
         """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
-        return profiles.build_profile(self.store, str(customer_id), as_of=as_of,
-                                      top=top_categories)
+        return profiles.build_profile(self.store, str(customer_id), as_of=as_of, top=top_categories)
 
     def timeline(
         self, customer_id: str, *, limit: int = 50, cursor: str | None = None
@@ -336,19 +339,27 @@ class Omotenashi:
         return EventSource(file, {}).rows_hint() if file.is_file() else None
 
     def import_items(
-        self, path: str | os.PathLike[str], *, mapping: str | Mapping[str, str],
-        list_sep: str = "|", sep: str | None = None,
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str],
+        list_sep: str = "|",
+        sep: str | None = None,
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
         plan = ImportPlan(
-            items=items_from_file(Path(path), mapping, list_sep=list_sep,
-                                  csv_options=CsvOptions(sep=sep)),
+            items=items_from_file(
+                Path(path), mapping, list_sep=list_sep, csv_options=CsvOptions(sep=sep)
+            ),
             name=str(path),
         )
         return run_import(self.store, plan)
 
     def import_customers(
-        self, path: str | os.PathLike[str], *, mapping: str | Mapping[str, str],
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str],
         sep: str | None = None,
     ) -> ImportReport:
         """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""

@@ -78,7 +78,11 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for record in frame.to_dict("records"):
         clean = {}
         for key, value in record.items():
-            if value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            if (
+                value is pd.NA
+                or value is pd.NaT
+                or (isinstance(value, float) and math.isnan(value))
+            ):
                 clean[key] = None
             elif isinstance(value, pd.Timestamp):
                 clean[key] = value.isoformat()
@@ -108,4 +112,6 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
 
 
 def money(value: float | None) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
+    return (
+        "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
+    )

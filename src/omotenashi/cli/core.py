@@ -113,8 +113,12 @@ def _print_report(report: ImportReport, json_out: bool) -> None:
 
 @app.command("import", rich_help_panel="Data")
 def import_events(
-    file: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet or JSON-lines file (or a "
-                                              "dataset folder with --preset).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, TSV, Parquet or JSON-lines file (or a dataset folder with --preset)."
+        ),
+    ],
     mapping: Annotated[
         str | None,
         typer.Option(
@@ -130,28 +134,36 @@ def import_events(
     ] = None,
     event_type: Annotated[
         str | None,
-        typer.Option("--type", help="Event type for files without a type column "
-                                    "(default: purchase with prices, rating with ratings, "
-                                    "else view)."),
+        typer.Option(
+            "--type",
+            help="Event type for files without a type column "
+            "(default: purchase with prices, rating with ratings, "
+            "else view).",
+        ),
     ] = None,
     channel: Annotated[
         str | None, typer.Option("--channel", help="Channel for files without a channel column.")
     ] = None,
     cancel_prefix: Annotated[
         str | None,
-        typer.Option("--cancel-prefix", help="Order ids starting with this are cancellations "
-                                             "(returns), e.g. C."),
+        typer.Option(
+            "--cancel-prefix",
+            help="Order ids starting with this are cancellations (returns), e.g. C.",
+        ),
     ] = None,
-    sep: Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
-    = None,
+    sep: Annotated[
+        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
+    ] = None,
     skip_bad_rows: Annotated[
         bool,
-        typer.Option("--skip-bad-rows", help="Import the good rows; write rejected rows and "
-                                             "reasons to a side file."),
+        typer.Option(
+            "--skip-bad-rows",
+            help="Import the good rows; write rejected rows and reasons to a side file.",
+        ),
     ] = False,
     rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Side file for rejected rows "
-                                                    "(default: FILE.rejected.csv).")
+        Path | None,
+        typer.Option("--rejects", help="Side file for rejected rows (default: FILE.rejected.csv)."),
     ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
@@ -183,10 +195,12 @@ def import_items(
         str,
         typer.Option("--map", help="item=,title=,description=,price=,categories=,tags=,attr.NAME="),
     ],
-    list_sep: Annotated[str, typer.Option("--list-sep", help="Separator inside categories/tags.")]
-    = "|",
-    sep: Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
-    = None,
+    list_sep: Annotated[
+        str, typer.Option("--list-sep", help="Separator inside categories/tags.")
+    ] = "|",
+    sep: Annotated[
+        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -201,11 +215,15 @@ def import_customers(
     file: Annotated[Path, typer.Argument(help="Customer file (CSV, TSV, Parquet, JSON lines).")],
     mapping: Annotated[
         str,
-        typer.Option("--map", help="customer=COLUMN, and attr.NAME=COLUMN (default: every other "
-                                   "column is an attribute)"),
+        typer.Option(
+            "--map",
+            help="customer=COLUMN, and attr.NAME=COLUMN (default: every other "
+            "column is an attribute)",
+        ),
     ],
-    sep: Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
-    = None,
+    sep: Annotated[
+        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -258,8 +276,9 @@ def track(
 @app.command(rich_help_panel="Identity")
 def identify(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
-    anonymous: Annotated[str | None, typer.Option("--anonymous", help="Anonymous / device / "
-                                                                      "cookie id.")] = None,
+    anonymous: Annotated[
+        str | None, typer.Option("--anonymous", help="Anonymous / device / cookie id.")
+    ] = None,
     email: Annotated[str | None, typer.Option("--email")] = None,
     phone: Annotated[str | None, typer.Option("--phone")] = None,
     loyalty: Annotated[str | None, typer.Option("--loyalty", help="Loyalty card id.")] = None,
@@ -276,8 +295,12 @@ def identify(
 def alias(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
     identity: Annotated[str, typer.Argument(help="The other id.")],
-    kind: Annotated[str, typer.Option("--kind", help="anonymous, email, phone, loyalty, device, "
-                                                     "or customer (= merge).")] = "anonymous",
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="anonymous, email, phone, loyalty, device, or customer (= merge)."
+        ),
+    ] = "anonymous",
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -380,8 +403,9 @@ def profile(
 def timeline(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Events per page (max 1000).")] = 20,
-    cursor: Annotated[str | None, typer.Option("--cursor", help="From a previous page's "
-                                                                "next_cursor.")] = None,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="From a previous page's next_cursor.")
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -391,12 +415,26 @@ def timeline(
     if json_out:
         emit_json(page.model_dump())
         return
-    table = Table("when", "type", "channel", "item", "order", "qty", "value", title=
-                  f"timeline of {page.customer_id}")
+    table = Table(
+        "when",
+        "type",
+        "channel",
+        "item",
+        "order",
+        "qty",
+        "value",
+        title=f"timeline of {page.customer_id}",
+    )
     for e in page.events:
-        table.add_row(e.timestamp[:19].replace("T", " "), e.type, e.channel or "",
-                      (e.item_title or e.item_id or "")[:40], e.order_id or "",
-                      "" if e.quantity is None else f"{e.quantity:g}", money(e.value))
+        table.add_row(
+            e.timestamp[:19].replace("T", " "),
+            e.type,
+            e.channel or "",
+            (e.item_title or e.item_id or "")[:40],
+            e.order_id or "",
+            "" if e.quantity is None else f"{e.quantity:g}",
+            money(e.value),
+        )
     console.print(table)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
@@ -421,13 +459,15 @@ def customers(
 
 
 def _customers_table(frame: Any, title: str) -> Table:
-    table = Table("#", "customer", "recency (days)", "orders", "monetary", "events", "last seen",
-                  title=title)
+    table = Table(
+        "#", "customer", "recency (days)", "orders", "monetary", "events", "last seen", title=title
+    )
     for rank, row in enumerate(frame.itertuples(index=False), start=1):
         table.add_row(
             str(rank),
             str(row.customer_id),
-            "" if row.recency_days is None or str(row.recency_days) == "<NA>"
+            ""
+            if row.recency_days is None or str(row.recency_days) == "<NA>"
             else str(row.recency_days),
             str(row.frequency),
             money(row.monetary),
@@ -474,8 +514,9 @@ def demo(
     console.print(_stats_panel(result["stats"]))
     import pandas as pd
 
-    console.print(_customers_table(pd.DataFrame(result["top_customers"]),
-                                   "top 10 customers by value"))
+    console.print(
+        _customers_table(pd.DataFrame(result["top_customers"]), "top 10 customers by value")
+    )
     from omotenashi.profiles import Profile, TimelinePage
 
     console.rule(f"profile of the best customer, {result['profile']['customer_id']}")

@@ -79,7 +79,9 @@ class Event(BaseModel):
     timestamp: datetime
     context: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("customer_id", "anonymous_id", "item_id", "order_id", "event_id", mode="before")
+    @field_validator(
+        "customer_id", "anonymous_id", "item_id", "order_id", "event_id", mode="before"
+    )
     @classmethod
     def _ids_as_text(cls, value: object) -> object:
         if isinstance(value, bool):

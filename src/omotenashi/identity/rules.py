@@ -12,8 +12,13 @@ from omotenashi.storage.base import Store
 #: Keys of an identify event's ``context`` that are linked as identities of the customer.
 IDENTITY_CONTEXT_KEYS: tuple[str, ...] = ("email", "phone", "loyalty_id", "device_id")
 
-_KIND_ALIASES = {"loyalty_id": "loyalty", "device_id": "device", "cookie": "anonymous",
-                 "session": "anonymous", "anonymous_id": "anonymous"}
+_KIND_ALIASES = {
+    "loyalty_id": "loyalty",
+    "device_id": "device",
+    "cookie": "anonymous",
+    "session": "anonymous",
+    "anonymous_id": "anonymous",
+}
 
 
 def normalise_identity(kind: str, value: object) -> tuple[str, str]:

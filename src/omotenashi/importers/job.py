@@ -150,7 +150,11 @@ def run_import(
                 if failures:
                     if not skip_bad_rows:
                         position, field_name, reason = failures[0]
-                        more = f" ({len(failures)} bad rows in this block)" if len(failures) > 1 else ""
+                        more = (
+                            f" ({len(failures)} bad rows in this block)"
+                            if len(failures) > 1
+                            else ""
+                        )
                         raise ImportRowError(
                             f"{reason}{more}; nothing was imported. Fix the file, or use "
                             "--skip-bad-rows to import the other rows and write the rejected "
@@ -162,8 +166,12 @@ def run_import(
                         )
                     raw = frame.drop(columns=[LINE])
                     for position, field_name, reason in failures:
-                        record = {chunk.unit: int(lines[position]), "field": field_name,
-                                  "reason": reason, "file": label}
+                        record = {
+                            chunk.unit: int(lines[position]),
+                            "field": field_name,
+                            "reason": reason,
+                            "file": label,
+                        }
                         record.update({str(k): v for k, v in raw.iloc[position].items()})
                         rejects.append(record)
                 prepared_rows += prepared.size
@@ -280,26 +288,37 @@ def items_from_file(
             missing = [c for c in mapping.values() if c not in frame.columns]
             if missing:
                 raise DataError(
-                    f"{path}: column(s) {', '.join(map(repr, missing))} not in the file", field="map"
+                    f"{path}: column(s) {', '.join(map(repr, missing))} not in the file",
+                    field="map",
                 )
             ids = _text(frame[mapping["item"]]).to_pylist()
             for position in range(len(frame)):
                 where = f"{chunk.unit} {chunk.first_line + position}"
                 item_id = ids[position]
                 if item_id is None:
-                    raise ImportRowError("no item id", file=str(path),
-                                         line=chunk.first_line + position, field=mapping["item"])
+                    raise ImportRowError(
+                        "no item id",
+                        file=str(path),
+                        line=chunk.first_line + position,
+                        field=mapping["item"],
+                    )
                 row: dict[str, Any] = {"item_id": str(item_id)}
                 for key in ("title", "description"):
                     if key in mapping:
                         value = frame[mapping[key]].iloc[position]
-                        row[key] = None if pd.isna(value) or str(value) in ("", "nan") else str(value)
+                        row[key] = (
+                            None if pd.isna(value) or str(value) in ("", "nan") else str(value)
+                        )
                 if "price" in mapping:
                     raw = frame[mapping["price"]].iloc[position]
                     price = pd.to_numeric(pd.Series([raw]), errors="coerce").iloc[0]
                     if pd.isna(price) and not (pd.isna(raw) or str(raw).strip() == ""):
-                        raise ImportRowError(f"{raw!r} is not a number", file=str(path),
-                                             line=chunk.first_line + position, field=mapping["price"])
+                        raise ImportRowError(
+                            f"{raw!r} is not a number",
+                            file=str(path),
+                            line=chunk.first_line + position,
+                            field=mapping["price"],
+                        )
                     row["price"] = None if pd.isna(price) else float(price)
                 for key in ("categories", "tags"):
                     if key in mapping:
@@ -340,12 +359,18 @@ def customers_from_file(
                 str(c): str(c) for c in frame.columns if c != mapping["customer"]
             }
             ids = _text(frame[mapping["customer"]]).to_pylist()
-            records = frame[list(columns.values())].to_dict("records") if columns else [{}] * len(frame)
+            records = (
+                frame[list(columns.values())].to_dict("records") if columns else [{}] * len(frame)
+            )
             for position, record in enumerate(records):
                 customer = ids[position]
                 if customer is None:
-                    raise ImportRowError("no customer id", file=str(path),
-                                         line=chunk.first_line + position, field=mapping["customer"])
+                    raise ImportRowError(
+                        "no customer id",
+                        file=str(path),
+                        line=chunk.first_line + position,
+                        field=mapping["customer"],
+                    )
                 attrs = {name: _plain_value(record[column]) for name, column in columns.items()}
                 out.append((str(customer), {k: v for k, v in attrs.items() if v is not None}))
         return out

@@ -159,15 +159,18 @@ def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarra
         c, u = pd.factorize(frame[f"context.{name}"], use_na_sentinel=True)
         codes.append(c)
         uniques.append(u)
-    combo_codes, combos = pd.factorize(pd.MultiIndex.from_arrays(codes)) if len(names) > 1 else (
-        codes[0], [(c,) for c in range(len(uniques[0]))]
+    combo_codes, combos = (
+        pd.factorize(pd.MultiIndex.from_arrays(codes))
+        if len(names) > 1
+        else (codes[0], [(c,) for c in range(len(uniques[0]))])
     )
     uniques = [list(u) for u in uniques]  # plain lists: indexing a pandas Index is slow
     encoded = []
     for combo in combos:
         combo = combo if isinstance(combo, tuple) else (combo,)
         parts = {
-            name: _plain(uniques[i][code]) for i, (name, code) in enumerate(zip(names, combo))
+            name: _plain(uniques[i][code])
+            for i, (name, code) in enumerate(zip(names, combo, strict=True))
             if code >= 0
         }
         encoded.append(json.dumps(parts) if parts else None)
@@ -259,8 +262,7 @@ class ContentIds:
         if previous.any():  # add the earlier chunks' counts to every row of those hashes
             occurrence += previous[np.searchsorted(distinct, keys)]
         total = previous + counts
-        for key, count in zip(distinct[total > 1].tolist(), total[total > 1].tolist(),
-                              strict=True):
+        for key, count in zip(distinct[total > 1].tolist(), total[total > 1].tolist(), strict=True):
             self._repeats[key] = count
         fresh = distinct[previous == 0]
         self._keys = np.sort(np.concatenate([self._keys, fresh]), kind="stable")
@@ -326,8 +328,9 @@ def prepare_events(
             continue
         text = _text(columns[key])
         lengths = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
-        check.fail(lengths > _ID_MAX, column_name(key),
-                   lambda p: f"id longer than {_ID_MAX} characters")
+        check.fail(
+            lengths > _ID_MAX, column_name(key), lambda p: f"id longer than {_ID_MAX} characters"
+        )
         ids[key] = text
     who_missing = _is_null(ids["customer"]) & _is_null(ids["anonymous"])
     check.fail(
@@ -339,8 +342,11 @@ def prepare_events(
     # -- time -------------------------------------------------------------------------------
     times = _parse_times(columns["time"])
     bad_time = times.isna().to_numpy()
-    check.fail(bad_time, column_name("time"),
-               lambda p: f"cannot read {raw_value('time', p)!r} as a date/time")
+    check.fail(
+        bad_time,
+        column_name("time"),
+        lambda p: f"cannot read {raw_value('time', p)!r} as a date/time",
+    )
     ts = _micros(times)
 
     # -- numbers ----------------------------------------------------------------------------
@@ -366,8 +372,11 @@ def prepare_events(
     # -- type and channel -------------------------------------------------------------------
     if "type" in columns:
         types = _names(_text(columns["type"]))
-        check.fail(~_valid_names(types), column_name("type"),
-                   lambda p: f"{raw_value('type', p)!r} is not an event type name")
+        check.fail(
+            ~_valid_names(types),
+            column_name("type"),
+            lambda p: f"{raw_value('type', p)!r} is not an event type name",
+        )
         types = pc.fill_null(types, "view")
     else:
         default = defaults.type
@@ -386,8 +395,11 @@ def prepare_events(
 
     if "channel" in columns:
         channels = _names(_text(columns["channel"]))
-        check.fail(~_valid_names(channels), column_name("channel"),
-                   lambda p: f"{raw_value('channel', p)!r} is not a channel name")
+        check.fail(
+            ~_valid_names(channels),
+            column_name("channel"),
+            lambda p: f"{raw_value('channel', p)!r} is not a channel name",
+        )
         if defaults.channel:
             channels = pc.fill_null(channels, defaults.channel)
     else:
@@ -407,8 +419,9 @@ def prepare_events(
     keep = np.flatnonzero(~check.bad)
     take = pa.array(keep, type=pa.int64())
     context = _json_context(
-        pd.DataFrame({f"context.{n}": columns[f"context.{n}"].to_numpy()[keep]
-                      for n in context_names}),
+        pd.DataFrame(
+            {f"context.{n}": columns[f"context.{n}"].to_numpy()[keep] for n in context_names}
+        ),
         context_names,
         len(keep),
     )
@@ -425,16 +438,27 @@ def prepare_events(
         "ts": pa.array(ts[keep]),
         "context": pa.array(context, type=pa.string()),
     }
-    content_order = ("customer_id", "anonymous_id", "type", "item_id", "order_id", "quantity",
-                     "value", "rating", "channel", "ts", "context")
+    content_order = (
+        "customer_id",
+        "anonymous_id",
+        "type",
+        "item_id",
+        "order_id",
+        "quantity",
+        "value",
+        "rating",
+        "channel",
+        "ts",
+        "context",
+    )
     out: dict[str, list[object]] = {name: kept[name].to_pylist() for name in content_order}
     given = ids["event_id"].take(take)
     if len(keep):
         generated = content_ids.assign(
             [kept[name].to_pandas() for name in content_order], len(keep)
         )
-        given_list = given.to_pylist()
-        out["event_id"] = [g if g is not None else c for g, c in zip(given_list, generated)]
+        pairs = zip(given.to_pylist(), generated, strict=True)
+        out["event_id"] = [g if g is not None else c for g, c in pairs]
     else:
         out["event_id"] = []
     return PreparedEvents(out, len(keep)), check.failures, check.bad

@@ -119,7 +119,10 @@ def build_profile(
     )
     identities = [
         Identity(
-            kind=i["kind"], value=i["value"], source=i["source"], linked_at=isoformat(i["linked_at"])
+            kind=i["kind"],
+            value=i["value"],
+            source=i["source"],
+            linked_at=isoformat(i["linked_at"]),
         )
         for i in store.identities_of(keys.customer_id)
     ]
@@ -198,17 +201,27 @@ def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
         recency = np.full(len(frame), np.nan)
     else:
         recency = np.floor((as_of_us - last) / DAY_US)
-    frame["recency_days"] = pd.array(
-        np.where(np.isnan(recency), pd.NA, recency), dtype="Int64"
-    ) if len(frame) else pd.array([], dtype="Int64")
+    frame["recency_days"] = (
+        pd.array(np.where(np.isnan(recency), pd.NA, recency), dtype="Int64")
+        if len(frame)
+        else pd.array([], dtype="Int64")
+    )
     frame["frequency"] = frame["frequency"].astype("int64")
     frame["monetary"] = frame["monetary"].astype("float64").round(2)
     for column in ("first_seen", "last_seen", "last_purchase"):
         frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="us", utc=True)
     frame.attrs["as_of"] = isoformat(as_of_us)
     return frame[
-        ["customer_id", "recency_days", "frequency", "monetary", "first_seen", "last_seen",
-         "events", "last_purchase"]
+        [
+            "customer_id",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "first_seen",
+            "last_seen",
+            "events",
+            "last_purchase",
+        ]
     ]
 
 
@@ -223,8 +236,9 @@ def top_customers(
     frame = rfm_table(store, as_of=as_of)
     if by == "recency":
         frame = frame[frame["recency_days"].notna()]
-        frame = frame.sort_values(["recency_days", "monetary", "customer_id"],
-                                  ascending=[True, False, True])
+        frame = frame.sort_values(
+            ["recency_days", "monetary", "customer_id"], ascending=[True, False, True]
+        )
     else:
         other = "frequency" if by == "monetary" else "monetary"
         frame = frame.sort_values([by, other, "customer_id"], ascending=[False, False, True])

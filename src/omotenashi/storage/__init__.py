@@ -55,8 +55,10 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
         raise StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
     synchronous = options.get("synchronous", "full").lower()
     if synchronous not in ("full", "normal"):
-        raise StorageError("synchronous must be full (survives power loss, the default) or "
-                           "normal (survives a crashed process; faster commits)")
+        raise StorageError(
+            "synchronous must be full (survives power loss, the default) or "
+            "normal (survives a crashed process; faster commits)"
+        )
     path = sqlite_path(location)
     if path != ":memory:" and not create and not Path(path).exists():
         raise StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")

@@ -50,9 +50,7 @@ class Store(Protocol):
 
     def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int: ...
 
-    def link_identity(
-        self, kind: str, value: str, customer_id: str, source: str, at: int
-    ) -> str:
+    def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         """Link ``(kind, value)`` to a customer unless already linked; return the owner now."""
         ...
 

@@ -98,8 +98,8 @@ EVENT_INDEXES: dict[str, str] = {
     " WHERE anonymous_id IS NOT NULL",
 }
 
-# The person an event belongs to: its (merged) customer id, else the customer its anonymous id is
-# linked to, else the anonymous visitor itself (prefixed so it can never collide with a customer id).
+# The person an event belongs to: its (merged) customer id, else the customer its anonymous id
+# is linked to, else the anonymous visitor itself (prefixed: it never collides with a customer id).
 ANONYMOUS_PREFIX = "anonymous:"
 
 RESOLVED_EVENTS = """

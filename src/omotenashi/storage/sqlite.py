@@ -39,22 +39,9 @@ _INSERT_EVENTS = (
 
 _INSERT_PLAIN = _INSERT_EVENTS.split(" ON CONFLICT")[0]
 
-_FRAME_COLUMNS = [
-    "event_id",
-    "person_id",
-    "known",
-    "customer_id",
-    "anonymous_id",
-    "type",
-    "item_id",
-    "order_id",
-    "quantity",
-    "value",
-    "rating",
-    "channel",
-    "timestamp",
-    "context",
-]
+# columns of RESOLVED_EVENTS, and of the frame events_frame() returns
+_RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
+_FRAME_COLUMNS = [c if c != "ts" else "timestamp" for c in _RESOLVED_COLUMNS[1:]]
 
 # numpy scalars arrive from pandas-built rows; let sqlite3 store them as plain numbers
 sqlite3.register_adapter(np.int64, int)
@@ -73,7 +60,11 @@ class SQLiteStore:
     """``Store`` on a SQLite file (or ``:memory:``)."""
 
     def __init__(
-        self, path: str, *, url: str | None = None, timeout_s: float = 30.0,
+        self,
+        path: str,
+        *,
+        url: str | None = None,
+        timeout_s: float = 30.0,
         synchronous: str = "full",
     ) -> None:
         self.path = path
@@ -394,15 +385,19 @@ class SQLiteStore:
             category_rows: list[tuple[str, str]] = []
             for item_id, fields in incoming.items():
                 old = existing.get(item_id)
-                new = dict(old) if old else {
-                    "item_id": item_id,
-                    "title": None,
-                    "description": None,
-                    "price": None,
-                    "categories": [],
-                    "tags": [],
-                    "attributes": {},
-                }
+                new = (
+                    dict(old)
+                    if old
+                    else {
+                        "item_id": item_id,
+                        "title": None,
+                        "description": None,
+                        "price": None,
+                        "categories": [],
+                        "tags": [],
+                        "attributes": {},
+                    }
+                )
                 attributes = dict(new["attributes"])
                 attributes.update(fields.get("attributes", {}))
                 new.update({k: v for k, v in fields.items() if k != "attributes"})
@@ -464,9 +459,7 @@ class SQLiteStore:
 
     def person_keys(self, customer_id: str) -> PersonKeys | None:
         canonical = self.resolve("customer", customer_id) or customer_id
-        links = self._read(
-            "SELECT kind, value FROM identities WHERE customer_id = ?", (canonical,)
-        )
+        links = self._read("SELECT kind, value FROM identities WHERE customer_id = ?", (canonical,))
         customer_ids = [canonical] + [v for k, v in links if k == "customer"]
         anonymous_ids = [v for k, v in links if k == "anonymous"]
         if not links:
@@ -489,9 +482,7 @@ class SQLiteStore:
         return [{"kind": k, "value": v, "source": s, "linked_at": t} for k, v, s, t in rows]
 
     def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
-        row = self._read(
-            "SELECT attributes FROM customers WHERE customer_id = ?", (customer_id,)
-        )
+        row = self._read("SELECT attributes FROM customers WHERE customer_id = ?", (customer_id,))
         return json.loads(row[0][0]) if row else None
 
     @staticmethod
@@ -607,26 +598,7 @@ class SQLiteStore:
             params = list(types)
         sql += " ORDER BY ts, seq"
         rows = self._read(sql, params)
-        frame = pd.DataFrame(
-            rows,
-            columns=[
-                "seq",
-                "event_id",
-                "person_id",
-                "known",
-                "customer_id",
-                "anonymous_id",
-                "type",
-                "item_id",
-                "order_id",
-                "quantity",
-                "value",
-                "rating",
-                "channel",
-                "ts",
-                "context",
-            ],
-        )
+        frame = pd.DataFrame(rows, columns=_RESOLVED_COLUMNS)
         for column in ("quantity", "value", "rating"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         frame["known"] = frame["known"].astype(bool)
@@ -657,7 +629,15 @@ class SQLiteStore:
         )
         frame = pd.DataFrame(
             rows,
-            columns=["item_id", "title", "description", "price", "categories", "tags", "attributes"],
+            columns=[
+                "item_id",
+                "title",
+                "description",
+                "price",
+                "categories",
+                "tags",
+                "attributes",
+            ],
         )
         for column in ("categories", "tags", "attributes"):
             frame[column] = [json.loads(v) for v in frame[column]]

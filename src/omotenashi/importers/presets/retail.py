@@ -25,39 +25,195 @@ from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import file_format
 
 NON_PRODUCT_CODES = {
-    "POST", "D", "M", "C2", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "S", "B",
-    "m", "ADJUST", "ADJUST2", "TEST001", "TEST002",
+    "POST",
+    "D",
+    "M",
+    "C2",
+    "DOT",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "CRUK",
+    "PADS",
+    "S",
+    "B",
+    "m",
+    "ADJUST",
+    "ADJUST2",
+    "TEST001",
+    "TEST002",
 }
 
 # keyword -> category; a description may name several
 CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "Bags": ("BAG", "BAGS", "SHOPPER", "TOTE"),
-    "Candles & lights": ("CANDLE", "CANDLES", "T-LIGHT", "TLIGHT", "TEALIGHT", "LANTERN",
-                         "LIGHT", "LIGHTS", "LAMP", "CANDLEHOLDER"),
-    "Cards & wrapping": ("CARD", "CARDS", "WRAP", "ENVELOPE", "ENVELOPES", "TAGS", "RIBBON",
-                         "RIBBONS", "TISSUE", "TISSUES"),
-    "Kitchen & dining": ("MUG", "MUGS", "CUP", "CUPS", "SAUCER", "PLATE", "PLATES", "BOWL",
-                         "BOWLS", "TEAPOT", "CAKE", "CAKESTAND", "BAKING", "JAR", "TRAY",
-                         "NAPKINS", "CUTLERY", "SPOON", "SPOONS", "TEA", "COFFEE", "BOTTLE",
-                         "JUG", "GLASS", "CAKECASES", "LUNCH", "APRON", "CHOPSTICKS"),
-    "Home decor": ("SIGN", "FRAME", "CLOCK", "CUSHION", "DOORMAT", "MIRROR", "VASE", "WREATH",
-                   "DECORATION", "ORNAMENT", "HOOK", "HOOKS", "HANGER", "GARLAND", "BUNTING",
-                   "PLAQUE", "WALL", "DOORSTOP", "CURTAIN", "THROW", "QUILT", "BLANKET"),
-    "Storage": ("BOX", "BOXES", "BASKET", "HOLDER", "DRAWER", "CASE", "TIN", "TINS", "CRATE",
-                "TRUNK", "STORAGE", "CABINET"),
-    "Stationery": ("NOTEBOOK", "PEN", "PENS", "PENCIL", "PENCILS", "STICKER", "STICKERS",
-                   "PAPER", "CHALK", "ERASER", "RUBBER", "SKETCHBOOK", "MAGNET", "CALENDAR",
-                   "DIARY", "NOTEPAD", "STAMP", "STAMPS"),
-    "Toys & games": ("TOY", "TOYS", "GAME", "GAMES", "DOLL", "PUZZLE", "DOMINOES", "SKITTLES",
-                     "SPACEBOY", "PLAYHOUSE", "JIGSAW", "TEDDY", "SOLDIER", "RABBIT", "KIT"),
-    "Garden": ("GARDEN", "PLANT", "PLANTER", "WATERING", "PARASOL", "BIRD", "FLOWER",
-               "GNOME", "HERB"),
-    "Christmas": ("CHRISTMAS", "XMAS", "SANTA", "ADVENT", "SNOWFLAKE", "REINDEER", "STOCKING",
-                  "BAUBLE", "NOEL"),
+    "Candles & lights": (
+        "CANDLE",
+        "CANDLES",
+        "T-LIGHT",
+        "TLIGHT",
+        "TEALIGHT",
+        "LANTERN",
+        "LIGHT",
+        "LIGHTS",
+        "LAMP",
+        "CANDLEHOLDER",
+    ),
+    "Cards & wrapping": (
+        "CARD",
+        "CARDS",
+        "WRAP",
+        "ENVELOPE",
+        "ENVELOPES",
+        "TAGS",
+        "RIBBON",
+        "RIBBONS",
+        "TISSUE",
+        "TISSUES",
+    ),
+    "Kitchen & dining": (
+        "MUG",
+        "MUGS",
+        "CUP",
+        "CUPS",
+        "SAUCER",
+        "PLATE",
+        "PLATES",
+        "BOWL",
+        "BOWLS",
+        "TEAPOT",
+        "CAKE",
+        "CAKESTAND",
+        "BAKING",
+        "JAR",
+        "TRAY",
+        "NAPKINS",
+        "CUTLERY",
+        "SPOON",
+        "SPOONS",
+        "TEA",
+        "COFFEE",
+        "BOTTLE",
+        "JUG",
+        "GLASS",
+        "CAKECASES",
+        "LUNCH",
+        "APRON",
+        "CHOPSTICKS",
+    ),
+    "Home decor": (
+        "SIGN",
+        "FRAME",
+        "CLOCK",
+        "CUSHION",
+        "DOORMAT",
+        "MIRROR",
+        "VASE",
+        "WREATH",
+        "DECORATION",
+        "ORNAMENT",
+        "HOOK",
+        "HOOKS",
+        "HANGER",
+        "GARLAND",
+        "BUNTING",
+        "PLAQUE",
+        "WALL",
+        "DOORSTOP",
+        "CURTAIN",
+        "THROW",
+        "QUILT",
+        "BLANKET",
+    ),
+    "Storage": (
+        "BOX",
+        "BOXES",
+        "BASKET",
+        "HOLDER",
+        "DRAWER",
+        "CASE",
+        "TIN",
+        "TINS",
+        "CRATE",
+        "TRUNK",
+        "STORAGE",
+        "CABINET",
+    ),
+    "Stationery": (
+        "NOTEBOOK",
+        "PEN",
+        "PENS",
+        "PENCIL",
+        "PENCILS",
+        "STICKER",
+        "STICKERS",
+        "PAPER",
+        "CHALK",
+        "ERASER",
+        "RUBBER",
+        "SKETCHBOOK",
+        "MAGNET",
+        "CALENDAR",
+        "DIARY",
+        "NOTEPAD",
+        "STAMP",
+        "STAMPS",
+    ),
+    "Toys & games": (
+        "TOY",
+        "TOYS",
+        "GAME",
+        "GAMES",
+        "DOLL",
+        "PUZZLE",
+        "DOMINOES",
+        "SKITTLES",
+        "SPACEBOY",
+        "PLAYHOUSE",
+        "JIGSAW",
+        "TEDDY",
+        "SOLDIER",
+        "RABBIT",
+        "KIT",
+    ),
+    "Garden": (
+        "GARDEN",
+        "PLANT",
+        "PLANTER",
+        "WATERING",
+        "PARASOL",
+        "BIRD",
+        "FLOWER",
+        "GNOME",
+        "HERB",
+    ),
+    "Christmas": (
+        "CHRISTMAS",
+        "XMAS",
+        "SANTA",
+        "ADVENT",
+        "SNOWFLAKE",
+        "REINDEER",
+        "STOCKING",
+        "BAUBLE",
+        "NOEL",
+    ),
     "Party": ("PARTY", "BALLOON", "BALLOONS", "CONFETTI", "BIRTHDAY", "PIÑATA", "PINATA"),
-    "Accessories & jewellery": ("NECKLACE", "BRACELET", "EARRINGS", "RING", "HAIR", "UMBRELLA",
-                                "PURSE", "WALLET", "SCARF", "HANDBAG", "BROOCH", "CHARM",
-                                "KEYRING", "HAT"),
+    "Accessories & jewellery": (
+        "NECKLACE",
+        "BRACELET",
+        "EARRINGS",
+        "RING",
+        "HAIR",
+        "UMBRELLA",
+        "PURSE",
+        "WALLET",
+        "SCARF",
+        "HANDBAG",
+        "BROOCH",
+        "CHARM",
+        "KEYRING",
+        "HAT",
+    ),
     "Bathroom & beauty": ("SOAP", "TOWEL", "TOWELS", "BATH", "WASHBAG", "SPONGE", "COSMETIC"),
 }
 _WORD = re.compile(r"[A-Z0-9Ñ\-]+")
@@ -73,7 +229,8 @@ def categories_for(description: str | None, stock_code: str) -> list[str]:
     if not description:
         return [OTHER_CATEGORY]
     found = dict.fromkeys(
-        _KEYWORD_TO_CATEGORY[w] for w in _WORD.findall(description.upper())
+        _KEYWORD_TO_CATEGORY[w]
+        for w in _WORD.findall(description.upper())
         if w in _KEYWORD_TO_CATEGORY
     )
     return list(found) or [OTHER_CATEGORY]
@@ -91,8 +248,9 @@ def _main_file(path: Path) -> Path:
 def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
     if file_format(path) == "parquet":
         return pd.read_parquet(path, columns=columns)
-    return pd.read_csv(path, usecols=columns, dtype={"CustomerID": str, "StockCode": str,
-                                                      "InvoiceNo": str})
+    return pd.read_csv(
+        path, usecols=columns, dtype={"CustomerID": str, "StockCode": str, "InvoiceNo": str}
+    )
 
 
 def _most_common(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
@@ -129,8 +287,10 @@ def plan(path: Path) -> ImportPlan:
                 "title": title,
                 "price": None if code not in prices.index else round(float(prices[code]), 2),
                 "categories": categories_for(title, code),
-                "attributes": {"is_product": code not in NON_PRODUCT_CODES
-                               and code.upper() not in NON_PRODUCT_CODES},
+                "attributes": {
+                    "is_product": code not in NON_PRODUCT_CODES
+                    and code.upper() not in NON_PRODUCT_CODES
+                },
             }
 
     def customers() -> Iterable[tuple[str, dict[str, Any]]]:
@@ -156,5 +316,6 @@ def plan(path: Path) -> ImportPlan:
         defaults=EventDefaults(type="purchase", channel="web", cancel_prefix="C"),
         transform=_guest_ids,
     )
-    return ImportPlan(sources=[source], items=items, customers=customers,
-                      name=f"online-retail:{main.name}")
+    return ImportPlan(
+        sources=[source], items=items, customers=customers, name=f"online-retail:{main.name}"
+    )
