@@ -2,7 +2,7 @@
 off-policy evaluation on the Open Bandit Dataset sample. Prints one JSON document; writes a PNG of
 the regret curves. Not a test.
 
-    python benchmarks/decide.py [--rounds 50000] [--plot benchmarks/decide_regret.png]
+    python benchmarks/decide.py [--rounds 50000] [--plot decide_regret.png]
 """
 
 from __future__ import annotations
@@ -69,14 +69,15 @@ def regret(rounds: int, seed: int) -> tuple[dict, dict]:
 
 def throughput(n: int, seed: int, tmp: Path) -> dict:
     out = {}
-    for log_name in ("memory", "sqlite"):
+    logs = {
+        "memory": lambda kind: InMemoryDecisionLog(),
+        "sqlite": lambda kind: SQLiteDecisionLog(tmp / f"{kind}.db"),
+        "sqlite-batch64": lambda kind: SQLiteDecisionLog(tmp / f"{kind}-b.db", batch_size=64),
+    }
+    for log_name, make_log in logs.items():
         for kind in ("uniform", "linucb", "linear-ts", "vw"):
             env = ArtworkSimulator(random_state=seed)
-            log = (
-                InMemoryDecisionLog()
-                if log_name == "memory"
-                else SQLiteDecisionLog(tmp / f"{kind}.db")
-            )
+            log = make_log(kind)
             engine = DecisionEngine(log, random_state=seed)
             engine.register(env.decision_point(kind, POLICIES[kind]))
             simulate(engine, env, 2000)  # warm up the learner's vocabulary
@@ -222,7 +223,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-bootstrap", type=int, default=1000)
-    parser.add_argument("--plot", type=Path, default=Path("benchmarks/decide_regret.png"))
+    parser.add_argument("--plot", type=Path, default=Path("decide_regret.png"))
     parser.add_argument(
         "--skip", default="", help="comma-separated parts to skip: regret,speed,obd,learner"
     )

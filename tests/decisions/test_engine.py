@@ -206,3 +206,23 @@ def test_concurrent_decide_and_reward(decision_log):
     frame = eng.log.to_frame()
     assert len(frame) == 400 and frame["reward"].notna().all()
     assert eng.policy("offer").n_updates_ == 400
+
+
+def test_sqlite_batches_are_flushed_before_reads(tmp_path):
+    from omotenashi.decisions import DecisionRecord, SQLiteDecisionLog
+
+    log = SQLiteDecisionLog(tmp_path / "batched.db", batch_size=50)
+    eng = DecisionEngine(log, random_state=0)
+    eng.register(POINT)
+    ids = [eng.decide("offer", f"c{i}", {}, {"page": "home"}).decision_id for i in range(120)]
+    eng.reward(ids[-1], 3.0)  # still pending in the batch: get() must flush first
+    assert len(log.to_frame()) == 120
+    rec = DecisionRecord(ids[0], "offer", "c0", 1.0, "none", 1.0, {"none": 1.0})
+    log.append(rec)
+    with pytest.raises(DataError, match="already logged"):
+        log.flush()
+    log.close()
+    reopened = SQLiteDecisionLog(tmp_path / "batched.db")
+    assert len(reopened.to_frame()) == 120 and reopened.get(ids[-1]).reward == 3.0
+    with pytest.raises(DataError, match="batch_size"):
+        SQLiteDecisionLog(tmp_path / "x.db", batch_size=0)

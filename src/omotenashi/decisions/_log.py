@@ -202,9 +202,18 @@ class SQLiteDecisionLog:
     ----------
     path : str or Path
         Database file; created with its tables when missing. ``":memory:"`` works too.
+    batch_size : int
+        Decisions are written in transactions of this many rows (1: every decision is
+        committed before ``append`` returns). Pending rows are flushed before any read, reward,
+        erasure or close; a crash loses at most ``batch_size - 1`` decisions, which leaves an
+        off-policy evaluation unbiased (they are lost at random, not by outcome).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
+        self.batch_size = batch_size
+        self._pending: list[list[Any]] = []
         self.path = str(path)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -218,23 +227,47 @@ class SQLiteDecisionLog:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Write pending decisions and close the connection."""
+        with self._lock:
+            self._flush()
         self._conn.close()
+
+    def _flush(self) -> None:
+        # caller holds the lock
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+        except sqlite3.IntegrityError:
+            dup = rows[0][0]
+            with self._conn:  # find the duplicate, keep the others
+                for row in rows:
+                    try:
+                        self._conn.execute(
+                            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                        )
+                    except sqlite3.IntegrityError:
+                        dup = row[0]
+            raise DataError(
+                f"decision_id: {dup!r} is already logged", field="decision_id"
+            ) from None
+
+    def flush(self) -> None:
+        """Write pending decisions now."""
+        with self._lock:
+            self._flush()
 
     def append(self, record: DecisionRecord) -> None:
         """Store a new decision."""
         r = record.row()
         with self._lock:
-            try:
-                with self._conn:
-                    self._conn.execute(
-                        "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [r[c] for c in COLUMNS[:10]],
-                    )
-            except sqlite3.IntegrityError:
-                raise DataError(
-                    f"decision_id: {record.decision_id!r} is already logged", field="decision_id"
-                ) from None
+            self._pending.append([r[c] for c in COLUMNS[:10]])
+            if len(self._pending) >= self.batch_size:
+                self._flush()
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> DecisionRecord:
@@ -256,6 +289,7 @@ class SQLiteDecisionLog:
     def get(self, decision_id: str) -> DecisionRecord:
         """Return a decision; NotFound for an unknown id."""
         with self._lock:
+            self._flush()
             row = self._conn.execute(
                 _SELECT + " WHERE d.decision_id = ?", (decision_id,)
             ).fetchone()
@@ -266,6 +300,7 @@ class SQLiteDecisionLog:
     def add_reward(self, decision_id: str, value: float, at: float) -> None:
         """Attach the reward of a decision."""
         with self._lock:
+            self._flush()
             known = self._conn.execute(
                 "SELECT COUNT(*) FROM decisions WHERE decision_id = ?", (decision_id,)
             ).fetchone()[0]
@@ -287,6 +322,7 @@ class SQLiteDecisionLog:
         sql = _SELECT + (" WHERE d.point = ?" if point is not None else "")
         sql += " ORDER BY d.created_at"
         with self._lock:
+            self._flush()
             rows = self._conn.execute(sql, (point,) if point is not None else ()).fetchall()
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
         frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
@@ -295,6 +331,7 @@ class SQLiteDecisionLog:
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions and rewards."""
         with self._lock, self._conn:
+            self._flush()
             self._conn.execute(
                 "DELETE FROM decision_rewards WHERE decision_id IN"
                 " (SELECT decision_id FROM decisions WHERE customer_id = ?)",
