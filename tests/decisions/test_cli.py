@@ -107,3 +107,22 @@ def test_simulate_command_json():
     rows = _lines(result.output)
     assert [r["policy"] for r in rows] == ["uniform", "linucb"]
     assert all(r["regret_vs_oracle"] >= 0 for r in rows)
+
+
+def test_ope_on_a_csv_export_of_the_decision_log(tmp_path):
+    env = ArtworkSimulator(random_state=2)
+    eng = DecisionEngine(random_state=3)
+    eng.register(env.decision_point("uniform", {"exploration_floor": 0.0}))
+    simulate(eng, env, 600)
+    path = tmp_path / "decisions.csv"
+    eng.log.to_frame().to_csv(path, index=False)
+    result = runner.invoke(
+        app,
+        ["evaluate", "ope", "--logs", str(path), "--preset", "decisions", "--policy", "uniform",
+         "--n-bootstrap", "50", "--estimators", "ipw,snipw", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {r["estimator"]: r for r in _lines(result.output)}
+    mean = eng.log.to_frame()["reward"].mean()  # uniform evaluated on its own log: exact
+    assert rows["ipw"]["value"] == pytest.approx(mean)
+    assert rows["snipw"]["value"] == pytest.approx(mean)
