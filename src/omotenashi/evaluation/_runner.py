@@ -236,4 +236,5 @@ TUNE_GRIDS: dict[str, dict[str, Sequence[Any]]] = {
     "itemknn": {"k": (50, 100, 200), "recency_boost": (0.0, 2.0)},
     "als": {"factors": (64, 128), "regularization": (0.01, 0.1), "alpha": (1.0, 5.0)},
     "popularity": {"half_life_days": (None, 30.0, 365.0)},
+    "hybrid": {"weights": ((1.0, 0.0), (1.0, 0.05), (1.0, 0.1), (1.0, 0.2))},
 }

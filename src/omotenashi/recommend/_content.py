@@ -166,7 +166,9 @@ class Hybrid(Recommender):
     components : tuple of str
         Registered model names (see :func:`make_model`).
     weights : tuple of float
-        One weight per component.
+        One weight per component. The default content weight (0.1) was the best of
+        0, 0.02, 0.05, 0.1 on validation splits cut from the training part of ml-100k and
+        ml-latest-small.
     """
 
     name = "hybrid"
@@ -174,7 +176,7 @@ class Hybrid(Recommender):
     def __init__(
         self,
         components: tuple[str, ...] = ("recent_ease", "content"),
-        weights: tuple[float, ...] = (1.0, 0.15),
+        weights: tuple[float, ...] = (1.0, 0.1),
     ) -> None:
         self.components = components
         self.weights = weights

@@ -170,7 +170,8 @@ def ease_weights(X: sp.csr_matrix, l2: float) -> np.ndarray:
     P[lower] = P.T[lower]
     P /= -np.diag(P)[None, :]
     np.fill_diagonal(P, 0.0)
-    return P.astype(np.float32, copy=False)
+    # LAPACK hands back Fortran order; scoring multiplies by rows, so store C order
+    return np.ascontiguousarray(P, dtype=np.float32)
 
 
 class RecentEASE(EASE):
