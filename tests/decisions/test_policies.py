@@ -103,6 +103,7 @@ def test_save_load_round_trip(kind, tmp_path):
     policy.save(path)
     loaded = load_policy(path)
     assert type(loaded) is type(policy) and loaded.n_updates_ == 50
+    assert type(load_policy(path.read_bytes())) is type(policy)  # what a model store would keep
     ctx, acts = _request(rng, 3)
     if kind in ("linear-ts", "logistic-ts"):
         tol = 0.15  # Monte Carlo propensities
@@ -156,3 +157,12 @@ def test_featurize_encodings_and_errors():
         featurize({"when": object()})
     with pytest.raises(DataError, match="not a finite number"):
         featurize({"x": float("inf")})
+
+
+def test_load_policy_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.npz"
+    np.savez(bad, a=np.zeros(2))
+    with pytest.raises(DataError, match="not a saved policy"):
+        load_policy(bad)
+    with pytest.raises(DataError, match="cannot read"):
+        load_policy(b"not a zip file")

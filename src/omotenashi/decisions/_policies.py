@@ -480,23 +480,23 @@ def make_policy(
         ) from None
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load a policy saved with :meth:`Policy.save`.
+def load_policy(source: str | Path | bytes) -> Policy:
+    """Load a policy saved with :meth:`Policy.save` (a path) or :func:`policy_bytes` (bytes).
 
     Raises
     ------
     DataError
-        When the file is not a saved policy.
+        When the input is not a saved policy.
     """
+    name = "bytes" if isinstance(source, bytes) else Path(source).name
+    handle = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
     try:
-        with np.load(Path(path), allow_pickle=False) as data:
+        with np.load(handle, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"policy file {Path(path).name}: cannot read ({exc})", field="policy"
-        ) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"policy file {name}: cannot read ({exc})", field="policy") from None
     if "__header__" not in arrays:
-        raise DataError(f"policy file {Path(path).name}: not a saved policy", field="policy")
+        raise DataError(f"policy file {name}: not a saved policy", field="policy")
     header = json.loads(str(arrays.pop("__header__")))
     policy = make_policy(header["kind"], header["params"])
     policy._set_state(arrays)
