@@ -262,7 +262,7 @@ class Omotenashi:
         data["first_event"] = isoformat(data["first_event"])
         data["last_event"] = isoformat(data["last_event"])
         data["store"] = self.url
-        data["customers"] = int(len(self.store.customer_summaries()))
+        data["customers"] = self.store.count_customers()
         return data
 
     def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:

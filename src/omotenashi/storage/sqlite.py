@@ -649,6 +649,21 @@ class SQLiteStore:
         records = [{"customer_id": cid, **json.loads(attrs)} for cid, attrs in rows]
         return pd.DataFrame.from_records(records, columns=None if records else ["customer_id"])
 
+    def count_customers(self) -> int:
+        """Known people with at least one event (merged ids counted once)."""
+        row = self._read(
+            "SELECT COUNT(*) FROM ("
+            " SELECT COALESCE(mc.customer_id, e.customer_id) AS person"
+            " FROM (SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL) e"
+            " LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id"
+            " UNION"
+            " SELECT ia.customer_id FROM identities ia WHERE ia.kind = 'anonymous' AND EXISTS"
+            " (SELECT 1 FROM events ev WHERE ev.anonymous_id = ia.value"
+            " AND ev.customer_id IS NULL)"
+            ") people"
+        )
+        return int(row[0][0])
+
     def import_sources(self) -> list[str]:
         """Sources of all imports so far, oldest first."""
         return [r[0] for r in self._read("SELECT source FROM imports ORDER BY started_at")]
