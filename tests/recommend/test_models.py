@@ -43,9 +43,8 @@ def test_ease_matches_direct_numpy_computation():
     expected = (X[user_rows][:, order]) @ B
     got = model._score(model.user_items_, model.user_ages_)
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    # the top unseen item of user 0 is the argmax of the numpy scores over unseen items
-    s = X[0] @ np.eye(5)[:, :]  # noqa: F841 (documentation of intent)
-    direct = (X @ (np.eye(5) - P / np.diag(P) - np.diag(np.diag(np.eye(5) - P / np.diag(P)))))[0]
+    # the top unseen item of user "0" is the argmax of the numpy scores over their unseen items
+    direct = X[0] @ (np.eye(5) - P / np.diag(P) - np.diag(np.diag(np.eye(5) - P / np.diag(P))))
     direct[X[0] > 0] = -np.inf
     assert model.recommend("0", 1)[0].item_id == str(int(np.argmax(direct)))
 
@@ -289,6 +288,26 @@ def test_session_recommender_sees_a_click_immediately():
         assert model.recommend_session(["A"], 1, rules=rules)[0].item_id == "B"
         # one more click, on the other stream: the answer follows it at once
         assert model.recommend_session(["A", "X"], 1, rules=rules)[0].item_id == "Y"
+
+
+def test_session_model_learns_whether_visitors_go_back_to_items():
+    no_repeats = pd.DataFrame(
+        [(f"s{i}", it, t) for i in range(10) for t, it in enumerate(["A", "B", "C"])],
+        columns=["user_id", "item_id", "timestamp"],
+    )
+    model = make_model("sknn").fit(no_repeats)
+    assert model.repeat_share_ == 0.0
+    assert model.recommend_session(["A"], 1)[0].item_id == "B"
+    # the same sessions with a return to A after B: 1 repeat in 3 next clicks per session
+    repeats = pd.DataFrame(
+        [(f"s{i}", it, t) for i in range(10) for t, it in enumerate(["A", "B", "A", "C"])],
+        columns=["user_id", "item_id", "timestamp"],
+    )
+    model = make_model("sknn").fit(repeats)
+    assert model.repeat_share_ == pytest.approx(1 / 3)
+    recs = model.recommend_session(["A", "B"], 2)
+    assert "A" in {r.item_id for r in recs}
+    assert any(reason.kind == "repeat" for r in recs for reason in r.reasons)
 
 
 def test_session_explanations_name_the_clicks():

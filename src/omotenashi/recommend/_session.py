@@ -42,7 +42,10 @@ class SessionKNN(Recommender):
     * the ``k`` most similar of the ``sample_size`` most recent sessions sharing an item vote
       for their items, each vote weighted by ``exp(-|pos_i - pos_l| / distance_decay)`` where
       ``l`` is the most recent current item found in that neighbour;
-    * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``.
+    * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``
+      — when the training sessions show visitors going back to items (at least
+      ``min_repeat_share`` of next clicks are repeats); otherwise the session's own items score 0,
+      as in the data nobody clicks them again.
 
     Defaults were chosen on a validation split cut from the training part of the diginetica
     sample (not on its test part).
@@ -61,6 +64,7 @@ class SessionKNN(Recommender):
         repeat: float = 1.0,
         repeat_decay: float = 1.0,
         idf: bool = True,
+        min_repeat_share: float = 0.02,
     ) -> None:
         self.k = k
         self.sample_size = sample_size
@@ -70,6 +74,7 @@ class SessionKNN(Recommender):
         self.repeat = repeat
         self.repeat_decay = repeat_decay
         self.idf = idf
+        self.min_repeat_share = min_repeat_share
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
         for p in ("k", "sample_size"):
@@ -82,6 +87,14 @@ class SessionKNN(Recommender):
         finite = np.isfinite(last)
         newest = last[finite].max() if finite.any() else 0.0
         self.session_age_days_ = np.where(finite, (newest - last) / 86400.0, 0.0)
+        # share of next clicks that go back to an item already seen in the session (repeated
+        # clicks are summed into the weight of a (session, item) pair)
+        X = self.user_items_
+        clicks = float(X.sum())
+        next_clicks = clicks - X.shape[0]
+        share = (clicks - X.nnz) / next_clicks if next_clicks > 0 else 0.0
+        self.repeat_share_ = float(share)
+        self.repeats_ = bool(share >= self.min_repeat_share)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -131,7 +144,10 @@ class SessionKNN(Recommender):
         n = self.positions_.shape[1]
         W, sim, _ = self._votes(idx, age)
         scores = np.zeros(n) if W is None else np.asarray(W.T @ sim).ravel()
-        if self.repeat:
+        if not self.repeats_:
+            # in this data visitors never go back to an item: do not spend slots on them
+            scores[idx] = 0.0
+        elif self.repeat:
             top = scores.max() if scores.max() > 0 else 1.0
             scores[idx] += self.repeat * top * np.exp(-(age - 1.0) / self.repeat_decay)
         return scores
@@ -166,11 +182,17 @@ class SessionKNN(Recommender):
         return parts
 
     def _state(self):
-        return {"positions": self.positions_, "session_age_days": self.session_age_days_}
+        return {
+            "positions": self.positions_,
+            "session_age_days": self.session_age_days_,
+            "repeat_share": np.array([self.repeat_share_]),
+        }
 
     def _load_state(self, state):
         self.positions_ = state["positions"]
         self.session_age_days_ = state["session_age_days"]
+        self.repeat_share_ = float(state["repeat_share"][0])
+        self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
         self._prepare()
 
 
