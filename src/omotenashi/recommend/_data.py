@@ -109,7 +109,7 @@ def interactions_from_events(
         raise DataError(f"events lack column(s) {missing}", field=missing[0])
     frame = events[events["item_id"].notna() & events[user_column].notna()]
     types = frame["type"].astype(str)
-    w = types.map(lambda t: weights.for_type(t)).to_numpy(dtype=float)
+    w = types.map(dict(weights.weights)).fillna(weights.default).to_numpy(dtype=float)
     if "rating" in frame.columns:
         is_rating = (types == "rating").to_numpy()
         factor = _ratings_factor(frame["rating"], weights)

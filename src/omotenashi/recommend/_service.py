@@ -253,7 +253,8 @@ def recommend_all_customers(
     customers = None
     if "customer_id" in events.columns:
         known = pd.unique(events["customer_id"].dropna().astype(str))
-        customers = [c for c in known if c in set(estimator.user_ids_)] or None
+        in_model = set(estimator.user_ids_.tolist())
+        customers = [c for c in known if c in in_model] or None
     users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
     width = ids.shape[1]
     frame = pd.DataFrame(
