@@ -395,3 +395,13 @@ def test_sessionize_cuts_at_gaps():
     )
     out = sessionize(events)
     assert out.groupby("session_id").size().to_dict() == {"a#1": 2, "a#2": 1, "b#1": 1}
+
+
+def test_reasons_are_worded_for_the_request(fitted):
+    model = fitted[0]["ease"]
+    similar = model.similar_items("s3", 2)
+    assert similar[0].reasons[0].items == ("s3",)
+    assert "customers who chose" in similar[0].reasons[0].text
+    visit = model.recommend_session(["s3", "s4"], 2)
+    assert visit[0].reasons[0].text.startswith("because you looked at")
+    assert model.recommend("u0", 1)[0].reasons[0].text.startswith("because you interacted with")

@@ -310,9 +310,10 @@ class Recommender(ABC):
         x: sp.csr_matrix,
         ages: sp.csr_matrix,
         item: int,
-        known: bool,
+        mode: str = "customer",
         parts: list[tuple[str, tuple[int, ...], float]] | None = None,
     ) -> tuple[Reason, ...]:
+        """Reasons for ``item``; ``mode`` is ``customer``, ``session`` or ``similar`` (wording)."""
         if parts is None:
             parts = self._contributions(x, ages, item) if x.nnz else []
         parts = [p for p in parts if p[2] > 0]
@@ -324,7 +325,11 @@ class Recommender(ABC):
         reasons = []
         for kind, idx, amount in sorted(parts, key=lambda p: -p[2])[:3]:
             ids = tuple(str(self.item_ids_[j]) for j in idx)
-            if kind == "history":
+            if kind in ("history", "latent") and mode == "similar":
+                text = f"often chosen by the customers who chose {_names(catalog, idx)}"
+            elif kind == "history" and mode == "session":
+                text = f"because you looked at {_names(catalog, idx)}"
+            elif kind == "history":
                 text = f"because you interacted with {_names(catalog, idx)}"
             elif kind == "session":
                 text = f"visitors who looked at {_names(catalog, idx)} went on to this"
@@ -365,14 +370,14 @@ class Recommender(ABC):
         n: int,
         rules: Rules,
         explain: bool,
-        known: bool,
+        mode: str,
     ) -> list[Recommendation]:
         top, top_scores = self._rank(scores, x.indices, n, rules)
         many = self._contributions_many(x, ages, top) if explain and x.nnz else [[]] * len(top)
         out = []
         for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
             reasons = (
-                self._explain_item(x, ages, int(item), known, many[rank - 1]) if explain else ()
+                self._explain_item(x, ages, int(item), mode, many[rank - 1]) if explain else ()
             )
             out.append(Recommendation(str(self.item_ids_[item]), float(score), rank, reasons))
         return out
@@ -417,7 +422,7 @@ class Recommender(ABC):
             scores = self._score_users(row, x, ages)[0]
         else:
             scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
-        return self._build(x, ages, scores, n, rules, explain, known)
+        return self._build(x, ages, scores, n, rules, explain, "customer")
 
     def recommend_session(
         self,
@@ -438,7 +443,7 @@ class Recommender(ABC):
         rules = rules or Rules(exclude_seen=False)
         x, ages, _ = self._session_history(items)
         scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
-        return self._build(x, ages, scores, n, rules, True if explain else False, False)
+        return self._build(x, ages, scores, n, rules, explain, "session")
 
     def similar_items(
         self, item_id: object, n: int = 10, *, rules: Rules | None = None
@@ -457,7 +462,7 @@ class Recommender(ABC):
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
         x, ages = self._single_item(pos)
         scores = self._similar_scores(pos, x, ages)
-        return self._build(x, ages, scores, n, rules or Rules(), True, False)
+        return self._build(x, ages, scores, n, rules or Rules(), True, "similar")
 
     def _single_item(self, pos: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         n = len(self.item_ids_)
@@ -475,8 +480,8 @@ class Recommender(ABC):
         pos = self._item_pos.get(str(item_id), -1)
         if pos < 0:
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
-        x, ages, known = self._user_history(user_id, context)
-        return self._explain_item(x, ages, int(pos), known)
+        x, ages, _ = self._user_history(user_id, context)
+        return self._explain_item(x, ages, int(pos))
 
     def recommend_batch(
         self,

@@ -268,13 +268,18 @@ def recommend_all_customers(
     return frame[frame["item_id"] != ""].reset_index(drop=True)
 
 
-def demo_recommendations(om: StoreLike, customer_id: str, n: int = 5) -> dict[str, Any]:
+def demo_recommendations(
+    om: StoreLike, customer_id: str, n: int = 5, *, model: str | None = None
+) -> dict[str, Any]:
     """What ``omotenashi demo`` shows: train on the store, then recommendations with reasons.
+
+    ``model`` None lets :func:`train` choose on the store's data (slower: it compares models);
+    a name trains that model directly.
 
     Returns a JSON-ready dict with the model trained, the customer's recommendations (with
     reasons and titles) and similar items for their first recommendation.
     """
-    info = train(om)
+    info = train(om, model)
     items = _items(om)
     titles = (
         dict(zip(items["item_id"].astype(str), items["title"], strict=False))
