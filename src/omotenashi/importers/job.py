@@ -10,12 +10,14 @@ import csv
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events.model import Item
@@ -175,25 +177,38 @@ def run_import(
                         record.update({str(k): v for k, v in raw.iloc[position].items()})
                         rejects.append(record)
                 prepared_rows += prepared.size
-                yield prepared.rows(received_at)
-                cols = prepared.columns
+                yield prepared.table(received_at)
+                customers = prepared.columns["customer_id"]
+                anonymous_ids = prepared.columns["anonymous_id"]
                 both = np.flatnonzero(
-                    pd.notna(cols["customer_id"]) & pd.notna(cols["anonymous_id"])
+                    np.asarray(customers.is_valid(), dtype=bool)
+                    & np.asarray(anonymous_ids.is_valid(), dtype=bool)
                 )
-                for position in both:
-                    anonymous = cols["anonymous_id"][position]
-                    ts = int(cols["ts"][position])
-                    seen = anonymous_links.get(anonymous)
-                    if seen is None or ts < seen[0]:
-                        anonymous_links[anonymous] = (ts, cols["customer_id"][position])
+                if len(both):
+                    pick = pa.array(both, type=pa.int64())
+                    triples = zip(
+                        anonymous_ids.take(pick).to_pylist(),
+                        prepared.columns["ts"].take(pick).to_pylist(),
+                        customers.take(pick).to_pylist(),
+                        strict=True,
+                    )
+                    for anonymous, ts, customer in triples:
+                        seen = anonymous_links.get(anonymous)
+                        if seen is None or ts < seen[0]:
+                            anonymous_links[anonymous] = (ts, customer)
                 if "context.email" in source.mapping or "context.phone" in source.mapping:
                     good = frame.iloc[np.flatnonzero(~bad)]
                     context_links.extend(
-                        _identify_context_links(good, source.mapping, cols["type"])
+                        _identify_context_links(good, source.mapping, prepared.column("type"))
                     )
                 if progress:
                     progress(len(frame))
 
+    # the catalogue and customer loaders read their files while the events are written
+    loaders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omotenashi-loader")
+    items_job = loaders.submit(lambda: list(plan.items())) if plan.items else None
+    customers_job = loaders.submit(lambda: list(plan.customers())) if plan.customers else None
+    loaders.shutdown(wait=False)
     with store.bulk(expected):
         report.events_written = store.insert_stream(batches())
         report.duplicates = prepared_rows - report.events_written
@@ -213,10 +228,10 @@ def run_import(
         ]
         link_rows += [(k, v, resolved(c), "import", now) for k, v, c in context_links]
         report.identity_links = store.link_identities(link_rows)
-        if plan.items is not None:
-            report.items_written = store.upsert_items(list(plan.items()))
-        if plan.customers is not None:
-            report.customers_written = store.upsert_customers(list(plan.customers()))
+        if items_job is not None:
+            report.items_written = store.upsert_items(items_job.result())
+        if customers_job is not None:
+            report.customers_written = store.upsert_customers(customers_job.result())
         report.seconds = time.perf_counter() - started
         if rejects:
             target = rejects_path or _default_rejects_path(plan)

@@ -49,20 +49,27 @@ class Rejects:
 
 @dataclass
 class PreparedEvents:
-    """Columns ready for ``Store.insert_events`` (``schema.EVENT_COLUMNS`` order, minus
-    ``received_at``), as Python lists (None where missing)."""
+    """Checked events of one chunk as Arrow columns (``schema.EVENT_COLUMNS`` minus
+    ``received_at``): the bulk path hands them to the store without Python objects per row."""
 
-    columns: dict[str, list[object]]
+    columns: dict[str, pa.Array]
     size: int
 
-    def rows(self, received_at: int) -> list[tuple[object, ...]]:
+    def table(self, received_at: int) -> pa.Table:
+        """The rows as an Arrow table in ``EVENT_COLUMNS`` order."""
         from omotenashi.storage.schema import EVENT_COLUMNS
 
-        lists = [
-            self.columns[c] if c != "received_at" else [received_at] * self.size
+        arrays = {
+            c: self.columns[c]
+            if c != "received_at"
+            else pa.array(np.full(self.size, received_at, dtype=np.int64))
             for c in EVENT_COLUMNS
-        ]
-        return list(zip(*lists, strict=True))
+        }
+        return pa.table(arrays)
+
+    def column(self, name: str) -> list[object]:
+        """One column as Python values (None where missing)."""
+        return self.columns[name].to_pylist()
 
 
 _MISSING_SET = pa.array(sorted(_MISSING_TEXT), type=pa.string())
@@ -451,14 +458,14 @@ def prepare_events(
         "ts",
         "context",
     )
-    out: dict[str, list[object]] = {name: kept[name].to_pylist() for name in content_order}
+    out: dict[str, pa.Array] = {name: kept[name] for name in content_order}
+    out["rating"] = out["rating"].cast(pa.float64())
     given = ids["event_id"].take(take)
     if len(keep):
         generated = content_ids.assign(
             [kept[name].to_pandas() for name in content_order], len(keep)
         )
-        pairs = zip(given.to_pylist(), generated, strict=True)
-        out["event_id"] = [g if g is not None else c for g, c in pairs]
+        out["event_id"] = pc.coalesce(given, pa.array(generated, type=pa.string()))
     else:
-        out["event_id"] = []
+        out["event_id"] = pa.array([], type=pa.string())
     return PreparedEvents(out, len(keep)), check.failures, check.bad

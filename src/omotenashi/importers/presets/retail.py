@@ -262,8 +262,12 @@ def _most_common(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
 
 def _guest_ids(frame: pd.DataFrame) -> pd.DataFrame:
     customer = frame["CustomerID"]
-    missing = customer.isna() | customer.astype(str).str.strip().isin(["", "nan", "NaN"])
-    frame["__guest__"] = ("guest-invoice-" + frame["InvoiceNo"].astype(str)).where(missing)
+    missing = customer.isna()
+    if not pd.api.types.is_numeric_dtype(customer.dtype):
+        missing |= customer.astype(str).str.strip().isin(["", "nan", "NaN"])
+    guests = pd.Series(None, index=frame.index, dtype="object")
+    guests[missing] = "guest-invoice-" + frame.loc[missing, "InvoiceNo"].astype(str)
+    frame["__guest__"] = guests
     # a known customer's country is an attribute of the customer; a guest's goes with the event
     frame["__guest_country__"] = frame["Country"].where(missing)
     return frame
