@@ -208,3 +208,78 @@ m2,Heat,Crime|Thriller,7.5,
     profile = om.profile("c1")
     assert profile.attributes == {"age": "34", "plan": "gold"}
     assert [c.category for c in profile.top_categories] == ["Animation", "Fantasy"]
+
+
+def _big_file(path: Path, start: int, stop: int) -> Path:
+    """Events with explicit ids, large enough (over 50,000 rows) for the bulk path."""
+    ids = range(start, stop)
+    pd.DataFrame(
+        {
+            "id": [f"e{i}" for i in ids],
+            "user": [f"u{i % 997}" for i in ids],
+            "item": [f"i{i % 101}" for i in ids],
+            "when": pd.to_datetime(1_600_000_000 + pd.Series(list(ids)) * 60, unit="s"),
+            "price": 1.5,
+            "qty": 2,
+        }
+    ).to_parquet(path)
+    return path
+
+
+BIG_MAP = "event_id=id,customer=user,item=item,time=when,price=price,quantity=qty"
+
+
+@pytest.mark.slow
+def test_bulk_loads_skip_known_ids_and_keep_indexes(om: Omotenashi, tmp_path: Path) -> None:
+    first = om.import_events(_big_file(tmp_path / "a.parquet", 0, 60_000), mapping=BIG_MAP)
+    assert first.events_written == 60_000
+    # overlaps the first file on 30,000 ids; big enough to be a bulk load again
+    second = om.import_events(_big_file(tmp_path / "b.parquet", 30_000, 130_000), mapping=BIG_MAP)
+    assert (second.events_written, second.duplicates) == (70_000, 30_000)
+    frame = om.events_frame()
+    assert len(frame) == 130_000 and frame["event_id"].is_unique
+    indexes = {
+        r[0]
+        for r in om.store._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+        )
+    }
+    assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
+    assert om.profile("u5").rfm.frequency > 0
+    assert not list(tmp_path.glob(".omotenashi-stage-*"))  # staging files are removed
+    assert om.store.latest_timestamp() == (1_600_000_000 + 129_999 * 60) * 1_000_000
+
+
+def test_repeated_ids_within_a_file_count_once(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "dups.csv",
+        """
+id,user,when
+a,u1,2024-01-01
+b,u1,2024-01-02
+a,u1,2024-01-01
+""",
+    )
+    report = om.import_events(path, mapping="event_id=id,customer=user,time=when")
+    assert (report.events_written, report.duplicates) == (2, 1)
+
+
+@pytest.mark.slow
+def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> None:
+    om.track({"customer_id": "keep", "type": "view", "timestamp": 0})
+    path = _big_file(tmp_path / "c.parquet", 0, 120_000)
+    frame = pd.read_parquet(path)
+    frame["qty"] = frame["qty"].astype(str)
+    frame.loc[110_000, "qty"] = "many"  # a bad row in the second chunk
+    frame.to_parquet(path)
+    with pytest.raises(ImportRowError, match="row 110001, field 'qty'"):
+        om.import_events(path, mapping=BIG_MAP)
+    assert om.stats()["events"] == 1
+    indexes = {
+        r[0]
+        for r in om.store._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+        )
+    }
+    assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
+    assert not list(tmp_path.glob(".omotenashi-stage-*"))

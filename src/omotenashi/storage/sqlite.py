@@ -47,6 +47,25 @@ _INSERT_PLAIN = _INSERT_EVENTS.split(" ON CONFLICT")[0]
 _RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
 _FRAME_COLUMNS = [c if c != "ts" else "timestamp" for c in _RESOLVED_COLUMNS[1:]]
 
+_STAGE_PREFIX = ".omotenashi-stage-"
+
+
+def remove_stale_stages(folder: Path) -> None:
+    """Delete staging files left by importing processes that no longer run (killed mid-import:
+    their import was rolled back, the staging file is garbage)."""
+    for stage in folder.glob(f"{_STAGE_PREFIX}*"):
+        try:
+            pid = int(stage.name[len(_STAGE_PREFIX) :].split("-", 1)[0])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stage.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 # numpy scalars arrive from pandas-built rows; let sqlite3 store them as plain numbers
 sqlite3.register_adapter(np.int64, int)
 sqlite3.register_adapter(np.float64, float)
@@ -95,6 +114,8 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._create_schema()
+            if path != ":memory:":
+                remove_stale_stages(Path(path).resolve().parent)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StorageError(f"{path!r} is not an omotenashi store: {exc}") from exc
@@ -291,7 +312,9 @@ class SQLiteStore:
         folder = Path(self.path).resolve().parent
         if not os.access(folder, os.W_OK):
             folder = Path(tempfile.gettempdir())
-        handle, name = tempfile.mkstemp(prefix=".omotenashi-stage-", suffix=".db", dir=folder)
+        handle, name = tempfile.mkstemp(
+            prefix=f"{_STAGE_PREFIX}{os.getpid()}-", suffix=".db", dir=folder
+        )
         os.close(handle)
         os.unlink(name)
         return Path(name)
