@@ -67,6 +67,21 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
     om.track_many(events)
     after = om.profile(best)
     recent = om.timeline(best, limit=6)
+
+    # recommendations with their reasons: for the best customer, and for a visitor's session
+    from omotenashi.recommend import demo_recommendations, recommend_for_session
+
+    recommendations = demo_recommendations(om, best, n=5, model="recent_ease")
+    titles = dict(zip(items["item_id"], items["title"], strict=True))
+    session = [
+        {
+            "rank": r.rank,
+            "item_id": r.item_id,
+            "title": titles.get(r.item_id) or r.item_id,
+            "reasons": [reason.text for reason in r.reasons],
+        }
+        for r in recommend_for_session(om, viewed, 5)
+    ]
     return {
         "store": om.url,
         "import": report.as_dict(),
@@ -81,6 +96,11 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
             "views_before": before.events_by_type.get("view", 0),
             "views_after": after.events_by_type.get("view", 0),
             "channels_after": list(after.events_by_channel),
+        },
+        "recommendations": recommendations,
+        "session": {
+            "viewed": [{"item_id": i, "title": titles.get(i) or i} for i in viewed],
+            "recommendations": session,
         },
     }
 

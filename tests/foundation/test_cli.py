@@ -33,6 +33,25 @@ def test_demo_json(tmp_path: Path) -> None:
     assert profile["customer_id"] == result["top_customers"][0]["customer_id"]
     assert result["stitching"]["views_after"] == result["stitching"]["views_before"] + 3
     assert (tmp_path / "omotenashi-demo.db").exists()
+    recs = result["recommendations"]["recommendations"]
+    assert len(recs) == 5 and all(r["reasons"] for r in recs)
+    bought = {
+        e["item_id"]
+        for e in json.loads(
+            cli(
+                "timeline",
+                profile["customer_id"],
+                "-n",
+                "1000",
+                "--json",
+                "--db",
+                "omotenashi-demo.db",
+                cwd=tmp_path,
+            ).stdout
+        )["events"]
+    }
+    assert not {r["item_id"] for r in recs} & bought  # already seen items are not recommended
+    assert len(result["session"]["recommendations"]) == 5
     again = cli("demo", "--json", cwd=tmp_path)  # rebuilt, same figures
     assert json.loads(again.stdout)["stats"]["events"] == result["stats"]["events"]
 

@@ -530,6 +530,24 @@ def demo(
         f"{stitch['views_before']} to {stitch['views_after']}, channels now "
         f"{', '.join(stitch['channels_after'])}."
     )
+    recs = result["recommendations"]
+    table = Table(
+        "#",
+        "recommended item",
+        "why",
+        title=f"recommended for customer {recs['customer_id']} (model {recs['model']})",
+    )
+    for row in recs["recommendations"]:
+        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
+    console.print(table)
+    session = result["session"]
+    seen = ", ".join(str(v["title"])[:28] for v in session["viewed"])
+    table = Table(
+        "#", "recommended item", "why", title=f"for an anonymous visit that viewed {seen}"
+    )
+    for row in session["recommendations"]:
+        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
+    console.print(table)
     console.print(
         f"\nExplore it: [bold]omotenashi profile {result['profile']['customer_id']} --db "
         f"{result['store']}[/], [bold]omotenashi customers --by frequency --db {result['store']}"
