@@ -15,6 +15,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -285,14 +286,26 @@ class SQLiteStore:
             staged = 0
             ids: list[pa.ChunkedArray] = []
             # the staging file is scratch: no journal, no syncs
-            with adbc.connect(str(stage), autocommit=True) as conn, conn.cursor() as cursor:
+            # one thread writes a batch (C++, without the GIL) while the iterator checks the next
+            with (
+                adbc.connect(str(stage), autocommit=True) as conn,
+                conn.cursor() as cursor,
+                ThreadPoolExecutor(1, thread_name_prefix="omotenashi-stage") as writer,
+            ):
                 cursor.execute("PRAGMA journal_mode=OFF")
                 cursor.execute("PRAGMA synchronous=OFF")
+                pending: Future[Any] | None = None
                 for table in batches:
                     if table.num_rows:
-                        cursor.adbc_ingest("staging", table, mode="create_append")
+                        if pending is not None:
+                            pending.result()
+                        pending = writer.submit(
+                            cursor.adbc_ingest, "staging", table, mode="create_append"
+                        )
                         staged += table.num_rows
                         ids.append(table.column("event_id"))
+                if pending is not None:
+                    pending.result()
             if not staged:
                 return 0
             self._conn.execute("ATTACH DATABASE ? AS stage", (str(stage),))
