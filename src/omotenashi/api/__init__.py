@@ -1,0 +1,22 @@
+"""The HTTP service: a thin FastAPI layer over the engine, with workspaces, keys and live models.
+
+Build it with :func:`create_app`; run it with ``omotenashi serve``. See docs/service.md.
+"""
+
+from __future__ import annotations
+
+from omotenashi.api.app import app_from_env, create_app
+from omotenashi.api.keys import SCOPES, CreatedKey, KeyInfo, KeyStore
+from omotenashi.api.service import Service
+from omotenashi.api.settings import ServiceSettings
+
+__all__ = [
+    "SCOPES",
+    "CreatedKey",
+    "KeyInfo",
+    "KeyStore",
+    "Service",
+    "ServiceSettings",
+    "app_from_env",
+    "create_app",
+]

@@ -1,0 +1,62 @@
+"""Request dependencies: the service, and the workspace an API key grants with a scope.
+
+A key is read from ``X-API-Key`` or ``Authorization: Bearer``; a missing or unknown key is 401,
+a key without the scope is 403. The workspace comes only from the key, never from the request,
+so a key of one workspace cannot name another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from omotenashi.api.service import Service
+from omotenashi.api.workspaces import DEFAULT_WORKSPACE, Workspace
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an omotenashi API key")
+_bearer = HTTPBearer(auto_error=False, description="an omotenashi API key as a bearer token")
+
+
+async def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def scoped(scope: str) -> Callable[..., Awaitable[Workspace]]:
+    """A dependency giving the caller's workspace when their key has ``scope``."""
+
+    async def workspace(
+        service: ServiceDep,
+        api_key: Annotated[str | None, Security(_api_key)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    ) -> Workspace:
+        if not service.settings.auth:
+            return service.workspaces.get(DEFAULT_WORKSPACE)
+        token = api_key or (bearer.credentials if bearer else None)
+        if not token:
+            raise HTTPException(
+                401,
+                "an API key is required (header X-API-Key or Authorization: Bearer)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        key = service.keys.authenticate(token)
+        if key is None:
+            raise HTTPException(
+                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not key.allows(scope):
+            raise HTTPException(403, f"this API key lacks the scope {scope!r}")
+        return service.workspaces.get(key.workspace)
+
+    workspace.__name__ = f"workspace_with_{scope}"
+    return workspace
+
+
+ReadWorkspace = Annotated[Workspace, Depends(scoped("read"))]
+IngestWorkspace = Annotated[Workspace, Depends(scoped("ingest"))]
+AdminWorkspace = Annotated[Workspace, Depends(scoped("admin"))]

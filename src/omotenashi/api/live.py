@@ -1,0 +1,201 @@
+"""The real-time parts of a workspace: group-committing event writer, live sessions, answer cache.
+
+Why a writer thread: with ``synchronous=FULL`` every commit waits for the disk. Events that arrive
+while a commit is in flight are written together in the next transaction, so many concurrent
+single-event requests share one fsync and each is still acknowledged only after its commit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from omotenashi.engine import Omotenashi, TrackResult
+from omotenashi.errors import StorageError
+from omotenashi.events.model import Event
+
+_STOP = object()
+
+
+class EventWriter:
+    """One thread that writes queued events in shared transactions (group commit).
+
+    Parameters
+    ----------
+    om : Omotenashi
+        The engine whose store receives the events (its own connection).
+    on_stored : callable
+        Called in the writer thread with each committed batch (events, results), before the
+        requests are acknowledged: live state is updated by the time a client hears back.
+    max_events : int
+        Most events written in one transaction.
+    """
+
+    def __init__(
+        self,
+        om: Omotenashi,
+        on_stored: Callable[[Sequence[Event], Sequence[TrackResult]], None],
+        *,
+        max_events: int = 20_000,
+    ) -> None:
+        self.om = om
+        self.on_stored = on_stored
+        self.max_events = max_events
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="omotenashi-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, events: Sequence[Event]) -> Future[list[TrackResult]]:
+        """Queue events; the future resolves once they are committed (or fails with the error)."""
+        future: Future[list[TrackResult]] = Future()
+        self._queue.put((list(events), future))
+        return future
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            jobs = [first]
+            size = len(first[0])
+            stop = False
+            while size < self.max_events:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stop = True
+                    break
+                jobs.append(job)
+                size += len(job[0])
+            self._write(jobs)
+            if stop:
+                return
+
+    def _write(self, jobs: list[tuple[list[Event], Future[list[TrackResult]]]]) -> None:
+        events = [e for batch, _ in jobs for e in batch]
+        try:
+            results = self.om.track_many(events)
+        except Exception as exc:  # a storage failure: every waiting request learns it
+            error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+            for _, future in jobs:
+                future.set_exception(error)
+            return
+        try:
+            self.on_stored(events, results)
+        except Exception:  # live state must never lose an acknowledged write
+            pass
+        start = 0
+        for batch, future in jobs:
+            future.set_result(results[start : start + len(batch)])
+            start += len(batch)
+
+
+class SessionTracker:
+    """Items of each live visit, by person key, kept in memory for ``gap_s`` after the last one.
+
+    Keys are ``"c:<customer id>"`` and ``"a:<anonymous id>"``. Bounded: the least recently
+    active visits are forgotten beyond ``max_visits``.
+    """
+
+    def __init__(self, gap_s: float, max_items: int, max_visits: int = 200_000) -> None:
+        self.gap_s = gap_s
+        self.max_items = max_items
+        self.max_visits = max_visits
+        self._visits: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: str, item_id: str, at: float | None = None) -> None:
+        at = time.monotonic() if at is None else at
+        with self._lock:
+            visit = self._visits.get(key)
+            if visit is None or (visit and at - visit[-1][0] > self.gap_s):
+                visit = deque(maxlen=self.max_items)
+                self._visits[key] = visit
+            visit.append((at, item_id))
+            self._visits.move_to_end(key)
+            while len(self._visits) > self.max_visits:
+                self._visits.popitem(last=False)
+
+    def items(self, key: str, now: float | None = None) -> list[str]:
+        """Items of the live visit, oldest first ([] when none or expired)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            visit = self._visits.get(key)
+            if not visit:
+                return []
+            if now - visit[-1][0] > self.gap_s:
+                del self._visits[key]
+                return []
+            return [item for _, item in visit]
+
+
+class AnswerCache:
+    """Serialized answers by request, invalidated per owner (a customer) or all at once.
+
+    A computation records the owner's version before it starts and stores its answer only if
+    no event of that owner (and no model swap) came in meanwhile, so a stale answer is never
+    cached.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._by_owner: dict[str, set[Hashable]] = {}
+        self._versions: dict[str, int] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> bytes | None:
+        value = self._data.get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def stamp(self, owner: str) -> tuple[int, int]:
+        return self._generation, self._versions.get(owner, 0)
+
+    def put(self, key: Hashable, owner: str, value: bytes, stamp: tuple[int, int]) -> None:
+        if self.max_entries == 0:
+            return
+        with self._lock:
+            if stamp != (self._generation, self._versions.get(owner, 0)):
+                return
+            self._data[key] = value
+            self._by_owner.setdefault(owner, set()).add(key)
+            while len(self._data) > self.max_entries:
+                old, _ = self._data.popitem(last=False)
+                owner_of = old[1] if isinstance(old, tuple) and len(old) > 1 else None
+                keys = self._by_owner.get(str(owner_of))
+                if keys is not None:
+                    keys.discard(old)
+
+    def invalidate(self, owner: str) -> None:
+        with self._lock:
+            self._versions[owner] = self._versions.get(owner, 0) + 1
+            for key in self._by_owner.pop(owner, ()):
+                self._data.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._data.clear()
+            self._by_owner.clear()
+            self._versions.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,1 @@
+"""One router per resource; ``create_app`` includes them all (add a module, include its router)."""

@@ -1,0 +1,104 @@
+"""Service settings: one pydantic model, built by the CLI (or a test), never at import time.
+
+The settings travel to uvicorn worker processes as JSON in an environment variable, so they must
+round-trip through ``model_dump_json`` / ``model_validate_json``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omotenashi.errors import DataError
+from omotenashi.storage import default_url, sqlite_path
+
+#: Environment variable that carries the settings (JSON) to uvicorn worker processes.
+SETTINGS_ENV = "OMOTENASHI_SERVICE_SETTINGS"
+
+
+class ServiceSettings(BaseModel):
+    """How the HTTP service runs.
+
+    Parameters
+    ----------
+    db : str
+        Store of the ``default`` workspace (a file path or ``sqlite:///`` URL). Other workspaces
+        live in ``<db stem>.workspaces/<name>.db`` beside it, API keys in ``<db stem>.keys.db``.
+    auth : bool
+        Require API keys. Off, every request acts on the ``default`` workspace with all scopes
+        (for local development only).
+    max_body_bytes : int
+        Largest request body accepted (413 above).
+    max_batch : int
+        Most events, items or customers in one request.
+    retrain_after_events : int
+        Retrain in the background after this many new events (0: never by count).
+    retrain_every_s : float
+        Also retrain on this schedule when new events arrived (0: no schedule).
+    train_on_start : bool
+        Train in the background at start-up when the store has events but no model.
+    model : str, optional
+        Model for the first training (None: ``train`` picks on the store's data); later
+        retrainings keep the current default model.
+    session_gap_s : float
+        A visit ends after this much inactivity (items older than this leave the live session).
+    session_items : int
+        Most recent items of a visit kept as live context.
+    cache_entries : int
+        Most cached recommendation answers per workspace.
+    warm_customers : int
+        After a model is swapped in, precompute the default answer (n=10) for up to this many
+        customers in the background.
+    poll_s : float
+        How often the maintenance thread checks triggers and new model versions.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    db: str = Field(default_factory=default_url)
+    auth: bool = True
+    max_body_bytes: int = Field(default=8_000_000, ge=1024)
+    max_batch: int = Field(default=10_000, ge=1)
+    retrain_after_events: int = Field(default=10_000, ge=0)
+    retrain_every_s: float = Field(default=0.0, ge=0)
+    train_on_start: bool = True
+    model: str | None = None
+    session_gap_s: float = Field(default=1800.0, gt=0)
+    session_items: int = Field(default=20, ge=1, le=1000)
+    cache_entries: int = Field(default=200_000, ge=0)
+    warm_customers: int = Field(default=20_000, ge=0)
+    poll_s: float = Field(default=1.0, gt=0)
+
+    # ---------------------------------------------------------------- derived paths
+    def db_path(self) -> Path:
+        """File of the default workspace's store (a file store is required)."""
+        location = self.db.partition("?")[0]
+        path = sqlite_path(location)
+        if path == ":memory:":
+            raise DataError(
+                "the service needs a store file (--db shop.db): workspaces and models live "
+                "beside it",
+                field="db",
+            )
+        return Path(path).resolve()
+
+    def db_options(self) -> str:
+        """The ``?...`` part of the store URL (``synchronous=normal``), or ''."""
+        query = self.db.partition("?")[2]
+        return f"?{query}" if query else ""
+
+    def keys_path(self) -> Path:
+        path = self.db_path()
+        return path.parent / f"{path.stem}.keys.db"
+
+    def workspaces_dir(self) -> Path:
+        path = self.db_path()
+        return path.parent / f"{path.stem}.workspaces"
+
+    @classmethod
+    def from_env(cls) -> ServiceSettings:
+        """Settings passed to a worker process (see :data:`SETTINGS_ENV`)."""
+        text = os.environ.get(SETTINGS_ENV)
+        return cls.model_validate_json(text) if text else cls()

@@ -1,0 +1,236 @@
+"""Workspaces (tenants): each one a store file of its own, with its own models and live state.
+
+Isolation holds by construction: a request is bound to one workspace by its API key, and a
+workspace object only ever holds handles on its own store file and artefact folder. The
+``default`` workspace is the ``--db`` store; others live in ``<db stem>.workspaces/<name>.db``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from omotenashi.api.keys import check_workspace
+from omotenashi.api.live import AnswerCache, EventWriter, SessionTracker
+from omotenashi.api.settings import ServiceSettings
+from omotenashi.api.training import ModelSet, models_stamp, train_job
+from omotenashi.engine import Omotenashi, TrackResult
+from omotenashi.events.model import Event
+
+log = logging.getLogger("omotenashi.api")
+DEFAULT_WORKSPACE = "default"
+
+
+class Workspace:
+    """One tenant: its store (``om``, plus the event writer's handle), models and caches.
+
+    Reads and writes use separate SQLite connections so that a commit waiting for the disk
+    never blocks a profile read (the store runs in WAL mode).
+    """
+
+    def __init__(self, name: str, url: str, settings: ServiceSettings) -> None:
+        self.name = name
+        self.url = url
+        self.settings = settings
+        self.om = Omotenashi(url)
+        self.root = Path(self.om.root)
+        self.models = ModelSet()
+        self.cache = AnswerCache(settings.cache_entries)
+        self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)
+        self.events_total = 0
+        self.events_since_training = 0
+        self.last_training_at = time.monotonic()
+        self.training: Future[dict[str, Any]] | None = None
+        self.last_training: dict[str, Any] | None = None
+        self.trainings = 0
+        self.warm_pending = False
+        self._lock = threading.Lock()
+        self._writer_om = Omotenashi(url)
+        self.writer = EventWriter(self._writer_om, self._stored)
+        self.reload_models()
+
+    # ------------------------------------------------------------------ events
+    def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
+        """Live updates after a commit (writer thread): visits, caches, retraining counter."""
+        now = time.monotonic()
+        fresh = 0
+        for event, result in zip(events, results, strict=True):
+            if not result.stored:
+                continue
+            fresh += 1
+            if event.customer_id:
+                self.cache.invalidate(event.customer_id)
+            if event.item_id:
+                if event.customer_id:
+                    self.sessions.add("c:" + event.customer_id, event.item_id, now)
+                if event.anonymous_id:
+                    self.sessions.add("a:" + event.anonymous_id, event.item_id, now)
+        with self._lock:
+            self.events_total += fresh
+            self.events_since_training += fresh
+
+    # ------------------------------------------------------------------ models
+    def reload_models(self) -> bool:
+        """Swap in new model versions found on disk; True when something changed."""
+        stamp = models_stamp(self.root)
+        if stamp == self.models.stamp:
+            return False
+        try:
+            loaded = ModelSet.load(self.root)
+        except Exception as exc:  # a version still being written: try again at the next poll
+            log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
+            return False
+        self.models = loaded  # one reference assignment: requests see old or new, never half
+        self.cache.clear()
+        self.warm_pending = loaded.main is not None
+        log.info("workspace %s: serving %s", self.name, loaded.label)
+        return True
+
+    def start_training(self, executor: ProcessPoolExecutor, model: str | None = None) -> bool:
+        """Train in the background (False when a training is already running)."""
+        with self._lock:
+            if self.training is not None and not self.training.done():
+                return False
+            name = model or self.models.meta.get("model") or self.settings.model
+            self.events_since_training = 0
+            self.last_training_at = time.monotonic()
+            self.trainings += 1
+            self.training = executor.submit(train_job, self.url, name)
+        self.training.add_done_callback(self._trained)
+        return True
+
+    def _trained(self, future: Future[dict[str, Any]]) -> None:
+        try:
+            self.last_training = future.result()
+        except Exception as exc:
+            self.last_training = {"error": str(exc)}
+        if "error" in self.last_training:
+            log.warning("workspace %s: training failed: %s", self.name, self.last_training)
+        self.reload_models()
+
+    def due_for_training(self) -> bool:
+        s = self.settings
+        if self.training is not None and not self.training.done():
+            return False
+        if s.retrain_after_events and self.events_since_training >= s.retrain_after_events:
+            return True
+        return bool(
+            s.retrain_every_s
+            and self.events_since_training > 0
+            and time.monotonic() - self.last_training_at >= s.retrain_every_s
+        )
+
+    def status(self) -> dict[str, Any]:
+        models = self.models
+        return {
+            "workspace": self.name,
+            "model": models.label,
+            "session_model": models.session is not None,
+            "bought_together_model": models.together is not None,
+            "trained_on": models.meta.get("data_range"),
+            "events_received": self.events_total,
+            "events_since_training": self.events_since_training,
+            "training": self.training is not None and not self.training.done(),
+            "trainings_started": self.trainings,
+            "last_training": self.last_training,
+            "cached_answers": len(self.cache),
+        }
+
+    def close(self) -> None:
+        self.writer.close()
+        self._writer_om.close()
+        self.om.close()
+
+
+class Workspaces:
+    """Opens workspaces on first use and runs their maintenance (training, model swaps).
+
+    Parameters
+    ----------
+    settings : ServiceSettings
+    warm : callable, optional
+        ``warm(workspace)`` precomputes answers after a model swap (maintenance thread).
+    """
+
+    def __init__(self, settings: ServiceSettings, warm: Any = None) -> None:
+        self.settings = settings
+        self.warm = warm
+        self._open: dict[str, Workspace] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._executor: ProcessPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    def url_of(self, name: str) -> str:
+        check_workspace(name)
+        if name == DEFAULT_WORKSPACE:
+            return str(self.settings.db_path()) + self.settings.db_options()
+        folder = self.settings.workspaces_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"{name}.db") + self.settings.db_options()
+
+    def get(self, name: str) -> Workspace:
+        """The open workspace ``name`` (opened, and its store created, on first use)."""
+        found = self._open.get(name)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._open.get(name)
+            if found is None:
+                found = Workspace(name, self.url_of(name), self.settings)
+                self._open[name] = found
+                self._maybe_first_training(found)
+        return found
+
+    def opened(self) -> list[Workspace]:
+        return list(self._open.values())
+
+    @property
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._executor
+
+    def _maybe_first_training(self, ws: Workspace) -> None:
+        if self.settings.train_on_start and ws.models.main is None:
+            if ws.om.stats().get("events", 0):
+                ws.start_training(self.executor, self.settings.model)
+
+    def start(self) -> None:
+        """Open the default workspace and start the maintenance thread."""
+        self.get(DEFAULT_WORKSPACE)
+        self._thread = threading.Thread(
+            target=self._maintain, name="omotenashi-maintenance", daemon=True
+        )
+        self._thread.start()
+
+    def _maintain(self) -> None:
+        while not self._stop.wait(self.settings.poll_s):
+            for ws in self.opened():
+                try:
+                    if ws.due_for_training():
+                        ws.start_training(self.executor)
+                    ws.reload_models()
+                    if ws.warm_pending and self.warm is not None:
+                        ws.warm_pending = False
+                        self.warm(ws, self._stop)
+                except Exception:  # keep maintaining the other workspaces
+                    log.exception("workspace %s: maintenance failed", ws.name)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        for ws in self.opened():
+            ws.close()
+        self._open.clear()

@@ -1,0 +1,158 @@
+"""Service CLI: ``serve`` runs the HTTP API; ``keys create|list|revoke`` manages API keys.
+
+Commands parse options and call :mod:`omotenashi.api`; keys are printed once, at creation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from omotenashi.cli._apps import app
+from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console
+
+PANEL = "Service"
+
+keys_app = typer.Typer(
+    help="API keys of the HTTP service: one workspace and scopes (ingest, read, admin) each.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys", rich_help_panel=PANEL)
+
+
+def _settings(db: str | None, **values: object):
+    from omotenashi.api import ServiceSettings
+
+    data = {k: v for k, v in values.items() if v is not None}
+    if db is not None:
+        data["db"] = db
+    return ServiceSettings(**data)
+
+
+@app.command(rich_help_panel=PANEL)
+def serve(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (one per core).", min=1)] = 1,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth", help="No API keys: everything acts on the default workspace (dev only)."
+        ),
+    ] = False,
+    retrain_after: Annotated[
+        int | None, typer.Option(help="Retrain in the background after N new events (0: off).")
+    ] = None,
+    retrain_every: Annotated[
+        float | None, typer.Option(help="Also retrain every S seconds when events arrived.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model of the first training (default: chosen on data).")
+    ] = None,
+    no_train_on_start: Annotated[
+        bool, typer.Option("--no-train-on-start", help="Do not train at start-up.")
+    ] = False,
+    max_body: Annotated[
+        int | None, typer.Option(help="Largest request body in bytes (413 above).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
+
+    The --db store is workspace [bold]default[/]; other workspaces live beside it and are
+    reached with their own API keys ([bold]omotenashi keys create --workspace W --scope read[/]).
+    """
+    import uvicorn
+
+    from omotenashi.api.settings import SETTINGS_ENV
+
+    settings = _settings(
+        db,
+        auth=not no_auth,
+        retrain_after_events=retrain_after,
+        retrain_every_s=retrain_every,
+        model=model,
+        train_on_start=not no_train_on_start,
+        max_body_bytes=max_body,
+    )
+    settings.db_path()  # a clear error for memory:// before uvicorn starts
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    err_console.print(
+        f"omotenashi serving {settings.db_path().name} on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}, keys "
+        f"{'required' if settings.auth else 'OFF'}); docs at /docs",
+        highlight=False,
+    )
+    uvicorn.run(
+        "omotenashi.api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _key_store(db: str | None):
+    from omotenashi.api import KeyStore
+
+    return KeyStore(_settings(db).keys_path())
+
+
+@keys_app.command("create")
+def keys_create(
+    workspace: Annotated[str, typer.Option(help="Workspace the key opens (created on use).")],
+    scope: Annotated[list[str], typer.Option(help="ingest, read or admin (repeat for several).")],
+    label: Annotated[str | None, typer.Option(help="A note: who or what uses the key.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a key; its token is printed once and only its hash is stored."""
+    scopes = [s for value in scope for s in value.split(",")]
+    created = _key_store(db).create(workspace, scopes, label=label)
+    if json_out:
+        emit_json({**created.info.as_dict(), "token": created.token})
+        return
+    console.print(
+        f"key [bold]{created.info.key_id}[/] for workspace [bold]{workspace}[/], scopes "
+        f"{', '.join(created.info.scopes)}. Token (shown once, keep it secret):"
+    )
+    console.print(created.token, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List keys (ids, workspaces, scopes; never the tokens)."""
+    keys = _key_store(db).list(workspace)
+    if json_out:
+        emit_json([k.as_dict() for k in keys])
+        return
+    table = Table("key id", "workspace", "scopes", "label", "state")
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        table.add_row(k.key_id, k.workspace, ", ".join(k.scopes), k.label or "", state)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Revoke a key: running servers refuse it within seconds."""
+    info = _key_store(db).revoke(key_id)
+    if json_out:
+        emit_json(info.as_dict())
+        return
+    console.print(f"revoked key [bold]{info.key_id}[/] of workspace {info.workspace}")
