@@ -16,7 +16,7 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
