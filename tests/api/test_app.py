@@ -1,0 +1,202 @@
+"""The service in-process (TestClient): access, validation, real-time updates, caching, metrics."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import warnings
+
+import pytest
+
+from omotenashi.api import KeyStore, ServiceSettings, create_app
+from omotenashi.engine import Omotenashi
+from omotenashi.recommend import load_model
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from .conftest import create_key
+
+EVENT = {"customer_id": "c1", "type": "view", "item_id": "games-1",
+         "timestamp": "2025-02-01T00:00:00Z"}
+
+
+@pytest.fixture
+def client(store_copy):
+    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
+    with TestClient(create_app(settings)) as c:
+        c.headers["X-API-Key"] = create_key(store_copy, "default", "read", "ingest")
+        c.db = store_copy
+        yield c
+
+
+def test_keys_are_required_and_scoped(client):
+    db = client.db
+    read_only = {"X-API-Key": create_key(db, "default", "read")}
+    ingest_only = {"X-API-Key": create_key(db, "default", "ingest")}
+    admin = {"X-API-Key": "", "Authorization": "Bearer " + create_key(db, "default", "admin")}
+    assert client.get("/v1/customers/c1", headers={"X-API-Key": ""}).status_code == 401
+    assert client.get("/v1/customers/c1", headers={"X-API-Key": "omk_x_y"}).status_code == 401
+    assert client.get("/v1/customers/c1", headers=read_only).status_code == 200
+    assert client.post("/v1/events", json=EVENT, headers=read_only).status_code == 403
+    assert client.get("/v1/customers/c1", headers=ingest_only).status_code == 403
+    assert client.post("/v1/events", json=EVENT, headers=ingest_only).status_code == 200
+    assert client.get("/v1/customers/c1", headers=admin).status_code == 200  # admin: all
+    assert client.get("/v1/admin/status", headers=read_only).status_code == 403
+    assert client.get("/v1/admin/status", headers=admin).json()["model"] == "recent_ease:v1"
+
+
+def test_keys_are_stored_hashed_and_revocable(tmp_path):
+    store = KeyStore(tmp_path / "keys.db", cache_s=0)
+    created = store.create("shop-a", ["read", "read", "ingest"], label="web")
+    secret = created.token.split("_", 2)[2]
+    raw = sqlite3.connect(tmp_path / "keys.db").execute("SELECT * FROM api_keys").fetchall()
+    assert secret not in repr(raw) and created.token not in repr(raw)
+    import hashlib
+
+    assert raw[0][3] == hashlib.sha256(secret.encode()).hexdigest()
+    info = store.authenticate(created.token)
+    assert info.workspace == "shop-a" and info.scopes == ("ingest", "read")
+    assert store.authenticate(created.token[:-1] + "x") is None  # wrong secret
+    store.revoke(created.info.key_id)
+    assert store.authenticate(created.token) is None
+    with pytest.raises(ValueError, match="scope"):
+        store.create("shop-a", ["write"])
+    with pytest.raises(ValueError, match="workspace"):
+        store.create("../etc", ["read"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/v1/events", {"customer_id": "c1", "type": "view"}, "timestamp"),
+        ("post", "/v1/events", {**EVENT, "type": "no way!"}, "type"),
+        ("post", "/v1/events", {"events": [EVENT, {**EVENT, "value": "x"}]}, "events[1].value"),
+        ("post", "/v1/events", {"events": []}, "events"),
+        ("post", "/v1/events", {**EVENT, "colour": "red"}, "colour"),
+        ("get", "/v1/customers/c1/recommendations?n=0", None, "query parameter n"),
+        ("get", "/v1/customers/c1/recommendations?diversity=1.5", None, "query parameter diversity"),
+        ("put", "/v1/items/x", {"price": "cheap"}, "price"),
+        ("post", "/v1/sessions/recommendations", {"items": "tea-1"}, "items"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, method, path, body, field):
+    response = getattr(client, method)(path, **({"json": body} if body is not None else {}))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+
+
+def test_unparseable_and_oversized_bodies_are_4xx(client):
+    response = client.post(
+        "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    big = {"events": [{**EVENT, "context": {"pad": "x" * 1000}}] * 9000}
+    assert client.post("/v1/events", json=big).status_code == 413
+
+
+def test_unknown_customer_and_item_are_404(client):
+    for path in ("/v1/customers/nobody", "/v1/customers/nobody/timeline",
+                 "/v1/customers/nobody/recommendations", "/v1/items/nothing/similar",
+                 "/v1/items/nothing/bought-together"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "nobody" in response.json()["message"] or "nothing" in response.json()["message"]
+
+
+def test_recommendations_match_the_model(client):
+    model, _ = load_model(client.db.parent / "shop.artefacts")
+    expected = [r.item_id for r in model.recommend("c5", 7, explain=False)]
+    answer = client.get("/v1/customers/c5/recommendations?n=7").json()
+    assert [r["item_id"] for r in answer["recommendations"]] == expected
+    # the planted taste: customer 5 likes coffee (5 % 4 == 1)
+    assert all(r["item_id"].startswith("coffee") for r in answer["recommendations"][:3])
+    filtered = client.get("/v1/customers/c5/recommendations?n=5&category=books").json()
+    assert filtered["recommendations"] and all(
+        r["item_id"].startswith("books") for r in filtered["recommendations"]
+    )
+    explained = client.get("/v1/customers/c5/recommendations?n=2&explain=true").json()
+    assert explained["recommendations"][0]["reasons"][0]["kind"] == "history"
+
+
+def test_events_are_durable_idempotent_and_change_the_profile_at_once(client):
+    before = client.get("/v1/customers/c1").json()["events"]
+    event = {**EVENT, "event_id": "e-123"}
+    first = client.post("/v1/events", json=event).json()
+    again = client.post("/v1/events", json=event).json()
+    assert first["stored"] == 1 and again == {
+        "received": 1, "stored": 0, "duplicates": 1,
+        "results": [{"event_id": "e-123", "stored": False}],
+    }
+    assert client.get("/v1/customers/c1").json()["events"] == before + 1
+    # batches are all or nothing
+    bad = {"events": [{**EVENT, "event_id": "e-200"}, {**EVENT, "timestamp": "never"}]}
+    assert client.post("/v1/events", json=bad).status_code == 422
+    with Omotenashi(client.db) as om:
+        ids = set(om.events_frame()["event_id"])
+    assert "e-123" in ids and "e-200" not in ids
+
+
+def test_a_click_changes_customer_and_session_answers_at_once(client):
+    first = client.get("/v1/customers/c0/recommendations?n=5").json()  # c0 likes tea
+    assert first["context"] == []
+    for i in (1, 2, 3):
+        client.post("/v1/events", json={**EVENT, "customer_id": "c0", "item_id": f"games-{i}"})
+    after = client.get("/v1/customers/c0/recommendations?n=5").json()
+    assert after["context"] == ["games-1", "games-2", "games-3"]
+    assert after["recommendations"] != first["recommendations"]
+    assert any(r["item_id"].startswith("games") for r in after["recommendations"])
+    # anonymous visitor: the session answer follows their clicks without retraining
+    visit = {"anonymous_id": "visitor-9", "n": 3}
+    empty = client.post("/v1/sessions/recommendations", json=visit).json()
+    assert empty["context"] == []
+    client.post("/v1/events", json={"anonymous_id": "visitor-9", "type": "view",
+                                    "item_id": "books-4", "timestamp": "2025-03-01T00:00:00Z"})
+    live = client.post("/v1/sessions/recommendations", json=visit).json()
+    assert live["context"] == ["books-4"]
+    assert live["recommendations"][0]["item_id"].startswith("books")
+
+
+def test_metrics_count_requests_and_events(client):
+    for _ in range(3):
+        client.get("/v1/customers/c2")
+    client.get("/v1/customers/nobody")
+    client.post("/v1/events", json={"events": [{**EVENT, "event_id": f"m{i}"} for i in range(4)]})
+    text = client.get("/v1/metrics").text
+    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+             for line in text.splitlines() if line and not line.startswith("#")}
+
+    def sample(prefix: str) -> float:
+        return sum(v for k, v in lines.items() if k.startswith(prefix))
+
+    profile = 'omotenashi_http_requests_total{method="GET",route="/v1/customers/{customer_id}"'
+    assert sample(profile + ',status="200"') == 3
+    assert sample(profile + ',status="404"') == 1
+    assert sample('omotenashi_events_stored_total{workspace="default"') == 4
+    count = 'omotenashi_http_request_duration_seconds_count{route="/v1/customers/{customer_id}"'
+    assert sample(count) == 4
+
+
+def test_no_model_yet_is_503_and_background_training_swaps_one_in(tmp_path):
+    db = tmp_path / "fresh.db"
+    settings = ServiceSettings(db=str(db), retrain_after_events=30, poll_s=0.1,
+                               model="recent_ease", warm_customers=0)
+    from .conftest import synthetic_events
+
+    with TestClient(create_app(settings)) as c:
+        c.headers["X-API-Key"] = create_key(db, "default", "read", "ingest")
+        c.post("/v1/events", json={"events": synthetic_events(4)[:3]})
+        response = c.get("/v1/customers/c0/recommendations")
+        assert response.status_code == 503 and response.headers["retry-after"]
+        c.post("/v1/events", json={"events": synthetic_events(40)})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            response = c.get("/v1/customers/c0/recommendations")
+            assert response.status_code in (200, 503)  # never an error while training
+            if response.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert response.status_code == 200
+        assert json.loads(response.text)["model"] == "recent_ease:v1"
