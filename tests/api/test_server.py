@@ -1,0 +1,103 @@
+"""The real server process on a loopback port: documents, workspace isolation, crash safety."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from omotenashi.engine import Omotenashi
+
+from .conftest import build_store, create_key
+
+
+def test_openapi_document_and_docs(make_server, store_copy):
+    server = make_server(store_copy)
+    spec = httpx.get(server.url + "/openapi.json").json()
+    for path in ("/v1/events", "/v1/identify", "/v1/alias", "/v1/items/{item_id}", "/v1/items",
+                 "/v1/customers/{customer_id}", "/v1/customers/{customer_id}/timeline",
+                 "/v1/customers/{customer_id}/recommendations", "/v1/sessions/recommendations",
+                 "/v1/items/{item_id}/similar", "/v1/items/{item_id}/bought-together",
+                 "/v1/health", "/v1/metrics"):
+        assert path in spec["paths"], path
+    assert httpx.get(server.url + "/docs").status_code == 200
+
+
+def test_workspaces_are_isolated(make_server, tmp_path):
+    """Same customer ids in two workspaces: no request with one's key returns the other's data."""
+    db = build_store(tmp_path / "shop.db", prefix="alpha.")
+    folder = tmp_path / "shop.workspaces"
+    folder.mkdir()
+    build_store(folder / "other.db", prefix="beta.", seed=1)
+    key_a = {"X-API-Key": create_key(db, "default", "read", "ingest")}
+    key_b = {"X-API-Key": create_key(db, "other", "read", "ingest")}
+    server = make_server(db)
+    get = lambda path, key: httpx.get(server.url + path, headers=key)  # noqa: E731
+    for key, own, foreign in ((key_a, "alpha.", "beta."), (key_b, "beta.", "alpha.")):
+        for c in ("c0", "c1", "c7"):
+            texts = [
+                get(f"/v1/customers/{c}", key).text,
+                get(f"/v1/customers/{c}/timeline?limit=100", key).text,
+                get(f"/v1/customers/{c}/recommendations?n=20", key).text,
+            ]
+            assert all(own in t for t in texts[1:])
+            assert not any(foreign in t for t in texts)
+        assert get(f"/v1/items/{own}tea-1/similar", key).status_code == 200
+        assert get(f"/v1/items/{foreign}tea-1/similar", key).status_code == 404
+        assert get(f"/v1/items/{foreign}tea-1/bought-together", key).status_code == 404
+        assert foreign not in get(f"/v1/items/{own}tea-1/similar?n=50", key).text
+    # a write with one key lands in its own workspace only
+    event = {"customer_id": "c0", "type": "view", "item_id": "alpha.tea-1",
+             "timestamp": "2025-02-01T00:00:00Z", "event_id": "only-in-a"}
+    assert httpx.post(server.url + "/v1/events", json=event, headers=key_a).status_code == 200
+    assert "only-in-a" in get("/v1/customers/c0/timeline", key_a).text
+    assert "only-in-a" not in get("/v1/customers/c0/timeline", key_b).text
+    # a workspace header or query parameter cannot redirect a key
+    sneaky = {**key_b, "X-Workspace": "default"}
+    assert "only-in-a" not in get("/v1/customers/c0/timeline?workspace=default", sneaky).text
+
+
+@pytest.mark.slow
+def test_every_acknowledged_event_survives_sigkill(make_server, store_copy):
+    key = {"X-API-Key": create_key(store_copy, "default", "ingest")}
+    server = make_server(store_copy)
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stream(worker: int) -> None:
+        with httpx.Client(base_url=server.url, headers=key, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                ids = [f"k{worker}-{n}-{j}-{uuid.uuid4().hex[:6]}" for j in range(1 + n % 3)]
+                events = [{"event_id": i, "customer_id": f"c{n % 50}", "type": "view",
+                           "item_id": "tea-1", "timestamp": "2025-02-01T00:00:00Z"} for i in ids]
+                body = events[0] if len(events) == 1 else {"events": events}
+                try:
+                    response = client.post("/v1/events", json=body)
+                except httpx.TransportError:
+                    return  # the server died mid-request: this one was never acknowledged
+                if response.status_code == 200:
+                    with lock:
+                        acked.extend(ids)
+
+    threads = [threading.Thread(target=stream, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.kill()  # SIGKILL while requests are in flight
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert len(acked) > 20
+    restarted = make_server(store_copy)
+    with Omotenashi(store_copy) as om:
+        stored = set(om.events_frame()["event_id"])
+    missing = [e for e in acked if e not in stored]
+    assert missing == []
+    # the restarted server serves the same store
+    assert httpx.get(restarted.url + "/v1/health").status_code == 200
