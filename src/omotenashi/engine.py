@@ -37,6 +37,9 @@ from omotenashi.importers import (
 from omotenashi.storage import Store, open_store
 from omotenashi.storage.schema import EVENT_COLUMNS
 
+#: Columns of ``value.ValueReport.customers`` kept as scores in the store (see ``refresh_value``).
+VALUE_SCORES = ("segment", "rfm", "p_alive", "expected_purchases", "clv")
+
 
 @dataclass(frozen=True)
 class TrackResult:
@@ -253,6 +256,29 @@ class Omotenashi:
         self, n: int = 10, by: profiles.RankBy = "monetary", *, as_of: object | None = None
     ) -> pd.DataFrame:
         return profiles.top_customers(self.store, n=n, by=by, as_of=as_of)
+
+    def save_scores(self, source: str, frame: pd.DataFrame) -> int:
+        """Store per-customer figures of a model run (index: customer id; one column per
+        figure); they replace the previous run of ``source`` and appear in profiles."""
+        rows = []
+        for customer_id, record in frame.to_dict("index").items():
+            for name, value in record.items():
+                if value is None or (isinstance(value, float) and value != value):
+                    continue
+                plain = value.item() if hasattr(value, "item") else value  # numpy scalars
+                rows.append((str(customer_id), str(name), plain))
+        return self.store.replace_scores(source, rows)
+
+    def refresh_value(self, **options: Any) -> Any:
+        """Fit the customer-value models on the store, save each customer's RFM segment, CLV and
+        P(alive) as scores (shown in profiles), and return the ``value.ValueReport``."""
+        from omotenashi import value
+
+        data = value.from_store(self)
+        report = value.value_report(data.transactions, attributes=data.attributes, **options)
+        columns = [c for c in VALUE_SCORES if c in report.customers.columns]
+        self.save_scores("value", report.customers[columns])
+        return report
 
     def stats(self) -> dict[str, Any]:
         """Counts and ranges of what the store holds."""

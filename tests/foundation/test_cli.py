@@ -99,6 +99,20 @@ u2,a,o3,1,5,2024-01-06
     assert [e["type"] for e in timeline["events"]] == ["view", "purchase"]
 
 
+def test_value_report_puts_segment_and_clv_into_profiles(tmp_path: Path) -> None:
+    assert cli("demo", "--json", cwd=tmp_path).returncode == 0
+    db = str(tmp_path / "omotenashi-demo.db")
+    report = cli("value", "report", "--db", db, "--json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    customers = json.loads(report.stdout)
+    assert customers["scores_saved"] > 0
+    profile = json.loads(cli("profile", "12347", "--json", "--db", db, cwd=tmp_path).stdout)
+    scores = profile["scores"]
+    assert scores["segment"] in {"champions", "loyal", "potential", "new", "at risk",
+                                 "can't lose", "hibernating", "lost"}
+    assert scores["clv"] > 0 and 0 <= scores["p_alive"] <= 1 and len(scores["rfm"]) == 3
+
+
 def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "bad.csv", "user,when\nu1,2024-01-01\nu2,someday\n")
     done = cli("import", str(path), "--map", "customer=user,time=when", cwd=tmp_path)

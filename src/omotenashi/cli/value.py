@@ -294,6 +294,13 @@ def report_command(
                 tx, model=model, freq=freq, as_of=as_of, horizon_months=horizon_months,
                 annual_discount_rate=discount_rate, attributes=attributes,
             )
+        saved = 0
+        if transactions is None:  # valued from the store: segments and CLV go to the profiles
+            from omotenashi.engine import VALUE_SCORES, Omotenashi
+
+            with Omotenashi(db, create=False) as om:
+                columns = [c for c in VALUE_SCORES if c in report.customers.columns]
+                saved = om.save_scores("value", report.customers[columns])
         written = []
         if plots is not None:
             import matplotlib.pyplot as plt
@@ -307,10 +314,15 @@ def report_command(
     result = report.to_dict(top=top)
     if written:
         result["plots"] = written
+    if saved:
+        result["scores_saved"] = saved
     if as_json:
         _json(result)
         return
     _console.print(_kv_table(f"value over {horizon_months} months ({model})", result["totals"]))
+    if saved:
+        _console.print("RFM segment, CLV and P(alive) saved to the profiles "
+                       "(`omotenashi profile`).")
     _console.print(_frame_table("RFM segments", report.segments, "segment"))
     cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
     best = report.customers.sort_values("clv", ascending=False).head(top)[cols]

@@ -60,6 +60,36 @@ class Profile(BaseModel):
     events_by_channel: dict[str, int]
     rfm: RFM
     top_categories: list[CategoryShare]
+    scores: dict[str, Any] = Field(
+        default_factory=dict,
+        description="figures of the latest model runs (RFM segment, CLV, P(alive) ...), "
+        "from `omotenashi value report`",
+    )
+
+    def features(self) -> dict[str, Any]:
+        """A flat dict describing the person for decisions (bandit context): recency,
+        frequency, monetary, activity, channel mix, top categories, segment and value."""
+        rfm = self.rfm
+        out: dict[str, Any] = {
+            "recency_days": rfm.recency_days if rfm.recency_days is not None else -1,
+            "frequency": rfm.frequency,
+            "monetary": rfm.monetary,
+            "events": self.events,
+        }
+        total = sum(self.events_by_channel.values()) or 1
+        for channel, count in self.events_by_channel.items():
+            out[f"channel_share:{channel}"] = round(count / total, 4)
+        for rank, share in enumerate(self.top_categories):
+            out[f"category_share:{share.category}"] = share.share
+            if rank == 0:
+                out["top_category"] = share.category
+        for name, value in self.scores.items():
+            if name != "computed_at" and isinstance(value, int | float | str | bool):
+                out[name] = value
+        for name, value in self.attributes.items():
+            if isinstance(value, int | float | str | bool):
+                out[f"attribute:{name}"] = value
+        return out
 
 
 class TimelineEntry(BaseModel):
@@ -146,7 +176,14 @@ def build_profile(
             CategoryShare(category=c, events=n, share=round(n / counted, 4) if counted else 0.0)
             for c, n in categories
         ],
+        scores=_iso_scores(store.scores_of(keys.customer_id)),
     )
+
+
+def _iso_scores(scores: dict[str, Any]) -> dict[str, Any]:
+    if "computed_at" in scores:
+        scores["computed_at"] = isoformat(scores["computed_at"])
+    return scores
 
 
 def timeline(

@@ -77,6 +77,17 @@ DDL: tuple[str, ...] = (
         category TEXT NOT NULL,
         PRIMARY KEY (item_id, category)
     )""",
+    # figures computed about a customer by a model run (RFM segment, CLV, P(alive), risk ...);
+    # a run replaces all rows of its source
+    """CREATE TABLE IF NOT EXISTS customer_scores (
+        customer_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        source TEXT NOT NULL,
+        computed_at BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, name)
+    )""",
+    "CREATE INDEX IF NOT EXISTS customer_scores_by_source ON customer_scores (source)",
     """CREATE TABLE IF NOT EXISTS imports (
         import_id TEXT PRIMARY KEY,
         source TEXT NOT NULL,

@@ -552,6 +552,33 @@ class SQLiteStore:
             )
         return changed
 
+    def replace_scores(self, source: str, rows: Sequence[tuple[str, str, Any]]) -> int:
+        """Replace every score of ``source`` by ``rows`` of (customer_id, name, value)."""
+        now = now_micros()
+        with self.transaction():
+            self._conn.execute("DELETE FROM customer_scores WHERE source = ?", (source,))
+            self._conn.executemany(
+                "INSERT INTO customer_scores (customer_id, name, value, source, computed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id, name) DO UPDATE SET "
+                "value = excluded.value, source = excluded.source, "
+                "computed_at = excluded.computed_at",
+                [(c, n, json.dumps(v, default=str), source, now) for c, n, v in rows],
+            )
+        return len(rows)
+
+    def scores_of(self, customer_id: str) -> dict[str, Any]:
+        """The customer's scores by name, with ``computed_at`` of the newest (or {})."""
+        rows = self._read(
+            "SELECT name, value, computed_at FROM customer_scores WHERE customer_id = ? "
+            "ORDER BY name",
+            (customer_id,),
+        )
+        if not rows:
+            return {}
+        scores: dict[str, Any] = {name: json.loads(value) for name, value, _ in rows}
+        scores["computed_at"] = max(r[2] for r in rows)
+        return scores
+
     def delete_customer_record(self, customer_id: str) -> None:
         with self.transaction():
             self._conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
