@@ -20,4 +20,4 @@ evaluate_app = typer.Typer(
     help="Offline evaluation: top-N recommenders, off-policy evaluation of decision policies.",
     no_args_is_help=True,
 )
-app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(evaluate_app, name="evaluate", rich_help_panel="Evaluation")

@@ -22,7 +22,7 @@ decide_app = typer.Typer(
     help="Decisions: contextual-bandit policies for per-person variants (simulate, train).",
     no_args_is_help=True,
 )
-app.add_typer(decide_app, name="decide")
+app.add_typer(decide_app, name="decide", rich_help_panel="Decisions")
 
 LogsOpt = Annotated[
     Path,

@@ -25,7 +25,7 @@ value_app = typer.Typer(
     "risk. Reads a transactions file (--transactions FILE --map ...) or the store (--db).",
     no_args_is_help=True,
 )
-app.add_typer(value_app, name="value")
+app.add_typer(value_app, name="value", rich_help_panel="Customer value")
 
 _console = Console()
 _err = Console(stderr=True)
@@ -374,7 +374,7 @@ def lapse_command(
                                     "bin"))
 
 
-@app.command("segments")
+@app.command("segments", rich_help_panel="Customer value")
 def segments_command(
     transactions: TransactionsOpt = None,
     mapping: MapOpt = None,
