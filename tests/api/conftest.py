@@ -32,14 +32,25 @@ def synthetic_events(n_customers: int = 60, seed: int = 0, prefix: str = "") -> 
             item = f"{prefix}{favourite}-{p}"
             ts = f"2025-01-{1 + k:02d}T10:00:00Z"
             events.append(
-                {"event_id": f"{prefix}v{c}-{k}", "customer_id": f"c{c}", "type": "view",
-                 "item_id": item, "timestamp": ts}
+                {
+                    "event_id": f"{prefix}v{c}-{k}",
+                    "customer_id": f"c{c}",
+                    "type": "view",
+                    "item_id": item,
+                    "timestamp": ts,
+                }
             )
             if k % 2 == 0:
                 events.append(
-                    {"event_id": f"{prefix}p{c}-{k}", "customer_id": f"c{c}", "type": "purchase",
-                     "item_id": item, "order_id": f"{prefix}o{c}-{k // 4}", "value": 10.0,
-                     "timestamp": ts}
+                    {
+                        "event_id": f"{prefix}p{c}-{k}",
+                        "customer_id": f"c{c}",
+                        "type": "purchase",
+                        "item_id": item,
+                        "order_id": f"{prefix}o{c}-{k // 4}",
+                        "value": 10.0,
+                        "timestamp": ts,
+                    }
                 )
     return events
 
@@ -74,9 +85,7 @@ def store_copy(trained_store: Path, tmp_path: Path) -> Path:
     """A private copy of the trained store (file and artefacts)."""
     target = tmp_path / "shop.db"
     shutil.copy(trained_store, target)
-    shutil.copytree(
-        trained_store.parent / "shop.artefacts", tmp_path / "shop.artefacts"
-    )
+    shutil.copytree(trained_store.parent / "shop.artefacts", tmp_path / "shop.artefacts")
     return target
 
 
@@ -99,9 +108,21 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "omotenashi", "serve", "--db", str(self.db),
-             "--port", str(self.port), *self.args],
-            env=env, cwd=self.db.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "omotenashi",
+                "serve",
+                "--db",
+                str(self.db),
+                "--port",
+                str(self.port),
+                *self.args,
+            ],
+            env=env,
+            cwd=self.db.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -19,8 +19,12 @@ with warnings.catch_warnings():
 
 from .conftest import create_key
 
-EVENT = {"customer_id": "c1", "type": "view", "item_id": "games-1",
-         "timestamp": "2025-02-01T00:00:00Z"}
+EVENT = {
+    "customer_id": "c1",
+    "type": "view",
+    "item_id": "games-1",
+    "timestamp": "2025-02-01T00:00:00Z",
+}
 
 
 @pytest.fixture
@@ -77,7 +81,12 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path):
         ("post", "/v1/events", {"events": []}, "events"),
         ("post", "/v1/events", {**EVENT, "colour": "red"}, "colour"),
         ("get", "/v1/customers/c1/recommendations?n=0", None, "query parameter n"),
-        ("get", "/v1/customers/c1/recommendations?diversity=1.5", None, "query parameter diversity"),
+        (
+            "get",
+            "/v1/customers/c1/recommendations?diversity=1.5",
+            None,
+            "query parameter diversity",
+        ),
         ("put", "/v1/items/x", {"price": "cheap"}, "price"),
         ("post", "/v1/sessions/recommendations", {"items": "tea-1"}, "items"),
     ],
@@ -98,9 +107,13 @@ def test_unparseable_and_oversized_bodies_are_4xx(client):
 
 
 def test_unknown_customer_and_item_are_404(client):
-    for path in ("/v1/customers/nobody", "/v1/customers/nobody/timeline",
-                 "/v1/customers/nobody/recommendations", "/v1/items/nothing/similar",
-                 "/v1/items/nothing/bought-together"):
+    for path in (
+        "/v1/customers/nobody",
+        "/v1/customers/nobody/timeline",
+        "/v1/customers/nobody/recommendations",
+        "/v1/items/nothing/similar",
+        "/v1/items/nothing/bought-together",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "nobody" in response.json()["message"] or "nothing" in response.json()["message"]
@@ -127,7 +140,9 @@ def test_events_are_durable_idempotent_and_change_the_profile_at_once(client):
     first = client.post("/v1/events", json=event).json()
     again = client.post("/v1/events", json=event).json()
     assert first["stored"] == 1 and again == {
-        "received": 1, "stored": 0, "duplicates": 1,
+        "received": 1,
+        "stored": 0,
+        "duplicates": 1,
         "results": [{"event_id": "e-123", "stored": False}],
     }
     assert client.get("/v1/customers/c1").json()["events"] == before + 1
@@ -152,8 +167,15 @@ def test_a_click_changes_customer_and_session_answers_at_once(client):
     visit = {"anonymous_id": "visitor-9", "n": 3}
     empty = client.post("/v1/sessions/recommendations", json=visit).json()
     assert empty["context"] == []
-    client.post("/v1/events", json={"anonymous_id": "visitor-9", "type": "view",
-                                    "item_id": "books-4", "timestamp": "2025-03-01T00:00:00Z"})
+    client.post(
+        "/v1/events",
+        json={
+            "anonymous_id": "visitor-9",
+            "type": "view",
+            "item_id": "books-4",
+            "timestamp": "2025-03-01T00:00:00Z",
+        },
+    )
     live = client.post("/v1/sessions/recommendations", json=visit).json()
     assert live["context"] == ["books-4"]
     assert live["recommendations"][0]["item_id"].startswith("books")
@@ -165,8 +187,11 @@ def test_metrics_count_requests_and_events(client):
     client.get("/v1/customers/nobody")
     client.post("/v1/events", json={"events": [{**EVENT, "event_id": f"m{i}"} for i in range(4)]})
     text = client.get("/v1/metrics").text
-    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-             for line in text.splitlines() if line and not line.startswith("#")}
+    lines = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
     def sample(prefix: str) -> float:
         return sum(v for k, v in lines.items() if k.startswith(prefix))
@@ -181,8 +206,9 @@ def test_metrics_count_requests_and_events(client):
 
 def test_no_model_yet_is_503_and_background_training_swaps_one_in(tmp_path):
     db = tmp_path / "fresh.db"
-    settings = ServiceSettings(db=str(db), retrain_after_events=30, poll_s=0.1,
-                               model="recent_ease", warm_customers=0)
+    settings = ServiceSettings(
+        db=str(db), retrain_after_events=30, poll_s=0.1, model="recent_ease", warm_customers=0
+    )
     from .conftest import synthetic_events
 
     with TestClient(create_app(settings)) as c:

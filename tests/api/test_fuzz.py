@@ -49,7 +49,7 @@ def test_no_server_error_over_generated_requests(make_server, store_copy):
                 response = case.call(
                     base_url=server.url, session=session, headers={"X-API-Key": key}, timeout=10
                 )
-                sent.append((operation.label, response.status_code))
+                sent.append((case.operation.label, response.status_code))
                 if response.status_code >= 500:
                     failures.append(
                         f"{case.method} {case.formatted_path} -> {response.status_code}: "

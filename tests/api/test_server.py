@@ -17,11 +17,21 @@ from .conftest import build_store, create_key
 def test_openapi_document_and_docs(make_server, store_copy):
     server = make_server(store_copy)
     spec = httpx.get(server.url + "/openapi.json").json()
-    for path in ("/v1/events", "/v1/identify", "/v1/alias", "/v1/items/{item_id}", "/v1/items",
-                 "/v1/customers/{customer_id}", "/v1/customers/{customer_id}/timeline",
-                 "/v1/customers/{customer_id}/recommendations", "/v1/sessions/recommendations",
-                 "/v1/items/{item_id}/similar", "/v1/items/{item_id}/bought-together",
-                 "/v1/health", "/v1/metrics"):
+    for path in (
+        "/v1/events",
+        "/v1/identify",
+        "/v1/alias",
+        "/v1/items/{item_id}",
+        "/v1/items",
+        "/v1/customers/{customer_id}",
+        "/v1/customers/{customer_id}/timeline",
+        "/v1/customers/{customer_id}/recommendations",
+        "/v1/sessions/recommendations",
+        "/v1/items/{item_id}/similar",
+        "/v1/items/{item_id}/bought-together",
+        "/v1/health",
+        "/v1/metrics",
+    ):
         assert path in spec["paths"], path
     assert httpx.get(server.url + "/docs").status_code == 200
 
@@ -50,8 +60,13 @@ def test_workspaces_are_isolated(make_server, tmp_path):
         assert get(f"/v1/items/{foreign}tea-1/bought-together", key).status_code == 404
         assert foreign not in get(f"/v1/items/{own}tea-1/similar?n=50", key).text
     # a write with one key lands in its own workspace only
-    event = {"customer_id": "c0", "type": "view", "item_id": "alpha.tea-1",
-             "timestamp": "2025-02-01T00:00:00Z", "event_id": "only-in-a"}
+    event = {
+        "customer_id": "c0",
+        "type": "view",
+        "item_id": "alpha.tea-1",
+        "timestamp": "2025-02-01T00:00:00Z",
+        "event_id": "only-in-a",
+    }
     assert httpx.post(server.url + "/v1/events", json=event, headers=key_a).status_code == 200
     assert "only-in-a" in get("/v1/customers/c0/timeline", key_a).text
     assert "only-in-a" not in get("/v1/customers/c0/timeline", key_b).text
@@ -74,8 +89,16 @@ def test_every_acknowledged_event_survives_sigkill(make_server, store_copy):
             while not stop.is_set():
                 n += 1
                 ids = [f"k{worker}-{n}-{j}-{uuid.uuid4().hex[:6]}" for j in range(1 + n % 3)]
-                events = [{"event_id": i, "customer_id": f"c{n % 50}", "type": "view",
-                           "item_id": "tea-1", "timestamp": "2025-02-01T00:00:00Z"} for i in ids]
+                events = [
+                    {
+                        "event_id": i,
+                        "customer_id": f"c{n % 50}",
+                        "type": "view",
+                        "item_id": "tea-1",
+                        "timestamp": "2025-02-01T00:00:00Z",
+                    }
+                    for i in ids
+                ]
                 body = events[0] if len(events) == 1 else {"events": events}
                 try:
                     response = client.post("/v1/events", json=body)
