@@ -38,6 +38,85 @@ def _engine(db: str | None, create: bool = True) -> Omotenashi:
     return Omotenashi(db, create=create)
 
 
+@app.command(rich_help_panel="Start here")
+def demo(
+    db: Annotated[
+        str, typer.Option("--db", help="Store for the demo (kept apart from your own data).")
+    ] = "omotenashi-demo.db",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a store, import a bundled sample of real shop data (UCI Online Retail, CC BY 4.0)
+    and show what omotenashi knows: top customers, one full profile, identity stitching."""
+    from omotenashi.demo import is_demo_store, run_demo
+    from omotenashi.storage import sqlite_path
+
+    path = Path(sqlite_path(db))
+    if str(path) != ":memory:" and path.exists():
+        with _engine(db) as om:
+            if not is_demo_store(om):
+                raise DataError(
+                    f"{path} holds data other than the demo's; give the demo another --db"
+                )
+        for suffix in ("", "-wal", "-shm"):  # the demo store is rebuilt each time
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with _engine(db) as om:
+        with progress_bar("importing the demo sample", None, enabled=not json_out) as advance:
+            result = run_demo(om, progress=advance)
+    if json_out:
+        emit_json(result)
+        return
+    console.rule("[bold]omotenashi demo[/] — one profile per person")
+    report = result["import"]
+    console.print(
+        f"Imported [bold]{report['rows_read']:,}[/] invoice lines of a UK online gift shop "
+        f"(UCI Online Retail sample, CC BY 4.0) into [bold]{result['store']}[/] "
+        f"in {report['seconds']:.1f} s."
+    )
+    console.print(_stats_panel(result["stats"]))
+    import pandas as pd
+
+    console.print(
+        _customers_table(pd.DataFrame(result["top_customers"]), "top 10 customers by value")
+    )
+    from omotenashi.profiles import Profile, TimelinePage
+
+    console.rule(f"profile of the best customer, {result['profile']['customer_id']}")
+    console.print(_profile_view(Profile(**result["profile"]), TimelinePage(**result["recent"])))
+    stitch = result["stitching"]
+    console.rule("identity stitching")
+    console.print(
+        f"An anonymous visitor ([bold]{stitch['anonymous_id']}[/]) viewed "
+        f"{stitch['anonymous_views']} products on the app, then logged in as customer "
+        f"[bold]{stitch['customer_id']}[/]: views on the profile went from "
+        f"{stitch['views_before']} to {stitch['views_after']}, channels now "
+        f"{', '.join(stitch['channels_after'])}."
+    )
+    recs = result["recommendations"]
+    table = Table(
+        "#",
+        "recommended item",
+        "why",
+        title=f"recommended for customer {recs['customer_id']} (model {recs['model']})",
+    )
+    for row in recs["recommendations"]:
+        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
+    console.print(table)
+    session = result["session"]
+    seen = ", ".join(str(v["title"])[:28] for v in session["viewed"])
+    table = Table(
+        "#", "recommended item", "why", title=f"for an anonymous visit that viewed {seen}"
+    )
+    for row in session["recommendations"]:
+        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
+    console.print(table)
+    console.print(
+        f"\nExplore it: [bold]omotenashi profile {result['profile']['customer_id']} --db "
+        f"{result['store']}[/], [bold]omotenashi customers --by frequency --db {result['store']}"
+        "[/], or import the full data set with [bold]omotenashi import FILE --preset "
+        "online-retail[/]."
+    )
+
+
 # -- init / stats ----------------------------------------------------------------------------
 @app.command(rich_help_panel="Store")
 def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
@@ -475,82 +554,3 @@ def _customers_table(frame: Any, title: str) -> Table:
             str(row.last_seen)[:10],
         )
     return table
-
-
-@app.command(rich_help_panel="Start here")
-def demo(
-    db: Annotated[
-        str, typer.Option("--db", help="Store for the demo (kept apart from your own data).")
-    ] = "omotenashi-demo.db",
-    json_out: JsonOpt = False,
-) -> None:
-    """Create a store, import a bundled sample of real shop data (UCI Online Retail, CC BY 4.0)
-    and show what omotenashi knows: top customers, one full profile, identity stitching."""
-    from omotenashi.demo import is_demo_store, run_demo
-    from omotenashi.storage import sqlite_path
-
-    path = Path(sqlite_path(db))
-    if str(path) != ":memory:" and path.exists():
-        with _engine(db) as om:
-            if not is_demo_store(om):
-                raise DataError(
-                    f"{path} holds data other than the demo's; give the demo another --db"
-                )
-        for suffix in ("", "-wal", "-shm"):  # the demo store is rebuilt each time
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with _engine(db) as om:
-        with progress_bar("importing the demo sample", None, enabled=not json_out) as advance:
-            result = run_demo(om, progress=advance)
-    if json_out:
-        emit_json(result)
-        return
-    console.rule("[bold]omotenashi demo[/] — one profile per person")
-    report = result["import"]
-    console.print(
-        f"Imported [bold]{report['rows_read']:,}[/] invoice lines of a UK online gift shop "
-        f"(UCI Online Retail sample, CC BY 4.0) into [bold]{result['store']}[/] "
-        f"in {report['seconds']:.1f} s."
-    )
-    console.print(_stats_panel(result["stats"]))
-    import pandas as pd
-
-    console.print(
-        _customers_table(pd.DataFrame(result["top_customers"]), "top 10 customers by value")
-    )
-    from omotenashi.profiles import Profile, TimelinePage
-
-    console.rule(f"profile of the best customer, {result['profile']['customer_id']}")
-    console.print(_profile_view(Profile(**result["profile"]), TimelinePage(**result["recent"])))
-    stitch = result["stitching"]
-    console.rule("identity stitching")
-    console.print(
-        f"An anonymous visitor ([bold]{stitch['anonymous_id']}[/]) viewed "
-        f"{stitch['anonymous_views']} products on the app, then logged in as customer "
-        f"[bold]{stitch['customer_id']}[/]: views on the profile went from "
-        f"{stitch['views_before']} to {stitch['views_after']}, channels now "
-        f"{', '.join(stitch['channels_after'])}."
-    )
-    recs = result["recommendations"]
-    table = Table(
-        "#",
-        "recommended item",
-        "why",
-        title=f"recommended for customer {recs['customer_id']} (model {recs['model']})",
-    )
-    for row in recs["recommendations"]:
-        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
-    console.print(table)
-    session = result["session"]
-    seen = ", ".join(str(v["title"])[:28] for v in session["viewed"])
-    table = Table(
-        "#", "recommended item", "why", title=f"for an anonymous visit that viewed {seen}"
-    )
-    for row in session["recommendations"]:
-        table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
-    console.print(table)
-    console.print(
-        f"\nExplore it: [bold]omotenashi profile {result['profile']['customer_id']} --db "
-        f"{result['store']}[/], [bold]omotenashi customers --by frequency --db {result['store']}"
-        "[/], or import the full data set with [bold]omotenashi import FILE --preset "
-        "online-retail[/]."
-    )
