@@ -28,6 +28,7 @@ from omotenashi.errors import DataError
 from omotenashi.importers import PRESETS, ImportReport
 from omotenashi.profiles import Profile, TimelinePage
 
+SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Reference date for recency (default: the store's latest event)."),
@@ -230,9 +231,7 @@ def import_events(
             help="Order ids starting with this are cancellations (returns), e.g. C.",
         ),
     ] = None,
-    sep: Annotated[
-        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
-    ] = None,
+    sep: SepOpt = None,
     skip_bad_rows: Annotated[
         bool,
         typer.Option(
@@ -277,9 +276,7 @@ def import_items(
     list_sep: Annotated[
         str, typer.Option("--list-sep", help="Separator inside categories/tags.")
     ] = "|",
-    sep: Annotated[
-        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
-    ] = None,
+    sep: SepOpt = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -300,9 +297,7 @@ def import_customers(
             "column is an attribute)",
         ),
     ],
-    sep: Annotated[
-        str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")
-    ] = None,
+    sep: SepOpt = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

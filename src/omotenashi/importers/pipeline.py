@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
+from omotenashi.storage.schema import EVENT_COLUMNS
 
 _MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"}
 _NAME_PATTERN = r"[a-z0-9_.:\-]{1,64}"
@@ -58,8 +59,6 @@ class PreparedEvents:
 
     def table(self, received_at: int) -> pa.Table:
         """The rows as an Arrow table in ``EVENT_COLUMNS`` order."""
-        from omotenashi.storage.schema import EVENT_COLUMNS
-
         arrays = {
             c: self.columns[c]
             if c != "received_at"
@@ -448,19 +447,7 @@ def prepare_events(
         "ts": pa.array(ts[keep]),
         "context": pa.array(context, type=pa.string()),
     }
-    content_order = (
-        "customer_id",
-        "anonymous_id",
-        "type",
-        "item_id",
-        "order_id",
-        "quantity",
-        "value",
-        "rating",
-        "channel",
-        "ts",
-        "context",
-    )
+    content_order = EVENT_COLUMNS[1:-1]  # every stored field but the id and the arrival time
     out: dict[str, pa.Array] = {name: kept[name] for name in content_order}
     out["rating"] = out["rating"].cast(pa.float64())
     given = ids["event_id"].take(take)
