@@ -139,21 +139,28 @@ class Omotenashi:
         return tuple(values[c] for c in EVENT_COLUMNS)
 
     def _apply_links(self, events: Sequence[Event], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Identity links implied by stored events (see ``omotenashi.identity``)."""
+        done: set[tuple[str, str | None]] = set()
         for event, row in zip(events, rows, strict=True):
-            if event.customer_id and (event.anonymous_id or event.type == "identify"):
-                extra = {
-                    k: event.context.get(k)
-                    for k in identity_rules.IDENTITY_CONTEXT_KEYS
-                    if event.type == "identify" and event.context.get(k)
-                }
-                identity_rules.identify(
-                    self.store,
-                    event.customer_id,
-                    event.anonymous_id,
-                    extra,
-                    source=event.type if event.type == "identify" else "event",
-                    at=row[EVENT_COLUMNS.index("ts")],
-                )
+            if not event.customer_id or not (event.anonymous_id or event.type == "identify"):
+                continue
+            extra = {
+                k: event.context.get(k)
+                for k in identity_rules.IDENTITY_CONTEXT_KEYS
+                if event.type == "identify" and event.context.get(k)
+            }
+            pair = (event.customer_id, event.anonymous_id)
+            if pair in done and not extra:
+                continue  # this batch already linked them
+            done.add(pair)
+            identity_rules.identify(
+                self.store,
+                event.customer_id,
+                event.anonymous_id,
+                extra,
+                source=event.type if event.type == "identify" else "event",
+                at=row[EVENT_COLUMNS.index("ts")],
+            )
 
     def track(self, event: Event | Mapping[str, Any]) -> TrackResult:
         """Record one event; durable (committed to disk) when this returns.
@@ -170,18 +177,27 @@ class Omotenashi:
         return TrackResult(row[0], stored)
 
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[TrackResult]:
-        """Record a batch in one transaction: all events are stored, or none (bad input)."""
+        """Record a batch in one transaction: all events are stored, or none (bad input).
+
+        Events whose id is already stored (or repeated in the batch) are acknowledged with
+        ``stored=False``. One insert for the batch; identity work only for events that carry
+        both a customer and an anonymous id, or are ``identify`` events.
+        """
         checked = [_to_event(e, where=f"events[{i}].") for i, e in enumerate(events)]
         received = now_micros()
         rows = [self._row(e, received) for e in checked]
-        results = []
         with self.store.transaction():
-            for event, row in zip(checked, rows, strict=True):
-                stored = self.store.insert_events([row]) == 1
-                if stored:
-                    self._apply_links([event], [row])
-                results.append(TrackResult(row[0], stored))
-        return results
+            known = self.store.existing_event_ids([row[0] for row in rows])
+            flags = []
+            for row in rows:
+                new = row[0] not in known
+                known.add(row[0])
+                flags.append(new)
+            self.store.insert_events([row for row, new in zip(rows, flags, strict=True) if new])
+            linking = [(e, r) for e, r, new in zip(checked, rows, flags, strict=True) if new]
+            if linking:
+                self._apply_links([e for e, _ in linking], [r for _, r in linking])
+        return [TrackResult(row[0], new) for row, new in zip(rows, flags, strict=True)]
 
     # -- identities --------------------------------------------------------------------------
     def identify(

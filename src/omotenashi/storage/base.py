@@ -48,6 +48,10 @@ class Store(Protocol):
         """Insert batches of rows as an iterator produces them (one transaction)."""
         ...
 
+    def existing_event_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these event ids are already stored."""
+        ...
+
     def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int: ...
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:

@@ -380,6 +380,20 @@ class SQLiteStore:
             )
         return added
 
+    def existing_event_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these event ids are already stored."""
+        found: set[str] = set()
+        with self._lock:
+            for part in _chunks(list(dict.fromkeys(ids))):
+                marks = ", ".join("?" * len(part))
+                found.update(
+                    r[0]
+                    for r in self._conn.execute(
+                        f"SELECT event_id FROM events WHERE event_id IN ({marks})", list(part)
+                    )
+                )
+        return found
+
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         with self.transaction():
             self._conn.execute(
