@@ -283,3 +283,19 @@ def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> Non
     }
     assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
     assert not list(tmp_path.glob(".omotenashi-stage-*"))
+
+
+def test_retail_fees_are_never_recommended(om: Omotenashi, tmp_path: Path) -> None:
+    from omotenashi.demo import sample_path
+    from omotenashi.recommend import recommend_for_customer, train
+
+    om.import_events(sample_path(), preset="online-retail")
+    items = om.items_frame().set_index("item_id")
+    assert items.loc["POST", "attributes"] == {"is_product": False, "recommendable": False}
+    assert "Fees & adjustments" in items.loc["POST", "categories"]
+    train(om, "recent_ease")
+    fees = {"POST", "D", "M", "C2", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"}
+    top = om.top_customers(30)["customer_id"]
+    for customer in top:
+        recs = recommend_for_customer(om, customer, 20)
+        assert not {r.item_id for r in recs} & fees

@@ -28,9 +28,10 @@ def _as_list(value: object) -> list[str]:
 
 
 def _is_available(attributes: dict) -> bool:
-    for key in ("available", "in_stock"):
-        if key in attributes:
-            return bool(attributes[key])
+    # ``recommendable: false`` marks items that are never offered (postage, fees, gift wrap)
+    for key in ("recommendable", "available", "in_stock"):
+        if key in attributes and not attributes[key]:
+            return False
     if "stock" in attributes:
         try:
             return float(attributes["stock"]) > 0
@@ -58,7 +59,8 @@ class ItemCatalog:
     descriptions : list of str
     attributes : list of dict
     available : numpy.ndarray of bool, shape (n_items,)
-        False where ``attributes`` says ``available``/``in_stock`` false or ``stock`` <= 0.
+        False where ``attributes`` says ``recommendable``/``available``/``in_stock`` false or
+        ``stock`` <= 0.
     """
 
     def __init__(self, item_ids: np.ndarray, items: pd.DataFrame | None = None) -> None:

@@ -5,7 +5,8 @@
 * an invoice is an order; ``C``-prefixed invoices and negative quantities are returns;
 * items get the most common description as title, the median positive unit price, and
   categories derived from keywords of the description (the file has no categories); the
-  non-product codes (postage, fees, manual adjustments) are marked ``is_product: false``;
+  non-product codes (postage, fees, manual adjustments) are marked ``is_product: false`` and
+  ``recommendable: false`` (so no recommender ever offers them);
 * customers get their ``country`` (the most common one on their lines); a guest line keeps its
   country in the event's context.
 """
@@ -286,15 +287,14 @@ def plan(path: Path) -> ImportPlan:
         for code in sorted(frame["StockCode"].unique()):
             title = titles.get(code)
             title = None if title is None else str(title).strip()
+            product = code not in NON_PRODUCT_CODES and code.upper() not in NON_PRODUCT_CODES
             yield {
                 "item_id": code,
                 "title": title,
                 "price": None if code not in prices.index else round(float(prices[code]), 2),
                 "categories": categories_for(title, code),
-                "attributes": {
-                    "is_product": code not in NON_PRODUCT_CODES
-                    and code.upper() not in NON_PRODUCT_CODES
-                },
+                # postage, fees and adjustments are never recommended
+                "attributes": {"is_product": product, "recommendable": product},
             }
 
     def customers() -> Iterable[tuple[str, dict[str, Any]]]:
