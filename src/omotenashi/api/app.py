@@ -16,10 +16,20 @@ from fastapi import FastAPI, HTTPException
 from omotenashi.api.errors import install_error_handlers
 from omotenashi.api.metrics import Metrics
 from omotenashi.api.routes import customers, events, items, sessions, system
+from omotenashi.api.routes import decisions as decision_routes
+from omotenashi.api.routes import value as value_routes
 from omotenashi.api.service import Service
 from omotenashi.api.settings import ServiceSettings
 
-ROUTERS = (events.router, customers.router, items.router, sessions.router, system.router)
+ROUTERS = (
+    events.router,
+    customers.router,
+    items.router,
+    sessions.router,
+    system.router,
+    value_routes.router,
+    decision_routes.router,
+)
 
 
 class LimitsAndMetrics:
