@@ -428,6 +428,13 @@ def _profile_view(profile: Profile, page: TimelinePage | None) -> Columns:
     facts.add_row("monetary", money(rfm.monetary))
     ids = ", ".join(f"{i.kind}:{i.value}" for i in profile.identities) or "—"
     facts.add_row("identities", ids)
+    scores = profile.scores
+    if "segment" in scores:
+        facts.add_row("segment", f"{scores['segment']} (RFM {scores.get('rfm', '?')})")
+    if "clv" in scores:
+        facts.add_row("CLV (12 months)", money(scores["clv"]))
+    if "p_alive" in scores:
+        facts.add_row("P(alive)", f"{scores['p_alive']:.0%}")
     activity = Table("activity", "events", box=None)
     for name, count in profile.events_by_type.items():
         activity.add_row(name, f"{count:,}")
