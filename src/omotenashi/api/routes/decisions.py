@@ -310,6 +310,13 @@ def put_point(
     policy, taught at once from the point's rewarded decisions."""
     if body.name is not None and body.name != point:
         raise DataError(f"name: {body.name!r} differs from the path's {point!r}", field="name")
+    ids = {v.id for v in body.variants}
+    for i, rule in enumerate(body.eligibility):
+        if rule.variant not in ids:
+            raise DataError(
+                f"eligibility[{i}].variant: {rule.variant!r} is not a variant of {point!r}",
+                field=f"eligibility[{i}].variant",
+            )
     data = body.model_dump(exclude={"name"})
     spec = DecisionPoint.parse({**data, "name": point})
     if decision_state(ws).declare(spec):
