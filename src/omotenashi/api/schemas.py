@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from omotenashi.events.model import Event, Item
 
@@ -35,6 +35,34 @@ EventsIn = Annotated[
     Annotated[Event, Tag("event")] | Annotated[EventBatch, Tag("batch")],
     Discriminator(_event_or_batch),
 ]
+
+
+#: Validator of the ``POST /v1/events`` body, built once (the route reads the raw body).
+EVENTS_IN: TypeAdapter[Any] = TypeAdapter(EventsIn)
+_COMPONENTS = "#/components/schemas/{model}"
+
+
+def _events_body() -> dict[str, Any]:
+    schema = EVENTS_IN.json_schema(ref_template=_COMPONENTS)
+    schema.pop("$defs", None)
+    schema["title"] = "Body"
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
+
+
+#: ``openapi_extra`` of ``POST /v1/events``: the body schema FastAPI would have written.
+EVENTS_BODY: dict[str, Any] = _events_body()
+
+
+def body_components() -> dict[str, Any]:
+    """Component schemas referred to by bodies read raw (``Event``, ``EventBatch``)."""
+    return EVENTS_IN.json_schema(ref_template=_COMPONENTS).get("$defs", {})
+
+
+def validation_responses() -> dict[int | str, dict[str, Any]]:
+    """The 422 answer FastAPI documents for routes with parameters (for raw-body routes)."""
+    ref = {"$ref": "#/components/schemas/HTTPValidationError"}
+    content = {"application/json": {"schema": ref}}
+    return {422: {"description": "Validation Error", "content": content}}
 
 
 class EventAck(BaseModel):

@@ -8,11 +8,12 @@ context, so a click changes the next answer at once without retraining.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from omotenashi import profiles
 from omotenashi.api.errors import ModelNotReady
@@ -79,7 +80,7 @@ class Service:
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]:

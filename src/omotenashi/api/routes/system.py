@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from omotenashi.api.deps import AdminWorkspace, ServiceDep
 from omotenashi.api.schemas import Health, KeyIn, KeyOut, TrainingOut
 
 router = APIRouter(prefix="/v1", tags=["system"])
-_OK = Health(status="ok")
+_OK = Health(status="ok").model_dump_json().encode()  # serialised once
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
-async def health() -> Health:
+async def health() -> Response:
     """Answers as long as the process serves requests (no key needed)."""
-    return _OK
+    return Response(_OK, media_type="application/json")
 
 
 @router.get(
