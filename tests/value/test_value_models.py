@@ -151,3 +151,24 @@ def test_gamma_gamma_rejects_negative_spend_and_too_few_customers():
         GammaGamma().fit(pd.DataFrame({"frequency": [1.0, 2.0], "monetary": [-1.0, 3.0]}))
     with pytest.raises(DataError, match="fewer than 2"):
         GammaGamma().fit(pd.DataFrame({"frequency": [0.0, 2.0], "monetary": [0.0, 3.0]}))
+
+
+def test_bgnbd_expectation_stays_finite_when_the_beta_is_a_point_mass() -> None:
+    """Regression: a fit with a and b both huge (seen on a small store) overflowed 2F1 and gave
+    NaN; the limit p = a / (a + b) must take over and agree with the regular formula."""
+    import warnings
+
+    import numpy as np
+
+    from omotenashi.value._bgnbd import _expected_conditional
+
+    x = np.array([5.0, 0.0, 0.0, 30.0])
+    t_x = np.array([6.86, 0.0, 0.0, 40.0])
+    T = np.array([49.4, 30.7, 17.6, 52.0])
+    t = np.full(4, 52.18)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extreme = _expected_conditional(1.43, 8.05, 301027.77, 1464514.39, x, t_x, T, t)
+    regular = _expected_conditional(1.43, 8.05, 3010.2777, 14645.1439, x, t_x, T, t)
+    assert np.all(np.isfinite(extreme))
+    np.testing.assert_allclose(extreme, regular, rtol=0.01)

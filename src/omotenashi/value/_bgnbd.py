@@ -96,8 +96,17 @@ def _expected_conditional(
     z = t / (alpha + T + t)
     log_1mz = np.log(alpha + T) - np.log(alpha + T + t)
     # ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) after Euler's transformation:
-    hyp = np.exp((a - 1) * log_1mz) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    head = (a + b + x - 1) / (a - 1) * (1.0 - hyp)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hyp = np.exp((a - 1) * log_1mz) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        head = (a + b + x - 1) / (a - 1) * (1.0 - hyp)
+    bad = ~np.isfinite(head)
+    if np.any(bad):
+        # 2F1 overflows only when a and b are both huge: the beta mixing distribution is then a
+        # point mass at p = a / (a + b), whose conditional expectation is closed-form.
+        p = a / (a + b)
+        tb, xb, Tb = np.broadcast_arrays(t, x, T)
+        fixed = -np.expm1(-(r + xb) * np.log1p(p * tb / (alpha + Tb))) / p
+        head = np.where(bad, fixed, head)
     return head * _p_alive(r, alpha, a, b, x, t_x, T)
 
 
