@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -164,16 +164,22 @@ class SessionTracker:
         self._lock = threading.Lock()
 
     def add(self, key: str, item_id: str, at: float | None = None) -> None:
+        self.add_many([(key, item_id)], at)
+
+    def add_many(self, pairs: Sequence[tuple[str, str]], at: float | None = None) -> None:
+        """Add ``(person key, item id)`` pairs, oldest first, under one lock (a batch)."""
         at = time.monotonic() if at is None else at
+        visits = self._visits
         with self._lock:
-            visit = self._visits.get(key)
-            if visit is None or (visit and at - visit[-1][0] > self.gap_s):
-                visit = deque(maxlen=self.max_items)
-                self._visits[key] = visit
-            visit.append((at, item_id))
-            self._visits.move_to_end(key)
-            while len(self._visits) > self.max_visits:
-                self._visits.popitem(last=False)
+            for key, item_id in pairs:
+                visit = visits.get(key)
+                if visit is None or (visit and at - visit[-1][0] > self.gap_s):
+                    visit = deque(maxlen=self.max_items)
+                    visits[key] = visit
+                visit.append((at, item_id))
+                visits.move_to_end(key)
+            while len(visits) > self.max_visits:
+                visits.popitem(last=False)
 
     def items(self, key: str, now: float | None = None) -> list[str]:
         """Items of the live visit, oldest first ([] when none or expired)."""
@@ -233,10 +239,15 @@ class AnswerCache:
                     keys.discard(old)
 
     def invalidate(self, owner: str) -> None:
+        self.invalidate_many((owner,))
+
+    def invalidate_many(self, owners: Iterable[str]) -> None:
+        """Drop the answers of these owners (one lock for a batch's customers)."""
         with self._lock:
-            self._versions[owner] = self._versions.get(owner, 0) + 1
-            for key in self._by_owner.pop(owner, ()):
-                self._data.pop(key, None)
+            for owner in owners:
+                self._versions[owner] = self._versions.get(owner, 0) + 1
+                for key in self._by_owner.pop(owner, ()):
+                    self._data.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -63,17 +63,21 @@ class Workspace:
         """Live updates after a commit (writer thread): visits, caches, retraining counter."""
         now = time.monotonic()
         fresh = 0
+        customers: set[str] = set()
+        visits: list[tuple[str, str]] = []
         for event, result in zip(events, results, strict=True):
             if not result.stored:
                 continue
             fresh += 1
             if event.customer_id:
-                self.cache.invalidate(event.customer_id)
+                customers.add(event.customer_id)
             if event.item_id:
                 if event.customer_id:
-                    self.sessions.add("c:" + event.customer_id, event.item_id, now)
+                    visits.append(("c:" + event.customer_id, event.item_id))
                 if event.anonymous_id:
-                    self.sessions.add("a:" + event.anonymous_id, event.item_id, now)
+                    visits.append(("a:" + event.anonymous_id, event.item_id))
+        self.cache.invalidate_many(customers)
+        self.sessions.add_many(visits, now)
         with self._lock:
             self.events_total += fresh
             self.events_since_training += fresh
