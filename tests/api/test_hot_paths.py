@@ -1,0 +1,155 @@
+"""The throughput work of issue 5: what the fast paths change must not change the answers.
+
+Raw-body events, one-dependency keys, WAL checkpoints off the commit path, batched live updates
+and frozen long-lived objects are checked against independent readings (SQLite's own counters,
+the single-item calls, the OpenAPI document FastAPI would have written).
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import uuid
+import warnings
+
+import orjson
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from omotenashi.api import ServiceSettings, create_app
+from omotenashi.api.live import WAL_SAFETY_PAGES, AnswerCache, Checkpointer, SessionTracker
+from omotenashi.api.routes.events import parse_events
+from omotenashi.engine import Omotenashi
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from .conftest import create_key
+
+
+def _events(n: int, customer: str = "c1") -> list[dict]:
+    return [
+        {
+            "event_id": uuid.uuid4().hex,
+            "customer_id": customer,
+            "type": "view",
+            "item_id": f"tea-{i % 10}",
+            "timestamp": "2025-03-01T00:00:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def client(store_copy):
+    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
+    with TestClient(create_app(settings)) as c:
+        c.headers["X-API-Key"] = create_key(store_copy, "default", "read", "ingest")
+        c.db = store_copy
+        yield c
+
+
+def test_parse_events_matches_the_data_model():
+    one = _events(1)[0]
+    [event] = parse_events(orjson.dumps(one))
+    assert event.event_id == one["event_id"] and event.type == "view"
+    batch = parse_events(orjson.dumps({"events": _events(3)}))
+    assert len(batch) == 3
+    with pytest.raises(RequestValidationError) as bad:
+        parse_events(b'{"events": [{"customer_id": "c1", "type": "view"}]}')
+    assert bad.value.errors()[0]["loc"][:4] == ("body", "batch", "events", 0)
+    with pytest.raises(RequestValidationError) as broken:
+        parse_events(b"[1, 2")
+    assert broken.value.errors()[0]["type"] == "json_invalid"
+
+
+def test_a_batch_is_acknowledged_per_event_and_stored_once(client):
+    events = _events(1000, customer="c2")
+    first = client.post("/v1/events", json={"events": events}).json()
+    assert first["received"] == 1000 and first["stored"] == 1000 and first["duplicates"] == 0
+    assert [r["event_id"] for r in first["results"]] == [e["event_id"] for e in events]
+    again = client.post("/v1/events", json={"events": events[:10] + _events(5)}).json()
+    assert (again["stored"], again["duplicates"]) == (5, 10)
+    with sqlite3.connect(client.db) as raw:
+        ids = [e["event_id"] for e in events]
+        marks = ",".join("?" * len(ids))
+        count = raw.execute(f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})", ids)
+        assert count.fetchone()[0] == 1000
+
+
+def test_openapi_keeps_body_schema_and_key_schemes(client):
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    refs = {option["$ref"].rsplit("/", 1)[1] for option in body["schema"]["oneOf"]}
+    assert refs == {"Event", "EventBatch"}
+    schemas = spec["components"]["schemas"]
+    assert "timestamp" in schemas["Event"]["required"]
+    assert schemas["EventBatch"]["properties"]["events"]["items"]["$ref"].endswith("/Event")
+    assert set(spec["components"]["securitySchemes"]) == {"APIKeyHeader", "HTTPBearer"}
+    keyed = {("post", "/v1/events"), ("get", "/v1/customers/{customer_id}/recommendations")}
+    for method, path in keyed:
+        security = spec["paths"][path][method]["security"]
+        assert {"APIKeyHeader": []} in security and {"HTTPBearer": []} in security
+    assert "security" not in spec["paths"]["/v1/health"]["get"]
+    assert "422" in spec["paths"]["/v1/events"]["post"]["responses"]
+
+
+def test_bearer_and_header_keys_both_work_on_hot_routes(client):
+    token = client.headers["X-API-Key"]
+    bearer = {"X-API-Key": "", "Authorization": f"Bearer {token}"}
+    assert client.post("/v1/events", json=_events(1)[0], headers=bearer).status_code == 200
+    wrong = {"X-API-Key": "", "Authorization": f"Basic {token}"}
+    assert client.get("/v1/customers/c1/recommendations", headers=wrong).status_code == 401
+
+
+def test_checkpoints_leave_the_commit_and_copy_everything(tmp_path):
+    path = tmp_path / "shop.db"
+    writer = Omotenashi(path)
+    checkpointer = Checkpointer(str(path), writer.store)
+    try:
+        with sqlite3.connect(path) as probe:
+            assert probe.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # own conn
+        padded = [{**e, "context": {"pad": "x" * 4000}} for e in _events(1500)]
+        writer.track_many(padded)  # ~1,500 log pages: SQLite's default checkpoints at 1,000
+        before = path.stat().st_size
+        assert before < 1_000_000  # the commit left the pages in the log, not in the file
+        pages, copied = checkpointer.run()
+        assert 1500 < pages < WAL_SAFETY_PAGES and copied == pages
+        assert path.stat().st_size > before + 1500 * 4000  # now they are in the file
+        assert checkpointer.run() == (pages, pages)  # nothing new: still all copied
+        with sqlite3.connect(path) as reader:
+            assert reader.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1500
+    finally:
+        checkpointer.close()
+        writer.close()
+    memory = Omotenashi("memory://")
+    assert Checkpointer(":memory:", memory.store).run() is None
+    memory.close()
+
+
+def test_batched_live_updates_equal_one_at_a_time():
+    pairs = [("c:1", "a"), ("c:2", "b"), ("c:1", "c"), ("a:x", "a")]
+    one, many = SessionTracker(60, 2), SessionTracker(60, 2)
+    for key, item in pairs:
+        one.add(key, item, at=10.0)
+    many.add_many(pairs, at=10.0)
+    for key in ("c:1", "c:2", "a:x", "c:3"):
+        assert one.items(key, now=11.0) == many.items(key, now=11.0)
+    assert many.items("c:1", now=11.0) == ["a", "c"]
+
+    cache = AnswerCache(10)
+    for owner in ("c1", "c2", "c3"):
+        cache.put(("customer", owner), owner, b"x", cache.stamp(owner))
+    stale = cache.stamp("c1")
+    cache.invalidate_many({"c1", "c2"})
+    assert cache.get(("customer", "c1")) is None and cache.get(("customer", "c2")) is None
+    assert cache.get(("customer", "c3")) == b"x"
+    cache.put(("customer", "c1"), "c1", b"old", stale)  # computed before the event: dropped
+    assert cache.get(("customer", "c1")) is None
+
+
+def test_serving_freezes_long_lived_objects(store_copy):
+    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
+    with TestClient(create_app(settings)):
+        assert gc.get_freeze_count() > 10_000  # the loaded model and the store are frozen
