@@ -81,10 +81,11 @@ def serve(
     )
     settings.db_path()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    loop, http = _fast_io()
     err_console.print(
         f"omotenashi serving {settings.db_path().name} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
-        f"{'required' if settings.auth else 'OFF'}); docs at /docs",
+        f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs",
         highlight=False,
     )
     uvicorn.run(
@@ -94,9 +95,19 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        loop=loop,
+        http=http,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _fast_io() -> tuple[str, str]:
+    """uvloop and httptools when installed (``uvicorn[standard]``), else asyncio and h11."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return loop, "httptools" if find_spec("httptools") else "h11"
 
 
 def _key_store(db: str | None):
