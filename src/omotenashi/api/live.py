@@ -44,12 +44,10 @@ class Checkpointer:
         self.path = path
         self.checkpoints = 0
         self._conn: sqlite3.Connection | None = None
-        conn = getattr(writer_store, "_conn", None)  # the SQLite store's writer connection
-        lock = getattr(writer_store, "_lock", None)
-        if path == ":memory:" or not isinstance(conn, sqlite3.Connection) or lock is None:
+        defer = getattr(writer_store, "set_wal_autocheckpoint", None)  # SQLite stores only
+        if path == ":memory:" or defer is None:
             return
-        with lock:
-            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")
+        defer(WAL_SAFETY_PAGES)
         self._conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
 
     def run(self) -> tuple[int, int] | None:

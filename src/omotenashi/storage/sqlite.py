@@ -182,6 +182,13 @@ class SQLiteStore:
                 for hook in hooks:
                     hook()
 
+    def set_wal_autocheckpoint(self, pages: int) -> None:
+        """Let the write-ahead log grow to ``pages`` before a commit copies it into the store
+        file. A process that checkpoints from elsewhere (the service's maintenance thread)
+        raises it so that commits stay short; durability does not change."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+
     @contextmanager
     def bulk(self, expected_rows: int | None) -> Iterator[None]:
         """A transaction for a large load.
