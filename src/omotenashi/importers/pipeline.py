@@ -196,12 +196,15 @@ def _plain(value: object) -> object:
     return value
 
 
-def _id_text(h1: np.ndarray, h2: np.ndarray) -> list[str]:
+def _id_text(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
     """120 bits of the two hashes as 20 URL-safe base64 characters per row (compact keys make
-    a smaller, faster event-id index than hex)."""
+    a smaller, faster event-id index than hex), built as one Arrow string array."""
     stacked = np.stack([h1, h2], axis=1).astype(">u8").view(np.uint8).reshape(-1, 16)[:, :15]
-    text = base64.urlsafe_b64encode(stacked.tobytes()).decode("ascii")
-    return [text[i : i + 20] for i in range(0, len(text), 20)]
+    text = base64.urlsafe_b64encode(stacked.tobytes())
+    offsets = np.arange(0, len(text) + 1, 20, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), len(h1), [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    )
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -251,7 +254,7 @@ class ContentIds:
                 h2 = _finalise(h2 * _MIX + c2)
         return h1, h2
 
-    def assign(self, columns: list[object], size: int) -> list[str]:
+    def assign(self, columns: list[object], size: int) -> pa.Array:
         keys, second = self._hash(columns, size)
         # occurrence = identical rows earlier in this chunk + in earlier chunks
         n = len(keys)
@@ -276,8 +279,12 @@ class ContentIds:
         fresh = distinct[previous == 0]
         self._keys = np.sort(np.concatenate([self._keys, fresh]), kind="stable")
         ids = _id_text(keys, second)
-        for position in np.flatnonzero(occurrence > 0):
-            ids[position] = f"{ids[position]}.{int(occurrence[position])}"
+        repeated = np.flatnonzero(occurrence > 0)
+        if len(repeated):  # the k-th identical row of the file gets ".k"
+            suffixed = [f"{ids[int(p)].as_py()}.{int(occurrence[p])}" for p in repeated]
+            mask = np.zeros(len(ids), dtype=bool)
+            mask[repeated] = True
+            ids = pc.replace_with_mask(ids, pa.array(mask), pa.array(suffixed, pa.string()))
         return ids
 
 
@@ -455,7 +462,7 @@ def prepare_events(
         generated = content_ids.assign(
             [kept[name].to_pandas() for name in content_order], len(keep)
         )
-        out["event_id"] = pc.coalesce(given, pa.array(generated, type=pa.string()))
+        out["event_id"] = pc.coalesce(given, generated)
     else:
         out["event_id"] = pa.array([], type=pa.string())
     return PreparedEvents(out, len(keep)), check.failures, check.bad
