@@ -10,12 +10,11 @@ from __future__ import annotations
 import httpx
 import pytest
 import requests
+import schemathesis  # a dev dependency (pyproject [dev]): missing means a failure, not a skip
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from .conftest import create_key
-
-schemathesis = pytest.importorskip("schemathesis")  # a dev dependency (pyproject [dev])
 
 MIN_REQUESTS = 1000
 
