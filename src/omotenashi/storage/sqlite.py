@@ -42,8 +42,6 @@ _INSERT_EVENTS = (
     f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING"
 )
 
-_INSERT_PLAIN = _INSERT_EVENTS.split(" ON CONFLICT")[0]
-
 # columns of RESOLVED_EVENTS, and of the frame events_frame() returns
 _RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
 _FRAME_COLUMNS = [c if c != "ts" else "timestamp" for c in _RESOLVED_COLUMNS[1:]]
@@ -78,6 +76,13 @@ _CHUNK = 900
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> Iterator[Any]:
+    """Rows of ``sql`` (with one ``{marks}`` placeholder for ``IN (...)``) over all ``keys``,
+    a bounded number of parameters at a time."""
+    for part in _chunks(list(dict.fromkeys(keys))):
+        yield from conn.execute(sql.format(marks=", ".join("?" * len(part))), list(part))
 
 
 class SQLiteStore:
@@ -194,50 +199,24 @@ class SQLiteStore:
         """A transaction for a large load.
 
         When the load is at least as big as what is stored, the event indexes (the unique one on
-        ``event_id`` included) are dropped before the first new row and rebuilt at the end: one
-        sort instead of a random B-tree insert per row, several times faster. Known event ids are
-        then skipped with an in-memory set of the stored ids. It is all one transaction, so a
-        failure restores the indexes too.
+        ``event_id`` included) are dropped before the first new rows are copied in from the
+        staging file and rebuilt at the end: one sort instead of a random B-tree insert per row,
+        several times faster. Known event ids are found before the drop. It is all one
+        transaction, so a failure restores the indexes too.
         """
         with self.transaction():
             stored = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
             if expected_rows is None or expected_rows < max(50_000, stored) or self._bulk:
                 yield
                 return
-            self._bulk = {"seen": None, "dropped": False}
+            self._bulk = {"dropped": False}
             try:
                 yield
                 if self._bulk["dropped"]:
                     for statement in EVENT_INDEXES.values():
                         self._conn.execute(statement)
-                    self._conn.execute(
-                        "UPDATE meta SET value = (SELECT CAST(MAX(ts) AS TEXT) FROM events) "
-                        "WHERE key = 'latest_ts'"
-                    )
             finally:
                 self._bulk = None
-
-    def _bulk_filter(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """New rows of a bulk load (ids neither stored nor seen earlier in the load)."""
-        state = self._bulk
-        assert state is not None
-        if state["seen"] is None:
-            state["seen"] = {r[0] for r in self._conn.execute("SELECT event_id FROM events")}
-        seen: set[str] = state["seen"]
-        ids = [row[0] for row in rows]
-        batch = set(ids)
-        if len(batch) == len(ids) and seen.isdisjoint(batch):  # the usual case: all new
-            seen |= batch
-            fresh = list(rows)
-        else:
-            fresh = []
-            for row in rows:
-                if row[0] not in seen:
-                    seen.add(row[0])
-                    fresh.append(row)
-        if fresh:
-            self._drop_event_indexes()
-        return fresh
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -253,19 +232,19 @@ class SQLiteStore:
     def _insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Insert inside the caller's transaction (the caller holds or stands in for the lock)."""
         before = self._conn.total_changes
-        if self._bulk is not None:
-            rows = self._bulk_filter(rows)
-            self._conn.executemany(_INSERT_PLAIN, rows)
-        else:
-            self._conn.executemany(_INSERT_EVENTS, rows)
+        self._conn.executemany(_INSERT_EVENTS, rows)
         added = self._conn.total_changes - before
-        if added and self._bulk is None:
-            latest = max(row[10] for row in rows)
+        if added:
+            self._note_latest(max(row[10] for row in rows))
+        return added
+
+    def _note_latest(self, ts: int | None) -> None:
+        """Keep ``meta.latest_ts`` (the newest event time) without scanning the events."""
+        if ts is not None:
             self._conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'latest_ts' AND CAST(value AS BIGINT) < ?",
-                (str(latest), latest),
+                (str(ts), ts),
             )
-        return added
 
     def insert_stream(self, batches: Iterable[pa.Table]) -> int:
         """Insert Arrow tables (``EVENT_COLUMNS``) as an iterator produces them.
@@ -379,27 +358,15 @@ class SQLiteStore:
                     ).rowcount
             finally:
                 conn.execute("DROP TABLE temp.fresh_rows")
-        if added and self._bulk is None:
-            latest = self._conn.execute("SELECT MAX(ts) FROM stage.staging").fetchone()[0]
-            self._conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'latest_ts' AND CAST(value AS BIGINT) < ?",
-                (str(latest), latest),
-            )
+        if added:
+            self._note_latest(conn.execute("SELECT MAX(ts) FROM stage.staging").fetchone()[0])
         return added
 
     def existing_event_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these event ids are already stored."""
-        found: set[str] = set()
         with self._lock:
-            for part in _chunks(list(dict.fromkeys(ids))):
-                marks = ", ".join("?" * len(part))
-                found.update(
-                    r[0]
-                    for r in self._conn.execute(
-                        f"SELECT event_id FROM events WHERE event_id IN ({marks})", list(part)
-                    )
-                )
-        return found
+            sql = "SELECT event_id FROM events WHERE event_id IN ({marks})"
+            return {row[0] for row in _select_in(self._conn, sql, ids)}
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         with self.transaction():
@@ -453,15 +420,10 @@ class SQLiteStore:
             merged.setdefault(customer_id, {}).update(attributes)
         now = now_micros()
         with self.transaction():
-            existing: dict[str, dict[str, Any]] = {}
-            ids = list(merged)
-            for part in _chunks(ids):
-                marks = ", ".join("?" * len(part))
-                for cid, attrs in self._conn.execute(
-                    f"SELECT customer_id, attributes FROM customers WHERE customer_id IN ({marks})",
-                    list(part),
-                ):
-                    existing[cid] = json.loads(attrs)
+            sql = "SELECT customer_id, attributes FROM customers WHERE customer_id IN ({marks})"
+            existing = {
+                cid: json.loads(attrs) for cid, attrs in _select_in(self._conn, sql, list(merged))
+            }
             out = []
             changed = 0
             for cid, attrs in merged.items():
@@ -499,23 +461,20 @@ class SQLiteStore:
         changed = 0
         with self.transaction():
             existing: dict[str, dict[str, Any]] = {}
-            ids = list(incoming)
-            for part in _chunks(ids):
-                marks = ", ".join("?" * len(part))
-                for r in self._conn.execute(
-                    "SELECT item_id, title, description, price, categories, tags, attributes "
-                    f"FROM items WHERE item_id IN ({marks})",
-                    list(part),
-                ):
-                    existing[r[0]] = {
-                        "item_id": r[0],
-                        "title": r[1],
-                        "description": r[2],
-                        "price": r[3],
-                        "categories": json.loads(r[4]),
-                        "tags": json.loads(r[5]),
-                        "attributes": json.loads(r[6]),
-                    }
+            sql = (
+                "SELECT item_id, title, description, price, categories, tags, attributes "
+                "FROM items WHERE item_id IN ({marks})"
+            )
+            for r in _select_in(self._conn, sql, list(incoming)):
+                existing[r[0]] = {
+                    "item_id": r[0],
+                    "title": r[1],
+                    "description": r[2],
+                    "price": r[3],
+                    "categories": json.loads(r[4]),
+                    "tags": json.loads(r[5]),
+                    "attributes": json.loads(r[6]),
+                }
             item_rows = []
             category_ids: list[str] = []
             category_rows: list[tuple[str, str]] = []
@@ -725,15 +684,6 @@ class SQLiteStore:
             return None
         return value
 
-    def refresh_latest_timestamp(self) -> None:
-        """Recompute the newest event time (after deletions)."""
-        with self.transaction():
-            latest = self._conn.execute("SELECT MAX(ts) FROM events").fetchone()[0]
-            self._conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'latest_ts'",
-                (str(-1 if latest is None else int(latest)),),
-            )
-
     def customer_summaries(self) -> pd.DataFrame:
         """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``)."""
         rows = self._read(
@@ -770,20 +720,6 @@ class SQLiteStore:
             json.loads(c) if isinstance(c, str) and c else {} for c in frame["context"].tolist()
         ]
         return frame[_FRAME_COLUMNS]
-
-    def iter_event_rows(self, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
-        """Raw event rows in arrival order, in batches (exports, re-indexing)."""
-        last = 0
-        while True:
-            rows = self._read(
-                f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (last, batch),
-            )
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield [r[1:] for r in rows]
 
     def items_frame(self) -> pd.DataFrame:
         rows = self._read(
