@@ -22,7 +22,11 @@ import pyarrow as pa
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events.model import Item
 from omotenashi.events.timeutil import now_micros
-from omotenashi.identity.rules import IDENTITY_CONTEXT_KEYS, normalise_identity
+from omotenashi.identity.rules import (
+    IDENTITY_CONTEXT_KEYS,
+    links_from_events,
+    normalise_identity,
+)
 from omotenashi.importers.mapping import parse_map
 from omotenashi.importers.pipeline import ContentIds, EventDefaults, _text, prepare_events
 from omotenashi.importers.readers import Chunk, CsvOptions, count_rows, read_chunks
@@ -96,17 +100,22 @@ def _chunks_with_lines(source: EventSource) -> Iterable[tuple[Chunk, pd.DataFram
 
 
 def _identify_context_links(
-    frame: pd.DataFrame, mapping: dict[str, str], types: np.ndarray
+    frame: pd.DataFrame,
+    bad: np.ndarray,
+    mapping: dict[str, str],
+    prepared_column: Callable[[str], list[object]],
 ) -> list[tuple[str, str, str]]:
-    """(kind, value, customer) links from the context columns of identify rows."""
+    """(kind, value, customer) links from the context columns (e-mail, phone, loyalty id,
+    device id) of the identify rows among the rows that passed the checks."""
     out: list[tuple[str, str, str]] = []
     keys = [k for k in IDENTITY_CONTEXT_KEYS if f"context.{k}" in mapping]
     if not keys or "customer" not in mapping:
         return out
-    rows = np.flatnonzero(np.asarray(types, dtype=object) == "identify")
-    customers = _text(frame[mapping["customer"]]).to_pylist()
+    good = frame.iloc[np.flatnonzero(~bad)]
+    rows = np.flatnonzero(np.asarray(prepared_column("type"), dtype=object) == "identify")
+    customers = _text(good[mapping["customer"]]).to_pylist()
     for key in keys:
-        values = _text(frame[mapping[f"context.{key}"]]).to_pylist()
+        values = _text(good[mapping[f"context.{key}"]]).to_pylist()
         for position in rows:
             if values[position] is not None and customers[position] is not None:
                 kind, value = normalise_identity(key, values[position])
@@ -124,16 +133,15 @@ def run_import(
 ) -> ImportReport:
     """Write a plan to the store. Raises ``ImportRowError`` on the first bad row unless skipping."""
     started = time.perf_counter()
-    started_at = now_micros()
+    started_at = received_at = now_micros()
     report = ImportReport(source=plan.name)
     rejects: list[dict[str, Any]] = []
-    received_at = now_micros()
     expected = sum((source.rows_hint() or 0) for source in plan.sources)
-    anonymous_links: dict[str, tuple[int, str]] = {}
+    both_ids: list[tuple[str, str, str, int]] = []  # (customer, anonymous, type, ts) rows
     context_links: list[tuple[str, str, str]] = []
     prepared_rows = 0
 
-    def batches() -> Iterator[list[tuple[Any, ...]]]:
+    def batches() -> Iterator[pa.Table]:
         """Checked rows, chunk by chunk; collects rejects and identity links on the way."""
         nonlocal prepared_rows
         for source in plan.sources:
@@ -186,21 +194,18 @@ def run_import(
                 )
                 if len(both):
                     pick = pa.array(both, type=pa.int64())
-                    triples = zip(
-                        anonymous_ids.take(pick).to_pylist(),
-                        prepared.columns["ts"].take(pick).to_pylist(),
-                        customers.take(pick).to_pylist(),
-                        strict=True,
+                    both_ids.extend(
+                        zip(
+                            customers.take(pick).to_pylist(),
+                            anonymous_ids.take(pick).to_pylist(),
+                            prepared.columns["type"].take(pick).to_pylist(),
+                            prepared.columns["ts"].take(pick).to_pylist(),
+                            strict=True,
+                        )
                     )
-                    for anonymous, ts, customer in triples:
-                        seen = anonymous_links.get(anonymous)
-                        if seen is None or ts < seen[0]:
-                            anonymous_links[anonymous] = (ts, customer)
-                if "context.email" in source.mapping or "context.phone" in source.mapping:
-                    good = frame.iloc[np.flatnonzero(~bad)]
-                    context_links.extend(
-                        _identify_context_links(good, source.mapping, prepared.column("type"))
-                    )
+                context_links.extend(
+                    _identify_context_links(frame, bad, source.mapping, prepared.column)
+                )
                 if progress:
                     progress(len(frame))
 
@@ -224,7 +229,9 @@ def run_import(
 
         link_rows = [
             ("anonymous", anonymous, resolved(customer), "import", ts)
-            for anonymous, (ts, customer) in sorted(anonymous_links.items(), key=lambda kv: kv[1])
+            for anonymous, customer, ts in sorted(
+                links_from_events(both_ids), key=lambda link: (link[2], link[1])
+            )
         ]
         link_rows += [(k, v, resolved(c), "import", now) for k, v, c in context_links]
         report.identity_links = store.link_identities(link_rows)
@@ -232,7 +239,6 @@ def run_import(
             report.items_written = store.upsert_items(items_job.result())
         if customers_job is not None:
             report.customers_written = store.upsert_customers(customers_job.result())
-        report.seconds = time.perf_counter() - started
         if rejects:
             target = rejects_path or _default_rejects_path(plan)
             _write_rejects(target, rejects)

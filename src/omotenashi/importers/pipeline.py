@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,16 +37,6 @@ class EventDefaults:
     type: str | None = None  # None: purchase with price/quantity or value, rating, else view
     channel: str | None = None
     cancel_prefix: str | None = None  # order ids starting with it are cancellations (returns)
-
-
-@dataclass
-class Rejects:
-    """Rows that failed a check: file line, field, reason and the raw values."""
-
-    rows: list[dict[str, object]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 @dataclass
