@@ -352,8 +352,8 @@ class Omotenashi:
                         path=file,
                         mapping=columns,
                         defaults=EventDefaults(
-                            type=type.strip().lower() if type else None,
-                            channel=channel.strip().lower() if channel else None,
+                            type=type,
+                            channel=channel,
                             cancel_prefix=cancel_prefix,
                         ),
                         csv=CsvOptions(sep=sep),
@@ -361,8 +361,6 @@ class Omotenashi:
                 ],
                 name=str(file),
             )
-            if type:
-                Event.model_validate({"anonymous_id": "x", "type": type, "timestamp": 0})
         return run_import(
             self.store,
             plan,

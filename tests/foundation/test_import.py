@@ -299,3 +299,14 @@ def test_retail_fees_are_never_recommended(om: Omotenashi, tmp_path: Path) -> No
     for customer in top:
         recs = recommend_for_customer(om, customer, 20)
         assert not {r.item_id for r in recs} & fees
+
+
+@pytest.mark.parametrize("option", [{"type": "Lab Result!"}, {"channel": "Web Shop?"}])
+def test_bad_default_type_or_channel_is_refused(
+    om: Omotenashi, tmp_path: Path, option: dict[str, str]
+) -> None:
+    path = write_csv(tmp_path / "x.csv", "u,t\na,2024-01-01\n")
+    (name,) = option
+    with pytest.raises(DataError, match=f"--{name}: {name} must be"):
+        om.import_events(path, mapping="customer=u,time=t", **option)
+    assert om.stats()["events"] == 0

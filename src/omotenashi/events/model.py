@@ -42,7 +42,8 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-def _clean_name(value: str, field: str) -> str:
+def clean_name(value: str, field: str) -> str:
+    """A type or channel name: lower case, spaces as underscores (ValueError otherwise)."""
     name = value.strip().lower().replace(" ", "_")
     if not name or not set(name) <= _NAME_CHARS or len(name) > 64:
         raise ValueError(
@@ -95,12 +96,12 @@ class Event(BaseModel):
     @field_validator("type")
     @classmethod
     def _type_name(cls, value: str) -> str:
-        return _clean_name(value, "type")
+        return clean_name(value, "type")
 
     @field_validator("channel")
     @classmethod
     def _channel_name(cls, value: str | None) -> str | None:
-        return None if value is None else _clean_name(value, "channel")
+        return None if value is None else clean_name(value, "channel")
 
     @field_validator("timestamp", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
+from omotenashi.events.model import clean_name
 from omotenashi.storage.schema import EVENT_COLUMNS
 
 _MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"}
@@ -37,6 +38,16 @@ class EventDefaults:
     type: str | None = None  # None: purchase with price/quantity or value, rating, else view
     channel: str | None = None
     cancel_prefix: str | None = None  # order ids starting with it are cancellations (returns)
+
+    def __post_init__(self) -> None:
+        # the same names as ``Event`` accepts, so a file default can never write a bad name
+        for name in ("type", "channel"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    setattr(self, name, clean_name(value, name))
+                except ValueError as exc:
+                    raise DataError(f"--{name}: {exc}", field=name) from exc
 
 
 @dataclass
