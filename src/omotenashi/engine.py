@@ -292,9 +292,13 @@ class Omotenashi:
 
         data = value.from_store(self)
         report = value.value_report(data.transactions, attributes=data.attributes, **options)
-        columns = [c for c in VALUE_SCORES if c in report.customers.columns]
-        self.save_scores("value", report.customers[columns])
+        self.save_value_scores(report)
         return report
+
+    def save_value_scores(self, report: Any) -> int:
+        """Save a ``value.ValueReport``'s per-customer figures (``VALUE_SCORES``) as scores."""
+        columns = [c for c in VALUE_SCORES if c in report.customers.columns]
+        return self.save_scores("value", report.customers[columns])
 
     def stats(self) -> dict[str, Any]:
         """Counts and ranges of what the store holds."""

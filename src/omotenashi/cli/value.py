@@ -296,11 +296,10 @@ def report_command(
             )
         saved = 0
         if transactions is None:  # valued from the store: segments and CLV go to the profiles
-            from omotenashi.engine import VALUE_SCORES, Omotenashi
+            from omotenashi.engine import Omotenashi
 
             with Omotenashi(db, create=False) as om:
-                columns = [c for c in VALUE_SCORES if c in report.customers.columns]
-                saved = om.save_scores("value", report.customers[columns])
+                saved = om.save_value_scores(report)
         written = []
         if plots is not None:
             import matplotlib.pyplot as plt

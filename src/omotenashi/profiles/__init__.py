@@ -11,7 +11,6 @@ RFM, as used everywhere in omotenashi:
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -280,15 +279,6 @@ def top_customers(
         other = "frequency" if by == "monetary" else "monetary"
         frame = frame.sort_values([by, other, "customer_id"], ascending=[False, False, True])
     return frame.head(n).reset_index(drop=True)
-
-
-def as_of_datetime(value: str | datetime | None) -> datetime | None:
-    """Parse an ``--as-of`` option."""
-    if value is None:
-        return None
-    from omotenashi.events.timeutil import parse_timestamp
-
-    return parse_timestamp(value, field="as_of")
 
 
 __all__ = [

@@ -113,11 +113,11 @@ EVENT_INDEXES: dict[str, str] = {
 # is linked to, else the anonymous visitor itself (prefixed: it never collides with a customer id).
 ANONYMOUS_PREFIX = "anonymous:"
 
-RESOLVED_EVENTS = """
+RESOLVED_EVENTS = f"""
 SELECT e.seq, e.event_id,
        CASE WHEN e.customer_id IS NOT NULL THEN COALESCE(mc.customer_id, e.customer_id)
             WHEN ma.customer_id IS NOT NULL THEN ma.customer_id
-            ELSE 'anonymous:' || e.anonymous_id END AS person_id,
+            ELSE '{ANONYMOUS_PREFIX}' || e.anonymous_id END AS person_id,
        CASE WHEN e.customer_id IS NOT NULL OR ma.customer_id IS NOT NULL THEN 1 ELSE 0 END
            AS known,
        e.customer_id, e.anonymous_id, e.type, e.item_id, e.order_id, e.quantity, e.value,
