@@ -133,3 +133,23 @@ def test_unknown_url_scheme_is_a_clear_error() -> None:
 def test_missing_store_without_create(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="omotenashi init"):
         Omotenashi(tmp_path / "none.db", create=False)
+
+
+def test_reading_while_another_process_writes(tmp_path: Path) -> None:
+    """A CLI reading the store must not wait for a writer holding the lock (a long import)."""
+    import sqlite3
+
+    db = tmp_path / "busy.db"
+    with Omotenashi(db) as om:
+        om.track({"customer_id": "c", "type": "view", "timestamp": 0})
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write transaction
+    writer.execute("INSERT INTO meta (key, value) VALUES ('held', '1')")
+    try:
+        start = time.monotonic()
+        with Omotenashi(db) as om:
+            assert om.profile("c").events == 1
+        assert time.monotonic() - start < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -128,6 +128,14 @@ class SQLiteStore:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _create_schema(self) -> None:
+        """Create the tables of a new store. An existing store of this version is only read, so
+        opening it never waits for another process's write (a long import, say)."""
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.OperationalError:
+            row = None  # a new file: no tables yet
+        if row is not None and int(row[0]) == SCHEMA_VERSION:
+            return
         with self.transaction():
             for statement in (*DDL, *EVENT_INDEXES.values()):
                 self._conn.execute(statement)
