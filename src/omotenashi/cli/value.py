@@ -32,49 +32,73 @@ _err = Console(stderr=True)
 
 TransactionsOpt = Annotated[
     Path | None,
-    typer.Option("--transactions", "-t", help="CSV/TSV/parquet file of purchases (no store "
-                 "needed); use with --map."),
+    typer.Option(
+        "--transactions",
+        "-t",
+        help="CSV/TSV/parquet file of purchases (no store needed); use with --map.",
+    ),
 ]
 MapOpt = Annotated[
     str | None,
-    typer.Option("--map", help="Columns of the file: customer=COL,time=COL[,value=COL or "
-                 "COL1*COL2][,order=COL]."),
+    typer.Option(
+        "--map",
+        help="Columns of the file: customer=COL,time=COL[,value=COL or COL1*COL2][,order=COL].",
+    ),
 ]
 SepOpt = Annotated[
-    str | None, typer.Option("--sep", help="Delimiter of a text file: ',', 'tab' or "
-                             "'whitespace' (default ',').")
+    str | None,
+    typer.Option(
+        "--sep", help="Delimiter of a text file: ',', 'tab' or 'whitespace' (default ',')."
+    ),
 ]
 ColumnsOpt = Annotated[
-    str | None, typer.Option("--columns", help="Comma-separated column names of a text file "
-                             "without a header line.")
+    str | None,
+    typer.Option(
+        "--columns", help="Comma-separated column names of a text file without a header line."
+    ),
 ]
 TimeFormatOpt = Annotated[
-    str | None, typer.Option("--time-format", help="strftime format of the time column, e.g. "
-                             "%Y%m%d (8-digit integers are detected).")
+    str | None,
+    typer.Option(
+        "--time-format",
+        help="strftime format of the time column, e.g. %Y%m%d (8-digit integers are detected).",
+    ),
 ]
 NegativeOpt = Annotated[
-    str, typer.Option("--negative", help="Rows with a negative value (returns, "
-                      "cancellations): 'error' or 'drop'.")
+    str,
+    typer.Option(
+        "--negative", help="Rows with a negative value (returns, cancellations): 'error' or 'drop'."
+    ),
 ]
 DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Store URL or file (default: the configured store); "
-                             "used when --transactions is not given.")
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store URL or file (default: the configured store); "
+        "used when --transactions is not given.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for programs.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="Purchase model: bgnbd or pareto.")]
-FreqOpt = Annotated[str, typer.Option("--freq", help="Time unit of the models: D (days) or "
-                                      "W (weeks).")]
+FreqOpt = Annotated[
+    str, typer.Option("--freq", help="Time unit of the models: D (days) or W (weeks).")
+]
 PlotsOpt = Annotated[
     Path | None, typer.Option("--plots", help="Directory where PNG plots are written.")
 ]
 RuleOpt = Annotated[
     list[str] | None,
-    typer.Option("--rule", help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
-                 "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval)."),
+    typer.Option(
+        "--rule",
+        help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
+        "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval).",
+    ),
 ]
 AttributesOpt = Annotated[
-    Path | None, typer.Option("--attributes", help="CSV of customer attributes with a "
-                              "customer_id column (file mode).")
+    Path | None,
+    typer.Option(
+        "--attributes", help="CSV of customer attributes with a customer_id column (file mode)."
+    ),
 ]
 
 
@@ -84,8 +108,14 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _load(
-    transactions: Path | None, mapping: str | None, sep: str | None, columns: str | None,
-    time_format: str | None, negative: str, db: str | None, kind: str = "purchase",
+    transactions: Path | None,
+    mapping: str | None,
+    sep: str | None,
+    columns: str | None,
+    time_format: str | None,
+    negative: str,
+    db: str | None,
+    kind: str = "purchase",
 ) -> tuple[Any, Any]:
     """(transactions, attributes) from a file or from the store."""
     from omotenashi import value
@@ -94,8 +124,14 @@ def _load(
         if not mapping:
             raise _map_error()
         names = [c.strip() for c in columns.split(",")] if columns else None
-        return value.read_transactions(transactions, mapping, sep=sep, time_format=time_format,
-                                       negative=negative, columns=names), None
+        return value.read_transactions(
+            transactions,
+            mapping,
+            sep=sep,
+            time_format=time_format,
+            negative=negative,
+            columns=names,
+        ), None
     if mapping:
         raise _map_error("--map is only used with --transactions FILE")
     try:
@@ -111,8 +147,9 @@ def _load(
     return data.transactions, data.attributes
 
 
-def _map_error(message: str = "--transactions needs --map customer=COL,time=COL[,value=COL]"
-               ) -> Exception:
+def _map_error(
+    message: str = "--transactions needs --map customer=COL,time=COL[,value=COL]",
+) -> Exception:
     from omotenashi.errors import DataError
 
     return DataError(message, field="map")
@@ -187,12 +224,19 @@ def fit_command(
     model: ModelOpt = "bgnbd",
     freq: FreqOpt = "W",
     calibration_end: Annotated[
-        str | None, typer.Option("--calibration-end", help="Last day of the fitting window "
-                                 "(default: last transaction day).")
+        str | None,
+        typer.Option(
+            "--calibration-end",
+            help="Last day of the fitting window (default: last transaction day).",
+        ),
     ] = None,
     holdout_end: Annotated[
-        str | None, typer.Option("--holdout-end", help="Last day of the holdout window; reports "
-                                 "MAE, RMSE, correlation and totals of holdout purchases.")
+        str | None,
+        typer.Option(
+            "--holdout-end",
+            help="Last day of the holdout window; reports "
+            "MAE, RMSE, correlation and totals of holdout purchases.",
+        ),
     ] = None,
     penalizer: Annotated[float, typer.Option(help="L2 penalty on the parameters.")] = 0.0,
     plots: PlotsOpt = None,
@@ -211,8 +255,12 @@ def fit_command(
             tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
         with _status(f"fitting {model}", as_json):
             outcome = value.fit_value_model(
-                tx, model=model, freq=freq, calibration_end=calibration_end,
-                holdout_end=holdout_end, penalizer=penalizer,
+                tx,
+                model=model,
+                freq=freq,
+                calibration_end=calibration_end,
+                holdout_end=holdout_end,
+                penalizer=penalizer,
             )
         written = _fit_plots(outcome, plots) if plots is not None else []
     except OmotenashiError as exc:
@@ -249,12 +297,14 @@ def _fit_plots(outcome: Any, directory: Path) -> list[str]:
     max_f = int(min(max(outcome.summary["frequency"].quantile(0.99), 5), 50))
     paths = {
         "expected_purchases.png": lambda p: value.plot_expected_purchases_heatmap(
-            outcome.model, T, horizon, max_f, p),
+            outcome.model, T, horizon, max_f, p
+        ),
         "p_alive.png": lambda p: value.plot_p_alive_heatmap(outcome.model, T, max_f, p),
     }
     if outcome.split is not None:
         paths["calibration_holdout.png"] = lambda p: value.plot_calibration_holdout(
-            outcome.model, outcome.split, path=p)
+            outcome.model, outcome.split, path=p
+        )
     written = []
     for name, draw in paths.items():
         fig = draw(directory / name)
@@ -274,11 +324,11 @@ def report_command(
     db: DbOpt = None,
     model: ModelOpt = "bgnbd",
     freq: FreqOpt = "W",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of history used.")
-                     ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of history used.")] = None,
     horizon_months: Annotated[int, typer.Option("--horizon-months", help="CLV horizon.")] = 12,
-    discount_rate: Annotated[float, typer.Option("--discount-rate", help="Annual discount "
-                                                 "rate of CLV.")] = 0.1,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="Annual discount rate of CLV.")
+    ] = 0.1,
     top: Annotated[int, typer.Option(help="Customers listed, by CLV.")] = 10,
     plots: PlotsOpt = None,
     as_json: JsonOpt = False,
@@ -291,8 +341,13 @@ def report_command(
             tx, attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
         with _status("fitting models and valuing customers", as_json):
             report = value.value_report(
-                tx, model=model, freq=freq, as_of=as_of, horizon_months=horizon_months,
-                annual_discount_rate=discount_rate, attributes=attributes,
+                tx,
+                model=model,
+                freq=freq,
+                as_of=as_of,
+                horizon_months=horizon_months,
+                annual_discount_rate=discount_rate,
+                attributes=attributes,
             )
         saved = 0
         if transactions is None:  # valued from the store: segments and CLV go to the profiles
@@ -320,8 +375,9 @@ def report_command(
         return
     _console.print(_kv_table(f"value over {horizon_months} months ({model})", result["totals"]))
     if saved:
-        _console.print("RFM segment, CLV and P(alive) saved to the profiles "
-                       "(`omotenashi profile`).")
+        _console.print(
+            "RFM segment, CLV and P(alive) saved to the profiles (`omotenashi profile`)."
+        )
     _console.print(_frame_table("RFM segments", report.segments, "segment"))
     cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
     best = report.customers.sort_values("clv", ascending=False).head(top)[cols]
@@ -340,10 +396,13 @@ def lapse_command(
     negative: NegativeOpt = "error",
     db: DbOpt = None,
     kind: Annotated[str, typer.Option(help="Store activity: purchase or visit.")] = "purchase",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the test window "
-                                              "(default: last activity day).")] = None,
-    horizon_days: Annotated[float, typer.Option("--horizon-days", help="Inactivity that counts "
-                                                "as a lapse.")] = 90.0,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="End of the test window (default: last activity day)."),
+    ] = None,
+    horizon_days: Annotated[
+        float, typer.Option("--horizon-days", help="Inactivity that counts as a lapse.")
+    ] = 90.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest lapse risk (visits, encounters, purchases) and report its calibration."""
@@ -365,12 +424,14 @@ def lapse_command(
             _console.print(f"[yellow]{name}:[/] {result['bgnbd_error']}")
             continue
         flat = {k: v for k, v in scores.items() if k not in ("calibration", "coef", "params")}
-        _console.print(_kv_table(f"{name} lapse risk, test {result['test_start']} .. "
-                                 f"{result['as_of']}", flat))
+        _console.print(
+            _kv_table(f"{name} lapse risk, test {result['test_start']} .. {result['as_of']}", flat)
+        )
         import pandas as pd
 
-        _console.print(_frame_table(f"{name} calibration", pd.DataFrame(scores["calibration"]),
-                                    "bin"))
+        _console.print(
+            _frame_table(f"{name} calibration", pd.DataFrame(scores["calibration"]), "bin")
+        )
 
 
 @app.command("segments", rich_help_panel="Customer value")
@@ -384,11 +445,19 @@ def segments_command(
     db: DbOpt = None,
     attributes: AttributesOpt = None,
     rule: RuleOpt = None,
-    kmeans: Annotated[int, typer.Option("--kmeans", help="Number of k-means segments on "
-                                        "behaviour and attributes (0 = none).")] = 4,
+    kmeans: Annotated[
+        int,
+        typer.Option(
+            "--kmeans", help="Number of k-means segments on behaviour and attributes (0 = none)."
+        ),
+    ] = 4,
     features: Annotated[
-        str | None, typer.Option("--features", help="Comma-separated columns for k-means "
-                                 "(default: recency, frequency, spend, tenure).")
+        str | None,
+        typer.Option(
+            "--features",
+            help="Comma-separated columns for k-means "
+            "(default: recency, frequency, spend, tenure).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -414,18 +483,25 @@ def segments_command(
         raise _fail(exc) from None
     result: dict[str, Any] = {
         "customers": int(len(frame)),
-        "rfm_segments": [{"segment": str(k), **row} for k, row in
-                         rfm.to_dict(orient="index").items()],
+        "rfm_segments": [
+            {"segment": str(k), **row} for k, row in rfm.to_dict(orient="index").items()
+        ],
     }
     if member is not None:
         result["rule_segments"] = [
-            {"segment": name, "rule": text, "customers": int(member[name].sum()),
-             "value": float(frame.loc[member[name], "total_value"].sum())}
+            {
+                "segment": name,
+                "rule": text,
+                "customers": int(member[name].sum()),
+                "value": float(frame.loc[member[name], "total_value"].sum()),
+            }
             for name, text in rules
         ]
     if clusters is not None:
-        result["kmeans"] = [{"cluster": int(k), **row} for k, row in
-                            clusters.profile_.to_dict(orient="index").items()]
+        result["kmeans"] = [
+            {"cluster": int(k), **row}
+            for k, row in clusters.profile_.to_dict(orient="index").items()
+        ]
     if as_json:
         _json(result)
         return
@@ -436,6 +512,8 @@ def segments_command(
         table = pd.DataFrame(result["rule_segments"]).set_index("segment")
         _console.print(_frame_table("rule segments", table, "segment"))
     if clusters is not None:
-        _console.print(_frame_table("k-means segments", clusters.profile_[["size", "share",
-                                                                          "description"]],
-                                    "cluster"))
+        _console.print(
+            _frame_table(
+                "k-means segments", clusters.profile_[["size", "share", "description"]], "cluster"
+            )
+        )

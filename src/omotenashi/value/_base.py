@@ -76,8 +76,10 @@ def check_rft(
         except (TypeError, ValueError):
             raise DataError(f"{name}: values must be numbers", field=name) from None
         if not np.isfinite(arr).all():
-            raise DataError(f"{name}: {int((~np.isfinite(arr)).sum())} missing or non-finite "
-                            "value(s)", field=name)
+            raise DataError(
+                f"{name}: {int((~np.isfinite(arr)).sum())} missing or non-finite value(s)",
+                field=name,
+            )
         if (arr < 0).any():
             raise DataError(f"{name}: {int((arr < 0).sum())} negative value(s)", field=name)
         arrays[name] = arr
@@ -151,7 +153,10 @@ def maximize(
     for x0 in starts:
         try:
             res = optimize.minimize(
-                neg_ll, x0, jac=jac, method="L-BFGS-B",
+                neg_ll,
+                x0,
+                jac=jac,
+                method="L-BFGS-B",
                 bounds=[bounds] * len(x0),
                 options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
             )
@@ -166,12 +171,15 @@ def maximize(
     if best is None:
         raise DataError("the likelihood is not finite at any starting point; check the summary")
     if not best.success:
+
         def value_only(p: np.ndarray) -> float:
             out = neg_ll(p)
             return float(out[0] if isinstance(out, tuple) else out)
 
         polished = optimize.minimize(
-            value_only, best.x, method="Nelder-Mead",
+            value_only,
+            best.x,
+            method="Nelder-Mead",
             options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-12},
         )
         if np.isfinite(polished.fun) and polished.fun <= best.fun:
@@ -194,9 +202,7 @@ class _Fitted:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet; call fit() first"
-            )
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
 
     def get_params(self) -> dict[str, object]:
         """Hyper-parameters given to the constructor (scikit-learn convention)."""
@@ -210,6 +216,7 @@ class _Fitted:
     def __repr__(self) -> str:
         state = (
             ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())  # type: ignore[attr-defined]
-            if hasattr(self, "params_") else "not fitted"
+            if hasattr(self, "params_")
+            else "not fitted"
         )
         return f"{type(self).__name__}({state})"

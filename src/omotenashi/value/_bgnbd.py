@@ -21,8 +21,13 @@ from omotenashi.value._base import RFT, _Fitted, check_rft, compress, maximize
 
 
 def bgnbd_log_likelihood(
-    r: float, alpha: float, a: float, b: float,
-    x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
 ) -> np.ndarray:
     r"""Per-customer BG/NBD log-likelihood.
 
@@ -74,10 +79,16 @@ def _neg_ll_and_grad(
     psi_abx = digamma(a + b + x)
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * l_at - w2 * l_atx
     d_alpha = r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + t_x))
-    d_a = (w1 * (digamma(a) - psi_abx) + w2 * (digamma(a + 1) - psi_abx)
-           - (digamma(a) - digamma(a + b)))
-    d_b = (w1 * (digamma(b + x) - psi_abx) + w2 * (digamma(b_rep) - psi_abx)
-           - (digamma(b) - digamma(a + b)))
+    d_a = (
+        w1 * (digamma(a) - psi_abx)
+        + w2 * (digamma(a + 1) - psi_abx)
+        - (digamma(a) - digamma(a + b))
+    )
+    d_b = (
+        w1 * (digamma(b + x) - psi_abx)
+        + w2 * (digamma(b_rep) - psi_abx)
+        - (digamma(b) - digamma(a + b))
+    )
     n = weights.sum()
     theta = np.array([r, alpha, a, b])
     grad = np.array([(weights * g).sum() for g in (d_r, d_alpha, d_a, d_b)]) * theta
@@ -87,8 +98,14 @@ def _neg_ll_and_grad(
 
 
 def _expected_conditional(
-    r: float, alpha: float, a: float, b: float,
-    x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: np.ndarray,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    t: np.ndarray,
 ) -> np.ndarray:
     """E[purchases in (T, T+t] | x, t_x, T] without overflow (see module docstring)."""
     if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1: the expression is continuous
@@ -114,8 +131,11 @@ def _p_alive(
     r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
 ) -> np.ndarray:
     rep = x > 0
-    log_odds = (np.log(a) - np.log(np.where(rep, b + x - 1, 1.0))
-                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+    log_odds = (
+        np.log(a)
+        - np.log(np.where(rep, b + x - 1, 1.0))
+        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    )
     return np.where(rep, expit(-log_odds), 1.0)
 
 
@@ -177,11 +197,15 @@ class BGNBD(_Fitted):
         rft = check_rft(summary, require_repeat=True)
         data, weights = compress(rft)
         scale = float(np.mean(rft.T)) or 1.0
-        starts = [np.log([1.0, scale, 1.0, 1.0]), np.log([0.5, scale / 4, 0.5, 2.0]),
-                  np.log([2.0, scale * 2, 2.0, 5.0])]
+        starts = [
+            np.log([1.0, scale, 1.0, 1.0]),
+            np.log([0.5, scale / 4, 0.5, 2.0]),
+            np.log([2.0, scale * 2, 2.0, 5.0]),
+        ]
         result = maximize(
             lambda p: _neg_ll_and_grad(p, data, weights, float(self.penalizer)),
-            starts, jac=True,
+            starts,
+            jac=True,
         )
         theta = np.exp(result.params)
         self.params_ = dict(zip(self._param_names, (float(v) for v in theta), strict=True))

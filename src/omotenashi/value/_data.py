@@ -169,11 +169,15 @@ def transactions_from_events(
     _require_columns(events, ("person_id", "type", "timestamp"), "events")
     if kind == "purchase":
         _require_columns(events, ("value",), "events")
-    wanted = set(types) if types is not None else (
-        {"purchase"} if kind == "purchase" else set(VISIT_TYPES)
+    wanted = (
+        set(types)
+        if types is not None
+        else ({"purchase"} if kind == "purchase" else set(VISIT_TYPES))
     )
-    ev = events.loc[:, [c for c in ("person_id", "type", "order_id", "value", "timestamp")
-                        if c in events.columns]].copy()
+    ev = events.loc[
+        :,
+        [c for c in ("person_id", "type", "order_id", "value", "timestamp") if c in events.columns],
+    ].copy()
     if "order_id" not in ev.columns:
         ev["order_id"] = None
     if "value" not in ev.columns:
@@ -211,9 +215,11 @@ def transactions_from_events(
                 raise DataError(
                     "column 'value': return lines must carry a positive value", field="value"
                 )
-            ret = returns.assign(_key=returns["order_id"].astype(str)).groupby(
-                ["person_id", "_key"]
-            )["value"].sum()
+            ret = (
+                returns.assign(_key=returns["order_id"].astype(str))
+                .groupby(["person_id", "_key"])["value"]
+                .sum()
+            )
             grouped["value"] = grouped["value"] - ret.reindex(grouped.index).fillna(0.0)
         grouped = grouped[grouped["value"] > 0]
     else:
@@ -315,10 +321,14 @@ def transactions_from_frame(
             raise DataError(f"column {value!r}: non-finite values", field=value)
     else:
         val = pd.Series(0.0, index=df.index)
-    out = pd.DataFrame({"person_id": ids.to_numpy(), "timestamp": ts.to_numpy(),
-                        "value": val.to_numpy()})
-    out["timestamp"] = out["timestamp"].dt.tz_localize("UTC") if out["timestamp"].dt.tz is None \
+    out = pd.DataFrame(
+        {"person_id": ids.to_numpy(), "timestamp": ts.to_numpy(), "value": val.to_numpy()}
+    )
+    out["timestamp"] = (
+        out["timestamp"].dt.tz_localize("UTC")
+        if out["timestamp"].dt.tz is None
         else out["timestamp"]
+    )
     neg = out["value"] < 0
     if neg.any():
         if negative == "error":
@@ -330,9 +340,11 @@ def transactions_from_frame(
         out = out[~neg]
     if order:
         out["_order"] = df[order].astype(str).to_numpy()[~neg.to_numpy()]
-        out = out.groupby(["person_id", "_order"], sort=False).agg(
-            timestamp=("timestamp", "min"), value=("value", "sum")
-        ).reset_index()[list(TRANSACTION_COLUMNS)]
+        out = (
+            out.groupby(["person_id", "_order"], sort=False)
+            .agg(timestamp=("timestamp", "min"), value=("value", "sum"))
+            .reset_index()[list(TRANSACTION_COLUMNS)]
+        )
     if out.empty:
         raise DataError("no transaction left after removing rows with negative values")
     return out.sort_values(["person_id", "timestamp"], kind="stable").reset_index(drop=True)
@@ -549,8 +561,7 @@ def parse_column_map(text: str) -> dict[str, str]:
         if not sep or not column:
             raise DataError(f"--map: expected key=column, got {part!r}", field="map")
         if key not in _MAP_KEYS:
-            raise DataError(f"--map: unknown key {key!r}; use {', '.join(_MAP_KEYS)}",
-                            field="map")
+            raise DataError(f"--map: unknown key {key!r}; use {', '.join(_MAP_KEYS)}", field="map")
         mapping[key] = column
     for key in ("customer", "time"):
         if key not in mapping:
@@ -603,12 +614,20 @@ def read_transactions(
         else:
             delimiter = {"tab": "\t", "whitespace": r"\s+", None: ","}.get(sep, sep)
             frame = pd.read_csv(
-                p, sep=delimiter, dtype={cols["customer"]: str},
-                header=None if columns else "infer", names=list(columns) if columns else None,
+                p,
+                sep=delimiter,
+                dtype={cols["customer"]: str},
+                header=None if columns else "infer",
+                names=list(columns) if columns else None,
             )
     except (OSError, ValueError, ImportError) as exc:
         raise DataError(f"cannot read {p.name}: {exc}", field="transactions") from None
     return transactions_from_frame(
-        frame, customer=cols["customer"], time=cols["time"], value=cols.get("value"),
-        order=cols.get("order"), time_format=time_format, negative=negative,
+        frame,
+        customer=cols["customer"],
+        time=cols["time"],
+        value=cols.get("value"),
+        order=cols.get("order"),
+        time_format=time_format,
+        negative=negative,
     )

@@ -45,8 +45,15 @@ def gamma_gamma_log_likelihood(
     """
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary, dtype=float)
-    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(gamma)
-            + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(gamma + x * m))
+    return (
+        gammaln(p * x + q)
+        - gammaln(p * x)
+        - gammaln(q)
+        + q * np.log(gamma)
+        + (p * x - 1) * np.log(m)
+        + p * x * np.log(x)
+        - (p * x + q) * np.log(gamma + x * m)
+    )
 
 
 def _check_spend(frequency: object, monetary: object) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +152,10 @@ class GammaGamma(_Fitted):
             return float(value) if np.isfinite(value) else np.inf
 
         mean = float(m.mean())
-        starts = [np.array([0.0, 0.0, np.log(mean)]), np.array([np.log(5.0), np.log(3.0),
-                                                                np.log(mean)])]
+        starts = [
+            np.array([0.0, 0.0, np.log(mean)]),
+            np.array([np.log(5.0), np.log(3.0), np.log(mean)]),
+        ]
         result = maximize(neg_ll, starts, jac=False)
         p, q, gamma = _unpack(result.params)
         self.params_ = {"p": p, "q": q, "gamma": gamma}

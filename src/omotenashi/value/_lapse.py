@@ -62,8 +62,9 @@ def lapse_labels(
     end = start + pd.Timedelta(days=float(horizon_days))
     day = tx["timestamp"].dt.floor("D")
     active = set(tx.loc[(day >= start) & (day < end), "person_id"])
-    return pd.Series([0 if p in active else 1 for p in people], index=people, name="lapsed",
-                     dtype=int)
+    return pd.Series(
+        [0 if p in active else 1 for p in people], index=people, name="lapsed", dtype=int
+    )
 
 
 class LapseRisk(_Fitted):
@@ -100,8 +101,9 @@ class LapseRisk(_Fitted):
         from sklearn.linear_model import LogisticRegression
 
         if not (isinstance(self.horizon_days, int | float) and self.horizon_days > 0):
-            raise DataError(f"horizon_days must be positive, got {self.horizon_days!r}",
-                            field="horizon_days")
+            raise DataError(
+                f"horizon_days must be positive, got {self.horizon_days!r}", field="horizon_days"
+            )
         cutoff = to_timestamp(as_of, "as_of").floor("D") - pd.Timedelta(days=self.horizon_days)
         X = lapse_features(transactions, cutoff)
         y = lapse_labels(transactions, cutoff, self.horizon_days, X.index)
@@ -129,8 +131,7 @@ class LapseRisk(_Fitted):
         self._check_fitted()
         X = lapse_features(transactions, as_of)
         values = (X[list(FEATURES)].to_numpy(dtype=float) - self.mean_) / self.scale_
-        return pd.Series(self._model.predict_proba(values)[:, 1], index=X.index,
-                         name="lapse_risk")
+        return pd.Series(self._model.predict_proba(values)[:, 1], index=X.index, name="lapse_risk")
 
 
 def calibration_table(predicted: np.ndarray, observed: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -145,8 +146,15 @@ def calibration_table(predicted: np.ndarray, observed: np.ndarray, bins: int = 1
     observed = np.asarray(observed, dtype=float)
     order = np.argsort(predicted, kind="stable")
     groups = np.array_split(order, min(bins, len(order)))
-    rows = [{"n": len(g), "mean_predicted": float(predicted[g].mean()),
-             "observed_rate": float(observed[g].mean())} for g in groups if len(g)]
+    rows = [
+        {
+            "n": len(g),
+            "mean_predicted": float(predicted[g].mean()),
+            "observed_rate": float(observed[g].mean()),
+        }
+        for g in groups
+        if len(g)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -155,8 +163,10 @@ def _scores(predicted: np.ndarray, observed: np.ndarray, bins: int) -> dict[str,
 
     p = np.clip(predicted, 1e-12, 1 - 1e-12)
     table = calibration_table(p, observed, bins)
-    ece = float((table["n"] * (table["mean_predicted"] - table["observed_rate"]).abs()).sum()
-                / table["n"].sum())
+    ece = float(
+        (table["n"] * (table["mean_predicted"] - table["observed_rate"]).abs()).sum()
+        / table["n"].sum()
+    )
     both = len(np.unique(observed)) == 2
     return {
         "n": int(len(observed)),
@@ -183,9 +193,14 @@ class LapseBacktest:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"horizon_days": self.horizon_days, "test_start": self.test_start,
-                "as_of": self.as_of, "supervised": self.supervised, "bgnbd": self.bgnbd,
-                "bgnbd_error": self.bgnbd_error}
+        return {
+            "horizon_days": self.horizon_days,
+            "test_start": self.test_start,
+            "as_of": self.as_of,
+            "supervised": self.supervised,
+            "bgnbd": self.bgnbd,
+            "bgnbd_error": self.bgnbd_error,
+        }
 
 
 def lapse_backtest(
@@ -225,11 +240,21 @@ def lapse_backtest(
         bg_scores["params"] = bg.params_
     except DataError as exc:
         bg_error = str(exc)
-    return LapseBacktest(float(horizon_days), str(test_cutoff.date()), str(end.date()),
-                         supervised, bg_scores, bg_error)
+    return LapseBacktest(
+        float(horizon_days),
+        str(test_cutoff.date()),
+        str(end.date()),
+        supervised,
+        bg_scores,
+        bg_error,
+    )
 
 
 __all__ = [
-    "LapseBacktest", "LapseRisk", "calibration_table", "lapse_backtest", "lapse_features",
+    "LapseBacktest",
+    "LapseRisk",
+    "calibration_table",
+    "lapse_backtest",
+    "lapse_features",
     "lapse_labels",
 ]

@@ -29,11 +29,15 @@ def _log_antiderivative(
     c = r + s + x + 1
     if alpha >= beta:
         z = (alpha - beta) / (alpha + y)
-        return (-s * np.log(beta + y) - (r + x) * np.log(alpha + y)
-                + np.log(hyp2f1(1.0, r + x, c, z)))
+        return (
+            -s * np.log(beta + y) - (r + x) * np.log(alpha + y) + np.log(hyp2f1(1.0, r + x, c, z))
+        )
     z = (beta - alpha) / (beta + y)
-    return (-(s + 1) * np.log(beta + y) - (r + x - 1) * np.log(alpha + y)
-            + np.log(hyp2f1(1.0, s + 1, c, z)))
+    return (
+        -(s + 1) * np.log(beta + y)
+        - (r + x - 1) * np.log(alpha + y)
+        + np.log(hyp2f1(1.0, s + 1, c, z))
+    )
 
 
 def _log_a0(
@@ -48,8 +52,13 @@ def _log_a0(
 
 
 def pareto_nbd_log_likelihood(
-    r: float, alpha: float, s: float, beta: float,
-    x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
 ) -> np.ndarray:
     r"""Per-customer Pareto/NBD log-likelihood.
 

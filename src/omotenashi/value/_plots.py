@@ -25,8 +25,7 @@ def _grid(model: Any, T: float, max_frequency: int, n_recency: int = 40) -> tupl
     recs = np.linspace(0.0, T, n_recency)
     f, r = np.meshgrid(freqs, recs, indexing="ij")
     r = np.where(f == 0, 0.0, r)
-    grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(),
-                         "T": np.full(f.size, T)})
+    grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(), "T": np.full(f.size, T)})
     return freqs, recs, grid
 
 
@@ -54,8 +53,14 @@ def plot_expected_purchases_heatmap(
     """
     freqs, recs, grid = _grid(model, T, max_frequency)
     z = model.expected_purchases(grid, t).reshape(len(freqs), len(recs))
-    return _heatmap(z, freqs, recs, f"Expected purchases in the next {t:g} units (T = {T:g})",
-                    "expected purchases", path)
+    return _heatmap(
+        z,
+        freqs,
+        recs,
+        f"Expected purchases in the next {t:g} units (T = {T:g})",
+        "expected purchases",
+        path,
+    )
 
 
 def plot_p_alive_heatmap(
@@ -67,12 +72,23 @@ def plot_p_alive_heatmap(
     return _heatmap(z, freqs, recs, f"P(alive) (T = {T:g})", "P(alive)", path)
 
 
-def _heatmap(z: np.ndarray, freqs: np.ndarray, recs: np.ndarray, title: str, label: str,
-             path: str | Path | None) -> Any:
+def _heatmap(
+    z: np.ndarray,
+    freqs: np.ndarray,
+    recs: np.ndarray,
+    title: str,
+    label: str,
+    path: str | Path | None,
+) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
-    im = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis",
-                   extent=(recs[0], recs[-1], freqs[0] - 0.5, freqs[-1] + 0.5))
+    im = ax.imshow(
+        z,
+        origin="lower",
+        aspect="auto",
+        cmap="viridis",
+        extent=(recs[0], recs[-1], freqs[0] - 0.5, freqs[-1] + 0.5),
+    )
     ax.set_xlabel("recency (time of last purchase)")
     ax.set_ylabel("frequency (repeat purchases)")
     ax.set_title(title)
@@ -81,7 +97,9 @@ def _heatmap(z: np.ndarray, freqs: np.ndarray, recs: np.ndarray, title: str, lab
 
 
 def plot_calibration_holdout(
-    model: Any, split: CalibrationHoldout, max_frequency: int = 7,
+    model: Any,
+    split: CalibrationHoldout,
+    max_frequency: int = 7,
     path: str | Path | None = None,
 ) -> Any:
     """Mean predicted vs actual holdout purchases, by calibration frequency (capped)."""
@@ -89,8 +107,9 @@ def plot_calibration_holdout(
     s = split.calibration
     predicted = model.expected_purchases(s, split.holdout_length)
     group = np.minimum(s["frequency"].to_numpy(), max_frequency)
-    frame = pd.DataFrame({"group": group, "predicted": predicted,
-                          "actual": split.holdout_purchases.to_numpy()})
+    frame = pd.DataFrame(
+        {"group": group, "predicted": predicted, "actual": split.holdout_purchases.to_numpy()}
+    )
     means = frame.groupby("group")[["actual", "predicted"]].mean()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(means.index, means["actual"], "o-", label="actual")
@@ -123,6 +142,8 @@ def _finish(fig: Any, path: str | Path | None) -> Any:
 
 
 __all__ = [
-    "plot_calibration_holdout", "plot_expected_purchases_heatmap", "plot_p_alive_heatmap",
+    "plot_calibration_holdout",
+    "plot_expected_purchases_heatmap",
+    "plot_p_alive_heatmap",
     "plot_segment_sizes",
 ]

@@ -103,11 +103,15 @@ def customer_lifetime_value(
     numpy.ndarray of shape (n_customers,)
     """
     if not isinstance(horizon_months, int) or horizon_months < 1:
-        raise DataError(f"horizon_months must be a positive integer, got {horizon_months!r}",
-                        field="horizon_months")
+        raise DataError(
+            f"horizon_months must be a positive integer, got {horizon_months!r}",
+            field="horizon_months",
+        )
     if not (math.isfinite(annual_discount_rate) and annual_discount_rate > -1):
-        raise DataError(f"annual_discount_rate must be > -1, got {annual_discount_rate!r}",
-                        field="annual_discount_rate")
+        raise DataError(
+            f"annual_discount_rate must be > -1, got {annual_discount_rate!r}",
+            field="annual_discount_rate",
+        )
     unit = unit_days(freq or summary.attrs.get("freq", "D"))
     spend = spend_model.expected_average_spend(summary)
     clv = np.zeros(len(summary))
@@ -211,8 +215,10 @@ def fit_value_model(
         spend_model = GammaGamma(penalizer=penalizer).fit(summary)
         corr = spend_frequency_correlation(summary)
         if abs(corr) > 0.3:
-            notes.append(f"spend and frequency correlate (r={corr:.2f}); Gamma-Gamma assumes "
-                         "they do not, so spend predictions may be biased")
+            notes.append(
+                f"spend and frequency correlate (r={corr:.2f}); Gamma-Gamma assumes "
+                "they do not, so spend predictions may be biased"
+            )
     holdout = spend_holdout = None
     if split is not None:
         predicted = count.expected_purchases(summary, split.holdout_length)
@@ -221,19 +227,23 @@ def fit_value_model(
             buyers = split.holdout_purchases.to_numpy() > 0
             if buyers.any():
                 expected = spend_model.expected_average_spend(summary)[buyers]
-                actual = (split.holdout_value.to_numpy()[buyers]
-                          / split.holdout_purchases.to_numpy()[buyers])
+                actual = (
+                    split.holdout_value.to_numpy()[buyers]
+                    / split.holdout_purchases.to_numpy()[buyers]
+                )
                 spend_holdout = {
                     "customers": int(buyers.sum()),
                     "predicted_mean_spend": float(expected.mean()),
                     "actual_mean_spend": float(actual.mean()),
                     "mae": float(np.abs(expected - actual).mean()),
-                    "predicted_value_total": float((predicted * spend_model
-                                                    .expected_average_spend(summary)).sum()),
+                    "predicted_value_total": float(
+                        (predicted * spend_model.expected_average_spend(summary)).sum()
+                    ),
                     "actual_value_total": float(split.holdout_value.sum()),
                 }
-    return FitOutcome(model, count, summary, freq, fit_s, holdout, split, spend_model,
-                      spend_holdout, notes)
+    return FitOutcome(
+        model, count, summary, freq, fit_s, holdout, split, spend_model, spend_holdout, notes
+    )
 
 
 @dataclass(frozen=True)
@@ -347,18 +357,25 @@ def value_report(
     -------
     ValueReport
     """
-    fit = fit_value_model(transactions, model=model, freq=freq, calibration_end=as_of,
-                          penalizer=penalizer)
+    fit = fit_value_model(
+        transactions, model=model, freq=freq, calibration_end=as_of, penalizer=penalizer
+    )
     s = fit.summary
     out = s.copy()
     out["p_alive"] = fit.model.probability_alive(s)
     out["expected_purchases"] = fit.model.expected_purchases(
-        s, horizon_months * DAYS_PER_MONTH / unit_days(freq))
+        s, horizon_months * DAYS_PER_MONTH / unit_days(freq)
+    )
     if fit.spend_model is not None:
         out["expected_spend"] = fit.spend_model.expected_average_spend(s)
-        out["clv"] = customer_lifetime_value(fit.model, fit.spend_model, s,
-                                             horizon_months=horizon_months,
-                                             annual_discount_rate=annual_discount_rate, freq=freq)
+        out["clv"] = customer_lifetime_value(
+            fit.model,
+            fit.spend_model,
+            s,
+            horizon_months=horizon_months,
+            annual_discount_rate=annual_discount_rate,
+            freq=freq,
+        )
     else:
         fit.notes.append("no spend model (fewer than 2 customers with repeat spend): clv = 0")
         out["expected_spend"] = 0.0
@@ -373,8 +390,10 @@ def value_report(
 def join_attributes(customers: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
     """Left-join customer attributes (``customer_id`` + columns) onto a frame indexed by id."""
     if "customer_id" not in attributes.columns:
-        raise DataError(f"attributes lack column 'customer_id'; they have "
-                        f"{list(attributes.columns)}", field="customer_id")
+        raise DataError(
+            f"attributes lack column 'customer_id'; they have {list(attributes.columns)}",
+            field="customer_id",
+        )
     attrs = attributes.assign(customer_id=attributes["customer_id"].astype(str))
     attrs = attrs.drop_duplicates("customer_id", keep="last").set_index("customer_id")
     attrs = attrs.drop(columns=[c for c in attrs.columns if c in customers.columns])
@@ -442,8 +461,9 @@ def from_store(
     if transactions.empty:
         raise DataError(f"the store holds no {kind} event", field="type")
     attributes = om.customers_frame()
-    return StoreData(transactions, attributes if attributes is not None and len(attributes)
-                     else None)
+    return StoreData(
+        transactions, attributes if attributes is not None and len(attributes) else None
+    )
 
 
 def segment_frame(
@@ -459,7 +479,16 @@ def segment_frame(
 
 
 __all__ = [
-    "FitOutcome", "StoreData", "ValueReport", "customer_lifetime_value", "customer_value",
-    "fit_value_model", "from_store", "holdout_metrics", "join_attributes", "make_count_model",
-    "segment_frame", "value_report",
+    "FitOutcome",
+    "StoreData",
+    "ValueReport",
+    "customer_lifetime_value",
+    "customer_value",
+    "fit_value_model",
+    "from_store",
+    "holdout_metrics",
+    "join_attributes",
+    "make_count_model",
+    "segment_frame",
+    "value_report",
 ]

@@ -35,8 +35,7 @@ DEFAULT_RFM_SEGMENTS: tuple[tuple[str, str], ...] = (
 )
 
 #: Summary columns used for the three scores, and whether larger is better.
-RFM_COLUMNS = {"r": ("recency_days", False), "f": ("n_purchases", True),
-               "m": ("total_value", True)}
+RFM_COLUMNS = {"r": ("recency_days", False), "f": ("n_purchases", True), "m": ("total_value", True)}
 
 
 def _midrank_scores(reference: np.ndarray, values: np.ndarray, bins: int) -> np.ndarray:
@@ -98,8 +97,9 @@ class RFMScorer(_Fitted):
     def _oriented(summary: pd.DataFrame, key: str) -> np.ndarray:
         column, larger_better = RFM_COLUMNS[key]
         if column not in summary.columns:
-            raise DataError(f"summary lacks column {column!r}; build it with rfm_summary()",
-                            field=column)
+            raise DataError(
+                f"summary lacks column {column!r}; build it with rfm_summary()", field=column
+            )
         values = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float)
         if not np.isfinite(values).all():
             raise DataError(f"column {column!r}: missing or non-finite values", field=column)
@@ -117,13 +117,14 @@ class RFMScorer(_Fitted):
         self._check_fitted()
         scores = pd.DataFrame(index=summary.index)
         for key in RFM_COLUMNS:
-            scores[key] = _midrank_scores(self.reference_[key], self._oriented(summary, key),
-                                          self.bins)
+            scores[key] = _midrank_scores(
+                self.reference_[key], self._oriented(summary, key), self.bins
+            )
         scores["fm"] = np.floor((scores["f"] + scores["m"]) / 2 + 0.5).astype(int)
-        scores["rfm"] = (scores["r"].astype(str) + scores["f"].astype(str)
-                         + scores["m"].astype(str))
-        context = pd.concat([summary.drop(columns=list(scores.columns), errors="ignore"), scores],
-                            axis=1)
+        scores["rfm"] = scores["r"].astype(str) + scores["f"].astype(str) + scores["m"].astype(str)
+        context = pd.concat(
+            [summary.drop(columns=list(scores.columns), errors="ignore"), scores], axis=1
+        )
         rules = self.segments if self.segments is not None else DEFAULT_RFM_SEGMENTS
         scores["segment"] = assign_segments(context, rules, default=self.default_segment)
         return scores
@@ -134,7 +135,9 @@ class RFMScorer(_Fitted):
 
 
 def segment_summary(
-    frame: pd.DataFrame, segment: str = "segment", value: str = "total_value",
+    frame: pd.DataFrame,
+    segment: str = "segment",
+    value: str = "total_value",
     clv: str | None = "clv",
 ) -> pd.DataFrame:
     """Size and value of each segment.

@@ -23,11 +23,17 @@ MAX_RULE_LENGTH = 1000
 MAX_DEPTH = 40
 
 _COMPARE: dict[type, Callable[[object, object], object]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
-    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
 _ARITH: dict[type, Callable[[object, object], object]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
     ast.Div: operator.truediv,
 }
 _Evaluator = Callable[[pd.DataFrame], object]
@@ -130,10 +136,13 @@ def _refuse(node: ast.AST, expression: str) -> DataError:
 def _constant(node: ast.AST, expression: str) -> object:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool):
         return node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int | float)
-            and not isinstance(node.operand.value, bool)):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
         return -node.operand.value
     raise _refuse(node, expression)
 
@@ -182,9 +191,7 @@ def _build(node: ast.AST, expression: str, columns: set[str], depth: int) -> _Ev
     raise _refuse(node, expression)
 
 
-def _build_compare(
-    node: ast.Compare, expression: str, columns: set[str], depth: int
-) -> _Evaluator:
+def _build_compare(node: ast.Compare, expression: str, columns: set[str], depth: int) -> _Evaluator:
     operands: list[ast.AST] = [node.left, *node.comparators]
     steps: list[_Evaluator] = []
     for i, op in enumerate(node.ops):
@@ -200,8 +207,12 @@ def _build_compare(
             values = [_constant(e, expression) for e in right_node.elts]
             negate = isinstance(op, ast.NotIn)
 
-            def member(df: pd.DataFrame, left: _Evaluator = left,
-                       values: list[object] = values, negate: bool = negate) -> object:
+            def member(
+                df: pd.DataFrame,
+                left: _Evaluator = left,
+                values: list[object] = values,
+                negate: bool = negate,
+            ) -> object:
                 lhs = left(df)
                 mask = lhs.isin(values) if isinstance(lhs, pd.Series) else (lhs in values)
                 return ~mask if negate else mask
@@ -307,8 +318,9 @@ def rule_membership(
     frame: pd.DataFrame, rules: Mapping[str, str] | Sequence[tuple[str, str]]
 ) -> pd.DataFrame:
     """One boolean column per rule (segments may overlap), indexed like ``frame``."""
-    return pd.DataFrame({name: rule.evaluate(frame) for name, rule in _as_pairs(rules)},
-                        index=frame.index)
+    return pd.DataFrame(
+        {name: rule.evaluate(frame) for name, rule in _as_pairs(rules)}, index=frame.index
+    )
 
 
 __all__ = ["Rule", "assign_segments", "parse_named_rule", "parse_rule", "rule_membership"]

@@ -68,8 +68,11 @@ class KMeansSegmenter(_Fitted):
             cols = list(self.features)
             missing = [c for c in cols if c not in frame.columns]
             if missing:
-                raise DataError(f"features {missing} are not columns of the frame; it has "
-                                f"{list(frame.columns)}", field=missing[0])
+                raise DataError(
+                    f"features {missing} are not columns of the frame; it has "
+                    f"{list(frame.columns)}",
+                    field=missing[0],
+                )
         else:
             cols = [c for c in DEFAULT_FEATURES if c in frame.columns]
         if not cols:
@@ -110,17 +113,21 @@ class KMeansSegmenter(_Fitted):
         from sklearn.cluster import KMeans
 
         if not isinstance(self.n_clusters, int | np.integer) or self.n_clusters < 1:
-            raise DataError(f"n_clusters must be a positive integer, got {self.n_clusters!r}",
-                            field="n_clusters")
+            raise DataError(
+                f"n_clusters must be a positive integer, got {self.n_clusters!r}",
+                field="n_clusters",
+            )
         if len(frame) < self.n_clusters:
-            raise DataError(f"{len(frame)} customer(s) cannot form {self.n_clusters} segments",
-                            field="n_clusters")
+            raise DataError(
+                f"{len(frame)} customer(s) cannot form {self.n_clusters} segments",
+                field="n_clusters",
+            )
         self.columns_ = self._columns(frame)
         self.categories_: dict[str, list[str]] = {}
         self.logged_: set[str] = set()
         for col in self.columns_:
             values = frame[col]
-            if (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                 num = values.astype(float)
                 if self.log_transform and (num >= 0).all() and num.skew() > 1:
                     self.logged_.add(col)
@@ -168,8 +175,9 @@ class KMeansSegmenter(_Fitted):
             j += 1
             if abs(z) < 0.5:
                 continue
-            level = ("very high" if z >= 1.5 else "high" if z > 0 else
-                     "very low" if z <= -1.5 else "low")
+            level = (
+                "very high" if z >= 1.5 else "high" if z > 0 else "very low" if z <= -1.5 else "low"
+            )
             median = float(pd.to_numeric(members[col]).median())
             notes.append((abs(z), f"{level} {col} (median {median:,.4g})"))
         if not notes:
@@ -179,8 +187,9 @@ class KMeansSegmenter(_Fitted):
 
     def _profile(self, frame: pd.DataFrame) -> pd.DataFrame:
         sizes = np.bincount(self.labels_.to_numpy(), minlength=self.n_clusters)
-        out = pd.DataFrame({"size": sizes, "share": sizes / sizes.sum(),
-                            "description": self.descriptions_})
+        out = pd.DataFrame(
+            {"size": sizes, "share": sizes / sizes.sum(), "description": self.descriptions_}
+        )
         numeric = [c for c in self.columns_ if c not in self.categories_]
         if numeric:
             medians = frame[numeric].apply(pd.to_numeric).groupby(self.labels_.to_numpy()).median()

@@ -12,16 +12,25 @@ import pandas as pd
 
 
 def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    return random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+    return (
+        random_state
+        if isinstance(random_state, np.random.Generator)
+        else np.random.default_rng(random_state)
+    )
 
 
 def _summarise(times: list[np.ndarray], T: np.ndarray, holdout: float) -> pd.DataFrame:
     rows = []
     for purchase_times, age in zip(times, T, strict=True):
         cal = purchase_times[purchase_times <= age]
-        rows.append((len(cal), cal[-1] if len(cal) else 0.0, age,
-                     int(((purchase_times > age) & (purchase_times <= age + holdout)).sum())))
+        rows.append(
+            (
+                len(cal),
+                cal[-1] if len(cal) else 0.0,
+                age,
+                int(((purchase_times > age) & (purchase_times <= age + holdout)).sum()),
+            )
+        )
     frame = pd.DataFrame(rows, columns=["frequency", "recency", "T", "holdout_purchases"])
     frame["frequency"] = frame["frequency"].astype(float)
     frame.index = pd.Index([f"c{i}" for i in range(len(frame))], name="person_id")
@@ -29,8 +38,15 @@ def _summarise(times: list[np.ndarray], T: np.ndarray, holdout: float) -> pd.Dat
 
 
 def simulate_bgnbd(
-    n: int, r: float, alpha: float, a: float, b: float, *, T: float | np.ndarray = 52.0,
-    holdout: float = 0.0, random_state: int | np.random.Generator | None = 0,
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    *,
+    T: float | np.ndarray = 52.0,
+    holdout: float = 0.0,
+    random_state: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
     """Customers from the BG/NBD process, first purchase at time 0.
 
@@ -60,8 +76,15 @@ def simulate_bgnbd(
 
 
 def simulate_pareto_nbd(
-    n: int, r: float, alpha: float, s: float, beta: float, *, T: float | np.ndarray = 52.0,
-    holdout: float = 0.0, random_state: int | np.random.Generator | None = 0,
+    n: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    *,
+    T: float | np.ndarray = 52.0,
+    holdout: float = 0.0,
+    random_state: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
     """Customers from the Pareto/NBD process (same columns as :func:`simulate_bgnbd`)."""
     rng = _rng(random_state)
@@ -78,7 +101,10 @@ def simulate_pareto_nbd(
 
 
 def simulate_spend(
-    frequency: np.ndarray, p: float, q: float, gamma: float,
+    frequency: np.ndarray,
+    p: float,
+    q: float,
+    gamma: float,
     random_state: int | np.random.Generator | None = 0,
 ) -> np.ndarray:
     """Average spend of ``frequency`` transactions per customer under Gamma-Gamma (0 if none)."""

@@ -36,8 +36,9 @@ def _main_file(path: Path) -> Path:
         for name in ("CDNOW_master.txt", "CDNOW_sample.txt"):
             if (path / name).exists():
                 return path / name
-        raise DataError(f"{path}: no 'CDNOW_master.txt' or 'CDNOW_sample.txt' in this folder",
-                        field="file")
+        raise DataError(
+            f"{path}: no 'CDNOW_master.txt' or 'CDNOW_sample.txt' in this folder", field="file"
+        )
     return path
 
 
@@ -99,8 +100,14 @@ def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sample_customers(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    frame = pd.read_csv(path, sep=r"\s+", header=None, names=list(SAMPLE_COLUMNS),
-                        usecols=["master_id", "customer_id"], dtype=str)
+    frame = pd.read_csv(
+        path,
+        sep=r"\s+",
+        header=None,
+        names=list(SAMPLE_COLUMNS),
+        usecols=["master_id", "customer_id"],
+        dtype=str,
+    )
     pairs = frame.drop_duplicates(["customer_id", "master_id"])
     for customer, master in zip(pairs["customer_id"], pairs["master_id"], strict=True):
         yield str(customer), {"master_id": str(master)}

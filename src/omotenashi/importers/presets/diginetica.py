@@ -35,8 +35,9 @@ def _main_file(path: Path) -> Path:
         for name in FILE_NAMES:
             if (path / name).exists():
                 return path / name
-        raise DataError(f"{path}: no {' or '.join(map(repr, FILE_NAMES))} in this folder",
-                        field="file")
+        raise DataError(
+            f"{path}: no {' or '.join(map(repr, FILE_NAMES))} in this folder", field="file"
+        )
     return path
 
 
@@ -68,14 +69,17 @@ def view_times(frame: pd.DataFrame) -> pd.DataFrame:
             f"file has {';'.join(COLUMNS)}",
             field="file",
         )
-    dates = pd.to_datetime(frame["eventdate"].astype("object"), format="%Y-%m-%d",
-                           errors="coerce", utc=True)
+    dates = pd.to_datetime(
+        frame["eventdate"].astype("object"), format="%Y-%m-%d", errors="coerce", utc=True
+    )
     millis = pd.to_numeric(frame["timeframe"], errors="coerce")
     good = dates.notna() & millis.notna() & (millis >= 0)
     times = dates + pd.to_timedelta(millis.where(good, 0), unit="ms")
     iso = times.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    frame[TIME_COLUMN] = iso.where(good, frame["eventdate"].astype("object") + " +"
-                                   + frame["timeframe"].astype("object") + " ms")
+    frame[TIME_COLUMN] = iso.where(
+        good,
+        frame["eventdate"].astype("object") + " +" + frame["timeframe"].astype("object") + " ms",
+    )
     session = frame["session_id"].astype("object").str.strip()
     frame[ANONYMOUS_COLUMN] = (SESSION_PREFIX + session).where(session != "")
     return frame

@@ -82,8 +82,9 @@ def _ratings_file(path: Path, default: str, side_files: set[str], label: str) ->
     else:
         return path
     if not candidate.exists():
-        raise DataError(f"{path}: no {default!r} here; give the {label} folder or its {default}",
-                        field="file")
+        raise DataError(
+            f"{path}: no {default!r} here; give the {label} folder or its {default}", field="file"
+        )
     return candidate
 
 
@@ -92,8 +93,9 @@ def _side_file(folder: Path, name: str, *, required: bool = True) -> Path | None
     if file.exists():
         return file
     if required:
-        raise DataError(f"{folder}: {name!r} is missing (the preset reads it beside the ratings)",
-                        field="file")
+        raise DataError(
+            f"{folder}: {name!r} is missing (the preset reads it beside the ratings)", field="file"
+        )
     return None
 
 
@@ -104,8 +106,15 @@ def _genre_names(folder: Path) -> list[str]:
     """The 19 genre names of ``u.genre`` in flag order (``name|index`` per line)."""
     file = _side_file(folder, "u.genre")
     assert file is not None
-    frame = pd.read_csv(file, sep="|", header=None, names=["name", "index"], dtype=str,
-                        keep_default_na=False, encoding="latin-1")
+    frame = pd.read_csv(
+        file,
+        sep="|",
+        header=None,
+        names=["name", "index"],
+        dtype=str,
+        keep_default_na=False,
+        encoding="latin-1",
+    )
     frame = frame[frame["name"].str.strip() != ""]
     index = pd.to_numeric(frame["index"], errors="coerce")
     if index.isna().any() or sorted(index.astype(int)) != list(range(len(frame))):
@@ -121,16 +130,22 @@ def _release_date(value: str) -> str | None:
 def _items_100k(folder: Path) -> Iterable[dict[str, Any]]:
     genres = _genre_names(folder)
     if len(genres) != ITEM_FLAG_COUNT:
-        raise DataError(f"{folder / 'u.genre'}: {len(genres)} genres, expected {ITEM_FLAG_COUNT}",
-                        field="u.genre")
+        raise DataError(
+            f"{folder / 'u.genre'}: {len(genres)} genres, expected {ITEM_FLAG_COUNT}",
+            field="u.genre",
+        )
     file = _side_file(folder, "u.item")
     assert file is not None
-    frame = pd.read_csv(file, sep="|", header=None, dtype=str, keep_default_na=False,
-                        encoding="latin-1")
+    frame = pd.read_csv(
+        file, sep="|", header=None, dtype=str, keep_default_na=False, encoding="latin-1"
+    )
     if frame.shape[1] != 5 + ITEM_FLAG_COUNT:
-        raise DataError(f"{file}: {frame.shape[1]} fields per line, expected "
-                        f"{5 + ITEM_FLAG_COUNT} (id|title|release|video release|IMDb URL|19 "
-                        "genre flags)", field="u.item")
+        raise DataError(
+            f"{file}: {frame.shape[1]} fields per line, expected "
+            f"{5 + ITEM_FLAG_COUNT} (id|title|release|video release|IMDb URL|19 "
+            "genre flags)",
+            field="u.item",
+        )
     flags = frame.iloc[:, 5:].apply(pd.to_numeric, errors="coerce")
     bad = flags.isna().any(axis=1) | ~flags.isin([0, 1]).all(axis=1)
     if bad.any():
@@ -149,8 +164,11 @@ def _items_100k(folder: Path) -> Iterable[dict[str, Any]]:
         yield {
             "item_id": str(row[0]).strip(),
             "title": title,
-            "categories": [g for g, on in zip(genres, flag_values[position], strict=True)
-                           if on and g != "unknown"],
+            "categories": [
+                g
+                for g, on in zip(genres, flag_values[position], strict=True)
+                if on and g != "unknown"
+            ],
             "attributes": {k: v for k, v in attributes.items() if v is not None},
         }
 
@@ -158,11 +176,14 @@ def _items_100k(folder: Path) -> Iterable[dict[str, Any]]:
 def _customers_100k(folder: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     file = _side_file(folder, "u.user")
     assert file is not None
-    frame = pd.read_csv(file, sep="|", header=None, dtype=str, keep_default_na=False,
-                        encoding="latin-1")
+    frame = pd.read_csv(
+        file, sep="|", header=None, dtype=str, keep_default_na=False, encoding="latin-1"
+    )
     if frame.shape[1] != 5:
-        raise DataError(f"{file}: {frame.shape[1]} fields per line, expected 5 "
-                        "(id|age|gender|occupation|zip)", field="u.user")
+        raise DataError(
+            f"{file}: {frame.shape[1]} fields per line, expected 5 (id|age|gender|occupation|zip)",
+            field="u.user",
+        )
     ages = pd.to_numeric(frame[1], errors="coerce")
     for position, row in enumerate(frame.itertuples(index=False)):
         age = ages.iloc[position]
@@ -180,8 +201,7 @@ def _plan_100k(path: Path) -> ImportPlan:
     folder = ratings.parent
     source = EventSource(
         path=ratings,
-        mapping={"customer": "user_id", "item": "item_id", "rating": "rating",
-                 "time": "timestamp"},
+        mapping={"customer": "user_id", "item": "item_id", "rating": "rating", "time": "timestamp"},
         defaults=EventDefaults(type="rating", channel="web"),
         csv=CsvOptions(sep="\t", header=False, names=RATING_COLUMNS, encoding="latin-1"),
     )
@@ -189,8 +209,7 @@ def _plan_100k(path: Path) -> ImportPlan:
     return ImportPlan(
         sources=[source],
         items=(lambda: list(_items_100k(folder))) if has_items else None,
-        customers=(lambda: list(_customers_100k(folder))) if (folder / "u.user").exists()
-        else None,
+        customers=(lambda: list(_customers_100k(folder))) if (folder / "u.user").exists() else None,
         name=f"movielens-100k:{ratings.name}",
     )
 
@@ -208,9 +227,14 @@ def _item_tags(tags_file: Path | None) -> dict[str, list[str]]:
     frame["key"] = frame["tag"].str.lower()
     counts = frame.groupby(["movieId", "key"]).size().rename("n").reset_index()
     # the spelling of a tag: its most common one for that movie (ties: first in sort order)
-    spelling = (frame.groupby(["movieId", "key", "tag"]).size().rename("m").reset_index()
-                .sort_values(["movieId", "key", "m", "tag"], ascending=[True, True, False, True])
-                .drop_duplicates(["movieId", "key"]))
+    spelling = (
+        frame.groupby(["movieId", "key", "tag"])
+        .size()
+        .rename("m")
+        .reset_index()
+        .sort_values(["movieId", "key", "m", "tag"], ascending=[True, True, False, True])
+        .drop_duplicates(["movieId", "key"])
+    )
     counts = counts.merge(spelling[["movieId", "key", "tag"]], on=["movieId", "key"])
     counts = counts.sort_values(["movieId", "n", "key"], ascending=[True, False, True])
     return {str(m): list(group["tag"]) for m, group in counts.groupby("movieId", sort=False)}
@@ -222,8 +246,7 @@ def _links(links_file: Path | None) -> dict[str, dict[str, Any]]:
     frame = pd.read_csv(links_file, dtype=str, keep_default_na=False)
     out: dict[str, dict[str, Any]] = {}
     tmdb = pd.to_numeric(frame["tmdbId"], errors="coerce")
-    for position, (movie, imdb) in enumerate(zip(frame["movieId"], frame["imdbId"],
-                                                 strict=True)):
+    for position, (movie, imdb) in enumerate(zip(frame["movieId"], frame["imdbId"], strict=True)):
         attributes: dict[str, Any] = {}
         if imdb.strip():
             attributes["imdb_id"] = "tt" + imdb.strip()
@@ -242,8 +265,7 @@ def _items_latest(folder: Path) -> Iterable[dict[str, Any]]:
         raise DataError(f"{movies_file}: no column(s) {', '.join(missing)}", field="movies.csv")
     tags = _item_tags(_side_file(folder, "tags.csv", required=False))
     links = _links(_side_file(folder, "links.csv", required=False))
-    for movie, title, genres in zip(frame["movieId"], frame["title"], frame["genres"],
-                                    strict=True):
+    for movie, title, genres in zip(frame["movieId"], frame["title"], frame["genres"], strict=True):
         movie = movie.strip()
         title_text = _text_or_none(title)
         attributes = dict(links.get(movie, {}))
@@ -253,8 +275,9 @@ def _items_latest(folder: Path) -> Iterable[dict[str, Any]]:
         yield {
             "item_id": movie,
             "title": title_text,
-            "categories": [g.strip() for g in genres.split("|")
-                           if g.strip() and g.strip() != NO_GENRES],
+            "categories": [
+                g.strip() for g in genres.split("|") if g.strip() and g.strip() != NO_GENRES
+            ],
             "tags": tags.get(movie, []),
             "attributes": attributes,
         }
@@ -267,8 +290,12 @@ def _plan_latest(path: Path) -> ImportPlan:
     sources = [
         EventSource(
             path=ratings,
-            mapping={"customer": "userId", "item": "movieId", "rating": "rating",
-                     "time": "timestamp"},
+            mapping={
+                "customer": "userId",
+                "item": "movieId",
+                "rating": "rating",
+                "time": "timestamp",
+            },
             defaults=EventDefaults(type="rating", channel="web"),
             csv=options,
         )
@@ -278,8 +305,12 @@ def _plan_latest(path: Path) -> ImportPlan:
         sources.append(
             EventSource(
                 path=tags,
-                mapping={"customer": "userId", "item": "movieId", "time": "timestamp",
-                         "context.tag": "tag"},
+                mapping={
+                    "customer": "userId",
+                    "item": "movieId",
+                    "time": "timestamp",
+                    "context.tag": "tag",
+                },
                 defaults=EventDefaults(type="tag", channel="web"),
                 csv=options,
             )
@@ -316,5 +347,6 @@ def plan(path: Path, variant: str = "movielens-100k") -> ImportPlan:
         return _plan_100k(path)
     if variant == "movielens-latest":
         return _plan_latest(path)
-    raise DataError(f"unknown MovieLens variant {variant!r}; expected one of {VARIANTS}",
-                    field="preset")
+    raise DataError(
+        f"unknown MovieLens variant {variant!r}; expected one of {VARIANTS}", field="preset"
+    )

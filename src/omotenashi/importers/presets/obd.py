@@ -58,8 +58,10 @@ def user_ids(features: pd.DataFrame) -> pd.Series:
     joined = features[list(USER_FEATURES)].astype("object").fillna("").agg("|".join, axis=1)
     codes, uniques = pd.factorize(joined)
     table = np.array(
-        [USER_PREFIX + hashlib.blake2b(u.encode("utf-8"), digest_size=6).hexdigest()
-         for u in uniques],
+        [
+            USER_PREFIX + hashlib.blake2b(u.encode("utf-8"), digest_size=6).hexdigest()
+            for u in uniques
+        ],
         dtype=object,
     )
     return pd.Series(table[codes] if len(uniques) else [], index=features.index, dtype=object)
@@ -103,19 +105,21 @@ def _transform(
                 f"{frame['click'].iloc[position]!r}",
                 field="click",
             )
-        out = pd.DataFrame({
-            "timestamp": frame["timestamp"],
-            "__user__": user_ids(frame),
-            "__item__": [item_id(campaign, i) for i in frame["item_id"]],
-            "__type__": "view",
-            "position": _numbers(frame, "position", str(file)).astype("int64"),
-            "propensity": _numbers(frame, "propensity_score", str(file)).astype("float64"),
-            "click": clicks.astype("int64"),
-            "policy": policy,
-            "campaign": campaign,
-            "row": pd.to_numeric(frame[frame.columns[0]], errors="coerce").astype("Int64"),
-            LINE: frame[LINE],
-        })
+        out = pd.DataFrame(
+            {
+                "timestamp": frame["timestamp"],
+                "__user__": user_ids(frame),
+                "__item__": [item_id(campaign, i) for i in frame["item_id"]],
+                "__type__": "view",
+                "position": _numbers(frame, "position", str(file)).astype("int64"),
+                "propensity": _numbers(frame, "propensity_score", str(file)).astype("float64"),
+                "click": clicks.astype("int64"),
+                "policy": policy,
+                "campaign": campaign,
+                "row": pd.to_numeric(frame[frame.columns[0]], errors="coerce").astype("Int64"),
+                LINE: frame[LINE],
+            }
+        )
         for name in USER_FEATURES:
             out[name] = frame[name]
         clicked = out[out["click"] == 1].assign(__type__="click")
@@ -136,8 +140,7 @@ def _campaign_files(path: Path) -> list[Path]:
     if own.exists():
         return [own]
     found = sorted(
-        f for f in path.glob("**/*.csv")
-        if f.stem == f.parent.name and f.name != "item_context.csv"
+        f for f in path.glob("**/*.csv") if f.stem == f.parent.name and f.name != "item_context.csv"
     )
     if not found:
         raise DataError(
@@ -164,8 +167,9 @@ def _items(files: list[Path]) -> Iterable[dict[str, Any]]:
         frame = pd.read_csv(context, dtype=str, keep_default_na=False)
         missing = [c for c in ("item_id", *ITEM_FEATURES) if c not in frame.columns]
         if missing:
-            raise DataError(f"{context}: column(s) {', '.join(missing)} missing",
-                            field="item_context.csv")
+            raise DataError(
+                f"{context}: column(s) {', '.join(missing)} missing", field="item_context.csv"
+            )
         numeric = pd.to_numeric(frame["item_feature_0"], errors="coerce")
         for position, index in enumerate(frame["item_id"]):
             attributes: dict[str, Any] = {"campaign": campaign, "index": int(index)}

@@ -67,8 +67,20 @@ PATIENT_ATTRIBUTES: dict[str, str] = {
 }
 NUMERIC_ATTRIBUTES = ("healthcare_expenses", "healthcare_coverage")
 #: direct identifiers of patients.csv, never imported (checked by the tests)
-IDENTIFIER_COLUMNS = ("SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST", "LAST", "SUFFIX", "MAIDEN",
-                      "BIRTHPLACE", "ADDRESS", "LAT", "LON")
+IDENTIFIER_COLUMNS = (
+    "SSN",
+    "DRIVERS",
+    "PASSPORT",
+    "PREFIX",
+    "FIRST",
+    "LAST",
+    "SUFFIX",
+    "MAIDEN",
+    "BIRTHPLACE",
+    "ADDRESS",
+    "LAT",
+    "LON",
+)
 
 SYSTEM_NAMES = {"snomed": "SNOMED-CT", "rxnorm": "RxNorm", "cvx": "CVX", "loinc": "LOINC"}
 
@@ -87,24 +99,75 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("encounters.csv", "visit", "snomed", "Encounter: {}", "START",
-         {"order": "Id", "value": "TOTAL_CLAIM_COST", "context.class": "ENCOUNTERCLASS",
-          "context.description": "DESCRIPTION", "context.reason": "REASONDESCRIPTION",
-          "context.provider": "PROVIDER", "context.organization": "ORGANIZATION"},
-         category_column="ENCOUNTERCLASS"),
-    Kind("conditions.csv", "diagnosis", "snomed", "Condition", "START",
-         {"order": "ENCOUNTER", "context.stop": "STOP"}),
-    Kind("medications.csv", "prescription", "rxnorm", "Medication", "START",
-         {"order": "ENCOUNTER", "value": "TOTALCOST", "quantity": "DISPENSES",
-          "context.reason": "REASONDESCRIPTION", "context.stop": "STOP"}),
-    Kind("procedures.csv", "procedure", "snomed", "Procedure", "START",
-         {"order": "ENCOUNTER", "value": "BASE_COST", "context.reason": "REASONDESCRIPTION"}),
-    Kind("immunizations.csv", "immunization", "cvx", "Immunization", "DATE",
-         {"order": "ENCOUNTER", "value": "BASE_COST"}),
-    Kind("observations.csv", "observation", "loinc", "Observation: {}", "DATE",
-         {"order": "ENCOUNTER", "context.category": "CATEGORY", "context.value": "VALUE",
-          "context.units": "UNITS"},
-         category_column="CATEGORY"),
+    Kind(
+        "encounters.csv",
+        "visit",
+        "snomed",
+        "Encounter: {}",
+        "START",
+        {
+            "order": "Id",
+            "value": "TOTAL_CLAIM_COST",
+            "context.class": "ENCOUNTERCLASS",
+            "context.description": "DESCRIPTION",
+            "context.reason": "REASONDESCRIPTION",
+            "context.provider": "PROVIDER",
+            "context.organization": "ORGANIZATION",
+        },
+        category_column="ENCOUNTERCLASS",
+    ),
+    Kind(
+        "conditions.csv",
+        "diagnosis",
+        "snomed",
+        "Condition",
+        "START",
+        {"order": "ENCOUNTER", "context.stop": "STOP"},
+    ),
+    Kind(
+        "medications.csv",
+        "prescription",
+        "rxnorm",
+        "Medication",
+        "START",
+        {
+            "order": "ENCOUNTER",
+            "value": "TOTALCOST",
+            "quantity": "DISPENSES",
+            "context.reason": "REASONDESCRIPTION",
+            "context.stop": "STOP",
+        },
+    ),
+    Kind(
+        "procedures.csv",
+        "procedure",
+        "snomed",
+        "Procedure",
+        "START",
+        {"order": "ENCOUNTER", "value": "BASE_COST", "context.reason": "REASONDESCRIPTION"},
+    ),
+    Kind(
+        "immunizations.csv",
+        "immunization",
+        "cvx",
+        "Immunization",
+        "DATE",
+        {"order": "ENCOUNTER", "value": "BASE_COST"},
+    ),
+    Kind(
+        "observations.csv",
+        "observation",
+        "loinc",
+        "Observation: {}",
+        "DATE",
+        {
+            "order": "ENCOUNTER",
+            "context.category": "CATEGORY",
+            "context.value": "VALUE",
+            "context.units": "UNITS",
+        },
+        category_column="CATEGORY",
+    ),
 )
 
 
@@ -126,8 +189,11 @@ def _blank_to_none(series: pd.Series) -> pd.Series:
 
 def _event_transform(kind: Kind) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def transform(frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in ("PATIENT", "CODE", kind.time, *kind.mapping.values())
-                   if c not in frame.columns]
+        missing = [
+            c
+            for c in ("PATIENT", "CODE", kind.time, *kind.mapping.values())
+            if c not in frame.columns
+        ]
         if missing:
             raise DataError(
                 f"{kind.file}: column(s) {', '.join(map(repr, missing))} missing; is this a "
@@ -159,8 +225,12 @@ def _event_sources(folder: Path) -> list[EventSource]:
         sources.append(
             EventSource(
                 path=file,
-                mapping={"customer": "PATIENT", "time": kind.time, "item": ITEM_COLUMN,
-                         **kind.mapping},
+                mapping={
+                    "customer": "PATIENT",
+                    "time": kind.time,
+                    "item": ITEM_COLUMN,
+                    **kind.mapping,
+                },
                 defaults=EventDefaults(type=kind.type, channel=CHANNEL),
                 csv=CsvOptions(sep=","),
                 transform=_event_transform(kind),
@@ -181,23 +251,29 @@ def _items(folder: Path) -> Iterable[dict[str, Any]]:
         file = folder / kind.file
         if not file.exists():
             continue
-        columns = ["CODE", "DESCRIPTION"] + ([kind.category_column] if kind.category_column
-                                             else [])
+        columns = ["CODE", "DESCRIPTION"] + ([kind.category_column] if kind.category_column else [])
         frame = pd.read_csv(file, usecols=columns, dtype=str, keep_default_na=False)
         frame = frame[frame["CODE"].str.strip() != ""]
         if kind.category_column:
             labels = frame[kind.category_column].str.strip()
-            category = labels.map(lambda label, k=kind: k.category.format(label) if label
-                                  else k.category.split(":")[0])
+            category = labels.map(
+                lambda label, k=kind: (
+                    k.category.format(label) if label else k.category.split(":")[0]
+                )
+            )
         else:
             category = pd.Series(kind.category, index=frame.index)
-        parts.append(pd.DataFrame({
-            "item_id": kind.system + ":" + frame["CODE"].str.strip(),
-            "system": kind.system,
-            "code": frame["CODE"].str.strip(),
-            "description": frame["DESCRIPTION"].str.strip(),
-            "category": category,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "item_id": kind.system + ":" + frame["CODE"].str.strip(),
+                    "system": kind.system,
+                    "code": frame["CODE"].str.strip(),
+                    "description": frame["DESCRIPTION"].str.strip(),
+                    "category": category,
+                }
+            )
+        )
     if not parts:
         return
     codes = pd.concat(parts, ignore_index=True)
@@ -209,8 +285,10 @@ def _items(folder: Path) -> Iterable[dict[str, Any]]:
             "item_id": str(item),
             "title": titles.get(item),
             "categories": sorted(labels),
-            "attributes": {"system": SYSTEM_NAMES[str(first.at[item, "system"])],
-                           "code": str(first.at[item, "code"])},
+            "attributes": {
+                "system": SYSTEM_NAMES[str(first.at[item, "system"])],
+                "code": str(first.at[item, "code"]),
+            },
         }
 
 
@@ -228,8 +306,10 @@ def _customers(file: Path) -> Iterable[tuple[str, dict[str, Any]]]:
             if name in NUMERIC_ATTRIBUTES:
                 number = pd.to_numeric(text, errors="coerce")
                 if pd.isna(number):
-                    raise DataError(f"{file}: patient {record['Id']}: {column} {text!r} is not "
-                                    "a number", field=column)
+                    raise DataError(
+                        f"{file}: patient {record['Id']}: {column} {text!r} is not a number",
+                        field=column,
+                    )
                 attributes[name] = round(float(number), 2)
             else:
                 attributes[name] = text
