@@ -21,7 +21,7 @@ from omotenashi import identity as identity_rules
 from omotenashi import profiles
 from omotenashi.errors import DataError
 from omotenashi.events.model import CustomerRecord, Event, Item, new_event_id
-from omotenashi.events.timeutil import now_micros, to_micros
+from omotenashi.events.timeutil import aware_micros, now_micros
 from omotenashi.importers import (
     CsvOptions,
     EventDefaults,
@@ -50,6 +50,29 @@ class TrackResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "stored": self.stored}
+
+
+@dataclass(frozen=True)
+class PreparedEvents:
+    """Checked events and their store rows (see ``Omotenashi.prepare_events``)."""
+
+    events: list[Event]
+    rows: list[tuple[Any, ...]]
+
+    @classmethod
+    def join(cls, parts: Sequence[PreparedEvents]) -> PreparedEvents:
+        """Several prepared batches as one (for one shared transaction)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls([e for p in parts for e in p.events], [r for p in parts for r in p.rows])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _links(event: Event) -> bool:
+    """Whether storing the event links identities (see ``omotenashi.identity``)."""
+    return bool(event.customer_id and (event.anonymous_id or event.type == "identify"))
 
 
 def _validation_message(exc: ValidationError, where: str = "") -> str:
@@ -118,31 +141,30 @@ class Omotenashi:
         self.close()
 
     # -- events ------------------------------------------------------------------------------
-    def _row(self, event: Event, received_at: int) -> tuple[Any, ...]:
-        values = {
-            "event_id": event.event_id or new_event_id(),
-            "customer_id": event.customer_id,
-            "anonymous_id": event.anonymous_id,
-            "type": event.type,
-            "item_id": event.item_id,
-            "order_id": event.order_id,
-            "quantity": event.quantity,
-            "value": event.value,
-            "rating": event.rating,
-            "channel": event.channel,
-            "ts": to_micros(event.timestamp),
-            "context": json.dumps(event.context, sort_keys=True, default=str)
-            if event.context
-            else None,
-            "received_at": received_at,
-        }
-        return tuple(values[c] for c in EVENT_COLUMNS)
+    @staticmethod
+    def _row(event: Event, received_at: int) -> tuple[Any, ...]:
+        """The store row of an event, in ``EVENT_COLUMNS`` order."""
+        return (
+            event.event_id or new_event_id(),
+            event.customer_id,
+            event.anonymous_id,
+            event.type,
+            event.item_id,
+            event.order_id,
+            event.quantity,
+            event.value,
+            event.rating,
+            event.channel,
+            aware_micros(event.timestamp),
+            json.dumps(event.context, sort_keys=True, default=str) if event.context else None,
+            received_at,
+        )
 
     def _apply_links(self, events: Sequence[Event], rows: Sequence[tuple[Any, ...]]) -> None:
         """Identity links implied by stored events (see ``omotenashi.identity``)."""
         done: set[tuple[str, str | None]] = set()
         for event, row in zip(events, rows, strict=True):
-            if not event.customer_id or not (event.anonymous_id or event.type == "identify"):
+            if not _links(event):
                 continue
             extra = {
                 k: event.context.get(k)
@@ -183,21 +205,28 @@ class Omotenashi:
         ``stored=False``. One insert for the batch; identity work only for events that carry
         both a customer and an anonymous id, or are ``identify`` events.
         """
+        return self.track_prepared(self.prepare_events(events))
+
+    def prepare_events(self, events: Iterable[Event | Mapping[str, Any]]) -> PreparedEvents:
+        """Check events and build their store rows, without touching the store.
+
+        The first half of :meth:`track_many`: a service runs it on the thread that received
+        the events, so its single writer thread only writes (see ``api.live.EventWriter``).
+        """
         checked = [_to_event(e, where=f"events[{i}].") for i, e in enumerate(events)]
         received = now_micros()
-        rows = [self._row(e, received) for e in checked]
+        return PreparedEvents(checked, [self._row(e, received) for e in checked])
+
+    def track_prepared(self, batch: PreparedEvents) -> list[TrackResult]:
+        """The second half of :meth:`track_many`: write prepared events in one transaction."""
         with self.store.transaction():
-            known = self.store.existing_event_ids([row[0] for row in rows])
-            flags = []
-            for row in rows:
-                new = row[0] not in known
-                known.add(row[0])
-                flags.append(new)
-            self.store.insert_events([row for row, new in zip(rows, flags, strict=True) if new])
-            linking = [(e, r) for e, r, new in zip(checked, rows, flags, strict=True) if new]
+            flags = self.store.insert_new_events(batch.rows)
+            linking = [i for i, new in enumerate(flags) if new and _links(batch.events[i])]
             if linking:
-                self._apply_links([e for e, _ in linking], [r for _, r in linking])
-        return [TrackResult(row[0], new) for row, new in zip(rows, flags, strict=True)]
+                self._apply_links(
+                    [batch.events[i] for i in linking], [batch.rows[i] for i in linking]
+                )
+        return [TrackResult(row[0], new) for row, new in zip(batch.rows, flags, strict=True)]
 
     # -- identities --------------------------------------------------------------------------
     def identify(

@@ -153,3 +153,83 @@ def test_serving_freezes_long_lived_objects(store_copy):
     settings = ServiceSettings(db=str(store_copy), warm_customers=0)
     with TestClient(create_app(settings)):
         assert gc.get_freeze_count() > 10_000  # the loaded model and the store are frozen
+
+
+def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch):
+    """Commits return before the disk has them; the answer waits for the fsync of the log."""
+    import os
+    import threading
+
+    from omotenashi.api.live import EventWriter
+    from omotenashi.events.model import Event
+
+    synced: list[str] = []
+    gate = threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        gate.wait(10)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "shop.db"
+    om = Omotenashi(path)
+    writer = EventWriter(om, lambda events, results: None)
+    try:
+        assert om.store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        first = writer.submit([Event.model_validate(e) for e in _events(3)])
+        with sqlite3.connect(path) as reader:  # committed: another connection sees it ...
+            for _ in range(200):
+                if reader.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3:
+                    break
+                threading.Event().wait(0.01)
+            assert reader.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
+        second = writer.submit([Event.model_validate(e) for e in _events(2)])
+        assert not first.done() and not second.done()  # ... but nobody is told before the sync
+        gate.set()
+        assert [r.stored for r in first.result(10)] == [True] * 3
+        assert len(second.result(10)) == 2
+        assert synced and all(p == str(path.resolve()) + "-wal" for p in synced)
+        assert writer.syncs == len(synced) <= 2  # the second group joined a sync (or the next)
+    finally:
+        gate.set()
+        writer.close()
+        om.close()
+
+
+def test_writer_with_an_unsynced_store_acknowledges_after_commit(tmp_path):
+    """``?synchronous=normal`` means the user chose not to wait for the disk: no fsync."""
+    from omotenashi.api.live import EventWriter
+    from omotenashi.events.model import Event
+
+    om = Omotenashi(f"{tmp_path / 'shop.db'}?synchronous=normal")
+    writer = EventWriter(om, lambda events, results: None)
+    try:
+        results = writer.submit([Event.model_validate(e) for e in _events(2)]).result(10)
+        assert all(r.stored for r in results) and writer.syncs == 0
+    finally:
+        writer.close()
+        om.close()
+
+
+def test_a_failed_sync_fails_the_requests(tmp_path, monkeypatch):
+    import os
+
+    from omotenashi.api.live import EventWriter
+    from omotenashi.errors import StorageError
+    from omotenashi.events.model import Event
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    om = Omotenashi(tmp_path / "shop.db")
+    writer = EventWriter(om, lambda events, results: None)
+    try:
+        future = writer.submit([Event.model_validate(e) for e in _events(2)])
+        with pytest.raises(StorageError, match="cannot sync"):
+            future.result(10)
+    finally:
+        writer.close()
+        om.close()

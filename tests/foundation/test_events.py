@@ -34,6 +34,9 @@ def test_micros_round_trip() -> None:
             "finite",
         ),
         ({"anonymous_id": "a", "type": "identify", "timestamp": "2024-01-01"}, "customer_id"),
+        # seconds beyond what a datetime holds: a clear error, not an OverflowError
+        ({"customer_id": "c", "type": "view", "timestamp": 10**20}, "out of range"),
+        ({"customer_id": "c", "type": "view", "timestamp": -1e18}, "out of range"),
         (
             {"customer_id": "c", "type": "view", "timestamp": "2024-01-01", "colour": "red"},
             "colour",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from omotenashi.engine import Omotenashi, TrackResult
+from omotenashi.engine import Omotenashi, PreparedEvents, TrackResult
 from omotenashi.errors import StorageError
 from omotenashi.events.model import Event
 
@@ -80,6 +80,12 @@ class EventWriter:
         requests are acknowledged: live state is updated by the time a client hears back.
     max_events : int
         Most events written in one transaction.
+
+    With a store that can defer its disk sync (``defer_sync``), commits and syncs form a
+    pipeline: the writer commits a group and goes on with the next while a second thread
+    ``fsync``s the log for the groups committed so far and only then acknowledges them. The
+    disk wait of one group overlaps the inserts of the next, and a request is still answered
+    only once its events are durable.
     """
 
     def __init__(
@@ -92,19 +98,36 @@ class EventWriter:
         self.om = om
         self.on_stored = on_stored
         self.max_events = max_events
+        self.syncs = 0
+        defer = getattr(om.store, "defer_sync", None)
+        self._flush: Callable[[], None] | None = defer() if defer is not None else None
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._synced: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="omotenashi-writer", daemon=True)
         self._thread.start()
+        self._sync_thread: threading.Thread | None = None
+        if self._flush is not None:
+            self._sync_thread = threading.Thread(
+                target=self._sync, name="omotenashi-log-sync", daemon=True
+            )
+            self._sync_thread.start()
 
     def submit(self, events: Sequence[Event]) -> Future[list[TrackResult]]:
-        """Queue events; the future resolves once they are committed (or fails with the error)."""
+        """Queue events; the future resolves once they are durable (or fails with the error).
+
+        Their store rows are built here, on the caller's thread: the writer thread, which every
+        request waits on, only writes.
+        """
         future: Future[list[TrackResult]] = Future()
-        self._queue.put((list(events), future))
+        self._queue.put((self.om.prepare_events(events), future))
         return future
 
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        if self._sync_thread is not None:
+            self._synced.put(_STOP)
+            self._sync_thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:
@@ -128,23 +151,62 @@ class EventWriter:
             if stop:
                 return
 
-    def _write(self, jobs: list[tuple[list[Event], Future[list[TrackResult]]]]) -> None:
-        events = [e for batch, _ in jobs for e in batch]
+    def _write(self, jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]]) -> None:
+        batch = PreparedEvents.join([prepared for prepared, _ in jobs])
         try:
-            results = self.om.track_many(events)
+            results = self.om.track_prepared(batch)
         except Exception as exc:  # a storage failure: every waiting request learns it
-            error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
-            for _, future in jobs:
-                future.set_exception(error)
+            _fail(jobs, exc)
             return
         try:
-            self.on_stored(events, results)
+            self.on_stored(batch.events, results)
         except Exception:  # live state must never lose an acknowledged write
-            pass
-        start = 0
-        for batch, future in jobs:
-            future.set_result(results[start : start + len(batch)])
-            start += len(batch)
+            log.exception("live update after a commit failed")
+        if self._sync_thread is None:
+            _acknowledge(jobs, results)
+        else:
+            self._synced.put((jobs, results))
+
+    def _sync(self) -> None:
+        """Sync thread: one ``fsync`` for every group committed since the last, then the acks."""
+        assert self._flush is not None
+        while True:
+            groups = [self._synced.get()]
+            while True:
+                try:
+                    groups.append(self._synced.get_nowait())
+                except queue.Empty:
+                    break
+            stop = groups[-1] is _STOP
+            if stop:
+                groups.pop()
+            if groups:
+                try:
+                    self._flush()
+                except Exception as exc:
+                    for jobs, _ in groups:
+                        _fail(jobs, exc)
+                else:
+                    self.syncs += 1
+                    for jobs, results in groups:
+                        _acknowledge(jobs, results)
+            if stop:
+                return
+
+
+def _acknowledge(
+    jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]], results: list[TrackResult]
+) -> None:
+    start = 0
+    for prepared, future in jobs:
+        future.set_result(results[start : start + len(prepared)])
+        start += len(prepared)
+
+
+def _fail(jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]], exc: Exception) -> None:
+    error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+    for _, future in jobs:
+        future.set_exception(error)
 
 
 class SessionTracker:

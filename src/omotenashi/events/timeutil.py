@@ -25,7 +25,12 @@ def parse_timestamp(value: object, *, field: str = "timestamp") -> datetime:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if value != value:  # NaN
             raise DataError(f"{field}: missing timestamp", field=field)
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise DataError(
+                f"{field}: {value!r} seconds since 1970 is out of range", field=field
+            ) from None
     elif isinstance(value, str):
         text = value.strip()
         if not text:
@@ -48,7 +53,11 @@ def parse_timestamp(value: object, *, field: str = "timestamp") -> datetime:
 
 def to_micros(value: object, *, field: str = "timestamp") -> int:
     """Microseconds since the epoch (UTC) for anything :func:`parse_timestamp` accepts."""
-    dt = parse_timestamp(value, field=field)
+    return aware_micros(parse_timestamp(value, field=field))
+
+
+def aware_micros(dt: datetime) -> int:
+    """Microseconds since the epoch of a timezone-aware datetime (any offset)."""
     delta = dt - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 

@@ -48,8 +48,10 @@ class Store(Protocol):
         """Insert batches of rows as an iterator produces them (one transaction)."""
         ...
 
-    def existing_event_ids(self, ids: Sequence[str]) -> set[str]:
-        """Which of these event ids are already stored."""
+    def insert_new_events(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """Insert rows whose event id is not stored yet; per row, whether it was inserted.
+
+        A repeated id within ``rows`` is inserted once (its first row)."""
         ...
 
     def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int: ...

@@ -85,6 +85,45 @@ def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> Itera
         yield from conn.execute(sql.format(marks=", ".join("?" * len(part))), list(part))
 
 
+class LogSync:
+    """``fsync`` of a store's write-ahead log file (see ``SQLiteStore.defer_sync``).
+
+    Keeps the file open between calls; reopens it should the log be replaced by a new file
+    (only when every connection closed it), so a flush never syncs a file no longer in use.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._inode: int | None = None
+        self._lock = threading.Lock()
+
+    def flush(self) -> None:
+        """Make everything written to the log so far durable."""
+        with self._lock:
+            try:
+                inode = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                return  # no log: every commit was checkpointed into the (synced) store file
+            if self._fd is None or inode != self._inode:
+                self._close_fd()
+                self._fd = os.open(self.path, os.O_RDONLY)
+                self._inode = os.fstat(self._fd).st_ino
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise StorageError(f"cannot sync the store log {self.path!r}: {exc}") from exc
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_fd()
+
+
 class SQLiteStore:
     """``Store`` on a SQLite file (or ``:memory:``)."""
 
@@ -106,6 +145,8 @@ class SQLiteStore:
             raise StorageError(f"cannot open the store {path!r}: {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
+        self._synchronous = synchronous
+        self._log_sync: LogSync | None = None
         self._bulk: dict[str, Any] | None = None
         self._after_transaction: list[Callable[[], None]] = []
         conn = self._conn
@@ -154,6 +195,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._log_sync is not None:
+                self._log_sync.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -194,6 +237,27 @@ class SQLiteStore:
                 hooks, self._after_transaction = self._after_transaction, []
                 for hook in hooks:
                     hook()
+
+    def defer_sync(self) -> Callable[[], None] | None:
+        """Let this connection's commits return before the disk has them; return ``flush``.
+
+        For a writer that acknowledges in groups (the service's event writer): a commit writes
+        the log without waiting for the disk, the next transaction starts at once, and
+        ``flush()`` (from another thread, while that transaction runs) makes every commit so far
+        durable with one ``fsync`` of the log. Acknowledge only after ``flush`` returns. Until
+        then other readers may already see the commit; after a power loss SQLite recovers the
+        store to a consistent state, losing at most commits nobody was told are stored.
+
+        Returns None when there is nothing to flush: the store was opened with
+        ``?synchronous=normal`` (the user chose not to wait for the disk) or lives in memory.
+        """
+        if self._synchronous == "normal" or self.path == ":memory:":
+            return None
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            if self._log_sync is None:
+                self._log_sync = LogSync(self.path + "-wal")
+        return self._log_sync.flush
 
     def set_wal_autocheckpoint(self, pages: int) -> None:
         """Let the write-ahead log grow to ``pages`` before a commit copies it into the store
@@ -370,11 +434,30 @@ class SQLiteStore:
             self._note_latest(conn.execute("SELECT MAX(ts) FROM stage.staging").fetchone()[0])
         return added
 
-    def existing_event_ids(self, ids: Sequence[str]) -> set[str]:
-        """Which of these event ids are already stored."""
-        with self._lock:
-            sql = "SELECT event_id FROM events WHERE event_id IN ({marks})"
-            return {row[0] for row in _select_in(self._conn, sql, ids)}
+    def insert_new_events(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """Insert rows whose id is new; per row, whether it was inserted.
+
+        The unique index skips known ids during the insert itself (no lookup first). Only when
+        fewer rows were added than offered are the new ones read back: rows added by this
+        transaction are exactly those past the highest ``seq`` before it.
+        """
+        first: dict[str, int] = {}
+        for i, row in enumerate(rows):
+            first.setdefault(row[0], i)
+        unique = rows if len(first) == len(rows) else [rows[i] for i in first.values()]
+        with self.transaction():
+            (top,) = self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+            added = self._insert_rows(unique)
+            if added == len(unique):
+                new = first
+            else:
+                new = {
+                    event_id: first[event_id]
+                    for (event_id,) in self._conn.execute(
+                        "SELECT event_id FROM events WHERE seq > ?", (top,)
+                    )
+                }
+        return [new.get(row[0]) == i for i, row in enumerate(rows)]
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         with self.transaction():
