@@ -163,6 +163,16 @@ def build(folder: Path) -> tuple[Path, str, list[str]]:
     return db, token, customers
 
 
+def fresh_copy(db: Path, target: Path) -> Path:
+    """A copy of the store (with its models and keys) in ``target``."""
+    target.mkdir()
+    for path in db.parent.iterdir():
+        if path.name.startswith(db.stem) and path.parent == db.parent:
+            copy = shutil.copytree if path.is_dir() else shutil.copy2
+            copy(path, target / path.name)
+    return target / db.name
+
+
 def start_server(db: Path, port: int, workers: int) -> subprocess.Popen:
     import httpx
 
@@ -209,8 +219,11 @@ def main() -> None:
     db, token, customers = build(folder)
     try:
         for workers in (int(w) for w in args.workers.split(",")):
+            # every configuration starts from the same store: the events the last one wrote
+            # would make this one's id index bigger (and its batches slower)
+            run_db = fresh_copy(db, folder / f"workers-{workers}")
             port = _free_port()
-            proc = start_server(db, port, workers)
+            proc = start_server(run_db, port, workers)
             try:
                 for scenario, connections in (
                     ("health", args.connections),
