@@ -162,3 +162,26 @@ def test_online_retail_rfm_equals_pandas(retail_store: Path) -> None:
         assert profile.rfm.recency_days == expected.loc["12347", "recency_days"]
         top = om.top_customers(3, "monetary")
         assert top["customer_id"].tolist() == expected["monetary"].nlargest(3).index.tolist()
+
+
+def test_person_with_more_ids_than_sql_parameters(om: Omotenashi) -> None:
+    """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite takes at
+    most 32,766 parameters in one statement by default; some builds allow more)."""
+    import sqlite3
+
+    om.store._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    ids = [f"device-{i}" for i in range(40_000)]
+    om.track_many(
+        {"anonymous_id": a, "type": "view", "item_id": "tea", "timestamp": 1_700_000_000 + i}
+        for i, a in enumerate(ids)
+    )
+    om.track_many(
+        {"customer_id": "kiosk", "anonymous_id": a, "type": "identify", "timestamp": 1_800_000_000}
+        for a in ids
+    )
+    om.track({"customer_id": "kiosk", "type": "purchase", "value": 5, "timestamp": 1_800_000_001})
+    profile = om.profile("kiosk")
+    assert profile.events == 40_000 + 40_000 + 1
+    assert profile.rfm.monetary == 5
+    page = om.timeline("kiosk", limit=3)
+    assert [e.type for e in page.events] == ["purchase", "identify", "identify"]

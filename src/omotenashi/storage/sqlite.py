@@ -78,6 +78,19 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
         yield values[start : start + size]
 
 
+#: Most values bound one by one in an ``IN`` list; longer lists travel as one JSON array.
+INLINE_VALUES = 500
+
+
+def _in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``(?, ?, ...)`` for a few values; for many (a person with thousands of device ids) one
+    JSON parameter read by ``json_each``: SQLite takes 32,766 parameters per statement at most
+    (fewer in older builds)."""
+    if len(values) <= INLINE_VALUES:
+        return "(" + ", ".join("?" * len(values)) + ")", list(values)
+    return "(SELECT value FROM json_each(?))", [json.dumps(list(values))]
+
+
 def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> Iterator[Any]:
     """Rows of ``sql`` (with one ``{marks}`` placeholder for ``IN (...)``) over all ``keys``,
     a bounded number of parameters at a time."""
@@ -701,15 +714,14 @@ class SQLiteStore:
     @staticmethod
     def _person_filter(keys: PersonKeys) -> tuple[str, list[Any]]:
         """SELECT over the person's events, using the customer and anonymous indexes."""
-        c_marks = ", ".join("?" * len(keys.customer_ids))
-        parts = [f"SELECT * FROM events WHERE customer_id IN ({c_marks})"]
-        params: list[Any] = list(keys.customer_ids)
+        customers, params = _in_list(keys.customer_ids)
+        parts = [f"SELECT * FROM events WHERE customer_id IN {customers}"]
         if keys.anonymous_ids:
-            a_marks = ", ".join("?" * len(keys.anonymous_ids))
+            anonymous, more = _in_list(keys.anonymous_ids)
             parts.append(
-                f"SELECT * FROM events WHERE anonymous_id IN ({a_marks}) AND customer_id IS NULL"
+                f"SELECT * FROM events WHERE anonymous_id IN {anonymous} AND customer_id IS NULL"
             )
-            params.extend(keys.anonymous_ids)
+            params.extend(more)
         return " UNION ALL ".join(parts), params
 
     def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
