@@ -80,6 +80,7 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path):
         ("post", "/v1/events", {"events": [EVENT, {**EVENT, "value": "x"}]}, "events[1].value"),
         ("post", "/v1/events", {"events": []}, "events"),
         ("post", "/v1/events", {**EVENT, "colour": "red"}, "colour"),
+        ("post", "/v1/events", {**EVENT, "timestamp": 1e20}, "timestamp"),
         ("get", "/v1/customers/c1/recommendations?n=0", None, "query parameter n"),
         (
             "get",
