@@ -158,6 +158,26 @@ def test_generated_event_ids_are_unique(om: Omotenashi) -> None:
     assert len({r.event_id for r in results}) == 3 and all(r.stored for r in results)
 
 
+def test_generated_event_ids_are_time_ordered_uuids() -> None:
+    import time
+    import uuid
+
+    from omotenashi.events.model import new_event_id
+
+    before = time.time_ns() // 1_000_000
+    ids = [new_event_id() for _ in range(20_000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(
+        u.version == 7 and u.variant == uuid.RFC_4122 and u.hex == i
+        for u, i in zip(parsed, ids, strict=True)
+    )
+    millis = [u.int >> 80 for u in parsed]
+    assert before <= min(millis) and max(millis) <= after  # the first 48 bits are the time
+    assert millis == sorted(millis)  # later ids sort after earlier ones (to the millisecond)
+
+
 def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.db"
     bogus.write_text("this is not a database" * 100)

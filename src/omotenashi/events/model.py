@@ -7,6 +7,8 @@ importers, HTTP — accepts and rejects the same things with the same messages.
 from __future__ import annotations
 
 import math
+import os
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -38,8 +40,17 @@ _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.:")
 
 
 def new_event_id() -> str:
-    """A fresh random event id (32 hex characters)."""
-    return uuid.uuid4().hex
+    """A fresh event id: 32 hex characters, time-ordered (the layout of a UUID version 7).
+
+    The first 48 bits are the time in milliseconds and the other 74 are random, so ids made
+    one after another sort together: each new one lands beside the last in the store's unique
+    id index instead of on a random page of it, which keeps commits small (a random id costs
+    a page write per event). 74 random bits per millisecond keep them unique.
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
+    return uuid.UUID(int=value | (rand & (1 << 62) - 1)).hex
 
 
 def clean_name(value: str, field: str) -> str:
