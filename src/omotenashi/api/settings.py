@@ -53,6 +53,9 @@ class ServiceSettings(BaseModel):
         customers in the background.
     poll_s : float
         How often the maintenance thread checks triggers and new model versions.
+    follow_s : float
+        How often each process looks for events that other processes (other workers, the CLI)
+        wrote, to drop their customers' cached answers and update live visits.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -70,6 +73,7 @@ class ServiceSettings(BaseModel):
     cache_entries: int = Field(default=200_000, ge=0)
     warm_customers: int = Field(default=20_000, ge=0)
     poll_s: float = Field(default=1.0, gt=0)
+    follow_s: float = Field(default=0.2, gt=0)
 
     # ---------------------------------------------------------------- derived paths
     def db_path(self) -> Path:

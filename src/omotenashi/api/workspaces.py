@@ -27,6 +27,18 @@ from omotenashi.storage import sqlite_path
 
 log = logging.getLogger("omotenashi.api")
 DEFAULT_WORKSPACE = "default"
+#: Most rows of other processes applied one by one per follow; beyond, the cache is emptied.
+FOLLOW_LIMIT = 50_000
+
+
+def _covered(after: int, up_to: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether the ``seq`` range ``(after, up_to]`` lies wholly inside ``spans``."""
+    reach = after
+    for lo, hi in sorted(spans):
+        if lo > reach:
+            break
+        reach = max(reach, hi)
+    return reach >= up_to
 
 
 class Workspace:
@@ -54,6 +66,8 @@ class Workspace:
         self.warm_pending = False
         self._lock = threading.Lock()
         self._writer_om = Omotenashi(url)
+        self._writer_store = self._writer_om.store
+        self._followed = self.om.store.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(sqlite_path(url.partition("?")[0]), self._writer_om.store)
         self.reload_models()
@@ -61,26 +75,65 @@ class Workspace:
     # ------------------------------------------------------------------ events
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
         """Live updates after a commit (writer thread): visits, caches, retraining counter."""
-        now = time.monotonic()
-        fresh = 0
+        fresh = [
+            (e.customer_id, e.anonymous_id, e.item_id)
+            for e, result in zip(events, results, strict=True)
+            if result.stored
+        ]
+        self._apply(fresh)
+        with self._lock:
+            self.events_total += len(fresh)
+            self.events_since_training += len(fresh)
+
+    def _apply(self, events: Sequence[tuple[str | None, str | None, str | None]]) -> None:
+        """Drop the cached answers of these events' customers; add their items to the live
+        visits. ``events`` are ``(customer_id, anonymous_id, item_id)``."""
         customers: set[str] = set()
         visits: list[tuple[str, str]] = []
-        for event, result in zip(events, results, strict=True):
-            if not result.stored:
-                continue
-            fresh += 1
-            if event.customer_id:
-                customers.add(event.customer_id)
-            if event.item_id:
-                if event.customer_id:
-                    visits.append(("c:" + event.customer_id, event.item_id))
-                if event.anonymous_id:
-                    visits.append(("a:" + event.anonymous_id, event.item_id))
+        for customer, anonymous, item in events:
+            if customer:
+                customers.add(customer)
+            if item:
+                if customer:
+                    visits.append(("c:" + customer, item))
+                if anonymous:
+                    visits.append(("a:" + anonymous, item))
         self.cache.invalidate_many(customers)
-        self.sessions.add_many(visits, now)
-        with self._lock:
-            self.events_total += fresh
-            self.events_since_training += fresh
+        self.sessions.add_many(visits, time.monotonic())
+
+    def follow(self, limit: int = FOLLOW_LIMIT) -> int:
+        """Apply what other processes wrote to the store since the last call; returns how many
+        of their events were applied.
+
+        Another worker of the same service, or `omotenashi track` / `import` beside it, writes
+        to the same store: without this, this process would go on serving the answers it had
+        cached for those customers, and its live visits would miss their clicks. Rows this
+        process's own writer stored were applied when they were committed and are skipped (the
+        writer publishes their ``seq`` span before each commit). More than ``limit`` new rows
+        (an import) empty the answer cache instead: historical rows are not live visits.
+        """
+        reader = self.om.store
+        top = reader.last_seq()
+        if top <= self._followed:
+            return 0
+        spans = self._writer_store.own_spans()  # after the read of `top` (see own_spans)
+        if _covered(self._followed, top, spans):
+            self._followed = top  # only our own writes since the last call
+            self._writer_store.forget_own_spans(top)
+            return 0
+        rows = reader.events_after(self._followed, limit + 1)
+        spans = self._writer_store.own_spans()  # again after the rows were read
+        if len(rows) > limit:
+            self.cache.clear()
+            self._followed = reader.last_seq()
+            self._writer_store.forget_own_spans(self._followed)
+            return len(rows)
+        theirs = [row[1:] for row in rows if not any(lo < row[0] <= hi for lo, hi in spans)]
+        self._apply(theirs)
+        if rows:
+            self._followed = rows[-1][0]
+            self._writer_store.forget_own_spans(self._followed)
+        return len(theirs)
 
     # ------------------------------------------------------------------ models
     def reload_models(self) -> bool:
@@ -186,6 +239,7 @@ class Workspaces:
         self._stop = threading.Event()
         self._executor: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
+        self._follower: threading.Thread | None = None
 
     def url_of(self, name: str) -> str:
         check_workspace(name)
@@ -233,6 +287,19 @@ class Workspaces:
             target=self._maintain, name="omotenashi-maintenance", daemon=True
         )
         self._thread.start()
+        self._follower = threading.Thread(
+            target=self._follow, name="omotenashi-follower", daemon=True
+        )
+        self._follower.start()
+
+    def _follow(self) -> None:
+        """Follower thread: apply other processes' writes every ``follow_s`` seconds."""
+        while not self._stop.wait(self.settings.follow_s):
+            for ws in self.opened():
+                try:
+                    ws.follow()
+                except Exception:  # a busy or closing store: the next round catches up
+                    log.exception("workspace %s: following other writers failed", ws.name)
 
     def _maintain(self) -> None:
         while not self._stop.wait(self.settings.poll_s):
@@ -250,8 +317,9 @@ class Workspaces:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in (self._thread, self._follower):
+            if thread is not None:
+                thread.join(timeout=10)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         for ws in self.opened():

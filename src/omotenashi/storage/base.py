@@ -54,6 +54,22 @@ class Store(Protocol):
         A repeated id within ``rows`` is inserted once (its first row)."""
         ...
 
+    def events_after(
+        self, seq: int, limit: int
+    ) -> list[tuple[int, str | None, str | None, str | None]]:
+        """``(seq, customer_id, anonymous_id, item_id)`` of events stored after ``seq``."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest event ``seq`` stored (0 for none)."""
+        ...
+
+    def own_spans(self) -> list[tuple[int, int]]:
+        """``seq`` spans this connection's ``insert_new_events`` wrote (published pre-commit)."""
+        ...
+
+    def forget_own_spans(self, up_to: int) -> None: ...
+
     def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int: ...
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:

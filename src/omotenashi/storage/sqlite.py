@@ -160,6 +160,9 @@ class SQLiteStore:
         self._depth = 0
         self._synchronous = synchronous
         self._log_sync: LogSync | None = None
+        self._own_spans: list[tuple[int, int]] = []
+        self._spans_lock = threading.Lock()
+        self._on_rollback: list[Callable[[], None]] = []
         self._bulk: dict[str, Any] | None = None
         self._after_transaction: list[Callable[[], None]] = []
         conn = self._conn
@@ -242,11 +245,14 @@ class SQLiteStore:
             except BaseException:
                 self._depth = 0
                 self._conn.execute("ROLLBACK")
+                for undo in self._on_rollback:
+                    undo()
                 raise
             else:
                 self._depth = 0
                 self._conn.execute("COMMIT")
             finally:
+                self._on_rollback = []
                 hooks, self._after_transaction = self._after_transaction, []
                 for hook in hooks:
                     hook()
@@ -461,6 +467,8 @@ class SQLiteStore:
         with self.transaction():
             (top,) = self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
             added = self._insert_rows(unique)
+            if added:
+                self._note_own_span(top)
             if added == len(unique):
                 new = first
             else:
@@ -471,6 +479,51 @@ class SQLiteStore:
                     )
                 }
         return [new.get(row[0]) == i for i, row in enumerate(rows)]
+
+    def _note_own_span(self, top: int) -> None:
+        """Publish the ``seq`` span this transaction added, before it commits (see
+        :meth:`own_spans`); a rollback withdraws it."""
+        (high,) = self._conn.execute("SELECT max(seq) FROM events").fetchone()
+        span = (top, int(high))
+        with self._spans_lock:
+            self._own_spans.append(span)
+
+        def withdraw() -> None:
+            with self._spans_lock:
+                self._own_spans.remove(span)
+
+        self._on_rollback.append(withdraw)
+
+    def own_spans(self) -> list[tuple[int, int]]:
+        """``(after, up_to)`` spans of ``seq`` that this connection's ``insert_new_events``
+        wrote, not yet forgotten.
+
+        A span is published before its transaction commits, so a reader that has seen a row
+        can tell whether this connection wrote it by taking the spans *after* its read. The
+        service uses this to apply only what other processes wrote (``events_after``).
+        """
+        with self._spans_lock:
+            return list(self._own_spans)
+
+    def forget_own_spans(self, up_to: int) -> None:
+        """Drop the spans that end at or before ``seq`` ``up_to`` (already followed)."""
+        with self._spans_lock:
+            self._own_spans = [s for s in self._own_spans if s[1] > up_to]
+
+    def events_after(
+        self, seq: int, limit: int
+    ) -> list[tuple[int, str | None, str | None, str | None]]:
+        """``(seq, customer_id, anonymous_id, item_id)`` of up to ``limit`` events stored after
+        ``seq``, oldest first (a range read of the row id)."""
+        return self._read(
+            "SELECT seq, customer_id, anonymous_id, item_id FROM events WHERE seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+
+    def last_seq(self) -> int:
+        """The highest event ``seq`` stored (0 for none)."""
+        return int(self._read("SELECT coalesce(max(seq), 0) FROM events", ())[0][0])
 
     def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
         with self.transaction():

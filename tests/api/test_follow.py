@@ -1,0 +1,113 @@
+"""Several processes on one store: each applies what the others wrote (cache, live visits)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from omotenashi.api import ServiceSettings
+from omotenashi.api.workspaces import Workspace, _covered
+from omotenashi.engine import Omotenashi
+from omotenashi.events.model import Event
+
+
+def _event(customer: str, item: str, anonymous: str | None = None) -> Event:
+    return Event.model_validate(
+        {
+            "event_id": uuid.uuid4().hex,
+            "customer_id": customer,
+            "anonymous_id": anonymous,
+            "type": "view",
+            "item_id": item,
+            "timestamp": "2025-03-01T00:00:00Z",
+        }
+    )
+
+
+@pytest.fixture()
+def pair(tmp_path):
+    """Two workspaces on one store file: what two worker processes hold."""
+    db = tmp_path / "shop.db"
+    settings = ServiceSettings(db=str(db), train_on_start=False)
+    a = Workspace("default", str(db), settings)
+    b = Workspace("default", str(db), settings)
+    yield a, b, db
+    a.close()
+    b.close()
+
+
+def _cached(ws: Workspace, customer: str) -> None:
+    ws.cache.put(("customer", customer), customer, b"old answer", ws.cache.stamp(customer))
+    assert ws.cache.get(("customer", customer)) == b"old answer"
+
+
+def test_a_worker_applies_the_other_workers_events(pair):
+    a, b, _ = pair
+    _cached(a, "c1")
+    _cached(b, "c1")
+    _cached(b, "c2")
+    a.writer.submit([_event("c1", "tea"), _event("c1", "cake", anonymous="dev-1")]).result(10)
+    # a applied its own events at commit; b has not seen them yet
+    assert a.cache.get(("customer", "c1")) is None
+    assert a.sessions.items("c:c1") == ["tea", "cake"]
+    assert b.cache.get(("customer", "c1")) == b"old answer"
+    assert b.sessions.items("c:c1") == []
+    assert b.follow() == 2
+    assert b.cache.get(("customer", "c1")) is None  # c1's stale answer is gone ...
+    assert b.cache.get(("customer", "c2")) == b"old answer"  # ... and only c1's
+    assert b.sessions.items("c:c1") == ["tea", "cake"]
+    assert b.sessions.items("a:dev-1") == ["cake"]
+    # a's own events are not applied twice (the live visit would repeat them)
+    assert a.follow() == 0
+    assert a.sessions.items("c:c1") == ["tea", "cake"]
+    assert b.follow() == 0  # nothing new
+
+
+def test_interleaved_writers_each_apply_only_the_other(pair):
+    a, b, _ = pair
+    for i in range(3):
+        a.writer.submit([_event("c1", f"a{i}")]).result(10)
+        b.writer.submit([_event("c1", f"b{i}")]).result(10)
+    assert a.follow() == 3 and b.follow() == 3
+    assert a.sessions.items("c:c1") == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    assert sorted(b.sessions.items("c:c1")) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    assert a.follow() == 0 and b.follow() == 0
+
+
+def test_writes_from_the_cli_are_followed_and_imports_empty_the_cache(pair):
+    a, _, db = pair
+    _cached(a, "c9")
+    _cached(a, "c7")
+    with Omotenashi(db) as cli:
+        cli.track(_event("c9", "jam"))
+    assert a.follow() == 1
+    assert a.cache.get(("customer", "c9")) is None
+    assert a.cache.get(("customer", "c7")) == b"old answer"
+    with Omotenashi(db) as cli:
+        cli.track_many([_event(f"x{i}", "tea") for i in range(30)])
+    assert a.follow(limit=10) == 11  # more than the limit: an import, not a visit
+    assert len(a.cache) == 0
+    assert a.sessions.items("c:x0") == []
+    assert a.follow() == 0
+
+
+def test_a_rolled_back_insert_withdraws_its_span(tmp_path):
+    with Omotenashi(tmp_path / "s.db") as om:
+        om.track(_event("c1", "tea"))
+        top = om.store.last_seq()
+        with pytest.raises(RuntimeError), om.store.transaction():
+            om.store.insert_new_events(om.prepare_events([_event("c2", "jam")]).rows)
+            assert om.store.own_spans()[-1] == (top, top + 1)  # published before the commit
+            raise RuntimeError("boom")
+        assert all(hi <= top for _, hi in om.store.own_spans())
+        om.store.forget_own_spans(top)
+        assert om.store.own_spans() == []
+
+
+def test_covered_spans():
+    assert _covered(0, 10, [(0, 4), (4, 10)])
+    assert _covered(3, 10, [(0, 4), (4, 12)])
+    assert not _covered(0, 10, [(0, 4), (5, 10)])  # seq 5 is someone else's
+    assert not _covered(0, 1, [])
+    assert _covered(5, 5, [])
