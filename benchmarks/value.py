@@ -45,12 +45,11 @@ DATA = ROOT / "../shared/datasets"
 
 PUBLISHED = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
-    "pareto": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669,
-               "log_likelihood": -9595.0},
+    "pareto": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669, "log_likelihood": -9595.0},
     "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44},
 }
 
-PEER_SCRIPT = r'''
+PEER_SCRIPT = r"""
 import json, sys, time, warnings
 import numpy as np, pandas as pd
 warnings.simplefilter("ignore")
@@ -90,7 +89,7 @@ for case in job["cases"]:
             res["gamma_gamma"] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     out[case["name"]] = res
 print(json.dumps(out))
-'''
+"""
 
 
 def _peer_python(install: bool) -> tuple[str | None, str]:
@@ -101,8 +100,11 @@ def _peer_python(install: bool) -> tuple[str | None, str]:
     python = venv / "bin" / "python"
     if not python.exists() and install:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "lifetimes"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "lifetimes"],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             return None, f"pip install lifetimes failed: {done.stderr[-300:]}"
     if python.exists():
@@ -111,26 +113,33 @@ def _peer_python(install: bool) -> tuple[str | None, str]:
 
 
 def _cdnow_sample() -> pd.DataFrame:
-    raw = pd.read_csv(DATA / "cdnow" / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["master_id", "sample_id", "date", "cds", "value"],
-                      dtype={"sample_id": str})
+    raw = pd.read_csv(
+        DATA / "cdnow" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "sample_id", "date", "cds", "value"],
+        dtype={"sample_id": str},
+    )
     return transactions_from_frame(raw, customer="sample_id", time="date", value="value")
 
 
 def _cdnow_master() -> pd.DataFrame:
-    raw = pd.read_csv(DATA / "cdnow" / "CDNOW_master.txt", sep=r"\s+",
-                      dtype={"customer_id": str})
-    return transactions_from_frame(raw, customer="customer_id", time="date",
-                                   value="dollar_value")
+    raw = pd.read_csv(DATA / "cdnow" / "CDNOW_master.txt", sep=r"\s+", dtype={"customer_id": str})
+    return transactions_from_frame(raw, customer="customer_id", time="date", value="dollar_value")
 
 
 def _online_retail() -> pd.DataFrame:
     raw = pd.read_parquet(DATA / "online-retail" / "Online Retail.parquet")
     # Invoices starting with C are cancellations; they and other negative lines are dropped.
     raw = raw[~raw["InvoiceNo"].astype(str).str.startswith("C")]
-    return transactions_from_frame(raw, customer="CustomerID", time="InvoiceDate",
-                                   value="Quantity*UnitPrice", order="InvoiceNo",
-                                   negative="drop")
+    return transactions_from_frame(
+        raw,
+        customer="CustomerID",
+        time="InvoiceDate",
+        value="Quantity*UnitPrice",
+        order="InvoiceNo",
+        negative="drop",
+    )
 
 
 def _fit(model_cls, summary: pd.DataFrame) -> tuple[object, float]:
@@ -141,15 +150,19 @@ def _fit(model_cls, summary: pd.DataFrame) -> tuple[object, float]:
 
 def _ours_on_split(split, with_spend: bool) -> dict[str, object]:
     s = split.calibration
-    out: dict[str, object] = {"customers": len(s),
-                              "repeat_customers": int((s["frequency"] > 0).sum()),
-                              "holdout_length": split.holdout_length}
+    out: dict[str, object] = {
+        "customers": len(s),
+        "repeat_customers": int((s["frequency"] > 0).sum()),
+        "holdout_length": split.holdout_length,
+    }
     for name, cls in (("bgnbd", BGNBD), ("pareto", ParetoNBD)):
         model, fit_s = _fit(cls, s)
         predicted = model.expected_purchases(s, split.holdout_length)
         out[name] = {
-            "params": model.params_, "log_likelihood": model.log_likelihood_,
-            "converged": model.converged_, "fit_s": round(fit_s, 4),
+            "params": model.params_,
+            "log_likelihood": model.log_likelihood_,
+            "converged": model.converged_,
+            "fit_s": round(fit_s, 4),
             "non_finite_predictions": int((~np.isfinite(predicted)).sum()),
             "holdout": holdout_metrics(predicted, split.holdout_purchases.to_numpy()),
         }
@@ -157,8 +170,9 @@ def _ours_on_split(split, with_spend: bool) -> dict[str, object]:
             gg = GammaGamma().fit(s)
             buyers = split.holdout_purchases.to_numpy() > 0
             spend = gg.expected_average_spend(s)
-            actual_mean = (split.holdout_value.to_numpy()[buyers]
-                           / split.holdout_purchases.to_numpy()[buyers])
+            actual_mean = (
+                split.holdout_value.to_numpy()[buyers] / split.holdout_purchases.to_numpy()[buyers]
+            )
             out["gamma_gamma"] = {
                 "params": gg.params_,
                 "holdout_buyers": int(buyers.sum()),
@@ -172,8 +186,7 @@ def _ours_on_split(split, with_spend: bool) -> dict[str, object]:
 
 
 def _rel_errors(params: dict[str, float], published: dict[str, float]) -> dict[str, float]:
-    return {k: round(abs(params[k] - v) / v, 5) for k, v in published.items()
-            if k in params}
+    return {k: round(abs(params[k] - v) / v, 5) for k, v in published.items() if k in params}
 
 
 def main() -> None:
@@ -199,8 +212,15 @@ def main() -> None:
     result["cdnow_sample"] = {"omotenashi": ours}
     path = work / "cdnow_sample.csv"
     split.calibration.assign(holdout_purchases=split.holdout_purchases).to_csv(path)
-    cases.append({"name": "cdnow_sample", "summary": str(path), "models": ["bgnbd", "pareto"],
-                  "holdout_length": split.holdout_length, "gamma_gamma": True})
+    cases.append(
+        {
+            "name": "cdnow_sample",
+            "summary": str(path),
+            "models": ["bgnbd", "pareto"],
+            "holdout_length": split.holdout_length,
+            "gamma_gamma": True,
+        }
+    )
 
     # CDNOW master: fit time
     t0 = time.perf_counter()
@@ -210,11 +230,15 @@ def main() -> None:
     for _ in range(3):
         model, fit_s = _fit(BGNBD, master)
         timings.append(fit_s)
-    result["cdnow_master"] = {"omotenashi": {
-        "customers": len(master), "summary_s": round(summary_s, 3),
-        "bgnbd_fit_s_best_of_3": round(min(timings), 4), "params": model.params_,
-        "pareto_fit_s": round(_fit(ParetoNBD, master)[1], 4),
-    }}
+    result["cdnow_master"] = {
+        "omotenashi": {
+            "customers": len(master),
+            "summary_s": round(summary_s, 3),
+            "bgnbd_fit_s_best_of_3": round(min(timings), 4),
+            "params": model.params_,
+            "pareto_fit_s": round(_fit(ParetoNBD, master)[1], 4),
+        }
+    }
     path = work / "cdnow_master.csv"
     master.to_csv(path)
     cases.append({"name": "cdnow_master", "summary": str(path), "models": ["bgnbd"]})
@@ -224,8 +248,15 @@ def main() -> None:
     result["online_retail"] = {"omotenashi": _ours_on_split(split, with_spend=True)}
     path = work / "online_retail.csv"
     split.calibration.assign(holdout_purchases=split.holdout_purchases).to_csv(path)
-    cases.append({"name": "online_retail", "summary": str(path), "models": ["bgnbd", "pareto"],
-                  "holdout_length": split.holdout_length, "gamma_gamma": True})
+    cases.append(
+        {
+            "name": "online_retail",
+            "summary": str(path),
+            "models": ["bgnbd", "pareto"],
+            "holdout_length": split.holdout_length,
+            "gamma_gamma": True,
+        }
+    )
 
     # Peer
     if args.skip_peer:
@@ -239,8 +270,9 @@ def main() -> None:
             job.write_text(json.dumps({"cases": cases}))
             script = work / "peer.py"
             script.write_text(PEER_SCRIPT)
-            done = subprocess.run([python, str(script), str(job)], capture_output=True,
-                                  text=True, timeout=1800)
+            done = subprocess.run(
+                [python, str(script), str(job)], capture_output=True, text=True, timeout=1800
+            )
             if done.returncode != 0:
                 result["lifetimes"] = {"status": f"peer failed: {done.stderr[-500:]}"}
             else:

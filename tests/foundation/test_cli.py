@@ -108,8 +108,16 @@ def test_value_report_puts_segment_and_clv_into_profiles(tmp_path: Path) -> None
     assert customers["scores_saved"] > 0
     profile = json.loads(cli("profile", "12347", "--json", "--db", db, cwd=tmp_path).stdout)
     scores = profile["scores"]
-    assert scores["segment"] in {"champions", "loyal", "potential", "new", "at risk",
-                                 "can't lose", "hibernating", "lost"}
+    assert scores["segment"] in {
+        "champions",
+        "loyal",
+        "potential",
+        "new",
+        "at risk",
+        "can't lose",
+        "hibernating",
+        "lost",
+    }
     assert scores["clv"] > 0 and 0 <= scores["p_alive"] <= 1 and len(scores["rfm"]) == 3
 
 

@@ -180,17 +180,23 @@ s2,,p4,2024-01-01 11:00
 
 
 def test_imported_identify_rows_link_every_identity_kind(om: Omotenashi, tmp_path: Path) -> None:
-    cards = write_csv(tmp_path / "cards.csv", """
+    cards = write_csv(
+        tmp_path / "cards.csv",
+        """
 user,device,kind,when,card
 u7,dev-1,identify,2024-01-01 10:00,L-77
-""")
+""",
+    )
     om.import_events(
         cards, mapping="customer=user,anonymous=device,type=kind,time=when,context.loyalty_id=card"
     )
-    mails = write_csv(tmp_path / "mails.csv", """
+    mails = write_csv(
+        tmp_path / "mails.csv",
+        """
 user,kind,when,mail
 u8,identify,2024-01-01 11:00,u8@example.com
-""")
+""",
+    )
     om.import_events(mails, mapping="customer=user,type=kind,time=when,context.email=mail")
     assert om.find_customer("loyalty", "L-77") == "u7"
     assert om.find_customer("anonymous", "dev-1") == "u7"

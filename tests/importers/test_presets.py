@@ -81,12 +81,14 @@ def test_ml100k_ratings_match_the_file(ml100k) -> None:
     events = om.events_frame()
     counts = events["rating"].value_counts().sort_index()
     assert counts.to_dict() == {1.0: 6_110, 2.0: 11_370, 3.0: 27_145, 4.0: 34_174, 5.0: 21_201}
-    raw = pd.read_csv(ML100K / "u.data", sep="\t", header=None,
-                      names=["user", "item", "rating", "ts"])
+    raw = pd.read_csv(
+        ML100K / "u.data", sep="\t", header=None, names=["user", "item", "rating", "ts"]
+    )
     expected = raw.assign(user=raw.user.astype(str), item=raw.item.astype(str))
     got = events.assign(ts=events["timestamp"].dt.as_unit("s").astype("int64"))
-    merged = expected.merge(got, left_on=["user", "item"], right_on=["customer_id", "item_id"],
-                            suffixes=("", "_store"))
+    merged = expected.merge(
+        got, left_on=["user", "item"], right_on=["customer_id", "item_id"], suffixes=("", "_store")
+    )
     assert len(merged) == 100_000
     assert (merged["rating"] == merged["rating_store"]).all()
     assert (merged["ts"] == merged["ts_store"]).all()
@@ -103,8 +105,9 @@ def test_ml100k_items_have_genres_from_u_genre(ml100k) -> None:
         in_store = items["categories"].map(lambda c, g=genre: g in c).sum()
         assert in_store == (0 if genre == "unknown" else flags[genre].sum()), genre
     # every film but the two flagged only 'unknown' has a genre
-    only_unknown = int(((flags["unknown"] == 1) & (flags.drop(columns="unknown").sum(axis=1) == 0))
-                       .sum())
+    only_unknown = int(
+        ((flags["unknown"] == 1) & (flags.drop(columns="unknown").sum(axis=1) == 0)).sum()
+    )
     assert only_unknown == 2
     assert (items["categories"].str.len() > 0).sum() == 1_682 - only_unknown
     toy = items.loc["1"]
@@ -122,8 +125,12 @@ def test_ml100k_items_have_genres_from_u_genre(ml100k) -> None:
 def test_ml100k_customers_from_u_user(ml100k) -> None:
     om, _, _ = ml100k
     customers = om.customers_frame().set_index("customer_id")
-    assert customers.loc["1"].to_dict() == {"age": 24, "gender": "M",
-                                            "occupation": "technician", "zip": "85711"}
+    assert customers.loc["1"].to_dict() == {
+        "age": 24,
+        "gender": "M",
+        "occupation": "technician",
+        "zip": "85711",
+    }
     raw = pd.read_csv(ML100K / "u.user", sep="|", header=None, dtype=str)
     assert customers["occupation"].value_counts().to_dict() == raw[3].value_counts().to_dict()
     assert customers["gender"].value_counts().to_dict() == raw[2].value_counts().to_dict()
@@ -164,8 +171,16 @@ def test_mllatest_ratings_and_tags(mllatest) -> None:
     assert stats["items"] == 9_742
     ratings = om.events_frame(["rating"])
     assert ratings["rating"].value_counts().sort_index().to_dict() == {
-        0.5: 1_370, 1.0: 2_811, 1.5: 1_791, 2.0: 7_551, 2.5: 5_550, 3.0: 20_047,
-        3.5: 13_136, 4.0: 26_818, 4.5: 8_551, 5.0: 13_211,
+        0.5: 1_370,
+        1.0: 2_811,
+        1.5: 1_791,
+        2.0: 7_551,
+        2.5: 5_550,
+        3.0: 20_047,
+        3.5: 13_136,
+        4.0: 26_818,
+        4.5: 8_551,
+        5.0: 13_211,
     }
     tags = om.events_frame(["tag"])
     raw = pd.read_csv(MLLATEST / "tags.csv", dtype=str)
@@ -215,8 +230,10 @@ def test_title_year() -> None:
 def cdnow(tmp_path_factory: pytest.TempPathFactory):
     master = _store(tmp_path_factory, "cdnow-master")
     sample = _store(tmp_path_factory, "cdnow-sample")
-    reports = (master.import_events(CDNOW, preset="cdnow"),
-               sample.import_events(CDNOW / "CDNOW_sample.txt", preset="cdnow"))
+    reports = (
+        master.import_events(CDNOW, preset="cdnow"),
+        sample.import_events(CDNOW / "CDNOW_sample.txt", preset="cdnow"),
+    )
     yield master, sample, reports
     master.close()
     sample.close()
@@ -252,15 +269,21 @@ def test_cdnow_sample_keeps_master_ids_and_is_inside_master(cdnow) -> None:
     # each sample customer has one master id, also stored as an attribute
     assert (events.groupby("customer_id")["master_id"].nunique() == 1).all()
     attrs = sample.customers_frame().set_index("customer_id")["master_id"]
-    assert (events.set_index("customer_id")["master_id"] == attrs.reindex(
-        events["customer_id"]).to_numpy()).all()
+    assert (
+        events.set_index("customer_id")["master_id"]
+        == attrs.reindex(events["customer_id"]).to_numpy()
+    ).all()
     # README: every sample row is present in the master file
     key = ["who", "day", "quantity", "value"]
     got = events.assign(who=events["master_id"], day=events["timestamp"].dt.date)[key]
     whole = master.events_frame()
     whole = whole.assign(who=whole["customer_id"], day=whole["timestamp"].dt.date)[key]
-    merged = got.value_counts().rename("n").reset_index().merge(
-        whole.value_counts().rename("m").reset_index(), on=key, how="left")
+    merged = (
+        got.value_counts()
+        .rename("n")
+        .reset_index()
+        .merge(whole.value_counts().rename("m").reset_index(), on=key, how="left")
+    )
     assert merged["m"].notna().all() and (merged["n"] <= merged["m"]).all()
 
 
@@ -290,9 +313,14 @@ def test_cdnow_bad_date_names_line_and_field(tmp_path: Path) -> None:
 # -- Synthea -------------------------------------------------------------------------------------
 
 
-SYNTHEA_KINDS = {"encounters": "visit", "conditions": "diagnosis",
-                 "medications": "prescription", "procedures": "procedure",
-                 "immunizations": "immunization", "observations": "observation"}
+SYNTHEA_KINDS = {
+    "encounters": "visit",
+    "conditions": "diagnosis",
+    "medications": "prescription",
+    "procedures": "procedure",
+    "immunizations": "immunization",
+    "observations": "observation",
+}
 
 
 @pytest.fixture(scope="module")
@@ -311,8 +339,14 @@ def test_synthea_event_counts_per_file(synthea) -> None:
     om, report = synthea
     stats = om.stats()
     expected = {kind: len(_synthea(name)) for name, kind in SYNTHEA_KINDS.items()}
-    assert expected == {"visit": 2_590, "diagnosis": 1_534, "prescription": 1_772,
-                        "procedure": 4_637, "immunization": 891, "observation": 21_697}
+    assert expected == {
+        "visit": 2_590,
+        "diagnosis": 1_534,
+        "prescription": 1_772,
+        "procedure": 4_637,
+        "immunization": 891,
+        "observation": 21_697,
+    }
     assert stats["events_by_type"] == expected
     assert stats["events_by_channel"] == {"clinic": sum(expected.values())}
     assert stats["orders"] == 2_590  # every order id is an encounter
@@ -354,15 +388,20 @@ def test_synthea_visits_carry_costs_and_context(synthea) -> None:
     assert set(immunizations["item_id"]) == {"cvx:" + c for c in _synthea("immunizations").CODE}
     observations = om.events_frame(["observation"])
     heights = observations[observations["item_id"] == "loinc:8302-2"]
-    assert all(isinstance(c["value"], float) and c["units"] == "cm"
-               for c in heights["context"])
+    assert all(isinstance(c["value"], float) and c["units"] == "cm" for c in heights["context"])
 
 
 def test_synthea_items_are_codes_with_categories(synthea) -> None:
     om, _ = synthea
     items = om.items_frame().set_index("item_id")
-    prefixes = {"encounters": "snomed", "conditions": "snomed", "medications": "rxnorm",
-                "procedures": "snomed", "immunizations": "cvx", "observations": "loinc"}
+    prefixes = {
+        "encounters": "snomed",
+        "conditions": "snomed",
+        "medications": "rxnorm",
+        "procedures": "snomed",
+        "immunizations": "cvx",
+        "observations": "loinc",
+    }
     expected: dict[str, set[str]] = {}
     for name, prefix in prefixes.items():
         raw = _synthea(name)
@@ -372,8 +411,12 @@ def test_synthea_items_are_codes_with_categories(synthea) -> None:
             elif name == "observations":
                 label = f"Observation: {row['CATEGORY']}" if row["CATEGORY"] else "Observation"
             else:
-                label = {"conditions": "Condition", "medications": "Medication",
-                         "procedures": "Procedure", "immunizations": "Immunization"}[name]
+                label = {
+                    "conditions": "Condition",
+                    "medications": "Medication",
+                    "procedures": "Procedure",
+                    "immunizations": "Immunization",
+                }[name]
             expected.setdefault(f"{prefix}:{code}", set()).add(label)
     assert set(items.index) == set(expected)
     assert {i: set(c) for i, c in items["categories"].items()} == expected
@@ -412,8 +455,12 @@ def test_obd_impressions_and_clicks(obd) -> None:
     events = om.events_frame()
     context = pd.DataFrame(list(events["context"]))
     assert set(context["policy"]) == {"random"} and set(context["campaign"]) == {"all"}
-    views = events[events["type"] == "view"].assign(row=context["row"].to_numpy()[
-        (events["type"] == "view").to_numpy()]).set_index("row").sort_index()
+    views = (
+        events[events["type"] == "view"]
+        .assign(row=context["row"].to_numpy()[(events["type"] == "view").to_numpy()])
+        .set_index("row")
+        .sort_index()
+    )
     assert (views.index == raw.index).all()
     assert (views["item_id"] == "obd-all-" + raw["item_id"].astype(str)).all()
     view_context = pd.DataFrame(list(views["context"]), index=views.index)
@@ -452,14 +499,16 @@ def test_obd_paths_resolve_to_campaign_files() -> None:
         assert [s.path for s in preset_plan("obd", given).sources] == [one]
     every = preset_plan("obd", OBD).sources
     assert sorted(s.path.relative_to(OBD).as_posix() for s in every) == sorted(
-        f"{p}/{c}/{c}.csv" for p in ("bts", "random") for c in ("all", "men", "women"))
+        f"{p}/{c}/{c}.csv" for p in ("bts", "random") for c in ("all", "men", "women")
+    )
 
 
 def test_obd_bad_click_names_the_line(tmp_path: Path) -> None:
     folder = tmp_path / "random" / "x"
     folder.mkdir(parents=True)
     header = ",timestamp,item_id,position,click,propensity_score," + ",".join(
-        obd_preset.USER_FEATURES)
+        obd_preset.USER_FEATURES
+    )
     (folder / "x.csv").write_text(
         header + "\n0,2019-11-24 00:00:34+00:00,1,1,0,0.5,a,b,c,d\n"
         "1,2019-11-24 00:00:35+00:00,1,2,2,0.5,a,b,c,d\n"
@@ -480,8 +529,9 @@ def diginetica(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _diginetica_raw() -> pd.DataFrame:
-    return pd.read_csv(DIGINETICA / "sample_train-item-views.csv", sep=";", dtype=str,
-                       keep_default_na=False)
+    return pd.read_csv(
+        DIGINETICA / "sample_train-item-views.csv", sep=";", dtype=str, keep_default_na=False
+    )
 
 
 def test_diginetica_counts(diginetica) -> None:
@@ -511,7 +561,7 @@ def test_diginetica_sessions_are_stitched_to_users(diginetica) -> None:
         assert identities == {f"session-{s}" for s in sessions}
     events = om.events_frame()
     rows = events[events["anonymous_id"].isin("session-" + anonymous_in_user_sessions.session_id)]
-    assert (rows["person_id"] == rows["anonymous_id"].str[len("session-"):].map(owner)).all()
+    assert (rows["person_id"] == rows["anonymous_id"].str[len("session-") :].map(owner)).all()
 
 
 def test_diginetica_time_is_date_plus_milliseconds(diginetica) -> None:
@@ -520,17 +570,22 @@ def test_diginetica_time_is_date_plus_milliseconds(diginetica) -> None:
     events = om.events_frame()
     for row in raw.sample(20, random_state=7).itertuples():
         expected = datetime.fromisoformat(row.eventdate).replace(tzinfo=UTC) + timedelta(
-            milliseconds=int(row.timeframe))
-        hit = events[(events["anonymous_id"] == f"session-{row.session_id}")
-                     & (events["item_id"] == row.item_id)
-                     & (events["timestamp"] == pd.Timestamp(expected))]
+            milliseconds=int(row.timeframe)
+        )
+        hit = events[
+            (events["anonymous_id"] == f"session-{row.session_id}")
+            & (events["item_id"] == row.item_id)
+            & (events["timestamp"] == pd.Timestamp(expected))
+        ]
         assert len(hit) >= 1, row
 
 
 def test_diginetica_bad_time_names_line_and_fields(tmp_path: Path) -> None:
     file = tmp_path / "views.csv"
-    file.write_text("session_id;user_id;item_id;timeframe;eventdate\n"
-                    "1;NA;5;100;2016-05-09\n1;7;6;1200;2016-05-09\n2;NA;5;x;2016-05-09\n")
+    file.write_text(
+        "session_id;user_id;item_id;timeframe;eventdate\n"
+        "1;NA;5;100;2016-05-09\n1;7;6;1200;2016-05-09\n2;NA;5;x;2016-05-09\n"
+    )
     with Omotenashi(tmp_path / "s.db") as om:
         with pytest.raises(ImportRowError) as caught:
             om.import_events(file, preset="diginetica")

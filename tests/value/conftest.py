@@ -20,7 +20,9 @@ def datasets() -> Path:
 @pytest.fixture(scope="session")
 def cdnow_sample_transactions() -> pd.DataFrame:
     raw = pd.read_csv(
-        DATASETS / "cdnow" / "CDNOW_sample.txt", sep=r"\s+", header=None,
+        DATASETS / "cdnow" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
         names=["master_id", "sample_id", "date", "cds", "value"],
         dtype={"sample_id": str},
     )

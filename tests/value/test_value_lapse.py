@@ -17,14 +17,26 @@ from omotenashi.value import (
 
 
 def _tx(rows):
-    return pd.DataFrame({"person_id": [r[0] for r in rows],
-                         "timestamp": pd.to_datetime([r[1] for r in rows], utc=True),
-                         "value": 0.0})
+    return pd.DataFrame(
+        {
+            "person_id": [r[0] for r in rows],
+            "timestamp": pd.to_datetime([r[1] for r in rows], utc=True),
+            "value": 0.0,
+        }
+    )
 
 
 def test_features_and_labels_by_hand():
-    tx = _tx([("a", "2024-01-01"), ("a", "2024-01-11"), ("a", "2024-01-21"),
-              ("b", "2024-01-15"), ("a", "2024-02-05"), ("b", "2024-04-01")])
+    tx = _tx(
+        [
+            ("a", "2024-01-01"),
+            ("a", "2024-01-11"),
+            ("a", "2024-01-21"),
+            ("b", "2024-01-15"),
+            ("a", "2024-02-05"),
+            ("b", "2024-04-01"),
+        ]
+    )
     f = lapse_features(tx, "2024-01-31")
     assert f.loc["a", "recency_days"] == 10
     assert f.loc["a", "tenure_days"] == 30
@@ -40,9 +52,9 @@ def _simulated_visits(n=600, seed=0):
     start = pd.Timestamp("2022-01-01", tz="UTC")
     rows = []
     for i in range(n):
-        rate = rng.gamma(2.0, 1 / 40.0)            # visits per day, mean 0.05
+        rate = rng.gamma(2.0, 1 / 40.0)  # visits per day, mean 0.05
         first = rng.uniform(0, 200)
-        life = rng.exponential(300.0)               # days until the patient stops coming
+        life = rng.exponential(300.0)  # days until the patient stops coming
         end = min(first + life, 730.0)
         t = first
         rows.append((f"p{i}", start + pd.Timedelta(days=t)))
@@ -64,7 +76,7 @@ def test_backtest_on_simulated_visits_is_calibrated_and_discriminates():
     assert sup["ece"] < 0.1
     assert sup["brier"] < sup["observed_rate"] * (1 - sup["observed_rate"])  # beats base rate
     assert result.bgnbd is not None and result.bgnbd["auc"] > 0.75
-    assert sup["coef"]["recency_days"] > 0   # longer silence, higher risk
+    assert sup["coef"]["recency_days"] > 0  # longer silence, higher risk
 
 
 def test_lapse_risk_errors():
@@ -87,9 +99,13 @@ def test_calibration_table_by_hand():
 @pytest.mark.dataset
 def test_synthea_encounters_backtest_runs(datasets):
     enc = pd.read_csv(datasets / "synthea" / "encounters.csv", usecols=["PATIENT", "START"])
-    tx = pd.DataFrame({"person_id": enc["PATIENT"],
-                       "timestamp": pd.to_datetime(enc["START"], utc=True, format="ISO8601"),
-                       "value": 0.0})
+    tx = pd.DataFrame(
+        {
+            "person_id": enc["PATIENT"],
+            "timestamp": pd.to_datetime(enc["START"], utc=True, format="ISO8601"),
+            "value": 0.0,
+        }
+    )
     result = lapse_backtest(tx, "2021-12-31", horizon_days=365).to_dict()
     sup = result["supervised"]
     assert 0 < sup["n"] <= 59

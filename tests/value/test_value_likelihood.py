@@ -52,8 +52,9 @@ def test_bgnbd_log_likelihood_matches_hand_formula(params, x, t_x, T):
 
 def test_bgnbd_zero_frequency_is_gamma_poisson_zero():
     # With no repeat purchase: L = (alpha / (alpha + T))^r, whatever a and b are.
-    got = bgnbd_log_likelihood(0.5, 2.0, 3.0, 7.0, np.array([0.0]), np.array([0.0]),
-                               np.array([3.0]))[0]
+    got = bgnbd_log_likelihood(
+        0.5, 2.0, 3.0, 7.0, np.array([0.0]), np.array([0.0]), np.array([3.0])
+    )[0]
     assert got == pytest.approx(0.5 * math.log(2.0 / 5.0), rel=1e-12)
 
 
@@ -66,22 +67,34 @@ def test_bgnbd_gradient_matches_finite_differences():
     for i in range(4):
         step = np.zeros(4)
         step[i] = eps
-        numeric = (_neg_ll_and_grad(theta + step, data, w, 0.01)[0]
-                   - _neg_ll_and_grad(theta - step, data, w, 0.01)[0]) / (2 * eps)
+        numeric = (
+            _neg_ll_and_grad(theta + step, data, w, 0.01)[0]
+            - _neg_ll_and_grad(theta - step, data, w, 0.01)[0]
+        ) / (2 * eps)
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
 def _pareto_by_quad(r, alpha, s, beta, x, t_x, T):
-    integral = integrate.quad(lambda u: (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1),
-                              t_x, T, epsabs=0, epsrel=1e-12)[0]
+    integral = integrate.quad(
+        lambda u: (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1), t_x, T, epsabs=0, epsrel=1e-12
+    )[0]
     head = math.gamma(r + x) * alpha**r * beta**s / math.gamma(r)
     return math.log(head * ((alpha + T) ** -(r + x) * (beta + T) ** -s + s * integral))
 
 
-@pytest.mark.parametrize("params", [(0.55, 10.58, 0.61, 11.67), (0.55, 12.0, 0.61, 3.0),
-                                    (2.0, 3.0, 1.5, 3.0), (1.0, 2.0, 1.0, 2.0)])
-@pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0.0, 39.0), (2, 30.43, 38.86), (5, 10.0, 38.0),
-                                             (1, 38.0, 38.0), (12, 3.0, 50.0)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        (0.55, 10.58, 0.61, 11.67),
+        (0.55, 12.0, 0.61, 3.0),
+        (2.0, 3.0, 1.5, 3.0),
+        (1.0, 2.0, 1.0, 2.0),
+    ],
+)
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"),
+    [(0, 0.0, 39.0), (2, 30.43, 38.86), (5, 10.0, 38.0), (1, 38.0, 38.0), (12, 3.0, 50.0)],
+)
 def test_pareto_nbd_log_likelihood_matches_numerical_integral(params, x, t_x, T):
     got = pareto_nbd_log_likelihood(*params, np.array([x]), np.array([t_x]), np.array([T]))[0]
     assert got == pytest.approx(_pareto_by_quad(*params, x, t_x, T), rel=1e-9)
@@ -93,8 +106,9 @@ def test_gamma_gamma_density_matches_numerical_mixture(x, mean):
 
     def integrand(nu: float) -> float:
         # mean of x Gamma(p, rate nu) draws ~ Gamma(p x, rate nu x); nu ~ Gamma(q, rate gamma)
-        return (stats.gamma.pdf(mean, p * x, scale=1 / (nu * x))
-                * stats.gamma.pdf(nu, q, scale=1 / gamma))
+        return stats.gamma.pdf(mean, p * x, scale=1 / (nu * x)) * stats.gamma.pdf(
+            nu, q, scale=1 / gamma
+        )
 
     density = integrate.quad(integrand, 0, np.inf, limit=200)[0]
     got = gamma_gamma_log_likelihood(p, q, gamma, np.array([x]), np.array([mean]))[0]
@@ -110,15 +124,28 @@ def _fitted_bgnbd(r=0.243, alpha=4.414, a=0.793, b=2.426) -> BGNBD:
 def test_bgnbd_expected_purchases_equals_textbook_hypergeometric_form():
     model = _fitted_bgnbd()
     r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
-    s = pd.DataFrame({"frequency": [0.0, 1, 2, 5, 10], "recency": [0.0, 5, 30.43, 20, 38],
-                      "T": [38.86, 38.86, 38.86, 30, 39]})
+    s = pd.DataFrame(
+        {
+            "frequency": [0.0, 1, 2, 5, 10],
+            "recency": [0.0, 5, 30.43, 20, 38],
+            "T": [38.86, 38.86, 38.86, 30, 39],
+        }
+    )
     t = 39.0
     x, t_x, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
-    textbook = ((a + b + x - 1) / (a - 1)
-                * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)
-                   * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t)))
-                / (1 + (x > 0) * a / np.where(x > 0, b + x - 1, 1)
-                   * ((alpha + T) / (alpha + t_x)) ** (r + x)))
+    textbook = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (
+            1
+            - ((alpha + T) / (alpha + T + t)) ** (r + x)
+            * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        )
+        / (
+            1
+            + (x > 0) * a / np.where(x > 0, b + x - 1, 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)
+        )
+    )
     np.testing.assert_allclose(model.expected_purchases(s, t), textbook, rtol=1e-10)
 
 
@@ -131,8 +158,13 @@ def test_bgnbd_p_alive_by_hand():
 
 
 def test_predictions_stay_finite_for_extreme_customers():
-    s = pd.DataFrame({"frequency": [0.0, 400.0, 2000.0, 300.0],
-                      "recency": [0.0, 1.0, 364.0, 200.0], "T": [365.0, 365.0, 365.0, 365.0]})
+    s = pd.DataFrame(
+        {
+            "frequency": [0.0, 400.0, 2000.0, 300.0],
+            "recency": [0.0, 1.0, 364.0, 200.0],
+            "T": [365.0, 365.0, 365.0, 365.0],
+        }
+    )
     bg = _fitted_bgnbd(0.72, 9.4, 3e-6, 2982.0)
     pn = ParetoNBD()
     pn.params_ = {"r": 0.6, "alpha": 40.0, "s": 0.3, "beta": 2.0}

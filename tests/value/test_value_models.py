@@ -44,8 +44,13 @@ def test_cdnow_summary_from_raw_transactions_matches_published_summary(
 
 @pytest.mark.dataset
 def test_cdnow_bgnbd_matches_published_parameters(cdnow_sample_transactions):
-    out = fit_value_model(cdnow_sample_transactions, model="bgnbd", freq="W",
-                          calibration_end="1997-09-30", holdout_end="1998-06-30")
+    out = fit_value_model(
+        cdnow_sample_transactions,
+        model="bgnbd",
+        freq="W",
+        calibration_end="1997-09-30",
+        holdout_end="1998-06-30",
+    )
     for name, value in PUBLISHED_BGNBD.items():
         assert out.model.params_[name] == pytest.approx(value, rel=0.01), name
     assert out.model.log_likelihood_ == pytest.approx(PUBLISHED_BGNBD_LL, abs=0.1)
@@ -89,8 +94,7 @@ def test_bgnbd_recovers_simulated_parameters():
 
 def test_pareto_nbd_recovers_simulated_parameters():
     truth = {"r": 0.8, "alpha": 6.0, "s": 0.6, "beta": 10.0}
-    sim = simulate_pareto_nbd(8000, *truth.values(), T=np.linspace(20, 52, 8000),
-                              random_state=12)
+    sim = simulate_pareto_nbd(8000, *truth.values(), T=np.linspace(20, 52, 8000), random_state=12)
     fitted = ParetoNBD().fit(sim).params_
     assert fitted["r"] == pytest.approx(truth["r"], rel=0.1)
     assert fitted["alpha"] / fitted["r"] == pytest.approx(6.0 / 0.8, rel=0.1)  # mean 1/rate
@@ -121,7 +125,7 @@ def test_refit_discards_previous_state_and_constructor_stores_hyperparameters():
 def test_not_fitted_error(cls):
     model = cls()
     s = pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [2.0], "monetary": [3.0]})
-    method = (model.expected_average_spend if cls is GammaGamma else model.probability_alive)
+    method = model.expected_average_spend if cls is GammaGamma else model.probability_alive
     with pytest.raises(NotFittedError, match="not fitted"):
         method(s)
 
@@ -135,8 +139,10 @@ def test_not_fitted_error(cls):
         (pd.DataFrame({"frequency": [1.0], "recency": [4.0], "T": [3.0]}), "recency > T"),
         (pd.DataFrame({"frequency": [0.0], "recency": [1.0], "T": [3.0]}), "must be 0"),
         (pd.DataFrame({"frequency": [1.0], "recency": [np.nan], "T": [3.0]}), "non-finite"),
-        (pd.DataFrame({"frequency": [0.0, 0.0], "recency": [0.0, 0.0], "T": [3.0, 5.0]}),
-         "one-off buyers"),
+        (
+            pd.DataFrame({"frequency": [0.0, 0.0], "recency": [0.0, 0.0], "T": [3.0, 5.0]}),
+            "one-off buyers",
+        ),
         (pd.DataFrame({"frequency": [], "recency": [], "T": []}), "empty"),
     ],
 )

@@ -41,16 +41,22 @@ def _models():
 
 def test_clv_without_discount_is_spend_times_expected_purchases():
     bg, gg = _models()
-    s = pd.DataFrame({"frequency": [0.0, 2.0, 6.0], "recency": [0.0, 30.43, 35.0],
-                      "T": [38.86] * 3, "monetary": [0.0, 22.35, 50.0]})
-    clv = customer_lifetime_value(bg, gg, s, horizon_months=12, annual_discount_rate=0.0,
-                                  freq="W")
+    s = pd.DataFrame(
+        {
+            "frequency": [0.0, 2.0, 6.0],
+            "recency": [0.0, 30.43, 35.0],
+            "T": [38.86] * 3,
+            "monetary": [0.0, 22.35, 50.0],
+        }
+    )
+    clv = customer_lifetime_value(bg, gg, s, horizon_months=12, annual_discount_rate=0.0, freq="W")
     weeks = 365.25 / 7
     expected = gg.expected_average_spend(s) * bg.expected_purchases(s, weeks)
     np.testing.assert_allclose(clv, expected, rtol=1e-10)
     # Discounting by month: each month's increment divided by 1.1^(m/12).
-    discounted = customer_lifetime_value(bg, gg, s, horizon_months=2, annual_discount_rate=0.1,
-                                         freq="W")
+    discounted = customer_lifetime_value(
+        bg, gg, s, horizon_months=2, annual_discount_rate=0.1, freq="W"
+    )
     month = 365.25 / 12 / 7
     e1, e2 = bg.expected_purchases(s, month), bg.expected_purchases(s, 2 * month)
     hand = gg.expected_average_spend(s) * (e1 / 1.1 ** (1 / 12) + (e2 - e1) / 1.1 ** (2 / 12))
@@ -105,17 +111,24 @@ class _FakeStore:
 
 
 def test_from_store_contract():
-    ev = pd.DataFrame({
-        "person_id": ["a", "a", None, "b"], "type": ["purchase", "return", "purchase", "visit"],
-        "order_id": ["o1", "o1", "o2", None], "value": [10.0, 4.0, 3.0, 0.0],
-        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
-                                    utc=True),
-        "channel": "web", "item_id": "i", "quantity": 1.0,
-    })
+    ev = pd.DataFrame(
+        {
+            "person_id": ["a", "a", None, "b"],
+            "type": ["purchase", "return", "purchase", "visit"],
+            "order_id": ["o1", "o1", "o2", None],
+            "value": [10.0, 4.0, 3.0, 0.0],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"], utc=True
+            ),
+            "channel": "web",
+            "item_id": "i",
+            "quantity": 1.0,
+        }
+    )
     store = _FakeStore(ev, pd.DataFrame({"customer_id": ["a"], "country": ["Japan"]}))
     data = from_store(store)
     assert store.asked == ["purchase", "return"]
-    assert data.transactions["value"].tolist() == [6.0]   # anonymous line dropped, return netted
+    assert data.transactions["value"].tolist() == [6.0]  # anonymous line dropped, return netted
     assert data.attributes["country"].tolist() == ["Japan"]
     visits = from_store(store, "visit")
     assert visits.transactions["person_id"].tolist() == ["b"]
@@ -125,8 +138,13 @@ def test_from_store_contract():
 def csv_file(tmp_path_factory):
     tx = _transactions(n=200, seed=1)
     path = tmp_path_factory.mktemp("value") / "orders.csv"
-    pd.DataFrame({"cust": tx["person_id"], "when": tx["timestamp"].dt.strftime("%Y-%m-%d"),
-                  "amount": tx["value"].round(2)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "cust": tx["person_id"],
+            "when": tx["timestamp"].dt.strftime("%Y-%m-%d"),
+            "amount": tx["value"].round(2),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -138,10 +156,23 @@ def _run(*args):
 
 
 def test_cli_value_fit_json_with_holdout(csv_file, tmp_path):
-    res = _run("value", "fit", "--transactions", str(csv_file), "--map",
-               "customer=cust,time=when,value=amount", "--freq", "D",
-               "--calibration-end", "2024-05-31", "--holdout-end", "2024-07-19",
-               "--plots", str(tmp_path), "--json")
+    res = _run(
+        "value",
+        "fit",
+        "--transactions",
+        str(csv_file),
+        "--map",
+        "customer=cust,time=when,value=amount",
+        "--freq",
+        "D",
+        "--calibration-end",
+        "2024-05-31",
+        "--holdout-end",
+        "2024-07-19",
+        "--plots",
+        str(tmp_path),
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["model"] == "bgnbd"
@@ -153,26 +184,56 @@ def test_cli_value_fit_json_with_holdout(csv_file, tmp_path):
 
 
 def test_cli_pareto_report_and_segments(csv_file, tmp_path):
-    res = _run("value", "fit", "-t", str(csv_file), "--map", "customer=cust,time=when",
-               "--model", "pareto", "--json")
+    res = _run(
+        "value",
+        "fit",
+        "-t",
+        str(csv_file),
+        "--map",
+        "customer=cust,time=when",
+        "--model",
+        "pareto",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     assert set(json.loads(res.stdout)["params"]) == {"r", "alpha", "s", "beta"}
-    res = _run("value", "report", "-t", str(csv_file), "--map",
-               "customer=cust,time=when,value=amount", "--top", "2", "--plots", str(tmp_path),
-               "--json")
+    res = _run(
+        "value",
+        "report",
+        "-t",
+        str(csv_file),
+        "--map",
+        "customer=cust,time=when,value=amount",
+        "--top",
+        "2",
+        "--plots",
+        str(tmp_path),
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert len(report["top_customers"]) == 2
     assert (tmp_path / "segment_sizes.png").exists()
-    res = _run("segments", "-t", str(csv_file), "--map", "customer=cust,time=when,value=amount",
-               "--rule", "big: total_value > 100", "--kmeans", "3", "--json")
+    res = _run(
+        "segments",
+        "-t",
+        str(csv_file),
+        "--map",
+        "customer=cust,time=when,value=amount",
+        "--rule",
+        "big: total_value > 100",
+        "--kmeans",
+        "3",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     seg = json.loads(res.stdout)
     assert sum(s["customers"] for s in seg["rfm_segments"]) == seg["customers"]
     assert len(seg["kmeans"]) == 3 and all(k["description"] for k in seg["kmeans"])
     assert seg["rule_segments"][0]["segment"] == "big"
-    res = _run("value", "report", "-t", str(csv_file), "--map",
-               "customer=cust,time=when,value=amount")
+    res = _run(
+        "value", "report", "-t", str(csv_file), "--map", "customer=cust,time=when,value=amount"
+    )
     assert res.exit_code == 0 and "RFM segments" in res.stdout
 
 

@@ -72,8 +72,7 @@ def test_rules_refuse_unsafe_or_bad_expressions(rule, match):
 
 
 def test_assign_segments_first_match_and_membership_overlap():
-    rules = [("vip japan", "monetary > 1000 and country == 'Japan'"),
-             ("big", "monetary > 1000")]
+    rules = [("vip japan", "monetary > 1000 and country == 'Japan'"), ("big", "monetary > 1000")]
     seg = assign_segments(CUSTOMERS, rules, default="rest")
     assert seg.tolist() == ["vip japan", "rest", "big", "vip japan", "rest"]
     member = rule_membership(CUSTOMERS, rules)
@@ -84,13 +83,18 @@ def test_assign_segments_first_match_and_membership_overlap():
 
 
 def _summary(recency_days, n, total):
-    return pd.DataFrame({"recency_days": recency_days, "n_purchases": n,
-                         "total_value": total}, index=[f"c{i}" for i in range(len(n))])
+    return pd.DataFrame(
+        {"recency_days": recency_days, "n_purchases": n, "total_value": total},
+        index=[f"c{i}" for i in range(len(n))],
+    )
 
 
 def test_rfm_scores_are_midrank_quantiles():
-    s = _summary([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1] * 5 + [2, 3, 4, 5, 6],
-                 [10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+    s = _summary(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        [1] * 5 + [2, 3, 4, 5, 6],
+        [10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+    )
     scores = RFMScorer(bins=5).fit_transform(s)
     # recency: 1 day (best) -> 5 ... 10 days -> 1; ranks (k - 0.5)/10 -> ceil(5 * pct)
     assert scores["r"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
@@ -101,15 +105,17 @@ def test_rfm_scores_are_midrank_quantiles():
 
 
 def test_rfm_default_segments_on_hand_made_customers():
-    s = _summary([1, 2, 300, 330, 3, 40, 200, 250, 60, 100],
-                 [30, 1, 25, 1, 8, 9, 2, 3, 4, 2],
-                 [900, 20, 800, 15, 300, 400, 30, 50, 60, 40])
+    s = _summary(
+        [1, 2, 300, 330, 3, 40, 200, 250, 60, 100],
+        [30, 1, 25, 1, 8, 9, 2, 3, 4, 2],
+        [900, 20, 800, 15, 300, 400, 30, 50, 60, 40],
+    )
     # c3: worst recency (r=1), one purchase (f=1), smallest spend (m=1)
     seg = RFMScorer().fit_transform(s)
-    assert seg.loc["c0", "segment"] == "champions"      # recent, frequent, big
-    assert seg.loc["c1", "segment"] == "new"            # recent, one purchase
-    assert seg.loc["c2", "segment"] == "can't lose"     # long gone, was big
-    assert seg.loc["c3", "segment"] == "lost"           # long gone, small
+    assert seg.loc["c0", "segment"] == "champions"  # recent, frequent, big
+    assert seg.loc["c1", "segment"] == "new"  # recent, one purchase
+    assert seg.loc["c2", "segment"] == "can't lose"  # long gone, was big
+    assert seg.loc["c3", "segment"] == "lost"  # long gone, small
     assert set(seg["segment"]) <= {name for name, _ in DEFAULT_RFM_SEGMENTS}
     custom = RFMScorer(segments=[("recent", "r >= 4")], default_segment="rest").fit_transform(s)
     assert set(custom["segment"]) == {"recent", "rest"}
@@ -117,8 +123,13 @@ def test_rfm_default_segments_on_hand_made_customers():
 
 
 def test_segment_summary_matches_pandas():
-    frame = pd.DataFrame({"segment": ["a", "b", "a", "a"], "total_value": [1.0, 2.0, 3.0, 4.0],
-                          "clv": [10.0, 0.0, 5.0, 5.0]})
+    frame = pd.DataFrame(
+        {
+            "segment": ["a", "b", "a", "a"],
+            "total_value": [1.0, 2.0, 3.0, 4.0],
+            "clv": [10.0, 0.0, 5.0, 5.0],
+        }
+    )
     out = segment_summary(frame)
     assert out.index.tolist() == ["a", "b"]
     assert out.loc["a", "customers"] == 3
@@ -130,16 +141,21 @@ def test_segment_summary_matches_pandas():
 def test_kmeans_finds_planted_segments_and_describes_them():
     rng = np.random.default_rng(0)
     n = 100
-    frame = pd.DataFrame({
-        "total_value": np.concatenate([rng.normal(5000, 300, n), rng.normal(100, 10, 2 * n),
-                                       rng.normal(100, 10, n)]),
-        "recency_days": np.concatenate([rng.normal(10, 2, n), rng.normal(12, 2, 2 * n),
-                                        rng.normal(300, 20, n)]),
-        "country": ["Japan"] * n + ["France"] * (3 * n),
-    })
+    frame = pd.DataFrame(
+        {
+            "total_value": np.concatenate(
+                [rng.normal(5000, 300, n), rng.normal(100, 10, 2 * n), rng.normal(100, 10, n)]
+            ),
+            "recency_days": np.concatenate(
+                [rng.normal(10, 2, n), rng.normal(12, 2, 2 * n), rng.normal(300, 20, n)]
+            ),
+            "country": ["Japan"] * n + ["France"] * (3 * n),
+        }
+    )
     truth = np.repeat([0, 1, 2], [n, 2 * n, n])
-    seg = KMeansSegmenter(n_clusters=3, features=["total_value", "recency_days", "country"],
-                          log_transform=False).fit(frame)
+    seg = KMeansSegmenter(
+        n_clusters=3, features=["total_value", "recency_days", "country"], log_transform=False
+    ).fit(frame)
     labels = seg.labels_.to_numpy()
     # same partition as the truth (cluster 0 is the largest: the 2n group)
     assert len(set(zip(labels, truth, strict=True))) == 3
