@@ -111,3 +111,15 @@ def test_covered_spans():
     assert not _covered(0, 10, [(0, 4), (5, 10)])  # seq 5 is someone else's
     assert not _covered(0, 1, [])
     assert _covered(5, 5, [])
+
+
+def test_other_writers_events_count_toward_retraining(pair):
+    a, b, db = pair
+    a.writer.submit([_event("c1", "tea"), _event("c2", "jam")]).result(10)
+    with Omotenashi(db) as cli:
+        cli.track(_event("c3", "cake"))
+    assert a.events_since_training == 2
+    b.follow()
+    a.follow()
+    assert b.events_since_training == 3  # two from a, one from the CLI
+    assert a.events_since_training == 3  # its own two, and the CLI's

@@ -125,11 +125,16 @@ class Workspace:
         spans = self._writer_store.own_spans()  # again after the rows were read
         if len(rows) > limit:
             self.cache.clear()
-            self._followed = reader.last_seq()
+            top = reader.last_seq()
+            with self._lock:  # about this many of theirs (an import): time to retrain
+                self.events_since_training += top - self._followed
+            self._followed = top
             self._writer_store.forget_own_spans(self._followed)
             return len(rows)
         theirs = [row[1:] for row in rows if not any(lo < row[0] <= hi for lo, hi in spans)]
         self._apply(theirs)
+        with self._lock:  # their events count toward retraining too
+            self.events_since_training += len(theirs)
         if rows:
             self._followed = rows[-1][0]
             self._writer_store.forget_own_spans(self._followed)
