@@ -54,6 +54,7 @@ def test_a_worker_applies_the_other_workers_events(pair):
     assert b.cache.get(("customer", "c1")) == b"old answer"
     assert b.sessions.items("c:c1") == []
     assert b.follow() == 2
+    assert (a.events_followed, b.events_followed) == (0, 2)
     assert b.cache.get(("customer", "c1")) is None  # c1's stale answer is gone ...
     assert b.cache.get(("customer", "c2")) == b"old answer"  # ... and only c1's
     assert b.sessions.items("c:c1") == ["tea", "cake"]

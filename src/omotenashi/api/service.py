@@ -70,6 +70,7 @@ class Service:
             out += [
                 ("omotenashi_events_stored_total", "counter", label, ws.events_total),
                 ("omotenashi_events_since_training", "gauge", label, ws.events_since_training),
+                ("omotenashi_events_followed_total", "counter", label, ws.events_followed),
                 ("omotenashi_trainings_started_total", "counter", label, ws.trainings),
                 ("omotenashi_cache_hits_total", "counter", label, ws.cache.hits),
                 ("omotenashi_cache_misses_total", "counter", label, ws.cache.misses),

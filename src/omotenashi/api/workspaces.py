@@ -59,6 +59,7 @@ class Workspace:
         self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)
         self.events_total = 0
         self.events_since_training = 0
+        self.events_followed = 0  # written by other processes, applied by follow()
         self.last_training_at = time.monotonic()
         self.training: Future[dict[str, Any]] | None = None
         self.last_training: dict[str, Any] | None = None
@@ -128,6 +129,7 @@ class Workspace:
             top = reader.last_seq()
             with self._lock:  # about this many of theirs (an import): time to retrain
                 self.events_since_training += top - self._followed
+                self.events_followed += top - self._followed
             self._followed = top
             self._writer_store.forget_own_spans(self._followed)
             return len(rows)
@@ -135,6 +137,7 @@ class Workspace:
         self._apply(theirs)
         with self._lock:  # their events count toward retraining too
             self.events_since_training += len(theirs)
+            self.events_followed += len(theirs)
         if rows:
             self._followed = rows[-1][0]
             self._writer_store.forget_own_spans(self._followed)
