@@ -96,6 +96,8 @@ def test_writes_from_the_cli_are_followed_and_imports_empty_the_cache(pair):
 def test_a_rolled_back_insert_withdraws_its_span(tmp_path):
     with Omotenashi(tmp_path / "s.db") as om:
         om.track(_event("c1", "tea"))
+        assert om.store.own_spans() == []  # off unless asked for: nothing piles up
+        om.store.record_own_spans()
         top = om.store.last_seq()
         with pytest.raises(RuntimeError), om.store.transaction():
             om.store.insert_new_events(om.prepare_events([_event("c2", "jam")]).rows)

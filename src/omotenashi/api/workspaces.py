@@ -68,6 +68,7 @@ class Workspace:
         self._lock = threading.Lock()
         self._writer_om = Omotenashi(url)
         self._writer_store = self._writer_om.store
+        self._writer_store.record_own_spans()  # so that follow() can skip our own rows
         self._followed = self.om.store.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(sqlite_path(url.partition("?")[0]), self._writer_om.store)

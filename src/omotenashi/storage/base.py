@@ -64,6 +64,10 @@ class Store(Protocol):
         """The highest event ``seq`` stored (0 for none)."""
         ...
 
+    def record_own_spans(self) -> None:
+        """Start keeping the spans :meth:`own_spans` returns (off by default)."""
+        ...
+
     def own_spans(self) -> list[tuple[int, int]]:
         """``seq`` spans this connection's ``insert_new_events`` wrote (published pre-commit)."""
         ...

@@ -160,7 +160,7 @@ class SQLiteStore:
         self._depth = 0
         self._synchronous = synchronous
         self._log_sync: LogSync | None = None
-        self._own_spans: list[tuple[int, int]] = []
+        self._own_spans: list[tuple[int, int]] | None = None  # see record_own_spans
         self._spans_lock = threading.Lock()
         self._on_rollback: list[Callable[[], None]] = []
         self._bulk: dict[str, Any] | None = None
@@ -480,9 +480,18 @@ class SQLiteStore:
                 }
         return [new.get(row[0]) == i for i, row in enumerate(rows)]
 
+    def record_own_spans(self) -> None:
+        """From now on, keep the ``seq`` spans this connection inserts (see :meth:`own_spans`);
+        whoever turns this on forgets them as it goes (``forget_own_spans``)."""
+        with self._spans_lock:
+            if self._own_spans is None:
+                self._own_spans = []
+
     def _note_own_span(self, top: int) -> None:
         """Publish the ``seq`` span this transaction added, before it commits (see
         :meth:`own_spans`); a rollback withdraws it."""
+        if self._own_spans is None:
+            return
         (high,) = self._conn.execute("SELECT max(seq) FROM events").fetchone()
         span = (top, int(high))
         with self._spans_lock:
@@ -490,7 +499,8 @@ class SQLiteStore:
 
         def withdraw() -> None:
             with self._spans_lock:
-                self._own_spans.remove(span)
+                if self._own_spans is not None:
+                    self._own_spans.remove(span)
 
         self._on_rollback.append(withdraw)
 
@@ -503,12 +513,13 @@ class SQLiteStore:
         service uses this to apply only what other processes wrote (``events_after``).
         """
         with self._spans_lock:
-            return list(self._own_spans)
+            return list(self._own_spans or ())
 
     def forget_own_spans(self, up_to: int) -> None:
         """Drop the spans that end at or before ``seq`` ``up_to`` (already followed)."""
         with self._spans_lock:
-            self._own_spans = [s for s in self._own_spans if s[1] > up_to]
+            if self._own_spans is not None:
+                self._own_spans = [s for s in self._own_spans if s[1] > up_to]
 
     def events_after(
         self, seq: int, limit: int
