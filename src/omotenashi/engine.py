@@ -70,11 +70,6 @@ class PreparedEvents:
         return len(self.rows)
 
 
-def _links(event: Event) -> bool:
-    """Whether storing the event links identities (see ``omotenashi.identity``)."""
-    return bool(event.customer_id and (event.anonymous_id or event.type == "identify"))
-
-
 def _validation_message(exc: ValidationError, where: str = "") -> str:
     parts = []
     for error in exc.errors():
@@ -164,7 +159,7 @@ class Omotenashi:
         """Identity links implied by stored events (see ``omotenashi.identity``)."""
         done: set[tuple[str, str | None]] = set()
         for event, row in zip(events, rows, strict=True):
-            if not _links(event):
+            if not event.customer_id or not (event.anonymous_id or event.type == "identify"):
                 continue
             extra = {
                 k: event.context.get(k)
@@ -221,11 +216,8 @@ class Omotenashi:
         """The second half of :meth:`track_many`: write prepared events in one transaction."""
         with self.store.transaction():
             flags = self.store.insert_new_events(batch.rows)
-            linking = [i for i, new in enumerate(flags) if new and _links(batch.events[i])]
-            if linking:
-                self._apply_links(
-                    [batch.events[i] for i in linking], [batch.rows[i] for i in linking]
-                )
+            new = [i for i, stored in enumerate(flags) if stored]
+            self._apply_links([batch.events[i] for i in new], [batch.rows[i] for i in new])
         return [TrackResult(row[0], new) for row, new in zip(batch.rows, flags, strict=True)]
 
     # -- identities --------------------------------------------------------------------------

@@ -465,7 +465,7 @@ class SQLiteStore:
             first.setdefault(row[0], i)
         unique = rows if len(first) == len(rows) else [rows[i] for i in first.values()]
         with self.transaction():
-            (top,) = self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+            top = self.last_seq()
             added = self._insert_rows(unique)
             if added:
                 self._note_own_span(top)
@@ -492,8 +492,7 @@ class SQLiteStore:
         :meth:`own_spans`); a rollback withdraws it."""
         if self._own_spans is None:
             return
-        (high,) = self._conn.execute("SELECT max(seq) FROM events").fetchone()
-        span = (top, int(high))
+        span = (top, self.last_seq())
         with self._spans_lock:
             self._own_spans.append(span)
 
