@@ -12,10 +12,10 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omotenashi.api.keys import check_workspace
 from omotenashi.api.live import AnswerCache, Checkpointer, EventWriter, SessionTracker
@@ -25,6 +25,7 @@ from omotenashi.engine import Omotenashi, TrackResult
 from omotenashi.events.model import Event
 from omotenashi.storage import sqlite_path
 
+T = TypeVar("T")
 log = logging.getLogger("omotenashi.api")
 DEFAULT_WORKSPACE = "default"
 #: Most rows of other processes applied one by one per follow; beyond, the cache is emptied.
@@ -66,6 +67,7 @@ class Workspace:
         self.trainings = 0
         self.warm_pending = False
         self._lock = threading.Lock()
+        self._states: dict[str, Any] = {}
         self._writer_om = Omotenashi(url)
         self._writer_store = self._writer_om.store
         self._writer_store.record_own_spans()  # so that follow() can skip our own rows
@@ -212,7 +214,22 @@ class Workspace:
             "cached_answers": len(self.cache),
         }
 
+    def state(self, key: str, factory: Callable[[], T]) -> T:
+        """The workspace's state for one capability (a router's caches, its decision log ...),
+        made by ``factory`` on first use and closed with the workspace (if it has ``close``)."""
+        found = self._states.get(key)
+        if found is None:
+            with self._lock:
+                found = self._states.get(key)
+                if found is None:
+                    found = self._states[key] = factory()
+        return found
+
     def close(self) -> None:
+        for state in self._states.values():
+            close = getattr(state, "close", None)
+            if close is not None:
+                close()
         self.writer.close()
         self.checkpointer.close()
         self._writer_om.close()

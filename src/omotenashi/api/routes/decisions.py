@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import weakref
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -247,22 +246,11 @@ def _check_policy(point: DecisionPoint) -> None:
         ) from None
 
 
-_STATES: weakref.WeakKeyDictionary[Workspace, DecisionState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
-
-
 def decision_state(ws: Workspace) -> DecisionState:
     """The workspace's decision state (created on first use, closed with the workspace)."""
-    found = _STATES.get(ws)
-    if found is None:
-        with _STATES_LOCK:
-            found = _STATES.get(ws)
-            if found is None:
-                found = DecisionState(ws)
-                _STATES[ws] = found
-                weakref.finalize(ws, found.close)
-    found.sync()
-    return found
+    state = ws.state("decisions", lambda: DecisionState(ws))
+    state.sync()
+    return state
 
 
 _read_scope = scoped("read")

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import threading
-import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -78,16 +77,8 @@ class _ValueState:
         self.payload: dict[str, Any] | None = None
 
 
-_STATES: weakref.WeakKeyDictionary[Workspace, _ValueState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
-
-
 def _state(ws: Workspace) -> _ValueState:
-    found = _STATES.get(ws)
-    if found is None:
-        with _STATES_LOCK:
-            found = _STATES.setdefault(ws, _ValueState())
-    return found
+    return ws.state("value", _ValueState)
 
 
 def _clean(value: Any) -> Any:
