@@ -168,7 +168,7 @@ def fresh_copy(db: Path, target: Path) -> Path:
     """A copy of the store (with its models and keys) in ``target``."""
     target.mkdir()
     for path in db.parent.iterdir():
-        if path.name.startswith(db.stem) and path.parent == db.parent:
+        if path.name.startswith(db.stem):
             copy = shutil.copytree if path.is_dir() else shutil.copy2
             copy(path, target / path.name)
     return target / db.name
