@@ -171,3 +171,18 @@ def create_key(db: Path, workspace: str, *scopes: str) -> str:
         return store.create(workspace, scopes).token
     finally:
         store.close()
+
+
+@pytest.fixture
+def client(store_copy):
+    """An in-process client of a service over a copy of the trained store, with a read and
+    ingest key (``client.db`` is the store file)."""
+    from fastapi.testclient import TestClient
+
+    from omotenashi.api import ServiceSettings, create_app
+
+    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
+    with TestClient(create_app(settings)) as c:
+        c.headers["X-API-Key"] = create_key(store_copy, "default", "read", "ingest")
+        c.db = store_copy
+        yield c

@@ -27,15 +27,6 @@ EVENT = {
 }
 
 
-@pytest.fixture
-def client(store_copy):
-    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
-    with TestClient(create_app(settings)) as c:
-        c.headers["X-API-Key"] = create_key(store_copy, "default", "read", "ingest")
-        c.db = store_copy
-        yield c
-
-
 def test_keys_are_required_and_scoped(client):
     db = client.db
     read_only = {"X-API-Key": create_key(db, "default", "read")}

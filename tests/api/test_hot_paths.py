@@ -25,8 +25,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from .conftest import create_key
-
 
 def _events(n: int, customer: str = "c1") -> list[dict]:
     return [
@@ -39,15 +37,6 @@ def _events(n: int, customer: str = "c1") -> list[dict]:
         }
         for i in range(n)
     ]
-
-
-@pytest.fixture
-def client(store_copy):
-    settings = ServiceSettings(db=str(store_copy), warm_customers=0)
-    with TestClient(create_app(settings)) as c:
-        c.headers["X-API-Key"] = create_key(store_copy, "default", "read", "ingest")
-        c.db = store_copy
-        yield c
 
 
 def test_parse_events_matches_the_data_model():
