@@ -69,15 +69,6 @@ def remove_stale_stages(folder: Path) -> None:
 sqlite3.register_adapter(np.int64, int)
 sqlite3.register_adapter(np.float64, float)
 
-# SQLite allows 32766 host parameters; stay well below.
-_CHUNK = 900
-
-
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 #: Most values bound one by one in an ``IN`` list; longer lists travel as one JSON array.
 INLINE_VALUES = 500
 
@@ -92,10 +83,9 @@ def _in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
 
 
 def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> Iterator[Any]:
-    """Rows of ``sql`` (with one ``{marks}`` placeholder for ``IN (...)``) over all ``keys``,
-    a bounded number of parameters at a time."""
-    for part in _chunks(list(dict.fromkeys(keys))):
-        yield from conn.execute(sql.format(marks=", ".join("?" * len(part))), list(part))
+    """Rows of ``sql``, whose ``IN {marks}`` takes every one of ``keys`` (see ``_in_list``)."""
+    marks, params = _in_list(list(dict.fromkeys(keys)))
+    yield from conn.execute(sql.format(marks=marks), params)
 
 
 class LogSync:
@@ -587,7 +577,7 @@ class SQLiteStore:
             merged.setdefault(customer_id, {}).update(attributes)
         now = now_micros()
         with self.transaction():
-            sql = "SELECT customer_id, attributes FROM customers WHERE customer_id IN ({marks})"
+            sql = "SELECT customer_id, attributes FROM customers WHERE customer_id IN {marks}"
             existing = {
                 cid: json.loads(attrs) for cid, attrs in _select_in(self._conn, sql, list(merged))
             }
@@ -630,7 +620,7 @@ class SQLiteStore:
             existing: dict[str, dict[str, Any]] = {}
             sql = (
                 "SELECT item_id, title, description, price, categories, tags, attributes "
-                "FROM items WHERE item_id IN ({marks})"
+                "FROM items WHERE item_id IN {marks}"
             )
             for r in _select_in(self._conn, sql, list(incoming)):
                 existing[r[0]] = {
