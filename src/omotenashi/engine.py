@@ -121,6 +121,9 @@ class Omotenashi:
     @property
     def root(self) -> Path:
         """Folder for artefacts that belong to this store (models, reports)."""
+        root = getattr(self.store, "artefacts_root", None)  # a server store names its own
+        if root is not None:
+            return Path(root)
         path = getattr(self.store, "path", ":memory:")
         if path == ":memory:":
             return Path.cwd() / "omotenashi-artefacts"

@@ -12,8 +12,9 @@ ONLINE_RETAIL = DATASETS / "online-retail" / "Online Retail.parquet"
 
 
 @pytest.fixture
-def om(tmp_path: Path) -> Omotenashi:
-    engine = Omotenashi(tmp_path / "store.db")
+def om(db_url: str) -> Omotenashi:
+    """An engine on a new store, once per backend (SQLite file, PostgreSQL database)."""
+    engine = Omotenashi(db_url)
     yield engine
     engine.close()
 

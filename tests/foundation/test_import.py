@@ -238,12 +238,19 @@ def test_bulk_loads_skip_known_ids_and_keep_indexes(om: Omotenashi, tmp_path: Pa
     assert (second.events_written, second.duplicates) == (70_000, 30_000)
     frame = om.events_frame()
     assert len(frame) == 130_000 and frame["event_id"].is_unique
-    indexes = {
-        r[0]
-        for r in om.store._conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
-        )
-    }
+    if om.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(om.url) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")
+            indexes = {r[0] for r in rows}
+    else:
+        indexes = {
+            r[0]
+            for r in om.store._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            )
+        }
     assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
     assert om.profile("u5").rfm.frequency > 0
     assert not list(tmp_path.glob(".omotenashi-stage-*"))  # staging files are removed
@@ -275,12 +282,19 @@ def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> Non
     with pytest.raises(ImportRowError, match="row 110001, field 'qty'"):
         om.import_events(path, mapping=BIG_MAP)
     assert om.stats()["events"] == 1
-    indexes = {
-        r[0]
-        for r in om.store._conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
-        )
-    }
+    if om.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(om.url) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")
+            indexes = {r[0] for r in rows}
+    else:
+        indexes = {
+            r[0]
+            for r in om.store._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            )
+        }
     assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
     assert not list(tmp_path.glob(".omotenashi-stage-*"))
 

@@ -4,7 +4,9 @@
   ``?synchronous=normal`` trades power-loss durability for faster commits (a crashed process
   still loses nothing that was acknowledged);
 * ``memory://`` — a private in-memory store (tests, notebooks);
-* ``postgresql://...`` — planned (a later issue); the SQL is kept portable for it.
+* ``postgresql://user@host:port/db`` (or ``postgres://``) — a PostgreSQL server (psycopg 3),
+  for several machines or processes sharing one store; ``?schema=name`` picks the schema
+  (workspace), ``?artefacts=/folder`` where models and reports go (see ``storage.postgres``).
 """
 
 from __future__ import annotations
@@ -34,20 +36,28 @@ def sqlite_path(url: str) -> str:
         raise StorageError(f"cannot read SQLite URL {url!r}: use sqlite:///path/to/file.db")
     if "://" in url:
         scheme = url.split("://", 1)[0]
-        if scheme.startswith("postgres"):
-            raise StorageError(
-                "the PostgreSQL backend is not available yet; use the embedded store "
-                "(a file path or sqlite:///file.db)"
-            )
+        if is_postgres_url(url):
+            raise StorageError(f"{scheme}:// names a PostgreSQL server, not a SQLite file")
         raise StorageError(f"unknown store URL scheme {scheme!r} in {url!r}")
     return url
 
 
+def is_postgres_url(url: str | os.PathLike[str]) -> bool:
+    """Whether a store URL names a PostgreSQL server (``postgresql://`` or ``postgres://``)."""
+    return os.fspath(url).startswith(("postgresql://", "postgres://"))
+
+
 def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
     """Open (and by default create) the store a URL names."""
+    text = default_url() if url is None else os.fspath(url)
+    if is_postgres_url(text):
+        try:
+            from omotenashi.storage.postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+            raise StorageError(f"the PostgreSQL backend needs psycopg 3: {exc}") from exc
+        return PostgresStore(text, create=create)
     from omotenashi.storage.sqlite import SQLiteStore
 
-    text = default_url() if url is None else os.fspath(url)
     location, _, query = text.partition("?")
     options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
     unknown = set(options) - {"synchronous"}
@@ -71,6 +81,7 @@ __all__ = [
     "PersonKeys",
     "Store",
     "default_url",
+    "is_postgres_url",
     "open_store",
     "sqlite_path",
 ]

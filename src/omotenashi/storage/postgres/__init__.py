@@ -1,0 +1,30 @@
+"""PostgreSQL backend (psycopg 3): ``open_store("postgresql://user@host:port/db")``.
+
+For shops that outgrow one file: several service machines and processes share one server. The
+tables, their names and the semantics are those of the SQLite store (``storage.schema``).
+"""
+
+from omotenashi.storage.postgres._db import PostgresURL
+from omotenashi.storage.postgres.decisions import PostgresDecisionLog, PostgresKeyTable
+from omotenashi.storage.postgres.store import (
+    PostgresCatalog,
+    PostgresEventLog,
+    PostgresIdentityGraph,
+    PostgresImportLedger,
+    PostgresReads,
+    PostgresScoreStore,
+    PostgresStore,
+)
+
+__all__ = [
+    "PostgresCatalog",
+    "PostgresDecisionLog",
+    "PostgresEventLog",
+    "PostgresIdentityGraph",
+    "PostgresImportLedger",
+    "PostgresKeyTable",
+    "PostgresReads",
+    "PostgresScoreStore",
+    "PostgresStore",
+    "PostgresURL",
+]

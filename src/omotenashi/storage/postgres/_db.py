@@ -1,0 +1,269 @@
+"""One PostgreSQL connection shared by every concern of a store: URL options, transactions, schema.
+
+Why one connection per store handle: ``store.transaction()`` must span every concern (events,
+identities, catalogue ...) so that a failed import or merge rolls back as a whole, exactly as on
+SQLite. Several handles (the service's reader and writer, other worker processes, the CLI) use
+several connections; PostgreSQL's MVCC lets readers go on while one writes.
+
+Workspaces: a store lives in one schema of a database (``?schema=name`` in the URL; ``public``
+by default). The service gives each further workspace a schema of its own in the same database
+(``ws_<name>``): isolated tables, one server, one backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from psycopg.types.numeric import FloatDumper, Int8Dumper
+
+from omotenashi.errors import StorageError
+from omotenashi.storage.schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
+
+#: URL query options read by omotenashi (all others go to libpq: ``sslmode``, ``connect_timeout``).
+OWN_OPTIONS = ("schema", "artefacts")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# ``seq`` in PostgreSQL's dialect: an identity column (values are handed out in insert order;
+# see ``store.PostgresEventLog`` for why commit order matches too)
+_SEQ_SQLITE = "seq INTEGER PRIMARY KEY"
+_SEQ_POSTGRES = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+
+
+def _postgres_ddl() -> tuple[str, ...]:
+    statements = []
+    for statement in DDL:
+        if _SEQ_SQLITE in statement:
+            statement = statement.replace(_SEQ_SQLITE, _SEQ_POSTGRES)
+        statements.append(statement)
+    assert any(_SEQ_POSTGRES in s for s in statements), "events.seq definition changed"
+    return tuple(statements)
+
+
+DECISION_DDL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS decisions ("
+    " decision_id TEXT PRIMARY KEY, point TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " created_at DOUBLE PRECISION NOT NULL, variant TEXT NOT NULL,"
+    " propensity DOUBLE PRECISION NOT NULL, probabilities TEXT NOT NULL, profile TEXT NOT NULL,"
+    " context TEXT NOT NULL, policy TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS decision_rewards ("
+    " decision_id TEXT PRIMARY KEY, value DOUBLE PRECISION NOT NULL,"
+    " rewarded_at DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_decisions_customer ON decisions (customer_id)",
+    "CREATE INDEX IF NOT EXISTS ix_decisions_point ON decisions (point, created_at)",
+)
+
+KEYS_DDL = (
+    "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, workspace TEXT NOT NULL,"
+    " scopes TEXT NOT NULL, secret_sha256 TEXT NOT NULL, label TEXT,"
+    " created_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)"
+)
+
+STORE_DDL: tuple[str, ...] = (*_postgres_ddl(), *EVENT_INDEXES.values(), *DECISION_DDL)
+
+
+@dataclass(frozen=True)
+class PostgresURL:
+    """A ``postgresql://`` store URL split into what libpq gets and what omotenashi reads."""
+
+    url: str
+    conninfo: str
+    schema: str
+    artefacts: str | None
+    host: str
+    port: str
+    database: str
+
+    @classmethod
+    def parse(cls, url: str) -> PostgresURL:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise StorageError(f"not a PostgreSQL URL: {url!r}")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        own = {k: v for k, v in query if k in OWN_OPTIONS}
+        rest = [(k, v) for k, v in query if k not in OWN_OPTIONS]
+        schema = own.get("schema") or "public"
+        if not _NAME.match(schema):
+            raise StorageError(
+                f"schema must be lower-case letters, digits and _ (got {schema!r} in the URL)"
+            )
+        conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
+        return cls(
+            url=url,
+            conninfo=conninfo,
+            schema=schema,
+            artefacts=own.get("artefacts"),
+            host=parts.hostname or "localhost",
+            port=str(parts.port or 5432),
+            database=unquote(parts.path.lstrip("/")) or (parts.username or "postgres"),
+        )
+
+    def with_schema(self, schema: str) -> str:
+        """The URL of another schema (workspace) in the same database."""
+        parts = urlsplit(self.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+        query.append(("schema", schema))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def lock_key(*names: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``names`` (locks are per database)."""
+    digest = hashlib.blake2b(":".join(("omotenashi", *names)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Database:
+    """A connection with omotenashi's transaction rules (see the module docstring).
+
+    Statements outside :meth:`transaction` commit on their own (autocommit). ``transaction`` is
+    re-entrant: an inner one joins the outer one; a rollback runs the hooks registered with
+    :meth:`on_rollback` (e.g. withdrawing published ``seq`` spans).
+    """
+
+    def __init__(self, target: PostgresURL, *, create: bool) -> None:
+        self.target = target
+        try:
+            self.conn = psycopg.connect(
+                target.conninfo,
+                autocommit=True,
+                options=f"-c search_path={target.schema}",
+            )
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"cannot connect to PostgreSQL at {target.host}:{target.port}/{target.database}: "
+                f"{str(exc).strip()}"
+            ) from exc
+        for kind in (np.int64, np.int32, np.int16, np.uint32):
+            self.conn.adapters.register_dumper(kind, Int8Dumper)
+        for kind in (np.float32,):
+            self.conn.adapters.register_dumper(kind, FloatDumper)
+        self.lock = threading.RLock()
+        self.depth = 0
+        self._on_rollback: list[Callable[[], None]] = []
+        self._after: list[Callable[[], None]] = []
+        try:
+            self._create_schema(create)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # -- schema ----------------------------------------------------------------------------
+    def _create_schema(self, create: bool) -> None:
+        """Create the schema and tables of a new store; an existing one of this version is only
+        read (no lock), so opening it never waits for another handle's write."""
+        row = self.read("SELECT to_regclass('meta') IS NOT NULL")[0]
+        if row[0]:
+            version = self.read("SELECT value FROM meta WHERE key = 'schema'")
+            if version and int(version[0][0]) == SCHEMA_VERSION:
+                return
+        elif not create:
+            raise StorageError(
+                f"no store in schema {self.target.schema!r} of database "
+                f"{self.target.database!r}: run `omotenashi init` or import data first"
+            )
+        with self.transaction():
+            # several processes may open a new store at once: one creates, the others wait
+            self.execute(
+                "SELECT pg_advisory_xact_lock(%s)", (lock_key("schema", self.target.schema),)
+            )
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.target.schema}")
+            for statement in STORE_DDL:
+                self.execute(statement)
+            version = self.read("SELECT value FROM meta WHERE key = 'schema'")
+            if not version:
+                self.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', %s), ('latest_ts', '-1')",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(version[0][0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the store has schema {version[0][0]}, newer than this omotenashi "
+                    f"({SCHEMA_VERSION}); upgrade omotenashi"
+                )
+
+    # -- statements ------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        with self.lock:
+            try:
+                return self.conn.execute(sql, params)
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` for each row (pipelined); returns the rows affected."""
+        if not rows:
+            return 0
+        with self.lock:
+            try:
+                with self.conn.cursor() as cursor:
+                    cursor.executemany(sql, rows)
+                    return max(cursor.rowcount, 0)
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+
+    def read(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.lock:
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+
+    def _error(self, exc: psycopg.Error) -> StorageError:
+        return StorageError(f"PostgreSQL: {str(exc).strip()}")
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock:
+            if self.depth:
+                self.depth += 1
+                try:
+                    yield
+                finally:
+                    self.depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN")
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+            self.depth = 1
+            try:
+                yield
+            except BaseException:
+                self.depth = 0
+                try:
+                    self.conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    pass  # the connection is gone: the server rolled back
+                for undo in self._on_rollback:
+                    undo()
+                raise
+            else:
+                self.depth = 0
+                try:
+                    self.conn.execute("COMMIT")
+                except psycopg.Error as exc:
+                    for undo in self._on_rollback:
+                        undo()
+                    raise self._error(exc) from exc
+            finally:
+                self._on_rollback = []
+                hooks, self._after = self._after, []
+                for hook in hooks:
+                    hook()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if the current transaction rolls back."""
+        self._on_rollback.append(undo)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

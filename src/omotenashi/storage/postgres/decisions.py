@@ -1,0 +1,218 @@
+"""The decision log and the API key table on PostgreSQL (tables of the store's own schema).
+
+Same semantics as the SQLite decision log: decisions may be written in batches
+(``batch_size``), pending rows are written before any read, a duplicate decision id is a
+``DataError`` and the other rows of its batch are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from omotenashi.errors import DataError, NotFound
+
+if TYPE_CHECKING:
+    from omotenashi.decisions import DecisionRecord
+    from omotenashi.storage.postgres._db import Database
+
+_COLUMNS = (
+    "decision_id",
+    "point",
+    "customer_id",
+    "created_at",
+    "variant",
+    "propensity",
+    "probabilities",
+    "profile",
+    "context",
+    "policy",
+    "reward",
+    "rewarded_at",
+)
+_INSERT = (
+    f"INSERT INTO decisions ({', '.join(_COLUMNS[:10])}) VALUES ({', '.join(['%s'] * 10)}) "
+    "ON CONFLICT (decision_id) DO NOTHING"
+)
+_SELECT = (
+    "SELECT d.decision_id, d.point, d.customer_id, d.created_at, d.variant, d.propensity,"
+    " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
+    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
+)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+    return frame.astype(
+        {"created_at": float, "propensity": float, "reward": float, "rewarded_at": float}
+    )
+
+
+class PostgresDecisionLog:
+    """Decisions and rewards in the store's ``decisions`` / ``decision_rewards`` tables."""
+
+    def __init__(self, db: Database, *, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
+        self._db = db
+        self.batch_size = batch_size
+        self._pending: list[list[Any]] = []
+        self._lock = threading.Lock()
+
+    def _flush(self) -> None:
+        # caller holds the lock
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        ids = [r[0] for r in rows]
+        with self._db.transaction():
+            known = {
+                r[0]
+                for r in self._db.read(
+                    "SELECT decision_id FROM decisions WHERE decision_id = ANY(%s::text[])",
+                    (ids,),
+                )
+            }
+            self._db.executemany(_INSERT, rows)  # a known id is skipped, the others kept
+        seen: set[str] = set()
+        for decision_id in ids:
+            if decision_id in known or decision_id in seen:
+                raise DataError(
+                    f"decision_id: {decision_id!r} is already logged", field="decision_id"
+                )
+            seen.add(decision_id)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def append(self, record: DecisionRecord) -> None:
+        r = record.row()
+        with self._lock:
+            if self.batch_size == 1:
+                with self._db.transaction():
+                    added = self._db.execute(_INSERT, [r[c] for c in _COLUMNS[:10]]).rowcount
+                if not added:
+                    raise DataError(
+                        f"decision_id: {record.decision_id!r} is already logged",
+                        field="decision_id",
+                    )
+                return
+            self._pending.append([r[c] for c in _COLUMNS[:10]])
+            if len(self._pending) >= self.batch_size:
+                self._flush()
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> DecisionRecord:
+        from omotenashi.decisions import DecisionRecord
+
+        return DecisionRecord(
+            decision_id=row[0],
+            point=row[1],
+            customer_id=row[2],
+            created_at=row[3],
+            variant=row[4],
+            propensity=row[5],
+            probabilities=json.loads(row[6]),
+            profile=json.loads(row[7]),
+            context=json.loads(row[8]),
+            policy=row[9],
+            reward=row[10],
+            rewarded_at=row[11],
+        )
+
+    def get(self, decision_id: str) -> DecisionRecord:
+        with self._lock:
+            self._flush()
+            rows = self._db.read(_SELECT + " WHERE d.decision_id = %s", (decision_id,))
+        if not rows:
+            raise NotFound(f"decision {decision_id!r} is unknown")
+        return self._record(rows[0])
+
+    def add_reward(self, decision_id: str, value: float, at: float) -> None:
+        with self._lock:
+            self._flush()
+            with self._db.transaction():
+                known = self._db.read(
+                    "SELECT 1 FROM decisions WHERE decision_id = %s", (decision_id,)
+                )
+                if not known:
+                    raise NotFound(f"decision {decision_id!r} is unknown")
+                added = self._db.execute(
+                    "INSERT INTO decision_rewards (decision_id, value, rewarded_at) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (decision_id) DO NOTHING",
+                    (decision_id, float(value), float(at)),
+                ).rowcount
+            if not added:
+                raise DataError(
+                    f"decision {decision_id!r} already has a reward", field="decision_id"
+                )
+
+    def to_frame(self, point: str | None = None) -> pd.DataFrame:
+        sql = _SELECT + (" WHERE d.point = %s" if point is not None else "")
+        sql += " ORDER BY d.created_at"
+        with self._lock:
+            self._flush()
+            rows = self._db.read(sql, (point,) if point is not None else ())
+        frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+        frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
+        return _frame(frame.to_dict("records"))
+
+    def erase_customer(self, customer_id: str) -> int:
+        with self._lock:
+            self._flush()
+            with self._db.transaction():
+                self._db.execute(
+                    "DELETE FROM decision_rewards WHERE decision_id IN"
+                    " (SELECT decision_id FROM decisions WHERE customer_id = %s)",
+                    (customer_id,),
+                )
+                gone = self._db.execute(
+                    "DELETE FROM decisions WHERE customer_id = %s", (customer_id,)
+                ).rowcount
+        return max(gone, 0)
+
+
+class PostgresKeyTable:
+    """The ``api_keys`` table of the service's default store (rows as the SQLite key file)."""
+
+    def __init__(self, db: Database) -> None:
+        from omotenashi.storage.postgres._db import KEYS_DDL
+
+        self._db = db
+        self._db.execute(KEYS_DDL)
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        with self._db.transaction():
+            self._db.execute("INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s)", row)
+
+    def get(self, key_id: str) -> tuple[Any, ...] | None:
+        rows = self._db.read(
+            "SELECT key_id, workspace, scopes, label, created_at, revoked_at, secret_sha256 "
+            "FROM api_keys WHERE key_id = %s",
+            (key_id,),
+        )
+        return rows[0] if rows else None
+
+    def list(self, workspace: str | None = None) -> list[tuple[Any, ...]]:
+        sql = "SELECT key_id, workspace, scopes, label, created_at, revoked_at FROM api_keys"
+        if workspace is not None:
+            return self._db.read(sql + " WHERE workspace = %s ORDER BY created_at", (workspace,))
+        return self._db.read(sql + " ORDER BY created_at")
+
+    def revoke(self, key_id: str, at: float) -> None:
+        with self._db.transaction():
+            self._db.execute(
+                "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL",
+                (at, key_id),
+            )
+
+
+__all__ = ["PostgresDecisionLog", "PostgresKeyTable"]
