@@ -13,13 +13,28 @@ Runs side by side, in one process and one run (ratios matter, machines are noisy
 * ``reimport_preset`` — the same file again (everything is recognised as already stored);
 * ``track``         — single events through the Python API, each durable when acknowledged.
 
-Usage: ``python benchmarks/ingest.py [--file PATH] [--events 3000]``; prints one JSON object.
+And the same on PostgreSQL (``postgres``), in the same run, next to its own bound:
+
+* ``plain_copy``    — the same rows (from the frame already read) written as CSV by Arrow and
+  sent with one ``COPY`` into a plain table without indexes, in one transaction;
+* ``import_preset`` / ``reimport_preset`` / ``track`` as above, on a fresh database;
+* ``ratio_import_preset_to_plain_copy`` — the goal is at least 0.3.
+
+The server is ``--postgres URL`` (a user who may create databases), else
+``$OMOTENASHI_TEST_POSTGRES``, else a private cluster started for the run (fsync on, as a real
+server); ``--no-postgres`` skips this part.
+
+Usage: ``python benchmarks/ingest.py [--file PATH] [--events 3000] [--postgres URL]``; prints one
+JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -27,6 +42,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from omotenashi import Omotenashi
 
@@ -73,6 +90,78 @@ def plain_append(frame: pd.DataFrame, path: Path) -> tuple[float, float]:
     return end - start, end - insert_start
 
 
+def plain_copy(frame: pd.DataFrame, url: str) -> float:
+    """Seconds to COPY the frame's rows into a plain PostgreSQL table (no indexes), committed:
+    Arrow writes the CSV, one ``COPY ... FROM STDIN`` sends it."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE lines (invoice TEXT, stock TEXT, description TEXT, quantity BIGINT, "
+            "ts TIMESTAMP, price DOUBLE PRECISION, customer DOUBLE PRECISION, country TEXT)"
+        )
+        conn.commit()
+        start = time.perf_counter()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        sink = io.BytesIO()
+        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+        pacsv.write_csv(table, sink, write_options=options)
+        with conn.cursor() as cursor, cursor.copy("COPY lines FROM STDIN (FORMAT csv)") as copy:
+            copy.write(sink.getvalue())
+        conn.commit()
+        seconds = time.perf_counter() - start
+        assert conn.execute("SELECT COUNT(*) FROM lines").fetchone()[0] == len(frame)
+    return seconds
+
+
+@contextlib.contextmanager
+def postgres_server(url: str | None):
+    """A server to create the benchmark's databases on (see the module docstring)."""
+    from omotenashi.testing.postgres import PostgresServer, server
+
+    if url:
+        yield PostgresServer(url)
+        return
+    with server(durable=True) as found:
+        yield found
+
+
+def postgres_figures(frame: pd.DataFrame, file: Path, url: str | None, events: int) -> dict:
+    rows = len(frame)
+    with postgres_server(url) as pg:
+        names = [pg.create_database() for _ in range(3)]
+        try:
+            copy_s = plain_copy(frame, pg.url_of(names[0]))
+            with Omotenashi(pg.url_of(names[1])) as om:
+                preset = om.import_events(file, preset="online-retail")
+                again = om.import_events(file, preset="online-retail")
+            assert again.events_written == 0
+            track_s = time_track(pg.url_of(names[2]), events)
+        finally:
+            for name in names:
+                pg.drop_database(name)
+    return {
+        "plain_copy": {"seconds": round(copy_s, 3), "rows_per_s": round(rows / copy_s)},
+        "import_preset": {
+            "seconds": round(preset.seconds, 3),
+            "rows_per_s": round(rows / preset.seconds),
+            "items": preset.items_written,
+            "customers": preset.customers_written,
+        },
+        "reimport_preset": {
+            "seconds": round(again.seconds, 3),
+            "rows_per_s": round(rows / again.seconds),
+        },
+        "track": {
+            "events": events,
+            "seconds": round(track_s, 3),
+            "events_per_s": round(events / track_s),
+        },
+        "ratio_import_preset_to_plain_copy": round(copy_s / preset.seconds, 3),
+        "targets": {"ratio_to_plain_copy": 0.3},
+    }
+
+
 def time_track(url: str, events: int) -> float:
     """Seconds to record ``events`` single durable events, one ``track`` call each."""
     with Omotenashi(url) as om:
@@ -94,6 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--events", type=int, default=3000, help="single events to track")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("OMOTENASHI_TEST_POSTGRES"),
+        help="PostgreSQL server URL (default: $OMOTENASHI_TEST_POSTGRES, else a private one)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite figures only")
     args = parser.parse_args()
     if not args.file.exists():
         sys.exit(f"missing dataset: {args.file}")
@@ -114,6 +209,9 @@ def main() -> None:
 
         track_s = time_track(str(work / "track.db"), args.events)
         track_normal_s = time_track(f"{work / 'track-normal.db'}?synchronous=normal", args.events)
+    postgres = None
+    if not args.no_postgres:
+        postgres = postgres_figures(frame, args.file, args.postgres, args.events)
 
     result = {
         "benchmark": "ingest",
@@ -154,6 +252,8 @@ def main() -> None:
             "track_events_per_s": 2_000,
         },
     }
+    if postgres is not None:
+        result["postgres"] = postgres
     print(json.dumps(result))
 
 
