@@ -287,7 +287,9 @@ class KeyRecord:
 class KeyStore(Protocol):
     """Persistence of API keys (the key logic, hashing and scopes, lives in ``api.keys``)."""
 
-    def add(self, record: KeyRecord) -> None: ...
+    def add(self, record: KeyRecord) -> None:
+        """Store a new key; DataError when its id is taken."""
+        ...
 
     def get(self, key_id: str) -> KeyRecord | None: ...
 

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from omotenashi.errors import StorageError
+from omotenashi.errors import DataError, StorageError
 from omotenashi.storage.base import KeyRecord
 
 _COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
@@ -47,19 +47,26 @@ class SQLiteKeyStore:
         return KeyRecord(row[0], row[1], tuple(row[2].split(",")), row[3], row[4], row[5], row[6])
 
     def add(self, record: KeyRecord) -> None:
+        """Store a new key; DataError when its id is taken."""
         with self._lock:
-            self._conn.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.key_id,
-                    record.workspace,
-                    ",".join(record.scopes),
-                    record.secret_sha256,
-                    record.label,
-                    record.created_at,
-                    record.revoked_at,
-                ),
-            )
+            try:
+                self._add(record)
+            except sqlite3.IntegrityError:
+                raise DataError(f"key id {record.key_id!r} exists", field="key_id") from None
+
+    def _add(self, record: KeyRecord) -> None:
+        self._conn.execute(
+            f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.key_id,
+                record.workspace,
+                ",".join(record.scopes),
+                record.secret_sha256,
+                record.label,
+                record.created_at,
+                record.revoked_at,
+            ),
+        )
 
     def get(self, key_id: str) -> KeyRecord | None:
         with self._lock:
