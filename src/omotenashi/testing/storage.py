@@ -453,6 +453,40 @@ class StoreConformance:
         frame = store.reads.events_frame()
         assert set(frame["person_id"]) == {"a"}
 
+    def test_identity_edge_cases(self, store: Store) -> None:
+        ids = store.identities
+        # an event carrying both ids, its device linked too: counted once for the person
+        store.events.insert([event_row("both", customer_id="c", anonymous_id="dev", ts=T0)])
+        store.events.insert([event_row("anon", anonymous_id="dev", ts=T0 + 1)])
+        ids.link("anonymous", "dev", "c", "event", T0)
+        keys = ids.person_keys("c")
+        assert keys is not None
+        assert store.reads.person_summary(keys)["events"] == 2
+        assert len(store.reads.person_timeline(keys, 10, None)) == 2
+        assert store.reads.count_customers() == 1
+        # a customer alias: the old id resolves to the person, its events join
+        store.events.insert([event_row("legacy", customer_id="old-id", ts=T0 + 2)])
+        assert ids.link("customer", "old-id", "c", "alias", T0) == "c"
+        keys = ids.person_keys("old-id")
+        assert keys is not None and keys.customer_id == "c" and "old-id" in keys.customer_ids
+        assert store.reads.person_summary(keys)["events"] == 3
+        assert set(store.reads.events_frame()["person_id"]) == {"c"}
+        assert store.reads.count_customers() == 1
+        # merging a customer that has no links of its own still leaves an alias behind
+        store.events.insert([event_row("solo", customer_id="solo", ts=T0 + 3)])
+        ids.move("solo", "c", T0 + 4)
+        assert ids.resolve("customer", "solo") == "c"
+        assert {(i["kind"], i["value"]) for i in ids.of("c")} == {
+            ("anonymous", "dev"),
+            ("customer", "old-id"),
+            ("customer", "solo"),
+        }
+        # ids are case- and space-sensitive at this level (normalising is identity's job)
+        assert ids.resolve("anonymous", "DEV") is None and ids.resolve("anonymous", "dev ") is None
+        # a conflicting link leaves the first owner and its history alone
+        assert ids.link("anonymous", "dev", "intruder", "identify", T0 + 5) == "c"
+        assert ids.person_keys("intruder") is None
+
     def test_a_person_with_more_ids_than_sql_parameters(self, store: Store) -> None:
         """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite binds at
         most 32,766 parameters per statement; lists past 500 take another path)."""
