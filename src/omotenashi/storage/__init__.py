@@ -1,4 +1,4 @@
-"""Storage backends behind one interface (``Store``), chosen by URL.
+"""Storage backends behind narrow interfaces (``storage.base``), chosen by URL.
 
 * ``sqlite:///path/to/file.db`` or a plain path — the embedded default, no server needed;
   ``?synchronous=normal`` trades power-loss durability for faster commits (a crashed process
@@ -7,6 +7,11 @@
 * ``postgresql://user@host:port/db`` (or ``postgres://``) — a PostgreSQL server (psycopg 3),
   for several machines or processes sharing one store; ``?schema=name`` picks the schema
   (workspace), ``?artefacts=/folder`` where models and reports go (see ``storage.postgres``).
+
+A store offers one attribute per concern: ``store.events``, ``store.identities``,
+``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
+``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
+(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,24 @@ import os
 from pathlib import Path
 
 from omotenashi.errors import StorageError
-from omotenashi.storage.base import PersonKeys, Store
+from omotenashi.storage.artefacts import FolderArtefacts, LockHeld
+from omotenashi.storage.base import (
+    ArtefactStore,
+    Catalog,
+    Checkpointing,
+    DecisionLogStore,
+    DeferredSync,
+    EventLog,
+    FollowRow,
+    IdentityGraph,
+    ImportLedger,
+    KeyRecord,
+    KeyStore,
+    PersonKeys,
+    Reads,
+    ScoreStore,
+    Store,
+)
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -42,6 +64,11 @@ def sqlite_path(url: str) -> str:
     return url
 
 
+def _options(text: str) -> tuple[str, dict[str, str]]:
+    location, _, query = text.partition("?")
+    return location, dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+
+
 def is_postgres_url(url: str | os.PathLike[str]) -> bool:
     """Whether a store URL names a PostgreSQL server (``postgresql://`` or ``postgres://``)."""
     return os.fspath(url).startswith(("postgresql://", "postgres://"))
@@ -51,15 +78,12 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     """Open (and by default create) the store a URL names."""
     text = default_url() if url is None else os.fspath(url)
     if is_postgres_url(text):
-        try:
-            from omotenashi.storage.postgres import PostgresStore
-        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-            raise StorageError(f"the PostgreSQL backend needs psycopg 3: {exc}") from exc
+        from omotenashi.storage.postgres import PostgresStore
+
         return PostgresStore(text, create=create)
     from omotenashi.storage.sqlite import SQLiteStore
 
-    location, _, query = text.partition("?")
-    options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    location, options = _options(text)
     unknown = set(options) - {"synchronous"}
     if unknown:
         raise StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
@@ -75,13 +99,42 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
+def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
+    """Open (creating it when missing) the API key store a URL or path names (on PostgreSQL:
+    the ``api_keys`` table of the database's ``public`` schema, or of the URL's schema)."""
+    if is_postgres_url(url):
+        from omotenashi.storage.postgres import PostgresKeyStore
+
+        return PostgresKeyStore(os.fspath(url))
+    from omotenashi.storage.sqlite import SQLiteKeyStore
+
+    location, _ = _options(os.fspath(url))
+    return SQLiteKeyStore(sqlite_path(location))
+
+
 __all__ = [
     "DEFAULT_DB",
     "ENV_VAR",
+    "ArtefactStore",
+    "Catalog",
+    "Checkpointing",
+    "DecisionLogStore",
+    "DeferredSync",
+    "EventLog",
+    "FolderArtefacts",
+    "FollowRow",
+    "IdentityGraph",
+    "ImportLedger",
+    "KeyRecord",
+    "KeyStore",
+    "LockHeld",
     "PersonKeys",
+    "Reads",
+    "ScoreStore",
     "Store",
     "default_url",
     "is_postgres_url",
+    "open_key_store",
     "open_store",
     "sqlite_path",
 ]

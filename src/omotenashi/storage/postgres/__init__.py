@@ -5,7 +5,7 @@ tables, their names and the semantics are those of the SQLite store (``storage.s
 """
 
 from omotenashi.storage.postgres._db import PostgresURL
-from omotenashi.storage.postgres.decisions import PostgresDecisionLog, PostgresKeyTable
+from omotenashi.storage.postgres.decisions import PostgresDecisionLog, PostgresKeyStore
 from omotenashi.storage.postgres.store import (
     PostgresCatalog,
     PostgresEventLog,
@@ -22,7 +22,7 @@ __all__ = [
     "PostgresEventLog",
     "PostgresIdentityGraph",
     "PostgresImportLedger",
-    "PostgresKeyTable",
+    "PostgresKeyStore",
     "PostgresReads",
     "PostgresScoreStore",
     "PostgresStore",

@@ -9,32 +9,18 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.storage.base import KeyRecord
+from omotenashi.storage.decision_log import COLUMNS, DecisionRecord, frame_of
+from omotenashi.storage.postgres._db import KEYS_DDL, Database, PostgresURL
 
-if TYPE_CHECKING:
-    from omotenashi.decisions import DecisionRecord
-    from omotenashi.storage.postgres._db import Database
-
-_COLUMNS = (
-    "decision_id",
-    "point",
-    "customer_id",
-    "created_at",
-    "variant",
-    "propensity",
-    "probabilities",
-    "profile",
-    "context",
-    "policy",
-    "reward",
-    "rewarded_at",
-)
+_KEY_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
 _INSERT = (
-    f"INSERT INTO decisions ({', '.join(_COLUMNS[:10])}) VALUES ({', '.join(['%s'] * 10)}) "
+    f"INSERT INTO decisions ({', '.join(COLUMNS[:10])}) VALUES ({', '.join(['%s'] * 10)}) "
     "ON CONFLICT (decision_id) DO NOTHING"
 )
 _SELECT = (
@@ -42,13 +28,6 @@ _SELECT = (
     " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
     " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
 )
-
-
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
-    return frame.astype(
-        {"created_at": float, "propensity": float, "reward": float, "rewarded_at": float}
-    )
 
 
 class PostgresDecisionLog:
@@ -98,21 +77,19 @@ class PostgresDecisionLog:
         with self._lock:
             if self.batch_size == 1:
                 with self._db.transaction():
-                    added = self._db.execute(_INSERT, [r[c] for c in _COLUMNS[:10]]).rowcount
+                    added = self._db.execute(_INSERT, [r[c] for c in COLUMNS[:10]]).rowcount
                 if not added:
                     raise DataError(
                         f"decision_id: {record.decision_id!r} is already logged",
                         field="decision_id",
                     )
                 return
-            self._pending.append([r[c] for c in _COLUMNS[:10]])
+            self._pending.append([r[c] for c in COLUMNS[:10]])
             if len(self._pending) >= self.batch_size:
                 self._flush()
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> DecisionRecord:
-        from omotenashi.decisions import DecisionRecord
-
         return DecisionRecord(
             decision_id=row[0],
             point=row[1],
@@ -161,9 +138,9 @@ class PostgresDecisionLog:
         with self._lock:
             self._flush()
             rows = self._db.read(sql, (point,) if point is not None else ())
-        frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+        frame = pd.DataFrame(rows, columns=list(COLUMNS))
         frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
-        return _frame(frame.to_dict("records"))
+        return frame_of(frame.to_dict("records"))
 
     def erase_customer(self, customer_id: str) -> int:
         with self._lock:
@@ -180,32 +157,51 @@ class PostgresDecisionLog:
         return max(gone, 0)
 
 
-class PostgresKeyTable:
-    """The ``api_keys`` table of the service's default store (rows as the SQLite key file)."""
+class PostgresKeyStore:
+    """``KeyStore`` in the ``api_keys`` table of a PostgreSQL schema (the service's default
+    store's: keys are shared by every workspace), on a connection of its own."""
 
-    def __init__(self, db: Database) -> None:
-        from omotenashi.storage.postgres._db import KEYS_DDL
-
-        self._db = db
+    def __init__(self, url: str) -> None:
+        self._db = Database(PostgresURL.parse(url), create=True)
         self._db.execute(KEYS_DDL)
 
-    def add(self, row: tuple[Any, ...]) -> None:
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> KeyRecord:
+        return KeyRecord(row[0], row[1], tuple(row[2].split(",")), row[3], row[4], row[5], row[6])
+
+    def add(self, record: KeyRecord) -> None:
+        """Store a new key; DataError when its id is taken."""
         with self._db.transaction():
-            self._db.execute("INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s)", row)
+            added = self._db.execute(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (key_id) DO NOTHING",
+                (
+                    record.key_id,
+                    record.workspace,
+                    ",".join(record.scopes),
+                    record.secret_sha256,
+                    record.label,
+                    record.created_at,
+                    record.revoked_at,
+                ),
+            ).rowcount
+        if not added:
+            raise DataError(f"key id {record.key_id!r} exists", field="key_id")
 
-    def get(self, key_id: str) -> tuple[Any, ...] | None:
-        rows = self._db.read(
-            "SELECT key_id, workspace, scopes, label, created_at, revoked_at, secret_sha256 "
-            "FROM api_keys WHERE key_id = %s",
-            (key_id,),
-        )
-        return rows[0] if rows else None
+    def get(self, key_id: str) -> KeyRecord | None:
+        rows = self._db.read(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+        return self._record(rows[0]) if rows else None
 
-    def list(self, workspace: str | None = None) -> list[tuple[Any, ...]]:
-        sql = "SELECT key_id, workspace, scopes, label, created_at, revoked_at FROM api_keys"
+    def list(self, workspace: str | None = None) -> list[KeyRecord]:
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys"
         if workspace is not None:
-            return self._db.read(sql + " WHERE workspace = %s ORDER BY created_at", (workspace,))
-        return self._db.read(sql + " ORDER BY created_at")
+            rows = self._db.read(sql + " WHERE workspace = %s ORDER BY created_at", (workspace,))
+        else:
+            rows = self._db.read(sql + " ORDER BY created_at")
+        return [self._record(r) for r in rows]
 
     def revoke(self, key_id: str, at: float) -> None:
         with self._db.transaction():
@@ -215,4 +211,4 @@ class PostgresKeyTable:
             )
 
 
-__all__ = ["PostgresDecisionLog", "PostgresKeyTable"]
+__all__ = ["PostgresDecisionLog", "PostgresKeyStore"]

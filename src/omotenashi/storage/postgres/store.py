@@ -12,7 +12,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ import pyarrow.csv as pacsv
 from psycopg.copy import QueuedLibpqWriter
 
 from omotenashi.events.timeutil import now_micros
-from omotenashi.storage.base import PersonKeys
+from omotenashi.storage.artefacts import FolderArtefacts
+from omotenashi.storage.base import DecisionLogStore, PersonKeys
 from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key
 from omotenashi.storage.postgres.decisions import PostgresDecisionLog
 from omotenashi.storage.schema import (
@@ -748,6 +749,14 @@ class PostgresReads:
         }
 
 
+def artefact_root(target: PostgresURL) -> Path:
+    """Folder for a PostgreSQL store's models and reports (see :class:`PostgresStore`)."""
+    if target.artefacts:
+        return Path(target.artefacts).resolve()
+    base = Path(os.environ.get(ARTEFACTS_ENV) or Path.cwd() / "omotenashi-artefacts")
+    return base.resolve() / f"{target.host}-{target.port}-{target.database}-{target.schema}"
+
+
 class PostgresStore:
     """A store in one schema of a PostgreSQL database (``postgresql://user@host:port/db``).
 
@@ -768,18 +777,25 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
-        self.decisions = PostgresDecisionLog(self._db)
+        self.artefacts = FolderArtefacts(artefact_root(self.target))
+        self._decisions: PostgresDecisionLog | None = None
+        self._decisions_db: Database | None = None
 
     @property
-    def artefacts_root(self) -> Path:
-        """Folder for this store's models and reports (see the class docstring)."""
-        t = self.target
-        if t.artefacts:
-            return Path(t.artefacts).resolve()
-        base = Path(os.environ.get(ARTEFACTS_ENV) or Path.cwd() / "omotenashi-artefacts")
-        return base.resolve() / f"{t.host}-{t.port}-{t.database}-{t.schema}"
+    def decisions(self) -> DecisionLogStore:
+        """The decision log, on a connection of its own opened on first use (most processes
+        never decide; a decision is never held up by this handle's open transaction)."""
+        if self._decisions is None:
+            with self._db.lock:
+                if self._decisions is None:
+                    self._decisions_db = Database(self.target, create=False)
+                    self._decisions = PostgresDecisionLog(self._decisions_db)
+        return self._decisions
 
     def close(self) -> None:
+        if self._decisions is not None and self._decisions_db is not None:
+            self._decisions.close()
+            self._decisions_db.close()
         self._db.close()
 
     def __enter__(self) -> PostgresStore:
@@ -788,7 +804,8 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction over every concern (re-entrant: an inner one joins the outer)."""
         return self._db.transaction()
 
     @contextmanager
@@ -804,102 +821,3 @@ class PostgresStore:
                 yield
             finally:
                 self.events.bulk_rows = None
-
-    # -- the flat interface the engine calls today (one line each, per concern) ------------
-    def insert_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        return self.events.insert(rows)
-
-    def insert_new_events(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
-        return self.events.insert_new(rows)
-
-    def insert_stream(self, batches: Iterable[pa.Table]) -> int:
-        return self.events.insert_stream(batches)
-
-    def events_after(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
-        return self.events.after(seq, limit)
-
-    def last_seq(self) -> int:
-        return self.events.last_seq()
-
-    def latest_timestamp(self) -> int | None:
-        return self.events.latest_timestamp()
-
-    def record_own_spans(self) -> None:
-        self.events.record_own_spans()
-
-    def own_spans(self) -> list[tuple[int, int]]:
-        return self.events.own_spans()
-
-    def forget_own_spans(self, up_to: int) -> None:
-        self.events.forget_own_spans(up_to)
-
-    def resolve(self, kind: str, value: str) -> str | None:
-        return self.identities.resolve(kind, value)
-
-    def link_identity(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
-        return self.identities.link(kind, value, customer_id, source, at)
-
-    def link_identities(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int:
-        return self.identities.link_many(rows)
-
-    def move_identities(self, from_customer: str, to_customer: str, at: int) -> None:
-        self.identities.move(from_customer, to_customer, at)
-
-    def identities_of(self, customer_id: str) -> list[dict[str, Any]]:
-        return self.identities.of(customer_id)
-
-    def person_keys(self, customer_id: str) -> PersonKeys | None:
-        return self.identities.person_keys(customer_id)
-
-    def upsert_customers(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
-        return self.catalog.upsert_customers(rows)
-
-    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
-        return self.catalog.upsert_items(rows)
-
-    def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
-        return self.catalog.customer_attributes(customer_id)
-
-    def delete_customer_record(self, customer_id: str) -> None:
-        self.catalog.delete_customer_record(customer_id)
-
-    def items_frame(self) -> pd.DataFrame:
-        return self.catalog.items_frame()
-
-    def customers_frame(self) -> pd.DataFrame:
-        return self.catalog.customers_frame()
-
-    def replace_scores(self, source: str, rows: Sequence[tuple[str, str, Any]]) -> int:
-        return self.scores.replace(source, rows)
-
-    def scores_of(self, customer_id: str) -> dict[str, Any]:
-        return self.scores.of(customer_id)
-
-    def record_import(self, row: dict[str, Any]) -> None:
-        self.imports.record(row)
-
-    def import_sources(self) -> list[str]:
-        return self.imports.sources()
-
-    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
-        return self.reads.person_summary(keys)
-
-    def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]:
-        return self.reads.person_categories(keys, limit)
-
-    def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
-    ) -> list[dict[str, Any]]:
-        return self.reads.person_timeline(keys, limit, before)
-
-    def customer_summaries(self) -> pd.DataFrame:
-        return self.reads.customer_summaries()
-
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
-        return self.reads.events_frame(types)
-
-    def count_customers(self) -> int:
-        return self.reads.count_customers()
-
-    def stats(self) -> dict[str, Any]:
-        return self.reads.stats()
