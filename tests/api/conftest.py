@@ -63,7 +63,7 @@ def synthetic_items(prefix: str = "") -> list[dict]:
     ]
 
 
-def build_store(path: Path, prefix: str = "", seed: int = 0) -> Path:
+def build_store(path: Path | str, prefix: str = "", seed: int = 0) -> Path | str:
     """A trained store file (recent_ease + session model + bought-together)."""
     from omotenashi.api.training import train_job
 
@@ -81,12 +81,58 @@ def trained_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def store_copy(trained_store: Path, tmp_path: Path) -> Path:
-    """A private copy of the trained store (file and artefacts)."""
-    target = tmp_path / "shop.db"
-    shutil.copy(trained_store, target)
-    shutil.copytree(trained_store.parent / "shop.artefacts", tmp_path / "shop.artefacts")
-    return target
+def backend() -> str:
+    """The store backend of ``store_copy``: SQLite; a test module runs on PostgreSQL as well by
+    overriding this fixture with ``params=["sqlite", "postgresql"]``."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def trained_postgres(postgres_server, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The trained store built once in a PostgreSQL template database: (its name, artefacts)."""
+    name = postgres_server.create_database()
+    artefacts = tmp_path_factory.mktemp("template-pg") / "artefacts"
+    build_store(f"{postgres_server.url_of(name)}?artefacts={artefacts}")
+    yield name, artefacts
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def store_copy(backend: str, request, tmp_path: Path, monkeypatch) -> Iterator[Path | str]:
+    """A private copy of the trained store (data and artefacts): a file, or on PostgreSQL a new
+    database made from the trained template (its URL)."""
+    if backend == "sqlite":
+        trained_store = request.getfixturevalue("trained_store")
+        target = tmp_path / "shop.db"
+        shutil.copy(trained_store, target)
+        shutil.copytree(trained_store.parent / "shop.artefacts", tmp_path / "shop.artefacts")
+        yield target
+        return
+    server = request.getfixturevalue("postgres_server")
+    template, artefacts = request.getfixturevalue("trained_postgres")
+    monkeypatch.setenv("OMOTENASHI_ARTEFACTS", str(tmp_path / "artefacts"))
+    name = server.create_database(template=template)
+    url = server.url_of(name)
+    shutil.copytree(artefacts, artefacts_of(url))
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+def artefacts_of(db: Path | str) -> Path:
+    """The artefacts folder (models, reports) of a store file or URL."""
+    with Omotenashi(db) as om:
+        return om.root
+
+
+def workdir_of(db: Path | str) -> Path:
+    """Where a server for ``db`` runs: beside a store file; elsewhere for a database URL."""
+    if isinstance(db, Path):
+        return db.parent
+    folder = Path(os.environ.get("OMOTENASHI_ARTEFACTS") or ".")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -98,7 +144,7 @@ def free_port() -> int:
 class Server:
     """``python -m omotenashi serve`` in a child process on a free loopback port."""
 
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path | str, *args: str) -> None:
         self.db = db
         self.args = args
         self.port = free_port()
@@ -120,7 +166,7 @@ class Server:
                 *self.args,
             ],
             env=env,
-            cwd=self.db.parent,
+            cwd=workdir_of(self.db),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -153,7 +199,7 @@ class Server:
 def make_server() -> Iterator:
     servers: list[Server] = []
 
-    def make(db: Path, *args: str) -> Server:
+    def make(db: Path | str, *args: str) -> Server:
         server = Server(db, *args)
         servers.append(server)
         return server.start()
@@ -163,7 +209,7 @@ def make_server() -> Iterator:
         server.stop()
 
 
-def create_key(db: Path, workspace: str, *scopes: str) -> str:
+def create_key(db: Path | str, workspace: str, *scopes: str) -> str:
     from omotenashi.api import KeyStore, ServiceSettings
 
     store = KeyStore(ServiceSettings(db=str(db)).keys_path())

@@ -17,7 +17,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from .conftest import create_key
+from .conftest import artefacts_of, create_key
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """These tests run on a store file and on a PostgreSQL database (see conftest)."""
+    return request.param
+
 
 EVENT = {
     "customer_id": "c1",
@@ -112,7 +119,7 @@ def test_unknown_customer_and_item_are_404(client):
 
 
 def test_recommendations_match_the_model(client):
-    model, _ = load_model(client.db.parent / "shop.artefacts")
+    model, _ = load_model(artefacts_of(client.db))
     expected = [r.item_id for r in model.recommend("c5", 7, explain=False)]
     answer = client.get("/v1/customers/c5/recommendations?n=7").json()
     assert [r["item_id"] for r in answer["recommendations"]] == expected

@@ -14,6 +14,12 @@ from omotenashi.engine import Omotenashi
 from .conftest import build_store, create_key
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """These tests run on a store file and on a PostgreSQL database (see conftest)."""
+    return request.param
+
+
 def test_openapi_document_and_docs(make_server, store_copy):
     server = make_server(store_copy)
     spec = httpx.get(server.url + "/openapi.json").json()
@@ -36,12 +42,19 @@ def test_openapi_document_and_docs(make_server, store_copy):
     assert httpx.get(server.url + "/docs").status_code == 200
 
 
-def test_workspaces_are_isolated(make_server, tmp_path):
-    """Same customer ids in two workspaces: no request with one's key returns the other's data."""
-    db = build_store(tmp_path / "shop.db", prefix="alpha.")
-    folder = tmp_path / "shop.workspaces"
-    folder.mkdir()
-    build_store(folder / "other.db", prefix="beta.", seed=1)
+def test_workspaces_are_isolated(make_server, tmp_path, backend, request):
+    """Same customer ids in two workspaces: no request with one's key returns the other's data.
+    (A workspace is a file beside the default store, or on PostgreSQL a schema of its own.)"""
+    if backend == "sqlite":
+        db = build_store(tmp_path / "shop.db", prefix="alpha.")
+        folder = tmp_path / "shop.workspaces"
+        folder.mkdir()
+        build_store(folder / "other.db", prefix="beta.", seed=1)
+    else:
+        from omotenashi.storage.postgres import workspace_url
+
+        db = build_store(request.getfixturevalue("postgres_url"), prefix="alpha.")
+        build_store(workspace_url(db, "other"), prefix="beta.", seed=1)
     key_a = {"X-API-Key": create_key(db, "default", "read", "ingest")}
     key_b = {"X-API-Key": create_key(db, "other", "read", "ingest")}
     server = make_server(db)

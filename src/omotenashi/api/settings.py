@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from omotenashi.errors import DataError
-from omotenashi.storage import default_url, sqlite_path
+from omotenashi.storage import default_url, is_postgres_url, sqlite_path
 
 #: Environment variable that carries the settings (JSON) to uvicorn worker processes.
 SETTINGS_ENV = "OMOTENASHI_SERVICE_SETTINGS"
@@ -26,6 +26,8 @@ class ServiceSettings(BaseModel):
     db : str
         Store of the ``default`` workspace (a file path or ``sqlite:///`` URL). Other workspaces
         live in ``<db stem>.workspaces/<name>.db`` beside it, API keys in ``<db stem>.keys.db``.
+        On PostgreSQL (``postgresql://...``) other workspaces are schemas of the same database
+        and the keys a table of the default workspace's schema.
     auth : bool
         Require API keys. Off, every request acts on the ``default`` workspace with all scopes
         (for local development only).
@@ -76,9 +78,38 @@ class ServiceSettings(BaseModel):
     follow_s: float = Field(default=0.2, gt=0)
 
     # ---------------------------------------------------------------- derived paths
+    def on_server(self) -> bool:
+        """Whether the store is a PostgreSQL database (not a file)."""
+        return is_postgres_url(self.db)
+
+    def check_db(self) -> None:
+        """A clear error for a store the service cannot run on (``memory://``)."""
+        if not self.on_server():
+            self.db_path()
+
+    def db_label(self) -> str:
+        """The store, for messages: its file name, or the database URL without a password."""
+        if self.on_server():
+            from omotenashi.storage.postgres import redacted
+
+            return redacted(self.db)
+        return self.db_path().name
+
+    def workspace_url(self, name: str) -> str:
+        """Store URL of a workspace other than ``default``."""
+        if self.on_server():
+            from omotenashi.storage.postgres import workspace_url
+
+            return workspace_url(self.db, name)
+        folder = self.workspaces_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"{name}.db") + self.db_options()
+
     def db_path(self) -> Path:
         """File of the default workspace's store (a file store is required)."""
         location = self.db.partition("?")[0]
+        if is_postgres_url(location):
+            raise DataError("a PostgreSQL store has no file", field="db")
         path = sqlite_path(location)
         if path == ":memory:":
             raise DataError(
@@ -93,7 +124,9 @@ class ServiceSettings(BaseModel):
         query = self.db.partition("?")[2]
         return f"?{query}" if query else ""
 
-    def keys_path(self) -> Path:
+    def keys_path(self) -> Path | str:
+        if self.on_server():
+            return self.db  # the api_keys table of the default workspace's schema
         path = self.db_path()
         return path.parent / f"{path.stem}.keys.db"
 

@@ -270,10 +270,10 @@ class Workspaces:
     def url_of(self, name: str) -> str:
         check_workspace(name)
         if name == DEFAULT_WORKSPACE:
+            if self.settings.on_server():
+                return self.settings.db
             return str(self.settings.db_path()) + self.settings.db_options()
-        folder = self.settings.workspaces_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder / f"{name}.db") + self.settings.db_options()
+        return self.settings.workspace_url(name)
 
     def get(self, name: str) -> Workspace:
         """The open workspace ``name`` (opened, and its store created, on first use)."""

@@ -79,11 +79,11 @@ def serve(
         train_on_start=not no_train_on_start,
         max_body_bytes=max_body,
     )
-    settings.db_path()  # a clear error for memory:// before uvicorn starts
+    settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     loop, http = _fast_io()
     err_console.print(
-        f"omotenashi serving {settings.db_path().name} on http://{host}:{port} "
+        f"omotenashi serving {settings.db_label()} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
         f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs",
         highlight=False,

@@ -128,9 +128,10 @@ class PostgresServer:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path="/" + database))
 
-    def create_database(self) -> str:
+    def create_database(self, template: str = "template0") -> str:
+        """A new database (a copy of ``template``); returns its name."""
         name = "omotenashi_test_" + uuid.uuid4().hex[:12]
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY')
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return name
 
     def drop_database(self, name: str) -> None:

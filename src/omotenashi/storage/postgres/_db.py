@@ -114,6 +114,26 @@ class PostgresURL:
         return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def workspace_url(url: str, name: str) -> str:
+    """The URL of workspace ``name``: a schema of its own in the database ``url`` names
+    (``ws_<name>``; a name with ``-`` or too long for an identifier gets a short digest, so two
+    names never share a schema)."""
+    schema = "ws_" + name.replace("-", "_")
+    if "-" in name or len(schema) > 63:
+        digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+        schema = f"{schema[:50]}_{digest}"
+    return PostgresURL.parse(url).with_schema(schema)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def lock_key(*names: str) -> int:
     """A stable signed 64-bit advisory-lock key for ``names`` (locks are per database)."""
     digest = hashlib.blake2b(":".join(("omotenashi", *names)).encode(), digest_size=8).digest()
