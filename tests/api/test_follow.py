@@ -26,9 +26,10 @@ def _event(customer: str, item: str, anonymous: str | None = None) -> Event:
 
 
 @pytest.fixture()
-def pair(tmp_path):
-    """Two workspaces on one store file: what two worker processes hold."""
-    db = tmp_path / "shop.db"
+def pair(db_url):
+    """Two workspaces on one store (a file, a PostgreSQL database): what two worker processes
+    hold."""
+    db = db_url
     settings = ServiceSettings(db=str(db), train_on_start=False)
     a = Workspace("default", str(db), settings)
     b = Workspace("default", str(db), settings)
@@ -93,8 +94,8 @@ def test_writes_from_the_cli_are_followed_and_imports_empty_the_cache(pair):
     assert a.follow() == 0
 
 
-def test_a_rolled_back_insert_withdraws_its_span(tmp_path):
-    with Omotenashi(tmp_path / "s.db") as om:
+def test_a_rolled_back_insert_withdraws_its_span(db_url):
+    with Omotenashi(db_url) as om:
         om.track(_event("c1", "tea"))
         assert om.store.events.own_spans() == []  # off unless asked for: nothing piles up
         om.store.events.record_own_spans()
