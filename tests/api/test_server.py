@@ -137,3 +137,30 @@ def test_every_acknowledged_event_survives_sigkill(make_server, store_copy):
     assert missing == []
     # the restarted server serves the same store
     assert httpx.get(restarted.url + "/v1/health").status_code == 200
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_store_stay_fresh(make_server, store_copy):
+    """Clicks taken by one server process change the other's answers within a follow period
+    (its cached answer is dropped, the clicks join its live visit)."""
+    key = {"X-API-Key": create_key(store_copy, "default", "read", "ingest")}
+    one, two = make_server(store_copy), make_server(store_copy)
+    path = "/v1/customers/c0/recommendations?n=5"
+    first = httpx.get(two.url + path, headers=key).json()  # cached by the second server
+    assert first["context"] == []
+    for i in (1, 2, 3):
+        event = {
+            "customer_id": "c0",
+            "type": "view",
+            "item_id": f"games-{i}",
+            "timestamp": "2025-03-01T00:00:00Z",
+        }
+        assert httpx.post(one.url + "/v1/events", json=event, headers=key).status_code == 200
+    deadline = time.monotonic() + 10
+    while True:
+        after = httpx.get(two.url + path, headers=key).json()
+        if len(after["context"]) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert after["context"] == ["games-1", "games-2", "games-3"]
+    assert after["recommendations"] != first["recommendations"]
