@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import omotenashi.cli.decide  # noqa: F401  (registers the commands)
 from omotenashi.cli import app
 from omotenashi.decisions import ArtworkSimulator, DecisionEngine, SQLiteDecisionLog, simulate
+from omotenashi.storage import open_store
 
 OBD = Path(__file__).resolve().parents[2] / "../shared/datasets/obd"
 runner = CliRunner()
@@ -65,12 +66,21 @@ def test_ope_with_a_column_map(tmp_path):
     assert bad.exit_code == 2 and "nope" in bad.output
 
 
-def test_train_a_learner_from_a_decision_log_and_evaluate_it(tmp_path):
-    db = tmp_path / "store.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_train_a_learner_from_a_decision_log_and_evaluate_it(tmp_path, backend, request):
+    store = None
+    if backend == "sqlite":
+        db = tmp_path / "store.db"
+        log = SQLiteDecisionLog(db)
+    else:  # the decision log of a PostgreSQL store, read back through its URL
+        db = request.getfixturevalue("postgres_url")
+        store = open_store(db)
+        log = store.decisions
     env = ArtworkSimulator(random_state=0)
-    eng = DecisionEngine(SQLiteDecisionLog(db), random_state=1)
+    eng = DecisionEngine(log, random_state=1)
     eng.register(env.decision_point("uniform"))
     simulate(eng, env, 1500)
+    log.flush()
     model = tmp_path / "learner.npz"
     result = runner.invoke(
         app,
@@ -87,6 +97,8 @@ def test_train_a_learner_from_a_decision_log_and_evaluate_it(tmp_path):
     assert result.exit_code == 0, result.output
     learned = {r["estimator"]: r["value"] for r in _lines(result.output)}
     uniform = float(eng.log.to_frame()["reward"].mean())
+    if store is not None:
+        store.close()
     assert learned["dr"] > uniform  # the learned policy should beat the random one it learned from
 
 

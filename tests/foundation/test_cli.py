@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,11 @@ import pytest
 from .conftest import write_csv
 
 
-def cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path, stdin: str | None = None, db: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``db`` becomes the default store (``$OMOTENASHI_DB``) of the command."""
+    env = {**os.environ, "OMOTENASHI_DB": db} if db else None
     return subprocess.run(
         [sys.executable, "-m", "omotenashi", *args],
         cwd=cwd,
@@ -20,6 +25,7 @@ def cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Completed
         text=True,
         input=stdin,
         timeout=300,
+        env=env,
     )
 
 
@@ -56,7 +62,10 @@ def test_demo_json(tmp_path: Path) -> None:
     assert json.loads(again.stdout)["stats"]["events"] == result["stats"]["events"]
 
 
-def test_import_profile_customers_stats(tmp_path: Path) -> None:
+def test_import_profile_customers_stats(tmp_path: Path, db_url: str) -> None:
+    """On a store file (./omotenashi.db, the default) and on a PostgreSQL database (made the
+    default store with ``$OMOTENASHI_DB``)."""
+    server_db = db_url if "://" in db_url else None
     path = write_csv(
         tmp_path / "events.csv",
         """
@@ -67,10 +76,10 @@ u2,a,o3,1,5,2024-01-06
 """,
     )
     mapping = "customer=user,item=item,order=order,quantity=qty,price=price,time=when"
-    done = cli("import", str(path), "--map", mapping, "--json", cwd=tmp_path)
+    done = cli("import", str(path), "--map", mapping, "--json", cwd=tmp_path, db=server_db)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["events_written"] == 3
-    profile = json.loads(cli("profile", "u1", "--json", cwd=tmp_path).stdout)
+    profile = json.loads(cli("profile", "u1", "--json", cwd=tmp_path, db=server_db).stdout)
     assert profile["rfm"] == {
         "recency_days": 1,
         "frequency": 2,
@@ -79,23 +88,28 @@ u2,a,o3,1,5,2024-01-06
         "last_purchase": "2024-01-05T00:00:00+00:00",
     }
     top = json.loads(
-        cli("customers", "--top", "1", "--by", "frequency", "--json", cwd=tmp_path).stdout
+        cli(
+            "customers", "--top", "1", "--by", "frequency", "--json", cwd=tmp_path, db=server_db
+        ).stdout
     )
     assert [row["customer_id"] for row in top] == ["u1"]
-    stats = json.loads(cli("stats", "--json", cwd=tmp_path).stdout)
+    stats = json.loads(cli("stats", "--json", cwd=tmp_path, db=server_db).stdout)
     assert (stats["events"], stats["customers"]) == (3, 2)
     tracked = cli(
         "track",
         "--json",
         cwd=tmp_path,
+        db=server_db,
         stdin=json.dumps(
             {"anonymous_id": "d1", "type": "view", "item_id": "a", "timestamp": "2024-01-07"}
         ),
     )
     assert json.loads(tracked.stdout)[0]["stored"] is True
-    linked = json.loads(cli("identify", "u2", "--anonymous", "d1", "--json", cwd=tmp_path).stdout)
+    linked = json.loads(
+        cli("identify", "u2", "--anonymous", "d1", "--json", cwd=tmp_path, db=server_db).stdout
+    )
     assert linked["linked"] == [{"kind": "anonymous", "value": "d1"}]
-    timeline = json.loads(cli("timeline", "u2", "--json", cwd=tmp_path).stdout)
+    timeline = json.loads(cli("timeline", "u2", "--json", cwd=tmp_path, db=server_db).stdout)
     assert [e["type"] for e in timeline["events"]] == ["view", "purchase"]
 
 
@@ -121,13 +135,16 @@ def test_value_report_puts_segment_and_clv_into_profiles(tmp_path: Path) -> None
     assert scores["clv"] > 0 and 0 <= scores["p_alive"] <= 1 and len(scores["rfm"]) == 3
 
 
-def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+def test_errors_are_one_clear_line(tmp_path: Path, db_url: str) -> None:
+    server_db = db_url if "://" in db_url else None
     path = write_csv(tmp_path / "bad.csv", "user,when\nu1,2024-01-01\nu2,someday\n")
-    done = cli("import", str(path), "--map", "customer=user,time=when", cwd=tmp_path)
+    done = cli("import", str(path), "--map", "customer=user,time=when", cwd=tmp_path, db=server_db)
     assert done.returncode == 1
     assert "bad.csv, line 3, field 'when'" in done.stderr
     assert "Traceback" not in done.stderr
-    missing = cli("profile", "nobody", "--db", str(tmp_path / "omotenashi.db"), cwd=tmp_path)
+    missing = cli(
+        "profile", "nobody", "--db", server_db or str(tmp_path / "omotenashi.db"), cwd=tmp_path
+    )
     assert missing.returncode == 1 and "unknown customer 'nobody'" in missing.stderr
 
 

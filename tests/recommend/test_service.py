@@ -96,13 +96,14 @@ def test_empty_store_and_untrained_store(tmp_path, events, items):
 
 
 def test_cli_train_recommend_similar_and_batch_on_a_real_store(
-    tmp_path, monkeypatch, events, items
+    tmp_path, monkeypatch, events, items, db_url
 ):
+    """On a store file and on a PostgreSQL database."""
     from omotenashi import Omotenashi
     from omotenashi.cli import _load_commands, app
 
     _load_commands()
-    db = tmp_path / "shop.db"
+    db = db_url
     with Omotenashi(db) as store:
         store.upsert_items(items.to_dict("records"))
         store.track_many(

@@ -25,11 +25,12 @@ decide_app = typer.Typer(
 app.add_typer(decide_app, name="decide", rich_help_panel="Decisions")
 
 LogsOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--logs",
-        help="Logged decisions: an OBD campaign CSV (--preset obd), a decision-log SQLite file "
-        "or CSV/parquet export (--preset decisions), or any CSV/parquet with --map.",
+        help="Logged decisions: an OBD campaign CSV (--preset obd), a decision-log SQLite file, "
+        "a PostgreSQL store URL or a CSV/parquet export (--preset decisions), or any "
+        "CSV/parquet with --map.",
     ),
 ]
 MapOpt = Annotated[
@@ -157,7 +158,8 @@ def ope_command(
         for row in rows:
             emit_json(row)
         return
-    table = Table(title=f"Off-policy value of {policy!r} from {logs.name} ({log.n_rounds} rounds)")
+    source = Path(logs).name
+    table = Table(title=f"Off-policy value of {policy!r} from {source} ({log.n_rounds} rounds)")
     for col in ("estimator", "value", f"{1 - alpha:.0%} interval", "ESS"):
         table.add_column(col, justify="left" if col == "estimator" else "right")
     if observed is not None:

@@ -23,6 +23,7 @@ from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
 from omotenashi.ope import BanditLog
 from omotenashi.ope._obd import load_obd
+from omotenashi.storage import is_postgres_url, open_store
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,15 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def read_decisions(path: str | Path) -> LoggedRequests:
-    """Rewarded rows of a decision log: a SQLite file, or a CSV/parquet export of ``to_frame``.
+    """Rewarded rows of a decision log: a SQLite file, a PostgreSQL store's log (its URL), or a
+    CSV/parquet export of ``to_frame``.
 
     All points in the file must share the variants (pass one point's export).
     """
-    path = Path(path)
-    if path.suffix in (".db", ".sqlite", ".sqlite3"):
+    if is_postgres_url(path):
+        with open_store(path, create=False) as store:
+            frame = store.decisions.to_frame()
+    elif (path := Path(path)).suffix in (".db", ".sqlite", ".sqlite3"):
         if not path.exists():
             raise DataError(f"logs: file {path.name} does not exist", field="logs")
         db = SQLiteDecisionLog(path)
