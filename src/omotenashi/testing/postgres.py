@@ -10,6 +10,7 @@ socket stays inside that folder. Each test (or benchmark run) then creates its o
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -119,10 +120,9 @@ class PostgresServer:
         self.admin_url = admin_url
 
     def _admin(self, sql: str) -> None:
-        import psycopg
+        from omotenashi.storage.postgres import run_admin
 
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql)
+        run_admin(self.admin_url, sql)
 
     def url_of(self, database: str) -> str:
         parts = urlsplit(self.admin_url)
@@ -149,10 +149,8 @@ def server(*, durable: bool = False) -> Iterator[PostgresServer]:
     ``durable=False`` turns ``fsync`` off in a private cluster (tests: nothing outlives the
     session); benchmarks pass ``durable=True``. Raises :class:`Unavailable` when neither works.
     """
-    try:
-        import psycopg  # noqa: F401
-    except ImportError as exc:
-        raise Unavailable("psycopg is not installed") from exc
+    if importlib.util.find_spec("psycopg") is None:
+        raise Unavailable("psycopg is not installed")
     url = os.environ.get(ENV_URL)
     if url:
         yield PostgresServer(url)

@@ -4,7 +4,7 @@ For shops that outgrow one file: several service machines and processes share on
 tables, their names and the semantics are those of the SQLite store (``storage.schema``).
 """
 
-from omotenashi.storage.postgres._db import PostgresURL, redacted, workspace_url
+from omotenashi.storage.postgres._db import PostgresURL, redacted, run_admin, workspace_url
 from omotenashi.storage.postgres.decisions import PostgresDecisionLog, PostgresKeyStore
 from omotenashi.storage.postgres.store import (
     PostgresCatalog,
@@ -28,5 +28,6 @@ __all__ = [
     "PostgresStore",
     "PostgresURL",
     "redacted",
+    "run_admin",
     "workspace_url",
 ]

@@ -134,6 +134,16 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def run_admin(url: str, sql: str) -> None:
+    """Run one statement outside a transaction (``CREATE DATABASE``, ``DROP DATABASE``): for
+    test and benchmark harnesses, which keep no driver of their own."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql)
+    except psycopg.Error as exc:
+        raise StorageError(f"PostgreSQL: {str(exc).strip()}") from exc
+
+
 def lock_key(*names: str) -> int:
     """A stable signed 64-bit advisory-lock key for ``names`` (locks are per database)."""
     digest = hashlib.blake2b(":".join(("omotenashi", *names)).encode(), digest_size=8).digest()
