@@ -12,6 +12,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from psycopg.copy import QueuedLibpqWriter
 
 from omotenashi.events.timeutil import now_micros
 from omotenashi.storage.artefacts import FolderArtefacts
@@ -69,6 +69,11 @@ def _column(values: Iterable[Any], kind: str) -> list[Any]:
     if kind == "int8":
         return [None if v is None else int(v) for v in values]
     return [None if v is None else str(v) for v in values]
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column (``unnest`` of arrays: one statement for many rows)."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _distinct(ids: list[pa.ChunkedArray]) -> int:
@@ -154,8 +159,8 @@ class PostgresEventLog:
     def insert_stream(self, batches: Iterable[pa.Table]) -> int:
         """Insert Arrow tables (``EVENT_COLUMNS``) as an iterator produces them.
 
-        The rows go with ``COPY`` (CSV written by Arrow, no Python object per row; a second
-        thread sends it while the iterator checks the next batch) into a temporary staging
+        The rows go with ``COPY`` (CSV written by Arrow, no Python object per row, on a second
+        thread while the iterator checks the next batch) into a temporary staging
         table, then into ``events`` with one ``INSERT ... SELECT`` in the caller's transaction:
         the import stays all-or-nothing, and the event writers' lock is held only for that
         last step. File order is kept (a temporary table is scanned in the order it was
@@ -178,13 +183,9 @@ class PostgresEventLog:
             ids: list[pa.ChunkedArray] = []
             columns = ", ".join(EVENT_COLUMNS)
             sql = f"COPY {stage} ({columns}) FROM STDIN (FORMAT csv)"
-            with self._db.lock, self._db.conn.cursor() as cursor:
-                with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
-                    for table in batches:
-                        if table.num_rows:
-                            copy.write(_as_csv(table.select(list(EVENT_COLUMNS))))
-                            staged += table.num_rows
-                            ids.append(table.column("event_id"))
+            for table in self._copy(sql, batches):
+                staged += table.num_rows
+                ids.append(table.column("event_id"))
             if not staged:
                 self._db.execute(f"DROP TABLE {stage}")
                 return 0
@@ -195,6 +196,30 @@ class PostgresEventLog:
                 self._note_latest(self._db.read(f"SELECT MAX(ts) FROM {stage}")[0][0])
             self._db.execute(f"DROP TABLE {stage}")
             return added
+
+    def _copy(self, sql: str, batches: Iterable[pa.Table]) -> Iterator[pa.Table]:
+        """Send the non-empty ``batches`` through ``COPY ... FROM STDIN (FORMAT csv)``, yielding
+        each once it is on its way. A second thread writes the CSV and sends it while the
+        iterator checks the next batch (at most one batch in flight)."""
+        with (
+            self._db.lock,
+            self._db.conn.cursor() as cursor,
+            cursor.copy(sql) as copy,
+            ThreadPoolExecutor(1, thread_name_prefix="omotenashi-copy") as sender,
+        ):
+            pending: Future[None] | None = None
+            try:
+                for table in batches:
+                    if not table.num_rows:
+                        continue
+                    if pending is not None:
+                        pending.result()
+                    rows = table.select(list(EVENT_COLUMNS))
+                    pending = sender.submit(lambda rows=rows: copy.write(_as_csv(rows)))
+                    yield table
+            finally:
+                if pending is not None:
+                    pending.result()
 
     def _copy_into_empty(self, batches: Iterable[pa.Table]) -> int:
         """A bulk load into an empty log (the writers' lock is held): ``COPY`` straight into
@@ -208,16 +233,12 @@ class PostgresEventLog:
         latest: int | None = None
         staged = 0
         sql = f"COPY events ({columns}) FROM STDIN (FORMAT csv)"
-        with self._db.lock, self._db.conn.cursor() as cursor:
-            with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
-                for table in batches:
-                    if table.num_rows:
-                        copy.write(_as_csv(table.select(list(EVENT_COLUMNS))))
-                        staged += table.num_rows
-                        ids.append(table.column("event_id"))
-                        top = pc.max(table.column("ts")).as_py()
-                        if top is not None and (latest is None or top > latest):
-                            latest = top
+        for table in self._copy(sql, batches):
+            staged += table.num_rows
+            ids.append(table.column("event_id"))
+            top = pc.max(table.column("ts")).as_py()
+            if top is not None and (latest is None or top > latest):
+                latest = top
         added = staged
         if staged and _distinct(ids) < staged:
             counts = pc.value_counts(pa.chunked_array([c for i in ids for c in i.chunks]))
@@ -415,12 +436,14 @@ class PostgresCatalog:
                 if old is not None and new == old:
                     continue
                 out.append((cid, json.dumps(new, sort_keys=True, default=str), now))
-            self._db.executemany(
-                "INSERT INTO customers (customer_id, attributes, updated_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (customer_id) DO UPDATE SET attributes = excluded.attributes, "
-                "updated_at = excluded.updated_at",
-                out,
-            )
+            if out:
+                self._db.execute(
+                    "INSERT INTO customers (customer_id, attributes, updated_at) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::int8[]) "
+                    "ON CONFLICT (customer_id) DO UPDATE SET attributes = excluded.attributes, "
+                    "updated_at = excluded.updated_at",
+                    _columns(out),
+                )
         return len(out)
 
     def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
@@ -492,22 +515,27 @@ class PostgresCatalog:
                 if old is None or old["categories"] != new["categories"]:
                     category_ids.append(item_id)
                     category_rows.extend((item_id, c) for c in dict.fromkeys(new["categories"]))
-            self._db.executemany(
-                "INSERT INTO items (item_id, title, description, price, categories, tags, "
-                "attributes, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, "
-                "description = excluded.description, price = excluded.price, "
-                "categories = excluded.categories, tags = excluded.tags, "
-                "attributes = excluded.attributes, updated_at = excluded.updated_at",
-                item_rows,
-            )
+            if item_rows:
+                self._db.execute(
+                    "INSERT INTO items (item_id, title, description, price, categories, tags, "
+                    "attributes, updated_at) SELECT * FROM unnest(%s::text[], %s::text[], "
+                    "%s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::int8[]) "
+                    "ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, "
+                    "description = excluded.description, price = excluded.price, "
+                    "categories = excluded.categories, tags = excluded.tags, "
+                    "attributes = excluded.attributes, updated_at = excluded.updated_at",
+                    _columns(item_rows),
+                )
             if category_ids:
                 self._db.execute(
                     "DELETE FROM item_categories WHERE item_id = ANY(%s::text[])", (category_ids,)
                 )
-            self._db.executemany(
-                "INSERT INTO item_categories (item_id, category) VALUES (%s, %s)", category_rows
-            )
+            if category_rows:
+                self._db.execute(
+                    "INSERT INTO item_categories (item_id, category) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[])",
+                    _columns(category_rows),
+                )
         return len(item_rows)
 
     def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
@@ -545,13 +573,22 @@ class PostgresScoreStore:
         now = now_micros()
         with self._db.transaction():
             self._db.execute("DELETE FROM customer_scores WHERE source = %s", (source,))
-            self._db.executemany(
-                "INSERT INTO customer_scores (customer_id, name, value, source, computed_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (customer_id, name) DO UPDATE SET "
-                "value = excluded.value, source = excluded.source, "
-                "computed_at = excluded.computed_at",
-                [(c, n, json.dumps(v, default=str), source, now) for c, n, v in rows],
-            )
+            latest = {(c, n): json.dumps(v, default=str) for c, n, v in rows}  # the last wins
+            if latest:
+                self._db.execute(
+                    "INSERT INTO customer_scores (customer_id, name, value, source, computed_at) "
+                    "SELECT c, n, v, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                    "AS r(c, n, v) ON CONFLICT (customer_id, name) DO UPDATE SET "
+                    "value = excluded.value, source = excluded.source, "
+                    "computed_at = excluded.computed_at",
+                    [
+                        source,
+                        now,
+                        [c for c, _ in latest],
+                        [n for _, n in latest],
+                        list(latest.values()),
+                    ],
+                )
         return len(rows)
 
     def of(self, customer_id: str) -> dict[str, Any]:
