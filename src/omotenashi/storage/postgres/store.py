@@ -169,7 +169,11 @@ class PostgresEventLog:
         In a bulk load (:meth:`PostgresStore.bulk`) at least as big as what is stored, the
         event indexes are dropped for the copy and rebuilt after it — one sort each instead
         of a random B-tree insert per row, several times faster — once the known ids were
-        removed from the staged rows (through the unique index, before the drop).
+        removed from the staged rows (through the unique index, before the drop). Into an
+        empty log the rows are copied straight into ``events``. Dropping an index locks the
+        table: readers of ``events`` wait for such a load to commit (for the whole load into
+        an empty store, for the final copy and index builds otherwise), where SQLite readers
+        would go on reading the old snapshot.
         """
         with self._db.transaction():
             if self.bulk_rows is not None and self.bulk_rows >= BULK_MIN_ROWS:
@@ -249,6 +253,7 @@ class PostgresEventLog:
                 "WHERE event_id = ANY(%s::text[])) later WHERE n > 1)",
                 (repeated.to_pylist(),),
             ).rowcount
+            latest = self._db.read("SELECT MAX(ts) FROM events")[0][0]  # of the rows kept
         for statement in EVENT_INDEXES.values():
             self._db.execute(statement)
         if added:
