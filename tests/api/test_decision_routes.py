@@ -40,12 +40,29 @@ def template(tmp_path_factory) -> Path:
     return path
 
 
-def _settings(db: Path) -> ServiceSettings:
+def _query(db: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of ``sql`` (``?`` placeholders) read straight from the store's tables."""
+    if isinstance(db, Path):
+        with sqlite3.connect(db) as conn:
+            return conn.execute(sql, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        return conn.execute(sql.replace("?", "%s"), params).fetchall()
+
+
+def _settings(db: Path | str) -> ServiceSettings:
     return ServiceSettings(db=str(db), train_on_start=False, warm_customers=0)
 
 
-@pytest.fixture
-def db(template, tmp_path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(template, tmp_path, request) -> Path | str:
+    """The template's events in a store file, or in a PostgreSQL database (its URL)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        with Omotenashi(url) as om:
+            om.track_many(synthetic_events(n_customers=12))
+        return url
     target = tmp_path / "shop.db"
     target.write_bytes(template.read_bytes())
     return target
@@ -89,11 +106,11 @@ def test_decide_for_a_known_customer_logs_their_profile_features(client, db):
     expected_features = {"warm": {"tone": "warm"}, "brief": {"tone": "brief", "length": 1}}
     assert d["variant_features"] == expected_features[d["variant"]]
     # the decision is in the workspace's store file, with the profile's features
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT customer_id, variant, propensity, profile FROM decisions WHERE decision_id=?",
-            (d["decision_id"],),
-        ).fetchone()
+    (row,) = _query(
+        db,
+        "SELECT customer_id, variant, propensity, profile FROM decisions WHERE decision_id=?",
+        (d["decision_id"],),
+    )
     assert row[:3] == ("c3", d["variant"], d["propensity"])
     with Omotenashi(db) as om:
         assert json.loads(row[3]) == om.profile("c3").features()
@@ -111,8 +128,7 @@ def test_unknown_and_anonymous_visitors_are_decided_on_context(client, db):
         "/v1/decisions/tone", json={"anonymous_id": "a-77", "context": {"device": "tv"}}
     ).json()
     assert anonymous["anonymous_id"] == "a-77" and anonymous["customer_id"] is None
-    with sqlite3.connect(db) as conn:
-        rows = dict(conn.execute("SELECT customer_id, profile FROM decisions").fetchall())
+    rows = dict(_query(db, "SELECT customer_id, profile FROM decisions"))
     assert json.loads(rows["nobody"]) == {} and json.loads(rows["a-77"]) == {}
 
 
@@ -159,9 +175,7 @@ def test_rewards_unknown_duplicate_invalid_and_expired(client):
     again = client.post(f"/v1/decisions/{d['decision_id']}/reward", json={"value": 0})
     assert again.status_code == 409 and "already" in again.json()["message"]
     # a read-only key cannot report rewards
-    read_only = {
-        "X-API-Key": create_key(client.app.state.service.settings.db_path(), "default", "read")
-    }
+    read_only = {"X-API-Key": create_key(client.app.state.service.settings.db, "default", "read")}
     d2 = client.post("/v1/decisions/tone", json={"customer_id": "c1"}).json()
     assert (
         client.post(
