@@ -54,10 +54,16 @@ def buyers_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def client(buyers_template, tmp_path):
-    db = tmp_path / "shop.db"
-    db.write_bytes(buyers_template.read_bytes())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(buyers_template, tmp_path, request):
+    """A service over the buyers' store: a file, or a PostgreSQL database."""
+    if request.param == "postgresql":
+        db = request.getfixturevalue("postgres_url")
+        with Omotenashi(db) as om:
+            om.track_many(buyers_events())
+    else:
+        db = tmp_path / "shop.db"
+        db.write_bytes(buyers_template.read_bytes())
     settings = ServiceSettings(db=str(db), train_on_start=False, warm_customers=0)
     with TestClient(create_app(settings)) as c:
         c.headers["X-API-Key"] = create_key(db, "default", "read")
