@@ -355,6 +355,8 @@ class RecommenderConformance:
                 model.recommend_batch(["a0"], n=n)
 
     def test_batch_agrees_with_single_requests(self, model: Recommender) -> None:
+        everyone, _, _ = model.recommend_batch(n=2)
+        assert sorted(everyone) == sorted(model.user_ids_)
         users, ids, scores = model.recommend_batch(["a3", "b5", "nobody"], n=4)
         assert list(users) == ["a3", "b5", "nobody"]
         for user, row, row_scores in zip(users, ids, scores, strict=True):
