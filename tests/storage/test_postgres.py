@@ -103,3 +103,17 @@ def test_urls_and_errors(postgres_url: str) -> None:
     assert redacted("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
     with open_store(postgres_url.replace("postgresql://", "postgres://")) as store:
         assert store.events.last_seq() == 0
+
+
+def test_a_lost_connection_is_replaced(postgres_url: str) -> None:
+    """A server restart or a killed connection does not leave a long-running service dead."""
+    from omotenashi.storage.postgres import run_admin
+
+    with open_store(postgres_url) as store:
+        store.events.insert([event_row("a")])
+        pid = store._db.read("SELECT pg_backend_pid()")[0][0]
+        run_admin(postgres_url, f"SELECT pg_terminate_backend({pid})")
+        assert store.events.last_seq() == 1  # a read is repeated on a new connection
+        assert store.events.insert([event_row("b")]) == 1
+    with pytest.raises(StorageError, match="closed"):
+        store.events.last_seq()

@@ -160,8 +160,22 @@ class Database:
 
     def __init__(self, target: PostgresURL, *, create: bool) -> None:
         self.target = target
+        self._closed = False
+        self.conn = self._connect()
+        self.lock = threading.RLock()
+        self.depth = 0
+        self._on_rollback: list[Callable[[], None]] = []
+        self._after: list[Callable[[], None]] = []
         try:
-            self.conn = psycopg.connect(
+            self._create_schema(create)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        target = self.target
+        try:
+            conn = psycopg.connect(
                 target.conninfo,
                 autocommit=True,
                 options=f"-c search_path={target.schema}",
@@ -172,18 +186,20 @@ class Database:
                 f"{str(exc).strip()}"
             ) from exc
         for kind in (np.int64, np.int32, np.int16, np.uint32):
-            self.conn.adapters.register_dumper(kind, Int8Dumper)
+            conn.adapters.register_dumper(kind, Int8Dumper)
         for kind in (np.float32,):
-            self.conn.adapters.register_dumper(kind, FloatDumper)
-        self.lock = threading.RLock()
-        self.depth = 0
-        self._on_rollback: list[Callable[[], None]] = []
-        self._after: list[Callable[[], None]] = []
-        try:
-            self._create_schema(create)
-        except BaseException:
-            self.conn.close()
-            raise
+            conn.adapters.register_dumper(kind, FloatDumper)
+        return conn
+
+    def _usable(self) -> psycopg.Connection[Any]:
+        """The connection; outside a transaction a broken one (server restarted, connection
+        killed) is replaced first, so a long-running service recovers by itself. Inside a
+        transaction the failure stands: the transaction is lost and rolls back."""
+        if self._closed:
+            raise StorageError("the store is closed")
+        if not self.depth and (self.conn.broken or self.conn.closed):
+            self.conn = self._connect()
+        return self.conn
 
     # -- schema ----------------------------------------------------------------------------
     def _create_schema(self, create: bool) -> None:
@@ -223,7 +239,7 @@ class Database:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         with self.lock:
             try:
-                return self.conn.execute(sql, params)
+                return self._usable().execute(sql, params)
             except psycopg.Error as exc:
                 raise self._error(exc) from exc
 
@@ -233,7 +249,7 @@ class Database:
             return 0
         with self.lock:
             try:
-                with self.conn.cursor() as cursor:
+                with self._usable().cursor() as cursor:
                     cursor.executemany(sql, rows)
                     return max(cursor.rowcount, 0)
             except psycopg.Error as exc:
@@ -242,7 +258,14 @@ class Database:
     def read(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         with self.lock:
             try:
-                return self.conn.execute(sql, params).fetchall()
+                return self._usable().execute(sql, params).fetchall()
+            except psycopg.OperationalError as exc:
+                if self.depth or not self.conn.broken:
+                    raise self._error(exc) from exc
+            except psycopg.Error as exc:
+                raise self._error(exc) from exc
+            try:  # the connection was lost between statements: a read is safe to repeat
+                return self._usable().execute(sql, params).fetchall()
             except psycopg.Error as exc:
                 raise self._error(exc) from exc
 
@@ -261,7 +284,7 @@ class Database:
                     self.depth -= 1
                 return
             try:
-                self.conn.execute("BEGIN")
+                self._usable().execute("BEGIN")
             except psycopg.Error as exc:
                 raise self._error(exc) from exc
             self.depth = 1
@@ -296,4 +319,5 @@ class Database:
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             self.conn.close()
