@@ -13,14 +13,16 @@ import math
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from omotenashi import value as value_models
 from omotenashi.errors import Conflict, DataError
+from omotenashi.value import transactions_from_events
 
 if TYPE_CHECKING:
     from omotenashi.engine import Omotenashi
@@ -30,6 +32,61 @@ if TYPE_CHECKING:
 VALUE_SCORES = ("segment", "rfm", "p_alive", "expected_purchases", "clv")
 #: The served segments report of a workspace, in its artefacts folder.
 REPORT_FILE = "value_report.json"
+
+
+class EventSource(Protocol):
+    """What :func:`from_store` needs from the store facade."""
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame: ...
+
+    def customers_frame(self) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class StoreData:
+    """Transactions and attributes read from the store."""
+
+    transactions: pd.DataFrame
+    attributes: pd.DataFrame | None
+
+
+def from_store(
+    om: EventSource, kind: str = "purchase", *, types: Sequence[str] | None = None
+) -> StoreData:
+    """Read what the value models need from a store facade (the use-case side of value).
+
+    Parameters
+    ----------
+    om : object
+        Anything with ``events_frame(types=None)`` (store events: ``person_id``, ``type``,
+        ``order_id``, ``value``, ``timestamp`` ...) and ``customers_frame()`` (``customer_id``
+        plus attribute columns).
+    kind : {"purchase", "visit"}
+        Purchases (returns netted per order) or visit-like activity.
+    types : sequence of str, optional
+        Event types counted (see :func:`transactions_from_events`).
+
+    Returns
+    -------
+    StoreData
+    """
+    wanted: list[str] | None
+    if kind == "purchase":
+        wanted = list(types or ["purchase"]) + ["return"]
+    else:
+        wanted = list(types) if types else None
+    events = om.events_frame(types=wanted)
+    if "person_id" in events.columns:  # anonymous activity cannot be valued
+        events = events[events["person_id"].notna()]
+    if "known" in events.columns:  # unlinked anonymous visitors (e.g. guest checkouts) neither
+        events = events[events["known"].astype(bool)]
+    transactions = transactions_from_events(events, kind, types=types)
+    if transactions.empty:
+        raise DataError(f"the store holds no {kind} event", field="type")
+    attributes = om.customers_frame()
+    return StoreData(
+        transactions, attributes if attributes is not None and len(attributes) else None
+    )
 
 
 class Value:
@@ -49,7 +106,7 @@ class Value:
         """(transactions, customer attributes) of the store (``kind``: purchase or visit)."""
         if self._om is None:
             raise DataError("no store: pass a transactions file", field="transactions")
-        data = value_models.from_store(self._om, kind)
+        data = from_store(self._om, kind)
         return data.transactions, data.attributes
 
     @staticmethod
@@ -369,9 +426,11 @@ def refresh_report(ws: Workspace, options: dict[str, Any]) -> dict[str, Any]:
 __all__ = [
     "REPORT_FILE",
     "VALUE_SCORES",
+    "StoreData",
     "Value",
     "cached_report",
     "compute_segments",
+    "from_store",
     "refresh_report",
     "report_payload",
 ]
