@@ -76,16 +76,23 @@ class Recommendations:
         return Path(self._om.root)
 
     # -- models --------------------------------------------------------------------------------
-    def reload(self) -> bool:
+    def reload(self, *, preload: bool = False) -> bool:
         """Load the model set again when a version was saved (or the default changed) since the
-        last look; True when it changed. Raises while a version is still being written."""
+        last look; True when it changed. Raises while a version is still being written.
+
+        ``preload`` also loads the session and bought-together models before the swap (a
+        server does, so that no request waits for them); otherwise they load on first use.
+        """
         stamp = models_stamp(self.root)
         if stamp == self.models.stamp:
             return False
         with self._lock:
             if stamp == self.models.stamp:
                 return False
-            self.models = ModelSet.load(self.root)  # requests see the old set or the new one
+            loaded = ModelSet.load(self.root)
+            if preload:
+                loaded.session, loaded.together  # noqa: B018 - loads them
+            self.models = loaded  # requests see the old set or the new one, never half
         return True
 
     def model(self, name: str | None = None) -> tuple[Recommender, dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -284,7 +285,12 @@ def models_stamp(root: Path) -> tuple:
 
 
 class ModelSet:
-    """The models a workspace serves with, loaded together and swapped as one reference."""
+    """The models an engine serves with, swapped as one reference.
+
+    The default model is loaded with the set; the session and bought-together models are loaded
+    on first use (a server's maintenance thread touches them right after a swap, see
+    ``Workspace.reload_models``; a command that answers one customer never pays for them).
+    """
 
     def __init__(
         self,
@@ -293,12 +299,38 @@ class ModelSet:
         session: Recommender | None = None,
         together: Recommender | None = None,
         stamp: tuple = (),
+        root: Path | None = None,
     ) -> None:
         self.main = main
         self.meta = meta or {}
-        self.session = session
-        self.together = together
         self.stamp = stamp
+        self._models = {SESSION_MODEL: session, TOGETHER_MODEL: together}
+        names = {name for name, _ in stamp[1]} if len(stamp) > 1 else set()
+        self._pending = (
+            {n for n in (SESSION_MODEL, TOGETHER_MODEL) if n in names and self._models[n] is None}
+            if root is not None
+            else set()
+        )
+        self._root = root
+        self._lock = threading.Lock()
+
+    def _get(self, name: str) -> Recommender | None:
+        if name in self._pending:
+            with self._lock:
+                if name in self._pending:
+                    self._models[name] = load_model(self._root, name)[0]  # type: ignore[arg-type]
+                    self._pending.discard(name)
+        return self._models[name]
+
+    @property
+    def session(self) -> Recommender | None:
+        """The session model for anonymous visits (None when none was trained)."""
+        return self._get(SESSION_MODEL)
+
+    @property
+    def together(self) -> Recommender | None:
+        """The bought-together model (None when the store had no orders)."""
+        return self._get(TOGETHER_MODEL)
 
     @property
     def label(self) -> str | None:
@@ -308,16 +340,14 @@ class ModelSet:
 
     @classmethod
     def load(cls, root: Path) -> ModelSet:
-        """Load the default, session and bought-together models found under ``root``."""
+        """The default model found under ``root``, with its session and bought-together models
+        to load on first use."""
         stamp = models_stamp(root)
         try:
             main, meta = load_model(root)
         except NotFound:
             return cls(stamp=stamp)
-        names = {name for name, _ in stamp[1]}
-        session = load_model(root, SESSION_MODEL)[0] if SESSION_MODEL in names else None
-        together = load_model(root, TOGETHER_MODEL)[0] if TOGETHER_MODEL in names else None
-        return cls(main, meta, session, together, stamp)
+        return cls(main, meta, stamp=stamp, root=Path(root))
 
 
 __all__ = [

@@ -185,7 +185,8 @@ class Workspace:
     def reload_models(self) -> bool:
         """Swap in new model versions found on disk; True when something changed."""
         try:
-            if not self.om.recommendations.reload():  # one reference swap: old or new, never half
+            # all three models loaded here, off the request path, then one reference swap
+            if not self.om.recommendations.reload(preload=True):
                 return False
         except Exception as exc:  # a version still being written: try again at the next poll
             log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
