@@ -55,6 +55,11 @@ class Identities:
             return None
         return identity_rules.resolve_customer(self.store, linked)
 
+    def is_merged_away(self, customer_id: str) -> bool:
+        """Whether ``customer_id`` was merged into another customer (one indexed lookup)."""
+        found = self.store.resolve("customer", str(customer_id))
+        return found is not None and found != str(customer_id)
+
     def require_person(self, any_id: str) -> str:
         """Like :meth:`person`, raising ``NotFound`` for an id nobody is known by."""
         found = self.person(any_id)

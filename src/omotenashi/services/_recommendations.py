@@ -447,9 +447,12 @@ def warm(ws: Workspace, stop: threading.Event, limit: int | None = None) -> int:
     limit = ws.settings.warm_customers if limit is None else limit
     done = 0
     spec = RuleSpec()
+    identities = ws.om.identities
     for customer_id in models.main.user_ids_[:limit].tolist():
         if stop.is_set() or ws.models is not models:
             break
+        if identities.is_merged_away(customer_id):  # answers are cached by the person only
+            continue
         key = ("customer", customer_id, DEFAULT_N, False, spec)
         if ws.cache.get(key) is not None:
             continue
