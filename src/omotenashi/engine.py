@@ -102,10 +102,7 @@ class Omotenashi:
     @property
     def root(self) -> Path:
         """Folder for artefacts that belong to this store (models, reports)."""
-        path = getattr(self.store, "path", ":memory:")
-        if path == ":memory:":
-            return Path.cwd() / "omotenashi-artefacts"
-        return Path(path).resolve().parent / (Path(path).stem + ".artefacts")
+        return self.store.artefacts.root
 
     def close(self) -> None:
         self.store.close()

@@ -215,7 +215,7 @@ def run_import(
     customers_job = loaders.submit(lambda: list(plan.customers())) if plan.customers else None
     loaders.shutdown(wait=False)
     with store.bulk(expected):
-        report.events_written = store.insert_stream(batches())
+        report.events_written = store.events.insert_stream(batches())
         report.duplicates = prepared_rows - report.events_written
         report.rejected = len(rejects)
         # identity links implied by the events (first link wins; see omotenashi.identity)
@@ -224,7 +224,7 @@ def run_import(
 
         def resolved(customer: str) -> str:
             if customer not in canonical:
-                canonical[customer] = store.resolve("customer", customer) or customer
+                canonical[customer] = store.identities.resolve("customer", customer) or customer
             return canonical[customer]
 
         link_rows = [
@@ -234,16 +234,16 @@ def run_import(
             )
         ]
         link_rows += [(k, v, resolved(c), "import", now) for k, v, c in context_links]
-        report.identity_links = store.link_identities(link_rows)
+        report.identity_links = store.identities.link_many(link_rows)
         if items_job is not None:
-            report.items_written = store.upsert_items(items_job.result())
+            report.items_written = store.catalog.upsert_items(items_job.result())
         if customers_job is not None:
-            report.customers_written = store.upsert_customers(customers_job.result())
+            report.customers_written = store.catalog.upsert_customers(customers_job.result())
         if rejects:
             target = rejects_path or _default_rejects_path(plan)
             _write_rejects(target, rejects)
             report.rejects_file = str(target)
-        store.record_import(
+        store.imports.record(
             {
                 "import_id": uuid.uuid4().hex,
                 "source": plan.name,

@@ -39,7 +39,7 @@ class Identities:
     def find_customer(self, kind: str, value: str) -> str | None:
         """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
         kind, value = identity_rules.rules.normalise_identity(kind, value)
-        return self.store.resolve(kind, value)
+        return self.store.identities.resolve(kind, value)
 
     def person(self, any_id: str) -> str | None:
         """The canonical customer id behind ``any_id``, or None when nobody is known by it.
@@ -47,17 +47,19 @@ class Identities:
         ``any_id`` may be a customer id (one merged into another resolves to the survivor) or an
         anonymous id linked to a customer (through an event, ``identify`` or ``alias``).
         """
-        keys = self.store.person_keys(str(any_id))
+        keys = self.store.identities.person_keys(str(any_id))
         if keys is not None:
             return keys.customer_id
-        linked = self.store.resolve("anonymous", str(any_id)) if str(any_id).strip() else None
+        linked = (
+            self.store.identities.resolve("anonymous", str(any_id)) if str(any_id).strip() else None
+        )
         if linked is None:
             return None
         return identity_rules.resolve_customer(self.store, linked)
 
     def is_merged_away(self, customer_id: str) -> bool:
         """Whether ``customer_id`` was merged into another customer (one indexed lookup)."""
-        found = self.store.resolve("customer", str(customer_id))
+        found = self.store.identities.resolve("customer", str(customer_id))
         return found is not None and found != str(customer_id)
 
     def require_person(self, any_id: str) -> str:

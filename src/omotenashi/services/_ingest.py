@@ -147,7 +147,7 @@ class Ingest:
         checked = _to_event(event)
         row = self._row(checked, now_micros())
         with self.store.transaction():
-            stored = self.store.insert_events([row]) == 1
+            stored = self.store.events.insert([row]) == 1
             if stored:
                 self._apply_links([checked], [row])
         return TrackResult(row[0], stored)
@@ -174,7 +174,7 @@ class Ingest:
     def write(self, batch: PreparedEvents) -> list[TrackResult]:
         """The second half of :meth:`track_many`: write prepared events in one transaction."""
         with self.store.transaction():
-            flags = self.store.insert_new_events(batch.rows)
+            flags = self.store.events.insert_new(batch.rows)
             new = [i for i, stored in enumerate(flags) if stored]
             self._apply_links([batch.events[i] for i in new], [batch.rows[i] for i in new])
         return [TrackResult(row[0], new) for row, new in zip(batch.rows, flags, strict=True)]
@@ -189,7 +189,7 @@ class Ingest:
             except ValidationError as exc:
                 raise DataError(_validation_message(exc, f"items[{i}].")) from exc
             rows.append(record.model_dump())
-        return self.store.upsert_items(rows)
+        return self.store.catalog.upsert_items(rows)
 
     def upsert_customers(self, customers: Iterable[CustomerRecord | Mapping[str, Any]]) -> int:
         """Set attributes of customers (merged into what is stored); returns how many changed."""
@@ -205,7 +205,7 @@ class Ingest:
                 raise DataError(_validation_message(exc, f"customers[{i}].")) from exc
             canonical = identity_rules.resolve_customer(self.store, record.customer_id)
             rows.append((canonical, record.attributes))
-        return self.store.upsert_customers(rows)
+        return self.store.catalog.upsert_customers(rows)
 
     def save_scores(self, source: str, frame: pd.DataFrame) -> int:
         """Store per-customer figures of a model run (index: customer id; one column per
@@ -217,7 +217,7 @@ class Ingest:
                     continue
                 plain = value.item() if hasattr(value, "item") else value  # numpy scalars
                 rows.append((str(customer_id), str(name), plain))
-        return self.store.replace_scores(source, rows)
+        return self.store.scores.replace(source, rows)
 
     # -- imports -----------------------------------------------------------------------------
     def import_events(
@@ -327,7 +327,7 @@ class Ingest:
 
     def import_sources(self) -> list[str]:
         """Names of the imports recorded in the store."""
-        return list(self.store.import_sources())
+        return list(self.store.imports.sources())
 
 
 def store_file(db: str | os.PathLike[str] | None) -> Path | None:

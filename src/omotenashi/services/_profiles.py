@@ -52,26 +52,26 @@ class Profiles:
         """Counts and ranges of what the store holds."""
         from omotenashi.events.timeutil import isoformat
 
-        data = self.store.stats()
+        data = self.store.reads.stats()
         data["first_event"] = isoformat(data["first_event"])
         data["last_event"] = isoformat(data["last_event"])
         data["store"] = self.store.url
-        data["customers"] = self.store.count_customers()
+        data["customers"] = self.store.reads.count_customers()
         return data
 
     def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
         """All events with the person each belongs to (``person_id``), oldest first."""
-        return self.store.events_frame(types)
+        return self.store.reads.events_frame(types)
 
     def items_frame(self) -> pd.DataFrame:
-        return self.store.items_frame()
+        return self.store.catalog.items_frame()
 
     def customers_frame(self) -> pd.DataFrame:
-        return self.store.customers_frame()
+        return self.store.catalog.customers_frame()
 
     def latest_timestamp(self) -> int | None:
         """Microseconds of the newest event (None for an empty store)."""
-        return self.store.latest_timestamp()
+        return self.store.events.latest_timestamp()
 
 
 __all__ = ["Profile", "Profiles", "TimelinePage"]

@@ -6,16 +6,17 @@ never wait for it. A training job trains the default recommender and the session
 (``train``) and a bought-together model when the store has orders, then saves them as new
 versions. Servers notice new versions on disk and swap them in (``Recommendations.reload``); so
 a model trained by ``omotenashi train`` from the command line is picked up the same way. A lock
-file keeps two server processes from training the same workspace at once.
+file keeps two server processes from training the same workspace at once
+(``store.artefacts.lock``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from omotenashi.recommend import (
     sessionize,
 )
 from omotenashi.recommend._artefacts import set_default
+from omotenashi.storage import LockHeld
 
 #: Model answering ``/items/{id}/bought-together`` (fitted on orders).
 TOGETHER_MODEL = "together"
@@ -240,11 +242,10 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
     om = Omotenashi(db_url, create=False)
     try:
         root = Path(om.root)
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / "train.lock", "w") as lock:
+        with ExitStack() as held:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                held.enter_context(om.store.artefacts.lock("train", wait=False))
+            except LockHeld:
                 return {"skipped": "another process is training this workspace"}
             try:
                 info = train(om, model)
