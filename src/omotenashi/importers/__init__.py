@@ -14,9 +14,9 @@ from omotenashi.importers.job import (
     run_import,
 )
 from omotenashi.importers.mapping import parse_map
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.presets import PRESETS, preset_plan
 from omotenashi.importers.readers import CsvOptions
+from omotenashi.ingest._file_rows import EventDefaults
 
 __all__ = [
     "PRESETS",

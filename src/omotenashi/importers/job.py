@@ -18,18 +18,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events.model import Item
 from omotenashi.events.timeutil import now_micros
-from omotenashi.identity.rules import (
-    IDENTITY_CONTEXT_KEYS,
-    links_from_events,
-    normalise_identity,
-)
 from omotenashi.importers.mapping import parse_map
-from omotenashi.importers.pipeline import ContentIds, EventDefaults, _text, prepare_events
 from omotenashi.importers.readers import Chunk, CsvOptions, count_rows, read_chunks
+from omotenashi.ingest._file_rows import (
+    ContentIds,
+    EventColumns,
+    EventDefaults,
+    _text,
+    event_columns,
+)
+from omotenashi.ingest._links import implied_links, write_links
 from omotenashi.storage.base import Store
 
 Progress = Callable[[int], None]
@@ -99,28 +102,28 @@ def _chunks_with_lines(source: EventSource) -> Iterable[tuple[Chunk, pd.DataFram
         yield chunk, frame
 
 
-def _identify_context_links(
-    frame: pd.DataFrame,
-    bad: np.ndarray,
-    mapping: dict[str, str],
-    prepared_column: Callable[[str], list[object]],
-) -> list[tuple[str, str, str]]:
-    """(kind, value, customer) links from the context columns (e-mail, phone, loyalty id,
-    device id) of the identify rows among the rows that passed the checks."""
-    out: list[tuple[str, str, str]] = []
-    keys = [k for k in IDENTITY_CONTEXT_KEYS if f"context.{k}" in mapping]
-    if not keys or "customer" not in mapping:
-        return out
-    good = frame.iloc[np.flatnonzero(~bad)]
-    rows = np.flatnonzero(np.asarray(prepared_column("type"), dtype=object) == "identify")
-    customers = _text(good[mapping["customer"]]).to_pylist()
-    for key in keys:
-        values = _text(good[mapping[f"context.{key}"]]).to_pylist()
-        for position in rows:
-            if values[position] is not None and customers[position] is not None:
-                kind, value = normalise_identity(key, values[position])
-                out.append((kind, value, str(customers[position])))
-    return out
+def _link_candidates(
+    prepared: EventColumns,
+) -> list[tuple[str | None, str | None, str, int, str | None]]:
+    """The rows of a chunk that may imply identity links (a customer id together with an
+    anonymous id, or an identify event), as ``ingest.implied_links`` reads them."""
+    columns = prepared.columns
+    customers = np.asarray(columns["customer_id"].is_valid(), dtype=bool)
+    anonymous = np.asarray(columns["anonymous_id"].is_valid(), dtype=bool)
+    identify = np.asarray(pc.fill_null(pc.equal(columns["type"], "identify"), False), dtype=bool)
+    pick = np.flatnonzero(customers & (anonymous | identify))
+    if not len(pick):
+        return []
+    take = pa.array(pick, type=pa.int64())
+    return list(
+        zip(
+            *(
+                columns[name].take(take).to_pylist()
+                for name in ("customer_id", "anonymous_id", "type", "ts", "context")
+            ),
+            strict=True,
+        )
+    )
 
 
 def run_import(
@@ -137,8 +140,8 @@ def run_import(
     report = ImportReport(source=plan.name)
     rejects: list[dict[str, Any]] = []
     expected = sum((source.rows_hint() or 0) for source in plan.sources)
-    both_ids: list[tuple[str, str, str, int]] = []  # (customer, anonymous, type, ts) rows
-    context_links: list[tuple[str, str, str]] = []
+    # (customer, anonymous, type, ts, context) of the rows that may imply identity links
+    link_rows: list[tuple[str | None, str | None, str, int, str | None]] = []
     prepared_rows = 0
 
     def batches() -> Iterator[pa.Table]:
@@ -149,7 +152,7 @@ def run_import(
             content_ids = ContentIds()
             for chunk, frame in _chunks_with_lines(source):
                 lines = frame[LINE].to_numpy()
-                prepared, failures, bad = prepare_events(
+                prepared, failures, _bad = event_columns(
                     frame,
                     mapping=source.mapping,
                     defaults=source.defaults,
@@ -186,26 +189,7 @@ def run_import(
                         rejects.append(record)
                 prepared_rows += prepared.size
                 yield prepared.table(received_at)
-                customers = prepared.columns["customer_id"]
-                anonymous_ids = prepared.columns["anonymous_id"]
-                both = np.flatnonzero(
-                    np.asarray(customers.is_valid(), dtype=bool)
-                    & np.asarray(anonymous_ids.is_valid(), dtype=bool)
-                )
-                if len(both):
-                    pick = pa.array(both, type=pa.int64())
-                    both_ids.extend(
-                        zip(
-                            customers.take(pick).to_pylist(),
-                            anonymous_ids.take(pick).to_pylist(),
-                            prepared.columns["type"].take(pick).to_pylist(),
-                            prepared.columns["ts"].take(pick).to_pylist(),
-                            strict=True,
-                        )
-                    )
-                context_links.extend(
-                    _identify_context_links(frame, bad, source.mapping, prepared.column)
-                )
+                link_rows.extend(_link_candidates(prepared))
                 if progress:
                     progress(len(frame))
 
@@ -218,23 +202,8 @@ def run_import(
         report.events_written = store.insert_stream(batches())
         report.duplicates = prepared_rows - report.events_written
         report.rejected = len(rejects)
-        # identity links implied by the events (first link wins; see omotenashi.identity)
-        now = now_micros()
-        canonical: dict[str, str] = {}
-
-        def resolved(customer: str) -> str:
-            if customer not in canonical:
-                canonical[customer] = store.resolve("customer", customer) or customer
-            return canonical[customer]
-
-        link_rows = [
-            ("anonymous", anonymous, resolved(customer), "import", ts)
-            for anonymous, customer, ts in sorted(
-                links_from_events(both_ids), key=lambda link: (link[2], link[1])
-            )
-        ]
-        link_rows += [(k, v, resolved(c), "import", now) for k, v, c in context_links]
-        report.identity_links = store.link_identities(link_rows)
+        # identity links implied by the events: the same rule as tracking (omotenashi.ingest)
+        report.identity_links = write_links(store, implied_links(link_rows))
         if items_job is not None:
             report.items_written = store.upsert_items(items_job.result())
         if customers_job is not None:

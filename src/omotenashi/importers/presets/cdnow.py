@@ -24,8 +24,8 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import CsvOptions
+from omotenashi.ingest._file_rows import EventDefaults
 
 MASTER_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 SAMPLE_COLUMNS = ("master_id", "customer_id", "date", "number_of_cds", "dollar_value")

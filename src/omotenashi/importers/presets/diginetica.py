@@ -20,8 +20,8 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import CsvOptions
+from omotenashi.ingest._file_rows import EventDefaults
 
 FILE_NAMES = ("sample_train-item-views.csv", "train-item-views.csv")
 COLUMNS = ("session_id", "user_id", "item_id", "timeframe", "eventdate")

@@ -32,8 +32,8 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import CsvOptions
+from omotenashi.ingest._file_rows import EventDefaults
 
 LINE = "__line__"
 USER_FEATURES = tuple(f"user_feature_{i}" for i in range(4))

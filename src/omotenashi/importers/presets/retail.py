@@ -22,8 +22,8 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import file_format
+from omotenashi.ingest._file_rows import EventDefaults
 
 NON_PRODUCT_CODES = {
     "POST",

@@ -43,8 +43,8 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
 from omotenashi.importers.readers import CsvOptions
+from omotenashi.ingest._file_rows import EventDefaults
 
 CHANNEL = "clinic"
 ITEM_COLUMN = "__item__"
