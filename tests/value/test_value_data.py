@@ -86,13 +86,13 @@ def test_rfm_summary_by_hand():
     )
     s = rfm_summary(tx, "2024-01-29", freq="W")
     a, b = s.loc["a"], s.loc["b"]
-    assert a["frequency"] == 2  # three purchase days, two after the first
+    assert a["repeat_purchases"] == 2  # three purchase days, two after the first
     assert a["recency"] == pytest.approx(3.0)
     assert a["T"] == pytest.approx(4.0)
-    assert a["monetary"] == pytest.approx(30.0)  # mean of the repeat days 20 and 40
-    assert a["n_purchases"] == 3 and a["total_value"] == 75.0
+    assert a["mean_repeat_spend"] == pytest.approx(30.0)  # mean of the repeat days 20 and 40
+    assert a["n_purchases"] == 3 and a["monetary"] == pytest.approx(75.0)
     assert a["recency_days"] == 7
-    assert (b["frequency"], b["recency"], b["monetary"]) == (0, 0, 0)
+    assert (b["repeat_purchases"], b["recency"], b["mean_repeat_spend"]) == (0, 0, 0)
     assert b["T"] == pytest.approx(2.0)
     # A window that ends before b's first purchase leaves b out.
     assert list(rfm_summary(tx, "2024-01-10").index) == ["a"]

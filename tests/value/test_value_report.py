@@ -43,10 +43,10 @@ def test_clv_without_discount_is_spend_times_expected_purchases():
     bg, gg = _models()
     s = pd.DataFrame(
         {
-            "frequency": [0.0, 2.0, 6.0],
+            "repeat_purchases": [0.0, 2.0, 6.0],
             "recency": [0.0, 30.43, 35.0],
             "T": [38.86] * 3,
-            "monetary": [0.0, 22.35, 50.0],
+            "mean_repeat_spend": [0.0, 22.35, 50.0],
         }
     )
     clv = customer_lifetime_value(bg, gg, s, horizon_months=12, annual_discount_rate=0.0, freq="W")
@@ -71,8 +71,8 @@ def _transactions(n=300, seed=0):
     start = pd.Timestamp("2024-01-01", tz="UTC")
     rows = []
     for pid, row in sim.iterrows():
-        days = [0.0] + sorted(rng.uniform(1, max(row["recency"], 1), int(row["frequency"])))
-        if row["frequency"]:
+        days = [0.0] + sorted(rng.uniform(1, max(row["recency"], 1), int(row["repeat_purchases"])))
+        if row["repeat_purchases"]:
             days[-1] = row["recency"]
         for d in days:
             rows.append((pid, start + pd.Timedelta(days=int(d)), float(rng.gamma(4, 10))))
@@ -221,7 +221,7 @@ def test_cli_pareto_report_and_segments(csv_file, tmp_path):
         "--map",
         "customer=cust,time=when,value=amount",
         "--rule",
-        "big: total_value > 100",
+        "big: monetary > 100",
         "--kmeans",
         "3",
         "--json",

@@ -90,7 +90,7 @@ RuleOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--rule",
-        help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
+        help="Marketer rule 'name: expression', e.g. \"vip: monetary > "
         "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval).",
     ),
 ]
@@ -294,7 +294,7 @@ def _fit_plots(outcome: Any, directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     T = float(outcome.summary["T"].max())
     horizon = T if outcome.split is None else outcome.split.holdout_length
-    max_f = int(min(max(outcome.summary["frequency"].quantile(0.99), 5), 50))
+    max_f = int(min(max(outcome.summary["repeat_purchases"].quantile(0.99), 5), 50))
     paths = {
         "expected_purchases.png": lambda p: value.plot_expected_purchases_heatmap(
             outcome.model, T, horizon, max_f, p
@@ -379,7 +379,7 @@ def report_command(
             "RFM segment, CLV and P(alive) saved to the profiles (`omotenashi profile`)."
         )
     _console.print(_frame_table("RFM segments", report.segments, "segment"))
-    cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
+    cols = ["monetary", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
     best = report.customers.sort_values("clv", ascending=False).head(top)[cols]
     _console.print(_frame_table(f"top {top} customers by CLV", best, "customer"))
     for note in result.get("notes", []):
@@ -493,7 +493,7 @@ def segments_command(
                 "segment": name,
                 "rule": text,
                 "customers": int(member[name].sum()),
-                "value": float(frame.loc[member[name], "total_value"].sum()),
+                "value": float(frame.loc[member[name], "monetary"].sum()),
             }
             for name, text in rules
         ]

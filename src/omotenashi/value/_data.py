@@ -2,9 +2,9 @@
 
 Every value model here (BG/NBD, Pareto/NBD, Gamma-Gamma, RFM, lapse risk) starts from the same
 two tables: *transactions* (one row per customer and purchase occasion) and the *RFM summary*
-(one row per customer: frequency, recency, age T, monetary). Building both in one place keeps the
-counting rules (what is a repeat purchase, how returns are netted, where the calibration window
-ends) identical across models, the CLI and the store.
+(one row per customer: repeat purchases, recency, age T, mean repeat spend, total value).
+Building both in one place keeps the counting rules (what is a repeat purchase, how returns
+are netted, where the calibration window ends) identical across models, the CLI and the store.
 """
 
 from __future__ import annotations
@@ -377,16 +377,21 @@ def rfm_summary(
     *,
     freq: str = "D",
 ) -> pd.DataFrame:
-    """Per-customer frequency, recency, age and monetary value, as the value models expect.
+    """Per-customer repeat purchases, recency, age and spend, as the value models expect.
 
     Purchase *occasions* are distinct calendar days (UTC): several orders on one day count once
     and their values are added. For a customer whose first occasion is at ``t0``:
 
-    * ``frequency`` – number of occasions after the first (repeat purchases);
+    * ``repeat_purchases`` – number of occasions after the first (BG/NBD's and Pareto/NBD's
+      ``x``, lifetimes' ``frequency``);
     * ``recency`` – time from ``t0`` to the last occasion, in ``freq`` units (0 if none repeat);
     * ``T`` – time from ``t0`` to the end of the window, in ``freq`` units;
-    * ``monetary`` – mean value of the repeat occasions (0 without repeats; the Gamma-Gamma input);
-    * ``n_purchases``, ``total_value``, ``first``, ``last`` – all occasions, for RFM scoring;
+    * ``mean_repeat_spend`` – mean value of the repeat occasions (0 without repeats; the
+      Gamma-Gamma input, lifetimes' ``monetary_value``);
+    * ``n_purchases`` – all occasions (distinct purchase days), the RFM frequency score's input;
+    * ``monetary`` – total net value of all occasions (as ``monetary`` in profiles: what a
+      segment rule such as ``monetary > 1000`` reads);
+    * ``first``, ``last`` – the first and last occasion day;
     * ``recency_days`` – days since the last occasion at the end of the window.
 
     Times are measured between calendar days, so a first purchase on 1997-01-01 and a window
@@ -438,17 +443,17 @@ def rfm_summary(
     n = g.size()
     total = g["value"].sum()
     first_value = g["value"].first()
-    frequency = (n - 1).astype(float)
+    repeats = (n - 1).astype(float)
     repeat_total = total - first_value
-    monetary = np.where(frequency > 0, repeat_total / frequency.where(frequency > 0, 1.0), 0.0)
+    mean_repeat = np.where(repeats > 0, repeat_total / repeats.where(repeats > 0, 1.0), 0.0)
     out = pd.DataFrame(
         {
-            "frequency": frequency,
+            "repeat_purchases": repeats,
             "recency": (last - first).dt.days / days,
             "T": (end_day - first).dt.days / days,
-            "monetary": monetary,
+            "mean_repeat_spend": mean_repeat,
             "n_purchases": n.astype(int),
-            "total_value": total.astype(float),
+            "monetary": total.astype(float),
             "recency_days": (end_day - last).dt.days.astype(float),
             "first": first,
             "last": last,
