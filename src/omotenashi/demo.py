@@ -35,7 +35,7 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
     before = om.profile(best)
 
     # an anonymous app session of the best customer, then a login: the history joins the profile
-    latest = om.store.latest_timestamp() or 0
+    latest = om.store.events.latest_timestamp() or 0
     items = om.items_frame()
     liked = before.top_categories[0].category if before.top_categories else None
     candidates = items[items["categories"].map(lambda c: liked in c)] if liked else items
@@ -107,7 +107,7 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
 
 def is_demo_store(om: Omotenashi) -> bool:
     """True when every import into the store was the demo's (safe to rebuild)."""
-    sources = om.store.import_sources()
+    sources = om.store.imports.sources()
     return all(s == DEMO_SOURCE for s in sources)
 
 

@@ -119,10 +119,7 @@ class Omotenashi:
     @property
     def root(self) -> Path:
         """Folder for artefacts that belong to this store (models, reports)."""
-        path = getattr(self.store, "path", ":memory:")
-        if path == ":memory:":
-            return Path.cwd() / "omotenashi-artefacts"
-        return Path(path).resolve().parent / (Path(path).stem + ".artefacts")
+        return self.store.artefacts.root
 
     def close(self) -> None:
         self.store.close()
@@ -142,7 +139,7 @@ class Omotenashi:
         """
         _, (row,) = ingest.event_rows([_to_event(event)], now_micros())
         with self.store.transaction():
-            stored = self.store.insert_events([row]) == 1
+            stored = self.store.events.insert([row]) == 1
             if stored:
                 ingest.write_links(self.store, ingest.row_links([row]))
         return TrackResult(row[0], stored)
@@ -168,7 +165,7 @@ class Omotenashi:
     def track_prepared(self, batch: PreparedEvents) -> list[TrackResult]:
         """The second half of :meth:`track_many`: write prepared events in one transaction."""
         with self.store.transaction():
-            flags = self.store.insert_new_events(batch.rows)
+            flags = self.store.events.insert_new(batch.rows)
             new = [i for i, stored in enumerate(flags) if stored]
             ingest.write_links(self.store, ingest.row_links(batch.rows[i] for i in new))
         return [TrackResult(row[0], new) for row, new in zip(batch.rows, flags, strict=True)]
@@ -195,7 +192,7 @@ class Omotenashi:
     def find_customer(self, kind: str, value: str) -> str | None:
         """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
         kind, value = identity_rules.rules.normalise_identity(kind, value)
-        return self.store.resolve(kind, value)
+        return self.store.identities.resolve(kind, value)
 
     # -- catalogue and customers -------------------------------------------------------------
     def upsert_items(self, items: Iterable[Item | Mapping[str, Any]]) -> int:
@@ -207,7 +204,7 @@ class Omotenashi:
             except ValidationError as exc:
                 raise DataError(_validation_message(exc, f"items[{i}].")) from exc
             rows.append(record.model_dump())
-        return self.store.upsert_items(rows)
+        return self.store.catalog.upsert_items(rows)
 
     def upsert_customers(self, customers: Iterable[CustomerRecord | Mapping[str, Any]]) -> int:
         """Set attributes of customers (merged into what is stored); returns how many changed."""
@@ -223,7 +220,7 @@ class Omotenashi:
                 raise DataError(_validation_message(exc, f"customers[{i}].")) from exc
             canonical = identity_rules.resolve_customer(self.store, record.customer_id)
             rows.append((canonical, record.attributes))
-        return self.store.upsert_customers(rows)
+        return self.store.catalog.upsert_customers(rows)
 
     # -- reading -----------------------------------------------------------------------------
     def profile(
@@ -257,7 +254,7 @@ class Omotenashi:
                     continue
                 plain = value.item() if hasattr(value, "item") else value  # numpy scalars
                 rows.append((str(customer_id), str(name), plain))
-        return self.store.replace_scores(source, rows)
+        return self.store.scores.replace(source, rows)
 
     def refresh_value(self, **options: Any) -> Any:
         """Fit the customer-value models on the store, save each customer's RFM segment, CLV and
@@ -278,22 +275,22 @@ class Omotenashi:
         """Counts and ranges of what the store holds."""
         from omotenashi.events.timeutil import isoformat
 
-        data = self.store.stats()
+        data = self.store.reads.stats()
         data["first_event"] = isoformat(data["first_event"])
         data["last_event"] = isoformat(data["last_event"])
         data["store"] = self.url
-        data["customers"] = self.store.count_customers()
+        data["customers"] = self.store.reads.count_customers()
         return data
 
     def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
         """All events with the person each belongs to (``person_id``), oldest first."""
-        return self.store.events_frame(types)
+        return self.store.reads.events_frame(types)
 
     def items_frame(self) -> pd.DataFrame:
-        return self.store.items_frame()
+        return self.store.catalog.items_frame()
 
     def customers_frame(self) -> pd.DataFrame:
-        return self.store.customers_frame()
+        return self.store.catalog.customers_frame()
 
     # -- imports -----------------------------------------------------------------------------
     def import_events(

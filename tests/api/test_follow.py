@@ -96,16 +96,16 @@ def test_writes_from_the_cli_are_followed_and_imports_empty_the_cache(pair):
 def test_a_rolled_back_insert_withdraws_its_span(tmp_path):
     with Omotenashi(tmp_path / "s.db") as om:
         om.track(_event("c1", "tea"))
-        assert om.store.own_spans() == []  # off unless asked for: nothing piles up
-        om.store.record_own_spans()
-        top = om.store.last_seq()
+        assert om.store.events.own_spans() == []  # off unless asked for: nothing piles up
+        om.store.events.record_own_spans()
+        top = om.store.events.last_seq()
         with pytest.raises(RuntimeError), om.store.transaction():
-            om.store.insert_new_events(om.prepare_events([_event("c2", "jam")]).rows)
-            assert om.store.own_spans()[-1] == (top, top + 1)  # published before the commit
+            om.store.events.insert_new(om.prepare_events([_event("c2", "jam")]).rows)
+            assert om.store.events.own_spans()[-1] == (top, top + 1)  # published before the commit
             raise RuntimeError("boom")
-        assert all(hi <= top for _, hi in om.store.own_spans())
-        om.store.forget_own_spans(top)
-        assert om.store.own_spans() == []
+        assert all(hi <= top for _, hi in om.store.events.own_spans())
+        om.store.events.forget_own_spans(top)
+        assert om.store.events.own_spans() == []
 
 
 def test_covered_spans():

@@ -95,7 +95,7 @@ def test_bearer_and_header_keys_both_work_on_hot_routes(client):
 def test_checkpoints_leave_the_commit_and_copy_everything(tmp_path):
     path = tmp_path / "shop.db"
     writer = Omotenashi(path)
-    checkpointer = Checkpointer(str(path), writer.store)
+    checkpointer = Checkpointer(writer.store)
     try:
         with sqlite3.connect(path) as probe:
             assert probe.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # own conn
@@ -113,7 +113,7 @@ def test_checkpoints_leave_the_commit_and_copy_everything(tmp_path):
         checkpointer.close()
         writer.close()
     memory = Omotenashi("memory://")
-    assert Checkpointer(":memory:", memory.store).run() is None
+    assert Checkpointer(memory.store).run() is None
     memory.close()
 
 
@@ -166,7 +166,7 @@ def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch)
     om = Omotenashi(path)
     writer = EventWriter(om, lambda events, results: None)
     try:
-        assert om.store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert om.store._db.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         first = writer.submit([Event.model_validate(e) for e in _events(3)])
         with sqlite3.connect(path) as reader:  # committed: another connection sees it ...
             for _ in range(200):

@@ -241,14 +241,14 @@ def test_bulk_loads_skip_known_ids_and_keep_indexes(om: Omotenashi, tmp_path: Pa
     assert len(frame) == 130_000 and frame["event_id"].is_unique
     indexes = {
         r[0]
-        for r in om.store._conn.execute(
+        for r in om.store._db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
         )
     }
     assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
     assert om.profile("u5").rfm.frequency > 0
     assert not list(tmp_path.glob(".omotenashi-stage-*"))  # staging files are removed
-    assert om.store.latest_timestamp() == (1_600_000_000 + 129_999 * 60) * 1_000_000
+    assert om.store.events.latest_timestamp() == (1_600_000_000 + 129_999 * 60) * 1_000_000
 
 
 def test_repeated_ids_within_a_file_count_once(om: Omotenashi, tmp_path: Path) -> None:
@@ -278,7 +278,7 @@ def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> Non
     assert om.stats()["events"] == 1
     indexes = {
         r[0]
-        for r in om.store._conn.execute(
+        for r in om.store._db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
         )
     }

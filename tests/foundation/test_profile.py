@@ -170,7 +170,7 @@ def test_person_with_more_ids_than_sql_parameters(om: Omotenashi) -> None:
     most 32,766 parameters in one statement by default; some builds allow more)."""
     import sqlite3
 
-    om.store._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    om.store._db.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
     ids = [f"device-{i}" for i in range(40_000)]
     om.track_many(
         {"anonymous_id": a, "type": "view", "item_id": "tea", "timestamp": 1_700_000_000 + i}

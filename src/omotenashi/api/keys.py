@@ -3,23 +3,24 @@
 A token reads ``omk_<key id>_<secret>``. The key id is public (it names the key in listings and
 logs); the secret is 32 random bytes whose SHA-256 is all that is stored. Scopes: ``ingest``
 (write events, items, customers), ``read`` (profiles, recommendations) and ``admin`` (retraining,
-keys of its workspace; implies the other two).
+keys of its workspace; implies the other two). Where the keys are kept is storage's business
+(``storage.KeyStore``); this module holds the key logic.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.storage import KeyRecord, open_key_store
+from omotenashi.storage import KeyStore as StoredKeys
 
 SCOPES: tuple[str, ...] = ("ingest", "read", "admin")
 _WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -88,39 +89,40 @@ class CreatedKey:
 
 
 class KeyStore:
-    """Keys in a small SQLite file; verified tokens are cached for ``cache_s`` seconds.
+    """API keys over a key store (``storage.open_key_store``); verified tokens are cached for
+    ``cache_s`` seconds.
 
     Parameters
     ----------
-    path : path
-        The keys file (created when missing).
+    location : path, URL or storage ``KeyStore``
+        Where the keys are kept (a SQLite file is created when missing).
     cache_s : float
-        How long a verified token is trusted without re-reading the file: a revoked key stops
+        How long a verified token is trusted without re-reading the store: a revoked key stops
         working within this time in every server process.
     """
 
-    def __init__(self, path: str | Path, *, cache_s: float = 5.0) -> None:
-        self.path = Path(path)
-        self.cache_s = cache_s
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, workspace TEXT NOT "
-            "NULL, scopes TEXT NOT NULL, secret_sha256 TEXT NOT NULL, label TEXT, created_at "
-            "REAL NOT NULL, revoked_at REAL)"
+    def __init__(
+        self, location: str | os.PathLike[str] | StoredKeys, *, cache_s: float = 5.0
+    ) -> None:
+        self.records: StoredKeys = (
+            location if isinstance(location, StoredKeys) else open_key_store(location)
         )
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.records.close()
 
     @staticmethod
-    def _info(row: tuple) -> KeyInfo:
-        return KeyInfo(row[0], row[1], tuple(row[2].split(",")), row[3], row[4], row[5])
+    def _info(record: KeyRecord) -> KeyInfo:
+        return KeyInfo(
+            record.key_id,
+            record.workspace,
+            record.scopes,
+            record.label,
+            record.created_at,
+            record.revoked_at,
+        )
 
     def create(
         self, workspace: str, scopes: Iterable[str], *, label: str | None = None
@@ -130,41 +132,22 @@ class KeyStore:
         checked = check_scopes(scopes)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        info = KeyInfo(key_id, workspace, checked, label, time.time())
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (key_id, workspace, ",".join(checked), _digest(secret), label, info.created_at),
-            )
-        return CreatedKey(info, f"{_PREFIX}_{key_id}_{secret}")
+        record = KeyRecord(key_id, workspace, checked, _digest(secret), label, time.time())
+        self.records.add(record)
+        return CreatedKey(self._info(record), f"{_PREFIX}_{key_id}_{secret}")
 
     def list(self, workspace: str | None = None) -> list[KeyInfo]:
         """Keys (revoked ones included), oldest first."""
-        sql = "SELECT key_id, workspace, scopes, label, created_at, revoked_at FROM api_keys"
-        params: tuple = ()
-        if workspace is not None:
-            sql += " WHERE workspace = ?"
-            params = (workspace,)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY created_at", params).fetchall()
-        return [self._info(r) for r in rows]
+        return [self._info(r) for r in self.records.list(workspace)]
 
     def revoke(self, key_id: str, *, workspace: str | None = None) -> KeyInfo:
         """Revoke a key (of ``workspace`` when given); raises ``NotFound`` for unknown ids."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT key_id, workspace, scopes, label, created_at, revoked_at FROM api_keys "
-                "WHERE key_id = ?",
-                (key_id,),
-            ).fetchone()
-            if row is None or (workspace is not None and row[1] != workspace):
-                raise NotFound(f"unknown key {key_id!r}")
-            self._conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (time.time(), key_id),
-            )
-            self._cache.clear()
-        return self._info(row)
+        record = self.records.get(key_id)
+        if record is None or (workspace is not None and record.workspace != workspace):
+            raise NotFound(f"unknown key {key_id!r}")
+        self.records.revoke(key_id, time.time())
+        self._cache.clear()
+        return self._info(record)
 
     def authenticate(self, token: str | None) -> KeyInfo | None:
         """The live key a token belongs to, or None (unknown, malformed or revoked)."""
@@ -185,14 +168,9 @@ class KeyStore:
         key_id, _, secret = rest.partition("_")
         if prefix != _PREFIX or not key_id or not secret or len(token) > 200:
             return None
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT key_id, workspace, scopes, label, created_at, revoked_at, secret_sha256 "
-                "FROM api_keys WHERE key_id = ?",
-                (key_id,),
-            ).fetchone()
-        if row is None or row[5] is not None:
+        record = self.records.get(key_id)
+        if record is None or record.revoked_at is not None:
             return None
-        if not hmac.compare_digest(row[6], _digest(secret)):
+        if not hmac.compare_digest(record.secret_sha256, _digest(secret)):
             return None
-        return self._info(row[:6])
+        return self._info(record)

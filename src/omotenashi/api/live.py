@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
@@ -20,6 +19,7 @@ from typing import Any
 from omotenashi.engine import Omotenashi, PreparedEvents, TrackResult
 from omotenashi.errors import StorageError
 from omotenashi.events.model import Event
+from omotenashi.storage import Checkpointing, DeferredSync, Store
 
 _STOP = object()
 log = logging.getLogger("omotenashi.api")
@@ -40,32 +40,26 @@ class Checkpointer:
     commit is durable once it is in the log.
     """
 
-    def __init__(self, path: str, writer_store: object) -> None:
-        self.path = path
+    def __init__(self, writer_store: Store) -> None:
         self.checkpoints = 0
-        self._conn: sqlite3.Connection | None = None
-        defer = getattr(writer_store, "set_wal_autocheckpoint", None)  # SQLite stores only
-        if path == ":memory:" or defer is None:
-            return
-        defer(WAL_SAFETY_PAGES)
-        self._conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
+        self._store: Checkpointing | None = None
+        if isinstance(writer_store, Checkpointing):  # a store with a write-ahead log
+            writer_store.set_wal_autocheckpoint(WAL_SAFETY_PAGES)
+            self._store = writer_store
 
     def run(self) -> tuple[int, int] | None:
-        """One passive checkpoint: ``(log pages, pages copied)``, or None when not applicable."""
-        if self._conn is None:
+        """One passive checkpoint: ``(log pages, pages copied)``, or None when not applicable
+        (busy or closing: the next poll, or the writer, does it)."""
+        if self._store is None:
             return None
-        try:
-            _, pages, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as exc:  # busy or closing: the next poll (or the writer) does it
-            log.info("checkpoint of %s skipped: %s", self.path, exc)
-            return None
-        self.checkpoints += 1
-        return pages, copied
+        done = self._store.checkpoint()
+        if done is not None:
+            self.checkpoints += 1
+        return done
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Nothing of its own to release: the checkpoint connection closes with the store."""
+        self._store = None
 
 
 class EventWriter:
@@ -99,8 +93,10 @@ class EventWriter:
         self.on_stored = on_stored
         self.max_events = max_events
         self.syncs = 0
-        defer = getattr(om.store, "defer_sync", None)
-        self._flush: Callable[[], None] | None = defer() if defer is not None else None
+        store = om.store
+        self._flush: Callable[[], None] | None = (
+            store.defer_sync() if isinstance(store, DeferredSync) else None
+        )
         self._queue: queue.Queue[Any] = queue.Queue()
         self._synced: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="omotenashi-writer", daemon=True)

@@ -4,19 +4,20 @@ A training job trains the default recommender and the session model (``recommend
 bought-together model when the store has orders, then saves them as new versions. Servers notice
 new versions on disk and swap them in (see ``workspaces``); so a model trained by
 ``omotenashi train`` from the command line is picked up the same way. A lock file keeps two
-server processes from training the same workspace at once.
+server processes from training the same workspace at once (``store.artefacts.lock``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from omotenashi.errors import DataError, NotFound
 from omotenashi.recommend import Recommender, load_model, make_model, save_model, train
+from omotenashi.storage import LockHeld
 
 #: Model answering ``/items/{id}/bought-together`` (fitted on orders).
 TOGETHER_MODEL = "together"
@@ -45,11 +46,10 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
     om = Omotenashi(db_url, create=False)
     try:
         root = Path(om.root)
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / "train.lock", "w") as lock:
+        with ExitStack() as held:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                held.enter_context(om.store.artefacts.lock("train", wait=False))
+            except LockHeld:
                 return {"skipped": "another process is training this workspace"}
             try:
                 info = train(om, model)

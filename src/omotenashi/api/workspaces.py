@@ -23,7 +23,6 @@ from omotenashi.api.settings import ServiceSettings
 from omotenashi.api.training import ModelSet, models_stamp, train_job
 from omotenashi.engine import Omotenashi, TrackResult
 from omotenashi.events.model import Event
-from omotenashi.storage import sqlite_path
 
 T = TypeVar("T")
 log = logging.getLogger("omotenashi.api")
@@ -70,10 +69,10 @@ class Workspace:
         self._states: dict[str, Any] = {}
         self._writer_om = Omotenashi(url)
         self._writer_store = self._writer_om.store
-        self._writer_store.record_own_spans()  # so that follow() can skip our own rows
-        self._followed = self.om.store.last_seq()
+        self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
+        self._followed = self.om.store.events.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
-        self.checkpointer = Checkpointer(sqlite_path(url.partition("?")[0]), self._writer_om.store)
+        self.checkpointer = Checkpointer(self._writer_om.store)
         self.reload_models()
 
     # ------------------------------------------------------------------ events
@@ -116,17 +115,18 @@ class Workspace:
         writer publishes their ``seq`` span before each commit). More than ``limit`` new rows
         (an import) empty the answer cache instead: historical rows are not live visits.
         """
-        reader = self.om.store
+        reader = self.om.store.events
+        own = self._writer_store.events
         top = reader.last_seq()
         if top <= self._followed:
             return 0
-        spans = self._writer_store.own_spans()  # after the read of `top` (see own_spans)
+        spans = own.own_spans()  # after the read of `top` (see own_spans)
         if _covered(self._followed, top, spans):
             self._followed = top  # only our own writes since the last call
-            self._writer_store.forget_own_spans(top)
+            own.forget_own_spans(top)
             return 0
-        rows = reader.events_after(self._followed, limit + 1)
-        spans = self._writer_store.own_spans()  # again after the rows were read
+        rows = reader.after(self._followed, limit + 1)
+        spans = own.own_spans()  # again after the rows were read
         if len(rows) > limit:
             self.cache.clear()
             top = reader.last_seq()
@@ -134,7 +134,7 @@ class Workspace:
                 self.events_since_training += top - self._followed
                 self.events_followed += top - self._followed
             self._followed = top
-            self._writer_store.forget_own_spans(self._followed)
+            own.forget_own_spans(self._followed)
             return len(rows)
         theirs = [row[1:] for row in rows if not any(lo < row[0] <= hi for lo, hi in spans)]
         self._apply(theirs)
@@ -143,7 +143,7 @@ class Workspace:
             self.events_followed += len(theirs)
         if rows:
             self._followed = rows[-1][0]
-            self._writer_store.forget_own_spans(self._followed)
+            own.forget_own_spans(self._followed)
         return len(theirs)
 
     # ------------------------------------------------------------------ models

@@ -123,7 +123,7 @@ def demo(
 def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Create an empty store (an embedded SQLite file) if there is none."""
     with _engine(db) as om:
-        info = {"store": om.url, "events": om.store.stats()["events"]}
+        info = {"store": om.url, "events": om.store.reads.stats()["events"]}
     if json_out:
         emit_json(info)
     else:

@@ -135,15 +135,18 @@ def _load(
     if mapping:
         raise _map_error("--map is only used with --transactions FILE")
     try:
-        from omotenashi.storage import open_store
+        from omotenashi.engine import Omotenashi
     except ImportError as exc:  # the store is not part of this build
         from omotenashi.errors import StorageError
 
         raise StorageError(
             f"the store is not available ({exc}); pass --transactions FILE --map ..."
         ) from None
-    store = open_store(db, create=False)
-    data = value.from_store(store, kind)
+    om = Omotenashi(db, create=False)
+    try:
+        data = value.from_store(om, kind)
+    finally:
+        om.close()
     return data.transactions, data.attributes
 
 

@@ -54,11 +54,11 @@ class LinkResult:
 
 def resolve_customer(store: Store, customer_id: str) -> str:
     """The surviving id of a customer (follows merges)."""
-    return store.resolve("customer", customer_id) or customer_id
+    return store.identities.resolve("customer", customer_id) or customer_id
 
 
 def _link(store: Store, result: LinkResult, kind: str, value: str, source: str, at: int) -> None:
-    owner = store.link_identity(kind, value, result.customer_id, source, at)
+    owner = store.identities.link(kind, value, result.customer_id, source, at)
     if owner == result.customer_id:
         if (kind, value) not in result.already:
             result.linked.append((kind, value))
@@ -89,7 +89,7 @@ def identify(
         for kind, value in pairs:
             if kind == "customer":
                 raise DataError("use merge to join two customer ids", field="identities")
-            current = store.resolve(kind, value)
+            current = store.identities.resolve(kind, value)
             if current == result.customer_id:
                 result.already.append((kind, value))
                 continue
@@ -117,14 +117,14 @@ def merge(store: Store, into: str, other: str, *, at: int | None = None) -> Link
         if source == target:
             result.already.append(("customer", other))
             return result
-        if store.person_keys(source) is None:
+        if store.identities.person_keys(source) is None:
             raise DataError(f"cannot merge unknown customer {other!r}", field="other")
-        source_attrs = store.customer_attributes(source) or {}
-        target_attrs = store.customer_attributes(target) or {}
+        source_attrs = store.catalog.customer_attributes(source) or {}
+        target_attrs = store.catalog.customer_attributes(target) or {}
         if source_attrs:
             combined = {**source_attrs, **target_attrs}
-            store.upsert_customers([(target, combined)])
-            store.delete_customer_record(source)
-        store.move_identities(source, target, at)
+            store.catalog.upsert_customers([(target, combined)])
+            store.catalog.delete_customer_record(source)
+        store.identities.move(source, target, at)
         result.linked.append(("customer", source))
     return result

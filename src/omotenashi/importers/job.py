@@ -199,20 +199,20 @@ def run_import(
     customers_job = loaders.submit(lambda: list(plan.customers())) if plan.customers else None
     loaders.shutdown(wait=False)
     with store.bulk(expected):
-        report.events_written = store.insert_stream(batches())
+        report.events_written = store.events.insert_stream(batches())
         report.duplicates = prepared_rows - report.events_written
         report.rejected = len(rejects)
         # identity links implied by the events: the same rule as tracking (omotenashi.ingest)
         report.identity_links = write_links(store, implied_links(link_rows))
         if items_job is not None:
-            report.items_written = store.upsert_items(items_job.result())
+            report.items_written = store.catalog.upsert_items(items_job.result())
         if customers_job is not None:
-            report.customers_written = store.upsert_customers(customers_job.result())
+            report.customers_written = store.catalog.upsert_customers(customers_job.result())
         if rejects:
             target = rejects_path or _default_rejects_path(plan)
             _write_rejects(target, rejects)
             report.rejects_file = str(target)
-        store.record_import(
+        store.imports.record(
             {
                 "import_id": uuid.uuid4().hex,
                 "source": plan.name,

@@ -107,10 +107,12 @@ def write_links(store: Store, links: Iterable[Link]) -> int:
 
     def surviving(customer_id: str) -> str:
         if customer_id not in canonical:
-            canonical[customer_id] = store.resolve("customer", customer_id) or customer_id
+            canonical[customer_id] = (
+                store.identities.resolve("customer", customer_id) or customer_id
+            )
         return canonical[customer_id]
 
     rows = [
         (link.kind, link.value, surviving(link.customer_id), link.source, link.at) for link in links
     ]
-    return store.link_identities(rows) if rows else 0
+    return store.identities.link_many(rows) if rows else 0

@@ -115,7 +115,7 @@ class TimelinePage(BaseModel):
 
 def _as_of_micros(store: Store, as_of: object | None) -> int | None:
     if as_of is None:
-        return store.latest_timestamp()
+        return store.events.latest_timestamp()
     if isinstance(as_of, int) and not isinstance(as_of, bool):
         return as_of
     return to_micros(as_of, field="as_of")
@@ -123,7 +123,7 @@ def _as_of_micros(store: Store, as_of: object | None) -> int | None:
 
 def person(store: Store, customer_id: str) -> PersonKeys:
     """The keys of a known customer, or ``NotFound``."""
-    keys = store.person_keys(str(customer_id))
+    keys = store.identities.person_keys(str(customer_id))
     if keys is None:
         raise NotFound(f"unknown customer {customer_id!r}")
     return keys
@@ -140,9 +140,9 @@ def build_profile(
 ) -> Profile:
     """The unified profile of a customer (any of their ids, merged ids included)."""
     keys = person(store, customer_id)
-    summary = store.person_summary(keys)
+    summary = store.reads.person_summary(keys)
     as_of_us = _as_of_micros(store, as_of)
-    categories = store.person_categories(keys, top)
+    categories = store.reads.person_categories(keys, top)
     counted = sum(
         n for t, n in summary["events_by_type"].items() if t != "return" and t != "identify"
     )
@@ -153,11 +153,11 @@ def build_profile(
             source=i["source"],
             linked_at=isoformat(i["linked_at"]),
         )
-        for i in store.identities_of(keys.customer_id)
+        for i in store.identities.of(keys.customer_id)
     ]
     return Profile(
         customer_id=keys.customer_id,
-        attributes=store.customer_attributes(keys.customer_id) or {},
+        attributes=store.catalog.customer_attributes(keys.customer_id) or {},
         identities=identities,
         first_seen=isoformat(summary["first_seen"]),
         last_seen=isoformat(summary["last_seen"]),
@@ -175,7 +175,7 @@ def build_profile(
             CategoryShare(category=c, events=n, share=round(n / counted, 4) if counted else 0.0)
             for c, n in categories
         ],
-        scores=_iso_scores(store.scores_of(keys.customer_id)),
+        scores=_iso_scores(store.scores.of(keys.customer_id)),
     )
 
 
@@ -199,7 +199,7 @@ def timeline(
             before = (int(ts_text), int(seq_text))
         except ValueError as exc:
             raise DataError(f"invalid cursor {cursor!r}", field="cursor") from exc
-    rows = store.person_timeline(keys, limit + 1, before)
+    rows = store.reads.person_timeline(keys, limit + 1, before)
     more = len(rows) > limit
     rows = rows[:limit]
     entries = [
@@ -230,7 +230,7 @@ RankBy = Literal["monetary", "frequency", "recency"]
 def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
     """RFM of every known customer: one row each, columns ``customer_id, recency_days,
     frequency, monetary, first_seen, last_seen, events, last_purchase`` (times as UTC)."""
-    frame = store.customer_summaries()
+    frame = store.reads.customer_summaries()
     as_of_us = _as_of_micros(store, as_of)
     last = frame["last_purchase"].astype("float64").to_numpy()
     if as_of_us is None:

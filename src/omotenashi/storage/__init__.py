@@ -1,10 +1,15 @@
-"""Storage backends behind one interface (``Store``), chosen by URL.
+"""Storage backends behind narrow interfaces (``storage.base``), chosen by URL.
 
 * ``sqlite:///path/to/file.db`` or a plain path — the embedded default, no server needed;
   ``?synchronous=normal`` trades power-loss durability for faster commits (a crashed process
   still loses nothing that was acknowledged);
 * ``memory://`` — a private in-memory store (tests, notebooks);
-* ``postgresql://...`` — planned (a later issue); the SQL is kept portable for it.
+* ``postgresql://...`` — a database server (see ``storage.postgres`` when installed).
+
+A store offers one attribute per concern: ``store.events``, ``store.identities``,
+``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
+``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
+(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,24 @@ import os
 from pathlib import Path
 
 from omotenashi.errors import StorageError
-from omotenashi.storage.base import PersonKeys, Store
+from omotenashi.storage.artefacts import FolderArtefacts, LockHeld
+from omotenashi.storage.base import (
+    ArtefactStore,
+    Catalog,
+    Checkpointing,
+    DecisionLogStore,
+    DeferredSync,
+    EventLog,
+    FollowRow,
+    IdentityGraph,
+    ImportLedger,
+    KeyRecord,
+    KeyStore,
+    PersonKeys,
+    Reads,
+    ScoreStore,
+    Store,
+)
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -43,13 +65,17 @@ def sqlite_path(url: str) -> str:
     return url
 
 
+def _options(text: str) -> tuple[str, dict[str, str]]:
+    location, _, query = text.partition("?")
+    return location, dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+
+
 def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
     """Open (and by default create) the store a URL names."""
     from omotenashi.storage.sqlite import SQLiteStore
 
     text = default_url() if url is None else os.fspath(url)
-    location, _, query = text.partition("?")
-    options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    location, options = _options(text)
     unknown = set(options) - {"synchronous"}
     if unknown:
         raise StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
@@ -65,12 +91,36 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
+def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
+    """Open (creating it when missing) the API key store a URL or path names."""
+    from omotenashi.storage.sqlite import SQLiteKeyStore
+
+    location, _ = _options(os.fspath(url))
+    return SQLiteKeyStore(sqlite_path(location))
+
+
 __all__ = [
     "DEFAULT_DB",
     "ENV_VAR",
+    "ArtefactStore",
+    "Catalog",
+    "Checkpointing",
+    "DecisionLogStore",
+    "DeferredSync",
+    "EventLog",
+    "FolderArtefacts",
+    "FollowRow",
+    "IdentityGraph",
+    "ImportLedger",
+    "KeyRecord",
+    "KeyStore",
+    "LockHeld",
     "PersonKeys",
+    "Reads",
+    "ScoreStore",
     "Store",
     "default_url",
+    "open_key_store",
     "open_store",
     "sqlite_path",
 ]

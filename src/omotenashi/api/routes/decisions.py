@@ -11,9 +11,7 @@ was learned survives a restart too.
 from __future__ import annotations
 
 import json
-import os
 import threading
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Response, Security
@@ -36,10 +34,8 @@ from omotenashi.decisions import (
     DecisionLog,
     DecisionPoint,
     EligibilityRule,
-    InMemoryDecisionLog,
     PolicySpec,
     RewardSpec,
-    SQLiteDecisionLog,
     Variant,
     action_features,
     context_features,
@@ -139,20 +135,16 @@ class DecisionState:
     """
 
     def __init__(self, ws: Workspace) -> None:
-        path = getattr(ws.om.store, "path", ":memory:")
-        self.log: DecisionLog = (
-            InMemoryDecisionLog() if str(path) == ":memory:" else SQLiteDecisionLog(path)
-        )
+        self.log: DecisionLog = ws.om.store.decisions  # closed with the store
         self.engine = DecisionEngine(self.log)
-        self.path = ws.root / POINTS_FILE
+        self.artefacts = ws.om.store.artefacts
+        self.path = self.artefacts.path(POINTS_FILE)
         self.lock = threading.Lock()
         self.stamp: tuple[int, int] | None = None
         self.sync()
 
     def close(self) -> None:
-        close = getattr(self.log, "close", None)
-        if close is not None:
-            close()
+        self.log.flush()
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -197,38 +189,16 @@ class DecisionState:
     def declare(self, point: DecisionPoint) -> bool:
         """Save and register a point; True when it is new to the workspace."""
         _check_policy(point)
-        with self.lock, _file_lock(self.path):
+        with self.lock, self.artefacts.lock(POINTS_FILE):
             declared = self._read()
             created = point.name not in declared
             declared[point.name] = point.model_dump(mode="json")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(declared, indent=1, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.path)
+            self.artefacts.atomic_write(
+                POINTS_FILE, json.dumps(declared, indent=1, ensure_ascii=False)
+            )
             self._register(point)
             self.stamp = self._stamp()
         return created
-
-
-class _file_lock:
-    """An exclusive lock file beside ``path`` (POSIX ``flock``; a no-op elsewhere)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path.with_name(path.name + ".lock")
-        self.handle: Any = None
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a")  # noqa: SIM115 - closed in __exit__
-        try:
-            import fcntl
-
-            fcntl.flock(self.handle, fcntl.LOCK_EX)
-        except ImportError:
-            pass
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()  # closing releases the lock
 
 
 def _check_policy(point: DecisionPoint) -> None:

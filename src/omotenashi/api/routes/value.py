@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,7 +127,7 @@ def report_payload(report: Any, source: str) -> dict[str, Any]:
 
 
 def _path(ws: Workspace) -> Path:
-    return ws.root / REPORT_FILE
+    return ws.om.store.artefacts.path(REPORT_FILE)
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -137,13 +136,6 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_mtime_ns, st.st_size)
-
-
-def _write(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
 
 
 def cached_report(ws: Workspace) -> dict[str, Any] | None:
@@ -164,8 +156,10 @@ def cached_report(ws: Workspace) -> dict[str, Any] | None:
 
 def _store(ws: Workspace, payload: dict[str, Any]) -> None:
     state = _state(ws)
-    path = _path(ws)
-    _write(path, payload)
+    # readers see the old file or the new one, never half of one
+    path = ws.om.store.artefacts.atomic_write(
+        REPORT_FILE, json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    )
     state.payload, state.stamp = payload, _file_stamp(path)
 
 

@@ -1,0 +1,927 @@
+"""The storage conformance battery: what every backend of ``open_store`` must do.
+
+How a backend plugs in: subclass :class:`StoreConformance` in a test module and give it a
+``store_url`` fixture that returns the URL of a fresh, empty store for each test::
+
+    from omotenashi.testing.storage import StoreConformance
+
+    class TestMyBackend(StoreConformance):
+        @pytest.fixture
+        def store_url(self, tmp_path):
+            return f"mydb://.../{tmp_path.name}"
+
+The project's own tests (``tests/storage/``) run it for every URL factory in
+``tests/storage/conftest.py``'s ``BACKENDS``; a backend added there runs the whole battery.
+
+The battery talks to stores only through ``storage.base`` (``store.events``,
+``store.identities`` ...), ``open_store`` and ``open_key_store``. Tests that need a second
+handle on the same data (durability, concurrency, isolation) are skipped for ``memory://``,
+whose every handle is private. Event rows are tuples in ``schema.EVENT_COLUMNS`` order; build
+them with :func:`event_row`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from omotenashi.errors import DataError, NotFound
+from omotenashi.storage import (
+    ArtefactStore,
+    Catalog,
+    DecisionLogStore,
+    EventLog,
+    IdentityGraph,
+    ImportLedger,
+    KeyRecord,
+    KeyStore,
+    LockHeld,
+    Reads,
+    ScoreStore,
+    Store,
+    open_key_store,
+    open_store,
+)
+from omotenashi.storage.decision_log import COLUMNS, DecisionRecord
+from omotenashi.storage.schema import EVENT_COLUMNS
+
+DAY = 86_400_000_000  # microseconds
+T0 = 1_700_000_000_000_000
+
+_ARROW_TYPES = {
+    "quantity": pa.float64(),
+    "value": pa.float64(),
+    "rating": pa.float64(),
+    "ts": pa.int64(),
+    "received_at": pa.int64(),
+}
+
+
+def event_row(
+    event_id: str,
+    *,
+    customer_id: str | None = None,
+    anonymous_id: str | None = None,
+    type: str = "view",
+    item_id: str | None = None,
+    order_id: str | None = None,
+    quantity: float | None = None,
+    value: float | None = None,
+    rating: float | None = None,
+    channel: str | None = None,
+    ts: int = T0,
+    context: dict[str, Any] | None = None,
+    received_at: int = T0,
+) -> tuple[Any, ...]:
+    """A store row (``EVENT_COLUMNS`` order) with the given fields."""
+    fields = {
+        "event_id": event_id,
+        "customer_id": customer_id,
+        "anonymous_id": anonymous_id,
+        "type": type,
+        "item_id": item_id,
+        "order_id": order_id,
+        "quantity": quantity,
+        "value": value,
+        "rating": rating,
+        "channel": channel,
+        "ts": ts,
+        "context": json.dumps(context) if context else None,
+        "received_at": received_at,
+    }
+    return tuple(fields[c] for c in EVENT_COLUMNS)
+
+
+def arrow_batch(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Rows as the Arrow table ``EventLog.insert_stream`` takes."""
+    return pa.table(
+        {
+            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES.get(name, pa.string()))
+            for i, name in enumerate(EVENT_COLUMNS)
+        }
+    )
+
+
+def shared(url: str) -> bool:
+    """Whether a second ``open_store(url)`` reaches the same data (not ``memory://``)."""
+    return not url.startswith("memory://") and ":memory:" not in url
+
+
+def _needs_shared(url: str) -> None:
+    if not shared(url):
+        pytest.skip("every handle of this store is private")
+
+
+def _event_ids(store: Store) -> list[str]:
+    return store.reads.events_frame()["event_id"].tolist()
+
+
+# -- process helpers: also called directly by backend-specific tests -----------------------------
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from omotenashi.storage import open_store
+    from omotenashi.testing.storage import event_row
+    store = open_store(sys.argv[1])
+    prefix = sys.argv[2]
+    i = 0
+    while True:
+        row = event_row(f"{prefix}-{i}", customer_id=f"c{i % 50}", item_id=f"i{i % 7}",
+                        ts=1_700_000_000_000_000 + i)
+        assert store.events.insert_new([row]) == [True]
+        print(row[0], flush=True)   # acknowledged: the event is committed now
+        i += 1
+    """
+)
+
+
+def _writer(url: str, prefix: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, url, prefix], stdout=subprocess.PIPE, text=True
+    )
+
+
+def check_acknowledged_events_survive_sigkill(url: str, count: int = 400) -> None:
+    """A writer process killed with SIGKILL loses no event it acknowledged (committed)."""
+    open_store(url).close()
+    proc = _writer(url, "k")
+    acked: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while len(acked) < count and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acked.append(line.strip())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(acked) >= count, "the writer did not acknowledge events"
+    store = open_store(url)
+    try:
+        stored = set(_event_ids(store))
+    finally:
+        store.close()
+    missing = [e for e in acked if e not in stored]
+    assert not missing, f"{len(missing)} acknowledged events lost"
+
+
+def check_two_writers_and_a_reader(url: str, count: int = 150) -> None:
+    """Two writer processes on one store; a reader sees both while they keep writing."""
+    open_store(url).close()
+    procs = [_writer(url, name) for name in ("a", "b")]
+    acked: dict[str, int] = {}
+    try:
+        for name, proc in zip("ab", procs, strict=True):
+            assert proc.stdout is not None
+            n = 0
+            while n < count:
+                if not proc.stdout.readline():
+                    break
+                n += 1
+            acked[name] = n
+        reader = open_store(url)
+        try:
+            seen = pd.Series(_event_ids(reader))
+            last = reader.events.last_seq()
+        finally:
+            reader.close()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert acked == {"a": count, "b": count}
+    prefixes = seen.str.split("-").str[0].value_counts()
+    assert prefixes["a"] >= count and prefixes["b"] >= count
+    assert last >= 2 * count
+
+
+class StoreConformance:
+    """The battery. Subclass it and provide a ``store_url`` fixture (see the module docs)."""
+
+    # -- fixtures --------------------------------------------------------------------------
+    @pytest.fixture
+    def store(
+        self, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[Store]:
+        monkeypatch.chdir(tmp_path)  # an in-memory store keeps artefacts under the cwd
+        store = open_store(store_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @pytest.fixture
+    def other(self, store_url: str, store: Store) -> Iterator[Store]:
+        """A second handle on the same store (another connection)."""
+        _needs_shared(store_url)
+        second = open_store(store_url)
+        try:
+            yield second
+        finally:
+            second.close()
+
+    # -- shape -----------------------------------------------------------------------------
+    def test_store_offers_every_interface(self, store: Store, store_url: str) -> None:
+        assert isinstance(store, Store)
+        assert store.url == store_url
+        assert isinstance(store.events, EventLog)
+        assert isinstance(store.identities, IdentityGraph)
+        assert isinstance(store.catalog, Catalog)
+        assert isinstance(store.scores, ScoreStore)
+        assert isinstance(store.imports, ImportLedger)
+        assert isinstance(store.reads, Reads)
+        assert isinstance(store.decisions, DecisionLogStore)
+        assert isinstance(store.artefacts, ArtefactStore)
+
+    def test_an_empty_store(self, store: Store) -> None:
+        assert store.events.last_seq() == 0
+        assert store.events.after(0, 10) == []
+        assert store.events.latest_timestamp() is None
+        assert store.reads.count_customers() == 0
+        assert store.reads.events_frame().empty
+        assert store.reads.customer_summaries().empty
+        assert store.catalog.items_frame().empty
+        assert store.catalog.customers_frame().empty
+        assert store.imports.sources() == []
+        stats = store.reads.stats()
+        assert stats["events"] == 0 and stats["items"] == 0 and stats["imports"] == 0
+
+    # -- event log -------------------------------------------------------------------------
+    def test_insert_skips_known_ids(self, store: Store) -> None:
+        rows = [event_row(f"e{i}", customer_id="c", ts=T0 + i) for i in range(3)]
+        assert store.events.insert(rows) == 3
+        assert store.events.insert(rows) == 0
+        assert store.events.insert([*rows, event_row("e3", customer_id="c", ts=T0 + 3)]) == 1
+        assert store.events.insert([]) == 0
+        assert _event_ids(store) == ["e0", "e1", "e2", "e3"]
+
+    def test_insert_new_flags_each_row(self, store: Store) -> None:
+        store.events.insert([event_row("known", customer_id="c", type="purchase", value=1.0)])
+        batch = [
+            event_row(i, customer_id="c", type="purchase", value=v)
+            for i, v in (("a", 2.0), ("known", 100.0), ("b", 4.0), ("a", 200.0), ("c", 8.0))
+        ]
+        assert store.events.insert_new(batch) == [True, False, True, False, True]
+        # the first row of a repeated id is kept; a known id keeps its stored row
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        assert store.reads.person_summary(keys)["monetary"] == 1 + 2 + 4 + 8
+        assert store.events.insert_new(batch) == [False] * 5
+
+    def test_rows_round_trip(self, store: Store) -> None:
+        row = event_row(
+            "e1",
+            customer_id="c",
+            anonymous_id="a",
+            type="purchase",
+            item_id="tea",
+            order_id="o1",
+            quantity=2.0,
+            value=3.5,
+            rating=4.0,
+            channel="web",
+            ts=T0 + 5,
+            context={"k": 1},
+        )
+        store.events.insert([row])
+        frame = store.reads.events_frame()
+        got = frame.iloc[0]
+        assert got["event_id"] == "e1" and got["person_id"] == "c" and bool(got["known"])
+        assert (got["customer_id"], got["anonymous_id"], got["type"]) == ("c", "a", "purchase")
+        assert (got["item_id"], got["order_id"], got["channel"]) == ("tea", "o1", "web")
+        assert (got["quantity"], got["value"], got["rating"]) == (2.0, 3.5, 4.0)
+        assert got["context"] == {"k": 1}
+        assert got["timestamp"] == pd.Timestamp(T0 + 5, unit="us", tz="UTC")
+
+    @pytest.mark.parametrize("expected_rows", [None, 60_000])
+    def test_insert_stream(self, store: Store, expected_rows: int | None) -> None:
+        store.events.insert([event_row("known", customer_id="c", ts=T0)])
+        first = [event_row(f"s{i}", customer_id=f"c{i % 9}", ts=T0 + i) for i in range(1000)]
+        second = [
+            event_row("known", customer_id="x", ts=T0),  # stored before: skipped
+            event_row("s5", customer_id="x", ts=T0),  # repeated across batches: first kept
+            *[event_row(f"t{i}", anonymous_id="a", ts=T0 + i) for i in range(500)],
+        ]
+        with store.bulk(expected_rows):
+            added = store.events.insert_stream(
+                iter([arrow_batch(first), arrow_batch([]), arrow_batch(second)])
+            )
+        assert added == 1500
+        ids = _event_ids(store)
+        assert len(ids) == len(set(ids)) == 1501
+        frame = store.reads.events_frame()
+        assert frame.set_index("event_id").loc["s5", "customer_id"] == "c5"
+        assert store.events.insert([event_row("s7")]) == 0  # the unique index is back
+        assert store.events.latest_timestamp() == T0 + 999
+
+    def test_bulk_load_into_an_empty_store(self, store: Store) -> None:
+        rows = [event_row(f"b{i}", customer_id=f"c{i % 100}", ts=T0 + i) for i in range(60_000)]
+        with store.bulk(len(rows)):
+            assert store.events.insert_stream([arrow_batch(rows)]) == 60_000
+        assert store.events.insert(rows[:10]) == 0
+        assert store.reads.stats()["events"] == 60_000
+        assert store.reads.count_customers() == 100
+
+    def test_insert_stream_rolls_back_with_its_transaction(self, store: Store) -> None:
+        rows = [event_row(f"r{i}", ts=T0 + i, anonymous_id="a") for i in range(50)]
+        with pytest.raises(RuntimeError), store.transaction():
+            store.events.insert_stream([arrow_batch(rows)])
+            raise RuntimeError("boom")
+        assert store.events.last_seq() == 0 and _event_ids(store) == []
+        assert store.events.insert_stream([arrow_batch(rows)]) == 50
+
+    def test_follow_cursor(self, store: Store) -> None:
+        rows = [
+            event_row(f"f{i}", customer_id=f"c{i}", anonymous_id=f"a{i}", item_id=f"i{i}")
+            for i in range(5)
+        ]
+        store.events.insert(rows)
+        everything = store.events.after(0, 100)
+        seqs = [r[0] for r in everything]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+        assert store.events.last_seq() == seqs[-1]
+        assert [tuple(r[1:]) for r in everything] == [(f"c{i}", f"a{i}", f"i{i}") for i in range(5)]
+        assert [r[0] for r in store.events.after(seqs[1], 2)] == seqs[2:4]
+        assert store.events.after(seqs[-1], 10) == []
+        store.events.insert([event_row("f0")])  # known: no new seq
+        assert store.events.last_seq() == seqs[-1]
+
+    def test_latest_timestamp_never_goes_back(self, store: Store) -> None:
+        store.events.insert([event_row("new", ts=T0 + DAY)])
+        store.events.insert_new([event_row("old", ts=T0)])
+        assert store.events.latest_timestamp() == T0 + DAY
+        store.events.insert_stream([arrow_batch([event_row("newer", ts=T0 + 2 * DAY)])])
+        assert store.events.latest_timestamp() == T0 + 2 * DAY
+
+    def test_own_spans(self, store: Store) -> None:
+        events = store.events
+        events.insert_new([event_row("x0")])
+        assert events.own_spans() == []  # off unless asked for: nothing piles up
+        events.record_own_spans()
+        top = events.last_seq()
+        assert events.insert_new([event_row("x1"), event_row("x2")]) == [True, True]
+        spans = events.own_spans()
+        assert len(spans) == 1 and spans[0][0] == top and spans[0][1] == events.last_seq()
+        covered = [r[0] for r in events.after(top, 10)]
+        assert all(spans[0][0] < s <= spans[0][1] for s in covered)
+        with pytest.raises(RuntimeError), store.transaction():
+            events.insert_new([event_row("x3")])
+            assert len(events.own_spans()) == 2  # published before the commit
+            raise RuntimeError("boom")
+        assert events.own_spans() == spans  # the rolled-back span is withdrawn
+        events.insert_new([event_row("x1")])  # nothing new: no span
+        assert events.own_spans() == spans
+        events.forget_own_spans(spans[0][1])
+        assert events.own_spans() == []
+
+    def test_own_spans_are_per_handle(self, store: Store, other: Store) -> None:
+        store.events.record_own_spans()
+        other.events.record_own_spans()
+        other.events.insert_new([event_row("theirs")])
+        assert store.events.own_spans() == []
+        assert [r[0] for r in store.events.after(0, 10)] == [other.events.own_spans()[0][1]]
+
+    # -- identities ------------------------------------------------------------------------
+    def test_first_link_wins(self, store: Store) -> None:
+        ids = store.identities
+        assert ids.resolve("anonymous", "tablet") is None
+        assert ids.link("anonymous", "tablet", "alice", "identify", T0) == "alice"
+        assert ids.link("anonymous", "tablet", "bob", "identify", T0 + 1) == "alice"  # conflict
+        assert ids.resolve("anonymous", "tablet") == "alice"
+        rows = [
+            ("email", "a@x.org", "alice", "import", T0 + 2),
+            ("anonymous", "tablet", "bob", "import", T0 + 3),  # known: skipped
+            ("phone", "+81", "alice", "import", T0 + 4),
+            ("phone", "+81", "bob", "import", T0 + 5),  # first in the batch wins
+        ]
+        assert ids.link_many(rows) == 2
+        assert ids.link_many([]) == 0
+        assert ids.resolve("phone", "+81") == "alice"
+        assert [(i["kind"], i["value"], i["source"]) for i in ids.of("alice")] == [
+            ("anonymous", "tablet", "identify"),
+            ("email", "a@x.org", "import"),
+            ("phone", "+81", "import"),
+        ]
+        assert ids.of("bob") == []
+
+    def test_person_keys(self, store: Store) -> None:
+        ids = store.identities
+        assert ids.person_keys("ghost") is None
+        store.catalog.upsert_customers([("recorded", {"tier": "gold"})])
+        assert ids.person_keys("recorded") is not None  # a customer record is enough
+        store.events.insert([event_row("e", customer_id="active")])
+        keys = ids.person_keys("active")  # so is an event
+        assert keys is not None and keys.customer_ids == ("active",) and keys.anonymous_ids == ()
+        ids.link("anonymous", "phone-1", "active", "identify", T0)
+        keys = ids.person_keys("active")
+        assert keys is not None and keys.anonymous_ids == ("phone-1",)
+
+    def test_merge_chains_follow_to_the_survivor(self, store: Store) -> None:
+        ids = store.identities
+        for cid in "abc":
+            store.events.insert([event_row(f"e-{cid}", customer_id=cid, type="visit")])
+        ids.link("anonymous", "dev-a", "a", "identify", T0)
+        ids.move("a", "b", T0 + 1)
+        ids.move("b", "c", T0 + 2)
+        assert ids.resolve("customer", "a") == "c" and ids.resolve("customer", "b") == "c"
+        assert ids.resolve("anonymous", "dev-a") == "c"
+        keys = ids.person_keys("a")
+        assert keys is not None and keys.customer_id == "c"
+        assert set(keys.customer_ids) == {"a", "b", "c"} and keys.anonymous_ids == ("dev-a",)
+        assert store.reads.person_summary(keys)["events"] == 3
+        assert store.reads.count_customers() == 1
+        ids.move("c", "a", T0 + 3)  # back again: never an alias of itself, still one person
+        assert ids.resolve("customer", "a") is None
+        assert {i["value"] for i in ids.of("a") if i["kind"] == "customer"} == {"b", "c"}
+        keys = ids.person_keys("b")
+        assert keys is not None and keys.customer_id == "a"
+        assert store.reads.person_summary(keys)["events"] == 3
+        frame = store.reads.events_frame()
+        assert set(frame["person_id"]) == {"a"}
+
+    def test_identity_edge_cases(self, store: Store) -> None:
+        ids = store.identities
+        # an event carrying both ids, its device linked too: counted once for the person
+        store.events.insert([event_row("both", customer_id="c", anonymous_id="dev", ts=T0)])
+        store.events.insert([event_row("anon", anonymous_id="dev", ts=T0 + 1)])
+        ids.link("anonymous", "dev", "c", "event", T0)
+        keys = ids.person_keys("c")
+        assert keys is not None
+        assert store.reads.person_summary(keys)["events"] == 2
+        assert len(store.reads.person_timeline(keys, 10, None)) == 2
+        assert store.reads.count_customers() == 1
+        # a customer alias: the old id resolves to the person, its events join
+        store.events.insert([event_row("legacy", customer_id="old-id", ts=T0 + 2)])
+        assert ids.link("customer", "old-id", "c", "alias", T0) == "c"
+        keys = ids.person_keys("old-id")
+        assert keys is not None and keys.customer_id == "c" and "old-id" in keys.customer_ids
+        assert store.reads.person_summary(keys)["events"] == 3
+        assert set(store.reads.events_frame()["person_id"]) == {"c"}
+        assert store.reads.count_customers() == 1
+        # merging a customer that has no links of its own still leaves an alias behind
+        store.events.insert([event_row("solo", customer_id="solo", ts=T0 + 3)])
+        ids.move("solo", "c", T0 + 4)
+        assert ids.resolve("customer", "solo") == "c"
+        assert {(i["kind"], i["value"]) for i in ids.of("c")} == {
+            ("anonymous", "dev"),
+            ("customer", "old-id"),
+            ("customer", "solo"),
+        }
+        # ids are case- and space-sensitive at this level (normalising is identity's job)
+        assert ids.resolve("anonymous", "DEV") is None and ids.resolve("anonymous", "dev ") is None
+        # a conflicting link leaves the first owner and its history alone
+        assert ids.link("anonymous", "dev", "intruder", "identify", T0 + 5) == "c"
+        assert ids.person_keys("intruder") is None
+
+    def test_a_person_with_more_ids_than_sql_parameters(self, store: Store) -> None:
+        """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite binds at
+        most 32,766 parameters per statement; lists past 500 take another path)."""
+        devices = [f"device-{i}" for i in range(40_000)]
+        store.events.insert(
+            [
+                event_row(f"v{i}", anonymous_id=a, item_id="tea", ts=T0 + i)
+                for i, a in enumerate(devices)
+            ]
+        )
+        store.identities.link_many([("anonymous", a, "kiosk", "identify", T0) for a in devices])
+        store.events.insert([event_row("p", customer_id="kiosk", type="purchase", value=5.0)])
+        store.catalog.upsert_items([{"item_id": "tea", "categories": ["drinks"]}])
+        keys = store.identities.person_keys("kiosk")
+        assert keys is not None and len(keys.anonymous_ids) == 40_000
+        summary = store.reads.person_summary(keys)
+        assert summary["events"] == 40_001 and summary["monetary"] == 5
+        assert store.reads.person_categories(keys, 3) == [("drinks", 40_000)]
+        page = store.reads.person_timeline(keys, 2, None)
+        assert [e["event_id"] for e in page] == ["v39999", "v39998"]
+        assert store.reads.count_customers() == 1
+        many = [(f"c{i}", {"n": i}) for i in range(1200)]
+        assert store.catalog.upsert_customers(many) == 1200
+        assert store.catalog.upsert_customers(many) == 0  # read back through one long list
+
+    # -- catalogue -------------------------------------------------------------------------
+    def test_item_upserts_merge(self, store: Store) -> None:
+        cat = store.catalog
+        first = {"item_id": "tea", "title": "Tea", "price": 4.5, "categories": ["drinks"]}
+        assert cat.upsert_items([first, {"item_id": "cup", "title": "Cup", "tags": ["ware"]}]) == 2
+        assert cat.upsert_items([first]) == 0  # unchanged
+        change = {"item_id": "tea", "title": None, "price": 5.0, "attributes": {"origin": "JP"}}
+        assert cat.upsert_items([change]) == 1
+        cat.upsert_items([{"item_id": "tea", "attributes": {"grade": "A"}}])
+        cat.upsert_items([{"item_id": "tea", "categories": ["drinks", "gifts"]}])
+        frame = cat.items_frame().set_index("item_id")
+        assert list(frame.index) == ["cup", "tea"]
+        tea = frame.loc["tea"]
+        assert tea["title"] == "Tea" and tea["price"] == 5.0  # None kept the stored title
+        assert tea["attributes"] == {"origin": "JP", "grade": "A"}
+        assert tea["categories"] == ["drinks", "gifts"] and frame.loc["cup", "tags"] == ["ware"]
+        assert pd.isna(frame.loc["cup", "price"])
+        store.events.insert(
+            [event_row("v", customer_id="c", item_id="tea"), event_row("w", customer_id="c")]
+        )
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        assert store.reads.person_categories(keys, 5) == [("drinks", 1), ("gifts", 1)]
+        assert store.reads.stats()["items"] == 2
+
+    def test_customer_records_merge(self, store: Store) -> None:
+        cat = store.catalog
+        assert cat.customer_attributes("c1") is None
+        assert cat.upsert_customers([("c1", {"tier": "gold", "city": "Kyoto"})]) == 1
+        assert cat.upsert_customers([("c1", {"tier": "gold"})]) == 0  # unchanged
+        assert cat.upsert_customers([("c1", {"city": None, "age": 40}), ("c2", {"x": 1})]) == 2
+        assert cat.customer_attributes("c1") == {"tier": "gold", "age": 40}
+        assert cat.upsert_customers([("c3", {"a": 1}), ("c3", {"b": 2})]) == 1  # merged first
+        assert cat.customer_attributes("c3") == {"a": 1, "b": 2}
+        frame = cat.customers_frame()
+        assert frame["customer_id"].tolist() == ["c1", "c2", "c3"]
+        assert frame.set_index("customer_id").loc["c1", "tier"] == "gold"
+        cat.delete_customer_record("c2")
+        cat.delete_customer_record("nobody")
+        assert cat.customer_attributes("c2") is None
+        assert store.reads.stats()["customer_records"] == 2
+        assert cat.upsert_customers([]) == 0 and cat.upsert_items([]) == 0
+
+    # -- scores and imports ----------------------------------------------------------------
+    def test_scores_replace_their_source(self, store: Store) -> None:
+        scores = store.scores
+        assert scores.of("c1") == {}
+        assert scores.replace("value", [("c1", "segment", "loyal"), ("c1", "clv", 12.5)]) == 2
+        scores.replace("risk", [("c1", "risk", {"p": 0.2}), ("c2", "risk", {"p": 0.9})])
+        got = scores.of("c1")
+        assert got["segment"] == "loyal" and got["clv"] == 12.5 and got["risk"] == {"p": 0.2}
+        assert isinstance(got["computed_at"], int)
+        scores.replace("value", [("c2", "segment", "new")])
+        assert set(scores.of("c1")) == {"risk", "computed_at"}  # value's c1 rows went
+        assert scores.of("c2")["segment"] == "new"
+
+    def test_import_ledger(self, store: Store) -> None:
+        for i, source in enumerate(["b.csv", "a.csv"]):
+            store.imports.record(
+                {
+                    "import_id": f"imp{i}",
+                    "source": source,
+                    "kind": "events",
+                    "rows_read": 10,
+                    "rows_written": 9,
+                    "duplicates": 1,
+                    "rejected": 0,
+                    "started_at": T0 + i,
+                    "finished_at": T0 + i + 5,
+                }
+            )
+        assert store.imports.sources() == ["b.csv", "a.csv"]
+        assert store.reads.stats()["imports"] == 2
+
+    # -- reads -----------------------------------------------------------------------------
+    def _shop(self, store: Store) -> None:
+        store.catalog.upsert_items(
+            [
+                {"item_id": "tea", "title": "Tea", "categories": ["drinks"]},
+                {"item_id": "mug", "title": "Mug", "categories": ["ware"]},
+            ]
+        )
+        rows = [
+            event_row("1", customer_id="c", type="view", item_id="tea", channel="web", ts=T0),
+            event_row("2", customer_id="c", type="purchase", item_id="tea", order_id="o1",
+                      value=10.0, channel="web", ts=T0 + DAY),
+            event_row("3", customer_id="c", type="purchase", item_id="mug", order_id="o1",
+                      value=5.0, channel="shop", ts=T0 + DAY),
+            event_row("4", customer_id="c", type="purchase", value=7.0, ts=T0 + 2 * DAY),
+            event_row("5", customer_id="c", type="return", item_id="mug", value=5.0,
+                      ts=T0 + 3 * DAY),
+            event_row("6", anonymous_id="dev", type="view", item_id="mug", ts=T0 + 4 * DAY),
+            event_row("7", anonymous_id="guest", type="view", item_id="tea", ts=T0 + 4 * DAY),
+            event_row("8", customer_id="d", type="purchase", value=3.0, ts=T0 + 4 * DAY),
+        ]  # fmt: skip
+        store.events.insert(rows)
+        store.identities.link("anonymous", "dev", "c", "identify", T0)
+
+    def test_person_summary(self, store: Store) -> None:
+        self._shop(store)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        summary = store.reads.person_summary(keys)
+        assert summary["first_seen"] == T0 and summary["last_seen"] == T0 + 4 * DAY
+        assert summary["events"] == 6
+        assert summary["frequency"] == 2  # order o1, plus one purchase without an order
+        assert summary["monetary"] == 10 + 5 + 7 - 5
+        assert summary["last_purchase"] == T0 + 2 * DAY
+        assert summary["events_by_type"] == {"purchase": 3, "view": 2, "return": 1}
+        assert summary["events_by_channel"] == {"unknown": 3, "web": 2, "shop": 1}
+        assert store.reads.person_categories(keys, 5) == [("drinks", 2), ("ware", 2)]
+        assert store.reads.person_categories(keys, 1) == [("drinks", 2)]
+
+    def test_timeline_pages(self, store: Store) -> None:
+        self._shop(store)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        seen: list[str] = []
+        before = None
+        while True:
+            page = store.reads.person_timeline(keys, 2, before)
+            if not page:
+                break
+            seen += [e["event_id"] for e in page]
+            before = (page[-1]["ts"], page[-1]["seq"])
+        assert seen == ["6", "5", "4", "3", "2", "1"]  # newest first; ties by arrival
+        first = store.reads.person_timeline(keys, 10, None)
+        assert first[1]["item_title"] == "Mug" and first[2]["item_title"] is None
+        assert first[0]["context"] == {} and first[0]["anonymous_id"] == "dev"
+
+    def test_analytics_frames(self, store: Store) -> None:
+        self._shop(store)
+        summaries = store.reads.customer_summaries().set_index("customer_id")
+        assert sorted(summaries.index) == ["c", "d"]  # the unlinked guest is not a customer
+        assert summaries.loc["c", "monetary"] == 17 and summaries.loc["d", "frequency"] == 1
+        frame = store.reads.events_frame()
+        assert frame["event_id"].tolist() == [str(i) for i in range(1, 9)]
+        people = dict(zip(frame["event_id"], frame["person_id"], strict=True))
+        assert people["6"] == "c" and people["7"] == "anonymous:guest"
+        known = dict(zip(frame["event_id"], frame["known"], strict=True))
+        assert known["6"] and not known["7"]
+        assert list(frame.columns[:3]) == ["event_id", "person_id", "known"]
+        purchases = store.reads.events_frame(["purchase", "return"])
+        assert set(purchases["type"]) == {"purchase", "return"} and len(purchases) == 5
+        assert store.reads.count_customers() == 2
+        stats = store.reads.stats()
+        assert stats["events"] == 8 and stats["orders"] == 1
+        assert stats["events_by_type"]["purchase"] == 4
+        assert stats["identity_links"] == {"anonymous": 1}
+        assert stats["purchase_value"] == 25.0 and stats["return_value"] == 5.0
+        assert (stats["first_event"], stats["last_event"]) == (T0, T0 + 4 * DAY)
+
+    # -- decisions -------------------------------------------------------------------------
+    def test_decision_log(self, store: Store) -> None:
+        log = store.decisions
+
+        def record(i: int, customer: str) -> DecisionRecord:
+            return DecisionRecord(
+                decision_id=f"d{i}",
+                point="banner",
+                customer_id=customer,
+                created_at=1000.0 + i,
+                variant="a" if i % 2 else "b",
+                propensity=0.5,
+                probabilities={"a": 0.5, "b": 0.5},
+                profile={"segment": "new"},
+                context={"page": "home"},
+                policy="uniform",
+            )
+
+        for i in range(4):
+            log.append(record(i, "c1" if i < 3 else "c2"))
+        with pytest.raises(DataError):
+            log.append(record(0, "c1"))
+        log.add_reward("d1", 1.0, 2000.0)
+        with pytest.raises(DataError):
+            log.add_reward("d1", 0.0, 2001.0)
+        with pytest.raises(NotFound):
+            log.add_reward("nope", 1.0, 2000.0)
+        with pytest.raises(NotFound):
+            log.get("nope")
+        got = log.get("d1")
+        assert got.reward == 1.0 and got.rewarded_at == 2000.0 and got.profile == {"segment": "new"}
+        frame = log.to_frame()
+        assert list(frame.columns) == list(COLUMNS) and frame["decision_id"].tolist() == [
+            "d0",
+            "d1",
+            "d2",
+            "d3",
+        ]
+        assert frame["reward"].isna().sum() == 3
+        assert len(log.to_frame("other")) == 0
+        assert log.erase_customer("c1") == 3
+        assert log.to_frame()["decision_id"].tolist() == ["d3"]
+        log.flush()
+
+    def test_decisions_are_shared_by_handles(self, store: Store, other: Store) -> None:
+        store.decisions.append(
+            DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}, policy="fixed")
+        )
+        store.decisions.flush()
+        assert other.decisions.get("d").variant == "a"
+
+    # -- keys ------------------------------------------------------------------------------
+    def test_key_store(self, store_url: str) -> None:
+        keys = open_key_store(store_url)
+        try:
+            assert isinstance(keys, KeyStore)
+            assert keys.get("k1") is None and keys.list() == []
+            one = KeyRecord("k1", "shop-a", ("ingest", "read"), "f" * 64, "web", 1.0)
+            two = KeyRecord("k2", "shop-b", ("admin",), "e" * 64, None, 2.0)
+            keys.add(one)
+            keys.add(two)
+            assert keys.get("k1") == one
+            assert keys.list() == [one, two] and keys.list("shop-b") == [two]
+            keys.revoke("k1", 5.0)
+            keys.revoke("k1", 9.0)  # revoked once: the first time stays
+            assert keys.get("k1") == dataclasses.replace(one, revoked_at=5.0)
+            assert keys.get("k2") == two
+            with pytest.raises(DataError):  # a key id is unique
+                keys.add(one)
+        finally:
+            keys.close()
+
+    # -- artefacts -------------------------------------------------------------------------
+    def test_artefacts_atomic_write(self, store: Store) -> None:
+        art = store.artefacts
+        path = art.atomic_write("reports/r.json", '{"a": 1}')
+        assert path == art.path("reports/r.json") and path.is_relative_to(art.root)
+        assert json.loads(path.read_text()) == {"a": 1}
+        art.atomic_write("reports/r.json", b'{"a": 2}')
+        assert json.loads(path.read_text()) == {"a": 2}
+        assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]  # no temp left
+
+        def write(n: int) -> None:
+            for i in range(50):
+                art.atomic_write("race.json", json.dumps({"writer": n, "i": i, "pad": "x" * 5000}))
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        reads = 0
+        while any(t.is_alive() for t in threads):
+            try:
+                json.loads(art.path("race.json").read_text())  # never half a file
+                reads += 1
+            except FileNotFoundError:
+                pass
+        for t in threads:
+            t.join()
+        assert json.loads(art.path("race.json").read_text())["i"] == 49
+
+    def test_artefacts_lock(self, store: Store) -> None:
+        art = store.artefacts
+        with art.lock("train"):
+            with pytest.raises(LockHeld):
+                with art.lock("train", wait=False):
+                    pass  # pragma: no cover
+            with art.lock("other", wait=False):
+                pass
+        with art.lock("train", wait=False):
+            pass
+        assert (art.root / "train.lock").exists()
+
+    def test_artefacts_lock_excludes_other_processes(self, store: Store) -> None:
+        holder = textwrap.dedent(
+            """
+            import sys, time
+            from omotenashi.storage import FolderArtefacts
+            with FolderArtefacts(sys.argv[1]).lock("job"):
+                print("held", flush=True)
+                time.sleep(30)
+            """
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", holder, str(store.artefacts.root)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+            with pytest.raises(LockHeld):
+                with store.artefacts.lock("job", wait=False):
+                    pass  # pragma: no cover
+        finally:
+            proc.kill()
+            proc.wait()
+        with store.artefacts.lock("job", wait=False):  # a killed holder releases it
+            pass
+
+    # -- transactions ----------------------------------------------------------------------
+    def test_rollback_undoes_every_write(self, store: Store) -> None:
+        self._shop(store)
+        store.scores.replace("value", [("c", "segment", "loyal")])
+        before = store.reads.stats()
+        seq = store.events.last_seq()
+        with pytest.raises(RuntimeError), store.transaction():
+            store.events.insert([event_row("n1", customer_id="c")])
+            store.events.insert_new([event_row("n2", customer_id="z")])
+            store.events.insert_stream([arrow_batch([event_row("n3", anonymous_id="q")])])
+            store.identities.link("anonymous", "guest", "c", "identify", T0)
+            store.identities.link_many([("email", "c@x", "c", "import", T0)])
+            store.identities.move("d", "c", T0)
+            store.catalog.upsert_items([{"item_id": "tea", "title": "Green tea"}])
+            store.catalog.upsert_customers([("c", {"tier": "gold"})])
+            store.scores.replace("value", [])
+            store.imports.record(
+                {
+                    "import_id": "i",
+                    "source": "s",
+                    "kind": "events",
+                    "rows_read": 1,
+                    "rows_written": 1,
+                    "duplicates": 0,
+                    "rejected": 0,
+                    "started_at": T0,
+                    "finished_at": T0,
+                }
+            )
+            assert store.reads.stats()["events"] == before["events"] + 3  # seen inside
+            raise RuntimeError("boom")
+        assert store.reads.stats() == before
+        assert store.events.last_seq() == seq
+        assert store.identities.resolve("anonymous", "guest") is None
+        assert store.identities.resolve("customer", "d") is None
+        assert store.catalog.customer_attributes("c") is None
+        assert store.scores.of("c")["segment"] == "loyal"
+        assert store.imports.sources() == []
+        assert store.catalog.items_frame().set_index("item_id").loc["tea", "title"] == "Tea"
+        store.catalog.upsert_customers([("c", {"tier": "gold"})])
+        store.catalog.delete_customer_record("c")
+        with pytest.raises(RuntimeError), store.transaction():
+            store.catalog.upsert_customers([("c", {"tier": "silver"})])
+            store.catalog.delete_customer_record("c")
+            raise RuntimeError("boom")
+        assert store.catalog.customer_attributes("c") is None
+
+    def test_nested_transactions_join_the_outer_one(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.events.insert([event_row("outer")])
+            with store.transaction():
+                store.events.insert([event_row("inner")])
+            assert set(_event_ids(store)) == {"outer", "inner"}
+            raise RuntimeError("boom")  # the inner write goes too
+        assert _event_ids(store) == []
+        with store.transaction():
+            with pytest.raises(RuntimeError), store.transaction():
+                store.events.insert([event_row("a")])
+                raise RuntimeError("inner fails")
+            store.events.insert([event_row("b")])
+        assert set(_event_ids(store)) <= {"a", "b"} and "b" in _event_ids(store)
+
+    def test_commits_are_invisible_until_the_outer_end(self, store: Store, other: Store) -> None:
+        with store.transaction():
+            with store.transaction():
+                store.events.insert([event_row("e")])
+            assert other.events.last_seq() == 0  # the inner end committed nothing
+        assert _event_ids(other) == ["e"]
+
+    def test_a_reader_does_not_wait_for_a_writer(self, store: Store, other: Store) -> None:
+        store.events.insert([event_row("before", customer_id="c")])
+        entered, release = threading.Event(), threading.Event()
+
+        def write() -> None:
+            with other.transaction():
+                other.events.insert([event_row("during", customer_id="c")])
+                entered.set()
+                release.wait(10)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            assert entered.wait(10)
+            start = time.monotonic()
+            keys = store.identities.person_keys("c")
+            assert keys is not None and store.reads.person_summary(keys)["events"] == 1
+            assert time.monotonic() - start < 5
+        finally:
+            release.set()
+            writer.join()
+        assert store.events.last_seq() == other.events.last_seq()
+
+    # -- durability and concurrency (real processes) ---------------------------------------
+    def test_data_outlives_the_handle(self, store_url: str, store: Store) -> None:
+        _needs_shared(store_url)
+        self._shop(store)
+        store.decisions.append(DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}))
+        store.close()
+        again = open_store(store_url)
+        try:
+            assert again.reads.stats()["events"] == 8
+            assert again.identities.resolve("anonymous", "dev") == "c"
+            assert again.decisions.get("d").variant == "a"
+        finally:
+            again.close()
+
+    def test_acknowledged_events_survive_sigkill(self, store_url: str) -> None:
+        _needs_shared(store_url)
+        check_acknowledged_events_survive_sigkill(store_url)
+
+    def test_two_writer_processes_and_a_reader(self, store_url: str) -> None:
+        _needs_shared(store_url)
+        check_two_writers_and_a_reader(store_url)
+
+
+__all__ = [
+    "StoreConformance",
+    "arrow_batch",
+    "check_acknowledged_events_survive_sigkill",
+    "check_two_writers_and_a_reader",
+    "event_row",
+    "shared",
+]

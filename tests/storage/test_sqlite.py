@@ -1,0 +1,83 @@
+"""What only the SQLite backend does: URL options, its file format, its durability settings."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from omotenashi import StorageError
+from omotenashi.storage import Checkpointing, DeferredSync, open_store
+from omotenashi.testing.storage import check_acknowledged_events_survive_sigkill, event_row
+
+
+def test_relaxed_sync_still_survives_a_killed_process(tmp_path: Path) -> None:
+    check_acknowledged_events_survive_sigkill(f"{tmp_path / 'crash.db'}?synchronous=normal")
+
+
+def test_a_plain_path_names_a_sqlite_file(tmp_path: Path) -> None:
+    with open_store(tmp_path / "plain.db") as store:
+        store.events.insert([event_row("e")])
+    with open_store(f"sqlite:///{tmp_path / 'plain.db'}") as store:
+        assert store.events.last_seq() == 1
+        assert store.artefacts.root == tmp_path / "plain.artefacts"
+
+
+def test_tuning_capabilities(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        assert isinstance(store, DeferredSync) and isinstance(store, Checkpointing)
+        flush = store.defer_sync()
+        assert flush is not None
+        store.events.insert([event_row("e")])
+        flush()
+        pages, copied = store.checkpoint() or (None, None)
+        assert pages is not None and copied == pages
+    with open_store(f"{tmp_path / 'n.db'}?synchronous=normal") as store:
+        assert store.defer_sync() is None  # nothing to flush: the user chose not to wait
+    with open_store("memory://") as store:
+        assert store.defer_sync() is None and store.checkpoint() is None
+
+
+def test_reading_while_another_process_writes(tmp_path: Path) -> None:
+    """A CLI reading the store must not wait for a writer holding the lock (a long import)."""
+    db = tmp_path / "busy.db"
+    with open_store(db) as store:
+        store.events.insert([event_row("e", customer_id="c")])
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write transaction
+    writer.execute("INSERT INTO meta (key, value) VALUES ('held', '1')")
+    try:
+        start = time.monotonic()
+        with open_store(db) as store:
+            keys = store.identities.person_keys("c")
+            assert keys is not None and store.reads.person_summary(keys)["events"] == 1
+        assert time.monotonic() - start < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.db"
+    bogus.write_text("this is not a database" * 100)
+    with pytest.raises(StorageError, match="not an omotenashi store"):
+        open_store(bogus)
+
+
+def test_bad_store_option_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="synchronous must be"):
+        open_store(f"{tmp_path / 's.db'}?synchronous=sometimes")
+    with pytest.raises(StorageError, match="unknown store option"):
+        open_store(f"{tmp_path / 's.db'}?speed=max")
+
+
+def test_unknown_url_scheme_is_a_clear_error() -> None:
+    with pytest.raises(StorageError, match="unknown store URL scheme"):
+        open_store("mysql://localhost/db")
+
+
+def test_missing_store_without_create(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="omotenashi init"):
+        open_store(tmp_path / "none.db", create=False)
