@@ -29,7 +29,7 @@ from omotenashi.importers import (
     ImportReport,
     customers_from_file,
     items_from_file,
-    parse_map,
+    parse_column_map,
     preset_plan,
     run_import,
 )
@@ -314,7 +314,7 @@ class Omotenashi:
                 raise DataError("give either --preset or --map, not both", field="map")
             plan = preset_plan(preset, file)
         else:
-            columns = parse_map(mapping, "events")
+            columns = parse_column_map(mapping, "events")
             if not columns:
                 raise DataError(
                     "--map is required without --preset (e.g. --map customer=CustomerID,"

@@ -127,9 +127,9 @@ def train(
     try:
         event_weights = None
         if weights:
-            from omotenashi.evaluation._io import parse_map
+            from omotenashi.files import parse_column_map
 
-            table = {k: float(v) for k, v in parse_map(weights).items()}
+            table = {k: float(v) for k, v in parse_column_map(weights).items()}
             event_weights = EventWeights(weights={**EventWeights().weights, **table})
         with _engine(db) as om, err_console.status("training") as status:
             info = train_models(om, model, tune=tune, weights=event_weights, progress=status.update)

@@ -5,6 +5,7 @@ nothing written, or — with ``skip_bad_rows`` — the rejected rows go to a sid
 same file twice changes nothing (content-derived event ids, idempotent upserts).
 """
 
+from omotenashi.files import CsvOptions, parse_column_map
 from omotenashi.importers.job import (
     EventSource,
     ImportPlan,
@@ -13,10 +14,11 @@ from omotenashi.importers.job import (
     items_from_file,
     run_import,
 )
-from omotenashi.importers.mapping import parse_map
 from omotenashi.importers.presets import PRESETS, preset_plan
-from omotenashi.importers.readers import CsvOptions
 from omotenashi.ingest._file_rows import EventDefaults
+
+#: The name this package exported before the one parser moved to ``omotenashi.files``.
+parse_map = parse_column_map
 
 __all__ = [
     "PRESETS",
@@ -27,6 +29,7 @@ __all__ = [
     "ImportReport",
     "customers_from_file",
     "items_from_file",
+    "parse_column_map",
     "parse_map",
     "preset_plan",
     "run_import",

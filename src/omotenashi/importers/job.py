@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events.model import Item
 from omotenashi.events.timeutil import now_micros
-from omotenashi.importers.mapping import parse_map
-from omotenashi.importers.readers import Chunk, CsvOptions, count_rows, read_chunks
+from omotenashi.files._column_map import parse_column_map
+from omotenashi.files._readers import Chunk, CsvOptions, count_rows, read_chunks
 from omotenashi.ingest._file_rows import (
     ContentIds,
     EventColumns,
@@ -267,7 +267,7 @@ def items_from_file(
     csv_options: CsvOptions | None = None,
 ) -> Callable[[], list[dict[str, Any]]]:
     """A loader of catalogue items from a file with a column map (``item`` is required)."""
-    mapping = parse_map(mapping, "items")
+    mapping = parse_column_map(mapping, "items")
     if "item" not in mapping:
         raise DataError("--map must name the item id column (item=COLUMN)", field="map")
 
@@ -334,7 +334,7 @@ def customers_from_file(
 ) -> Callable[[], list[tuple[str, dict[str, Any]]]]:
     """A loader of customer attributes: ``customer`` names the id column; every other column
     (or only the ``attr.NAME`` ones when the map names some) becomes an attribute."""
-    mapping = parse_map(mapping, "customers")
+    mapping = parse_column_map(mapping, "customers")
     if "customer" not in mapping:
         raise DataError("--map must name the customer id column (customer=COLUMN)", field="map")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omotenashi import files
 from omotenashi.errors import DataError
 
 #: Columns of a transactions frame, in order.
@@ -548,30 +549,16 @@ def calibration_holdout_split(
     return CalibrationHoldout(cal, purchases, value, float(length), freq)
 
 
-_MAP_KEYS = ("customer", "time", "value", "order")
-
-
 def parse_column_map(text: str) -> dict[str, str]:
-    """Parse ``"customer=ID,time=Date,value=Qty*Price,order=Invoice"`` into a mapping.
+    """Parse ``"customer=ID,time=Date,value=Qty*Price,order=Invoice"`` (the one ``--map`` parser
+    of ``omotenashi.files``, with the transactions keys).
 
     Raises
     ------
     DataError
         On unknown keys, missing ``=``, or when ``customer`` or ``time`` is not mapped.
     """
-    mapping: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, column = part.partition("=")
-        key, column = key.strip(), column.strip()
-        if not sep or not column:
-            raise DataError(f"--map: expected key=column, got {part!r}", field="map")
-        if key not in _MAP_KEYS:
-            raise DataError(f"--map: unknown key {key!r}; use {', '.join(_MAP_KEYS)}", field="map")
-        mapping[key] = column
-    for key in ("customer", "time"):
-        if key not in mapping:
-            raise DataError(f"--map: {key}=COLUMN is required", field="map")
-    return mapping
+    return files.parse_column_map(text, files.TRANSACTIONS)
 
 
 def read_transactions(
@@ -609,24 +596,20 @@ def read_transactions(
     DataError
         When the file is missing or unreadable, or on bad columns/values.
     """
-    cols = parse_column_map(mapping) if isinstance(mapping, str) else dict(mapping)
+    cols = files.parse_column_map(mapping, files.TRANSACTIONS)
     p = Path(path)
     if not p.is_file():
         raise DataError(f"transactions file {str(p)!r} does not exist", field="transactions")
-    try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
-        else:
-            delimiter = {"tab": "\t", "whitespace": r"\s+", None: ","}.get(sep, sep)
-            frame = pd.read_csv(
-                p,
-                sep=delimiter,
-                dtype={cols["customer"]: str},
-                header=None if columns else "infer",
-                names=list(columns) if columns else None,
-            )
-    except (OSError, ValueError, ImportError) as exc:
-        raise DataError(f"cannot read {p.name}: {exc}", field="transactions") from None
+    delimiter = {"tab": "\t", "whitespace": None, None: ","}.get(sep, sep)
+    options = files.CsvOptions(
+        sep=delimiter,
+        whitespace=sep == "whitespace",
+        header=not columns,
+        names=tuple(columns) if columns else None,
+        text=False,
+        dtypes=((cols["customer"], "str"),),
+    )
+    frame = files.read_table(p, options, field="transactions")
     return transactions_from_frame(
         frame,
         customer=cols["customer"],

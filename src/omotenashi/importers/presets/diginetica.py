@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.files._readers import CsvOptions
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.readers import CsvOptions
 from omotenashi.ingest._file_rows import EventDefaults
 
 FILE_NAMES = ("sample_train-item-views.csv", "train-item-views.csv")

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.files._readers import CsvOptions
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.readers import CsvOptions
 from omotenashi.ingest._file_rows import EventDefaults
 
 LINE = "__line__"

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.files._readers import file_format
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.readers import file_format
 from omotenashi.ingest._file_rows import EventDefaults
 
 NON_PRODUCT_CODES = {

@@ -42,8 +42,8 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.files._readers import CsvOptions
 from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.readers import CsvOptions
 from omotenashi.ingest._file_rows import EventDefaults
 
 CHANNEL = "clinic"
