@@ -22,8 +22,8 @@ from omotenashi.decisions._log import SQLiteDecisionLog
 from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
 from omotenashi.files import BANDIT_LOGS, CsvOptions, parse_column_map, read_table
+from omotenashi.importers.presets.obd import load_obd
 from omotenashi.ope import BanditLog
-from omotenashi.ope._obd import load_obd
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,9 @@ def read_obd(path: str | Path) -> LoggedRequests:
     user_cols = [c for c in frame.columns if c.startswith("user_feature_")]
     records = frame[user_cols].astype(str).assign(position=frame["position"].astype(str))
     contexts = [context_features(None, r) for r in records.to_dict("records")]
-    items_file = Path(path).parent / "item_context.csv"
     actions: list[Features]
-    if items_file.exists():
-        items = pd.read_csv(items_file, index_col=0).set_index("item_id")
+    if obd.items is not None:
+        items = obd.items
         actions = []
         for i in range(obd.log.n_actions):
             feats = items.loc[i].to_dict() if i in items.index else {}
