@@ -22,7 +22,7 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.files._readers import file_format
-from omotenashi.importers.job import EventSource, ImportPlan
+from omotenashi.importers._plan import EventSource, ImportPlan
 from omotenashi.ingest._file_rows import EventDefaults
 
 NON_PRODUCT_CODES = {

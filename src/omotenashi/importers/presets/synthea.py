@@ -43,7 +43,7 @@ import pandas as pd
 
 from omotenashi.errors import DataError
 from omotenashi.files._readers import CsvOptions
-from omotenashi.importers.job import EventSource, ImportPlan
+from omotenashi.importers._plan import EventSource, ImportPlan
 from omotenashi.ingest._file_rows import EventDefaults
 
 CHANNEL = "clinic"
