@@ -87,29 +87,44 @@ def _stored(value: float) -> float | None:
     return None if value != value else float(value)
 
 
+def _may_change(event: Event) -> bool:
+    """Whether :func:`settle_amounts` can change this event (a cheap test, so that the common
+    event skips the array work): a purchase with a negative quantity, a return with a negative
+    amount, or money with more than ``MONEY_DECIMALS`` decimals."""
+    quantity, value = event.quantity, event.value
+    negative = (quantity is not None and quantity < 0) or (value is not None and value < 0)
+    if negative and event.type in ("purchase", "return"):
+        return True
+    if value is None:
+        return False
+    if abs(value) < 1e9 and round(value, MONEY_DECIMALS) == value:
+        return False  # a value with few decimals: numpy's rounding keeps it as it is too
+    return float(np.round(value, MONEY_DECIMALS)) != value
+
+
 def settle_events(events: Sequence[Event]) -> list[Event]:
     """The events as they are stored: cancelled purchases become returns, money is rounded.
 
-    Events the rule leaves unchanged are returned as they are (no copy).
+    The rule is :func:`settle_amounts`, run over the events it can change; the others are
+    returned as they are (no copy).
     """
-    if not events:
-        return []
-    types = np.array([e.type for e in events], dtype=object)
-    quantity = np.array([_number(e.quantity) for e in events], dtype=np.float64)
-    value = np.array([_number(e.value) for e in events], dtype=np.float64)
+    out = list(events)
+    todo = [i for i, event in enumerate(events) if _may_change(event)]
+    if not todo:
+        return out
+    chosen = [events[i] for i in todo]
+    types = np.array([e.type for e in chosen], dtype=object)
+    quantity = np.array([_number(e.quantity) for e in chosen], dtype=np.float64)
+    value = np.array([_number(e.value) for e in chosen], dtype=np.float64)
     becomes_return, new_quantity, new_value = settle_amounts(
         types == "purchase", types == "return", quantity, value
     )
-    same_quantity = (new_quantity == quantity) | (np.isnan(new_quantity) & np.isnan(quantity))
-    same_value = (new_value == value) | (np.isnan(new_value) & np.isnan(value))
-    changed = np.flatnonzero(becomes_return | ~same_quantity | ~same_value)
-    out = list(events)
-    for i in changed.tolist():
+    for k, i in enumerate(todo):
         update: dict[str, Any] = {
-            "quantity": _stored(new_quantity[i]),
-            "value": _stored(new_value[i]),
+            "quantity": _stored(new_quantity[k]),
+            "value": _stored(new_value[k]),
         }
-        if becomes_return[i]:
+        if becomes_return[k]:
             update["type"] = "return"
         out[i] = events[i].model_copy(update=update)
     return out
