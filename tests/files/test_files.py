@@ -94,3 +94,16 @@ def test_missing_files_are_named_the_same_way(tmp_path: Path) -> None:
     ):
         with pytest.raises(DataError, match="no such file"):
             read()
+
+
+def test_attributes_are_read_by_the_same_reader(tmp_path: Path) -> None:
+    from omotenashi.value import read_attributes
+
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,country,age\n007,Japan,41\n", encoding="utf-8")
+    frame = read_attributes(path)
+    assert frame["customer_id"].tolist() == ["007"]
+    assert frame["age"].tolist() == [41]
+    with pytest.raises(DataError, match="no such file") as error:
+        read_attributes(tmp_path / "nope.csv")
+    assert error.value.field == "attributes"

@@ -161,14 +161,9 @@ def _map_error(
 def _read_attributes(path: Path | None) -> Any:
     if path is None:
         return None
-    import pandas as pd
+    from omotenashi import value
 
-    from omotenashi.errors import DataError
-
-    try:
-        return pd.read_csv(path, dtype={"customer_id": str})
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read attributes {path.name}: {exc}", field="attributes") from None
+    return value.read_attributes(path)
 
 
 def _status(message: str, quiet: bool) -> Any:

@@ -619,3 +619,16 @@ def read_transactions(
         time_format=time_format,
         negative=negative,
     )
+
+
+def read_attributes(path: str | Path) -> pd.DataFrame:
+    """Customer attributes from a file with a ``customer_id`` column (CSV, Parquet, JSON lines),
+    read by the one file reader; ids stay text.
+
+    Raises
+    ------
+    DataError
+        A missing or unreadable file.
+    """
+    options = files.CsvOptions(sep=",", text=False, dtypes=(("customer_id", "str"),))
+    return files.read_table(Path(path), options, field="attributes")
