@@ -13,7 +13,7 @@ pandas infer the column types instead.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +122,11 @@ def _csv_arguments(path: Path, options: CsvOptions) -> dict[str, object]:
 
 
 def read_table(
-    path: Path | str, options: CsvOptions | None = None, *, field: str | None = None
+    path: Path | str,
+    options: CsvOptions | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    field: str | None = None,
 ) -> pd.DataFrame:
     """The whole file as one frame (Parquet, JSON lines, or delimited text by ``options``).
 
@@ -133,6 +137,8 @@ def read_table(
         else delimited text.
     options : CsvOptions, optional
         How to read text files; default: sniffed separator, header line, all columns as text.
+    columns : sequence of str, optional
+        Read only these columns (all by default).
     field : str, optional
         The field named by errors (the command's option, e.g. ``data`` or ``logs``).
 
@@ -148,11 +154,15 @@ def read_table(
     fmt = file_format(path)
     try:
         if fmt == "parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(path, columns=list(columns) if columns else None)
         elif fmt == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)
+            frame = frame[list(columns)] if columns else frame
         else:
-            frame = pd.read_csv(path, **_csv_arguments(path, options))  # type: ignore[call-overload]
+            kwargs = _csv_arguments(path, options)
+            if columns:
+                kwargs["usecols"] = list(columns)
+            frame = pd.read_csv(path, **kwargs)  # type: ignore[call-overload]
             frame.columns = [str(c).strip() for c in frame.columns]
     except UnicodeDecodeError as exc:
         raise DataError(
