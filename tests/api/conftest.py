@@ -65,7 +65,7 @@ def synthetic_items(prefix: str = "") -> list[dict]:
 
 def build_store(path: Path, prefix: str = "", seed: int = 0) -> Path:
     """A trained store file (recent_ease + session model + bought-together)."""
-    from omotenashi.api.training import train_job
+    from omotenashi.services import train_job
 
     with Omotenashi(path) as om:
         om.upsert_items(synthetic_items(prefix))

@@ -288,7 +288,7 @@ def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> Non
 
 def test_retail_fees_are_never_recommended(om: Omotenashi, tmp_path: Path) -> None:
     from omotenashi.demo import sample_path
-    from omotenashi.recommend import recommend_for_customer, train
+    from omotenashi.services import recommend_for_customer, train
 
     om.import_events(sample_path(), preset="online-retail")
     items = om.items_frame().set_index("item_id")

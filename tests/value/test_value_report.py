@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.services import from_store
 from omotenashi.value import (
     BGNBD,
     GammaGamma,
     customer_lifetime_value,
     customer_value,
-    from_store,
     holdout_metrics,
     simulate_bgnbd,
     value_report,

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from omotenashi.errors import NotFound
 from omotenashi.recommend._base import Recommender
 from omotenashi.recommend._catalog import ItemCatalog
+from omotenashi.storage.artefacts import FolderArtefacts
 
 FORMAT_VERSION = 1
 _BASE = ("user_items_", "user_ages_", "item_popularity_")
@@ -215,6 +216,5 @@ def _catalog_from_json(item_ids: np.ndarray, data: dict[str, Any]) -> ItemCatalo
 
 def set_default(root: str | os.PathLike, name: str) -> None:
     """Mark ``name`` as the model that ``load_model(root)`` returns."""
-    path = Path(root) / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "DEFAULT").write_text(name + "\n")
+    # servers poll this file from other processes: replace it in one step, never half-written
+    FolderArtefacts(root).atomic_write(Path("models") / "DEFAULT", name + "\n")

@@ -330,6 +330,10 @@ class StoreConformance:
 
     def test_bulk_load_into_an_empty_store(self, store: Store) -> None:
         rows = [event_row(f"b{i}", customer_id=f"c{i % 100}", ts=T0 + i) for i in range(60_000)]
+        with pytest.raises(RuntimeError), store.bulk(len(rows)):
+            store.events.insert_stream([arrow_batch(rows)])
+            raise RuntimeError("boom")  # a failed load leaves nothing, indexes included
+        assert store.events.last_seq() == 0
         with store.bulk(len(rows)):
             assert store.events.insert_stream([arrow_batch(rows)]) == 60_000
         assert store.events.insert(rows[:10]) == 0

@@ -41,12 +41,10 @@ from omotenashi.value._plots import (
 )
 from omotenashi.value._report import (
     FitOutcome,
-    StoreData,
     ValueReport,
     customer_lifetime_value,
     customer_value,
     fit_value_model,
-    from_store,
     holdout_metrics,
     join_attributes,
     segment_frame,
@@ -76,7 +74,6 @@ __all__ = [
     "ParetoNBD",
     "RFMScorer",
     "Rule",
-    "StoreData",
     "ValueReport",
     "assign_segments",
     "bgnbd_log_likelihood",
@@ -85,7 +82,6 @@ __all__ = [
     "customer_lifetime_value",
     "customer_value",
     "fit_value_model",
-    "from_store",
     "gamma_gamma_log_likelihood",
     "holdout_metrics",
     "join_attributes",

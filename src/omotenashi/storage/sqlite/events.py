@@ -88,7 +88,7 @@ class SQLiteEventLog:
                 import adbc_driver_sqlite.dbapi as adbc
             except ImportError:  # pragma: no cover - the driver is a dependency
                 adbc = None
-            if self._db.path == ":memory:" or adbc is None:
+            if self._db.in_memory or adbc is None:
                 added = 0
                 for table in batches:
                     if table.num_rows:
