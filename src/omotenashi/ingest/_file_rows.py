@@ -70,10 +70,6 @@ class EventColumns:
         }
         return pa.table(arrays)
 
-    def column(self, name: str) -> list[object]:
-        """One column as Python values (None where missing)."""
-        return self.columns[name].to_pylist()
-
 
 _MISSING_SET = pa.array(sorted(_MISSING_TEXT), type=pa.string())
 

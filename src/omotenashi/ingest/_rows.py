@@ -22,13 +22,9 @@ import numpy as np
 
 from omotenashi.events.model import Event, new_event_id
 from omotenashi.events.timeutil import aware_micros
-from omotenashi.storage.schema import EVENT_COLUMNS
 
 #: Decimals money is rounded to on the way into the store.
 MONEY_DECIMALS = 6
-
-#: Position of each stored field in a row (``EVENT_COLUMNS`` order).
-COLUMN = {name: i for i, name in enumerate(EVENT_COLUMNS)}
 
 
 def settle_amounts(
