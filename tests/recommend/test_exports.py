@@ -22,3 +22,14 @@ def test_every_registered_model_is_named_after_its_registry_key():
     for name, cls in recommend.MODELS.items():
         assert cls.name == name
         assert cls().get_params() == recommend.make_model(name).get_params()
+
+
+def test_testing_exports_both_batteries():
+    import omotenashi.testing as testing
+    from omotenashi.testing.recommenders import RecommenderConformance
+    from omotenashi.testing.storage import StoreConformance
+
+    public = {n for n in dir(testing) if not n.startswith("_")} - {"annotations"}
+    assert set(testing.__all__) == public
+    assert testing.RecommenderConformance is RecommenderConformance
+    assert testing.StoreConformance is StoreConformance

@@ -138,6 +138,7 @@ class Recommender(ABC):
             Bad columns or values, or no interaction at all.
         """
         frame = check_interactions(interactions)
+        self._clear_caches()  # derived from the previous data: a refit must not reuse them
         if frame.empty:
             raise DataError("interactions are empty: there is nothing to learn from yet")
         item_ids = pd.Index(pd.unique(frame["item_id"]))
@@ -182,6 +183,10 @@ class Recommender(ABC):
         self.catalog_ = ItemCatalog(self.item_ids_, items)
         self._fit(frame.assign(u=u, i=i, t=t_num), items)
         return self
+
+    def _clear_caches(self) -> None:
+        """Forget values cached from the fitted data (subclasses add their own caches)."""
+        self._item_vec_cache = None
 
     def _set_index(self) -> None:
         self._user_index = pd.Index(self.user_ids_)
@@ -417,7 +422,8 @@ class Recommender(ABC):
         _check_n(n)
         rules = rules or Rules()
         x, ages, known = self._user_history(user_id, context)
-        if known and not context:
+        # a context of items the model does not know is no context (they are ignored)
+        if known and not any(str(i) in self._item_pos for i in context or ()):
             row = np.array([self._user_pos[str(user_id)]])
             scores = self._score_users(row, x, ages)[0]
         else:

@@ -38,6 +38,10 @@ class _ItemItemModel(Recommender):
         ).astype(np.float32)
         return Q
 
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._damp_key = None
+
     def _damp(self, S: np.ndarray) -> np.ndarray:
         if self.popularity_exponent:
             key = (self.popularity_exponent, len(self.item_popularity_))

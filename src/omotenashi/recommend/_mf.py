@@ -30,6 +30,7 @@ class ImplicitMF(Recommender):
     learning_rate : float
         BPR step size.
     random_state : int or None
+        Seed. With a seed, BPR trains on one thread so that two fits give the same model.
     """
 
     name = "als"
@@ -77,6 +78,9 @@ class ImplicitMF(Recommender):
                     regularization=self.regularization,
                     iterations=self.iterations,
                     random_state=self.random_state,
+                    # implicit's parallel BPR updates race: with a seed, one thread keeps
+                    # the seed's promise of the same model from the same data
+                    num_threads=0 if self.random_state is None else 1,
                 )
             else:
                 raise DataError(

@@ -1,9 +1,25 @@
 """Reusable test batteries that a new implementation runs to prove it behaves like the others.
 
-``omotenashi.testing.storage``: the storage conformance battery (every interface of
-``storage.base``, transactions, durability, concurrency). Needs ``pytest`` (the ``dev`` extra).
+:class:`StoreConformance` (``omotenashi.testing.storage``): what every storage backend of
+``open_store`` must do (every interface of ``storage.base``, transactions, durability,
+concurrency).
+
+:class:`RecommenderConformance` (``omotenashi.testing.recommenders``): what every recommender
+must do (the request contract, parameters, determinism, artefacts, rules, explanations, a
+planted truth).
+
+Subclass one in a test module; see each module's docs. Needs ``pytest`` (the ``dev`` extra).
 """
 
 from __future__ import annotations
 
-__all__ = ["storage"]
+import pytest as _pytest
+
+# registered before the import below, so that a failing check shows the values it compared
+_pytest.register_assert_rewrite("omotenashi.testing.recommenders", "omotenashi.testing.storage")
+
+from omotenashi.testing import recommenders, storage  # noqa: E402
+from omotenashi.testing.recommenders import RecommenderConformance  # noqa: E402
+from omotenashi.testing.storage import StoreConformance  # noqa: E402
+
+__all__ = ["RecommenderConformance", "StoreConformance", "recommenders", "storage"]
