@@ -50,17 +50,9 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _mapping(items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        for part in [item] if item.count("=") == 1 else item.split(";"):
-            role, sep, column = part.partition("=")
-            if not sep or not column:
-                raise typer.BadParameter(f"{part!r}: expected ROLE=COLUMN", param_hint="--map")
-            out[role.strip()] = column.strip()
-    return out
+def _mapping(items: list[str] | None) -> str | None:
+    """The ``--map`` options as one column map; the one ``--map`` parser reads it with the logs."""
+    return ";".join(items) if items else None
 
 
 def _policy(spec: str) -> Any:

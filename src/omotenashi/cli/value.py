@@ -90,7 +90,7 @@ RuleOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--rule",
-        help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
+        help="Marketer rule 'name: expression', e.g. \"vip: monetary > "
         "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval).",
     ),
 ]
@@ -335,7 +335,7 @@ def report_command(
             "RFM segment, CLV and P(alive) saved to the profiles (`omotenashi profile`)."
         )
     _console.print(_frame_table("RFM segments", report.segments, "segment"))
-    cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
+    cols = ["monetary", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
     best = report.customers.sort_values("clv", ascending=False).head(top)[cols]
     _console.print(_frame_table(f"top {top} customers by CLV", best, "customer"))
     for note in result.get("notes", []):

@@ -8,7 +8,6 @@ make ``track_many`` for everyone else.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from omotenashi import identity as identity_rules
+from omotenashi import ingest
 from omotenashi.errors import DataError
-from omotenashi.events.model import CustomerRecord, Event, Item, new_event_id
-from omotenashi.events.timeutil import aware_micros, now_micros
+from omotenashi.events.model import CustomerRecord, Event, Item
+from omotenashi.events.timeutil import now_micros
 from omotenashi.importers import (
     PRESETS,
     CsvOptions,
@@ -31,12 +31,11 @@ from omotenashi.importers import (
     ImportReport,
     customers_from_file,
     items_from_file,
-    parse_map,
+    parse_column_map,
     preset_plan,
     run_import,
 )
 from omotenashi.storage import Store
-from omotenashi.storage.schema import EVENT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -95,61 +94,17 @@ class Ingest:
         self.store = store
 
     # -- events ------------------------------------------------------------------------------
-    @staticmethod
-    def _row(event: Event, received_at: int) -> tuple[Any, ...]:
-        """The store row of an event, in ``EVENT_COLUMNS`` order."""
-        return (
-            event.event_id or new_event_id(),
-            event.customer_id,
-            event.anonymous_id,
-            event.type,
-            event.item_id,
-            event.order_id,
-            event.quantity,
-            event.value,
-            event.rating,
-            event.channel,
-            aware_micros(event.timestamp),
-            json.dumps(event.context, sort_keys=True, default=str) if event.context else None,
-            received_at,
-        )
-
-    def _apply_links(self, events: Sequence[Event], rows: Sequence[tuple[Any, ...]]) -> None:
-        """Identity links implied by stored events (see ``omotenashi.identity``)."""
-        done: set[tuple[str, str | None]] = set()
-        for event, row in zip(events, rows, strict=True):
-            if not event.customer_id or not (event.anonymous_id or event.type == "identify"):
-                continue
-            extra = {
-                k: event.context.get(k)
-                for k in identity_rules.IDENTITY_CONTEXT_KEYS
-                if event.type == "identify" and event.context.get(k)
-            }
-            pair = (event.customer_id, event.anonymous_id)
-            if pair in done and not extra:
-                continue  # this batch already linked them
-            done.add(pair)
-            identity_rules.identify(
-                self.store,
-                event.customer_id,
-                event.anonymous_id,
-                extra,
-                source=event.type if event.type == "identify" else "event",
-                at=row[EVENT_COLUMNS.index("ts")],
-            )
-
     def track(self, event: Event | Mapping[str, Any]) -> TrackResult:
         """Record one event; durable (committed to disk) when this returns.
 
         An event whose ``event_id`` is already stored is ignored (``stored=False``), so a client
         may safely re-send after a timeout.
         """
-        checked = _to_event(event)
-        row = self._row(checked, now_micros())
+        _, (row,) = ingest.event_rows([_to_event(event)], now_micros())
         with self.store.transaction():
             stored = self.store.events.insert([row]) == 1
             if stored:
-                self._apply_links([checked], [row])
+                ingest.write_links(self.store, ingest.row_links([row]))
         return TrackResult(row[0], stored)
 
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[TrackResult]:
@@ -168,15 +123,14 @@ class Ingest:
         the events, so its single writer thread only writes (see ``services.EventWriter``).
         """
         checked = [_to_event(e, where=f"events[{i}].") for i, e in enumerate(events)]
-        received = now_micros()
-        return PreparedEvents(checked, [self._row(e, received) for e in checked])
+        return PreparedEvents(*ingest.event_rows(checked, now_micros()))
 
     def write(self, batch: PreparedEvents) -> list[TrackResult]:
         """The second half of :meth:`track_many`: write prepared events in one transaction."""
         with self.store.transaction():
             flags = self.store.events.insert_new(batch.rows)
             new = [i for i, stored in enumerate(flags) if stored]
-            self._apply_links([batch.events[i] for i in new], [batch.rows[i] for i in new])
+            ingest.write_links(self.store, ingest.row_links(batch.rows[i] for i in new))
         return [TrackResult(row[0], new) for row, new in zip(batch.rows, flags, strict=True)]
 
     # -- catalogue and customers -------------------------------------------------------------
@@ -241,7 +195,7 @@ class Ingest:
                 raise DataError("give either --preset or --map, not both", field="map")
             plan = preset_plan(preset, file)
         else:
-            columns = parse_map(mapping, "events")
+            columns = parse_column_map(mapping, "events")
             if not columns:
                 raise DataError(
                     "--map is required without --preset (e.g. --map customer=CustomerID,"

@@ -180,9 +180,9 @@ def parse_weights(text: str | None) -> EventWeights | None:
     """Event weights from ``view=1,purchase=5`` over the defaults (None for no text)."""
     if not text:
         return None
-    from omotenashi.evaluation._io import parse_map
+    from omotenashi.files import parse_column_map
 
-    table = {k: float(v) for k, v in parse_map(text).items()}
+    table = {k: float(v) for k, v in parse_column_map(text).items()}
     return EventWeights(weights={**EventWeights().weights, **table})
 
 

@@ -131,13 +131,8 @@ class Value:
 
     @staticmethod
     def read_attributes(path: str | os.PathLike[str]) -> pd.DataFrame:
-        """Customer attributes from a CSV with a ``customer_id`` column."""
-        try:
-            return pd.read_csv(path, dtype={"customer_id": str})
-        except (OSError, ValueError) as exc:
-            raise DataError(
-                f"cannot read attributes {Path(path).name}: {exc}", field="attributes"
-            ) from None
+        """Customer attributes from a file with a ``customer_id`` column (the one file reader)."""
+        return value_models.read_attributes(path)
 
     # -- use cases -----------------------------------------------------------------------------
     @staticmethod
@@ -239,7 +234,7 @@ class Value:
                     "segment": name,
                     "rule": text,
                     "customers": int(member[name].sum()),
-                    "value": float(frame.loc[member[name], "total_value"].sum()),
+                    "value": float(frame.loc[member[name], "monetary"].sum()),
                 }
                 for name, text in parsed
             ]
@@ -261,7 +256,7 @@ def _fit_plots(outcome: Any, directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     T = float(outcome.summary["T"].max())
     horizon = T if outcome.split is None else outcome.split.holdout_length
-    max_f = int(min(max(outcome.summary["frequency"].quantile(0.99), 5), 50))
+    max_f = int(min(max(outcome.summary["repeat_purchases"].quantile(0.99), 5), 50))
     paths = {
         "expected_purchases.png": lambda p: value_models.plot_expected_purchases_heatmap(
             outcome.model, T, horizon, max_f, p

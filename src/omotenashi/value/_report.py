@@ -91,7 +91,7 @@ def customer_lifetime_value(
     spend_model : GammaGamma
         Fitted spend model.
     summary : pandas.DataFrame
-        Columns ``frequency``, ``recency``, ``T``, ``monetary``.
+        Columns ``repeat_purchases``, ``recency``, ``T``, ``mean_repeat_spend``.
     horizon_months : int, default 12
     annual_discount_rate : float, default 0.1
     freq : {"D", "W"}, optional
@@ -148,7 +148,7 @@ class FitOutcome:
             "n_customers": self.model.n_customers_,
             "freq": self.freq,
             "calibration_end": self.summary.attrs.get("end"),
-            "repeat_customers": int((self.summary["frequency"] > 0).sum()),
+            "repeat_customers": int((self.summary["repeat_purchases"] > 0).sum()),
         }
         if self.spend_model is not None:
             out["spend_params"] = self.spend_model.params_
@@ -210,7 +210,10 @@ def fit_value_model(
     if not count.converged_:
         notes.append("the optimiser did not report convergence; the best point found is shown")
     spend_model = None
-    if spend and ((summary["frequency"] > 0) & (summary["monetary"] > 0)).sum() >= 2:
+    if (
+        spend
+        and ((summary["repeat_purchases"] > 0) & (summary["mean_repeat_spend"] > 0)).sum() >= 2
+    ):
         spend_model = GammaGamma(penalizer=penalizer).fit(summary)
         corr = spend_frequency_correlation(summary)
         if abs(corr) > 0.3:
@@ -278,7 +281,7 @@ class ValueReport:
             "clv": float(c["clv"].sum()),
             "mean_clv": float(c["clv"].mean()),
             "expected_alive": float(c["p_alive"].sum()),
-            "historical_value": float(c["total_value"].sum()),
+            "historical_value": float(c["monetary"].sum()),
         }
 
     def customer(self, person_id: str) -> dict[str, Any]:
