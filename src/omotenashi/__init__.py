@@ -6,7 +6,6 @@ Start with :class:`Omotenashi` (or :func:`connect`): it opens a store and compos
 capability packages (``recommend``, ``value``, ``decisions``, ``ope`` ...) hold the models.
 """
 
-from omotenashi.engine import Omotenashi, TrackResult, connect
 from omotenashi.errors import (
     DataError,
     ImportRowError,
@@ -16,6 +15,7 @@ from omotenashi.errors import (
     StorageError,
 )
 from omotenashi.events import CustomerRecord, Event, Item
+from omotenashi.services import Omotenashi, TrackResult, connect
 
 __version__ = "0.1.0"
 

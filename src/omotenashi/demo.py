@@ -11,8 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omotenashi.engine import Omotenashi
 from omotenashi.events.timeutil import from_micros
+from omotenashi.services import Omotenashi
 
 DEMO_SOURCE = "demo:online-retail-sample"
 DEVICE = "demo-app-device-1"

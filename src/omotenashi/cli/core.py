@@ -23,9 +23,8 @@ from omotenashi.cli._common import (
     money,
     progress_bar,
 )
-from omotenashi.engine import Omotenashi
 from omotenashi.errors import DataError
-from omotenashi.services import PRESETS, ImportReport, Profile, TimelinePage
+from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
 AsOfOpt = Annotated[

@@ -25,7 +25,7 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _engine(db: str | None):
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services import Omotenashi
 
     return Omotenashi(db, create=False)
 

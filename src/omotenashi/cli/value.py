@@ -134,7 +134,7 @@ def _load(
         ), None
     if mapping:
         raise _map_error("--map is only used with --transactions FILE")
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services import Omotenashi
 
     with Omotenashi(db, create=False) as om:
         return om.value.transactions(kind)
@@ -295,8 +295,7 @@ def report_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Value every customer: P(alive), expected purchases, CLV, RFM segment; totals by segment."""
-    from omotenashi.engine import Omotenashi
-    from omotenashi.services import Value
+    from omotenashi.services import Omotenashi, Value
 
     options = {
         "model": model,

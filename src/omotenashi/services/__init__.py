@@ -2,10 +2,11 @@
 
 The CLI (``omotenashi.cli``), the HTTP API (``omotenashi.api``), the demo and notebooks reach
 the capabilities (identity, profiles, importers, recommend, value, decisions, ope, evaluation)
-and the store only through these objects. ``Omotenashi`` (``omotenashi.engine``) composes one of
-each over a store: ``om.ingest``, ``om.identities``, ``om.profiles``, ``om.recommendations``,
-``om.training``, ``om.value``, ``om.decisions``, ``om.evaluation``. A server adds workspaces
-(one engine each, with live state) and API keys. See docs/architecture.md for the map of use
+and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
+``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
+``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
+``om.decisions``, ``om.evaluation``. A server adds workspaces (one engine each, with live
+state) and API keys. See docs/architecture.md for the map of use
 cases to modules.
 """
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         points,
         reward,
     )
+    from omotenashi.services._engine import Omotenashi, connect
     from omotenashi.services._evaluation import Evaluation
     from omotenashi.services._identity import Identities
     from omotenashi.services._ingest import (
@@ -123,6 +125,8 @@ _EXPORTS: dict[str, str] = {
     "point": "_decisions",
     "points": "_decisions",
     "reward": "_decisions",
+    "Omotenashi": "_engine",
+    "connect": "_engine",
     "Evaluation": "_evaluation",
     "Identities": "_identity",
     "ImportReport": "_ingest",
@@ -226,6 +230,7 @@ __all__ = [
     "Evaluation",
     "EventWriter",
     "Identities",
+    "Omotenashi",
     "ImportReport",
     "Ingest",
     "KeyInfo",
@@ -253,6 +258,7 @@ __all__ = [
     "check_scopes",
     "check_workspace",
     "compute_segments",
+    "connect",
     "customer_recommendations",
     "decide",
     "decision_state",

@@ -38,7 +38,7 @@ from omotenashi.decisions._offline import train as train_from_log
 from omotenashi.errors import Conflict, DataError, Expired, NotFound
 
 if TYPE_CHECKING:
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services._engine import Omotenashi
     from omotenashi.services._workspaces import Workspace
 
 POINTS_FILE = "decision_points.json"

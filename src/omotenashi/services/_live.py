@@ -22,7 +22,7 @@ from omotenashi.services._ingest import PreparedEvents, TrackResult
 from omotenashi.storage import Checkpointing, DeferredSync, Store
 
 if TYPE_CHECKING:
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services._engine import Omotenashi
 
 _STOP = object()
 log = logging.getLogger("omotenashi.api")

@@ -26,7 +26,7 @@ from omotenashi.recommend import Recommendation, Recommender, Rules, load_model
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
 
 if TYPE_CHECKING:
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services._engine import Omotenashi
     from omotenashi.services._workspaces import Workspace
 
 DEFAULT_N = 10

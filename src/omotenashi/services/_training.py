@@ -236,7 +236,7 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
         ``model``, ``version``, ``fit_s``, ``together`` (orders seen) or ``skipped`` (another
         process is training) or ``error``.
     """
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services._engine import Omotenashi
 
     start = time.perf_counter()
     om = Omotenashi(db_url, create=False)

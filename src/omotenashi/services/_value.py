@@ -25,7 +25,7 @@ from omotenashi.errors import Conflict, DataError
 from omotenashi.value import transactions_from_events
 
 if TYPE_CHECKING:
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services._engine import Omotenashi
     from omotenashi.services._workspaces import Workspace
 
 #: Columns of ``value.ValueReport.customers`` kept as scores in the store (see ``Value.refresh``).

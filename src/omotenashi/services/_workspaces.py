@@ -51,7 +51,7 @@ class Workspace:
     """
 
     def __init__(self, name: str, url: str, settings: ServiceSettings) -> None:
-        from omotenashi.engine import Omotenashi  # the composition root, above the services
+        from omotenashi.services._engine import Omotenashi
 
         self.name = name
         self.url = url
