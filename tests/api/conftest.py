@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi
 
 CATEGORIES = ("tea", "coffee", "books", "games")
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,8 @@ import uuid
 import pytest
 
 from omotenashi.api import ServiceSettings
-from omotenashi.engine import Omotenashi
 from omotenashi.events.model import Event
-from omotenashi.services import Workspace
+from omotenashi.services import Omotenashi, Workspace
 from omotenashi.services._workspaces import _covered
 
 

@@ -18,8 +18,13 @@ from fastapi.exceptions import RequestValidationError
 
 from omotenashi.api import ServiceSettings, create_app
 from omotenashi.api.routes.events import parse_events
-from omotenashi.engine import Omotenashi
-from omotenashi.services import WAL_SAFETY_PAGES, AnswerCache, Checkpointer, SessionTracker
+from omotenashi.services import (
+    WAL_SAFETY_PAGES,
+    AnswerCache,
+    Checkpointer,
+    Omotenashi,
+    SessionTracker,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

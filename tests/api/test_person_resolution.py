@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi
 
 
 def _items(answer: dict) -> list[str]:

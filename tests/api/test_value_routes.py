@@ -12,8 +12,7 @@ import pytest
 
 from omotenashi import value
 from omotenashi.api import ServiceSettings, create_app
-from omotenashi.engine import Omotenashi
-from omotenashi.services import from_store
+from omotenashi.services import Omotenashi, from_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
