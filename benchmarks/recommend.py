@@ -155,8 +155,8 @@ def run_p1_store(summary: dict) -> None:
     import tempfile
 
     from omotenashi.evaluation import ndcg_at_k, recall_at_k
-    from omotenashi.recommend import recommend_all_customers
-    from omotenashi.recommend import train as train_store
+    from omotenashi.services import recommend_all_customers
+    from omotenashi.services import train as train_store
 
     for name, frame, min_rating, items in list(p1_datasets())[:2]:
         split = split_p1(frame, min_rating=min_rating)

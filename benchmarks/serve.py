@@ -137,8 +137,7 @@ def _load(args: tuple) -> dict:
 # ---------------------------------------------------------------------------- set-up
 def build(folder: Path) -> tuple[Path, str, list[str]]:
     from omotenashi.api import KeyStore, ServiceSettings
-    from omotenashi.api.training import train_job
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services import Omotenashi, train_job
 
     db = folder / "bench.db"
     start = time.perf_counter()

@@ -1,11 +1,11 @@
 """omotenashi: one-to-one personalization.
 
-Start with :class:`Omotenashi` (or :func:`connect`): it opens a store and gives profiles,
-identity stitching and imports; the capability packages (``recommend``, ``value``,
-``decisions``, ``ope``) build on it.
+Start with :class:`Omotenashi` (or :func:`connect`): it opens a store and composes the services
+(``omotenashi.services``) over it: profiles, identity stitching and imports as flat methods, and
+``om.recommendations``, ``om.training``, ``om.value``, ``om.decisions``, ``om.evaluation``. The
+capability packages (``recommend``, ``value``, ``decisions``, ``ope`` ...) hold the models.
 """
 
-from omotenashi.engine import Omotenashi, TrackResult, connect
 from omotenashi.errors import (
     DataError,
     ImportRowError,
@@ -15,6 +15,7 @@ from omotenashi.errors import (
     StorageError,
 )
 from omotenashi.events import CustomerRecord, Event, Item
+from omotenashi.services import Omotenashi, TrackResult, connect
 
 __version__ = "0.1.0"
 

@@ -11,10 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omotenashi.engine import Omotenashi
 from omotenashi.events.timeutil import from_micros
-from omotenashi.importers import run_import
-from omotenashi.importers.presets import retail
+from omotenashi.services import Omotenashi
 
 DEMO_SOURCE = "demo:online-retail-sample"
 DEVICE = "demo-app-device-1"
@@ -27,15 +25,15 @@ def sample_path() -> Path:
 
 def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Import the sample into ``om`` and gather what the demo shows (JSON-ready)."""
-    plan = retail.plan(sample_path())
-    plan.name = DEMO_SOURCE
-    report = run_import(om.store, plan, progress=progress)
+    report = om.ingest.import_preset(
+        "online-retail", sample_path(), name=DEMO_SOURCE, progress=progress
+    )
     top = om.top_customers(10, "monetary")
     best = str(top.iloc[0]["customer_id"])
     before = om.profile(best)
 
     # an anonymous app session of the best customer, then a login: the history joins the profile
-    latest = om.store.events.latest_timestamp() or 0
+    latest = om.profiles.latest_timestamp() or 0
     items = om.items_frame()
     liked = before.top_categories[0].category if before.top_categories else None
     candidates = items[items["categories"].map(lambda c: liked in c)] if liked else items
@@ -69,9 +67,7 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
     recent = om.timeline(best, limit=6)
 
     # recommendations with their reasons: for the best customer, and for a visitor's session
-    from omotenashi.recommend import demo_recommendations, recommend_for_session
-
-    recommendations = demo_recommendations(om, best, n=5, model="recent_ease")
+    recommendations = om.recommendations.demo(best, n=5, model="recent_ease")
     titles = dict(zip(items["item_id"], items["title"], strict=True))
     session = [
         {
@@ -80,7 +76,7 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
             "title": titles.get(r.item_id) or r.item_id,
             "reasons": [reason.text for reason in r.reasons],
         }
-        for r in recommend_for_session(om, viewed, 5)
+        for r in om.recommendations.for_session(viewed, 5)
     ]
     return {
         "store": om.url,
@@ -107,7 +103,7 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
 
 def is_demo_store(om: Omotenashi) -> bool:
     """True when every import into the store was the demo's (safe to rebuild)."""
-    sources = om.store.imports.sources()
+    sources = om.ingest.import_sources()
     return all(s == DEMO_SOURCE for s in sources)
 
 

@@ -4,8 +4,11 @@
      ├── DataError (ValueError)          bad input: names what and where (file, line, field)
      │    └── ImportRowError             one row of an import file could not be read
      ├── NotFittedError (ValueError, AttributeError)
+     ├── Conflict                        not now: already rewarded, already running (HTTP 409)
+     │    └── Expired                    too late: past a time limit (HTTP 410)
      └── StorageError
-          └── NotFound (KeyError)        unknown customer, item, identity ...
+          ├── NotFound (KeyError)        unknown customer, item, identity ...
+          └── ModelNotReady              no model trained yet (HTTP 503)
 
 Every layer above the Python API (CLI, HTTP) maps these to messages / status codes in one place.
 """
@@ -50,3 +53,15 @@ class NotFound(StorageError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "not found"
+
+
+class ModelNotReady(StorageError):
+    """No recommendation model is trained yet (the service answers 503 and retries later)."""
+
+
+class Conflict(OmotenashiError):
+    """A request the current state refuses (a decision already rewarded, a refresh running)."""
+
+
+class Expired(Conflict):
+    """A request that came too late (a reward after its decision point's time to live)."""

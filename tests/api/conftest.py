@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi
 
 CATEGORIES = ("tea", "coffee", "books", "games")
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def synthetic_items(prefix: str = "") -> list[dict]:
 
 def build_store(path: Path | str, prefix: str = "", seed: int = 0) -> Path | str:
     """A trained store file (recent_ease + session model + bought-together)."""
-    from omotenashi.api.training import train_job
+    from omotenashi.services import train_job
 
     with Omotenashi(path) as om:
         om.upsert_items(synthetic_items(prefix))

@@ -10,8 +10,8 @@ import warnings
 import pytest
 
 from omotenashi.api import KeyStore, ServiceSettings, create_app
-from omotenashi.engine import Omotenashi
 from omotenashi.recommend import load_model
+from omotenashi.services import Omotenashi
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

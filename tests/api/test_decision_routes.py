@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from omotenashi.api import ServiceSettings, create_app
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from omotenashi.api import ServiceSettings
-from omotenashi.api.workspaces import Workspace, _covered
-from omotenashi.engine import Omotenashi
 from omotenashi.events.model import Event
+from omotenashi.services import Omotenashi, Workspace
+from omotenashi.services._workspaces import _covered
 
 
 def _event(customer: str, item: str, anonymous: str | None = None) -> Event:
@@ -101,7 +101,7 @@ def test_a_rolled_back_insert_withdraws_its_span(db_url):
         om.store.events.record_own_spans()
         top = om.store.events.last_seq()
         with pytest.raises(RuntimeError), om.store.transaction():
-            om.store.events.insert_new(om.prepare_events([_event("c2", "jam")]).rows)
+            om.store.events.insert_new(om.ingest.prepare([_event("c2", "jam")]).rows)
             assert om.store.events.own_spans()[-1] == (top, top + 1)  # published before the commit
             raise RuntimeError("boom")
         assert all(hi <= top for _, hi in om.store.events.own_spans())

@@ -17,9 +17,14 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 
 from omotenashi.api import ServiceSettings, create_app
-from omotenashi.api.live import WAL_SAFETY_PAGES, AnswerCache, Checkpointer, SessionTracker
 from omotenashi.api.routes.events import parse_events
-from omotenashi.engine import Omotenashi
+from omotenashi.services import (
+    WAL_SAFETY_PAGES,
+    AnswerCache,
+    Checkpointer,
+    Omotenashi,
+    SessionTracker,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -149,8 +154,8 @@ def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch)
     import os
     import threading
 
-    from omotenashi.api.live import EventWriter
     from omotenashi.events.model import Event
+    from omotenashi.services import EventWriter
 
     synced: list[str] = []
     gate = threading.Event()
@@ -189,8 +194,8 @@ def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch)
 
 def test_writer_with_an_unsynced_store_acknowledges_after_commit(tmp_path):
     """``?synchronous=normal`` means the user chose not to wait for the disk: no fsync."""
-    from omotenashi.api.live import EventWriter
     from omotenashi.events.model import Event
+    from omotenashi.services import EventWriter
 
     om = Omotenashi(f"{tmp_path / 'shop.db'}?synchronous=normal")
     writer = EventWriter(om, lambda events, results: None)
@@ -205,9 +210,9 @@ def test_writer_with_an_unsynced_store_acknowledges_after_commit(tmp_path):
 def test_a_failed_sync_fails_the_requests(tmp_path, monkeypatch):
     import os
 
-    from omotenashi.api.live import EventWriter
     from omotenashi.errors import StorageError
     from omotenashi.events.model import Event
+    from omotenashi.services import EventWriter
 
     def broken(fd: int) -> None:
         raise OSError(5, "Input/output error")

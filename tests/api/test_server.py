@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi
 
 from .conftest import build_store, create_key
 

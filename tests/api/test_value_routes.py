@@ -12,7 +12,7 @@ import pytest
 
 from omotenashi import value
 from omotenashi.api import ServiceSettings, create_app
-from omotenashi.engine import Omotenashi
+from omotenashi.services import Omotenashi, from_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -74,7 +74,7 @@ def client(buyers_template, tmp_path, request):
 
 def direct_report(db: Path) -> value.ValueReport:
     with Omotenashi(db) as om:
-        data = value.from_store(om)
+        data = from_store(om)
         return value.value_report(data.transactions, attributes=data.attributes)
 
 

@@ -54,7 +54,7 @@ def test_hit_rate_and_mrr():
     hits = np.zeros((3, 20), dtype=bool)
     hits[0, 2] = True
     hits[1, [4, 7]] = True
-    assert list(hit_rate_at_k(hits, 20)) == [1.0, 1.0, 0.0]
+    assert list(hit_rate_at_k(hits, 20)) == pytest.approx([1.0, 1.0, 0.0])
     assert mrr_at_k(hits, 20) == pytest.approx([1 / 3, 1 / 5, 0.0])
     assert mrr_at_k(hits, 3) == pytest.approx([1 / 3, 0.0, 0.0])
 

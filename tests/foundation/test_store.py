@@ -71,7 +71,7 @@ def test_store_row_follows_event_columns(om: Omotenashi) -> None:
         timestamp="2024-05-01T02:00:00+02:00",
         context={"k": 1},
     )
-    row = dict(zip(EVENT_COLUMNS, om.prepare_events([event]).rows[0], strict=True))
+    row = dict(zip(EVENT_COLUMNS, om.ingest.prepare([event]).rows[0], strict=True))
     assert row["ts"] == 1_714_521_600_000_000  # 2024-05-01T00:00:00Z
     assert row["context"] == '{"k": 1}'
     for name in EVENT_COLUMNS:

@@ -10,9 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from omotenashi.errors import DataError, NotFound
-from omotenashi.recommend import (
-    list_versions,
-    load_model,
+from omotenashi.recommend import list_versions, load_model
+from omotenashi.services import (
     recommend_all_customers,
     recommend_for_customer,
     recommend_for_session,

@@ -93,7 +93,7 @@ def test_calibration_table_by_hand():
     table = calibration_table(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 1, 1, 1]), bins=2)
     assert table["n"].tolist() == [2, 2]
     assert table["mean_predicted"].tolist() == pytest.approx([0.15, 0.85])
-    assert table["observed_rate"].tolist() == [0.5, 1.0]
+    assert table["observed_rate"].tolist() == pytest.approx([0.5, 1.0])
 
 
 @pytest.mark.dataset

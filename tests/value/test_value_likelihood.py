@@ -126,13 +126,13 @@ def test_bgnbd_expected_purchases_equals_textbook_hypergeometric_form():
     r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
     s = pd.DataFrame(
         {
-            "frequency": [0.0, 1, 2, 5, 10],
+            "repeat_purchases": [0.0, 1, 2, 5, 10],
             "recency": [0.0, 5, 30.43, 20, 38],
             "T": [38.86, 38.86, 38.86, 30, 39],
         }
     )
     t = 39.0
-    x, t_x, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    x, t_x, T = (s[c].to_numpy() for c in ("repeat_purchases", "recency", "T"))
     textbook = (
         (a + b + x - 1)
         / (a - 1)
@@ -151,7 +151,7 @@ def test_bgnbd_expected_purchases_equals_textbook_hypergeometric_form():
 
 def test_bgnbd_p_alive_by_hand():
     model = _fitted_bgnbd()
-    s = pd.DataFrame({"frequency": [0.0, 2.0], "recency": [0.0, 30.43], "T": [38.86, 38.86]})
+    s = pd.DataFrame({"repeat_purchases": [0.0, 2.0], "recency": [0.0, 30.43], "T": [38.86, 38.86]})
     r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
     hand = 1 / (1 + a / (b + 2 - 1) * ((alpha + 38.86) / (alpha + 30.43)) ** (r + 2))
     np.testing.assert_allclose(model.probability_alive(s), [1.0, hand], rtol=1e-12)
@@ -160,7 +160,7 @@ def test_bgnbd_p_alive_by_hand():
 def test_predictions_stay_finite_for_extreme_customers():
     s = pd.DataFrame(
         {
-            "frequency": [0.0, 400.0, 2000.0, 300.0],
+            "repeat_purchases": [0.0, 400.0, 2000.0, 300.0],
             "recency": [0.0, 1.0, 364.0, 200.0],
             "T": [365.0, 365.0, 365.0, 365.0],
         }
@@ -193,7 +193,7 @@ def test_conditional_expectation_matches_simulated_holdout(kind):
     actual = sim["holdout_purchases"].to_numpy()
     se = actual.std() / math.sqrt(len(actual))
     assert abs(predicted.mean() - actual.mean()) < 4 * se
-    heavy = sim["frequency"].to_numpy() >= 5
+    heavy = sim["repeat_purchases"].to_numpy() >= 5
     se_heavy = actual[heavy].std() / math.sqrt(heavy.sum())
     assert abs(predicted[heavy].mean() - actual[heavy].mean()) < 4 * se_heavy
 
@@ -220,7 +220,7 @@ def test_unconditional_expectation_of_new_customer():
 def test_gamma_gamma_expected_spend_by_hand():
     gg = GammaGamma()
     gg.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
-    s = pd.DataFrame({"frequency": [0.0, 2.0], "monetary": [0.0, 22.35]})
+    s = pd.DataFrame({"repeat_purchases": [0.0, 2.0], "mean_repeat_spend": [0.0, 22.35]})
     hand_new = 6.25 * 15.44 / (3.74 - 1)
     hand_two = 6.25 * (15.44 + 2 * 22.35) / (6.25 * 2 + 3.74 - 1)
     np.testing.assert_allclose(gg.expected_average_spend(s), [hand_new, hand_two], rtol=1e-12)

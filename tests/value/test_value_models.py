@@ -36,10 +36,10 @@ def test_cdnow_summary_from_raw_transactions_matches_published_summary(
     ref = pd.read_csv(datasets / "cdnow" / "cdnow_customers_summary_with_transactions.csv")
     ref.index = ref["ID"].astype(str).str.zfill(4)
     s = s.loc[ref.index]
-    np.testing.assert_array_equal(s["frequency"], ref["x"])
+    np.testing.assert_array_equal(s["repeat_purchases"], ref["x"])
     np.testing.assert_allclose(s["recency"], ref["t_x"], atol=0.006)  # published to 2 decimals
     np.testing.assert_allclose(s["T"], ref["T"], atol=0.006)
-    np.testing.assert_allclose(s["monetary"], ref["zbar"], atol=0.006)
+    np.testing.assert_allclose(s["mean_repeat_spend"], ref["zbar"], atol=0.006)
 
 
 @pytest.mark.dataset
@@ -66,7 +66,7 @@ def test_cdnow_bgnbd_matches_published_parameters(cdnow_sample_transactions):
 @pytest.mark.dataset
 def test_cdnow_pareto_nbd_matches_published_parameters(datasets):
     s = pd.read_csv(datasets / "cdnow" / "cdnow_customers_summary.csv")
-    model = ParetoNBD().fit(s)
+    model = ParetoNBD().fit(s.rename(columns={"frequency": "repeat_purchases"}))
     for name, value in PUBLISHED_PARETO.items():
         assert model.params_[name] == pytest.approx(value, rel=0.01), name
     assert model.log_likelihood_ == pytest.approx(PUBLISHED_PARETO_LL, abs=0.1)
@@ -75,7 +75,9 @@ def test_cdnow_pareto_nbd_matches_published_parameters(datasets):
 @pytest.mark.dataset
 def test_cdnow_gamma_gamma_matches_published_parameters(datasets):
     s = pd.read_csv(datasets / "cdnow" / "cdnow_customers_summary_with_transactions.csv")
-    model = GammaGamma().fit(s.rename(columns={"x": "frequency", "zbar": "monetary"}))
+    model = GammaGamma().fit(
+        s.rename(columns={"x": "repeat_purchases", "zbar": "mean_repeat_spend"})
+    )
     assert model.n_customers_ == 946
     for name, value in PUBLISHED_GG.items():
         assert model.params_[name] == pytest.approx(value, rel=0.01), name
@@ -105,7 +107,7 @@ def test_gamma_gamma_recovers_simulated_parameters():
     rng = np.random.default_rng(4)
     x = rng.integers(1, 10, 6000).astype(float)
     m = simulate_spend(x, 4.0, 5.0, 30.0, random_state=rng)
-    fitted = GammaGamma().fit(pd.DataFrame({"frequency": x, "monetary": m})).params_
+    fitted = GammaGamma().fit(pd.DataFrame({"repeat_purchases": x, "mean_repeat_spend": m})).params_
     # The population mean spend p*gamma/(q-1) = 30 is well identified.
     assert fitted["p"] * fitted["gamma"] / (fitted["q"] - 1) == pytest.approx(30.0, rel=0.05)
     assert fitted["p"] == pytest.approx(4.0, rel=0.15)
@@ -124,7 +126,9 @@ def test_refit_discards_previous_state_and_constructor_stores_hyperparameters():
 @pytest.mark.parametrize("cls", [BGNBD, ParetoNBD, GammaGamma])
 def test_not_fitted_error(cls):
     model = cls()
-    s = pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [2.0], "monetary": [3.0]})
+    s = pd.DataFrame(
+        {"repeat_purchases": [1.0], "recency": [1.0], "T": [2.0], "mean_repeat_spend": [3.0]}
+    )
     method = model.expected_average_spend if cls is GammaGamma else model.probability_alive
     with pytest.raises(NotFittedError, match="not fitted"):
         method(s)
@@ -133,17 +137,20 @@ def test_not_fitted_error(cls):
 @pytest.mark.parametrize(
     ("frame", "match"),
     [
-        (pd.DataFrame({"frequency": [1.0], "recency": [1.0]}), "lacks column"),
-        (pd.DataFrame({"frequency": [-1.0], "recency": [0.0], "T": [3.0]}), "frequency: 1 neg"),
-        (pd.DataFrame({"frequency": [1.5], "recency": [1.0], "T": [3.0]}), "whole numbers"),
-        (pd.DataFrame({"frequency": [1.0], "recency": [4.0], "T": [3.0]}), "recency > T"),
-        (pd.DataFrame({"frequency": [0.0], "recency": [1.0], "T": [3.0]}), "must be 0"),
-        (pd.DataFrame({"frequency": [1.0], "recency": [np.nan], "T": [3.0]}), "non-finite"),
+        (pd.DataFrame({"repeat_purchases": [1.0], "recency": [1.0]}), "lacks column"),
         (
-            pd.DataFrame({"frequency": [0.0, 0.0], "recency": [0.0, 0.0], "T": [3.0, 5.0]}),
+            pd.DataFrame({"repeat_purchases": [-1.0], "recency": [0.0], "T": [3.0]}),
+            "repeat_purchases: 1 neg",
+        ),
+        (pd.DataFrame({"repeat_purchases": [1.5], "recency": [1.0], "T": [3.0]}), "whole numbers"),
+        (pd.DataFrame({"repeat_purchases": [1.0], "recency": [4.0], "T": [3.0]}), "recency > T"),
+        (pd.DataFrame({"repeat_purchases": [0.0], "recency": [1.0], "T": [3.0]}), "must be 0"),
+        (pd.DataFrame({"repeat_purchases": [1.0], "recency": [np.nan], "T": [3.0]}), "non-finite"),
+        (
+            pd.DataFrame({"repeat_purchases": [0.0, 0.0], "recency": [0.0, 0.0], "T": [3.0, 5.0]}),
             "one-off buyers",
         ),
-        (pd.DataFrame({"frequency": [], "recency": [], "T": []}), "empty"),
+        (pd.DataFrame({"repeat_purchases": [], "recency": [], "T": []}), "empty"),
     ],
 )
 @pytest.mark.parametrize("cls", [BGNBD, ParetoNBD])
@@ -153,10 +160,14 @@ def test_count_models_reject_bad_summaries(cls, frame, match):
 
 
 def test_gamma_gamma_rejects_negative_spend_and_too_few_customers():
-    with pytest.raises(DataError, match="monetary: 1 negative"):
-        GammaGamma().fit(pd.DataFrame({"frequency": [1.0, 2.0], "monetary": [-1.0, 3.0]}))
+    with pytest.raises(DataError, match="mean_repeat_spend: 1 negative"):
+        GammaGamma().fit(
+            pd.DataFrame({"repeat_purchases": [1.0, 2.0], "mean_repeat_spend": [-1.0, 3.0]})
+        )
     with pytest.raises(DataError, match="fewer than 2"):
-        GammaGamma().fit(pd.DataFrame({"frequency": [0.0, 2.0], "monetary": [0.0, 3.0]}))
+        GammaGamma().fit(
+            pd.DataFrame({"repeat_purchases": [0.0, 2.0], "mean_repeat_spend": [0.0, 3.0]})
+        )
 
 
 def test_bgnbd_expectation_stays_finite_when_the_beta_is_a_point_mass() -> None:

@@ -84,7 +84,7 @@ def test_assign_segments_first_match_and_membership_overlap():
 
 def _summary(recency_days, n, total):
     return pd.DataFrame(
-        {"recency_days": recency_days, "n_purchases": n, "total_value": total},
+        {"recency_days": recency_days, "n_purchases": n, "monetary": total},
         index=[f"c{i}" for i in range(len(n))],
     )
 
@@ -126,14 +126,14 @@ def test_segment_summary_matches_pandas():
     frame = pd.DataFrame(
         {
             "segment": ["a", "b", "a", "a"],
-            "total_value": [1.0, 2.0, 3.0, 4.0],
+            "monetary": [1.0, 2.0, 3.0, 4.0],
             "clv": [10.0, 0.0, 5.0, 5.0],
         }
     )
     out = segment_summary(frame)
     assert out.index.tolist() == ["a", "b"]
     assert out.loc["a", "customers"] == 3
-    assert out.loc["a", "value"] == 8.0
+    assert out.loc["a", "value"] == pytest.approx(8.0)
     assert out.loc["a", "share"] == pytest.approx(0.75)
     assert out.loc["a", "mean_clv"] == pytest.approx(20.0 / 3)
 
@@ -143,7 +143,7 @@ def test_kmeans_finds_planted_segments_and_describes_them():
     n = 100
     frame = pd.DataFrame(
         {
-            "total_value": np.concatenate(
+            "monetary": np.concatenate(
                 [rng.normal(5000, 300, n), rng.normal(100, 10, 2 * n), rng.normal(100, 10, n)]
             ),
             "recency_days": np.concatenate(
@@ -154,14 +154,14 @@ def test_kmeans_finds_planted_segments_and_describes_them():
     )
     truth = np.repeat([0, 1, 2], [n, 2 * n, n])
     seg = KMeansSegmenter(
-        n_clusters=3, features=["total_value", "recency_days", "country"], log_transform=False
+        n_clusters=3, features=["monetary", "recency_days", "country"], log_transform=False
     ).fit(frame)
     labels = seg.labels_.to_numpy()
     # same partition as the truth (cluster 0 is the largest: the 2n group)
     assert len(set(zip(labels, truth, strict=True))) == 3
     assert seg.profile_["size"].tolist() == [200, 100, 100]
     big = labels[0]
-    assert "high total_value" in seg.descriptions_[big]
+    assert "high monetary" in seg.descriptions_[big]
     assert "mostly country=Japan (100%)" in seg.descriptions_[big]
     gone = labels[-1]
     assert "high recency_days" in seg.descriptions_[gone]

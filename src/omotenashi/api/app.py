@@ -22,7 +22,7 @@ from omotenashi.api.routes import decisions as decision_routes
 from omotenashi.api.routes import value as value_routes
 from omotenashi.api.schemas import body_components
 from omotenashi.api.service import Service
-from omotenashi.api.settings import ServiceSettings
+from omotenashi.services import ServiceSettings
 
 ROUTERS = (
     events.router,

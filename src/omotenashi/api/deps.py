@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from omotenashi.api.service import Service
-from omotenashi.api.workspaces import DEFAULT_WORKSPACE, Workspace
+from omotenashi.services import DEFAULT_WORKSPACE, Workspace
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an omotenashi API key")
 _bearer = HTTPBearer(auto_error=False, description="an omotenashi API key as a bearer token")

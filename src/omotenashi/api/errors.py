@@ -14,13 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from omotenashi.errors import DataError, NotFittedError, NotFound, OmotenashiError, StorageError
+from omotenashi.errors import (
+    Conflict,
+    DataError,
+    Expired,
+    ModelNotReady,
+    NotFittedError,
+    NotFound,
+    OmotenashiError,
+)
 
 log = logging.getLogger("omotenashi.api")
-
-
-class ModelNotReady(StorageError):
-    """No model has been trained for the workspace yet (503: training runs in the background)."""
+__all__ = ["ModelNotReady", "install_error_handlers"]
 
 
 def _body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -77,6 +82,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ModelNotReady):
             return JSONResponse(
                 _body("not_ready", str(exc)), status_code=503, headers={"Retry-After": "5"}
+            )
+        if isinstance(exc, Conflict):  # the body of an HTTPException, as these were before
+            return JSONResponse(
+                _body("http", str(exc)), status_code=410 if isinstance(exc, Expired) else 409
             )
         if isinstance(exc, NotFittedError):
             return JSONResponse(_body("not_ready", str(exc)), status_code=503)

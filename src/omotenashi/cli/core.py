@@ -23,10 +23,8 @@ from omotenashi.cli._common import (
     money,
     progress_bar,
 )
-from omotenashi.engine import Omotenashi
 from omotenashi.errors import DataError
-from omotenashi.importers import PRESETS, ImportReport
-from omotenashi.profiles import Profile, TimelinePage
+from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
 AsOfOpt = Annotated[
@@ -49,17 +47,16 @@ def demo(
     """Create a store, import a bundled sample of real shop data (UCI Online Retail, CC BY 4.0)
     and show what omotenashi knows: top customers, one full profile, identity stitching."""
     from omotenashi.demo import is_demo_store, run_demo
-    from omotenashi.storage import sqlite_path
+    from omotenashi.services import remove_store, store_file
 
-    path = Path(sqlite_path(db))
-    if str(path) != ":memory:" and path.exists():
+    path = store_file(db)
+    if path is not None and path.exists():
         with _engine(db) as om:
             if not is_demo_store(om):
                 raise DataError(
                     f"{path} holds data other than the demo's; give the demo another --db"
                 )
-        for suffix in ("", "-wal", "-shm"):  # the demo store is rebuilt each time
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        remove_store(db)  # the demo store is rebuilt each time
     with _engine(db) as om:
         with progress_bar("importing the demo sample", None, enabled=not json_out) as advance:
             result = run_demo(om, progress=advance)
@@ -79,8 +76,6 @@ def demo(
     console.print(
         _customers_table(pd.DataFrame(result["top_customers"]), "top 10 customers by value")
     )
-    from omotenashi.profiles import Profile, TimelinePage
-
     console.rule(f"profile of the best customer, {result['profile']['customer_id']}")
     console.print(_profile_view(Profile(**result["profile"]), TimelinePage(**result["recent"])))
     stitch = result["stitching"]
@@ -123,7 +118,7 @@ def demo(
 def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Create an empty store (an embedded SQLite file) if there is none."""
     with _engine(db) as om:
-        info = {"store": om.url, "events": om.store.reads.stats()["events"]}
+        info = {"store": om.url, "events": om.stats()["events"]}
     if json_out:
         emit_json(info)
     else:

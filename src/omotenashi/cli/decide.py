@@ -1,6 +1,6 @@
 """``omotenashi evaluate ope`` and ``omotenashi decide simulate|train``: decision-policy commands.
 
-Commands parse options, call :mod:`omotenashi.decisions` / :mod:`omotenashi.ope` and print: a rich
+Commands parse options, call the services (``Decisions``, ``Evaluation``) and print: a rich
 table for people, JSON lines with ``--json`` for programs.
 """
 
@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -52,27 +51,17 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _mapping(items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        for part in [item] if item.count("=") == 1 else item.split(";"):
-            role, sep, column = part.partition("=")
-            if not sep or not column:
-                raise typer.BadParameter(f"{part!r}: expected ROLE=COLUMN", param_hint="--map")
-            out[role.strip()] = column.strip()
-    return out
+def _mapping(items: list[str] | None) -> str | None:
+    """The ``--map`` options as one column map; the one ``--map`` parser reads it with the logs."""
+    return ";".join(items) if items else None
 
 
 def _policy(spec: str) -> Any:
-    from omotenashi.decisions import load_policy, make_policy
+    from omotenashi.services import Decisions
 
-    if spec == "uniform":
-        return make_policy("uniform", {"exploration_floor": 0.0})
-    path = Path(spec.removeprefix("file:"))
-    if path.exists():
-        return load_policy(path)
+    found = Decisions.policy(spec)
+    if found is not None:
+        return found
     raise typer.BadParameter(
         f"{spec!r}: use 'uniform' or the path of a saved learner (.npz from 'decide train')",
         param_hint="--policy",
@@ -111,49 +100,39 @@ def ope_command(
     Example: omotenashi evaluate ope --logs ../shared/datasets/obd/bts/men/men.csv
     --preset obd --policy uniform --json
     """
-    from omotenashi.decisions._offline import action_dist, read_logs
-    from omotenashi.ope import evaluate_policy
+    from omotenashi.services import Evaluation
 
     try:
-        requests = read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        requests = Evaluation.read_logs(logs, preset=preset, mapping=_mapping(mapping))
         pol = _policy(policy)
         log = requests.log
-        if pol.kind == "uniform" and requests.eligible is None:
-            dist = np.full((log.n_rounds, log.n_actions), 1.0 / log.n_actions)
-        else:
-            with progress_bar("scoring rounds", log.n_rounds, enabled=not as_json) as advance:
-                done = [0]
-
-                def tick(n: int) -> None:
-                    advance(n - done[0])
-                    done[0] = n
-
-                dist = action_dist(pol, requests, progress=tick)
-        results = evaluate_policy(
-            log,
-            dist,
-            estimators=[e.strip() for e in estimators.split(",") if e.strip()],
-            n_bootstrap=n_bootstrap,
-            alpha=alpha,
-            random_state=seed,
-            action_features=requests.action_features,
-            pair_features=requests.pair_features,
-        )
-        observed = None
+        truth_requests = None
         if truth is not None:
-            observed = float(
-                read_logs(truth, preset=preset, mapping=_mapping(mapping)).log.reward.mean()
+            truth_requests = Evaluation.read_logs(truth, preset=preset, mapping=_mapping(mapping))
+        scored = not (pol.kind == "uniform" and requests.eligible is None)  # else closed form
+        with progress_bar(
+            "scoring rounds", log.n_rounds, enabled=scored and not as_json
+        ) as advance:
+            done = [0]
+
+            def tick(n: int) -> None:
+                advance(n - done[0])
+                done[0] = n
+
+            results = Evaluation.ope(
+                requests,
+                pol,
+                estimators=[e.strip() for e in estimators.split(",") if e.strip()],
+                n_bootstrap=n_bootstrap,
+                alpha=alpha,
+                seed=seed,
+                truth=truth_requests,
+                progress=tick,
             )
     except OmotenashiError as exc:
         raise _fail(exc) from None
-    rows = []
-    for e in results:
-        row: dict[str, Any] = {**e.to_dict(), "policy": policy}
-        if observed is not None:
-            row["truth"] = observed
-            row["rel_error"] = abs(e.value - observed) / observed if observed else None
-            row["covered"] = bool(e.ci_low <= observed <= e.ci_high)
-        rows.append(row)
+    rows = [{**row, "policy": policy} for row in results]
+    observed = rows[0]["truth"] if rows and "truth" in rows[0] else None
     if as_json:
         for row in rows:
             emit_json(row)
@@ -197,27 +176,22 @@ def simulate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run policies on the synthetic artwork environment and report cumulative regret."""
-    from omotenashi.decisions import ArtworkSimulator, DecisionEngine, simulate
+    from omotenashi.services import Decisions
 
     rows = []
     try:
         for kind in [p.strip() for p in policies.split(",") if p.strip()]:
-            env = ArtworkSimulator(random_state=seed)
-            engine = DecisionEngine(random_state=seed + 1)
-            engine.register(env.decision_point(kind, {"exploration_floor": floor}))
             with progress_bar(kind, rounds, enabled=not as_json) as advance:
-                res = simulate(engine, env, rounds, delay=delay, progress=lambda n: advance(1000))
-            rows.append(
-                {
-                    "policy": kind,
-                    "rounds": rounds,
-                    "regret_vs_oracle": float(res.oracle_regret[-1]),
-                    "best_fixed_variant": env.variant_ids[res.best_fixed],
-                    "best_fixed_regret_vs_oracle": float(res.fixed_regret()[-1]),
-                    "mean_reward": float(res.clicks.mean()),
-                    "decisions_per_second": res.decisions_per_second,
-                }
-            )
+                rows.append(
+                    Decisions.simulate(
+                        kind,
+                        rounds,
+                        delay=delay,
+                        floor=floor,
+                        seed=seed,
+                        progress=lambda n: advance(1000),
+                    )
+                )
     except OmotenashiError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -253,16 +227,15 @@ def train_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Warm-start a learner from logged decisions and save it (evaluate it with evaluate ope)."""
-    from omotenashi.decisions import make_policy
-    from omotenashi.decisions._offline import read_logs, train
+    from omotenashi.services import Decisions
 
     try:
         try:
             hyper = json.loads(params)
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
-        learner = make_policy(policy, hyper, random_state=seed)
-        requests = read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        learner = Decisions.learner(policy, hyper, seed)
+        requests = Decisions.read_logs(logs, preset=preset, mapping=_mapping(mapping))
         with progress_bar("learning", requests.log.n_rounds, enabled=not as_json) as advance:
             done = [0]
 
@@ -270,12 +243,10 @@ def train_command(
                 advance(n - done[0])
                 done[0] = n
 
-            train(learner, requests, progress=tick)
-        learner.save(out)
+            summary = {**Decisions.train(learner, requests, out, progress=tick), "policy": policy}
     except OmotenashiError as exc:
         raise _fail(exc) from None
-    summary = {"policy": policy, "updates": learner.n_updates_, "saved": str(out)}
     if as_json:
         emit_json(summary)
     else:
-        console.print(f"learned from {learner.n_updates_:,} rewarded rounds; saved to {out}")
+        console.print(f"learned from {summary['updates']:,} rewarded rounds; saved to {out}")

@@ -1,7 +1,7 @@
 """Recommendation CLI: train, recommend, similar, ``evaluate topn`` and ``evaluate sessions``.
 
-Commands only parse options, call :mod:`omotenashi.recommend` / :mod:`omotenashi.evaluation` and
-print: rich tables for people, ``--json`` for programs.
+Commands only parse options, call the services (``om.training``, ``om.recommendations``,
+``Evaluation``) and print: rich tables for people, ``--json`` for programs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _engine(db: str | None):
-    from omotenashi.engine import Omotenashi
+    from omotenashi.services import Omotenashi
 
     return Omotenashi(db, create=False)
 
@@ -39,15 +39,15 @@ def _rules(
     novelty: float,
     exclude_seen_default: bool = True,
 ):
-    from omotenashi.recommend import Rules
+    from omotenashi.services import make_rules
 
-    return Rules(
-        exclude_seen=exclude_seen_default and not include_seen,
-        include_categories=tuple(category) if category else None,
-        exclude_categories=tuple(exclude_category or ()),
-        exclude_items=tuple(i.strip() for i in (exclude or "").split(",") if i.strip()),
+    return make_rules(
+        include_seen=not exclude_seen_default or include_seen,
+        categories=category,
+        exclude_categories=exclude_category,
+        exclude_items=exclude,
         diversity=diversity,
-        popularity_penalty=novelty,
+        novelty=novelty,
     )
 
 
@@ -83,13 +83,6 @@ def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
     console.print(table)
 
 
-def _titles(om) -> dict[str, str]:
-    items = om.items_frame()
-    if items is None or not len(items) or "title" not in items:
-        return {}
-    return {str(k): v for k, v in zip(items["item_id"], items["title"], strict=False) if v}
-
-
 NOpt = Annotated[int, typer.Option("-n", "--n", min=1, help="How many items.")]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model name (default: the one `train` chose).")
@@ -121,18 +114,14 @@ def train(
     and the best (by NDCG@10) becomes the default. A session model for anonymous visits is
     trained alongside.
     """
-    from omotenashi.recommend import EventWeights
-    from omotenashi.recommend import train as train_models
+    from omotenashi.services import parse_weights
 
     try:
-        event_weights = None
-        if weights:
-            from omotenashi.evaluation._io import parse_map
-
-            table = {k: float(v) for k, v in parse_map(weights).items()}
-            event_weights = EventWeights(weights={**EventWeights().weights, **table})
+        event_weights = parse_weights(weights)
         with _engine(db) as om, err_console.status("training") as status:
-            info = train_models(om, model, tune=tune, weights=event_weights, progress=status.update)
+            info = om.training.train(
+                model, tune=tune, weights=event_weights, progress=status.update
+            )
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     if json_out:
@@ -188,8 +177,6 @@ def recommend(
     Examples: `omotenashi recommend C42 -n 10 --explain`; `omotenashi recommend --session
     A12,B7 -n 10`; `omotenashi recommend --all-customers -n 20 --out recs.csv`.
     """
-    from omotenashi import recommend as rec
-
     modes = sum([customer is not None, session is not None, all_customers])
     if modes != 1:
         raise _fail(ValueError("give exactly one of CUSTOMER, --session or --all-customers"))
@@ -197,10 +184,10 @@ def recommend(
         with _engine(db) as om:
             if all_customers:
                 rules = _rules(include_seen, category, exclude_category, exclude, 0.0, novelty)
-                total = len(rec._service._model(om, model)[0].user_ids_)
+                total = om.recommendations.model_customers(model)
                 with progress_bar("recommending", total, enabled=not json_out) as advance:
-                    frame = rec.recommend_all_customers(
-                        om, n, rules=rules, model=model, progress=advance
+                    frame = om.recommendations.for_all_customers(
+                        n, rules=rules, model=model, progress=advance
                     )
                 target = out or Path("recs.csv")
                 frame.to_csv(target, index=False)
@@ -217,19 +204,19 @@ def recommend(
                         f"to {target}"
                     )
                 return
-            titles = _titles(om)
+            titles = om.recommendations.titles()
             if session is not None:
                 items = [s.strip() for s in session.split(",") if s.strip()]
                 rules = _rules(
                     include_seen, category, exclude_category, exclude, diversity, novelty
                 )
-                recs = rec.recommend_for_session(om, items, n, rules=rules)
+                recs = om.recommendations.for_session(items, n, rules=rules)
                 title = f"For this visit ({len(items)} items seen)"
             else:
                 rules = _rules(
                     include_seen, category, exclude_category, exclude, diversity, novelty
                 )
-                recs = rec.recommend_for_customer(om, customer, n, rules=rules, model=model)
+                recs = om.recommendations.for_customer(customer, n, rules=rules, model=model)
                 title = f"For customer {customer}"
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
@@ -251,13 +238,11 @@ def similar(
     json_out: JsonOpt = False,
 ) -> None:
     """Items similar to ITEM, according to the trained model."""
-    from omotenashi import recommend as rec
-
     try:
         with _engine(db) as om:
             rules = _rules(False, category, exclude_category, None, 0.0, 0.0)
-            recs = rec.similar_items(om, item, n, rules=rules, model=model)
-            titles = _titles(om)
+            recs = om.recommendations.similar(item, n, rules=rules, model=model)
+            titles = om.recommendations.titles()
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     rows = _rec_rows(recs, titles)
@@ -319,17 +304,17 @@ def evaluate_topn_command(
     ranked, the user's train items excluded. Peers: popularity, EASE (λ 100/300/1000),
     implicit ALS (4 settings), implicit BM25 item-kNN.
     """
-    from omotenashi import evaluation as ev
-    from omotenashi.recommend import make_model
+    from omotenashi.services import Evaluation
 
     try:
-        split = ev.split_p1(ev.read_interactions(data, mapping), min_rating=min_rating)
-        candidates = ev.topn_peers() if peers else []
-        for name in filter(None, (m.strip() for m in models.split(","))):
-            candidates.append((name, make_model(name)))
-            if tune and name in ev.TUNE_GRIDS:
-                best, _ = ev.tune(name, split.train, ev.TUNE_GRIDS[name])
-                candidates.append((f"{name}+tuned", make_model(name, **best)))
+        split, candidates = Evaluation.topn_candidates(
+            data,
+            mapping,
+            min_rating=min_rating,
+            models=[m.strip() for m in models.split(",") if m.strip()],
+            peers=peers,
+            tune=tune,
+        )
         with progress_bar("models", len(candidates), enabled=not json_out) as advance:
             show = _emit_row(json_out)
 
@@ -337,7 +322,7 @@ def evaluate_topn_command(
                 show(row)
                 advance(1)
 
-            ev.evaluate_topn(split, candidates, on_result=on_result)
+            Evaluation.topn(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
 
@@ -363,20 +348,17 @@ def evaluate_sessions_command(
     model sees the clicks so far and returns 20 items. Map keys: session, item, time
     (customer, offset_ms optional). Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
     """
-    from omotenashi import evaluation as ev
-    from omotenashi.recommend import make_model
+    from omotenashi.services import Evaluation
 
     try:
-        if data is not None:
-            split = ev.split_sessions_last(ev.read_sessions(data, mapping), order_by="date")
-        elif train_file is not None and test_file is not None:
-            split = ev.prepare_s1(
-                ev.read_sessions(train_file, mapping), ev.read_sessions(test_file, mapping)
-            )
-        else:
-            raise ValueError("give --train and --test, or --data")
-        candidates = ev.session_peers() if peers else []
-        candidates += [(m.strip(), make_model(m.strip())) for m in models.split(",") if m.strip()]
+        split, candidates = Evaluation.sessions_candidates(
+            mapping,
+            data=data,
+            train=train_file,
+            test=test_file,
+            models=[m.strip() for m in models.split(",") if m.strip()],
+            peers=peers,
+        )
         with progress_bar("models", len(candidates), enabled=not json_out) as advance:
             show = _emit_row(json_out)
 
@@ -384,6 +366,6 @@ def evaluate_sessions_command(
                 show(row)
                 advance(1)
 
-            ev.evaluate_sessions(split, candidates, on_result=on_result)
+            Evaluation.sessions(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc

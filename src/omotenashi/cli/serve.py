@@ -1,6 +1,7 @@
 """Service CLI: ``serve`` runs the HTTP API; ``keys create|list|revoke`` manages API keys.
 
-Commands parse options and call :mod:`omotenashi.api`; keys are printed once, at creation.
+Commands parse options and call the services (settings, keys); ``serve`` starts uvicorn on
+``omotenashi.api``. Keys are printed once, at creation.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ app.add_typer(keys_app, name="keys", rich_help_panel=PANEL)
 
 
 def _settings(db: str | None, **values: object):
-    from omotenashi.api import ServiceSettings
+    from omotenashi.services import ServiceSettings
 
     data = {k: v for k, v in values.items() if v is not None}
     if db is not None:
@@ -68,7 +69,7 @@ def serve(
     """
     import uvicorn
 
-    from omotenashi.api.settings import SETTINGS_ENV
+    from omotenashi.services import SETTINGS_ENV
 
     settings = _settings(
         db,
@@ -111,9 +112,9 @@ def _fast_io() -> tuple[str, str]:
 
 
 def _key_store(db: str | None):
-    from omotenashi.api import KeyStore
+    from omotenashi.services import key_store
 
-    return KeyStore(_settings(db).keys_path())
+    return key_store(_settings(db))
 
 
 @keys_app.command("create")

@@ -1,8 +1,8 @@
 """``omotenashi value fit|report|lapse`` and ``omotenashi segments``: customer value commands.
 
 Commands read purchases either from a file (``--transactions FILE --map ...``, no store needed)
-or from the store (``--db``), call :mod:`omotenashi.value` and print rich tables for people or
-one JSON object with ``--json``.
+or from the store (``--db``), call the value service (``omotenashi.services.Value``) and print
+rich tables for people or one JSON object with ``--json``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ RuleOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--rule",
-        help="Marketer rule 'name: expression', e.g. \"vip: total_value > "
+        help="Marketer rule 'name: expression', e.g. \"vip: monetary > "
         "1000 and country == 'Japan'\" (repeatable; parsed safely, never eval).",
     ),
 ]
@@ -118,13 +118,13 @@ def _load(
     kind: str = "purchase",
 ) -> tuple[Any, Any]:
     """(transactions, attributes) from a file or from the store."""
-    from omotenashi import value
+    from omotenashi.services import Value
 
     if transactions is not None:
         if not mapping:
             raise _map_error()
         names = [c.strip() for c in columns.split(",")] if columns else None
-        return value.read_transactions(
+        return Value.read_transactions(
             transactions,
             mapping,
             sep=sep,
@@ -134,20 +134,10 @@ def _load(
         ), None
     if mapping:
         raise _map_error("--map is only used with --transactions FILE")
-    try:
-        from omotenashi.engine import Omotenashi
-    except ImportError as exc:  # the store is not part of this build
-        from omotenashi.errors import StorageError
+    from omotenashi.services import Omotenashi
 
-        raise StorageError(
-            f"the store is not available ({exc}); pass --transactions FILE --map ..."
-        ) from None
-    om = Omotenashi(db, create=False)
-    try:
-        data = value.from_store(om, kind)
-    finally:
-        om.close()
-    return data.transactions, data.attributes
+    with Omotenashi(db, create=False) as om:
+        return om.value.transactions(kind)
 
 
 def _map_error(
@@ -161,14 +151,9 @@ def _map_error(
 def _read_attributes(path: Path | None) -> Any:
     if path is None:
         return None
-    import pandas as pd
+    from omotenashi.services import Value
 
-    from omotenashi.errors import DataError
-
-    try:
-        return pd.read_csv(path, dtype={"customer_id": str})
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read attributes {path.name}: {exc}", field="attributes") from None
+    return Value.read_attributes(path)
 
 
 def _status(message: str, quiet: bool) -> Any:
@@ -251,21 +236,21 @@ def fit_command(
     --columns mid,cid,date,cds,value --map customer=cid,time=date,value=value
     --calibration-end 1997-09-30 --holdout-end 1998-06-30 --json
     """
-    from omotenashi import value
+    from omotenashi.services import Value
 
     try:
         with _status("reading transactions", as_json):
             tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
         with _status(f"fitting {model}", as_json):
-            outcome = value.fit_value_model(
+            outcome, written = Value.fit(
                 tx,
+                plots=plots,
                 model=model,
                 freq=freq,
                 calibration_end=calibration_end,
                 holdout_end=holdout_end,
                 penalizer=penalizer,
             )
-        written = _fit_plots(outcome, plots) if plots is not None else []
     except OmotenashiError as exc:
         raise _fail(exc) from None
     result = outcome.to_dict()
@@ -289,33 +274,6 @@ def fit_command(
         _console.print(f"wrote {path}")
 
 
-def _fit_plots(outcome: Any, directory: Path) -> list[str]:
-    import matplotlib.pyplot as plt
-
-    from omotenashi import value
-
-    directory.mkdir(parents=True, exist_ok=True)
-    T = float(outcome.summary["T"].max())
-    horizon = T if outcome.split is None else outcome.split.holdout_length
-    max_f = int(min(max(outcome.summary["frequency"].quantile(0.99), 5), 50))
-    paths = {
-        "expected_purchases.png": lambda p: value.plot_expected_purchases_heatmap(
-            outcome.model, T, horizon, max_f, p
-        ),
-        "p_alive.png": lambda p: value.plot_p_alive_heatmap(outcome.model, T, max_f, p),
-    }
-    if outcome.split is not None:
-        paths["calibration_holdout.png"] = lambda p: value.plot_calibration_holdout(
-            outcome.model, outcome.split, path=p
-        )
-    written = []
-    for name, draw in paths.items():
-        fig = draw(directory / name)
-        plt.close(fig)
-        written.append(str(directory / name))
-    return written
-
-
 @value_app.command("report")
 def report_command(
     transactions: TransactionsOpt = None,
@@ -337,35 +295,29 @@ def report_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Value every customer: P(alive), expected purchases, CLV, RFM segment; totals by segment."""
-    from omotenashi import value
+    from omotenashi.services import Omotenashi, Value
 
+    options = {
+        "model": model,
+        "freq": freq,
+        "as_of": as_of,
+        "horizon_months": horizon_months,
+        "annual_discount_rate": discount_rate,
+    }
     try:
-        with _status("reading transactions", as_json):
-            tx, attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
-        with _status("fitting models and valuing customers", as_json):
-            report = value.value_report(
-                tx,
-                model=model,
-                freq=freq,
-                as_of=as_of,
-                horizon_months=horizon_months,
-                annual_discount_rate=discount_rate,
-                attributes=attributes,
-            )
-        saved = 0
-        if transactions is None:  # valued from the store: segments and CLV go to the profiles
-            from omotenashi.engine import Omotenashi
-
+        if transactions is not None:
+            with _status("reading transactions", as_json):
+                tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
+            with _status("fitting models and valuing customers", as_json):
+                report, saved, written = Value().report(tx, None, plots=plots, **options)
+        else:  # valued from the store: segments and CLV go to the profiles
+            if mapping:
+                raise _map_error("--map is only used with --transactions FILE")
             with Omotenashi(db, create=False) as om:
-                saved = om.save_value_scores(report)
-        written = []
-        if plots is not None:
-            import matplotlib.pyplot as plt
-
-            plots.mkdir(parents=True, exist_ok=True)
-            path = plots / "segment_sizes.png"
-            plt.close(value.plot_segment_sizes(report.segments, path))
-            written.append(str(path))
+                with _status("fitting models and valuing customers", as_json):
+                    report, saved, written = om.value.report(
+                        save_scores=True, plots=plots, **options
+                    )
     except OmotenashiError as exc:
         raise _fail(exc) from None
     result = report.to_dict(top=top)
@@ -382,7 +334,7 @@ def report_command(
             "RFM segment, CLV and P(alive) saved to the profiles (`omotenashi profile`)."
         )
     _console.print(_frame_table("RFM segments", report.segments, "segment"))
-    cols = ["total_value", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
+    cols = ["monetary", "p_alive", "expected_purchases", "clv", "rfm", "segment"]
     best = report.customers.sort_values("clv", ascending=False).head(top)[cols]
     _console.print(_frame_table(f"top {top} customers by CLV", best, "customer"))
     for note in result.get("notes", []):
@@ -409,13 +361,12 @@ def lapse_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest lapse risk (visits, encounters, purchases) and report its calibration."""
-    from omotenashi import value
+    from omotenashi.services import Value
 
     try:
         tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db, kind=kind)
-        end = as_of if as_of is not None else tx["timestamp"].max()
         with _status("backtesting lapse risk", as_json):
-            result = value.lapse_backtest(tx, end, horizon_days).to_dict()
+            result = Value.lapse(tx, as_of, horizon_days)
     except OmotenashiError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -465,58 +416,33 @@ def segments_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Customer segments: RFM segments, marketer rules and described k-means clusters."""
-    from omotenashi import value
+    from omotenashi.services import Value
 
     try:
         tx, store_attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
         attrs = _read_attributes(attributes) if attributes is not None else store_attributes
         with _status("scoring customers", as_json):
-            summary = value.rfm_summary(tx)
-            frame = summary.join(value.RFMScorer().fit_transform(summary))
-            if attrs is not None:
-                frame = value.join_attributes(frame, attrs)
-            rfm = value.segment_summary(frame, clv=None)
-            rules = [value.parse_named_rule(r) for r in (rule or [])]
-            member = value.rule_membership(frame, rules) if rules else None
-            clusters = None
-            if kmeans > 0:
-                cols = [c.strip() for c in features.split(",")] if features else None
-                clusters = value.KMeansSegmenter(n_clusters=kmeans, features=cols).fit(frame)
+            result = Value.segments(
+                tx,
+                attrs,
+                rules=rule or (),
+                kmeans=kmeans,
+                features=[c.strip() for c in features.split(",")] if features else None,
+            )
     except OmotenashiError as exc:
         raise _fail(exc) from None
-    result: dict[str, Any] = {
-        "customers": int(len(frame)),
-        "rfm_segments": [
-            {"segment": str(k), **row} for k, row in rfm.to_dict(orient="index").items()
-        ],
-    }
-    if member is not None:
-        result["rule_segments"] = [
-            {
-                "segment": name,
-                "rule": text,
-                "customers": int(member[name].sum()),
-                "value": float(frame.loc[member[name], "total_value"].sum()),
-            }
-            for name, text in rules
-        ]
-    if clusters is not None:
-        result["kmeans"] = [
-            {"cluster": int(k), **row}
-            for k, row in clusters.profile_.to_dict(orient="index").items()
-        ]
+    frames = result.pop("frames")
+    rfm, profile = frames["rfm"], frames["kmeans"]
     if as_json:
         _json(result)
         return
     _console.print(_frame_table("RFM segments", rfm, "segment"))
-    if member is not None:
+    if "rule_segments" in result:
         import pandas as pd
 
         table = pd.DataFrame(result["rule_segments"]).set_index("segment")
         _console.print(_frame_table("rule segments", table, "segment"))
-    if clusters is not None:
+    if profile is not None:
         _console.print(
-            _frame_table(
-                "k-means segments", clusters.profile_[["size", "share", "description"]], "cluster"
-            )
+            _frame_table("k-means segments", profile[["size", "share", "description"]], "cluster")
         )

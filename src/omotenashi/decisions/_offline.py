@@ -21,8 +21,9 @@ from omotenashi.decisions._features import Features, action_features, context_fe
 from omotenashi.decisions._log import SQLiteDecisionLog
 from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
+from omotenashi.files import BANDIT_LOGS, CsvOptions, parse_column_map, read_table
+from omotenashi.importers.presets.obd import load_obd
 from omotenashi.ope import BanditLog
-from omotenashi.ope._obd import load_obd
 from omotenashi.storage import is_postgres_url, open_store
 
 
@@ -53,14 +54,10 @@ class LoggedRequests:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV/Parquet/JSON-lines log, read by the one reader of ``omotenashi.files``."""
     if not path.exists():
         raise DataError(f"logs: file {path.name} does not exist", field="logs")
-    try:
-        if path.suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"logs: cannot read {path.name} ({exc})", field="logs") from None
+    return read_table(path, CsvOptions(sep=",", text=False), field="logs")
 
 
 def read_decisions(path: str | Path) -> LoggedRequests:
@@ -130,10 +127,9 @@ def read_obd(path: str | Path) -> LoggedRequests:
     user_cols = [c for c in frame.columns if c.startswith("user_feature_")]
     records = frame[user_cols].astype(str).assign(position=frame["position"].astype(str))
     contexts = [context_features(None, r) for r in records.to_dict("records")]
-    items_file = Path(path).parent / "item_context.csv"
     actions: list[Features]
-    if items_file.exists():
-        items = pd.read_csv(items_file, index_col=0).set_index("item_id")
+    if obd.items is not None:
+        items = obd.items
         actions = []
         for i in range(obd.log.n_actions):
             feats = items.loc[i].to_dict() if i in items.index else {}
@@ -143,28 +139,22 @@ def read_obd(path: str | Path) -> LoggedRequests:
     return LoggedRequests(obd.log, contexts, actions, None, obd.action_features, obd.pair_features)
 
 
-MAP_ROLES = ("action", "reward", "pscore", "context")
+MAP_ROLES = BANDIT_LOGS.known
 
 
-def read_mapped(path: str | Path, mapping: Mapping[str, str]) -> LoggedRequests:
+def read_mapped(path: str | Path, mapping: str | Mapping[str, str]) -> LoggedRequests:
     """Any log table described by a column map.
 
     Parameters
     ----------
     path : str or Path
         CSV or parquet file.
-    mapping : dict
+    mapping : str or dict
         ``action``, ``reward`` and ``pscore`` name one column each; ``context`` (optional) is a
-        comma-separated list of columns or shell patterns (``user_feature_*``).
+        comma-separated list of columns or shell patterns (``user_feature_*``). Text is parsed by
+        the one ``--map`` parser (``action=item_id,reward=click,pscore=propensity_score``).
     """
-    unknown = sorted(set(mapping) - set(MAP_ROLES))
-    if unknown:
-        raise DataError(
-            f"map: unknown role {unknown[0]!r}; use {', '.join(MAP_ROLES)}", field="map"
-        )
-    for role in ("action", "reward", "pscore"):
-        if role not in mapping:
-            raise DataError(f"map: role {role!r} is required (e.g. {role}=COLUMN)", field="map")
+    mapping = parse_column_map(mapping, BANDIT_LOGS)
     frame = _read_table(Path(path))
     for role in ("action", "reward", "pscore"):
         if mapping[role] not in frame.columns:
@@ -193,7 +183,7 @@ def read_mapped(path: str | Path, mapping: Mapping[str, str]) -> LoggedRequests:
 
 
 def read_logs(
-    path: str | Path, *, preset: str | None = None, mapping: Mapping[str, str] | None = None
+    path: str | Path, *, preset: str | None = None, mapping: str | Mapping[str, str] | None = None
 ) -> LoggedRequests:
     """Read logs by preset (``obd`` or ``decisions``) or by column map (exactly one of them)."""
     if (preset is None) == (mapping is None):

@@ -21,7 +21,6 @@ from omotenashi.evaluation._metrics import (
 from omotenashi.evaluation._protocols import (
     SessionSplit,
     TopNSplit,
-    load_diginetica,
     prepare_s1,
     split_p1,
     split_sessions_last,
@@ -34,6 +33,7 @@ from omotenashi.evaluation._runner import (
     topn_peers,
     tune,
 )
+from omotenashi.importers.presets.diginetica import load_diginetica
 
 __all__ = [
     "SessionSplit",

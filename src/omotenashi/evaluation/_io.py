@@ -1,7 +1,9 @@
 """Reading rating and click files for the evaluators, with a column map (``--map``).
 
 The map says which column of the file holds what: ``user=userId,item=movieId,rating=rating,
-time=timestamp``. Values are column names, or 0-based positions for files without a header.
+time=timestamp`` (``customer=`` works for ``user=``, as in imports). Values are column names, or
+0-based positions for files without a header. The file is read and the map parsed by
+``omotenashi.files``, like every other file.
 """
 
 from __future__ import annotations
@@ -13,33 +15,23 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.files import (
+    INTERACTIONS,
+    SESSIONS,
+    CsvOptions,
+    MapKeys,
+    parse_column_map,
+    read_table,
+)
 
-
-def parse_map(spec: str | dict[str, str]) -> dict[str, str]:
-    """Parse ``key=column,key=column`` into a dict (a dict is returned as is)."""
-    if isinstance(spec, dict):
-        return dict(spec)
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise DataError(f"--map entry {part!r} is not key=column", field="map")
-        out[key.strip()] = value.strip()
-    return out
+#: The name this module had before the one parser moved to ``omotenashi.files`` (any key).
+parse_map = parse_column_map
 
 
 def _read(path: str | os.PathLike, positional: bool) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}", field="data")
-    if path.suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        first = fh.readline()
-    sep = max(("\t", ";", ",", "|"), key=first.count)
-    if first.count(sep) == 0:
-        sep = r"\s+"
-    return pd.read_csv(path, sep=sep, header=None if positional else "infer", encoding="latin-1")
+    """The file with pandas' types (latin-1 text: old rating files are not UTF-8)."""
+    options = CsvOptions(header=not positional, encoding="latin-1", text=False)
+    return read_table(Path(path), options, field="data")
 
 
 def _column(frame: pd.DataFrame, spec: str, key: str, path) -> pd.Series:
@@ -67,16 +59,8 @@ def _time(values: pd.Series, key: str) -> pd.Series:
         raise DataError(f"column for {key!r} is not a time: {exc}", field=key) from exc
 
 
-def _load(path, mapping, required, optional) -> pd.DataFrame:
-    mapping = parse_map(mapping)
-    unknown = set(mapping) - set(required) - set(optional)
-    if unknown:
-        raise DataError(
-            f"unknown --map key(s) {sorted(unknown)}; use {required + optional}", field="map"
-        )
-    missing = [k for k in required if k not in mapping]
-    if missing:
-        raise DataError(f"--map lacks {missing} (needed: {required})", field=missing[0])
+def _load(path, mapping, keys: MapKeys) -> pd.DataFrame:
+    mapping = parse_column_map(mapping, keys)
     positional = all(v.isdigit() for v in mapping.values())
     frame = _read(path, positional)
     return pd.DataFrame({k: _column(frame, v, k, path).to_numpy() for k, v in mapping.items()})
@@ -88,7 +72,7 @@ def read_interactions(path: str | os.PathLike, mapping: str | dict[str, str]) ->
     Map keys: ``user``, ``item`` (required), ``rating``, ``time`` (optional; numbers are unix
     seconds). Returns columns ``user_id``, ``item_id`` and ``rating``/``timestamp`` when mapped.
     """
-    raw = _load(path, mapping, ["user", "item"], ["rating", "time"])
+    raw = _load(path, mapping, INTERACTIONS)
     out = pd.DataFrame({"user_id": raw["user"], "item_id": raw["item"]})
     if "rating" in raw:
         out["rating"] = pd.to_numeric(raw["rating"], errors="coerce")
@@ -107,7 +91,7 @@ def read_sessions(path: str | os.PathLike, mapping: str | dict[str, str]) -> pd.
     Returns ``session_id``, ``item_id``, ``timestamp``, ``date`` (day of ``time``) and
     ``customer_id`` when mapped.
     """
-    raw = _load(path, mapping, ["session", "item", "time"], ["customer", "offset_ms"])
+    raw = _load(path, mapping, SESSIONS)
     when = _time(raw["time"], "time")
     out = pd.DataFrame({"session_id": raw["session"], "item_id": raw["item"].astype(str)})
     out["date"] = when.dt.floor("D")

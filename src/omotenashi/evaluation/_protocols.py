@@ -198,28 +198,3 @@ def split_sessions_last(
     test_ids = set(last["session_id"].iloc[len(last) - n_test :])
     in_test = sessions["session_id"].isin(test_ids)
     return prepare_s1(sessions[~in_test], sessions[in_test])
-
-
-def load_diginetica(path) -> pd.DataFrame:
-    """Read a DIGINETICA item-views file (``;``-separated, CIKM Cup 2016 layout).
-
-    Time is ``eventdate`` at UTC midnight plus ``timeframe`` milliseconds.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``session_id`` (int), ``item_id`` (str), ``customer_id`` (str or None),
-        ``timestamp`` (datetime64, UTC) and ``date`` (the event date).
-    """
-    raw = pd.read_csv(path, sep=";", dtype={"item_id": str, "user_id": str})
-    _require(raw, ("session_id", "item_id", "timeframe", "eventdate"), str(path))
-    date = pd.to_datetime(raw["eventdate"], utc=True)
-    return pd.DataFrame(
-        {
-            "session_id": raw["session_id"].astype(np.int64),
-            "item_id": raw["item_id"].astype(str),
-            "customer_id": raw["user_id"].where(raw["user_id"].notna(), None),
-            "timestamp": date + pd.to_timedelta(raw["timeframe"], unit="ms"),
-            "date": date,
-        }
-    )

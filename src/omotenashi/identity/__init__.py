@@ -8,7 +8,8 @@ Rules (also in docs/identity.md):
    ``anonymous_id`` belongs to the customer that anonymous id is linked to, else to the anonymous
    visitor ``anonymous:<id>``.
 3. Links come from ``identify`` events, from any event that carries both a ``customer_id`` and an
-   ``anonymous_id``, and from explicit ``alias`` calls. Importers apply the same rules.
+   ``anonymous_id``, and from explicit ``alias`` calls. ``omotenashi.ingest`` applies these
+   rules to every event stored, tracked or imported.
 4. An identity belongs to one customer. The first link wins: a later attempt to link the same
    anonymous id / e-mail to another customer is refused and reported as a conflict, because a
    shared device must not silently move one person's history to another. Use ``merge`` when two
@@ -23,7 +24,6 @@ from omotenashi.identity.rules import (
     LinkResult,
     alias,
     identify,
-    links_from_events,
     merge,
     resolve_customer,
 )
@@ -33,7 +33,6 @@ __all__ = [
     "LinkResult",
     "alias",
     "identify",
-    "links_from_events",
     "merge",
     "resolve_customer",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from omotenashi.errors import DataError
@@ -128,19 +128,3 @@ def merge(store: Store, into: str, other: str, *, at: int | None = None) -> Link
         store.identities.move(source, target, at)
         result.linked.append(("customer", source))
     return result
-
-
-def links_from_events(
-    rows: Iterable[tuple[str | None, str | None, str, int]],
-) -> list[tuple[str, str, int]]:
-    """The (anonymous_id, customer_id, at) links implied by events, earliest first per anonymous id.
-
-    ``rows`` are (customer_id, anonymous_id, type, ts). Every event with both ids links them.
-    """
-    first: dict[str, tuple[int, str]] = {}
-    for customer_id, anonymous_id, _type, ts in rows:
-        if customer_id and anonymous_id:
-            seen = first.get(anonymous_id)
-            if seen is None or ts < seen[0]:
-                first[anonymous_id] = (ts, customer_id)
-    return [(a, c, t) for a, (t, c) in first.items()]

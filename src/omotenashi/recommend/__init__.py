@@ -24,19 +24,9 @@ from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
 from omotenashi.recommend._registry import MODELS, Trending, make_model
 from omotenashi.recommend._rules import Rules, mmr_select
-from omotenashi.recommend._service import (
-    AUTO_CANDIDATES,
-    demo_recommendations,
-    recommend_all_customers,
-    recommend_for_customer,
-    recommend_for_session,
-    similar_items,
-    train,
-)
 from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
 
 __all__ = [
-    "AUTO_CANDIDATES",
     "BM25ItemKNN",
     "BPR",
     "BoughtTogether",
@@ -59,18 +49,12 @@ __all__ = [
     "SessionKNN",
     "Trending",
     "check_interactions",
-    "demo_recommendations",
     "ease_weights",
     "interactions_from_events",
     "list_versions",
     "load_model",
     "make_model",
     "mmr_select",
-    "recommend_all_customers",
-    "recommend_for_customer",
-    "recommend_for_session",
     "save_model",
     "sessionize",
-    "similar_items",
-    "train",
 ]

@@ -285,7 +285,7 @@ class KeyRecord:
 
 @runtime_checkable
 class KeyStore(Protocol):
-    """Persistence of API keys (the key logic, hashing and scopes, lives in ``api.keys``)."""
+    """Persistence of API keys (the key logic, hashing and scopes, lives in ``services._keys``)."""
 
     def add(self, record: KeyRecord) -> None:
         """Store a new key; DataError when its id is taken."""

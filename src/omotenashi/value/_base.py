@@ -22,7 +22,7 @@ from omotenashi.errors import DataError, NotFittedError
 
 @dataclass(frozen=True)
 class RFT:
-    """Validated frequency / recency / age arrays (float64, same length)."""
+    """Validated repeat purchases / recency / age arrays (float64, same length)."""
 
     x: np.ndarray
     t_x: np.ndarray
@@ -37,12 +37,12 @@ def check_rft(
     T: object = None,
     require_repeat: bool = False,
 ) -> RFT:
-    """Read and check ``frequency``, ``recency`` and ``T`` from a summary or arrays.
+    """Read and check ``repeat_purchases``, ``recency`` and ``T`` from a summary or arrays.
 
     Parameters
     ----------
     summary : pandas.DataFrame, optional
-        With columns ``frequency``, ``recency``, ``T``.
+        With columns ``repeat_purchases``, ``recency``, ``T``.
     frequency, recency, T : array-like, optional
         Used when ``summary`` is None.
     require_repeat : bool
@@ -61,14 +61,14 @@ def check_rft(
     if summary is not None:
         if not isinstance(summary, pd.DataFrame):
             raise DataError(f"summary must be a DataFrame, got {type(summary).__name__}")
-        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
+        missing = [c for c in ("repeat_purchases", "recency", "T") if c not in summary.columns]
         if missing:
             raise DataError(
                 f"summary lacks column(s) {missing}; build it with rfm_summary()", field=missing[0]
             )
-        frequency, recency, T = summary["frequency"], summary["recency"], summary["T"]
+        frequency, recency, T = summary["repeat_purchases"], summary["recency"], summary["T"]
     arrays = {}
-    for name, values in (("frequency", frequency), ("recency", recency), ("T", T)):
+    for name, values in (("repeat_purchases", frequency), ("recency", recency), ("T", T)):
         if values is None:
             raise DataError(f"{name} is required", field=name)
         try:
@@ -83,13 +83,17 @@ def check_rft(
         if (arr < 0).any():
             raise DataError(f"{name}: {int((arr < 0).sum())} negative value(s)", field=name)
         arrays[name] = arr
-    x, t_x, big_t = arrays["frequency"], arrays["recency"], arrays["T"]
+    x, t_x, big_t = arrays["repeat_purchases"], arrays["recency"], arrays["T"]
     if not (len(x) == len(t_x) == len(big_t)):
-        raise DataError("frequency, recency and T must have the same length", field="frequency")
+        raise DataError(
+            "repeat_purchases, recency and T must have the same length", field="repeat_purchases"
+        )
     if len(x) == 0:
-        raise DataError("summary is empty: no customer to fit", field="frequency")
+        raise DataError("summary is empty: no customer to fit", field="repeat_purchases")
     if (x % 1 != 0).any():
-        raise DataError("frequency: must be whole numbers of repeat purchases", field="frequency")
+        raise DataError(
+            "repeat_purchases: must be whole numbers of repeat purchases", field="repeat_purchases"
+        )
     tol = 1e-9 * np.maximum(1.0, big_t)
     if (t_x > big_t + tol).any():
         raise DataError(
@@ -98,14 +102,14 @@ def check_rft(
         )
     if ((x == 0) & (t_x > 0)).any():
         raise DataError(
-            "recency: must be 0 for customers without repeat purchases (frequency 0)",
+            "recency: must be 0 for customers without repeat purchases (repeat_purchases 0)",
             field="recency",
         )
     if require_repeat and not (x > 0).any():
         raise DataError(
-            "frequency: no customer has a repeat purchase (all are one-off buyers); the "
+            "repeat_purchases: no customer has a repeat purchase (all are one-off buyers); the "
             "purchase rate and dropout cannot be estimated — lengthen the calibration window",
-            field="frequency",
+            field="repeat_purchases",
         )
     if require_repeat and not (big_t > 0).any():
         raise DataError("T: every customer was first seen on the last day of the window", field="T")

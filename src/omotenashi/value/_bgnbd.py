@@ -165,7 +165,9 @@ class BGNBD(_Fitted):
     Examples
     --------
     >>> import pandas as pd
-    >>> s = pd.DataFrame({"frequency": [0, 2, 5, 1], "recency": [0, 20, 30, 4], "T": [39] * 4})
+    >>> s = pd.DataFrame(
+    ...     {"repeat_purchases": [0, 2, 5, 1], "recency": [0, 20, 30, 4], "T": [39] * 4}
+    ... )
     >>> model = BGNBD().fit(s)
     >>> sorted(model.params_)
     ['a', 'alpha', 'b', 'r']
@@ -182,7 +184,7 @@ class BGNBD(_Fitted):
         Parameters
         ----------
         summary : pandas.DataFrame
-            Columns ``frequency``, ``recency``, ``T`` (see :func:`rfm_summary`).
+            Columns ``repeat_purchases``, ``recency``, ``T`` (see :func:`rfm_summary`).
 
         Returns
         -------
@@ -233,7 +235,7 @@ class BGNBD(_Fitted):
         Parameters
         ----------
         summary : pandas.DataFrame
-            Columns ``frequency``, ``recency``, ``T``.
+            Columns ``repeat_purchases``, ``recency``, ``T``.
         t : float or array-like broadcastable to (n_customers,)
             Horizon, in the time unit of the summary.
 

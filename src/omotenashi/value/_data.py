@@ -2,9 +2,9 @@
 
 Every value model here (BG/NBD, Pareto/NBD, Gamma-Gamma, RFM, lapse risk) starts from the same
 two tables: *transactions* (one row per customer and purchase occasion) and the *RFM summary*
-(one row per customer: frequency, recency, age T, monetary). Building both in one place keeps the
-counting rules (what is a repeat purchase, how returns are netted, where the calibration window
-ends) identical across models, the CLI and the store.
+(one row per customer: repeat purchases, recency, age T, mean repeat spend, total value).
+Building both in one place keeps the counting rules (what is a repeat purchase, how returns
+are netted, where the calibration window ends) identical across models, the CLI and the store.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omotenashi import files
 from omotenashi.errors import DataError
 
 #: Columns of a transactions frame, in order.
@@ -377,16 +378,21 @@ def rfm_summary(
     *,
     freq: str = "D",
 ) -> pd.DataFrame:
-    """Per-customer frequency, recency, age and monetary value, as the value models expect.
+    """Per-customer repeat purchases, recency, age and spend, as the value models expect.
 
     Purchase *occasions* are distinct calendar days (UTC): several orders on one day count once
     and their values are added. For a customer whose first occasion is at ``t0``:
 
-    * ``frequency`` – number of occasions after the first (repeat purchases);
+    * ``repeat_purchases`` – number of occasions after the first (BG/NBD's and Pareto/NBD's
+      ``x``, lifetimes' ``frequency``);
     * ``recency`` – time from ``t0`` to the last occasion, in ``freq`` units (0 if none repeat);
     * ``T`` – time from ``t0`` to the end of the window, in ``freq`` units;
-    * ``monetary`` – mean value of the repeat occasions (0 without repeats; the Gamma-Gamma input);
-    * ``n_purchases``, ``total_value``, ``first``, ``last`` – all occasions, for RFM scoring;
+    * ``mean_repeat_spend`` – mean value of the repeat occasions (0 without repeats; the
+      Gamma-Gamma input, lifetimes' ``monetary_value``);
+    * ``n_purchases`` – all occasions (distinct purchase days), the RFM frequency score's input;
+    * ``monetary`` – total net value of all occasions (as ``monetary`` in profiles: what a
+      segment rule such as ``monetary > 1000`` reads);
+    * ``first``, ``last`` – the first and last occasion day;
     * ``recency_days`` – days since the last occasion at the end of the window.
 
     Times are measured between calendar days, so a first purchase on 1997-01-01 and a window
@@ -438,17 +444,17 @@ def rfm_summary(
     n = g.size()
     total = g["value"].sum()
     first_value = g["value"].first()
-    frequency = (n - 1).astype(float)
+    repeats = (n - 1).astype(float)
     repeat_total = total - first_value
-    monetary = np.where(frequency > 0, repeat_total / frequency.where(frequency > 0, 1.0), 0.0)
+    mean_repeat = np.where(repeats > 0, repeat_total / repeats.where(repeats > 0, 1.0), 0.0)
     out = pd.DataFrame(
         {
-            "frequency": frequency,
+            "repeat_purchases": repeats,
             "recency": (last - first).dt.days / days,
             "T": (end_day - first).dt.days / days,
-            "monetary": monetary,
+            "mean_repeat_spend": mean_repeat,
             "n_purchases": n.astype(int),
-            "total_value": total.astype(float),
+            "monetary": total.astype(float),
             "recency_days": (end_day - last).dt.days.astype(float),
             "first": first,
             "last": last,
@@ -543,30 +549,16 @@ def calibration_holdout_split(
     return CalibrationHoldout(cal, purchases, value, float(length), freq)
 
 
-_MAP_KEYS = ("customer", "time", "value", "order")
-
-
 def parse_column_map(text: str) -> dict[str, str]:
-    """Parse ``"customer=ID,time=Date,value=Qty*Price,order=Invoice"`` into a mapping.
+    """Parse ``"customer=ID,time=Date,value=Qty*Price,order=Invoice"`` (the one ``--map`` parser
+    of ``omotenashi.files``, with the transactions keys).
 
     Raises
     ------
     DataError
         On unknown keys, missing ``=``, or when ``customer`` or ``time`` is not mapped.
     """
-    mapping: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, column = part.partition("=")
-        key, column = key.strip(), column.strip()
-        if not sep or not column:
-            raise DataError(f"--map: expected key=column, got {part!r}", field="map")
-        if key not in _MAP_KEYS:
-            raise DataError(f"--map: unknown key {key!r}; use {', '.join(_MAP_KEYS)}", field="map")
-        mapping[key] = column
-    for key in ("customer", "time"):
-        if key not in mapping:
-            raise DataError(f"--map: {key}=COLUMN is required", field="map")
-    return mapping
+    return files.parse_column_map(text, files.TRANSACTIONS)
 
 
 def read_transactions(
@@ -604,24 +596,20 @@ def read_transactions(
     DataError
         When the file is missing or unreadable, or on bad columns/values.
     """
-    cols = parse_column_map(mapping) if isinstance(mapping, str) else dict(mapping)
+    cols = files.parse_column_map(mapping, files.TRANSACTIONS)
     p = Path(path)
     if not p.is_file():
         raise DataError(f"transactions file {str(p)!r} does not exist", field="transactions")
-    try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
-        else:
-            delimiter = {"tab": "\t", "whitespace": r"\s+", None: ","}.get(sep, sep)
-            frame = pd.read_csv(
-                p,
-                sep=delimiter,
-                dtype={cols["customer"]: str},
-                header=None if columns else "infer",
-                names=list(columns) if columns else None,
-            )
-    except (OSError, ValueError, ImportError) as exc:
-        raise DataError(f"cannot read {p.name}: {exc}", field="transactions") from None
+    delimiter = {"tab": "\t", "whitespace": None, None: ","}.get(sep, sep)
+    options = files.CsvOptions(
+        sep=delimiter,
+        whitespace=sep == "whitespace",
+        header=not columns,
+        names=tuple(columns) if columns else None,
+        text=False,
+        dtypes=((cols["customer"], "str"),),
+    )
+    frame = files.read_table(p, options, field="transactions")
     return transactions_from_frame(
         frame,
         customer=cols["customer"],
@@ -631,3 +619,16 @@ def read_transactions(
         time_format=time_format,
         negative=negative,
     )
+
+
+def read_attributes(path: str | Path) -> pd.DataFrame:
+    """Customer attributes from a file with a ``customer_id`` column (CSV, Parquet, JSON lines),
+    read by the one file reader; ids stay text.
+
+    Raises
+    ------
+    DataError
+        A missing or unreadable file.
+    """
+    options = files.CsvOptions(sep=",", text=False, dtypes=(("customer_id", "str"),))
+    return files.read_table(Path(path), options, field="attributes")

@@ -61,10 +61,15 @@ def _check_spend(frequency: object, monetary: object) -> tuple[np.ndarray, np.nd
         x = np.asarray(frequency, dtype=float).ravel()
         m = np.asarray(monetary, dtype=float).ravel()
     except (TypeError, ValueError):
-        raise DataError("frequency and monetary must be numbers", field="monetary") from None
+        raise DataError(
+            "repeat_purchases and mean_repeat_spend must be numbers", field="mean_repeat_spend"
+        ) from None
     if x.shape != m.shape:
-        raise DataError("frequency and monetary must have the same length", field="monetary")
-    for name, arr in (("frequency", x), ("monetary", m)):
+        raise DataError(
+            "repeat_purchases and mean_repeat_spend must have the same length",
+            field="mean_repeat_spend",
+        )
+    for name, arr in (("repeat_purchases", x), ("mean_repeat_spend", m)):
         if not np.isfinite(arr).all():
             raise DataError(f"{name}: missing or non-finite values", field=name)
         if (arr < 0).any():
@@ -78,10 +83,10 @@ def spend_frequency_correlation(summary: pd.DataFrame) -> float:
     Gamma-Gamma assumes it is near 0; values beyond ±0.3 mean CLV may be biased.
     Returns NaN-free 0.0 when fewer than 3 repeat customers or no variation.
     """
-    rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
-    if len(rep) < 3 or rep["frequency"].std() == 0 or rep["monetary"].std() == 0:
+    rep = summary[(summary["repeat_purchases"] > 0) & (summary["mean_repeat_spend"] > 0)]
+    if len(rep) < 3 or rep["repeat_purchases"].std() == 0 or rep["mean_repeat_spend"].std() == 0:
         return 0.0
-    return float(np.corrcoef(rep["frequency"], rep["monetary"])[0, 1])
+    return float(np.corrcoef(rep["repeat_purchases"], rep["mean_repeat_spend"])[0, 1])
 
 
 class GammaGamma(_Fitted):
@@ -118,7 +123,7 @@ class GammaGamma(_Fitted):
         Parameters
         ----------
         summary : pandas.DataFrame
-            Columns ``frequency`` (repeat purchases) and ``monetary`` (their average value).
+            Columns ``repeat_purchases`` and ``mean_repeat_spend`` (their average value).
 
         Returns
         -------
@@ -130,16 +135,16 @@ class GammaGamma(_Fitted):
         DataError
             On missing columns, negative values, or fewer than 2 usable customers.
         """
-        missing = [c for c in ("frequency", "monetary") if c not in summary.columns]
+        missing = [c for c in ("repeat_purchases", "mean_repeat_spend") if c not in summary.columns]
         if missing:
             raise DataError(f"summary lacks column(s) {missing}", field=missing[0])
-        x, m = _check_spend(summary["frequency"], summary["monetary"])
+        x, m = _check_spend(summary["repeat_purchases"], summary["mean_repeat_spend"])
         use = (x > 0) & (m > 0)
         if use.sum() < 2:
             raise DataError(
                 "monetary: fewer than 2 customers with repeat purchases of positive value; "
                 "the spend model cannot be fitted",
-                field="monetary",
+                field="mean_repeat_spend",
             )
         x, m = x[use], m[use]
         n = len(x)
@@ -173,7 +178,7 @@ class GammaGamma(_Fitted):
         Customers without repeat purchases get the population mean :math:`p\gamma/(q-1)`.
         """
         p, q, gamma = self._param_array()
-        x, m = _check_spend(summary["frequency"], summary["monetary"])
+        x, m = _check_spend(summary["repeat_purchases"], summary["mean_repeat_spend"])
         return p * (gamma + x * m) / (p * x + q - 1)
 
     def population_mean_spend(self) -> float:

@@ -39,7 +39,9 @@ def lapse_features(transactions: pd.DataFrame, as_of: object) -> pd.DataFrame:
         (recency over mean gap).
     """
     s = rfm_summary(transactions, as_of, freq="D")
-    gap = np.where(s["frequency"] > 0, s["recency"] / s["frequency"].clip(lower=1), s["T"] + 1)
+    gap = np.where(
+        s["repeat_purchases"] > 0, s["recency"] / s["repeat_purchases"].clip(lower=1), s["T"] + 1
+    )
     gap = np.maximum(gap, 1.0)
     return pd.DataFrame(
         {

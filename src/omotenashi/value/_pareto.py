@@ -127,7 +127,7 @@ class ParetoNBD(_Fitted):
         Parameters
         ----------
         summary : pandas.DataFrame
-            Columns ``frequency``, ``recency``, ``T``.
+            Columns ``repeat_purchases``, ``recency``, ``T``.
 
         Returns
         -------
@@ -187,7 +187,7 @@ class ParetoNBD(_Fitted):
         Parameters
         ----------
         summary : pandas.DataFrame
-            Columns ``frequency``, ``recency``, ``T``.
+            Columns ``repeat_purchases``, ``recency``, ``T``.
         t : float or array-like broadcastable to (n_customers,)
             Horizon, in the time unit of the summary.
 

@@ -25,7 +25,9 @@ def _grid(model: Any, T: float, max_frequency: int, n_recency: int = 40) -> tupl
     recs = np.linspace(0.0, T, n_recency)
     f, r = np.meshgrid(freqs, recs, indexing="ij")
     r = np.where(f == 0, 0.0, r)
-    grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(), "T": np.full(f.size, T)})
+    grid = pd.DataFrame(
+        {"repeat_purchases": f.ravel(), "recency": r.ravel(), "T": np.full(f.size, T)}
+    )
     return freqs, recs, grid
 
 
@@ -106,7 +108,7 @@ def plot_calibration_holdout(
     plt = _pyplot()
     s = split.calibration
     predicted = model.expected_purchases(s, split.holdout_length)
-    group = np.minimum(s["frequency"].to_numpy(), max_frequency)
+    group = np.minimum(s["repeat_purchases"].to_numpy(), max_frequency)
     frame = pd.DataFrame(
         {"group": group, "predicted": predicted, "actual": split.holdout_purchases.to_numpy()}
     )

@@ -1,7 +1,7 @@
-"""Use cases that tie the value models together: fit with a holdout check, CLV, the value report.
+"""The value models tied together: fit with a holdout check, CLV, the value report.
 
-These are the functions the CLI, the store wiring and (later) the HTTP API call, so they take
-plain DataFrames and return small dataclasses with a JSON-ready ``to_dict``.
+Plain DataFrames in, small dataclasses with a JSON-ready ``to_dict`` out; reading a store and
+saving scores is the value service's part (``omotenashi.services.Value``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,6 @@ from omotenashi.value._data import (
     CalibrationHoldout,
     calibration_holdout_split,
     rfm_summary,
-    transactions_from_events,
     unit_days,
 )
 from omotenashi.value._gamma_gamma import GammaGamma, spend_frequency_correlation
@@ -92,7 +91,7 @@ def customer_lifetime_value(
     spend_model : GammaGamma
         Fitted spend model.
     summary : pandas.DataFrame
-        Columns ``frequency``, ``recency``, ``T``, ``monetary``.
+        Columns ``repeat_purchases``, ``recency``, ``T``, ``mean_repeat_spend``.
     horizon_months : int, default 12
     annual_discount_rate : float, default 0.1
     freq : {"D", "W"}, optional
@@ -149,7 +148,7 @@ class FitOutcome:
             "n_customers": self.model.n_customers_,
             "freq": self.freq,
             "calibration_end": self.summary.attrs.get("end"),
-            "repeat_customers": int((self.summary["frequency"] > 0).sum()),
+            "repeat_customers": int((self.summary["repeat_purchases"] > 0).sum()),
         }
         if self.spend_model is not None:
             out["spend_params"] = self.spend_model.params_
@@ -211,7 +210,10 @@ def fit_value_model(
     if not count.converged_:
         notes.append("the optimiser did not report convergence; the best point found is shown")
     spend_model = None
-    if spend and ((summary["frequency"] > 0) & (summary["monetary"] > 0)).sum() >= 2:
+    if (
+        spend
+        and ((summary["repeat_purchases"] > 0) & (summary["mean_repeat_spend"] > 0)).sum() >= 2
+    ):
         spend_model = GammaGamma(penalizer=penalizer).fit(summary)
         corr = spend_frequency_correlation(summary)
         if abs(corr) > 0.3:
@@ -279,7 +281,7 @@ class ValueReport:
             "clv": float(c["clv"].sum()),
             "mean_clv": float(c["clv"].mean()),
             "expected_alive": float(c["p_alive"].sum()),
-            "historical_value": float(c["total_value"].sum()),
+            "historical_value": float(c["monetary"].sum()),
         }
 
     def customer(self, person_id: str) -> dict[str, Any]:
@@ -411,61 +413,6 @@ def customer_value(report: ValueReport, person_id: str) -> dict[str, Any]:
     return report.customer(person_id)
 
 
-class EventSource(Protocol):
-    """What :func:`from_store` needs from the store facade."""
-
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame: ...
-
-    def customers_frame(self) -> pd.DataFrame: ...
-
-
-@dataclass(frozen=True)
-class StoreData:
-    """Transactions and attributes read from the store."""
-
-    transactions: pd.DataFrame
-    attributes: pd.DataFrame | None
-
-
-def from_store(
-    om: EventSource, kind: str = "purchase", *, types: Sequence[str] | None = None
-) -> StoreData:
-    """Read what the value models need from a store facade.
-
-    Parameters
-    ----------
-    om : object
-        Anything with ``events_frame(types=None)`` (store events: ``person_id``, ``type``,
-        ``order_id``, ``value``, ``timestamp`` ...) and ``customers_frame()`` (``customer_id``
-        plus attribute columns).
-    kind : {"purchase", "visit"}
-        Purchases (returns netted per order) or visit-like activity.
-    types : sequence of str, optional
-        Event types counted (see :func:`transactions_from_events`).
-
-    Returns
-    -------
-    StoreData
-    """
-    wanted: list[str] | None
-    if kind == "purchase":
-        wanted = list(types or ["purchase"]) + ["return"]
-    else:
-        wanted = list(types) if types else None
-    events = om.events_frame(types=wanted)
-    if "person_id" in events.columns:  # anonymous activity cannot be valued
-        events = events[events["person_id"].notna()]
-    if "known" in events.columns:  # unlinked anonymous visitors (e.g. guest checkouts) neither
-        events = events[events["known"].astype(bool)]
-    transactions = transactions_from_events(events, kind, types=types)
-    if transactions.empty:
-        raise DataError(f"the store holds no {kind} event", field="type")
-    attributes = om.customers_frame()
-    return StoreData(
-        transactions, attributes if attributes is not None and len(attributes) else None
-    )
-
-
 def segment_frame(
     report: ValueReport, rules: Mapping[str, str] | Sequence[tuple[str, str]] | None = None
 ) -> pd.DataFrame:
@@ -480,12 +427,10 @@ def segment_frame(
 
 __all__ = [
     "FitOutcome",
-    "StoreData",
     "ValueReport",
     "customer_lifetime_value",
     "customer_value",
     "fit_value_model",
-    "from_store",
     "holdout_metrics",
     "join_attributes",
     "make_count_model",

@@ -35,7 +35,7 @@ DEFAULT_RFM_SEGMENTS: tuple[tuple[str, str], ...] = (
 )
 
 #: Summary columns used for the three scores, and whether larger is better.
-RFM_COLUMNS = {"r": ("recency_days", False), "f": ("n_purchases", True), "m": ("total_value", True)}
+RFM_COLUMNS = {"r": ("recency_days", False), "f": ("n_purchases", True), "m": ("monetary", True)}
 
 
 def _midrank_scores(reference: np.ndarray, values: np.ndarray, bins: int) -> np.ndarray:
@@ -137,7 +137,7 @@ class RFMScorer(_Fitted):
 def segment_summary(
     frame: pd.DataFrame,
     segment: str = "segment",
-    value: str = "total_value",
+    value: str = "monetary",
     clv: str | None = "clv",
 ) -> pd.DataFrame:
     """Size and value of each segment.

@@ -1,7 +1,7 @@
 """Data-driven segments: k-means on standardised behaviour and attributes, described in words.
 
 A cluster is only useful to a marketer when they can say what it is, so each centre is turned
-into a short sentence ("high total_value (median 1,240), low recency_days (median 12); mostly
+into a short sentence ("high monetary (median 1,240), low recency_days (median 12); mostly
 country=Japan (82%)") by comparing it with the whole base in standard-deviation units.
 Skewed non-negative features (spend, counts) are log-transformed first so that a handful of
 big spenders do not get a cluster each.
@@ -18,7 +18,7 @@ from omotenashi.errors import DataError
 from omotenashi.value._base import _Fitted
 
 #: Behaviour columns used by default when present.
-DEFAULT_FEATURES = ("recency_days", "n_purchases", "total_value", "monetary", "T")
+DEFAULT_FEATURES = ("recency_days", "n_purchases", "monetary", "mean_repeat_spend", "T")
 
 
 class KMeansSegmenter(_Fitted):

@@ -31,8 +31,8 @@ def _summarise(times: list[np.ndarray], T: np.ndarray, holdout: float) -> pd.Dat
                 int(((purchase_times > age) & (purchase_times <= age + holdout)).sum()),
             )
         )
-    frame = pd.DataFrame(rows, columns=["frequency", "recency", "T", "holdout_purchases"])
-    frame["frequency"] = frame["frequency"].astype(float)
+    frame = pd.DataFrame(rows, columns=["repeat_purchases", "recency", "T", "holdout_purchases"])
+    frame["repeat_purchases"] = frame["repeat_purchases"].astype(float)
     frame.index = pd.Index([f"c{i}" for i in range(len(frame))], name="person_id")
     return frame
 
@@ -53,7 +53,7 @@ def simulate_bgnbd(
     Returns
     -------
     pandas.DataFrame
-        ``frequency``, ``recency``, ``T`` (calibration) and ``holdout_purchases`` in
+        ``repeat_purchases``, ``recency``, ``T`` (calibration) and ``holdout_purchases`` in
         ``(T, T + holdout]``.
     """
     rng = _rng(random_state)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from omotenashi.api import service
+from omotenashi import services
 from omotenashi.api.deps import IngestWorkspace, ReadWorkspace
 from omotenashi.api.schemas import Changed, CustomerIn, RecommendationsOut
-from omotenashi.profiles import Profile, TimelinePage
+from omotenashi.services import Profile, TimelinePage
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="customer id")]
@@ -21,9 +21,7 @@ _JSON = "application/json"
 @router.put("/{customer_id}", response_model=Changed, summary="Set a customer's attributes")
 def put_customer(ws: IngestWorkspace, customer_id: CustomerId, body: CustomerIn) -> Changed:
     """Merge attributes into the customer's record (created when new)."""
-    changed = ws.om.upsert_customers([{"customer_id": customer_id, "attributes": body.attributes}])
-    ws.cache.invalidate(customer_id)
-    return Changed(changed=changed)
+    return Changed(changed=ws.upsert_customer(customer_id, body.attributes))
 
 
 @router.get("/{customer_id}", response_model=Profile, summary="The unified profile")
@@ -65,18 +63,19 @@ async def get_recommendations(
 
     Events of this visit (``POST /v1/events``) count at once as the most recent history. A
     customer known to the store but new to the model gets popular items, or items from the
-    live visit. 404 for a customer the workspace does not know.
+    live visit. Any id of the person answers (a customer id merged into another, an anonymous
+    id linked to the customer): the person's recommendations. 404 for an unknown id.
     """
-    spec = service.RuleSpec(
+    spec = services.RuleSpec(
         include_categories=tuple(category) if category else None,
         exclude_categories=tuple(exclude_category or ()),
         exclude_items=tuple(exclude or ()),
         diversity=diversity,
         exclude_seen=not include_seen,
     )
-    body = service.cached_customer(ws, customer_id, n, spec, explain)
+    body = services.cached_customer(ws, customer_id, n, spec, explain)
     if body is None:
         body = await run_in_threadpool(
-            service.customer_recommendations, ws, customer_id, n, spec, explain=explain
+            services.customer_recommendations, ws, customer_id, n, spec, explain=explain
         )
     return Response(body, media_type=_JSON)

@@ -1,17 +1,12 @@
 """Decisions over HTTP: declare decision points, choose a variant per request, take rewards.
 
-Each workspace has its own decision engine. Its points are configuration kept as JSON in the
-workspace's artefacts folder (``decision_points.json``), so they survive a restart and every
-worker process sees a new declaration at its next request (a stat per request). Decisions and
-rewards go to the workspace's store file (tables ``decisions`` and ``decision_rewards``); a
-point's policy is warm-started from its rewarded decisions whenever it is (re)loaded, so what
-was learned survives a restart too.
+Each workspace has its own decision engine (``services._decisions``): points kept as JSON in
+the workspace's artefacts folder, decisions and rewards in its store. Routes parse, call one
+service function and return.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Response, Security
@@ -19,6 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
+from omotenashi import services
 from omotenashi.api.deps import (
     AdminWorkspace,
     IngestWorkspace,
@@ -28,23 +24,9 @@ from omotenashi.api.deps import (
     _bearer,
     scoped,
 )
-from omotenashi.api.workspaces import Workspace
-from omotenashi.decisions import (
-    DecisionEngine,
-    DecisionLog,
-    DecisionPoint,
-    EligibilityRule,
-    PolicySpec,
-    RewardSpec,
-    Variant,
-    action_features,
-    context_features,
-    make_policy,
-)
-from omotenashi.errors import DataError, NotFound
+from omotenashi.services import EligibilityRule, PolicySpec, RewardSpec, Variant, Workspace
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
-POINTS_FILE = "decision_points.json"
 PointName = Annotated[
     str,
     PathParam(
@@ -124,105 +106,6 @@ class RewardOut(BaseModel):
     reward: float
 
 
-# ------------------------------------------------------------------------- per-workspace state
-class DecisionState:
-    """A workspace's decision engine, kept in step with its points file.
-
-    Parameters
-    ----------
-    ws : Workspace
-        The workspace; its store file hosts the decision log, its artefacts folder the points.
-    """
-
-    def __init__(self, ws: Workspace) -> None:
-        self.log: DecisionLog = ws.om.store.decisions  # closed with the store
-        self.engine = DecisionEngine(self.log)
-        self.artefacts = ws.om.store.artefacts
-        self.path = self.artefacts.path(POINTS_FILE)
-        self.lock = threading.Lock()
-        self.stamp: tuple[int, int] | None = None
-        self.sync()
-
-    def close(self) -> None:
-        self.log.flush()
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
-    def _register(self, point: DecisionPoint) -> None:
-        try:
-            current = self.engine.point(point.name)
-        except NotFound:
-            current = None
-        if current == point:
-            return
-        self.engine.register(point)
-        self.engine.warm_start(point.name)
-
-    def sync(self) -> None:
-        """Load points declared (by this or another process) since the last look."""
-        stamp = self._stamp()
-        if stamp == self.stamp:
-            return
-        with self.lock:
-            stamp = self._stamp()
-            if stamp == self.stamp:
-                return
-            try:
-                declared = self._read()
-            except ValueError:  # being replaced by another process: look again next time
-                return
-            for data in declared.values():
-                self._register(DecisionPoint.parse(data))
-            self.stamp = stamp
-
-    def declare(self, point: DecisionPoint) -> bool:
-        """Save and register a point; True when it is new to the workspace."""
-        _check_policy(point)
-        with self.lock, self.artefacts.lock(POINTS_FILE):
-            declared = self._read()
-            created = point.name not in declared
-            declared[point.name] = point.model_dump(mode="json")
-            self.artefacts.atomic_write(
-                POINTS_FILE, json.dumps(declared, indent=1, ensure_ascii=False)
-            )
-            self._register(point)
-            self.stamp = self._stamp()
-        return created
-
-
-def _check_policy(point: DecisionPoint) -> None:
-    """Build the point's policy and ask it once, so bad hyperparameters fail at declaration."""
-    try:
-        policy = make_policy(point.policy.kind, point.policy.params, random_state=0)
-        acts = [action_features(v.id, v.features) for v in point.variants]
-        policy.probabilities(context_features({}, {}), acts)
-    except DataError:
-        raise
-    except Exception as exc:  # the policy's own checks: TypeError, ValueError, ...
-        raise DataError(
-            f"policy.params: {point.policy.kind!r} rejects {point.policy.params!r} ({exc})",
-            field="policy.params",
-        ) from None
-
-
-def decision_state(ws: Workspace) -> DecisionState:
-    """The workspace's decision state (created on first use, closed with the workspace)."""
-    state = ws.state("decisions", lambda: DecisionState(ws))
-    state.sync()
-    return state
-
-
 _read_scope = scoped("read")
 _ingest_scope = scoped("ingest")
 
@@ -249,7 +132,7 @@ async def read_or_ingest(
 DecideWorkspace = Annotated[Workspace, Depends(read_or_ingest)]
 
 
-def _out(point: DecisionPoint) -> DecisionPointOut:
+def _out(point: Any) -> DecisionPointOut:
     return DecisionPointOut.model_validate(point.model_dump())
 
 
@@ -266,18 +149,8 @@ def put_point(
     """Declare (201) or redeclare (200) a point: variants with features, the reward (kind,
     range, time to live), eligibility rules and the policy. A changed declaration starts a new
     policy, taught at once from the point's rewarded decisions."""
-    if body.name is not None and body.name != point:
-        raise DataError(f"name: {body.name!r} differs from the path's {point!r}", field="name")
-    ids = {v.id for v in body.variants}
-    for i, rule in enumerate(body.eligibility):
-        if rule.variant not in ids:
-            raise DataError(
-                f"eligibility[{i}].variant: {rule.variant!r} is not a variant of {point!r}",
-                field=f"eligibility[{i}].variant",
-            )
-    data = body.model_dump(exclude={"name"})
-    spec = DecisionPoint.parse({**data, "name": point})
-    if decision_state(ws).declare(spec):
+    spec, created = services.declare_point(ws, point, body.model_dump())
+    if created:
         response.status_code = 201
     return _out(spec)
 
@@ -286,15 +159,14 @@ def put_point(
     "/decision-points", response_model=DecisionPointsOut, summary="The declared decision points"
 )
 def list_points(ws: ReadWorkspace) -> DecisionPointsOut:
-    engine = decision_state(ws).engine
-    return DecisionPointsOut(decision_points=[_out(engine.point(n)) for n in engine.points])
+    return DecisionPointsOut(decision_points=[_out(p) for p in services.points(ws)])
 
 
 @router.get(
     "/decision-points/{point}", response_model=DecisionPointOut, summary="One decision point"
 )
 def get_point(ws: ReadWorkspace, point: PointName) -> DecisionPointOut:
-    return _out(decision_state(ws).engine.point(point))
+    return _out(services.point(ws, point))
 
 
 @router.post("/decisions/{point}", response_model=DecisionOut, summary="Choose a variant")
@@ -307,35 +179,8 @@ def decide(ws: DecideWorkspace, point: PointName, body: DecideIn) -> DecisionOut
     variant was chosen with, logged for off-policy evaluation) and the decision id to send
     back with the reward. Key scope ``read`` or ``ingest``; 404 for an undeclared point.
     """
-    if body.customer_id is None and body.anonymous_id is None:
-        raise DataError("customer_id: give customer_id or anonymous_id", field="customer_id")
-    state = decision_state(ws)
-    state.engine.point(point)  # NotFound before any store read
-    profile: dict[str, Any] = {}
-    known = False
-    if body.customer_id is not None:
-        try:
-            profile = ws.om.profile(body.customer_id).features()
-            known = True
-        except NotFound:
-            pass
-    who = body.customer_id if body.customer_id is not None else body.anonymous_id
-    assert who is not None
-    made = state.engine.decide(point, who, profile, body.context)
-    spec = state.engine.point(point)
-    features = next((dict(v.features) for v in spec.variants if v.id == made.variant), {})
-    return DecisionOut(
-        decision_id=made.decision_id,
-        point=point,
-        variant=made.variant,
-        variant_features=features,
-        propensity=made.propensity,
-        probabilities=made.probabilities,
-        customer_id=body.customer_id,
-        anonymous_id=body.anonymous_id,
-        known_customer=known,
-        created_at=made.created_at,
-    )
+    made = services.decide(ws, point, body.customer_id, body.anonymous_id, body.context)
+    return DecisionOut(**made)
 
 
 @router.post(
@@ -354,21 +199,4 @@ def reward(ws: IngestWorkspace, decision_id: DecisionId, body: RewardIn) -> Rewa
     404 for an unknown decision id, 409 when it already has a reward, 410 when the point's
     ``ttl_seconds`` have passed, 422 for a value outside the reward's kind and range.
     """
-    import time
-
-    engine = decision_state(ws).engine
-    record = engine.log.get(decision_id)  # NotFound: 404
-    if record.reward is not None:
-        raise HTTPException(409, f"decision {decision_id!r} already has a reward")
-    spec = engine.point(record.point)
-    age = time.time() - record.created_at
-    if age > spec.reward.ttl_seconds:
-        raise HTTPException(
-            410,
-            f"decision {decision_id!r} expired: the reward came {age:.0f}s after the decision, "
-            f"the point {spec.name!r} accepts rewards for {spec.reward.ttl_seconds:.0f}s",
-        )
-    engine.reward(decision_id, body.value)
-    return RewardOut(
-        decision_id=decision_id, point=record.point, variant=record.variant, reward=body.value
-    )
+    return RewardOut(**services.reward(ws, decision_id, body.value))

@@ -90,14 +90,12 @@ async def post_events(ws: IngestWorkspace, request: Request) -> Response:
 @router.post("/identify", response_model=LinkOut, summary="Link identities to a customer")
 def identify(ws: IngestWorkspace, body: IdentifyIn) -> LinkOut:
     """Link an anonymous id and identities (``{"email": ...}``) to a customer."""
-    result = ws.om.identify(body.customer_id, body.anonymous_id, **body.identities)
-    ws.cache.invalidate(body.customer_id)
+    result = ws.identify(body.customer_id, body.anonymous_id, body.identities)
     return LinkOut.model_validate(result.as_dict())
 
 
 @router.post("/alias", response_model=LinkOut, summary="Link one identity to a customer")
 def alias(ws: IngestWorkspace, body: AliasIn) -> LinkOut:
     """Link one identity; ``kind: "customer"`` merges two customers into one."""
-    result = ws.om.alias(body.customer_id, body.identity, body.kind)
-    ws.cache.invalidate(body.customer_id)
+    result = ws.alias(body.customer_id, body.identity, body.kind)
     return LinkOut.model_validate(result.as_dict())

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from omotenashi.api import service
+from omotenashi import services
 from omotenashi.api.deps import ReadWorkspace
 from omotenashi.api.schemas import RecommendationsOut, SessionIn
 
@@ -22,14 +22,14 @@ async def session_recommendations(ws: ReadWorkspace, body: SessionIn) -> Respons
     The visit is the items its events brought so far (by ``anonymous_id``) followed by
     ``items``; the session model scores it.
     """
-    spec = service.RuleSpec(
+    spec = services.RuleSpec(
         include_categories=tuple(body.include_categories) if body.include_categories else None,
         exclude_categories=tuple(body.exclude_categories),
         exclude_items=tuple(body.exclude_items),
         exclude_seen=body.exclude_seen,
     )
     answer = await run_in_threadpool(
-        service.session_recommendations,
+        services.session_recommendations,
         ws,
         body.items,
         body.anonymous_id,

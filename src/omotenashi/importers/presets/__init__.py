@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import ImportPlan
+from omotenashi.importers._plan import ImportPlan
 
 # preset name -> (module, one-line description)
 PRESETS: dict[str, tuple[str, str]] = {

@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import CsvOptions
+from omotenashi.files._readers import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
 
 MASTER_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 SAMPLE_COLUMNS = ("master_id", "customer_id", "date", "number_of_cds", "dollar_value")
@@ -100,14 +100,14 @@ def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sample_customers(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    frame = pd.read_csv(
-        path,
-        sep=r"\s+",
-        header=None,
-        names=list(SAMPLE_COLUMNS),
-        usecols=["master_id", "customer_id"],
-        dtype=str,
+    options = CsvOptions(
+        whitespace=True,
+        header=False,
+        names=SAMPLE_COLUMNS,
+        text=False,
+        dtypes=tuple((c, "str") for c in SAMPLE_COLUMNS),
     )
+    frame = read_table(path, options, columns=("master_id", "customer_id"))
     pairs = frame.drop_duplicates(["customer_id", "master_id"])
     for customer, master in zip(pairs["customer_id"], pairs["master_id"], strict=True):
         yield str(customer), {"master_id": str(master)}

@@ -10,18 +10,23 @@ the shopper is a session that is sometimes, not always, tied to a logged-in user
 * time = ``eventdate`` at UTC midnight + ``timeframe`` milliseconds (the data set gives no time
   zone; the order of views within a session is what matters);
 * the sample has no catalogue (the full data set's product files are not in it).
+
+This module is the one home of the data set's layout: the import plan and
+:func:`load_diginetica`, the reader of the views as click streams for the session evaluation
+(protocol S1), with the same file reader and the same time rule.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import CsvOptions
+from omotenashi.files import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
 
 FILE_NAMES = ("sample_train-item-views.csv", "train-item-views.csv")
 COLUMNS = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
@@ -117,3 +122,41 @@ def plan(path: Path) -> ImportPlan:
         transform=view_times,
     )
     return ImportPlan(sources=[source], name=f"diginetica:{main.name}")
+
+
+def load_diginetica(path: Path | str) -> pd.DataFrame:
+    """Read a DIGINETICA item-views file (or its folder) as click streams.
+
+    Time is ``eventdate`` at UTC midnight plus ``timeframe`` milliseconds, as in the import.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``session_id`` (int), ``item_id`` (str), ``customer_id`` (str or None),
+        ``timestamp`` (datetime64, UTC) and ``date`` (the event date).
+
+    Raises
+    ------
+    DataError
+        A missing file or a column of the layout missing.
+    """
+    main = _main_file(Path(path))
+    options = CsvOptions(sep=";", text=False, dtypes=(("item_id", "str"), ("user_id", "str")))
+    raw = read_table(main, options, field="data")
+    missing = [c for c in ("session_id", "item_id", "timeframe", "eventdate") if c not in raw]
+    if missing:
+        raise DataError(
+            f"{main}: column(s) {', '.join(map(repr, missing))} missing; a DIGINETICA item-view "
+            f"file has {';'.join(COLUMNS)}",
+            field=missing[0],
+        )
+    date = pd.to_datetime(raw["eventdate"], utc=True)
+    return pd.DataFrame(
+        {
+            "session_id": raw["session_id"].astype(np.int64),
+            "item_id": raw["item_id"].astype(str),
+            "customer_id": raw["user_id"].where(raw["user_id"].notna(), None),
+            "timestamp": date + pd.to_timedelta(raw["timeframe"], unit="ms"),
+            "date": date,
+        }
+    )

@@ -30,9 +30,9 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import CsvOptions
+from omotenashi.files._readers import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
 
 VARIANTS = ("movielens-100k", "movielens-latest")
 
@@ -106,14 +106,8 @@ def _genre_names(folder: Path) -> list[str]:
     """The 19 genre names of ``u.genre`` in flag order (``name|index`` per line)."""
     file = _side_file(folder, "u.genre")
     assert file is not None
-    frame = pd.read_csv(
-        file,
-        sep="|",
-        header=None,
-        names=["name", "index"],
-        dtype=str,
-        keep_default_na=False,
-        encoding="latin-1",
+    frame = read_table(
+        file, CsvOptions(sep="|", header=False, names=("name", "index"), encoding="latin-1")
     )
     frame = frame[frame["name"].str.strip() != ""]
     index = pd.to_numeric(frame["index"], errors="coerce")
@@ -136,9 +130,7 @@ def _items_100k(folder: Path) -> Iterable[dict[str, Any]]:
         )
     file = _side_file(folder, "u.item")
     assert file is not None
-    frame = pd.read_csv(
-        file, sep="|", header=None, dtype=str, keep_default_na=False, encoding="latin-1"
-    )
+    frame = read_table(file, CsvOptions(sep="|", header=False, encoding="latin-1"))
     if frame.shape[1] != 5 + ITEM_FLAG_COUNT:
         raise DataError(
             f"{file}: {frame.shape[1]} fields per line, expected "
@@ -176,15 +168,13 @@ def _items_100k(folder: Path) -> Iterable[dict[str, Any]]:
 def _customers_100k(folder: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     file = _side_file(folder, "u.user")
     assert file is not None
-    frame = pd.read_csv(
-        file, sep="|", header=None, dtype=str, keep_default_na=False, encoding="latin-1"
-    )
+    frame = read_table(file, CsvOptions(sep="|", header=False, encoding="latin-1"))
     if frame.shape[1] != 5:
         raise DataError(
             f"{file}: {frame.shape[1]} fields per line, expected 5 (id|age|gender|occupation|zip)",
             field="u.user",
         )
-    ages = pd.to_numeric(frame[1], errors="coerce")
+    ages = pd.to_numeric(frame.iloc[:, 1], errors="coerce")
     for position, row in enumerate(frame.itertuples(index=False)):
         age = ages.iloc[position]
         attributes = {
@@ -221,7 +211,7 @@ def _item_tags(tags_file: Path | None) -> dict[str, list[str]]:
     """Distinct tags per movie (case-insensitive), the most used first, ties alphabetical."""
     if tags_file is None:
         return {}
-    frame = pd.read_csv(tags_file, usecols=["movieId", "tag"], dtype=str, keep_default_na=False)
+    frame = read_table(tags_file, CsvOptions(sep=","), columns=("movieId", "tag"))
     frame["tag"] = frame["tag"].str.strip()
     frame = frame[frame["tag"] != ""]
     frame["key"] = frame["tag"].str.lower()
@@ -243,7 +233,7 @@ def _item_tags(tags_file: Path | None) -> dict[str, list[str]]:
 def _links(links_file: Path | None) -> dict[str, dict[str, Any]]:
     if links_file is None:
         return {}
-    frame = pd.read_csv(links_file, dtype=str, keep_default_na=False)
+    frame = read_table(links_file, CsvOptions(sep=","))
     out: dict[str, dict[str, Any]] = {}
     tmdb = pd.to_numeric(frame["tmdbId"], errors="coerce")
     for position, (movie, imdb) in enumerate(zip(frame["movieId"], frame["imdbId"], strict=True)):
@@ -259,7 +249,7 @@ def _links(links_file: Path | None) -> dict[str, dict[str, Any]]:
 def _items_latest(folder: Path) -> Iterable[dict[str, Any]]:
     movies_file = _side_file(folder, "movies.csv")
     assert movies_file is not None
-    frame = pd.read_csv(movies_file, dtype=str, keep_default_na=False)
+    frame = read_table(movies_file, CsvOptions(sep=","))
     missing = [c for c in ("movieId", "title", "genres") if c not in frame.columns]
     if missing:
         raise DataError(f"{movies_file}: no column(s) {', '.join(missing)}", field="movies.csv")

@@ -18,12 +18,17 @@ a different product in each campaign.
 
 Pass one campaign file, its folder, a policy folder or the ``obd`` folder (every campaign file
 below it).
+
+This module is the one home of the data set's layout: the import plan above and
+:func:`load_obd`, the reader of one campaign file as logged bandit feedback for off-policy
+evaluation (``evaluate ope --preset obd``), read with the same file reader.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +36,10 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import CsvOptions
+from omotenashi.files import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.ope import BanditLog
 
 LINE = "__line__"
 USER_FEATURES = tuple(f"user_feature_{i}" for i in range(4))
@@ -158,13 +164,26 @@ def _names(file: Path) -> tuple[str | None, str]:
     return policy or None, campaign
 
 
+def item_context(file: Path, *, text: bool = True) -> pd.DataFrame | None:
+    """The ``item_context.csv`` beside a campaign file (None when there is none).
+
+    ``text=True`` reads every column as text (the import keeps the hashed labels as written);
+    ``text=False`` lets numbers be numbers and uses the file's first column as the index.
+    """
+    context = file.parent / "item_context.csv"
+    if not context.exists():
+        return None
+    options = CsvOptions(sep=",") if text else CsvOptions(sep=",", text=False, index_col=0)
+    return read_table(context, options, field="item_context.csv")
+
+
 def _items(files: list[Path]) -> Iterable[dict[str, Any]]:
     for file in files:
         _, campaign = _names(file)
         context = file.parent / "item_context.csv"
-        if not context.exists():
+        frame = item_context(file)
+        if frame is None:
             continue
-        frame = pd.read_csv(context, dtype=str, keep_default_na=False)
         missing = [c for c in ("item_id", *ITEM_FEATURES) if c not in frame.columns]
         if missing:
             raise DataError(
@@ -232,3 +251,96 @@ def plan(path: Path) -> ImportPlan:
         )
     label = files[0].name if len(files) == 1 else f"{len(files)} files"
     return ImportPlan(sources=sources, items=lambda: list(_items(files)), name=f"obd:{label}")
+
+
+# -- the campaign file as logged bandit feedback (off-policy evaluation) -------------------------
+
+_LOG_REQUIRED = ("item_id", "position", "click", "propensity_score")
+
+
+@dataclass(frozen=True)
+class OBDLog:
+    """One OBD file, ready for off-policy evaluation.
+
+    Attributes
+    ----------
+    log : BanditLog
+        action = item index, reward = click, pscore = propensity of the item at that position;
+        context = the four user features and the position (as text).
+    action_features : numpy.ndarray of shape (n_items, n_item_features)
+        Item features (numeric one kept, hashed categorical ones one-hot encoded).
+    pair_features : numpy.ndarray of shape (n_rounds, n_items)
+        User-item affinity of every round with every item.
+    frame : pandas.DataFrame
+        The raw file.
+    items : pandas.DataFrame, optional
+        ``item_context.csv`` indexed by item index (None when the file is absent).
+    """
+
+    log: BanditLog
+    action_features: np.ndarray
+    pair_features: np.ndarray
+    frame: pd.DataFrame
+    items: pd.DataFrame | None = None
+
+
+def load_obd(path: str | Path) -> OBDLog:
+    """Read an OBD campaign file (and ``item_context.csv`` beside it when present).
+
+    OBD is the one public log with true propensities and an on-policy random log to check
+    against, so it is the reference test of every off-policy estimator.
+
+    Parameters
+    ----------
+    path : str or Path
+        The campaign CSV, e.g. ``.../obd/bts/men/men.csv``.
+
+    Returns
+    -------
+    OBDLog
+
+    Raises
+    ------
+    DataError
+        When the file lacks an OBD column or cannot be read.
+    """
+    path = Path(path)
+    frame = read_table(path, CsvOptions(sep=",", text=False, index_col=0), field="logs")
+    missing = [c for c in _LOG_REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path.name}: missing OBD column {missing[0]!r}", field=missing[0])
+    aff_cols = sorted(
+        (c for c in frame.columns if c.startswith("user-item_affinity_")),
+        key=lambda c: int(c.rsplit("_", 1)[1]),
+    )
+    raw_items = item_context(path, text=False)
+    n_items = max(
+        len(aff_cols),
+        int(frame["item_id"].max()) + 1,
+        len(raw_items) if raw_items is not None else 0,
+    )
+    items = None
+    if raw_items is not None:
+        items = raw_items.set_index("item_id")
+        table = raw_items.set_index("item_id").reindex(range(n_items))
+        num = table[["item_feature_0"]].fillna(0.0).to_numpy(dtype=np.float64)
+        cats = pd.get_dummies(table.drop(columns=["item_feature_0"]).astype(str)).to_numpy(float)
+        action_features = np.hstack([num, cats])
+    else:
+        action_features = np.zeros((n_items, 0))
+    pair = (
+        frame[aff_cols].to_numpy(dtype=np.float64)
+        if len(aff_cols) == n_items
+        else np.zeros((len(frame), n_items))
+    )
+    user_cols = [c for c in frame.columns if c.startswith("user_feature_")]
+    context = frame[user_cols].astype(str).assign(position=frame["position"].astype(str))
+    log = BanditLog(
+        action=frame["item_id"].to_numpy(),
+        reward=frame["click"].to_numpy(),
+        pscore=frame["propensity_score"].to_numpy(),
+        n_actions=n_items,
+        context=context.reset_index(drop=True),
+        action_names=tuple(str(i) for i in range(n_items)),
+    )
+    return OBDLog(log, action_features, pair, frame, items)

@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import file_format
+from omotenashi.files._readers import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
 
 NON_PRODUCT_CODES = {
     "POST",
@@ -247,11 +247,8 @@ def _main_file(path: Path) -> Path:
 
 
 def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
-    if file_format(path) == "parquet":
-        return pd.read_parquet(path, columns=columns)
-    return pd.read_csv(
-        path, usecols=columns, dtype={"CustomerID": str, "StockCode": str, "InvoiceNo": str}
-    )
+    ids = tuple((c, "str") for c in ("CustomerID", "StockCode", "InvoiceNo"))
+    return read_table(path, CsvOptions(sep=",", text=False, dtypes=ids), columns=columns)
 
 
 def _most_common(frame: pd.DataFrame, key: str, value: str) -> pd.Series:

@@ -42,9 +42,9 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.importers.job import EventSource, ImportPlan
-from omotenashi.importers.pipeline import EventDefaults
-from omotenashi.importers.readers import CsvOptions
+from omotenashi.files._readers import CsvOptions, read_table
+from omotenashi.importers._plan import EventSource, ImportPlan
+from omotenashi.ingest._file_rows import EventDefaults
 
 CHANNEL = "clinic"
 ITEM_COLUMN = "__item__"
@@ -252,7 +252,7 @@ def _items(folder: Path) -> Iterable[dict[str, Any]]:
         if not file.exists():
             continue
         columns = ["CODE", "DESCRIPTION"] + ([kind.category_column] if kind.category_column else [])
-        frame = pd.read_csv(file, usecols=columns, dtype=str, keep_default_na=False)
+        frame = read_table(file, CsvOptions(sep=","), columns=columns)
         frame = frame[frame["CODE"].str.strip() != ""]
         if kind.category_column:
             labels = frame[kind.category_column].str.strip()
@@ -293,7 +293,7 @@ def _items(folder: Path) -> Iterable[dict[str, Any]]:
 
 
 def _customers(file: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    frame = read_table(file, CsvOptions(sep=","))
     missing = [c for c in ("Id", *PATIENT_ATTRIBUTES) if c not in frame.columns]
     if missing:
         raise DataError(f"{file}: column(s) {', '.join(missing)} missing", field=PATIENT_FILE)

@@ -14,15 +14,19 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omotenashi.engine import Omotenashi, PreparedEvents, TrackResult
 from omotenashi.errors import StorageError
 from omotenashi.events.model import Event
+from omotenashi.services._ingest import PreparedEvents, TrackResult
 from omotenashi.storage import Checkpointing, DeferredSync, Store
+
+if TYPE_CHECKING:
+    from omotenashi.services._engine import Omotenashi
 
 _STOP = object()
 log = logging.getLogger("omotenashi.api")
+__all__ = ["WAL_SAFETY_PAGES", "AnswerCache", "Checkpointer", "EventWriter", "SessionTracker"]
 
 #: WAL size (pages) at which the writer's own commit still checkpoints: a safety net for when
 #: the maintenance thread falls behind (SQLite's default of 1,000 pages is about one batch).
@@ -115,7 +119,7 @@ class EventWriter:
         request waits on, only writes.
         """
         future: Future[list[TrackResult]] = Future()
-        self._queue.put((self.om.prepare_events(events), future))
+        self._queue.put((self.om.ingest.prepare(events), future))
         return future
 
     def close(self) -> None:
@@ -150,7 +154,7 @@ class EventWriter:
     def _write(self, jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]]) -> None:
         batch = PreparedEvents.join([prepared for prepared, _ in jobs])
         try:
-            results = self.om.track_prepared(batch)
+            results = self.om.ingest.write(batch)
         except Exception as exc:  # a storage failure: every waiting request learns it
             _fail(jobs, exc)
             return

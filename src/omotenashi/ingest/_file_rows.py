@@ -1,9 +1,10 @@
-"""Turn mapped file rows into validated event rows, vectorised (pandas/numpy).
+"""Event rows from the mapped columns of a file, vectorised (pandas/numpy/Arrow).
 
-Why our own pipeline rather than row-by-row model validation: a file of half a million lines must
-import in a few seconds, so every check is a column operation; rows that fail a check are reported
-with their line and field. The rules are the same as ``events.Event`` (same types, same id and
-number checks, naive times read as UTC, returns stored as positive amounts).
+Why columns rather than one ``Event`` per row: a file of half a million lines must import in a
+few seconds, so every check is a column operation; rows that fail a check are reported with their
+line and field. The checks are those of ``events.Event`` (same types, same id and number checks,
+naive times read as UTC) and the row rule is ``ingest._rows`` itself (:func:`settle_amounts`,
+:func:`context_json`), so an imported row is stored exactly as the same event tracked live.
 
 Event ids: a file without an ``event_id`` column gets content ids — a 120-bit hash of the row's
 fields (20 URL-safe characters), suffixed ``.k`` for the k-th identical row before it in the file —
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
 from omotenashi.events.model import clean_name
+from omotenashi.ingest._rows import context_json, settle_amounts
 from omotenashi.storage.schema import EVENT_COLUMNS
 
 _MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"}
@@ -51,7 +53,7 @@ class EventDefaults:
 
 
 @dataclass
-class PreparedEvents:
+class EventColumns:
     """Checked events of one chunk as Arrow columns (``schema.EVENT_COLUMNS`` minus
     ``received_at``): the bulk path hands them to the store without Python objects per row."""
 
@@ -67,10 +69,6 @@ class PreparedEvents:
             for c in EVENT_COLUMNS
         }
         return pa.table(arrays)
-
-    def column(self, name: str) -> list[object]:
-        """One column as Python values (None where missing)."""
-        return self.columns[name].to_pylist()
 
 
 _MISSING_SET = pa.array(sorted(_MISSING_TEXT), type=pa.string())
@@ -153,14 +151,20 @@ def _micros(times: pd.Series) -> np.ndarray:
     return array.astype("int64")
 
 
-def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarray:
-    """One JSON object string per row from the context columns.
+def _json_context(
+    frame: pd.DataFrame, names: list[str], size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One JSON object string per row from the context columns: ``(stored, hashed)``.
 
-    Each distinct combination of values is encoded once, so this costs a few column operations
-    whatever the number of rows. Missing values are left out of the object.
+    ``stored`` is :func:`context_json` of the row's context (what a live event stores);
+    ``hashed`` keeps the keys in the order of the column map, the text that content ids have
+    always been computed from, so a file imported before keeps its event ids. Each distinct
+    combination of values is encoded once, so this costs a few column operations whatever the
+    number of rows. Missing values are left out of the object.
     """
     if not names or size == 0:
-        return np.full(size, None, dtype=object)
+        empty = np.full(size, None, dtype=object)
+        return empty, empty
     codes = []
     uniques = []
     for name in names:
@@ -174,6 +178,7 @@ def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarra
     )
     uniques = [list(u) for u in uniques]  # plain lists: indexing a pandas Index is slow
     encoded = []
+    stored = []
     for combo in combos:
         combo = combo if isinstance(combo, tuple) else (combo,)
         parts = {
@@ -182,11 +187,12 @@ def _json_context(frame: pd.DataFrame, names: list[str], size: int) -> np.ndarra
             if code >= 0
         }
         encoded.append(json.dumps(parts) if parts else None)
-    table = np.array(encoded + [None], dtype=object)
+        stored.append(context_json(parts))
     combo_codes = np.asarray(combo_codes)
     if len(names) == 1:
         combo_codes = np.where(combo_codes < 0, len(encoded), combo_codes)
-    return table[combo_codes]
+    hashed = np.array(encoded + [None], dtype=object)[combo_codes]
+    return np.array(stored + [None], dtype=object)[combo_codes], hashed
 
 
 def _plain(value: object) -> object:
@@ -303,14 +309,14 @@ def _nullable(values: np.ndarray) -> pa.Array:
     return pa.array(values, mask=np.isnan(values), type=pa.float64())
 
 
-def prepare_events(
+def event_columns(
     frame: pd.DataFrame,
     *,
     mapping: dict[str, str],
     defaults: EventDefaults,
     lines: np.ndarray,
     content_ids: ContentIds,
-) -> tuple[PreparedEvents, list[tuple[int, str, str]], np.ndarray]:
+) -> tuple[EventColumns, list[tuple[int, str, str]], np.ndarray]:
     """Check and convert one chunk.
 
     Returns the prepared good rows, the failures ``(position, field, reason)`` and the mask of bad
@@ -401,14 +407,21 @@ def prepare_events(
             has_money = ("price" in columns and "quantity" in columns) or "value" in columns
             default = "purchase" if has_money else "rating" if "rating" in columns else "view"
         types = pa.array(np.full(size, default, dtype=object), type=pa.string())
+    identify_alone = np.asarray(
+        pc.fill_null(pc.equal(types, "identify"), False), dtype=bool
+    ) & _is_null(ids["customer"])
+    check.fail(
+        identify_alone,
+        column_name("customer"),
+        lambda p: "an identify event needs a customer_id",
+    )
     quantity = numbers["quantity"]
-    cancelled = np.nan_to_num(quantity, nan=0.0) < 0
+    cancelled = np.zeros(size, dtype=bool)
     if defaults.cancel_prefix and "order" in columns:
         prefixed = pc.starts_with(ids["order"], defaults.cancel_prefix)
-        cancelled = cancelled | np.asarray(pc.fill_null(prefixed, False), dtype=bool)
-    is_purchase = np.asarray(pc.equal(types, "purchase"), dtype=bool)
-    is_return = (is_purchase & cancelled) | np.asarray(pc.equal(types, "return"), dtype=bool)
-    types = pc.if_else(pa.array(is_purchase & cancelled), "return", types)
+        cancelled = np.asarray(pc.fill_null(prefixed, False), dtype=bool)
+    is_purchase = np.asarray(pc.fill_null(pc.equal(types, "purchase"), False), dtype=bool)
+    is_return = np.asarray(pc.fill_null(pc.equal(types, "return"), False), dtype=bool)
 
     if "channel" in columns:
         channels = _names(_text(columns["channel"]))
@@ -422,12 +435,14 @@ def prepare_events(
     else:
         channels = pa.array([defaults.channel] * size, type=pa.string())
 
-    # -- money ------------------------------------------------------------------------------
+    # -- money: the one sign rule (ingest._rows) --------------------------------------------
     value = numbers["value"]
     if "value" not in columns and "price" in columns:
         value = numbers["price"] * np.where(np.isnan(quantity), 1.0, quantity)
-    value = np.round(np.where(is_return, np.abs(value), value), 6)  # no float noise in money
-    quantity = np.where(is_return, np.abs(quantity), quantity)
+    becomes_return, quantity, value = settle_amounts(
+        is_purchase, is_return, quantity, value, cancelled
+    )
+    types = pc.if_else(pa.array(becomes_return), "return", types)
 
     # -- context ----------------------------------------------------------------------------
     context_names = [k[len("context.") :] for k in mapping if k.startswith("context.")]
@@ -435,7 +450,7 @@ def prepare_events(
     # -- keep the good rows -----------------------------------------------------------------
     keep = np.flatnonzero(~check.bad)
     take = pa.array(keep, type=pa.int64())
-    context = _json_context(
+    context, hashed_context = _json_context(
         pd.DataFrame(
             {f"context.{n}": columns[f"context.{n}"].to_numpy()[keep] for n in context_names}
         ),
@@ -460,10 +475,11 @@ def prepare_events(
     out["rating"] = out["rating"].cast(pa.float64())
     given = ids["event_id"].take(take)
     if len(keep):
+        hashed = {**kept, "context": pa.array(hashed_context, type=pa.string())}
         generated = content_ids.assign(
-            [kept[name].to_pandas() for name in content_order], len(keep)
+            [hashed[name].to_pandas() for name in content_order], len(keep)
         )
         out["event_id"] = pc.coalesce(given, generated)
     else:
         out["event_id"] = pa.array([], type=pa.string())
-    return PreparedEvents(out, len(keep)), check.failures, check.bad
+    return EventColumns(out, len(keep)), check.failures, check.bad

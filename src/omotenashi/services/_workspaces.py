@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from omotenashi.api.keys import check_workspace
-from omotenashi.api.live import AnswerCache, Checkpointer, EventWriter, SessionTracker
-from omotenashi.api.settings import ServiceSettings
-from omotenashi.api.training import ModelSet, models_stamp, train_job
-from omotenashi.engine import Omotenashi, TrackResult
 from omotenashi.events.model import Event
+from omotenashi.services._ingest import TrackResult
+from omotenashi.services._keys import check_workspace
+from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker
+from omotenashi.services._training import ModelSet, train_job
+
+if TYPE_CHECKING:
+    from omotenashi.services._settings import ServiceSettings
 
 T = TypeVar("T")
 log = logging.getLogger("omotenashi.api")
@@ -49,12 +51,13 @@ class Workspace:
     """
 
     def __init__(self, name: str, url: str, settings: ServiceSettings) -> None:
+        from omotenashi.services._engine import Omotenashi
+
         self.name = name
         self.url = url
         self.settings = settings
         self.om = Omotenashi(url)
         self.root = Path(self.om.root)
-        self.models = ModelSet()
         self.cache = AnswerCache(settings.cache_entries)
         self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)
         self.events_total = 0
@@ -67,6 +70,7 @@ class Workspace:
         self.warm_pending = False
         self._lock = threading.Lock()
         self._states: dict[str, Any] = {}
+        self._aliases: dict[str, str] = {}  # other ids of people asked for, to their person
         self._writer_om = Omotenashi(url)
         self._writer_store = self._writer_om.store
         self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
@@ -74,6 +78,36 @@ class Workspace:
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(self._writer_om.store)
         self.reload_models()
+
+    @property
+    def models(self) -> ModelSet:
+        """The models served: the engine's one model cache (``om.recommendations.models``)."""
+        return self.om.recommendations.models
+
+    # ------------------------------------------------------------------ people
+    def remember_alias(self, any_id: str, person: str) -> None:
+        """Note that requests name ``person`` by ``any_id`` too: events sent with that id then
+        drop the person's cached answers (bounded: a few ids per person are usual)."""
+        if len(self._aliases) < 100_000:
+            self._aliases[any_id] = person
+
+    def identify(self, customer_id: str, anonymous_id: str | None, identities: dict) -> Any:
+        """Link identities to a customer and drop the customer's cached answers."""
+        result = self.om.identify(customer_id, anonymous_id, **identities)
+        self.cache.invalidate(customer_id)
+        return result
+
+    def alias(self, customer_id: str, identity: str, kind: str) -> Any:
+        """Link one identity (``kind='customer'``: merge) and drop the cached answers of both."""
+        result = self.om.alias(customer_id, identity, kind)
+        self.cache.invalidate_many((customer_id, identity))
+        self._aliases.pop(identity, None)
+        return result
+
+    def upsert_customer(self, customer_id: str, attributes: dict[str, Any]) -> int:
+        changed = self.om.upsert_customers([{"customer_id": customer_id, "attributes": attributes}])
+        self.cache.invalidate(customer_id)
+        return changed
 
     # ------------------------------------------------------------------ events
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
@@ -93,9 +127,10 @@ class Workspace:
         visits. ``events`` are ``(customer_id, anonymous_id, item_id)``."""
         customers: set[str] = set()
         visits: list[tuple[str, str]] = []
+        aliases = self._aliases
         for customer, anonymous, item in events:
             if customer:
-                customers.add(customer)
+                customers.add(aliases.get(customer, customer) if aliases else customer)
             if item:
                 if customer:
                     visits.append(("c:" + customer, item))
@@ -149,15 +184,14 @@ class Workspace:
     # ------------------------------------------------------------------ models
     def reload_models(self) -> bool:
         """Swap in new model versions found on disk; True when something changed."""
-        stamp = models_stamp(self.root)
-        if stamp == self.models.stamp:
-            return False
         try:
-            loaded = ModelSet.load(self.root)
+            # all three models loaded here, off the request path, then one reference swap
+            if not self.om.recommendations.reload(preload=True):
+                return False
         except Exception as exc:  # a version still being written: try again at the next poll
             log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
             return False
-        self.models = loaded  # one reference assignment: requests see old or new, never half
+        loaded = self.models
         freeze_long_lived()
         self.cache.clear()
         self.warm_pending = loaded.main is not None
@@ -351,3 +385,6 @@ class Workspaces:
         for ws in self.opened():
             ws.close()
         self._open.clear()
+
+
+__all__ = ["DEFAULT_WORKSPACE", "FOLLOW_LIMIT", "Workspace", "Workspaces", "freeze_long_lived"]

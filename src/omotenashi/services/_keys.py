@@ -174,3 +174,19 @@ class KeyStore:
         if not hmac.compare_digest(record.secret_sha256, _digest(secret)):
             return None
         return self._info(record)
+
+
+def key_store(settings: object) -> KeyStore:
+    """The key store of a service's settings (``ServiceSettings.keys_path``)."""
+    return KeyStore(settings.keys_path())  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "SCOPES",
+    "CreatedKey",
+    "KeyInfo",
+    "KeyStore",
+    "check_scopes",
+    "check_workspace",
+    "key_store",
+]

@@ -139,3 +139,6 @@ class ServiceSettings(BaseModel):
         """Settings passed to a worker process (see :data:`SETTINGS_ENV`)."""
         text = os.environ.get(SETTINGS_ENV)
         return cls.model_validate_json(text) if text else cls()
+
+
+__all__ = ["SETTINGS_ENV", "ServiceSettings"]

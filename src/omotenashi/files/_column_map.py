@@ -1,0 +1,225 @@
+"""Column maps: which column of a file holds which field — one parser for every ``--map``.
+
+Written on the command line as ``key=Column,key=Column`` (``;`` separates too). Each kind of file
+(events, items, customers, interactions, sessions, transactions, bandit logs) has its own keys,
+listed once in :data:`MAP_KINDS`, with the synonyms people write (``customer_id`` for
+``customer``, ``timestamp`` for ``time`` ...). Imports and the analyst commands (``evaluate``,
+``value``, ``evaluate ope``) all parse through :func:`parse_column_map`, so the syntax, the
+synonyms and the error messages are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from omotenashi.errors import DataError
+
+
+@dataclass(frozen=True)
+class MapKeys:
+    """The keys a kind of file may map.
+
+    Attributes
+    ----------
+    kind : str
+        Name used in messages (``events``, ``transactions`` ...).
+    known : tuple of str, optional
+        Accepted keys; None accepts any key (plain ``name=value`` lists).
+    required : tuple of str
+        Keys the map must name.
+    synonyms : mapping
+        Other spellings of keys, mapped to the key.
+    extra_prefix : str, optional
+        Prefix of free keys that copy any column (``context.NAME``, ``attr.NAME``).
+    list_keys : tuple of str
+        Keys whose value is a comma-separated list (``context=user_feature_*,position``).
+    example : str
+        A valid map, shown when a part cannot be read.
+    """
+
+    kind: str
+    known: tuple[str, ...] | None
+    required: tuple[str, ...] = ()
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+    extra_prefix: str | None = None
+    list_keys: tuple[str, ...] = ()
+    example: str = "customer=CustomerID"
+
+
+EVENT_KEYS = (
+    "customer",
+    "anonymous",
+    "type",
+    "item",
+    "order",
+    "quantity",
+    "price",
+    "value",
+    "rating",
+    "channel",
+    "event_id",
+    "time",
+)
+ITEM_KEYS = ("item", "title", "description", "price", "categories", "tags")
+CUSTOMER_KEYS = ("customer",)
+
+_PERSON = {"customer_id": "customer", "user": "customer", "user_id": "customer"}
+_TIME = {"timestamp": "time", "date": "time"}
+_STORE_SYNONYMS = {
+    **_PERSON,
+    **_TIME,
+    "anonymous_id": "anonymous",
+    "session": "anonymous",
+    "device": "anonymous",
+    "item_id": "item",
+    "product": "item",
+    "order_id": "order",
+    "invoice": "order",
+    "qty": "quantity",
+    "id": "event_id",
+    "name": "title",
+    "genres": "categories",
+    "category": "categories",
+}
+
+EVENTS = MapKeys(
+    "events",
+    EVENT_KEYS,
+    synonyms=_STORE_SYNONYMS,
+    extra_prefix="context.",
+    example="customer=CustomerID,item=StockCode,time=InvoiceDate",
+)
+ITEMS = MapKeys(
+    "items",
+    ITEM_KEYS,
+    synonyms={**_STORE_SYNONYMS, "id": "item", "event_id": "item"},
+    extra_prefix="attr.",
+    example="item=sku,title=name",
+)
+CUSTOMERS = MapKeys(
+    "customers",
+    CUSTOMER_KEYS,
+    synonyms={**_STORE_SYNONYMS, "id": "customer"},
+    extra_prefix="attr.",
+    example="customer=CustomerID",
+)
+INTERACTIONS = MapKeys(
+    "interactions",
+    ("user", "item", "rating", "time"),
+    required=("user", "item"),
+    synonyms={"customer": "user", "customer_id": "user", "user_id": "user", **_TIME}
+    | {"item_id": "item", "product": "item"},
+    example="user=userId,item=movieId,rating=rating,time=timestamp",
+)
+SESSIONS = MapKeys(
+    "sessions",
+    ("session", "item", "time", "customer", "offset_ms"),
+    required=("session", "item", "time"),
+    synonyms={**_PERSON, **_TIME, "session_id": "session", "anonymous": "session"}
+    | {"item_id": "item", "product": "item"},
+    example="session=session_id,item=item_id,time=eventdate",
+)
+TRANSACTIONS = MapKeys(
+    "transactions",
+    ("customer", "time", "value", "order"),
+    required=("customer", "time"),
+    synonyms={**_PERSON, **_TIME, "order_id": "order", "invoice": "order"},
+    example="customer=CustomerID,time=InvoiceDate,value=Quantity*UnitPrice",
+)
+BANDIT_LOGS = MapKeys(
+    "logs",
+    ("action", "reward", "pscore", "context"),
+    required=("action", "reward", "pscore"),
+    synonyms={"propensity": "pscore", "propensity_score": "pscore"},
+    list_keys=("context",),
+    example="action=item_id,reward=click,pscore=propensity_score,context=user_feature_*",
+)
+#: Every kind of column map, by name.
+MAP_KINDS: dict[str, MapKeys] = {
+    keys.kind: keys
+    for keys in (EVENTS, ITEMS, CUSTOMERS, INTERACTIONS, SESSIONS, TRANSACTIONS, BANDIT_LOGS)
+}
+#: Plain ``name=value`` lists (any key, no synonyms), e.g. model weights.
+ANY = MapKeys("values", None, example="name=value")
+
+
+def _pairs(text: str, keys: MapKeys) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for raw in re.split(r"[,;]", text):
+        part = raw.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            if pairs and keys.synonyms.get(pairs[-1][0], pairs[-1][0]) in keys.list_keys:
+                pairs[-1] = (pairs[-1][0], f"{pairs[-1][1]},{part}")
+                continue
+            raise DataError(
+                f"--map: {part!r} is not key=column (expected key=column, e.g. {keys.example})",
+                field="map",
+            )
+        key, column = part.split("=", 1)
+        pairs.append((key.strip(), column.strip()))
+    return pairs
+
+
+def parse_column_map(
+    spec: str | Mapping[str, str] | None, keys: MapKeys | str = ANY
+) -> dict[str, str]:
+    """Parse ``key=Column,...`` (or check a mapping) into ``{key: column}``.
+
+    Parameters
+    ----------
+    spec : str, mapping or None
+        The map as written on the command line, or already as a mapping. None gives ``{}``.
+    keys : MapKeys or str
+        The kind of file (a :data:`MAP_KINDS` name or a ``MapKeys``); default: any key.
+
+    Returns
+    -------
+    dict
+        Keys as the kind names them (synonyms resolved), columns as written (trimmed).
+
+    Raises
+    ------
+    DataError
+        A part that is not ``key=column``, an empty column, an unknown or repeated key, or a
+        required key missing (``field="map"``).
+    """
+    if isinstance(keys, str):
+        keys = MAP_KINDS[keys]
+    if spec is None:
+        return {}
+    pairs = (
+        [(str(k).strip(), str(v).strip()) for k, v in spec.items()]
+        if isinstance(spec, Mapping)
+        else _pairs(spec, keys)
+    )
+    result: dict[str, str] = {}
+    for key, column in pairs:
+        key = keys.synonyms.get(key, key)
+        if not key:
+            raise DataError(f"--map: no key given for column {column!r}", field="map")
+        if not column:
+            raise DataError(f"--map: no column given for {key!r}", field="map")
+        prefix = keys.extra_prefix
+        free = prefix is not None and key.startswith(prefix) and len(key) > len(prefix)
+        if keys.known is not None and key not in keys.known and not free:
+            extra = f", and {prefix}NAME for any other column" if prefix else ""
+            raise DataError(
+                f"--map: unknown key {key!r} for {keys.kind}; known keys: "
+                f"{', '.join(keys.known)}{extra}",
+                field="map",
+            )
+        if key in result:
+            raise DataError(f"--map: key {key!r} given twice", field="map")
+        result[key] = column
+    missing = [k for k in keys.required if k not in result]
+    if missing:
+        raise DataError(
+            f"--map lacks {', '.join(missing)}: {missing[0]}=COLUMN is required "
+            f"(e.g. {keys.example})",
+            field="map",
+        )
+    return result

@@ -1,0 +1,232 @@
+"""One reader per file format: CSV/TSV/whitespace text, Parquet and JSON lines.
+
+Imports read files in chunks (:func:`read_chunks`), the analyst commands (``evaluate``,
+``value``, ``evaluate ope``) and the dataset loaders read them whole (:func:`read_table`); both go
+through the same format detection, separator sniffing and error messages here.
+
+Each chunk comes with the file line (CSV/JSON lines) or row number (Parquet) of its first row so
+that an error can name where the bad row is. Imports read CSV as text (ids such as ``00042`` keep
+their zeros; numbers are parsed later with per-field checks); ``CsvOptions(text=False)`` lets
+pandas infer the column types instead.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from omotenashi.errors import DataError
+
+CHUNK_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A block of rows and where it starts in the file (1-based line/row of its first row)."""
+
+    frame: pd.DataFrame
+    first_line: int
+    unit: str  # "line" or "row"
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a delimited text file (Parquet and JSON lines need none of it)."""
+
+    sep: str | None = None  # None: sniffed from the first line
+    header: bool = True
+    names: tuple[str, ...] | None = None  # column names for files without a header
+    encoding: str = "utf-8"
+    whitespace: bool = False  # columns separated by runs of spaces/tabs
+    text: bool = True  # every column as text (False: pandas infers types, NA spellings missing)
+    dtypes: tuple[tuple[str, str], ...] = ()  # (column, dtype) read with that type (text=False)
+    index_col: int | None = None  # a column to use as the row index
+
+
+def file_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        return "jsonl"
+    if ".parquet" in suffixes:
+        return "parquet"
+    return "csv"
+
+
+def count_rows(path: Path, options: CsvOptions | None = None) -> int | None:
+    """Rows in the file (for progress bars): Parquet metadata, or a fast newline count."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix == ".gz":
+        return None
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if last != b"\n":
+        lines += 1
+    header = 1 if (options is None or options.header) and fmt == "csv" else 0
+    return max(lines - header, 0)
+
+
+def _sniff_sep(path: Path, encoding: str) -> str:
+    """The separator of a text file from its first line: ``,`` ``;`` tab or ``|``, or runs of
+    whitespace when the line has none of them but several fields (``1 2 3``)."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    opener = open
+    if path.suffix == ".gz":
+        import gzip
+
+        opener = gzip.open  # type: ignore[assignment]
+    with opener(path, "rt", encoding=encoding, errors="replace") as handle:  # type: ignore[operator]
+        first = handle.readline()
+    if not any(c in first for c in ",;\t|") and len(first.split()) > 1:
+        return r"\s+"
+    try:
+        return csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _missing(path: Path, field: str | None) -> DataError:
+    return DataError(f"{path}: no such file (file not found)", field=field)
+
+
+def _csv_arguments(path: Path, options: CsvOptions) -> dict[str, object]:
+    """``pandas.read_csv`` arguments for the options (shared by both readers)."""
+    sep = r"\s+" if options.whitespace else (options.sep or _sniff_sep(path, options.encoding))
+    kwargs: dict[str, object] = {"sep": sep, "encoding": options.encoding}
+    if options.text:
+        kwargs.update(dtype=str, keep_default_na=False)
+    elif options.dtypes:
+        kwargs["dtype"] = dict(options.dtypes)
+    if not options.header:
+        kwargs["header"] = None
+        if options.names:
+            kwargs["names"] = list(options.names)
+    if options.index_col is not None:
+        kwargs["index_col"] = options.index_col
+    return kwargs
+
+
+def read_table(
+    path: Path | str,
+    options: CsvOptions | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    field: str | None = None,
+) -> pd.DataFrame:
+    """The whole file as one frame (Parquet, JSON lines, or delimited text by ``options``).
+
+    Parameters
+    ----------
+    path : Path or str
+        ``.parquet``/``.pq`` files are Parquet, ``.jsonl``/``.ndjson`` JSON lines, anything
+        else delimited text.
+    options : CsvOptions, optional
+        How to read text files; default: sniffed separator, header line, all columns as text.
+    columns : sequence of str, optional
+        Read only these columns (all by default).
+    field : str, optional
+        The field named by errors (the command's option, e.g. ``data`` or ``logs``).
+
+    Raises
+    ------
+    DataError
+        A missing or unreadable file.
+    """
+    path = Path(path)
+    options = options or CsvOptions()
+    if not path.is_file():
+        raise _missing(path, field)
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(path, columns=list(columns) if columns else None)
+        elif fmt == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+            frame = frame[list(columns)] if columns else frame
+        else:
+            kwargs = _csv_arguments(path, options)
+            if columns:
+                kwargs["usecols"] = list(columns)
+            frame = pd.read_csv(path, **kwargs)  # type: ignore[call-overload]
+            frame.columns = [str(c).strip() for c in frame.columns]
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not {options.encoding} text ({exc.reason}); give the file's encoding",
+            field=field,
+        ) from exc
+    except (OSError, ValueError, ImportError) as exc:  # ParserError is a ValueError
+        raise DataError(f"{path}: cannot read the file ({exc})", field=field) from exc
+    return frame
+
+
+def read_chunks(
+    path: Path,
+    options: CsvOptions | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    *,
+    field: str | None = None,
+) -> Iterator[Chunk]:
+    """Yield the file's rows in chunks."""
+    options = options or CsvOptions()
+    if not path.exists():
+        raise _missing(path, field)
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several unrelated types
+            raise DataError(f"{path}: not a readable Parquet file ({exc})", field=field) from exc
+        row = 1
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            yield Chunk(frame, row, "row")
+            row += len(frame)
+        return
+    if fmt == "jsonl":
+        line = 1
+        try:
+            reader = pd.read_json(path, lines=True, chunksize=chunk_rows, dtype=False)
+            for frame in reader:
+                yield Chunk(frame.reset_index(drop=True), line, "line")
+                line += len(frame)
+        except ValueError as exc:
+            raise DataError(
+                f"{path}: not valid JSON lines near line {line} ({exc})", field=field
+            ) from exc
+        return
+    kwargs = _csv_arguments(path, options)
+    kwargs["chunksize"] = chunk_rows
+    line = 2 if options.header else 1
+    try:
+        with pd.read_csv(path, **kwargs) as reader:  # type: ignore[call-overload]
+            for frame in reader:
+                frame.columns = [str(c).strip() for c in frame.columns]
+                yield Chunk(frame.reset_index(drop=True), line, "line")
+                line += len(frame)
+    except pd.errors.ParserError as exc:
+        raise DataError(
+            f"{path}: cannot parse the file near line {line}: {exc}", field=field
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not {options.encoding} text near line {line} ({exc.reason}); "
+            "give the file's encoding",
+            field=field,
+        ) from exc

@@ -1,0 +1,267 @@
+"""``Omotenashi``: the composition root that the CLI, the HTTP service and notebooks all use.
+
+It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
+``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions`` and
+``evaluation``. The flat methods notebook users know (``track``, ``profile``, ``identify``,
+``import_events`` ...) delegate to them. Use cases live in the services; capability packages
+(identity, profiles, importers, recommend, value, decisions ...) hold the logic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from omotenashi import identity as identity_rules
+from omotenashi import profiles
+from omotenashi.events.model import CustomerRecord, Event, Item
+from omotenashi.importers import ImportReport
+from omotenashi.services._identity import Identities
+from omotenashi.services._ingest import Ingest, TrackResult
+from omotenashi.services._profiles import Profiles
+from omotenashi.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
+
+__all__ = ["Omotenashi", "TrackResult", "connect"]
+
+
+class Omotenashi:
+    """The engine over one store.
+
+    Parameters
+    ----------
+    db : str or path, optional
+        Store URL or file path; default ``$OMOTENASHI_DB`` or ``./omotenashi.db``.
+    create : bool
+        Create the store when it does not exist (default True).
+
+    Examples
+    --------
+    >>> om = Omotenashi("memory://")
+    >>> om.track({"customer_id": "c1", "type": "purchase", "item_id": "tea",
+    ...           "value": 4.5, "timestamp": "2025-01-05T10:00:00Z"}).stored
+    True
+    >>> om.profile("c1").rfm.frequency
+    1
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.store: Store = open_store(db, create=create)
+        self.ingest = Ingest(self.store)
+        self.identities = Identities(self.store)
+        self.profiles = Profiles(self.store)
+
+    # -- services built on first use (their capabilities load only then) ----------------------
+    @cached_property
+    def recommendations(self) -> Recommendations:
+        """Recommendations; holds this engine's one model cache (CLI and server alike)."""
+        from omotenashi.services import Recommendations
+
+        return Recommendations(self)
+
+    @cached_property
+    def training(self) -> Training:
+        """Model training (saved under ``root``; servers swap new versions in)."""
+        from omotenashi.services import Training
+
+        return Training(self)
+
+    @cached_property
+    def value(self) -> Value:
+        """Customer value of the store: reports, scores, lapse, segments."""
+        from omotenashi.services import Value
+
+        return Value(self)
+
+    @cached_property
+    def decisions(self) -> Decisions:
+        """Decision policies: simulate, learn from logs."""
+        from omotenashi.services import Decisions
+
+        return Decisions(self)
+
+    @cached_property
+    def evaluation(self) -> Evaluation:
+        """Offline evaluation: top-N and session protocols, off-policy evaluation."""
+        from omotenashi.services import Evaluation
+
+        return Evaluation()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    @property
+    def root(self) -> Path:
+        """Folder for artefacts that belong to this store (models, reports)."""
+        return self.store.artefacts.root
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Omotenashi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events (``om.ingest``) ------------------------------------------------------------------
+    def track(self, event: Event | Mapping[str, Any]) -> TrackResult:
+        """Record one event; durable (committed to disk) when this returns.
+
+        An event whose ``event_id`` is already stored is ignored (``stored=False``), so a client
+        may safely re-send after a timeout.
+        """
+        return self.ingest.track(event)
+
+    def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[TrackResult]:
+        """Record a batch in one transaction: all events are stored, or none (bad input)."""
+        return self.ingest.track_many(events)
+
+    # -- identities (``om.identities``) ----------------------------------------------------------
+    def identify(
+        self, customer_id: str, anonymous_id: str | None = None, **identities: object
+    ) -> identity_rules.LinkResult:
+        """Link an anonymous id and identities (``email=...``, ``phone=...``) to a customer."""
+        return self.identities.identify(customer_id, anonymous_id, **identities)
+
+    def alias(
+        self, customer_id: str, identity: str, kind: str = "anonymous"
+    ) -> identity_rules.LinkResult:
+        """Link one identity to a customer (``kind='customer'`` merges two customers)."""
+        return self.identities.alias(customer_id, identity, kind)
+
+    def merge(self, into: str, other: str) -> identity_rules.LinkResult:
+        """Treat customer ``other`` as the same person as ``into`` from now on (and before)."""
+        return self.identities.merge(into, other)
+
+    def find_customer(self, kind: str, value: str) -> str | None:
+        """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
+        return self.identities.find_customer(kind, value)
+
+    # -- catalogue and customers (``om.ingest``) -------------------------------------------------
+    def upsert_items(self, items: Iterable[Item | Mapping[str, Any]]) -> int:
+        """Create or update catalogue items; returns how many changed."""
+        return self.ingest.upsert_items(items)
+
+    def upsert_customers(self, customers: Iterable[CustomerRecord | Mapping[str, Any]]) -> int:
+        """Set attributes of customers (merged into what is stored); returns how many changed."""
+        return self.ingest.upsert_customers(customers)
+
+    # -- reading (``om.profiles``) ---------------------------------------------------------------
+    def profile(
+        self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
+    ) -> profiles.Profile:
+        """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
+        return self.profiles.profile(customer_id, as_of=as_of, top_categories=top_categories)
+
+    def timeline(
+        self, customer_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> profiles.TimelinePage:
+        """A page of a customer's events, newest first."""
+        return self.profiles.timeline(customer_id, limit=limit, cursor=cursor)
+
+    def rfm(self, *, as_of: object | None = None) -> pd.DataFrame:
+        """RFM of every known customer (see ``omotenashi.profiles``)."""
+        return self.profiles.rfm(as_of=as_of)
+
+    def top_customers(
+        self, n: int = 10, by: profiles.RankBy = "monetary", *, as_of: object | None = None
+    ) -> pd.DataFrame:
+        return self.profiles.top_customers(n, by, as_of=as_of)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and ranges of what the store holds."""
+        return self.profiles.stats()
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """All events with the person each belongs to (``person_id``), oldest first."""
+        return self.profiles.events_frame(types)
+
+    def items_frame(self) -> pd.DataFrame:
+        return self.profiles.items_frame()
+
+    def customers_frame(self) -> pd.DataFrame:
+        return self.profiles.customers_frame()
+
+    # -- scores and value (``om.value``) ---------------------------------------------------------
+    def save_scores(self, source: str, frame: pd.DataFrame) -> int:
+        """Store per-customer figures of a model run (index: customer id; one column per
+        figure); they replace the previous run of ``source`` and appear in profiles."""
+        return self.ingest.save_scores(source, frame)
+
+    def refresh_value(self, **options: Any) -> Any:
+        """Fit the customer-value models on the store, save each customer's RFM segment, CLV and
+        P(alive) as scores (shown in profiles), and return the ``value.ValueReport``."""
+        return self.value.refresh(**options)
+
+    def save_value_scores(self, report: Any) -> int:
+        """Save a ``value.ValueReport``'s per-customer figures as profile scores."""
+        return self.value.save_scores(report)
+
+    # -- imports (``om.ingest``) -----------------------------------------------------------------
+    def import_events(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str] | None = None,
+        preset: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        cancel_prefix: str | None = None,
+        sep: str | None = None,
+        skip_bad_rows: bool = False,
+        rejects_path: str | os.PathLike[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import an events file with a column map, or a dataset with a preset."""
+        return self.ingest.import_events(
+            path,
+            mapping=mapping,
+            preset=preset,
+            type=type,
+            channel=channel,
+            cancel_prefix=cancel_prefix,
+            sep=sep,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects_path,
+            progress=progress,
+        )
+
+    def expected_rows(self, path: str | os.PathLike[str], preset: str | None = None) -> int | None:
+        """How many rows an import will read (for progress bars)."""
+        return self.ingest.expected_rows(path, preset)
+
+    def import_items(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str],
+        list_sep: str = "|",
+        sep: str | None = None,
+    ) -> ImportReport:
+        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        return self.ingest.import_items(path, mapping=mapping, list_sep=list_sep, sep=sep)
+
+    def import_customers(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        mapping: str | Mapping[str, str],
+        sep: str | None = None,
+    ) -> ImportReport:
+        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
+        return self.ingest.import_customers(path, mapping=mapping, sep=sep)
+
+
+def connect(db: str | os.PathLike[str] | None = None, *, create: bool = True) -> Omotenashi:
+    """Open the engine on a store (see ``Omotenashi``)."""
+    return Omotenashi(db, create=create)

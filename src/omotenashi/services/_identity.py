@@ -1,0 +1,73 @@
+"""Identity use cases: link ids to customers, merge customers, and find the person behind an id.
+
+:meth:`Identities.person` is the one place a face's id (a customer id, one merged into another,
+or an anonymous id linked to a customer) becomes the canonical person that profiles, scores and
+recommendation models know; services resolve once with it and then work with that id.
+"""
+
+from __future__ import annotations
+
+from omotenashi import identity as identity_rules
+from omotenashi.errors import NotFound
+from omotenashi.storage import Store
+
+
+class Identities:
+    """Identity stitching over one store (rules in ``omotenashi.identity``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def identify(
+        self, customer_id: str, anonymous_id: str | None = None, **identities: object
+    ) -> identity_rules.LinkResult:
+        """Link an anonymous id and identities (``email=...``, ``phone=...``) to a customer."""
+        return identity_rules.identify(
+            self.store, str(customer_id), anonymous_id, identities, source="alias"
+        )
+
+    def alias(
+        self, customer_id: str, identity: str, kind: str = "anonymous"
+    ) -> identity_rules.LinkResult:
+        """Link one identity to a customer (``kind='customer'`` merges two customers)."""
+        return identity_rules.alias(self.store, str(customer_id), identity, kind)
+
+    def merge(self, into: str, other: str) -> identity_rules.LinkResult:
+        """Treat customer ``other`` as the same person as ``into`` from now on (and before)."""
+        return identity_rules.merge(self.store, str(into), str(other))
+
+    def find_customer(self, kind: str, value: str) -> str | None:
+        """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
+        kind, value = identity_rules.rules.normalise_identity(kind, value)
+        return self.store.identities.resolve(kind, value)
+
+    def person(self, any_id: str) -> str | None:
+        """The canonical customer id behind ``any_id``, or None when nobody is known by it.
+
+        ``any_id`` may be a customer id (one merged into another resolves to the survivor) or an
+        anonymous id linked to a customer (through an event, ``identify`` or ``alias``).
+        """
+        keys = self.store.identities.person_keys(str(any_id))
+        if keys is not None:
+            return keys.customer_id
+        linked = (
+            self.store.identities.resolve("anonymous", str(any_id)) if str(any_id).strip() else None
+        )
+        if linked is None:
+            return None
+        return identity_rules.resolve_customer(self.store, linked)
+
+    def is_merged_away(self, customer_id: str) -> bool:
+        """Whether ``customer_id`` was merged into another customer (one indexed lookup)."""
+        found = self.store.identities.resolve("customer", str(customer_id))
+        return found is not None and found != str(customer_id)
+
+    def require_person(self, any_id: str) -> str:
+        """Like :meth:`person`, raising ``NotFound`` for an id nobody is known by."""
+        found = self.person(any_id)
+        if found is None:
+            raise NotFound(f"unknown customer {any_id!r}")
+        return found
+
+
+__all__ = ["Identities"]

@@ -1,0 +1,77 @@
+"""Profile use cases: the unified profile, the timeline, RFM tables and store-wide figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from omotenashi import profiles
+from omotenashi.profiles import Profile, TimelinePage
+from omotenashi.storage import Store
+
+
+class Profiles:
+    """Reads about people and the store (logic in ``omotenashi.profiles``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def profile(
+        self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
+    ) -> profiles.Profile:
+        """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
+        return profiles.build_profile(self.store, str(customer_id), as_of=as_of, top=top_categories)
+
+    def timeline(
+        self, customer_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> profiles.TimelinePage:
+        """A page of a customer's events, newest first."""
+        return profiles.timeline(self.store, str(customer_id), limit=limit, cursor=cursor)
+
+    def features(self, customer_id: str) -> dict[str, Any] | None:
+        """A known customer's profile features for decisions, or None for an unknown id."""
+        from omotenashi.errors import NotFound
+
+        try:
+            return self.profile(customer_id).features()
+        except NotFound:
+            return None
+
+    def rfm(self, *, as_of: object | None = None) -> pd.DataFrame:
+        """RFM of every known customer (see ``omotenashi.profiles``)."""
+        return profiles.rfm_table(self.store, as_of=as_of)
+
+    def top_customers(
+        self, n: int = 10, by: profiles.RankBy = "monetary", *, as_of: object | None = None
+    ) -> pd.DataFrame:
+        return profiles.top_customers(self.store, n=n, by=by, as_of=as_of)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and ranges of what the store holds."""
+        from omotenashi.events.timeutil import isoformat
+
+        data = self.store.reads.stats()
+        data["first_event"] = isoformat(data["first_event"])
+        data["last_event"] = isoformat(data["last_event"])
+        data["store"] = self.store.url
+        data["customers"] = self.store.reads.count_customers()
+        return data
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """All events with the person each belongs to (``person_id``), oldest first."""
+        return self.store.reads.events_frame(types)
+
+    def items_frame(self) -> pd.DataFrame:
+        return self.store.catalog.items_frame()
+
+    def customers_frame(self) -> pd.DataFrame:
+        return self.store.catalog.customers_frame()
+
+    def latest_timestamp(self) -> int | None:
+        """Microseconds of the newest event (None for an empty store)."""
+        return self.store.events.latest_timestamp()
+
+
+__all__ = ["Profile", "Profiles", "TimelinePage"]

@@ -1,0 +1,489 @@
+"""Recommendation use cases: for a customer, a visit, every customer, similar items — and the
+served answers of the HTTP API (JSON bytes, cached, with the live visit as context).
+
+A request names someone by the id it has: a customer id, one merged into another, or an
+anonymous id linked to a customer. :class:`Recommendations` resolves that id to the canonical
+person once (``Identities.person``) and asks the model with the person's id, so a merged-away id
+or an alias gets the person's recommendations; the served answers are cached by that person.
+Models are loaded once per engine (``Omotenashi.recommendations``) and swapped when a new
+version is saved, for the command line and the server alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from omotenashi.errors import ModelNotReady, NotFound
+from omotenashi.recommend import Recommendation, Recommender, Rules, load_model
+from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
+
+if TYPE_CHECKING:
+    from omotenashi.services._engine import Omotenashi
+    from omotenashi.services._workspaces import Workspace
+
+DEFAULT_N = 10
+
+
+def make_rules(
+    *,
+    include_seen: bool = False,
+    categories: Sequence[str] | None = None,
+    exclude_categories: Sequence[str] | None = None,
+    exclude_items: Sequence[str] | str | None = None,
+    diversity: float = 0.0,
+    novelty: float = 0.0,
+) -> Rules:
+    """Business rules from a face's options (``exclude_items`` may be ``A,B,C`` text)."""
+    if isinstance(exclude_items, str):
+        exclude_items = [i.strip() for i in exclude_items.split(",") if i.strip()]
+    return Rules(
+        exclude_seen=not include_seen,
+        include_categories=tuple(categories) if categories else None,
+        exclude_categories=tuple(exclude_categories or ()),
+        exclude_items=tuple(exclude_items or ()),
+        diversity=diversity,
+        popularity_penalty=novelty,
+    )
+
+
+class Recommendations:
+    """Recommendations of one engine, from the models saved under its artefacts root.
+
+    Parameters
+    ----------
+    om : Omotenashi
+        The engine: its ``root`` holds the models, its ``identities`` resolve people (any
+        object with ``events_frame``, ``items_frame`` and ``root`` works without resolution).
+    """
+
+    def __init__(self, om: Omotenashi | Any) -> None:
+        self._om = om
+        #: The default, session and bought-together models, swapped as one reference.
+        self.models = ModelSet()
+        self._named: dict[str, tuple[float, Recommender, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        return Path(self._om.root)
+
+    # -- models --------------------------------------------------------------------------------
+    def reload(self, *, preload: bool = False) -> bool:
+        """Load the model set again when a version was saved (or the default changed) since the
+        last look; True when it changed. Raises while a version is still being written.
+
+        ``preload`` also loads the session and bought-together models before the swap (a
+        server does, so that no request waits for them); otherwise they load on first use.
+        """
+        stamp = models_stamp(self.root)
+        if stamp == self.models.stamp:
+            return False
+        with self._lock:
+            if stamp == self.models.stamp:
+                return False
+            loaded = ModelSet.load(self.root)
+            if preload:
+                loaded.session, loaded.together  # noqa: B018 - loads them
+            self.models = loaded  # requests see the old set or the new one, never half
+        return True
+
+    def model(self, name: str | None = None) -> tuple[Recommender, dict[str, Any]]:
+        """The default model (or a named one) and its metadata; ``NotFound`` before training."""
+        if name is None:
+            self.reload()
+            models = self.models
+            if models.main is None:
+                return load_model(self.root)  # raises NotFound with what to do
+            return models.main, models.meta
+        marker = self.root / "models" / name
+        stamp = marker.stat().st_mtime if marker.exists() else -1.0
+        if marker.is_dir():
+            stamp = max((p.stat().st_mtime for p in marker.glob("v*")), default=stamp)
+        cached = self._named.get(name)
+        if cached and cached[0] == stamp:
+            return cached[1], cached[2]
+        model, meta = load_model(self.root, name)
+        self._named[name] = (stamp, model, meta)
+        return model, meta
+
+    def model_customers(self, model: str | None = None) -> int:
+        """How many customers the model knows (the rows of :meth:`for_all_customers`)."""
+        return len(self.model(model)[0].user_ids_)
+
+    # -- people --------------------------------------------------------------------------------
+    def person(self, customer_id: str) -> str:
+        """The canonical person of ``customer_id``; the id itself when nobody is known by it
+        (the model then answers a cold start) or when there is no identity graph."""
+        identities = getattr(self._om, "identities", None)
+        if identities is None:
+            return str(customer_id)
+        return identities.person(str(customer_id)) or str(customer_id)
+
+    def for_customer(
+        self,
+        customer_id: str,
+        n: int = 10,
+        *,
+        rules: Rules | None = None,
+        explain: bool = True,
+        context: Sequence[str] | None = None,
+        model: str | None = None,
+    ) -> list[Recommendation]:
+        """Recommendations for one customer (any of their ids) from the trained model.
+
+        A customer the model has never seen gets recommendations from ``context`` when given,
+        else the popular items (cold start). Raises ``NotFound`` when no model was trained.
+        """
+        estimator, _ = self.model(model)
+        person = self.person(customer_id)
+        return estimator.recommend(person, n, context=context, rules=rules, explain=explain)
+
+    def for_session(
+        self,
+        items: Sequence[str],
+        n: int = 10,
+        *,
+        rules: Rules | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Recommendations for an anonymous visit from its clicks so far (oldest first).
+
+        Uses the session model when one was trained, else the default model.
+        """
+        try:
+            estimator, _ = self.model(SESSION_MODEL)
+        except NotFound:
+            estimator, _ = self.model()
+        return estimator.recommend_session(list(items), n, rules=rules, explain=explain)
+
+    def similar(
+        self,
+        item_id: str,
+        n: int = 10,
+        *,
+        rules: Rules | None = None,
+        model: str | None = None,
+    ) -> list[Recommendation]:
+        """Items similar to ``item_id`` according to the default (or named) model."""
+        estimator, _ = self.model(model)
+        return estimator.similar_items(item_id, n, rules=rules)
+
+    def for_all_customers(
+        self,
+        n: int = 20,
+        *,
+        rules: Rules | None = None,
+        model: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> pd.DataFrame:
+        """Top-``n`` for every known customer, already-seen items excluded unless rules say
+        otherwise.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``customer_id``, ``rank`` (1 = best), ``item_id``, ``score``; customers with
+            fewer allowed items have fewer rows.
+        """
+        estimator, _ = self.model(model)
+        events = self._om.events_frame()
+        customers = None
+        if "customer_id" in events.columns:
+            known = pd.unique(events["customer_id"].dropna().astype(str))
+            in_model = set(estimator.user_ids_.tolist())
+            customers = [c for c in known if c in in_model] or None
+        users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
+        width = ids.shape[1]
+        frame = pd.DataFrame(
+            {
+                "customer_id": np.repeat(users, width),
+                "rank": np.tile(np.arange(1, width + 1), len(users)),
+                "item_id": ids.ravel(),
+                "score": scores.ravel(),
+            }
+        )
+        return frame[frame["item_id"] != ""].reset_index(drop=True)
+
+    def titles(self) -> dict[str, str]:
+        """Item titles of the catalogue, for showing recommendations to people."""
+        items = self._om.items_frame()
+        if items is None or not len(items) or "title" not in items:
+            return {}
+        return {str(k): v for k, v in zip(items["item_id"], items["title"], strict=False) if v}
+
+    def demo(self, customer_id: str, n: int = 5, *, model: str | None = None) -> dict[str, Any]:
+        """What ``omotenashi demo`` shows: train on the store, then recommendations with reasons.
+
+        ``model`` None lets ``train`` choose on the store's data (slower: it compares models);
+        a name trains that model directly. Returns a JSON-ready dict with the model trained, the
+        customer's recommendations (with reasons and titles) and similar items for their first
+        recommendation.
+        """
+        info = train(self._om, model)
+        titles = self.titles()
+
+        def rows(recs: list[Recommendation]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "rank": r.rank,
+                    "item_id": r.item_id,
+                    "title": titles.get(r.item_id, r.item_id),
+                    "score": r.score,
+                    "reasons": [reason.text for reason in r.reasons],
+                }
+                for r in recs
+            ]
+
+        recs = self.for_customer(customer_id, n)
+        similar = self.similar(recs[0].item_id, n) if recs else []
+        return {
+            "model": info["model"],
+            "version": info["version"],
+            "customer_id": customer_id,
+            "recommendations": rows(recs),
+            "similar_to_first": rows(similar),
+        }
+
+
+# -- functions for notebooks and scripts (the same use cases, given an engine) ----------------
+def _of(om: Any) -> Recommendations:
+    """The engine's recommendation service (its model cache); a fresh one for any other object
+    with ``events_frame``, ``items_frame`` and ``root`` (a test double, a read-only copy)."""
+    found = getattr(om, "recommendations", None)
+    return found if isinstance(found, Recommendations) else Recommendations(om)
+
+
+def recommend_for_customer(om: Any, customer_id: str, n: int = 10, **options: Any):
+    """``om.recommendations.for_customer`` (see :meth:`Recommendations.for_customer`)."""
+    return _of(om).for_customer(customer_id, n, **options)
+
+
+def recommend_for_session(om: Any, items: Sequence[str], n: int = 10, **options: Any):
+    """``om.recommendations.for_session`` (see :meth:`Recommendations.for_session`)."""
+    return _of(om).for_session(items, n, **options)
+
+
+def similar_items(om: Any, item_id: str, n: int = 10, **options: Any):
+    """``om.recommendations.similar`` (see :meth:`Recommendations.similar`)."""
+    return _of(om).similar(item_id, n, **options)
+
+
+def recommend_all_customers(om: Any, n: int = 20, **options: Any) -> pd.DataFrame:
+    """``om.recommendations.for_all_customers`` (see :meth:`Recommendations.for_all_customers`)."""
+    return _of(om).for_all_customers(n, **options)
+
+
+def demo_recommendations(om: Any, customer_id: str, n: int = 5, **options: Any):
+    """``om.recommendations.demo`` (see :meth:`Recommendations.demo`)."""
+    return _of(om).demo(customer_id, n, **options)
+
+
+# -- the served answers (HTTP): JSON bytes, cached per person, live visits as context ----------
+@dataclass(frozen=True)
+class RuleSpec:
+    """Request filters in a hashable form (part of the cache key)."""
+
+    include_categories: tuple[str, ...] | None = None
+    exclude_categories: tuple[str, ...] = ()
+    exclude_items: tuple[str, ...] = ()
+    diversity: float = 0.0
+    exclude_seen: bool = True
+
+    def rules(self) -> Rules:
+        return Rules(
+            exclude_seen=self.exclude_seen,
+            include_categories=self.include_categories,
+            exclude_categories=self.exclude_categories,
+            exclude_items=self.exclude_items,
+            diversity=self.diversity,
+        )
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]:
+    rows = []
+    for r in recs:
+        row: dict[str, Any] = {"rank": r.rank, "item_id": r.item_id, "score": round(r.score, 6)}
+        if explain:
+            row["reasons"] = [
+                {"kind": x.kind, "text": x.text, "items": list(x.items), "weight": x.weight}
+                for x in r.reasons
+            ]
+        rows.append(row)
+    return rows
+
+
+def _main_model(ws: Workspace) -> ModelSet:
+    models = ws.models
+    if models.main is None:
+        raise ModelNotReady(
+            f"no recommendation model is trained for workspace {ws.name!r} yet; training runs "
+            "in the background once events arrive (or run `omotenashi train`)"
+        )
+    return models
+
+
+def cached_customer(ws: Workspace, customer_id: str, n: int, spec: RuleSpec, explain: bool):
+    """The cached answer for a customer, or None (cheap: no store access).
+
+    Answers are cached under the canonical person, so this finds those asked by the person's
+    own id; other ids of the person go through :func:`customer_recommendations`.
+    """
+    if ws.sessions.items("c:" + customer_id):
+        return None
+    return ws.cache.get(("customer", customer_id, n, explain, spec))
+
+
+def customer_recommendations(
+    ws: Workspace,
+    customer_id: str,
+    n: int = DEFAULT_N,
+    spec: RuleSpec = RuleSpec(),
+    *,
+    explain: bool = False,
+) -> bytes:
+    """Recommendations for a known customer (any of their ids), as JSON bytes
+    (``RecommendationsOut``); ``customer_id`` in the answer is the canonical person.
+
+    Raises ``NotFound`` for an id the workspace's store does not know and ``ModelNotReady``
+    before the first training.
+    """
+    key = ("customer", customer_id, n, explain, spec)
+    stamp = ws.cache.stamp(customer_id)
+    context = ws.sessions.items("c:" + customer_id)
+    if not context:
+        hit = ws.cache.get(key)
+        if hit is not None:
+            return hit
+    models = _main_model(ws)
+    person = ws.om.identities.require_person(customer_id)  # NotFound for unknown ids
+    if person != customer_id:  # a merged-away id or a linked anonymous id: the person's answer
+        ws.remember_alias(customer_id, person)
+        key = ("customer", person, n, explain, spec)
+        stamp = ws.cache.stamp(person)
+        context = context or ws.sessions.items("c:" + person)
+        if not context:
+            hit = ws.cache.get(key)
+            if hit is not None:
+                return hit
+    recs = models.main.recommend(
+        person, n, context=context or None, rules=spec.rules(), explain=explain
+    )
+    body = _dumps(
+        {
+            "model": models.label,
+            "customer_id": person,
+            "context": context,
+            "recommendations": _rows(recs, explain),
+        }
+    )
+    if not context and models is ws.models:
+        ws.cache.put(key, person, body, stamp)
+    return body
+
+
+def session_recommendations(
+    ws: Workspace,
+    items: Sequence[str],
+    anonymous_id: str | None,
+    n: int,
+    spec: RuleSpec,
+    *,
+    explain: bool = False,
+) -> bytes:
+    """Recommendations for an anonymous visit: its live items (by ``anonymous_id``) + ``items``."""
+    models = _main_model(ws)
+    live = ws.sessions.items("a:" + anonymous_id) if anonymous_id else []
+    visit = [*live, *items]
+    model = models.session or models.main
+    recs = model.recommend_session(visit, n, rules=spec.rules(), explain=explain)
+    label = f"{model.name}" if model is models.session else models.label
+    return _dumps({"model": label, "context": visit, "recommendations": _rows(recs, explain)})
+
+
+def item_answer(ws: Workspace, kind: str, item_id: str, n: int, *, explain: bool = False) -> bytes:
+    """Similar items (``kind='similar'``) or bought-together items, as JSON bytes."""
+    key = (kind, "item:" + item_id, n, explain)
+    hit = ws.cache.get(key)
+    if hit is not None:
+        return hit
+    stamp = ws.cache.stamp("item:" + item_id)
+    models = _main_model(ws)
+    if kind == "similar":
+        model = models.main
+    else:
+        model = models.together
+        if model is None:
+            raise NotFound(
+                "no bought-together model: the workspace has no purchases with an order_id yet"
+            )
+    recs = model.similar_items(item_id, n)
+    label = models.label if kind == "similar" else model.name
+    body = _dumps({"model": label, "item_id": item_id, "recommendations": _rows(recs, explain)})
+    ws.cache.put(key, "item:" + item_id, body, stamp)
+    return body
+
+
+def warm(ws: Workspace, stop: threading.Event, limit: int | None = None) -> int:
+    """Precompute the default answer (n=10, no filters) for the model's customers.
+
+    Runs in the maintenance thread after a model swap; stops early when the model changes again
+    or the server stops. Returns how many answers were computed.
+    """
+    models = ws.models
+    if models.main is None:
+        return 0
+    limit = ws.settings.warm_customers if limit is None else limit
+    done = 0
+    spec = RuleSpec()
+    identities = ws.om.identities
+    for customer_id in models.main.user_ids_[:limit].tolist():
+        if stop.is_set() or ws.models is not models:
+            break
+        if identities.is_merged_away(customer_id):  # answers are cached by the person only
+            continue
+        key = ("customer", customer_id, DEFAULT_N, False, spec)
+        if ws.cache.get(key) is not None:
+            continue
+        stamp = ws.cache.stamp(customer_id)
+        recs = models.main.recommend(customer_id, DEFAULT_N, rules=spec.rules(), explain=False)
+        body = _dumps(
+            {
+                "model": models.label,
+                "customer_id": customer_id,
+                "context": [],
+                "recommendations": _rows(recs, False),
+            }
+        )
+        ws.cache.put(key, customer_id, body, stamp)
+        done += 1
+    return done
+
+
+__all__ = [
+    "DEFAULT_N",
+    "Recommendations",
+    "RuleSpec",
+    "cached_customer",
+    "customer_recommendations",
+    "demo_recommendations",
+    "item_answer",
+    "make_rules",
+    "recommend_all_customers",
+    "recommend_for_customer",
+    "recommend_for_session",
+    "session_recommendations",
+    "similar_items",
+    "warm",
+]

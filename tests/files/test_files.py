@@ -1,0 +1,109 @@
+"""One column-map parser and one reader per format, shared by imports and analyst commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from omotenashi.errors import DataError
+from omotenashi.evaluation import read_interactions
+from omotenashi.files import (
+    MAP_KINDS,
+    CsvOptions,
+    parse_column_map,
+    read_chunks,
+    read_table,
+)
+from omotenashi.value import read_transactions
+
+
+def test_each_kind_reads_its_keys_and_synonyms() -> None:
+    assert parse_column_map("customer_id=CustomerID,timestamp=When", "events") == {
+        "customer": "CustomerID",
+        "time": "When",
+    }
+    # the README's evaluate example writes customer= for the user column
+    assert parse_column_map("customer=userId,item=movieId", "interactions") == {
+        "user": "userId",
+        "item": "movieId",
+    }
+    assert parse_column_map("customer=id,time=day,value=Qty*Price", "transactions") == {
+        "customer": "id",
+        "time": "day",
+        "value": "Qty*Price",
+    }
+    assert parse_column_map(
+        "action=item_id;reward=click;pscore=p;context=user_feature_*,position", "logs"
+    ) == {
+        "action": "item_id",
+        "reward": "click",
+        "pscore": "p",
+        "context": "user_feature_*,position",
+    }
+    assert parse_column_map({"item": "sku", "attr.brand": "Brand"}, "items") == {
+        "item": "sku",
+        "attr.brand": "Brand",
+    }
+    assert parse_column_map("view=1,purchase=5") == {"view": "1", "purchase": "5"}
+
+
+@pytest.mark.parametrize("kind", sorted(MAP_KINDS))
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nonsense", "is not key=column"),
+        ("colour=c", "unknown key 'colour'"),
+        ("=c", "no key given"),
+    ],
+)
+def test_every_kind_fails_the_same_way(kind: str, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as error:
+        parse_column_map(text, kind)
+    assert error.value.field == "map"
+
+
+def test_required_keys_and_repeats() -> None:
+    with pytest.raises(DataError, match="lacks time: time=COLUMN is required"):
+        parse_column_map("customer=a", "transactions")
+    with pytest.raises(DataError, match="given twice"):
+        parse_column_map("customer=a,customer_id=b", "events")
+
+
+def test_one_reader_for_imports_and_analyst_commands(tmp_path: Path) -> None:
+    path = tmp_path / "orders.txt"
+    path.write_text("id day amount\n007 2024-01-02 5.5\n008 2024-01-03 4\n", encoding="utf-8")
+    # runs of spaces are sniffed by both ways of reading
+    whole = read_table(path)
+    chunks = pd.concat([c.frame for c in read_chunks(path)], ignore_index=True)
+    pd.testing.assert_frame_equal(whole, chunks)
+    assert whole["id"].tolist() == ["007", "008"]  # text keeps the zeros
+    typed = read_table(path, CsvOptions(text=False, dtypes=(("id", "str"),)))
+    assert typed["amount"].tolist() == pytest.approx([5.5, 4.0])
+    tx = read_transactions(path, "customer=id,time=day,value=amount", sep="whitespace")
+    assert tx["person_id"].tolist() == ["007", "008"]
+
+
+def test_missing_files_are_named_the_same_way(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    for read in (
+        lambda: read_table(missing),
+        lambda: list(read_chunks(missing)),
+        lambda: read_interactions(missing, "user=u,item=i"),
+    ):
+        with pytest.raises(DataError, match="no such file"):
+            read()
+
+
+def test_attributes_are_read_by_the_same_reader(tmp_path: Path) -> None:
+    from omotenashi.value import read_attributes
+
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,country,age\n007,Japan,41\n", encoding="utf-8")
+    frame = read_attributes(path)
+    assert frame["customer_id"].tolist() == ["007"]
+    assert frame["age"].tolist() == [41]
+    with pytest.raises(DataError, match="no such file") as error:
+        read_attributes(tmp_path / "nope.csv")
+    assert error.value.field == "attributes"
