@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from omotenashi.errors import DataError
-from omotenashi.storage import default_url, is_postgres_url, sqlite_path
+from omotenashi.storage import default_url, is_postgres_url, redacted, sqlite_path, workspace_url
 
 #: Environment variable that carries the settings (JSON) to uvicorn worker processes.
 SETTINGS_ENV = "OMOTENASHI_SERVICE_SETTINGS"
@@ -90,16 +90,12 @@ class ServiceSettings(BaseModel):
     def db_label(self) -> str:
         """The store, for messages: its file name, or the database URL without a password."""
         if self.on_server():
-            from omotenashi.storage.postgres import redacted
-
             return redacted(self.db)
         return self.db_path().name
 
     def workspace_url(self, name: str) -> str:
         """Store URL of a workspace other than ``default``."""
         if self.on_server():
-            from omotenashi.storage.postgres import workspace_url
-
             return workspace_url(self.db, name)
         folder = self.workspaces_dir()
         folder.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,21 @@ def is_postgres_url(url: str | os.PathLike[str]) -> bool:
     return os.fspath(url).startswith(("postgresql://", "postgres://"))
 
 
+def workspace_url(url: str, name: str) -> str:
+    """The store URL of workspace ``name`` beside the server store ``url`` (PostgreSQL: a
+    schema of its own in the same database)."""
+    from omotenashi.storage.postgres import workspace_url as postgres_workspace
+
+    return postgres_workspace(url, name)
+
+
+def redacted(url: str) -> str:
+    """A store URL without its password, for messages."""
+    from omotenashi.storage.postgres import redacted as without_password
+
+    return without_password(url) if is_postgres_url(url) else url
+
+
 def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
     """Open (and by default create) the store a URL names."""
     text = default_url() if url is None else os.fspath(url)
@@ -136,5 +151,7 @@ __all__ = [
     "is_postgres_url",
     "open_key_store",
     "open_store",
+    "redacted",
     "sqlite_path",
+    "workspace_url",
 ]
