@@ -18,8 +18,8 @@ from omotenashi.decisions import (
     ArtworkSimulator,
     DecisionEngine,
     InMemoryDecisionLog,
-    SQLiteDecisionLog,
     make_policy,
+    open_decision_log,
     simulate,
 )
 from omotenashi.decisions._offline import action_dist, read_obd, train
@@ -71,8 +71,8 @@ def throughput(n: int, seed: int, tmp: Path) -> dict:
     out = {}
     logs = {
         "memory": lambda kind: InMemoryDecisionLog(),
-        "sqlite": lambda kind: SQLiteDecisionLog(tmp / f"{kind}.db"),
-        "sqlite-batch64": lambda kind: SQLiteDecisionLog(tmp / f"{kind}-b.db", batch_size=64),
+        "sqlite": lambda kind: open_decision_log(tmp / f"{kind}.db"),
+        "sqlite-batch64": lambda kind: open_decision_log(tmp / f"{kind}-b.db", batch_size=64),
     }
     for log_name, make_log in logs.items():
         for kind in ("uniform", "linucb", "linear-ts", "vw"):

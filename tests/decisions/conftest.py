@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from omotenashi.decisions import InMemoryDecisionLog, SQLiteDecisionLog
+from omotenashi.decisions import InMemoryDecisionLog, open_decision_log
 
 
 class FakeClock:
@@ -23,6 +23,6 @@ def decision_log(request, tmp_path):
     if request.param == "memory":
         yield InMemoryDecisionLog()
     else:
-        log = SQLiteDecisionLog(tmp_path / "store.db")
+        log = open_decision_log(tmp_path / "store.db")
         yield log
         log.close()

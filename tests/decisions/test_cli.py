@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import omotenashi.cli.decide  # noqa: F401  (registers the commands)
 from omotenashi.cli import app
-from omotenashi.decisions import ArtworkSimulator, DecisionEngine, SQLiteDecisionLog, simulate
+from omotenashi.decisions import ArtworkSimulator, DecisionEngine, open_decision_log, simulate
 from omotenashi.storage import open_store
 
 OBD = Path(__file__).resolve().parents[2] / "../shared/datasets/obd"
@@ -71,7 +71,7 @@ def test_train_a_learner_from_a_decision_log_and_evaluate_it(tmp_path, backend, 
     store = None
     if backend == "sqlite":
         db = tmp_path / "store.db"
-        log = SQLiteDecisionLog(db)
+        log = open_decision_log(db)
     else:  # the decision log of a PostgreSQL store, read back through its URL
         db = request.getfixturevalue("postgres_url")
         store = open_store(db)

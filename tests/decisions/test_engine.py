@@ -209,9 +209,9 @@ def test_concurrent_decide_and_reward(decision_log):
 
 
 def test_sqlite_batches_are_flushed_before_reads(tmp_path):
-    from omotenashi.decisions import DecisionRecord, SQLiteDecisionLog
+    from omotenashi.decisions import DecisionRecord, open_decision_log
 
-    log = SQLiteDecisionLog(tmp_path / "batched.db", batch_size=50)
+    log = open_decision_log(tmp_path / "batched.db", batch_size=50)
     eng = DecisionEngine(log, random_state=0)
     eng.register(POINT)
     ids = [eng.decide("offer", f"c{i}", {}, {"page": "home"}).decision_id for i in range(120)]
@@ -222,7 +222,7 @@ def test_sqlite_batches_are_flushed_before_reads(tmp_path):
     with pytest.raises(DataError, match="already logged"):
         log.flush()
     log.close()
-    reopened = SQLiteDecisionLog(tmp_path / "batched.db")
+    reopened = open_decision_log(tmp_path / "batched.db")
     assert len(reopened.to_frame()) == 120 and reopened.get(ids[-1]).reward == 3.0
     with pytest.raises(DataError, match="batch_size"):
-        SQLiteDecisionLog(tmp_path / "x.db", batch_size=0)
+        open_decision_log(tmp_path / "x.db", batch_size=0)

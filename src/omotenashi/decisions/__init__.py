@@ -27,7 +27,7 @@ from omotenashi.decisions._log import (
     DecisionLog,
     DecisionRecord,
     InMemoryDecisionLog,
-    SQLiteDecisionLog,
+    open_decision_log,
 )
 from omotenashi.decisions._points import (
     DecisionPoint,
@@ -75,7 +75,7 @@ __all__ = [
     "PolicySpec",
     "RewardSpec",
     "Round",
-    "SQLiteDecisionLog",
+    "open_decision_log",
     "SimulationResult",
     "UniformPolicy",
     "Variant",

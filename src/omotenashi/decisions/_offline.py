@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.decisions._features import Features, action_features, context_features, featurize
-from omotenashi.decisions._log import SQLiteDecisionLog
 from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
 from omotenashi.files import BANDIT_LOGS, CsvOptions, parse_column_map, read_table
 from omotenashi.importers.presets.obd import load_obd
 from omotenashi.ope import BanditLog
-from omotenashi.storage import is_postgres_url, open_store
+from omotenashi.storage import is_postgres_url, open_decision_log
 
 
 @dataclass(frozen=True)
@@ -66,16 +65,16 @@ def read_decisions(path: str | Path) -> LoggedRequests:
 
     All points in the file must share the variants (pass one point's export).
     """
-    if is_postgres_url(path):
-        with open_store(path, create=False) as store:
-            frame = store.decisions.to_frame()
-    elif (path := Path(path)).suffix in (".db", ".sqlite", ".sqlite3"):
-        if not path.exists():
-            raise DataError(f"logs: file {path.name} does not exist", field="logs")
-        db = SQLiteDecisionLog(path)
-        frame = db.to_frame()
-        db.close()
+    if is_postgres_url(path) or Path(path).suffix in (".db", ".sqlite", ".sqlite3"):
+        if not is_postgres_url(path) and not Path(path).exists():
+            raise DataError(f"logs: file {Path(path).name} does not exist", field="logs")
+        log = open_decision_log(path)
+        try:
+            frame = log.to_frame()
+        finally:
+            log.close()
     else:
+        path = Path(path)
         frame = _read_table(path)
     need = ("variant", "propensity", "probabilities", "reward")
     missing = [c for c in need if c not in frame.columns]

@@ -114,6 +114,27 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
+def open_decision_log(url: str | os.PathLike[str], *, batch_size: int = 1) -> DecisionLogStore:
+    """Open a decision log by URL without the rest of a store: ``memory://``, a SQLite file (a
+    store's file or a log of its own), or a PostgreSQL database (its store's ``decisions``).
+
+    ``batch_size`` > 1 commits decisions in groups (faster, a crash loses at most one group).
+    """
+    text = os.fspath(url)
+    if is_postgres_url(text):
+        from omotenashi.storage.postgres import open_postgres_decision_log
+
+        return open_postgres_decision_log(text, batch_size=batch_size)
+    from omotenashi.storage.decision_log import InMemoryDecisionLog
+    from omotenashi.storage.sqlite import SQLiteDecisionLog
+
+    location, _ = _options(text)
+    path = sqlite_path(location)
+    if path == ":memory:":
+        return InMemoryDecisionLog()
+    return SQLiteDecisionLog(path, batch_size=batch_size)
+
+
 def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
     """Open (creating it when missing) the API key store a URL or path names (on PostgreSQL:
     the ``api_keys`` table of the database's ``public`` schema, or of the URL's schema)."""
@@ -149,6 +170,7 @@ __all__ = [
     "Store",
     "default_url",
     "is_postgres_url",
+    "open_decision_log",
     "open_key_store",
     "open_store",
     "redacted",

@@ -5,7 +5,11 @@ tables, their names and the semantics are those of the SQLite store (``storage.s
 """
 
 from omotenashi.storage.postgres._db import PostgresURL, redacted, run_admin, workspace_url
-from omotenashi.storage.postgres.decisions import PostgresDecisionLog, PostgresKeyStore
+from omotenashi.storage.postgres.decisions import (
+    PostgresDecisionLog,
+    PostgresKeyStore,
+    open_postgres_decision_log,
+)
 from omotenashi.storage.postgres.store import (
     PostgresCatalog,
     PostgresEventLog,
@@ -27,6 +31,7 @@ __all__ = [
     "PostgresScoreStore",
     "PostgresStore",
     "PostgresURL",
+    "open_postgres_decision_log",
     "redacted",
     "run_admin",
     "workspace_url",

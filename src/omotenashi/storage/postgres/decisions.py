@@ -33,10 +33,11 @@ _SELECT = (
 class PostgresDecisionLog:
     """Decisions and rewards in the store's ``decisions`` / ``decision_rewards`` tables."""
 
-    def __init__(self, db: Database, *, batch_size: int = 1) -> None:
+    def __init__(self, db: Database, *, batch_size: int = 1, owns_db: bool = False) -> None:
         if batch_size < 1:
             raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
         self._db = db
+        self._owns_db = owns_db  # opened for this log alone (``open_decision_log``): close it too
         self.batch_size = batch_size
         self._pending: list[list[Any]] = []
         self._lock = threading.Lock()
@@ -71,6 +72,8 @@ class PostgresDecisionLog:
     def close(self) -> None:
         with self._lock:
             self._flush()
+            if self._owns_db:
+                self._db.close()
 
     def append(self, record: DecisionRecord) -> None:
         r = record.row()
@@ -212,3 +215,10 @@ class PostgresKeyStore:
 
 
 __all__ = ["PostgresDecisionLog", "PostgresKeyStore"]
+
+
+def open_postgres_decision_log(url: str, *, batch_size: int = 1) -> PostgresDecisionLog:
+    """The decision log of the store at ``url`` on a connection of its own (closed with it)."""
+    return PostgresDecisionLog(
+        Database(PostgresURL.parse(url), create=False), batch_size=batch_size, owns_db=True
+    )
