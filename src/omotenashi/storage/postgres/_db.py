@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -26,6 +24,8 @@ import psycopg
 from psycopg.types.numeric import FloatDumper, Int8Dumper
 
 from omotenashi.errors import StorageError
+from omotenashi.storage._sql import Dialect
+from omotenashi.storage._transaction import Transactions
 from omotenashi.storage.schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 
 #: URL query options read by omotenashi (all others go to libpq: ``sslmode``, ``connect_timeout``).
@@ -150,7 +150,28 @@ def lock_key(*names: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class Database:
+def typed_column(values: Iterable[Any], kind: str) -> list[Any]:
+    """One column of rows as an array of ``kind`` (``float8``, ``int8``, else text)."""
+    if kind == "float8":
+        return [None if v is None else float(v) for v in values]
+    if kind == "int8":
+        return [None if v is None else int(v) for v in values]
+    return [None if v is None else str(v) for v in values]
+
+
+class PostgresDialect(Dialect):
+    """``%s`` marks, ``= ANY(array)`` for lists, ``unnest`` of arrays for many rows."""
+
+    mark = "%s"
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s::text[])", [list(values)]
+
+    def rows_source(self, types: Sequence[str]) -> str:
+        return "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
+
+
+class Database(Transactions):
     """A connection with omotenashi's transaction rules (see the module docstring).
 
     Statements outside :meth:`transaction` commit on their own (autocommit). ``transaction`` is
@@ -158,14 +179,13 @@ class Database:
     :meth:`on_rollback` (e.g. withdrawing published ``seq`` spans).
     """
 
+    dialect: Dialect = PostgresDialect()
+
     def __init__(self, target: PostgresURL, *, create: bool) -> None:
         self.target = target
         self._closed = False
         self.conn = self._connect()
-        self.lock = threading.RLock()
-        self.depth = 0
-        self._on_rollback: list[Callable[[], None]] = []
-        self._after: list[Callable[[], None]] = []
+        self._init_transactions()
         try:
             self._create_schema(create)
         except BaseException:
@@ -272,50 +292,31 @@ class Database:
     def _error(self, exc: psycopg.Error) -> StorageError:
         return StorageError(f"PostgreSQL: {str(exc).strip()}")
 
-    # -- transactions ----------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.lock:
-            if self.depth:
-                self.depth += 1
-                try:
-                    yield
-                finally:
-                    self.depth -= 1
-                return
-            try:
-                self._usable().execute("BEGIN")
-            except psycopg.Error as exc:
-                raise self._error(exc) from exc
-            self.depth = 1
-            try:
-                yield
-            except BaseException:
-                self.depth = 0
-                try:
-                    self.conn.execute("ROLLBACK")
-                except psycopg.Error:
-                    pass  # the connection is gone: the server rolled back
-                for undo in self._on_rollback:
-                    undo()
-                raise
-            else:
-                self.depth = 0
-                try:
-                    self.conn.execute("COMMIT")
-                except psycopg.Error as exc:
-                    for undo in self._on_rollback:
-                        undo()
-                    raise self._error(exc) from exc
-            finally:
-                self._on_rollback = []
-                hooks, self._after = self._after, []
-                for hook in hooks:
-                    hook()
+    def write_rows(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> int:
+        """One statement over ``unnest`` of one typed array per column; the rows changed."""
+        columns = zip(*rows, strict=True)
+        arrays = [typed_column(values, kind) for values, kind in zip(columns, types, strict=True)]
+        return max(self.execute(sql, arrays).rowcount, 0)
 
-    def on_rollback(self, undo: Callable[[], None]) -> None:
-        """Run ``undo`` if the current transaction rolls back."""
-        self._on_rollback.append(undo)
+    # -- the transaction (see ``storage._transaction``) ----------------------------------------
+    def _begin(self) -> None:
+        try:
+            self._usable().execute("BEGIN")
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def _commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            self._withdraw()
+            raise self._error(exc) from exc
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except psycopg.Error:
+            pass  # the connection is gone: the server rolled back
 
     def close(self) -> None:
         with self.lock:

@@ -9,7 +9,6 @@ written and read back verbatim, key order included.
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,21 +16,24 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from omotenashi.events.timeutil import now_micros
+from omotenashi.storage._sql import (
+    SQLCatalog,
+    SQLIdentityGraph,
+    SQLImportLedger,
+    SQLReads,
+    SQLScoreStore,
+)
 from omotenashi.storage.artefacts import FolderArtefacts
-from omotenashi.storage.base import DecisionLogStore, PersonKeys
-from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key
+from omotenashi.storage.base import DecisionLogStore
+from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key, typed_column
 from omotenashi.storage.postgres.decisions import PostgresDecisionLog
 from omotenashi.storage.schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,
-    RESOLVED_EVENTS,
-    RFM_AGGREGATES,
 )
 
 # element types of the event columns, for ``unnest`` of one array per column
@@ -53,27 +55,11 @@ _STAGE_COLUMNS = ", ".join(
     for c, t in zip(EVENT_COLUMNS, _COLUMN_TYPES, strict=True)
 )
 
-_RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
-_FRAME_COLUMNS = [c if c != "ts" else "timestamp" for c in _RESOLVED_COLUMNS[1:]]
-
 #: Smallest load for which a bulk load rebuilds the event indexes instead of inserting into them.
 BULK_MIN_ROWS = 50_000
 
 #: Where artefacts of PostgreSQL stores go when the URL names no folder.
 ARTEFACTS_ENV = "OMOTENASHI_ARTEFACTS"
-
-
-def _column(values: Iterable[Any], kind: str) -> list[Any]:
-    if kind == "float8":
-        return [None if v is None else float(v) for v in values]
-    if kind == "int8":
-        return [None if v is None else int(v) for v in values]
-    return [None if v is None else str(v) for v in values]
-
-
-def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one list per column (``unnest`` of arrays: one statement for many rows)."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _distinct(ids: list[pa.ChunkedArray]) -> int:
@@ -118,7 +104,9 @@ class PostgresEventLog:
 
     def _insert(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, str]]:
         """Insert inside the caller's transaction; ``(seq, event_id)`` of the rows added."""
-        columns = [_column((row[i] for row in rows), kind) for i, kind in enumerate(_COLUMN_TYPES)]
+        columns = [
+            typed_column((row[i] for row in rows), kind) for i, kind in enumerate(_COLUMN_TYPES)
+        ]
         added = self._db.execute(_INSERT_EVENTS, columns).fetchall()
         if added:
             self._note_latest(max(row[10] for row in rows))
@@ -326,469 +314,27 @@ class PostgresEventLog:
             self._own_spans = [s for s in self._own_spans if s[1] > up_to]
 
 
-class PostgresIdentityGraph:
-    """``(kind, value) -> customer_id`` links; the first link of an id wins."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def resolve(self, kind: str, value: str) -> str | None:
-        row = self._db.read(
-            "SELECT customer_id FROM identities WHERE kind = %s AND value = %s", (kind, value)
-        )
-        return str(row[0][0]) if row else None
-
-    def link(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
-        with self._db.transaction():
-            self._db.execute(
-                "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (kind, value) DO NOTHING",
-                (kind, value, customer_id, source, at),
-            )
-            owner = self._db.read(
-                "SELECT customer_id FROM identities WHERE kind = %s AND value = %s", (kind, value)
-            )
-        return str(owner[0][0])
-
-    def link_many(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int:
-        if not rows:
-            return 0
-        columns = [list(c) for c in zip(*rows, strict=True)]
-        with self._db.transaction():
-            return max(
-                self._db.execute(
-                    "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                    "%s::int8[]) ON CONFLICT (kind, value) DO NOTHING",
-                    [*columns[:4], [int(v) for v in columns[4]]],
-                ).rowcount,
-                0,
-            )
-
-    def move(self, from_customer: str, to_customer: str, at: int) -> None:
-        with self._db.transaction():
-            self._db.execute(
-                "UPDATE identities SET customer_id = %s, linked_at = %s WHERE customer_id = %s",
-                (to_customer, at, from_customer),
-            )
-            self._db.execute(
-                "INSERT INTO identities (kind, value, customer_id, source, linked_at) "
-                "VALUES ('customer', %s, %s, 'merge', %s) "
-                "ON CONFLICT (kind, value) DO UPDATE SET customer_id = excluded.customer_id, "
-                "source = excluded.source, linked_at = excluded.linked_at",
-                (from_customer, to_customer, at),
-            )
-            # a customer is never an alias of itself (after merging back and forth)
-            self._db.execute(
-                "DELETE FROM identities WHERE kind = 'customer' AND value = customer_id"
-            )
-
-    def of(self, customer_id: str) -> list[dict[str, Any]]:
-        rows = self._db.read(
-            "SELECT kind, value, source, linked_at FROM identities WHERE customer_id = %s "
-            "ORDER BY linked_at, kind, value",
-            (customer_id,),
-        )
-        return [{"kind": k, "value": v, "source": s, "linked_at": t} for k, v, s, t in rows]
-
-    def person_keys(self, customer_id: str) -> PersonKeys | None:
-        canonical = self.resolve("customer", customer_id) or customer_id
-        links = self._db.read(
-            "SELECT kind, value FROM identities WHERE customer_id = %s", (canonical,)
-        )
-        customer_ids = [canonical] + [v for k, v in links if k == "customer"]
-        anonymous_ids = [v for k, v in links if k == "anonymous"]
-        if not links:
-            known = self._db.read(
-                "SELECT 1 FROM customers WHERE customer_id = %s UNION ALL "
-                "SELECT 1 FROM events WHERE customer_id = ANY(%s::text[]) LIMIT 1",
-                (canonical, customer_ids),
-            )
-            if not known:
-                return None
-        return PersonKeys(canonical, tuple(customer_ids), tuple(anonymous_ids))
+class PostgresIdentityGraph(SQLIdentityGraph):
+    """``(kind, value) -> customer_id`` links; the first link of an id wins (the portable SQL
+    of ``storage._sql``)."""
 
 
-class PostgresCatalog:
-    """Items (with their category index) and customer records."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def upsert_customers(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
-        """Merge attributes into each customer's record (new keys win, a None value removes)."""
-        if not rows:
-            return 0
-        merged: dict[str, dict[str, Any]] = {}
-        for customer_id, attributes in rows:
-            merged.setdefault(customer_id, {}).update(attributes)
-        now = now_micros()
-        with self._db.transaction():
-            existing = {
-                cid: json.loads(attrs)
-                for cid, attrs in self._db.read(
-                    "SELECT customer_id, attributes FROM customers "
-                    "WHERE customer_id = ANY(%s::text[])",
-                    (list(merged),),
-                )
-            }
-            out = []
-            for cid, attrs in merged.items():
-                old = existing.get(cid)
-                new = dict(old or {})
-                new.update(attrs)
-                new = {k: v for k, v in new.items() if v is not None}
-                if old is not None and new == old:
-                    continue
-                out.append((cid, json.dumps(new, sort_keys=True, default=str), now))
-            if out:
-                self._db.execute(
-                    "INSERT INTO customers (customer_id, attributes, updated_at) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::int8[]) "
-                    "ON CONFLICT (customer_id) DO UPDATE SET attributes = excluded.attributes, "
-                    "updated_at = excluded.updated_at",
-                    _columns(out),
-                )
-        return len(out)
-
-    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert or update items; fields given as None keep their stored value, attributes
-        merge. Returns how many items were created or changed."""
-        if not rows:
-            return 0
-        now = now_micros()
-        incoming: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            target = incoming.setdefault(row["item_id"], {})
-            for key, value in row.items():
-                if key == "attributes" and value:
-                    target.setdefault("attributes", {}).update(value)
-                elif value is not None and key != "attributes":
-                    target[key] = value
-        with self._db.transaction():
-            existing: dict[str, dict[str, Any]] = {}
-            for r in self._db.read(
-                "SELECT item_id, title, description, price, categories, tags, attributes "
-                "FROM items WHERE item_id = ANY(%s::text[])",
-                (list(incoming),),
-            ):
-                existing[r[0]] = {
-                    "item_id": r[0],
-                    "title": r[1],
-                    "description": r[2],
-                    "price": r[3],
-                    "categories": json.loads(r[4]),
-                    "tags": json.loads(r[5]),
-                    "attributes": json.loads(r[6]),
-                }
-            item_rows = []
-            category_ids: list[str] = []
-            category_rows: list[tuple[str, str]] = []
-            for item_id, fields in incoming.items():
-                old = existing.get(item_id)
-                new = (
-                    dict(old)
-                    if old
-                    else {
-                        "item_id": item_id,
-                        "title": None,
-                        "description": None,
-                        "price": None,
-                        "categories": [],
-                        "tags": [],
-                        "attributes": {},
-                    }
-                )
-                attributes = dict(new["attributes"])
-                attributes.update(fields.get("attributes", {}))
-                new.update({k: v for k, v in fields.items() if k != "attributes"})
-                new["attributes"] = attributes
-                if new == old:
-                    continue
-                item_rows.append(
-                    (
-                        item_id,
-                        new["title"],
-                        new["description"],
-                        None if new["price"] is None else float(new["price"]),
-                        json.dumps(list(new["categories"])),
-                        json.dumps(list(new["tags"])),
-                        json.dumps(new["attributes"], sort_keys=True, default=str),
-                        now,
-                    )
-                )
-                if old is None or old["categories"] != new["categories"]:
-                    category_ids.append(item_id)
-                    category_rows.extend((item_id, c) for c in dict.fromkeys(new["categories"]))
-            if item_rows:
-                self._db.execute(
-                    "INSERT INTO items (item_id, title, description, price, categories, tags, "
-                    "attributes, updated_at) SELECT * FROM unnest(%s::text[], %s::text[], "
-                    "%s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::int8[]) "
-                    "ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, "
-                    "description = excluded.description, price = excluded.price, "
-                    "categories = excluded.categories, tags = excluded.tags, "
-                    "attributes = excluded.attributes, updated_at = excluded.updated_at",
-                    _columns(item_rows),
-                )
-            if category_ids:
-                self._db.execute(
-                    "DELETE FROM item_categories WHERE item_id = ANY(%s::text[])", (category_ids,)
-                )
-            if category_rows:
-                self._db.execute(
-                    "INSERT INTO item_categories (item_id, category) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[])",
-                    _columns(category_rows),
-                )
-        return len(item_rows)
-
-    def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
-        row = self._db.read(
-            "SELECT attributes FROM customers WHERE customer_id = %s", (customer_id,)
-        )
-        return json.loads(row[0][0]) if row else None
-
-    def delete_customer_record(self, customer_id: str) -> None:
-        with self._db.transaction():
-            self._db.execute("DELETE FROM customers WHERE customer_id = %s", (customer_id,))
-
-    def items_frame(self) -> pd.DataFrame:
-        columns = ["item_id", "title", "description", "price", "categories", "tags", "attributes"]
-        rows = self._db.read(f"SELECT {', '.join(columns)} FROM items ORDER BY item_id")
-        frame = pd.DataFrame(rows, columns=columns)
-        for column in ("categories", "tags", "attributes"):
-            frame[column] = [json.loads(v) for v in frame[column]]
-        frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype("float64")
-        return frame
-
-    def customers_frame(self) -> pd.DataFrame:
-        rows = self._db.read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
-        records = [{"customer_id": cid, **json.loads(attrs)} for cid, attrs in rows]
-        return pd.DataFrame.from_records(records, columns=None if records else ["customer_id"])
+class PostgresCatalog(SQLCatalog):
+    """Items (with their category index) and customer records (``storage._sql``)."""
 
 
-class PostgresScoreStore:
-    """Figures computed about customers; a run replaces all rows of its source."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def replace(self, source: str, rows: Sequence[tuple[str, str, Any]]) -> int:
-        now = now_micros()
-        with self._db.transaction():
-            self._db.execute("DELETE FROM customer_scores WHERE source = %s", (source,))
-            latest = {(c, n): json.dumps(v, default=str) for c, n, v in rows}  # the last wins
-            if latest:
-                self._db.execute(
-                    "INSERT INTO customer_scores (customer_id, name, value, source, computed_at) "
-                    "SELECT c, n, v, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[]) "
-                    "AS r(c, n, v) ON CONFLICT (customer_id, name) DO UPDATE SET "
-                    "value = excluded.value, source = excluded.source, "
-                    "computed_at = excluded.computed_at",
-                    [
-                        source,
-                        now,
-                        [c for c, _ in latest],
-                        [n for _, n in latest],
-                        list(latest.values()),
-                    ],
-                )
-        return len(rows)
-
-    def of(self, customer_id: str) -> dict[str, Any]:
-        rows = self._db.read(
-            "SELECT name, value, computed_at FROM customer_scores WHERE customer_id = %s "
-            "ORDER BY name",
-            (customer_id,),
-        )
-        if not rows:
-            return {}
-        scores: dict[str, Any] = {name: json.loads(value) for name, value, _ in rows}
-        scores["computed_at"] = max(r[2] for r in rows)
-        return scores
+class PostgresScoreStore(SQLScoreStore):
+    """Figures computed about customers; a run replaces all rows of its source
+    (``storage._sql``)."""
 
 
-class PostgresImportLedger:
-    """One row per finished import."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def record(self, row: dict[str, Any]) -> None:
-        columns = list(row)
-        with self._db.transaction():
-            self._db.execute(
-                f"INSERT INTO imports ({', '.join(columns)}) "
-                f"VALUES ({', '.join(['%s'] * len(columns))})",
-                [row[c] for c in columns],
-            )
-
-    def sources(self) -> list[str]:
-        return [r[0] for r in self._db.read("SELECT source FROM imports ORDER BY started_at")]
+class PostgresImportLedger(SQLImportLedger):
+    """One row per finished import (``storage._sql``)."""
 
 
-class PostgresReads:
-    """Person reads (through the customer and anonymous indexes) and analytics frames."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    @staticmethod
-    def _person_filter(keys: PersonKeys) -> tuple[str, list[Any]]:
-        parts = ["SELECT * FROM events WHERE customer_id = ANY(%s::text[])"]
-        params: list[Any] = [list(keys.customer_ids)]
-        if keys.anonymous_ids:
-            parts.append(
-                "SELECT * FROM events WHERE anonymous_id = ANY(%s::text[]) AND customer_id IS NULL"
-            )
-            params.append(list(keys.anonymous_ids))
-        return " UNION ALL ".join(parts), params
-
-    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
-        source, params = self._person_filter(keys)
-        overall = self._db.read(f"SELECT {RFM_AGGREGATES} FROM ({source}) pe", params)[0]
-        by_type = self._db.read(
-            f"SELECT type, COUNT(*) FROM ({source}) pe GROUP BY type ORDER BY COUNT(*) DESC, type",
-            params,
-        )
-        by_channel = self._db.read(
-            f"SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM ({source}) pe "
-            "GROUP BY COALESCE(channel, 'unknown') ORDER BY COUNT(*) DESC, 1",
-            params,
-        )
-        names = ("first_seen", "last_seen", "events", "frequency", "monetary", "last_purchase")
-        summary = dict(zip(names, overall, strict=True))
-        summary["events_by_type"] = dict(by_type)
-        summary["events_by_channel"] = dict(by_channel)
-        return summary
-
-    def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]:
-        source, params = self._person_filter(keys)
-        rows = self._db.read(
-            f"SELECT ic.category, COUNT(*) FROM ({source}) pe "
-            "JOIN item_categories ic ON ic.item_id = pe.item_id "
-            "WHERE pe.type <> 'return' "
-            "GROUP BY ic.category ORDER BY COUNT(*) DESC, ic.category LIMIT %s",
-            [*params, limit],
-        )
-        return [(str(c), int(n)) for c, n in rows]
-
-    def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
-    ) -> list[dict[str, Any]]:
-        source, params = self._person_filter(keys)
-        where = ""
-        if before is not None:
-            where = "WHERE (pe.ts < %s OR (pe.ts = %s AND pe.seq < %s))"
-            params = [*params, before[0], before[0], before[1]]
-        rows = self._db.read(
-            "SELECT pe.seq, pe.event_id, pe.customer_id, pe.anonymous_id, pe.type, pe.item_id, "
-            "pe.order_id, pe.quantity, pe.value, pe.rating, pe.channel, pe.ts, pe.context, "
-            f"i.title FROM ({source}) pe LEFT JOIN items i ON i.item_id = pe.item_id {where} "
-            "ORDER BY pe.ts DESC, pe.seq DESC LIMIT %s",
-            [*params, limit],
-        )
-        names = (
-            "seq event_id customer_id anonymous_id type item_id order_id quantity value rating "
-            "channel ts context item_title"
-        ).split()
-        out = []
-        for row in rows:
-            record = dict(zip(names, row, strict=True))
-            record["context"] = json.loads(record["context"]) if record["context"] else {}
-            out.append(record)
-        return out
-
-    def customer_summaries(self) -> pd.DataFrame:
-        rows = self._db.read(
-            f"SELECT person_id, {RFM_AGGREGATES} FROM ({RESOLVED_EVENTS}) r "
-            "WHERE known = 1 GROUP BY person_id"
-        )
-        columns = [
-            "customer_id",
-            "first_seen",
-            "last_seen",
-            "events",
-            "frequency",
-            "monetary",
-            "last_purchase",
-        ]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["monetary"] = frame["monetary"].astype("float64")
-        frame["last_purchase"] = frame["last_purchase"].astype("Float64")
-        return frame
-
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
-        sql = f"SELECT * FROM ({RESOLVED_EVENTS}) r"
-        params: list[Any] = []
-        if types:
-            sql += " WHERE type = ANY(%s::text[])"
-            params = [list(types)]
-        sql += " ORDER BY ts, seq"
-        rows = self._db.read(sql, params)
-        frame = pd.DataFrame(rows, columns=_RESOLVED_COLUMNS)
-        for column in ("quantity", "value", "rating"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        frame["known"] = frame["known"].astype(bool)
-        frame["timestamp"] = pd.to_datetime(frame["ts"].astype("int64"), unit="us", utc=True)
-        frame["context"] = [
-            json.loads(c) if isinstance(c, str) and c else {} for c in frame["context"].tolist()
-        ]
-        return frame[_FRAME_COLUMNS]
-
-    def count_customers(self) -> int:
-        row = self._db.read(
-            "SELECT COUNT(*) FROM ("
-            " SELECT COALESCE(mc.customer_id, e.customer_id) AS person"
-            " FROM (SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL) e"
-            " LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id"
-            " UNION"
-            " SELECT ia.customer_id FROM identities ia WHERE ia.kind = 'anonymous' AND EXISTS"
-            " (SELECT 1 FROM events ev WHERE ev.anonymous_id = ia.value"
-            " AND ev.customer_id IS NULL)"
-            ") people"
-        )
-        return int(row[0][0])
-
-    def stats(self) -> dict[str, Any]:
-        one = self._db.read(
-            "SELECT COUNT(*), MIN(ts), MAX(ts), COUNT(DISTINCT customer_id), "
-            "COUNT(DISTINCT anonymous_id), COUNT(DISTINCT item_id), "
-            "COUNT(DISTINCT order_id) FROM events"
-        )[0]
-        by_type = self._db.read(
-            "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY 2 DESC, 1"
-        )
-        by_channel = self._db.read(
-            "SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM events "
-            "GROUP BY COALESCE(channel, 'unknown') ORDER BY 2 DESC, 1"
-        )
-        items = self._db.read("SELECT COUNT(*) FROM items")[0][0]
-        records = self._db.read("SELECT COUNT(*) FROM customers")[0][0]
-        links = dict(self._db.read("SELECT kind, COUNT(*) FROM identities GROUP BY kind"))
-        imports = self._db.read("SELECT COUNT(*) FROM imports")[0][0]
-        money = self._db.read(
-            "SELECT COALESCE(SUM(CASE WHEN type = 'purchase' THEN value END), 0), "
-            "COALESCE(SUM(CASE WHEN type = 'return' THEN value END), 0) FROM events"
-        )[0]
-        return {
-            "events": int(one[0]),
-            "first_event": one[1],
-            "last_event": one[2],
-            "customer_ids_in_events": int(one[3]),
-            "anonymous_ids": int(one[4]),
-            "items_in_events": int(one[5]),
-            "orders": int(one[6]),
-            "events_by_type": {str(k): int(v) for k, v in by_type},
-            "events_by_channel": {str(k): int(v) for k, v in by_channel},
-            "items": int(items),
-            "customer_records": int(records),
-            "identity_links": {str(k): int(v) for k, v in links.items()},
-            "imports": int(imports),
-            "purchase_value": float(money[0]),
-            "return_value": float(money[1]),
-        }
+class PostgresReads(SQLReads):
+    """Person reads (through the customer and anonymous indexes) and analytics frames
+    (``storage._sql``)."""
 
 
 def artefact_root(target: PostgresURL) -> Path:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from omotenashi.errors import StorageError
+from omotenashi.storage._sql import Dialect
+from omotenashi.storage._transaction import Transactions
 
 # numpy scalars arrive from pandas-built rows; let sqlite3 store them as plain numbers
 sqlite3.register_adapter(np.int64, int)
@@ -36,18 +36,27 @@ def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
     return "(SELECT value FROM json_each(?))", [json.dumps(list(values))]
 
 
-def select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> Iterator[Any]:
-    """Rows of ``sql``, whose ``IN {marks}`` takes every one of ``keys`` (see ``in_list``)."""
-    marks, params = in_list(list(dict.fromkeys(keys)))
-    yield from conn.execute(sql.format(marks=marks), params)
+class SQLiteDialect(Dialect):
+    """``?`` marks, ``IN`` lists (see :func:`in_list`), ``executemany`` over ``VALUES``."""
+
+    mark = "?"
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        marks, params = in_list(values)
+        return f"{column} IN {marks}", params
+
+    def rows_source(self, types: Sequence[str]) -> str:
+        return f"VALUES ({self.marks(len(types))})"
 
 
-class Database:
+class Database(Transactions):
     """A SQLite connection with a re-entrant write transaction and hooks around it.
 
     ``conn`` is used by the concern classes inside :meth:`transaction` (which holds ``lock``);
     reads outside one go through :meth:`read`.
     """
+
+    dialect: Dialect = SQLiteDialect()
 
     def __init__(self, path: str, *, timeout_s: float, synchronous: str) -> None:
         self.path = path
@@ -58,12 +67,7 @@ class Database:
             )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the store {path!r}: {exc}") from exc
-        self.lock = threading.RLock()
-        self.depth = 0
-        #: undo steps for in-memory state a transaction published (run on rollback)
-        self.on_rollback: list[Callable[[], None]] = []
-        #: clean-up steps run once the outermost transaction ended (either way)
-        self.after_transaction: list[Callable[[], None]] = []
+        self._init_transactions()
         #: state of a running ``bulk`` load (see ``SQLiteStore.bulk``)
         self.bulk: dict[str, Any] | None = None
 
@@ -79,39 +83,28 @@ class Database:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A write transaction (re-entrant: an inner one joins the outer one).
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement (inside :meth:`transaction`, which holds ``lock``)."""
+        return self.conn.execute(sql, params)
 
-        ``BEGIN IMMEDIATE`` takes the write lock at once, so two processes never deadlock on an
-        upgrade from reader to writer; other processes wait up to the busy timeout.
-        """
-        with self.lock:
-            if self.depth:
-                self.depth += 1
-                try:
-                    yield
-                finally:
-                    self.depth -= 1
-                return
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StorageError(f"the store {self.path!r} is busy: {exc}") from exc
-            self.depth = 1
-            try:
-                yield
-            except BaseException:
-                self.depth = 0
-                self.conn.execute("ROLLBACK")
-                for undo in self.on_rollback:
-                    undo()
-                raise
-            else:
-                self.depth = 0
-                self.conn.execute("COMMIT")
-            finally:
-                self.on_rollback = []
-                hooks, self.after_transaction = self.after_transaction, []
-                for hook in hooks:
-                    hook()
+    def write_rows(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> int:
+        """``executemany`` over ``VALUES (?, ...)``; the rows changed (a skipped conflict
+        changes none)."""
+        before = self.conn.total_changes
+        self.conn.executemany(sql, rows)
+        return self.conn.total_changes - before
+
+    # -- the transaction (see ``storage._transaction``) ----------------------------------------
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE`` takes the write lock at once, so two processes never deadlock on
+        an upgrade from reader to writer; other processes wait up to the busy timeout."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"the store {self.path!r} is busy: {exc}") from exc
+
+    def _commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.conn.execute("ROLLBACK")

@@ -96,7 +96,7 @@ class SQLiteEventLog:
                         added += self._insert_rows(list(zip(*columns, strict=True)))
                 return added
             stage = self._stage_path()
-            self._db.after_transaction.append(lambda: self._drop_stage(stage))
+            self._db.after_transaction(lambda: self._drop_stage(stage))
             staged = 0
             ids: list[pa.ChunkedArray] = []
             # the staging file is scratch: no journal, no syncs
@@ -238,7 +238,7 @@ class SQLiteEventLog:
                 if self._own_spans is not None:
                     self._own_spans.remove(span)
 
-        self._db.on_rollback.append(withdraw)
+        self._db.on_rollback(withdraw)
 
     def own_spans(self) -> list[tuple[int, int]]:
         """``(after, up_to)`` spans of ``seq`` that this connection's ``insert_new``

@@ -1,0 +1,440 @@
+"""The SQL both backends run, written once: portable query text and the concerns built on it.
+
+SQLite and PostgreSQL keep the same tables and the same semantics, and their SQL differs in three
+small places only, which each backend's :class:`Dialect` answers: the parameter mark (``?`` or
+``%s``), how a column is matched against a list of values (``IN (...)`` or ``= ANY(array)``) and
+how many rows reach one statement (``executemany`` over ``VALUES`` or one ``unnest`` of arrays).
+The identity graph, catalogue, scores, import ledger and person reads below therefore serve both
+backends unchanged; what stays in a backend is its own: the driver, transactions, locking and the
+bulk event paths (``COPY``, ADBC, staging files).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import pandas as pd
+
+from omotenashi.events.timeutil import now_micros
+from omotenashi.storage import _records as records
+from omotenashi.storage.base import PersonKeys
+from omotenashi.storage.schema import RESOLVED_EVENTS, RFM_AGGREGATES
+
+#: the decisions with their rewards, in ``decision_log.COLUMNS`` order
+SELECT_DECISIONS = (
+    "SELECT d.decision_id, d.point, d.customer_id, d.created_at, d.variant, d.propensity,"
+    " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
+    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
+)
+
+#: the columns of the ``api_keys`` table, in ``_records.key_from_row`` order
+KEY_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
+
+# portable column types, as a backend needs them to pass many rows at once
+TEXT, FLOAT, INT = "text", "float8", "int8"
+
+_ITEM_TYPES = (TEXT, TEXT, TEXT, FLOAT, TEXT, TEXT, TEXT, INT)
+_IDENTITY_COLUMNS = ("kind", "value", "customer_id", "source", "linked_at")
+_IDENTITY_TYPES = (TEXT, TEXT, TEXT, TEXT, INT)
+
+#: Known people with at least one event (merged ids counted once).
+COUNT_CUSTOMERS = (
+    "SELECT COUNT(*) FROM ("
+    " SELECT COALESCE(mc.customer_id, e.customer_id) AS person"
+    " FROM (SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL) e"
+    " LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id"
+    " UNION"
+    " SELECT ia.customer_id FROM identities ia WHERE ia.kind = 'anonymous' AND EXISTS"
+    " (SELECT 1 FROM events ev WHERE ev.anonymous_id = ia.value"
+    " AND ev.customer_id IS NULL)"
+    ") people"
+)
+
+
+class Dialect(ABC):
+    """How one backend writes what the portable SQL leaves open."""
+
+    #: the parameter mark of the driver
+    mark: str
+
+    def marks(self, n: int) -> str:
+        """``n`` marks, comma-separated."""
+        return ", ".join([self.mark] * n)
+
+    @abstractmethod
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A condition true where ``column`` (TEXT) is one of ``values``, and its parameters."""
+
+    @abstractmethod
+    def rows_source(self, types: Sequence[str]) -> str:
+        """What follows ``INSERT INTO t (columns)`` so that :meth:`SQLDatabase.write_rows`
+        sends many rows of these column types to one statement."""
+
+
+class SQLDatabase(Protocol):
+    """What the shared concerns need of a backend's connection."""
+
+    dialect: Dialect
+
+    def read(self, sql: str, params: Sequence[Any] = ..., /) -> list[tuple[Any, ...]]: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def write_rows(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> int:
+        """Run an ``INSERT`` built with ``rows_source(types)`` for ``rows``; rows changed."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+def insert_rows(
+    dialect: Dialect,
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    key: str,
+    update: Sequence[str] = (),
+) -> str:
+    """``INSERT`` of many rows; a row whose ``key`` exists updates ``update`` (none: is
+    skipped)."""
+    head = f"INSERT INTO {table} ({', '.join(columns)}) {dialect.rows_source(types)}"
+    if not update:
+        return f"{head} ON CONFLICT ({key}) DO NOTHING"
+    sets = ", ".join(f"{c} = excluded.{c}" for c in update)
+    return f"{head} ON CONFLICT ({key}) DO UPDATE SET {sets}"
+
+
+class SQLIdentityGraph:
+    """``IdentityGraph``: ``(kind, value) -> customer_id`` links; the first link of an id wins."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        d = db.dialect
+        m = d.mark
+        self._resolve = f"SELECT customer_id FROM identities WHERE kind = {m} AND value = {m}"
+        self._link = insert_rows(d, "identities", _IDENTITY_COLUMNS, _IDENTITY_TYPES, "kind, value")
+
+    def resolve(self, kind: str, value: str) -> str | None:
+        row = self._db.read(self._resolve, (kind, value))
+        return str(row[0][0]) if row else None
+
+    def link(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
+        with self._db.transaction():
+            self._db.execute(
+                f"INSERT INTO identities ({', '.join(_IDENTITY_COLUMNS)}) "
+                f"VALUES ({self._db.dialect.marks(5)}) ON CONFLICT (kind, value) DO NOTHING",
+                (kind, value, customer_id, source, at),
+            )
+            owner = self._db.read(self._resolve, (kind, value))
+        return str(owner[0][0])
+
+    def link_many(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int:
+        """Bulk ``link`` (first link wins); returns how many links are new."""
+        if not rows:
+            return 0
+        with self._db.transaction():
+            return self._db.write_rows(self._link, rows, _IDENTITY_TYPES)
+
+    def move(self, from_customer: str, to_customer: str, at: int) -> None:
+        m = self._db.dialect.mark
+        with self._db.transaction():
+            self._db.execute(
+                f"UPDATE identities SET customer_id = {m}, linked_at = {m} WHERE customer_id = {m}",
+                (to_customer, at, from_customer),
+            )
+            self._db.execute(
+                f"INSERT INTO identities ({', '.join(_IDENTITY_COLUMNS)}) "
+                f"VALUES ('customer', {m}, {m}, 'merge', {m}) "
+                "ON CONFLICT (kind, value) DO UPDATE SET customer_id = excluded.customer_id, "
+                "source = excluded.source, linked_at = excluded.linked_at",
+                (from_customer, to_customer, at),
+            )
+            # a customer is never an alias of itself (after merging back and forth)
+            self._db.execute(
+                "DELETE FROM identities WHERE kind = 'customer' AND value = customer_id"
+            )
+
+    def of(self, customer_id: str) -> list[dict[str, Any]]:
+        rows = self._db.read(
+            "SELECT kind, value, source, linked_at FROM identities "
+            f"WHERE customer_id = {self._db.dialect.mark} ORDER BY linked_at, kind, value",
+            (customer_id,),
+        )
+        return [{"kind": k, "value": v, "source": s, "linked_at": t} for k, v, s, t in rows]
+
+    def person_keys(self, customer_id: str) -> PersonKeys | None:
+        d = self._db.dialect
+        canonical = self.resolve("customer", customer_id) or customer_id
+        links = self._db.read(
+            f"SELECT kind, value FROM identities WHERE customer_id = {d.mark}", (canonical,)
+        )
+        customer_ids = [canonical] + [v for k, v in links if k == "customer"]
+        anonymous_ids = [v for k, v in links if k == "anonymous"]
+        if not links:
+            events, params = d.any_of("customer_id", customer_ids)
+            known = self._db.read(
+                f"SELECT 1 FROM customers WHERE customer_id = {d.mark} UNION ALL "
+                f"SELECT 1 FROM events WHERE {events} LIMIT 1",
+                (canonical, *params),
+            )
+            if not known:
+                return None
+        return PersonKeys(canonical, tuple(customer_ids), tuple(anonymous_ids))
+
+
+class SQLCatalog:
+    """``Catalog``: items (with their category index) and customer records."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        d = db.dialect
+        self._upsert_customer = insert_rows(
+            d,
+            "customers",
+            ("customer_id", "attributes", "updated_at"),
+            (TEXT, TEXT, INT),
+            "customer_id",
+            ("attributes", "updated_at"),
+        )
+        columns = (*records.ITEM_COLUMNS, "updated_at")
+        self._upsert_item = insert_rows(d, "items", columns, _ITEM_TYPES, "item_id", columns[1:])
+        self._add_categories = insert_rows(
+            d, "item_categories", ("item_id", "category"), (TEXT, TEXT), "item_id, category"
+        )
+
+    def upsert_customers(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Merge attributes into each customer's record (new keys win, a None value removes)."""
+        if not rows:
+            return 0
+        merged = records.merge_customer_attributes(rows)
+        now = now_micros()
+        with self._db.transaction():
+            which, params = self._db.dialect.any_of("customer_id", list(merged))
+            stored = self._db.read(
+                f"SELECT customer_id, attributes FROM customers WHERE {which}", params
+            )
+            out = records.changed_customer_rows(merged, stored, now)
+            if out:
+                self._db.write_rows(self._upsert_customer, out, (TEXT, TEXT, INT))
+        return len(out)
+
+    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert or update items; fields given as None keep their stored value, attributes
+        merge. Returns how many items were created or changed."""
+        if not rows:
+            return 0
+        now = now_micros()
+        incoming = records.merge_item_fields(rows)
+        with self._db.transaction():
+            which, params = self._db.dialect.any_of("item_id", list(incoming))
+            stored = self._db.read(
+                f"SELECT {', '.join(records.ITEM_COLUMNS)} FROM items WHERE {which}", params
+            )
+            item_rows, category_ids, category_rows = records.changed_item_rows(
+                incoming, stored, now
+            )
+            if item_rows:
+                self._db.write_rows(self._upsert_item, item_rows, _ITEM_TYPES)
+            if category_ids:
+                which, params = self._db.dialect.any_of("item_id", category_ids)
+                self._db.execute(f"DELETE FROM item_categories WHERE {which}", params)
+            if category_rows:
+                self._db.write_rows(self._add_categories, category_rows, (TEXT, TEXT))
+        return len(item_rows)
+
+    def customer_attributes(self, customer_id: str) -> dict[str, Any] | None:
+        row = self._db.read(
+            f"SELECT attributes FROM customers WHERE customer_id = {self._db.dialect.mark}",
+            (customer_id,),
+        )
+        return json.loads(row[0][0]) if row else None
+
+    def delete_customer_record(self, customer_id: str) -> None:
+        with self._db.transaction():
+            self._db.execute(
+                f"DELETE FROM customers WHERE customer_id = {self._db.dialect.mark}",
+                (customer_id,),
+            )
+
+    def items_frame(self) -> pd.DataFrame:
+        rows = self._db.read(
+            f"SELECT {', '.join(records.ITEM_COLUMNS)} FROM items ORDER BY item_id"
+        )
+        return records.items_frame(rows)
+
+    def customers_frame(self) -> pd.DataFrame:
+        rows = self._db.read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
+        return records.customers_frame(rows)
+
+
+class SQLScoreStore:
+    """``ScoreStore``: figures computed about customers; a run replaces all rows of its source."""
+
+    _TYPES = (TEXT, TEXT, TEXT, TEXT, INT)
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        self._upsert = insert_rows(
+            db.dialect,
+            "customer_scores",
+            ("customer_id", "name", "value", "source", "computed_at"),
+            self._TYPES,
+            "customer_id, name",
+            ("value", "source", "computed_at"),
+        )
+
+    def replace(self, source: str, rows: Sequence[tuple[str, str, Any]]) -> int:
+        """Replace every score of ``source`` by ``rows`` of (customer_id, name, value)."""
+        now = now_micros()
+        with self._db.transaction():
+            self._db.execute(
+                f"DELETE FROM customer_scores WHERE source = {self._db.dialect.mark}", (source,)
+            )
+            latest = records.score_rows(source, rows, now)
+            if latest:
+                self._db.write_rows(self._upsert, latest, self._TYPES)
+        return len(rows)
+
+    def of(self, customer_id: str) -> dict[str, Any]:
+        """The customer's scores by name, with ``computed_at`` of the newest (or {})."""
+        rows = self._db.read(
+            "SELECT name, value, computed_at FROM customer_scores "
+            f"WHERE customer_id = {self._db.dialect.mark} ORDER BY name",
+            (customer_id,),
+        )
+        return records.scores_of(rows)
+
+
+class SQLImportLedger:
+    """``ImportLedger``: one row per finished import."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+
+    def record(self, row: dict[str, Any]) -> None:
+        columns = list(row)
+        with self._db.transaction():
+            self._db.execute(
+                f"INSERT INTO imports ({', '.join(columns)}) "
+                f"VALUES ({self._db.dialect.marks(len(columns))})",
+                [row[c] for c in columns],
+            )
+
+    def sources(self) -> list[str]:
+        """Sources of all imports so far, oldest first."""
+        return [r[0] for r in self._db.read("SELECT source FROM imports ORDER BY started_at")]
+
+
+class SQLReads:
+    """``Reads``: a person's profile parts (through the customer and anonymous indexes) and the
+    analytics frames."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+
+    def _person_events(self, keys: PersonKeys) -> tuple[str, list[Any]]:
+        """SELECT over the person's events, using the customer and anonymous indexes."""
+        d = self._db.dialect
+        customers, params = d.any_of("customer_id", keys.customer_ids)
+        parts = [f"SELECT * FROM events WHERE {customers}"]
+        if keys.anonymous_ids:
+            anonymous, more = d.any_of("anonymous_id", keys.anonymous_ids)
+            parts.append(f"SELECT * FROM events WHERE {anonymous} AND customer_id IS NULL")
+            params.extend(more)
+        return " UNION ALL ".join(parts), params
+
+    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
+        source, params = self._person_events(keys)
+        overall = self._db.read(f"SELECT {RFM_AGGREGATES} FROM ({source}) pe", params)[0]
+        by_type = self._db.read(
+            f"SELECT type, COUNT(*) FROM ({source}) pe GROUP BY type ORDER BY COUNT(*) DESC, type",
+            params,
+        )
+        by_channel = self._db.read(
+            f"SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM ({source}) pe "
+            "GROUP BY COALESCE(channel, 'unknown') ORDER BY COUNT(*) DESC, 1",
+            params,
+        )
+        return records.person_summary(overall, by_type, by_channel)
+
+    def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]:
+        m = self._db.dialect.mark
+        source, params = self._person_events(keys)
+        rows = self._db.read(
+            f"SELECT ic.category, COUNT(*) FROM ({source}) pe "
+            "JOIN item_categories ic ON ic.item_id = pe.item_id "
+            "WHERE pe.type <> 'return' "
+            f"GROUP BY ic.category ORDER BY COUNT(*) DESC, ic.category LIMIT {m}",
+            [*params, limit],
+        )
+        return [(str(c), int(n)) for c, n in rows]
+
+    def person_timeline(
+        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+    ) -> list[dict[str, Any]]:
+        m = self._db.dialect.mark
+        source, params = self._person_events(keys)
+        where = ""
+        if before is not None:
+            where = f"WHERE (pe.ts < {m} OR (pe.ts = {m} AND pe.seq < {m}))"
+            params = [*params, before[0], before[0], before[1]]
+        rows = self._db.read(
+            "SELECT pe.seq, pe.event_id, pe.customer_id, pe.anonymous_id, pe.type, pe.item_id, "
+            "pe.order_id, pe.quantity, pe.value, pe.rating, pe.channel, pe.ts, pe.context, "
+            f"i.title FROM ({source}) pe LEFT JOIN items i ON i.item_id = pe.item_id {where} "
+            f"ORDER BY pe.ts DESC, pe.seq DESC LIMIT {m}",
+            [*params, limit],
+        )
+        return records.timeline_records(rows)
+
+    def customer_summaries(self) -> pd.DataFrame:
+        """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``)."""
+        rows = self._db.read(
+            f"SELECT person_id, {RFM_AGGREGATES} FROM ({RESOLVED_EVENTS}) r "
+            "WHERE known = 1 GROUP BY person_id"
+        )
+        return records.customer_summaries_frame(rows)
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        sql = f"SELECT * FROM ({RESOLVED_EVENTS}) r"
+        params: list[Any] = []
+        if types:
+            which, params = self._db.dialect.any_of("type", list(types))
+            sql += f" WHERE {which}"
+        sql += " ORDER BY ts, seq"
+        return records.events_frame(self._db.read(sql, params))
+
+    def count_customers(self) -> int:
+        """Known people with at least one event (merged ids counted once)."""
+        return int(self._db.read(COUNT_CUSTOMERS)[0][0])
+
+    def stats(self) -> dict[str, Any]:
+        read = self._db.read
+        one = read(
+            "SELECT COUNT(*), MIN(ts), MAX(ts), COUNT(DISTINCT customer_id), "
+            "COUNT(DISTINCT anonymous_id), COUNT(DISTINCT item_id), "
+            "COUNT(DISTINCT order_id) FROM events"
+        )[0]
+        by_type = read("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY 2 DESC, 1")
+        by_channel = read(
+            "SELECT COALESCE(channel, 'unknown'), COUNT(*) FROM events "
+            "GROUP BY COALESCE(channel, 'unknown') ORDER BY 2 DESC, 1"
+        )
+        counts = {
+            name: read(f"SELECT COUNT(*) FROM {table}")[0][0]
+            for name, table in (
+                ("items", "items"),
+                ("customer_records", "customers"),
+                ("imports", "imports"),
+            )
+        }
+        links = read("SELECT kind, COUNT(*) FROM identities GROUP BY kind")
+        money = read(
+            "SELECT COALESCE(SUM(CASE WHEN type = 'purchase' THEN value END), 0), "
+            "COALESCE(SUM(CASE WHEN type = 'return' THEN value END), 0) FROM events"
+        )[0]
+        return records.stats(one, by_type, by_channel, counts, links, money)
