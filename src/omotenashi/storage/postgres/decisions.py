@@ -7,26 +7,27 @@ Same semantics as the SQLite decision log: decisions may be written in batches
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 import pandas as pd
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.storage._records import (
+    decision_from_row,
+    decision_params,
+    decisions_frame,
+    key_from_row,
+    key_params,
+)
+from omotenashi.storage._sql import KEY_COLUMNS, SELECT_DECISIONS
 from omotenashi.storage.base import KeyRecord
-from omotenashi.storage.decision_log import COLUMNS, DecisionRecord, frame_of
+from omotenashi.storage.decision_log import COLUMNS, DecisionRecord
 from omotenashi.storage.postgres._db import KEYS_DDL, Database, PostgresURL
 
-_KEY_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
 _INSERT = (
     f"INSERT INTO decisions ({', '.join(COLUMNS[:10])}) VALUES ({', '.join(['%s'] * 10)}) "
     "ON CONFLICT (decision_id) DO NOTHING"
-)
-_SELECT = (
-    "SELECT d.decision_id, d.point, d.customer_id, d.created_at, d.variant, d.propensity,"
-    " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
-    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
 )
 
 
@@ -76,45 +77,28 @@ class PostgresDecisionLog:
                 self._db.close()
 
     def append(self, record: DecisionRecord) -> None:
-        r = record.row()
+        row = decision_params(record)
         with self._lock:
             if self.batch_size == 1:
                 with self._db.transaction():
-                    added = self._db.execute(_INSERT, [r[c] for c in COLUMNS[:10]]).rowcount
+                    added = self._db.execute(_INSERT, row).rowcount
                 if not added:
                     raise DataError(
                         f"decision_id: {record.decision_id!r} is already logged",
                         field="decision_id",
                     )
                 return
-            self._pending.append([r[c] for c in COLUMNS[:10]])
+            self._pending.append(row)
             if len(self._pending) >= self.batch_size:
                 self._flush()
-
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> DecisionRecord:
-        return DecisionRecord(
-            decision_id=row[0],
-            point=row[1],
-            customer_id=row[2],
-            created_at=row[3],
-            variant=row[4],
-            propensity=row[5],
-            probabilities=json.loads(row[6]),
-            profile=json.loads(row[7]),
-            context=json.loads(row[8]),
-            policy=row[9],
-            reward=row[10],
-            rewarded_at=row[11],
-        )
 
     def get(self, decision_id: str) -> DecisionRecord:
         with self._lock:
             self._flush()
-            rows = self._db.read(_SELECT + " WHERE d.decision_id = %s", (decision_id,))
+            rows = self._db.read(SELECT_DECISIONS + " WHERE d.decision_id = %s", (decision_id,))
         if not rows:
             raise NotFound(f"decision {decision_id!r} is unknown")
-        return self._record(rows[0])
+        return decision_from_row(rows[0])
 
     def add_reward(self, decision_id: str, value: float, at: float) -> None:
         with self._lock:
@@ -136,14 +120,12 @@ class PostgresDecisionLog:
                 )
 
     def to_frame(self, point: str | None = None) -> pd.DataFrame:
-        sql = _SELECT + (" WHERE d.point = %s" if point is not None else "")
+        sql = SELECT_DECISIONS + (" WHERE d.point = %s" if point is not None else "")
         sql += " ORDER BY d.created_at"
         with self._lock:
             self._flush()
             rows = self._db.read(sql, (point,) if point is not None else ())
-        frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
-        return frame_of(frame.to_dict("records"))
+        return decisions_frame(rows)
 
     def erase_customer(self, customer_id: str) -> int:
         with self._lock:
@@ -171,40 +153,28 @@ class PostgresKeyStore:
     def close(self) -> None:
         self._db.close()
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> KeyRecord:
-        return KeyRecord(row[0], row[1], tuple(row[2].split(",")), row[3], row[4], row[5], row[6])
-
     def add(self, record: KeyRecord) -> None:
         """Store a new key; DataError when its id is taken."""
         with self._db.transaction():
             added = self._db.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (key_id) DO NOTHING",
-                (
-                    record.key_id,
-                    record.workspace,
-                    ",".join(record.scopes),
-                    record.secret_sha256,
-                    record.label,
-                    record.created_at,
-                    record.revoked_at,
-                ),
+                key_params(record),
             ).rowcount
         if not added:
             raise DataError(f"key id {record.key_id!r} exists", field="key_id")
 
     def get(self, key_id: str) -> KeyRecord | None:
-        rows = self._db.read(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
-        return self._record(rows[0]) if rows else None
+        rows = self._db.read(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+        return key_from_row(rows[0]) if rows else None
 
     def list(self, workspace: str | None = None) -> list[KeyRecord]:
-        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys"
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys"
         if workspace is not None:
             rows = self._db.read(sql + " WHERE workspace = %s ORDER BY created_at", (workspace,))
         else:
             rows = self._db.read(sql + " ORDER BY created_at")
-        return [self._record(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def revoke(self, key_id: str, at: float) -> None:
         with self._db.transaction():

@@ -8,7 +8,6 @@ random, not by outcome), a lost event does not.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any
 import pandas as pd
 
 from omotenashi.errors import DataError, NotFound, StorageError
-from omotenashi.storage.decision_log import COLUMNS, DecisionRecord, frame_of
+from omotenashi.storage._records import decision_from_row, decision_params, decisions_frame
+from omotenashi.storage._sql import SELECT_DECISIONS
+from omotenashi.storage.decision_log import DecisionRecord
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS decisions ("
@@ -29,12 +30,6 @@ _DDL = (
     " decision_id TEXT PRIMARY KEY, value REAL NOT NULL, rewarded_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_decisions_customer ON decisions (customer_id)",
     "CREATE INDEX IF NOT EXISTS ix_decisions_point ON decisions (point, created_at)",
-)
-
-_SELECT = (
-    "SELECT d.decision_id, d.point, d.customer_id, d.created_at, d.variant, d.propensity,"
-    " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
-    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
 )
 
 
@@ -109,39 +104,21 @@ class SQLiteDecisionLog:
 
     def append(self, record: DecisionRecord) -> None:
         """Store a new decision."""
-        r = record.row()
         with self._lock:
-            self._pending.append([r[c] for c in COLUMNS[:10]])
+            self._pending.append(decision_params(record))
             if len(self._pending) >= self.batch_size:
                 self._flush()
-
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> DecisionRecord:
-        return DecisionRecord(
-            decision_id=row[0],
-            point=row[1],
-            customer_id=row[2],
-            created_at=row[3],
-            variant=row[4],
-            propensity=row[5],
-            probabilities=json.loads(row[6]),
-            profile=json.loads(row[7]),
-            context=json.loads(row[8]),
-            policy=row[9],
-            reward=row[10],
-            rewarded_at=row[11],
-        )
 
     def get(self, decision_id: str) -> DecisionRecord:
         """Return a decision; NotFound for an unknown id."""
         with self._lock:
             self._flush()
             row = self._conn.execute(
-                _SELECT + " WHERE d.decision_id = ?", (decision_id,)
+                SELECT_DECISIONS + " WHERE d.decision_id = ?", (decision_id,)
             ).fetchone()
         if row is None:
             raise NotFound(f"decision {decision_id!r} is unknown")
-        return self._record(row)
+        return decision_from_row(row)
 
     def add_reward(self, decision_id: str, value: float, at: float) -> None:
         """Attach the reward of a decision."""
@@ -165,14 +142,12 @@ class SQLiteDecisionLog:
 
     def to_frame(self, point: str | None = None) -> pd.DataFrame:
         """Decisions as a DataFrame (:data:`COLUMNS`)."""
-        sql = _SELECT + (" WHERE d.point = ?" if point is not None else "")
+        sql = SELECT_DECISIONS + (" WHERE d.point = ?" if point is not None else "")
         sql += " ORDER BY d.created_at"
         with self._lock:
             self._flush()
             rows = self._conn.execute(sql, (point,) if point is not None else ()).fetchall()
-        frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
-        return frame_of(frame.to_dict("records"))
+        return decisions_frame(rows)
 
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions and rewards."""

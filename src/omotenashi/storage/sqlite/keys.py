@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from omotenashi.errors import DataError, StorageError
+from omotenashi.storage._records import key_from_row, key_params
+from omotenashi.storage._sql import KEY_COLUMNS
 from omotenashi.storage.base import KeyRecord
-
-_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
 
 
 class SQLiteKeyStore:
@@ -42,10 +42,6 @@ class SQLiteKeyStore:
         with self._lock:
             self._conn.close()
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> KeyRecord:
-        return KeyRecord(row[0], row[1], tuple(row[2].split(",")), row[3], row[4], row[5], row[6])
-
     def add(self, record: KeyRecord) -> None:
         """Store a new key; DataError when its id is taken."""
         with self._lock:
@@ -56,34 +52,26 @@ class SQLiteKeyStore:
 
     def _add(self, record: KeyRecord) -> None:
         self._conn.execute(
-            f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.key_id,
-                record.workspace,
-                ",".join(record.scopes),
-                record.secret_sha256,
-                record.label,
-                record.created_at,
-                record.revoked_at,
-            ),
+            f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            key_params(record),
         )
 
     def get(self, key_id: str) -> KeyRecord | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
             ).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else key_from_row(row)
 
     def list(self, workspace: str | None = None) -> list[KeyRecord]:
-        sql = f"SELECT {_COLUMNS} FROM api_keys"
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys"
         params: tuple[Any, ...] = ()
         if workspace is not None:
             sql += " WHERE workspace = ?"
             params = (workspace,)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY created_at", params).fetchall()
-        return [self._record(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def revoke(self, key_id: str, at: float) -> None:
         with self._lock:
