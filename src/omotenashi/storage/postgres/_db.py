@@ -294,6 +294,8 @@ class Database(Transactions):
 
     def write_rows(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> int:
         """One statement over ``unnest`` of one typed array per column; the rows changed."""
+        if not rows:
+            return 0
         columns = zip(*rows, strict=True)
         arrays = [typed_column(values, kind) for values, kind in zip(columns, types, strict=True)]
         return max(self.execute(sql, arrays).rowcount, 0)
