@@ -12,6 +12,7 @@ bulk event paths (``COPY``, ADBC, staging files).
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -19,9 +20,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from omotenashi.errors import DataError, NotFound
 from omotenashi.events.timeutil import now_micros
 from omotenashi.storage import _records as records
 from omotenashi.storage.base import PersonKeys
+from omotenashi.storage.decision_log import DecisionRecord
 from omotenashi.storage.schema import RESOLVED_EVENTS, RFM_AGGREGATES
 
 #: the decisions with their rewards, in ``decision_log.COLUMNS`` order
@@ -438,3 +441,63 @@ class SQLReads:
             "COALESCE(SUM(CASE WHEN type = 'return' THEN value END), 0) FROM events"
         )[0]
         return records.stats(one, by_type, by_channel, counts, links, money)
+
+
+class SQLDecisionLog(ABC):
+    """A decision log's batching and reads; the backend says how pending rows are written
+    (:meth:`_flush`) and how a query is read (:meth:`_read`).
+
+    Decisions may be written in batches (``batch_size``): pending rows are written before any
+    read, so every read sees every decision appended before it.
+    """
+
+    #: the parameter mark of the backend's driver
+    _mark: str
+
+    def __init__(self, batch_size: int) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
+        self.batch_size = batch_size
+        self._pending: list[list[Any]] = []
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def _flush(self) -> None:
+        """Write the pending rows (the caller holds ``_lock``); a duplicate decision id is a
+        ``DataError`` and the other rows are kept."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query (the caller holds ``_lock``)."""
+
+    def flush(self) -> None:
+        """Write pending decisions now."""
+        with self._lock:
+            self._flush()
+
+    def append(self, record: DecisionRecord) -> None:
+        """Store a new decision (written once ``batch_size`` are pending)."""
+        with self._lock:
+            self._pending.append(records.decision_params(record))
+            if len(self._pending) >= self.batch_size:
+                self._flush()
+
+    def get(self, decision_id: str) -> DecisionRecord:
+        """Return a decision; NotFound for an unknown id."""
+        with self._lock:
+            self._flush()
+            rows = self._read(
+                f"{SELECT_DECISIONS} WHERE d.decision_id = {self._mark}", (decision_id,)
+            )
+        if not rows:
+            raise NotFound(f"decision {decision_id!r} is unknown")
+        return records.decision_from_row(rows[0])
+
+    def to_frame(self, point: str | None = None) -> pd.DataFrame:
+        """Decisions as a DataFrame (``decision_log.COLUMNS``), oldest first."""
+        sql = SELECT_DECISIONS + (f" WHERE d.point = {self._mark}" if point is not None else "")
+        sql += " ORDER BY d.created_at"
+        with self._lock:
+            self._flush()
+            rows = self._read(sql, (point,) if point is not None else ())
+        return records.decisions_frame(rows)

@@ -7,20 +7,16 @@ Same semantics as the SQLite decision log: decisions may be written in batches
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from typing import Any
-
-import pandas as pd
 
 from omotenashi.errors import DataError, NotFound
 from omotenashi.storage._records import (
-    decision_from_row,
     decision_params,
-    decisions_frame,
     key_from_row,
     key_params,
 )
-from omotenashi.storage._sql import KEY_COLUMNS, SELECT_DECISIONS
+from omotenashi.storage._sql import KEY_COLUMNS, SQLDecisionLog
 from omotenashi.storage.base import KeyRecord
 from omotenashi.storage.decision_log import COLUMNS, DecisionRecord
 from omotenashi.storage.postgres._db import KEYS_DDL, Database, PostgresURL
@@ -31,17 +27,18 @@ _INSERT = (
 )
 
 
-class PostgresDecisionLog:
+class PostgresDecisionLog(SQLDecisionLog):
     """Decisions and rewards in the store's ``decisions`` / ``decision_rewards`` tables."""
 
+    _mark = "%s"
+
     def __init__(self, db: Database, *, batch_size: int = 1, owns_db: bool = False) -> None:
-        if batch_size < 1:
-            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
+        super().__init__(batch_size)
         self._db = db
         self._owns_db = owns_db  # opened for this log alone (``open_decision_log``): close it too
-        self.batch_size = batch_size
-        self._pending: list[list[Any]] = []
-        self._lock = threading.Lock()
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._db.read(sql, params)
 
     def _flush(self) -> None:
         # caller holds the lock
@@ -66,10 +63,6 @@ class PostgresDecisionLog:
                 )
             seen.add(decision_id)
 
-    def flush(self) -> None:
-        with self._lock:
-            self._flush()
-
     def close(self) -> None:
         with self._lock:
             self._flush()
@@ -77,28 +70,15 @@ class PostgresDecisionLog:
                 self._db.close()
 
     def append(self, record: DecisionRecord) -> None:
-        row = decision_params(record)
-        with self._lock:
-            if self.batch_size == 1:
-                with self._db.transaction():
-                    added = self._db.execute(_INSERT, row).rowcount
-                if not added:
-                    raise DataError(
-                        f"decision_id: {record.decision_id!r} is already logged",
-                        field="decision_id",
-                    )
-                return
-            self._pending.append(row)
-            if len(self._pending) >= self.batch_size:
-                self._flush()
-
-    def get(self, decision_id: str) -> DecisionRecord:
-        with self._lock:
-            self._flush()
-            rows = self._db.read(SELECT_DECISIONS + " WHERE d.decision_id = %s", (decision_id,))
-        if not rows:
-            raise NotFound(f"decision {decision_id!r} is unknown")
-        return decision_from_row(rows[0])
+        if self.batch_size > 1:
+            super().append(record)
+            return
+        with self._lock, self._db.transaction():  # one decision: one INSERT, no known-id read
+            added = self._db.execute(_INSERT, decision_params(record)).rowcount
+        if not added:
+            raise DataError(
+                f"decision_id: {record.decision_id!r} is already logged", field="decision_id"
+            )
 
     def add_reward(self, decision_id: str, value: float, at: float) -> None:
         with self._lock:
@@ -118,14 +98,6 @@ class PostgresDecisionLog:
                 raise DataError(
                     f"decision {decision_id!r} already has a reward", field="decision_id"
                 )
-
-    def to_frame(self, point: str | None = None) -> pd.DataFrame:
-        sql = SELECT_DECISIONS + (" WHERE d.point = %s" if point is not None else "")
-        sql += " ORDER BY d.created_at"
-        with self._lock:
-            self._flush()
-            rows = self._db.read(sql, (point,) if point is not None else ())
-        return decisions_frame(rows)
 
     def erase_customer(self, customer_id: str) -> int:
         with self._lock:

@@ -9,16 +9,12 @@ random, not by outcome), a lost event does not.
 from __future__ import annotations
 
 import sqlite3
-import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from omotenashi.errors import DataError, NotFound, StorageError
-from omotenashi.storage._records import decision_from_row, decision_params, decisions_frame
-from omotenashi.storage._sql import SELECT_DECISIONS
-from omotenashi.storage.decision_log import DecisionRecord
+from omotenashi.storage._sql import SQLDecisionLog
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS decisions ("
@@ -33,7 +29,7 @@ _DDL = (
 )
 
 
-class SQLiteDecisionLog:
+class SQLiteDecisionLog(SQLDecisionLog):
     """Decision log in a SQLite file (tables ``decisions`` and ``decision_rewards``).
 
     The SQL is portable (TEXT/REAL columns, no SQLite-only syntax beyond the pragmas), so the
@@ -50,11 +46,10 @@ class SQLiteDecisionLog:
         off-policy evaluation unbiased (they are lost at random, not by outcome).
     """
 
+    _mark = "?"
+
     def __init__(self, path: str | Path, *, batch_size: int = 1) -> None:
-        if batch_size < 1:
-            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
-        self.batch_size = batch_size
-        self._pending: list[list[Any]] = []
+        super().__init__(batch_size)
         self.path = str(path)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -65,7 +60,9 @@ class SQLiteDecisionLog:
                     self._conn.execute(stmt)
         except sqlite3.Error as exc:
             raise StorageError(f"decision log {Path(self.path).name}: {exc}") from None
-        self._lock = threading.Lock()
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Write pending decisions and close the connection."""
@@ -97,29 +94,6 @@ class SQLiteDecisionLog:
                 f"decision_id: {dup!r} is already logged", field="decision_id"
             ) from None
 
-    def flush(self) -> None:
-        """Write pending decisions now."""
-        with self._lock:
-            self._flush()
-
-    def append(self, record: DecisionRecord) -> None:
-        """Store a new decision."""
-        with self._lock:
-            self._pending.append(decision_params(record))
-            if len(self._pending) >= self.batch_size:
-                self._flush()
-
-    def get(self, decision_id: str) -> DecisionRecord:
-        """Return a decision; NotFound for an unknown id."""
-        with self._lock:
-            self._flush()
-            row = self._conn.execute(
-                SELECT_DECISIONS + " WHERE d.decision_id = ?", (decision_id,)
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"decision {decision_id!r} is unknown")
-        return decision_from_row(row)
-
     def add_reward(self, decision_id: str, value: float, at: float) -> None:
         """Attach the reward of a decision."""
         with self._lock:
@@ -139,15 +113,6 @@ class SQLiteDecisionLog:
                 raise DataError(
                     f"decision {decision_id!r} already has a reward", field="decision_id"
                 ) from None
-
-    def to_frame(self, point: str | None = None) -> pd.DataFrame:
-        """Decisions as a DataFrame (:data:`COLUMNS`)."""
-        sql = SELECT_DECISIONS + (" WHERE d.point = ?" if point is not None else "")
-        sql += " ORDER BY d.created_at"
-        with self._lock:
-            self._flush()
-            rows = self._conn.execute(sql, (point,) if point is not None else ()).fetchall()
-        return decisions_frame(rows)
 
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions and rewards."""
