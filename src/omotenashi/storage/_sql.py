@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ import pandas as pd
 from omotenashi.errors import DataError, NotFound
 from omotenashi.events.timeutil import now_micros
 from omotenashi.storage import _records as records
-from omotenashi.storage.base import PersonKeys
+from omotenashi.storage.base import FollowRow, PersonKeys
 from omotenashi.storage.decision_log import DecisionRecord
 from omotenashi.storage.schema import RESOLVED_EVENTS, RFM_AGGREGATES
 
@@ -93,6 +93,10 @@ class SQLDatabase(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if the current transaction rolls back."""
+        ...
+
 
 def insert_rows(
     dialect: Dialect,
@@ -109,6 +113,87 @@ def insert_rows(
         return f"{head} ON CONFLICT ({key}) DO NOTHING"
     sets = ", ".join(f"{c} = excluded.{c}" for c in update)
     return f"{head} ON CONFLICT ({key}) DO UPDATE SET {sets}"
+
+
+class SQLEventCursor:
+    """What an ``EventLog`` shares across backends (the writing paths stay in each backend):
+    the follow cursor (``after``, ``last_seq``), the newest event time kept in ``meta`` and the
+    ``seq`` spans this handle wrote (``record_own_spans``)."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        self._own_spans: list[tuple[int, int]] | None = None  # see record_own_spans
+        self._spans_lock = threading.Lock()
+
+    def _note_latest(self, ts: int | None) -> None:
+        """Keep ``meta.latest_ts`` (the newest event time) without scanning the events."""
+        if ts is not None:
+            m = self._db.dialect.mark
+            self._db.execute(
+                f"UPDATE meta SET value = {m} WHERE key = 'latest_ts' "
+                f"AND CAST(value AS BIGINT) < {m}",
+                (str(int(ts)), int(ts)),
+            )
+
+    def after(self, seq: int, limit: int) -> list[FollowRow]:
+        """``(seq, customer_id, anonymous_id, item_id)`` of up to ``limit`` events stored after
+        ``seq``, oldest first (a range read of ``seq``)."""
+        m = self._db.dialect.mark
+        return self._db.read(
+            "SELECT seq, customer_id, anonymous_id, item_id FROM events "
+            f"WHERE seq > {m} ORDER BY seq LIMIT {m}",
+            (seq, limit),
+        )
+
+    def last_seq(self) -> int:
+        """The highest event ``seq`` stored (0 for none)."""
+        return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM events", ())[0][0])
+
+    def latest_timestamp(self) -> int | None:
+        """The newest event time in the store (kept in ``meta``; no scan)."""
+        row = self._db.read("SELECT value FROM meta WHERE key = 'latest_ts'", ())
+        value = int(row[0][0]) if row else -1
+        return None if value < 0 else value
+
+    def record_own_spans(self) -> None:
+        """From now on, keep the ``seq`` spans this handle inserts (see :meth:`own_spans`);
+        whoever turns this on forgets them as it goes (``forget_own_spans``)."""
+        with self._spans_lock:
+            if self._own_spans is None:
+                self._own_spans = []
+
+    def _note_own_span(self, top: int, up_to: int) -> None:
+        """Publish the span ``(top, up_to]`` this transaction added, before it commits (see
+        :meth:`own_spans`); a rollback withdraws it."""
+        if self._own_spans is None:
+            return
+        span = (top, up_to)
+        with self._spans_lock:
+            self._own_spans.append(span)
+
+        def withdraw() -> None:
+            with self._spans_lock:
+                if self._own_spans is not None and span in self._own_spans:
+                    self._own_spans.remove(span)
+
+        self._db.on_rollback(withdraw)
+
+    def own_spans(self) -> list[tuple[int, int]]:
+        """``(after, up_to)`` spans of ``seq`` that this handle's ``insert_new`` wrote, not yet
+        forgotten.
+
+        A span is published before its transaction commits, so a reader that has seen a row
+        can tell whether this handle wrote it by taking the spans *after* its read. The
+        service uses this to apply only what other processes wrote (``after``).
+        """
+        with self._spans_lock:
+            return list(self._own_spans or ())
+
+    def forget_own_spans(self, up_to: int) -> None:
+        """Drop the spans that end at or before ``seq`` ``up_to`` (already followed)."""
+        with self._spans_lock:
+            if self._own_spans is not None:
+                self._own_spans = [s for s in self._own_spans if s[1] > up_to]
 
 
 class SQLIdentityGraph:

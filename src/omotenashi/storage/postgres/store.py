@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 
 from omotenashi.storage._sql import (
     SQLCatalog,
+    SQLEventCursor,
     SQLIdentityGraph,
     SQLImportLedger,
     SQLReads,
@@ -77,7 +78,7 @@ def _as_csv(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-class PostgresEventLog:
+class PostgresEventLog(SQLEventCursor):
     """The events, deduplicated by ``event_id``, in ``seq`` order.
 
     Commit order: PostgreSQL hands out identity values when rows are inserted, not when they
@@ -89,10 +90,11 @@ class PostgresEventLog:
     the lock. Gaps (rolled-back inserts) are harmless.
     """
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db)
         self._lock_key = lock_key("events", db.target.schema)
-        self._own_spans: list[tuple[int, int]] | None = None
         self._stage_count = 0
         self.bulk_rows: int | None = None  # set inside PostgresStore.bulk
 
@@ -111,14 +113,6 @@ class PostgresEventLog:
         if added:
             self._note_latest(max(row[10] for row in rows))
         return added
-
-    def _note_latest(self, ts: int | None) -> None:
-        """Keep ``meta.latest_ts`` (the newest event time) without scanning the events."""
-        if ts is not None:
-            self._db.execute(
-                "UPDATE meta SET value = %s WHERE key = 'latest_ts' AND CAST(value AS BIGINT) < %s",
-                (str(int(ts)), int(ts)),
-            )
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         if not rows:
@@ -271,47 +265,6 @@ class PostgresEventLog:
         for statement in EVENT_INDEXES.values():
             self._db.execute(statement)
         return added
-
-    # -- the follow cursor -----------------------------------------------------------------
-    def after(self, seq: int, limit: int) -> list[tuple[int, str | None, str | None, str | None]]:
-        return self._db.read(
-            "SELECT seq, customer_id, anonymous_id, item_id FROM events WHERE seq > %s "
-            "ORDER BY seq LIMIT %s",
-            (seq, limit),
-        )
-
-    def last_seq(self) -> int:
-        return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
-
-    def latest_timestamp(self) -> int | None:
-        row = self._db.read("SELECT value FROM meta WHERE key = 'latest_ts'")
-        value = int(row[0][0]) if row else -1
-        return None if value < 0 else value
-
-    def record_own_spans(self) -> None:
-        with self._db.lock:
-            if self._own_spans is None:
-                self._own_spans = []
-
-    def _note_own_span(self, top: int, up_to: int) -> None:
-        """Publish ``(top, up_to]`` before the commit; a rollback withdraws it."""
-        if self._own_spans is None:
-            return
-        span = (top, up_to)
-        self._own_spans.append(span)
-
-        def withdraw() -> None:
-            if self._own_spans is not None and span in self._own_spans:
-                self._own_spans.remove(span)
-
-        self._db.on_rollback(withdraw)
-
-    def own_spans(self) -> list[tuple[int, int]]:
-        return list(self._own_spans or ())
-
-    def forget_own_spans(self, up_to: int) -> None:
-        if self._own_spans is not None:
-            self._own_spans = [s for s in self._own_spans if s[1] > up_to]
 
 
 class PostgresIdentityGraph(SQLIdentityGraph):

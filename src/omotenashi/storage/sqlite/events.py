@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from omotenashi.storage.base import FollowRow
+from omotenashi.storage._sql import SQLEventCursor
 from omotenashi.storage.schema import EVENT_COLUMNS, EVENT_INDEXES
 from omotenashi.storage.sqlite._db import Database
 
@@ -43,13 +42,13 @@ def remove_stale_stages(folder: Path) -> None:
             pass  # alive, another user's
 
 
-class SQLiteEventLog:
+class SQLiteEventLog(SQLEventCursor):
     """``EventLog`` over a store's shared connection (see ``storage.base.EventLog``)."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
-        self._own_spans: list[tuple[int, int]] | None = None  # see record_own_spans
-        self._spans_lock = threading.Lock()
+        super().__init__(db)
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         if not rows:
@@ -65,14 +64,6 @@ class SQLiteEventLog:
         if added:
             self._note_latest(max(row[10] for row in rows))
         return added
-
-    def _note_latest(self, ts: int | None) -> None:
-        """Keep ``meta.latest_ts`` (the newest event time) without scanning the events."""
-        if ts is not None:
-            self._db.conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'latest_ts' AND CAST(value AS BIGINT) < ?",
-                (str(ts), ts),
-            )
 
     def insert_stream(self, batches: Iterable[pa.Table]) -> int:
         """Insert Arrow tables (``EVENT_COLUMNS``) as an iterator produces them.
@@ -204,8 +195,8 @@ class SQLiteEventLog:
         with self._db.transaction():
             top = self.last_seq()
             added = self._insert_rows(unique)
-            if added:
-                self._note_own_span(top)
+            if added and self._own_spans is not None:
+                self._note_own_span(top, self.last_seq())
             if added == len(unique):
                 new = first
             else:
@@ -216,67 +207,6 @@ class SQLiteEventLog:
                     )
                 }
         return [new.get(row[0]) == i for i, row in enumerate(rows)]
-
-    def record_own_spans(self) -> None:
-        """From now on, keep the ``seq`` spans this connection inserts (see :meth:`own_spans`);
-        whoever turns this on forgets them as it goes (``forget_own_spans``)."""
-        with self._spans_lock:
-            if self._own_spans is None:
-                self._own_spans = []
-
-    def _note_own_span(self, top: int) -> None:
-        """Publish the ``seq`` span this transaction added, before it commits (see
-        :meth:`own_spans`); a rollback withdraws it."""
-        if self._own_spans is None:
-            return
-        span = (top, self.last_seq())
-        with self._spans_lock:
-            self._own_spans.append(span)
-
-        def withdraw() -> None:
-            with self._spans_lock:
-                if self._own_spans is not None:
-                    self._own_spans.remove(span)
-
-        self._db.on_rollback(withdraw)
-
-    def own_spans(self) -> list[tuple[int, int]]:
-        """``(after, up_to)`` spans of ``seq`` that this connection's ``insert_new``
-        wrote, not yet forgotten.
-
-        A span is published before its transaction commits, so a reader that has seen a row
-        can tell whether this connection wrote it by taking the spans *after* its read. The
-        service uses this to apply only what other processes wrote (``after``).
-        """
-        with self._spans_lock:
-            return list(self._own_spans or ())
-
-    def forget_own_spans(self, up_to: int) -> None:
-        """Drop the spans that end at or before ``seq`` ``up_to`` (already followed)."""
-        with self._spans_lock:
-            if self._own_spans is not None:
-                self._own_spans = [s for s in self._own_spans if s[1] > up_to]
-
-    def after(self, seq: int, limit: int) -> list[FollowRow]:
-        """``(seq, customer_id, anonymous_id, item_id)`` of up to ``limit`` events stored after
-        ``seq``, oldest first (a range read of the row id)."""
-        return self._db.read(
-            "SELECT seq, customer_id, anonymous_id, item_id FROM events WHERE seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (seq, limit),
-        )
-
-    def last_seq(self) -> int:
-        """The highest event ``seq`` stored (0 for none)."""
-        return int(self._db.read("SELECT coalesce(max(seq), 0) FROM events", ())[0][0])
-
-    def latest_timestamp(self) -> int | None:
-        """The newest event time in the store (kept in ``meta``; no scan)."""
-        row = self._db.read("SELECT value FROM meta WHERE key = 'latest_ts'")
-        value = int(row[0][0]) if row else -1
-        if value < 0:
-            return None
-        return value
 
 
 __all__ = ["SQLiteEventLog", "remove_stale_stages"]
