@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import omotenashi.cli.decide  # noqa: F401  (registers the commands)
+import omotenashi.cli._decide  # noqa: F401  (registers the commands)
 from omotenashi.cli import app
 from omotenashi.decisions import ArtworkSimulator, DecisionEngine, open_decision_log, simulate
 from omotenashi.storage import open_store

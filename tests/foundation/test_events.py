@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from omotenashi import DataError, Event, Item
-from omotenashi.events.timeutil import from_micros, to_micros
+from omotenashi.events import from_micros, to_micros
 
 
 def test_naive_timestamp_is_read_as_utc() -> None:

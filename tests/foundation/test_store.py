@@ -54,8 +54,8 @@ def test_batch_flags_stored_repeated_and_known_ids(om: Omotenashi) -> None:
 
 
 def test_store_row_follows_event_columns(om: Omotenashi) -> None:
-    from omotenashi.events.model import Event
-    from omotenashi.storage.schema import EVENT_COLUMNS
+    from omotenashi.events import Event
+    from omotenashi.storage import EVENT_COLUMNS
 
     event = Event(
         event_id="e9",
@@ -89,7 +89,7 @@ def test_generated_event_ids_are_unique(om: Omotenashi) -> None:
 def test_generated_event_ids_are_time_ordered_uuids() -> None:
     import uuid
 
-    from omotenashi.events.model import new_event_id
+    from omotenashi.events import new_event_id
 
     before = time.time_ns() // 1_000_000
     ids = [new_event_id() for _ in range(20_000)]

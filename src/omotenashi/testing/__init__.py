@@ -1,7 +1,7 @@
 """Reusable test batteries that a new implementation runs to prove it behaves like the others.
 
 :class:`StoreConformance` (``omotenashi.testing.storage``): what every storage backend of
-``open_store`` must do (every interface of ``storage.base``, transactions, durability,
+``open_store`` must do (every interface of ``storage._base``, transactions, durability,
 concurrency).
 
 :class:`RecommenderConformance` (``omotenashi.testing.recommenders``): what every recommender

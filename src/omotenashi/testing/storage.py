@@ -13,7 +13,7 @@ How a backend plugs in: subclass :class:`StoreConformance` in a test module and 
 The project's own tests (``tests/storage/``) run it for every URL factory in
 ``tests/storage/conftest.py``'s ``BACKENDS``; a backend added there runs the whole battery.
 
-The battery talks to stores only through ``storage.base`` (``store.events``,
+The battery talks to stores only through ``storage._base`` (``store.events``,
 ``store.identities`` ...), ``open_store`` and ``open_key_store``. Tests that need a second
 handle on the same data (durability, concurrency, isolation) are skipped for ``memory://``,
 whose every handle is private. Event rows are tuples in ``schema.EVENT_COLUMNS`` order; build
@@ -40,10 +40,13 @@ import pyarrow as pa
 import pytest
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.storage import DECISION_COLUMNS as COLUMNS
 from omotenashi.storage import (
+    EVENT_COLUMNS,
     ArtefactStore,
     Catalog,
     DecisionLogStore,
+    DecisionRecord,
     EventLog,
     IdentityGraph,
     ImportLedger,
@@ -56,8 +59,6 @@ from omotenashi.storage import (
     open_key_store,
     open_store,
 )
-from omotenashi.storage.decision_log import COLUMNS, DecisionRecord
-from omotenashi.storage.schema import EVENT_COLUMNS
 
 DAY = 86_400_000_000  # microseconds
 T0 = 1_700_000_000_000_000
