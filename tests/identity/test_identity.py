@@ -8,7 +8,7 @@ import pytest
 
 from omotenashi import DataError, NotFound, Omotenashi
 
-from .conftest import write_csv
+from ..conftest import write_csv
 
 
 def view(anonymous: str, item: str, ts: int, **extra: object) -> dict[str, object]:

@@ -10,7 +10,7 @@ import pytest
 
 from omotenashi import DataError, NotFound, Omotenashi
 
-from .conftest import ONLINE_RETAIL
+from ..conftest import ONLINE_RETAIL
 
 
 def test_profile_of_a_hand_made_customer(om: Omotenashi) -> None:

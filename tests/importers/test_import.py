@@ -10,7 +10,7 @@ import pytest
 
 from omotenashi import DataError, ImportRowError, Omotenashi
 
-from .conftest import write_csv
+from ..conftest import write_csv
 
 RETAIL_MAP = (
     "customer=CustomerID,item=StockCode,time=InvoiceDate,order=InvoiceNo,quantity=Quantity,"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import write_csv
+from ..conftest import write_csv
 
 
 def cli(
