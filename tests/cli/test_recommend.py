@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from ..evaluation.conftest import random_ratings
 from ..recommend.conftest import make_events, make_items
 
 
@@ -82,3 +83,70 @@ def test_cli_train_recommend_similar_and_batch_on_a_real_store(
 
     result = runner.invoke(app, ["recommend", "--db", str(db)])
     assert result.exit_code == 2
+
+
+def test_cli_evaluate_topn_and_sessions_print_one_json_line_per_model(tmp_path):
+    from omotenashi.cli import _load_commands, app
+
+    _load_commands()
+    ratings = random_ratings(seed=2)
+    path = tmp_path / "ratings.csv"
+    ratings.to_csv(path, index=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "topn",
+            "--data",
+            str(path),
+            "--map",
+            "user=user_id,item=item_id,rating=rating,time=timestamp",
+            "--min-rating",
+            "3",
+            "--no-peers",
+            "--models",
+            "ease,popularity",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["model"] for r in lines] == ["ease", "popularity"]
+    for r in lines:
+        assert {"model", "params", "ndcg@10", "recall@20", "fit_s", "score_us_per_user"} <= set(r)
+
+    clicks = pd.DataFrame(
+        {"sid": [1, 1, 1, 2, 2, 3, 3], "item": list("abcabab"), "t": [1, 2, 3, 4, 5, 6, 7]}
+    )
+    tr, te = tmp_path / "train.csv", tmp_path / "test.csv"
+    clicks.to_csv(tr, index=False)
+    pd.DataFrame({"sid": [9, 9], "item": ["a", "b"], "t": [10, 11]}).to_csv(te, index=False)
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "sessions",
+            "--train",
+            str(tr),
+            "--test",
+            str(te),
+            "--map",
+            "session=sid,item=item,time=t",
+            "--no-peers",
+            "--models",
+            "sknn",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout.strip().splitlines()[0])
+    # nobody goes back to an item in the training sessions, so after [a] the model does not
+    # offer a again: b (after a in 3 of 3 training sessions) comes first
+    assert row["model"] == "sknn"
+    assert (row["hr@20"], row["mrr@20"]) == pytest.approx((1.0, 1.0))
+    assert {"coverage", "popularity", "score_us_per_event", "fit_s"} <= set(row)
+
+    bad = runner.invoke(app, ["evaluate", "topn", "--data", str(path), "--map", "user=nope,item=x"])
+    assert bad.exit_code == 2
+    assert "names no column" in bad.output
