@@ -21,7 +21,7 @@ from omotenashi.decisions._features import Features, action_features, context_fe
 from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
 from omotenashi.files import BANDIT_LOGS, CsvOptions, parse_column_map, read_table
-from omotenashi.importers.presets.obd import load_obd
+from omotenashi.importers.presets import load_obd
 from omotenashi.ope import BanditLog
 from omotenashi.storage import is_postgres_url, open_decision_log
 

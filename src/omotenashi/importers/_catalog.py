@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError, ImportRowError
-from omotenashi.events.model import Item
-from omotenashi.files._column_map import parse_column_map
-from omotenashi.files._readers import CsvOptions, read_chunks
+from omotenashi.events import Item
+from omotenashi.files import CsvOptions, parse_column_map, read_chunks
 from omotenashi.ingest._file_rows import _text
 
 __all__ = ["customers_from_file", "items_from_file"]

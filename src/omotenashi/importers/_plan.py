@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from omotenashi.files._readers import CsvOptions, count_rows
+from omotenashi.files import CsvOptions, count_rows
 from omotenashi.ingest._file_rows import EventDefaults
 
 __all__ = ["EventSource", "ImportPlan", "ImportReport"]

@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
-from omotenashi.events.model import clean_name
+from omotenashi.events import clean_name
 from omotenashi.ingest._rows import context_json, settle_amounts
-from omotenashi.storage.schema import EVENT_COLUMNS
+from omotenashi.storage import EVENT_COLUMNS
 
 _MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"}
 _NAME_PATTERN = r"[a-z0-9_.:\-]{1,64}"

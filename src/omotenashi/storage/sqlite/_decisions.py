@@ -1,0 +1,190 @@
+"""The decision log in SQLite (tables ``decisions`` and ``decision_rewards``).
+
+Its own connection, not the store's: decisions are written on the request path with
+``synchronous=NORMAL`` and optional batching (see ``batch_size``), a durability trade-off the
+event log does not make; a lost decision leaves an off-policy evaluation unbiased (lost at
+random, not by outcome), a lost event does not.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from omotenashi.errors import DataError, NotFound, StorageError
+from omotenashi.storage._decision_log import COLUMNS, DecisionRecord, frame_of
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS decisions ("
+    " decision_id TEXT PRIMARY KEY, point TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " created_at REAL NOT NULL, variant TEXT NOT NULL, propensity REAL NOT NULL,"
+    " probabilities TEXT NOT NULL, profile TEXT NOT NULL, context TEXT NOT NULL,"
+    " policy TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS decision_rewards ("
+    " decision_id TEXT PRIMARY KEY, value REAL NOT NULL, rewarded_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_decisions_customer ON decisions (customer_id)",
+    "CREATE INDEX IF NOT EXISTS ix_decisions_point ON decisions (point, created_at)",
+)
+
+_SELECT = (
+    "SELECT d.decision_id, d.point, d.customer_id, d.created_at, d.variant, d.propensity,"
+    " d.probabilities, d.profile, d.context, d.policy, r.value, r.rewarded_at"
+    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
+)
+
+
+class SQLiteDecisionLog:
+    """Decision log in a SQLite file (tables ``decisions`` and ``decision_rewards``).
+
+    The SQL is portable (TEXT/REAL columns, no SQLite-only syntax beyond the pragmas), so the
+    main store can host the same tables. Safe to share between threads.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file; created with its tables when missing. ``":memory:"`` works too.
+    batch_size : int
+        Decisions are written in transactions of this many rows (1: every decision is
+        committed before ``append`` returns). Pending rows are flushed before any read, reward,
+        erasure or close; a crash loses at most ``batch_size - 1`` decisions, which leaves an
+        off-policy evaluation unbiased (they are lost at random, not by outcome).
+    """
+
+    def __init__(self, path: str | Path, *, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size: must be >= 1, got {batch_size}", field="batch_size")
+        self.batch_size = batch_size
+        self._pending: list[list[Any]] = []
+        self.path = str(path)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._conn:
+                for stmt in _DDL:
+                    self._conn.execute(stmt)
+        except sqlite3.Error as exc:
+            raise StorageError(f"decision log {Path(self.path).name}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Write pending decisions and close the connection."""
+        with self._lock:
+            self._flush()
+        self._conn.close()
+
+    def _flush(self) -> None:
+        # caller holds the lock
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+        except sqlite3.IntegrityError:
+            dup = rows[0][0]
+            with self._conn:  # find the duplicate, keep the others
+                for row in rows:
+                    try:
+                        self._conn.execute(
+                            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                        )
+                    except sqlite3.IntegrityError:
+                        dup = row[0]
+            raise DataError(
+                f"decision_id: {dup!r} is already logged", field="decision_id"
+            ) from None
+
+    def flush(self) -> None:
+        """Write pending decisions now."""
+        with self._lock:
+            self._flush()
+
+    def append(self, record: DecisionRecord) -> None:
+        """Store a new decision."""
+        r = record.row()
+        with self._lock:
+            self._pending.append([r[c] for c in COLUMNS[:10]])
+            if len(self._pending) >= self.batch_size:
+                self._flush()
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> DecisionRecord:
+        return DecisionRecord(
+            decision_id=row[0],
+            point=row[1],
+            customer_id=row[2],
+            created_at=row[3],
+            variant=row[4],
+            propensity=row[5],
+            probabilities=json.loads(row[6]),
+            profile=json.loads(row[7]),
+            context=json.loads(row[8]),
+            policy=row[9],
+            reward=row[10],
+            rewarded_at=row[11],
+        )
+
+    def get(self, decision_id: str) -> DecisionRecord:
+        """Return a decision; NotFound for an unknown id."""
+        with self._lock:
+            self._flush()
+            row = self._conn.execute(
+                _SELECT + " WHERE d.decision_id = ?", (decision_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"decision {decision_id!r} is unknown")
+        return self._record(row)
+
+    def add_reward(self, decision_id: str, value: float, at: float) -> None:
+        """Attach the reward of a decision."""
+        with self._lock:
+            self._flush()
+            known = self._conn.execute(
+                "SELECT COUNT(*) FROM decisions WHERE decision_id = ?", (decision_id,)
+            ).fetchone()[0]
+            if not known:
+                raise NotFound(f"decision {decision_id!r} is unknown")
+            try:
+                with self._conn:
+                    self._conn.execute(
+                        "INSERT INTO decision_rewards VALUES (?, ?, ?)",
+                        (decision_id, float(value), at),
+                    )
+            except sqlite3.IntegrityError:
+                raise DataError(
+                    f"decision {decision_id!r} already has a reward", field="decision_id"
+                ) from None
+
+    def to_frame(self, point: str | None = None) -> pd.DataFrame:
+        """Decisions as a DataFrame (:data:`COLUMNS`)."""
+        sql = _SELECT + (" WHERE d.point = ?" if point is not None else "")
+        sql += " ORDER BY d.created_at"
+        with self._lock:
+            self._flush()
+            rows = self._conn.execute(sql, (point,) if point is not None else ()).fetchall()
+        frame = pd.DataFrame(rows, columns=list(COLUMNS))
+        frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
+        return frame_of(frame.to_dict("records"))
+
+    def erase_customer(self, customer_id: str) -> int:
+        """Delete a customer's decisions and rewards."""
+        with self._lock, self._conn:
+            self._flush()
+            self._conn.execute(
+                "DELETE FROM decision_rewards WHERE decision_id IN"
+                " (SELECT decision_id FROM decisions WHERE customer_id = ?)",
+                (customer_id,),
+            )
+            cur = self._conn.execute("DELETE FROM decisions WHERE customer_id = ?", (customer_id,))
+        return cur.rowcount
+
+
+__all__ = ["SQLiteDecisionLog"]
