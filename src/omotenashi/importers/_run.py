@@ -23,8 +23,7 @@ from omotenashi.errors import ImportRowError
 from omotenashi.events import now_micros
 from omotenashi.files import Chunk, read_chunks
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
-from omotenashi.ingest import implied_links, write_links
-from omotenashi.ingest._file_rows import ContentIds, EventColumns, event_columns
+from omotenashi.ingest import ContentIds, EventColumns, event_columns, implied_links, write_links
 from omotenashi.storage import Store
 
 __all__ = ["run_import"]

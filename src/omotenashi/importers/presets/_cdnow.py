@@ -25,7 +25,7 @@ import pandas as pd
 from omotenashi.errors import DataError
 from omotenashi.files import CsvOptions, read_table
 from omotenashi.importers._plan import EventSource, ImportPlan
-from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.ingest import EventDefaults
 
 MASTER_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 SAMPLE_COLUMNS = ("master_id", "customer_id", "date", "number_of_cds", "dollar_value")

@@ -26,7 +26,7 @@ import pandas as pd
 from omotenashi.errors import DataError
 from omotenashi.files import CsvOptions, read_table
 from omotenashi.importers._plan import EventSource, ImportPlan
-from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.ingest import EventDefaults
 
 FILE_NAMES = ("sample_train-item-views.csv", "train-item-views.csv")
 COLUMNS = ("session_id", "user_id", "item_id", "timeframe", "eventdate")

@@ -23,7 +23,7 @@ import pandas as pd
 from omotenashi.errors import DataError
 from omotenashi.files import CsvOptions, read_table
 from omotenashi.importers._plan import EventSource, ImportPlan
-from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.ingest import EventDefaults
 
 NON_PRODUCT_CODES = {
     "POST",
