@@ -18,11 +18,13 @@ from omotenashi.decisions import (
     ArtworkSimulator,
     DecisionEngine,
     InMemoryDecisionLog,
+    learn_from_log,
+    logged_action_dist,
     make_policy,
     open_decision_log,
+    read_obd,
     simulate,
 )
-from omotenashi.decisions._offline import action_dist, read_obd, train
 from omotenashi.ope import evaluate_policy, uniform_action_dist
 
 DATA = Path(__file__).resolve().parents[1] / "../shared/datasets/obd"
@@ -179,8 +181,10 @@ def obd_learner(seed: int) -> dict:
     bts = read_obd(DATA / "bts/men/men.csv")
     rnd = read_obd(DATA / "random/men/men.csv")
     t0 = time.perf_counter()
-    learner = train(make_policy("linucb", {"exploration_floor": 0.1}, random_state=seed), bts)
-    dist = action_dist(learner, rnd)
+    learner = learn_from_log(
+        make_policy("linucb", {"exploration_floor": 0.1}, random_state=seed), bts
+    )
+    dist = logged_action_dist(learner, rnd)
     res = evaluate_policy(
         rnd.log,
         dist,

@@ -4,6 +4,8 @@
 ``$OMOTENASHI_TEST_POSTGRES``, else a private cluster on loopback, stopped at the end.
 ``postgres_url``: a fresh, empty database on it for one test (dropped afterwards).
 ``db_url``: parametrized over both backends, for tests that must hold on either.
+``om``: an engine on a new store of each backend; ``retail_store``: the whole Online Retail file
+imported once (slow tests); ``write_csv``: a small CSV file from text.
 
 Without a server the PostgreSQL tests fail with the reason when ``$CI`` or
 ``$OMOTENASHI_REQUIRE_POSTGRES`` is set (CI installs PostgreSQL), and are skipped with the
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from omotenashi import Omotenashi
 from omotenashi.testing.postgres import ENV_REQUIRE, ENV_URL, PostgresServer, Unavailable, server
 
 
@@ -51,3 +54,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return str(request.getfixturevalue("postgres_url"))
+
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO / ".." / "shared" / "datasets"
+ONLINE_RETAIL = DATASETS / "online-retail" / "Online Retail.parquet"
+
+
+@pytest.fixture
+def om(db_url: str) -> Omotenashi:
+    """An engine on a new store, once per backend (SQLite file, PostgreSQL database)."""
+    engine = Omotenashi(db_url)
+    yield engine
+    engine.close()
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def retail_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole Online Retail file imported once with its preset (shared by slow tests)."""
+    if not ONLINE_RETAIL.exists():
+        pytest.fail(f"dataset missing: {ONLINE_RETAIL} (the shared datasets must be present)")
+    path = tmp_path_factory.mktemp("retail") / "retail.db"
+    with Omotenashi(path) as engine:
+        engine.import_events(ONLINE_RETAIL, preset="online-retail")
+    return path

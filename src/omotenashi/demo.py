@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omotenashi.events.timeutil import from_micros
+from omotenashi.events import from_micros
 from omotenashi.services import Omotenashi
 
 DEMO_SOURCE = "demo:online-retail-sample"

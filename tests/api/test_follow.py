@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from omotenashi.api import ServiceSettings
-from omotenashi.events.model import Event
+from omotenashi.events import Event
 from omotenashi.services import Omotenashi, Workspace
 from omotenashi.services._workspaces import _covered
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 
 from omotenashi.api import ServiceSettings, create_app
-from omotenashi.api.routes.events import parse_events
+from omotenashi.api._routes.events import parse_events
 from omotenashi.services import (
     WAL_SAFETY_PAGES,
     AnswerCache,
@@ -154,7 +154,7 @@ def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch)
     import os
     import threading
 
-    from omotenashi.events.model import Event
+    from omotenashi.events import Event
     from omotenashi.services import EventWriter
 
     synced: list[str] = []
@@ -194,7 +194,7 @@ def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch)
 
 def test_writer_with_an_unsynced_store_acknowledges_after_commit(tmp_path):
     """``?synchronous=normal`` means the user chose not to wait for the disk: no fsync."""
-    from omotenashi.events.model import Event
+    from omotenashi.events import Event
     from omotenashi.services import EventWriter
 
     om = Omotenashi(f"{tmp_path / 'shop.db'}?synchronous=normal")
@@ -211,7 +211,7 @@ def test_a_failed_sync_fails_the_requests(tmp_path, monkeypatch):
     import os
 
     from omotenashi.errors import StorageError
-    from omotenashi.events.model import Event
+    from omotenashi.events import Event
     from omotenashi.services import EventWriter
 
     def broken(fd: int) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from omotenashi.evaluation import (
     evaluate_sessions,
@@ -20,21 +18,13 @@ from omotenashi.evaluation import (
 )
 from omotenashi.recommend import make_model
 
+from .conftest import random_ratings
+
 DATASETS = Path(__file__).resolve().parents[2] / "../shared/datasets"
 
 
-def _random_ratings(seed=0, n_users=25, n_items=15):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        items = rng.choice(n_items, size=rng.integers(6, 12), replace=False)
-        for t, i in enumerate(items):
-            rows.append((u, i, rng.integers(1, 6), t * 100 + u))
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-
-
 def test_topn_runner_matches_a_direct_numpy_evaluation():
-    split = split_p1(_random_ratings(), min_rating=3)
+    split = split_p1(random_ratings(), min_rating=3)
     row = evaluate_topn(split, [("ease", make_model("ease", l2=5.0))])[0]
     # independent computation: dense matrices, numpy inverse, loops
     users = sorted(split.train["user_id"].unique())
@@ -87,7 +77,7 @@ def test_session_runner_matches_hand_counts():
 
 
 def test_tune_uses_only_the_training_data():
-    split = split_p1(_random_ratings(seed=4), min_rating=1)
+    split = split_p1(random_ratings(seed=4), min_rating=1)
     best, rows = tune("ease", split.train, {"l2": [1.0, 10.0, 100.0]})
     assert best["l2"] in (1.0, 10.0, 100.0)
     assert len(rows) == 3
@@ -105,70 +95,3 @@ def test_ease_reproduces_the_published_p1_figure_on_ml100k():
     )
     row = evaluate_topn(split, [("ease", make_model("ease", l2=200.0))])[0]
     assert row["ndcg@10"] == pytest.approx(0.1499, abs=5e-4)
-
-
-def test_cli_evaluate_topn_and_sessions_print_one_json_line_per_model(tmp_path):
-    from omotenashi.cli import _load_commands, app
-
-    _load_commands()
-    ratings = _random_ratings(seed=2)
-    path = tmp_path / "ratings.csv"
-    ratings.to_csv(path, index=False)
-    runner = CliRunner()
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "topn",
-            "--data",
-            str(path),
-            "--map",
-            "user=user_id,item=item_id,rating=rating,time=timestamp",
-            "--min-rating",
-            "3",
-            "--no-peers",
-            "--models",
-            "ease,popularity",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert [r["model"] for r in lines] == ["ease", "popularity"]
-    for r in lines:
-        assert {"model", "params", "ndcg@10", "recall@20", "fit_s", "score_us_per_user"} <= set(r)
-
-    clicks = pd.DataFrame(
-        {"sid": [1, 1, 1, 2, 2, 3, 3], "item": list("abcabab"), "t": [1, 2, 3, 4, 5, 6, 7]}
-    )
-    tr, te = tmp_path / "train.csv", tmp_path / "test.csv"
-    clicks.to_csv(tr, index=False)
-    pd.DataFrame({"sid": [9, 9], "item": ["a", "b"], "t": [10, 11]}).to_csv(te, index=False)
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "sessions",
-            "--train",
-            str(tr),
-            "--test",
-            str(te),
-            "--map",
-            "session=sid,item=item,time=t",
-            "--no-peers",
-            "--models",
-            "sknn",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    row = json.loads(result.stdout.strip().splitlines()[0])
-    # nobody goes back to an item in the training sessions, so after [a] the model does not
-    # offer a again: b (after a in 3 of 3 training sessions) comes first
-    assert row["model"] == "sknn"
-    assert (row["hr@20"], row["mrr@20"]) == pytest.approx((1.0, 1.0))
-    assert {"coverage", "popularity", "score_us_per_event", "fit_s"} <= set(row)
-
-    bad = runner.invoke(app, ["evaluate", "topn", "--data", str(path), "--map", "user=nope,item=x"])
-    assert bad.exit_code == 2
-    assert "names no column" in bad.output

@@ -13,11 +13,10 @@ import pytest
 
 from omotenashi import Omotenashi
 from omotenashi.errors import DataError, ImportRowError
-from omotenashi.importers.presets import PRESETS, preset_plan
-from omotenashi.importers.presets import cdnow as cdnow_preset
-from omotenashi.importers.presets import obd as obd_preset
-from omotenashi.importers.presets import synthea as synthea_preset
-from omotenashi.importers.presets.movielens import title_year
+from omotenashi.importers.presets import PRESETS, preset_plan, title_year
+from omotenashi.importers.presets import _cdnow as cdnow_preset
+from omotenashi.importers.presets import _obd as obd_preset
+from omotenashi.importers.presets import _synthea as synthea_preset
 
 DATA = Path(__file__).resolve().parents[2] / "../shared/datasets"
 ML100K = DATA / "ml-100k"

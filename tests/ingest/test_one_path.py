@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omotenashi import Omotenashi
-from omotenashi.storage.schema import EVENT_COLUMNS
+from omotenashi.storage import EVENT_COLUMNS
 
 STORED = [c for c in EVENT_COLUMNS if c != "received_at"]
 MAPPING = (

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omotenashi.importers.presets.obd import load_obd
+from omotenashi.importers.presets import load_obd
 from omotenashi.ope import evaluate_policy, uniform_action_dist
 
 OBD = Path(__file__).resolve().parents[2] / "../shared/datasets/obd"

@@ -73,6 +73,11 @@ def fitted():
 @pytest.fixture()
 def events() -> pd.DataFrame:
     """Store-shaped purchase events of the planted interactions."""
+    return make_events()
+
+
+def make_events() -> pd.DataFrame:
+    """Store-shaped purchase events of the planted interactions."""
     data = make_interactions()
     t0 = pd.Timestamp("2025-03-01", tz="UTC")
     return pd.DataFrame(

@@ -376,3 +376,11 @@ def test_reasons_are_worded_for_the_request(fitted):
     visit = model.recommend_session(["s3", "s4"], 2)
     assert visit[0].reasons[0].text.startswith("because you looked at")
     assert model.recommend("u0", 1)[0].reasons[0].text.startswith("because you interacted with")
+
+
+def test_every_registered_model_is_named_after_its_registry_key():
+    from omotenashi.recommend import MODELS
+
+    for name, cls in MODELS.items():
+        assert cls.name == name
+        assert cls().get_params() == make_model(name).get_params()

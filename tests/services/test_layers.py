@@ -96,11 +96,3 @@ def test_services_never_import_a_face() -> None:
         if name in FACES
     ]
     assert crossing == []
-
-
-def test_services_exports_are_exactly_its_public_names() -> None:
-    import omotenashi.services as services
-
-    assert set(services.__all__) == set(services._EXPORTS)
-    for name in services.__all__:
-        assert getattr(services, name) is not None, name

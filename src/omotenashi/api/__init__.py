@@ -5,8 +5,8 @@ Build it with :func:`create_app`; run it with ``omotenashi serve``. See docs/ser
 
 from __future__ import annotations
 
-from omotenashi.api.app import app_from_env, create_app
-from omotenashi.api.service import Service
+from omotenashi.api._app import app_from_env, create_app
+from omotenashi.api._service import Service
 from omotenashi.services import SCOPES, CreatedKey, KeyInfo, KeyStore, ServiceSettings
 
 __all__ = [

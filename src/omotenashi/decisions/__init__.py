@@ -29,6 +29,13 @@ from omotenashi.decisions._log import (
     InMemoryDecisionLog,
     open_decision_log,
 )
+from omotenashi.decisions._offline import (
+    LoggedRequests,
+    learn_from_log,
+    logged_action_dist,
+    read_logs,
+    read_obd,
+)
 from omotenashi.decisions._points import (
     DecisionPoint,
     EligibilityRule,
@@ -53,6 +60,11 @@ from omotenashi.decisions._simulator import ArtworkSimulator, Round, SimulationR
 from omotenashi.decisions._vw import VowpalPolicy
 
 __all__ = [
+    "LoggedRequests",
+    "learn_from_log",
+    "logged_action_dist",
+    "read_logs",
+    "read_obd",
     "COLUMNS",
     "POLICIES",
     "ABReport",

@@ -7,8 +7,8 @@ module names them for the decision package; which backend holds a log is chosen 
 
 from __future__ import annotations
 
-from omotenashi.storage import open_decision_log
-from omotenashi.storage.base import DecisionLogStore as DecisionLog
-from omotenashi.storage.decision_log import COLUMNS, DecisionRecord, InMemoryDecisionLog
+from omotenashi.storage import DECISION_COLUMNS as COLUMNS
+from omotenashi.storage import DecisionLogStore as DecisionLog
+from omotenashi.storage import DecisionRecord, InMemoryDecisionLog, open_decision_log
 
 __all__ = ["COLUMNS", "DecisionLog", "DecisionRecord", "InMemoryDecisionLog", "open_decision_log"]

@@ -21,7 +21,7 @@ from omotenashi.decisions._features import Features, action_features, context_fe
 from omotenashi.decisions._policies import Policy
 from omotenashi.errors import DataError
 from omotenashi.files import BANDIT_LOGS, CsvOptions, parse_column_map, read_table
-from omotenashi.importers.presets.obd import load_obd
+from omotenashi.importers.presets import load_obd
 from omotenashi.ope import BanditLog
 from omotenashi.storage import is_postgres_url, open_decision_log
 
@@ -196,7 +196,7 @@ def read_logs(
     raise DataError(f"preset: unknown {preset!r}; use obd or decisions", field="preset")
 
 
-def action_dist(
+def logged_action_dist(
     policy: Policy, requests: LoggedRequests, progress: Callable[[int], Any] | None = None
 ) -> np.ndarray:
     """The policy's probabilities in every logged round, shape (n_rounds, n_actions).
@@ -221,7 +221,7 @@ def action_dist(
     return out
 
 
-def train(
+def learn_from_log(
     policy: Policy, requests: LoggedRequests, progress: Callable[[int], Any] | None = None
 ) -> Policy:
     """Warm-start a policy from a log: one update per logged round, in log order."""

@@ -33,7 +33,7 @@ from omotenashi.evaluation._runner import (
     topn_peers,
     tune,
 )
-from omotenashi.importers.presets.diginetica import load_diginetica
+from omotenashi.importers.presets import load_diginetica
 
 __all__ = [
     "SessionSplit",

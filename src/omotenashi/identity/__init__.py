@@ -19,12 +19,13 @@ Rules (also in docs/identity.md):
    winning on conflicts. Merging is idempotent.
 """
 
-from omotenashi.identity.rules import (
+from omotenashi.identity._rules import (
     IDENTITY_CONTEXT_KEYS,
     LinkResult,
     alias,
     identify,
     merge,
+    normalise_identity,
     resolve_customer,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "alias",
     "identify",
     "merge",
+    "normalise_identity",
     "resolve_customer",
 ]

@@ -15,7 +15,7 @@ from omotenashi.importers._catalog import customers_from_file, items_from_file
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
 from omotenashi.importers._run import run_import
 from omotenashi.importers.presets import PRESETS, preset_plan
-from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.ingest import EventDefaults
 
 #: The name this package exported before the one parser moved to ``omotenashi.files``.
 parse_map = parse_column_map

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError, ImportRowError
-from omotenashi.events.model import Item
-from omotenashi.files._column_map import parse_column_map
-from omotenashi.files._readers import CsvOptions, read_chunks
-from omotenashi.ingest._file_rows import _text
+from omotenashi.events import Item
+from omotenashi.files import CsvOptions, parse_column_map, read_chunks
+from omotenashi.ingest import id_text
 
 __all__ = ["customers_from_file", "items_from_file"]
 
@@ -52,7 +51,7 @@ def items_from_file(
                     f"{path}: column(s) {', '.join(map(repr, missing))} not in the file",
                     field="map",
                 )
-            ids = _text(frame[mapping["item"]]).to_pylist()
+            ids = id_text(frame[mapping["item"]]).to_pylist()
             for position in range(len(frame)):
                 where = f"{chunk.unit} {chunk.first_line + position}"
                 item_id = ids[position]
@@ -119,7 +118,7 @@ def customers_from_file(
             columns = explicit or {
                 str(c): str(c) for c in frame.columns if c != mapping["customer"]
             }
-            ids = _text(frame[mapping["customer"]]).to_pylist()
+            ids = id_text(frame[mapping["customer"]]).to_pylist()
             records = (
                 frame[list(columns.values())].to_dict("records") if columns else [{}] * len(frame)
             )

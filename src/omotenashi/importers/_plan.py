@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from omotenashi.files._readers import CsvOptions, count_rows
-from omotenashi.ingest._file_rows import EventDefaults
+from omotenashi.files import CsvOptions, count_rows
+from omotenashi.ingest import EventDefaults
 
 __all__ = ["EventSource", "ImportPlan", "ImportReport"]
 

@@ -20,12 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import ImportRowError
-from omotenashi.events.timeutil import now_micros
-from omotenashi.files._readers import Chunk, read_chunks
+from omotenashi.events import now_micros
+from omotenashi.files import Chunk, read_chunks
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
-from omotenashi.ingest._file_rows import ContentIds, EventColumns, event_columns
-from omotenashi.ingest._links import implied_links, write_links
-from omotenashi.storage.base import Store
+from omotenashi.ingest import ContentIds, EventColumns, event_columns, implied_links, write_links
+from omotenashi.storage import Store
 
 __all__ = ["run_import"]
 

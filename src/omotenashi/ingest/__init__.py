@@ -6,6 +6,13 @@ row and the same links. ``_rows`` holds the row rule (sign of money, rounding, c
 ``_links`` the identity rule, ``_file_rows`` the same row rule over whole columns of a file.
 """
 
+from omotenashi.ingest._file_rows import (
+    ContentIds,
+    EventColumns,
+    EventDefaults,
+    event_columns,
+    id_text,
+)
 from omotenashi.ingest._links import Link, implied_links, row_links, write_links
 from omotenashi.ingest._rows import (
     MONEY_DECIMALS,
@@ -17,6 +24,11 @@ from omotenashi.ingest._rows import (
 )
 
 __all__ = [
+    "ContentIds",
+    "EventColumns",
+    "EventDefaults",
+    "event_columns",
+    "id_text",
     "MONEY_DECIMALS",
     "Link",
     "context_json",

@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
-from omotenashi.events.model import clean_name
+from omotenashi.events import clean_name
 from omotenashi.ingest._rows import context_json, settle_amounts
-from omotenashi.storage.schema import EVENT_COLUMNS
+from omotenashi.storage import EVENT_COLUMNS
 
 _MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "none", "<NA>"}
 _NAME_PATTERN = r"[a-z0-9_.:\-]{1,64}"
@@ -74,7 +74,7 @@ class EventColumns:
 _MISSING_SET = pa.array(sorted(_MISSING_TEXT), type=pa.string())
 
 
-def _text(series: pd.Series) -> pa.Array:
+def id_text(series: pd.Series) -> pa.Array:
     """Ids as trimmed text (arrow), with the usual spellings of 'missing' as null.
 
     Whole floats lose their '.0' (a customer id read as 12347.0 is '12347')."""
@@ -349,7 +349,7 @@ def event_columns(
         if key not in columns:
             ids[key] = null_text
             continue
-        text = _text(columns[key])
+        text = id_text(columns[key])
         lengths = np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64)
         check.fail(
             lengths > _ID_MAX, column_name(key), lambda p: f"id longer than {_ID_MAX} characters"
@@ -383,7 +383,7 @@ def event_columns(
             values = raw.to_numpy(dtype="float64", na_value=np.nan)
             given = ~np.isnan(values)
         else:
-            text = _text(raw)
+            text = id_text(raw)
             values = pd.to_numeric(
                 pd.Series(text, dtype=pd.ArrowDtype(pa.string())), errors="coerce"
             ).to_numpy(dtype="float64", na_value=np.nan)
@@ -394,7 +394,7 @@ def event_columns(
 
     # -- type and channel -------------------------------------------------------------------
     if "type" in columns:
-        types = _names(_text(columns["type"]))
+        types = _names(id_text(columns["type"]))
         check.fail(
             ~_valid_names(types),
             column_name("type"),
@@ -424,7 +424,7 @@ def event_columns(
     is_return = np.asarray(pc.fill_null(pc.equal(types, "return"), False), dtype=bool)
 
     if "channel" in columns:
-        channels = _names(_text(columns["channel"]))
+        channels = _names(id_text(columns["channel"]))
         check.fail(
             ~_valid_names(channels),
             column_name("channel"),

@@ -21,9 +21,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from omotenashi.identity.rules import IDENTITY_CONTEXT_KEYS, normalise_identity
-from omotenashi.storage.base import Store
-from omotenashi.storage.schema import EVENT_COLUMNS
+from omotenashi.identity import IDENTITY_CONTEXT_KEYS, normalise_identity
+from omotenashi.storage import EVENT_COLUMNS, Store
 
 _LINK_FIELDS = tuple(
     EVENT_COLUMNS.index(name) for name in ("customer_id", "anonymous_id", "type", "ts", "context")

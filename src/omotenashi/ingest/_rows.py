@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from omotenashi.events.model import Event, new_event_id
-from omotenashi.events.timeutil import aware_micros
+from omotenashi.events import Event, aware_micros, new_event_id
 
 #: Decimals money is rounded to on the way into the store.
 MONEY_DECIMALS = 6

@@ -8,7 +8,7 @@ Every model is fitted on an interaction table (``user_id``, ``item_id``, ``weigh
 
 from __future__ import annotations
 
-from omotenashi.recommend._artefacts import list_versions, load_model, save_model
+from omotenashi.recommend._artefacts import list_versions, load_model, save_model, set_default
 from omotenashi.recommend._base import Reason, Recommendation, Recommender
 from omotenashi.recommend._catalog import ItemCatalog
 from omotenashi.recommend._content import ContentBased, Hybrid
@@ -27,6 +27,7 @@ from omotenashi.recommend._rules import Rules, mmr_select
 from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
 
 __all__ = [
+    "set_default",
     "BM25ItemKNN",
     "BPR",
     "BoughtTogether",

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from omotenashi.errors import NotFound
 from omotenashi.recommend._base import Recommender
 from omotenashi.recommend._catalog import ItemCatalog
-from omotenashi.storage.artefacts import FolderArtefacts
+from omotenashi.storage import FolderArtefacts
 
 FORMAT_VERSION = 1
 _BASE = ("user_items_", "user_ages_", "item_popularity_")

@@ -23,18 +23,19 @@ from omotenashi.decisions import (
     DecisionLog,
     DecisionPoint,
     EligibilityRule,
+    LoggedRequests,
     Policy,
     PolicySpec,
     RewardSpec,
     Variant,
     action_features,
     context_features,
+    learn_from_log,
     load_policy,
     make_policy,
+    read_logs,
     simulate,
 )
-from omotenashi.decisions._offline import LoggedRequests, read_logs
-from omotenashi.decisions._offline import train as train_from_log
 from omotenashi.errors import Conflict, DataError, Expired, NotFound
 
 if TYPE_CHECKING:
@@ -310,7 +311,7 @@ class Decisions:
     ) -> dict[str, Any]:
         """Warm-start ``learner`` from logged requests (one update per round) and save it
         (``.npz``, evaluated with ``evaluate ope``)."""
-        train_from_log(learner, requests, progress=progress)
+        learn_from_log(learner, requests, progress=progress)
         learner.save(out)
         return {"policy": learner.kind, "updates": learner.n_updates_, "saved": str(out)}
 

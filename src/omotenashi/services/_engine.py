@@ -19,7 +19,7 @@ import pandas as pd
 
 from omotenashi import identity as identity_rules
 from omotenashi import profiles
-from omotenashi.events.model import CustomerRecord, Event, Item
+from omotenashi.events import CustomerRecord, Event, Item
 from omotenashi.importers import ImportReport
 from omotenashi.services._identity import Identities
 from omotenashi.services._ingest import Ingest, TrackResult

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from omotenashi import evaluation as ev
-from omotenashi.decisions import Policy
-from omotenashi.decisions._offline import LoggedRequests, action_dist, read_logs
+from omotenashi.decisions import LoggedRequests, Policy, logged_action_dist, read_logs
 from omotenashi.ope import evaluate_policy
 from omotenashi.recommend import make_model
 
@@ -110,7 +109,7 @@ class Evaluation:
         if policy.kind == "uniform" and requests.eligible is None:
             dist = np.full((log.n_rounds, log.n_actions), 1.0 / log.n_actions)
         else:
-            dist = action_dist(policy, requests, progress=progress)
+            dist = logged_action_dist(policy, requests, progress=progress)
         results = evaluate_policy(
             log,
             dist,

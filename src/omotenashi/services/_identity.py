@@ -38,7 +38,7 @@ class Identities:
 
     def find_customer(self, kind: str, value: str) -> str | None:
         """The customer an identity (e-mail, anonymous id, old customer id ...) belongs to."""
-        kind, value = identity_rules.rules.normalise_identity(kind, value)
+        kind, value = identity_rules.normalise_identity(kind, value)
         return self.store.identities.resolve(kind, value)
 
     def person(self, any_id: str) -> str | None:

@@ -20,8 +20,7 @@ from pydantic import ValidationError
 from omotenashi import identity as identity_rules
 from omotenashi import ingest
 from omotenashi.errors import DataError
-from omotenashi.events.model import CustomerRecord, Event, Item
-from omotenashi.events.timeutil import now_micros
+from omotenashi.events import CustomerRecord, Event, Item, now_micros
 from omotenashi.importers import (
     PRESETS,
     CsvOptions,

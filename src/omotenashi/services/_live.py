@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import StorageError
-from omotenashi.events.model import Event
+from omotenashi.events import Event
 from omotenashi.services._ingest import PreparedEvents, TrackResult
 from omotenashi.storage import Checkpointing, DeferredSync, Store
 

@@ -50,7 +50,7 @@ class Profiles:
 
     def stats(self) -> dict[str, Any]:
         """Counts and ranges of what the store holds."""
-        from omotenashi.events.timeutil import isoformat
+        from omotenashi.events import isoformat
 
         data = self.store.reads.stats()
         data["first_event"] = isoformat(data["first_event"])

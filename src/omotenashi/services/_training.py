@@ -32,8 +32,8 @@ from omotenashi.recommend import (
     make_model,
     save_model,
     sessionize,
+    set_default,
 )
-from omotenashi.recommend._artefacts import set_default
 from omotenashi.storage import LockHeld
 
 #: Model answering ``/items/{id}/bought-together`` (fitted on orders).

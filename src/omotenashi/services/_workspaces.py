@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from omotenashi.events.model import Event
+from omotenashi.events import Event
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
 from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker

@@ -1,4 +1,4 @@
-"""Storage backends behind narrow interfaces (``storage.base``), chosen by URL.
+"""Storage backends behind narrow interfaces (``storage._base``), chosen by URL.
 
 * ``sqlite:///path/to/file.db`` or a plain path — the embedded default, no server needed;
   ``?synchronous=normal`` trades power-loss durability for faster commits (a crashed process
@@ -17,11 +17,11 @@ A store offers one attribute per concern: ``store.events``, ``store.identities``
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path as _Path
 
-from omotenashi.errors import StorageError
-from omotenashi.storage.artefacts import FolderArtefacts, LockHeld
-from omotenashi.storage.base import (
+from omotenashi.errors import StorageError as _StorageError
+from omotenashi.storage._artefacts import FolderArtefacts, LockHeld
+from omotenashi.storage._base import (
     ArtefactStore,
     Catalog,
     Checkpointing,
@@ -38,6 +38,9 @@ from omotenashi.storage.base import (
     ScoreStore,
     Store,
 )
+from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
+from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
+from omotenashi.storage._schema import EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -55,12 +58,12 @@ def sqlite_path(url: str) -> str:
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///") :]
     if url.startswith("sqlite://"):
-        raise StorageError(f"cannot read SQLite URL {url!r}: use sqlite:///path/to/file.db")
+        raise _StorageError(f"cannot read SQLite URL {url!r}: use sqlite:///path/to/file.db")
     if "://" in url:
         scheme = url.split("://", 1)[0]
         if is_postgres_url(url):
-            raise StorageError(f"{scheme}:// names a PostgreSQL server, not a SQLite file")
-        raise StorageError(f"unknown store URL scheme {scheme!r} in {url!r}")
+            raise _StorageError(f"{scheme}:// names a PostgreSQL server, not a SQLite file")
+        raise _StorageError(f"unknown store URL scheme {scheme!r} in {url!r}")
     return url
 
 
@@ -101,16 +104,16 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     location, options = _options(text)
     unknown = set(options) - {"synchronous"}
     if unknown:
-        raise StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
+        raise _StorageError(f"unknown store option(s) {', '.join(sorted(unknown))} in {text!r}")
     synchronous = options.get("synchronous", "full").lower()
     if synchronous not in ("full", "normal"):
-        raise StorageError(
+        raise _StorageError(
             "synchronous must be full (survives power loss, the default) or "
             "normal (survives a crashed process; faster commits)"
         )
     path = sqlite_path(location)
-    if path != ":memory:" and not create and not Path(path).exists():
-        raise StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")
+    if path != ":memory:" and not create and not _Path(path).exists():
+        raise _StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
@@ -125,7 +128,6 @@ def open_decision_log(url: str | os.PathLike[str], *, batch_size: int = 1) -> De
         from omotenashi.storage.postgres import open_postgres_decision_log
 
         return open_postgres_decision_log(text, batch_size=batch_size)
-    from omotenashi.storage.decision_log import InMemoryDecisionLog
     from omotenashi.storage.sqlite import SQLiteDecisionLog
 
     location, _ = _options(text)
@@ -149,18 +151,22 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 
 __all__ = [
+    "DECISION_COLUMNS",
     "DEFAULT_DB",
     "ENV_VAR",
+    "EVENT_COLUMNS",
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
     "DecisionLogStore",
+    "DecisionRecord",
     "DeferredSync",
     "EventLog",
     "FolderArtefacts",
     "FollowRow",
     "IdentityGraph",
     "ImportLedger",
+    "InMemoryDecisionLog",
     "KeyRecord",
     "KeyStore",
     "LockHeld",

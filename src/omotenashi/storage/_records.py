@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from omotenashi.storage.base import KeyRecord
-from omotenashi.storage.decision_log import COLUMNS as DECISION_COLUMNS
-from omotenashi.storage.decision_log import DecisionRecord, frame_of
-from omotenashi.storage.schema import EVENT_COLUMNS
+from omotenashi.storage._base import KeyRecord
+from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
+from omotenashi.storage._decision_log import DecisionRecord, frame_of
+from omotenashi.storage._schema import EVENT_COLUMNS
 
 #: columns of ``schema.RESOLVED_EVENTS``, and of the frame ``events_frame()`` returns
 RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 import pandas as pd
 
 from omotenashi.errors import DataError, NotFound
-from omotenashi.events.timeutil import now_micros
+from omotenashi.events import now_micros
 from omotenashi.storage import _records as records
-from omotenashi.storage.base import FollowRow, PersonKeys
-from omotenashi.storage.decision_log import DecisionRecord
-from omotenashi.storage.schema import RESOLVED_EVENTS, RFM_AGGREGATES
+from omotenashi.storage._base import FollowRow, PersonKeys
+from omotenashi.storage._decision_log import DecisionRecord
+from omotenashi.storage._schema import RESOLVED_EVENTS, RFM_AGGREGATES
 
 #: the decisions with their rewards, in ``decision_log.COLUMNS`` order
 SELECT_DECISIONS = (

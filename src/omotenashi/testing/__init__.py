@@ -1,8 +1,9 @@
 """Reusable test batteries that a new implementation runs to prove it behaves like the others.
 
 :class:`StoreConformance` (``omotenashi.testing.storage``): what every storage backend of
-``open_store`` must do (every interface of ``storage.base``, transactions, durability,
-concurrency).
+``open_store`` must do (every interface of ``omotenashi.storage``, transactions, rollback), with
+:class:`SharedHandleConformance` (backends whose handles share data: isolation, durability,
+concurrency) or :class:`PrivateHandleConformance` (``memory://``: every handle its own store).
 
 :class:`RecommenderConformance` (``omotenashi.testing.recommenders``): what every recommender
 must do (the request contract, parameters, determinism, artefacts, rules, explanations, a
@@ -23,6 +24,18 @@ _pytest.register_assert_rewrite("omotenashi.testing.recommenders", "omotenashi.t
 
 from omotenashi.testing import postgres, recommenders, storage  # noqa: E402
 from omotenashi.testing.recommenders import RecommenderConformance  # noqa: E402
-from omotenashi.testing.storage import StoreConformance  # noqa: E402
+from omotenashi.testing.storage import (  # noqa: E402
+    PrivateHandleConformance,
+    SharedHandleConformance,
+    StoreConformance,
+)
 
-__all__ = ["RecommenderConformance", "StoreConformance", "postgres", "recommenders", "storage"]
+__all__ = [
+    "PrivateHandleConformance",
+    "RecommenderConformance",
+    "SharedHandleConformance",
+    "StoreConformance",
+    "postgres",
+    "recommenders",
+    "storage",
+]

@@ -1,23 +1,33 @@
 """The storage conformance battery: what every backend of ``open_store`` must do.
 
-How a backend plugs in: subclass :class:`StoreConformance` in a test module and give it a
-``store_url`` fixture that returns the URL of a fresh, empty store for each test::
+Three parts, each a class to subclass in a test module with a ``store_url`` fixture that returns
+the URL of a fresh, empty store for each test:
 
-    from omotenashi.testing.storage import StoreConformance
+* :class:`StoreConformance` — every backend: every interface of ``omotenashi.storage`` on one
+  handle, transactions and rollback, identity edge cases, artefacts, keys;
+* :class:`SharedHandleConformance` — backends whose handles share data (a SQLite file, a
+  PostgreSQL server): a second handle or another process sees what was committed, isolation,
+  durability after SIGKILL, concurrent writer processes;
+* :class:`PrivateHandleConformance` — backends whose every handle is a store of its own
+  (``memory://``): two handles of one URL never see each other's data.
 
-    class TestMyBackend(StoreConformance):
-        @pytest.fixture
-        def store_url(self, tmp_path):
-            return f"mydb://.../{tmp_path.name}"
+A backend runs the first and the one of the other two that describes it, so nothing is skipped::
 
-The project's own tests (``tests/storage/``) run it for every URL factory in
-``tests/storage/conftest.py``'s ``BACKENDS``; a backend added there runs the whole battery.
+    from omotenashi.testing.storage import SharedHandleConformance, StoreConformance
 
-The battery talks to stores only through ``storage.base`` (``store.events``,
-``store.identities`` ...), ``open_store`` and ``open_key_store``. Tests that need a second
-handle on the same data (durability, concurrency, isolation) are skipped for ``memory://``,
-whose every handle is private. Event rows are tuples in ``schema.EVENT_COLUMNS`` order; build
-them with :func:`event_row`.
+    @pytest.fixture
+    def store_url(tmp_path):
+        return f"mydb://.../{tmp_path.name}"
+
+    class TestMyBackend(StoreConformance): ...
+    class TestMyBackendHandles(SharedHandleConformance): ...
+
+The project's own tests (``tests/storage/``) run them for every URL factory in
+``tests/storage/conftest.py``: ``SHARED_BACKENDS`` (and PostgreSQL) and ``PRIVATE_BACKENDS``.
+
+The battery talks to stores only through ``omotenashi.storage`` (``store.events``,
+``store.identities`` ...), ``open_store`` and ``open_key_store``. Event rows are tuples in
+``EVENT_COLUMNS`` order; build them with :func:`event_row`.
 """
 
 from __future__ import annotations
@@ -40,10 +50,13 @@ import pyarrow as pa
 import pytest
 
 from omotenashi.errors import DataError, NotFound
+from omotenashi.storage import DECISION_COLUMNS as COLUMNS
 from omotenashi.storage import (
+    EVENT_COLUMNS,
     ArtefactStore,
     Catalog,
     DecisionLogStore,
+    DecisionRecord,
     EventLog,
     IdentityGraph,
     ImportLedger,
@@ -56,8 +69,6 @@ from omotenashi.storage import (
     open_key_store,
     open_store,
 )
-from omotenashi.storage.decision_log import COLUMNS, DecisionRecord
-from omotenashi.storage.schema import EVENT_COLUMNS
 
 DAY = 86_400_000_000  # microseconds
 T0 = 1_700_000_000_000_000
@@ -119,11 +130,6 @@ def arrow_batch(rows: list[tuple[Any, ...]]) -> pa.Table:
 def shared(url: str) -> bool:
     """Whether a second ``open_store(url)`` reaches the same data (not ``memory://``)."""
     return not url.startswith("memory://") and ":memory:" not in url
-
-
-def _needs_shared(url: str) -> None:
-    if not shared(url):
-        pytest.skip("every handle of this store is private")
 
 
 def _event_ids(store: Store) -> list[str]:
@@ -209,8 +215,8 @@ def check_two_writers_and_a_reader(url: str, count: int = 150) -> None:
     assert last >= 2 * count
 
 
-class StoreConformance:
-    """The battery. Subclass it and provide a ``store_url`` fixture (see the module docs)."""
+class _OneStore:
+    """The fixture every part of the battery shares: a fresh store for each test."""
 
     # -- fixtures --------------------------------------------------------------------------
     @pytest.fixture
@@ -224,15 +230,34 @@ class StoreConformance:
         finally:
             store.close()
 
-    @pytest.fixture
-    def other(self, store_url: str, store: Store) -> Iterator[Store]:
-        """A second handle on the same store (another connection)."""
-        _needs_shared(store_url)
-        second = open_store(store_url)
-        try:
-            yield second
-        finally:
-            second.close()
+    def _shop(self, store: Store) -> None:
+        store.catalog.upsert_items(
+            [
+                {"item_id": "tea", "title": "Tea", "categories": ["drinks"]},
+                {"item_id": "mug", "title": "Mug", "categories": ["ware"]},
+            ]
+        )
+        rows = [
+            event_row("1", customer_id="c", type="view", item_id="tea", channel="web", ts=T0),
+            event_row("2", customer_id="c", type="purchase", item_id="tea", order_id="o1",
+                      value=10.0, channel="web", ts=T0 + DAY),
+            event_row("3", customer_id="c", type="purchase", item_id="mug", order_id="o1",
+                      value=5.0, channel="shop", ts=T0 + DAY),
+            event_row("4", customer_id="c", type="purchase", value=7.0, ts=T0 + 2 * DAY),
+            event_row("5", customer_id="c", type="return", item_id="mug", value=5.0,
+                      ts=T0 + 3 * DAY),
+            event_row("6", anonymous_id="dev", type="view", item_id="mug", ts=T0 + 4 * DAY),
+            event_row("7", anonymous_id="guest", type="view", item_id="tea", ts=T0 + 4 * DAY),
+            event_row("8", customer_id="d", type="purchase", value=3.0, ts=T0 + 4 * DAY),
+        ]  # fmt: skip
+        store.events.insert(rows)
+        store.identities.link("anonymous", "dev", "c", "identify", T0)
+
+
+class StoreConformance(_OneStore):
+    """What every backend must do on one handle. Subclass it and provide a ``store_url``
+    fixture (see the module docs); add :class:`SharedHandleConformance` or
+    :class:`PrivateHandleConformance` for what a second ``open_store`` of the URL must see."""
 
     # -- shape -----------------------------------------------------------------------------
     def test_store_offers_every_interface(self, store: Store, store_url: str) -> None:
@@ -391,13 +416,6 @@ class StoreConformance:
         assert events.own_spans() == spans
         events.forget_own_spans(spans[0][1])
         assert events.own_spans() == []
-
-    def test_own_spans_are_per_handle(self, store: Store, other: Store) -> None:
-        store.events.record_own_spans()
-        other.events.record_own_spans()
-        other.events.insert_new([event_row("theirs")])
-        assert store.events.own_spans() == []
-        assert [r[0] for r in store.events.after(0, 10)] == [other.events.own_spans()[0][1]]
 
     # -- identities ------------------------------------------------------------------------
     def test_first_link_wins(self, store: Store) -> None:
@@ -591,29 +609,6 @@ class StoreConformance:
         assert store.reads.stats()["imports"] == 2
 
     # -- reads -----------------------------------------------------------------------------
-    def _shop(self, store: Store) -> None:
-        store.catalog.upsert_items(
-            [
-                {"item_id": "tea", "title": "Tea", "categories": ["drinks"]},
-                {"item_id": "mug", "title": "Mug", "categories": ["ware"]},
-            ]
-        )
-        rows = [
-            event_row("1", customer_id="c", type="view", item_id="tea", channel="web", ts=T0),
-            event_row("2", customer_id="c", type="purchase", item_id="tea", order_id="o1",
-                      value=10.0, channel="web", ts=T0 + DAY),
-            event_row("3", customer_id="c", type="purchase", item_id="mug", order_id="o1",
-                      value=5.0, channel="shop", ts=T0 + DAY),
-            event_row("4", customer_id="c", type="purchase", value=7.0, ts=T0 + 2 * DAY),
-            event_row("5", customer_id="c", type="return", item_id="mug", value=5.0,
-                      ts=T0 + 3 * DAY),
-            event_row("6", anonymous_id="dev", type="view", item_id="mug", ts=T0 + 4 * DAY),
-            event_row("7", anonymous_id="guest", type="view", item_id="tea", ts=T0 + 4 * DAY),
-            event_row("8", customer_id="d", type="purchase", value=3.0, ts=T0 + 4 * DAY),
-        ]  # fmt: skip
-        store.events.insert(rows)
-        store.identities.link("anonymous", "dev", "c", "identify", T0)
-
     def test_person_summary(self, store: Store) -> None:
         self._shop(store)
         keys = store.identities.person_keys("c")
@@ -711,13 +706,6 @@ class StoreConformance:
         assert log.erase_customer("c1") == 3
         assert log.to_frame()["decision_id"].tolist() == ["d3"]
         log.flush()
-
-    def test_decisions_are_shared_by_handles(self, store: Store, other: Store) -> None:
-        store.decisions.append(
-            DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}, policy="fixed")
-        )
-        store.decisions.flush()
-        assert other.decisions.get("d").variant == "a"
 
     # -- keys ------------------------------------------------------------------------------
     def test_key_store(self, store_url: str) -> None:
@@ -868,6 +856,36 @@ class StoreConformance:
             store.events.insert([event_row("b")])
         assert set(_event_ids(store)) <= {"a", "b"} and "b" in _event_ids(store)
 
+
+class SharedHandleConformance(_OneStore):
+    """For backends whose handles share data (a file, a server): a second ``open_store`` of the
+    same URL, or another process, sees what the first committed, and concurrent handles keep
+    their isolation and durability promises."""
+
+    # -- a second handle on the same data --------------------------------------------------
+    @pytest.fixture
+    def other(self, store_url: str, store: Store) -> Iterator[Store]:
+        """A second handle on the same store (another connection)."""
+        second = open_store(store_url)
+        try:
+            yield second
+        finally:
+            second.close()
+
+    def test_own_spans_are_per_handle(self, store: Store, other: Store) -> None:
+        store.events.record_own_spans()
+        other.events.record_own_spans()
+        other.events.insert_new([event_row("theirs")])
+        assert store.events.own_spans() == []
+        assert [r[0] for r in store.events.after(0, 10)] == [other.events.own_spans()[0][1]]
+
+    def test_decisions_are_shared_by_handles(self, store: Store, other: Store) -> None:
+        store.decisions.append(
+            DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}, policy="fixed")
+        )
+        store.decisions.flush()
+        assert other.decisions.get("d").variant == "a"
+
     def test_commits_are_invisible_until_the_outer_end(self, store: Store, other: Store) -> None:
         with store.transaction():
             with store.transaction():
@@ -900,7 +918,6 @@ class StoreConformance:
 
     # -- durability and concurrency (real processes) ---------------------------------------
     def test_data_outlives_the_handle(self, store_url: str, store: Store) -> None:
-        _needs_shared(store_url)
         self._shop(store)
         store.decisions.append(DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}))
         store.close()
@@ -913,15 +930,91 @@ class StoreConformance:
             again.close()
 
     def test_acknowledged_events_survive_sigkill(self, store_url: str) -> None:
-        _needs_shared(store_url)
         check_acknowledged_events_survive_sigkill(store_url)
 
     def test_two_writer_processes_and_a_reader(self, store_url: str) -> None:
-        _needs_shared(store_url)
         check_two_writers_and_a_reader(store_url)
 
 
+class PrivateHandleConformance(_OneStore):
+    """For backends whose every handle is a store of its own (``memory://``): two handles of
+    the same URL never see each other's data, and nothing outlives a closed handle."""
+
+    @pytest.fixture
+    def other(self, store_url: str, store: Store) -> Iterator[Store]:
+        """A second handle of the same URL (another, separate store)."""
+        second = open_store(store_url)
+        try:
+            yield second
+        finally:
+            second.close()
+
+    def test_two_handles_are_separate_stores(self, store: Store, other: Store) -> None:
+        assert other is not store
+        store.events.insert([event_row("mine", customer_id="c")])
+        other.events.insert([event_row("theirs", customer_id="d")])
+        assert _event_ids(store) == ["mine"] and _event_ids(other) == ["theirs"]
+        assert store.events.last_seq() == other.events.last_seq() == 1
+        assert other.identities.person_keys("c") is None
+
+    def test_identities_are_private_to_a_handle(self, store: Store, other: Store) -> None:
+        assert store.identities.link("anonymous", "tablet", "alice", "identify", T0) == "alice"
+        assert other.identities.resolve("anonymous", "tablet") is None
+        assert other.identities.link("anonymous", "tablet", "bob", "identify", T0) == "bob"
+        assert store.identities.resolve("anonymous", "tablet") == "alice"
+
+    def test_catalog_is_private_to_a_handle(self, store: Store, other: Store) -> None:
+        store.catalog.upsert_items([{"item_id": "tea", "title": "Tea"}])
+        store.catalog.upsert_customers([("c1", {"tier": "gold"})])
+        assert len(other.catalog.items_frame()) == 0
+        assert other.catalog.customer_attributes("c1") is None
+
+    def test_scores_and_imports_are_private_to_a_handle(self, store: Store, other: Store) -> None:
+        store.scores.replace("value", [("c1", "segment", "loyal")])
+        store.imports.record(
+            {
+                "import_id": "imp",
+                "source": "a.csv",
+                "kind": "events",
+                "rows_read": 1,
+                "rows_written": 1,
+                "duplicates": 0,
+                "rejected": 0,
+                "started_at": T0,
+                "finished_at": T0 + 1,
+            }
+        )
+        assert other.scores.of("c1") == {}
+        assert other.imports.sources() == [] and store.imports.sources() == ["a.csv"]
+
+    def test_decisions_are_private_to_a_handle(self, store: Store, other: Store) -> None:
+        store.decisions.append(DecisionRecord("d", "p", "c", 1.0, "a", 1.0, {"a": 1.0}))
+        store.decisions.flush()
+        assert store.decisions.get("d").variant == "a"
+        assert len(other.decisions.to_frame()) == 0
+
+    def test_a_transaction_holds_no_other_handle(self, store: Store, other: Store) -> None:
+        with store.transaction():
+            store.events.insert([event_row("pending")])
+            other.events.insert([event_row("committed")])  # no lock shared with ``store``
+            assert _event_ids(other) == ["committed"]
+        assert _event_ids(store) == ["pending"]
+
+    def test_nothing_outlives_the_handle(self, store_url: str, store: Store) -> None:
+        self._shop(store)
+        assert store.reads.stats()["events"] == 8
+        store.close()
+        again = open_store(store_url)
+        try:
+            assert again.reads.stats()["events"] == 0
+            assert again.identities.resolve("anonymous", "dev") is None
+        finally:
+            again.close()
+
+
 __all__ = [
+    "PrivateHandleConformance",
+    "SharedHandleConformance",
     "StoreConformance",
     "arrow_batch",
     "check_acknowledged_events_survive_sigkill",

@@ -1,16 +1,16 @@
 """PostgreSQL backend (psycopg 3): ``open_store("postgresql://user@host:port/db")``.
 
 For shops that outgrow one file: several service machines and processes share one server. The
-tables, their names and the semantics are those of the SQLite store (``storage.schema``).
+tables, their names and the semantics are those of the SQLite store (``storage._schema``).
 """
 
 from omotenashi.storage.postgres._db import PostgresURL, redacted, run_admin, workspace_url
-from omotenashi.storage.postgres.decisions import (
+from omotenashi.storage.postgres._decisions import (
     PostgresDecisionLog,
     PostgresKeyStore,
     open_postgres_decision_log,
 )
-from omotenashi.storage.postgres.store import (
+from omotenashi.storage.postgres._store import (
     PostgresCatalog,
     PostgresEventLog,
     PostgresIdentityGraph,

@@ -24,9 +24,9 @@ import psycopg
 from psycopg.types.numeric import FloatDumper, Int8Dumper
 
 from omotenashi.errors import StorageError
+from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage._sql import Dialect
 from omotenashi.storage._transaction import Transactions
-from omotenashi.storage.schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 
 #: URL query options read by omotenashi (all others go to libpq: ``sslmode``, ``connect_timeout``).
 OWN_OPTIONS = ("schema", "artefacts")

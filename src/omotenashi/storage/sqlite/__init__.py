@@ -10,11 +10,11 @@ capabilities.
 from __future__ import annotations
 
 from omotenashi.storage.sqlite._db import INLINE_VALUES
-from omotenashi.storage.sqlite.decisions import SQLiteDecisionLog
-from omotenashi.storage.sqlite.events import remove_stale_stages
-from omotenashi.storage.sqlite.keys import SQLiteKeyStore
-from omotenashi.storage.sqlite.store import SQLiteStore, artefact_root
-from omotenashi.storage.sqlite.sync import LogSync, WalCheckpointer
+from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
+from omotenashi.storage.sqlite._events import remove_stale_stages
+from omotenashi.storage.sqlite._keys import SQLiteKeyStore
+from omotenashi.storage.sqlite._store import SQLiteStore, artefact_root
+from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
 __all__ = [
     "INLINE_VALUES",

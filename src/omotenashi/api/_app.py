@@ -1,0 +1,202 @@
+"""The ASGI application: ``create_app(settings)`` builds it; the lifespan opens and closes state.
+
+Nothing is created at import time. One raw ASGI middleware (cheaper than ``BaseHTTPMiddleware``)
+enforces the body size limit and records metrics; routers come from ``routes/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.routing import APIRoute
+
+from omotenashi.api import _deps as deps
+from omotenashi.api._errors import install_error_handlers
+from omotenashi.api._metrics import Metrics
+from omotenashi.api._routes import customers, events, items, sessions, system
+from omotenashi.api._routes import decisions as decision_routes
+from omotenashi.api._routes import value as value_routes
+from omotenashi.api._schemas import body_components
+from omotenashi.api._service import Service
+from omotenashi.services import ServiceSettings
+
+ROUTERS = (
+    events.router,
+    customers.router,
+    items.router,
+    sessions.router,
+    system.router,
+    value_routes.router,
+    decision_routes.router,
+)
+
+
+class LimitsAndMetrics:
+    """Refuses bodies over ``max_body_bytes`` (413) and times every request by route template."""
+
+    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_body:
+                    status = 413 if value.isdigit() else 400
+                    await _reject(send, status, "request body too large or bad Content-Length")
+                    self._record(scope, status, start)
+                    return
+        seen = 0
+        limit = self.max_body
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"request body larger than {limit} bytes")
+            return message
+
+        async def sending(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, limited, sending)
+        finally:
+            self._record(scope, status, start)
+
+    def _record(self, scope: dict, status: int, start: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+
+
+async def _reject(send: Any, status: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": "too_large", "message": message, "field": None}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    settings: ServiceSettings | None = None, *, service: Service | None = None
+) -> FastAPI:
+    """Build the HTTP service.
+
+    Parameters
+    ----------
+    settings : ServiceSettings, optional
+        Default: ``ServiceSettings.from_env()`` (what ``omotenashi serve`` passes to workers).
+    service : Service, optional
+        Pre-built service state (tests); started and closed by the app's lifespan.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        OpenAPI document at ``/openapi.json``, interactive docs at ``/docs``.
+    """
+    settings = settings or ServiceSettings.from_env()
+    state = service or Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.close()
+
+    from omotenashi import __version__
+
+    app = FastAPI(
+        title="omotenashi",
+        version=__version__,
+        summary="One-to-one personalization: events in, profiles and recommendations out.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(
+        LimitsAndMetrics, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    _document(app)
+    return app
+
+
+def _document(app: FastAPI) -> None:
+    """Complete the OpenAPI document where hot routes bypass FastAPI's own machinery.
+
+    Keyed routes use one header-reading dependency (``deps.keyed``) instead of two ``Security``
+    sub-dependencies, and ``POST /v1/events`` reads its body raw: the document still lists the
+    key schemes on every keyed operation and the body's component schemas.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        components = spec.setdefault("components", {})
+        for name, schema in body_components().items():
+            components.setdefault("schemas", {}).setdefault(name, schema)
+        schemes = components.setdefault("securitySchemes", {})
+        for scheme in (deps._api_key, deps._bearer):
+            model = scheme.model.model_dump(by_alias=True, exclude_none=True)
+            schemes.setdefault(scheme.scheme_name, model)
+        requirement = [{deps._api_key.scheme_name: []}, {deps._bearer.scheme_name: []}]
+        for route in _api_routes(app.routes):
+            if _keyed(route.dependant):
+                for method in route.methods:
+                    operation = spec["paths"].get(route.path_format, {}).get(method.lower())
+                    if operation is not None:
+                        operation.setdefault("security", requirement)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _api_routes(routes: Any) -> Iterator[APIRoute]:
+    """Every ``APIRoute``, also inside included routers (newer FastAPI keeps them nested)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _api_routes(route.original_router.routes)
+
+
+def _keyed(dependant: Any) -> bool:
+    if getattr(dependant.call, "security_scope", None):
+        return True
+    return any(_keyed(sub) for sub in dependant.dependencies)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (worker processes read settings from the environment)."""
+    return create_app(ServiceSettings.from_env())

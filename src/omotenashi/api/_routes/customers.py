@@ -1,0 +1,81 @@
+"""Customers: attributes, the unified profile, the timeline and recommendations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from omotenashi import services
+from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
+from omotenashi.api._schemas import Changed, CustomerIn, RecommendationsOut
+from omotenashi.services import Profile, TimelinePage
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="customer id")]
+_JSON = "application/json"
+
+
+@router.put("/{customer_id}", response_model=Changed, summary="Set a customer's attributes")
+def put_customer(ws: IngestWorkspace, customer_id: CustomerId, body: CustomerIn) -> Changed:
+    """Merge attributes into the customer's record (created when new)."""
+    return Changed(changed=ws.upsert_customer(customer_id, body.attributes))
+
+
+@router.get("/{customer_id}", response_model=Profile, summary="The unified profile")
+def get_profile(ws: ReadWorkspace, customer_id: CustomerId) -> Profile:
+    """Everything known about the person: identities, attributes, counts, RFM, categories."""
+    return ws.om.profile(customer_id)
+
+
+@router.get("/{customer_id}/timeline", response_model=TimelinePage, summary="Events, newest first")
+def get_timeline(
+    ws: ReadWorkspace,
+    customer_id: CustomerId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> TimelinePage:
+    """A page of the customer's events; pass ``next_cursor`` as ``cursor`` for older ones."""
+    return ws.om.timeline(customer_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{customer_id}/recommendations",
+    response_model=RecommendationsOut,
+    summary="Recommendations for a customer",
+)
+async def get_recommendations(
+    ws: ReadWorkspace,
+    customer_id: CustomerId,
+    n: Annotated[int, Query(ge=1, le=100, description="number of items")] = 10,
+    category: Annotated[
+        list[str] | None, Query(max_length=50, description="only items in these categories")
+    ] = None,
+    exclude_category: Annotated[list[str] | None, Query(max_length=50)] = None,
+    exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids")] = None,
+    diversity: Annotated[float, Query(ge=0, lt=1, description="0 = off, 0.3 = gentle")] = 0.0,
+    include_seen: Annotated[bool, Query(description="allow items already seen")] = False,
+    explain: Annotated[bool, Query(description="attach the reasons")] = False,
+) -> Response:
+    """Top-``n`` items for the customer, from the current model plus their live visit.
+
+    Events of this visit (``POST /v1/events``) count at once as the most recent history. A
+    customer known to the store but new to the model gets popular items, or items from the
+    live visit. Any id of the person answers (a customer id merged into another, an anonymous
+    id linked to the customer): the person's recommendations. 404 for an unknown id.
+    """
+    spec = services.RuleSpec(
+        include_categories=tuple(category) if category else None,
+        exclude_categories=tuple(exclude_category or ()),
+        exclude_items=tuple(exclude or ()),
+        diversity=diversity,
+        exclude_seen=not include_seen,
+    )
+    body = services.cached_customer(ws, customer_id, n, spec, explain)
+    if body is None:
+        body = await run_in_threadpool(
+            services.customer_recommendations, ws, customer_id, n, spec, explain=explain
+        )
+    return Response(body, media_type=_JSON)

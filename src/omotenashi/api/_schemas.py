@@ -1,0 +1,214 @@
+"""Request and response bodies of the HTTP API.
+
+Requests reuse the data model (``Event``, ``Item``, ``CustomerRecord``) so the service accepts
+exactly what the Python API accepts; responses reuse ``Profile`` and ``TimelinePage``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+
+from omotenashi.events import Event, Item
+
+MAX_ITEMS_IN_REQUEST = 10_000
+_ID = Field(min_length=1, max_length=200)
+
+
+class EventBatch(BaseModel):
+    """Several events written in one transaction: all of them, or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_ITEMS_IN_REQUEST)
+
+
+def _event_or_batch(value: Any) -> str:
+    if isinstance(value, dict) and "events" in value:
+        return "batch"
+    return "event"
+
+
+#: The body of ``POST /v1/events``: one event, or ``{"events": [...]}``.
+EventsIn = Annotated[
+    Annotated[Event, Tag("event")] | Annotated[EventBatch, Tag("batch")],
+    Discriminator(_event_or_batch),
+]
+
+
+#: Validator of the ``POST /v1/events`` body, built once (the route reads the raw body).
+EVENTS_IN: TypeAdapter[Any] = TypeAdapter(EventsIn)
+_COMPONENTS = "#/components/schemas/{model}"
+
+
+def _events_body() -> dict[str, Any]:
+    schema = EVENTS_IN.json_schema(ref_template=_COMPONENTS)
+    schema.pop("$defs", None)
+    schema["title"] = "Body"
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
+
+
+#: ``openapi_extra`` of ``POST /v1/events``: the body schema FastAPI would have written.
+EVENTS_BODY: dict[str, Any] = _events_body()
+
+
+def body_components() -> dict[str, Any]:
+    """Component schemas referred to by bodies read raw (``Event``, ``EventBatch``)."""
+    return EVENTS_IN.json_schema(ref_template=_COMPONENTS).get("$defs", {})
+
+
+def validation_responses() -> dict[int | str, dict[str, Any]]:
+    """The 422 answer FastAPI documents for routes with parameters (for raw-body routes)."""
+    ref = {"$ref": "#/components/schemas/HTTPValidationError"}
+    content = {"application/json": {"schema": ref}}
+    return {422: {"description": "Validation Error", "content": content}}
+
+
+class EventAck(BaseModel):
+    event_id: str
+    stored: bool = Field(description="false: an event with this id was already stored (ignored)")
+
+
+class EventsOut(BaseModel):
+    """Acknowledgement, sent only after the events are durably written."""
+
+    received: int
+    stored: int
+    duplicates: int
+    results: list[EventAck]
+
+
+class IdentifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    customer_id: str = _ID
+    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
+    identities: dict[
+        Annotated[str, Field(min_length=1, max_length=64)],
+        Annotated[str, Field(min_length=1, max_length=320)],
+    ] = Field(default_factory=dict, description='e.g. {"email": "ann@example.com"}')
+
+
+class AliasIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    customer_id: str = _ID
+    identity: str = Field(min_length=1, max_length=320)
+    kind: str = Field(default="anonymous", min_length=1, max_length=64)
+
+
+class Link(BaseModel):
+    kind: str
+    value: str
+
+
+class LinkOut(BaseModel):
+    customer_id: str
+    linked: list[Link]
+    already_linked: list[Link]
+    conflicts: list[dict[str, str]]
+
+
+class ItemIn(BaseModel):
+    """An item's fields (the id comes from the path)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=20_000)
+    price: float | None = None
+    categories: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+    tags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=100)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS_IN_REQUEST)
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attributes: dict[str, Any] = Field(description="merged into the stored attributes")
+
+
+class Changed(BaseModel):
+    changed: int
+
+
+class ReasonOut(BaseModel):
+    kind: str
+    text: str
+    items: list[str]
+    weight: float
+
+
+class RecommendationOut(BaseModel):
+    rank: int
+    item_id: str
+    score: float
+    reasons: list[ReasonOut] | None = Field(default=None, description="with explain=true")
+
+
+class RecommendationsOut(BaseModel):
+    model: str | None = Field(description="model and version that answered (name:vN)")
+    customer_id: str | None = None
+    item_id: str | None = None
+    context: list[str] = Field(
+        default_factory=list, description="items of the live visit used as context"
+    )
+    recommendations: list[RecommendationOut]
+
+
+class SessionIn(BaseModel):
+    """An anonymous visit: items seen so far (oldest first) and/or the visitor's anonymous id.
+
+    With an ``anonymous_id``, the items its events brought in this visit are added first.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
+    items: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    n: int = Field(default=10, ge=1, le=100)
+    explain: bool = False
+    include_categories: list[str] | None = Field(default=None, max_length=100)
+    exclude_categories: list[str] = Field(default_factory=list, max_length=100)
+    exclude_items: list[str] = Field(default_factory=list, max_length=1000)
+    exclude_seen: bool = False
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="channel, device ... (kept for the decision layer)"
+    )
+
+
+class Health(BaseModel):
+    status: str
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scopes: list[str] = Field(min_length=1, max_length=3)
+    label: str | None = Field(default=None, max_length=200)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    workspace: str
+    scopes: list[str]
+    label: str | None
+    created_at: float
+    revoked_at: float | None = None
+    token: str | None = Field(default=None, description="shown once, at creation")
+
+
+class TrainingOut(BaseModel):
+    started: bool
+    status: dict[str, Any]

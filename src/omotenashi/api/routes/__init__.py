@@ -1,1 +1,0 @@
-"""One router per resource; ``create_app`` includes them all (add a module, include its router)."""

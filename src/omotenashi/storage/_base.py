@@ -1,0 +1,376 @@
+"""The storage interfaces: what the engine needs from a database, one narrow interface per concern.
+
+A store (``open_store(url)``) is a handle with one attribute per concern::
+
+    store.events      EventLog        the append-only event log and its follow cursor
+    store.identities  IdentityGraph   which ids belong to which person
+    store.catalog     Catalog         items and customer records
+    store.scores      ScoreStore      figures computed about customers (segments, CLV ...)
+    store.imports     ImportLedger    what was imported, when
+    store.reads       Reads           person reads (profile, timeline) and analytics frames
+    store.decisions   DecisionLogStore  decisions with their propensities, and rewards
+    store.artefacts   ArtefactStore   the store's folder for models and reports
+
+Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
+implements small interfaces one at a time, and the conformance battery
+(``omotenashi.testing.storage``) checks each. All concerns of one store share one connection, so
+``store.transaction()`` spans them: everything written inside rolls back together.
+
+Methods take and return plain rows (tuples, dicts, DataFrames, Arrow tables) so that no SQL or
+driver object leaks above this package. A write outside a transaction is its own transaction.
+
+Backend-specific tuning is an optional capability, checked with ``isinstance``:
+:class:`DeferredSync` (acknowledge after a separate log sync) and :class:`Checkpointing`
+(checkpoint the write-ahead log off the request path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+from omotenashi.storage._decision_log import DecisionRecord
+
+
+@dataclass(frozen=True)
+class PersonKeys:
+    """Every raw id under which a person's events may be stored."""
+
+    customer_id: str
+    customer_ids: tuple[str, ...]
+    anonymous_ids: tuple[str, ...]
+
+
+#: ``(seq, customer_id, anonymous_id, item_id)``: what a follower needs of an event.
+FollowRow = tuple[int, str | None, str | None, str | None]
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """The events, in arrival order (``seq``), deduplicated by ``event_id``.
+
+    Rows are tuples in ``schema.EVENT_COLUMNS`` order.
+    """
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert rows; known event ids are skipped. Returns how many rows were new."""
+        ...
+
+    def insert_new(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """Insert rows whose event id is not stored yet; per row, whether it was inserted.
+
+        A repeated id within ``rows`` is inserted once (its first row)."""
+        ...
+
+    def insert_stream(self, batches: Iterable[pa.Table]) -> int:
+        """Insert Arrow tables (``EVENT_COLUMNS``) as an iterator produces them, in one
+        transaction (the caller's, when one is open); known ids are skipped. Returns how many
+        rows were new."""
+        ...
+
+    def after(self, seq: int, limit: int) -> list[FollowRow]:
+        """Up to ``limit`` events stored after ``seq``, oldest first (the follow cursor)."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` stored (0 for none)."""
+        ...
+
+    def latest_timestamp(self) -> int | None:
+        """The newest event time (microseconds) in the log, without a scan; None when empty."""
+        ...
+
+    def record_own_spans(self) -> None:
+        """Start keeping the spans :meth:`own_spans` returns (off by default)."""
+        ...
+
+    def own_spans(self) -> list[tuple[int, int]]:
+        """``(after, up_to]`` ``seq`` spans this handle's ``insert_new`` wrote, published before
+        their commit (a follower skips its own writes with them); rolled-back spans vanish."""
+        ...
+
+    def forget_own_spans(self, up_to: int) -> None:
+        """Drop the spans that end at or before ``up_to`` (already followed)."""
+        ...
+
+
+@runtime_checkable
+class IdentityGraph(Protocol):
+    """Links ``(kind, value) -> customer_id``; ``kind`` is ``customer`` (an alias or a merged
+    id), ``anonymous``, ``email`` ... The first link of an id wins."""
+
+    def resolve(self, kind: str, value: str) -> str | None:
+        """The customer an id is linked to, or None."""
+        ...
+
+    def link(self, kind: str, value: str, customer_id: str, source: str, at: int) -> str:
+        """Link an id to a customer unless it is linked already; return its owner now."""
+        ...
+
+    def link_many(self, rows: Sequence[tuple[str, str, str, str, int]]) -> int:
+        """Bulk :meth:`link` of ``(kind, value, customer_id, source, at)``; returns how many
+        links are new."""
+        ...
+
+    def move(self, from_customer: str, to_customer: str, at: int) -> None:
+        """Merge: re-point every id of one customer (and the customer id itself) to another."""
+        ...
+
+    def of(self, customer_id: str) -> list[dict[str, Any]]:
+        """The ids linked to a customer: ``kind, value, source, linked_at``, oldest first."""
+        ...
+
+    def person_keys(self, customer_id: str) -> PersonKeys | None:
+        """All raw ids of the person a customer id (or merged id) names; None when unknown."""
+        ...
+
+
+@runtime_checkable
+class Catalog(Protocol):
+    """Items and customer records (attributes)."""
+
+    def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert or update items; None fields keep the stored value, attributes merge.
+        Returns how many items were created or changed."""
+        ...
+
+    def upsert_customers(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Merge attributes into customer records (a None value removes a key); returns how many
+        records changed."""
+        ...
+
+    def customer_attributes(self, customer_id: str) -> dict[str, Any] | None: ...
+
+    def delete_customer_record(self, customer_id: str) -> None: ...
+
+    def items_frame(self) -> pd.DataFrame:
+        """``item_id, title, description, price, categories, tags, attributes``."""
+        ...
+
+    def customers_frame(self) -> pd.DataFrame:
+        """``customer_id`` plus one column per attribute."""
+        ...
+
+
+@runtime_checkable
+class ScoreStore(Protocol):
+    """Figures computed about customers by a model run; a run replaces its source's rows."""
+
+    def replace(self, source: str, rows: Sequence[tuple[str, str, Any]]) -> int:
+        """Replace every score of ``source`` by ``(customer_id, name, value)`` rows."""
+        ...
+
+    def of(self, customer_id: str) -> dict[str, Any]:
+        """The customer's scores by name, plus ``computed_at`` of the newest (or {})."""
+        ...
+
+
+@runtime_checkable
+class ImportLedger(Protocol):
+    """One row per finished import (``schema``'s ``imports`` columns)."""
+
+    def record(self, row: dict[str, Any]) -> None: ...
+
+    def sources(self) -> list[str]:
+        """Sources of all imports so far, oldest first."""
+        ...
+
+
+@runtime_checkable
+class Reads(Protocol):
+    """Reads across concerns: one person's profile parts and whole-store analytics frames."""
+
+    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
+        """RFM aggregates plus ``events_by_type`` and ``events_by_channel``."""
+        ...
+
+    def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]: ...
+
+    def person_timeline(
+        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page."""
+        ...
+
+    def customer_summaries(self) -> pd.DataFrame:
+        """One row per known person with the RFM aggregates."""
+        ...
+
+    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """Events with the person each belongs to (``person_id``, ``known``), oldest first."""
+        ...
+
+    def count_customers(self) -> int:
+        """Known people with at least one event (merged ids counted once)."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class DecisionLogStore(Protocol):
+    """Decisions with the propensity of each choice, and the rewards that arrive later."""
+
+    def append(self, record: DecisionRecord) -> None:
+        """Store a new decision (its id must be new: DataError otherwise)."""
+        ...
+
+    def get(self, decision_id: str) -> DecisionRecord:
+        """A decision with its reward if any; NotFound for an unknown id."""
+        ...
+
+    def add_reward(self, decision_id: str, value: float, at: float) -> None:
+        """Attach the reward; NotFound for an unknown id, DataError if already rewarded."""
+        ...
+
+    def to_frame(self, point: str | None = None) -> pd.DataFrame:
+        """All decisions (of one point) with ``decision_log.COLUMNS``, oldest first."""
+        ...
+
+    def erase_customer(self, customer_id: str) -> int:
+        """Delete a customer's decisions and rewards; return how many decisions went."""
+        ...
+
+    def flush(self) -> None:
+        """Write decisions still pending in a batch."""
+        ...
+
+    def close(self) -> None:
+        """Flush, then release the connection."""
+        ...
+
+
+@runtime_checkable
+class ArtefactStore(Protocol):
+    """The store's folder for files that are not rows (models, reports, decision points).
+
+    ``atomic_write`` and ``lock`` are the one way to write such a file safely while other
+    processes of the service read and write it too.
+    """
+
+    root: Path
+
+    def path(self, name: str | Path) -> Path:
+        """``name`` under the root (an absolute path is kept)."""
+        ...
+
+    def atomic_write(self, name: str | Path, data: bytes | str) -> Path:
+        """Replace a file in one step: readers see the old content or the new, never half."""
+        ...
+
+    def lock(self, name: str, *, wait: bool = True) -> AbstractContextManager[None]:
+        """An exclusive lock shared by every process on this machine (``<name>.lock`` under the
+        root). With ``wait=False`` a lock held elsewhere raises ``LockHeld`` at once."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A stored API key: its id, workspace, scopes and the SHA-256 of its secret."""
+
+    key_id: str
+    workspace: str
+    scopes: tuple[str, ...]
+    secret_sha256: str
+    label: str | None
+    created_at: float
+    revoked_at: float | None = None
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Persistence of API keys (the key logic, hashing and scopes, lives in ``services._keys``)."""
+
+    def add(self, record: KeyRecord) -> None:
+        """Store a new key; DataError when its id is taken."""
+        ...
+
+    def get(self, key_id: str) -> KeyRecord | None: ...
+
+    def list(self, workspace: str | None = None) -> list[KeyRecord]:
+        """Keys (revoked ones included), oldest first."""
+        ...
+
+    def revoke(self, key_id: str, at: float) -> None:
+        """Mark a key revoked at ``at`` (no change when it is revoked already)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One database: a handle per concern, sharing one connection and its transactions."""
+
+    url: str
+    events: EventLog
+    identities: IdentityGraph
+    catalog: Catalog
+    scores: ScoreStore
+    imports: ImportLedger
+    reads: Reads
+    decisions: DecisionLogStore
+    artefacts: ArtefactStore
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction over every concern; an inner one joins the outer one, and an
+        exception rolls back everything written inside."""
+        ...
+
+    def bulk(self, expected_rows: int | None) -> AbstractContextManager[None]:
+        """A transaction tuned for loading many rows (indexes may be rebuilt at the end)."""
+        ...
+
+
+# -- optional capabilities ---------------------------------------------------------------------
+@runtime_checkable
+class DeferredSync(Protocol):
+    """A store whose commits can return before the disk has them, synced later in groups."""
+
+    def defer_sync(self) -> Callable[[], None] | None:
+        """Let this handle's commits skip the disk wait; return ``flush``, which makes every
+        commit so far durable. None when there is nothing to flush (durability already relaxed,
+        or an in-memory store)."""
+        ...
+
+
+@runtime_checkable
+class Checkpointing(Protocol):
+    """A store with a write-ahead log that can be copied into the main file off the request
+    path (so that commits stay short)."""
+
+    def set_wal_autocheckpoint(self, pages: int) -> None:
+        """Let this handle's commits checkpoint only once the log holds ``pages``."""
+        ...
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """One passive checkpoint on a separate connection (never blocks readers or the
+        writer): ``(log pages, pages copied)``, or None when skipped or not applicable."""
+        ...
+
+
+__all__ = [
+    "ArtefactStore",
+    "Catalog",
+    "Checkpointing",
+    "DecisionLogStore",
+    "DeferredSync",
+    "EventLog",
+    "FollowRow",
+    "IdentityGraph",
+    "ImportLedger",
+    "KeyRecord",
+    "KeyStore",
+    "PersonKeys",
+    "Reads",
+    "ScoreStore",
+    "Store",
+]

@@ -1,0 +1,159 @@
+"""The CLI as a user runs it: a real process, JSON on stdout, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import write_csv
+
+
+def cli(
+    *args: str, cwd: Path, stdin: str | None = None, db: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``db`` becomes the default store (``$OMOTENASHI_DB``) of the command."""
+    env = {**os.environ, "OMOTENASHI_DB": db} if db else None
+    return subprocess.run(
+        [sys.executable, "-m", "omotenashi", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_demo_json(tmp_path: Path) -> None:
+    done = cli("demo", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["import"]["rows_read"] == 38584
+    assert len(result["top_customers"]) == 10
+    profile = result["profile"]
+    assert profile["customer_id"] == result["top_customers"][0]["customer_id"]
+    assert result["stitching"]["views_after"] == result["stitching"]["views_before"] + 3
+    assert (tmp_path / "omotenashi-demo.db").exists()
+    recs = result["recommendations"]["recommendations"]
+    assert len(recs) == 5 and all(r["reasons"] for r in recs)
+    bought = {
+        e["item_id"]
+        for e in json.loads(
+            cli(
+                "timeline",
+                profile["customer_id"],
+                "-n",
+                "1000",
+                "--json",
+                "--db",
+                "omotenashi-demo.db",
+                cwd=tmp_path,
+            ).stdout
+        )["events"]
+    }
+    assert not {r["item_id"] for r in recs} & bought  # already seen items are not recommended
+    assert len(result["session"]["recommendations"]) == 5
+    again = cli("demo", "--json", cwd=tmp_path)  # rebuilt, same figures
+    assert json.loads(again.stdout)["stats"]["events"] == result["stats"]["events"]
+
+
+def test_import_profile_customers_stats(tmp_path: Path, db_url: str) -> None:
+    """On a store file (./omotenashi.db, the default) and on a PostgreSQL database (made the
+    default store with ``$OMOTENASHI_DB``)."""
+    server_db = db_url if "://" in db_url else None
+    path = write_csv(
+        tmp_path / "events.csv",
+        """
+user,item,order,qty,price,when
+u1,a,o1,2,5,2024-01-01
+u1,b,o2,1,10,2024-01-05
+u2,a,o3,1,5,2024-01-06
+""",
+    )
+    mapping = "customer=user,item=item,order=order,quantity=qty,price=price,time=when"
+    done = cli("import", str(path), "--map", mapping, "--json", cwd=tmp_path, db=server_db)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["events_written"] == 3
+    profile = json.loads(cli("profile", "u1", "--json", cwd=tmp_path, db=server_db).stdout)
+    assert profile["rfm"] == {
+        "recency_days": 1,
+        "frequency": 2,
+        "monetary": 20.0,
+        "as_of": "2024-01-06T00:00:00+00:00",
+        "last_purchase": "2024-01-05T00:00:00+00:00",
+    }
+    top = json.loads(
+        cli(
+            "customers", "--top", "1", "--by", "frequency", "--json", cwd=tmp_path, db=server_db
+        ).stdout
+    )
+    assert [row["customer_id"] for row in top] == ["u1"]
+    stats = json.loads(cli("stats", "--json", cwd=tmp_path, db=server_db).stdout)
+    assert (stats["events"], stats["customers"]) == (3, 2)
+    tracked = cli(
+        "track",
+        "--json",
+        cwd=tmp_path,
+        db=server_db,
+        stdin=json.dumps(
+            {"anonymous_id": "d1", "type": "view", "item_id": "a", "timestamp": "2024-01-07"}
+        ),
+    )
+    assert json.loads(tracked.stdout)[0]["stored"] is True
+    linked = json.loads(
+        cli("identify", "u2", "--anonymous", "d1", "--json", cwd=tmp_path, db=server_db).stdout
+    )
+    assert linked["linked"] == [{"kind": "anonymous", "value": "d1"}]
+    timeline = json.loads(cli("timeline", "u2", "--json", cwd=tmp_path, db=server_db).stdout)
+    assert [e["type"] for e in timeline["events"]] == ["view", "purchase"]
+
+
+def test_value_report_puts_segment_and_clv_into_profiles(tmp_path: Path) -> None:
+    assert cli("demo", "--json", cwd=tmp_path).returncode == 0
+    db = str(tmp_path / "omotenashi-demo.db")
+    report = cli("value", "report", "--db", db, "--json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    customers = json.loads(report.stdout)
+    assert customers["scores_saved"] > 0
+    profile = json.loads(cli("profile", "12347", "--json", "--db", db, cwd=tmp_path).stdout)
+    scores = profile["scores"]
+    assert scores["segment"] in {
+        "champions",
+        "loyal",
+        "potential",
+        "new",
+        "at risk",
+        "can't lose",
+        "hibernating",
+        "lost",
+    }
+    assert scores["clv"] > 0 and 0 <= scores["p_alive"] <= 1 and len(scores["rfm"]) == 3
+
+
+def test_errors_are_one_clear_line(tmp_path: Path, db_url: str) -> None:
+    server_db = db_url if "://" in db_url else None
+    path = write_csv(tmp_path / "bad.csv", "user,when\nu1,2024-01-01\nu2,someday\n")
+    done = cli("import", str(path), "--map", "customer=user,time=when", cwd=tmp_path, db=server_db)
+    assert done.returncode == 1
+    assert "bad.csv, line 3, field 'when'" in done.stderr
+    assert "Traceback" not in done.stderr
+    missing = cli(
+        "profile", "nobody", "--db", server_db or str(tmp_path / "omotenashi.db"), cwd=tmp_path
+    )
+    assert missing.returncode == 1 and "unknown customer 'nobody'" in missing.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.dataset
+def test_profile_12347_from_the_full_file(retail_store: Path, tmp_path: Path) -> None:
+    done = cli("profile", "12347", "--json", "--db", str(retail_store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    profile = json.loads(done.stdout)
+    assert profile["customer_id"] == "12347"
+    assert profile["attributes"] == {"country": "Iceland"}
+    assert profile["rfm"]["frequency"] == 7 and profile["events_by_channel"] == {"web": 182}

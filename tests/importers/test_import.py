@@ -1,0 +1,327 @@
+"""Importers: column maps, defaults, returns, bad rows, idempotence, file formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from omotenashi import DataError, ImportRowError, Omotenashi
+
+from ..conftest import write_csv
+
+RETAIL_MAP = (
+    "customer=CustomerID,item=StockCode,time=InvoiceDate,order=InvoiceNo,quantity=Quantity,"
+    "price=UnitPrice,context.country=Country"
+)
+RETAIL_CSV = """
+InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26,2.55,17850,United Kingdom
+536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26,3.39,17850,United Kingdom
+536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26,3.39,17850,United Kingdom
+C536379,D,Discount,-1,2010-12-01 09:41,27.50,17850,United Kingdom
+536380,22961,JAM MAKING SET PRINTED,24,2010-12-01 09:41,1.45,17809,United Kingdom
+536381,22139,RETROSPOT TEA SET,-2,2010-12-02 10:00,4.95,17809,United Kingdom
+"""
+
+
+def counts(om: Omotenashi) -> dict[str, object]:
+    stats = om.stats()
+    return {
+        k: stats[k]
+        for k in (
+            "events",
+            "items",
+            "customer_records",
+            "identity_links",
+            "purchase_value",
+            "return_value",
+        )
+    }
+
+
+def test_generic_map_prices_returns_and_context(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "retail.csv", RETAIL_CSV)
+    report = om.import_events(path, mapping=RETAIL_MAP, cancel_prefix="C")
+    assert (report.rows_read, report.events_written, report.rejected) == (6, 6, 0)
+    events = om.events_frame().sort_values("seq" if "seq" in om.events_frame() else "timestamp")
+    frame = om.events_frame()
+    assert frame["type"].value_counts().to_dict() == {"purchase": 4, "return": 2}
+    # value = price x quantity; returns store positive amounts
+    ret = frame[frame["order_id"] == "C536379"].iloc[0]
+    assert ret["type"] == "return"
+    assert (ret["quantity"], ret["value"]) == pytest.approx((1.0, 27.5))
+    neg = frame[frame["order_id"] == "536381"].iloc[0]
+    assert (neg["type"], neg["value"]) == ("return", pytest.approx(9.9))
+    assert frame.iloc[0]["context"] == {"country": "United Kingdom"}
+    assert str(frame["timestamp"].dt.tz) == "UTC"
+    assert len(events) == 6
+    profile = om.profile("17850")
+    assert profile.rfm.frequency == 1  # two invoices, one of them a cancellation
+    assert profile.rfm.monetary == pytest.approx(6 * 2.55 + 2 * 6 * 3.39 - 27.5)
+
+
+def test_importing_the_same_file_twice_changes_nothing(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "retail.csv", RETAIL_CSV)
+    first = om.import_events(path, mapping=RETAIL_MAP)
+    before = counts(om)
+    second = om.import_events(path, mapping=RETAIL_MAP)
+    assert counts(om) == before
+    assert first.events_written == 6  # the two identical lines stay two events
+    assert (second.events_written, second.duplicates) == (0, 6)
+
+
+def test_bad_row_stops_the_import_and_writes_nothing(om: Omotenashi, tmp_path: Path) -> None:
+    lines = RETAIL_CSV.strip().splitlines()
+    lines.insert(4, "536366,22633,HAND WARMER,six,2010-12-01 08:28,1.85,17850,United Kingdom")
+    path = write_csv(tmp_path / "bad.csv", "\n".join(lines))
+    with pytest.raises(ImportRowError) as info:
+        om.import_events(path, mapping=RETAIL_MAP)
+    message = str(info.value)
+    assert "bad.csv, line 5" in message and "'Quantity'" in message and "'six'" in message
+    assert info.value.line == 5
+    assert om.stats()["events"] == 0
+
+
+def test_bad_time_is_named(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", "user,item,when\nu1,a,2024-01-01\nu2,b,31/31/2024x\n")
+    with pytest.raises(ImportRowError, match=r"t\.csv, line 3, field 'when'.*31/31/2024x"):
+        om.import_events(path, mapping="customer=user,item=item,time=when")
+    assert om.stats()["events"] == 0
+
+
+def test_skip_bad_rows_writes_a_side_file(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "mixed.csv",
+        """
+user,item,when,stars
+u1,a,2024-01-01,4
+,b,2024-01-02,5
+u3,c,not-a-date,3
+u4,d,2024-01-04,lots
+u5,e,2024-01-05,2
+""",
+    )
+    report = om.import_events(
+        path, mapping="customer=user,item=item,time=when,rating=stars", skip_bad_rows=True
+    )
+    assert (report.events_written, report.rejected) == (2, 3)
+    side = pd.read_csv(report.rejects_file)
+    assert side["line"].tolist() == [3, 4, 5]
+    assert side["field"].tolist() == ["user", "when", "stars"]
+    assert "no customer id" in side["reason"].iloc[0]
+    assert om.events_frame()["type"].unique().tolist() == ["rating"]
+
+
+def test_default_types(om: Omotenashi, tmp_path: Path) -> None:
+    views = write_csv(tmp_path / "v.csv", "cookie,page_item,t\nk1,a,2024-01-01\n")
+    om.import_events(views, mapping="anonymous=cookie,item=page_item,time=t", channel="Web")
+    calls = write_csv(tmp_path / "c.csv", "cid,t\nc9,2024-01-02T10:00:00+09:00\n")
+    om.import_events(calls, mapping="customer=cid,time=t", type="call", channel="call_center")
+    frame = om.events_frame()
+    assert frame["type"].tolist() == ["view", "call"]
+    assert frame["channel"].tolist() == ["web", "call_center"]
+    assert frame["timestamp"].iloc[1] == pd.Timestamp("2024-01-02T01:00:00Z")
+
+
+def test_type_and_channel_columns(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "mixed.csv",
+        """
+who,what,where,when,amount
+p1,visit,clinic,2024-01-01,
+p1,Message Open,EMAIL,2024-01-02,
+p1,purchase,store,2024-01-03,12.5
+""",
+    )
+    om.import_events(path, mapping="customer=who,type=what,channel=where,time=when,value=amount")
+    profile = om.profile("p1")
+    assert profile.events_by_type == {"message_open": 1, "purchase": 1, "visit": 1}
+    assert set(profile.events_by_channel) == {"clinic", "email", "store"}
+    assert profile.rfm.monetary == pytest.approx(12.5)
+
+
+def test_parquet_and_json_lines(om: Omotenashi, tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer": [1.0, 2.0, None],
+            "session": [None, None, "s-1"],
+            "item": ["a", "b", "c"],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+            "q": [1, 2, 3],
+            "price": [1.5, 2.0, 3.0],
+        }
+    )
+    frame.to_parquet(tmp_path / "e.parquet")
+    report = om.import_events(
+        tmp_path / "e.parquet",
+        mapping="customer=customer,anonymous=session,item=item,time=ts,quantity=q,price=price",
+    )
+    assert report.events_written == 3
+    assert om.profile("1").rfm.monetary == pytest.approx(1.5)  # a float id 1.0 is customer "1"
+    lines = [json.dumps({"u": "j1", "i": "x", "t": "2024-02-01T00:00:00Z", "r": 4.5})]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n")
+    om.import_events(tmp_path / "e.jsonl", mapping="customer=u,item=i,time=t,rating=r")
+    assert om.events_frame(types=["rating"])["rating"].tolist() == [4.5]
+
+
+def test_map_errors_are_clear(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "x.csv", "a,b\n1,2024-01-01\n")
+    with pytest.raises(DataError, match="unknown key 'colour'"):
+        om.import_events(path, mapping="customer=a,time=b,colour=a")
+    with pytest.raises(DataError, match="'nope' not in the file; it has: a, b"):
+        om.import_events(path, mapping="customer=nope,time=b")
+    with pytest.raises(DataError, match="time column"):
+        om.import_events(path, mapping="customer=a")
+    with pytest.raises(DataError, match="no such file"):
+        om.import_events(tmp_path / "missing.csv", mapping="customer=a,time=b")
+
+
+def test_items_and_customers_import(om: Omotenashi, tmp_path: Path) -> None:
+    items = write_csv(
+        tmp_path / "items.csv",
+        """
+sku,name,genres,cost,brand
+m1,Spirited Away,Animation|Fantasy,9.99,Ghibli
+m2,Heat,Crime|Thriller,7.5,
+""",
+    )
+    report = om.import_items(
+        items, mapping="item=sku,title=name,categories=genres,price=cost,attr.brand=brand"
+    )
+    assert report.items_written == 2
+    assert (
+        om.import_items(
+            items, mapping="item=sku,title=name,categories=genres,price=cost,attr.brand=brand"
+        ).items_written
+        == 0
+    )
+    catalogue = om.items_frame().set_index("item_id")
+    assert catalogue.loc["m1", "categories"] == ["Animation", "Fantasy"]
+    assert catalogue.loc["m1", "attributes"] == {"brand": "Ghibli"}
+    people = write_csv(tmp_path / "people.csv", "id,age,plan\nc1,34,gold\nc2,,basic\n")
+    assert om.import_customers(people, mapping="customer=id").customers_written == 2
+    frame = om.customers_frame().set_index("customer_id")
+    assert frame.loc["c1", "plan"] == "gold" and pd.isna(frame.loc["c2", "age"])
+    om.track({"customer_id": "c1", "type": "view", "item_id": "m1", "timestamp": 0})
+    profile = om.profile("c1")
+    assert profile.attributes == {"age": "34", "plan": "gold"}
+    assert [c.category for c in profile.top_categories] == ["Animation", "Fantasy"]
+
+
+def _big_file(path: Path, start: int, stop: int) -> Path:
+    """Events with explicit ids, large enough (over 50,000 rows) for the bulk path."""
+    ids = range(start, stop)
+    pd.DataFrame(
+        {
+            "id": [f"e{i}" for i in ids],
+            "user": [f"u{i % 997}" for i in ids],
+            "item": [f"i{i % 101}" for i in ids],
+            "when": pd.to_datetime(1_600_000_000 + pd.Series(list(ids)) * 60, unit="s"),
+            "price": 1.5,
+            "qty": 2,
+        }
+    ).to_parquet(path)
+    return path
+
+
+BIG_MAP = "event_id=id,customer=user,item=item,time=when,price=price,quantity=qty"
+
+
+@pytest.mark.slow
+def test_bulk_loads_skip_known_ids_and_keep_indexes(om: Omotenashi, tmp_path: Path) -> None:
+    first = om.import_events(_big_file(tmp_path / "a.parquet", 0, 60_000), mapping=BIG_MAP)
+    assert first.events_written == 60_000
+    # overlaps the first file on 30,000 ids; big enough to be a bulk load again
+    second = om.import_events(_big_file(tmp_path / "b.parquet", 30_000, 130_000), mapping=BIG_MAP)
+    assert (second.events_written, second.duplicates) == (70_000, 30_000)
+    frame = om.events_frame()
+    assert len(frame) == 130_000 and frame["event_id"].is_unique
+    if om.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(om.url) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")
+            indexes = {r[0] for r in rows}
+    else:
+        indexes = {
+            r[0]
+            for r in om.store._db.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            )
+        }
+    assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
+    assert om.profile("u5").rfm.frequency > 0
+    assert not list(tmp_path.glob(".omotenashi-stage-*"))  # staging files are removed
+    assert om.store.events.latest_timestamp() == (1_600_000_000 + 129_999 * 60) * 1_000_000
+
+
+def test_repeated_ids_within_a_file_count_once(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "dups.csv",
+        """
+id,user,when
+a,u1,2024-01-01
+b,u1,2024-01-02
+a,u1,2024-01-01
+""",
+    )
+    report = om.import_events(path, mapping="event_id=id,customer=user,time=when")
+    assert (report.events_written, report.duplicates) == (2, 1)
+
+
+@pytest.mark.slow
+def test_failed_bulk_load_changes_nothing(om: Omotenashi, tmp_path: Path) -> None:
+    om.track({"customer_id": "keep", "type": "view", "timestamp": 0})
+    path = _big_file(tmp_path / "c.parquet", 0, 120_000)
+    frame = pd.read_parquet(path)
+    frame["qty"] = frame["qty"].astype(str)
+    frame.loc[110_000, "qty"] = "many"  # a bad row in the second chunk
+    frame.to_parquet(path)
+    with pytest.raises(ImportRowError, match="row 110001, field 'qty'"):
+        om.import_events(path, mapping=BIG_MAP)
+    assert om.stats()["events"] == 1
+    if om.url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(om.url) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")
+            indexes = {r[0] for r in rows}
+    else:
+        indexes = {
+            r[0]
+            for r in om.store._db.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+            )
+        }
+    assert {"events_by_id", "events_by_customer", "events_by_anonymous"} <= indexes
+    assert not list(tmp_path.glob(".omotenashi-stage-*"))
+
+
+def test_retail_fees_are_never_recommended(om: Omotenashi, tmp_path: Path) -> None:
+    from omotenashi.demo import sample_path
+    from omotenashi.services import recommend_for_customer, train
+
+    om.import_events(sample_path(), preset="online-retail")
+    items = om.items_frame().set_index("item_id")
+    assert items.loc["POST", "attributes"] == {"is_product": False, "recommendable": False}
+    assert "Fees & adjustments" in items.loc["POST", "categories"]
+    train(om, "recent_ease")
+    fees = {"POST", "D", "M", "C2", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"}
+    top = om.top_customers(30)["customer_id"]
+    for customer in top:
+        recs = recommend_for_customer(om, customer, 20)
+        assert not {r.item_id for r in recs} & fees
+
+
+@pytest.mark.parametrize("option", [{"type": "Lab Result!"}, {"channel": "Web Shop?"}])
+def test_bad_default_type_or_channel_is_refused(
+    om: Omotenashi, tmp_path: Path, option: dict[str, str]
+) -> None:
+    path = write_csv(tmp_path / "x.csv", "u,t\na,2024-01-01\n")
+    (name,) = option
+    with pytest.raises(DataError, match=f"--{name}: {name} must be"):
+        om.import_events(path, mapping="customer=u,time=t", **option)
+    assert om.stats()["events"] == 0

@@ -1,0 +1,106 @@
+"""Recommendation use cases (``services._recommendations``, ``_training``) over a tiny fake
+with the store's contract; the CLI over a real store is in tests/cli/test_recommend.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from omotenashi.errors import DataError, NotFound
+from omotenashi.recommend import list_versions, load_model
+from omotenashi.services import (
+    recommend_all_customers,
+    recommend_for_customer,
+    recommend_for_session,
+    similar_items,
+    train,
+)
+
+from ..recommend.conftest import make_events, make_items
+
+
+@pytest.fixture()
+def events() -> pd.DataFrame:
+    """Store-shaped purchase events of the planted interactions (tests/recommend/conftest.py)."""
+    return make_events()
+
+
+@pytest.fixture()
+def items() -> pd.DataFrame:
+    return make_items()
+
+
+class FakeStore:
+    """The three things the recommendation use cases need from a store."""
+
+    def __init__(self, events: pd.DataFrame, items: pd.DataFrame, root: Path) -> None:
+        self._events, self._items, self.root = events, items, root
+
+    def events_frame(self) -> pd.DataFrame:
+        return self._events
+
+    def items_frame(self) -> pd.DataFrame:
+        return self._items
+
+
+@pytest.fixture()
+def om(tmp_path, events, items):
+    return FakeStore(events, items, tmp_path)
+
+
+def test_train_chooses_saves_versions_and_metadata(om):
+    info = train(om, candidates=("recent_ease", "popularity"))
+    assert info["model"] == "recent_ease"  # wins on the planted data's validation split
+    assert [r["model"] for r in info["selection"]] == ["recent_ease", "popularity"]
+    assert info["selection"][0]["ndcg@10"] > info["selection"][1]["ndcg@10"]
+    assert info["version"] == 1 and info["session_model"] == "sknn"
+    model, meta = load_model(om.root)
+    assert meta["model"] == "recent_ease"
+    assert meta["data_range"][0].startswith("2025-03-01")
+    assert meta["params"]["l2"] == 200.0
+    assert meta["metrics"]["ndcg@10"] == info["selection"][0]["ndcg@10"]
+    assert train(om, "ease", session_model=False)["version"] == 1
+    assert train(om, "ease", session_model=False)["version"] == 2
+    assert load_model(om.root)[1]["model"] == "ease"
+    assert {m["model"] for m in list_versions(om.root)} == {"recent_ease", "ease", "sknn"}
+
+
+def test_train_with_tuning_records_it(om):
+    info = train(om, "recent_ease", tune=True, session_model=False)
+    assert info["tuned"] is True
+    assert info["metrics"] is not None
+
+
+def test_requests_through_the_store(om):
+    train(om, "recent_ease")
+    seen = set(om.events_frame().query("person_id == 'u0'")["item_id"])
+    recs = recommend_for_customer(om, "u0", 5)
+    assert len(recs) == 5 and not seen & {r.item_id for r in recs}
+    assert all(r.item_id.startswith("s") for r in recs)
+    for r in recs:
+        assert set(r.reasons[0].items) <= seen
+    session = recommend_for_session(om, ["r1", "r2"], 3)
+    assert len(session) == 3
+    assert {r.item_id for r in similar_items(om, "s2", 3)}.isdisjoint({"s2"})
+    with pytest.raises(NotFound):
+        similar_items(om, "unknown-item")
+
+
+def test_all_customers_batch(om):
+    train(om, "recent_ease", session_model=False)
+    frame = recommend_all_customers(om, 4)
+    assert list(frame.columns) == ["customer_id", "rank", "item_id", "score"]
+    assert frame["customer_id"].nunique() == 40
+    assert frame.groupby("customer_id")["rank"].apply(list).iloc[0] == [1, 2, 3, 4]
+    seen = set(map(tuple, om.events_frame()[["person_id", "item_id"]].to_numpy()))
+    assert not seen & set(map(tuple, frame[["customer_id", "item_id"]].to_numpy()))
+
+
+def test_empty_store_and_untrained_store(tmp_path, events, items):
+    empty = FakeStore(events.iloc[:0], items, tmp_path)
+    with pytest.raises(DataError, match="nothing to train"):
+        train(empty)
+    with pytest.raises(NotFound, match="train"):
+        recommend_for_customer(empty, "u0")
