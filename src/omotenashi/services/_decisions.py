@@ -264,12 +264,9 @@ class Decisions:
             return load_policy(path)
         return None
 
-    @staticmethod
-    def read_logs(
-        path: str | Path, *, preset: str | None = None, mapping: Mapping[str, str] | None = None
-    ) -> LoggedRequests:
-        """Logged requests by preset (``obd``, ``decisions``) or by column map."""
-        return read_logs(path, preset=preset, mapping=mapping)
+    #: Logged requests by preset (``obd``, ``decisions``) or by column map: the same reader
+    #: off-policy evaluation uses (``Evaluation.read_logs``).
+    read_logs = staticmethod(read_logs)
 
     @staticmethod
     def simulate(

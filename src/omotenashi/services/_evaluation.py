@@ -8,7 +8,7 @@ result as it comes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +80,8 @@ class Evaluation:
         return ev.evaluate_sessions(split, list(candidates), on_result=on_result)
 
     # -- decision policies -----------------------------------------------------------------------
-    @staticmethod
-    def read_logs(
-        path: str | Path, *, preset: str | None = None, mapping: Mapping[str, str] | None = None
-    ) -> LoggedRequests:
-        """Logged requests by preset (``obd``, ``decisions``) or by column map."""
-        return read_logs(path, preset=preset, mapping=mapping)
+    #: Logged requests by preset (``obd``, ``decisions``) or by column map.
+    read_logs = staticmethod(read_logs)
 
     @staticmethod
     def ope(
