@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from omotenashi.events import from_micros
-from omotenashi.services import Omotenashi
+from omotenashi.services import Omotenashi, make_rules
 
 DEMO_SOURCE = "demo:online-retail-sample"
 DEVICE = "demo-app-device-1"
@@ -76,7 +76,8 @@ def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> d
             "title": titles.get(r.item_id) or r.item_id,
             "reasons": [reason.text for reason in r.reasons],
         }
-        for r in om.recommendations.for_session(viewed, 5)
+        # a showcase of what to show next: the items just viewed are left out
+        for r in om.recommendations.for_session(viewed, 5, rules=make_rules())
     ]
     return {
         "store": om.url,

@@ -57,7 +57,12 @@ def test_demo_json(tmp_path: Path) -> None:
         )["events"]
     }
     assert not {r["item_id"] for r in recs} & bought  # already seen items are not recommended
-    assert len(result["session"]["recommendations"]) == 5
+    session = result["session"]
+    assert len(session["recommendations"]) == 5
+    viewed = {v["item_id"] for v in session["viewed"]}
+    assert len(viewed) == 3
+    # the visitor is shown what to look at next, not the three items just viewed
+    assert not {r["item_id"] for r in session["recommendations"]} & viewed
     again = cli("demo", "--json", cwd=tmp_path)  # rebuilt, same figures
     assert json.loads(again.stdout)["stats"]["events"] == result["stats"]["events"]
 
