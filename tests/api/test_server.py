@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -164,3 +165,49 @@ def test_two_servers_on_one_store_stay_fresh(make_server, store_copy):
         time.sleep(0.1)
     assert after["context"] == ["games-1", "games-2", "games-3"]
     assert after["recommendations"] != first["recommendations"]
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_a_killed_server_leaves_no_worker_behind(make_server, store_copy):
+    """kill -9 of the server: its training worker (and multiprocessing's resource tracker) end
+    too instead of holding a training run's memory forever."""
+    admin = {"X-API-Key": create_key(store_copy, "default", "admin")}
+    server = make_server(store_copy)
+    started = httpx.post(server.url + "/v1/admin/retrain", headers=admin, timeout=30)
+    assert started.status_code in (200, 202), started.text
+    deadline = time.monotonic() + 30
+    children: list[int] = []
+    while time.monotonic() < deadline and not children:
+        children = _children(server.proc.pid)
+        time.sleep(0.1)
+    assert children, "the retrain request started no worker process"
+    server.kill()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_running(p) for p in children):
+        time.sleep(0.2)
+    assert [p for p in children if _running(p)] == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,27 @@ def _covered(after: int, up_to: int, spans: Sequence[tuple[int, int]]) -> bool:
             break
         reach = max(reach, hi)
     return reach >= up_to
+
+
+#: How often a training worker looks whether the server that started it still runs.
+PARENT_CHECK_S = 0.5
+
+
+def die_with_parent(parent: int, every_s: float = PARENT_CHECK_S) -> None:
+    """Start of a training worker: it ends when the server process that started it ends.
+
+    A server killed with ``kill -9`` cannot stop its workers, and an orphaned worker holds the
+    memory of a training run forever. The worker watches its parent id (an orphan is adopted by
+    another process) from a daemon thread. ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires
+    when the *thread* that started the worker ends, and a request thread may start one.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="omotenashi-parent-watch", daemon=True).start()
 
 
 class Workspace:
@@ -329,7 +351,10 @@ class Workspaces:
     def executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._executor
 
