@@ -187,3 +187,35 @@ def test_person_with_more_ids_than_sql_parameters(om: Omotenashi) -> None:
     assert profile.rfm.monetary == 5
     page = om.timeline("kiosk", limit=3)
     assert [e.type for e in page.events] == ["purchase", "identify", "identify"]
+
+
+def test_as_of_is_a_snapshot(om: Omotenashi) -> None:
+    """``as_of`` counts only what had happened by then: no negative recency, no later orders,
+    no customer who had not come yet (the RFM of 2011-06-01 as it was that day)."""
+    purchases = [
+        ("early", "o1", "2011-01-10T10:00:00Z", 20.0),
+        ("early", "o2", "2011-03-01T10:00:00Z", 30.0),
+        ("early", "o3", "2011-09-01T10:00:00Z", 500.0),  # after the snapshot
+        ("late", "o4", "2011-08-01T10:00:00Z", 40.0),  # first seen after the snapshot
+    ]
+    om.track_many(
+        {"customer_id": c, "type": "purchase", "item_id": "tea", "order_id": o, "timestamp": t,
+         "value": v}
+        for c, o, t, v in purchases
+    )  # fmt: skip
+    table = om.rfm(as_of="2011-06-01T00:00:00Z").set_index("customer_id")
+    assert list(table.index) == ["early"]
+    row = table.loc["early"]
+    # 2011-03-01 10:00 to 2011-06-01 00:00: 91 whole days
+    assert row["recency_days"] == 91 and row["frequency"] == 2
+    assert row["monetary"] == pytest.approx(50.0)
+    assert (om.rfm(as_of="2011-06-01")["recency_days"] >= 0).all()
+    profile = om.profile("early", as_of="2011-06-01T00:00:00Z")
+    assert profile.rfm.recency_days == 91 and profile.rfm.frequency == 2
+    assert profile.rfm.monetary == pytest.approx(50.0)
+    assert profile.events == 2
+    # without as_of: everything, recency from the store's latest event
+    now = om.rfm().set_index("customer_id")
+    assert now.loc["early", "frequency"] == 3 and now.loc["early", "recency_days"] == 0
+    top = om.top_customers(3, by="recency", as_of="2011-06-01")
+    assert top["customer_id"].tolist() == ["early"]

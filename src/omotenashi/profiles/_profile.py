@@ -130,8 +130,9 @@ def build_profile(
 ) -> Profile:
     """The unified profile of a customer (any of their ids, merged ids included)."""
     keys = person(store, customer_id)
-    summary = store.reads.person_summary(keys)
     as_of_us = _as_of_micros(store, as_of)
+    # an explicit as_of is a snapshot: events after it did not happen yet
+    summary = store.reads.person_summary(keys, until=as_of_us if as_of is not None else None)
     categories = store.reads.person_categories(keys, top)
     counted = sum(
         n for t, n in summary["events_by_type"].items() if t != "return" and t != "identify"
@@ -220,8 +221,9 @@ RankBy = Literal["monetary", "frequency", "recency"]
 def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
     """RFM of every known customer: one row each, columns ``customer_id, recency_days,
     frequency, monetary, first_seen, last_seen, events, last_purchase`` (times as UTC)."""
-    frame = store.reads.customer_summaries()
     as_of_us = _as_of_micros(store, as_of)
+    # an explicit as_of is a snapshot: later events and customers first seen later are left out
+    frame = store.reads.customer_summaries(until=as_of_us if as_of is not None else None)
     last = frame["last_purchase"].astype("float64").to_numpy()
     if as_of_us is None:
         recency = np.full(len(frame), np.nan)

@@ -186,8 +186,9 @@ class ImportLedger(Protocol):
 class Reads(Protocol):
     """Reads across concerns: one person's profile parts and whole-store analytics frames."""
 
-    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
-        """RFM aggregates plus ``events_by_type`` and ``events_by_channel``."""
+    def person_summary(self, keys: PersonKeys, until: int | None = None) -> dict[str, Any]:
+        """RFM aggregates plus ``events_by_type`` and ``events_by_channel``; with ``until``
+        (microseconds), of the events up to and including that time (a snapshot)."""
         ...
 
     def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]: ...
@@ -198,8 +199,9 @@ class Reads(Protocol):
         """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page."""
         ...
 
-    def customer_summaries(self) -> pd.DataFrame:
-        """One row per known person with the RFM aggregates."""
+    def customer_summaries(self, until: int | None = None) -> pd.DataFrame:
+        """One row per known person with the RFM aggregates; with ``until``, a snapshot of the
+        events up to that time (people with none then are left out)."""
         ...
 
     def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:

@@ -435,8 +435,11 @@ class SQLReads:
             params.extend(more)
         return " UNION ALL ".join(parts), params
 
-    def person_summary(self, keys: PersonKeys) -> dict[str, Any]:
+    def person_summary(self, keys: PersonKeys, until: int | None = None) -> dict[str, Any]:
         source, params = self._person_events(keys)
+        if until is not None:  # a snapshot: what was known at ``until``
+            source = f"SELECT * FROM ({source}) known_then WHERE ts <= {self._db.dialect.mark}"
+            params = [*params, until]
         overall = self._db.read(f"SELECT {RFM_AGGREGATES} FROM ({source}) pe", params)[0]
         by_type = self._db.read(
             f"SELECT type, COUNT(*) FROM ({source}) pe GROUP BY type ORDER BY COUNT(*) DESC, type",
@@ -479,11 +482,16 @@ class SQLReads:
         )
         return records.timeline_records(rows)
 
-    def customer_summaries(self) -> pd.DataFrame:
-        """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``)."""
+    def customer_summaries(self, until: int | None = None) -> pd.DataFrame:
+        """One row per known person with the RFM aggregates (see ``schema.RFM_AGGREGATES``);
+        with ``until``, of the events up to that time only (people without any are left out)."""
+        where, params = "WHERE known = 1", []
+        if until is not None:
+            where, params = f"{where} AND ts <= {self._db.dialect.mark}", [until]
         rows = self._db.read(
             f"SELECT person_id, {RFM_AGGREGATES} FROM ({RESOLVED_EVENTS}) r "
-            "WHERE known = 1 GROUP BY person_id"
+            f"{where} GROUP BY person_id",
+            params,
         )
         return records.customer_summaries_frame(rows)
 

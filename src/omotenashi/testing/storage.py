@@ -624,6 +624,22 @@ class StoreConformance(_OneStore):
         assert store.reads.person_categories(keys, 5) == [("drinks", 2), ("ware", 2)]
         assert store.reads.person_categories(keys, 1) == [("drinks", 2)]
 
+    def test_summaries_as_a_snapshot(self, store: Store) -> None:
+        """``until`` counts only what had happened by then (``--as-of`` is a snapshot)."""
+        self._shop(store)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        then = store.reads.person_summary(keys, until=T0 + DAY)
+        assert then["events"] == 3 and then["frequency"] == 1
+        assert then["monetary"] == pytest.approx(15.0) and then["last_purchase"] == T0 + DAY
+        assert then["last_seen"] == T0 + DAY
+        assert store.reads.person_summary(keys, until=T0 - 1)["events"] == 0
+        early = store.reads.customer_summaries(until=T0 + 2 * DAY).set_index("customer_id")
+        assert list(early.index) == ["c"]  # d's first event came later
+        assert early.loc["c", "frequency"] == 2
+        assert early.loc["c", "monetary"] == pytest.approx(22.0)
+        assert len(store.reads.customer_summaries(until=T0 + 4 * DAY)) == 2
+
     def test_timeline_pages(self, store: Store) -> None:
         self._shop(store)
         keys = store.identities.person_keys("c")
