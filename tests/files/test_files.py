@@ -141,3 +141,16 @@ def test_encoding_and_decimal_options(tmp_path: Path) -> None:
     assert chunks[0].frame["preis"].tolist() == ["3.50", "1234.50", "-0.25"]
     with pytest.raises(DataError, match="unknown encoding"):
         CsvOptions(encoding="utf-9")
+
+
+def test_transactions_read_with_encoding_and_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "umsatz.csv"
+    path.write_bytes(
+        "kunde;datum;betrag\nJosé;2024-03-01;3,50\nJosé;2024-03-02;1.234,50\nZoë;2024-03-03;0,75\n"
+        .encode("cp1252")
+    )  # fmt: skip
+    mapping = "customer=kunde,time=datum,value=betrag"
+    with pytest.raises(DataError, match="--encoding"):
+        read_transactions(path, mapping, sep=";")
+    tx = read_transactions(path, mapping, sep=";", encoding="cp1252", decimal=",")
+    assert tx.groupby("person_id")["value"].sum().to_dict() == {"José": 1238.0, "Zoë": 0.75}
