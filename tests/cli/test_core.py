@@ -144,7 +144,7 @@ def test_errors_are_one_clear_line(tmp_path: Path, db_url: str) -> None:
     server_db = db_url if "://" in db_url else None
     path = write_csv(tmp_path / "bad.csv", "user,when\nu1,2024-01-01\nu2,someday\n")
     done = cli("import", str(path), "--map", "customer=user,time=when", cwd=tmp_path, db=server_db)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "bad.csv, line 3, field 'when'" in done.stderr
     assert "Traceback" not in done.stderr
     missing = cli(
@@ -162,3 +162,52 @@ def test_profile_12347_from_the_full_file(retail_store: Path, tmp_path: Path) ->
     assert profile["customer_id"] == "12347"
     assert profile["attributes"] == {"country": "Iceland"}
     assert profile["rfm"]["frequency"] == 7 and profile["events_by_channel"] == {"web": 182}
+
+
+def test_import_encodings_and_decimal_commas(tmp_path: Path) -> None:
+    """A latin-1 customer file, a Shift-JIS catalogue and a ``;``/decimal-comma events file."""
+    people = tmp_path / "kunden.csv"
+    people.write_bytes("id;name\nc1;José Müller\nc2;Françoise\n".encode("latin-1"))
+    refused = cli("import-customers", str(people), "--map", "customer=id", cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "kunden.csv" in refused.stderr and "--encoding" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    done = cli(
+        "import-customers", str(people), "--map", "customer=id", "--encoding", "latin-1",
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    items = tmp_path / "shouhin.csv"
+    items.write_bytes("sku,title\nj1,抹茶ラテ\n".encode("shift_jis"))
+    item_map = "item=sku,title=title"
+    refused = cli("import-items", str(items), "--map", item_map, cwd=tmp_path)
+    assert refused.returncode == 2 and "--encoding" in refused.stderr
+    done = cli(
+        "import-items", str(items), "--map", item_map, "--encoding", "shift_jis", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["items_written"] == 1
+    sales = tmp_path / "umsatz.csv"
+    sales.write_text("kunde;datum;betrag\nc1;2024-03-01;3,50\nc1;2024-03-02;1.234,50\n")
+    done = cli(
+        "import", str(sales), "--map", "customer=kunde,time=datum,value=betrag",
+        "--decimal", ",", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    profile = json.loads(cli("profile", "c1", "--json", cwd=tmp_path).stdout)
+    assert profile["rfm"]["monetary"] == 3.5 + 1234.5  # 1238.0
+    assert profile["attributes"]["name"] == "José Müller"
+
+
+def test_empty_file_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    done = cli("import", str(empty), "--map", "customer=user,time=when", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: file {empty} is empty"]
+    header = write_csv(tmp_path / "header.csv", "user,when")
+    done = cli("import", str(header), "--map", "customer=user,time=when", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows_read"] == 0

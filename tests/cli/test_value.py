@@ -127,3 +127,22 @@ def test_cli_errors_are_clear(csv_file, args, message):
     res = _run("value", "fit", "-t", str(csv_file), *args)
     assert res.exit_code == 1
     assert message in " ".join(res.output.split())
+
+
+def test_cli_reads_decimal_commas_and_encodings(csv_file, tmp_path):
+    """The same orders written the European way (cp1252, ';', decimal commas) fit the same."""
+    frame = pd.read_csv(csv_file, dtype={"cust": str})
+    frame["amount"] = frame["amount"].map(lambda v: f"{v:.2f}".replace(".", ","))
+    euro = tmp_path / "orders-eu.csv"
+    frame.to_csv(euro, sep=";", index=False, encoding="cp1252")
+    mapping = "customer=cust,time=when,value=amount"
+    plain = _run("value", "fit", "-t", str(csv_file), "--map", mapping, "--json")
+    assert plain.exit_code == 0, plain.output
+    european = _run(
+        "value", "fit", "-t", str(euro), "--map", mapping, "--sep", ";", "--decimal", ",",
+        "--encoding", "cp1252", "--json",
+    )  # fmt: skip
+    assert european.exit_code == 0, european.output
+    fitted, expected = json.loads(european.stdout), json.loads(plain.stdout)
+    fitted.pop("fit_s"), expected.pop("fit_s")  # timing
+    assert fitted == expected

@@ -107,3 +107,50 @@ def test_attributes_are_read_by_the_same_reader(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file") as error:
         read_attributes(tmp_path / "nope.csv")
     assert error.value.field == "attributes"
+
+
+def test_empty_and_header_only_files_are_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match=r"^file .*empty\.csv is empty$"):
+        read_table(empty, field="data")
+    with pytest.raises(DataError, match=r"^file .*empty\.csv is empty$"):
+        list(read_chunks(empty))
+    header = tmp_path / "header.csv"
+    header.write_text("user,item,rating\n")
+    with pytest.raises(DataError, match=r"^file .*header\.csv has a header but no rows$"):
+        read_table(header, field="data")  # an analysis of nothing: say so
+    # an import of nothing: 0 rows, with the columns (so a map naming a missing one still fails)
+    (chunk,) = read_chunks(header)
+    assert chunk.frame.empty and list(chunk.frame.columns) == ["user", "item", "rating"]
+
+
+def test_encoding_and_decimal_options(tmp_path: Path) -> None:
+    path = tmp_path / "preise.csv"
+    path.write_bytes("name;preis\nKäse;3,50\nBrötchen;1.234,50\nWasser;-0,25\n".encode("cp1252"))
+    with pytest.raises(
+        DataError, match=r"preise\.csv: not valid utf-8 text at line 2 .*--encoding"
+    ):
+        read_table(path)
+    text = read_table(path, CsvOptions(encoding="cp1252", decimal=",", numbers=("preis",)))
+    assert text["name"].tolist() == ["Käse", "Brötchen", "Wasser"]
+    assert text["preis"].tolist() == ["3.50", "1234.50", "-0.25"]  # text, with a decimal point
+    typed = read_table(path, CsvOptions(encoding="cp1252", decimal=",", text=False))
+    assert typed["preis"].tolist() == [3.5, 1234.5, -0.25]
+    chunks = list(read_chunks(path, CsvOptions(encoding="cp1252", decimal=",", numbers=("preis",))))
+    assert chunks[0].frame["preis"].tolist() == ["3.50", "1234.50", "-0.25"]
+    with pytest.raises(DataError, match="unknown encoding"):
+        CsvOptions(encoding="utf-9")
+
+
+def test_transactions_read_with_encoding_and_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "umsatz.csv"
+    path.write_bytes(
+        "kunde;datum;betrag\nJosé;2024-03-01;3,50\nJosé;2024-03-02;1.234,50\nZoë;2024-03-03;0,75\n"
+        .encode("cp1252")
+    )  # fmt: skip
+    mapping = "customer=kunde,time=datum,value=betrag"
+    with pytest.raises(DataError, match="--encoding"):
+        read_transactions(path, mapping, sep=";")
+    tx = read_transactions(path, mapping, sep=";", encoding="cp1252", decimal=",")
+    assert tx.groupby("person_id")["value"].sum().to_dict() == {"José": 1238.0, "Zoë": 0.75}

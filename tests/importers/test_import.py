@@ -325,3 +325,81 @@ def test_bad_default_type_or_channel_is_refused(
     with pytest.raises(DataError, match=f"--{name}: {name} must be"):
         om.import_events(path, mapping="customer=u,time=t", **option)
     assert om.stats()["events"] == 0
+
+
+# -- encodings, decimal commas and empty files (issue 12) ---------------------------------------
+
+LATIN1_CUSTOMERS = "id;name;city\nc1;José Müller;Zürich\nc2;Françoise Øster;Besançon\n"
+SJIS_ITEMS = "sku,title,price\nj1,抹茶ラテ,450\nj2,和風ハンバーグ弁当,980\n"
+# hand-computed: 2 x 3,50 + 1 x 1.234,50 (a return) ... see the assertions
+EURO_EVENTS = (
+    "kunde;artikel;datum;menge;preis\n"
+    "k1;a;2024-03-01;2;3,50\n"
+    "k1;b;2024-03-02;1;1.234,50\n"
+    "k2;a;2024-03-03;3;0,25\n"
+)
+EURO_MAP = "customer=kunde,item=artikel,time=datum,quantity=menge,price=preis"
+
+
+def test_latin1_customers_need_their_encoding(om: Omotenashi, tmp_path: Path) -> None:
+    path = tmp_path / "kunden.csv"
+    path.write_bytes(LATIN1_CUSTOMERS.encode("latin-1"))
+    with pytest.raises(DataError) as refused:
+        om.import_customers(path, mapping="customer=id")
+    message = str(refused.value)
+    assert "kunden.csv" in message and "line 2" in message and "--encoding" in message
+    assert om.stats()["customer_records"] == 0
+    report = om.import_customers(path, mapping="customer=id", encoding="latin-1")
+    assert report.customers_written == 2
+    frame = om.customers_frame().set_index("customer_id")
+    assert frame.loc["c1", "name"] == "José Müller"
+    assert frame.loc["c2", "city"] == "Besançon"
+
+
+def test_shift_jis_items_need_their_encoding(om: Omotenashi, tmp_path: Path) -> None:
+    path = tmp_path / "shouhin.csv"
+    path.write_bytes(SJIS_ITEMS.encode("shift_jis"))
+    with pytest.raises(DataError, match=r"shouhin\.csv.*--encoding"):
+        om.import_items(path, mapping="item=sku,title=title,price=price")
+    report = om.import_items(path, mapping="item=sku,title=title,price=price", encoding="shift_jis")
+    assert report.items_written == 2
+    catalogue = om.items_frame().set_index("item_id")
+    assert catalogue.loc["j1", "title"] == "抹茶ラテ"
+    assert catalogue.loc["j2", "title"] == "和風ハンバーグ弁当"
+    assert catalogue.loc["j2", "price"] == 980.0
+
+
+def test_unknown_encoding_or_decimal_mark_is_refused(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", "user,when\nu1,2024-01-01\n")
+    with pytest.raises(DataError, match="unknown encoding 'klingon'"):
+        om.import_events(path, mapping="customer=user,time=when", encoding="klingon")
+    with pytest.raises(DataError, match="decimal mark"):
+        om.import_events(path, mapping="customer=user,time=when", decimal=";")
+
+
+def test_decimal_commas_give_the_right_money(om: Omotenashi, tmp_path: Path) -> None:
+    path = tmp_path / "umsatz.csv"
+    path.write_text(EURO_EVENTS, encoding="utf-8")
+    # without --decimal the price "3,50" is not a number: refused with its line and field
+    with pytest.raises(ImportRowError, match=r"line 2, field 'preis'.*'3,50' is not a number"):
+        om.import_events(path, mapping=EURO_MAP)
+    report = om.import_events(path, mapping=EURO_MAP, decimal=",")
+    assert report.events_written == 3
+    # 2 x 3.50 + 1 x 1234.50 + 3 x 0.25 = 7.00 + 1234.50 + 0.75 = 1242.25
+    assert om.stats()["purchase_value"] == pytest.approx(1242.25)
+    assert om.profile("k1").rfm.monetary == pytest.approx(1241.50)
+    assert om.profile("k2").rfm.monetary == pytest.approx(0.75)
+
+
+def test_empty_files_are_one_clear_error(om: Omotenashi, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match=r"^file .*empty\.csv is empty$"):
+        om.import_events(empty, mapping="customer=user,time=when")
+    with pytest.raises(DataError, match=r"^file .*empty\.csv is empty$"):
+        om.import_items(empty, mapping="item=sku")
+    # a header and no rows is an export with nothing in it: 0 rows, nothing written
+    header = write_csv(tmp_path / "header.csv", "user,item,when")
+    report = om.import_events(header, mapping="customer=user,item=item,time=when")
+    assert (report.rows_read, report.events_written) == (0, 0)
+    assert om.stats()["events"] == 0

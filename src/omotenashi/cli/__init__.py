@@ -26,10 +26,12 @@ def _load_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: errors of omotenashi become one clear line and exit code 1."""
+    """Console-script entry point: errors of omotenashi become one clear line; bad input
+    (``DataError``: a file, a value, an option) exits with code 2, like a usage error, anything
+    else with code 1."""
     import sys
 
-    from omotenashi.errors import OmotenashiError
+    from omotenashi.errors import DataError, OmotenashiError
 
     _load_commands()
     try:
@@ -38,7 +40,7 @@ def main() -> None:
         from omotenashi.cli._common import err_console
 
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, DataError) else 1)
 
 
 __all__ = ["app", "evaluate_app", "main"]

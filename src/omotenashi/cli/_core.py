@@ -27,6 +27,16 @@ from omotenashi.errors import DataError
 from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
+EncodingOpt = Annotated[
+    str,
+    typer.Option(
+        "--encoding", help="Text encoding of a CSV file, e.g. utf-8, latin-1, cp1252, shift_jis."
+    ),
+]
+DecimalOpt = Annotated[
+    str,
+    typer.Option("--decimal", help="Decimal mark of numbers in a CSV file: . or , (3,5)."),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Reference date for recency (default: the store's latest event)."),
@@ -227,6 +237,8 @@ def import_events(
         ),
     ] = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     skip_bad_rows: Annotated[
         bool,
         typer.Option(
@@ -254,6 +266,8 @@ def import_events(
                 channel=channel,
                 cancel_prefix=cancel_prefix,
                 sep=sep,
+                encoding=encoding,
+                decimal=decimal,
                 skip_bad_rows=skip_bad_rows,
                 rejects_path=rejects,
                 progress=advance,
@@ -272,12 +286,16 @@ def import_items(
         str, typer.Option("--list-sep", help="Separator inside categories/tags.")
     ] = "|",
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update catalogue items (fields not in the file keep their stored value)."""
     with _engine(db) as om:
-        report = om.import_items(file, mapping=mapping, list_sep=list_sep, sep=sep)
+        report = om.import_items(
+            file, mapping=mapping, list_sep=list_sep, sep=sep, encoding=encoding, decimal=decimal
+        )
     _print_report(report, json_out)
 
 
@@ -293,12 +311,16 @@ def import_customers(
         ),
     ],
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update customer attributes (merged into what is stored)."""
     with _engine(db) as om:
-        report = om.import_customers(file, mapping=mapping, sep=sep)
+        report = om.import_customers(
+            file, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal
+        )
     _print_report(report, json_out)
 
 

@@ -51,6 +51,13 @@ SepOpt = Annotated[
         "--sep", help="Delimiter of a text file: ',', 'tab' or 'whitespace' (default ',')."
     ),
 ]
+EncodingOpt = Annotated[
+    str,
+    typer.Option("--encoding", help="Text encoding of a text file, e.g. utf-8, latin-1, cp1252."),
+]
+DecimalOpt = Annotated[
+    str, typer.Option("--decimal", help="Decimal mark of numbers in a text file: . or , (3,5).")
+]
 ColumnsOpt = Annotated[
     str | None,
     typer.Option(
@@ -116,6 +123,8 @@ def _load(
     negative: str,
     db: str | None,
     kind: str = "purchase",
+    encoding: str = "utf-8",
+    decimal: str = ".",
 ) -> tuple[Any, Any]:
     """(transactions, attributes) from a file or from the store."""
     from omotenashi.services import Value
@@ -131,6 +140,8 @@ def _load(
             time_format=time_format,
             negative=negative,
             columns=names,
+            encoding=encoding,
+            decimal=decimal,
         ), None
     if mapping:
         raise _map_error("--map is only used with --transactions FILE")
@@ -205,6 +216,8 @@ def fit_command(
     transactions: TransactionsOpt = None,
     mapping: MapOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     columns: ColumnsOpt = None,
     time_format: TimeFormatOpt = None,
     negative: NegativeOpt = "error",
@@ -240,7 +253,17 @@ def fit_command(
 
     try:
         with _status("reading transactions", as_json):
-            tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
+            tx, _ = _load(
+                transactions,
+                mapping,
+                sep,
+                columns,
+                time_format,
+                negative,
+                db,
+                encoding=encoding,
+                decimal=decimal,
+            )
         with _status(f"fitting {model}", as_json):
             outcome, written = Value.fit(
                 tx,
@@ -279,6 +302,8 @@ def report_command(
     transactions: TransactionsOpt = None,
     mapping: MapOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     columns: ColumnsOpt = None,
     time_format: TimeFormatOpt = None,
     negative: NegativeOpt = "error",
@@ -307,7 +332,17 @@ def report_command(
     try:
         if transactions is not None:
             with _status("reading transactions", as_json):
-                tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db)
+                tx, _ = _load(
+                    transactions,
+                    mapping,
+                    sep,
+                    columns,
+                    time_format,
+                    negative,
+                    db,
+                    encoding=encoding,
+                    decimal=decimal,
+                )
             with _status("fitting models and valuing customers", as_json):
                 report, saved, written = Value().report(tx, None, plots=plots, **options)
         else:  # valued from the store: segments and CLV go to the profiles
@@ -346,6 +381,8 @@ def lapse_command(
     transactions: TransactionsOpt = None,
     mapping: MapOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     columns: ColumnsOpt = None,
     time_format: TimeFormatOpt = None,
     negative: NegativeOpt = "error",
@@ -364,7 +401,18 @@ def lapse_command(
     from omotenashi.services import Value
 
     try:
-        tx, _ = _load(transactions, mapping, sep, columns, time_format, negative, db, kind=kind)
+        tx, _ = _load(
+            transactions,
+            mapping,
+            sep,
+            columns,
+            time_format,
+            negative,
+            db,
+            kind=kind,
+            encoding=encoding,
+            decimal=decimal,
+        )
         with _status("backtesting lapse risk", as_json):
             result = Value.lapse(tx, as_of, horizon_days)
     except OmotenashiError as exc:
@@ -393,6 +441,8 @@ def segments_command(
     transactions: TransactionsOpt = None,
     mapping: MapOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     columns: ColumnsOpt = None,
     time_format: TimeFormatOpt = None,
     negative: NegativeOpt = "error",
@@ -419,7 +469,17 @@ def segments_command(
     from omotenashi.services import Value
 
     try:
-        tx, store_attributes = _load(transactions, mapping, sep, columns, time_format, negative, db)
+        tx, store_attributes = _load(
+            transactions,
+            mapping,
+            sep,
+            columns,
+            time_format,
+            negative,
+            db,
+            encoding=encoding,
+            decimal=decimal,
+        )
         attrs = _read_attributes(attributes) if attributes is not None else store_attributes
         with _status("scoring customers", as_json):
             result = Value.segments(

@@ -12,6 +12,7 @@ pandas infer the column types instead.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,19 @@ class CsvOptions:
     text: bool = True  # every column as text (False: pandas infers types, NA spellings missing)
     dtypes: tuple[tuple[str, str], ...] = ()  # (column, dtype) read with that type (text=False)
     index_col: int | None = None  # a column to use as the row index
+    decimal: str = "."  # the decimal mark of numbers: "." or "," (3,5 -> 3.5)
+    numbers: tuple[str, ...] = ()  # text columns holding numbers (read with ``decimal``)
+
+    def __post_init__(self) -> None:
+        if self.decimal not in (".", ","):
+            raise DataError(f"decimal mark {self.decimal!r} is not '.' or ','", field="decimal")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise DataError(
+                f"unknown encoding {self.encoding!r} (e.g. utf-8, latin-1, cp1252, shift_jis)",
+                field="encoding",
+            ) from None
 
 
 def file_format(path: Path) -> str:
@@ -60,7 +74,11 @@ def file_format(path: Path) -> str:
 
 
 def count_rows(path: Path, options: CsvOptions | None = None) -> int | None:
-    """Rows in the file (for progress bars): Parquet metadata, or a fast newline count."""
+    """Rows in the file (for progress bars): Parquet metadata, or a fast newline count.
+
+    Raises ``DataError`` for an empty (zero-byte) file, before any progress is shown."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise _empty(path, None)
     fmt = file_format(path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -104,10 +122,69 @@ def _missing(path: Path, field: str | None) -> DataError:
     return DataError(f"{path}: no such file (file not found)", field=field)
 
 
+#: A number written with a decimal comma and optional ``.`` thousands: ``3,5``, ``-1.234,50``.
+_COMMA_NUMBER = r"^\s*[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d*)?\s*$"
+
+
+def _decimal_points(frame: pd.DataFrame, options: CsvOptions) -> pd.DataFrame:
+    """Text number columns written with a decimal comma, rewritten with a point (``1.234,5`` ->
+    ``1234.5``); anything else is left as it is, for the caller's number check to name."""
+    if options.decimal == "." or not options.text:
+        return frame
+    for column in options.numbers:
+        if column not in frame.columns:
+            continue
+        text = frame[column].astype(str)
+        comma = text.str.match(_COMMA_NUMBER) & text.str.strip().ne("")
+        converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        frame[column] = text.where(~comma, converted)
+    return frame
+
+
+def _empty(path: Path, field: str | None) -> DataError:
+    return DataError(f"file {path} is empty", field=field)
+
+
+def _header_only(path: Path, field: str | None) -> DataError:
+    return DataError(f"file {path} has a header but no rows", field=field)
+
+
+def _decode_error(
+    path: Path, options: CsvOptions, exc: UnicodeDecodeError, field: str | None
+) -> DataError:
+    """The file is not text in its encoding: say where (the line of the bad byte when the file
+    can be read up to it) and how to give the right one."""
+    where = ""
+    line = _line_of_byte(path, exc)
+    if line is not None:
+        where = f" at line {line}"
+    return DataError(
+        f"{path}: not valid {options.encoding} text{where} ({exc.reason}); give the file's "
+        "encoding with --encoding (e.g. --encoding latin-1, cp1252 or shift_jis)",
+        field=field or "encoding",
+    )
+
+
+def _line_of_byte(path: Path, exc: UnicodeDecodeError) -> int | None:
+    """The 1-based line holding the first byte the encoding rejects (plain files only)."""
+    if path.suffix == ".gz":
+        return None
+    try:
+        data = path.read_bytes()
+        data.decode(exc.encoding, errors="strict")
+    except UnicodeDecodeError as whole:
+        return data[: whole.start].count(b"\n") + 1
+    except (OSError, LookupError):
+        return None
+    return None
+
+
 def _csv_arguments(path: Path, options: CsvOptions) -> dict[str, object]:
     """``pandas.read_csv`` arguments for the options (shared by both readers)."""
     sep = r"\s+" if options.whitespace else (options.sep or _sniff_sep(path, options.encoding))
     kwargs: dict[str, object] = {"sep": sep, "encoding": options.encoding}
+    if options.decimal != "." and not options.text:
+        kwargs.update(decimal=options.decimal, thousands=".")
     if options.text:
         kwargs.update(dtype=str, keep_default_na=False)
     elif options.dtypes:
@@ -151,6 +228,8 @@ def read_table(
     options = options or CsvOptions()
     if not path.is_file():
         raise _missing(path, field)
+    if path.stat().st_size == 0:
+        raise _empty(path, field)
     fmt = file_format(path)
     try:
         if fmt == "parquet":
@@ -164,11 +243,15 @@ def read_table(
                 kwargs["usecols"] = list(columns)
             frame = pd.read_csv(path, **kwargs)  # type: ignore[call-overload]
             frame.columns = [str(c).strip() for c in frame.columns]
+            frame = _decimal_points(frame, options)
+            if frame.empty and options.header:
+                raise _header_only(path, field)
+    except DataError:
+        raise
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not {options.encoding} text ({exc.reason}); give the file's encoding",
-            field=field,
-        ) from exc
+        raise _decode_error(path, options, exc, field) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise _empty(path, field) from exc
     except (OSError, ValueError, ImportError) as exc:  # ParserError is a ValueError
         raise DataError(f"{path}: cannot read the file ({exc})", field=field) from exc
     return frame
@@ -185,6 +268,8 @@ def read_chunks(
     options = options or CsvOptions()
     if not path.exists():
         raise _missing(path, field)
+    if path.is_file() and path.stat().st_size == 0:
+        raise _empty(path, field)
     fmt = file_format(path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -218,15 +303,14 @@ def read_chunks(
         with pd.read_csv(path, **kwargs) as reader:  # type: ignore[call-overload]
             for frame in reader:
                 frame.columns = [str(c).strip() for c in frame.columns]
-                yield Chunk(frame.reset_index(drop=True), line, "line")
+                frame = _decimal_points(frame.reset_index(drop=True), options)
+                yield Chunk(frame, line, "line")
                 line += len(frame)
+    except pd.errors.EmptyDataError as exc:
+        raise _empty(path, field) from exc
     except pd.errors.ParserError as exc:
         raise DataError(
             f"{path}: cannot parse the file near line {line}: {exc}", field=field
         ) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not {options.encoding} text near line {line} ({exc.reason}); "
-            "give the file's encoding",
-            field=field,
-        ) from exc
+        raise _decode_error(path, options, exc, field) from exc

@@ -218,11 +218,16 @@ class Omotenashi:
         channel: str | None = None,
         cancel_prefix: str | None = None,
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        """Import an events file with a column map, or a dataset with a preset."""
+        """Import an events file with a column map, or a dataset with a preset.
+
+        ``encoding`` is the text encoding of a CSV file (``latin-1``, ``cp1252``, ``shift_jis``
+        ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``)."""
         return self.ingest.import_events(
             path,
             mapping=mapping,
@@ -231,6 +236,8 @@ class Omotenashi:
             channel=channel,
             cancel_prefix=cancel_prefix,
             sep=sep,
+            encoding=encoding,
+            decimal=decimal,
             skip_bad_rows=skip_bad_rows,
             rejects_path=rejects_path,
             progress=progress,
@@ -247,9 +254,13 @@ class Omotenashi:
         mapping: str | Mapping[str, str],
         list_sep: str = "|",
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
-        return self.ingest.import_items(path, mapping=mapping, list_sep=list_sep, sep=sep)
+        return self.ingest.import_items(
+            path, mapping=mapping, list_sep=list_sep, sep=sep, encoding=encoding, decimal=decimal
+        )
 
     def import_customers(
         self,
@@ -257,9 +268,13 @@ class Omotenashi:
         *,
         mapping: str | Mapping[str, str],
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> ImportReport:
         """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
-        return self.ingest.import_customers(path, mapping=mapping, sep=sep)
+        return self.ingest.import_customers(
+            path, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal
+        )
 
 
 def connect(db: str | os.PathLike[str] | None = None, *, create: bool = True) -> Omotenashi:

@@ -183,6 +183,8 @@ class Ingest:
         channel: str | None = None,
         cancel_prefix: str | None = None,
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
@@ -211,7 +213,12 @@ class Ingest:
                             channel=channel,
                             cancel_prefix=cancel_prefix,
                         ),
-                        csv=CsvOptions(sep=sep),
+                        csv=CsvOptions(
+                            sep=sep,
+                            encoding=encoding,
+                            decimal=decimal,
+                            numbers=_number_columns(columns, EVENT_NUMBERS),
+                        ),
                     )
                 ],
                 name=str(file),
@@ -254,12 +261,19 @@ class Ingest:
         mapping: str | Mapping[str, str],
         list_sep: str = "|",
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        columns = parse_column_map(mapping, "items")
+        options = CsvOptions(
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+            numbers=_number_columns(columns, ("price",), attributes=True),
+        )
         plan = ImportPlan(
-            items=items_from_file(
-                Path(path), mapping, list_sep=list_sep, csv_options=CsvOptions(sep=sep)
-            ),
+            items=items_from_file(Path(path), columns, list_sep=list_sep, csv_options=options),
             name=str(path),
         )
         return run_import(self.store, plan)
@@ -270,10 +284,22 @@ class Ingest:
         *,
         mapping: str | Mapping[str, str],
         sep: str | None = None,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> ImportReport:
-        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
+        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones).
+
+        ``decimal=","`` rewrites decimal-comma numbers in the ``attr.NAME`` columns the map names.
+        """
+        columns = parse_column_map(mapping, "customers")
+        options = CsvOptions(
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+            numbers=_number_columns(columns, (), attributes=True),
+        )
         plan = ImportPlan(
-            customers=customers_from_file(Path(path), mapping, csv_options=CsvOptions(sep=sep)),
+            customers=customers_from_file(Path(path), columns, csv_options=options),
             name=str(path),
         )
         return run_import(self.store, plan)
@@ -281,6 +307,21 @@ class Ingest:
     def import_sources(self) -> list[str]:
         """Names of the imports recorded in the store."""
         return list(self.store.imports.sources())
+
+
+#: The event fields that hold numbers (read with the file's decimal mark).
+EVENT_NUMBERS = ("quantity", "price", "value", "rating")
+
+
+def _number_columns(
+    columns: Mapping[str, str], keys: Sequence[str], *, attributes: bool = False
+) -> tuple[str, ...]:
+    """The file columns mapped to number fields (and to ``attr.NAME`` ones when asked)."""
+    return tuple(
+        column
+        for key, column in columns.items()
+        if key in keys or (attributes and key.startswith("attr."))
+    )
 
 
 def store_file(db: str | os.PathLike[str] | None) -> Path | None:

@@ -118,6 +118,8 @@ class Value:
         columns: Sequence[str] | None = None,
         time_format: str | None = None,
         negative: str = "error",
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> pd.DataFrame:
         """Transactions from a CSV/TSV/parquet file and a column map."""
         return value_models.read_transactions(
@@ -127,6 +129,8 @@ class Value:
             time_format=time_format,
             negative=negative,
             columns=list(columns) if columns else None,
+            encoding=encoding,
+            decimal=decimal,
         )
 
     @staticmethod

@@ -569,8 +569,12 @@ def read_transactions(
     time_format: str | None = None,
     negative: str = "error",
     columns: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+    decimal: str = ".",
 ) -> pd.DataFrame:
     """Read a CSV/TSV/whitespace/parquet file of purchases into transactions.
+
+    ``encoding`` and ``decimal`` (``"."`` or ``","``) are those of a text file.
 
     Parameters
     ----------
@@ -608,6 +612,8 @@ def read_transactions(
         names=tuple(columns) if columns else None,
         text=False,
         dtypes=((cols["customer"], "str"),),
+        encoding=encoding,
+        decimal=decimal,
     )
     frame = files.read_table(p, options, field="transactions")
     return transactions_from_frame(
