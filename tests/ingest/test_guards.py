@@ -136,7 +136,7 @@ def test_cli_track_of_deep_context_is_one_line(tmp_path: Path, levels: int) -> N
     line = json.dumps({k: v for k, v in GOOD.items()})[:-1] + ', "context": '
     line += '{"k": ' * levels + "1" + "}" * levels + "}"
     done = cli("track", "--db", str(tmp_path / "s.db"), cwd=tmp_path, stdin=line + "\n")
-    assert done.returncode != 0
+    assert done.returncode == 2  # bad input
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
     assert "context" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 

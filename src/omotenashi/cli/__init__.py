@@ -26,10 +26,11 @@ def _load_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: errors of omotenashi become one clear line and exit code 1."""
+    """Console-script entry point: errors of omotenashi become one clear line; the exit code
+    is 2 for bad input (``DataError``, like a bad option) and 1 for the others."""
     import sys
 
-    from omotenashi.errors import OmotenashiError
+    from omotenashi.errors import DataError, OmotenashiError
 
     _load_commands()
     try:
@@ -38,7 +39,7 @@ def main() -> None:
         from omotenashi.cli._common import err_console
 
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, DataError) else 1)
 
 
 __all__ = ["app", "evaluate_app", "main"]
