@@ -178,10 +178,10 @@ def test_person_with_more_ids_than_sql_parameters(om: Omotenashi) -> None:
         for i, a in enumerate(ids)
     )
     om.track_many(
-        {"customer_id": "kiosk", "anonymous_id": a, "type": "identify", "timestamp": 1_800_000_000}
+        {"customer_id": "kiosk", "anonymous_id": a, "type": "identify", "timestamp": 1_750_000_000}
         for a in ids
     )
-    om.track({"customer_id": "kiosk", "type": "purchase", "value": 5, "timestamp": 1_800_000_001})
+    om.track({"customer_id": "kiosk", "type": "purchase", "value": 5, "timestamp": 1_750_000_001})
     profile = om.profile("kiosk")
     assert profile.events == 40_000 + 40_000 + 1
     assert profile.rfm.monetary == 5

@@ -24,6 +24,7 @@ from omotenashi.cli._common import (
     progress_bar,
 )
 from omotenashi.errors import DataError
+from omotenashi.events import MAX_CONTEXT_DEPTH
 from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
@@ -355,6 +356,12 @@ def track(
                 payload = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"event {number}: not valid JSON ({exc.msg})") from exc
+            except RecursionError:
+                raise DataError(
+                    f"event {number}: context: nested too deep to read (at most "
+                    f"{MAX_CONTEXT_DEPTH} levels)",
+                    field="context",
+                ) from None
             records.append(payload)
         results = om.track_many(records)
     if json_out:

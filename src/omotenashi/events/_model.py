@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import uuid
 from datetime import datetime
@@ -15,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from omotenashi.events._timeutil import parse_timestamp
+from omotenashi.errors import DataError
+from omotenashi.events._timeutil import check_event_time, parse_timestamp
 
 #: Event types with a meaning the engine knows; any other lowercase name is a custom type.
 EVENT_TYPES: tuple[str, ...] = (
@@ -51,6 +53,49 @@ def new_event_id() -> str:
     rand = int.from_bytes(os.urandom(10), "big")
     value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
     return uuid.UUID(int=value | (rand & (1 << 62) - 1)).hex
+
+
+#: Control characters (C0, DEL, C1): never part of an id (a NUL cuts it short in C code).
+ID_CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"
+_CONTROL = re.compile(ID_CONTROL_PATTERN)
+
+#: How deep an event's context may nest (objects and lists): a limit every reader can follow.
+MAX_CONTEXT_DEPTH = 32
+
+
+def clean_id(value: object, field: str = "id") -> str:
+    """The one form of an id, on write (events, imports) and on read (every lookup).
+
+    Surrounding whitespace is trimmed, so ``" 12347 "`` and ``"12347"`` are the same person;
+    control characters (NUL, tab, newline, ...) are rejected with a ``DataError`` naming
+    ``field``.
+    """
+    text = str(value).strip()
+    if _CONTROL.search(text):
+        raise DataError(
+            f"{field}: control characters (such as NUL or a line break) are not allowed in an id",
+            field=field,
+        )
+    return text
+
+
+def context_depth(value: object) -> int:
+    """How deep ``value`` nests (a scalar: 0, ``{}``/``[]``: 1), without recursion.
+
+    Stops counting one level past :data:`MAX_CONTEXT_DEPTH`.
+    """
+    deepest = 0
+    todo: list[tuple[object, int]] = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_CONTEXT_DEPTH:
+                break
+            children = node.values() if isinstance(node, dict) else node
+            todo.extend((child, depth) for child in children)
+    return deepest
 
 
 def clean_name(value: str, field: str) -> str:
@@ -95,13 +140,13 @@ class Event(BaseModel):
         "customer_id", "anonymous_id", "item_id", "order_id", "event_id", mode="before"
     )
     @classmethod
-    def _ids_as_text(cls, value: object) -> object:
+    def _ids_as_text(cls, value: object, info: Any) -> object:
         if isinstance(value, bool):
             raise ValueError("an id must be text or an integer")
         if isinstance(value, int):
             return str(value)
-        if isinstance(value, str) and not value.strip():
-            return None
+        if isinstance(value, str):
+            return clean_id(value, info.field_name) or None
         return value
 
     @field_validator("type")
@@ -117,7 +162,16 @@ class Event(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _aware_timestamp(cls, value: object) -> datetime:
-        return parse_timestamp(value)
+        return check_event_time(parse_timestamp(value))
+
+    @field_validator("context")
+    @classmethod
+    def _shallow_context(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if context_depth(value) > MAX_CONTEXT_DEPTH:
+            raise DataError(
+                f"context: nested deeper than {MAX_CONTEXT_DEPTH} levels", field="context"
+            )
+        return value
 
     @field_validator("quantity", "value", "rating")
     @classmethod
@@ -153,8 +207,10 @@ class Item(BaseModel):
 
     @field_validator("item_id", mode="before")
     @classmethod
-    def _id_as_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _id_as_text(cls, value: object, info: Any) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return clean_id(value, info.field_name) if isinstance(value, str) else value
 
     @field_validator("price")
     @classmethod
@@ -182,5 +238,7 @@ class CustomerRecord(BaseModel):
 
     @field_validator("customer_id", mode="before")
     @classmethod
-    def _id_as_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _id_as_text(cls, value: object, info: Any) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return clean_id(value, info.field_name) if isinstance(value, str) else value

@@ -6,6 +6,8 @@ handling differences between drivers. Naive input (no offset) is read as UTC.
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -75,3 +77,64 @@ def now_micros() -> int:
 def isoformat(micros: int | None) -> str | None:
     """ISO-8601 text (UTC, with offset) of a stored timestamp, or None."""
     return None if micros is None else from_micros(int(micros)).isoformat()
+
+
+# -- the plausible-time window of events ------------------------------------------------------
+#: Environment variable: how far after the wall clock an event may be dated (default ``1d``).
+MAX_FUTURE_ENV = "OMOTENASHI_MAX_FUTURE"
+#: Environment variable: the earliest date an event may carry (default ``1900-01-01``).
+EARLIEST_ENV = "OMOTENASHI_EARLIEST"
+DEFAULT_MAX_FUTURE = "1d"
+DEFAULT_EARLIEST = "1900-01-01"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "": 1}
+
+
+def _duration_seconds(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if match is None:
+        raise DataError(
+            f"{MAX_FUTURE_ENV}={text!r}: give a duration such as 1d, 6h, 90m or 3600 (seconds)",
+            field=MAX_FUTURE_ENV,
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def event_time_window(now: int | None = None) -> tuple[int, int]:
+    """``(earliest, latest)`` timestamps (stored form) an event may carry.
+
+    Why: one event dated far in the future moves the store's "now" (its latest timestamp) and
+    with it the recency of every customer; one dated in year 1 is as surely a mistake. The
+    window is ``OMOTENASHI_EARLIEST`` (default 1900-01-01) to the wall clock plus
+    ``OMOTENASHI_MAX_FUTURE`` (default one day, for clocks that run ahead), read on each call.
+    """
+    future = _duration_seconds(os.environ.get(MAX_FUTURE_ENV) or DEFAULT_MAX_FUTURE)
+    earliest_text = os.environ.get(EARLIEST_ENV) or DEFAULT_EARLIEST
+    try:
+        earliest = to_micros(earliest_text, field=EARLIEST_ENV)
+    except DataError as exc:
+        raise DataError(
+            f"{EARLIEST_ENV}={earliest_text!r}: not a date", field=EARLIEST_ENV
+        ) from exc
+    now = now_micros() if now is None else now
+    return earliest, now + int(future * 1_000_000)
+
+
+def window_message(micros_or_text: object, too_late: bool) -> str:
+    """Why a timestamp is outside :func:`event_time_window` (without the field name)."""
+    if too_late:
+        limit = os.environ.get(MAX_FUTURE_ENV) or DEFAULT_MAX_FUTURE
+        return (
+            f"{micros_or_text} is in the future (more than {limit} after now; "
+            f"set {MAX_FUTURE_ENV} to allow more)"
+        )
+    earliest = os.environ.get(EARLIEST_ENV) or DEFAULT_EARLIEST
+    return f"{micros_or_text} is before {earliest} (set {EARLIEST_ENV} to allow earlier dates)"
+
+
+def check_event_time(dt: datetime, *, field: str = "timestamp") -> datetime:
+    """``dt`` when it lies in :func:`event_time_window`, else a ``DataError`` naming ``field``."""
+    earliest, latest = event_time_window()
+    micros = aware_micros(dt)
+    if micros < earliest or micros > latest:
+        raise DataError(f"{field}: {window_message(dt.isoformat(), micros > latest)}", field=field)
+    return dt

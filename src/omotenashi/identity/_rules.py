@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from omotenashi.errors import DataError
-from omotenashi.events import now_micros
+from omotenashi.events import clean_id, now_micros
 from omotenashi.storage import Store
 
 #: Keys of an identify event's ``context`` that are linked as identities of the customer.
@@ -26,7 +26,7 @@ def normalise_identity(kind: str, value: object) -> tuple[str, str]:
     kind = _KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
     if not kind:
         raise DataError("identity kind must not be empty", field="kind")
-    text = str(value).strip() if value is not None else ""
+    text = clean_id(value, kind) if value is not None else ""
     if not text:
         raise DataError(f"empty {kind} identity", field=kind)
     if kind == "email":
@@ -78,7 +78,7 @@ def identify(
     """Link an anonymous id and other identities (e-mail, phone, ...) to a customer."""
     at = now_micros() if at is None else at
     with store.transaction():
-        result = LinkResult(resolve_customer(store, customer_id))
+        result = LinkResult(resolve_customer(store, clean_id(customer_id, "customer_id")))
         pairs: list[tuple[str, str]] = []
         if anonymous_id:
             pairs.append(normalise_identity("anonymous", anonymous_id))
@@ -110,6 +110,7 @@ def alias(
 def merge(store: Store, into: str, other: str, *, at: int | None = None) -> LinkResult:
     """Join customer ``other`` into customer ``into`` (see the module rules)."""
     at = now_micros() if at is None else at
+    into, other = clean_id(into, "into"), clean_id(other, "other")
     with store.transaction():
         target = resolve_customer(store, into)
         source = resolve_customer(store, other)

@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import DataError
-from omotenashi.events import clean_name
+from omotenashi.events import (
+    ID_CONTROL_PATTERN,
+    clean_name,
+    event_time_window,
+    from_micros,
+    window_message,
+)
 from omotenashi.ingest._rows import context_json, settle_amounts
 from omotenashi.storage import EVENT_COLUMNS
 
@@ -354,6 +360,12 @@ def event_columns(
         check.fail(
             lengths > _ID_MAX, column_name(key), lambda p: f"id longer than {_ID_MAX} characters"
         )
+        control = pc.fill_null(pc.match_substring_regex(text, ID_CONTROL_PATTERN), False)
+        check.fail(
+            np.asarray(control, dtype=bool),
+            column_name(key),
+            lambda p: "control characters (such as NUL or a line break) are not allowed in an id",
+        )
         ids[key] = text
     who_missing = _is_null(ids["customer"]) & _is_null(ids["anonymous"])
     check.fail(
@@ -371,6 +383,16 @@ def event_columns(
         lambda p: f"cannot read {raw_value('time', p)!r} as a date/time",
     )
     ts = _micros(times)
+    earliest, latest = event_time_window()  # the rule of events.Event, over the column
+    for outside, too_late in (
+        (~bad_time & (ts > latest), True),
+        (~bad_time & (ts < earliest), False),
+    ):
+        check.fail(
+            outside,
+            column_name("time"),
+            lambda p, late=too_late: window_message(from_micros(int(ts[p])).isoformat(), late),
+        )
 
     # -- numbers ----------------------------------------------------------------------------
     numbers: dict[str, np.ndarray] = {}

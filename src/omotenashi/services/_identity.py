@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from omotenashi import identity as identity_rules
 from omotenashi.errors import NotFound
+from omotenashi.events import clean_id
 from omotenashi.storage import Store
 
 
@@ -47,20 +48,20 @@ class Identities:
         ``any_id`` may be a customer id (one merged into another resolves to the survivor) or an
         anonymous id linked to a customer (through an event, ``identify`` or ``alias``).
         """
-        keys = self.store.identities.person_keys(str(any_id))
+        any_id = clean_id(any_id, "customer_id")  # the form ids are stored in
+        keys = self.store.identities.person_keys(any_id)
         if keys is not None:
             return keys.customer_id
-        linked = (
-            self.store.identities.resolve("anonymous", str(any_id)) if str(any_id).strip() else None
-        )
+        linked = self.store.identities.resolve("anonymous", any_id) if any_id else None
         if linked is None:
             return None
         return identity_rules.resolve_customer(self.store, linked)
 
     def is_merged_away(self, customer_id: str) -> bool:
         """Whether ``customer_id`` was merged into another customer (one indexed lookup)."""
-        found = self.store.identities.resolve("customer", str(customer_id))
-        return found is not None and found != str(customer_id)
+        customer_id = clean_id(customer_id, "customer_id")
+        found = self.store.identities.resolve("customer", customer_id)
+        return found is not None and found != customer_id
 
     def require_person(self, any_id: str) -> str:
         """Like :meth:`person`, raising ``NotFound`` for an id nobody is known by."""

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from omotenashi import profiles
+from omotenashi.events import clean_id
 from omotenashi.profiles import Profile, TimelinePage
 from omotenashi.storage import Store
 
@@ -22,13 +23,17 @@ class Profiles:
         self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
     ) -> profiles.Profile:
         """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
-        return profiles.build_profile(self.store, str(customer_id), as_of=as_of, top=top_categories)
+        return profiles.build_profile(
+            self.store, clean_id(customer_id, "customer_id"), as_of=as_of, top=top_categories
+        )
 
     def timeline(
         self, customer_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> profiles.TimelinePage:
         """A page of a customer's events, newest first."""
-        return profiles.timeline(self.store, str(customer_id), limit=limit, cursor=cursor)
+        return profiles.timeline(
+            self.store, clean_id(customer_id, "customer_id"), limit=limit, cursor=cursor
+        )
 
     def features(self, customer_id: str) -> dict[str, Any] | None:
         """A known customer's profile features for decisions, or None for an unknown id."""

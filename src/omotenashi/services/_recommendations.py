@@ -22,6 +22,7 @@ import orjson
 import pandas as pd
 
 from omotenashi.errors import ModelNotReady, NotFound
+from omotenashi.events import clean_id
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
 
@@ -122,10 +123,11 @@ class Recommendations:
     def person(self, customer_id: str) -> str:
         """The canonical person of ``customer_id``; the id itself when nobody is known by it
         (the model then answers a cold start) or when there is no identity graph."""
+        customer_id = clean_id(customer_id, "customer_id")
         identities = getattr(self._om, "identities", None)
         if identities is None:
-            return str(customer_id)
-        return identities.person(str(customer_id)) or str(customer_id)
+            return customer_id
+        return identities.person(customer_id) or customer_id
 
     def for_customer(
         self,
@@ -162,7 +164,9 @@ class Recommendations:
             estimator, _ = self.model(SESSION_MODEL)
         except NotFound:
             estimator, _ = self.model()
-        return estimator.recommend_session(list(items), n, rules=rules, explain=explain)
+        return estimator.recommend_session(
+            [clean_id(i, "item_id") for i in items], n, rules=rules, explain=explain
+        )
 
     def similar(
         self,
@@ -174,7 +178,7 @@ class Recommendations:
     ) -> list[Recommendation]:
         """Items similar to ``item_id`` according to the default (or named) model."""
         estimator, _ = self.model(model)
-        return estimator.similar_items(item_id, n, rules=rules)
+        return estimator.similar_items(clean_id(item_id, "item_id"), n, rules=rules)
 
     def for_all_customers(
         self,
@@ -340,6 +344,7 @@ def cached_customer(ws: Workspace, customer_id: str, n: int, spec: RuleSpec, exp
     Answers are cached under the canonical person, so this finds those asked by the person's
     own id; other ids of the person go through :func:`customer_recommendations`.
     """
+    customer_id = clean_id(customer_id, "customer_id")
     if ws.sessions.items("c:" + customer_id):
         return None
     return ws.cache.get(("customer", customer_id, n, explain, spec))
@@ -359,6 +364,7 @@ def customer_recommendations(
     Raises ``NotFound`` for an id the workspace's store does not know and ``ModelNotReady``
     before the first training.
     """
+    customer_id = clean_id(customer_id, "customer_id")
     key = ("customer", customer_id, n, explain, spec)
     stamp = ws.cache.stamp(customer_id)
     context = ws.sessions.items("c:" + customer_id)
@@ -414,6 +420,7 @@ def session_recommendations(
 
 def item_answer(ws: Workspace, kind: str, item_id: str, n: int, *, explain: bool = False) -> bytes:
     """Similar items (``kind='similar'``) or bought-together items, as JSON bytes."""
+    item_id = clean_id(item_id, "item_id")
     key = (kind, "item:" + item_id, n, explain)
     hit = ws.cache.get(key)
     if hit is not None:
