@@ -6,6 +6,7 @@ handling differences between drivers. Naive input (no offset) is read as UTC.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from datetime import UTC, datetime
@@ -107,16 +108,26 @@ def event_time_window(now: int | None = None) -> tuple[int, int]:
     window is ``OMOTENASHI_EARLIEST`` (default 1900-01-01) to the wall clock plus
     ``OMOTENASHI_MAX_FUTURE`` (default one day, for clocks that run ahead), read on each call.
     """
-    future = _duration_seconds(os.environ.get(MAX_FUTURE_ENV) or DEFAULT_MAX_FUTURE)
-    earliest_text = os.environ.get(EARLIEST_ENV) or DEFAULT_EARLIEST
+    earliest, future_us = _window_settings(
+        os.environ.get(MAX_FUTURE_ENV) or DEFAULT_MAX_FUTURE,
+        os.environ.get(EARLIEST_ENV) or DEFAULT_EARLIEST,
+    )
+    now = now_micros() if now is None else now
+    return earliest, now + future_us
+
+
+@functools.lru_cache(maxsize=8)
+def _window_settings(future_text: str, earliest_text: str) -> tuple[int, int]:
+    """``(earliest, future margin)`` in microseconds from the settings' text, parsed once per
+    distinct text: every event is checked, and parsing cost as much as the rest of the check."""
+    future = _duration_seconds(future_text)
     try:
         earliest = to_micros(earliest_text, field=EARLIEST_ENV)
     except DataError as exc:
         raise DataError(
             f"{EARLIEST_ENV}={earliest_text!r}: not a date", field=EARLIEST_ENV
         ) from exc
-    now = now_micros() if now is None else now
-    return earliest, now + int(future * 1_000_000)
+    return earliest, int(future * 1_000_000)
 
 
 def window_message(micros_or_text: object, too_late: bool) -> str:
