@@ -192,7 +192,6 @@ def _running(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_a_killed_server_leaves_no_worker_behind(make_server, store_copy):
     """kill -9 of the server: its training worker (and multiprocessing's resource tracker) end
     too instead of holding a training run's memory forever."""
