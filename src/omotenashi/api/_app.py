@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from omotenashi.api import _deps as deps
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
+from omotenashi.api._paths import use_raw_path
 from omotenashi.api._routes import customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import value as value_routes
@@ -36,7 +37,8 @@ ROUTERS = (
 
 
 class LimitsAndMetrics:
-    """Refuses bodies over ``max_body_bytes`` (413) and times every request by route template."""
+    """Refuses bodies over ``max_body_bytes`` (413), routes on the raw path (see
+    ``api._paths``) and times every request by route template."""
 
     def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
@@ -47,6 +49,7 @@ class LimitsAndMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        use_raw_path(scope)  # ids with "/" (sent as %2F) stay one path segment
         start = time.perf_counter()
         status = 500
         for name, value in scope["headers"]:

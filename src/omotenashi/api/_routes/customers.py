@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from omotenashi import services
 from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
+from omotenashi.api._paths import CustomerId, IdRoute
 from omotenashi.api._schemas import Changed, CustomerIn, RecommendationsOut
 from omotenashi.services import Profile, TimelinePage
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
-CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="customer id")]
+router = APIRouter(prefix="/v1/customers", tags=["customers"], route_class=IdRoute)
 _JSON = "application/json"
 
 

@@ -24,9 +24,10 @@ from omotenashi.api._deps import (
     _bearer,
     scoped,
 )
+from omotenashi.api._paths import IdRoute
 from omotenashi.services import EligibilityRule, PolicySpec, RewardSpec, Variant, Workspace
 
-router = APIRouter(prefix="/v1", tags=["decisions"])
+router = APIRouter(prefix="/v1", tags=["decisions"], route_class=IdRoute)
 PointName = Annotated[
     str,
     PathParam(

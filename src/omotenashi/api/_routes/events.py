@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from omotenashi.api._deps import IngestWorkspace
+from omotenashi.api._paths import IdRoute
 from omotenashi.api._schemas import (
     EVENTS_BODY,
     EVENTS_IN,
@@ -28,7 +29,7 @@ from omotenashi.api._schemas import (
 from omotenashi.errors import DataError
 from omotenashi.events import Event
 
-router = APIRouter(prefix="/v1", tags=["ingest"])
+router = APIRouter(prefix="/v1", tags=["ingest"], route_class=IdRoute)
 
 
 def parse_events(raw: bytes) -> list[Event]:

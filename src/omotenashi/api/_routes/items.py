@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from omotenashi import services
 from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
+from omotenashi.api._paths import IdRoute, ItemId
 from omotenashi.api._schemas import Changed, ItemBatch, ItemIn, RecommendationsOut
 from omotenashi.errors import DataError
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
-ItemId = Annotated[str, Path(min_length=1, max_length=200, description="item id")]
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=IdRoute)
 N = Annotated[int, Query(ge=1, le=100, description="number of items")]
 
 

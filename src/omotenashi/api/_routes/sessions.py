@@ -8,9 +8,10 @@ from fastapi.responses import Response
 
 from omotenashi import services
 from omotenashi.api._deps import ReadWorkspace
+from omotenashi.api._paths import IdRoute
 from omotenashi.api._schemas import RecommendationsOut, SessionIn
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=IdRoute)
 
 
 @router.post(

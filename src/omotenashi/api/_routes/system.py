@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from omotenashi.api._deps import AdminWorkspace, ServiceDep
+from omotenashi.api._paths import IdRoute
 from omotenashi.api._schemas import Health, KeyIn, KeyOut, TrainingOut
 
-router = APIRouter(prefix="/v1", tags=["system"])
+router = APIRouter(prefix="/v1", tags=["system"], route_class=IdRoute)
 _OK = Health(status="ok").model_dump_json().encode()  # serialised once
 
 

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omotenashi import services
 from omotenashi.api._deps import AdminWorkspace, ReadWorkspace
+from omotenashi.api._paths import IdRoute
 from omotenashi.errors import DataError
 
-router = APIRouter(prefix="/v1", tags=["value"])
+router = APIRouter(prefix="/v1", tags=["value"], route_class=IdRoute)
 
 
 class ValueRefreshIn(BaseModel):
