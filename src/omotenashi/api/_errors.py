@@ -56,6 +56,12 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(_body("validation", message, first, errors=errors), status_code=422)
 
 
+def _where(request: Request) -> str:
+    """``METHOD /route/{template}`` of a request (the raw path when no route matched)."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', None) or request.url.path}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers: DataError 422, NotFound 404, not ready 503, storage 503, else 500."""
 
@@ -80,6 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotFound):
             return JSONResponse(_body("not_found", str(exc)), status_code=404)
         if isinstance(exc, ModelNotReady):
+            log.warning("503 not ready on %s: %s", _where(request), exc)
             return JSONResponse(
                 _body("not_ready", str(exc)), status_code=503, headers={"Retry-After": "5"}
             )
@@ -88,11 +95,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 _body("http", str(exc)), status_code=410 if isinstance(exc, Expired) else 409
             )
         if isinstance(exc, NotFittedError):
+            log.warning("503 not ready on %s: %s", _where(request), exc)
             return JSONResponse(_body("not_ready", str(exc)), status_code=503)
-        log.error("storage error: %s", exc)
+        log.error("503 storage error on %s: %s", _where(request), exc)
         return JSONResponse(_body("storage", str(exc)), status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("500 unexpected error on %s (%s)", _where(request), request.url.path)
         return JSONResponse(_body("internal", "internal error"), status_code=500)

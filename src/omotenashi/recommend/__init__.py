@@ -8,7 +8,13 @@ Every model is fitted on an interaction table (``user_id``, ``item_id``, ``weigh
 
 from __future__ import annotations
 
-from omotenashi.recommend._artefacts import list_versions, load_model, save_model, set_default
+from omotenashi.recommend._artefacts import (
+    latest_version,
+    list_versions,
+    load_model,
+    save_model,
+    set_default,
+)
 from omotenashi.recommend._base import Reason, Recommendation, Recommender
 from omotenashi.recommend._catalog import ItemCatalog
 from omotenashi.recommend._content import ContentBased, Hybrid
@@ -52,6 +58,7 @@ __all__ = [
     "check_interactions",
     "ease_weights",
     "interactions_from_events",
+    "latest_version",
     "list_versions",
     "load_model",
     "make_model",

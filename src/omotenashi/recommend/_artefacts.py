@@ -2,12 +2,19 @@
 
 No pickle: an artefact can be inspected with any npz/JSON reader and loading it cannot run code.
 Layout: ``<root>/models/<name>/v<N>/{arrays.npz, meta.json, catalog.json}``.
+
+A version appears whole or not at all: it is written into a hidden folder beside the versions
+and renamed to ``v<N>`` in one step, so a server polling for new versions (from another process)
+never loads, or swaps in, half a model. Readers still take only versions with ``meta.json`` (a
+folder left by an older release killed mid-save is skipped, not served as "no model").
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +58,35 @@ def _unpack(arrays) -> dict[str, Any]:
     return out
 
 
+_SAVING = ".saving-"
+
+
 def _next_version(directory: Path) -> int:
     versions = [int(p.name[1:]) for p in directory.glob("v*") if p.name[1:].isdigit()]
     return max(versions, default=0) + 1
+
+
+def latest_version(directory: Path) -> int | None:
+    """The newest version under one model's folder that was saved whole, or None."""
+    numbers = sorted(
+        (int(p.name[1:]) for p in directory.glob("v*") if p.name[1:].isdigit()), reverse=True
+    )
+    for number in numbers:
+        if (directory / f"v{number}" / "meta.json").is_file():
+            return number
+    return None
+
+
+def _remove_stale_saves(directory: Path) -> None:
+    """Delete hidden folders of saves whose process no longer runs (killed mid-save)."""
+    for stale in directory.glob(f"{_SAVING}*"):
+        try:
+            pid = int(stale.name[len(_SAVING) :].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def save_model(
@@ -78,9 +111,36 @@ def save_model(
     model._check_fitted()
     base = Path(root) / "models" / model.name
     base.mkdir(parents=True, exist_ok=True)
-    version = _next_version(base)
-    target = base / f"v{version}"
+    _remove_stale_saves(base)
+    target = base / f"{_SAVING}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     target.mkdir()
+    try:
+        return _publish(_write_version(model, target, metadata), base)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _publish(folder: Path, base: Path) -> Path:
+    """Rename a fully written version folder to the next free ``v<N>`` (one step); its
+    ``meta.json`` gets the number it was published under."""
+    while True:
+        version = _next_version(base)
+        meta_file = folder / "meta.json"
+        meta = json.loads(meta_file.read_text())
+        meta["version"] = version
+        meta_file.write_text(json.dumps(meta, indent=2, default=str))
+        target = base / f"v{version}"
+        try:
+            os.rename(folder, target)  # fails when another process took this number
+        except OSError:
+            if not target.exists():
+                raise
+            continue
+        return target
+
+
+def _write_version(model: Recommender, target: Path, metadata: dict[str, Any] | None) -> Path:
     arrays: dict[str, np.ndarray] = {}
     _pack("user_ids", model.user_ids_, arrays)
     _pack("item_ids", model.item_ids_, arrays)
@@ -101,7 +161,7 @@ def save_model(
     meta = {
         "format": FORMAT_VERSION,
         "model": model.name,
-        "version": version,
+        "version": None,  # set when published
         "params": model.get_params(),
         "n_users": len(model.user_ids_),
         "n_items": len(model.item_ids_),
@@ -166,10 +226,9 @@ def load_model(
         name = default.read_text().strip()
     base = root / "models" / name
     if version is None:
-        versions = [int(p.name[1:]) for p in base.glob("v*") if p.name[1:].isdigit()]
-        if not versions:
+        version = latest_version(base)  # a version still being written is not a version yet
+        if version is None:
             raise NotFound(f"no saved version of model {name!r}")
-        version = max(versions)
     target = base / f"v{version}"
     if not (target / "meta.json").exists():
         raise NotFound(f"model {name!r} has no version {version}")

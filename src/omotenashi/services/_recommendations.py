@@ -91,6 +91,12 @@ class Recommendations:
             if stamp == self.models.stamp:
                 return False
             loaded = ModelSet.load(self.root)
+            if loaded.main is None and self.models.main is not None:
+                # a served model is never swapped for none: requests would fail until the next
+                # version (the models folder moved or emptied under a running server)
+                raise NotFound(
+                    f"no loadable default model under {self.root}; keeping the one served"
+                )
             if preload:
                 loaded.session, loaded.together  # noqa: B018 - loads them
             self.models = loaded  # requests see the old set or the new one, never half

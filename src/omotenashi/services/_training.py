@@ -28,6 +28,7 @@ from omotenashi.recommend import (
     EventWeights,
     Recommender,
     interactions_from_events,
+    latest_version,
     load_model,
     make_model,
     save_model,
@@ -279,9 +280,9 @@ def models_stamp(root: Path) -> tuple:
     versions = []
     if models.is_dir():
         for folder in sorted(p for p in models.iterdir() if p.is_dir()):
-            numbers = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
-            if numbers:
-                versions.append((folder.name, max(numbers)))
+            latest = latest_version(folder)  # saved whole: a version being written is not seen
+            if latest is not None:
+                versions.append((folder.name, latest))
     return marker, tuple(versions)
 
 

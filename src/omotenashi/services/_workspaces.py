@@ -69,7 +69,10 @@ class Workspace:
     """One tenant: its store (``om``, plus the event writer's handle), models and caches.
 
     Reads and writes use separate SQLite connections so that a commit waiting for the disk
-    never blocks a profile read (the store runs in WAL mode).
+    never blocks a profile read (the store runs in WAL mode): events go through the event
+    writer's engine, links and catalogue or customer updates through :attr:`edits`; ``om``
+    only reads. A write waits for the store's write lock (which an import from the command line
+    holds for its whole transaction) on its own connection, never on the one readers use.
     """
 
     def __init__(self, name: str, url: str, settings: ServiceSettings) -> None:
@@ -93,6 +96,7 @@ class Workspace:
         self._lock = threading.Lock()
         self._states: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}  # other ids of people asked for, to their person
+        self._edits: Any = None  # the engine of identity, customer and item writes (edits)
         self._writer_om = Omotenashi(url)
         self._writer_store = self._writer_om.store
         self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
@@ -106,6 +110,18 @@ class Workspace:
         """The models served: the engine's one model cache (``om.recommendations.models``)."""
         return self.om.recommendations.models
 
+    @property
+    def edits(self) -> Any:
+        """The engine that writes links, customers and items (opened on first use): a
+        connection of its own, apart from the readers' (``om``) and the event writer's."""
+        if self._edits is None:
+            from omotenashi.services._engine import Omotenashi
+
+            with self._lock:
+                if self._edits is None:
+                    self._edits = Omotenashi(self.url)
+        return self._edits
+
     # ------------------------------------------------------------------ people
     def remember_alias(self, any_id: str, person: str) -> None:
         """Note that requests name ``person`` by ``any_id`` too: events sent with that id then
@@ -115,21 +131,27 @@ class Workspace:
 
     def identify(self, customer_id: str, anonymous_id: str | None, identities: dict) -> Any:
         """Link identities to a customer and drop the customer's cached answers."""
-        result = self.om.identify(customer_id, anonymous_id, **identities)
+        result = self.edits.identify(customer_id, anonymous_id, **identities)
         self.cache.invalidate(customer_id)
         return result
 
     def alias(self, customer_id: str, identity: str, kind: str) -> Any:
         """Link one identity (``kind='customer'``: merge) and drop the cached answers of both."""
-        result = self.om.alias(customer_id, identity, kind)
+        result = self.edits.alias(customer_id, identity, kind)
         self.cache.invalidate_many((customer_id, identity))
         self._aliases.pop(identity, None)
         return result
 
     def upsert_customer(self, customer_id: str, attributes: dict[str, Any]) -> int:
-        changed = self.om.upsert_customers([{"customer_id": customer_id, "attributes": attributes}])
+        changed = self.edits.upsert_customers(
+            [{"customer_id": customer_id, "attributes": attributes}]
+        )
         self.cache.invalidate(customer_id)
         return changed
+
+    def upsert_items(self, items: Sequence[Any]) -> int:
+        """Create or replace catalogue items (the models see them at the next training)."""
+        return self.edits.upsert_items(items)
 
     # ------------------------------------------------------------------ events
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
@@ -163,7 +185,7 @@ class Workspace:
 
     def follow(self, limit: int = FOLLOW_LIMIT) -> int:
         """Apply what other processes wrote to the store since the last call; returns how many
-        of their events were applied.
+        of their events were applied (after an import: how many rows it added).
 
         Another worker of the same service, or `omotenashi track` / `import` beside it, writes
         to the same store: without this, this process would go on serving the answers it had
@@ -182,17 +204,21 @@ class Workspace:
             self._followed = top  # only our own writes since the last call
             own.forget_own_spans(top)
             return 0
-        rows = reader.after(self._followed, limit + 1)
+        # an import: more rows than are applied one by one. Told by the seq numbers, without
+        # reading them: a read of 50,000 rows would hold the readers' connection meanwhile
+        many = top - self._followed > limit
+        rows = [] if many else reader.after(self._followed, limit + 1)
         spans = own.own_spans()  # again after the rows were read
-        if len(rows) > limit:
+        if many or len(rows) > limit:
             self.cache.clear()
             top = reader.last_seq()
-            with self._lock:  # about this many of theirs (an import): time to retrain
-                self.events_since_training += top - self._followed
-                self.events_followed += top - self._followed
+            theirs = top - self._followed  # about this many (an import): time to retrain
+            with self._lock:
+                self.events_since_training += theirs
+                self.events_followed += theirs
             self._followed = top
             own.forget_own_spans(self._followed)
-            return len(rows)
+            return theirs
         theirs = [row[1:] for row in rows if not any(lo < row[0] <= hi for lo, hi in spans)]
         self._apply(theirs)
         with self._lock:  # their events count toward retraining too
@@ -289,6 +315,8 @@ class Workspace:
         self.writer.close()
         self.checkpointer.close()
         self._writer_om.close()
+        if self._edits is not None:
+            self._edits.close()
         self.om.close()
 
 

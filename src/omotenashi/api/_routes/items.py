@@ -21,7 +21,7 @@ N = Annotated[int, Query(ge=1, le=100, description="number of items")]
 @router.put("/{item_id}", response_model=Changed, summary="Create or update an item")
 def put_item(ws: IngestWorkspace, item_id: ItemId, body: ItemIn) -> Changed:
     """Create or replace one catalogue item."""
-    return Changed(changed=ws.om.upsert_items([{"item_id": item_id, **body.model_dump()}]))
+    return Changed(changed=ws.upsert_items([{"item_id": item_id, **body.model_dump()}]))
 
 
 @router.put("", response_model=Changed, summary="Create or update items in a batch")
@@ -29,7 +29,7 @@ def put_items(ws: IngestWorkspace, body: ItemBatch) -> Changed:
     """Create or replace several items (``{"items": [{"item_id": ...}, ...]}``)."""
     if len(body.items) > ws.settings.max_batch:
         raise DataError(f"items: at most {ws.settings.max_batch} per request", field="items")
-    return Changed(changed=ws.om.upsert_items(body.items))
+    return Changed(changed=ws.upsert_items(body.items))
 
 
 @router.get("/{item_id}/similar", response_model=RecommendationsOut, summary="Similar items")
