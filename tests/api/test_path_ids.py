@@ -114,6 +114,18 @@ def test_ids_with_any_character_work_on_every_id_route(make_server, store_copy) 
             assert bad.status_code == 422 and bad.json()["field"] == "customer_id", bad.text
         bad = client.get(f"/v1/items/{seg('mugs' + chr(10) + 'blue')}/similar")
         assert bad.status_code == 422 and bad.json()["field"] == "item_id", bad.text
+        # ... and in the ids a request body reads
+        for path, body, field in (
+            ("/v1/identify", {"customer_id": "a/b" + chr(0)}, "customer_id"),
+            ("/v1/identify", {"customer_id": "a/b", "anonymous_id": "d" + chr(7)}, "anonymous_id"),
+            ("/v1/alias", {"customer_id": chr(27) + "a/b", "identity": "z"}, "customer_id"),
+            ("/v1/sessions/recommendations", {"items": ["tea-1", "x" + chr(0)]}, "items[1]"),
+        ):
+            bad = client.post(path, json=body)
+            assert bad.status_code == 422 and bad.json()["field"] == field, (path, bad.text)
+        # a padded item id in a visit is the item
+        visit = client.post("/v1/sessions/recommendations", json={"items": [" tea-1  "]})
+        assert visit.status_code == 200 and visit.json()["context"] == ["tea-1"], visit.text
 
         # similar items and bought-together once a model knows the new items
         before = client.get("/v1/admin/status").json()["model"]

@@ -8,12 +8,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationInfo,
+)
 
-from omotenashi.events import Event, Item
+from omotenashi.events import Event, Item, clean_id
 
 MAX_ITEMS_IN_REQUEST = 10_000
-_ID = Field(min_length=1, max_length=200)
+
+
+def _clean_id(value: object, info: ValidationInfo) -> object:
+    """The one id rule of writes (trimmed, no control characters), for ids a request reads."""
+    return clean_id(value, info.field_name or "id") if isinstance(value, str) else value
+
+
+#: An id in a request body: cleaned as on write, then 1 to 200 characters.
+IdText = Annotated[str, BeforeValidator(_clean_id), Field(min_length=1, max_length=200)]
 
 
 class EventBatch(BaseModel):
@@ -82,8 +99,8 @@ class EventsOut(BaseModel):
 class IdentifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer_id: str = _ID
-    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_id: IdText
+    anonymous_id: IdText | None = None
     identities: dict[
         Annotated[str, Field(min_length=1, max_length=64)],
         Annotated[str, Field(min_length=1, max_length=320)],
@@ -93,7 +110,7 @@ class IdentifyIn(BaseModel):
 class AliasIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    customer_id: str = _ID
+    customer_id: IdText
     identity: str = Field(min_length=1, max_length=320)
     kind: str = Field(default="anonymous", min_length=1, max_length=64)
 
@@ -173,10 +190,8 @@ class SessionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
-    items: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=1000
-    )
+    anonymous_id: IdText | None = None
+    items: list[IdText] = Field(default_factory=list, max_length=1000)
     n: int = Field(default=10, ge=1, le=100)
     explain: bool = False
     include_categories: list[str] | None = Field(default=None, max_length=100)
