@@ -81,3 +81,40 @@ def test_unknown_url_scheme_is_a_clear_error() -> None:
 def test_missing_store_without_create(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="omotenashi init"):
         open_store(tmp_path / "none.db", create=False)
+
+
+def test_a_bulk_load_takes_the_write_lock_only_for_its_copy(tmp_path: Path) -> None:
+    """While an import reads and checks its file, another writer (a server's live events) still
+    writes: the store's write lock is taken when the staged rows are copied. The load stays all
+    or nothing."""
+    import threading
+
+    from omotenashi.testing.storage import arrow_batch
+
+    db = str(tmp_path / "shop.db")
+    rows = [event_row(f"e{i}", customer_id=f"c{i % 7}", ts=1 + i) for i in range(60_000)]
+    written: list[bool] = []
+
+    def batches(rows: list, fail: bool = False):
+        yield arrow_batch(rows[:30_000])
+        live = threading.Thread(
+            target=lambda: other.events.insert([event_row(f"live-{len(written)}", ts=5)])
+        )
+        live.start()
+        live.join(5)  # the busy timeout is 30 s: a writer locked out would still wait
+        written.append(not live.is_alive())
+        live.join()
+        if fail:
+            raise ValueError("a bad row")
+        yield arrow_batch(rows[30_000:])
+
+    with open_store(db) as importer, open_store(db) as other:
+        with importer.bulk(len(rows)):
+            added = importer.events.insert_stream(batches(rows))
+        assert written == [True] and added == 60_000
+        assert len(other.events.after(0, 100_000)) == 60_001
+        with pytest.raises(ValueError), importer.bulk(len(rows)):
+            others = [event_row(f"f{i}", customer_id="d", ts=1 + i) for i in range(60_000)]
+            importer.events.insert_stream(batches(others, fail=True))
+        assert written == [True, True]
+        assert len(other.events.after(0, 100_000)) == 60_002  # only the other writer's event

@@ -24,12 +24,14 @@ class Transactions(ABC):
     depth: int
     _undo: list[Callable[[], None]]
     _after: list[Callable[[], None]]
+    _pending: bool
 
     def _init_transactions(self) -> None:
         self.lock = threading.RLock()
         self.depth = 0
         self._undo = []
         self._after = []
+        self._pending = False  # a lazy transaction not begun yet (see ``transaction``)
 
     @abstractmethod
     def _begin(self) -> None:
@@ -58,29 +60,44 @@ class Transactions(ABC):
         self._after.append(hook)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A write transaction (re-entrant: an inner one joins the outer one)."""
+    def transaction(self, *, lazy: bool = False) -> Iterator[None]:
+        """A write transaction (re-entrant: an inner one joins the outer one).
+
+        ``lazy``: the backend's transaction begins only when the first inner ``transaction()``
+        does (the first write), so that the work before it (reading and checking a file to
+        import) does not hold the store's write lock; everything written from then on is still
+        one transaction. Statements run before that first write run outside any transaction.
+        """
         with self.lock:
             if self.depth:
+                if self._pending:
+                    self._begin()
+                    self._pending = False
                 self.depth += 1
                 try:
                     yield
                 finally:
                     self.depth -= 1
                 return
-            self._begin()
+            if lazy:
+                self._pending = True
+            else:
+                self._begin()
             self.depth = 1
             try:
                 yield
             except BaseException:
                 self.depth = 0
-                self._rollback()
+                if not self._pending:
+                    self._rollback()
                 self._withdraw()
                 raise
             else:
                 self.depth = 0
-                self._commit()
+                if not self._pending:
+                    self._commit()
             finally:
+                self._pending = False
                 self._undo = []
                 hooks, self._after = self._after, []
                 for hook in hooks:

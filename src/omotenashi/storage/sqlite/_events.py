@@ -72,51 +72,67 @@ class SQLiteEventLog(SQLEventCursor):
         checks of an import. Arrow tables are written by the ADBC SQLite driver (C++, no Python
         object per row) into a throw-away staging file, then copied into the store with one
         ``INSERT ... SELECT`` inside the caller's transaction, so the import stays atomic.
+        The rows are staged before this method's transaction begins, so inside a lazy one
+        (``SQLiteStore.bulk``) the store's write lock waits for the copy.
         Without a file (``:memory:``) or without the driver, rows go through ``executemany``.
         """
-        with self._db.transaction():
-            try:
-                import adbc_driver_sqlite.dbapi as adbc
-            except ImportError:  # pragma: no cover - the driver is a dependency
-                adbc = None
-            if self._db.in_memory or adbc is None:
+        try:
+            import adbc_driver_sqlite.dbapi as adbc
+        except ImportError:  # pragma: no cover - the driver is a dependency
+            adbc = None
+        if self._db.in_memory or adbc is None:
+            with self._db.transaction():
                 added = 0
                 for table in batches:
                     if table.num_rows:
                         columns = [column.to_pylist() for column in table.columns]
                         added += self._insert_rows(list(zip(*columns, strict=True)))
                 return added
-            stage = self._stage_path()
+        # the rows are staged before the transaction begins: inside a lazy one (``bulk``) the
+        # store's write lock is then held for the copy only, not while the file is read
+        stage = self._stage_path()
+        try:
+            staged, distinct = self._stage(stage, batches, adbc)
+        except BaseException:
+            self._drop_stage(stage)
+            raise
+        with self._db.transaction():
             self._db.after_transaction(lambda: self._drop_stage(stage))
-            staged = 0
-            ids: list[pa.ChunkedArray] = []
-            # the staging file is scratch: no journal, no syncs
-            # one thread writes a batch (C++, without the GIL) while the iterator checks the next
-            with (
-                adbc.connect(str(stage), autocommit=True) as conn,
-                conn.cursor() as cursor,
-                ThreadPoolExecutor(1, thread_name_prefix="omotenashi-stage") as writer,
-            ):
-                cursor.execute("PRAGMA journal_mode=OFF")
-                cursor.execute("PRAGMA synchronous=OFF")
-                pending: Future[Any] | None = None
-                for table in batches:
-                    if table.num_rows:
-                        if pending is not None:
-                            pending.result()
-                        pending = writer.submit(
-                            cursor.adbc_ingest, "staging", table, mode="create_append"
-                        )
-                        staged += table.num_rows
-                        ids.append(table.column("event_id"))
-                if pending is not None:
-                    pending.result()
             if not staged:
                 return 0
             self._db.conn.execute("ATTACH DATABASE ? AS stage", (str(stage),))
-            all_ids = pa.chunked_array([chunk for column in ids for chunk in column.chunks])
-            distinct = pc.count_distinct(all_ids.combine_chunks()).as_py()
             return self._copy_stage(unique=distinct == staged)
+
+    @staticmethod
+    def _stage(stage: Path, batches: Iterable[pa.Table], adbc: Any) -> tuple[int, int]:
+        """Write the batches into the staging file: ``(rows, distinct event ids)``."""
+        staged = 0
+        ids: list[pa.ChunkedArray] = []
+        # the staging file is scratch: no journal, no syncs
+        # one thread writes a batch (C++, without the GIL) while the iterator checks the next
+        with (
+            adbc.connect(str(stage), autocommit=True) as conn,
+            conn.cursor() as cursor,
+            ThreadPoolExecutor(1, thread_name_prefix="omotenashi-stage") as writer,
+        ):
+            cursor.execute("PRAGMA journal_mode=OFF")
+            cursor.execute("PRAGMA synchronous=OFF")
+            pending: Future[Any] | None = None
+            for table in batches:
+                if table.num_rows:
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(
+                        cursor.adbc_ingest, "staging", table, mode="create_append"
+                    )
+                    staged += table.num_rows
+                    ids.append(table.column("event_id"))
+            if pending is not None:
+                pending.result()
+        if not staged:
+            return 0, 0
+        all_ids = pa.chunked_array([chunk for column in ids for chunk in column.chunks])
+        return staged, pc.count_distinct(all_ids.combine_chunks()).as_py()
 
     def _drop_event_indexes(self) -> None:
         """In a bulk load: drop the event indexes once (rebuilt when the load ends)."""

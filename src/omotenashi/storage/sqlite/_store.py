@@ -146,7 +146,8 @@ class SQLiteStore:
 
     @contextmanager
     def bulk(self, expected_rows: int | None) -> Iterator[None]:
-        """A transaction for a large load.
+        """A transaction for a large load, begun at its first write (see
+        ``Transactions.transaction``: ``insert_stream`` stages the rows before it writes).
 
         When the load is at least as big as what is stored, the event indexes (the unique one on
         ``event_id`` included) are dropped before the first new rows are copied in from the
@@ -155,7 +156,10 @@ class SQLiteStore:
         transaction, so a failure restores the indexes too.
         """
         db = self._db
-        with db.transaction():
+        # lazy: the write lock is taken at the first write (the copy of the staged rows), not
+        # while the file is read and checked: other writers (a server's events) wait for the
+        # copy only, not for the whole import
+        with db.transaction(lazy=True):
             stored = db.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
             if expected_rows is None or expected_rows < max(50_000, stored) or db.bulk:
                 yield
