@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from omotenashi.recommend import load_model, save_model, set_default
 
@@ -124,6 +125,7 @@ def _wait(condition, what: str, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_no_reader_sees_a_5xx_during_an_import_and_model_swaps(
     make_server, store_copy, tmp_path, monkeypatch
 ) -> None:
