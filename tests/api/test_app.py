@@ -225,3 +225,19 @@ def test_no_model_yet_is_503_and_background_training_swaps_one_in(tmp_path):
             time.sleep(0.2)
         assert response.status_code == 200
         assert json.loads(response.text)["model"] == "recent_ease:v1"
+
+
+def test_a_503_is_logged_and_counted_with_its_route(tmp_path, caplog):
+    db = tmp_path / "untrained.db"
+    settings = ServiceSettings(db=str(db), train_on_start=False, warm_customers=0)
+    from .conftest import synthetic_events
+
+    with TestClient(create_app(settings)) as c:
+        c.headers["X-API-Key"] = create_key(db, "default", "read", "ingest")
+        assert c.post("/v1/events", json={"events": synthetic_events(2)[:3]}).status_code == 200
+        with caplog.at_level("WARNING", logger="omotenashi.api"):
+            assert c.get("/v1/customers/c0/recommendations").status_code == 503
+        route = "/v1/customers/{customer_id}/recommendations"
+        assert any(f"GET {route}" in r.getMessage() for r in caplog.records), caplog.records
+        metrics = c.get("/v1/metrics").text
+        assert f'route="{route}",status="503"' in metrics

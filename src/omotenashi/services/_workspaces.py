@@ -71,8 +71,8 @@ class Workspace:
     Reads and writes use separate SQLite connections so that a commit waiting for the disk
     never blocks a profile read (the store runs in WAL mode): events go through the event
     writer's engine, links and catalogue or customer updates through :attr:`edits`; ``om``
-    only reads. A write waits for the store's write lock (which an import from the command line
-    holds for its whole transaction) on its own connection, never on the one readers use.
+    only reads. A write waits for the store's write lock (an import from the command line holds
+    it while it copies its rows in) on its own connection, never on the one readers use.
     """
 
     def __init__(self, name: str, url: str, settings: ServiceSettings) -> None:
