@@ -114,8 +114,22 @@ class ImplicitMF(Recommender):
         else:
             self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
 
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._factor_cache = None
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The item factors in float64 and ``YᵀY + λI`` (cached: explaining a request must not
+        recompute them)."""
+        cache = getattr(self, "_factor_cache", None)
+        if cache is None or cache[0] is not self.item_factors_:
+            Y = self.item_factors_.astype(np.float64)
+            gram = Y.T @ Y + self.regularization * np.eye(Y.shape[1])
+            cache = self._factor_cache = (self.item_factors_, Y, gram)
+        return cache[1], cache[2]
+
     def _user_vectors(self, X: sp.csr_matrix) -> np.ndarray:
-        Y = self.item_factors_.astype(np.float64)
+        Y, YtY = self._factors()
         k = Y.shape[1]
         out = np.zeros((X.shape[0], k))
         if self.algorithm == "bpr":
@@ -125,7 +139,6 @@ class ImplicitMF(Recommender):
                 if idx.size:
                     out[r] = Y[idx].mean(axis=0)
             return out
-        YtY = Y.T @ Y + self.regularization * np.eye(k)
         for r in range(X.shape[0]):
             lo, hi = X.indptr[r], X.indptr[r + 1]
             idx, w = X.indices[lo:hi], X.data[lo:hi].astype(np.float64)
@@ -143,13 +156,13 @@ class ImplicitMF(Recommender):
         return YtY + (Yi * (conf - 1.0)[:, None]).T @ Yi, conf, Yi
 
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
-        return self._user_vectors(X) @ self.item_factors_.T.astype(np.float64)
+        return self._user_vectors(X) @ self._factors()[0].T
 
     def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
-        return self.user_factors_[rows].astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+        return self.user_factors_[rows].astype(np.float64) @ self._factors()[0].T
 
     def _similar_scores(self, pos, x, ages):
-        Y = self.item_factors_.astype(np.float64)
+        Y = self._factors()[0]
         norms = np.linalg.norm(Y, axis=1)
         norms[norms == 0] = 1.0
         return (Y @ Y[pos]) / (norms * norms[pos])
@@ -162,10 +175,9 @@ class ImplicitMF(Recommender):
         return self._contributions_many(x, ages, np.array([item]))[0]
 
     def _contributions_many(self, x, ages, items):
-        Y = self.item_factors_.astype(np.float64)
+        Y, YtY = self._factors()
         idx, w = x.indices, x.data.astype(np.float64)
         if self.algorithm == "als":
-            YtY = Y.T @ Y + self.regularization * np.eye(Y.shape[1])
             A, conf, Yi = self._normal_matrix(YtY, Y, idx, w)
             # score_i = sum_j c_j y_i' A^-1 y_j: one exact term per history item
             values = (Yi @ np.linalg.solve(A, Y[items].T)) * conf[:, None]
@@ -179,7 +191,7 @@ class ImplicitMF(Recommender):
             return self._contributions_many(x, ages, items)
         # BPR: the learned user vector's least-squares projection on the history's item vectors;
         # the rest of the score is not explained (Recommendation.explained says how much is)
-        Y = self.item_factors_.astype(np.float64)
+        Y = self._factors()[0]
         idx = x.indices
         u = self.user_factors_[row].astype(np.float64)
         coef = np.linalg.lstsq(Y[idx].T, u, rcond=None)[0]

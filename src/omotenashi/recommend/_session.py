@@ -162,24 +162,34 @@ class SessionKNN(Recommender):
         return out
 
     def _contributions(self, x, ages, item):
+        return self._contributions_many(x, ages, np.array([item]))[0]
+
+    def _contributions_many(self, x, ages, items):
         # the score is the neighbours' votes (grouped by the click each neighbour matched)
         # plus the repeat term; both parts add up to it
         idx, age = x.indices, ages.data.astype(np.float64)
-        if not self.repeats_ and item in set(idx.tolist()):
-            return []  # the session's own items score 0 in such data
+        seen = set(idx.tolist())
         W, sim, matched = self._votes(idx, age)
-        parts = []
-        votes = 0.0
+        scores = self._score_one(idx, age) if self.repeat and seen & set(items.tolist()) else None
         if W is not None:
-            col = np.asarray(W[:, item].todense()).ravel() * sim
-            votes = float(col.sum())
             clicks, where = np.unique(matched, return_inverse=True)
-            parts += split_terms("session", clicks, np.bincount(where, weights=col))
-        if self.repeat and item in set(idx.tolist()):
-            repeat_part = float(self._score_one(idx, age)[item]) - votes
-            if repeat_part:
-                parts.append(("repeat", (int(item),), repeat_part))
-        return parts
+            cols = W[:, items].toarray() * sim[:, None]
+        out = []
+        for k, item in enumerate(items.tolist()):
+            if not self.repeats_ and item in seen:
+                out.append([])  # the session's own items score 0 in such data
+                continue
+            parts = []
+            votes = 0.0
+            if W is not None:
+                votes = float(cols[:, k].sum())
+                parts += split_terms("session", clicks, np.bincount(where, weights=cols[:, k]))
+            if scores is not None and item in seen:
+                repeat_part = float(scores[item]) - votes
+                if repeat_part:
+                    parts.append(("repeat", (int(item),), repeat_part))
+            out.append(parts)
+        return out
 
     def _state(self):
         return {
@@ -245,8 +255,8 @@ class SequentialRules(Recommender):
 
     def _contributions(self, x, ages, item):
         q = self._query(x, ages)
-        col = np.asarray(self.rules_[:, item].todense()).ravel()
-        return split_terms("session", q.indices, q.data.astype(np.float64) * col[q.indices])
+        col = self.rules_[q.indices][:, [item]].toarray().ravel().astype(np.float64)
+        return split_terms("session", q.indices, q.data.astype(np.float64) * col)
 
     def _state(self):
         return {"rules": self.rules_}
@@ -287,8 +297,8 @@ class BoughtTogether(Recommender):
         return np.asarray((B @ self.together_).todense(), dtype=np.float64)
 
     def _contributions(self, x, ages, item):
-        col = np.asarray(self.together_[:, item].todense()).ravel()
-        return split_terms("together", x.indices, col[x.indices].astype(np.float64))
+        col = self.together_[x.indices][:, [item]].toarray().ravel().astype(np.float64)
+        return split_terms("together", x.indices, col)
 
     def bought_together(self, item_id: object, n: int = 10, **kwargs):
         """Items most often in the same order as ``item_id`` (alias of :meth:`similar_items`)."""
