@@ -541,6 +541,7 @@ class RecommenderConformance:
         loaded, meta = load_model(tmp_path, model.name, version=1)
         assert type(loaded) is type(model)
         assert meta["note"] == "battery" and meta["model"] == model.name
+        assert meta["exact_reasons"] is model.exact_reasons
         assert loaded.get_params() == model.get_params()
         for user in ("a0", "b7", "nobody"):
             _same(loaded.recommend(user, 5), model.recommend(user, 5))
