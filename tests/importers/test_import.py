@@ -221,6 +221,34 @@ def test_without_skip_bad_rows_a_bad_row_still_stops_everything(
     assert not (tmp_path / "shop.csv.rejected.csv").exists()
 
 
+def test_a_file_column_named_like_a_report_column_does_not_hide_it(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "lines.csv",
+        """
+user,item,when,line,reason
+u1,a,2024-01-01,1,gift
+,b,2024-01-02,2,guest
+""",
+    )
+    report = om.import_events(path, mapping="customer=user,item=item,time=when", skip_bad_rows=True)
+    side = pd.read_csv(report.rejects_file, dtype=str, keep_default_na=False)
+    assert side.to_dict("records") == [
+        {
+            "line": "3",
+            "field": "user",
+            "reason": _NO_ONE,
+            "file": str(path),
+            "user": "",
+            "item": "b",
+            "when": "2024-01-02",
+            "line (file)": "2",
+            "reason (file)": "guest",
+        }
+    ]
+
+
 def test_skipped_rows_of_a_typed_file_keep_missing_values_empty(
     om: Omotenashi, tmp_path: Path
 ) -> None:

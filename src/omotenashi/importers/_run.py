@@ -173,7 +173,7 @@ def _default_rejects_path(plan: ImportPlan) -> Path:
 
 def _reject_rows(frame: pd.DataFrame, failures: Failures, unit: str, label: str) -> pd.DataFrame:
     """The report of a chunk's rejected rows, built column-wise: line (or row), field, reason,
-    file, then the row's own columns as read (a column of the same name replaces the report's)."""
+    file, then the row's own columns as read (one named like a report column gets " (file)")."""
     lines = frame[LINE].to_numpy()[failures.positions]
     report = pd.DataFrame(
         {
@@ -184,8 +184,10 @@ def _reject_rows(frame: pd.DataFrame, failures: Failures, unit: str, label: str)
         }
     )
     raw = frame.drop(columns=[LINE]).take(failures.positions)
+    own = set(report.columns)
     for name in raw.columns:
-        report[str(name)] = raw[name].to_numpy()
+        column = str(name) if str(name) not in own else f"{name} (file)"
+        report[column] = raw[name].to_numpy()
     return report
 
 
