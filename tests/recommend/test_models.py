@@ -432,3 +432,20 @@ def test_ease_reasons_add_up_to_the_damped_score_with_negative_terms(interaction
     assert any(r.kind == "against" for rec in recs for r in rec.reasons)
     for rec in recs:
         assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-5, abs=1e-7)
+
+
+def test_an_als_model_saved_with_implicits_user_factors_is_solved_again(interactions, tmp_path):
+    from omotenashi.recommend import load_model, save_model
+
+    model = ImplicitMF(factors=8, regularization=0.5, iterations=5).fit(interactions)
+    expected = model.recommend("u3", 5)
+    # what earlier versions saved: implicit's float32 user factors (not the closed-form solve)
+    model.user_factors_ = (model.user_factors_ * 1.1).astype(np.float32)
+    save_model(model, tmp_path)
+    loaded, _ = load_model(tmp_path, "als")
+    assert loaded.user_factors_.dtype == np.float64
+    recs = loaded.recommend("u3", 5)
+    assert [r.item_id for r in recs] == [r.item_id for r in expected]
+    for rec, before in zip(recs, expected, strict=True):
+        assert rec.score == pytest.approx(before.score, rel=1e-6)
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
