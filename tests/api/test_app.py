@@ -131,6 +131,9 @@ def test_recommendations_match_the_model(client):
     )
     explained = client.get("/v1/customers/c5/recommendations?n=2&explain=true").json()
     assert explained["recommendations"][0]["reasons"][0]["kind"] == "history"
+    for rec in explained["recommendations"]:  # the model's reasons are exact: they add up
+        assert rec["explained"] == 1.0
+        assert sum(r["weight"] for r in rec["reasons"]) == pytest.approx(rec["score"], abs=1e-5)
 
 
 def test_events_are_durable_idempotent_and_change_the_profile_at_once(client):

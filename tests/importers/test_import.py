@@ -115,6 +115,155 @@ u5,e,2024-01-05,2
     assert om.events_frame()["type"].unique().tolist() == ["rating"]
 
 
+# A shop file with bad rows at known lines (line 1 is the header): guest checkouts without a
+# customer id on lines 3, 6, 8 (also a bad type) and 12 (also no invoice), a bad quantity on 4,
+# a bad date on 5, a bad type on 7 and a bad price on 11; lines 2, 9, 10 and 13 are good.
+SHOP_CSV = """
+InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,Kind
+536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26,2.55,17850,United Kingdom,purchase
+536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26,3.39,,United Kingdom,purchase
+536366,22633,HAND WARMER,six,2010-12-01 08:28,1.85,17850,United Kingdom,purchase
+536367,84879,ASSORTED BIRD,32,not a date,1.69,13047,United Kingdom,purchase
+536367,22745,POPPY'S PLAYHOUSE,6,2010-12-01 08:34,2.10,,France,purchase
+536368,22960,JAM MAKING SET,6,2010-12-01 08:34,4.25,13047,United Kingdom,bad type!
+536368,22913,RED COAT RACK,3,2010-12-01 08:34,4.95,,United Kingdom,bad type!
+536369,21756,BATH BUILDING,3,2010-12-01 08:35,5.95,13047,United Kingdom,purchase
+536370,22728,ALARM CLOCK,24,2010-12-01 08:45,3.75,12583,France,purchase
+536370,22727,ALARM CLOCK RED,24,2010-12-01 08:45,three,12583,France,purchase
+,22726,ALARM CLOCK GREEN,12,2010-12-01 08:45,3.75,,France,purchase
+536371,22086,PAPER CHAIN KIT,80,2010-12-01 09:00,2.55,13748,United Kingdom,purchase
+"""
+SHOP_MAP = (
+    "customer=CustomerID,item=StockCode,time=InvoiceDate,order=InvoiceNo,quantity=Quantity,"
+    "price=UnitPrice,type=Kind"
+)
+_NO_ONE = "no customer id and no anonymous id"
+# (line, field, reason) of the side file, in the order the checks run within each block of rows:
+# ids first, then time, numbers, type; a row is reported once, under the first check it fails
+SHOP_REJECTS = {
+    "one block": [
+        (3, "CustomerID", _NO_ONE),
+        (6, "CustomerID", _NO_ONE),
+        (8, "CustomerID", _NO_ONE),
+        (12, "CustomerID", _NO_ONE),
+        (5, "InvoiceDate", "cannot read 'not a date' as a date/time"),
+        (4, "Quantity", "'six' is not a number"),
+        (11, "UnitPrice", "'three' is not a number"),
+        (7, "Kind", "'bad type!' is not an event type name"),
+    ],
+    "blocks of 4 rows": [  # lines 2-5, 6-9, 10-13
+        (3, "CustomerID", _NO_ONE),
+        (5, "InvoiceDate", "cannot read 'not a date' as a date/time"),
+        (4, "Quantity", "'six' is not a number"),
+        (6, "CustomerID", _NO_ONE),
+        (8, "CustomerID", _NO_ONE),
+        (7, "Kind", "'bad type!' is not an event type name"),
+        (12, "CustomerID", _NO_ONE),
+        (11, "UnitPrice", "'three' is not a number"),
+    ],
+}
+
+
+@pytest.mark.parametrize("blocks", sorted(SHOP_REJECTS))
+def test_skipped_rows_are_reported_with_file_line_field_and_the_row(
+    om: Omotenashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocks: str
+) -> None:
+    import functools
+
+    import omotenashi.importers._run as run
+    from omotenashi.files import read_chunks
+
+    if blocks == "blocks of 4 rows":
+        monkeypatch.setattr(run, "read_chunks", functools.partial(read_chunks, chunk_rows=4))
+    path = write_csv(tmp_path / "shop.csv", SHOP_CSV)
+    report = om.import_events(path, mapping=SHOP_MAP, skip_bad_rows=True)
+    assert (report.rows_read, report.events_written, report.rejected) == (12, 4, 8)
+    text = Path(report.rejects_file).read_bytes().decode("utf-8")
+    rows = text.split("\r\n")
+    assert rows[0] == (
+        "line,field,reason,file,InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
+        "CustomerID,Country,Kind"
+    )
+    side = pd.read_csv(report.rejects_file, dtype=str, keep_default_na=False)
+    expected = SHOP_REJECTS[blocks]
+    assert list(zip(side["line"].astype(int), side["field"], side["reason"], strict=True)) == (
+        expected
+    )
+    assert set(side["file"]) == {str(path)}
+    # each rejected row as it was in the file (empty stays empty)
+    lines = SHOP_CSV.strip().splitlines()
+    for k, (line, *_rest) in enumerate(expected):
+        assert ",".join(side.iloc[k, 4:]) == lines[line - 1]
+    stored = om.events_frame()
+    assert sorted(stored["item_id"]) == ["21756", "22086", "22728", "85123A"]
+
+
+@pytest.mark.parametrize("blocks", sorted(SHOP_REJECTS))
+def test_without_skip_bad_rows_a_bad_row_still_stops_everything(
+    om: Omotenashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocks: str
+) -> None:
+    import functools
+
+    import omotenashi.importers._run as run
+    from omotenashi.files import read_chunks
+
+    if blocks == "blocks of 4 rows":
+        monkeypatch.setattr(run, "read_chunks", functools.partial(read_chunks, chunk_rows=4))
+    path = write_csv(tmp_path / "shop.csv", SHOP_CSV)
+    with pytest.raises(ImportRowError) as info:
+        om.import_events(path, mapping=SHOP_MAP)
+    bad_in_block = 8 if blocks == "one block" else 3
+    assert (info.value.line, info.value.field) == (3, "CustomerID")
+    assert f"{_NO_ONE} ({bad_in_block} bad rows in this block); nothing was imported" in str(
+        info.value
+    )
+    assert om.stats()["events"] == 0
+    assert not (tmp_path / "shop.csv.rejected.csv").exists()
+
+
+def test_a_file_column_named_like_a_report_column_does_not_hide_it(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "lines.csv",
+        """
+user,item,when,line,reason
+u1,a,2024-01-01,1,gift
+,b,2024-01-02,2,guest
+""",
+    )
+    report = om.import_events(path, mapping="customer=user,item=item,time=when", skip_bad_rows=True)
+    side = pd.read_csv(report.rejects_file, dtype=str, keep_default_na=False)
+    assert side.to_dict("records") == [
+        {
+            "line": "3",
+            "field": "user",
+            "reason": _NO_ONE,
+            "file": str(path),
+            "user": "",
+            "item": "b",
+            "when": "2024-01-02",
+            "line (file)": "2",
+            "reason (file)": "guest",
+        }
+    ]
+
+
+def test_skipped_rows_of_a_typed_file_keep_missing_values_empty(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    frame = pd.read_csv(write_csv(tmp_path / "shop.csv", SHOP_CSV))
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"], errors="coerce")
+    frame.to_parquet(tmp_path / "shop.parquet")
+    report = om.import_events(tmp_path / "shop.parquet", mapping=SHOP_MAP, skip_bad_rows=True)
+    assert (report.events_written, report.rejected) == (4, 8)
+    side = pd.read_csv(report.rejects_file, dtype=str, keep_default_na=False)
+    assert side["row"].astype(int).tolist() == [line - 1 for line, *_ in SHOP_REJECTS["one block"]]
+    guests = side[side["reason"] == _NO_ONE]
+    assert (guests["CustomerID"] == "").all()  # missing, not 'nan'
+    assert side.loc[side["field"] == "InvoiceDate", "InvoiceDate"].tolist() == [""]
+
+
 def test_default_types(om: Omotenashi, tmp_path: Path) -> None:
     views = write_csv(tmp_path / "v.csv", "cookie,page_item,t\nk1,a,2024-01-01\n")
     om.import_events(views, mapping="anonymous=cookie,item=page_item,time=t", channel="Web")

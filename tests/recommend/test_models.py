@@ -11,7 +11,9 @@ from omotenashi.recommend import (
     EASE,
     ContentBased,
     Hybrid,
+    ImplicitMF,
     ItemKNN,
+    RecentEASE,
     Rules,
     interactions_from_events,
     make_model,
@@ -322,8 +324,10 @@ def test_hybrid_weights_must_match_components(interactions):
 def test_content_model_reasons_name_features(interactions, items):
     model = ContentBased().fit(interactions, items)
     rec = model.recommend("u0", 1)[0]
-    kinds = {r.kind for r in rec.reasons}
-    assert "history" in kinds
+    # one reason: the features the item shares with the history carry the whole score (the
+    # score is a sum over those features)
+    assert [r.kind for r in rec.reasons] == ["feature"]
+    assert rec.reasons[0].weight == pytest.approx(rec.score, rel=1e-5)
     assert any("SciFi" in r.text or "space" in r.text for r in rec.reasons)
 
 
@@ -384,3 +388,64 @@ def test_every_registered_model_is_named_after_its_registry_key():
     for name, cls in MODELS.items():
         assert cls.name == name
         assert cls().get_params() == make_model(name).get_params()
+
+
+# --------------------------------------------------------------------------- exact reasons
+def test_als_serves_the_closed_form_solve_its_reasons_decompose(interactions):
+    """Hu, Koren & Volinsky 2008: with the item factors Y, a known customer's ALS vector is
+    x_u = (YᵀC_uY + λI)⁻¹ YᵀC_u p(u), with implicit's confidence c = alpha · w, so the score of
+    item i is the sum over history items j of c_j · y_iᵀ (YᵀC_uY + λI)⁻¹ y_j."""
+    weighted = interactions.assign(weight=1.0 + (np.arange(len(interactions)) % 3))
+    model = ImplicitMF(factors=8, regularization=0.5, alpha=2.0, iterations=5).fit(weighted)
+    Y = model.item_factors_.astype(np.float64)
+    row = list(model.user_ids_).index("u3")
+    x = model.user_items_[row]
+    c = 2.0 * x.data.astype(np.float64)
+    Yh = Y[x.indices]
+    A = Y.T @ Y + 0.5 * np.eye(8) + Yh.T @ (Yh * (c - 1.0)[:, None])
+    expected = Y @ np.linalg.solve(A, Yh.T @ c)
+    recs = model.recommend("u3", 5)
+    for rec in recs:
+        i = list(model.item_ids_).index(rec.item_id)
+        assert rec.score == pytest.approx(expected[i], rel=1e-6)
+        terms = c * (Yh @ np.linalg.solve(A, Y[i]))
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(terms.sum(), rel=1e-6)
+        assert rec.explained == 1.0
+        latent = [r for r in rec.reasons if r.kind == "latent"]
+        assert latent[0].weight == pytest.approx(terms[terms > 0].sum(), rel=1e-6)
+    assert model.exact_reasons and not ImplicitMF(algorithm="bpr").exact_reasons
+
+
+def test_bpr_says_what_share_of_the_score_its_reasons_explain(interactions):
+    model = ImplicitMF(algorithm="bpr", factors=8, iterations=20).fit(interactions)
+    for rec in model.recommend("u3", 5):
+        total = sum(r.weight for r in rec.reasons)
+        assert rec.explained == pytest.approx(total / rec.score)
+    # a visit is folded in as the mean of its items' vectors: there the reasons are the score
+    for rec in model.recommend_session(["s1", "s2"], 5):
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
+
+
+def test_ease_reasons_add_up_to_the_damped_score_with_negative_terms(interactions):
+    model = RecentEASE(l2=5.0).fit(interactions)
+    recs = model.recommend("u0", 30)
+    assert any(r.kind == "against" for rec in recs for r in rec.reasons)
+    for rec in recs:
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-5, abs=1e-7)
+
+
+def test_an_als_model_saved_with_implicits_user_factors_is_solved_again(interactions, tmp_path):
+    from omotenashi.recommend import load_model, save_model
+
+    model = ImplicitMF(factors=8, regularization=0.5, iterations=5).fit(interactions)
+    expected = model.recommend("u3", 5)
+    # what earlier versions saved: implicit's float32 user factors (not the closed-form solve)
+    model.user_factors_ = (model.user_factors_ * 1.1).astype(np.float32)
+    save_model(model, tmp_path)
+    loaded, _ = load_model(tmp_path, "als")
+    assert loaded.user_factors_.dtype == np.float64
+    recs = loaded.recommend("u3", 5)
+    assert [r.item_id for r in recs] == [r.item_id for r in expected]
+    for rec, before in zip(recs, expected, strict=True):
+        assert rec.score == pytest.approx(before.score, rel=1e-6)
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)

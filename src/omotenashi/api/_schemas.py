@@ -162,7 +162,7 @@ class ReasonOut(BaseModel):
     kind: str
     text: str
     items: list[str]
-    weight: float
+    weight: float = Field(description="the part of the score this reason carries")
 
 
 class RecommendationOut(BaseModel):
@@ -170,6 +170,11 @@ class RecommendationOut(BaseModel):
     item_id: str
     score: float
     reasons: list[ReasonOut] | None = Field(default=None, description="with explain=true")
+    explained: float | None = Field(
+        default=None,
+        description="share of the score the reasons' weights add up to (1.0: the model's "
+        "reasons are its exact decomposition); with explain=true",
+    )
 
 
 class RecommendationsOut(BaseModel):

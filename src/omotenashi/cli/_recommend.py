@@ -62,6 +62,7 @@ def _rec_rows(recs: list[Any], titles: dict[str, str] | None = None) -> list[dic
                 {"kind": x.kind, "text": x.text, "items": list(x.items), "weight": x.weight}
                 for x in r.reasons
             ],
+            "explained": r.explained,
         }
         for r in recs
     ]

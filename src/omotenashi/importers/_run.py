@@ -6,13 +6,11 @@ skipped), and a crash mid-import leaves the store as it was before the import.
 
 from __future__ import annotations
 
-import csv
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +21,14 @@ from omotenashi.errors import ImportRowError
 from omotenashi.events import now_micros
 from omotenashi.files import Chunk, read_chunks
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
-from omotenashi.ingest import ContentIds, EventColumns, event_columns, implied_links, write_links
+from omotenashi.ingest import (
+    ContentIds,
+    EventColumns,
+    Failures,
+    event_columns,
+    implied_links,
+    write_links,
+)
 from omotenashi.storage import Store
 
 __all__ = ["run_import"]
@@ -77,7 +82,7 @@ def run_import(
     started = time.perf_counter()
     started_at = received_at = now_micros()
     report = ImportReport(source=plan.name)
-    rejects: list[dict[str, Any]] = []
+    rejects: list[pd.DataFrame] = []  # the rejected rows of each chunk, with line and reason
     expected = sum((source.rows_hint() or 0) for source in plan.sources)
     # (customer, anonymous, type, ts, context) of the rows that may imply identity links
     link_rows: list[tuple[str | None, str | None, str, int, str | None]] = []
@@ -116,16 +121,7 @@ def run_import(
                             field=field_name,
                             unit=chunk.unit,
                         )
-                    raw = frame.drop(columns=[LINE])
-                    for position, field_name, reason in failures:
-                        record = {
-                            chunk.unit: int(lines[position]),
-                            "field": field_name,
-                            "reason": reason,
-                            "file": label,
-                        }
-                        record.update({str(k): v for k, v in raw.iloc[position].items()})
-                        rejects.append(record)
+                    rejects.append(_reject_rows(frame, failures, chunk.unit, label))
                 prepared_rows += prepared.size
                 yield prepared.table(received_at)
                 link_rows.extend(_link_candidates(prepared))
@@ -140,7 +136,7 @@ def run_import(
     with store.bulk(expected):
         report.events_written = store.events.insert_stream(batches())
         report.duplicates = prepared_rows - report.events_written
-        report.rejected = len(rejects)
+        report.rejected = sum(len(r) for r in rejects)
         # identity links implied by the events: the same rule as tracking (omotenashi.ingest)
         report.identity_links = write_links(store, implied_links(link_rows))
         if items_job is not None:
@@ -175,13 +171,28 @@ def _default_rejects_path(plan: ImportPlan) -> Path:
     return Path("rejected.csv")
 
 
-def _write_rejects(path: Path, rejects: list[dict[str, Any]]) -> None:
-    names: dict[str, None] = {}
-    for record in rejects:
-        names.update(dict.fromkeys(record))
+def _reject_rows(frame: pd.DataFrame, failures: Failures, unit: str, label: str) -> pd.DataFrame:
+    """The report of a chunk's rejected rows, built column-wise: line (or row), field, reason,
+    file, then the row's own columns as read (one named like a report column gets " (file)")."""
+    lines = frame[LINE].to_numpy()[failures.positions]
+    report = pd.DataFrame(
+        {
+            unit: lines.astype(np.int64),
+            "field": failures.fields,
+            "reason": failures.reasons,
+            "file": np.full(len(lines), label, dtype=object),
+        }
+    )
+    raw = frame.drop(columns=[LINE]).take(failures.positions)
+    own = set(report.columns)
+    for name in raw.columns:
+        column = str(name) if str(name) not in own else f"{name} (file)"
+        report[column] = raw[name].to_numpy()
+    return report
+
+
+def _write_rejects(path: Path, rejects: list[pd.DataFrame]) -> None:
+    table = pd.concat(rejects, ignore_index=True, sort=False) if len(rejects) > 1 else rejects[0]
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(names))
-        writer.writeheader()
-        writer.writerows(rejects)
+    table.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     tmp.replace(path)

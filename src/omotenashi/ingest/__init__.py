@@ -10,6 +10,7 @@ from omotenashi.ingest._file_rows import (
     ContentIds,
     EventColumns,
     EventDefaults,
+    Failures,
     event_columns,
     id_text,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "ContentIds",
     "EventColumns",
     "EventDefaults",
+    "Failures",
     "event_columns",
     "id_text",
     "MONEY_DECIMALS",

@@ -112,21 +112,59 @@ def _is_null(array: pa.Array) -> np.ndarray:
     return np.asarray(array.is_null(), dtype=bool)
 
 
+@dataclass
+class Failures:
+    """Rows of a chunk that failed a check, column by column, in the order of the checks (each
+    bad row once, under the first check it failed)."""
+
+    positions: np.ndarray  # int64: row positions in the chunk
+    fields: np.ndarray  # object: the column named in the report
+    reasons: np.ndarray  # object: one-line reason
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, k: int) -> tuple[int, str, str]:
+        return int(self.positions[k]), str(self.fields[k]), str(self.reasons[k])
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+#: Reasons written out per check and chunk; further rows of the same check say "same problem".
+_REASONS_SPELLED = 1_000
+
+
 class _Checker:
-    """Collects per-row failures of the vectorised checks."""
+    """Collects per-row failures of the vectorised checks, as arrays (no Python per bad row)."""
 
     def __init__(self, size: int) -> None:
         self.bad = np.zeros(size, dtype=bool)
-        self.failures: list[tuple[int, str, str]] = []  # (position, field, reason)
+        self._groups: list[tuple[np.ndarray, str, Callable[[int], str]]] = []
 
     def fail(self, mask: np.ndarray, field_name: str, reason: Callable[[int], str]) -> None:
         new = np.flatnonzero(mask & ~self.bad)
         if not len(new):
             return
-        for count, position in enumerate(new):
-            text = reason(int(position)) if count < 1_000 else "same problem"
-            self.failures.append((int(position), field_name, text))
+        self._groups.append((new, field_name, reason))
         self.bad |= mask
+
+    @property
+    def failures(self) -> Failures:
+        if not self._groups:
+            empty = np.empty(0, dtype=object)
+            return Failures(np.empty(0, dtype=np.int64), empty, empty.copy())
+        positions = np.concatenate([g[0] for g in self._groups]).astype(np.int64)
+        fields = np.repeat(
+            np.array([g[1] for g in self._groups], dtype=object), [len(g[0]) for g in self._groups]
+        )
+        reasons = np.full(len(positions), "same problem", dtype=object)
+        start = 0
+        for new, _field, reason in self._groups:
+            spelled = new[:_REASONS_SPELLED]
+            reasons[start : start + len(spelled)] = [reason(int(p)) for p in spelled]
+            start += len(new)
+        return Failures(positions, fields, reasons)
 
 
 def _parse_times(raw: pd.Series) -> pd.Series:
@@ -322,11 +360,11 @@ def event_columns(
     defaults: EventDefaults,
     lines: np.ndarray,
     content_ids: ContentIds,
-) -> tuple[EventColumns, list[tuple[int, str, str]], np.ndarray]:
+) -> tuple[EventColumns, Failures, np.ndarray]:
     """Check and convert one chunk.
 
-    Returns the prepared good rows, the failures ``(position, field, reason)`` and the mask of bad
-    rows (positions in ``frame``).
+    Returns the prepared good rows, the failures (positions, fields and reasons as arrays) and the
+    mask of bad rows (positions in ``frame``).
     """
     missing = [column for column in mapping.values() if column not in frame.columns]
     if missing:

@@ -167,6 +167,8 @@ def _write_version(model: Recommender, target: Path, metadata: dict[str, Any] | 
         "n_items": len(model.item_ids_),
         "n_interactions": int(model.user_items_.nnz),
         "data_range": list(model.data_range_),
+        # whether the reasons' weights add up to the scores (else each answer says what share)
+        "exact_reasons": bool(model.exact_reasons),
         **(metadata or {}),
     }
     (target / "meta.json").write_text(json.dumps(meta, indent=2, default=str))

@@ -33,13 +33,18 @@ class Reason:
         ``history`` (items of the customer that made it score), ``together`` (bought with),
         ``session`` (what other visitors did after the same clicks), ``popular``, ``segment``,
         ``category`` (content match), ``new_in_category`` (a new item in a liked category),
-        ``repeat`` (the visitor already looked at it in this session).
+        ``repeat`` (the visitor already looked at it in this session), ``against`` (history
+        items that lower the score), ``rules`` (what the request's boosts and novelty penalty
+        changed), ``other`` (smaller parts taken together), ``no_signal`` (nothing in the
+        history scores it: score 0), ``unexplained`` (a model without a breakdown).
     text : str
         Human-readable sentence.
     items : tuple of str
         Item ids the reason refers to.
     weight : float
-        Share of the score this reason carries (they sum to about 1 per recommendation).
+        The part of the score this reason carries, in the score's own units. When the model's
+        reasons are exact (``Recommender.exact_reasons``) the weights of a recommendation add up
+        to its score; otherwise :attr:`Recommendation.explained` says what share they cover.
     """
 
     kind: str
@@ -50,12 +55,18 @@ class Reason:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """A recommended item with its rank (1 = best), score and reasons."""
+    """A recommended item with its rank (1 = best), score and reasons.
+
+    ``explained`` is the share of ``score`` that the reasons' weights add up to: 1.0 for a model
+    whose reasons are the exact decomposition of its score (``Recommender.exact_reasons``),
+    ``sum(weights) / score`` otherwise; None without reasons (``explain=False``).
+    """
 
     item_id: str
     score: float
     rank: int
     reasons: tuple[Reason, ...] = ()
+    explained: float | None = None
 
 
 def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
@@ -63,6 +74,38 @@ def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
     if len(titles) == 1:
         return titles[0]
     return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+Part = tuple[str, tuple[int, ...], float]
+
+
+def split_terms(kind: str, idx: np.ndarray, values: np.ndarray, named: int = 2) -> list[Part]:
+    """Group one term per history item into at most two parts that add up to ``values.sum()``.
+
+    The positive terms make one part of ``kind`` naming the ``named`` largest; the negative
+    terms make one ``against`` part naming the most negative.
+
+    Parameters
+    ----------
+    kind : str
+        Reason kind of the positive part (``history``, ``latent``, ``session``, ``together``).
+    idx : numpy.ndarray of int
+        Item index of each term.
+    values : numpy.ndarray of float
+        The terms.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    parts: list[Part] = []
+    positive, negative = values > 0, values < 0
+    if positive.any():
+        order = np.argsort(-values, kind="stable")[:named]
+        top = tuple(int(idx[j]) for j in order if values[j] > 0)
+        parts.append((kind, top, float(values[positive].sum())))
+    if negative.any():
+        order = np.argsort(values, kind="stable")[:named]
+        top = tuple(int(idx[j]) for j in order if values[j] < 0)
+        parts.append(("against", top, float(values[negative].sum())))
+    return parts
 
 
 def recency_ages(user_idx: np.ndarray, timestamps: np.ndarray, n_rows: int) -> np.ndarray:
@@ -94,6 +137,10 @@ class Recommender(ABC):
     name: ClassVar[str] = "base"
     #: Whether the model is meant for sessions (S1) rather than long customer histories.
     session_model: ClassVar[bool] = False
+    #: Whether the reasons' weights are the exact decomposition of the served score (they add up
+    #: to it). A model that cannot say so keeps False: each recommendation then reports the
+    #: share of its score the reasons cover (``Recommendation.explained``).
+    exact_reasons: bool = False
 
     # ----------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:
@@ -210,7 +257,9 @@ class Recommender(ABC):
     def _contributions(
         self, x: sp.csr_matrix, ages: sp.csr_matrix, item: int
     ) -> list[tuple[str, tuple[int, ...], float]]:
-        """Parts of ``item``'s score for the history ``x``: (kind, history items, amount).
+        """Parts of ``item``'s score ``_score(x, ages)`` for the history ``x``: (kind, items,
+        amount). A model with ``exact_reasons`` returns parts whose amounts add up to the score
+        (negative parts included; :func:`split_terms` groups per-item terms).
 
         The default has no per-item breakdown; models override it.
         """
@@ -310,6 +359,35 @@ class Recommender(ABC):
         """:meth:`_contributions` for several items (models override it to share work)."""
         return [self._contributions(x, ages, int(i)) for i in items]
 
+    def _user_contributions_many(
+        self, row: int, x: sp.csr_matrix, ages: sp.csr_matrix, items: np.ndarray
+    ) -> list[list[tuple[str, tuple[int, ...], float]]]:
+        """Parts of the scores ``_score_users`` gives the known user ``row`` (history ``x``).
+
+        The default suits models whose known-user scores are ``_score`` of their history."""
+        return self._contributions_many(x, ages, items)
+
+    def _similar_contributions_many(
+        self, pos: int, x: sp.csr_matrix, ages: sp.csr_matrix, items: np.ndarray, scores
+    ) -> list[list[tuple[str, tuple[int, ...], float]]]:
+        """Parts of ``_similar_scores(pos, ...)`` (``scores``) for ``items``.
+
+        The default suits the default ``_similar_scores`` (``_score`` of the one-item history).
+        """
+        return self._contributions_many(x, ages, items)
+
+    def _request_scores(
+        self, user_id: object, context: Iterable[object] | None
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, int | None]:
+        """History, catalogue scores and known-user row (None otherwise) of a customer request."""
+        x, ages, known = self._user_history(user_id, context)
+        # a context of items the model does not know is no context (they are ignored)
+        if known and not any(str(i) in self._item_pos for i in context or ()):
+            row = self._user_pos[str(user_id)]
+            return x, ages, self._score_users(np.array([row]), x, ages)[0], row
+        scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
+        return x, ages, scores, None
+
     def _explain_item(
         self,
         x: sp.csr_matrix,
@@ -317,20 +395,52 @@ class Recommender(ABC):
         item: int,
         mode: str = "customer",
         parts: list[tuple[str, tuple[int, ...], float]] | None = None,
-    ) -> tuple[Reason, ...]:
-        """Reasons for ``item``; ``mode`` is ``customer``, ``session`` or ``similar`` (wording)."""
+        score: float = 0.0,
+        served: float | None = None,
+    ) -> tuple[tuple[Reason, ...], float]:
+        """Reasons for ``item`` and the share of the served score they explain.
+
+        ``mode`` is ``customer``, ``session`` or ``similar`` (wording); ``parts`` are the model's
+        parts of ``score`` (the model's score); ``served`` the score after the request's rules
+        (boosts, novelty), whose difference to ``score`` becomes a ``rules`` reason.
+        """
+        served = score if served is None else served
         if parts is None:
             parts = self._contributions(x, ages, item) if x.nnz else []
-        parts = [p for p in parts if p[2] > 0]
+        parts = [p for p in parts if p[2] != 0]
         catalog = self.catalog_
-        if not parts:
-            pop = int(self.item_popularity_[item])
-            return (Reason("popular", f"popular: {pop} customers interacted with it", (), 1.0),)
-        total = sum(p[2] for p in parts)
+        exact = bool(self.exact_reasons)
         reasons = []
-        for kind, idx, amount in sorted(parts, key=lambda p: -p[2])[:3]:
+        if not parts:
+            if not x.nnz:  # no history: the score is the item's popularity
+                pop = int(self.item_popularity_[item])
+                text = f"popular: {pop} customers interacted with it"
+                reasons.append(Reason("popular", text, (), float(score)))
+                exact = True
+            elif score == 0:
+                text = "nothing in the history points to it (score 0)"
+                reasons.append(Reason("no_signal", text, (), 0.0))
+            else:
+                text = "the model gives no breakdown of this score"
+                reasons.append(Reason("unexplained", text, (), 0.0))
+        ranked = sorted(parts, key=lambda p: -p[2])
+        if len(ranked) > 4:  # the three largest, and the rest taken together
+            rest = ranked[3:]
+            ranked = ranked[:3] + [("other", (), float(sum(p[2] for p in rest)))]
+            other_count = len(rest)
+        for kind, idx, amount in ranked:
             ids = tuple(str(self.item_ids_[j]) for j in idx)
-            if kind in ("history", "latent") and mode == "similar":
+            if kind == "against" and mode == "similar":
+                text = f"seldom chosen by the customers who chose {_names(catalog, idx)}"
+            elif kind == "against" and mode == "session":
+                text = f"less likely because you looked at {_names(catalog, idx)}"
+            elif kind == "against":
+                text = f"less likely because you interacted with {_names(catalog, idx)}"
+            elif kind == "other":
+                text = f"{other_count} smaller parts together"
+            elif kind == "popular":
+                text = f"popular: {int(self.item_popularity_[item])} customers interacted with it"
+            elif kind in ("history", "latent") and mode == "similar":
                 text = f"often chosen by the customers who chose {_names(catalog, idx)}"
             elif kind == "history" and mode == "session":
                 text = f"because you looked at {_names(catalog, idx)}"
@@ -361,8 +471,18 @@ class Recommender(ABC):
                 )
             else:
                 text = kind
-            reasons.append(Reason(kind, text, ids, float(amount / total)))
-        return tuple(reasons)
+            reasons.append(Reason(kind, text, ids, float(amount)))
+        if served != score:
+            text = "moved by this request's boosts and novelty"
+            reasons.append(Reason("rules", text, (), float(served - score)))
+        total = sum(r.weight for r in reasons)
+        if exact:
+            explained = 1.0
+        elif served:
+            explained = float(total / served)
+        else:
+            explained = 1.0 if total == 0 else 0.0
+        return tuple(reasons), explained
 
     def _feature_names(self, idx: Sequence[int]) -> list[str]:
         return [str(j) for j in idx]
@@ -376,15 +496,29 @@ class Recommender(ABC):
         rules: Rules,
         explain: bool,
         mode: str,
+        row: int | None = None,
+        similar_to: int | None = None,
     ) -> list[Recommendation]:
         top, top_scores = self._rank(scores, x.indices, n, rules)
-        many = self._contributions_many(x, ages, top) if explain and x.nnz else [[]] * len(top)
+        if not explain or not x.nnz:
+            many = [[]] * len(top)
+        elif similar_to is not None:
+            many = self._similar_contributions_many(similar_to, x, ages, top, scores)
+        elif row is not None:
+            many = self._user_contributions_many(row, x, ages, top)
+        else:
+            many = self._contributions_many(x, ages, top)
         out = []
         for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
-            reasons = (
-                self._explain_item(x, ages, int(item), mode, many[rank - 1]) if explain else ()
+            reasons, explained = (
+                self._explain_item(
+                    x, ages, int(item), mode, many[rank - 1], float(scores[item]), float(score)
+                )
+                if explain
+                else ((), None)
             )
-            out.append(Recommendation(str(self.item_ids_[item]), float(score), rank, reasons))
+            rec = Recommendation(str(self.item_ids_[item]), float(score), rank, reasons, explained)
+            out.append(rec)
         return out
 
     # ----------------------------------------------------------------- requests
@@ -421,14 +555,8 @@ class Recommender(ABC):
         self._check_fitted()
         _check_n(n)
         rules = rules or Rules()
-        x, ages, known = self._user_history(user_id, context)
-        # a context of items the model does not know is no context (they are ignored)
-        if known and not any(str(i) in self._item_pos for i in context or ()):
-            row = np.array([self._user_pos[str(user_id)]])
-            scores = self._score_users(row, x, ages)[0]
-        else:
-            scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
-        return self._build(x, ages, scores, n, rules, explain, "customer")
+        x, ages, scores, row = self._request_scores(user_id, context)
+        return self._build(x, ages, scores, n, rules, explain, "customer", row=row)
 
     def recommend_session(
         self,
@@ -468,7 +596,7 @@ class Recommender(ABC):
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
         x, ages = self._single_item(pos)
         scores = self._similar_scores(pos, x, ages)
-        return self._build(x, ages, scores, n, rules or Rules(), True, "similar")
+        return self._build(x, ages, scores, n, rules or Rules(), True, "similar", similar_to=pos)
 
     def _single_item(self, pos: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         n = len(self.item_ids_)
@@ -481,13 +609,22 @@ class Recommender(ABC):
     def explain(
         self, user_id: object, item_id: object, *, context: Iterable[object] | None = None
     ) -> tuple[Reason, ...]:
-        """Reasons why ``item_id`` scores for ``user_id`` (whether or not it is in the top-n)."""
+        """Reasons why ``item_id`` scores for ``user_id`` (whether or not it is in the top-n).
+
+        Their weights are parts of the score ``recommend`` gives the item without rules."""
         self._check_fitted()
         pos = self._item_pos.get(str(item_id), -1)
         if pos < 0:
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
-        x, ages, _ = self._user_history(user_id, context)
-        return self._explain_item(x, ages, int(pos))
+        x, ages, scores, row = self._request_scores(user_id, context)
+        items = np.array([pos])
+        if not x.nnz:
+            parts: list[Part] = []
+        elif row is not None:
+            parts = self._user_contributions_many(row, x, ages, items)[0]
+        else:
+            parts = self._contributions_many(x, ages, items)[0]
+        return self._explain_item(x, ages, int(pos), "customer", parts, float(scores[pos]))[0]
 
     def recommend_batch(
         self,

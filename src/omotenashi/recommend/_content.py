@@ -23,8 +23,8 @@ class ContentBased(Recommender):
     """TF-IDF item profiles from text, categories and tags; a customer is the sum of their items.
 
     ``score_i = f_i · Σ_j q_j f_j`` with L2-normalised item features ``f`` and recency-weighted
-    history weights ``q``; the sum splits exactly into one term per history item and one per
-    feature, which are the explanations.
+    history weights ``q``; the sum splits exactly into one term per feature the item shares with
+    the history, which is the explanation (it names the largest terms and carries the score).
 
     Parameters
     ----------
@@ -39,6 +39,7 @@ class ContentBased(Recommender):
     """
 
     name = "content"
+    exact_reasons = True
 
     def __init__(
         self,
@@ -127,20 +128,18 @@ class ContentBased(Recommender):
         return self.features_
 
     def _contributions(self, x, ages, item):
+        # score_i = sum over features f of profile_f * f_if: one term per shared feature
         q = self._query(x, ages)
         f_i = self.features_[item]
-        sims = np.asarray((self.features_[q.indices] @ f_i.T).todense()).ravel() * q.data
-        total = float(sims[sims > 0].sum())
-        if total <= 0:
+        profile = np.asarray((q @ self.features_).todense(), dtype=np.float64).ravel()
+        feat = profile[f_i.indices] * f_i.data.astype(np.float64)
+        total = float(feat.sum())
+        if total == 0:
             return []
-        order = np.argsort(-sims)
-        hist = tuple(int(q.indices[j]) for j in order[:2] if sims[j] > 0)
-        profile = np.asarray((q @ self.features_).todense()).ravel()
-        feat = profile[f_i.indices] * f_i.data
-        forder = np.argsort(-feat)
+        forder = np.argsort(-feat, kind="stable")
         feats = tuple(int(f_i.indices[j]) for j in forder[:3] if feat[j] > 0)
         kind = "new_in_category" if self.item_popularity_[item] == 0 else "feature"
-        return [(kind, feats, total / 2), ("history", hist, total / 2)]
+        return [(kind, feats, total)]
 
     def _feature_names(self, idx):
         out = []
@@ -172,6 +171,13 @@ class Hybrid(Recommender):
     """
 
     name = "hybrid"
+
+    @property
+    def exact_reasons(self) -> bool:  # type: ignore[override]
+        """Exact when every component's reasons are (each adds its scaled score)."""
+        from omotenashi.recommend._registry import make_model
+
+        return all(make_model(name).exact_reasons for name in self.components)
 
     def __init__(
         self,
@@ -211,15 +217,28 @@ class Hybrid(Recommender):
         )
 
     def _contributions(self, x, ages, item):
-        out = []
+        return self._contributions_many(x, ages, np.array([item]))[0]
+
+    def _contributions_many(self, x, ages, items):
+        return self._parts(None, x, ages, items)
+
+    def _user_contributions_many(self, row, x, ages, items):
+        return self._parts(row, x, ages, items)
+
+    def _parts(self, row, x, ages, items):
+        """Each component's parts scaled as its score is (``weight / max |score|``): they add
+        up to the hybrid's score when the components' parts add up to theirs."""
+        out: list[list] = [[] for _ in items]
         for m, w in zip(self.models_, self.weights, strict=True):
-            S = m._score(x, ages)[0]
-            top = np.abs(S).max() or 1.0
-            share = w * S[item] / top
-            parts = [p for p in m._contributions(x, ages, item) if p[2] > 0]
-            total = sum(p[2] for p in parts)
-            if share > 0 and total > 0:
-                out += [(k, idx, share * a / total) for k, idx, a in parts]
+            if row is None:
+                S = m._score(x, ages)[0]
+                parts = m._contributions_many(x, ages, items)
+            else:
+                S = m._score_users(np.array([row]), x, ages)[0]
+                parts = m._user_contributions_many(row, x, ages, items)
+            scale = w / (np.abs(S).max() or 1.0)
+            for col, item_parts in enumerate(parts):
+                out[col] += [(k, idx, scale * a) for k, idx, a in item_parts]
         return out
 
     def _feature_names(self, idx):

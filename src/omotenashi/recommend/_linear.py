@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._base import Recommender, split_terms
 
 
 class _ItemItemModel(Recommender):
@@ -28,6 +28,8 @@ class _ItemItemModel(Recommender):
 
     #: Parameters that change scoring only (no refit needed when they change).
     scoring_params = ("recency_boost", "recency_scale", "popularity_exponent")
+    #: A score is a sum of one term per history item (times the popularity damping).
+    exact_reasons = True
 
     def _query(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> sp.csr_matrix:
         if not self.recency_boost:
@@ -65,20 +67,22 @@ class _ItemItemModel(Recommender):
         return self._contributions_many(x, ages, np.array([item]))[0]
 
     def _contributions_many(self, x, ages, items):
-        # item i's score is sum_j q_j B[j, i]: the terms of that sum are the reasons
+        # item i's score is sum_j q_j B[j, i] (times the damping when positive): the terms of
+        # that sum are the reasons, negative ones included, so they add up to the score
         q = self._query(x, ages)
         if sp.issparse(self.B_):
             block = self.B_[q.indices][:, items].toarray()
         else:
             block = self.B_[np.ix_(q.indices, items)]
-        values = q.data[:, None] * block
-        out = []
-        for col in range(len(items)):
-            v = values[:, col]
-            order = np.argsort(-v)[:2]
-            top = tuple(int(q.indices[j]) for j in order if v[j] > 0)
-            out.append([("history", top, float(v[v > 0].sum()))] if top else [])
-        return out
+        values = q.data.astype(np.float64)[:, None] * block.astype(np.float64)
+        damp = self._damp(np.ones((1, len(self.item_ids_))))[0][items]
+        totals = values.sum(axis=0)
+        values = values * np.where(totals > 0, damp, 1.0)[None, :]
+        return [split_terms("history", q.indices, values[:, col]) for col in range(len(items))]
+
+    def _similar_contributions_many(self, pos, x, ages, items, scores):
+        # a similar-item score is one weight B[pos, i]: one part
+        return [split_terms("history", np.array([pos]), scores[[i]]) for i in items]
 
     def _state(self):
         return {"B": self.B_}

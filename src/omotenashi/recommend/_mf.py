@@ -1,7 +1,15 @@
 """Matrix factorisation through the ``implicit`` library (ALS and BPR).
 
 ``implicit`` does the learning; this module adds id mapping, cold start, rules and exact ALS
-explanations (Hu, Koren & Volinsky 2008: a user's ALS score splits into one term per history item).
+explanations (Hu, Koren & Volinsky 2008, section 5: a user's ALS score splits into one term per
+history item).
+
+ALS serves every customer from the closed-form user solve against the learned item factors ``Y``,
+with ``implicit``'s own confidence ``c = alpha · w`` (preference 1 on history items, confidence 1
+elsewhere): ``x_u = (YᵀC_uY + λI)⁻¹ YᵀC_u p(u)``. The score of item ``i`` is then exactly
+``Σ_j c_uj · y_iᵀ (YᵀC_uY + λI)⁻¹ y_j`` over the history items ``j``, the terms of the reasons.
+``implicit``'s own user factors are not used: they come from conjugate-gradient steps against the
+item factors of the previous iteration, so no history-item terms add up to them.
 """
 
 from __future__ import annotations
@@ -13,11 +21,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._base import Recommender, split_terms
 
 
 class ImplicitMF(Recommender):
-    """Latent-factor model: ALS (implicit feedback, confidence ``1 + alpha·w``) or BPR.
+    """Latent-factor model: ALS (implicit feedback, confidence ``alpha·w`` as in ``implicit``) or
+    BPR.
+
+    ALS reasons are exact (they add up to the score). BPR's are not: a known customer's BPR
+    vector is learned freely, and its reasons are its least-squares projection on the history
+    items' vectors; ``Recommendation.explained`` reports the share of the score they cover.
 
     Parameters
     ----------
@@ -34,6 +47,11 @@ class ImplicitMF(Recommender):
     """
 
     name = "als"
+
+    @property
+    def exact_reasons(self) -> bool:  # type: ignore[override]
+        """ALS reasons add up to the score; BPR's cover a share of it (see the class notes)."""
+        return self.algorithm == "als"
 
     def __init__(
         self,
@@ -87,11 +105,31 @@ class ImplicitMF(Recommender):
                     f"algorithm must be 'als' or 'bpr', got {self.algorithm!r}", field="algorithm"
                 )
             model.fit(X, show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        if self.algorithm == "als":
+            # the closed-form solve against the final item factors: what is served, and what
+            # the reasons decompose (float64, so the terms add up to the score to rounding)
+            with threadpool_limits(1, "blas"):
+                self.user_factors_ = self._user_vectors(self.user_items_)
+        else:
+            self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._factor_cache = None
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The item factors in float64 and ``YᵀY + λI`` (cached: explaining a request must not
+        recompute them)."""
+        cache = getattr(self, "_factor_cache", None)
+        if cache is None or cache[0] is not self.item_factors_:
+            Y = self.item_factors_.astype(np.float64)
+            gram = Y.T @ Y + self.regularization * np.eye(Y.shape[1])
+            cache = self._factor_cache = (self.item_factors_, Y, gram)
+        return cache[1], cache[2]
 
     def _user_vectors(self, X: sp.csr_matrix) -> np.ndarray:
-        Y = self.item_factors_.astype(np.float64)
+        Y, YtY = self._factors()
         k = Y.shape[1]
         out = np.zeros((X.shape[0], k))
         if self.algorithm == "bpr":
@@ -101,45 +139,64 @@ class ImplicitMF(Recommender):
                 if idx.size:
                     out[r] = Y[idx].mean(axis=0)
             return out
-        YtY = Y.T @ Y + self.regularization * np.eye(k)
         for r in range(X.shape[0]):
             lo, hi = X.indptr[r], X.indptr[r + 1]
             idx, w = X.indices[lo:hi], X.data[lo:hi].astype(np.float64)
             if idx.size == 0:
                 continue
-            conf = self.alpha * w
-            Yi = Y[idx]
-            A = YtY + (Yi * conf[:, None]).T @ Yi
-            out[r] = np.linalg.solve(A, Yi.T @ (1.0 + conf))
+            A, conf, Yi = self._normal_matrix(YtY, Y, idx, w)
+            out[r] = np.linalg.solve(A, Yi.T @ conf)
         return out
 
+    def _normal_matrix(self, YtY, Y, idx, w):
+        """``YᵀC_uY + λI`` for the history ``idx`` with weights ``w`` (``implicit``'s rule:
+        confidence ``alpha·w`` on history items, 1 elsewhere), the confidences and ``Y[idx]``."""
+        conf = self.alpha * w
+        Yi = Y[idx]
+        return YtY + (Yi * (conf - 1.0)[:, None]).T @ Yi, conf, Yi
+
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
-        return self._user_vectors(X) @ self.item_factors_.T.astype(np.float64)
+        return self._user_vectors(X) @ self._factors()[0].T
 
     def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
-        return self.user_factors_[rows].astype(np.float64) @ self.item_factors_.T
+        return self.user_factors_[rows].astype(np.float64) @ self._factors()[0].T
 
     def _similar_scores(self, pos, x, ages):
-        Y = self.item_factors_.astype(np.float64)
+        Y = self._factors()[0]
         norms = np.linalg.norm(Y, axis=1)
         norms[norms == 0] = 1.0
         return (Y @ Y[pos]) / (norms * norms[pos])
 
+    def _similar_contributions_many(self, pos, x, ages, items, scores):
+        # a similar-item score is one cosine: one part
+        return [split_terms("latent", np.array([pos]), scores[[i]]) for i in items]
+
     def _contributions(self, x, ages, item):
-        Y = self.item_factors_.astype(np.float64)
+        return self._contributions_many(x, ages, np.array([item]))[0]
+
+    def _contributions_many(self, x, ages, items):
+        Y, YtY = self._factors()
         idx, w = x.indices, x.data.astype(np.float64)
         if self.algorithm == "als":
-            k = Y.shape[1]
-            conf = self.alpha * w
-            A = Y.T @ Y + self.regularization * np.eye(k) + (Y[idx] * conf[:, None]).T @ Y[idx]
-            # score_i = sum_j (y_i A^-1 y_j) (1 + conf_j): one exact term per history item
-            values = (Y[idx] @ np.linalg.solve(A, Y[item])) * (1.0 + conf)
+            A, conf, Yi = self._normal_matrix(YtY, Y, idx, w)
+            # score_i = sum_j c_j y_i' A^-1 y_j: one exact term per history item
+            values = (Yi @ np.linalg.solve(A, Y[items].T)) * conf[:, None]
         else:
-            values = Y[idx] @ Y[item] / len(idx)
-        order = np.argsort(-values)
-        top = [int(idx[j]) for j in order[:2] if values[j] > 0]
-        positive = float(values[values > 0].sum())
-        return [("latent", tuple(top), positive)] if top else []
+            # BPR folds a history in as the mean of its item vectors: score = sum_j y_j.y_i / n
+            values = Y[idx] @ Y[items].T / len(idx)
+        return [split_terms("latent", idx, values[:, col]) for col in range(len(items))]
+
+    def _user_contributions_many(self, row, x, ages, items):
+        if self.algorithm == "als":  # the served user vector is the closed-form solve of x
+            return self._contributions_many(x, ages, items)
+        # BPR: the learned user vector's least-squares projection on the history's item vectors;
+        # the rest of the score is not explained (Recommendation.explained says how much is)
+        Y = self._factors()[0]
+        idx = x.indices
+        u = self.user_factors_[row].astype(np.float64)
+        coef = np.linalg.lstsq(Y[idx].T, u, rcond=None)[0]
+        values = (Y[idx] @ Y[items].T) * coef[:, None]
+        return [split_terms("latent", idx, values[:, col]) for col in range(len(items))]
 
     def _state(self):
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
@@ -147,6 +204,11 @@ class ImplicitMF(Recommender):
     def _load_state(self, state):
         self.user_factors_ = state["user_factors"]
         self.item_factors_ = state["item_factors"]
+        if self.algorithm == "als" and self.user_factors_.dtype != np.float64:
+            # saved before ALS served the closed-form solve: solve again so that the scores
+            # and their reasons agree
+            if hasattr(self, "user_items_"):
+                self.user_factors_ = self._user_vectors(self.user_items_)
 
 
 class BPR(ImplicitMF):

@@ -28,6 +28,8 @@ class Popularity(Recommender):
     """
 
     name = "popularity"
+    #: The score is the popularity, times ``1 + share`` for the categories you like.
+    exact_reasons = True
 
     def __init__(self, half_life_days: float | None = None, by_category: bool = False) -> None:
         self.half_life_days = half_life_days
@@ -63,13 +65,18 @@ class Popularity(Recommender):
         return S
 
     def _contributions(self, x, ages, item):
+        popular = float(self.popularity_[item])
+        parts = [("popular", (), popular)]
         C = self.catalog_.category_matrix
         if self.by_category and C.shape[1] and C[item].nnz:
             liked = np.asarray(((x > 0).astype(np.float64) @ C).todense()).ravel()
             cats = [int(c) for c in C[item].indices if liked[c] > 0]
             if cats:
-                return [("category", tuple(cats), 1.0)]
-        return []
+                # score = popularity * (1 + share): the share's part is popularity * share
+                row = C[item]
+                share = float((liked[row.indices] * row.data).sum() / max(int((x > 0).sum()), 1))
+                parts.append(("category", tuple(cats), popular * share))
+        return parts
 
     def _state(self):
         return {"popularity": self.popularity_}

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._base import Recommender, split_terms
 
 
 def _positions(model: Recommender) -> sp.csr_matrix:
@@ -53,6 +53,7 @@ class SessionKNN(Recommender):
 
     name = "sknn"
     session_model = True
+    exact_reasons = True
 
     def __init__(
         self,
@@ -161,25 +162,34 @@ class SessionKNN(Recommender):
         return out
 
     def _contributions(self, x, ages, item):
+        return self._contributions_many(x, ages, np.array([item]))[0]
+
+    def _contributions_many(self, x, ages, items):
+        # the score is the neighbours' votes (grouped by the click each neighbour matched)
+        # plus the repeat term; both parts add up to it
         idx, age = x.indices, ages.data.astype(np.float64)
+        seen = set(idx.tolist())
         W, sim, matched = self._votes(idx, age)
-        parts = []
-        base = np.zeros(0)
+        scores = self._score_one(idx, age) if self.repeat and seen & set(items.tolist()) else None
         if W is not None:
-            col = np.asarray(W[:, item].todense()).ravel() * sim
-            base = col
-            per_item: dict[int, float] = {}
-            for m, v in zip(matched, col, strict=True):
-                if v > 0 and m != item:
-                    per_item[int(m)] = per_item.get(int(m), 0.0) + float(v)
-            for m, v in sorted(per_item.items(), key=lambda kv: -kv[1])[:2]:
-                parts.append(("session", (m,), v))
-        if self.repeat and item in set(idx.tolist()):
-            scores = self._score_one(idx, age)
-            repeat_part = scores[item] - (base.sum() if base.size else 0.0)
-            if repeat_part > 0:
-                parts.append(("repeat", (int(item),), float(repeat_part)))
-        return parts
+            clicks, where = np.unique(matched, return_inverse=True)
+            cols = W[:, items].toarray() * sim[:, None]
+        out = []
+        for k, item in enumerate(items.tolist()):
+            if not self.repeats_ and item in seen:
+                out.append([])  # the session's own items score 0 in such data
+                continue
+            parts = []
+            votes = 0.0
+            if W is not None:
+                votes = float(cols[:, k].sum())
+                parts += split_terms("session", clicks, np.bincount(where, weights=cols[:, k]))
+            if scores is not None and item in seen:
+                repeat_part = float(scores[item]) - votes
+                if repeat_part:
+                    parts.append(("repeat", (int(item),), repeat_part))
+            out.append(parts)
+        return out
 
     def _state(self):
         return {
@@ -205,6 +215,7 @@ class SequentialRules(Recommender):
 
     name = "sr"
     session_model = True
+    exact_reasons = True
 
     def __init__(self, steps: int = 10, last_items: int = 1) -> None:
         self.steps = steps
@@ -244,13 +255,8 @@ class SequentialRules(Recommender):
 
     def _contributions(self, x, ages, item):
         q = self._query(x, ages)
-        col = np.asarray(self.rules_[:, item].todense()).ravel()
-        values = q.data * col[q.indices]
-        return [
-            ("session", (int(q.indices[j]),), float(values[j]))
-            for j in np.argsort(-values)[:2]
-            if values[j] > 0
-        ]
+        col = self.rules_[q.indices][:, [item]].toarray().ravel().astype(np.float64)
+        return split_terms("session", q.indices, q.data.astype(np.float64) * col)
 
     def _state(self):
         return {"rules": self.rules_}
@@ -267,6 +273,7 @@ class BoughtTogether(Recommender):
     """
 
     name = "together"
+    exact_reasons = True
 
     def __init__(self, shrink: float = 5.0, lift: float = 0.0) -> None:
         self.shrink = shrink
@@ -290,10 +297,8 @@ class BoughtTogether(Recommender):
         return np.asarray((B @ self.together_).todense(), dtype=np.float64)
 
     def _contributions(self, x, ages, item):
-        col = np.asarray(self.together_[:, item].todense()).ravel()
-        values = col[x.indices]
-        top = [int(x.indices[j]) for j in np.argsort(-values)[:2] if values[j] > 0]
-        return [("together", tuple(top), float(values[values > 0].sum()))] if top else []
+        col = self.together_[x.indices][:, [item]].toarray().ravel().astype(np.float64)
+        return split_terms("together", x.indices, col)
 
     def bought_together(self, item_id: object, n: int = 10, **kwargs):
         """Items most often in the same order as ``item_id`` (alias of :meth:`similar_items`)."""

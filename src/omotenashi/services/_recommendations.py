@@ -330,6 +330,7 @@ def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]
                 {"kind": x.kind, "text": x.text, "items": list(x.items), "weight": x.weight}
                 for x in r.reasons
             ]
+            row["explained"] = r.explained
         rows.append(row)
     return rows
 

@@ -22,9 +22,12 @@ answer is known. What the battery holds a model to:
   of two fits on the same data, a refit that forgets the previous data, the artefact round trip
   through ``save_model``/``load_model``;
 * business rules (filters, availability, boosts, diversity, popularity penalty) applied alike;
-* explanations: every recommendation carries reasons whose weights are finite shares, and
-  reasons that point at items (``history``, ``latent``, ``together``, ``session``, ``repeat``)
-  name only items the customer or visit really interacted with;
+* explanations: every recommendation carries reasons with finite weights, and reasons that point
+  at items (``history``, ``latent``, ``together``, ``session``, ``repeat``, ``against``) name only
+  items the customer or visit really interacted with; a model that declares
+  ``exact_reasons`` has reasons whose weights add up to the served score (known and new
+  customers, contexts, visits, similar items, with and without boosts), and any other model
+  reports in ``Recommendation.explained`` the share of the score its reasons' weights cover;
 * the planted truth: a personalised model recommends a block-A customer only block-A items.
   A model whose answers do not depend on the customer (a popularity baseline) declares
   ``personalised = False``; the battery then checks the opposite, that every customer gets the
@@ -59,7 +62,7 @@ from omotenashi.recommend import (
 )
 
 #: Reason kinds that name items of the history they were computed from.
-HISTORY_KINDS = frozenset({"history", "latent", "together", "session", "repeat"})
+HISTORY_KINDS = frozenset({"history", "latent", "together", "session", "repeat", "against"})
 #: Every customer of block A touches this item: it is the most popular item of the data.
 BESTSELLER = "A0"
 #: An item of block A in the catalogue that nobody has interacted with yet.
@@ -453,8 +456,7 @@ class RecommenderConformance:
         for rec in recs:
             assert rec.reasons, f"{rec.item_id} carries no reason"
             weights = [reason.weight for reason in rec.reasons]
-            assert all(math.isfinite(w) and 0 < w <= 1 + 1e-9 for w in weights), weights
-            assert sum(weights) <= 1 + 1e-6, weights
+            assert all(isinstance(w, float) and math.isfinite(w) for w in weights), weights
             for reason in rec.reasons:
                 assert isinstance(reason.text, str) and reason.text
                 if reason.kind in HISTORY_KINDS:
@@ -471,6 +473,49 @@ class RecommenderConformance:
         self._check_reasons(model.recommend("nobody", 5), set())
         self._check_reasons(model.recommend_session(["B1", "B4"], 5), {"B1", "B4"})
         self._check_reasons(model.similar_items("A3", 5), {"A3"})
+
+    def test_reason_weights_add_up_to_the_score(self, model: Recommender) -> None:
+        """Exact models: the weights are the served score's decomposition; others say what
+        share of it they explain (``Recommendation.explained``)."""
+        boosts = Rules(boosts={"Sale": 3.0, "item:A5": 2.0}, popularity_penalty=0.5)
+        answers = {
+            "known customer": model.recommend("a0", 8),
+            "known customer, block B": model.recommend("b5", 8),
+            "known customer, with context": model.recommend("a3", 8, context=["A8", "B2"]),
+            "new customer with context": model.recommend("nobody", 6, context=["B1", "B4"]),
+            "new customer": model.recommend("nobody", 5),
+            "visit": model.recommend_session(["B1", "B4", "B1"], 6),
+            "similar items": model.similar_items("A3", 6),
+            "boosted": model.recommend("a1", 6, rules=boosts),
+            "whole catalogue": model.recommend("b2", 100, rules=Rules(available_only=False)),
+        }
+        exact = model.exact_reasons
+        assert isinstance(exact, bool)
+        for request, recs in answers.items():
+            assert recs, request
+            for rec in recs:
+                weights = [reason.weight for reason in rec.reasons]
+                total = math.fsum(weights)
+                scale = 1.0 + math.fsum(abs(w) for w in weights)
+                assert rec.explained is not None, (request, rec)
+                if exact:
+                    assert rec.explained == 1.0, (request, rec)
+                    assert total == pytest.approx(rec.score, rel=1e-5, abs=1e-6 * scale), (
+                        f"{request}: reasons of {rec.item_id} add up to {total}, the score is "
+                        f"{rec.score}: {rec.reasons}"
+                    )
+                elif rec.score != 0:
+                    assert rec.explained == pytest.approx(total / rec.score, rel=1e-9), (
+                        request,
+                        rec,
+                    )
+        for user in ("a5", "b8", "nobody"):
+            for rec in model.recommend(user, 4):
+                total = math.fsum(r.weight for r in model.explain(user, rec.item_id))
+                if exact:
+                    assert total == pytest.approx(rec.score, rel=1e-5, abs=1e-6), (user, rec)
+        plain = model.recommend("a0", 3, explain=False)
+        assert all(r.explained is None for r in plain)
 
     def test_explain_agrees_with_recommend(self, model: Recommender) -> None:
         for user in ("a5", "b8", "nobody"):
@@ -496,6 +541,7 @@ class RecommenderConformance:
         loaded, meta = load_model(tmp_path, model.name, version=1)
         assert type(loaded) is type(model)
         assert meta["note"] == "battery" and meta["model"] == model.name
+        assert meta["exact_reasons"] is model.exact_reasons
         assert loaded.get_params() == model.get_params()
         for user in ("a0", "b7", "nobody"):
             _same(loaded.recommend(user, 5), model.recommend(user, 5))
