@@ -2,7 +2,9 @@
 light commands (keys, track, profile ... on an embedded SQLite store). Prints one JSON document.
 Not a test.
 
-Peers in the same run: ``python -c pass`` (the interpreter's floor) and ``import omotenashi``.
+Wall time (what a user waits) and CPU time (user + system: the cost itself, which other work
+on a busy machine inflates much less). Peers in the same run: ``python -c pass`` (the
+interpreter's floor) and ``import omotenashi``.
 Each ``--venv LABEL=DIR`` is a virtual environment with omotenashi installed (e.g. one of an
 older checkout, to compare before/after); runs go round-robin over the venvs and commands so
 that load on the machine hits them all alike.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,7 +45,11 @@ HELP = [
 LIGHT = [
     ("presets", ["presets"], None),
     ("init", ["init", "--db", "{db}"], None),
-    ("keys create", ["keys", "create", "--workspace", "w", "--scope", "read", "--db", "{db}"], None),
+    (
+        "keys create",
+        ["keys", "create", "--workspace", "w", "--scope", "read", "--db", "{db}"],
+        None,
+    ),
     ("keys list", ["keys", "list", "--db", "{db}"], None),
     ("track (stdin)", ["track", "--db", "{db}"], EVENT),
     ("identify", ["identify", "c1", "--anonymous", "cookie-1", "--db", "{db}"], None),
@@ -53,7 +60,9 @@ LIGHT = [
 ]
 
 
-def _run(argv: list[str], stdin: str | None, cwd: Path) -> float:
+def _run(argv: list[str], stdin: str | None, cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         argv,
@@ -66,9 +75,11 @@ def _run(argv: list[str], stdin: str | None, cwd: Path) -> float:
         check=False,
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -87,7 +98,9 @@ def main() -> None:
     commands = [("python -c pass", None, None), ("import omotenashi", None, None)]
     commands += [] if args.only == "light" else HELP
     commands += [] if args.only == "help" else LIGHT
-    times: dict[str, dict[str, list[float]]] = {name: {v: [] for v in venvs} for name, *_ in commands}
+    times: dict[str, dict[str, list[tuple[float, float]]]] = {
+        name: {v: [] for v in venvs} for name, *_ in commands
+    }
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -109,19 +122,22 @@ def main() -> None:
                         full = [program, *(a.format(db=stores[label]) for a in argv)]
                     times[name][label].append(_run(full, stdin, work))
 
+    def table(pick: int, summary) -> dict[str, dict[str, float]]:
+        return {
+            name: {label: round(summary([t[pick] for t in ts]), 3) for label, ts in per.items()}
+            for name, per in times.items()
+        }
+
     result = {
         "runs": args.runs,
         "venvs": venvs,
         "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "median_s": {
-            name: {label: round(statistics.median(t), 3) for label, t in per.items()}
-            for name, per in times.items()
-        },
-        "min_s": {
-            name: {label: round(min(t), 3) for label, t in per.items()}
-            for name, per in times.items()
-        },
+        # wall time is what a user waits; CPU time (user + system) is the cost itself, which a
+        # busy machine (other processes on the same cores) inflates much less
+        "median_wall_s": table(0, statistics.median),
+        "median_cpu_s": table(1, statistics.median),
+        "min_wall_s": table(0, min),
     }
     print(json.dumps(result, indent=2))
 

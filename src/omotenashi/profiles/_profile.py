@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from omotenashi.errors import DataError, NotFound
 from omotenashi.events import isoformat, to_micros
 from omotenashi.storage import PersonKeys, Store
+
+if TYPE_CHECKING:  # tables of every customer load pandas; one profile does not
+    import pandas as pd
 
 DAY_US = 86_400_000_000
 
@@ -221,6 +222,9 @@ RankBy = Literal["monetary", "frequency", "recency"]
 def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
     """RFM of every known customer: one row each, columns ``customer_id, recency_days,
     frequency, monetary, first_seen, last_seen, events, last_purchase`` (times as UTC)."""
+    import numpy as np
+    import pandas as pd
+
     as_of_us = _as_of_micros(store, as_of)
     # an explicit as_of is a snapshot: later events and customers first seen later are left out
     frame = store.reads.customer_summaries(until=as_of_us if as_of is not None else None)

@@ -9,14 +9,14 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.storage._schema import EVENT_COLUMNS, EVENT_INDEXES
 from omotenashi.storage._sql import SQLEventCursor
 from omotenashi.storage.sqlite._db import Database
+
+if TYPE_CHECKING:  # arrow loads with the first streamed import, not to open a store
+    import pyarrow as pa
 
 _INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
@@ -74,6 +74,9 @@ class SQLiteEventLog(SQLEventCursor):
         ``INSERT ... SELECT`` inside the caller's transaction, so the import stays atomic.
         Without a file (``:memory:``) or without the driver, rows go through ``executemany``.
         """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         with self._db.transaction():
             try:
                 import adbc_driver_sqlite.dbapi as adbc
