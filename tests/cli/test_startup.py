@@ -129,6 +129,8 @@ LIGHT = [
     ["keys", "create", "--workspace", "shop", "--scope", "admin", "--json"],
     ["keys", "list"],
     ["keys", "list", "--json"],
+    ["stats"],
+    ["stats", "--json"],
 ]
 
 
