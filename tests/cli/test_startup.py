@@ -201,3 +201,59 @@ def test_importing_the_package_loads_no_heavy_library(module: str, tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert not set(json.loads(done.stdout.replace("'", '"'))) & set(HEAVY)
+
+
+def _modules_of(command) -> set[str]:
+    """The command modules whose functions a click command (or group, recursively) runs."""
+    if getattr(command, "commands", None):
+        return set().union(*(_modules_of(sub) for sub in command.commands.values()))
+    return {command.callback.__module__.rsplit(".", 1)[-1]}
+
+
+def test_each_command_name_loads_the_module_that_registers_it() -> None:
+    """``main`` loads only the module of the command it runs; the map it reads must name, for
+    every command and group, exactly the modules that register it (else a command would be
+    missing from its own command line)."""
+    import typer.main
+
+    from omotenashi import cli
+
+    cli._load_commands()
+    registered = {
+        name: _modules_of(command)
+        for name, command in typer.main.get_command(cli.app).commands.items()
+    }
+    mapped: dict[str, set[str]] = {}
+    for module, names in cli._COMMANDS.items():
+        for name in names:
+            mapped.setdefault(name, set()).add(module)
+    assert mapped == registered
+    assert cli._modules_for(["keys", "create"]) == ("_serve",)
+    assert cli._modules_for(["evaluate", "ope"]) == ("_recommend", "_decide")
+    assert cli._modules_for(["--help"]) == cli._COMMAND_MODULES
+    assert cli._modules_for(["no-such-command"]) == cli._COMMAND_MODULES
+    assert cli._modules_for([]) == cli._COMMAND_MODULES
+
+
+def test_a_command_line_loads_only_its_command_module(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['omotenashi', 'keys', 'list', '--json']\n"
+            "from omotenashi.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('omotenashi.cli.')))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMOTENASHI_DB": str(tmp_path / "store.db")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[0]) == []  # no keys yet
+    loaded = done.stdout.splitlines()[-1]
+    assert loaded == str(
+        ["omotenashi.cli._apps", "omotenashi.cli._common", "omotenashi.cli._serve"]
+    )
