@@ -60,7 +60,7 @@ LIGHT = [
 ]
 
 
-def _run(argv: list[str], stdin: str | None, cwd: Path) -> tuple[float, float]:
+def _run(argv: list[str], stdin: str | None, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -71,7 +71,7 @@ def _run(argv: list[str], stdin: str | None, cwd: Path) -> tuple[float, float]:
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "100"},
+        env=env,
         check=False,
     )
     elapsed = time.perf_counter() - start
@@ -91,6 +91,7 @@ def main() -> None:
         metavar="LABEL=DIR",
         help="a virtual environment with omotenashi installed (default: this interpreter's)",
     )
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--only", choices=["help", "light"], help="run one group of commands")
     args = parser.parse_args()
     venvs = dict(v.split("=", 1) for v in args.venv) if args.venv else {"this": sys.prefix}
@@ -104,12 +105,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        # Bytecode is cached as an installed package has it (``PYTHONDONTWRITEBYTECODE`` would
+        # compile every module of the package on each run), in a folder of this run so that no
+        # checkout is written to.
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        envs = {
+            label: {**base, "COLUMNS": "100", "PYTHONPYCACHEPREFIX": str(work / f"pyc-{label}")}
+            for label in venvs
+        }
         stores = {}
         for label, folder in venvs.items():
             program = str(Path(folder) / "bin" / "omotenashi")
             stores[label] = str(work / f"{label}.db")
-            _run([program, "track", "--db", stores[label]], EVENT, work)  # a customer to profile
-        for _ in range(args.runs):
+            _run([program, "track", "--db", stores[label]], EVENT, work, envs[label])  # a customer
+        for round_ in range(args.warmup + args.runs):
             for name, argv, stdin in commands:
                 for label, folder in venvs.items():
                     python = str(Path(folder) / "bin" / "python")
@@ -120,7 +129,9 @@ def main() -> None:
                     else:
                         program = str(Path(folder) / "bin" / "omotenashi")
                         full = [program, *(a.format(db=stores[label]) for a in argv)]
-                    times[name][label].append(_run(full, stdin, work))
+                    spent = _run(full, stdin, work, envs[label])
+                    if round_ >= args.warmup:  # warm-up rounds write the bytecode caches
+                        times[name][label].append(spent)
 
     def table(pick: int, summary) -> dict[str, dict[str, float]]:
         return {
@@ -131,6 +142,8 @@ def main() -> None:
     result = {
         "runs": args.runs,
         "venvs": venvs,
+        "warmup_rounds": args.warmup,
+        "bytecode": "cached (PYTHONPYCACHEPREFIX in a temporary folder, written by the warm-up)",
         "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         # wall time is what a user waits; CPU time (user + system) is the cost itself, which a
