@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -118,3 +120,27 @@ def test_a_bulk_load_takes_the_write_lock_only_for_its_copy(tmp_path: Path) -> N
             importer.events.insert_stream(batches(others, fail=True))
         assert written == [True, True]
         assert len(other.events.after(0, 100_000)) == 60_002  # only the other writer's event
+
+
+def test_numpy_scalars_are_stored_when_numpy_loads_after_the_store_opened(tmp_path: Path) -> None:
+    """Opening a SQLite store loads no numpy (it costs the CLI a tenth of a second); numpy
+    scalars (from pandas-built rows) are still stored as plain numbers once numpy is loaded."""
+    script = f"""
+import sys
+from omotenashi.storage import open_store
+store = open_store({str(tmp_path / "np.db")!r})
+assert "numpy" not in sys.modules, "opening a store loaded numpy"
+import numpy as np
+ts = np.int64(1_736_071_200_000_000)
+row = ("e1", "c1", None, "purchase", "tea", "o1", np.float64(2.0), np.float64(9.5), None,
+       "web", ts, None, np.int64(ts))
+assert store.events.insert([row]) == 1
+assert store.events.latest_timestamp() == ts and type(store.events.latest_timestamp()) is int
+store.close()
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -14,9 +14,43 @@ from omotenashi.cli._apps import app, evaluate_app
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = ("_core", "_value", "_recommend", "_decide", "_serve")
 
+#: The top-level commands and groups each module registers, so that a command line loads (and
+#: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
+#: load them all. tests/cli/test_startup.py checks this against what the modules register.
+_COMMANDS = {
+    "_core": (
+        "demo",
+        "init",
+        "stats",
+        "import",
+        "import-items",
+        "import-customers",
+        "presets",
+        "track",
+        "identify",
+        "alias",
+        "merge",
+        "profile",
+        "timeline",
+        "customers",
+    ),
+    "_value": ("segments", "value"),
+    "_recommend": ("train", "recommend", "similar", "evaluate"),
+    "_decide": ("decide", "evaluate"),
+    "_serve": ("serve", "keys"),
+}
 
-def _load_commands() -> None:
-    for name in _COMMAND_MODULES:
+
+def _modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: all of them unless it starts with a command
+    name this package knows (the top level takes no option but ``--help`` and completion)."""
+    needed = tuple(m for m in _COMMAND_MODULES if argv and argv[0] in _COMMANDS[m])
+    return needed or _COMMAND_MODULES
+
+
+def _load_commands(argv: list[str] | None = None) -> None:
+    """Register the commands (only those ``argv`` runs, when given: see :func:`_modules_for`)."""
+    for name in _COMMAND_MODULES if argv is None else _modules_for(argv):
         module_name = f"omotenashi.cli.{name}"
         try:
             importlib.import_module(module_name)
@@ -33,7 +67,7 @@ def main() -> None:
 
     from omotenashi.errors import DataError, OmotenashiError
 
-    _load_commands()
+    _load_commands(sys.argv[1:])
     try:
         app()
     except OmotenashiError as exc:

@@ -8,10 +8,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -22,6 +20,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,15 +40,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date | pd.Timestamp):
+    # numpy and pandas values exist only once those libraries are loaded: look them up instead
+    # of importing them, so that printing JSON costs no start-up time
+    np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+    if isinstance(value, datetime | date):  # pandas' Timestamp (and NaT) are datetimes
         return value.isoformat()
-    if isinstance(value, np.integer):
+    if np is not None and isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, np.floating):
+    if np is not None and isinstance(value, np.floating):
         return None if math.isnan(value) else float(value)
-    if isinstance(value, np.ndarray):
+    if np is not None and isinstance(value, np.ndarray):
         return value.tolist()
-    if value is pd.NA or value is pd.NaT:
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return None
     if hasattr(value, "model_dump"):
         return value.model_dump()
@@ -74,6 +78,9 @@ def _clean(data: Any) -> Any:
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as JSON-ready dicts (timestamps as ISO text, NA as None)."""
+    import numpy as np
+    import pandas as pd
+
     out = []
     for record in frame.to_dict("records"):
         clean = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.columns import Columns
@@ -24,8 +24,10 @@ from omotenashi.cli._common import (
     progress_bar,
 )
 from omotenashi.errors import DataError
-from omotenashi.events import MAX_CONTEXT_DEPTH
-from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
+from omotenashi.services import PRESETS
+
+if TYPE_CHECKING:  # the engine and its records load when a command runs, not for --help
+    from omotenashi.services import ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
 EncodingOpt = Annotated[
@@ -45,6 +47,8 @@ AsOfOpt = Annotated[
 
 
 def _engine(db: str | None, create: bool = True) -> Omotenashi:
+    from omotenashi.services import Omotenashi
+
     return Omotenashi(db, create=create)
 
 
@@ -58,7 +62,7 @@ def demo(
     """Create a store, import a bundled sample of real shop data (UCI Online Retail, CC BY 4.0)
     and show what omotenashi knows: top customers, one full profile, identity stitching."""
     from omotenashi.demo import is_demo_store, run_demo
-    from omotenashi.services import remove_store, store_file
+    from omotenashi.services import Profile, TimelinePage, remove_store, store_file
 
     path = store_file(db)
     if path is not None and path.exists():
@@ -357,6 +361,8 @@ def track(
             except json.JSONDecodeError as exc:
                 raise DataError(f"event {number}: not valid JSON ({exc.msg})") from exc
             except RecursionError:
+                from omotenashi.events import MAX_CONTEXT_DEPTH
+
                 raise DataError(
                     f"event {number}: context: nested too deep to read (at most "
                     f"{MAX_CONTEXT_DEPTH} levels)",

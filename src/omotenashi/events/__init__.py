@@ -1,18 +1,10 @@
 """Event, item and customer records: the data model every capability reads (pure, no I/O)."""
 
-from omotenashi.events._model import (
-    CHANNELS,
-    EVENT_TYPES,
-    ID_CONTROL_PATTERN,
-    MAX_CONTEXT_DEPTH,
-    CustomerRecord,
-    Event,
-    Item,
-    clean_id,
-    clean_name,
-    context_depth,
-    new_event_id,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from omotenashi.events._timeutil import (
     EARLIEST_ENV,
     MAX_FUTURE_ENV,
@@ -26,6 +18,50 @@ from omotenashi.events._timeutil import (
     to_micros,
     window_message,
 )
+
+if TYPE_CHECKING:  # for type checkers and readers; at run time these load on first use
+    from omotenashi.events._model import (
+        CHANNELS,
+        EVENT_TYPES,
+        ID_CONTROL_PATTERN,
+        MAX_CONTEXT_DEPTH,
+        CustomerRecord,
+        Event,
+        Item,
+        clean_id,
+        clean_name,
+        context_depth,
+        new_event_id,
+    )
+
+#: The records (pydantic models) load on first use (PEP 562): reading a timestamp, or opening
+#: a store that only needs ``now_micros``, does not build their validators.
+_MODEL = (
+    "CHANNELS",
+    "EVENT_TYPES",
+    "ID_CONTROL_PATTERN",
+    "MAX_CONTEXT_DEPTH",
+    "CustomerRecord",
+    "Event",
+    "Item",
+    "clean_id",
+    "clean_name",
+    "context_depth",
+    "new_event_id",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODEL:
+        raise AttributeError(f"module 'omotenashi.events' has no attribute {name!r}")
+    found = getattr(importlib.import_module("omotenashi.events._model"), name)
+    globals()[name] = found
+    return found
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CHANNELS",

@@ -114,6 +114,11 @@ def _finite(value: float | None, field: str) -> float | None:
     return value
 
 
+#: The records' settings. ``defer_build``: their validators are built on the first validation,
+#: not at import, so that commands that only read (profile, stats, identify) do not pay for them.
+_CONFIG = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
 class Event(BaseModel):
     """One thing a person did (or that happened to them) on one channel at one time.
 
@@ -121,7 +126,7 @@ class Event(BaseModel):
     value as positive amounts: the sign is in the type.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = _CONFIG
 
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
     customer_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -195,7 +200,7 @@ class Event(BaseModel):
 class Item(BaseModel):
     """A catalogue entry: a product, a film, a treatment, an offer ..."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = _CONFIG
 
     item_id: str = Field(min_length=1, max_length=200)
     title: str | None = None
@@ -231,7 +236,7 @@ class Item(BaseModel):
 class CustomerRecord(BaseModel):
     """Attributes of one customer (any fields: demographics, plan, home clinic ...)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = _CONFIG
 
     customer_id: str = Field(min_length=1, max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict)

@@ -11,8 +11,6 @@ import os
 import re
 from datetime import UTC, datetime
 
-import pandas as pd
-
 from omotenashi.errors import DataError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,6 +39,8 @@ def parse_timestamp(value: object, *, field: str = "timestamp") -> datetime:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
+            import pandas as pd  # other spellings ("5 Jan 2025 10:00"); loaded only for them
+
             try:
                 dt = pd.Timestamp(text).to_pydatetime()
             except (ValueError, TypeError) as exc:

@@ -15,12 +15,14 @@ so the rules cannot drift apart:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.events import Event, aware_micros, new_event_id
+
+if TYPE_CHECKING:  # numpy loads for the events whose amounts change, and for files
+    import numpy as np
 
 #: Decimals money is rounded to on the way into the store.
 MONEY_DECIMALS = 6
@@ -48,6 +50,8 @@ def settle_amounts(
     (becomes_return, quantity, value)
         Which purchases are stored as returns, and the amounts to store.
     """
+    import numpy as np
+
     cancel = np.nan_to_num(quantity, nan=0.0) < 0
     if cancelled is not None:
         cancel = cancel | cancelled
@@ -75,7 +79,7 @@ def context_json(context: Mapping[str, Any] | None) -> str | None:
 
 
 def _number(value: float | None) -> float:
-    return np.nan if value is None else float(value)
+    return math.nan if value is None else float(value)
 
 
 def _stored(value: float) -> float | None:
@@ -94,6 +98,8 @@ def _may_change(event: Event) -> bool:
         return False
     if abs(value) < 1e9 and round(value, MONEY_DECIMALS) == value:
         return False  # a value with few decimals: numpy's rounding keeps it as it is too
+    import numpy as np
+
     return float(np.round(value, MONEY_DECIMALS)) != value
 
 
@@ -107,6 +113,8 @@ def settle_events(events: Sequence[Event]) -> list[Event]:
     todo = [i for i, event in enumerate(events) if _may_change(event)]
     if not todo:
         return out
+    import numpy as np
+
     chosen = [events[i] for i in todo]
     types = np.array([e.type for e in chosen], dtype=object)
     quantity = np.array([_number(e.quantity) for e in chosen], dtype=np.float64)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from omotenashi.errors import DataError, NotFound
 from omotenashi.events import isoformat, to_micros
 from omotenashi.storage import PersonKeys, Store
 
+if TYPE_CHECKING:  # tables of every customer load pandas; one profile does not
+    import pandas as pd
+
 DAY_US = 86_400_000_000
 
 
+#: Validators are built on first use, not at import (``defer_build``): commands that show no
+#: profile (identify, stats, track) do not pay for them.
+_DEFERRED = ConfigDict(defer_build=True)
+
+
 class RFM(BaseModel):
+    model_config = _DEFERRED
+
     recency_days: int | None = Field(description="days since the last purchase (rounded down)")
     frequency: int = Field(description="distinct purchase orders")
     monetary: float = Field(description="purchase value net of returns")
@@ -24,12 +32,16 @@ class RFM(BaseModel):
 
 
 class CategoryShare(BaseModel):
+    model_config = _DEFERRED
+
     category: str
     events: int
     share: float
 
 
 class Identity(BaseModel):
+    model_config = _DEFERRED
+
     kind: str
     value: str
     source: str
@@ -38,6 +50,8 @@ class Identity(BaseModel):
 
 class Profile(BaseModel):
     """Everything known about one person, across channels."""
+
+    model_config = _DEFERRED
 
     customer_id: str
     attributes: dict[str, Any]
@@ -82,6 +96,8 @@ class Profile(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    model_config = _DEFERRED
+
     event_id: str
     timestamp: str
     type: str
@@ -98,6 +114,8 @@ class TimelineEntry(BaseModel):
 
 
 class TimelinePage(BaseModel):
+    model_config = _DEFERRED
+
     customer_id: str
     events: list[TimelineEntry]
     next_cursor: str | None = Field(description="pass as `cursor` to get the next (older) page")
@@ -221,6 +239,9 @@ RankBy = Literal["monetary", "frequency", "recency"]
 def rfm_table(store: Store, *, as_of: object | None = None) -> pd.DataFrame:
     """RFM of every known customer: one row each, columns ``customer_id, recency_days,
     frequency, monetary, first_seen, last_seen, events, last_purchase`` (times as UTC)."""
+    import numpy as np
+    import pandas as pd
+
     as_of_us = _as_of_micros(store, as_of)
     # an explicit as_of is a snapshot: later events and customers first seen later are left out
     frame = store.reads.customer_summaries(until=as_of_us if as_of is not None else None)

@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
     from omotenashi.services._evaluation import Evaluation
     from omotenashi.services._identity import Identities
     from omotenashi.services._ingest import (
-        PRESETS,
         ImportReport,
         Ingest,
         PreparedEvents,
@@ -60,6 +59,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         EventWriter,
         SessionTracker,
     )
+    from omotenashi.services._presets import PRESETS
     from omotenashi.services._profiles import Profile, Profiles, TimelinePage
     from omotenashi.services._recommendations import (
         DEFAULT_N,
@@ -131,7 +131,7 @@ _EXPORTS: dict[str, str] = {
     "Identities": "_identity",
     "ImportReport": "_ingest",
     "Ingest": "_ingest",
-    "PRESETS": "_ingest",
+    "PRESETS": "_presets",
     "remove_store": "_ingest",
     "store_file": "_ingest",
     "PreparedEvents": "_ingest",

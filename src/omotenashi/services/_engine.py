@@ -15,18 +15,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from omotenashi import identity as identity_rules
 from omotenashi import profiles
 from omotenashi.events import CustomerRecord, Event, Item
-from omotenashi.importers import ImportReport
 from omotenashi.services._identity import Identities
 from omotenashi.services._ingest import Ingest, TrackResult
 from omotenashi.services._profiles import Profiles
 from omotenashi.storage import Store, open_store
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]

@@ -12,29 +12,21 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 
 from omotenashi import identity as identity_rules
 from omotenashi import ingest
 from omotenashi.errors import DataError
 from omotenashi.events import CustomerRecord, Event, Item, now_micros
-from omotenashi.importers import (
-    PRESETS,
-    CsvOptions,
-    EventDefaults,
-    EventSource,
-    ImportPlan,
-    ImportReport,
-    customers_from_file,
-    items_from_file,
-    parse_column_map,
-    preset_plan,
-    run_import,
-)
+from omotenashi.importers import PRESETS
 from omotenashi.storage import Store
+
+if TYPE_CHECKING:  # file imports load their readers (pandas, arrow) when one runs
+    import pandas as pd
+
+    from omotenashi.importers import ImportReport
 
 
 @dataclass(frozen=True)
@@ -190,6 +182,16 @@ class Ingest:
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import an events file with a column map, or a dataset with a preset."""
+        from omotenashi.importers import (
+            CsvOptions,
+            EventDefaults,
+            EventSource,
+            ImportPlan,
+            parse_column_map,
+            preset_plan,
+            run_import,
+        )
+
         file = Path(path)
         if preset:
             if mapping:
@@ -240,6 +242,8 @@ class Ingest:
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import a known dataset layout; ``name`` is what the import ledger records."""
+        from omotenashi.importers import preset_plan, run_import
+
         plan = preset_plan(preset, Path(path))
         if name is not None:
             plan.name = name
@@ -247,6 +251,8 @@ class Ingest:
 
     def expected_rows(self, path: str | os.PathLike[str], preset: str | None = None) -> int | None:
         """How many rows an import will read (for progress bars)."""
+        from omotenashi.importers import EventSource, preset_plan
+
         file = Path(path)
         if preset:
             plan = preset_plan(preset, file)
@@ -265,6 +271,14 @@ class Ingest:
         decimal: str = ".",
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        from omotenashi.importers import (
+            CsvOptions,
+            ImportPlan,
+            items_from_file,
+            parse_column_map,
+            run_import,
+        )
+
         columns = parse_column_map(mapping, "items")
         options = CsvOptions(
             sep=sep,
@@ -291,6 +305,14 @@ class Ingest:
 
         ``decimal=","`` rewrites decimal-comma numbers in the ``attr.NAME`` columns the map names.
         """
+        from omotenashi.importers import (
+            CsvOptions,
+            ImportPlan,
+            customers_from_file,
+            parse_column_map,
+            run_import,
+        )
+
         columns = parse_column_map(mapping, "customers")
         options = CsvOptions(
             sep=sep,
@@ -338,6 +360,16 @@ def remove_store(db: str | os.PathLike[str]) -> None:
     if path is not None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``ImportReport`` loads with the importers, on first use (PEP 562): recording an event
+    needs no file reader."""
+    if name == "ImportReport":
+        from omotenashi.importers import ImportReport
+
+        return ImportReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

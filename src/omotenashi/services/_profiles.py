@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from omotenashi import profiles
 from omotenashi.events import clean_id
 from omotenashi.profiles import Profile, TimelinePage
 from omotenashi.storage import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Profiles:

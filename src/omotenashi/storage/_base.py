@@ -30,12 +30,13 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from omotenashi.storage._decision_log import DecisionRecord
+
+if TYPE_CHECKING:  # frames and arrow tables load with the reads and loads that make them
+    import pandas as pd
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import json
 import math
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import DataError, NotFound
+
+if TYPE_CHECKING:  # pandas loads with the first frame built
+    import pandas as pd
 
 COLUMNS = (
     "decision_id",
@@ -96,6 +97,8 @@ class DecisionRecord:
 
 
 def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype(
         {"created_at": float, "propensity": float, "reward": float, "rewarded_at": float}

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.storage._base import KeyRecord
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, frame_of
 from omotenashi.storage._schema import EVENT_COLUMNS
+
+if TYPE_CHECKING:  # pandas loads with the first frame built (not to open a store)
+    import pandas as pd
 
 #: columns of ``schema.RESOLVED_EVENTS``, and of the frame ``events_frame()`` returns
 RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
@@ -61,6 +62,8 @@ def changed_customer_rows(
 
 
 def customers_frame(rows: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    import pandas as pd
+
     records = [{"customer_id": cid, **json.loads(attrs)} for cid, attrs in rows]
     return pd.DataFrame.from_records(records, columns=None if records else ["customer_id"])
 
@@ -141,6 +144,8 @@ def changed_item_rows(
 
 
 def items_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
     for column in ("categories", "tags", "attributes"):
         frame[column] = [json.loads(v) for v in frame[column]]
@@ -190,6 +195,8 @@ def timeline_records(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def customer_summaries_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["customer_id", *SUMMARY_COLUMNS])
     frame["monetary"] = frame["monetary"].astype("float64")
     frame["last_purchase"] = frame["last_purchase"].astype("Float64")
@@ -198,6 +205,8 @@ def customer_summaries_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
 
 def events_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """``RESOLVED_EVENTS`` rows as the frame of ``events_frame()`` (``FRAME_COLUMNS``)."""
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=RESOLVED_COLUMNS)
     for column in ("quantity", "value", "rating"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
@@ -264,6 +273,8 @@ def decision_params(record: DecisionRecord) -> list[Any]:
 
 
 def decisions_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
     frame[["reward", "rewarded_at"]] = frame[["reward", "rewarded_at"]].astype(float)
     return frame_of(frame.to_dict("records"))

@@ -16,9 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omotenashi.errors import DataError, NotFound
 from omotenashi.events import now_micros
@@ -26,6 +24,9 @@ from omotenashi.storage import _records as records
 from omotenashi.storage._base import FollowRow, PersonKeys
 from omotenashi.storage._decision_log import DecisionRecord
 from omotenashi.storage._schema import RESOLVED_EVENTS, RFM_AGGREGATES
+
+if TYPE_CHECKING:  # frames load with the reads that make them
+    import pandas as pd
 
 #: the decisions with their rewards, in ``decision_log.COLUMNS`` order
 SELECT_DECISIONS = (

@@ -10,18 +10,35 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from omotenashi.errors import StorageError
 from omotenashi.storage._sql import Dialect
 from omotenashi.storage._transaction import Transactions
 
-# numpy scalars arrive from pandas-built rows; let sqlite3 store them as plain numbers
-sqlite3.register_adapter(np.int64, int)
-sqlite3.register_adapter(np.float64, float)
+_numpy_adapted = False
+
+
+def adapt_numpy() -> None:
+    """Let sqlite3 store numpy scalars (they arrive from pandas-built rows) as plain numbers.
+
+    Why not at import: numpy costs a tenth of a second to load, and a store that only ever sees
+    Python values (one event, a profile, a key) never needs it. A numpy scalar exists only once
+    numpy is loaded, so registering the adapters on the way into every statement that may bind
+    one (:meth:`Database.read`, :meth:`Database.execute`, :meth:`Database.write_rows`, and the
+    start of each transaction, inside which the concern classes bind rows) is soon enough.
+    """
+    global _numpy_adapted
+    if _numpy_adapted:
+        return
+    np = sys.modules.get("numpy")
+    if np is not None:
+        sqlite3.register_adapter(np.int64, int)
+        sqlite3.register_adapter(np.float64, float)
+        _numpy_adapted = True
+
 
 #: Most values bound one by one in an ``IN`` list; longer lists travel as one JSON array.
 INLINE_VALUES = 500
@@ -80,16 +97,19 @@ class Database(Transactions):
             self.conn.close()
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        adapt_numpy()
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run one statement (inside :meth:`transaction`, which holds ``lock``)."""
+        adapt_numpy()
         return self.conn.execute(sql, params)
 
     def write_rows(self, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str]) -> int:
         """``executemany`` over ``VALUES (?, ...)``; the rows changed (a skipped conflict
         changes none)."""
+        adapt_numpy()
         before = self.conn.total_changes
         self.conn.executemany(sql, rows)
         return self.conn.total_changes - before
@@ -98,6 +118,7 @@ class Database(Transactions):
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE`` takes the write lock at once, so two processes never deadlock on
         an upgrade from reader to writer; other processes wait up to the busy timeout."""
+        adapt_numpy()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from omotenashi.errors import DataError, NotFound, StorageError
 from omotenashi.storage._sql import SQLDecisionLog
+from omotenashi.storage.sqlite._db import adapt_numpy
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS decisions ("
@@ -62,6 +63,7 @@ class SQLiteDecisionLog(SQLDecisionLog):
             raise StorageError(f"decision log {Path(self.path).name}: {exc}") from None
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        adapt_numpy()
         return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
@@ -75,6 +77,7 @@ class SQLiteDecisionLog(SQLDecisionLog):
         if not self._pending:
             return
         rows, self._pending = self._pending, []
+        adapt_numpy()
         try:
             with self._conn:
                 self._conn.executemany(

@@ -9,14 +9,14 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.storage._schema import EVENT_COLUMNS, EVENT_INDEXES
 from omotenashi.storage._sql import SQLEventCursor
 from omotenashi.storage.sqlite._db import Database
+
+if TYPE_CHECKING:  # arrow loads with the first streamed import, not to open a store
+    import pyarrow as pa
 
 _INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
@@ -131,6 +131,9 @@ class SQLiteEventLog(SQLEventCursor):
                 pending.result()
         if not staged:
             return 0, 0
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         all_ids = pa.chunked_array([chunk for column in ids for chunk in column.chunks])
         return staged, pc.count_distinct(all_ids.combine_chunks()).as_py()
 
