@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -14,13 +15,13 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 console = Console()
@@ -92,23 +93,196 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+try:  # typer >= 0.20 carries its own click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException  # type: ignore[assignment]
+
+
+def one_line(text: object) -> str:
+    """A message on one line (library messages may hold line breaks)."""
+    return " ".join(str(text).split())
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 for bad input (a value, a file, an option, an id or store that does not exist), 1 for
+    anything else."""
+    from omotenashi.errors import DataError, NotFound
+
+    return 2 if isinstance(exc, DataError | NotFound) else 1
+
+
+def print_error(message: object) -> None:
+    """One line on stderr: ``error: what is wrong``."""
+    err_console.print(
+        f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True
+    )
+
+
+def fail(exc: BaseException, code: int | None = None) -> typer.Exit:
+    """Print ``exc`` as one error line; the ``typer.Exit`` to raise (``code``, else the code
+    :func:`exit_code` gives)."""
+    print_error(exc)
+    return typer.Exit(code=exit_code(exc) if code is None else code)
+
+
+def run(command: Any, args: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every error becomes one line on stderr.
+
+    Usage errors (an unknown option, a value that is not a number, a missing argument) exit
+    with 2 like errors of omotenashi about bad input (``DataError``, an unknown id or store);
+    other errors of omotenashi exit with 1. An unexpected exception is reported on one line
+    too (``OMOTENASHI_DEBUG=1`` shows its traceback) and exits with 1.
+    """
+    import os
+
+    from omotenashi.errors import OmotenashiError
+
+    try:
+        result = command(args=args, prog_name="omotenashi", standalone_mode=False)
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help is shown
+            return int(exc.exit_code)
+        where = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see {where} --help)" if where else ""
+        print_error(f"{exc.format_message()}{hint}")
+        return int(getattr(exc, "exit_code", 2))
+    except OmotenashiError as exc:
+        print_error(exc)
+        return exit_code(exc)
+    except (typer.Exit, SystemExit) as exc:
+        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except typer.Abort:
+        print_error("aborted")
+        return 1
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        if os.environ.get("OMOTENASHI_DEBUG"):
+            raise
+        print_error(
+            f"unexpected {type(exc).__name__}: {exc} (a bug; OMOTENASHI_DEBUG=1 shows where)"
+        )
+        return 1
+    return result if isinstance(result, int) else 0  # typer.Exit(code) comes back as its code
+
+
+class _CountColumn(ProgressColumn):
+    """``done/total unit`` for a counted step, ``done unit`` when the total is unknown, nothing
+    for a step without a unit (a phase such as writing or saving)."""
+
+    def render(self, task: Any) -> Any:
+        from rich.text import Text
+
+        unit = task.fields.get("unit")
+        if not unit:
+            return Text("")
+        done = f"{int(task.completed):,}"
+        if task.total is None:
+            return Text(f"{done} {unit}", style="progress.download")
+        return Text(f"{done}/{int(task.total):,} {unit}", style="progress.download")
+
+
+class Steps:
+    """What a command shows on stderr while a service works: a counted step (``advance(n)``,
+    the service's ``progress`` callback) and named phases (``phase(text)``, the service's
+    ``phase``/message callback), each line with its own elapsed time.
+
+    When a phase starts, the previous step is closed at what was really done: a counted step
+    whose total was an estimate (lines of a file) ends at the rows really read, never at a
+    total that was not reached nor with a bar that fills before the work is done.
+    """
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._task: Any = None
+        self.started = time.perf_counter()
+
+    def count(self, description: str, total: int | None, unit: str) -> None:
+        """Start a counted step."""
+        self._close()
+        if self._progress is not None:
+            self._task = self._progress.add_task(description, total=total, unit=unit)
+
+    def __call__(self, n: int) -> None:
+        """``n`` more units of the counted step are done."""
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def reach(self, n: int) -> None:
+        """``n`` units of the counted step are done so far (for services that report totals)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=n)
+
+    def phase(self, description: str) -> None:
+        """Close the current step and start a phase (a line with a spinner-free bar that
+        fills when the phase ends)."""
+        self._close()
+        if self._progress is not None:
+            self._task = self._progress.add_task(description, total=None, unit=None)
+
+    def _close(self) -> None:
+        if self._progress is None or self._task is None:
+            return
+        task = self._progress.tasks[[t.id for t in self._progress.tasks].index(self._task)]
+        if task.fields.get("unit"):  # a counted step ends at what was really done
+            self._progress.update(self._task, total=task.completed)
+        else:
+            self._progress.update(self._task, total=1, completed=1)
+        self._task = None
+
+    def done(self) -> None:
+        self._close()
+
+    def seconds(self) -> float:
+        """Wall time since the steps began (what the user waited)."""
+        return time.perf_counter() - self.started
+
+    def discard(self) -> None:
+        """Forget every line (an error follows; the user sees only its one line)."""
+        if self._progress is None:
+            return
+        for task in list(self._progress.tasks):
+            self._progress.remove_task(task.id)
+        self._task = None
+        self._progress.live.transient = True
+        self._progress.live.stop()
+        self._progress.disable = True  # no closing blank line either
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None, enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``advance(n)``."""
+def steps(enabled: bool = True) -> Iterator[Steps]:
+    """Progress lines on stderr (none when not ``enabled``, e.g. with ``--json``)."""
     if not enabled:
-        yield lambda n: None
+        yield Steps(None)
         return
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
+        _CountColumn(),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
     ]
     with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+        shown = Steps(progress)
+        try:
+            yield shown
+        except BaseException:
+            shown.discard()
+            raise
+        shown.done()
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, enabled: bool = True, unit: str = "rows"
+) -> Iterator[Steps]:
+    """One counted step on stderr; yields ``advance(n)`` (a :class:`Steps`, so the service may
+    also announce phases with ``.phase(text)``)."""
+    with steps(enabled) as shown:
+        shown.count(description, total, unit)
+        yield shown
 
 
 def money(value: float | None) -> str:

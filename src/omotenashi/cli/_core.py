@@ -22,6 +22,7 @@ from omotenashi.cli._common import (
     frame_records,
     money,
     progress_bar,
+    steps,
 )
 from omotenashi.errors import DataError
 from omotenashi.events import MAX_CONTEXT_DEPTH
@@ -70,7 +71,7 @@ def demo(
         remove_store(db)  # the demo store is rebuilt each time
     with _engine(db) as om:
         with progress_bar("importing the demo sample", None, enabled=not json_out) as advance:
-            result = run_demo(om, progress=advance)
+            result = run_demo(om, progress=advance, phase=advance.phase)
     if json_out:
         emit_json(result)
         return
@@ -179,15 +180,23 @@ def _stats_panel(data: dict[str, Any]) -> Columns:
 
 
 # -- imports ---------------------------------------------------------------------------------
-def _print_report(report: ImportReport, json_out: bool) -> None:
+def _print_report(report: ImportReport, json_out: bool, kind: str = "events") -> None:
+    """What an import did; a catalogue or customer import names only what it holds."""
     if json_out:
         emit_json(report.as_dict())
         return
+    if kind == "events":
+        counts = (
+            f"{report.events_written:,} events written, {report.duplicates:,} already stored, "
+            f"{report.identity_links:,} identity links, {report.items_written:,} items, "
+            f"{report.customers_written:,} customers updated"
+        )
+    elif kind == "items":
+        counts = f"{report.items_written:,} items created or changed"
+    else:
+        counts = f"{report.customers_written:,} customers created or changed"
     console.print(
-        f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, "
-        f"{report.events_written:,} events written, {report.duplicates:,} already stored, "
-        f"{report.identity_links:,} identity links, {report.items_written:,} items, "
-        f"{report.customers_written:,} customers updated "
+        f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, {counts} "
         f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
     )
     if report.rejected:
@@ -272,6 +281,7 @@ def import_events(
                 skip_bad_rows=skip_bad_rows,
                 rejects_path=rejects,
                 progress=advance,
+                phase=advance.phase,
             )
     _print_report(report, json_out)
 
@@ -293,11 +303,17 @@ def import_items(
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update catalogue items (fields not in the file keep their stored value)."""
-    with _engine(db) as om:
+    with _engine(db) as om, steps(enabled=not json_out) as shown:
         report = om.import_items(
-            file, mapping=mapping, list_sep=list_sep, sep=sep, encoding=encoding, decimal=decimal
+            file,
+            mapping=mapping,
+            list_sep=list_sep,
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+            phase=shown.phase,
         )
-    _print_report(report, json_out)
+    _print_report(report, json_out, "items")
 
 
 @app.command("import-customers", rich_help_panel="Data")
@@ -318,11 +334,11 @@ def import_customers(
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update customer attributes (merged into what is stored)."""
-    with _engine(db) as om:
+    with _engine(db) as om, steps(enabled=not json_out) as shown:
         report = om.import_customers(
-            file, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal
+            file, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal, phase=shown.phase
         )
-    _print_report(report, json_out)
+    _print_report(report, json_out, "customers")
 
 
 @app.command(rich_help_panel="Data")

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import console, emit_json, err_console, progress_bar
+from omotenashi.cli._common import console, emit_json, progress_bar
 from omotenashi.errors import OmotenashiError
 
 decide_app = typer.Typer(
@@ -47,8 +47,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON lines for prog
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2)
+    from omotenashi.cli._common import fail
+
+    return fail(exc)
 
 
 def _mapping(items: list[str] | None) -> str | None:
@@ -111,14 +112,8 @@ def ope_command(
             truth_requests = Evaluation.read_logs(truth, preset=preset, mapping=_mapping(mapping))
         scored = not (pol.kind == "uniform" and requests.eligible is None)  # else closed form
         with progress_bar(
-            "scoring rounds", log.n_rounds, enabled=scored and not as_json
+            "scoring rounds", log.n_rounds, enabled=scored and not as_json, unit="rounds"
         ) as advance:
-            done = [0]
-
-            def tick(n: int) -> None:
-                advance(n - done[0])
-                done[0] = n
-
             results = Evaluation.ope(
                 requests,
                 pol,
@@ -127,7 +122,7 @@ def ope_command(
                 alpha=alpha,
                 seed=seed,
                 truth=truth_requests,
-                progress=tick,
+                progress=advance.reach,
             )
     except OmotenashiError as exc:
         raise _fail(exc) from None
@@ -181,15 +176,10 @@ def simulate_command(
     rows = []
     try:
         for kind in [p.strip() for p in policies.split(",") if p.strip()]:
-            with progress_bar(kind, rounds, enabled=not as_json) as advance:
-                rows.append(
+            with progress_bar(kind, rounds, enabled=not as_json, unit="rounds") as advance:
+                rows.append(  # the simulator reports the rounds done so far
                     Decisions.simulate(
-                        kind,
-                        rounds,
-                        delay=delay,
-                        floor=floor,
-                        seed=seed,
-                        progress=lambda n: advance(1000),
+                        kind, rounds, delay=delay, floor=floor, seed=seed, progress=advance.reach
                     )
                 )
     except OmotenashiError as exc:
@@ -236,14 +226,13 @@ def train_command(
             raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
         learner = Decisions.learner(policy, hyper, seed)
         requests = Decisions.read_logs(logs, preset=preset, mapping=_mapping(mapping))
-        with progress_bar("learning", requests.log.n_rounds, enabled=not as_json) as advance:
-            done = [0]
-
-            def tick(n: int) -> None:
-                advance(n - done[0])
-                done[0] = n
-
-            summary = {**Decisions.train(learner, requests, out, progress=tick), "policy": policy}
+        with progress_bar(
+            "learning", requests.log.n_rounds, enabled=not as_json, unit="rounds"
+        ) as advance:
+            summary = {
+                **Decisions.train(learner, requests, out, progress=advance.reach),
+                "policy": policy,
+            }
     except OmotenashiError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -20,8 +20,11 @@ PANEL = "Recommendations"
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {exc}")
-    return typer.Exit(code=2)
+    """One error line; exit code 2 (what these commands catch is bad input or a missing
+    model/store)."""
+    from omotenashi.cli._common import fail
+
+    return fail(exc, code=2)
 
 
 def _engine(db: str | None):

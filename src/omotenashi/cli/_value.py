@@ -110,8 +110,10 @@ AttributesOpt = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=1)
+    """One error line; exit code 2 for bad input (see ``cli._common.exit_code``)."""
+    from omotenashi.cli._common import fail
+
+    return fail(exc)
 
 
 def _load(

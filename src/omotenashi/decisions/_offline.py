@@ -218,6 +218,8 @@ def logged_action_dist(
         out[i, cand] = policy.probabilities(ctx, [requests.actions[a] for a in cand])
         if progress is not None and (i + 1) % 500 == 0:
             progress(i + 1)
+    if progress is not None and len(requests.contexts) % 500:
+        progress(len(requests.contexts))  # the last rounds too
     return out
 
 
@@ -230,15 +232,16 @@ def learn_from_log(
     for i, ctx in enumerate(requests.contexts):
         cand: Sequence[int] = requests.eligible[i] if requests.eligible is not None else everyone
         a = int(log.action[i])
-        if a not in cand:
-            continue
-        policy.update(
-            ctx,
-            [requests.actions[c] for c in cand],
-            list(cand).index(a),
-            float(log.reward[i]),
-            float(log.pscore[i]),
-        )
-        if progress is not None and (i + 1) % 500 == 0:
+        if a in cand:
+            policy.update(
+                ctx,
+                [requests.actions[c] for c in cand],
+                list(cand).index(a),
+                float(log.reward[i]),
+                float(log.pscore[i]),
+            )
+        if progress is not None and (i + 1) % 500 == 0:  # skipped rounds count as done
             progress(i + 1)
+    if progress is not None and len(requests.contexts) % 500:
+        progress(len(requests.contexts))  # the last rounds too
     return policy
