@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console, progress_bar
+from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, progress_bar
 from omotenashi.errors import OmotenashiError
 
 PANEL = "Recommendations"
@@ -117,22 +117,27 @@ def train(
     and the best (by NDCG@10) becomes the default. A session model for anonymous visits is
     trained alongside.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import parse_weights
 
     try:
         event_weights = parse_weights(weights)
-        with _engine(db) as om, err_console.status("training") as status:
-            info = om.training.train(
-                model, tune=tune, weights=event_weights, progress=status.update
-            )
+        # each step the service announces is a line with its own time (loading the events,
+        # validating the candidates, fitting, the session model); the total is what was waited
+        with steps(enabled=not json_out) as shown, _engine(db) as om:
+            shown.phase("loading the events")
+            info = om.training.train(model, tune=tune, weights=event_weights, progress=shown.phase)
+            shown.done()
+            total_s = shown.seconds()
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     if json_out:
         emit_json(info)
         return
     console.print(
-        f"Trained [bold]{info['model']}[/] v{info['version']} "
-        f"in {info['fit_s']:.2f} s → {info['path']}"
+        f"Trained [bold]{info['model']}[/] v{info['version']} in {total_s:.1f} s "
+        f"(fitting the chosen model on all data: {info['fit_s']:.2f} s) → {info['path']}",
+        soft_wrap=True,
     )
     if info.get("selection"):
         table = Table(title="Model choice on a validation split of your data")
@@ -186,14 +191,21 @@ def recommend(
     try:
         with _engine(db) as om:
             if all_customers:
+                from omotenashi.cli._common import steps
+
                 rules = _rules(include_seen, category, exclude_category, exclude, 0.0, novelty)
-                total = om.recommendations.model_customers(model)
-                with progress_bar("recommending", total, enabled=not json_out) as advance:
+                with steps(enabled=not json_out) as shown:
+                    shown.phase("loading the model and the customers")
                     frame = om.recommendations.for_all_customers(
-                        n, rules=rules, model=model, progress=advance
+                        n,
+                        rules=rules,
+                        model=model,
+                        progress=shown,
+                        total=lambda count: shown.count("recommending", count, "customers"),
                     )
-                target = out or Path("recs.csv")
-                frame.to_csv(target, index=False)
+                    shown.phase(f"writing {out or 'recs.csv'}")
+                    target = out or Path("recs.csv")
+                    frame.to_csv(target, index=False)
                 info = {
                     "out": str(target),
                     "customers": int(frame["customer_id"].nunique()),
