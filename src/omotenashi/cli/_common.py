@@ -258,11 +258,13 @@ def steps(enabled: bool = True) -> Iterator[Steps]:
     if not enabled:
         yield Steps(None)
         return
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        _CountColumn(),
-        TimeElapsedColumn(),
+    from rich.table import Column
+
+    columns = [  # figures never cut: a long description folds onto a second line instead
+        TextColumn("[bold]{task.description}", table_column=Column(overflow="fold")),
+        BarColumn(bar_width=20),
+        _CountColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
     ]
     with Progress(*columns, console=err_console, transient=False) as progress:
         shown = Steps(progress)

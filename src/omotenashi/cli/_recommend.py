@@ -203,7 +203,7 @@ def recommend(
                         progress=shown,
                         total=lambda count: shown.count("recommending", count, "customers"),
                     )
-                    shown.phase(f"writing {out or 'recs.csv'}")
+                    shown.phase(f"writing {(out or Path('recs.csv')).name}")
                     target = out or Path("recs.csv")
                     frame.to_csv(target, index=False)
                 info = {
