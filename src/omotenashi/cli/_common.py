@@ -126,6 +126,29 @@ def fail(exc: BaseException, code: int | None = None) -> typer.Exit:
     return typer.Exit(code=exit_code(exc) if code is None else code)
 
 
+def _reflow(text: str | None) -> str | None:
+    """Help text whose paragraphs rewrap at any terminal width: line breaks inside a paragraph
+    (those of a docstring's source lines) become spaces; paragraphs stay apart."""
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
+
+
+def cli_command(app: Any) -> Any:
+    """The click command of a Typer app, every command's help text reflowed (see
+    :func:`_reflow`), so that help fits any width without ragged source line breaks."""
+    command = typer.main.get_command(app)
+    stack = [command]
+    while stack:
+        current = stack.pop()
+        current.help = _reflow(current.help)
+        stack.extend(getattr(current, "commands", {}).values())
+    return command
+
+
 def run(command: Any, args: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; every error becomes one line on stderr.
 
@@ -139,7 +162,7 @@ def run(command: Any, args: list[str] | None = None) -> int:
     from omotenashi.errors import OmotenashiError
 
     try:
-        result = command(args=args, prog_name="omotenashi", standalone_mode=False)
+        result = cli_command(command).main(args=args, prog_name="omotenashi", standalone_mode=False)
     except ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help is shown
             return int(exc.exit_code)
@@ -285,6 +308,77 @@ def progress_bar(
     with steps(enabled) as shown:
         shown.count(description, total, unit)
         yield shown
+
+
+def figure_tables(
+    title: str | None,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    numeric: list[bool] | None = None,
+    width: int | None = None,
+    show_header: bool = True,
+) -> list[Any]:
+    """Rich tables whose figures are never cut: at any width (80 columns included) a number is
+    shown whole, on one line; text cells and headers wrap (``mean_value`` may become two
+    lines) instead of ending in ``…``. When the columns cannot all fit, they are split over
+    several tables, each repeating the first (key) column.
+
+    ``numeric[i]`` marks a right-aligned figure column (default: every column after the
+    first).
+    """
+    from rich.table import Table
+
+    width = width or console.width
+    numeric = numeric or [i > 0 for i in range(len(headers))]
+    shown = [h.replace("_", " ") for h in headers]
+
+    def widest(i: int) -> int:
+        lines = [line for row in rows for line in str(row[i]).splitlines()]
+        return max([len(line) for line in lines] + [len(shown[i])] * (not numeric[i]) + [1])
+
+    def need(i: int) -> int:
+        header = max([len(w) for w in shown[i].split()] or [1])  # a header wraps at spaces
+        if numeric[i]:  # a figure stays on one line, whole
+            return max(widest(i), header)
+        return max(min(widest(i), 24), header)  # longer text wraps (or folds) past 24
+
+    needs = [need(i) for i in range(len(headers))]
+    parts: list[list[int]] = []
+    current = [0]
+    used = 1 + needs[0] + 3  # left border, key column, padding and separator
+    for i in range(1, len(headers)):
+        if used + needs[i] + 3 > width and len(current) > 1:
+            parts.append(current)
+            current = [0]
+            used = 1 + needs[0] + 3
+        current.append(i)
+        used += needs[i] + 3
+    parts.append(current)
+    tables = []
+    for n, columns in enumerate(parts):
+        spare = width - (1 + sum(needs[i] + 3 for i in columns))
+        for i in columns:  # room left: text columns grow toward their longest line
+            if not numeric[i] and spare > 0:
+                grow = min(spare, widest(i) - needs[i])
+                if grow > 0:
+                    needs[i] += grow
+                    spare -= grow
+        for i in columns:  # and headers of figures stay on one line when they can
+            grow = min(spare, len(shown[i]) - needs[i])
+            if grow > 0:
+                needs[i] += grow
+                spare -= grow
+        label = title if len(parts) == 1 or title is None else f"{title} ({n + 1}/{len(parts)})"
+        table = Table(title=label, show_header=show_header)
+        for i in columns:
+            table.add_column(  # a fixed width: rich neither squeezes nor crops it
+                shown[i], justify="right" if numeric[i] else "left", overflow="fold", width=needs[i]
+            )
+        for row in rows:
+            table.add_row(*(str(row[i]) for i in columns))
+        tables.append(table)
+    return tables
 
 
 def money(value: float | None) -> str:

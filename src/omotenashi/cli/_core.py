@@ -218,9 +218,9 @@ def import_events(
         str | None,
         typer.Option(
             "--map",
-            help="Columns: customer=,anonymous=,item=,time=,order=,quantity=,price=,value=,"
-            "type=,rating=,channel=,event_id=,context.NAME=  e.g. "
-            "customer=CustomerID,item=StockCode,time=InvoiceDate",
+            help="Columns, KEY=COLUMN joined by commas. Keys: customer, anonymous, item, "
+            "time, order, quantity, price, value, type, rating, channel, event_id, "
+            "context.NAME (example below).",
         ),
     ] = None,
     preset: Annotated[
@@ -264,7 +264,11 @@ def import_events(
     json_out: JsonOpt = False,
 ) -> None:
     """Import events from a file. One transaction: a bad row stops the import with its line and
-    field named and nothing written (unless --skip-bad-rows). Importing twice changes nothing."""
+    field named and nothing written (unless --skip-bad-rows). Importing twice changes nothing.
+
+    Example: omotenashi import retail.csv
+    --map customer=CustomerID,item=StockCode,time=InvoiceDate
+    """
     with _engine(db) as om:
         total = om.expected_rows(file, preset) if file.exists() else None
         with progress_bar(f"importing {file.name}", total, enabled=not json_out) as advance:
@@ -291,7 +295,11 @@ def import_items(
     file: Annotated[Path, typer.Argument(help="Catalogue file (CSV, TSV, Parquet, JSON lines).")],
     mapping: Annotated[
         str,
-        typer.Option("--map", help="item=,title=,description=,price=,categories=,tags=,attr.NAME="),
+        typer.Option(
+            "--map",
+            help="Columns, KEY=COLUMN joined by commas. Keys: item (required), title, "
+            "description, price, categories, tags, attr.NAME.",
+        ),
     ],
     list_sep: Annotated[
         str, typer.Option("--list-sep", help="Separator inside categories/tags.")
@@ -536,18 +544,10 @@ def timeline(
     if json_out:
         emit_json(page.model_dump())
         return
-    table = Table(
-        "when",
-        "type",
-        "channel",
-        "item",
-        "order",
-        "qty",
-        "value",
-        title=f"timeline of {page.customer_id}",
-    )
-    for e in page.events:
-        table.add_row(
+    from omotenashi.cli._common import figure_tables
+
+    rows = [
+        [
             e.timestamp[:19].replace("T", " "),
             e.type,
             e.channel or "",
@@ -555,8 +555,13 @@ def timeline(
             e.order_id or "",
             "" if e.quantity is None else f"{e.quantity:g}",
             money(e.value),
-        )
-    console.print(table)
+        ]
+        for e in page.events
+    ]
+    headers = ["when", "type", "channel", "item", "order", "qty", "value"]
+    numeric = [False, False, False, False, False, True, True]
+    for table in figure_tables(f"timeline of {page.customer_id}", headers, rows, numeric=numeric):
+        console.print(table)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
 
@@ -579,12 +584,15 @@ def customers(
     console.print(_customers_table(frame, f"top {top} customers by {by} (as of {as_of_text})"))
 
 
-def _customers_table(frame: Any, title: str) -> Table:
-    table = Table(
-        "#", "customer", "recency (days)", "orders", "monetary", "events", "last seen", title=title
-    )
-    for rank, row in enumerate(frame.itertuples(index=False), start=1):
-        table.add_row(
+def _customers_table(frame: Any, title: str) -> Any:
+    """The customers as tables whose figures are never cut (``cli._common.figure_tables``)."""
+    from rich.console import Group
+
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["#", "customer", "recency (days)", "orders", "monetary", "events", "last seen"]
+    rows = [
+        [
             str(rank),
             str(row.customer_id),
             ""
@@ -594,5 +602,8 @@ def _customers_table(frame: Any, title: str) -> Table:
             money(row.monetary),
             f"{row.events:,}",
             str(row.last_seen)[:10],
-        )
-    return table
+        ]
+        for rank, row in enumerate(frame.itertuples(index=False), start=1)
+    ]
+    numeric = [True, False, True, True, True, True, False]
+    return Group(*figure_tables(title, headers, rows, numeric=numeric))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
 from omotenashi.cli._common import console, emit_json, progress_bar
@@ -132,23 +131,26 @@ def ope_command(
         for row in rows:
             emit_json(row)
         return
+    from omotenashi.cli._common import figure_tables
+
     source = Path(logs).name
-    table = Table(title=f"Off-policy value of {policy!r} from {source} ({log.n_rounds} rounds)")
-    for col in ("estimator", "value", f"{1 - alpha:.0%} interval", "ESS"):
-        table.add_column(col, justify="left" if col == "estimator" else "right")
+    headers = ["estimator", "value", f"{1 - alpha:.0%} interval", "ESS"]
     if observed is not None:
-        table.add_column("rel. error", justify="right")
+        headers.append("rel. error")
+    cells = []
     for row in rows:
-        cells = [
+        line = [
             row["estimator"],
             f"{row['value']:.5g}",
             f"[{row['ci_low']:.5g}, {row['ci_high']:.5g}]",
             f"{row['ess']:.0f}",
         ]
         if observed is not None:
-            cells.append(f"{row['rel_error']:.1%}" + ("" if row["covered"] else " (outside)"))
-        table.add_row(*cells)
-    console.print(table)
+            line.append(f"{row['rel_error']:.1%}" + ("" if row["covered"] else " (outside)"))
+        cells.append(line)
+    title = f"Off-policy value of {policy!r} from {source} ({log.n_rounds:,} rounds)"
+    for table in figure_tables(title, headers, cells):
+        console.print(table, markup=False)
     if observed is not None:
         console.print(f"observed on-policy mean reward: {observed:.5g}")
 
@@ -188,17 +190,21 @@ def simulate_command(
         for row in rows:
             emit_json(row)
         return
-    table = Table(title=f"Cumulative regret after {rounds:,} rounds (artwork simulator)")
-    for col in ("policy", "regret vs oracle", "best fixed variant's regret", "decisions/s"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for r in rows:
-        table.add_row(
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["policy", "regret vs oracle", "best fixed variant's regret", "decisions/s"]
+    cells = [
+        [
             r["policy"],
             f"{r['regret_vs_oracle']:.1f}",
             f"{r['best_fixed_regret_vs_oracle']:.1f} ({r['best_fixed_variant']})",
             f"{r['decisions_per_second']:,.0f}",
-        )
-    console.print(table)
+        ]
+        for r in rows
+    ]
+    title = f"Cumulative regret after {rounds:,} rounds (artwork simulator)"
+    for table in figure_tables(title, headers, cells):
+        console.print(table)
 
 
 @decide_app.command("train")

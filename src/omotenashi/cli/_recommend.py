@@ -71,19 +71,19 @@ def _rec_rows(recs: list[Any], titles: dict[str, str] | None = None) -> list[dic
 
 
 def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    table.add_column("item")
-    table.add_column("score", justify="right")
-    if explain:
-        table.add_column("why")
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["#", "item", "score"] + (["why"] if explain else [])
+    cells = []
     for row in rows:
         name = row["item_id"] + (f"  {row['title']}" if row.get("title") else "")
-        cells = [str(row["rank"]), name, f"{row['score']:.4g}"]
+        line = [str(row["rank"]), name, f"{row['score']:.4g}"]
         if explain:
-            cells.append("; ".join(r["text"] for r in row["reasons"]))
-        table.add_row(*cells)
-    console.print(table)
+            line.append("; ".join(r["text"] for r in row["reasons"]))
+        cells.append(line)
+    numeric = [True, False, True] + ([False] if explain else [])
+    for table in figure_tables(title, headers, cells, numeric=numeric):
+        console.print(table)
 
 
 NOpt = Annotated[int, typer.Option("-n", "--n", min=1, help="How many items.")]
@@ -161,7 +161,9 @@ def recommend(
     ] = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="CSV for --all-customers (customer_id,rank,item_id,score)."),
+        typer.Option(
+            "--out", help="CSV for --all-customers (columns customer_id, rank, item_id, score)."
+        ),
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show the reasons.")] = False,
     include_seen: Annotated[
@@ -272,7 +274,9 @@ MapOpt = Annotated[
     str,
     typer.Option(
         "--map",
-        help="Columns: key=column,... (names, or 0-based positions for files without header).",
+        help="Columns, KEY=COLUMN joined by commas (names, or 0-based positions for files "
+        "without a header); the default is in the text above.",
+        show_default=False,
     ),
 ]
 ModelsOpt = Annotated[
@@ -313,6 +317,9 @@ def evaluate_topn_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Protocol P1: per-user temporal 80/20 split, NDCG@10 and Recall@20, one line per model.
+
+    Map keys: user (or customer), item, rating, time; default --map
+    user=user_id,item=item_id,rating=rating,time=timestamp.
 
     Positives are ratings >= --min-rating (all rows without ratings); users with < 5 positives
     are dropped; the last 20% of each user's positives by time are the test set; every item is
@@ -361,7 +368,8 @@ def evaluate_sessions_command(
 
     Test items unseen in train are dropped, then sessions shorter than 2; at every position the
     model sees the clicks so far and returns 20 items. Map keys: session, item, time
-    (customer, offset_ms optional). Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
+    (customer, offset_ms optional); default --map session=session_id,item=item_id,time=timestamp.
+    Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
     """
     from omotenashi.services import Evaluation
 
