@@ -37,6 +37,19 @@ DbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+#: How a text file is read, the same for every command that reads one (imports, evaluate,
+#: value, segments, evaluate ope, decide train).
+EncodingOpt = Annotated[
+    str,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV/text file, e.g. utf-8, latin-1, cp1252, shift_jis.",
+    ),
+]
+DecimalOpt = Annotated[
+    str,
+    typer.Option("--decimal", help="Decimal mark of numbers in a CSV/text file: . or , (3,5)."),
+]
 
 
 def _default(value: Any) -> Any:

@@ -16,6 +16,8 @@ from rich.table import Table
 from omotenashi.cli._apps import app
 from omotenashi.cli._common import (
     DbOpt,
+    DecimalOpt,
+    EncodingOpt,
     JsonOpt,
     console,
     emit_json,
@@ -29,16 +31,6 @@ from omotenashi.events import MAX_CONTEXT_DEPTH
 from omotenashi.services import PRESETS, ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
-EncodingOpt = Annotated[
-    str,
-    typer.Option(
-        "--encoding", help="Text encoding of a CSV file, e.g. utf-8, latin-1, cp1252, shift_jis."
-    ),
-]
-DecimalOpt = Annotated[
-    str,
-    typer.Option("--decimal", help="Decimal mark of numbers in a CSV file: . or , (3,5)."),
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Reference date for recency (default: the store's latest event)."),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import console, emit_json, progress_bar
+from omotenashi.cli._common import DecimalOpt, EncodingOpt, console, emit_json, progress_bar
 from omotenashi.errors import OmotenashiError
 
 decide_app = typer.Typer(
@@ -91,6 +91,8 @@ def ope_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of folds and bootstrap.")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
     """Estimate a policy's value from logs of another policy (off-policy evaluation).
@@ -103,12 +105,18 @@ def ope_command(
     from omotenashi.services import Evaluation
 
     try:
-        requests = Evaluation.read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        read: dict[str, Any] = {
+            "preset": preset,
+            "mapping": _mapping(mapping),
+            "encoding": encoding,
+            "decimal": decimal,
+        }
+        requests = Evaluation.read_logs(logs, **read)
         pol = _policy(policy)
         log = requests.log
         truth_requests = None
         if truth is not None:
-            truth_requests = Evaluation.read_logs(truth, preset=preset, mapping=_mapping(mapping))
+            truth_requests = Evaluation.read_logs(truth, **read)
         scored = not (pol.kind == "uniform" and requests.eligible is None)  # else closed form
         with progress_bar(
             "scoring rounds", log.n_rounds, enabled=scored and not as_json, unit="rounds"
@@ -220,6 +228,8 @@ def train_command(
     mapping: MapOpt = None,
     preset: PresetOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the learner.")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
     """Warm-start a learner from logged decisions and save it (evaluate it with evaluate ope)."""
@@ -231,7 +241,9 @@ def train_command(
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
         learner = Decisions.learner(policy, hyper, seed)
-        requests = Decisions.read_logs(logs, preset=preset, mapping=_mapping(mapping))
+        requests = Decisions.read_logs(
+            logs, preset=preset, mapping=_mapping(mapping), encoding=encoding, decimal=decimal
+        )
         with progress_bar(
             "learning", requests.log.n_rounds, enabled=not as_json, unit="rounds"
         ) as advance:

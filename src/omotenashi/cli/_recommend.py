@@ -13,7 +13,15 @@ import typer
 from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, progress_bar
+from omotenashi.cli._common import (
+    DbOpt,
+    DecimalOpt,
+    EncodingOpt,
+    JsonOpt,
+    console,
+    emit_json,
+    progress_bar,
+)
 from omotenashi.errors import OmotenashiError
 
 PANEL = "Recommendations"
@@ -314,6 +322,8 @@ def evaluate_topn_command(
         bool,
         typer.Option("--tune", help="Also run our models tuned on a validation split of train."),
     ] = False,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     json_out: JsonOpt = False,
 ) -> None:
     """Protocol P1: per-user temporal 80/20 split, NDCG@10 and Recall@20, one line per model.
@@ -336,6 +346,8 @@ def evaluate_topn_command(
             models=[m.strip() for m in models.split(",") if m.strip()],
             peers=peers,
             tune=tune,
+            encoding=encoding,
+            decimal=decimal,
         )
         with progress_bar("models", len(candidates), enabled=not json_out) as advance:
             show = _emit_row(json_out)
@@ -362,6 +374,8 @@ def evaluate_sessions_command(
     ] = None,
     models: ModelsOpt = "sknn",
     peers: PeersOpt = True,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     json_out: JsonOpt = False,
 ) -> None:
     """Protocol S1: next-click prediction in sessions, HR@20 and MRR@20, one line per model.
@@ -381,6 +395,8 @@ def evaluate_sessions_command(
             test=test_file,
             models=[m.strip() for m in models.split(",") if m.strip()],
             peers=peers,
+            encoding=encoding,
+            decimal=decimal,
         )
         with progress_bar("models", len(candidates), enabled=not json_out) as advance:
             show = _emit_row(json_out)

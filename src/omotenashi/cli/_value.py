@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from omotenashi.cli._apps import app
+from omotenashi.cli._common import DecimalOpt, EncodingOpt
 from omotenashi.errors import OmotenashiError
 
 value_app = typer.Typer(
@@ -49,13 +50,6 @@ SepOpt = Annotated[
     typer.Option(
         "--sep", help="Delimiter of a text file: ',', 'tab' or 'whitespace' (default ',')."
     ),
-]
-EncodingOpt = Annotated[
-    str,
-    typer.Option("--encoding", help="Text encoding of a text file, e.g. utf-8, latin-1, cp1252."),
-]
-DecimalOpt = Annotated[
-    str, typer.Option("--decimal", help="Decimal mark of numbers in a text file: . or , (3,5).")
 ]
 ColumnsOpt = Annotated[
     str | None,
