@@ -560,7 +560,7 @@ def timeline(
 
 @app.command(rich_help_panel="People")
 def customers(
-    top: Annotated[int, typer.Option("--top", "-n", help="How many customers.")] = 10,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many customers.")] = 10,
     by: Annotated[str, typer.Option("--by", help="monetary, frequency or recency.")] = "monetary",
     as_of: AsOfOpt = None,
     db: DbOpt = None,

@@ -232,6 +232,10 @@ def recommend(
             titles = om.recommendations.titles()
             if session is not None:
                 items = [s.strip() for s in session.split(",") if s.strip()]
+                if not items:
+                    from omotenashi.errors import DataError
+
+                    raise DataError("--session names no item (ITEM,ITEM,...)", field="session")
                 rules = _rules(
                     include_seen, category, exclude_category, exclude, diversity, novelty
                 )

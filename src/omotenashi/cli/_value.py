@@ -122,7 +122,11 @@ def _load(
     decimal: str = ".",
 ) -> tuple[Any, Any]:
     """(transactions, attributes) from a file or from the store."""
+    from omotenashi.errors import DataError
     from omotenashi.services import Value
+
+    if kind not in ("purchase", "visit"):  # checked in file mode too, where it is not used
+        raise DataError(f"--kind: {kind!r} is not purchase or visit", field="kind")
 
     if transactions is not None:
         if not mapping:

@@ -156,13 +156,13 @@ def run_import(
             say("linking identities")
         report.identity_links = write_links(store, implied_links(link_rows))
         if items_job is not None:
-            say("reading and writing catalogue items")
+            say("writing the catalogue")
             items = items_job.result()
             report.items_written = store.catalog.upsert_items(items)
             if not plan.sources:  # a catalogue import: its rows are the rows read
                 report.rows_read += len(items)
         if customers_job is not None:
-            say("reading and writing customers")
+            say("writing the customers")
             customers = customers_job.result()
             report.customers_written = store.catalog.upsert_customers(customers)
             if not plan.sources:

@@ -115,6 +115,9 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
     path = sqlite_path(location)
     if path != ":memory:" and not create and not _Path(path).exists():
         raise _NotFound(f"no store at {path!r}: run `omotenashi init` or import data first")
+    if path != ":memory:" and not _Path(path).parent.is_dir():
+        folder = str(_Path(path).parent)
+        raise _NotFound(f"no store at {path!r}: the folder {folder!r} does not exist")
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 
