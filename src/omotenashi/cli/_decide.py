@@ -102,6 +102,7 @@ def ope_command(
     Example: omotenashi evaluate ope --logs ../shared/datasets/obd/bts/men/men.csv
     --preset obd --policy uniform --json
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
     try:
@@ -111,16 +112,17 @@ def ope_command(
             "encoding": encoding,
             "decimal": decimal,
         }
-        requests = Evaluation.read_logs(logs, **read)
-        pol = _policy(policy)
-        log = requests.log
-        truth_requests = None
-        if truth is not None:
-            truth_requests = Evaluation.read_logs(truth, **read)
-        scored = not (pol.kind == "uniform" and requests.eligible is None)  # else closed form
-        with progress_bar(
-            "scoring rounds", log.n_rounds, enabled=scored and not as_json, unit="rounds"
-        ) as advance:
+        with steps(enabled=not as_json) as shown:
+            shown.phase(f"reading {Path(logs).name}")
+            requests = Evaluation.read_logs(logs, **read)
+            pol = _policy(policy)
+            log = requests.log
+            truth_requests = None
+            if truth is not None:
+                shown.phase(f"reading {truth.name}")
+                truth_requests = Evaluation.read_logs(truth, **read)
+            if not (pol.kind == "uniform" and requests.eligible is None):  # else closed form
+                shown.count("scoring rounds", log.n_rounds, "rounds")
             results = Evaluation.ope(
                 requests,
                 pol,
@@ -129,7 +131,8 @@ def ope_command(
                 alpha=alpha,
                 seed=seed,
                 truth=truth_requests,
-                progress=advance.reach,
+                progress=shown.reach,
+                phase=shown.phase,
             )
     except OmotenashiError as exc:
         raise _fail(exc) from None
@@ -233,6 +236,7 @@ def train_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Warm-start a learner from logged decisions and save it (evaluate it with evaluate ope)."""
+    from omotenashi.cli._common import steps
     from omotenashi.services import Decisions
 
     try:
@@ -241,14 +245,14 @@ def train_command(
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
         learner = Decisions.learner(policy, hyper, seed)
-        requests = Decisions.read_logs(
-            logs, preset=preset, mapping=_mapping(mapping), encoding=encoding, decimal=decimal
-        )
-        with progress_bar(
-            "learning", requests.log.n_rounds, enabled=not as_json, unit="rounds"
-        ) as advance:
+        with steps(enabled=not as_json) as shown:
+            shown.phase(f"reading {Path(logs).name}")
+            requests = Decisions.read_logs(
+                logs, preset=preset, mapping=_mapping(mapping), encoding=encoding, decimal=decimal
+            )
+            shown.count("learning", requests.log.n_rounds, "rounds")
             summary = {
-                **Decisions.train(learner, requests, out, progress=advance.reach),
+                **Decisions.train(learner, requests, out, progress=shown.reach),
                 "policy": policy,
             }
     except OmotenashiError as exc:

@@ -20,7 +20,6 @@ from omotenashi.cli._common import (
     JsonOpt,
     console,
     emit_json,
-    progress_bar,
 )
 from omotenashi.errors import OmotenashiError
 
@@ -340,25 +339,28 @@ def evaluate_topn_command(
     ranked, the user's train items excluded. Peers: popularity, EASE (λ 100/300/1000),
     implicit ALS (4 settings), implicit BM25 item-kNN.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
     try:
-        split, candidates = Evaluation.topn_candidates(
-            data,
-            mapping,
-            min_rating=min_rating,
-            models=[m.strip() for m in models.split(",") if m.strip()],
-            peers=peers,
-            tune=tune,
-            encoding=encoding,
-            decimal=decimal,
-        )
-        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+        with steps(enabled=not json_out) as shown:
+            shown.phase(f"reading {data.name}" + (", tuning on a validation split" if tune else ""))
+            split, candidates = Evaluation.topn_candidates(
+                data,
+                mapping,
+                min_rating=min_rating,
+                models=[m.strip() for m in models.split(",") if m.strip()],
+                peers=peers,
+                tune=tune,
+                encoding=encoding,
+                decimal=decimal,
+            )
+            shown.count("models", len(candidates), "models")
             show = _emit_row(json_out)
 
             def on_result(row: dict[str, Any]) -> None:
                 show(row)
-                advance(1)
+                shown(1)
 
             Evaluation.topn(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:
@@ -389,25 +391,29 @@ def evaluate_sessions_command(
     (customer, offset_ms optional); default --map session=session_id,item=item_id,time=timestamp.
     Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
+    files = ", ".join(f.name for f in (data, train_file, test_file) if f is not None)
     try:
-        split, candidates = Evaluation.sessions_candidates(
-            mapping,
-            data=data,
-            train=train_file,
-            test=test_file,
-            models=[m.strip() for m in models.split(",") if m.strip()],
-            peers=peers,
-            encoding=encoding,
-            decimal=decimal,
-        )
-        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+        with steps(enabled=not json_out) as shown:
+            shown.phase(f"reading {files or 'the clicks'}")
+            split, candidates = Evaluation.sessions_candidates(
+                mapping,
+                data=data,
+                train=train_file,
+                test=test_file,
+                models=[m.strip() for m in models.split(",") if m.strip()],
+                peers=peers,
+                encoding=encoding,
+                decimal=decimal,
+            )
+            shown.count("models", len(candidates), "models")
             show = _emit_row(json_out)
 
             def on_result(row: dict[str, Any]) -> None:
                 show(row)
-                advance(1)
+                shown(1)
 
             Evaluation.sessions(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:

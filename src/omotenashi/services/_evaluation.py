@@ -105,18 +105,22 @@ class Evaluation:
         seed: int = 0,
         truth: LoggedRequests | None = None,
         progress: Callable[[int], Any] | None = None,
+        phase: Callable[[str], Any] | None = None,
     ) -> list[Row]:
         """Estimate ``policy``'s value from logs of another policy (off-policy evaluation).
 
         One row per estimator (``estimator``, ``value``, ``ci_low``, ``ci_high``, ``ess``);
         with ``truth`` (on-policy logs of the evaluated policy) also ``truth``, ``rel_error``
-        and ``covered``.
+        and ``covered``. ``progress`` gets the rounds the policy has scored so far, ``phase``
+        the name of the estimation step that follows.
         """
         log = requests.log
         if policy.kind == "uniform" and requests.eligible is None:
             dist = np.full((log.n_rounds, log.n_actions), 1.0 / log.n_actions)
         else:
             dist = logged_action_dist(policy, requests, progress=progress)
+        if phase is not None:
+            phase(f"estimating ({n_bootstrap:,} bootstrap resamples)")
         results = evaluate_policy(
             log,
             dist,
