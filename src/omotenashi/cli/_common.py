@@ -341,6 +341,7 @@ def figure_tables(
     first).
     """
     from rich.table import Table
+    from rich.text import Text
 
     width = width or console.width
     numeric = numeric or [i > 0 for i in range(len(headers))]
@@ -383,13 +384,13 @@ def figure_tables(
                 needs[i] += grow
                 spare -= grow
         label = title if len(parts) == 1 or title is None else f"{title} ({n + 1}/{len(parts)})"
-        table = Table(title=label, show_header=show_header)
+        table = Table(title=None if label is None else Text(label), show_header=show_header)
         for i in columns:
             table.add_column(  # a fixed width: rich neither squeezes nor crops it
                 shown[i], justify="right" if numeric[i] else "left", overflow="fold", width=needs[i]
             )
-        for row in rows:
-            table.add_row(*(str(row[i]) for i in columns))
+        for row in rows:  # plain text: an id such as "[vip]" is not read as markup
+            table.add_row(*(Text(str(row[i])) for i in columns))
         tables.append(table)
     return tables
 

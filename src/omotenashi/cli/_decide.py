@@ -161,7 +161,7 @@ def ope_command(
         cells.append(line)
     title = f"Off-policy value of {policy!r} from {source} ({log.n_rounds:,} rounds)"
     for table in figure_tables(title, headers, cells):
-        console.print(table, markup=False)
+        console.print(table)
     if observed is not None:
         console.print(f"observed on-policy mean reward: {observed:.5g}")
 
