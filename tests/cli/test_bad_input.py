@@ -2,8 +2,9 @@
 2 and prints one line on stderr that names what is wrong.
 
 The commands are found by walking the command tree, and the bad inputs are derived from each
-command's parameters: an unknown option; a word for every number option; a missing, an empty
-and a malformed file for every input file (paths, ``--logs``); a store that does not exist for
+command's parameters: an unknown option; a word for every number option; a missing, an empty,
+a malformed and a binary file for every input file (paths, ``--logs``); a store that does not
+exist for
 ``--db``. A command added to the CLI without a valid invocation in ``BASE`` fails
 ``test_every_command_has_a_base_invocation``, so it cannot escape the check. ``EXTRA`` adds the
 bad values only a command knows (an unknown customer, an unknown model, a bad rule ...).
@@ -195,6 +196,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     bad.mkdir()
     (bad / "empty.csv").write_bytes(b"")
     (bad / "broken.csv").write_text('customer,item,time\nc1,"i1,2024-01-01\n', encoding="utf-8")
+    (bad / "binary.csv").write_bytes(bytes(range(256)) * 4)  # not text in any encoding's sense
+    paths["binary"] = str(bad / "binary.csv")
     paths["missing"] = str(bad / "absent.csv")
     paths["empty"] = str(bad / "empty.csv")
     paths["broken"] = str(bad / "broken.csv")
@@ -249,7 +252,7 @@ def _cases() -> list[tuple[str, str, list[str], str]]:
             if not is_file:
                 continue
             for kind, name in (("missing", "absent.csv"), ("empty", "empty.csv"),
-                               ("broken", "broken.csv")):  # fmt: skip
+                               ("broken", "broken.csv"), ("binary", "binary.csv")):  # fmt: skip
                 if param.param_type_name == "argument":
                     bad = ["{" + kind + "}", *base[1:]]
                     label = f"{param.name} {kind}"
