@@ -33,8 +33,9 @@ def main(args: list[str] | None = None) -> None:
 
     from omotenashi.cli._common import run
 
+    argv = sys.argv[1:] if args is None else list(args)
     _load_commands()
-    sys.exit(run(app, args))
+    sys.exit(run(app, argv))
 
 
 __all__ = ["app", "evaluate_app", "main"]
