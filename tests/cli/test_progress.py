@@ -154,3 +154,26 @@ def test_steps_close_a_counted_step_at_what_was_done() -> None:
     text = console.export_text()
     assert "7/7 rows" in text and "10" not in text
     assert "writing" in text
+
+
+def test_numbered_steps_are_one_counted_line() -> None:
+    """A service that numbers its steps (``progress(message, done, total)``) shows one line that
+    ends at the steps done, its text the last step's."""
+    from rich.console import Console
+
+    from omotenashi.cli import _common
+
+    console = Console(record=True, width=80, force_terminal=False)
+    original = _common.err_console
+    _common.err_console = console
+    try:
+        with _common.steps() as shown:
+            shown.phase("loading", None, None)
+            shown.phase("tuning ease", 1, 6)
+            shown.phase("tuning als", 4, 5)  # a search that needs fewer steps than planned
+            shown.phase("fitted ease", 5, 5)
+    finally:
+        _common.err_console = original
+    text = console.export_text()
+    assert "loading" in text and "fitted ease" in text and "5/5 steps" in text
+    assert "tuning" not in text  # one line for the steps, showing the last

@@ -252,17 +252,35 @@ class Steps:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=n)
 
-    def phase(self, description: str) -> None:
-        """Close the current step and start a phase (a line with a spinner-free bar that
-        fills when the phase ends)."""
+    def phase(self, description: str, done: int | None = None, total: int | None = None) -> None:
+        """Close the current step and start a phase: a line whose bar moves while the phase
+        runs and fills when it ends.
+
+        A service that numbers its steps calls ``phase(message, done, total)``: the steps are
+        then one counted line (``done/total steps``) whose text is the current step's.
+        """
+        if done is not None and total is not None:
+            current = self._current()
+            if current is None or current.fields.get("unit") != "steps":
+                self.count(description, total, "steps")
+            if self._progress is not None and self._task is not None:
+                self._progress.update(
+                    self._task, description=description, completed=done, total=total
+                )
+            return
         self._close()
         if self._progress is not None:
             self._task = self._progress.add_task(description, total=None, unit=None)
 
-    def _close(self) -> None:
+    def _current(self) -> Any:
         if self._progress is None or self._task is None:
+            return None
+        return self._progress.tasks[[t.id for t in self._progress.tasks].index(self._task)]
+
+    def _close(self) -> None:
+        task = self._current()
+        if task is None:
             return
-        task = self._progress.tasks[[t.id for t in self._progress.tasks].index(self._task)]
         if task.fields.get("unit"):  # a counted step ends at what was really done
             self._progress.update(self._task, total=task.completed)
         else:
