@@ -23,10 +23,15 @@ def sample_path() -> Path:
     return Path(str(resources.files("omotenashi.data") / "online_retail_sample.csv.gz"))
 
 
-def run_demo(om: Omotenashi, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Import the sample into ``om`` and gather what the demo shows (JSON-ready)."""
+def run_demo(
+    om: Omotenashi,
+    progress: Callable[[int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Import the sample into ``om`` and gather what the demo shows (JSON-ready); ``progress``
+    gets the rows read, ``phase`` each later step."""
     report = om.ingest.import_preset(
-        "online-retail", sample_path(), name=DEMO_SOURCE, progress=progress
+        "online-retail", sample_path(), name=DEMO_SOURCE, progress=progress, phase=phase
     )
     top = om.top_customers(10, "monetary")
     best = str(top.iloc[0]["customer_id"])

@@ -150,7 +150,8 @@ def test_errors_are_one_clear_line(tmp_path: Path, db_url: str) -> None:
     missing = cli(
         "profile", "nobody", "--db", server_db or str(tmp_path / "omotenashi.db"), cwd=tmp_path
     )
-    assert missing.returncode == 1 and "unknown customer 'nobody'" in missing.stderr
+    # an unknown customer is bad input, like a bad file: exit code 2
+    assert missing.returncode == 2 and "unknown customer 'nobody'" in missing.stderr
 
 
 @pytest.mark.slow

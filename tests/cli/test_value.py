@@ -125,7 +125,7 @@ def test_cli_pareto_report_and_segments(csv_file, tmp_path):
 )
 def test_cli_errors_are_clear(csv_file, args, message):
     res = _run("value", "fit", "-t", str(csv_file), *args)
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # bad input, as for every command
     assert message in " ".join(res.output.split())
 
 

@@ -59,22 +59,17 @@ def _load_commands(argv: list[str] | None = None) -> None:
                 raise
 
 
-def main() -> None:
-    """Console-script entry point: errors of omotenashi become one clear line; bad input
-    (``DataError``: a file, a value, an option) exits with code 2, like a usage error, anything
-    else with code 1."""
+def main(args: list[str] | None = None) -> None:
+    """Console-script entry point: every error becomes one clear line on stderr, never a
+    traceback; bad input (``DataError``, an unknown id or store, a usage error) exits with code
+    2, anything else with code 1 (see ``cli._common.run``)."""
     import sys
 
-    from omotenashi.errors import DataError, OmotenashiError
+    from omotenashi.cli._common import run
 
-    _load_commands(sys.argv[1:])
-    try:
-        app()
-    except OmotenashiError as exc:
-        from omotenashi.cli._common import err_console
-
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2 if isinstance(exc, DataError) else 1)
+    argv = sys.argv[1:] if args is None else list(args)
+    _load_commands(argv)
+    sys.exit(run(app, argv))
 
 
 __all__ = ["app", "evaluate_app", "main"]

@@ -16,12 +16,15 @@ from rich.table import Table
 from omotenashi.cli._apps import app
 from omotenashi.cli._common import (
     DbOpt,
+    DecimalOpt,
+    EncodingOpt,
     JsonOpt,
     console,
     emit_json,
     frame_records,
     money,
     progress_bar,
+    steps,
 )
 from omotenashi.errors import DataError
 from omotenashi.services import PRESETS
@@ -30,16 +33,6 @@ if TYPE_CHECKING:  # the engine and its records load when a command runs, not fo
     from omotenashi.services import ImportReport, Omotenashi, Profile, TimelinePage
 
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV separator (default: sniffed).")]
-EncodingOpt = Annotated[
-    str,
-    typer.Option(
-        "--encoding", help="Text encoding of a CSV file, e.g. utf-8, latin-1, cp1252, shift_jis."
-    ),
-]
-DecimalOpt = Annotated[
-    str,
-    typer.Option("--decimal", help="Decimal mark of numbers in a CSV file: . or , (3,5)."),
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Reference date for recency (default: the store's latest event)."),
@@ -74,7 +67,7 @@ def demo(
         remove_store(db)  # the demo store is rebuilt each time
     with _engine(db) as om:
         with progress_bar("importing the demo sample", None, enabled=not json_out) as advance:
-            result = run_demo(om, progress=advance)
+            result = run_demo(om, progress=advance, phase=advance.phase)
     if json_out:
         emit_json(result)
         return
@@ -183,15 +176,23 @@ def _stats_panel(data: dict[str, Any]) -> Columns:
 
 
 # -- imports ---------------------------------------------------------------------------------
-def _print_report(report: ImportReport, json_out: bool) -> None:
+def _print_report(report: ImportReport, json_out: bool, kind: str = "events") -> None:
+    """What an import did; a catalogue or customer import names only what it holds."""
     if json_out:
         emit_json(report.as_dict())
         return
+    if kind == "events":
+        counts = (
+            f"{report.events_written:,} events written, {report.duplicates:,} already stored, "
+            f"{report.identity_links:,} identity links, {report.items_written:,} items, "
+            f"{report.customers_written:,} customers updated"
+        )
+    elif kind == "items":
+        counts = f"{report.items_written:,} items created or changed"
+    else:
+        counts = f"{report.customers_written:,} customers created or changed"
     console.print(
-        f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, "
-        f"{report.events_written:,} events written, {report.duplicates:,} already stored, "
-        f"{report.identity_links:,} identity links, {report.items_written:,} items, "
-        f"{report.customers_written:,} customers updated "
+        f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, {counts} "
         f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
     )
     if report.rejected:
@@ -213,9 +214,9 @@ def import_events(
         str | None,
         typer.Option(
             "--map",
-            help="Columns: customer=,anonymous=,item=,time=,order=,quantity=,price=,value=,"
-            "type=,rating=,channel=,event_id=,context.NAME=  e.g. "
-            "customer=CustomerID,item=StockCode,time=InvoiceDate",
+            help="Columns, KEY=COLUMN joined by commas. Keys: customer, anonymous, item, "
+            "time, order, quantity, price, value, type, rating, channel, event_id, "
+            "context.NAME (example below).",
         ),
     ] = None,
     preset: Annotated[
@@ -259,7 +260,11 @@ def import_events(
     json_out: JsonOpt = False,
 ) -> None:
     """Import events from a file. One transaction: a bad row stops the import with its line and
-    field named and nothing written (unless --skip-bad-rows). Importing twice changes nothing."""
+    field named and nothing written (unless --skip-bad-rows). Importing twice changes nothing.
+
+    Example: omotenashi import retail.csv
+    --map customer=CustomerID,item=StockCode,time=InvoiceDate
+    """
     with _engine(db) as om:
         total = om.expected_rows(file, preset) if file.exists() else None
         with progress_bar(f"importing {file.name}", total, enabled=not json_out) as advance:
@@ -276,6 +281,7 @@ def import_events(
                 skip_bad_rows=skip_bad_rows,
                 rejects_path=rejects,
                 progress=advance,
+                phase=advance.phase,
             )
     _print_report(report, json_out)
 
@@ -285,7 +291,11 @@ def import_items(
     file: Annotated[Path, typer.Argument(help="Catalogue file (CSV, TSV, Parquet, JSON lines).")],
     mapping: Annotated[
         str,
-        typer.Option("--map", help="item=,title=,description=,price=,categories=,tags=,attr.NAME="),
+        typer.Option(
+            "--map",
+            help="Columns, KEY=COLUMN joined by commas. Keys: item (required), title, "
+            "description, price, categories, tags, attr.NAME.",
+        ),
     ],
     list_sep: Annotated[
         str, typer.Option("--list-sep", help="Separator inside categories/tags.")
@@ -297,11 +307,17 @@ def import_items(
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update catalogue items (fields not in the file keep their stored value)."""
-    with _engine(db) as om:
+    with _engine(db) as om, steps(enabled=not json_out) as shown:
         report = om.import_items(
-            file, mapping=mapping, list_sep=list_sep, sep=sep, encoding=encoding, decimal=decimal
+            file,
+            mapping=mapping,
+            list_sep=list_sep,
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+            phase=shown.phase,
         )
-    _print_report(report, json_out)
+    _print_report(report, json_out, "items")
 
 
 @app.command("import-customers", rich_help_panel="Data")
@@ -322,11 +338,11 @@ def import_customers(
     json_out: JsonOpt = False,
 ) -> None:
     """Import or update customer attributes (merged into what is stored)."""
-    with _engine(db) as om:
+    with _engine(db) as om, steps(enabled=not json_out) as shown:
         report = om.import_customers(
-            file, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal
+            file, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal, phase=shown.phase
         )
-    _print_report(report, json_out)
+    _print_report(report, json_out, "customers")
 
 
 @app.command(rich_help_panel="Data")
@@ -526,18 +542,10 @@ def timeline(
     if json_out:
         emit_json(page.model_dump())
         return
-    table = Table(
-        "when",
-        "type",
-        "channel",
-        "item",
-        "order",
-        "qty",
-        "value",
-        title=f"timeline of {page.customer_id}",
-    )
-    for e in page.events:
-        table.add_row(
+    from omotenashi.cli._common import figure_tables
+
+    rows = [
+        [
             e.timestamp[:19].replace("T", " "),
             e.type,
             e.channel or "",
@@ -545,15 +553,20 @@ def timeline(
             e.order_id or "",
             "" if e.quantity is None else f"{e.quantity:g}",
             money(e.value),
-        )
-    console.print(table)
+        ]
+        for e in page.events
+    ]
+    headers = ["when", "type", "channel", "item", "order", "qty", "value"]
+    numeric = [False, False, False, False, False, True, True]
+    for table in figure_tables(f"timeline of {page.customer_id}", headers, rows, numeric=numeric):
+        console.print(table)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
 
 
 @app.command(rich_help_panel="People")
 def customers(
-    top: Annotated[int, typer.Option("--top", "-n", help="How many customers.")] = 10,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many customers.")] = 10,
     by: Annotated[str, typer.Option("--by", help="monetary, frequency or recency.")] = "monetary",
     as_of: AsOfOpt = None,
     db: DbOpt = None,
@@ -569,12 +582,15 @@ def customers(
     console.print(_customers_table(frame, f"top {top} customers by {by} (as of {as_of_text})"))
 
 
-def _customers_table(frame: Any, title: str) -> Table:
-    table = Table(
-        "#", "customer", "recency (days)", "orders", "monetary", "events", "last seen", title=title
-    )
-    for rank, row in enumerate(frame.itertuples(index=False), start=1):
-        table.add_row(
+def _customers_table(frame: Any, title: str) -> Any:
+    """The customers as tables whose figures are never cut (``cli._common.figure_tables``)."""
+    from rich.console import Group
+
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["#", "customer", "recency (days)", "orders", "monetary", "events", "last seen"]
+    rows = [
+        [
             str(rank),
             str(row.customer_id),
             ""
@@ -584,5 +600,8 @@ def _customers_table(frame: Any, title: str) -> Table:
             money(row.monetary),
             f"{row.events:,}",
             str(row.last_seen)[:10],
-        )
-    return table
+        ]
+        for rank, row in enumerate(frame.itertuples(index=False), start=1)
+    ]
+    numeric = [True, False, True, True, True, True, False]
+    return Group(*figure_tables(title, headers, rows, numeric=numeric))

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import console, emit_json, err_console, progress_bar
+from omotenashi.cli._common import DecimalOpt, EncodingOpt, console, emit_json, progress_bar
 from omotenashi.errors import OmotenashiError
 
 decide_app = typer.Typer(
@@ -47,8 +46,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON lines for prog
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2)
+    from omotenashi.cli._common import fail
+
+    return fail(exc)
 
 
 def _mapping(items: list[str] | None) -> str | None:
@@ -91,6 +91,8 @@ def ope_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of folds and bootstrap.")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
     """Estimate a policy's value from logs of another policy (off-policy evaluation).
@@ -100,25 +102,27 @@ def ope_command(
     Example: omotenashi evaluate ope --logs ../shared/datasets/obd/bts/men/men.csv
     --preset obd --policy uniform --json
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
     try:
-        requests = Evaluation.read_logs(logs, preset=preset, mapping=_mapping(mapping))
-        pol = _policy(policy)
-        log = requests.log
-        truth_requests = None
-        if truth is not None:
-            truth_requests = Evaluation.read_logs(truth, preset=preset, mapping=_mapping(mapping))
-        scored = not (pol.kind == "uniform" and requests.eligible is None)  # else closed form
-        with progress_bar(
-            "scoring rounds", log.n_rounds, enabled=scored and not as_json
-        ) as advance:
-            done = [0]
-
-            def tick(n: int) -> None:
-                advance(n - done[0])
-                done[0] = n
-
+        read: dict[str, Any] = {
+            "preset": preset,
+            "mapping": _mapping(mapping),
+            "encoding": encoding,
+            "decimal": decimal,
+        }
+        with steps(enabled=not as_json) as shown:
+            shown.phase(f"reading {Path(logs).name}")
+            requests = Evaluation.read_logs(logs, **read)
+            pol = _policy(policy)
+            log = requests.log
+            truth_requests = None
+            if truth is not None:
+                shown.phase(f"reading {truth.name}")
+                truth_requests = Evaluation.read_logs(truth, **read)
+            if not (pol.kind == "uniform" and requests.eligible is None):  # else closed form
+                shown.count("scoring rounds", log.n_rounds, "rounds")
             results = Evaluation.ope(
                 requests,
                 pol,
@@ -127,7 +131,8 @@ def ope_command(
                 alpha=alpha,
                 seed=seed,
                 truth=truth_requests,
-                progress=tick,
+                progress=shown.reach,
+                phase=shown.phase,
             )
     except OmotenashiError as exc:
         raise _fail(exc) from None
@@ -137,23 +142,26 @@ def ope_command(
         for row in rows:
             emit_json(row)
         return
+    from omotenashi.cli._common import figure_tables
+
     source = Path(logs).name
-    table = Table(title=f"Off-policy value of {policy!r} from {source} ({log.n_rounds} rounds)")
-    for col in ("estimator", "value", f"{1 - alpha:.0%} interval", "ESS"):
-        table.add_column(col, justify="left" if col == "estimator" else "right")
+    headers = ["estimator", "value", f"{1 - alpha:.0%} interval", "ESS"]
     if observed is not None:
-        table.add_column("rel. error", justify="right")
+        headers.append("rel. error")
+    cells = []
     for row in rows:
-        cells = [
+        line = [
             row["estimator"],
             f"{row['value']:.5g}",
             f"[{row['ci_low']:.5g}, {row['ci_high']:.5g}]",
             f"{row['ess']:.0f}",
         ]
         if observed is not None:
-            cells.append(f"{row['rel_error']:.1%}" + ("" if row["covered"] else " (outside)"))
-        table.add_row(*cells)
-    console.print(table)
+            line.append(f"{row['rel_error']:.1%}" + ("" if row["covered"] else " (outside)"))
+        cells.append(line)
+    title = f"Off-policy value of {policy!r} from {source} ({log.n_rounds:,} rounds)"
+    for table in figure_tables(title, headers, cells):
+        console.print(table)
     if observed is not None:
         console.print(f"observed on-policy mean reward: {observed:.5g}")
 
@@ -181,15 +189,10 @@ def simulate_command(
     rows = []
     try:
         for kind in [p.strip() for p in policies.split(",") if p.strip()]:
-            with progress_bar(kind, rounds, enabled=not as_json) as advance:
-                rows.append(
+            with progress_bar(kind, rounds, enabled=not as_json, unit="rounds") as advance:
+                rows.append(  # the simulator reports the rounds done so far
                     Decisions.simulate(
-                        kind,
-                        rounds,
-                        delay=delay,
-                        floor=floor,
-                        seed=seed,
-                        progress=lambda n: advance(1000),
+                        kind, rounds, delay=delay, floor=floor, seed=seed, progress=advance.reach
                     )
                 )
     except OmotenashiError as exc:
@@ -198,17 +201,21 @@ def simulate_command(
         for row in rows:
             emit_json(row)
         return
-    table = Table(title=f"Cumulative regret after {rounds:,} rounds (artwork simulator)")
-    for col in ("policy", "regret vs oracle", "best fixed variant's regret", "decisions/s"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for r in rows:
-        table.add_row(
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["policy", "regret vs oracle", "best fixed variant's regret", "decisions/s"]
+    cells = [
+        [
             r["policy"],
             f"{r['regret_vs_oracle']:.1f}",
             f"{r['best_fixed_regret_vs_oracle']:.1f} ({r['best_fixed_variant']})",
             f"{r['decisions_per_second']:,.0f}",
-        )
-    console.print(table)
+        ]
+        for r in rows
+    ]
+    title = f"Cumulative regret after {rounds:,} rounds (artwork simulator)"
+    for table in figure_tables(title, headers, cells):
+        console.print(table)
 
 
 @decide_app.command("train")
@@ -224,9 +231,12 @@ def train_command(
     mapping: MapOpt = None,
     preset: PresetOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the learner.")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
     """Warm-start a learner from logged decisions and save it (evaluate it with evaluate ope)."""
+    from omotenashi.cli._common import steps
     from omotenashi.services import Decisions
 
     try:
@@ -235,15 +245,16 @@ def train_command(
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
         learner = Decisions.learner(policy, hyper, seed)
-        requests = Decisions.read_logs(logs, preset=preset, mapping=_mapping(mapping))
-        with progress_bar("learning", requests.log.n_rounds, enabled=not as_json) as advance:
-            done = [0]
-
-            def tick(n: int) -> None:
-                advance(n - done[0])
-                done[0] = n
-
-            summary = {**Decisions.train(learner, requests, out, progress=tick), "policy": policy}
+        with steps(enabled=not as_json) as shown:
+            shown.phase(f"reading {Path(logs).name}")
+            requests = Decisions.read_logs(
+                logs, preset=preset, mapping=_mapping(mapping), encoding=encoding, decimal=decimal
+            )
+            shown.count("learning", requests.log.n_rounds, "rounds")
+            summary = {
+                **Decisions.train(learner, requests, out, progress=shown.reach),
+                "policy": policy,
+            }
     except OmotenashiError as exc:
         raise _fail(exc) from None
     if as_json:

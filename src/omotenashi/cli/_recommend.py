@@ -13,15 +13,25 @@ import typer
 from rich.table import Table
 
 from omotenashi.cli._apps import app, evaluate_app
-from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console, progress_bar
+from omotenashi.cli._common import (
+    DbOpt,
+    DecimalOpt,
+    EncodingOpt,
+    JsonOpt,
+    console,
+    emit_json,
+)
 from omotenashi.errors import OmotenashiError
 
 PANEL = "Recommendations"
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {exc}")
-    return typer.Exit(code=2)
+    """One error line; exit code 2 (what these commands catch is bad input or a missing
+    model/store)."""
+    from omotenashi.cli._common import fail
+
+    return fail(exc, code=2)
 
 
 def _engine(db: str | None):
@@ -69,19 +79,19 @@ def _rec_rows(recs: list[Any], titles: dict[str, str] | None = None) -> list[dic
 
 
 def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    table.add_column("item")
-    table.add_column("score", justify="right")
-    if explain:
-        table.add_column("why")
+    from omotenashi.cli._common import figure_tables
+
+    headers = ["#", "item", "score"] + (["why"] if explain else [])
+    cells = []
     for row in rows:
         name = row["item_id"] + (f"  {row['title']}" if row.get("title") else "")
-        cells = [str(row["rank"]), name, f"{row['score']:.4g}"]
+        line = [str(row["rank"]), name, f"{row['score']:.4g}"]
         if explain:
-            cells.append("; ".join(r["text"] for r in row["reasons"]))
-        table.add_row(*cells)
-    console.print(table)
+            line.append("; ".join(r["text"] for r in row["reasons"]))
+        cells.append(line)
+    numeric = [True, False, True] + ([False] if explain else [])
+    for table in figure_tables(title, headers, cells, numeric=numeric):
+        console.print(table)
 
 
 NOpt = Annotated[int, typer.Option("-n", "--n", min=1, help="How many items.")]
@@ -115,22 +125,27 @@ def train(
     and the best (by NDCG@10) becomes the default. A session model for anonymous visits is
     trained alongside.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import parse_weights
 
     try:
         event_weights = parse_weights(weights)
-        with _engine(db) as om, err_console.status("training") as status:
-            info = om.training.train(
-                model, tune=tune, weights=event_weights, progress=status.update
-            )
+        # each step the service announces is a line with its own time (loading the events,
+        # validating the candidates, fitting, the session model); the total is what was waited
+        with steps(enabled=not json_out) as shown, _engine(db) as om:
+            shown.phase("loading the events")
+            info = om.training.train(model, tune=tune, weights=event_weights, progress=shown.phase)
+            shown.done()
+            total_s = shown.seconds()
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     if json_out:
         emit_json(info)
         return
     console.print(
-        f"Trained [bold]{info['model']}[/] v{info['version']} "
-        f"in {info['fit_s']:.2f} s → {info['path']}"
+        f"Trained [bold]{info['model']}[/] v{info['version']} in {total_s:.1f} s "
+        f"(fitting the chosen model on all data: {info['fit_s']:.2f} s) → {info['path']}",
+        soft_wrap=True,
     )
     if info.get("selection"):
         table = Table(title="Model choice on a validation split of your data")
@@ -154,7 +169,9 @@ def recommend(
     ] = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="CSV for --all-customers (customer_id,rank,item_id,score)."),
+        typer.Option(
+            "--out", help="CSV for --all-customers (columns customer_id, rank, item_id, score)."
+        ),
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show the reasons.")] = False,
     include_seen: Annotated[
@@ -184,14 +201,21 @@ def recommend(
     try:
         with _engine(db) as om:
             if all_customers:
+                from omotenashi.cli._common import steps
+
                 rules = _rules(include_seen, category, exclude_category, exclude, 0.0, novelty)
-                total = om.recommendations.model_customers(model)
-                with progress_bar("recommending", total, enabled=not json_out) as advance:
+                with steps(enabled=not json_out) as shown:
+                    shown.phase("loading the model and the customers")
                     frame = om.recommendations.for_all_customers(
-                        n, rules=rules, model=model, progress=advance
+                        n,
+                        rules=rules,
+                        model=model,
+                        progress=shown,
+                        total=lambda count: shown.count("recommending", count, "customers"),
                     )
-                target = out or Path("recs.csv")
-                frame.to_csv(target, index=False)
+                    shown.phase(f"writing {(out or Path('recs.csv')).name}")
+                    target = out or Path("recs.csv")
+                    frame.to_csv(target, index=False)
                 info = {
                     "out": str(target),
                     "customers": int(frame["customer_id"].nunique()),
@@ -208,6 +232,10 @@ def recommend(
             titles = om.recommendations.titles()
             if session is not None:
                 items = [s.strip() for s in session.split(",") if s.strip()]
+                if not items:
+                    from omotenashi.errors import DataError
+
+                    raise DataError("--session names no item (ITEM,ITEM,...)", field="session")
                 rules = _rules(
                     include_seen, category, exclude_category, exclude, diversity, novelty
                 )
@@ -258,7 +286,9 @@ MapOpt = Annotated[
     str,
     typer.Option(
         "--map",
-        help="Columns: key=column,... (names, or 0-based positions for files without header).",
+        help="Columns, KEY=COLUMN joined by commas (names, or 0-based positions for files "
+        "without a header); the default is in the text above.",
+        show_default=False,
     ),
 ]
 ModelsOpt = Annotated[
@@ -296,32 +326,42 @@ def evaluate_topn_command(
         bool,
         typer.Option("--tune", help="Also run our models tuned on a validation split of train."),
     ] = False,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     json_out: JsonOpt = False,
 ) -> None:
     """Protocol P1: per-user temporal 80/20 split, NDCG@10 and Recall@20, one line per model.
+
+    Map keys: user (or customer), item, rating, time; default --map
+    user=user_id,item=item_id,rating=rating,time=timestamp.
 
     Positives are ratings >= --min-rating (all rows without ratings); users with < 5 positives
     are dropped; the last 20% of each user's positives by time are the test set; every item is
     ranked, the user's train items excluded. Peers: popularity, EASE (λ 100/300/1000),
     implicit ALS (4 settings), implicit BM25 item-kNN.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
     try:
-        split, candidates = Evaluation.topn_candidates(
-            data,
-            mapping,
-            min_rating=min_rating,
-            models=[m.strip() for m in models.split(",") if m.strip()],
-            peers=peers,
-            tune=tune,
-        )
-        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+        with steps(enabled=not json_out) as shown:
+            shown.phase(f"reading {data.name}" + (", tuning on a validation split" if tune else ""))
+            split, candidates = Evaluation.topn_candidates(
+                data,
+                mapping,
+                min_rating=min_rating,
+                models=[m.strip() for m in models.split(",") if m.strip()],
+                peers=peers,
+                tune=tune,
+                encoding=encoding,
+                decimal=decimal,
+            )
+            shown.count("models", len(candidates), "models")
             show = _emit_row(json_out)
 
             def on_result(row: dict[str, Any]) -> None:
                 show(row)
-                advance(1)
+                shown(1)
 
             Evaluation.topn(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:
@@ -341,31 +381,40 @@ def evaluate_sessions_command(
     ] = None,
     models: ModelsOpt = "sknn",
     peers: PeersOpt = True,
+    encoding: EncodingOpt = "utf-8",
+    decimal: DecimalOpt = ".",
     json_out: JsonOpt = False,
 ) -> None:
     """Protocol S1: next-click prediction in sessions, HR@20 and MRR@20, one line per model.
 
     Test items unseen in train are dropped, then sessions shorter than 2; at every position the
     model sees the clicks so far and returns 20 items. Map keys: session, item, time
-    (customer, offset_ms optional). Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
+    (customer, offset_ms optional); default --map session=session_id,item=item_id,time=timestamp.
+    Peers: popularity, EASE (λ 100/300/1000), ALS, BM25 kNN.
     """
+    from omotenashi.cli._common import steps
     from omotenashi.services import Evaluation
 
+    files = ", ".join(f.name for f in (data, train_file, test_file) if f is not None)
     try:
-        split, candidates = Evaluation.sessions_candidates(
-            mapping,
-            data=data,
-            train=train_file,
-            test=test_file,
-            models=[m.strip() for m in models.split(",") if m.strip()],
-            peers=peers,
-        )
-        with progress_bar("models", len(candidates), enabled=not json_out) as advance:
+        with steps(enabled=not json_out) as shown:
+            shown.phase(f"reading {files or 'the clicks'}")
+            split, candidates = Evaluation.sessions_candidates(
+                mapping,
+                data=data,
+                train=train_file,
+                test=test_file,
+                models=[m.strip() for m in models.split(",") if m.strip()],
+                peers=peers,
+                encoding=encoding,
+                decimal=decimal,
+            )
+            shown.count("models", len(candidates), "models")
             show = _emit_row(json_out)
 
             def on_result(row: dict[str, Any]) -> None:
                 show(row)
-                advance(1)
+                shown(1)
 
             Evaluation.sessions(split, candidates, on_result=on_result)
     except (OmotenashiError, ValueError) as exc:

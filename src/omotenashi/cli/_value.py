@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from omotenashi.cli._apps import app
+from omotenashi.cli._common import DecimalOpt, EncodingOpt
 from omotenashi.errors import OmotenashiError
 
 value_app = typer.Typer(
@@ -50,13 +50,6 @@ SepOpt = Annotated[
     typer.Option(
         "--sep", help="Delimiter of a text file: ',', 'tab' or 'whitespace' (default ',')."
     ),
-]
-EncodingOpt = Annotated[
-    str,
-    typer.Option("--encoding", help="Text encoding of a text file, e.g. utf-8, latin-1, cp1252."),
-]
-DecimalOpt = Annotated[
-    str, typer.Option("--decimal", help="Decimal mark of numbers in a text file: . or , (3,5).")
 ]
 ColumnsOpt = Annotated[
     str | None,
@@ -110,8 +103,10 @@ AttributesOpt = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=1)
+    """One error line; exit code 2 for bad input (see ``cli._common.exit_code``)."""
+    from omotenashi.cli._common import fail
+
+    return fail(exc)
 
 
 def _load(
@@ -127,7 +122,11 @@ def _load(
     decimal: str = ".",
 ) -> tuple[Any, Any]:
     """(transactions, attributes) from a file or from the store."""
+    from omotenashi.errors import DataError
     from omotenashi.services import Value
+
+    if kind not in ("purchase", "visit"):  # checked in file mode too, where it is not used
+        raise DataError(f"--kind: {kind!r} is not purchase or visit", field="kind")
 
     if transactions is not None:
         if not mapping:
@@ -192,23 +191,27 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _kv_table(title: str, items: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for k, v in items.items():
-        table.add_row(k, _fmt(v))
-    return table
+def _kv_table(title: str, items: dict[str, Any]) -> Any:
+    """Name and figure per line; figures are never cut (``cli._common.figure_tables``)."""
+    from rich.console import Group
+
+    from omotenashi.cli._common import figure_tables
+
+    rows = [[k, _fmt(v)] for k, v in items.items()]
+    return Group(*figure_tables(title, ["name", "value"], rows, show_header=False))
 
 
-def _frame_table(title: str, frame: Any, index_name: str) -> Table:
-    table = Table(title=title)
-    table.add_column(index_name, style="bold")
-    for col in frame.columns:
-        table.add_column(str(col), justify="left" if col == "description" else "right")
-    for idx, row in frame.iterrows():
-        table.add_row(str(idx), *(_fmt(v) for v in row.tolist()))
-    return table
+def _frame_table(title: str, frame: Any, index_name: str) -> Any:
+    """A frame as tables whose figures are never cut: at 80 columns a wide frame is split in
+    parts that repeat the first column, and headers wrap (``cli._common.figure_tables``)."""
+    from rich.console import Group
+
+    from omotenashi.cli._common import figure_tables
+
+    headers = [index_name, *(str(c) for c in frame.columns)]
+    numeric = [False] + [str(c) not in ("description", "segment") for c in frame.columns]
+    rows = [[str(idx), *(_fmt(v) for v in row.tolist())] for idx, row in frame.iterrows()]
+    return Group(*figure_tables(title, headers, rows, numeric=numeric))
 
 
 @value_app.command("fit")

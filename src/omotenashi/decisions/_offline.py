@@ -52,16 +52,22 @@ class LoggedRequests:
     pair_features: np.ndarray | None = None
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """A CSV/Parquet/JSON-lines log, read by the one reader of ``omotenashi.files``."""
+def _read_table(
+    path: Path, *, encoding: str = "utf-8", decimal: str = ".", sep: str | None = ","
+) -> pd.DataFrame:
+    """A CSV/Parquet/JSON-lines log, read by the one reader of ``omotenashi.files`` (text in
+    ``encoding``, numbers with the ``decimal`` mark; ``sep`` None: sniffed from the header)."""
+    options = CsvOptions(sep=sep, text=False, encoding=encoding, decimal=decimal)
     if not path.exists():
         raise DataError(f"logs: file {path.name} does not exist", field="logs")
-    return read_table(path, CsvOptions(sep=",", text=False), field="logs")
+    return read_table(path, options, field="logs")
 
 
-def read_decisions(path: str | Path) -> LoggedRequests:
+def read_decisions(
+    path: str | Path, *, encoding: str = "utf-8", decimal: str = "."
+) -> LoggedRequests:
     """Rewarded rows of a decision log: a SQLite file, a PostgreSQL store's log (its URL), or a
-    CSV/parquet export of ``to_frame``.
+    CSV/parquet export of ``to_frame`` (a CSV in ``encoding`` with the ``decimal`` mark).
 
     All points in the file must share the variants (pass one point's export).
     """
@@ -75,7 +81,7 @@ def read_decisions(path: str | Path) -> LoggedRequests:
             log.close()
     else:
         path = Path(path)
-        frame = _read_table(path)
+        frame = _read_table(path, encoding=encoding, decimal=decimal)
     need = ("variant", "propensity", "probabilities", "reward")
     missing = [c for c in need if c not in frame.columns]
     if missing:
@@ -141,7 +147,13 @@ def read_obd(path: str | Path) -> LoggedRequests:
 MAP_ROLES = BANDIT_LOGS.known
 
 
-def read_mapped(path: str | Path, mapping: str | Mapping[str, str]) -> LoggedRequests:
+def read_mapped(
+    path: str | Path,
+    mapping: str | Mapping[str, str],
+    *,
+    encoding: str = "utf-8",
+    decimal: str = ".",
+) -> LoggedRequests:
     """Any log table described by a column map.
 
     Parameters
@@ -152,9 +164,12 @@ def read_mapped(path: str | Path, mapping: str | Mapping[str, str]) -> LoggedReq
         ``action``, ``reward`` and ``pscore`` name one column each; ``context`` (optional) is a
         comma-separated list of columns or shell patterns (``user_feature_*``). Text is parsed by
         the one ``--map`` parser (``action=item_id,reward=click,pscore=propensity_score``).
+    encoding, decimal : str
+        Text encoding and decimal mark of a CSV file (``latin-1``, ``shift_jis``; ``","`` for
+        ``0,25``); its separator is read from the header line.
     """
     mapping = parse_column_map(mapping, BANDIT_LOGS)
-    frame = _read_table(Path(path))
+    frame = _read_table(Path(path), encoding=encoding, decimal=decimal, sep=None)
     for role in ("action", "reward", "pscore"):
         if mapping[role] not in frame.columns:
             raise DataError(
@@ -182,17 +197,24 @@ def read_mapped(path: str | Path, mapping: str | Mapping[str, str]) -> LoggedReq
 
 
 def read_logs(
-    path: str | Path, *, preset: str | None = None, mapping: str | Mapping[str, str] | None = None
+    path: str | Path,
+    *,
+    preset: str | None = None,
+    mapping: str | Mapping[str, str] | None = None,
+    encoding: str = "utf-8",
+    decimal: str = ".",
 ) -> LoggedRequests:
-    """Read logs by preset (``obd`` or ``decisions``) or by column map (exactly one of them)."""
+    """Read logs by preset (``obd`` or ``decisions``) or by column map (exactly one of them);
+    ``encoding`` and ``decimal`` describe a CSV file read with a map or a decisions export."""
     if (preset is None) == (mapping is None):
         raise DataError("logs: give either a preset or a column map", field="preset")
+    CsvOptions(encoding=encoding, decimal=decimal)  # an unknown encoding or mark: named at once
     if mapping is not None:
-        return read_mapped(path, mapping)
+        return read_mapped(path, mapping, encoding=encoding, decimal=decimal)
     if preset == "obd":
         return read_obd(path)
     if preset == "decisions":
-        return read_decisions(path)
+        return read_decisions(path, encoding=encoding, decimal=decimal)
     raise DataError(f"preset: unknown {preset!r}; use obd or decisions", field="preset")
 
 
@@ -218,6 +240,8 @@ def logged_action_dist(
         out[i, cand] = policy.probabilities(ctx, [requests.actions[a] for a in cand])
         if progress is not None and (i + 1) % 500 == 0:
             progress(i + 1)
+    if progress is not None and len(requests.contexts) % 500:
+        progress(len(requests.contexts))  # the last rounds too
     return out
 
 
@@ -230,15 +254,16 @@ def learn_from_log(
     for i, ctx in enumerate(requests.contexts):
         cand: Sequence[int] = requests.eligible[i] if requests.eligible is not None else everyone
         a = int(log.action[i])
-        if a not in cand:
-            continue
-        policy.update(
-            ctx,
-            [requests.actions[c] for c in cand],
-            list(cand).index(a),
-            float(log.reward[i]),
-            float(log.pscore[i]),
-        )
-        if progress is not None and (i + 1) % 500 == 0:
+        if a in cand:
+            policy.update(
+                ctx,
+                [requests.actions[c] for c in cand],
+                list(cand).index(a),
+                float(log.reward[i]),
+                float(log.pscore[i]),
+            )
+        if progress is not None and (i + 1) % 500 == 0:  # skipped rounds count as done
             progress(i + 1)
+    if progress is not None and len(requests.contexts) % 500:
+        progress(len(requests.contexts))  # the last rounds too
     return policy

@@ -234,6 +234,8 @@ def simulate(
             engine.reward(*pending.pop(0))
         if progress is not None and (t + 1) % 1000 == 0:
             progress(t + 1)
+    if progress is not None and n_rounds % 1000:
+        progress(n_rounds)  # the last rounds too: a bar ends at the rounds really run
     for decision_id, value in pending:
         engine.reward(decision_id, value)
     return SimulationResult(chosen, expected, clicks, time.perf_counter() - start)

@@ -28,9 +28,12 @@ from omotenashi.files import (
 parse_map = parse_column_map
 
 
-def _read(path: str | os.PathLike, positional: bool) -> pd.DataFrame:
-    """The file with pandas' types (latin-1 text: old rating files are not UTF-8)."""
-    options = CsvOptions(header=not positional, encoding="latin-1", text=False)
+def _read(
+    path: str | os.PathLike, positional: bool, encoding: str = "utf-8", decimal: str = "."
+) -> pd.DataFrame:
+    """The file with pandas' types: text in ``encoding`` (a file that is not is refused with its
+    line and a hint, never read as the wrong characters), numbers with the ``decimal`` mark."""
+    options = CsvOptions(header=not positional, encoding=encoding, decimal=decimal, text=False)
     return read_table(Path(path), options, field="data")
 
 
@@ -59,20 +62,30 @@ def _time(values: pd.Series, key: str) -> pd.Series:
         raise DataError(f"column for {key!r} is not a time: {exc}", field=key) from exc
 
 
-def _load(path, mapping, keys: MapKeys) -> pd.DataFrame:
+def _load(
+    path, mapping, keys: MapKeys, encoding: str = "utf-8", decimal: str = "."
+) -> pd.DataFrame:
     mapping = parse_column_map(mapping, keys)
     positional = all(v.isdigit() for v in mapping.values())
-    frame = _read(path, positional)
+    frame = _read(path, positional, encoding, decimal)
     return pd.DataFrame({k: _column(frame, v, k, path).to_numpy() for k, v in mapping.items()})
 
 
-def read_interactions(path: str | os.PathLike, mapping: str | dict[str, str]) -> pd.DataFrame:
+def read_interactions(
+    path: str | os.PathLike,
+    mapping: str | dict[str, str],
+    *,
+    encoding: str = "utf-8",
+    decimal: str = ".",
+) -> pd.DataFrame:
     """Read a ratings/interactions file for protocol P1.
 
     Map keys: ``user``, ``item`` (required), ``rating``, ``time`` (optional; numbers are unix
     seconds). Returns columns ``user_id``, ``item_id`` and ``rating``/``timestamp`` when mapped.
+    ``encoding`` is the file's text encoding (``latin-1``, ``shift_jis`` ...), ``decimal`` its
+    decimal mark (``","`` reads ratings written ``3,5``).
     """
-    raw = _load(path, mapping, INTERACTIONS)
+    raw = _load(path, mapping, INTERACTIONS, encoding, decimal)
     out = pd.DataFrame({"user_id": raw["user"], "item_id": raw["item"]})
     if "rating" in raw:
         out["rating"] = pd.to_numeric(raw["rating"], errors="coerce")
@@ -83,15 +96,21 @@ def read_interactions(path: str | os.PathLike, mapping: str | dict[str, str]) ->
     return out
 
 
-def read_sessions(path: str | os.PathLike, mapping: str | dict[str, str]) -> pd.DataFrame:
+def read_sessions(
+    path: str | os.PathLike,
+    mapping: str | dict[str, str],
+    *,
+    encoding: str = "utf-8",
+    decimal: str = ".",
+) -> pd.DataFrame:
     """Read a click file for protocol S1.
 
     Map keys: ``session``, ``item``, ``time`` (required), ``customer`` and ``offset_ms``
     (optional: milliseconds added to ``time``, e.g. diginetica's ``timeframe`` on ``eventdate``).
     Returns ``session_id``, ``item_id``, ``timestamp``, ``date`` (day of ``time``) and
-    ``customer_id`` when mapped.
+    ``customer_id`` when mapped. ``encoding`` and ``decimal`` as for :func:`read_interactions`.
     """
-    raw = _load(path, mapping, SESSIONS)
+    raw = _load(path, mapping, SESSIONS, encoding, decimal)
     when = _time(raw["time"], "time")
     out = pd.DataFrame({"session_id": raw["session"], "item_id": raw["item"].astype(str)})
     out["date"] = when.dt.floor("D")

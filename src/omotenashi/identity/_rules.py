@@ -78,7 +78,10 @@ def identify(
     """Link an anonymous id and other identities (e-mail, phone, ...) to a customer."""
     at = now_micros() if at is None else at
     with store.transaction():
-        result = LinkResult(resolve_customer(store, clean_id(customer_id, "customer_id")))
+        customer = clean_id(customer_id, "customer_id")
+        if not customer:
+            raise DataError("customer_id: empty id (give the customer's id)", field="customer_id")
+        result = LinkResult(resolve_customer(store, customer))
         pairs: list[tuple[str, str]] = []
         if anonymous_id:
             pairs.append(normalise_identity("anonymous", anonymous_id))

@@ -279,7 +279,7 @@ def top_customers(
 ) -> pd.DataFrame:
     """The best ``n`` customers: highest monetary or frequency, or most recent buyers."""
     if by not in ("monetary", "frequency", "recency"):
-        raise DataError("by must be one of monetary, frequency, recency", field="by")
+        raise DataError(f"by: {by!r} is not monetary, frequency or recency", field="by")
     if n < 1:
         raise DataError("n must be at least 1", field="n")
     frame = rfm_table(store, as_of=as_of)

@@ -281,7 +281,12 @@ class Decisions:
         """Run one policy on the synthetic artwork environment; its regret and speed."""
         env = ArtworkSimulator(random_state=seed)
         engine = DecisionEngine(random_state=seed + 1)
-        engine.register(env.decision_point(kind, {"exploration_floor": floor}))
+        try:
+            point = env.decision_point(kind, {"exploration_floor": floor})
+        except ValueError as exc:  # pydantic's ValidationError: the kind is not a policy
+            allowed = "uniform, epsilon-greedy, linucb, linear-ts, logistic-ts or vw"
+            raise DataError(f"policy {kind!r}: use {allowed}", field="policies") from exc
+        engine.register(point)
         res = simulate(engine, env, rounds, delay=delay, progress=progress)
         return {
             "policy": kind,

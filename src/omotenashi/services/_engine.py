@@ -223,11 +223,13 @@ class Omotenashi:
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import an events file with a column map, or a dataset with a preset.
 
         ``encoding`` is the text encoding of a CSV file (``latin-1``, ``cp1252``, ``shift_jis``
-        ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``)."""
+        ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
+        ``progress`` gets the file rows read; ``phase`` each step after the reading."""
         return self.ingest.import_events(
             path,
             mapping=mapping,
@@ -241,6 +243,7 @@ class Omotenashi:
             skip_bad_rows=skip_bad_rows,
             rejects_path=rejects_path,
             progress=progress,
+            phase=phase,
         )
 
     def expected_rows(self, path: str | os.PathLike[str], preset: str | None = None) -> int | None:
@@ -256,10 +259,17 @@ class Omotenashi:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
         return self.ingest.import_items(
-            path, mapping=mapping, list_sep=list_sep, sep=sep, encoding=encoding, decimal=decimal
+            path,
+            mapping=mapping,
+            list_sep=list_sep,
+            sep=sep,
+            encoding=encoding,
+            decimal=decimal,
+            phase=phase,
         )
 
     def import_customers(
@@ -270,10 +280,11 @@ class Omotenashi:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
         return self.ingest.import_customers(
-            path, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal
+            path, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal, phase=phase
         )
 
 

@@ -35,9 +35,13 @@ class Evaluation:
         models: Sequence[str] = ("recent_ease",),
         peers: bool = True,
         tune: bool = False,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> tuple[Any, list[tuple[str, Any]]]:
-        """Protocol P1's split of ``data`` and the models to run on it (peers, ours, tuned)."""
-        split = ev.split_p1(ev.read_interactions(data, mapping), min_rating=min_rating)
+        """Protocol P1's split of ``data`` and the models to run on it (peers, ours, tuned);
+        ``encoding`` and ``decimal`` describe a text file."""
+        interactions = ev.read_interactions(data, mapping, encoding=encoding, decimal=decimal)
+        split = ev.split_p1(interactions, min_rating=min_rating)
         candidates = ev.topn_peers() if peers else []
         for name in models:
             candidates.append((name, make_model(name)))
@@ -60,12 +64,19 @@ class Evaluation:
         test: str | Path | None = None,
         models: Sequence[str] = ("sknn",),
         peers: bool = True,
+        encoding: str = "utf-8",
+        decimal: str = ".",
     ) -> tuple[Any, list[tuple[str, Any]]]:
-        """Protocol S1's split (one file, or train and test files) and the models to run."""
+        """Protocol S1's split (one file, or train and test files) and the models to run;
+        ``encoding`` and ``decimal`` describe the text files."""
+
+        def read(path: str | Path) -> Any:
+            return ev.read_sessions(path, mapping, encoding=encoding, decimal=decimal)
+
         if data is not None:
-            split = ev.split_sessions_last(ev.read_sessions(data, mapping), order_by="date")
+            split = ev.split_sessions_last(read(data), order_by="date")
         elif train is not None and test is not None:
-            split = ev.prepare_s1(ev.read_sessions(train, mapping), ev.read_sessions(test, mapping))
+            split = ev.prepare_s1(read(train), read(test))
         else:
             raise ValueError("give --train and --test, or --data")
         candidates = ev.session_peers() if peers else []
@@ -94,18 +105,22 @@ class Evaluation:
         seed: int = 0,
         truth: LoggedRequests | None = None,
         progress: Callable[[int], Any] | None = None,
+        phase: Callable[[str], Any] | None = None,
     ) -> list[Row]:
         """Estimate ``policy``'s value from logs of another policy (off-policy evaluation).
 
         One row per estimator (``estimator``, ``value``, ``ci_low``, ``ci_high``, ``ess``);
         with ``truth`` (on-policy logs of the evaluated policy) also ``truth``, ``rel_error``
-        and ``covered``.
+        and ``covered``. ``progress`` gets the rounds the policy has scored so far, ``phase``
+        the name of the estimation step that follows.
         """
         log = requests.log
         if policy.kind == "uniform" and requests.eligible is None:
             dist = np.full((log.n_rounds, log.n_actions), 1.0 / log.n_actions)
         else:
             dist = logged_action_dist(policy, requests, progress=progress)
+        if phase is not None:
+            phase(f"estimating ({n_bootstrap:,} bootstrap resamples)")
         results = evaluate_policy(
             log,
             dist,

@@ -180,8 +180,12 @@ class Ingest:
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import an events file with a column map, or a dataset with a preset."""
+        """Import an events file with a column map, or a dataset with a preset.
+
+        ``progress`` gets the file rows read, chunk by chunk; ``phase`` the name of each step
+        after the reading (writing, linking identities, committing)."""
         from omotenashi.importers import (
             CsvOptions,
             EventDefaults,
@@ -231,6 +235,7 @@ class Ingest:
             skip_bad_rows=skip_bad_rows,
             rejects_path=Path(rejects_path) if rejects_path else None,
             progress=progress,
+            phase=phase,
         )
 
     def import_preset(
@@ -240,6 +245,7 @@ class Ingest:
         *,
         name: str | None = None,
         progress: Callable[[int], None] | None = None,
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import a known dataset layout; ``name`` is what the import ledger records."""
         from omotenashi.importers import preset_plan, run_import
@@ -247,7 +253,7 @@ class Ingest:
         plan = preset_plan(preset, Path(path))
         if name is not None:
             plan.name = name
-        return run_import(self.store, plan, progress=progress)
+        return run_import(self.store, plan, progress=progress, phase=phase)
 
     def expected_rows(self, path: str | os.PathLike[str], preset: str | None = None) -> int | None:
         """How many rows an import will read (for progress bars)."""
@@ -269,6 +275,7 @@ class Ingest:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
         from omotenashi.importers import (
@@ -290,7 +297,7 @@ class Ingest:
             items=items_from_file(Path(path), columns, list_sep=list_sep, csv_options=options),
             name=str(path),
         )
-        return run_import(self.store, plan)
+        return run_import(self.store, plan, phase=phase)
 
     def import_customers(
         self,
@@ -300,6 +307,7 @@ class Ingest:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import customer attributes (``customer`` plus any columns, or attr.NAME ones).
 
@@ -324,7 +332,7 @@ class Ingest:
             customers=customers_from_file(Path(path), columns, csv_options=options),
             name=str(path),
         )
-        return run_import(self.store, plan)
+        return run_import(self.store, plan, phase=phase)
 
     def import_sources(self) -> list[str]:
         """Names of the imports recorded in the store."""

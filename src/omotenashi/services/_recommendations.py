@@ -122,8 +122,23 @@ class Recommendations:
         return model, meta
 
     def model_customers(self, model: str | None = None) -> int:
-        """How many customers the model knows (the rows of :meth:`for_all_customers`)."""
-        return len(self.model(model)[0].user_ids_)
+        """How many customers :meth:`for_all_customers` recommends for (its progress total)."""
+        estimator, _ = self.model(model)
+        return len(self._batch_customers(estimator))
+
+    def _batch_customers(self, estimator: Any) -> list[str]:
+        """The customers of a batch: the customer ids of the store's events that the model
+        knows (the model also knows people by merged or anonymous ids, which are not customers
+        to write rows for); every id the model knows when the events name no customer."""
+        events = self._om.events_frame()
+        in_model = estimator.user_ids_
+        if "customer_id" in events.columns:
+            known = pd.unique(events["customer_id"].dropna().astype(str))
+            members = set(in_model.tolist())
+            customers = [c for c in known if c in members]
+            if customers:
+                return customers
+        return [str(u) for u in in_model]
 
     # -- people --------------------------------------------------------------------------------
     def person(self, customer_id: str) -> str:
@@ -193,9 +208,13 @@ class Recommendations:
         rules: Rules | None = None,
         model: str | None = None,
         progress: Callable[[int], None] | None = None,
+        total: Callable[[int], None] | None = None,
     ) -> pd.DataFrame:
         """Top-``n`` for every known customer, already-seen items excluded unless rules say
         otherwise.
+
+        ``total`` is called once with the number of customers before the first is scored,
+        ``progress`` with the number scored after each batch: they add up to that total.
 
         Returns
         -------
@@ -204,12 +223,9 @@ class Recommendations:
             fewer allowed items have fewer rows.
         """
         estimator, _ = self.model(model)
-        events = self._om.events_frame()
-        customers = None
-        if "customer_id" in events.columns:
-            known = pd.unique(events["customer_id"].dropna().astype(str))
-            in_model = set(estimator.user_ids_.tolist())
-            customers = [c for c in known if c in in_model] or None
+        customers = self._batch_customers(estimator)
+        if total is not None:
+            total(len(customers))
         users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
         width = ids.shape[1]
         frame = pd.DataFrame(

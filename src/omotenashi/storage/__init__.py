@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path as _Path
 
+from omotenashi.errors import NotFound as _NotFound
 from omotenashi.errors import StorageError as _StorageError
 from omotenashi.storage._artefacts import FolderArtefacts, LockHeld
 from omotenashi.storage._base import (
@@ -113,7 +114,10 @@ def open_store(url: str | os.PathLike[str] | None = None, *, create: bool = True
         )
     path = sqlite_path(location)
     if path != ":memory:" and not create and not _Path(path).exists():
-        raise _StorageError(f"no store at {path!r}: run `omotenashi init` or import data first")
+        raise _NotFound(f"no store at {path!r}: run `omotenashi init` or import data first")
+    if path != ":memory:" and not _Path(path).parent.is_dir():
+        folder = str(_Path(path).parent)
+        raise _NotFound(f"no store at {path!r}: the folder {folder!r} does not exist")
     return SQLiteStore(path, url=text, synchronous=synchronous)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import psycopg
 from psycopg.types.numeric import FloatDumper, Int8Dumper
 
-from omotenashi.errors import StorageError
+from omotenashi.errors import NotFound, StorageError
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage._sql import Dialect
 from omotenashi.storage._transaction import Transactions
@@ -231,7 +231,7 @@ class Database(Transactions):
             if version and int(version[0][0]) == SCHEMA_VERSION:
                 return
         elif not create:
-            raise StorageError(
+            raise NotFound(
                 f"no store in schema {self.target.schema!r} of database "
                 f"{self.target.database!r}: run `omotenashi init` or import data first"
             )
