@@ -33,7 +33,12 @@ def _row_normalise(M: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def rp3beta_weights(
-    X: sp.csr_matrix, alpha: float, beta: float, k: int, block: int = 512
+    X: sp.csr_matrix,
+    alpha: float,
+    beta: float,
+    k: int,
+    normalize: bool = True,
+    block: int = 512,
 ) -> sp.csr_matrix:
     """RP3beta item-item weights for the interaction matrix ``X`` (users × items).
 
@@ -47,6 +52,9 @@ def rp3beta_weights(
         Popularity penalisation of the arrival item (>= 0; 0 is P3alpha).
     k : int
         Neighbours kept per item (>= 1).
+    normalize : bool
+        Scale each row to sum 1 after keeping the ``k`` largest (as in Dacrema et al.'s
+        evaluation): every history item then hands out the same total weight.
     block : int
         Items computed per dense block (bounds memory to ``block × n_items``).
 
@@ -89,7 +97,7 @@ def rp3beta_weights(
         shape=(n_items, n_items),
     )
     B.sort_indices()
-    return B
+    return _row_normalise(B).astype(np.float32) if normalize else B
 
 
 class RP3beta(_ItemItemModel):
@@ -104,6 +112,8 @@ class RP3beta(_ItemItemModel):
         to the power ``beta``. 0 gives P3alpha; around 0.5 is usual.
     k : int
         Neighbours kept per item.
+    normalize : bool
+        Rows of the item-item matrix sum to 1 (each history item hands out the same weight).
     recency_boost, recency_scale, popularity_exponent : float
         As in :class:`EASE` (scoring only).
     """
@@ -115,6 +125,7 @@ class RP3beta(_ItemItemModel):
         alpha: float = 1.0,
         beta: float = 0.5,
         k: int = 200,
+        normalize: bool = True,
         recency_boost: float = 0.0,
         recency_scale: float = 10.0,
         popularity_exponent: float = 0.0,
@@ -122,6 +133,7 @@ class RP3beta(_ItemItemModel):
         self.alpha = alpha
         self.beta = beta
         self.k = k
+        self.normalize = normalize
         self.recency_boost = recency_boost
         self.recency_scale = recency_scale
         self.popularity_exponent = popularity_exponent
@@ -133,4 +145,6 @@ class RP3beta(_ItemItemModel):
             raise DataError(f"beta must be >= 0, got {self.beta}", field="beta")
         if not (isinstance(self.k, int | np.integer) and self.k >= 1):
             raise DataError(f"k must be a positive integer, got {self.k!r}", field="k")
-        self.B_ = rp3beta_weights(self.user_items_, float(self.alpha), float(self.beta), self.k)
+        self.B_ = rp3beta_weights(
+            self.user_items_, float(self.alpha), float(self.beta), self.k, bool(self.normalize)
+        )
