@@ -240,6 +240,9 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "goal_met": bool(gain >= GOAL),
             "recency_signal": auto["recency"].get("signal"),
             "peer_tuning_s": round(tune_s, 1),
+            "peer_trials": {r["model"]: r["trials"] for r in peer_rows},
+            "peer_budget_exhausted": peers.budget_exhausted,
+            "automatic_budget_exhausted": info["tuning"]["budget_exhausted"],
             "note": note,
         }
     reported = results["reporting_datasets"]

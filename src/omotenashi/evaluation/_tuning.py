@@ -68,7 +68,7 @@ class SearchSpace:
 
 
 _LOG_L2 = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
-_DAMPING = (("popularity_exponent", (0.0, 0.1, 0.2, 0.3)),)
+_DAMPING = (("popularity_exponent", (0.0, 0.1, 0.2, 0.3, 0.5)),)
 #: Recency grid searched when the data carry a recency signal (item-item models).
 RECENCY_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("recency_boost", (0.0, 1.0, 3.0, 10.0)),
@@ -432,7 +432,8 @@ def select_model(
                     pos = nxt
                     ahead = pos + direction
                     frontier = [ahead] if 0 <= ahead < len(values) else []
-            step(f"{c.name}: {name}={c.params.get(name)}", max(0, steps - (len(tried) - 1)))
+            kept = c.params.get(name, current)
+            step(f"{c.name}: {name}={kept}", max(0, steps - (len(tried) - 1)))
 
     table = []
     for c in sorted(cands, key=lambda c: -c.ndcg):
