@@ -150,3 +150,20 @@ def test_paired_t():
     assert paired_t(np.array([0.0, 0.0, 0.0])) == 0.0
     assert paired_t(np.array([1.0, 1.2, 0.8, 1.1])) > 2
     assert abs(paired_t(np.array([1.0, -1.0, 1.0, -1.0]))) < 1e-9
+
+
+def test_a_candidate_that_cannot_be_fitted_is_left_out(monkeypatch):
+    monkeypatch.setattr(tuning, "DENSE_ITEM_LIMIT", 5)
+    steps: list[tuple[int, int]] = []
+    selection = select_model(
+        ring_walks(True),
+        ["ease", "popularity"],
+        budget_s=5,
+        progress=lambda done, total, message: steps.append((done, total)),
+    )
+    assert selection.model == "popularity"
+    assert [row["model"] for row in selection.table] == ["popularity"]
+    assert "dense" in selection.skipped["ease"]
+    assert all(d <= t for d, t in steps) and steps[-1][0] == steps[-1][1]
+    with pytest.raises(DataError, match="no candidate model could be fitted"):
+        select_model(ring_walks(True), ["ease"], budget_s=5)

@@ -178,6 +178,8 @@ def train(
         else:
             why = recency.get("reason") or f"t = {recency.get('t', 0.0):.1f}"
             console.print(f"Recency signal: no ({why}); recency weighting not used.")
+        for name, reason in (tuning.get("skipped") or {}).items():
+            console.print(f"Left out: {name} ({reason}).")
         if tuning.get("budget_exhausted"):
             console.print(
                 f"The tuning budget ({tuning['budget_s']:g} s) ran out; "

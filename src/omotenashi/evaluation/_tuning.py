@@ -106,6 +106,9 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
     "popularity": SearchSpace({}),
 }
 
+#: Models that hold a dense item x item matrix, and the most items they are fitted on in tuning.
+DENSE = {"ease", "recent_ease"}
+DENSE_ITEM_LIMIT = 20_000
 #: Models whose scoring takes recency weighting and popularity damping (x · B models).
 ITEM_ITEM = {"ease", "recent_ease", "rp3beta", "itemknn", "itemknn_bm25"}
 
@@ -135,6 +138,9 @@ class Selection:
     budget_s : float
     budget_exhausted : bool
         Some steps were skipped for lack of time.
+    skipped : dict
+        Candidates left out, with the reason (their fit failed, or a catalogue too large for a
+        dense item x item matrix).
     """
 
     model: str
@@ -146,6 +152,7 @@ class Selection:
     seconds: float = 0.0
     budget_s: float = 0.0
     budget_exhausted: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -158,6 +165,7 @@ class Selection:
             "seconds": round(self.seconds, 2),
             "budget_s": self.budget_s,
             "budget_exhausted": self.budget_exhausted,
+            "skipped": self.skipped,
             "trials": len(self.trials),
         }
 
@@ -325,10 +333,15 @@ def select_model(
     recency_grid = RECENCY_GRID if extras and timed else ()
     n_item_item = sum(c.name in ITEM_ITEM for c in cands)
     total = len(cands) + (1 if extras and timed and n_item_item else 0)
-    for c in cands:
-        total += sum(len(v) - 1 for _, v in c.space.grid)
+
+    def planned(c: _Candidate) -> int:
+        n = sum(len(v) - 1 for _, v in c.space.grid)
         if extras and c.name in ITEM_ITEM:
-            total += sum(len(v) - 1 for _, v in c.space.extras + recency_grid)
+            n += sum(len(v) - 1 for _, v in c.space.extras + recency_grid)
+        return n
+
+    for c in cands:
+        total += planned(c)
     done = 0
     trials: list[dict[str, Any]] = []
     exhausted = False
@@ -359,11 +372,29 @@ def select_model(
             c.model.set_params(**c.params)  # back to the best scoring parameters
         return row, per_user
 
-    # 1. every candidate with its starting parameters
-    for c in cands:
-        evaluate(c, c.params)
+    # 1. every candidate with its starting parameters (one that cannot be fitted is left out)
+    learnable = int((val.train.groupby("item_id")["user_id"].nunique() >= 2).sum())
+    skipped: dict[str, str] = {}
+    for c in list(cands):
+        try:
+            if c.name in DENSE and learnable > DENSE_ITEM_LIMIT:
+                raise DataError(
+                    f"{learnable:,} items seen twice or more: more than the {DENSE_ITEM_LIMIT:,} "
+                    "its dense item x item matrix is allowed"
+                )
+            evaluate(c, c.params)
+        except (DataError, MemoryError) as exc:
+            skipped[c.name] = str(exc) or type(exc).__name__
+            cands.remove(c)
+            total -= planned(c)
+            step(f"{c.name}: left out ({skipped[c.name]})")
+            continue
         c.default_ndcg = c.ndcg
         step(f"{c.name}: NDCG@10 {c.ndcg:.4f} with its defaults")
+    if not cands:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        raise DataError(f"no candidate model could be fitted ({reasons})", field="candidates")
+    n_item_item = sum(c.name in ITEM_ITEM for c in cands)
 
     # 2. is there a recency signal in the timestamps?
     recency: dict[str, Any] = {"signal": False, "gain": 0.0, "t": 0.0, "rule": _RULE}
@@ -424,7 +455,11 @@ def select_model(
                     break
                 tried.add(nxt)
                 before = c.ndcg
-                row, _ = evaluate(c, {**c.params, name: values[nxt]})
+                try:
+                    row, _ = evaluate(c, {**c.params, name: values[nxt]})
+                except (DataError, MemoryError) as exc:
+                    step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
+                    continue
                 scores[nxt] = row["ndcg@10"]
                 step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
                 if row["ndcg@10"] > before:
@@ -464,6 +499,7 @@ def select_model(
         seconds=time.perf_counter() - start_time,
         budget_s=float(budget_s),
         budget_exhausted=exhausted,
+        skipped=skipped,
     )
 
 
