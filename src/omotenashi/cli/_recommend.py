@@ -110,9 +110,7 @@ def train(
     ] = False,
     budget: Annotated[
         float,
-        typer.Option(
-            "--budget", min=0.0, help="Seconds for tuning (0: compare defaults only).", metavar="S"
-        ),
+        typer.Option("--budget", min=0.0, help="Seconds for tuning (0: defaults only)."),
     ] = 120.0,
     weights: Annotated[
         str | None,
@@ -123,10 +121,10 @@ def train(
 ) -> None:
     """Train the recommender on the store's events and save a versioned model artefact.
 
-    Without --model each candidate's hyper-parameters are tuned on a validation split cut from
-    your own data (the last 20 % of each customer's interactions), within --budget seconds, and
-    the best (by NDCG@10) becomes the default. A session model for anonymous visits is trained
-    alongside.
+    Without --model each candidate is tuned on a validation split of your
+    data (the last 20 % of each customer's interactions) within --budget
+    seconds; the best by NDCG@10 becomes the default. A session model for
+    anonymous visits is trained alongside.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
