@@ -110,7 +110,7 @@ def train(
     ] = False,
     budget: Annotated[
         float,
-        typer.Option("--budget", min=0.0, help="Seconds for tuning (0: defaults only)."),
+        typer.Option("--budget", help="Seconds for tuning (0: defaults only)."),
     ] = 120.0,
     weights: Annotated[
         str | None,
@@ -138,15 +138,22 @@ def train(
     ]
     try:
         event_weights = parse_weights(weights)
-        with _engine(db) as om, Progress(*columns, console=err_console) as bar:
-            task = bar.add_task("", total=None)
+        bar = Progress(*columns, console=err_console)
+        tasks: list[Any] = []
 
-            def update(message: str, done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total, description=message[:40])
+        def update(message: str, done: int, total: int) -> None:
+            if not tasks:  # the bar appears with the first step (not before an input error)
+                bar.start()
+                tasks.append(bar.add_task("", total=total))
+            bar.update(tasks[0], completed=done, total=total, description=message[:40])
 
-            info = om.training.train(
-                model, tune=tune, budget=budget, weights=event_weights, progress=update
-            )
+        try:
+            with _engine(db) as om:
+                info = om.training.train(
+                    model, tune=tune, budget=budget, weights=event_weights, progress=update
+                )
+        finally:
+            bar.stop()
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     if json_out:
