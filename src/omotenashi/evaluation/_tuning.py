@@ -439,9 +439,8 @@ def select_model(
             if current not in values:
                 step(f"{c.name}: {name} kept", steps)
                 continue
-            tried = {values.index(current)}
-            scores = {values.index(current): c.ndcg}
             pos = values.index(current)
+            tried = {pos}
             # look both ways, then walk towards the better side while it improves
             frontier = [p for p in (pos - 1, pos + 1) if 0 <= p < len(values)]
             while frontier:
@@ -458,9 +457,9 @@ def select_model(
                 try:
                     row, _ = evaluate(c, {**c.params, name: values[nxt]})
                 except (DataError, MemoryError) as exc:
+                    c.model.set_params(**c.params)  # type: ignore[union-attr]
                     step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
                     continue
-                scores[nxt] = row["ndcg@10"]
                 step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
                 if row["ndcg@10"] > before:
                     direction = 1 if nxt > pos else -1
