@@ -49,6 +49,15 @@ def test_cli_train_recommend_similar_and_batch_on_a_real_store(
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["version"] == 1 and info["selection"]
+    assert all("params" in row and "default_ndcg@10" in row for row in info["selection"])
+    assert "recency" in info["tuning"]
+
+    result = runner.invoke(app, ["train", "--budget", "0", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "tuned settings" in result.stdout and "l2=" in result.stdout
+    assert "Recency signal" in result.stdout
+    result = runner.invoke(app, ["train", "--budget", "-1", "--db", str(db)])
+    assert result.exit_code == 2
 
     result = runner.invoke(
         app, ["recommend", "u0", "-n", "3", "--explain", "--json", "--db", str(db)]
@@ -150,3 +159,12 @@ def test_cli_evaluate_topn_and_sessions_print_one_json_line_per_model(tmp_path):
     bad = runner.invoke(app, ["evaluate", "topn", "--data", str(path), "--map", "user=nope,item=x"])
     assert bad.exit_code == 2
     assert "names no column" in bad.output
+
+
+def test_train_budget_default_is_the_services_default():
+    import inspect
+
+    from omotenashi.cli._recommend import train
+    from omotenashi.services import DEFAULT_BUDGET_S
+
+    assert inspect.signature(train).parameters["budget"].default == DEFAULT_BUDGET_S

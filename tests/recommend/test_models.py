@@ -14,6 +14,7 @@ from omotenashi.recommend import (
     ImplicitMF,
     ItemKNN,
     RecentEASE,
+    RP3beta,
     Rules,
     interactions_from_events,
     make_model,
@@ -61,6 +62,48 @@ def test_itemknn_cosine_matches_numpy():
     np.testing.assert_allclose(
         model._score(model.user_items_, model.user_ages_), X[user_rows][:, order] @ S, atol=1e-5
     )
+
+
+def _rp3beta_numpy(X: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """RP3beta written out from its definition (Paudel et al. 2016), dense."""
+    p_ui = X / X.sum(axis=1, keepdims=True)
+    p_iu = X.T / X.T.sum(axis=1, keepdims=True)
+    W = (p_iu**alpha) @ (p_ui**alpha) / (X > 0).sum(axis=0)[None, :] ** beta
+    np.fill_diagonal(W, 0.0)
+    return W
+
+
+def test_rp3beta_matches_its_definition():
+    rng = np.random.default_rng(5)
+    X = (rng.random((40, 10)) < 0.35).astype(float) * rng.integers(1, 4, size=(40, 10))
+    X = X[X.sum(axis=1) > 0]
+    rows, cols = np.nonzero(X)
+    frame = pd.DataFrame({"user_id": rows, "item_id": cols, "weight": X[rows, cols]})
+    model = RP3beta(alpha=0.7, beta=0.3, k=50, normalize=False).fit(frame)
+    order = [int(i) for i in model.item_ids_]
+    W = _rp3beta_numpy(X, 0.7, 0.3)[np.ix_(order, order)]
+    np.testing.assert_allclose(model.B_.toarray(), W, rtol=1e-5, atol=1e-7)
+    user_rows = [int(u) for u in model.user_ids_]
+    np.testing.assert_allclose(
+        model._score(model.user_items_, model.user_ages_),
+        X[user_rows][:, order] @ W,
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    # k keeps each item's k largest weights; normalize makes every row sum to 1
+    small = RP3beta(alpha=0.7, beta=0.3, k=3).fit(frame)
+    B = small.B_.toarray()
+    assert (np.count_nonzero(B, axis=1) <= 3).all()
+    np.testing.assert_allclose(B.sum(axis=1), 1.0, rtol=1e-5)
+    for j in range(len(order)):
+        kept = np.flatnonzero(B[j])
+        dropped = np.setdiff1d(np.flatnonzero(W[j]), kept)
+        if dropped.size:
+            assert W[j, kept].min() >= W[j, dropped].max() - 1e-9
+    with pytest.raises(DataError, match="beta"):
+        RP3beta(beta=-1.0).fit(frame)
+    with pytest.raises(DataError, match="alpha"):
+        RP3beta(alpha=0.0).fit(frame)
 
 
 def test_recency_boost_weights_recent_items_more():

@@ -50,27 +50,84 @@ def om(tmp_path, events, items):
     return FakeStore(events, items, tmp_path)
 
 
-def test_train_chooses_saves_versions_and_metadata(om):
-    info = train(om, candidates=("recent_ease", "popularity"))
-    assert info["model"] == "recent_ease"  # wins on the planted data's validation split
-    assert [r["model"] for r in info["selection"]] == ["recent_ease", "popularity"]
-    assert info["selection"][0]["ndcg@10"] > info["selection"][1]["ndcg@10"]
+def test_train_tunes_chooses_saves_versions_and_metadata(om):
+    steps: list[tuple[str, int, int]] = []
+    info = train(
+        om,
+        candidates=("ease", "popularity"),
+        progress=lambda message, done, total: steps.append((message, done, total)),
+    )
+    assert info["model"] == "ease"  # wins on the planted data's validation split
+    assert [r["model"] for r in info["selection"]] == ["ease", "popularity"]  # best first
+    best = info["selection"][0]
+    assert best["ndcg@10"] > info["selection"][1]["ndcg@10"]
+    assert best["trials"] > 1 and best["ndcg@10"] >= best["default_ndcg@10"]
+    assert info["tuned"] is True
+    assert info["tuning"]["validation"]["customers"] == 40
+    assert "signal" in info["tuning"]["recency"] and info["tuning"]["recency"]["rule"]
     assert info["version"] == 1 and info["session_model"] == "sknn"
     model, meta = load_model(om.root)
-    assert meta["model"] == "recent_ease"
+    assert meta["model"] == "ease"
     assert meta["data_range"][0].startswith("2025-03-01")
-    assert meta["params"]["l2"] == 200.0
-    assert meta["metrics"]["ndcg@10"] == info["selection"][0]["ndcg@10"]
-    assert train(om, "ease", session_model=False)["version"] == 1
-    assert train(om, "ease", session_model=False)["version"] == 2
-    assert load_model(om.root)[1]["model"] == "ease"
-    assert {m["model"] for m in list_versions(om.root)} == {"recent_ease", "ease", "sknn"}
+    # the saved model carries the tuned settings
+    for key, value in best["params"].items():
+        assert meta["params"][key] == value
+    assert meta["metrics"]["ndcg@10"] == best["ndcg@10"]
+    assert meta["selection"] == info["selection"]
+    # progress: from the first step to the last, never backwards
+    dones = [d for _, d, _ in steps]
+    assert dones == sorted(dones) and steps[-1][1] == steps[-1][2]
+    assert train(om, "rp3beta", session_model=False)["version"] == 1
+    assert train(om, "rp3beta", session_model=False)["version"] == 2
+    assert load_model(om.root)[1]["model"] == "rp3beta"
+    assert {m["model"] for m in list_versions(om.root)} == {"ease", "rp3beta", "sknn"}
+
+
+def test_train_tunes_on_the_store_data_only(om, monkeypatch):
+    """A store holding the training part of a split: nothing the tuning fits or scores touches
+    the held-out rows."""
+    from omotenashi.evaluation import split_p1
+    from omotenashi.recommend import Recommender
+
+    events = om.events_frame()
+    pairs = events.rename(columns={"person_id": "user_id"})
+    outer = split_p1(pairs[["user_id", "item_id", "timestamp"]], min_rating=None)
+    test = set(zip(outer.test["user_id"], outer.test["item_id"], strict=True))
+    key = list(zip(events["person_id"], events["item_id"], strict=True))
+    om._events = events[[k not in test for k in key]]
+    seen: list[set[tuple[str, str]]] = []
+    original = Recommender.fit
+
+    def spy(self, interactions, items=None):
+        seen.append(set(zip(interactions["user_id"], interactions["item_id"], strict=True)))
+        return original(self, interactions, items)
+
+    monkeypatch.setattr(Recommender, "fit", spy)
+    info = train(om, session_model=False)
+    assert len(seen) > 5 and info["tuned"]
+    assert all(not s & test for s in seen)
+
+
+def test_train_budget_zero_compares_defaults_only(om):
+    info = train(om, budget=0, session_model=False)
+    assert all(row["trials"] == 1 for row in info["selection"])
+    assert info["tuned"] is False and info["tuning"]["budget_exhausted"] is True
+    assert {r["model"] for r in info["selection"]} == {
+        "ease",
+        "rp3beta",
+        "itemknn",
+        "als",
+        "popularity",
+    }
+    with pytest.raises(DataError, match="budget"):
+        train(om, budget=-1)
 
 
 def test_train_with_tuning_records_it(om):
     info = train(om, "recent_ease", tune=True, session_model=False)
     assert info["tuned"] is True
     assert info["metrics"] is not None
+    assert [r["model"] for r in info["selection"]] == ["recent_ease"]
 
 
 def test_requests_through_the_store(om):

@@ -33,9 +33,20 @@ from omotenashi.evaluation._runner import (
     topn_peers,
     tune,
 )
+from omotenashi.evaluation._tuning import (
+    SEARCH_SPACES,
+    SearchSpace,
+    Selection,
+    paired_t,
+    select_model,
+    validation_split,
+)
 from omotenashi.importers.presets import load_diginetica
 
 __all__ = [
+    "SEARCH_SPACES",
+    "SearchSpace",
+    "Selection",
     "SessionSplit",
     "TUNE_GRIDS",
     "TopNSplit",
@@ -50,13 +61,16 @@ __all__ = [
     "mrr_at_k",
     "ndcg_at_k",
     "novelty",
+    "paired_t",
     "prepare_s1",
     "read_interactions",
     "read_sessions",
     "recall_at_k",
+    "select_model",
     "session_peers",
     "split_p1",
     "split_sessions_last",
     "topn_peers",
     "tune",
+    "validation_split",
 ]

@@ -25,6 +25,7 @@ from omotenashi.recommend._data import (
     interactions_from_events,
     sessionize,
 )
+from omotenashi.recommend._graph import RP3beta, rp3beta_weights
 from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE, ease_weights
 from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
@@ -47,6 +48,7 @@ __all__ = [
     "ItemKNN",
     "MODELS",
     "Popularity",
+    "RP3beta",
     "Reason",
     "RecentEASE",
     "Recommendation",
@@ -63,6 +65,7 @@ __all__ = [
     "load_model",
     "make_model",
     "mmr_select",
+    "rp3beta_weights",
     "save_model",
     "sessionize",
 ]

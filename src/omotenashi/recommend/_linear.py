@@ -138,9 +138,9 @@ class EASE(_ItemItemModel):
             return
         # Items seen fewer than min_support times get no weights (they score 0): the cubic cost
         # of the inverse then grows with the items that can actually be learned.
-        small = ease_weights(self.user_items_[:, keep], self.l2)
         B = np.zeros((n, n), dtype=np.float32)
-        B[np.ix_(keep, keep)] = small
+        if keep.size:
+            B[np.ix_(keep, keep)] = ease_weights(self.user_items_[:, keep], self.l2)
         self.B_ = B
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from omotenashi.errors import DataError
 from omotenashi.recommend._base import Recommender
 from omotenashi.recommend._content import ContentBased, Hybrid
+from omotenashi.recommend._graph import RP3beta
 from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE
 from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
@@ -31,6 +32,7 @@ MODELS: dict[str, type[Recommender]] = {
         BM25ItemKNN,
         EASE,
         RecentEASE,
+        RP3beta,
         ImplicitMF,
         BPR,
         ContentBased,

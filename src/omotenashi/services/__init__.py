@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
+        DEFAULT_BUDGET_S,
         SESSION_MODEL,
         TOGETHER_MODEL,
         ModelSet,
@@ -168,6 +169,7 @@ _EXPORTS: dict[str, str] = {
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
     "AUTO_CANDIDATES": "_training",
+    "DEFAULT_BUDGET_S": "_training",
     "ModelSet": "_training",
     "SESSION_MODEL": "_training",
     "TOGETHER_MODEL": "_training",
@@ -208,6 +210,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",
     "FOLLOW_LIMIT",

@@ -42,7 +42,7 @@ TOGETHER_MODEL = "together"
 #: Session model trained next to the default model for anonymous visits.
 SESSION_MODEL = "sknn"
 #: Models compared on the customer's own data when ``train`` is given no model name.
-AUTO_CANDIDATES: tuple[str, ...] = ("recent_ease", "itemknn", "als", "popularity")
+AUTO_CANDIDATES: tuple[str, ...] = ("ease", "rp3beta", "itemknn", "als", "popularity")
 
 
 class StoreLike(Protocol):
@@ -60,18 +60,11 @@ def _items(om: StoreLike) -> pd.DataFrame | None:
     return items if items is not None and len(items) else None
 
 
-def _select(
-    interactions: pd.DataFrame, items: pd.DataFrame | None, candidates: Sequence[str]
-) -> tuple[str, list[dict[str, Any]]]:
-    from omotenashi.evaluation import evaluate_topn, split_p1
+#: Seconds ``train`` may spend tuning beyond scoring every candidate's defaults.
+DEFAULT_BUDGET_S = 120.0
 
-    try:
-        val = split_p1(interactions, min_rating=None, min_positives=5)
-    except DataError:
-        return candidates[-1], []
-    rows = evaluate_topn(val, [(name, make_model(name)) for name in candidates], items=items)
-    best = max(rows, key=lambda r: r["ndcg@10"])
-    return best["model"], rows
+#: ``progress(message, done, total)``: a step of training finished (``done`` of ``total``).
+TrainingProgress = Callable[[str, int, int], None]
 
 
 def train(
@@ -79,10 +72,11 @@ def train(
     model: str | None = None,
     *,
     tune: bool = False,
+    budget: float = DEFAULT_BUDGET_S,
     weights: EventWeights | None = None,
     candidates: Sequence[str] = AUTO_CANDIDATES,
     session_model: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: TrainingProgress | None = None,
 ) -> dict[str, Any]:
     """Train, version and save the default recommender (and the session model) of a store.
 
@@ -90,10 +84,13 @@ def train(
     ----------
     om : StoreLike
     model : str, optional
-        Model name; None compares ``candidates`` on a validation split cut from the store's own
-        data (last 20 % of each customer's interactions) and keeps the best by NDCG@10.
+        Model name; None tunes each of ``candidates`` on a validation split cut from the store's
+        own data (last 20 % of each customer's interactions) within ``budget`` seconds and keeps
+        the best by NDCG@10 (see :func:`omotenashi.evaluation.select_model`).
     tune : bool
-        Grid-search the chosen model's hyper-parameters on that validation split first.
+        With a ``model`` name: tune that model's hyper-parameters the same way first.
+    budget : float
+        Seconds the tuning may take beyond scoring each candidate's defaults (0: no tuning).
     weights : EventWeights, optional
         Event-type weights (default :data:`DEFAULT_EVENT_WEIGHTS`).
     candidates : sequence of str
@@ -101,62 +98,90 @@ def train(
     session_model : bool
         Also train the session model used for anonymous visits.
     progress : callable, optional
-        Receives a short message at each step.
+        Receives ``(message, done, total)`` after each step (``total`` may shrink when the
+        search finds it needs fewer steps).
 
     Returns
     -------
     dict
         Metadata of the saved model (``model``, ``version``, ``path``, ``params``,
-        ``data_range``, ``metrics``, ``selection``, ``fit_s``).
+        ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
+        with its tuned settings), ``tuning`` (recency test, validation sizes, time), ``fit_s``).
 
     Raises
     ------
     DataError
-        The store has no usable interactions (empty store).
+        The store has no usable interactions (empty store), or an unknown model name.
     """
-    from omotenashi.evaluation import TUNE_GRIDS
-    from omotenashi.evaluation import tune as tune_grid
+    from omotenashi.evaluation import select_model
 
-    say = progress or (lambda message: None)
+    if not budget >= 0:
+        raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
     weights = weights or EventWeights()
     events = om.events_frame()
     items = _items(om)
     interactions = interactions_from_events(events, weights)
     if interactions.empty:
         raise DataError("the store has no events with items yet: nothing to train on")
-    selection: list[dict[str, Any]] = []
-    if model is None:
-        say(f"comparing {', '.join(candidates)} on a validation split of your data")
-        model, selection = _select(interactions, items, candidates)
+    after = 1 + (1 if session_model else 0)
+    total = after
+
+    def say(message: str, done: int, of: int) -> None:
+        if progress is not None:
+            progress(message, done, of)
+
+    def tuning_step(done: int, of: int, message: str) -> None:
+        nonlocal total
+        total = of + after
+        say(message, done, total)
+
+    names = list(candidates) if model is None else ([model] if tune else [])
+    selection = None
     params: dict[str, Any] = {}
-    tuning: list[dict[str, Any]] = []
-    if tune and model in TUNE_GRIDS:
-        say(f"tuning {model} on the validation split")
+    if names:
+        say(f"tuning {', '.join(names)} on a validation split of your data", 0, total)
         try:
-            params, tuning = tune_grid(model, interactions, TUNE_GRIDS[model], items=items)
-        except DataError:
-            params, tuning = {}, []
-    say(f"fitting {model} on all {len(interactions):,} interactions")
+            selection = select_model(
+                interactions, names, items=items, budget_s=budget, progress=tuning_step
+            )
+        except DataError as exc:
+            if "validation split" not in str(exc):
+                raise
+            # too little data to validate on: the simplest candidate, untuned
+            model = model or names[-1]
+        if selection is not None:
+            model, params = selection.model, dict(selection.params)
+    assert model is not None
+    done = total - after
+    say(f"fitting {model} on all {len(interactions):,} interactions", done, total)
     estimator = make_model(model, **params)
     start = time.perf_counter()
     estimator.fit(interactions, items)
     fit_s = time.perf_counter() - start
-    chosen = next((r for r in selection if r["model"] == model), None)
-    best_tuned = max(tuning, key=lambda r: r["ndcg@10"]) if tuning else None
-    metrics = best_tuned or chosen
+    winner = selection.table[0] if selection is not None else None
     meta = {
         "saved_at": datetime.now(UTC).isoformat(),
         "fit_s": round(fit_s, 3),
         "metrics": (
-            {k: metrics[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")}
-            if metrics
+            {k: winner[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")}
+            if winner
             else None
         ),
-        "selection": [
-            {"model": r["model"], "ndcg@10": r["ndcg@10"], "recall@20": r["recall@20"]}
-            for r in selection
-        ],
-        "tuned": bool(tuning),
+        "selection": (
+            [
+                {k: row[k] for k in ("model", "params", "ndcg@10", "recall@20", "default_ndcg@10")}
+                | {"trials": row["trials"]}
+                for row in selection.table
+            ]
+            if selection is not None
+            else []
+        ),
+        "tuned": selection is not None and any(row["trials"] > 1 for row in selection.table),
+        "tuning": (
+            {k: v for k, v in selection.as_dict().items() if k not in ("model", "params", "table")}
+            if selection is not None
+            else None
+        ),
         "event_weights": dict(weights.weights),
     }
     path = save_model(estimator, om.root, metadata=meta)
@@ -164,8 +189,8 @@ def train(
     result = {"model": model, "version": int(path.name[1:]), "path": str(path), **meta}
     result["params"] = estimator.get_params()
     result["data_range"] = list(estimator.data_range_)
+    say(f"fitted {model}", done + 1, total)
     if session_model:
-        say("fitting the session model for anonymous visits")
         sessions = sessionize(events[events["item_id"].notna()])
         if len(sessions):
             frame = sessions.rename(columns={"session_id": "user_id"})[
@@ -174,6 +199,7 @@ def train(
             sknn = make_model(SESSION_MODEL).fit(frame, items)
             save_model(sknn, om.root, metadata={"saved_at": meta["saved_at"]})
             result["session_model"] = SESSION_MODEL
+        say("fitted the session model for anonymous visits", total, total)
     return result
 
 
@@ -198,10 +224,11 @@ class Training:
         model: str | None = None,
         *,
         tune: bool = False,
+        budget: float = DEFAULT_BUDGET_S,
         weights: EventWeights | str | None = None,
         candidates: Sequence[str] = AUTO_CANDIDATES,
         session_model: bool = True,
-        progress: Callable[[str], None] | None = None,
+        progress: TrainingProgress | None = None,
     ) -> dict[str, Any]:
         """See :func:`train`; ``weights`` may also be text such as ``view=1,purchase=5``."""
         if isinstance(weights, str):
@@ -210,6 +237,7 @@ class Training:
             self._om,
             model,
             tune=tune,
+            budget=budget,
             weights=weights,
             candidates=candidates,
             session_model=session_model,
@@ -354,6 +382,7 @@ class ModelSet:
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "DEFAULT_BUDGET_S",
     "SESSION_MODEL",
     "TOGETHER_MODEL",
     "ModelSet",

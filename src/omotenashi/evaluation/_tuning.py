@@ -1,0 +1,515 @@
+"""Model choice with tuned hyper-parameters, on a validation split cut from training data only.
+
+:func:`select_model` is what ``omotenashi train`` runs when it chooses the model itself. It sees
+only the interactions it is given (the store's data, or the training part of a benchmark split):
+
+1. **Validation split.** Protocol P1 applied to those interactions: per customer, the last 20 %
+   by time are held out (customers with fewer than 5 interactions stay whole in the fitting part);
+   interaction weights are kept.
+2. **Defaults.** Every candidate is fitted with its starting parameters and scored (NDCG@10).
+3. **Recency signal.** Whether the data's timestamps say something about what comes next is
+   tested, not assumed: the best item-item candidate is scored with and without recency
+   weighting (``recency_boost`` 3, ``recency_scale`` 10) on the same validation customers, and
+   the per-customer NDCG@10 differences are compared by a paired t-statistic. Timestamps carry
+   signal when ``t > 2`` (the weighted variant is better by more than about two standard errors);
+   without timestamps, or when every customer's interactions share one time, there is none.
+   Only then is recency weighting searched (it is a scoring parameter: no refit).
+4. **Search.** Candidates are tuned best first, one parameter at a time (coordinate search: from
+   the current best value the grid is walked towards the better neighbour while NDCG@10
+   improves), on log grids for regularisation. Parameters that change scoring only reuse the
+   fitted model. The search stops when the time budget is spent (a step is skipped when the last
+   fit of that candidate does not fit in the time left); the defaults are always scored.
+5. **Winner.** The best candidate by validation NDCG@10, with its tuned parameters.
+
+Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
+search may take (steps not needed or skipped for time count as done).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omotenashi.errors import DataError
+from omotenashi.evaluation._metrics import catalogue_coverage, ndcg_at_k, novelty, recall_at_k
+from omotenashi.evaluation._protocols import TopNSplit, split_p1
+from omotenashi.recommend import Recommender, make_model
+
+#: Paired t-statistic above which recency weighting counts as a real gain (see module docs).
+RECENCY_T = 2.0
+#: The recency variant used for the signal test.
+RECENCY_PROBE = {"recency_boost": 3.0, "recency_scale": 10.0}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Where the search starts and which parameters it walks, in order.
+
+    Attributes
+    ----------
+    start : dict
+        Parameters of the first fit (the others keep the model's defaults).
+    grid : tuple of (name, values)
+        Parameters searched one at a time, each over its ordered values.
+    extras : tuple of (name, values)
+        Scoring parameters searched after ``grid`` when ``extras`` are enabled (popularity
+        damping); recency weighting is added when the data carry a recency signal.
+    """
+
+    start: dict[str, Any]
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    extras: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+
+_LOG_L2 = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
+_DAMPING = (("popularity_exponent", (0.0, 0.1, 0.2, 0.3, 0.5)),)
+#: Recency grid searched when the data carry a recency signal (item-item models).
+RECENCY_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("recency_boost", (0.0, 1.0, 3.0, 10.0)),
+    ("recency_scale", (3.0, 10.0, 30.0)),
+)
+
+#: Search spaces of the models ``train`` can tune. Grids are chosen to span the values that are
+#: right on data from a few thousand to a million interactions (EASE λ on a log grid).
+SEARCH_SPACES: dict[str, SearchSpace] = {
+    "ease": SearchSpace({"l2": 300.0, "min_support": 2}, (("l2", _LOG_L2),), _DAMPING),
+    "recent_ease": SearchSpace({"l2": 300.0, "recency_boost": 0.0}, (("l2", _LOG_L2),), _DAMPING),
+    "rp3beta": SearchSpace(
+        {"alpha": 1.0, "beta": 0.4, "k": 200},
+        (
+            ("beta", (0.0, 0.2, 0.4, 0.6, 0.8)),
+            ("alpha", (0.25, 0.5, 0.75, 1.0, 1.5)),
+            ("k", (50, 100, 200, 400)),
+        ),
+        _DAMPING,
+    ),
+    "itemknn": SearchSpace(
+        {"k": 100, "weighting": "cosine"},
+        (("weighting", ("cosine", "bm25")), ("k", (10, 25, 50, 100, 200, 400))),
+        _DAMPING,
+    ),
+    "itemknn_bm25": SearchSpace({"k": 100}, (("k", (10, 25, 50, 100, 200, 400)),), _DAMPING),
+    "als": SearchSpace(
+        {"factors": 64, "regularization": 0.1},
+        (
+            ("regularization", (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)),
+            ("factors", (32, 64, 128, 256)),
+        ),
+    ),
+    "bpr": SearchSpace({}, (("factors", (32, 64, 128)),)),
+    "popularity": SearchSpace({}),
+}
+
+#: Models that hold a dense item x item matrix, and the most items they are fitted on in tuning.
+DENSE = {"ease", "recent_ease"}
+DENSE_ITEM_LIMIT = 20_000
+#: Models whose scoring takes recency weighting and popularity damping (x · B models).
+ITEM_ITEM = {"ease", "recent_ease", "rp3beta", "itemknn", "itemknn_bm25"}
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Selection:
+    """Outcome of :func:`select_model`.
+
+    Attributes
+    ----------
+    model : str
+        The winner.
+    params : dict
+        Its tuned parameters (those set on top of the model's defaults).
+    table : list of dict
+        One row per candidate, best first: ``model``, ``params``, ``ndcg@10``, ``recall@20``,
+        ``coverage``, ``novelty``, ``default_ndcg@10`` (before tuning), ``trials``, ``fit_s``.
+    trials : list of dict
+        Every evaluation: ``model``, ``params``, ``ndcg@10``, ``recall@20``.
+    recency : dict
+        The recency-signal test: ``signal`` (bool), ``gain`` (relative NDCG@10), ``t``, ``rule``.
+    validation : dict
+        Sizes of the validation split (``customers``, ``fit_interactions``, ``held_out``).
+    seconds : float
+    budget_s : float
+    budget_exhausted : bool
+        Some steps were skipped for lack of time.
+    skipped : dict
+        Candidates left out, with the reason (their fit failed, or a catalogue too large for a
+        dense item x item matrix).
+    """
+
+    model: str
+    params: dict[str, Any]
+    table: list[dict[str, Any]]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    recency: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    budget_s: float = 0.0
+    budget_exhausted: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "model": self.model,
+            "params": self.params,
+            "table": self.table,
+            "recency": self.recency,
+            "validation": self.validation,
+            "seconds": round(self.seconds, 2),
+            "budget_s": self.budget_s,
+            "budget_exhausted": self.budget_exhausted,
+            "skipped": self.skipped,
+            "trials": len(self.trials),
+        }
+
+
+def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopNSplit:
+    """Protocol P1 on ``interactions`` (last 20 % per customer held out), weights kept.
+
+    Raises
+    ------
+    DataError
+        No customer has ``min_positives`` interactions (nothing to validate on).
+    """
+    try:
+        val = split_p1(interactions, min_rating=None, min_positives=min_positives)
+    except DataError as exc:
+        raise DataError(
+            f"not enough data to cut a validation split: no customer has {min_positives} or "
+            "more interactions"
+        ) from exc
+    if val.test.empty:
+        raise DataError("not enough data to cut a validation split")
+    frame = interactions[["user_id", "item_id"]].astype(str)
+    if "weight" in interactions.columns:
+        weights = frame.assign(weight=interactions["weight"].to_numpy(dtype=float))
+        by_pair = weights.groupby(["user_id", "item_id"], sort=False, as_index=False)
+        weights = by_pair["weight"].sum()
+        train = val.train.drop(columns="weight").merge(weights, on=["user_id", "item_id"])
+        train = train[["user_id", "item_id", "weight", "timestamp"]]
+        val = TopNSplit(train=train, test=val.test)
+    # customers too short to validate on still teach the models about items
+    kept = set(val.train["user_id"].unique())
+    short = interactions[~interactions["user_id"].astype(str).isin(kept)]
+    if len(short):
+        extra = pd.DataFrame(
+            {
+                "user_id": short["user_id"].astype(str).to_numpy(),
+                "item_id": short["item_id"].astype(str).to_numpy(),
+                "weight": (
+                    short["weight"].to_numpy(dtype=float) if "weight" in short.columns else 1.0
+                ),
+                "timestamp": (
+                    short["timestamp"].to_numpy() if "timestamp" in short.columns else pd.NaT
+                ),
+            }
+        )
+        val = TopNSplit(train=pd.concat([val.train, extra], ignore_index=True), test=val.test)
+    return val
+
+
+class _Scorer:
+    """Scores fitted models on the validation customers (per-customer NDCG@10 kept)."""
+
+    def __init__(self, val: TopNSplit) -> None:
+        grouped = val.test.groupby("user_id", sort=True)["item_id"].agg(set)
+        self.users = grouped.index.to_numpy(dtype=str)
+        self.relevant = list(grouped.to_numpy())
+        self.n_relevant = np.array([len(r) for r in self.relevant])
+
+    def __call__(self, model: Recommender) -> tuple[dict[str, Any], np.ndarray]:
+        _, rec_ids, _ = model.recommend_batch(self.users, n=20)
+        hits = np.array(
+            [[i in rel for i in row] for row, rel in zip(rec_ids, self.relevant, strict=True)]
+        )
+        per_user = ndcg_at_k(hits, self.n_relevant, 10)
+        rec_idx = model._item_index.get_indexer(rec_ids.ravel()).reshape(rec_ids.shape)
+        row = {
+            "ndcg@10": float(per_user.mean()),
+            "recall@20": float(recall_at_k(hits, self.n_relevant, 20).mean()),
+            "coverage": catalogue_coverage(rec_idx[:, :10], len(model.item_ids_)),
+            "novelty": novelty(rec_idx[:, :10], model.item_popularity_, len(model.user_ids_)),
+        }
+        return row, per_user
+
+
+def _has_time_order(frame: pd.DataFrame) -> bool:
+    ts = frame.get("timestamp")
+    if ts is None or ts.isna().all():
+        return False
+    spread = frame.assign(_t=ts).groupby("user_id")["_t"].nunique()
+    return bool((spread > 1).any())
+
+
+def paired_t(diff: np.ndarray) -> float:
+    """Paired t-statistic of per-customer differences (0 when they are all equal)."""
+    diff = np.asarray(diff, dtype=float)
+    if diff.size < 2:
+        return 0.0
+    sd = diff.std(ddof=1)
+    if sd == 0:
+        return 0.0 if diff.mean() == 0 else math.copysign(math.inf, diff.mean())
+    return float(diff.mean() / (sd / math.sqrt(diff.size)))
+
+
+class _Candidate:
+    def __init__(self, name: str, space: SearchSpace, params: dict[str, Any] | None) -> None:
+        self.name = name
+        self.space = space
+        self.params = dict(space.start if params is None else params)
+        self.default_params = dict(self.params)
+        self.model: Recommender | None = None
+        self.row: dict[str, Any] | None = None
+        self.per_user: np.ndarray | None = None
+        self.default_ndcg: float | None = None
+        self.fit_s = 0.0
+        self.trials = 0
+        scoring = getattr(make_model(name), "scoring_params", ())
+        self.scoring = set(scoring)
+
+    @property
+    def ndcg(self) -> float:
+        return -1.0 if self.row is None else self.row["ndcg@10"]
+
+
+def select_model(
+    interactions: pd.DataFrame,
+    candidates: Sequence[str],
+    *,
+    items: pd.DataFrame | None = None,
+    budget_s: float = 120.0,
+    extras: bool = True,
+    spaces: dict[str, SearchSpace] | None = None,
+    progress: Progress | None = None,
+) -> Selection:
+    """Tune each candidate on a validation split of ``interactions`` and keep the best.
+
+    Parameters
+    ----------
+    interactions : pandas.DataFrame
+        Training interactions only (``user_id``, ``item_id``, ``weight``, ``timestamp``); the
+        validation split is cut from them (see the module docs).
+    candidates : sequence of str
+        Registered model names.
+    items : pandas.DataFrame, optional
+        Item metadata given to ``fit``.
+    budget_s : float
+        Seconds the search may take beyond scoring every candidate's defaults (0: defaults only).
+    extras : bool
+        Also search popularity damping and, where the data carry a recency signal, recency
+        weighting (our product's choice); False tunes each model's own parameters only (peers).
+    spaces : dict, optional
+        Search spaces by name (default :data:`SEARCH_SPACES`; unknown names are only scored).
+    progress : callable, optional
+        Called with ``(done, total, message)`` after every step.
+
+    Returns
+    -------
+    Selection
+
+    Raises
+    ------
+    DataError
+        No candidate, or too little data for a validation split.
+    """
+    if not candidates:
+        raise DataError("no candidate model to choose from", field="candidates")
+    for name in candidates:
+        make_model(name)  # unknown names fail here, before any work
+    start_time = time.perf_counter()
+    deadline = start_time + max(0.0, float(budget_s))
+    spaces = SEARCH_SPACES if spaces is None else spaces
+    val = validation_split(interactions)
+    score = _Scorer(val)
+    timed = _has_time_order(val.train)
+    cands = [_Candidate(n, spaces.get(n, SearchSpace({})), None) for n in dict.fromkeys(candidates)]
+    recency_grid = RECENCY_GRID if extras and timed else ()
+    n_item_item = sum(c.name in ITEM_ITEM for c in cands)
+    total = len(cands) + (1 if extras and timed and n_item_item else 0)
+
+    def planned(c: _Candidate) -> int:
+        n = sum(len(v) - 1 for _, v in c.space.grid)
+        if extras and c.name in ITEM_ITEM:
+            n += sum(len(v) - 1 for _, v in c.space.extras + recency_grid)
+        return n
+
+    for c in cands:
+        total += planned(c)
+    done = 0
+    trials: list[dict[str, Any]] = []
+    exhausted = False
+
+    def step(message: str, n: int = 1) -> None:
+        nonlocal done
+        done = min(total, done + n)
+        if progress is not None:
+            progress(done, total, message)
+
+    def evaluate(c: _Candidate, params: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+        structural = {k: v for k, v in params.items() if k not in c.scoring}
+        current = {k: v for k, v in c.params.items() if k not in c.scoring}
+        if c.model is None or structural != current:
+            t0 = time.perf_counter()
+            model = make_model(c.name, **params).fit(val.train, items)
+            fit_s = time.perf_counter() - t0
+        else:
+            model, fit_s = c.model, c.fit_s
+            model.set_params(**params)
+        row, per_user = score(model)
+        c.trials += 1
+        trials.append({"model": c.name, "params": dict(params), **row})
+        if c.row is None or row["ndcg@10"] > c.row["ndcg@10"]:
+            c.model, c.fit_s, c.params = model, fit_s, dict(params)
+            c.row, c.per_user = row, per_user
+        elif c.model is not None:
+            c.model.set_params(**c.params)  # back to the best scoring parameters
+        return row, per_user
+
+    # 1. every candidate with its starting parameters (one that cannot be fitted is left out)
+    learnable = int((val.train.groupby("item_id")["user_id"].nunique() >= 2).sum())
+    skipped: dict[str, str] = {}
+    for c in list(cands):
+        try:
+            if c.name in DENSE and learnable > DENSE_ITEM_LIMIT:
+                raise DataError(
+                    f"{learnable:,} items seen twice or more: more than the {DENSE_ITEM_LIMIT:,} "
+                    "its dense item x item matrix is allowed"
+                )
+            evaluate(c, c.params)
+        except (DataError, MemoryError) as exc:
+            skipped[c.name] = str(exc) or type(exc).__name__
+            cands.remove(c)
+            total -= planned(c)
+            step(f"{c.name}: left out ({skipped[c.name]})")
+            continue
+        c.default_ndcg = c.ndcg
+        step(f"{c.name}: NDCG@10 {c.ndcg:.4f} with its defaults")
+    if not cands:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        raise DataError(f"no candidate model could be fitted ({reasons})", field="candidates")
+    n_item_item = sum(c.name in ITEM_ITEM for c in cands)
+
+    # 2. is there a recency signal in the timestamps?
+    recency: dict[str, Any] = {"signal": False, "gain": 0.0, "t": 0.0, "rule": _RULE}
+    probe = max((c for c in cands if c.name in ITEM_ITEM), key=lambda c: c.ndcg, default=None)
+    if not timed:
+        recency["reason"] = "no time order within customers"
+    elif probe is None:
+        recency["reason"] = "no item-item candidate to test it with"
+    elif extras and time.perf_counter() >= deadline:
+        exhausted = True
+        recency["reason"] = "not tested: no time left in the budget"
+        recency_grid = ()
+        total -= sum(len(v) - 1 for _, v in RECENCY_GRID) * n_item_item
+        step("recency signal: not tested (no time left)")
+    elif extras:
+        base = probe.per_user
+        row, per_user = evaluate(probe, {**probe.params, **RECENCY_PROBE})
+        t = paired_t(per_user - base)
+        gain = float(per_user.mean() / base.mean() - 1) if base.mean() > 0 else 0.0
+        recency.update(signal=bool(t > RECENCY_T), gain=round(gain, 4), t=round(t, 2))
+        recency["model"] = probe.name
+        if not recency["signal"]:
+            probe.params = {**probe.params, "recency_boost": 0.0}
+            probe.model.set_params(**probe.params)  # type: ignore[union-attr]
+            probe.row, probe.per_user = score(probe.model)  # type: ignore[arg-type]
+        step(f"recency signal: {'yes' if recency['signal'] else 'no'} (t = {t:.1f})")
+        if not recency["signal"]:
+            recency_grid = ()
+            total -= sum(len(v) - 1 for _, v in RECENCY_GRID) * n_item_item
+    else:
+        recency["reason"] = "not searched (peers tune their own parameters only)"
+
+    # 3. coordinate search, most promising candidate first
+    for c in sorted(cands, key=lambda c: -c.ndcg):
+        coords = list(c.space.grid)
+        if extras and c.name in ITEM_ITEM:
+            coords += list(c.space.extras) + list(recency_grid)
+        for name, values in coords:
+            values = tuple(values)
+            current = c.params.get(name, c.model.get_params().get(name))  # type: ignore[union-attr]
+            steps = len(values) - 1
+            if current not in values:
+                step(f"{c.name}: {name} kept", steps)
+                continue
+            pos = values.index(current)
+            tried = {pos}
+            # look both ways, then walk towards the better side while it improves
+            frontier = [p for p in (pos - 1, pos + 1) if 0 <= p < len(values)]
+            while frontier:
+                nxt = frontier.pop(0)
+                if nxt in tried:
+                    continue
+                is_structural = name not in c.scoring
+                cost = (c.fit_s if is_structural else 0.0) + 0.5
+                if time.perf_counter() + cost > deadline:
+                    exhausted = True
+                    break
+                tried.add(nxt)
+                before = c.ndcg
+                try:
+                    row, _ = evaluate(c, {**c.params, name: values[nxt]})
+                except (DataError, MemoryError) as exc:
+                    c.model.set_params(**c.params)  # type: ignore[union-attr]
+                    step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
+                    continue
+                step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
+                if row["ndcg@10"] > before:
+                    direction = 1 if nxt > pos else -1
+                    pos = nxt
+                    ahead = pos + direction
+                    frontier = [ahead] if 0 <= ahead < len(values) else []
+            kept = c.params.get(name, current)
+            step(f"{c.name}: {name}={kept}", max(0, steps - (len(tried) - 1)))
+
+    table = []
+    for c in sorted(cands, key=lambda c: -c.ndcg):
+        assert c.row is not None
+        table.append(
+            {
+                "model": c.name,
+                "params": {k: _plain(v) for k, v in c.params.items()},
+                **{k: c.row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
+                "default_ndcg@10": c.default_ndcg,
+                "trials": c.trials,
+                "fit_s": round(c.fit_s, 3),
+            }
+        )
+    if progress is not None:
+        progress(total, total, f"chose {table[0]['model']}")
+    return Selection(
+        model=table[0]["model"],
+        params=table[0]["params"],
+        table=table,
+        trials=trials,
+        recency=recency,
+        validation={
+            "customers": int(len(score.users)),
+            "fit_interactions": int(len(val.train)),
+            "held_out": int(len(val.test)),
+        },
+        seconds=time.perf_counter() - start_time,
+        budget_s=float(budget_s),
+        budget_exhausted=exhausted,
+        skipped=skipped,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return list(value) if isinstance(value, tuple) else value
+
+
+_RULE = (
+    f"recency weighting is searched only when scoring the best item-item candidate with it "
+    f"(boost {RECENCY_PROBE['recency_boost']:g}, scale {RECENCY_PROBE['recency_scale']:g}) beats "
+    f"scoring without it by a paired t-statistic over validation customers above {RECENCY_T:g}"
+)
