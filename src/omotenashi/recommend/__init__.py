@@ -24,7 +24,14 @@ from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
 from omotenashi.recommend._registry import MODELS, Trending, make_model
 from omotenashi.recommend._rules import Rules, mmr_select
-from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
+from omotenashi.recommend._session import (
+    STAN,
+    VSKNN,
+    VSTAN,
+    BoughtTogether,
+    SequentialRules,
+    SessionKNN,
+)
 
 __all__ = [
     "set_default",
@@ -48,7 +55,10 @@ __all__ = [
     "Rules",
     "SequentialRules",
     "SessionKNN",
+    "STAN",
     "Trending",
+    "VSKNN",
+    "VSTAN",
     "check_interactions",
     "ease_weights",
     "interactions_from_events",

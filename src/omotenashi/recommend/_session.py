@@ -31,7 +31,407 @@ def _positions(model: Recommender) -> sp.csr_matrix:
     return P
 
 
-class SessionKNN(Recommender):
+#: How a click's weight in the current session falls with its age (1 = the latest click, ``L`` =
+#: the oldest age in the session): the ``weighting`` options of the neighbourhood models.
+WEIGHTINGS = ("exp", "linear", "div", "log", "quadratic", "same")
+
+
+def _click_weights(kind: str, age: np.ndarray, oldest: np.ndarray, decay: float) -> np.ndarray:
+    if kind == "exp":  # STAN: exp((p - l) / λ1) with p - l = 1 - age
+        return np.exp(-(age - 1.0) / decay)
+    if kind == "linear":  # V-SKNN: the latest click 1, the oldest 1/L, linear in between
+        return (oldest - age + 1.0) / oldest
+    if kind == "quadratic":
+        return ((oldest - age + 1.0) / oldest) ** 2
+    if kind == "div":
+        return 1.0 / age
+    if kind == "log":
+        return 1.0 / np.log2(age + 1.0)
+    if kind == "same":
+        return np.ones_like(age)
+    raise DataError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {kind!r}")
+
+
+class _Neighbourhood:
+    """One batch of current sessions against the fitted sessions (the shared kNN arithmetic).
+
+    For the rows of ``ages`` (current sessions; age 1 = the latest click):
+
+    1. click weights ``q_j`` (``weighting``; times the item's IDF when ``idf_similarity``);
+    2. candidate neighbours: fitted sessions sharing an item, of which the ``sample_size`` most
+       recent are kept (0 keeps all);
+    3. similarity ``Σ_{j ∈ s∩n} q_j``, divided by ``sqrt(|s|·|n|)`` when ``cosine``, times
+       ``exp(-age_days(n) / recency_days)`` when ``recency_days`` is set;
+    4. the ``k`` most similar neighbours vote: ``binary`` scoring gives every item of ``n`` the
+       similarity; ``distance`` scoring weighs item ``i`` of ``n`` by
+       ``exp(-|pos(i, n) - pos(a, n)| / distance_decay)`` where ``a`` is the latest click of ``s``
+       found in ``n``, and by ``exp(-(age(a) - 1) / anchor_decay)`` when ``anchor_decay`` is set;
+    5. scores times ``idf(i) ** idf_scoring``.
+
+    Similarities, and so every vote, are sums over the shared clicks ``j``: :meth:`parts` splits a
+    score exactly into one term per click of the current session.
+    """
+
+    def __init__(self, model: _SessionNeighbours, ages: sp.csr_matrix) -> None:
+        m = model
+        self.model = m
+        self.ages = ages
+        nr = ages.shape[0]
+        self.row = np.repeat(np.arange(nr), np.diff(ages.indptr))
+        age = ages.data.astype(np.float64)
+        oldest = np.zeros(nr)
+        np.maximum.at(oldest, self.row, age)
+        q = _click_weights(m._weighting, age, oldest[self.row], m._position_decay)
+        if m._idf_similarity:
+            q = q * m._idf[ages.indices]
+        self.q = q
+        Q = sp.csr_matrix((q, ages.indices, ages.indptr), shape=ages.shape)
+        S = (Q @ m._item_sessions).tocoo()
+        r, c, v = S.row, S.col, S.data
+        order = np.lexsort((m._recency_rank[c], r))
+        r, c, v = r[order], c[order], v[order]
+        if m._sample_size and m._sample_size < m._n_sessions:
+            keep = _rank_in_row(r, nr) < m._sample_size
+            r, c, v = r[keep], c[keep], v[keep]
+        sim = v
+        if m._cosine:
+            sizes = np.diff(ages.indptr).astype(np.float64)
+            sim = sim / np.sqrt(sizes[r] * m._lengths[c])
+        sim = sim * m._recency[c]
+        keep = sim > 0
+        r, c, sim = r[keep], c[keep], sim[keep]
+        order = np.lexsort((c, -sim, r))
+        r, c, sim = r[order], c[order], sim[order]
+        keep = _rank_in_row(r, nr) < m._k
+        self.r, self.c, self.sim = r[keep], c[keep], sim[keep]
+        self._votes()
+
+    def _votes(self) -> None:
+        """Per (neighbour, item) entry: its row, item and vote (``entry_*``)."""
+        m, P = self.model, self.model.positions_
+        lens = np.diff(P.indptr)[self.c]
+        first = np.cumsum(lens) - lens
+        pair = np.repeat(np.arange(len(self.c)), lens)
+        ent = np.repeat(P.indptr[self.c], lens) + (np.arange(lens.sum()) - first[pair])
+        item = P.indices[ent]
+        vote = self.sim[pair]
+        if m._scoring == "distance" and len(pair):
+            # age in the current session of each neighbour item (inf: not clicked)
+            n = self.ages.shape[1]
+            keys = self.row * n + self.ages.indices
+            order = np.argsort(keys, kind="stable")
+            keys, qage = keys[order], self.ages.data[order].astype(np.float64)
+            wanted = self.r[pair] * n + item
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            a = np.where(keys[at] == wanted, qage[at], np.inf)
+            anchor_age = np.minimum.reduceat(a, first)
+            is_anchor = a == anchor_age[pair]
+            anchor_pos = np.zeros(len(self.c))
+            anchor_pos[pair[is_anchor]] = P.data[ent][is_anchor]
+            vote = vote * np.exp(-np.abs(P.data[ent] - anchor_pos[pair]) / m._distance_decay)
+            if m._anchor_decay:
+                vote = vote * np.exp(-(anchor_age[pair] - 1.0) / m._anchor_decay)
+        if m._idf_scoring:
+            vote = vote * m._idf[item] ** m._idf_scoring
+        self.entry_pair, self.entry_item, self.entry_vote = pair, item, vote
+
+    def scores(self) -> np.ndarray:
+        nr, n = self.ages.shape
+        flat = self.r[self.entry_pair] * n + self.entry_item
+        return np.bincount(flat, weights=self.entry_vote, minlength=nr * n).reshape(nr, n)
+
+    def parts(self, item: int) -> dict[int, float]:
+        """Exact split of one row's score of ``item`` by the current session's clicks."""
+        m = self.model
+        sel = self.entry_item == item
+        pairs, votes = self.entry_pair[sel], self.entry_vote[sel]
+        if not len(pairs):
+            return {}
+        idx = self.ages.indices
+        shared = m._sessions_binary[self.c[pairs]][:, idx].toarray() * self.q
+        split = votes @ (shared / shared.sum(axis=1, keepdims=True))
+        return {int(j): float(v) for j, v in zip(idx, split, strict=True)}
+
+
+def _rank_in_row(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """0-based rank of each entry within its row, for entries sorted by row."""
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    return np.arange(len(rows)) - starts[rows]
+
+
+class _SessionNeighbours(Recommender):
+    """Shared fitting, state and scoring of the session-neighbourhood models.
+
+    Subclasses map their hyper-parameters to the attributes read by :class:`_Neighbourhood`
+    in :meth:`_configure`, and may post-process scores in :meth:`_finish`.
+    """
+
+    session_model = True
+    _chunk = 256
+
+    def _configure(self) -> None:
+        raise NotImplementedError
+
+    def _check(self) -> None:
+        for p in ("k", "sample_size"):
+            v = getattr(self, p, 1)
+            if not isinstance(v, int | np.integer) or v < (1 if p == "k" else 0):
+                raise DataError(
+                    f"{p} must be an integer >= {1 if p == 'k' else 0}, got {v!r}", field=p
+                )
+
+    def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
+        self._check()
+        self.positions_ = _positions(self)
+        t = frame["t"].to_numpy()
+        last = np.full(len(self.user_ids_), -np.inf)
+        np.maximum.at(last, frame["u"].to_numpy(), t)
+        finite = np.isfinite(last)
+        newest = last[finite].max() if finite.any() else 0.0
+        self.session_age_days_ = np.where(finite, (newest - last) / 86400.0, 0.0)
+        # share of next clicks that go back to an item already seen in the session (repeated
+        # clicks are summed into the weight of a (session, item) pair)
+        X = self.user_items_
+        clicks = float(X.sum())
+        next_clicks = clicks - X.shape[0]
+        share = (clicks - X.nnz) / next_clicks if next_clicks > 0 else 0.0
+        self.repeat_share_ = float(share)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        P = self.positions_
+        B = P.copy().astype(np.float64)
+        B.data[:] = 1.0
+        self._sessions_binary = B
+        self._item_sessions = B.T.tocsr()
+        self._n_sessions = P.shape[0]
+        self._lengths = np.diff(P.indptr).astype(np.float64)
+        df = np.diff(self._item_sessions.indptr)
+        self._idf = np.log1p(max(P.shape[0], 1) / np.maximum(df, 1))
+        age = self.session_age_days_
+        rank = np.empty(len(age), dtype=np.int64)
+        rank[np.lexsort((np.arange(len(age)), age))] = np.arange(len(age))
+        self._recency_rank = rank
+        self._configure()
+
+    def _set_recency(self, days: float | None) -> None:
+        age = self.session_age_days_
+        self._recency = np.exp(-age / days) if days else np.ones(len(age))
+
+    def _finish(self, scores: np.ndarray, ages: sp.csr_matrix) -> None:
+        """Post-process the neighbour votes of a batch in place (default: nothing)."""
+
+    def _score(self, X, ages):
+        self._configure()  # parameters may have been changed by set_params
+        ages = sp.csr_matrix(ages)
+        out = np.zeros(ages.shape)
+        for lo in range(0, ages.shape[0], self._chunk):
+            part = ages[lo : lo + self._chunk]
+            if part.nnz:
+                out[lo : lo + self._chunk] = _Neighbourhood(self, part).scores()
+        self._finish(out, ages)
+        return out
+
+    def _contributions_many(self, x, ages, items):
+        self._configure()
+        hood = _Neighbourhood(self, sp.csr_matrix(ages))
+        return [self._parts(hood, x, ages, int(i)) for i in items]
+
+    def _contributions(self, x, ages, item):
+        return self._contributions_many(x, ages, [item])[0]
+
+    def _parts(self, hood: _Neighbourhood, x, ages, item: int):
+        parts = hood.parts(item)
+        top = sorted(parts.items(), key=lambda kv: -kv[1])
+        return [("session", (j,), v) for j, v in top if v > 0]
+
+    def _state(self):
+        return {
+            "positions": self.positions_,
+            "session_age_days": self.session_age_days_,
+            "repeat_share": np.array([self.repeat_share_]),
+        }
+
+    def _load_state(self, state):
+        self.positions_ = state["positions"]
+        self.session_age_days_ = state["session_age_days"]
+        self.repeat_share_ = float(state["repeat_share"][0])
+        self._prepare()
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise DataError(f"{name} must be one of {', '.join(choices)}, got {value!r}", field=name)
+
+
+def _check_positive(model: Recommender, *names: str) -> None:
+    for p in names:
+        v = getattr(model, p)
+        if v is not None and not (isinstance(v, int | float | np.number) and v > 0):
+            raise DataError(f"{p} must be a number > 0 or None, got {v!r}", field=p)
+
+
+class VSKNN(_SessionNeighbours):
+    """V-SKNN, "vector multiplication" session kNN (Ludewig & Jannach 2018), a peer.
+
+    The current session is a real-valued vector: the latest click weighs 1 and earlier clicks
+    less (``weighting``: ``linear`` as in the paper, or ``div``, ``log``, ``quadratic``,
+    ``same``); its dot product (``similarity="dot"``; ``"cosine"`` divides by
+    ``sqrt(|s|·|n|)``) with the binary vector of each of the ``sample_size`` most recent past
+    sessions sharing an item gives the similarity; the ``k`` most similar sessions each give
+    every one of their items their similarity; ``idf_weight`` > 0 multiplies an item's score by
+    ``idf ** idf_weight`` with ``idf = log(1 + sessions / sessions with the item)``.
+    ``repeat_items=False`` leaves the session's own items out (score 0).
+    """
+
+    name = "vsknn"
+
+    def __init__(
+        self,
+        k: int = 100,
+        sample_size: int = 500,
+        weighting: str = "linear",
+        similarity: str = "dot",
+        idf_weight: float = 0.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.weighting = weighting
+        self.similarity = similarity
+        self.idf_weight = idf_weight
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_choice("weighting", self.weighting, WEIGHTINGS[1:])
+        _check_choice("similarity", self.similarity, ("dot", "cosine"))
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), int(self.sample_size)
+        self._weighting, self._position_decay = self.weighting, 1.0
+        self._idf_similarity, self._cosine = False, self.similarity == "cosine"
+        self._set_recency(None)
+        self._scoring, self._distance_decay, self._anchor_decay = "binary", 1.0, None
+        self._idf_scoring = float(self.idf_weight)
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+def _zero_session_items(scores: np.ndarray, ages: sp.csr_matrix) -> None:
+    rows = np.repeat(np.arange(ages.shape[0]), np.diff(ages.indptr))
+    scores[rows, ages.indices] = 0.0
+
+
+class STAN(_SessionNeighbours):
+    """STAN, sequence and time aware neighbourhood (Garg et al., SIGIR 2019), a peer.
+
+    With ``p(i, s)`` the position of item ``i`` in session ``s`` (its latest click) and ``l`` the
+    position of the latest click:
+
+    * ``w1(i, s) = exp((p(i, s) - l) / λ1)`` (``position_decay``), and
+      ``sim1(s, n) = Σ_i w1(i, s)·1_n(i) / sqrt(|s|·|n|)``;
+    * ``w2(n) = exp(-(t(s) - t(n)) / λ2)`` (``recency_days``, in days; None: off),
+      ``sim2 = sim1 · w2``; the ``k`` neighbours with the largest ``sim2`` among all past
+      sessions sharing an item are kept;
+    * ``w3(i | s, n) = exp(-|p(i, n) - p(a, n)| / λ3)`` (``distance_decay``), ``a`` the latest
+      click of ``s`` that ``n`` contains; ``score(i) = Σ_n sim2(s, n) · w3(i | s, n)``.
+
+    ``t(s)`` is taken as the time of the newest fitted session, which shifts every ``w2`` of a
+    request by the same factor and so changes no ranking. ``repeat_items=False`` leaves the
+    session's own items out (score 0).
+    """
+
+    name = "stan"
+
+    def __init__(
+        self,
+        k: int = 100,
+        position_decay: float = 2.0,
+        recency_days: float | None = 100.0,
+        distance_decay: float = 2.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.position_decay = position_decay
+        self.recency_days = recency_days
+        self.distance_decay = distance_decay
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_positive(self, "position_decay", "recency_days", "distance_decay")
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), 0
+        self._weighting, self._position_decay = "exp", float(self.position_decay)
+        self._idf_similarity, self._cosine = False, True
+        self._set_recency(self.recency_days)
+        self._scoring, self._distance_decay = "distance", float(self.distance_decay)
+        self._anchor_decay, self._idf_scoring = None, 0.0
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+class VSTAN(_SessionNeighbours):
+    """VSTAN (Ludewig, Latifi & Jannach 2021): STAN with V-SKNN's ideas, a peer.
+
+    STAN's three weights (``position_decay`` = λ_spw, ``recency_days`` = λ_snh,
+    ``distance_decay`` = λ_inh) plus: only the ``sample_size`` most recent past sessions sharing
+    an item are candidates; ``similarity`` ``"cosine"`` (as STAN) or ``"dot"`` (as V-SKNN); a
+    neighbour's votes are weighted by the position in the current session of the click that
+    matched it, ``exp(-(age(a) - 1) / anchor_decay)`` (λ_ipw; None: off); item scores times
+    ``idf ** idf_weight`` (λ_idf). ``repeat_items=False`` leaves the session's own items out.
+    """
+
+    name = "vstan"
+
+    def __init__(
+        self,
+        k: int = 100,
+        sample_size: int = 1000,
+        similarity: str = "cosine",
+        position_decay: float = 2.0,
+        recency_days: float | None = 100.0,
+        distance_decay: float = 2.0,
+        anchor_decay: float | None = 2.0,
+        idf_weight: float = 1.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.similarity = similarity
+        self.position_decay = position_decay
+        self.recency_days = recency_days
+        self.distance_decay = distance_decay
+        self.anchor_decay = anchor_decay
+        self.idf_weight = idf_weight
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_choice("similarity", self.similarity, ("dot", "cosine"))
+        _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), int(self.sample_size)
+        self._weighting, self._position_decay = "exp", float(self.position_decay)
+        self._idf_similarity, self._cosine = False, self.similarity == "cosine"
+        self._set_recency(self.recency_days)
+        self._scoring, self._distance_decay = "distance", float(self.distance_decay)
+        self._anchor_decay = self.anchor_decay
+        self._idf_scoring = float(self.idf_weight)
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+class SessionKNN(_SessionNeighbours):
     """Session-kNN with position, neighbour-recency and item-distance weights and repeat views.
 
     For the current session ``s`` (most recent item has age 1):
@@ -52,7 +452,6 @@ class SessionKNN(Recommender):
     """
 
     name = "sknn"
-    session_model = True
 
     def __init__(
         self,
@@ -76,124 +475,40 @@ class SessionKNN(Recommender):
         self.idf = idf
         self.min_repeat_share = min_repeat_share
 
-    def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
-        for p in ("k", "sample_size"):
-            if int(getattr(self, p)) < 1:
-                raise DataError(f"{p} must be >= 1, got {getattr(self, p)}", field=p)
-        self.positions_ = _positions(self)
-        t = frame["t"].to_numpy()
-        last = np.full(len(self.user_ids_), -np.inf)
-        np.maximum.at(last, frame["u"].to_numpy(), t)
-        finite = np.isfinite(last)
-        newest = last[finite].max() if finite.any() else 0.0
-        self.session_age_days_ = np.where(finite, (newest - last) / 86400.0, 0.0)
-        # share of next clicks that go back to an item already seen in the session (repeated
-        # clicks are summed into the weight of a (session, item) pair)
-        X = self.user_items_
-        clicks = float(X.sum())
-        next_clicks = clicks - X.shape[0]
-        share = (clicks - X.nnz) / next_clicks if next_clicks > 0 else 0.0
-        self.repeat_share_ = float(share)
-        self.repeats_ = bool(share >= self.min_repeat_share)
-        self._prepare()
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), int(self.sample_size)
+        self._weighting, self._position_decay = "exp", float(self.position_decay)
+        self._idf_similarity, self._cosine = bool(self.idf), True
+        self._set_recency(self.recency_days)
+        self._scoring, self._distance_decay = "distance", float(self.distance_decay)
+        self._anchor_decay, self._idf_scoring = None, 0.0
+        self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
 
-    def _prepare(self) -> None:
-        P = self.positions_
-        self._binary = P.copy()
-        self._binary.data[:] = 1.0
-        self._item_sessions = self._binary.T.tocsr()
-        self._lengths = np.diff(P.indptr).astype(np.float64)
-        n_sessions = max(P.shape[0], 1)
-        df = np.diff(self._item_sessions.indptr)
-        self._idf = np.log1p(n_sessions / np.maximum(df, 1)) if self.idf else np.ones(P.shape[1])
-        self._recency = np.exp(-self.session_age_days_ / self.recency_days)
-
-    def _neighbours(self, idx: np.ndarray, age: np.ndarray):
-        q = np.exp(-(age - 1.0) / self.position_decay)
-        cand = np.unique(np.concatenate([self._item_sessions[j].indices for j in idx]))
-        if cand.size == 0:
-            return cand, np.empty(0), q
-        if cand.size > self.sample_size:
-            cand = cand[np.argsort(self.session_age_days_[cand], kind="stable")[: self.sample_size]]
-        w = np.zeros(self.positions_.shape[1])
-        w[idx] = q * self._idf[idx]
-        sim = (self._binary[cand] @ w) / np.sqrt(len(idx) * self._lengths[cand])
-        sim = sim * self._recency[cand]
-        if cand.size > self.k:
-            keep = np.argpartition(-sim, self.k - 1)[: self.k]
-            cand, sim = cand[keep], sim[keep]
-        return cand, sim, q
-
-    def _votes(self, idx: np.ndarray, age: np.ndarray):
-        """Neighbour votes: (sparse neighbour × item weights, neighbour sims, matched item)."""
-        cand, sim, q = self._neighbours(idx, age)
-        if cand.size == 0:
-            return None, sim, np.empty(0, dtype=np.int64)
-        Pn = self.positions_[cand]
-        by_recency = idx[np.argsort(age, kind="stable")]
-        present = Pn[:, by_recency].toarray()
-        first = np.argmax(present > 0, axis=1)
-        matched = by_recency[first]
-        anchor = present[np.arange(len(cand)), first]
-        rows = np.repeat(np.arange(len(cand)), np.diff(Pn.indptr))
-        W = Pn.copy().astype(np.float64)
-        W.data = np.exp(-np.abs(Pn.data - anchor[rows]) / self.distance_decay)
-        return W, sim, matched
-
-    def _score_one(self, idx: np.ndarray, age: np.ndarray) -> np.ndarray:
-        n = self.positions_.shape[1]
-        W, sim, _ = self._votes(idx, age)
-        scores = np.zeros(n) if W is None else np.asarray(W.T @ sim).ravel()
+    def _finish(self, scores, ages):
         if not self.repeats_:
             # in this data visitors never go back to an item: do not spend slots on them
-            scores[idx] = 0.0
+            _zero_session_items(scores, ages)
         elif self.repeat:
-            top = scores.max() if scores.max() > 0 else 1.0
-            scores[idx] += self.repeat * top * np.exp(-(age - 1.0) / self.repeat_decay)
-        return scores
+            rows = np.repeat(np.arange(ages.shape[0]), np.diff(ages.indptr))
+            top = scores.max(axis=1)
+            top = np.where(top > 0, top, 1.0)
+            boost = self.repeat * top[rows] * np.exp(-(ages.data - 1.0) / self.repeat_decay)
+            scores[rows, ages.indices] += boost
 
-    def _score(self, X, ages):
-        out = np.zeros((X.shape[0], X.shape[1]))
-        for r in range(X.shape[0]):
-            lo, hi = X.indptr[r], X.indptr[r + 1]
-            if hi > lo:
-                out[r] = self._score_one(X.indices[lo:hi], ages.data[lo:hi].astype(np.float64))
-        return out
-
-    def _contributions(self, x, ages, item):
-        idx, age = x.indices, ages.data.astype(np.float64)
-        W, sim, matched = self._votes(idx, age)
-        parts = []
-        base = np.zeros(0)
-        if W is not None:
-            col = np.asarray(W[:, item].todense()).ravel() * sim
-            base = col
-            per_item: dict[int, float] = {}
-            for m, v in zip(matched, col, strict=True):
-                if v > 0 and m != item:
-                    per_item[int(m)] = per_item.get(int(m), 0.0) + float(v)
-            for m, v in sorted(per_item.items(), key=lambda kv: -kv[1])[:2]:
-                parts.append(("session", (m,), v))
-        if self.repeat and item in set(idx.tolist()):
-            scores = self._score_one(idx, age)
-            repeat_part = scores[item] - (base.sum() if base.size else 0.0)
+    def _parts(self, hood, x, ages, item):
+        parts = super()._parts(hood, x, ages, item)
+        where = np.flatnonzero(ages.indices == item)
+        if not where.size:
+            return parts
+        if not self.repeats_:
+            return []
+        if self.repeat:
+            scores = hood.scores()
+            self._finish(scores, ages)
+            repeat_part = scores[0, item] - sum(v for _, _, v in parts)
             if repeat_part > 0:
                 parts.append(("repeat", (int(item),), float(repeat_part)))
         return parts
-
-    def _state(self):
-        return {
-            "positions": self.positions_,
-            "session_age_days": self.session_age_days_,
-            "repeat_share": np.array([self.repeat_share_]),
-        }
-
-    def _load_state(self, state):
-        self.positions_ = state["positions"]
-        self.session_age_days_ = state["session_age_days"]
-        self.repeat_share_ = float(state["repeat_share"][0])
-        self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
-        self._prepare()
 
 
 class SequentialRules(Recommender):
