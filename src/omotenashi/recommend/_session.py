@@ -14,6 +14,8 @@ Fitted on interactions whose ``user_id`` is a *session* (or an order); see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -619,3 +621,59 @@ class BoughtTogether(Recommender):
 
     def _load_state(self, state):
         self.together_ = state["together"]
+
+
+def next_click_metrics(
+    model: Recommender, sessions: Sequence[Sequence[object]], k: int = 20, *, batch: int = 512
+) -> dict[str, float]:
+    """HR@k and MRR@k of next-click prediction at every position of every session, in batches.
+
+    For position ``i`` of a session the model sees its first ``i`` clicks and the next click is
+    the target, exactly as ``recommend_session(clicks[:i], k)`` without rules ranks them (ties
+    go to the lower item index), but all prefixes are scored in a few matrix batches. Clicks on
+    items the model does not know are dropped first (protocol S1), then sessions shorter than 2.
+
+    Returns
+    -------
+    dict
+        ``hr@k``, ``mrr@k`` and ``n_predictions``.
+    """
+    cols: list[int] = []
+    ages: list[float] = []
+    counts: list[float] = []
+    indptr = [0]
+    targets: list[int] = []
+    for clicks in sessions:
+        pos = [p for p in (model._item_pos.get(str(c), -1) for c in clicks) if p >= 0]
+        for i in range(1, len(pos)):
+            age_of: dict[int, int] = {}
+            count: dict[int, int] = {}
+            for rank, p in enumerate(reversed(pos[:i]), start=1):
+                age_of.setdefault(p, rank)
+                count[p] = count.get(p, 0) + 1
+            row = sorted(age_of)
+            cols += row
+            ages += [age_of[p] for p in row]
+            counts += [count[p] for p in row]
+            indptr.append(len(cols))
+            targets.append(pos[i])
+    n_items = len(model.item_ids_)
+    shape = (len(targets), n_items)
+    X = sp.csr_matrix((np.array(counts, np.float32), cols, indptr), shape=shape)
+    A = sp.csr_matrix((np.array(ages, np.float32), cols, indptr), shape=shape)
+    target = np.array(targets, dtype=np.int64)
+    rank = np.empty(len(target), dtype=np.int64)
+    index = np.arange(n_items)
+    for lo in range(0, len(target), batch):
+        S = model._score(X[lo : lo + batch], A[lo : lo + batch])
+        t = target[lo : lo + batch]
+        st = S[np.arange(len(t)), t][:, None]
+        rank[lo : lo + batch] = (S > st).sum(axis=1) + ((S == st) & (index < t[:, None])).sum(
+            axis=1
+        )
+    hit = rank < k
+    return {
+        f"hr@{k}": float(hit.mean()) if len(hit) else 0.0,
+        f"mrr@{k}": float(np.where(hit, 1.0 / (rank + 1.0), 0.0).mean()) if len(hit) else 0.0,
+        "n_predictions": int(len(target)),
+    }
