@@ -88,13 +88,17 @@ class _Neighbourhood:
             q = q * m._idf[ages.indices]
         self.q = q
         Q = sp.csr_matrix((q, ages.indices, ages.indptr), shape=ages.shape)
-        S = (Q @ m._item_sessions).tocoo()
-        r, c, v = S.row, S.col, S.data
-        order = np.lexsort((m._recency_rank[c], r))
-        r, c, v = r[order], c[order], v[order]
+        # columns of the product are sessions from the newest: the first entries of a row are
+        # its most recent candidates
+        S = sp.csr_matrix(Q @ m._item_sessions_by_recency)
+        S.sort_indices()
+        counts = np.diff(S.indptr)
+        r = np.repeat(np.arange(nr), counts)
+        c, v = S.indices, S.data
         if m._sample_size and m._sample_size < m._n_sessions:
-            keep = _rank_in_row(r, nr) < m._sample_size
+            keep = np.arange(len(c)) - np.repeat(S.indptr[:-1], counts) < m._sample_size
             r, c, v = r[keep], c[keep], v[keep]
+        c = m._by_recency[c]
         sim = v
         if m._cosine:
             sizes = np.diff(ages.indptr).astype(np.float64)
@@ -102,7 +106,8 @@ class _Neighbourhood:
         sim = sim * m._recency[c]
         keep = sim > 0
         r, c, sim = r[keep], c[keep], sim[keep]
-        order = np.lexsort((c, -sim, r))
+        # the k most similar; equal similarities: the more recent session first (stable sort)
+        order = np.lexsort((-sim, r))
         r, c, sim = r[order], c[order], sim[order]
         keep = _rank_in_row(r, nr) < m._k
         self.r, self.c, self.sim = r[keep], c[keep], sim[keep]
@@ -210,10 +215,10 @@ class _SessionNeighbours(Recommender):
         self._lengths = np.diff(P.indptr).astype(np.float64)
         df = np.diff(self._item_sessions.indptr)
         self._idf = np.log1p(max(P.shape[0], 1) / np.maximum(df, 1))
+        # sessions from the newest (ties: the lower index first)
         age = self.session_age_days_
-        rank = np.empty(len(age), dtype=np.int64)
-        rank[np.lexsort((np.arange(len(age)), age))] = np.arange(len(age))
-        self._recency_rank = rank
+        self._by_recency = np.lexsort((np.arange(len(age)), age))
+        self._item_sessions_by_recency = B[self._by_recency].T.tocsr()
         self._configure()
 
     def _set_recency(self, days: float | None) -> None:
