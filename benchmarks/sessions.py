@@ -16,7 +16,7 @@ strongest of them on it. The default session model of the product (``sknn``, the
 
 Datasets: the public session data in ``../shared/datasets`` (the diginetica sample), and Online
 Retail invoices replayed line by line (baskets, not click streams: a second, different shape of
-data; 300 test and 300 validation invoices sampled with a fixed seed, first 10 lines each).
+data; 300 test and 150 validation invoices sampled with a fixed seed, first 10 lines each).
 
 Run from the repository root:  python benchmarks/sessions.py [--only diginetica]
 The last line (``"summary": true``) compares the default with the best peer per dataset.
@@ -95,7 +95,7 @@ def sample(frame: pd.DataFrame, n: int | None, seed: int, head: int | None) -> p
 
 def datasets():
     frame = load_diginetica(DATA / "diginetica-sample/sample_train-item-views.csv")
-    yield "diginetica-sample", frame, None, None
+    yield "diginetica-sample", frame, (None, None), None
     df = pd.read_parquet(DATA / "online-retail/Online Retail.parquet")
     df = df[(df["Quantity"] > 0) & ~df["InvoiceNo"].str.startswith("C")]
     df = df[df["StockCode"].str.match(r"^\d{5}")]
@@ -110,7 +110,7 @@ def datasets():
             "date": df["InvoiceDate"].dt.floor("D").dt.tz_localize("UTC"),
         }
     ).drop_duplicates(["session_id", "item_id"])
-    yield "online-retail-invoices", invoices, 300, 10
+    yield "online-retail-invoices", invoices, (300, 150), 10
 
 
 def coordinate_search(name, model, val_sessions, grid, metric, cache):
@@ -138,13 +138,14 @@ def coordinate_search(name, model, val_sessions, grid, metric, cache):
     return current, best
 
 
-def run(name, frame, n_test, head, summary):
+def run(name, frame, n_sampled, head, summary):
+    n_test, n_val = n_sampled
     split = split_sessions_last(frame, order_by="date")
     test = sample(split.test, n_test, 0, head)
     split = type(split)(train=split.train, test=test)
     # validation: the last 20 % of the *training* sessions, by date; test rows play no part
     val = split_sessions_last(split.train, order_by="date")
-    val_sessions = sessions_of(sample(val.test, n_test, 1, head))
+    val_sessions = sessions_of(sample(val.test, n_val, 1, head))
     emit(
         {
             "dataset": name,
@@ -163,6 +164,15 @@ def run(name, frame, n_test, head, summary):
         for metric in ("hr@20", "mrr@20"):
             chosen[metric] = coordinate_search(peer, model, val_sessions, grid, metric, cache)
         tune_s = round(time.perf_counter() - start, 1)
+        emit(
+            {
+                "dataset": name,
+                "tuned": peer,
+                "settings_tried": len(cache),
+                "tune_s": tune_s,
+                **{f"best_for_{m}": {"params": p, **r} for m, (p, r) in chosen.items()},
+            }
+        )
         same = chosen["hr@20"][0] == chosen["mrr@20"][0]
         for metric, (params, res) in chosen.items():
             if same and metric == "mrr@20":
@@ -216,9 +226,9 @@ def main() -> None:
             "V-SKNN": [0.5417, 0.2485],
         },
     }
-    for name, frame, n_test, head in datasets():
+    for name, frame, n_sampled, head in datasets():
         if args.only in (None, name):
-            run(name, frame, n_test, head, summary)
+            run(name, frame, n_sampled, head, summary)
     emit({"summary": True, **summary})
 
 

@@ -182,3 +182,70 @@ def test_next_click_metrics_agree_with_the_product_path():
         assert fast["n_predictions"] == slow["n_predictions"]
         assert fast["hr@5"] == pytest.approx(slow["hr@5"])
         assert fast["mrr@5"] == pytest.approx(slow["mrr@5"])
+
+
+# -- sknn tunes itself on the most recent of the sessions it is fitted on -----------------------
+def _markov_sessions(n: int, seed: int = 0) -> pd.DataFrame:
+    """Sessions walking a ring of 30 items: the next click is the next item or the one after."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        item = int(rng.integers(30))
+        for j in range(int(rng.integers(2, 7))):
+            rows.append((f"s{s}", f"i{item}", DAY + pd.Timedelta(hours=s, minutes=j)))
+            item = (item + int(rng.integers(1, 3))) % 30
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def test_sknn_tunes_itself_only_with_enough_sessions(tmp_path):
+    from omotenashi.recommend import load_model, save_model
+    from omotenashi.recommend._session import SKNN_GRID
+
+    small = make_model("sknn").fit(_markov_sessions(100))
+    assert small.tuned_ == {}
+    data = _markov_sessions(400)
+    model = make_model("sknn").fit(data)
+    assert set(model.tuned_) == set(SKNN_GRID)
+    assert all(
+        model.tuned_[p] in SKNN_GRID[p] or model.tuned_[p] == model.get_params()[p]
+        for p in SKNN_GRID
+    )
+    assert model.tuning_["settings_tried"] > len(SKNN_GRID)
+    # the constructor's values are left alone (they are the start of the search)
+    assert model.get_params() == make_model("sknn").get_params()
+    untuned = make_model("sknn", tune=False).fit(data)
+    assert untuned.tuned_ == {}
+    save_model(model, tmp_path)
+    again, _ = load_model(tmp_path, "sknn")
+    assert again.tuned_ == model.tuned_
+    clicks = ["i3", "i4"]
+    assert [r.item_id for r in again.recommend_session(clicks, 5)] == [
+        r.item_id for r in model.recommend_session(clicks, 5)
+    ]
+
+
+def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):
+    # the latest fifth of the sessions walk the ring backwards: the search must see them
+    data = _markov_sessions(400)
+    late = data["user_id"].str[1:].astype(int) >= 320
+    flipped = data.copy()
+    flipped.loc[late, "item_id"] = "i" + (
+        (30 - flipped.loc[late, "item_id"].str[1:].astype(int)) % 30
+    ).astype(str)
+    import omotenashi.recommend._session as mod
+
+    seen = []
+    original = mod.next_click_metrics
+
+    def spy(model, sessions, k=20, **kw):
+        seen.extend(sessions)
+        return original(model, sessions, k, **kw)
+
+    monkeypatch.setattr(mod, "next_click_metrics", spy)
+    make_model("sknn").fit(flipped)
+    held = {tuple(s) for s in seen}
+    late_ids = set(flipped.loc[late, "user_id"])
+    late_sessions = {
+        tuple(g) for sid, g in flipped.groupby("user_id")["item_id"] if sid in late_ids
+    }
+    assert held and held <= late_sessions
