@@ -445,6 +445,7 @@ SKNN_GRID: dict[str, tuple] = {
     "position_decay": (0.5, 1.0, 2.0, 4.0, 8.0),
     "recency_days": (10.0, 100.0, 1000.0, None),
     "distance_decay": (1.0, 2.0, 4.0, 8.0, None),
+    "anchor_decay": (0.5, 1.0, 2.0, 4.0, None),
     "idf_weight": (0.0, 0.5, 1.0, 2.0),
     "idf": (True, False),
 }
@@ -461,7 +462,8 @@ class SessionKNN(_SessionNeighbours):
     * the ``k`` most similar of the ``sample_size`` most recent sessions sharing an item (0: all)
       vote for their items, each vote weighted by ``exp(-|pos_i - pos_l| / distance_decay)``
       where ``l`` is the most recent current item found in that neighbour (None: every item of a
-      neighbour gets its similarity), and item scores are multiplied by ``idf ** idf_weight``;
+      neighbour gets its similarity) and by ``exp(-(age_l - 1) / anchor_decay)`` (None: off),
+      and item scores are multiplied by ``idf ** idf_weight``;
     * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``
       — when the training sessions show visitors going back to items (at least
       ``min_repeat_share`` of next clicks are repeats); otherwise the session's own items score 0,
@@ -490,6 +492,7 @@ class SessionKNN(_SessionNeighbours):
         position_decay: float = 4.0,
         recency_days: float | None = 1000.0,
         distance_decay: float | None = 4.0,
+        anchor_decay: float | None = None,
         idf_weight: float = 0.0,
         repeat: float = 1.0,
         repeat_decay: float = 1.0,
@@ -502,6 +505,7 @@ class SessionKNN(_SessionNeighbours):
         self.position_decay = position_decay
         self.recency_days = recency_days
         self.distance_decay = distance_decay
+        self.anchor_decay = anchor_decay
         self.idf_weight = idf_weight
         self.repeat = repeat
         self.repeat_decay = repeat_decay
@@ -511,7 +515,7 @@ class SessionKNN(_SessionNeighbours):
 
     def _check(self) -> None:
         super()._check()
-        _check_positive(self, "position_decay", "recency_days", "distance_decay")
+        _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
 
     def _param(self, name: str):
         tuned = getattr(self, "tuned_", None) or {}
@@ -526,7 +530,7 @@ class SessionKNN(_SessionNeighbours):
         distance = p("distance_decay")
         self._scoring = "binary" if distance is None else "distance"
         self._distance_decay = 1.0 if distance is None else float(distance)
-        self._anchor_decay, self._idf_scoring = None, float(p("idf_weight"))
+        self._anchor_decay, self._idf_scoring = p("anchor_decay"), float(p("idf_weight"))
         self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
