@@ -36,8 +36,7 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.evaluation import evaluate_sessions, load_diginetica, split_sessions_last
-from omotenashi.recommend import make_model
-from omotenashi.recommend._session import next_click_metrics
+from omotenashi.recommend import make_model, next_click_metrics
 
 DATA = Path(__file__).resolve().parents[1] / "../shared/datasets"
 DEFAULT = "sknn"

@@ -10,8 +10,7 @@ import pytest
 
 from omotenashi.errors import DataError
 from omotenashi.evaluation import evaluate_sessions, split_sessions_last
-from omotenashi.recommend import make_model
-from omotenashi.recommend._session import next_click_metrics
+from omotenashi.recommend import make_model, next_click_metrics
 
 E = math.exp(-1.0)
 DAY = pd.Timestamp("2026-01-01", tz="UTC")

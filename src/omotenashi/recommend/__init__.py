@@ -31,6 +31,7 @@ from omotenashi.recommend._session import (
     BoughtTogether,
     SequentialRules,
     SessionKNN,
+    next_click_metrics,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "load_model",
     "make_model",
     "mmr_select",
+    "next_click_metrics",
     "save_model",
     "sessionize",
 ]
