@@ -172,10 +172,15 @@ def evaluate_sessions(
 
 
 def session_peers() -> list[Candidate]:
-    """Peers of the session protocol: popularity, EASE (λ 100/300/1000), ALS, BM25 item-kNN."""
+    """Peers of the session protocol: popularity, EASE (λ 100/300/1000), ALS, BM25 item-kNN,
+    and the session-kNN methods V-SKNN, STAN and VSTAN with their default settings
+    (``benchmarks/sessions.py`` tunes them)."""
     return topn_peers()[:4] + [
         ("als", make_model("als", factors=64, regularization=0.01, alpha=1.0)),
         ("itemknn_bm25", make_model("itemknn_bm25", k=100)),
+        ("vsknn", make_model("vsknn")),
+        ("stan", make_model("stan")),
+        ("vstan", make_model("vstan")),
     ]
 
 

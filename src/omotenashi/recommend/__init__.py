@@ -31,7 +31,15 @@ from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
 from omotenashi.recommend._registry import MODELS, Trending, make_model
 from omotenashi.recommend._rules import Rules, mmr_select
-from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
+from omotenashi.recommend._session import (
+    STAN,
+    VSKNN,
+    VSTAN,
+    BoughtTogether,
+    SequentialRules,
+    SessionKNN,
+    next_click_metrics,
+)
 
 __all__ = [
     "set_default",
@@ -56,7 +64,10 @@ __all__ = [
     "Rules",
     "SequentialRules",
     "SessionKNN",
+    "STAN",
     "Trending",
+    "VSKNN",
+    "VSTAN",
     "check_interactions",
     "ease_weights",
     "interactions_from_events",
@@ -65,6 +76,7 @@ __all__ = [
     "load_model",
     "make_model",
     "mmr_select",
+    "next_click_metrics",
     "rp3beta_weights",
     "save_model",
     "sessionize",

@@ -11,7 +11,14 @@ from omotenashi.recommend._graph import RP3beta
 from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE
 from omotenashi.recommend._mf import BPR, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
-from omotenashi.recommend._session import BoughtTogether, SequentialRules, SessionKNN
+from omotenashi.recommend._session import (
+    STAN,
+    VSKNN,
+    VSTAN,
+    BoughtTogether,
+    SequentialRules,
+    SessionKNN,
+)
 
 
 class Trending(Popularity):
@@ -38,6 +45,9 @@ MODELS: dict[str, type[Recommender]] = {
         ContentBased,
         Hybrid,
         SessionKNN,
+        VSKNN,
+        STAN,
+        VSTAN,
         SequentialRules,
         BoughtTogether,
     )

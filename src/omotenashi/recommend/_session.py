@@ -14,6 +14,8 @@ Fitted on interactions whose ``user_id`` is a *session* (or an order); see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -31,56 +33,163 @@ def _positions(model: Recommender) -> sp.csr_matrix:
     return P
 
 
-class SessionKNN(Recommender):
-    """Session-kNN with position, neighbour-recency and item-distance weights and repeat views.
+#: How a click's weight in the current session falls with its age (1 = the latest click, ``L`` =
+#: the oldest age in the session): the ``weighting`` options of the neighbourhood models.
+WEIGHTINGS = ("exp", "linear", "div", "log", "quadratic", "same")
 
-    For the current session ``s`` (most recent item has age 1):
 
-    * item weight ``q_j = exp(-(age_j - 1) / position_decay)`` (times IDF when ``idf``);
-    * similarity to a past session ``n``: ``Σ_{j ∈ s∩n} q_j / sqrt(|s|·|n|)``, times
-      ``exp(-Δt / recency_days)`` for its age relative to the newest session;
-    * the ``k`` most similar of the ``sample_size`` most recent sessions sharing an item vote
-      for their items, each vote weighted by ``exp(-|pos_i - pos_l| / distance_decay)`` where
-      ``l`` is the most recent current item found in that neighbour;
-    * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``
-      — when the training sessions show visitors going back to items (at least
-      ``min_repeat_share`` of next clicks are repeats); otherwise the session's own items score 0,
-      as in the data nobody clicks them again.
+def _click_weights(kind: str, age: np.ndarray, oldest: np.ndarray, decay: float) -> np.ndarray:
+    if kind == "exp":  # STAN: exp((p - l) / λ1) with p - l = 1 - age
+        return np.exp(-(age - 1.0) / decay)
+    if kind == "linear":  # V-SKNN: the latest click 1, the oldest 1/L, linear in between
+        return (oldest - age + 1.0) / oldest
+    if kind == "quadratic":
+        return ((oldest - age + 1.0) / oldest) ** 2
+    if kind == "div":
+        return 1.0 / age
+    if kind == "log":
+        return 1.0 / np.log2(age + 1.0)
+    if kind == "same":
+        return np.ones_like(age)
+    raise DataError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {kind!r}")
 
-    Defaults were chosen on a validation split cut from the training part of the diginetica
-    sample (not on its test part).
+
+class _Neighbourhood:
+    """One batch of current sessions against the fitted sessions (the shared kNN arithmetic).
+
+    For the rows of ``ages`` (current sessions; age 1 = the latest click):
+
+    1. click weights ``q_j`` (``weighting``; times the item's IDF when ``idf_similarity``);
+    2. candidate neighbours: fitted sessions sharing an item, of which the ``sample_size`` most
+       recent are kept (0 keeps all);
+    3. similarity ``Σ_{j ∈ s∩n} q_j``, divided by ``sqrt(|s|·|n|)`` when ``cosine``, times
+       ``exp(-age_days(n) / recency_days)`` when ``recency_days`` is set;
+    4. the ``k`` most similar neighbours vote: ``binary`` scoring gives every item of ``n`` the
+       similarity; ``distance`` scoring weighs item ``i`` of ``n`` by
+       ``exp(-|pos(i, n) - pos(a, n)| / distance_decay)`` where ``a`` is the latest click of ``s``
+       found in ``n``, and by ``exp(-(age(a) - 1) / anchor_decay)`` when ``anchor_decay`` is set;
+    5. scores times ``idf(i) ** idf_scoring``.
+
+    Similarities, and so every vote, are sums over the shared clicks ``j``: :meth:`parts` splits a
+    score exactly into one term per click of the current session.
     """
 
-    name = "sknn"
-    session_model = True
-    exact_reasons = True
+    def __init__(self, model: _SessionNeighbours, ages: sp.csr_matrix) -> None:
+        m = model
+        self.model = m
+        self.ages = ages
+        nr = ages.shape[0]
+        self.row = np.repeat(np.arange(nr), np.diff(ages.indptr))
+        age = ages.data.astype(np.float64)
+        oldest = np.zeros(nr)
+        np.maximum.at(oldest, self.row, age)
+        q = _click_weights(m._weighting, age, oldest[self.row], m._position_decay)
+        if m._idf_similarity:
+            q = q * m._idf[ages.indices]
+        self.q = q
+        Q = sp.csr_matrix((q, ages.indices, ages.indptr), shape=ages.shape)
+        # columns of the product are sessions from the newest: the first entries of a row are
+        # its most recent candidates
+        S = sp.csr_matrix(Q @ m._item_sessions_by_recency)
+        S.sort_indices()
+        counts = np.diff(S.indptr)
+        r = np.repeat(np.arange(nr), counts)
+        c, v = S.indices, S.data
+        if m._sample_size and m._sample_size < m._n_sessions:
+            keep = np.arange(len(c)) - np.repeat(S.indptr[:-1], counts) < m._sample_size
+            r, c, v = r[keep], c[keep], v[keep]
+        c = m._by_recency[c]
+        sim = v
+        if m._cosine:
+            sizes = np.diff(ages.indptr).astype(np.float64)
+            sim = sim / np.sqrt(sizes[r] * m._lengths[c])
+        sim = sim * m._recency[c]
+        keep = sim > 0
+        r, c, sim = r[keep], c[keep], sim[keep]
+        # the k most similar; equal similarities: the more recent session first (stable sort)
+        order = np.lexsort((-sim, r))
+        r, c, sim = r[order], c[order], sim[order]
+        keep = _rank_in_row(r, nr) < m._k
+        self.r, self.c, self.sim = r[keep], c[keep], sim[keep]
+        self._votes()
 
-    def __init__(
-        self,
-        k: int = 200,
-        sample_size: int = 1000,
-        position_decay: float = 4.0,
-        recency_days: float = 1000.0,
-        distance_decay: float = 4.0,
-        repeat: float = 1.0,
-        repeat_decay: float = 1.0,
-        idf: bool = True,
-        min_repeat_share: float = 0.02,
-    ) -> None:
-        self.k = k
-        self.sample_size = sample_size
-        self.position_decay = position_decay
-        self.recency_days = recency_days
-        self.distance_decay = distance_decay
-        self.repeat = repeat
-        self.repeat_decay = repeat_decay
-        self.idf = idf
-        self.min_repeat_share = min_repeat_share
+    def _votes(self) -> None:
+        """Per (neighbour, item) entry: its row, item and vote (``entry_*``)."""
+        m, P = self.model, self.model.positions_
+        lens = np.diff(P.indptr)[self.c]
+        first = np.cumsum(lens) - lens
+        pair = np.repeat(np.arange(len(self.c)), lens)
+        ent = np.repeat(P.indptr[self.c], lens) + (np.arange(lens.sum()) - first[pair])
+        item = P.indices[ent]
+        vote = self.sim[pair]
+        if m._scoring == "distance" and len(pair):
+            # age in the current session of each neighbour item (inf: not clicked)
+            n = self.ages.shape[1]
+            keys = self.row * n + self.ages.indices
+            order = np.argsort(keys, kind="stable")
+            keys, qage = keys[order], self.ages.data[order].astype(np.float64)
+            wanted = self.r[pair] * n + item
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            a = np.where(keys[at] == wanted, qage[at], np.inf)
+            anchor_age = np.minimum.reduceat(a, first)
+            is_anchor = a == anchor_age[pair]
+            anchor_pos = np.zeros(len(self.c))
+            anchor_pos[pair[is_anchor]] = P.data[ent][is_anchor]
+            vote = vote * np.exp(-np.abs(P.data[ent] - anchor_pos[pair]) / m._distance_decay)
+            if m._anchor_decay:
+                vote = vote * np.exp(-(anchor_age[pair] - 1.0) / m._anchor_decay)
+        if m._idf_scoring:
+            vote = vote * m._idf[item] ** m._idf_scoring
+        self.entry_pair, self.entry_item, self.entry_vote = pair, item, vote
+
+    def scores(self) -> np.ndarray:
+        nr, n = self.ages.shape
+        flat = self.r[self.entry_pair] * n + self.entry_item
+        return np.bincount(flat, weights=self.entry_vote, minlength=nr * n).reshape(nr, n)
+
+    def parts(self, item: int) -> dict[int, float]:
+        """Exact split of one row's score of ``item`` by the current session's clicks."""
+        m = self.model
+        sel = self.entry_item == item
+        pairs, votes = self.entry_pair[sel], self.entry_vote[sel]
+        if not len(pairs):
+            return {}
+        idx = self.ages.indices
+        shared = m._sessions_binary[self.c[pairs]][:, idx].toarray() * self.q
+        split = votes @ (shared / shared.sum(axis=1, keepdims=True))
+        return {int(j): float(v) for j, v in zip(idx, split, strict=True)}
+
+
+def _rank_in_row(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """0-based rank of each entry within its row, for entries sorted by row."""
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    return np.arange(len(rows)) - starts[rows]
+
+
+class _SessionNeighbours(Recommender):
+    """Shared fitting, state and scoring of the session-neighbourhood models.
+
+    Subclasses map their hyper-parameters to the attributes read by :class:`_Neighbourhood`
+    in :meth:`_configure`, and may post-process scores in :meth:`_finish`.
+    """
+
+    session_model = True
+    exact_reasons = True  # reasons split a score exactly by the visit's clicks (``parts``)
+    _chunk = 256
+
+    def _configure(self) -> None:
+        raise NotImplementedError
+
+    def _check(self) -> None:
+        for p in ("k", "sample_size"):
+            v = getattr(self, p, 1)
+            if not isinstance(v, int | np.integer) or v < (1 if p == "k" else 0):
+                raise DataError(
+                    f"{p} must be an integer >= {1 if p == 'k' else 0}, got {v!r}", field=p
+                )
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
-        for p in ("k", "sample_size"):
-            if int(getattr(self, p)) < 1:
-                raise DataError(f"{p} must be >= 1, got {getattr(self, p)}", field=p)
+        self._check()
         self.positions_ = _positions(self)
         t = frame["t"].to_numpy()
         last = np.full(len(self.user_ids_), -np.inf)
@@ -95,101 +204,54 @@ class SessionKNN(Recommender):
         next_clicks = clicks - X.shape[0]
         share = (clicks - X.nnz) / next_clicks if next_clicks > 0 else 0.0
         self.repeat_share_ = float(share)
-        self.repeats_ = bool(share >= self.min_repeat_share)
         self._prepare()
 
     def _prepare(self) -> None:
         P = self.positions_
-        self._binary = P.copy()
-        self._binary.data[:] = 1.0
-        self._item_sessions = self._binary.T.tocsr()
+        B = P.copy().astype(np.float64)
+        B.data[:] = 1.0
+        self._sessions_binary = B
+        self._item_sessions = B.T.tocsr()
+        self._n_sessions = P.shape[0]
         self._lengths = np.diff(P.indptr).astype(np.float64)
-        n_sessions = max(P.shape[0], 1)
         df = np.diff(self._item_sessions.indptr)
-        self._idf = np.log1p(n_sessions / np.maximum(df, 1)) if self.idf else np.ones(P.shape[1])
-        self._recency = np.exp(-self.session_age_days_ / self.recency_days)
+        self._idf = np.log1p(max(P.shape[0], 1) / np.maximum(df, 1))
+        # sessions from the newest (ties: the lower index first)
+        age = self.session_age_days_
+        self._by_recency = np.lexsort((np.arange(len(age)), age))
+        self._item_sessions_by_recency = B[self._by_recency].T.tocsr()
+        self._configure()
 
-    def _neighbours(self, idx: np.ndarray, age: np.ndarray):
-        q = np.exp(-(age - 1.0) / self.position_decay)
-        cand = np.unique(np.concatenate([self._item_sessions[j].indices for j in idx]))
-        if cand.size == 0:
-            return cand, np.empty(0), q
-        if cand.size > self.sample_size:
-            cand = cand[np.argsort(self.session_age_days_[cand], kind="stable")[: self.sample_size]]
-        w = np.zeros(self.positions_.shape[1])
-        w[idx] = q * self._idf[idx]
-        sim = (self._binary[cand] @ w) / np.sqrt(len(idx) * self._lengths[cand])
-        sim = sim * self._recency[cand]
-        if cand.size > self.k:
-            keep = np.argpartition(-sim, self.k - 1)[: self.k]
-            cand, sim = cand[keep], sim[keep]
-        return cand, sim, q
+    def _set_recency(self, days: float | None) -> None:
+        age = self.session_age_days_
+        self._recency = np.exp(-age / days) if days else np.ones(len(age))
 
-    def _votes(self, idx: np.ndarray, age: np.ndarray):
-        """Neighbour votes: (sparse neighbour × item weights, neighbour sims, matched item)."""
-        cand, sim, q = self._neighbours(idx, age)
-        if cand.size == 0:
-            return None, sim, np.empty(0, dtype=np.int64)
-        Pn = self.positions_[cand]
-        by_recency = idx[np.argsort(age, kind="stable")]
-        present = Pn[:, by_recency].toarray()
-        first = np.argmax(present > 0, axis=1)
-        matched = by_recency[first]
-        anchor = present[np.arange(len(cand)), first]
-        rows = np.repeat(np.arange(len(cand)), np.diff(Pn.indptr))
-        W = Pn.copy().astype(np.float64)
-        W.data = np.exp(-np.abs(Pn.data - anchor[rows]) / self.distance_decay)
-        return W, sim, matched
-
-    def _score_one(self, idx: np.ndarray, age: np.ndarray) -> np.ndarray:
-        n = self.positions_.shape[1]
-        W, sim, _ = self._votes(idx, age)
-        scores = np.zeros(n) if W is None else np.asarray(W.T @ sim).ravel()
-        if not self.repeats_:
-            # in this data visitors never go back to an item: do not spend slots on them
-            scores[idx] = 0.0
-        elif self.repeat:
-            top = scores.max() if scores.max() > 0 else 1.0
-            scores[idx] += self.repeat * top * np.exp(-(age - 1.0) / self.repeat_decay)
-        return scores
+    def _finish(self, scores: np.ndarray, ages: sp.csr_matrix) -> None:
+        """Post-process the neighbour votes of a batch in place (default: nothing)."""
 
     def _score(self, X, ages):
-        out = np.zeros((X.shape[0], X.shape[1]))
-        for r in range(X.shape[0]):
-            lo, hi = X.indptr[r], X.indptr[r + 1]
-            if hi > lo:
-                out[r] = self._score_one(X.indices[lo:hi], ages.data[lo:hi].astype(np.float64))
+        self._configure()  # parameters may have been changed by set_params
+        ages = sp.csr_matrix(ages)
+        out = np.zeros(ages.shape)
+        for lo in range(0, ages.shape[0], self._chunk):
+            part = ages[lo : lo + self._chunk]
+            if part.nnz:
+                out[lo : lo + self._chunk] = _Neighbourhood(self, part).scores()
+        self._finish(out, ages)
         return out
-
-    def _contributions(self, x, ages, item):
-        return self._contributions_many(x, ages, np.array([item]))[0]
 
     def _contributions_many(self, x, ages, items):
-        # the score is the neighbours' votes (grouped by the click each neighbour matched)
-        # plus the repeat term; both parts add up to it
-        idx, age = x.indices, ages.data.astype(np.float64)
-        seen = set(idx.tolist())
-        W, sim, matched = self._votes(idx, age)
-        scores = self._score_one(idx, age) if self.repeat and seen & set(items.tolist()) else None
-        if W is not None:
-            clicks, where = np.unique(matched, return_inverse=True)
-            cols = W[:, items].toarray() * sim[:, None]
-        out = []
-        for k, item in enumerate(items.tolist()):
-            if not self.repeats_ and item in seen:
-                out.append([])  # the session's own items score 0 in such data
-                continue
-            parts = []
-            votes = 0.0
-            if W is not None:
-                votes = float(cols[:, k].sum())
-                parts += split_terms("session", clicks, np.bincount(where, weights=cols[:, k]))
-            if scores is not None and item in seen:
-                repeat_part = float(scores[item]) - votes
-                if repeat_part:
-                    parts.append(("repeat", (int(item),), repeat_part))
-            out.append(parts)
-        return out
+        self._configure()
+        hood = _Neighbourhood(self, sp.csr_matrix(ages))
+        return [self._parts(hood, x, ages, int(i)) for i in items]
+
+    def _contributions(self, x, ages, item):
+        return self._contributions_many(x, ages, [item])[0]
+
+    def _parts(self, hood: _Neighbourhood, x, ages, item: int):
+        parts = hood.parts(item)
+        top = sorted(parts.items(), key=lambda kv: -kv[1])
+        return [("session", (j,), v) for j, v in top if v > 0]
 
     def _state(self):
         return {
@@ -202,8 +264,372 @@ class SessionKNN(Recommender):
         self.positions_ = state["positions"]
         self.session_age_days_ = state["session_age_days"]
         self.repeat_share_ = float(state["repeat_share"][0])
-        self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
         self._prepare()
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise DataError(f"{name} must be one of {', '.join(choices)}, got {value!r}", field=name)
+
+
+def _check_positive(model: Recommender, *names: str) -> None:
+    for p in names:
+        v = getattr(model, p)
+        if v is not None and not (isinstance(v, int | float | np.number) and v > 0):
+            raise DataError(f"{p} must be a number > 0 or None, got {v!r}", field=p)
+
+
+class VSKNN(_SessionNeighbours):
+    """V-SKNN, "vector multiplication" session kNN (Ludewig & Jannach 2018), a peer.
+
+    The current session is a real-valued vector: the latest click weighs 1 and earlier clicks
+    less (``weighting``: ``linear`` as in the paper, or ``div``, ``log``, ``quadratic``,
+    ``same``); its dot product (``similarity="dot"``; ``"cosine"`` divides by
+    ``sqrt(|s|·|n|)``) with the binary vector of each of the ``sample_size`` most recent past
+    sessions sharing an item gives the similarity; the ``k`` most similar sessions each give
+    every one of their items their similarity; ``idf_weight`` > 0 multiplies an item's score by
+    ``idf ** idf_weight`` with ``idf = log(1 + sessions / sessions with the item)``.
+    ``repeat_items=False`` leaves the session's own items out (score 0).
+    """
+
+    name = "vsknn"
+
+    def __init__(
+        self,
+        k: int = 100,
+        sample_size: int = 500,
+        weighting: str = "linear",
+        similarity: str = "dot",
+        idf_weight: float = 0.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.weighting = weighting
+        self.similarity = similarity
+        self.idf_weight = idf_weight
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_choice("weighting", self.weighting, WEIGHTINGS[1:])
+        _check_choice("similarity", self.similarity, ("dot", "cosine"))
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), int(self.sample_size)
+        self._weighting, self._position_decay = self.weighting, 1.0
+        self._idf_similarity, self._cosine = False, self.similarity == "cosine"
+        self._set_recency(None)
+        self._scoring, self._distance_decay, self._anchor_decay = "binary", 1.0, None
+        self._idf_scoring = float(self.idf_weight)
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+def _zero_session_items(scores: np.ndarray, ages: sp.csr_matrix) -> None:
+    rows = np.repeat(np.arange(ages.shape[0]), np.diff(ages.indptr))
+    scores[rows, ages.indices] = 0.0
+
+
+class STAN(_SessionNeighbours):
+    """STAN, sequence and time aware neighbourhood (Garg et al., SIGIR 2019), a peer.
+
+    With ``p(i, s)`` the position of item ``i`` in session ``s`` (its latest click) and ``l`` the
+    position of the latest click:
+
+    * ``w1(i, s) = exp((p(i, s) - l) / λ1)`` (``position_decay``), and
+      ``sim1(s, n) = Σ_i w1(i, s)·1_n(i) / sqrt(|s|·|n|)``;
+    * ``w2(n) = exp(-(t(s) - t(n)) / λ2)`` (``recency_days``, in days; None: off),
+      ``sim2 = sim1 · w2``; the ``k`` neighbours with the largest ``sim2`` among all past
+      sessions sharing an item are kept;
+    * ``w3(i | s, n) = exp(-|p(i, n) - p(a, n)| / λ3)`` (``distance_decay``), ``a`` the latest
+      click of ``s`` that ``n`` contains; ``score(i) = Σ_n sim2(s, n) · w3(i | s, n)``.
+
+    ``t(s)`` is taken as the time of the newest fitted session, which shifts every ``w2`` of a
+    request by the same factor and so changes no ranking. ``repeat_items=False`` leaves the
+    session's own items out (score 0).
+    """
+
+    name = "stan"
+
+    def __init__(
+        self,
+        k: int = 100,
+        position_decay: float = 2.0,
+        recency_days: float | None = 100.0,
+        distance_decay: float = 2.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.position_decay = position_decay
+        self.recency_days = recency_days
+        self.distance_decay = distance_decay
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_positive(self, "position_decay", "recency_days", "distance_decay")
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), 0
+        self._weighting, self._position_decay = "exp", float(self.position_decay)
+        self._idf_similarity, self._cosine = False, True
+        self._set_recency(self.recency_days)
+        self._scoring, self._distance_decay = "distance", float(self.distance_decay)
+        self._anchor_decay, self._idf_scoring = None, 0.0
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+class VSTAN(_SessionNeighbours):
+    """VSTAN (Ludewig, Latifi & Jannach 2021): STAN with V-SKNN's ideas, a peer.
+
+    STAN's three weights (``position_decay`` = λ_spw, ``recency_days`` = λ_snh,
+    ``distance_decay`` = λ_inh) plus: only the ``sample_size`` most recent past sessions sharing
+    an item are candidates; ``similarity`` ``"cosine"`` (as STAN) or ``"dot"`` (as V-SKNN); a
+    neighbour's votes are weighted by the position in the current session of the click that
+    matched it, ``exp(-(age(a) - 1) / anchor_decay)`` (λ_ipw; None: off); item scores times
+    ``idf ** idf_weight`` (λ_idf). ``repeat_items=False`` leaves the session's own items out.
+    """
+
+    name = "vstan"
+
+    def __init__(
+        self,
+        k: int = 100,
+        sample_size: int = 1000,
+        similarity: str = "cosine",
+        position_decay: float = 2.0,
+        recency_days: float | None = 100.0,
+        distance_decay: float = 2.0,
+        anchor_decay: float | None = 2.0,
+        idf_weight: float = 1.0,
+        repeat_items: bool = True,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.similarity = similarity
+        self.position_decay = position_decay
+        self.recency_days = recency_days
+        self.distance_decay = distance_decay
+        self.anchor_decay = anchor_decay
+        self.idf_weight = idf_weight
+        self.repeat_items = repeat_items
+
+    def _check(self) -> None:
+        super()._check()
+        _check_choice("similarity", self.similarity, ("dot", "cosine"))
+        _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
+
+    def _configure(self) -> None:
+        self._k, self._sample_size = int(self.k), int(self.sample_size)
+        self._weighting, self._position_decay = "exp", float(self.position_decay)
+        self._idf_similarity, self._cosine = False, self.similarity == "cosine"
+        self._set_recency(self.recency_days)
+        self._scoring, self._distance_decay = "distance", float(self.distance_decay)
+        self._anchor_decay = self.anchor_decay
+        self._idf_scoring = float(self.idf_weight)
+
+    def _finish(self, scores, ages):
+        if not self.repeat_items:
+            _zero_session_items(scores, ages)
+
+
+#: Search space of :class:`SessionKNN`'s own tuning (each parameter in turn, two passes).
+SKNN_GRID: dict[str, tuple] = {
+    "k": (50, 100, 200, 500),
+    "sample_size": (500, 1000, 2500, 0),
+    "position_decay": (0.5, 1.0, 2.0, 4.0, 8.0),
+    "recency_days": (10.0, 100.0, 1000.0, None),
+    "distance_decay": (1.0, 2.0, 4.0, 8.0, None),
+    "anchor_decay": (0.5, 1.0, 2.0, 4.0, None),
+    "idf_weight": (0.0, 0.5, 1.0, 2.0),
+    "idf": (True, False),
+}
+
+
+class SessionKNN(_SessionNeighbours):
+    """Session-kNN that tunes itself on the visits it is fitted on, with repeat views.
+
+    For the current session ``s`` (most recent item has age 1):
+
+    * item weight ``q_j = exp(-(age_j - 1) / position_decay)`` (times IDF when ``idf``);
+    * similarity to a past session ``n``: ``Σ_{j ∈ s∩n} q_j / sqrt(|s|·|n|)``, times
+      ``exp(-Δt / recency_days)`` for its age relative to the newest session (None: off);
+    * the ``k`` most similar of the ``sample_size`` most recent sessions sharing an item (0: all)
+      vote for their items, each vote weighted by ``exp(-|pos_i - pos_l| / distance_decay)``
+      where ``l`` is the most recent current item found in that neighbour (None: every item of a
+      neighbour gets its similarity) and by ``exp(-(age_l - 1) / anchor_decay)`` (None: off),
+      and item scores are multiplied by ``idf ** idf_weight``;
+    * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``
+      — when the training sessions show visitors going back to items (at least
+      ``min_repeat_share`` of next clicks are repeats); otherwise the session's own items score 0,
+      as in the data nobody clicks them again.
+
+    With ``tune`` (default) and at least 200 sessions, ``fit`` first holds out the most recent
+    20 % of the sessions (at most 150 of them, a seeded sample, first 10 clicks each), fits on
+    the rest, and searches :data:`SKNN_GRID` from the constructor's values (each parameter in
+    turn, two passes) for the largest HR@20 + MRR@20 at predicting each next *new* item of the
+    held-out sessions (their repeat clicks are merged in the fitted data, so the repeat term is
+    left out of the search); the chosen values (``tuned_``) then replace the constructor's for
+    the fit on all sessions. Without ``tune`` the constructor's values are used as they are.
+    """
+
+    name = "sknn"
+    _TUNE_MIN_SESSIONS = 200
+    _TUNE_SHARE = 0.2
+    _TUNE_SESSIONS = 150
+    _TUNE_CLICKS = 10
+    _TUNE_PASSES = 2
+
+    def __init__(
+        self,
+        k: int = 200,
+        sample_size: int = 1000,
+        position_decay: float = 4.0,
+        recency_days: float | None = 1000.0,
+        distance_decay: float | None = 4.0,
+        anchor_decay: float | None = None,
+        idf_weight: float = 0.0,
+        repeat: float = 1.0,
+        repeat_decay: float = 1.0,
+        idf: bool = True,
+        min_repeat_share: float = 0.02,
+        tune: bool = True,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.position_decay = position_decay
+        self.recency_days = recency_days
+        self.distance_decay = distance_decay
+        self.anchor_decay = anchor_decay
+        self.idf_weight = idf_weight
+        self.repeat = repeat
+        self.repeat_decay = repeat_decay
+        self.idf = idf
+        self.min_repeat_share = min_repeat_share
+        self.tune = tune
+
+    def _check(self) -> None:
+        super()._check()
+        _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
+
+    def _param(self, name: str):
+        tuned = getattr(self, "tuned_", None) or {}
+        return tuned[name] if self.tune and name in tuned else getattr(self, name)
+
+    def _configure(self) -> None:
+        p = self._param
+        self._k, self._sample_size = int(p("k")), int(p("sample_size"))
+        self._weighting, self._position_decay = "exp", float(p("position_decay"))
+        self._idf_similarity, self._cosine = bool(p("idf")), True
+        self._set_recency(p("recency_days"))
+        distance = p("distance_decay")
+        self._scoring = "binary" if distance is None else "distance"
+        self._distance_decay = 1.0 if distance is None else float(distance)
+        self._anchor_decay, self._idf_scoring = p("anchor_decay"), float(p("idf_weight"))
+        self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
+
+    def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
+        self._check()
+        self.tuned_ = {}
+        self.tuning_ = {}
+        if self.tune and len(self.user_ids_) >= self._TUNE_MIN_SESSIONS:
+            self.tuned_, self.tuning_ = self._search(frame)
+        super()._fit(frame, items)
+
+    def _search(self, frame: pd.DataFrame) -> tuple[dict, dict]:
+        """Coordinate search of :data:`SKNN_GRID` on the most recent sessions held out."""
+        last = frame.groupby("u")["t"].max()
+        order = last.sort_values(kind="stable").index.to_numpy()
+        n_val = max(1, int(round(self._TUNE_SHARE * len(order))))
+        held, kept = order[-n_val:], order[:-n_val]
+        if len(held) > self._TUNE_SESSIONS:
+            held = np.sort(np.random.default_rng(0).choice(held, self._TUNE_SESSIONS, False))
+        fit_rows = frame["u"].isin(kept)
+        start = {p: getattr(self, p) for p in SKNN_GRID}
+        inner = SessionKNN(**{**self.get_params(), "tune": False, "min_repeat_share": 2.0})
+        inner.fit(frame.loc[fit_rows, ["user_id", "item_id", "weight", "timestamp"]])
+        val = frame[frame["u"].isin(held)].sort_values(["u", "t"], kind="stable")
+        clicks = [list(g)[: self._TUNE_CLICKS] for _, g in val.groupby("u")["item_id"]]
+        cache: dict[tuple, float] = {}
+
+        def objective(params: dict) -> float:
+            key = tuple(params.items())
+            if key not in cache:
+                res = next_click_metrics(inner.set_params(**params), clicks)
+                cache[key] = res["hr@20"] + res["mrr@20"]
+            return cache[key]
+
+        current, best = start, objective(start)
+        for _ in range(self._TUNE_PASSES):
+            changed = False
+            for name, values in SKNN_GRID.items():
+                for value in values:
+                    trial = {**current, name: value}
+                    score = objective(trial)
+                    if score > best + 1e-12:
+                        current, best, changed = trial, score, True
+            if not changed:
+                break
+        info = {"objective": "hr@20 + mrr@20", "validation": best, "settings_tried": len(cache)}
+        return current, info
+
+    def _finish(self, scores, ages):
+        if not self.repeats_:
+            # in this data visitors never go back to an item: do not spend slots on them
+            _zero_session_items(scores, ages)
+        elif self.repeat:
+            rows = np.repeat(np.arange(ages.shape[0]), np.diff(ages.indptr))
+            top = scores.max(axis=1)
+            top = np.where(top > 0, top, 1.0)
+            boost = self.repeat * top[rows] * np.exp(-(ages.data - 1.0) / self.repeat_decay)
+            scores[rows, ages.indices] += boost
+
+    def _parts(self, hood, x, ages, item):
+        parts = super()._parts(hood, x, ages, item)
+        where = np.flatnonzero(ages.indices == item)
+        if not where.size:
+            return parts
+        if not self.repeats_:
+            return []
+        if self.repeat:
+            scores = hood.scores()
+            self._finish(scores, ages)
+            repeat_part = scores[0, item] - sum(v for _, _, v in parts)
+            if repeat_part > 0:
+                parts.append(("repeat", (int(item),), float(repeat_part)))
+        return parts
+
+    def _state(self):
+        state = super()._state()
+        names = sorted(getattr(self, "tuned_", {}))
+        values = [self.tuned_[n] for n in names]
+        state["tuned_names"] = np.array(names, dtype=str)
+        state["tuned_values"] = np.array(
+            [np.nan if v is None else float(v) for v in values], dtype=np.float64
+        )
+        return state
+
+    def _load_state(self, state):
+        tuned: dict = {}
+        if "tuned_names" in state:
+            for n, v in zip(state["tuned_names"].tolist(), state["tuned_values"], strict=True):
+                default = getattr(self, n)
+                if np.isnan(v):
+                    tuned[n] = None
+                elif isinstance(default, bool):
+                    tuned[n] = bool(v)
+                elif n in ("k", "sample_size"):
+                    tuned[n] = int(v)
+                else:
+                    tuned[n] = float(v)
+        self.tuned_ = tuned
+        super()._load_state(state)
 
 
 class SequentialRules(Recommender):
@@ -309,3 +735,59 @@ class BoughtTogether(Recommender):
 
     def _load_state(self, state):
         self.together_ = state["together"]
+
+
+def next_click_metrics(
+    model: Recommender, sessions: Sequence[Sequence[object]], k: int = 20, *, batch: int = 512
+) -> dict[str, float]:
+    """HR@k and MRR@k of next-click prediction at every position of every session, in batches.
+
+    For position ``i`` of a session the model sees its first ``i`` clicks and the next click is
+    the target, exactly as ``recommend_session(clicks[:i], k)`` without rules ranks them (ties
+    go to the lower item index), but all prefixes are scored in a few matrix batches. Clicks on
+    items the model does not know are dropped first (protocol S1), then sessions shorter than 2.
+
+    Returns
+    -------
+    dict
+        ``hr@k``, ``mrr@k`` and ``n_predictions``.
+    """
+    cols: list[int] = []
+    ages: list[float] = []
+    counts: list[float] = []
+    indptr = [0]
+    targets: list[int] = []
+    for clicks in sessions:
+        pos = [p for p in (model._item_pos.get(str(c), -1) for c in clicks) if p >= 0]
+        for i in range(1, len(pos)):
+            age_of: dict[int, int] = {}
+            count: dict[int, int] = {}
+            for rank, p in enumerate(reversed(pos[:i]), start=1):
+                age_of.setdefault(p, rank)
+                count[p] = count.get(p, 0) + 1
+            row = sorted(age_of)
+            cols += row
+            ages += [age_of[p] for p in row]
+            counts += [count[p] for p in row]
+            indptr.append(len(cols))
+            targets.append(pos[i])
+    n_items = len(model.item_ids_)
+    shape = (len(targets), n_items)
+    X = sp.csr_matrix((np.array(counts, np.float32), cols, indptr), shape=shape)
+    A = sp.csr_matrix((np.array(ages, np.float32), cols, indptr), shape=shape)
+    target = np.array(targets, dtype=np.int64)
+    rank = np.empty(len(target), dtype=np.int64)
+    index = np.arange(n_items)
+    for lo in range(0, len(target), batch):
+        S = model._score(X[lo : lo + batch], A[lo : lo + batch])
+        t = target[lo : lo + batch]
+        st = S[np.arange(len(t)), t][:, None]
+        rank[lo : lo + batch] = (S > st).sum(axis=1) + ((S == st) & (index < t[:, None])).sum(
+            axis=1
+        )
+    hit = rank < k
+    return {
+        f"hr@{k}": float(hit.mean()) if len(hit) else 0.0,
+        f"mrr@{k}": float(np.where(hit, 1.0 / (rank + 1.0), 0.0).mean()) if len(hit) else 0.0,
+        "n_predictions": int(len(target)),
+    }

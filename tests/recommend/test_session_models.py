@@ -1,0 +1,250 @@
+"""V-SKNN, STAN, VSTAN and sknn on tiny sessions whose scores are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omotenashi.errors import DataError
+from omotenashi.evaluation import evaluate_sessions, split_sessions_last
+from omotenashi.recommend import make_model, next_click_metrics
+
+E = math.exp(-1.0)
+DAY = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def sessions(*streams: tuple[str, int, str]) -> pd.DataFrame:
+    """(session id, day, "A B C") -> one click a minute, the last one at that day's midnight."""
+    rows = []
+    for sid, day, items in streams:
+        clicks = items.split()
+        for j, item in enumerate(clicks):
+            rows.append((sid, item, DAY + pd.Timedelta(days=day, minutes=j - len(clicks) + 1)))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def scores(model, clicks: list[str]) -> dict[str, float]:
+    x, ages, _ = model._session_history(clicks)
+    row = model._score(x, ages)[0]
+    return {str(model.item_ids_[j]): float(row[j]) for j in np.flatnonzero(row)}
+
+
+# -- STAN: w1 (position in the session), w2 (neighbour recency), w3 (distance in the neighbour) --
+def test_stan_weights_by_hand():
+    data = sessions(("n1", 0, "A B C"), ("n2", 1, "B D"))
+    model = make_model("stan", k=10, position_decay=1.0, recency_days=1.0, distance_decay=1.0).fit(
+        data
+    )
+    # current session A, B: w1(A) = exp((1 - 2) / 1), w1(B) = 1
+    sim_n1 = (E + 1.0) / math.sqrt(2 * 3) * E  # cosine, n1 is one day older than n2: w2 = e^-1
+    sim_n2 = 1.0 / math.sqrt(2 * 2)  # only B shared; n2 is the newest session: w2 = 1
+    # the latest click found in n1 is B (position 2): w3(A) = w3(C) = e^-1, w3(B) = 1;
+    # in n2 it is B (position 1): w3(D) = e^-1
+    expected = {
+        "A": sim_n1 * E,
+        "B": sim_n1 + sim_n2,
+        "C": sim_n1 * E,
+        "D": sim_n2 * E,
+    }
+    assert scores(model, ["A", "B"]) == pytest.approx(expected)
+
+
+def test_stan_position_decay_follows_the_latest_click():
+    data = sessions(("n1", 0, "A X"), ("n2", 0, "B Y"))
+    model = make_model("stan", k=10, position_decay=1.0, recency_days=None).fit(data)
+    # A then B: B is the latest click, so its neighbour n2 is e times as similar as n1
+    got = scores(model, ["A", "B"])
+    assert got["Y"] / got["X"] == pytest.approx(1.0 / E)
+    got = scores(model, ["B", "A"])
+    assert got["X"] / got["Y"] == pytest.approx(1.0 / E)
+    # without time decay, sessions of any age weigh the same
+    assert make_model("stan", recency_days=None).fit(data).recommend_session(["A"], 1)
+
+
+# -- V-SKNN: linear click weights, dot product, k neighbours among the sample_size most recent --
+def test_vsknn_linear_weights_and_dot_product_by_hand():
+    data = sessions(("n1", 2, "A X"), ("n2", 1, "C Y"), ("n3", 0, "B C Z"))
+    model = make_model("vsknn", k=10, sample_size=0).fit(data)
+    # session A, B, C: linear weights 1/3, 2/3, 1 (the latest click weighs 1)
+    sim = {"n1": 1 / 3, "n2": 1.0, "n3": 2 / 3 + 1.0}
+    expected = {
+        "A": sim["n1"],
+        "X": sim["n1"],
+        "C": sim["n2"] + sim["n3"],
+        "Y": sim["n2"],
+        "B": sim["n3"],
+        "Z": sim["n3"],
+    }
+    assert scores(model, ["A", "B", "C"]) == pytest.approx(expected)
+    # k = 2 keeps the two most similar sessions (n3, n2): n1 no longer votes
+    top2 = scores(make_model("vsknn", k=2, sample_size=0).fit(data), ["A", "B", "C"])
+    assert "X" not in top2 and top2["Z"] == pytest.approx(sim["n3"])
+    # sample_size = 2 keeps the two most recent sessions sharing an item (n1, n2) before k
+    recent = scores(make_model("vsknn", k=10, sample_size=2).fit(data), ["A", "B", "C"])
+    assert "Z" not in recent and recent["X"] == pytest.approx(sim["n1"])
+
+
+def test_vsknn_idf_weight_and_cosine():
+    data = sessions(("n1", 0, "A X"), ("n2", 0, "A B"), ("n3", 0, "B Q R"))
+    plain = scores(make_model("vsknn", k=10, sample_size=0).fit(data), ["A"])
+    idf = scores(make_model("vsknn", k=10, sample_size=0, idf_weight=2.0).fit(data), ["A"])
+    # idf(i) = log(1 + 3 sessions / sessions with i): X in 1, B in 2
+    assert idf["X"] == pytest.approx(plain["X"] * math.log(1 + 3 / 1) ** 2)
+    assert idf["B"] == pytest.approx(plain["B"] * math.log(1 + 3 / 2) ** 2)
+    cos = scores(make_model("vsknn", k=10, similarity="cosine").fit(data), ["A"])
+    assert cos["X"] == pytest.approx(1.0 / math.sqrt(1 * 2))
+
+
+# -- VSTAN: STAN plus the matched click's position weight (λ_ipw), sampling and IDF --------------
+def test_vstan_anchor_position_weight_by_hand():
+    data = sessions(("n1", 0, "A X"), ("n2", 0, "B Y"))
+    model = make_model(
+        "vstan",
+        k=10,
+        sample_size=0,
+        similarity="dot",
+        position_decay=1.0,
+        recency_days=None,
+        distance_decay=1.0,
+        anchor_decay=1.0,
+        idf_weight=0.0,
+    ).fit(data)
+    got = scores(model, ["A", "B"])
+    # n1: sim e^-1 (A is one click old), X one step from A (e^-1), A's age 2 (e^-1)
+    assert got["X"] == pytest.approx(E**3)
+    # n2: sim 1, Y one step from B (e^-1), B is the latest click (1)
+    assert got["Y"] == pytest.approx(E)
+    without = scores(model.set_params(anchor_decay=None), ["A", "B"])
+    assert without["X"] == pytest.approx(E**2)
+
+
+def test_session_items_can_be_left_out():
+    data = sessions(("n1", 0, "A B C"), ("n2", 0, "A C"))
+    for name in ("vsknn", "stan", "vstan"):
+        model = make_model(name, repeat_items=False).fit(data)
+        got = scores(model, ["A"])
+        assert "A" not in got and got["C"] > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        ("vsknn", {"weighting": "cubic"}, "weighting"),
+        ("vsknn", {"similarity": "jaccard"}, "similarity"),
+        ("stan", {"position_decay": 0}, "position_decay"),
+        ("vstan", {"sample_size": -1}, "sample_size"),
+        ("vstan", {"k": 0}, "k"),
+    ],
+)
+def test_bad_parameters_are_refused_at_fit(name, params, field):
+    with pytest.raises(DataError, match=field):
+        make_model(name, **params).fit(sessions(("n1", 0, "A B")))
+
+
+# -- reasons: the votes split exactly by the clicks of the current session ---------------------
+@pytest.mark.parametrize("name", ["sknn", "vsknn", "stan", "vstan"])
+def test_reason_parts_add_up_to_the_score(name):
+    data = sessions(
+        ("n1", 0, "A B C"), ("n2", 1, "B D C"), ("n3", 2, "A D E"), ("n4", 3, "C A F B")
+    )
+    model = make_model(name).fit(data)
+    x, ages, _ = model._session_history(["A", "B", "A", "D"])
+    row = model._score(x, ages)[0]
+    for item in np.flatnonzero(row):
+        parts = model._contributions(x, ages, int(item))
+        assert sum(v for _, _, v in parts) == pytest.approx(row[item])
+        session_items = {int(j) for j in x.indices}
+        assert all(set(idx) <= session_items for _, idx, _ in parts)
+
+
+# -- the batch evaluator ranks exactly as recommend_session ------------------------------------
+def test_next_click_metrics_agree_with_the_product_path():
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(120):
+        day = s // 10
+        items = rng.choice(list("ABCDEFGHIJKL"), size=int(rng.integers(2, 7)))
+        rows += [
+            (s, it, DAY + pd.Timedelta(days=day, minutes=j), DAY) for j, it in enumerate(items)
+        ]
+    frame = pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp", "date"])
+    frame["date"] = frame["timestamp"].dt.floor("D")
+    split = split_sessions_last(frame, order_by="date")
+    test = [list(g) for _, g in split.test.groupby("session_id", sort=False)["item_id"]]
+    train = split.train.rename(columns={"session_id": "user_id"})
+    for name in ("sknn", "vsknn", "stan", "vstan"):
+        fast = next_click_metrics(make_model(name).fit(train), test, k=5)
+        slow = evaluate_sessions(split, [(name, make_model(name))], k=5)[0]
+        assert fast["n_predictions"] == slow["n_predictions"]
+        assert fast["hr@5"] == pytest.approx(slow["hr@5"])
+        assert fast["mrr@5"] == pytest.approx(slow["mrr@5"])
+
+
+# -- sknn tunes itself on the most recent of the sessions it is fitted on -----------------------
+def _markov_sessions(n: int, seed: int = 0) -> pd.DataFrame:
+    """Sessions walking a ring of 30 items: the next click is the next item or the one after."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        item = int(rng.integers(30))
+        for j in range(int(rng.integers(2, 7))):
+            rows.append((f"s{s}", f"i{item}", DAY + pd.Timedelta(hours=s, minutes=j)))
+            item = (item + int(rng.integers(1, 3))) % 30
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def test_sknn_tunes_itself_only_with_enough_sessions(tmp_path):
+    from omotenashi.recommend import load_model, save_model
+    from omotenashi.recommend._session import SKNN_GRID
+
+    small = make_model("sknn").fit(_markov_sessions(100))
+    assert small.tuned_ == {}
+    data = _markov_sessions(400)
+    model = make_model("sknn").fit(data)
+    assert set(model.tuned_) == set(SKNN_GRID)
+    assert all(
+        model.tuned_[p] in SKNN_GRID[p] or model.tuned_[p] == model.get_params()[p]
+        for p in SKNN_GRID
+    )
+    assert model.tuning_["settings_tried"] > len(SKNN_GRID)
+    # the constructor's values are left alone (they are the start of the search)
+    assert model.get_params() == make_model("sknn").get_params()
+    untuned = make_model("sknn", tune=False).fit(data)
+    assert untuned.tuned_ == {}
+    save_model(model, tmp_path)
+    again, _ = load_model(tmp_path, "sknn")
+    assert again.tuned_ == model.tuned_
+    clicks = ["i3", "i4"]
+    assert [r.item_id for r in again.recommend_session(clicks, 5)] == [
+        r.item_id for r in model.recommend_session(clicks, 5)
+    ]
+
+
+def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):
+    # the latest fifth of the sessions walk the ring backwards: the search must see them
+    data = _markov_sessions(400)
+    late = data["user_id"].str[1:].astype(int) >= 320
+    flipped = data.copy()
+    flipped.loc[late, "item_id"] = "i" + (
+        (30 - flipped.loc[late, "item_id"].str[1:].astype(int)) % 30
+    ).astype(str)
+    import omotenashi.recommend._session as mod
+
+    seen = []
+    original = mod.next_click_metrics
+
+    def spy(model, sessions, k=20, **kw):
+        seen.extend(sessions)
+        return original(model, sessions, k, **kw)
+
+    monkeypatch.setattr(mod, "next_click_metrics", spy)
+    make_model("sknn").fit(flipped)
+    held = {tuple(s) for s in seen}
+    late_ids = set(flipped.loc[late, "user_id"])
+    late_sessions = {
+        tuple(g) for sid, g in flipped.groupby("user_id")["item_id"] if sid in late_ids
+    }
+    assert held and held <= late_sessions
