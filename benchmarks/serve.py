@@ -170,10 +170,12 @@ def _load(args: tuple) -> dict:
         )
         return samples, start, time.perf_counter() - start
 
+    warm = 0
     if warmup and scenario != "cold_start":
-        asyncio.run(run(warmup))
+        warm = len(asyncio.run(run(warmup))[0])
     samples, start, elapsed = asyncio.run(run(seconds))
     row = {"scenario": scenario, "client": "asyncio", "connections": connections}
+    row["warmup_requests"] = warm
     row["seconds"] = round(elapsed, 2)
     kinds = sorted({s[0] for s in samples})
     if len(kinds) > 1:  # mixed: the answers and the events apart
@@ -405,18 +407,22 @@ def main() -> None:
                             args.seconds,
                             2.0,
                         )
+                        cpu = _cpu_seconds(proc.pid)
                         row = pool.apply(_load, (job,))
                         row["workers"] = workers
+                        _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
                         if scenario == "cold_start":
                             row["start_up_s"] = round(started, 2)
                         results.append(row)
                         print(json.dumps(row), flush=True)
                         if scenario in WRK_SCENARIOS and not args.no_wrk:
+                            cpu = _cpu_seconds(proc.pid)
                             row = _wrk(
                                 port, scenario, token, customers, items, connections, args.seconds
                             )
                             if row is not None:
                                 row["workers"] = workers
+                                _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
                                 results.append(row)
                                 print(json.dumps(row), flush=True)
                 finally:
@@ -429,6 +435,14 @@ def main() -> None:
         print(json.dumps(summary), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _add_cpu(row: dict, seconds: float) -> None:
+    """The server's CPU time per request (warm-up included for the asyncio client's rows)."""
+    requests = row.get("requests", 0) + row.get("warmup_requests", 0)
+    if requests:
+        row["server_cpu_s"] = round(seconds, 2)
+        row["server_cpu_ms_per_request"] = round(seconds * 1000 / requests, 3)
 
 
 #: Targets (issues 5 and 13): scenario -> (rate field, least rate, most p99 in ms).
@@ -449,7 +463,13 @@ def summarise(rows: list[dict]) -> dict:
         name = f"{row['scenario']}_{row['client']}"
         out[name] = {
             k: row.get(k)
-            for k in ("requests_per_s", "events_per_s", "p50_ms", "p99_ms")
+            for k in (
+                "requests_per_s",
+                "events_per_s",
+                "p50_ms",
+                "p99_ms",
+                "server_cpu_ms_per_request",
+            )
             if row.get(k) is not None
         }
         target = TARGETS.get(row["scenario"])
@@ -463,6 +483,33 @@ def summarise(rows: list[dict]) -> dict:
         )
         out["targets_met"][name] = met
     return out
+
+
+def _cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants (Linux).
+
+    Throughput on a shared machine depends on what else runs; the server's CPU time per
+    request does not, so the rows carry both.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][1] for pid in tree if pid in stats)
 
 
 def _free_port() -> int:
