@@ -227,3 +227,38 @@ def test_a_failed_sync_fails_the_requests(tmp_path, monkeypatch):
     finally:
         writer.close()
         om.close()
+
+
+def test_answers_are_precomputed_before_the_server_listens(store_copy):
+    """No request meets a cold cache right after start-up: the default answers are ready
+    before the first request (here the whole small store fits the start-up budget)."""
+    settings = ServiceSettings(db=str(store_copy), auth=False, warm_on_start_s=30)
+    with TestClient(create_app(settings)) as client:
+        ws = client.app.state.service.workspaces.get("default")
+        customers = ws.models.main.user_ids_.tolist()
+        assert len(ws.cache) == len(customers) > 0  # before any request
+        hits = ws.cache.hits
+        first = client.get(f"/v1/customers/{customers[0]}/recommendations")
+        assert first.status_code == 200 and ws.cache.hits == hits + 1
+    cold = ServiceSettings(db=str(store_copy), auth=False, warm_on_start_s=0)
+    with TestClient(create_app(cold)) as client:  # 0: all left to the maintenance thread
+        ws = client.app.state.service.workspaces.get("default")
+        assert ws.warm_pending or len(ws.cache) < len(customers)
+
+
+def test_start_up_warming_stops_at_its_budget(store_copy):
+    """A store too big for the budget: warming stops at the deadline and stays pending."""
+    import threading
+
+    from omotenashi.services import Workspace, warm
+
+    ws = Workspace("default", str(store_copy), ServiceSettings(db=str(store_copy)))
+    try:
+        ws.warm_pending = False
+        assert warm(ws, threading.Event(), budget_s=0.0) <= 1  # the deadline passes at once
+        assert ws.warm_pending
+        ws.warm_pending = False
+        done = warm(ws, threading.Event(), budget_s=60.0)
+        assert done + 1 >= len(ws.models.main.user_ids_) and not ws.warm_pending
+    finally:
+        ws.close()

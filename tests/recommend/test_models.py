@@ -492,3 +492,27 @@ def test_an_als_model_saved_with_implicits_user_factors_is_solved_again(interact
     for rec, before in zip(recs, expected, strict=True):
         assert rec.score == pytest.approx(before.score, rel=1e-6)
         assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
+
+
+@pytest.mark.parametrize("count", [3, 200])  # a request's few ids, and a long list
+def test_item_positions_agree_with_pandas(count):
+    """The per-id lookup of served requests gives what ``Index.get_indexer`` gives."""
+    from omotenashi.recommend._rules import item_positions
+
+    rng = np.random.default_rng(count)
+    index = pd.Index([f"item-{i}" for i in range(500)])
+    asked = [f"item-{i}" for i in rng.integers(0, 700, size=count)] + ["", "item-", 12]
+    expected = index.get_indexer([str(a) for a in asked])
+    assert item_positions(index, asked).tolist() == expected.tolist()
+    assert (expected == -1).any()  # unknown ids are part of the case
+
+
+def test_served_history_rows_equal_scipy_rows(fitted):
+    """The cheap 1-row views the request path uses equal scipy's own row indexing."""
+    from omotenashi.recommend._base import _row
+
+    model = fitted[0]["ease"]
+    for r in range(model.user_items_.shape[0]):
+        for matrix in (model.user_items_, model.user_ages_):
+            mine, theirs = _row(matrix, r), matrix[r]
+            assert mine.shape == theirs.shape and (mine != theirs).nnz == 0

@@ -306,7 +306,7 @@ class Recommender(ABC):
         row = self._user_pos.get(uid, -1) if user_id is not None else -1
         known = row >= 0
         if known:
-            X, A = self.user_items_[row], self.user_ages_[row]
+            X, A = _row(self.user_items_, row), _row(self.user_ages_, row)
         else:
             n = len(self.item_ids_)
             X = sp.csr_matrix((1, n), dtype=np.float32)
@@ -508,17 +508,15 @@ class Recommender(ABC):
             many = self._user_contributions_many(row, x, ages, top)
         else:
             many = self._contributions_many(x, ages, top)
+        ids = self.item_ids_[top].tolist()
         out = []
-        for rank, (item, score) in enumerate(zip(top, top_scores, strict=True), start=1):
+        for rank, (item, score) in enumerate(zip(top.tolist(), top_scores.tolist(), strict=True)):
             reasons, explained = (
-                self._explain_item(
-                    x, ages, int(item), mode, many[rank - 1], float(scores[item]), float(score)
-                )
+                self._explain_item(x, ages, item, mode, many[rank], float(scores[item]), score)
                 if explain
                 else ((), None)
             )
-            rec = Recommendation(str(self.item_ids_[item]), float(score), rank, reasons, explained)
-            out.append(rec)
+            out.append(Recommendation(str(ids[rank]), score, rank + 1, reasons, explained))
         return out
 
     # ----------------------------------------------------------------- requests
@@ -703,6 +701,21 @@ class Recommender(ABC):
 
     def _load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what ``_state`` returned."""
+
+
+def _row(matrix: sp.csr_matrix, r: int) -> sp.csr_matrix:
+    """Row ``r`` of a CSR matrix as a 1-row CSR view (a third of the cost of ``matrix[r]``,
+    which goes through scipy's general indexing; it runs on every served answer)."""
+    start, end = matrix.indptr[r], matrix.indptr[r + 1]
+    return sp.csr_matrix(
+        (
+            matrix.data[start:end],
+            matrix.indices[start:end],
+            np.array([0, end - start], dtype=matrix.indptr.dtype),
+        ),
+        shape=(1, matrix.shape[1]),
+        copy=False,
+    )
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -12,6 +12,7 @@ version is saved, for the command line and the server alike.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -465,21 +466,32 @@ def item_answer(ws: Workspace, kind: str, item_id: str, n: int, *, explain: bool
     return body
 
 
-def warm(ws: Workspace, stop: threading.Event, limit: int | None = None) -> int:
+def warm(
+    ws: Workspace,
+    stop: threading.Event,
+    limit: int | None = None,
+    *,
+    budget_s: float | None = None,
+) -> int:
     """Precompute the default answer (n=10, no filters) for the model's customers.
 
-    Runs in the maintenance thread after a model swap; stops early when the model changes again
-    or the server stops. Returns how many answers were computed.
+    Runs at start-up before the server listens (for up to ``budget_s`` seconds; what is left
+    stays pending) and in the maintenance thread after a model swap; stops early when the model
+    changes again or the server stops. Returns how many answers were computed.
     """
     models = ws.models
     if models.main is None:
         return 0
     limit = ws.settings.warm_customers if limit is None else limit
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     done = 0
     spec = RuleSpec()
     identities = ws.om.identities
     for customer_id in models.main.user_ids_[:limit].tolist():
         if stop.is_set() or ws.models is not models:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            ws.warm_pending = True  # the maintenance thread goes on from here
             break
         if identities.is_merged_away(customer_id):  # answers are cached by the person only
             continue

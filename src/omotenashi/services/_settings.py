@@ -53,6 +53,9 @@ class ServiceSettings(BaseModel):
     warm_customers : int
         After a model is swapped in, precompute the default answer (n=10) for up to this many
         customers in the background.
+    warm_on_start_s : float
+        At start-up, before the server listens, precompute those answers for up to this many
+        seconds (0: all in the background); the rest follows in the background.
     poll_s : float
         How often the maintenance thread checks triggers and new model versions.
     follow_s : float
@@ -74,6 +77,7 @@ class ServiceSettings(BaseModel):
     session_items: int = Field(default=20, ge=1, le=1000)
     cache_entries: int = Field(default=200_000, ge=0)
     warm_customers: int = Field(default=20_000, ge=0)
+    warm_on_start_s: float = Field(default=10.0, ge=0)
     poll_s: float = Field(default=1.0, gt=0)
     follow_s: float = Field(default=0.2, gt=0)
 

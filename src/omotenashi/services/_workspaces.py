@@ -392,8 +392,13 @@ class Workspaces:
                 ws.start_training(self.executor, self.settings.model)
 
     def start(self) -> None:
-        """Open the default workspace and start the maintenance thread."""
-        self.get(DEFAULT_WORKSPACE)
+        """Open the default workspace, precompute its answers (for up to ``warm_on_start_s``
+        seconds, before the server listens: no request meets a cold cache in the first second)
+        and start the maintenance thread, which goes on with what is left."""
+        ws = self.get(DEFAULT_WORKSPACE)
+        if self.warm is not None and ws.warm_pending and self.settings.warm_on_start_s > 0:
+            ws.warm_pending = False
+            self.warm(ws, self._stop, budget_s=self.settings.warm_on_start_s)
         gc.collect()  # once, before serving: what start-up left behind is not frozen
         freeze_long_lived()
         self._thread = threading.Thread(

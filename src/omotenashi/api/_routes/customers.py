@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from omotenashi import services
+from omotenashi.api._compute import compute
 from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
 from omotenashi.api._paths import CustomerId, IdRoute
 from omotenashi.api._schemas import Changed, CustomerIn, RecommendationsOut
@@ -75,7 +75,7 @@ async def get_recommendations(
     )
     body = services.cached_customer(ws, customer_id, n, spec, explain)
     if body is None:
-        body = await run_in_threadpool(
+        body = await compute(
             services.customer_recommendations, ws, customer_id, n, spec, explain=explain
         )
     return Response(body, media_type=_JSON)

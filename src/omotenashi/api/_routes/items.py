@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from omotenashi import services
+from omotenashi.api._compute import compute
 from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
 from omotenashi.api._paths import IdRoute, ItemId
 from omotenashi.api._schemas import Changed, ItemBatch, ItemIn, RecommendationsOut
@@ -35,7 +35,7 @@ def put_items(ws: IngestWorkspace, body: ItemBatch) -> Changed:
 @router.get("/{item_id}/similar", response_model=RecommendationsOut, summary="Similar items")
 async def similar(ws: ReadWorkspace, item_id: ItemId, n: N = 10) -> Response:
     """Items the current model finds closest to this one; 404 for an unknown item."""
-    body = await run_in_threadpool(services.item_answer, ws, "similar", item_id, n)
+    body = await compute(services.item_answer, ws, "similar", item_id, n)
     return Response(body, media_type="application/json")
 
 
@@ -44,5 +44,5 @@ async def similar(ws: ReadWorkspace, item_id: ItemId, n: N = 10) -> Response:
 )
 async def bought_together(ws: ReadWorkspace, item_id: ItemId, n: N = 10) -> Response:
     """Items most often in the same orders as this one (needs purchases with an order id)."""
-    body = await run_in_threadpool(services.item_answer, ws, "together", item_id, n)
+    body = await compute(services.item_answer, ws, "together", item_id, n)
     return Response(body, media_type="application/json")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from omotenashi import services
+from omotenashi.api._compute import compute
 from omotenashi.api._deps import ReadWorkspace
 from omotenashi.api._paths import IdRoute
 from omotenashi.api._schemas import RecommendationsOut, SessionIn
@@ -29,7 +29,7 @@ async def session_recommendations(ws: ReadWorkspace, body: SessionIn) -> Respons
         exclude_items=tuple(body.exclude_items),
         exclude_seen=body.exclude_seen,
     )
-    answer = await run_in_threadpool(
+    answer = await compute(
         services.session_recommendations,
         ws,
         body.items,
