@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``. A server adds workspaces (one engine each, with live
-state) and API keys. See docs/architecture.md for the map of use
-cases to modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
+each, with live state) and API keys. See docs/architecture.md for the map of use cases to
+modules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time names load on first use
+    from omotenashi.services._audit import Audit, audit_workspace
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -111,6 +112,8 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "Audit": "_audit",
+    "audit_workspace": "_audit",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
     "Decisions": "_decisions",
@@ -221,6 +224,7 @@ __all__ = [
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",
     "AnswerCache",
+    "Audit",
     "Checkpointer",
     "CreatedKey",
     "DecisionPoint",
@@ -253,6 +257,7 @@ __all__ = [
     "Variant",
     "Workspace",
     "Workspaces",
+    "audit_workspace",
     "cached_customer",
     "cached_report",
     "check_scopes",
