@@ -147,7 +147,9 @@ def attribute_groups(
             MISSING if math.isnan(v) else band_label(edges, int(p))
             for v, p in zip(numbers.tolist(), positions.tolist(), strict=True)
         ]
-        return pd.Series(labels, index=ids.tolist(), dtype=object)
+        groups = pd.Series(labels, index=ids.tolist(), dtype=object)
+        groups.attrs["order"] = [band_label(edges, k) for k in range(len(edges) + 1)]
+        return groups
     known = sorted(c for c in customers.columns if c != "customer_id")
     hint = f"; customers have {', '.join(known)}" if known else "; no customer has attributes"
     numeric = [c for c in known if pd.to_numeric(customers[c], errors="coerce").notna().any()]
@@ -362,8 +364,10 @@ def audit(
         labels = labels[~labels.index.duplicated(keep="last")]
         group_of = people["customer_id"].map(labels).fillna(MISSING)
         list_group = lists["customer_id"].map(labels).fillna(MISSING)
+        order = {g: k for k, g in enumerate(labels.attrs.get("order", ()))}
         groups: dict[str, Any] = {}
-        for label in sorted(group_of.unique().tolist(), key=lambda g: (g == MISSING, g)):
+        present = group_of.unique().tolist()
+        for label in sorted(present, key=lambda g: (g == MISSING, order.get(g, len(order)), g)):
             figures, _ = _figures(
                 people[group_of == label], lists[list_group == label], size, windows
             )

@@ -12,7 +12,7 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_decide", "_serve")
+_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve")
 
 
 def _load_commands() -> None:

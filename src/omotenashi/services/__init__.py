@@ -16,7 +16,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time names load on first use
-    from omotenashi.services._audit import Audit, audit_workspace
+    from omotenashi.services._audit import (
+        Audit,
+        AuditReport,
+        Thresholds,
+        audit_workspace,
+        load_thresholds,
+        parse_limits,
+    )
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -113,7 +120,11 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
     "Audit": "_audit",
+    "AuditReport": "_audit",
+    "Thresholds": "_audit",
     "audit_workspace": "_audit",
+    "load_thresholds": "_audit",
+    "parse_limits": "_audit",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
     "Decisions": "_decisions",
@@ -225,6 +236,7 @@ __all__ = [
     "WAL_SAFETY_PAGES",
     "AnswerCache",
     "Audit",
+    "AuditReport",
     "Checkpointer",
     "CreatedKey",
     "DecisionPoint",
@@ -251,6 +263,7 @@ __all__ = [
     "SessionTracker",
     "StoreData",
     "TrackResult",
+    "Thresholds",
     "TimelinePage",
     "Training",
     "Value",
@@ -273,8 +286,10 @@ __all__ = [
     "from_store",
     "item_answer",
     "key_store",
+    "load_thresholds",
     "make_rules",
     "models_stamp",
+    "parse_limits",
     "parse_weights",
     "point",
     "points",

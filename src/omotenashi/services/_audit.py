@@ -22,6 +22,8 @@ from omotenashi.audit import (
     Thresholds,
     audit,
     check_thresholds,
+    load_thresholds,
+    parse_limits,
     write_plots,
 )
 from omotenashi.services._recommendations import make_rules
@@ -101,4 +103,11 @@ def audit_workspace(ws: Workspace, **options: Any) -> dict[str, Any]:
     return Audit(ws.om).run(**options).as_dict()
 
 
-__all__ = ["Audit", "audit_workspace"]
+__all__ = [
+    "Audit",
+    "AuditReport",
+    "Thresholds",
+    "audit_workspace",
+    "load_thresholds",
+    "parse_limits",
+]
