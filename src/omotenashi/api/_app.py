@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from omotenashi.api import _deps as deps
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
+from omotenashi.api._routes import audit as audit_routes
 from omotenashi.api._routes import customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import value as value_routes
@@ -32,6 +33,7 @@ ROUTERS = (
     system.router,
     value_routes.router,
     decision_routes.router,
+    audit_routes.router,
 )
 
 

@@ -32,6 +32,7 @@ from omotenashi.audit._report import (
     audit,
     band_label,
     choose_features,
+    parse_bands,
 )
 from omotenashi.audit._thresholds import (
     LIMITS,
@@ -64,6 +65,7 @@ __all__ = [
     "intra_list_diversity",
     "load_thresholds",
     "lorenz_curve",
+    "parse_bands",
     "parse_limits",
     "popularity_percentiles",
     "write_plots",

@@ -99,6 +99,16 @@ class AuditReport:
         }
 
 
+def parse_bands(text: str) -> list[float]:
+    """Band edges from ``18,25,35,45,55`` (DataError naming ``bands`` otherwise)."""
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise DataError(
+            f"bands {text!r}: expected numbers, e.g. 18,25,35,45,55", field="bands"
+        ) from None
+
+
 def band_label(edges: Sequence[float], index: int) -> str:
     """``<18``, ``18-24`` ... ``55+`` for integer edges; ``[a, b)`` otherwise."""
     whole = all(float(e).is_integer() for e in edges)
@@ -131,8 +141,11 @@ def attribute_groups(
     base = name[: -len("_band")] if name.endswith("_band") else None
     if base and base in customers.columns and base != "customer_id":
         edges = sorted(float(b) for b in bands)
-        if not edges:
-            raise DataError("bands: give at least one edge, e.g. 18,25,35,45,55", field="bands")
+        if not edges or not all(math.isfinite(e) for e in edges) or len(set(edges)) < len(edges):
+            raise DataError(
+                f"bands {list(bands)}: give distinct finite edges, e.g. 18,25,35,45,55",
+                field="bands",
+            )
         numbers = pd.to_numeric(customers[base], errors="coerce")
         bad = customers[base].notna() & numbers.isna()
         if bad.any():
@@ -392,4 +405,5 @@ __all__ = [
     "audit",
     "band_label",
     "choose_features",
+    "parse_bands",
 ]

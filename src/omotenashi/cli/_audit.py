@@ -93,10 +93,16 @@ def audit(
     --max-gini 0.9 --min-coverage 0.1 --max-gap coverage=0.05 --plots audit/`.
     """
     from omotenashi.cli._common import console, emit_json, err_console
-    from omotenashi.services import Omotenashi, Thresholds, load_thresholds, parse_limits
+    from omotenashi.services import (
+        Omotenashi,
+        Thresholds,
+        load_thresholds,
+        parse_bands,
+        parse_limits,
+    )
 
     try:
-        edges = _edges(bands)
+        edges = parse_bands(bands)
         limits = Thresholds(
             max_gini=max_gini,
             min_coverage=min_coverage,
@@ -136,13 +142,6 @@ def audit(
             for v in report.violations:
                 err_console.print(f"[bold red]limit crossed:[/] {v['message']}", highlight=False)
         raise typer.Exit(code=LIMIT_CROSSED)
-
-
-def _edges(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise DataError(f"--bands {text!r}: expected numbers, e.g. 18,25,35,45,55") from None
 
 
 #: (figure, row title, format) of the tables.

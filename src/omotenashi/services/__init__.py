@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         Thresholds,
         audit_workspace,
         load_thresholds,
+        parse_bands,
         parse_limits,
     )
     from omotenashi.services._decisions import (
@@ -124,6 +125,7 @@ _EXPORTS: dict[str, str] = {
     "Thresholds": "_audit",
     "audit_workspace": "_audit",
     "load_thresholds": "_audit",
+    "parse_bands": "_audit",
     "parse_limits": "_audit",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
@@ -289,6 +291,7 @@ __all__ = [
     "load_thresholds",
     "make_rules",
     "models_stamp",
+    "parse_bands",
     "parse_limits",
     "parse_weights",
     "point",

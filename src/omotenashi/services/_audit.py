@@ -23,9 +23,11 @@ from omotenashi.audit import (
     audit,
     check_thresholds,
     load_thresholds,
+    parse_bands,
     parse_limits,
     write_plots,
 )
+from omotenashi.errors import ModelNotReady
 from omotenashi.services._recommendations import make_rules
 
 if TYPE_CHECKING:
@@ -98,8 +100,13 @@ class Audit:
 
 
 def audit_workspace(ws: Workspace, **options: Any) -> dict[str, Any]:
-    """The audit of a server workspace's store and model, as a JSON-ready dict
-    (``Audit.run`` options)."""
+    """The audit of a server workspace's store and default model, as a JSON-ready dict
+    (``Audit.run`` options); ``ModelNotReady`` before the workspace's first training."""
+    if ws.models.main is None and options.get("model") is None:
+        raise ModelNotReady(
+            f"no recommendation model is trained for workspace {ws.name!r} yet, so there is "
+            "nothing to audit; training runs in the background once events arrive"
+        )
     return Audit(ws.om).run(**options).as_dict()
 
 
@@ -109,5 +116,6 @@ __all__ = [
     "Thresholds",
     "audit_workspace",
     "load_thresholds",
+    "parse_bands",
     "parse_limits",
 ]
