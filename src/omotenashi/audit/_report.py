@@ -19,7 +19,9 @@ customer attributes. The figures (see ``_metrics`` for the single measures):
   positive when the recommendations are narrower than what the person chose most recently,
   i.e. the recommender pushes them into a smaller corner than they were in. Equal window and
   list sizes matter: a mean pairwise dissimilarity over 10 items and one over 200 are not
-  comparable in spread, and a whole history would always look broader. ``narrowed_share`` is
+  comparable in spread, and a whole history would always look broader. A person with fewer
+  history items ``k`` than the list (at least 2) is compared on equal terms too: their ``k``
+  items against the top ``k`` of the list. ``narrowed_share`` is
   the share of people with ``narrowing > 0``; ``trajectory`` is the mean ILD of the last
   ``windows`` windows (oldest first) then of the list, over the people who have all of them,
   showing whether diversity was already falling before the recommender's step.
@@ -351,10 +353,12 @@ def audit(
         for k in range(1, windows + 1):
             window = past[len(past) - k * length : len(past) - (k - 1) * length]
             row[f"window_{k}"] = intra_list_diversity(window, features) if k <= full else None
-        newest = row["window_1"]
-        row["narrowing"] = (
-            newest - row["ild"] if newest is not None and row["ild"] is not None else None
-        )
+        # narrowing: the newest k history items against the top k of the list, k as long as
+        # both allow (a history shorter than the list is compared with the list's head)
+        k = min(length, len(past))
+        newest = intra_list_diversity(past[len(past) - k :], features) if k >= 2 else None
+        head = intra_list_diversity(recommended[:k], features) if k >= 2 else None
+        row["narrowing"] = newest - head if newest is not None and head is not None else None
         rows.append(row)
     columns = ["customer_id", "history_items", "rec_pct", "rec_pop", "history_pct", "history_pop"]
     columns += ["ild", *[f"window_{k}" for k in range(1, windows + 1)], "narrowing"]
