@@ -212,8 +212,8 @@ def _figures(people: pd.DataFrame, lists: pd.DataFrame, catalogue_size: int, win
     counts = np.bincount(lists["pos"].to_numpy(dtype="int64"), minlength=catalogue_size)
     distinct = int((counts > 0).sum())
     with_history = people[people["history_items"] > 0]
-    gap_history = with_history["history_pop"].mean() if len(with_history) else float("nan")
-    gap_recommended = with_history["rec_pop"].mean() if len(with_history) else float("nan")
+    gap_history = float(with_history["history_pop"].mean()) if len(with_history) else math.nan
+    gap_recommended = float(with_history["rec_pop"].mean()) if len(with_history) else math.nan
     lift = (
         float((gap_recommended - gap_history) / gap_history)
         if len(with_history) and gap_history > 0
