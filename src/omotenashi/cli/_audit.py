@@ -57,7 +57,7 @@ def audit(
     ] = None,
     max_popularity_percentile: Annotated[
         float | None,
-        _limit("--max-popularity-percentile", "Limit: mean popularity percentile of lists."),
+        _limit("--max-popularity-pct", "Limit: mean popularity percentile of lists."),
     ] = None,
     min_ild: Annotated[float | None, _limit("--min-ild", "Limit: intra-list diversity.")] = None,
     max_narrowing: Annotated[
@@ -87,10 +87,12 @@ def audit(
 ) -> None:
     """Audit recommendations: coverage, exposure Gini, popularity bias, diversity, narrowing.
 
-    Every customer's top-n list from the default model is compared with the catalogue and the
-    customers' histories, overall and per group (--by gender --by age_band), with the gaps
-    between groups. Exits with 3 when a limit is crossed, e.g. `omotenashi audit --by gender
-    --max-gini 0.9 --min-coverage 0.1 --max-gap coverage=0.05 --plots audit/`.
+    Each customer's top-n list from the default model is compared with the
+    catalogue and with the customers' histories, overall and per group
+    (--by gender --by age_band), with the gaps between groups.
+
+    Exits with 3 when a limit is crossed, e.g. omotenashi audit --by gender
+    --max-gini 0.9 --min-coverage 0.1 --max-gap coverage=0.05 --plots audit/
     """
     from omotenashi.cli._common import console, emit_json, err_console
     from omotenashi.services import (
