@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
 from omotenashi import services
 from omotenashi.api._deps import ReadWorkspace
@@ -22,7 +23,35 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 Limit = Annotated[float | None, Query(allow_inf_nan=False)]
 
 
-@router.get("/audit", summary="Audit recommendations for bias and over-personalization")
+class ViolationOut(BaseModel):
+    threshold: str = Field(description="the limit crossed, e.g. max_gini or max_gap")
+    figure: str
+    scope: str = Field(description="'overall' or 'by ATTRIBUTE'")
+    value: float
+    limit: float
+    message: str
+
+
+class AuditOut(BaseModel):
+    """The audit report (``omotenashi audit --json``; figures defined in docs/audit.md)."""
+
+    model: str | None = Field(description="the audited model, NAME:vVERSION")
+    n: int = Field(description="longest list audited")
+    catalogue_items: int
+    dissimilarity: str = Field(description="category-jaccard or cooccurrence-cosine")
+    windows: int
+    overall: dict[str, Any] = Field(description="coverage, gini, popularity_*, ild, narrowing ...")
+    by: dict[str, Any] = Field(description="per attribute: groups (figures), missing, gaps")
+    thresholds: dict[str, Any]
+    violations: list[ViolationOut]
+    passed: bool = Field(description="false when a limit is crossed")
+
+
+@router.get(
+    "/audit",
+    response_model=AuditOut,
+    summary="Audit recommendations for bias and over-personalization",
+)
 async def get_audit(
     ws: ReadWorkspace,
     n: Annotated[int, Query(ge=2, le=100, description="list length audited")] = 10,
