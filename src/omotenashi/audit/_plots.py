@@ -74,10 +74,11 @@ def write_plots(report: AuditReport, folder: str | Path) -> list[Path]:
             values = [groups[g].get(metric) for g in names]
             heights = [0.0 if v is None else v for v in values]
             colours = ["lightgrey" if g == MISSING else "tab:blue" for g in names]
-            ax.bar(names, heights, color=colours)
+            ticks = [f"{g}\n({groups[g]['customers']})" for g in names]  # with group sizes
+            ax.bar(ticks, heights, color=colours)
             ax.set_title(title, fontsize=9)
-            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-        fig.suptitle(f"Audit by {attribute}")
+            ax.tick_params(axis="x", labelrotation=0 if len(names) <= 4 else 45, labelsize=8)
+        fig.suptitle(f"Audit by {attribute} (people per group in brackets)")
         fig.tight_layout()
         path = out / f"by_{_safe(attribute)}.png"
         fig.savefig(path, dpi=100)
