@@ -21,6 +21,7 @@ from omotenashi.audit import (
     audit,
     check_thresholds,
     coverage,
+    coverage_at_size,
     gini,
     intra_list_diversity,
     load_thresholds,
@@ -50,6 +51,20 @@ def test_lorenz_curve_and_coverage():
     assert share.tolist() == approx([0, 0, 0, 0, 1.0])
     assert coverage(["a", "b", "a"], 4) == approx(0.5)
     assert coverage([], 4) == 0 and coverage(["a"], 0) is None
+
+
+def test_coverage_at_equal_size_by_rarefaction():
+    lists = pd.DataFrame(
+        {"customer_id": ["u1", "u1", "u2", "u2", "u3", "u3"], "item_id": list("ECBDCD")}
+    )
+    # 3 people; E and B shown to 1 of them, C and D to 2. One person drawn at random shows an
+    # item with probability c/3: 1/3 + 2/3 + 1/3 + 2/3 = 2 items of 6 expected
+    assert coverage_at_size(lists, 1, 6) == approx(2 / 6)
+    # two people drawn (3 pairs): an item shown to 1 person is missed by 1 pair of 3 -> 2/3;
+    # an item shown to 2 is never missed -> 1. (2/3 + 1 + 2/3 + 1) / 6
+    assert coverage_at_size(lists, 2, 6) == approx((10 / 3) / 6)
+    assert coverage_at_size(lists, 3, 6) == approx(4 / 6)  # everyone: the plain coverage
+    assert coverage_at_size(lists, 4, 6) is None
 
 
 def test_mid_rank_popularity_percentiles():
@@ -191,6 +206,11 @@ def test_group_figures_and_gaps_equal_the_hand_computation():
         {"max": 4 / 6, "max_group": "F", "min": 0.5, "min_group": "M", "gap": 1 / 6,
          "ratio": (4 / 6) / 0.5}
     )  # fmt: skip
+    # both groups have 2 people: at equal size the coverage is the coverage
+    assert breakdown["equal_size"] == 2
+    assert breakdown["groups"]["F"]["coverage_at_equal_size"] == approx(4 / 6)
+    assert breakdown["groups"]["M"]["coverage_at_equal_size"] == approx(3 / 6)
+    assert gaps["coverage_at_equal_size"]["gap"] == approx(1 / 6)
     assert gaps["gini"]["gap"] == approx(7 / 12 - 1 / 3) and gaps["gini"]["max_group"] == "M"
     assert gaps["gini"]["ratio"] == approx(1.75)
     assert gaps["popularity_lift"]["gap"] == approx(0.2)
@@ -207,7 +227,8 @@ def test_age_bands_and_the_missing_group():
     report = hand_case(by=["age_band"])
     breakdown = report.by["age_band"]
     assert list(breakdown["groups"]) == ["<18", "25-34", "55+", "(missing)"]
-    assert breakdown["missing"] == 1
+    assert breakdown["missing"] == 1 and breakdown["equal_size"] == 1
+    assert breakdown["groups"]["(missing)"]["coverage_at_equal_size"] is None
     # one person per group: the group's coverage is their 2 items of 6
     assert breakdown["groups"]["<18"]["coverage"] == approx(2 / 6)
     # u1 narrowing -.5, u2 +.5, u4 -.5 (u3, missing, is left out of the gaps)

@@ -4,6 +4,7 @@ bad input exit code 2, ``--json`` has the documented shape and ``--plots`` write
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -129,7 +130,13 @@ def test_audit_json_agrees_with_the_batch_recommendations(trained, tmp_path):
     assert {k: v["customers"] for k, v in ages["groups"].items()} == {
         "<18": 3, "18-24": 6, "25-34": 10, "35-44": 10, "45-54": 10, "(missing)": 1,
     }  # fmt: skip
-    assert ages["missing"] == 1
+    assert ages["missing"] == 1 and ages["equal_size"] == 3
+    # coverage at equal size by brute force: the mean coverage over every 3 of the 6 people
+    members = [f"c{c}" for c in (3, 4, 5, 6, 8, 9)]
+    lists = {c: set(recs[recs["customer_id"] == c]["item_id"]) for c in members}
+    subsets = list(itertools.combinations(members, 3))
+    mean = np.mean([len(set().union(*(lists[c] for c in trio))) / 40 for trio in subsets])
+    assert ages["groups"]["18-24"]["coverage_at_equal_size"] == pytest.approx(mean)
 
 
 def test_a_crossed_limit_exits_with_3_and_names_it(trained, tmp_path):

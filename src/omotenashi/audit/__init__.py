@@ -32,6 +32,7 @@ from omotenashi.audit._report import (
     audit,
     band_label,
     choose_features,
+    coverage_at_size,
     parse_bands,
 )
 from omotenashi.audit._thresholds import (
@@ -60,6 +61,7 @@ __all__ = [
     "check_thresholds",
     "choose_features",
     "coverage",
+    "coverage_at_size",
     "exposure_counts",
     "gini",
     "intra_list_diversity",

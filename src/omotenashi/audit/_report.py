@@ -27,8 +27,10 @@ customer attributes. The figures (see ``_metrics`` for the single measures):
   showing whether diversity was already falling before the recommender's step.
 * **Groups.** Every figure is computed again on each group's people (a customer attribute, or a
   numeric attribute cut into bands: ``age_band`` is ``age`` cut at ``DEFAULT_BANDS``). Coverage
-  and Gini of a group are over the whole catalogue, from that group's lists only (so a smaller
-  group naturally covers less: read coverage gaps with the group sizes beside them). The gap
+  and Gini of a group are over the whole catalogue, from that group's lists only, so a smaller
+  group naturally covers less; ``coverage_at_equal_size`` removes that: the coverage the group's
+  lists would have with as many people as the smallest group (``equal_size``), expected over
+  random subsets of its people (rarefaction, exact), so the groups compare on equal terms. The gap
   of a figure is ``max - min`` over the groups, and ``ratio`` is ``max / min`` (None when the
   minimum is 0). People without the attribute form the ``(missing)`` group, which is reported
   but left out of the gaps.
@@ -43,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 
 from omotenashi.audit._metrics import (
     CATEGORY_JACCARD,
@@ -61,6 +64,7 @@ MISSING = "(missing)"
 #: The figures whose differences between groups are reported (and can be limited).
 GAP_METRICS: tuple[str, ...] = (
     "coverage",
+    "coverage_at_equal_size",
     "gini",
     "popularity_percentile_recommended",
     "popularity_lift",
@@ -247,6 +251,28 @@ def _figures(people: pd.DataFrame, lists: pd.DataFrame, catalogue_size: int, win
     }, counts
 
 
+def coverage_at_size(lists: pd.DataFrame, m: int, catalogue_size: int) -> float | None:
+    """Expected coverage of the lists of ``m`` people drawn at random from these lists' people
+    (rarefaction): ``sum_i (1 - C(N - c_i, m) / C(N, m)) / catalogue``, with ``N`` people and
+    ``c_i`` of them shown item ``i``. Exact, no sampling; equals the coverage when ``m = N``."""
+    people = lists["customer_id"].nunique()
+    if m < 1 or people < m or catalogue_size <= 0:
+        return None
+    shown = lists.drop_duplicates(["customer_id", "item_id"])["item_id"].value_counts()
+    c = shown.to_numpy(dtype="float64")
+    n = float(people)
+    # C(N - c, m) / C(N, m) in logs; 0 when fewer than m people lack the item
+    rest = n - c
+    log_ratio = (
+        gammaln(rest + 1)
+        - gammaln(np.maximum(rest - m, 0) + 1)
+        - gammaln(n + 1)
+        + gammaln(n - m + 1)
+    )
+    missed = np.where(rest >= m, np.exp(log_ratio), 0.0)
+    return float((1.0 - missed).sum() / catalogue_size)
+
+
 def _gaps(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     gaps: dict[str, Any] = {}
     for metric in GAP_METRICS:
@@ -389,8 +415,17 @@ def audit(
                 people[group_of == label], lists[list_group == label], size, windows
             )
             groups[label] = figures
+        sizes = [f["customers"] for g, f in groups.items() if g != MISSING]
+        smallest = min(sizes) if sizes else 0
+        for label, figures in groups.items():
+            figures["coverage_at_equal_size"] = (
+                coverage_at_size(lists[list_group == label], smallest, size)
+                if label != MISSING
+                else None
+            )
         report.by[name] = {
             "groups": groups,
+            "equal_size": smallest,
             "missing": int((group_of == MISSING).sum()),
             "gaps": _gaps(groups),
         }
@@ -409,5 +444,6 @@ __all__ = [
     "audit",
     "band_label",
     "choose_features",
+    "coverage_at_size",
     "parse_bands",
 ]

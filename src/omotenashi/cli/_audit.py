@@ -150,6 +150,7 @@ def audit(
 _ROWS = (
     ("customers", "people", "{:d}"),
     ("coverage", "coverage", "{:.3f}"),
+    ("coverage_at_equal_size", "cov. equal size", "{:.3f}"),
     ("gini", "exposure Gini", "{:.3f}"),
     ("popularity_percentile_recommended", "pop. pct lists", "{:.3f}"),
     ("popularity_percentile_history", "pop. pct hist.", "{:.3f}"),
