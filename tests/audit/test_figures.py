@@ -132,7 +132,7 @@ def hand_case(**options):
         categories=CATEGORIES,
         customers=CUSTOMERS,
         windows=2,
-        **options,
+        **{"min_group_size": 1, **options},
     )
 
 
@@ -235,6 +235,19 @@ def test_age_bands_and_the_missing_group():
     assert breakdown["gaps"]["narrowing"]["gap"] == approx(1.0)
     custom = attribute_groups(CUSTOMERS, "age_band", bands=[20, 40])
     assert custom.to_dict() == {"u1": "<20", "u2": "20-39", "u3": "(missing)", "u4": "40+"}
+
+
+def test_small_groups_are_reported_but_left_out_of_the_gaps():
+    report = hand_case(by=["gender", "age_band"], min_group_size=2)
+    gender, ages = report.by["gender"], report.by["age_band"]
+    assert gender["small"] == [] and gender["gaps"]["gini"]["gap"] == approx(7 / 12 - 1 / 3)
+    # every age group has one person: all small, no gap, no equal size
+    assert ages["small"] == ["<18", "25-34", "55+"] and ages["equal_size"] is None
+    assert all(gap is None for gap in ages["gaps"].values())
+    assert ages["groups"]["<18"]["coverage"] == approx(2 / 6)  # still reported
+    assert report.as_dict()["min_group_size"] == 2
+    with pytest.raises(DataError, match="min_group_size"):
+        hand_case(min_group_size=0)
 
 
 def test_a_history_shorter_than_the_list_is_compared_with_the_lists_head():

@@ -79,13 +79,15 @@ def test_audit_json_agrees_with_the_batch_recommendations(trained, tmp_path):
     recs = pd.read_csv(recs_file, dtype={"customer_id": str, "item_id": str})
 
     result = runner.invoke(
-        app, ["audit", "-n", "5", "--by", "gender", "--by", "age_band", "--json", "--db", str(db)]
-    )
+        app,
+        ["audit", "-n", "5", "--by", "gender", "--by", "age_band", "--min-group-size", "3",
+         "--json", "--db", str(db)],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {
-        "model", "n", "catalogue_items", "dissimilarity", "windows", "overall", "by",
-        "thresholds", "violations", "passed", "plots",
+        "model", "n", "catalogue_items", "dissimilarity", "windows", "min_group_size",
+        "overall", "by", "thresholds", "violations", "passed", "plots",
     }  # fmt: skip
     assert report["model"] == "itemknn:v1" and report["n"] == 5 and report["passed"] is True
     assert report["catalogue_items"] == 40 and report["dissimilarity"] == "category-jaccard"

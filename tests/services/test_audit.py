@@ -45,7 +45,7 @@ def test_the_service_audits_the_store_as_written(om):
     )
     om.training.train("itemknn")
 
-    report = om.audit.run(n=2, by=["gender"], windows=2)
+    report = om.audit.run(n=2, by=["gender"], windows=2, min_group_size=1)
 
     lists = om.recommendations.for_all_customers(2)
     by_hand = pd.DataFrame(
@@ -64,6 +64,7 @@ def test_the_service_audits_the_store_as_written(om):
         customers=customers,
         by=["gender"],
         windows=2,
+        min_group_size=1,
     )
     assert report.catalogue_items == 7
     assert report.model == "itemknn:v1"

@@ -32,8 +32,9 @@ customer attributes. The figures (see ``_metrics`` for the single measures):
   lists would have with as many people as the smallest group (``equal_size``), expected over
   random subsets of its people (rarefaction, exact), so the groups compare on equal terms. The gap
   of a figure is ``max - min`` over the groups, and ``ratio`` is ``max / min`` (None when the
-  minimum is 0). People without the attribute form the ``(missing)`` group, which is reported
-  but left out of the gaps.
+  minimum is 0). People without the attribute form the ``(missing)`` group, and groups of
+  fewer than ``min_group_size`` people are ``small``: both are reported but left out of the
+  gaps (a figure of three people is noise, and one such group would decide every gap).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class AuditReport:
     overall: dict[str, Any]
     by: dict[str, dict[str, Any]] = field(default_factory=dict)
     exposure: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    min_group_size: int = 10
     model: str | None = None
     thresholds: dict[str, Any] = field(default_factory=dict)
     violations: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +99,7 @@ class AuditReport:
             "catalogue_items": self.catalogue_items,
             "dissimilarity": self.dissimilarity,
             "windows": self.windows,
+            "min_group_size": self.min_group_size,
             "overall": self.overall,
             "by": self.by,
             "thresholds": self.thresholds,
@@ -273,11 +276,13 @@ def coverage_at_size(lists: pd.DataFrame, m: int, catalogue_size: int) -> float 
     return float((1.0 - missed).sum() / catalogue_size)
 
 
-def _gaps(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _gaps(groups: Mapping[str, Mapping[str, Any]], left_out: set[str]) -> dict[str, Any]:
     gaps: dict[str, Any] = {}
     for metric in GAP_METRICS:
         values = {
-            g: f[metric] for g, f in groups.items() if g != MISSING and f.get(metric) is not None
+            g: f[metric]
+            for g, f in groups.items()
+            if g not in left_out and f.get(metric) is not None
         }
         if len(values) < 2:
             gaps[metric] = None
@@ -307,6 +312,7 @@ def audit(
     bands: Sequence[float] = DEFAULT_BANDS,
     dissimilarity: str = "auto",
     windows: int = 3,
+    min_group_size: int = 10,
 ) -> AuditReport:
     """Audit recommendation lists against the people's histories.
 
@@ -328,9 +334,16 @@ def audit(
         ``auto``, ``categories`` or ``cooccurrence`` (see ``_metrics``).
     windows : int
         History windows in the narrowing trajectory.
+    min_group_size : int
+        Groups with fewer people are reported (``small``) but left out of the gaps: a figure
+        of three people says little about a group, and one such group would decide the gap.
     """
     if windows < 1:
         raise DataError(f"windows: {windows} must be at least 1", field="windows")
+    if min_group_size < 1:
+        raise DataError(
+            f"min_group_size: {min_group_size} must be at least 1", field="min_group_size"
+        )
     categories = categories or {}
     lists = lists[["customer_id", "rank", "item_id"]].astype({"customer_id": str, "item_id": str})
     lists = lists.sort_values(["customer_id", "rank"], kind="stable")
@@ -400,6 +413,7 @@ def audit(
         windows=windows,
         overall=overall,
         exposure=exposure,
+        min_group_size=min_group_size,
     )
     frame = customers if customers is not None else pd.DataFrame({"customer_id": []})
     for name in by:
@@ -415,19 +429,22 @@ def audit(
                 people[group_of == label], lists[list_group == label], size, windows
             )
             groups[label] = figures
-        sizes = [f["customers"] for g, f in groups.items() if g != MISSING]
-        smallest = min(sizes) if sizes else 0
+        small = [g for g, f in groups.items() if g != MISSING and f["customers"] < min_group_size]
+        left_out = {MISSING, *small}
+        sizes = [f["customers"] for g, f in groups.items() if g not in left_out]
+        smallest = min(sizes) if sizes else None
         for label, figures in groups.items():
             figures["coverage_at_equal_size"] = (
                 coverage_at_size(lists[list_group == label], smallest, size)
-                if label != MISSING
+                if label not in left_out and smallest is not None
                 else None
             )
         report.by[name] = {
             "groups": groups,
             "equal_size": smallest,
             "missing": int((group_of == MISSING).sum()),
-            "gaps": _gaps(groups),
+            "small": small,
+            "gaps": _gaps(groups, left_out),
         }
     return report
 

@@ -48,6 +48,10 @@ def audit(
     windows: Annotated[
         int, typer.Option("--windows", min=1, help="History windows in the narrowing trend.")
     ] = 3,
+    min_group_size: Annotated[
+        int,
+        typer.Option("--min-group-size", min=1, help="Smaller groups are left out of gaps."),
+    ] = 10,
     max_gini: Annotated[float | None, _limit("--max-gini", "Limit: exposure Gini.")] = None,
     min_coverage: Annotated[
         float | None, _limit("--min-coverage", "Limit: catalogue coverage.")
@@ -127,6 +131,7 @@ def audit(
                     model=model,
                     dissimilarity=dissimilarity,
                     windows=windows,
+                    min_group_size=min_group_size,
                     thresholds=limits,
                 )
             written = om.audit.plots(report, plots) if plots is not None else []

@@ -53,6 +53,7 @@ class Audit:
         model: str | None = None,
         dissimilarity: str = "auto",
         windows: int = 3,
+        min_group_size: int = 10,
         thresholds: Thresholds | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
@@ -87,6 +88,7 @@ class Audit:
             bands=bands,
             dissimilarity=dissimilarity,
             windows=windows,
+            min_group_size=min_group_size,
         )
         report.model = f"{meta.get('model')}:v{meta.get('version')}"
         if thresholds is not None:

@@ -40,6 +40,7 @@ class AuditOut(BaseModel):
     catalogue_items: int
     dissimilarity: str = Field(description="category-jaccard or cooccurrence-cosine")
     windows: int
+    min_group_size: int = Field(description="smaller groups are left out of the gaps")
     overall: dict[str, Any] = Field(description="coverage, gini, popularity_*, ild, narrowing ...")
     by: dict[str, Any] = Field(description="per attribute: groups (figures), missing, gaps")
     thresholds: dict[str, Any]
@@ -62,6 +63,7 @@ async def get_audit(
     bands: Annotated[str, Query(max_length=200, description="band edges")] = "18,25,35,45,55",
     dissimilarity: Literal["auto", "categories", "cooccurrence"] = "auto",
     windows: Annotated[int, Query(ge=1, le=20)] = 3,
+    min_group_size: Annotated[int, Query(ge=1, description="smaller groups: no gaps")] = 10,
     max_gini: Limit = None,
     min_coverage: Limit = None,
     max_popularity_lift: Limit = None,
@@ -94,5 +96,6 @@ async def get_audit(
         bands=services.parse_bands(bands),
         dissimilarity=dissimilarity,
         windows=windows,
+        min_group_size=min_group_size,
         thresholds=limits,
     )
