@@ -20,21 +20,21 @@ customer attributes. The figures (see ``_metrics`` for the single measures):
   i.e. the recommender pushes them into a smaller corner than they were in. Equal window and
   list sizes matter: a mean pairwise dissimilarity over 10 items and one over 200 are not
   comparable in spread, and a whole history would always look broader. A person with fewer
-  history items ``k`` than the list (at least 2) is compared on equal terms too: their ``k``
-  items against the top ``k`` of the list. ``narrowed_share`` is
-  the share of people with ``narrowing > 0``; ``trajectory`` is the mean ILD of the last
-  ``windows`` windows (oldest first) then of the list, over the people who have all of them,
-  showing whether diversity was already falling before the recommender's step.
+  history items ``k`` (at least 2) than the list is compared on equal terms too: their ``k``
+  items against the top ``k`` of the list. ``narrowed_share`` is the share of people with
+  ``narrowing > 0``; ``trajectory`` is the mean ILD of the last ``windows`` full windows
+  (oldest first) then of the list, over the people who have all of them, showing whether
+  diversity was already falling before the recommender's step.
 * **Groups.** Every figure is computed again on each group's people (a customer attribute, or a
   numeric attribute cut into bands: ``age_band`` is ``age`` cut at ``DEFAULT_BANDS``). Coverage
   and Gini of a group are over the whole catalogue, from that group's lists only, so a smaller
   group naturally covers less; ``coverage_at_equal_size`` removes that: the coverage the group's
   lists would have with as many people as the smallest group (``equal_size``), expected over
-  random subsets of its people (rarefaction, exact), so the groups compare on equal terms. The gap
-  of a figure is ``max - min`` over the groups, and ``ratio`` is ``max / min`` (None when the
-  minimum is 0). People without the attribute form the ``(missing)`` group, and groups of
-  fewer than ``min_group_size`` people are ``small``: both are reported but left out of the
-  gaps (a figure of three people is noise, and one such group would decide every gap).
+  random subsets of its people (rarefaction, exact), so the groups compare on equal terms. The
+  gap of a figure is ``max - min`` over the groups, and ``ratio`` is ``max / min`` (None when
+  the minimum is 0 or below). People without the attribute form the ``(missing)`` group, and
+  groups of fewer than ``min_group_size`` people are ``small``: both are reported but left out
+  of the gaps (a figure of three people is noise, and one such group would decide every gap).
 """
 
 from __future__ import annotations
