@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute
 from omotenashi.api import _deps as deps
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
-from omotenashi.api._routes import audit as audit_routes
 from omotenashi.api._routes import customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import value as value_routes
+from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
 from omotenashi.services import ServiceSettings
@@ -33,7 +33,7 @@ ROUTERS = (
     system.router,
     value_routes.router,
     decision_routes.router,
-    audit_routes.router,
+    audit_router,
 )
 
 

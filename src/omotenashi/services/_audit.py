@@ -64,10 +64,10 @@ class Audit:
         """
         recommendations = self._om.recommendations
         _, meta = recommendations.model(model)
-        events = self._om.events_frame()
         lists = recommendations.for_all_customers(
-            n, rules=make_rules(), model=model, progress=progress, events=events
+            n, rules=make_rules(), model=model, progress=progress
         )
+        events = self._om.events_frame()
         history = pd.DataFrame({"customer_id": events["person_id"], "item_id": events["item_id"]})[
             events["item_id"].notna() & ~events["type"].isin(NOT_TASTE)
         ]

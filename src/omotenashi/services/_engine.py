@@ -28,14 +28,8 @@ from omotenashi.services._profiles import Profiles
 from omotenashi.storage import Store, open_store
 
 if TYPE_CHECKING:
-    from omotenashi.services import (
-        Audit,
-        Decisions,
-        Evaluation,
-        Recommendations,
-        Training,
-        Value,
-    )
+    from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
+    from omotenashi.services._audit import Audit
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 

@@ -187,11 +187,9 @@ class Recommendations:
         rules: Rules | None = None,
         model: str | None = None,
         progress: Callable[[int], None] | None = None,
-        events: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Top-``n`` for every known customer, already-seen items excluded unless rules say
-        otherwise. ``events``: the store's ``events_frame()`` when the caller has read it
-        already (reading a large store twice is most of the cost).
+        otherwise.
 
         Returns
         -------
@@ -200,8 +198,7 @@ class Recommendations:
             fewer allowed items have fewer rows.
         """
         estimator, _ = self.model(model)
-        if events is None:
-            events = self._om.events_frame()
+        events = self._om.events_frame()
         customers = None
         if "customer_id" in events.columns:
             known = pd.unique(events["customer_id"].dropna().astype(str))
