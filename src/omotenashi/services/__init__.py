@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``. A server adds workspaces (one engine each, with live
-state) and API keys. See docs/architecture.md for the map of use
-cases to modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
+each, with live state) and API keys. See docs/architecture.md for the map of use cases to
+modules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time names load on first use
+    from omotenashi.services._audit import (
+        Audit,
+        AuditReport,
+        Thresholds,
+        audit_workspace,
+        load_thresholds,
+        parse_bands,
+        parse_limits,
+    )
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -112,6 +121,13 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "Audit": "_audit",
+    "AuditReport": "_audit",
+    "Thresholds": "_audit",
+    "audit_workspace": "_audit",
+    "load_thresholds": "_audit",
+    "parse_bands": "_audit",
+    "parse_limits": "_audit",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
     "Decisions": "_decisions",
@@ -224,6 +240,8 @@ __all__ = [
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",
     "AnswerCache",
+    "Audit",
+    "AuditReport",
     "Checkpointer",
     "CreatedKey",
     "DecisionPoint",
@@ -250,12 +268,14 @@ __all__ = [
     "SessionTracker",
     "StoreData",
     "TrackResult",
+    "Thresholds",
     "TimelinePage",
     "Training",
     "Value",
     "Variant",
     "Workspace",
     "Workspaces",
+    "audit_workspace",
     "cached_customer",
     "cached_report",
     "check_scopes",
@@ -271,8 +291,11 @@ __all__ = [
     "from_store",
     "item_answer",
     "key_store",
+    "load_thresholds",
     "make_rules",
     "models_stamp",
+    "parse_bands",
+    "parse_limits",
     "parse_weights",
     "point",
     "points",

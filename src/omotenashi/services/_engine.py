@@ -1,10 +1,11 @@
 """``Omotenashi``: the composition root that the CLI, the HTTP service and notebooks all use.
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
-``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions`` and
-``evaluation``. The flat methods notebook users know (``track``, ``profile``, ``identify``,
-``import_events`` ...) delegate to them. Use cases live in the services; capability packages
-(identity, profiles, importers, recommend, value, decisions ...) hold the logic.
+``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
+``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
+``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
+capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
+hold the logic.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
+    from omotenashi.services._audit import Audit
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -93,6 +95,13 @@ class Omotenashi:
         from omotenashi.services import Evaluation
 
         return Evaluation()
+
+    @cached_property
+    def audit(self) -> Audit:
+        """Audit of the default model's recommendations for bias and over-personalization."""
+        from omotenashi.services import Audit
+
+        return Audit(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
