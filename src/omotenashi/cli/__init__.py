@@ -36,6 +36,7 @@ _COMMANDS = {
     ),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),
+    "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
     "_serve": ("serve", "keys"),
 }
