@@ -28,6 +28,7 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 #: A valid invocation of each command, with placeholders for the files of ``world``.
 BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
+    "audit": ["--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
     "decide train": ["--logs", "{logs}", "--out", "{out}", *LOG_MAPS],
@@ -144,6 +145,9 @@ EXTRA: list[tuple[str, list[str], str]] = [
      "__import__"),
     ("segments", ["-t", "{tx}", "--map", TX_MAP, "--features", "charm"], "charm"),
     ("serve", ["--port", "0", "--no-train-on-start"], "--port"),
+    ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
+    ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
+    ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
 ]  # fmt: skip
 
 

@@ -117,6 +117,10 @@ def load_thresholds(path: str | Path) -> Thresholds:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{file}: cannot read thresholds file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{file}: a thresholds file is UTF-8 text (JSON or TOML); byte {exc.start} is not"
+        ) from None
     try:
         data = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from omotenashi.cli._apps import app
-from omotenashi.cli._common import DbOpt, JsonOpt
-from omotenashi.errors import DataError, OmotenashiError
+from omotenashi.cli._common import DbOpt, JsonOpt, fail
+from omotenashi.errors import OmotenashiError
 
 PANEL = "Recommendations"
 #: The exit code when a limit is crossed (bad input is 2, other errors 1).
@@ -136,8 +136,7 @@ def audit(
                 )
             written = om.audit.plots(report, plots) if plots is not None else []
     except OmotenashiError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2 if isinstance(exc, DataError) else 1) from None
+        raise fail(exc) from None
     data = report.as_dict()
     data["plots"] = [str(p) for p in written]
     if json_out:
