@@ -228,7 +228,7 @@ def free_port() -> int:
 
 
 SHELL_PRELUDE = """\
-curl() { command curl --fail-with-body --silent --show-error "$@"; echo; }
+curl() { command curl --fail-with-body --silent --show-error "$@" && echo; }
 """
 
 
@@ -251,6 +251,7 @@ class Runner:
         for name in ("OMOTENASHI_DB", "VIRTUAL_ENV_PROMPT"):
             self.env.pop(name, None)
         self.python: subprocess.Popen[str] | None = None
+        self.started = time.monotonic()
 
     # shell -----------------------------------------------------------------------------------
     def _ports(self, text: str) -> str:
@@ -258,23 +259,27 @@ class Runner:
         return text.replace("localhost:8000", f"localhost:{self.port}")
 
     def _shell(self, script: str, where: str) -> tuple[int, str, str]:
-        proc = subprocess.Popen(
-            ["bash", "-euo", "pipefail", "-c", SHELL_PRELUDE + self._ports(script)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # its own process group: background jobs stop with it
-        )
-        try:
-            out, err = proc.communicate(timeout=BLOCK_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            _stop_group(proc)
-            raise TourError(f"{where}: still running after {BLOCK_TIMEOUT_S} s") from exc
-        finally:
-            _stop_group(proc)
-        return proc.returncode, out, err
+        # output goes to files, not pipes: a server left in the background keeps a pipe open
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(
+                ["bash", "-euo", "pipefail", "-c", SHELL_PRELUDE + self._ports(script)],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                text=True,
+                start_new_session=True,  # its own process group: background jobs stop with it
+            )
+            try:
+                proc.wait(timeout=BLOCK_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                raise TourError(f"{where}: still running after {BLOCK_TIMEOUT_S} s") from exc
+            finally:
+                _stop_group(proc)
+            out.seek(0)
+            err.seek(0)
+            return proc.returncode, out.read(), err.read()
 
     def bash(self, block: Block) -> int:
         code, out, err = self._shell(block.code, block.where)
@@ -361,6 +366,8 @@ class Runner:
             else:
                 continue
             outcome.ran.append(block)
+            if self.verbose:
+                print(f"--- {block.where} ({block.lang}) done at {time.monotonic() - self.started:.1f} s")
 
 
 PYTHON_DRIVER = textwrap.dedent(
