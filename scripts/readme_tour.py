@@ -16,6 +16,8 @@ Every fenced block of a page names its language, and the language says what happ
 * ``python``: the page's Python blocks run in order in one interpreter (names defined in one
   block are there in the next), with tracebacks pointing at the page's own lines.
 * ``text``: not run (diagrams, command synopses with ``[options]``).
+* any language with ``file=PATH`` after it (```` ```python file=my_package.py ````): the block is
+  the text of that file, written into the working folder for the blocks after it to use.
 
 A block that genuinely cannot run in a test (``pip install`` from the network, the test suite
 itself) is preceded by an HTML comment ``<!-- tour: skip (the reason) -->``; the reason is
@@ -55,7 +57,7 @@ PLAIN_LANGUAGES = {"text"}
 LINKED = ("examples", "src")  # read-only data the pages name, relative to the repository root
 SKIP = re.compile(r"<!--\s*tour:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->")
 DIRECTIVE = re.compile(r"<!--\s*tour:")
-FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[^`\s]*)\s*$")
+FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[^`\s]*)(?:\s+file=(?P<file>[\w./-]+))?\s*$")
 BLOCK_TIMEOUT_S = 300
 WIDTH = "80"
 
@@ -71,6 +73,7 @@ class Block:
     lang: str
     code: str
     skip: str | None = None  # the reason, for a block marked `tour: skip (...)`
+    file: str | None = None  # ```python file=PATH: the block is that file's text, written there
 
     @property
     def where(self) -> str:
@@ -78,7 +81,7 @@ class Block:
 
     @property
     def runs(self) -> bool:
-        return self.skip is None and self.lang in RUN_LANGUAGES
+        return self.skip is None and (self.lang in RUN_LANGUAGES or self.file is not None)
 
 
 @dataclass
@@ -154,7 +157,11 @@ def parse(path: Path) -> list[Block]:
         pending_skip = None
         if skip is not None and lang in PLAIN_LANGUAGES:
             raise TourError(f"{shown}:{start}: a {lang} block is never run; remove its skip mark")
-        blocks.append(Block(shown, start, RUN_LANGUAGES.get(lang, lang), "\n".join(body), skip))
+        name = fence.group("file")
+        if name is not None and (name.startswith("/") or ".." in Path(name).parts):
+            raise TourError(f"{shown}:{start}: file={name} must be a path inside the folder")
+        code = "\n".join(body)
+        blocks.append(Block(shown, start, RUN_LANGUAGES.get(lang, lang), code, skip, name))
     if pending_skip is not None:
         raise TourError(f"{shown}:{pending_skip[0]}: a skip mark must come right before a code block")
     return blocks
@@ -206,7 +213,10 @@ def output_pattern(expected: list[str]) -> re.Pattern[str]:
         if line.strip() == "...":
             parts.append(r"(?:[^\n]*\n)*?")
         else:
-            parts.append(".*?".join(re.escape(piece) for piece in line.split("...")) + r"\n")
+            pieces = line.split("...")
+            if len(pieces) > 1 and not pieces[-1]:
+                pieces[-2] = pieces[-2].rstrip()  # `text ...`: the output may end after `text`
+            parts.append(".*?".join(re.escape(piece) for piece in pieces) + r"\n")
     return re.compile("".join(parts))
 
 
@@ -357,7 +367,11 @@ class Runner:
             if block.skip is not None:
                 outcome.skipped.append(block)
                 continue
-            if block.lang == "bash":
+            if block.file is not None:
+                target = self.workdir / block.file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.code + "\n", encoding="utf-8")
+            elif block.lang == "bash":
                 outcome.commands += self.bash(block)
             elif block.lang == "console":
                 outcome.commands += self.console(block)
