@@ -195,7 +195,7 @@ def console_commands(block: Block) -> list[Command]:
         text = line[2:]
         while text.endswith("\\") and i + 1 < len(lines):
             i += 1
-            text = text[:-1] + "\n" + lines[i]
+            text = text + "\n" + lines[i]  # bash reads the backslash-newline
         commands.append(Command(block.line + 1 + first, text, []))
         i += 1
     if not commands:
