@@ -64,9 +64,15 @@ def test_every_block_is_marked(page: Path) -> None:
     for block in blocks:
         if block.lang != "text":
             continue
+        commands: list[tuple[int, str]] = []  # a command with its indented continuation lines
         for n, line in enumerate(block.code.splitlines(), start=block.line + 1):
-            if COMMAND.match(line) and not SYNOPSIS.search(line):
-                pytest.fail(f"{block.path}:{n}: a command in a text block is never run: {line}")
+            if COMMAND.match(line) and not line.startswith((" ", "\t")):
+                commands.append((n, line))
+            elif commands and line.startswith((" ", "\t")):
+                commands[-1] = (commands[-1][0], commands[-1][1] + "\n" + line)
+        for n, command in commands:
+            if not SYNOPSIS.search(command):
+                pytest.fail(f"{block.path}:{n}: a command in a text block is never run: {command}")
 
 
 def test_readme_tour_runs_as_a_script() -> None:
