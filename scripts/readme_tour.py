@@ -39,6 +39,7 @@ import ast
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -152,7 +153,9 @@ def parse(path: Path) -> list[Block]:
                 f"{', '.join(sorted([*RUN_LANGUAGES, *PLAIN_LANGUAGES]))}"
             )
         if lang not in RUN_LANGUAGES and lang not in PLAIN_LANGUAGES:
-            raise TourError(f"{shown}:{start}: code block language {lang!r} is not one the tour knows")
+            raise TourError(
+                f"{shown}:{start}: code block language {lang!r} is not one the tour knows"
+            )
         skip = pending_skip[1] if pending_skip else None
         pending_skip = None
         if skip is not None and lang in PLAIN_LANGUAGES:
@@ -163,7 +166,9 @@ def parse(path: Path) -> list[Block]:
         code = "\n".join(body)
         blocks.append(Block(shown, start, RUN_LANGUAGES.get(lang, lang), code, skip, name))
     if pending_skip is not None:
-        raise TourError(f"{shown}:{pending_skip[0]}: a skip mark must come right before a code block")
+        raise TourError(
+            f"{shown}:{pending_skip[0]}: a skip mark must come right before a code block"
+        )
     return blocks
 
 
@@ -188,7 +193,9 @@ def console_commands(block: Block) -> list[Command]:
             if commands:
                 commands[-1].expected.append(line)
             elif line.strip():
-                raise TourError(f"{block.path}:{block.line + 1 + i}: output before any `$ ` command")
+                raise TourError(
+                    f"{block.path}:{block.line + 1 + i}: output before any `$ ` command"
+                )
             i += 1
             continue
         first = i
@@ -316,7 +323,8 @@ class Runner:
             if not output_matches(command.expected, out):
                 raise TourError(
                     f"{block.path}:{command.line}: `{command.text}` printed something else than "
-                    f"the page shows\n--- the page ---\n" + "\n".join(command.expected)
+                    f"the page shows\n--- the page ---\n"
+                    + "\n".join(command.expected)
                     + f"\n--- printed ---\n{out}"
                 )
         return len(commands)
@@ -381,7 +389,12 @@ class Runner:
                 continue
             outcome.ran.append(block)
             if self.verbose:
-                print(f"--- {block.where} ({block.lang}) done at {time.monotonic() - self.started:.1f} s")
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+                print(
+                    f"--- {block.where} ({block.lang}) done at "
+                    f"{time.monotonic() - self.started:.1f} s, shell CPU so far "
+                    f"{usage.ru_utime + usage.ru_stime:.1f} s"
+                )
 
 
 PYTHON_DRIVER = textwrap.dedent(

@@ -94,9 +94,7 @@ def test_the_readme_tour_covers_the_readme() -> None:
     assert sum(block.runs for block in blocks) >= 8
 
 
-@pytest.mark.parametrize(
-    "page", DOC_PAGES_WITH_EXAMPLES, ids=lambda p: str(p.relative_to(REPO))
-)
+@pytest.mark.parametrize("page", DOC_PAGES_WITH_EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
 def test_page_examples_run(page: Path) -> None:
     outcome = tour.run_page(page)
     assert outcome.ran, f"{page}: no example ran"
