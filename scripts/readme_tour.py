@@ -40,6 +40,7 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -345,6 +346,12 @@ class Runner:
         request = {"path": block.path, "line": block.line, "code": block.code, "out": str(log)}
         self.python.stdin.write(json.dumps(request) + "\n")
         self.python.stdin.flush()
+        ready, _, _ = select.select([self.python.stdout], [], [], BLOCK_TIMEOUT_S)
+        if not ready:
+            self.python.kill()
+            self.python.wait()
+            self.python = None
+            raise TourError(f"{block.where}: still running after {BLOCK_TIMEOUT_S} s")
         answer = self.python.stdout.readline()
         printed = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
         if self.verbose:
