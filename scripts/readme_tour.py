@@ -12,7 +12,8 @@ Every fenced block of a page names its language, and the language says what happ
 * ``console``: lines starting with ``$ `` are commands (a line ending in ``\\`` continues on
   the next), the lines after a command up to the next one are what it prints. Each command must
   exit with 0 and print that text; ``...`` on a line of its own stands for any number of lines,
-  ``...`` inside a line for any text, and trailing spaces do not count.
+  ``...`` inside a line for any text. Lines are compared without their table borders and with
+  runs of spaces as one, so a table's figures must match but not its column widths.
 * ``python``: the page's Python blocks run in order in one interpreter (names defined in one
   block are there in the next), with tracebacks pointing at the page's own lines.
 * ``text``: not run (diagrams, command synopses with ``[options]``).
@@ -211,25 +212,51 @@ def console_commands(block: Block) -> list[Command]:
     return commands
 
 
+BOX = re.compile(r"[\u2500-\u257f\s]+")  # box-drawing characters and spaces
+
+
+def normalise(line: str) -> str:
+    """A line as compared: table borders, alignment and column widths do not count."""
+    return BOX.sub(" ", line).strip()
+
+
 def output_pattern(expected: list[str]) -> re.Pattern[str]:
     """The regular expression an output must match: `...` is a wildcard (a line, or in a line)."""
-    lines = [line.rstrip() for line in expected]
+    lines = [normalise(line) for line in expected]
     while lines and not lines[-1]:
         lines.pop()
     parts = []
     for line in lines:
-        if line.strip() == "...":
+        if line == "...":
             parts.append(r"(?:[^\n]*\n)*?")
         else:
-            pieces = line.split("...")
-            if len(pieces) > 1 and not pieces[-1]:
-                pieces[-2] = pieces[-2].rstrip()  # `text ...`: the output may end after `text`
-            parts.append(".*?".join(re.escape(piece) for piece in pieces) + r"\n")
+            parts.append(_line_pattern(line) + r"\n")
     return re.compile("".join(parts))
 
 
+def _line_pattern(line: str) -> str:
+    """`...` in a line: any text; with a space beside it, whole words (`a ... b` matches `a b`)."""
+    pieces = re.split(r"( ?\.\.\. ?)", line)
+    pattern = []
+    for n, piece in enumerate(pieces):
+        if n % 2 == 0:
+            pattern.append(re.escape(piece))
+            continue
+        before, after = piece.startswith(" "), piece.endswith(" ")
+        at_start, at_end = n == 1 and not pieces[0], n == len(pieces) - 2 and not pieces[-1]
+        if before and after:
+            pattern.append(r" (?:.*? )?")
+        elif before:
+            pattern.append(r"(?: .*)?" if at_end else r" .*?")
+        elif after:
+            pattern.append(r"(?:.* )?" if at_start else r".*? ")
+        else:
+            pattern.append(r".*?")
+    return "".join(pattern)
+
+
 def output_matches(expected: list[str], actual: str) -> bool:
-    lines = [line.rstrip() for line in actual.splitlines()]
+    lines = [normalise(line) for line in actual.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     text = "".join(line + "\n" for line in lines)

@@ -134,6 +134,14 @@ def test_shown_output_with_ellipsis_matches(tmp_path: Path) -> None:
     assert tour.run_page(page).commands == 1
 
 
+def test_tables_compare_by_their_figures_not_their_widths(tmp_path: Path) -> None:
+    shown = ["│ 1 │ 16029    │ 7              │ 19,898.31 │", "..."]
+    printed = "┃ # ┃ customer ┃\n│ 1 │    16029 │   7 │  19,898.31 │\n└───┴───┘\n"
+    assert tour.output_matches(["...", *shown], printed)
+    assert not tour.output_matches(["...", "│ 1 │ 16029 │ 7 │ 19,898.30 │", "..."], printed)
+    assert not tour.output_matches(["...", "│ 1 │ 16029 │ 19,898.31 │", "..."], printed)
+
+
 def test_a_failing_line_fails_its_bash_block(tmp_path: Path) -> None:
     page = _page(
         tmp_path,
