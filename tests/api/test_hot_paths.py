@@ -262,3 +262,16 @@ def test_start_up_warming_stops_at_its_budget(store_copy):
         assert done + 1 >= len(ws.models.main.user_ids_) and not ws.warm_pending
     finally:
         ws.close()
+
+
+def test_model_threads_setting(monkeypatch, store_copy):
+    """Model work runs on its own threads (1 by default); a bad count is refused at start-up."""
+    from omotenashi.api._compute import model_threads
+
+    assert model_threads() == 1
+    monkeypatch.setenv("OMOTENASHI_MODEL_THREADS", "3")
+    assert model_threads() == 3
+    for bad in ("0", "many", "-2"):
+        monkeypatch.setenv("OMOTENASHI_MODEL_THREADS", bad)
+        with pytest.raises(Exception, match="OMOTENASHI_MODEL_THREADS"):
+            create_app(ServiceSettings(db=str(store_copy)))
