@@ -103,6 +103,7 @@ def test_decide_for_a_known_customer_logs_their_profile_features(client, db):
     assert sum(d["probabilities"].values()) == pytest.approx(1.0)
     # without device=tv the tv banner is not eligible
     assert set(d["probabilities"]) == {"warm", "brief"}
+    assert d["why"].startswith(f"'{d['variant']}' was chosen") and "tv_banner" in d["why"]
     expected_features = {"warm": {"tone": "warm"}, "brief": {"tone": "brief", "length": 1}}
     assert d["variant_features"] == expected_features[d["variant"]]
     # the decision is in the workspace's store file, with the profile's features

@@ -69,6 +69,42 @@ def test_eligibility_rules_restrict_candidates(engine):
     assert set(d.probabilities) == {"none", "ten_off"}
 
 
+def test_why_says_what_the_engine_did(engine, clock):
+    """The plain-word reason names the chosen variant with its real chance, the other
+    candidates with theirs, the policy's experience and the rule that left each variant out."""
+    only = engine.decide("offer", "c2", {"segment": "new"}, {"page": "checkout"})
+    assert only.why == (
+        "'none' was chosen by a learning policy that weighs what worked for people like you "
+        "with how sure it is, which has learnt from 0 outcomes; it had a 100% chance (the only "
+        "variant that applied); not shown: 'ten_off' (shown only when this request's page is "
+        "not checkout); 'vip_gift' (shown only when your segment is one of champion)."
+    )
+    d = engine.decide("offer", "c1", {"segment": "champion"}, {"page": "home"})
+    engine.reward(d.decision_id, 10.0)
+    d = engine.decide("offer", "c1", {"segment": "champion"}, {"page": "home"})
+    assert f"'{d.variant}' was chosen" in d.why and "learnt from 1 outcome;" in d.why
+    assert f"{d.probabilities[d.variant]:.0%} chance" in d.why
+    for other, p in d.probabilities.items():
+        if other != d.variant:
+            assert f"'{other}' {p:.0%}" in d.why
+    assert "not shown" not in d.why  # every variant applied
+
+
+def test_why_of_an_ab_test_says_the_choice_is_kept():
+    ab = DecisionPoint(
+        name="headline",
+        variants=(Variant(id="a"), Variant(id="b")),
+        policy=PolicySpec(kind="uniform"),
+        assignment="hash",
+    )
+    eng = DecisionEngine(random_state=0)
+    eng.register(ab)
+    d = eng.decide("headline", "c9")
+    assert d.why.startswith(f"'{d.variant}' was chosen at random, every eligible variant")
+    assert "50% chance" in d.why and "you keep this choice" in d.why
+    assert "learnt" not in d.why
+
+
 def test_unknown_expired_duplicate_and_invalid_rewards(engine, clock):
     with pytest.raises(NotFound, match="decision 'nope' is unknown"):
         engine.reward("nope", 1.0)

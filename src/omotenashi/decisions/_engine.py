@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,85 @@ import pandas as pd
 
 from omotenashi.decisions._features import Features, action_features, context_features
 from omotenashi.decisions._log import DecisionLog, DecisionRecord, InMemoryDecisionLog
-from omotenashi.decisions._points import DecisionPoint
+from omotenashi.decisions._points import DecisionPoint, EligibilityRule
 from omotenashi.decisions._policies import Policy, make_policy
 from omotenashi.errors import DataError, NotFound
 from omotenashi.ope import BanditLog
+
+#: How each policy chooses, in words a customer can follow.
+_HOW = {
+    "uniform": "at random, every eligible variant equally likely (a test of the variants)",
+    "epsilon-greedy": "by a learning policy that mostly shows what worked best so far and "
+    "sometimes tries the others",
+    "linucb": "by a learning policy that weighs what worked for people like you with how sure "
+    "it is",
+    "linear-ts": "by a learning policy that weighs what worked for people like you with how sure "
+    "it is",
+    "logistic-ts": "by a learning policy that weighs what worked for people like you with how "
+    "sure it is",
+    "vw": "by a learning policy trained on past decisions and their outcomes",
+}
+
+
+def failing_rule(
+    spec: DecisionPoint, index: int, profile: Mapping[str, Any], context: Mapping[str, Any]
+) -> EligibilityRule | None:
+    """The first eligibility rule of variant ``index`` this request fails, or None."""
+    variant = spec.variants[index].id
+    for rule in spec.eligibility:
+        if rule.variant == variant and not rule.allows(profile, context):
+            return rule
+    return None
+
+
+def _rule_text(rule: EligibilityRule) -> str:
+    ops = {
+        "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
+        "gt": "is above", "ge": "is at least", "lt": "is below", "le": "is at most",
+        "exists": "is known", "missing": "is not known",
+    }  # fmt: skip
+    field = rule.field.removeprefix("profile.")
+    where = "your " if rule.field.startswith("profile.") else "this request's "
+    if rule.op in ("exists", "missing"):
+        return f"{where}{field} {ops[rule.op]}"
+    value = ", ".join(map(str, rule.value)) if isinstance(rule.value, list | tuple) else rule.value
+    return f"{where}{field} {ops[rule.op]} {value}"
+
+
+def decision_reason(
+    spec: DecisionPoint,
+    variant: str,
+    probabilities: Mapping[str, float],
+    policy_kind: str,
+    rewards_learnt: int,
+    failing: Sequence[EligibilityRule | None],
+) -> str:
+    """ "Why am I seeing this?" for one decision, from what the engine really did: the policy
+    and its probability for the chosen variant, the other candidates, and for every variant
+    left out the rule that left it out (only what is true of this decision, nothing made up)."""
+    how = _HOW.get(policy_kind, f"by the {policy_kind} policy")
+    learnt = (
+        f", which has learnt from {rewards_learnt:,} outcome{'s' if rewards_learnt != 1 else ''}"
+        if policy_kind != "uniform"
+        else ""
+    )
+    share = probabilities[variant]
+    text = f"'{variant}' was chosen {how}{learnt}; it had a {share:.0%} chance"
+    others = [f"'{v}' {p:.0%}" for v, p in probabilities.items() if v != variant]
+    if others:
+        text += f" (the others: {', '.join(others)})"
+    else:
+        text += " (the only variant that applied)"
+    if spec.assignment == "hash":
+        text += "; you keep this choice while the chances stay the same"
+    left_out = [
+        f"'{v.id}' (shown only when {_rule_text(rule)})"
+        for v, rule in zip(spec.variants, failing, strict=True)
+        if rule is not None
+    ]
+    if left_out:
+        text += "; not shown: " + "; ".join(left_out)
+    return text + "."
 
 
 @dataclass(frozen=True)
@@ -43,6 +118,10 @@ class Decision:
         The full distribution over the eligible variants.
     created_at : float
         Unix seconds.
+    why : str
+        "Why am I seeing this?" in plain words: how the variant was chosen (the policy, the
+        probability, how many rewards it has learnt from), among which variants, and which
+        variants this request's rules left out.
     """
 
     decision_id: str
@@ -52,6 +131,7 @@ class Decision:
     propensity: float
     probabilities: dict[str, float]
     created_at: float
+    why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -217,6 +297,15 @@ class DecisionEngine:
             policy=self._policies[point].kind,
         )
         self.log.append(record)
+        policy = self._policies[point]
+        why = decision_reason(
+            spec,
+            record.variant,
+            record.probabilities,
+            policy.kind,
+            policy.n_updates_,
+            [failing_rule(spec, i, profile, context) for i in range(len(spec.variants))],
+        )
         return Decision(
             record.decision_id,
             point,
@@ -225,6 +314,7 @@ class DecisionEngine:
             record.propensity,
             record.probabilities,
             now,
+            why,
         )
 
     def reward(self, decision_id: str, value: float) -> None:

@@ -217,6 +217,7 @@ def decide(
         "anonymous_id": anonymous_id,
         "known_customer": known,
         "created_at": made.created_at,
+        "why": made.why,
     }
 
 

@@ -92,6 +92,10 @@ class DecisionOut(BaseModel):
     anonymous_id: str | None
     known_customer: bool = Field(description="the customer's profile features were used")
     created_at: float = Field(description="Unix seconds")
+    why: str = Field(
+        description="why this variant, in plain words: the policy and its chance for it, the "
+        "other candidates, and the variants this request's rules left out"
+    )
 
 
 class RewardIn(BaseModel):
