@@ -24,7 +24,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_URL = "OMOTENASHI_TEST_POSTGRES"
-ENV_REQUIRE = "OMOTENASHI_REQUIRE_POSTGRES"
 
 
 def _free_port() -> int:
@@ -173,4 +172,4 @@ def server(*, durable: bool = False) -> Iterator[PostgresServer]:
         cluster.stop()
 
 
-__all__ = ["ENV_REQUIRE", "ENV_URL", "PostgresServer", "PrivateCluster", "Unavailable", "server"]
+__all__ = ["ENV_URL", "PostgresServer", "PrivateCluster", "Unavailable", "server"]
