@@ -41,17 +41,6 @@ _HOW = {
 }
 
 
-def failing_rule(
-    spec: DecisionPoint, index: int, profile: Mapping[str, Any], context: Mapping[str, Any]
-) -> EligibilityRule | None:
-    """The first eligibility rule of variant ``index`` this request fails, or None."""
-    variant = spec.variants[index].id
-    for rule in spec.eligibility:
-        if rule.variant == variant and not rule.allows(profile, context):
-            return rule
-    return None
-
-
 def _rule_text(rule: EligibilityRule) -> str:
     ops = {
         "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
@@ -272,7 +261,8 @@ class DecisionEngine:
             raise DataError("customer_id: must be a non-empty string", field="customer_id")
         profile = _as_dict(profile, "profile")
         context = _as_dict(context, "context")
-        idx = spec.eligible(profile, context)
+        failing = spec.failing_rules(profile, context)
+        idx = [i for i, rule in enumerate(failing) if rule is None]
         if not idx:
             raise DataError(
                 f"variants: no variant of {point!r} is eligible for this request", field="variants"
@@ -304,7 +294,7 @@ class DecisionEngine:
             record.probabilities,
             policy.kind,
             policy.n_updates_,
-            [failing_rule(spec, i, profile, context) for i in range(len(spec.variants))],
+            failing,
         )
         return Decision(
             record.decision_id,

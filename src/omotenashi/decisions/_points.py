@@ -218,10 +218,17 @@ class DecisionPoint(BaseModel):
 
     def eligible(self, profile: Mapping[str, Any], context: Mapping[str, Any]) -> list[int]:
         """Indices of the variants whose rules all hold for this request."""
-        out = []
-        for i, v in enumerate(self.variants):
-            if all(r.allows(profile, context) for r in self.eligibility if r.variant == v.id):
-                out.append(i)
+        return [i for i, rule in enumerate(self.failing_rules(profile, context)) if rule is None]
+
+    def failing_rules(
+        self, profile: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> list[EligibilityRule | None]:
+        """Per variant, the first of its rules this request fails (None: the variant is
+        eligible) — what leaves a variant out, for the decision's reason."""
+        out: list[EligibilityRule | None] = []
+        for v in self.variants:
+            failed = (r for r in self.eligibility if r.variant == v.id)
+            out.append(next((r for r in failed if not r.allows(profile, context)), None))
         return out
 
     @classmethod
