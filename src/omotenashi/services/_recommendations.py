@@ -352,6 +352,25 @@ def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]
     return rows
 
 
+def _customer_body(
+    models: ModelSet,
+    customer_id: str,
+    context: Sequence[str],
+    recs: Sequence[Recommendation],
+    explain: bool,
+) -> bytes:
+    """A customer's answer (``RecommendationsOut``) as JSON bytes: what a request computes and
+    what warming precomputes are the same bytes."""
+    return _dumps(
+        {
+            "model": models.label,
+            "customer_id": customer_id,
+            "context": list(context),
+            "recommendations": _rows(recs, explain),
+        }
+    )
+
+
 def _main_model(ws: Workspace) -> ModelSet:
     models = ws.models
     if models.main is None:
@@ -410,14 +429,7 @@ def customer_recommendations(
     recs = models.main.recommend(
         person, n, context=context or None, rules=spec.rules(), explain=explain
     )
-    body = _dumps(
-        {
-            "model": models.label,
-            "customer_id": person,
-            "context": context,
-            "recommendations": _rows(recs, explain),
-        }
-    )
+    body = _customer_body(models, person, context, recs, explain)
     if not context and models is ws.models:
         ws.cache.put(key, person, body, stamp)
     return body
@@ -500,14 +512,7 @@ def warm(
             continue
         stamp = ws.cache.stamp(customer_id)
         recs = models.main.recommend(customer_id, DEFAULT_N, rules=spec.rules(), explain=False)
-        body = _dumps(
-            {
-                "model": models.label,
-                "customer_id": customer_id,
-                "context": [],
-                "recommendations": _rows(recs, False),
-            }
-        )
+        body = _customer_body(models, customer_id, [], recs, False)
         ws.cache.put(key, customer_id, body, stamp)
         done += 1
     return done
