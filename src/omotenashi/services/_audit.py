@@ -64,10 +64,10 @@ class Audit:
         """
         recommendations = self._om.recommendations
         _, meta = recommendations.model(model)
+        events = self._om.events_frame()  # read once: for the lists and for the histories
         lists = recommendations.for_all_customers(
-            n, rules=make_rules(), model=model, progress=progress
+            n, rules=make_rules(), model=model, progress=progress, events=events
         )
-        events = self._om.events_frame()
         history = pd.DataFrame({"customer_id": events["person_id"], "item_id": events["item_id"]})[
             events["item_id"].notna() & ~events["type"].isin(NOT_TASTE)
         ]

@@ -127,11 +127,12 @@ class Recommendations:
         estimator, _ = self.model(model)
         return len(self._batch_customers(estimator))
 
-    def _batch_customers(self, estimator: Any) -> list[str]:
+    def _batch_customers(self, estimator: Any, events: pd.DataFrame | None = None) -> list[str]:
         """The customers of a batch: the customer ids of the store's events that the model
         knows (the model also knows people by merged or anonymous ids, which are not customers
         to write rows for); every id the model knows when the events name no customer."""
-        events = self._om.events_frame()
+        if events is None:
+            events = self._om.events_frame()
         in_model = estimator.user_ids_
         if "customer_id" in events.columns:
             known = pd.unique(events["customer_id"].dropna().astype(str))
@@ -210,12 +211,14 @@ class Recommendations:
         model: str | None = None,
         progress: Callable[[int], None] | None = None,
         total: Callable[[int], None] | None = None,
+        events: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Top-``n`` for every known customer, already-seen items excluded unless rules say
         otherwise.
 
         ``total`` is called once with the number of customers before the first is scored,
         ``progress`` with the number scored after each batch: they add up to that total.
+        ``events``: the store's events frame, when the caller has read it already.
 
         Returns
         -------
@@ -224,7 +227,7 @@ class Recommendations:
             fewer allowed items have fewer rows.
         """
         estimator, _ = self.model(model)
-        customers = self._batch_customers(estimator)
+        customers = self._batch_customers(estimator, events)
         if total is not None:
             total(len(customers))
         users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
