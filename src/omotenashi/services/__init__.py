@@ -5,7 +5,7 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
+``om.decisions``, ``om.evaluation``, ``om.compose``, ``om.audit``. A server adds workspaces (one engine
 each, with live state) and API keys. See docs/architecture.md for the map of use cases to
 modules.
 """
@@ -24,6 +24,19 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         load_thresholds,
         parse_bands,
         parse_limits,
+    )
+    from omotenashi.services._compose import (
+        EXPLORATION,
+        MIN_REWARDS,
+        SAMPLES,
+        STYLE_POINTS,
+        Compose,
+        compose_message,
+        load_bundle_catalog,
+        load_travel_catalog,
+        message_dict,
+        sample_catalog,
+        style_point,
     )
     from omotenashi.services._decisions import (
         POINTS_FILE,
@@ -128,6 +141,17 @@ _EXPORTS: dict[str, str] = {
     "load_thresholds": "_audit",
     "parse_bands": "_audit",
     "parse_limits": "_audit",
+    "EXPLORATION": "_compose",
+    "MIN_REWARDS": "_compose",
+    "SAMPLES": "_compose",
+    "STYLE_POINTS": "_compose",
+    "Compose": "_compose",
+    "compose_message": "_compose",
+    "load_bundle_catalog": "_compose",
+    "load_travel_catalog": "_compose",
+    "message_dict": "_compose",
+    "sample_catalog": "_compose",
+    "style_point": "_compose",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
     "Decisions": "_decisions",
@@ -225,6 +249,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "EXPLORATION",
+    "MIN_REWARDS",
+    "SAMPLES",
+    "STYLE_POINTS",
+    "Compose",
+    "compose_message",
+    "load_bundle_catalog",
+    "load_travel_catalog",
+    "message_dict",
+    "sample_catalog",
+    "style_point",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",

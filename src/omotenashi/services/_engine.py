@@ -2,7 +2,7 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
+``evaluation``, ``compose`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
 ``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from omotenashi.importers import ImportReport
-    from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
+    from omotenashi.services import (
+        Compose,
+        Decisions,
+        Evaluation,
+        Recommendations,
+        Training,
+        Value,
+    )
     from omotenashi.services._audit import Audit
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
@@ -95,6 +102,13 @@ class Omotenashi:
         from omotenashi.services import Evaluation
 
         return Evaluation()
+
+    @cached_property
+    def compose(self) -> Compose:
+        """Messages from parts, bundles and trip plans for one customer."""
+        from omotenashi.services import Compose
+
+        return Compose(self)
 
     @cached_property
     def audit(self) -> Audit:

@@ -1,0 +1,132 @@
+"""Named linear constraints over binary choices, solved exactly with HiGHS (``scipy.optimize.milp``).
+
+Bundles and plans are small 0/1 programmes; a well-kept MILP solver proves the optimum, so no
+heuristic of ours is needed. What HiGHS does not give is *which* constraint makes a programme
+infeasible: :func:`conflicting` finds an irreducible set of named constraints by deletion
+(drop one; if the rest is still infeasible it was not needed), so an error can name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from omotenashi.errors import DataError
+
+
+@dataclass
+class Row:
+    """One linear constraint ``lb <= sum(coef * x[index]) <= ub`` with a name people read."""
+
+    name: str
+    family: str
+    coefs: dict[int, float]
+    lb: float = -np.inf
+    ub: float = np.inf
+
+
+@dataclass
+class Programme:
+    """Maximise ``utility @ x`` over binary ``x`` subject to named rows."""
+
+    utility: np.ndarray
+    rows: list[Row] = field(default_factory=list)
+
+    def add(
+        self, name: str, family: str, coefs: dict[int, float], lb: float = -np.inf,
+        ub: float = np.inf,
+    ) -> None:
+        self.rows.append(Row(name, family, coefs, lb, ub))
+
+
+class Infeasible(DataError):
+    """No choice meets the constraints; ``constraints`` names a smallest conflicting set."""
+
+    def __init__(self, constraints: Sequence[str], what: str = "bundle") -> None:
+        self.constraints = list(constraints)
+        listed = "; ".join(self.constraints)
+        if len(self.constraints) == 1:
+            text = f"constraints: no {what} meets the constraint {listed}"
+        else:
+            text = f"constraints: no {what} meets these constraints together: {listed}"
+        super().__init__(text, field="constraints")
+
+
+def _solve(
+    utility: np.ndarray, rows: Sequence[Row], time_limit: float | None = None
+) -> np.ndarray | None:
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_array
+
+    n = len(utility)
+    constraints = []
+    if rows:
+        data, ri, ci = [], [], []
+        for r, row in enumerate(rows):
+            for j, v in row.coefs.items():
+                ri.append(r)
+                ci.append(j)
+                data.append(v)
+        a = csr_array((data, (ri, ci)), shape=(len(rows), n))
+        constraints.append(
+            LinearConstraint(a, [r.lb for r in rows], [r.ub for r in rows])
+        )
+    options = {"mip_rel_gap": 0.0, "presolve": True}
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    res = milp(
+        -np.asarray(utility, dtype=float),
+        integrality=np.ones(n),
+        bounds=Bounds(np.zeros(n), np.ones(n)),
+        constraints=constraints,
+        options=options,
+    )
+    if res.status == 2:  # infeasible
+        return None
+    if res.x is None:
+        raise DataError(f"solver: {res.message}", field="solver")
+    return np.round(res.x).astype(bool)
+
+
+def conflicting(prog: Programme) -> list[str]:
+    """An irreducible set of row names that cannot hold together (deletion filter, by family
+    first so that catalogues with many rows need few solves)."""
+    rows = list(prog.rows)
+    zero = np.zeros(len(prog.utility))
+    for family in dict.fromkeys(r.family for r in rows):
+        trial = [r for r in rows if r.family != family]
+        if _solve(zero, trial) is None:
+            rows = trial
+    i = 0
+    while i < len(rows):
+        trial = rows[:i] + rows[i + 1 :]
+        if _solve(zero, trial) is None:
+            rows = trial
+        else:
+            i += 1
+    return [r.name for r in rows]
+
+
+def best(prog: Programme, k: int = 1, what: str = "bundle") -> list[np.ndarray]:
+    """The ``k`` best distinct choices, best first (each later one excludes the earlier ones by
+    a no-good cut). Raises :class:`Infeasible` naming the conflicting constraints when none."""
+    rows = list(prog.rows)
+    found: list[np.ndarray] = []
+    for _ in range(k):
+        x = _solve(prog.utility, rows)
+        if x is None:
+            break
+        found.append(x)
+        chosen = np.flatnonzero(x)
+        cut = {int(j): 1.0 for j in chosen}
+        for j in np.flatnonzero(~x):
+            cut[int(j)] = -1.0
+        rows.append(Row("not an earlier answer", "cut", cut, ub=len(chosen) - 1))
+    if not found:
+        raise Infeasible(conflicting(prog), what)
+    return found
+
+
+__all__ = ["Infeasible", "Programme", "Row", "best", "conflicting"]
