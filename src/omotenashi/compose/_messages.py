@@ -69,6 +69,10 @@ _CLOSE = {
 }
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class MessagePart:
     slot: str  # greeting | reason | emphasis | offer | call_to_action | talking_point
@@ -174,7 +178,6 @@ def compose_text(
 ) -> tuple[str, list[MessagePart]]:
     """The text and its parts; for ``channel='call'`` a list of talking points."""
     why_style = "; ".join(style_reasons)
-    topic_text = topic[:1].upper() + topic[1:]
     if channel == "call":
         parts = [
             MessagePart("talking_point", f"opener/{tone}", _OPENER[tone].format(name=name),
@@ -193,10 +196,9 @@ def compose_text(
     parts = [
         MessagePart("greeting", f"greeting/{tone}", _GREETING[tone].format(name=name),
                     f"tone '{tone}': {why_style}"),
-        MessagePart("reason", "reason", f"{reason[:1].upper()}{reason[1:]}.", "the reason given"),
+        MessagePart("reason", "reason", _sentence(f"{reason}."), "the reason given"),
         MessagePart("emphasis", f"{emphasis}/{tone}",
-                    _EMPHASIS[emphasis, tone].format(topic=topic if tone != "brief"
-                                                     else topic_text),
+                    _sentence(_EMPHASIS[emphasis, tone].format(topic=topic)),
                     f"emphasis '{emphasis}'"),
     ]
     if offer:
@@ -207,7 +209,6 @@ def compose_text(
                              _CTA[cta_channel, tone], f"channel '{channel}', tone '{tone}'"))
     first = parts[0].text
     body = " ".join(p.text for p in parts[1:])
-    # fix capitalisation of sentences that start with the topic
     return f"{first}\n{body}", parts
 
 

@@ -374,13 +374,14 @@ class Compose:
     @staticmethod
     def message_ope(
         rounds: int = 6000, *, seed: int = 0, exploration: float = EXPLORATION,
-        estimators: tuple[str, ...] = ("ipw", "snipw", "dr"), n_bootstrap: int = 200,
+        estimators: tuple[str, ...] = ("ipw", "snipw"), n_bootstrap: int = 200,
     ) -> dict[str, Any]:
         """Simulate the starting rules' logs on an audience with known reply chances
         (``MessageWorld``), then estimate off-policy the value of (a) the rules themselves,
         (b) one fixed style for everyone and (c) a policy learnt from the first half of the
-        logs, on the second half; each with its true value in the simulated world."""
-        from omotenashi.ope import evaluate_policy
+        logs, on the second half; each with its true value in the simulated world. Model-based
+        estimators (``dr``, ``dm`` ...) fit one reward model (slower: seconds)."""
+        from omotenashi.ope import RewardModel, evaluate_policy
 
         if rounds < 100:
             raise DataError("rounds: simulate at least 100", field="rounds")
@@ -414,7 +415,7 @@ class Compose:
         acts = [action_features(v, by_id[v].features) for v in VARIANTS]
         for row in train.itertuples(index=False):
             learner.update(
-                context_features(row.profile, row.context), acts,
+                context_features(_as_dict(row.profile), _as_dict(row.context)), acts,
                 VARIANTS.index(row.variant), float(row.reward), float(row.propensity),
             )
         rules = np.array(
@@ -430,10 +431,13 @@ class Compose:
             "epsilon-greedy learnt from the first half": policy_action_dist(learner, bandit,
                                                                              point),
         }
+        fitted = None
+        if any(e in ("dm", "dr", "switch-dr", "sndr") for e in estimators):
+            fitted = RewardModel(random_state=seed).fit_predict(bandit)  # once for all targets
         out = []
         for name, dist in targets.items():
             estimates = evaluate_policy(
-                bandit, dist, estimators=list(estimators), n_bootstrap=n_bootstrap,
+                bandit, dist, fitted, estimators=list(estimators), n_bootstrap=n_bootstrap,
                 random_state=seed,
             )
             out.append(
@@ -449,6 +453,10 @@ class Compose:
             "logged_reply_rate": round(float(test["reward"].mean()), 5),
             "policies": out,
         }
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
 def compose_message(
