@@ -29,8 +29,14 @@ def client(tmp_path, request):
         om.upsert_items([{"item_id": "hojicha", "title": "Hojicha", "categories": ["Tea"]}])
         om.track_many(
             [
-                {"customer_id": "a/1", "type": "purchase", "item_id": "hojicha", "value": 3.8,
-                 "order_id": f"o{i}", "timestamp": f"2026-01-0{i + 1}T10:00:00Z"}
+                {
+                    "customer_id": "a/1",
+                    "type": "purchase",
+                    "item_id": "hojicha",
+                    "value": 3.8,
+                    "order_id": f"o{i}",
+                    "timestamp": f"2026-01-0{i + 1}T10:00:00Z",
+                }
                 for i in range(3)
             ]
         )
@@ -52,9 +58,16 @@ def test_bundle_plan_and_message_for_a_customer(client):
     inline = client.post("/v1/customers/a%2F1/bundle", json={"catalog": cafe, "top": 2}).json()
     assert inline["bundles"] == body["bundles"]
 
-    r = client.post("/v1/customers/a%2F1/plan", json={"catalog": "sample:travel",
-                                                       "start": "2026-04-06", "days": 2,
-                                                       "budget": 300, "pace": "relaxed"})
+    r = client.post(
+        "/v1/customers/a%2F1/plan",
+        json={
+            "catalog": "sample:travel",
+            "start": "2026-04-06",
+            "days": 2,
+            "budget": 300,
+            "pace": "relaxed",
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["hours_per_day"] == 4 and r.json()["price"] <= 300
 
@@ -63,11 +76,9 @@ def test_bundle_plan_and_message_for_a_customer(client):
     msg = r.json()
     assert [p["slot"] for p in msg["parts"]][-2:] == ["offer", "call_to_action"]
     assert msg["decision"]["point"] == "message_style"
-    reward = client.post(f"/v1/messages/{msg['decision']['decision_id']}/reward",
-                         json={"value": 1})
+    reward = client.post(f"/v1/messages/{msg['decision']['decision_id']}/reward", json={"value": 1})
     assert reward.status_code == 200, reward.text
-    again = client.post(f"/v1/messages/{msg['decision']['decision_id']}/reward",
-                        json={"value": 1})
+    again = client.post(f"/v1/messages/{msg['decision']['decision_id']}/reward", json={"value": 1})
     assert again.status_code == 422  # one outcome per message
 
 
@@ -78,26 +89,46 @@ def test_infeasible_and_bad_input_are_named(client):
     assert "group 'main' takes at least 1; budget 2.00 EUR" in r.json()["message"]
     r = client.post("/v1/customers/a%2F1/bundle", json={"catalog": "/etc/passwd"})
     assert r.status_code == 422 and "catalog" in r.text
-    r = client.post("/v1/customers/a%2F1/bundle",
-                    json={"catalog": {"groups": [], "parts": [{"id": "x", "group": "g",
-                                                                "price": 1}]}})
+    r = client.post(
+        "/v1/customers/a%2F1/bundle",
+        json={"catalog": {"groups": [], "parts": [{"id": "x", "group": "g", "price": 1}]}},
+    )
     assert r.status_code == 422 and "parts[0].group" in r.text
 
 
 def test_another_workspace_reaches_nothing(client):
-    assert client.post("/v1/customers/a%2F1/bundle", json={"catalog": "sample:cafe"},
-                       headers=client.other).status_code == 404
-    assert client.post("/v1/customers/a%2F1/message", json={"topic": "tea"},
-                       headers=client.other).status_code == 404
+    assert (
+        client.post(
+            "/v1/customers/a%2F1/bundle", json={"catalog": "sample:cafe"}, headers=client.other
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/v1/customers/a%2F1/message", json={"topic": "tea"}, headers=client.other
+        ).status_code
+        == 404
+    )
     mine = client.post("/v1/customers/a%2F1/message", json={"topic": "tea"}).json()
-    stolen = client.post(f"/v1/messages/{mine['decision']['decision_id']}/reward",
-                         json={"value": 1}, headers=client.other)
+    stolen = client.post(
+        f"/v1/messages/{mine['decision']['decision_id']}/reward",
+        json={"value": 1},
+        headers=client.other,
+    )
     assert stolen.status_code == 404
 
 
 def test_scopes(client, tmp_path):
     reader = {"X-API-Key": create_key(client.db, "default", "read")}
-    assert client.post("/v1/customers/a%2F1/message", json={"topic": "tea"},
-                       headers=reader).status_code == 403
-    assert client.post("/v1/customers/a%2F1/bundle", json={"catalog": "sample:cafe"},
-                       headers=reader).status_code == 200
+    assert (
+        client.post(
+            "/v1/customers/a%2F1/message", json={"topic": "tea"}, headers=reader
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/v1/customers/a%2F1/bundle", json={"catalog": "sample:cafe"}, headers=reader
+        ).status_code
+        == 200
+    )

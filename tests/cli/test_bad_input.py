@@ -29,10 +29,12 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
     "audit": ["--db", "{db}"],
+    "bundle": ["c1", "--catalog", "sample:cafe", "--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
     "decide train": ["--logs", "{logs}", "--out", "{out}", *LOG_MAPS],
     "demo": ["--db", "{demo}"],
+    "evaluate messages": ["--rounds", "200"],
     "evaluate ope": ["--logs", "{logs}", "--policy", "uniform", *LOG_MAPS],
     "evaluate sessions": [
         "--train", "{clicks}", "--test", "{clicks}",
@@ -51,6 +53,9 @@ BASE: dict[str, list[str]] = {
     "keys list": ["--db", "{db}"],
     "keys revoke": ["{key}", "--db", "{db}"],
     "merge": ["c1", "c2", "--db", "{db}"],
+    "message": ["c1", "--topic", "tea", "--db", "{db}"],
+    "plan": ["c1", "--catalog", "sample:travel", "--start", "2026-04-06", "--days", "2",
+             "--budget", "400", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
@@ -148,6 +153,16 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
+    ("bundle", ["nobody-42", "--catalog", "sample:cafe", "--db", "{db}"], "nobody-42"),
+    ("bundle", ["c1", "--catalog", "{missing}", "--db", "{db}"], "absent.csv"),
+    ("bundle", ["c1", "--catalog", "{events}", "--db", "{db}"], "not JSON"),
+    ("bundle", ["c1", "--catalog", "sample:tea", "--db", "{db}"], "sample:tea"),
+    ("bundle", ["c1", "--catalog", "sample:cafe", "--budget", "1", "--db", "{db}"], "budget"),
+    ("plan", ["c1", "--catalog", "sample:travel", "--start", "someday", "--days", "2",
+              "--budget", "400", "--db", "{db}"], "someday"),
+    ("plan", ["c1", "--catalog", "sample:travel", "--start", "2026-04-06", "--days", "2",
+              "--budget", "400", "--pace", "frantic", "--db", "{db}"], "pace"),
+    ("message", ["c1", "--topic", "tea", "--channel", "fax", "--db", "{db}"], "fax"),
 ]  # fmt: skip
 
 

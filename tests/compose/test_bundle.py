@@ -25,8 +25,10 @@ CATEGORIES = ("Coffee", "Tea", "Pastry")
 @st.composite
 def catalogues(draw: st.DrawFn) -> tuple[dict, Taste, float | None]:
     n = draw(st.integers(2, 8))
-    groups = [{"id": "a", "min": draw(st.integers(0, 1)), "max": draw(st.integers(1, 2))},
-              {"id": "b", "min": 0, "max": draw(st.integers(0, 3))}]
+    groups = [
+        {"id": "a", "min": draw(st.integers(0, 1)), "max": draw(st.integers(1, 2))},
+        {"id": "b", "min": 0, "max": draw(st.integers(0, 3))},
+    ]
     parts = [
         {
             "id": f"p{i}",
@@ -65,7 +67,8 @@ def brute_force(data: dict, utilities: list[float], budget: float | None) -> lis
     for mask in itertools.product((0, 1), repeat=len(parts)):
         chosen = {p["id"] for p, m in zip(parts, mask, strict=True) if m}
         ok = all(
-            g["min"] <= sum(1 for p in parts if p["id"] in chosen and p["group"] == g["id"])
+            g["min"]
+            <= sum(1 for p in parts if p["id"] in chosen and p["group"] == g["id"])
             <= g["max"]
             for g in data["groups"]
         )
@@ -107,8 +110,11 @@ def test_the_optimum_and_the_top_k_equal_a_brute_force_search(case, k) -> None:
 
 CAFE = {
     "currency": "EUR",
-    "groups": [{"id": "drink", "min": 1, "max": 1}, {"id": "main", "min": 1, "max": 1},
-               {"id": "extra", "max": 2}],
+    "groups": [
+        {"id": "drink", "min": 1, "max": 1},
+        {"id": "main", "min": 1, "max": 1},
+        {"id": "extra", "max": 2},
+    ],
     "parts": [
         {"id": "latte", "group": "drink", "price": 3.5, "category": "Coffee"},
         {"id": "tea", "group": "drink", "price": 2.5, "category": "Tea"},
@@ -143,13 +149,23 @@ def test_a_bundle_priced_exactly_at_the_budget_fits() -> None:
 @pytest.mark.parametrize(
     ("change", "budget", "named"),
     [
-        ({}, 7.0, ["budget 7.00 EUR", "group 'drink' takes at least 1",
-                   "group 'main' takes at least 1"]),
+        (
+            {},
+            7.0,
+            ["budget 7.00 EUR", "group 'drink' takes at least 1", "group 'main' takes at least 1"],
+        ),
         ({"required": ["soup"]}, None, ["'soup' is required", "'soup' is out of stock"]),
-        ({"incompatible": [["latte", "sando"], ["tea", "sando"]]}, None,
-         ["group 'drink' takes at least 1", "group 'main' takes at least 1",
-          "'latte' and 'sando' do not go together", "'tea' and 'sando' do not go together",
-          "'soup' is out of stock"]),
+        (
+            {"incompatible": [["latte", "sando"], ["tea", "sando"]]},
+            None,
+            [
+                "group 'drink' takes at least 1",
+                "group 'main' takes at least 1",
+                "'latte' and 'sando' do not go together",
+                "'tea' and 'sando' do not go together",
+                "'soup' is out of stock",
+            ],
+        ),
     ],
 )
 def test_infeasible_constraints_are_named(change, budget, named) -> None:

@@ -31,20 +31,35 @@ START = dt.date(2026, 4, 6)  # a Monday
 def trips(draw: st.DrawFn) -> tuple[dict, TravelTaste, int, float]:
     days_ = ["mon", "tue", "wed"]
     hotels = [
-        {"id": f"h{i}", "city": draw(st.sampled_from(CITIES)), "price": draw(st.integers(0, 9)) * 10,
-         "category": draw(st.sampled_from(CATS)), "level": draw(st.integers(1, 3))}
+        {
+            "id": f"h{i}",
+            "city": draw(st.sampled_from(CITIES)),
+            "price": draw(st.integers(0, 9)) * 10,
+            "category": draw(st.sampled_from(CATS)),
+            "level": draw(st.integers(1, 3)),
+        }
         for i in range(draw(st.integers(1, 3)))
     ]
     acts = [
-        {"id": f"a{i}", "city": draw(st.sampled_from(CITIES)), "price": draw(st.integers(0, 6)) * 5,
-         "hours": draw(st.sampled_from([1, 2, 3, 4.5])), "category": draw(st.sampled_from(CATS)),
-         "level": draw(st.integers(1, 3)),
-         "days": draw(st.lists(st.sampled_from(days_), min_size=1, max_size=3, unique=True))}
+        {
+            "id": f"a{i}",
+            "city": draw(st.sampled_from(CITIES)),
+            "price": draw(st.integers(0, 6)) * 5,
+            "hours": draw(st.sampled_from([1, 2, 3, 4.5])),
+            "category": draw(st.sampled_from(CATS)),
+            "level": draw(st.integers(1, 3)),
+            "days": draw(st.lists(st.sampled_from(days_), min_size=1, max_size=3, unique=True)),
+        }
         for i in range(draw(st.integers(0, 3)))
     ]
     moves = [
-        {"id": f"t{i}", "from": a, "to": b, "price": draw(st.integers(0, 4)) * 5,
-         "hours": draw(st.sampled_from([0.5, 1, 2]))}
+        {
+            "id": f"t{i}",
+            "from": a,
+            "to": b,
+            "price": draw(st.integers(0, 4)) * 5,
+            "hours": draw(st.sampled_from([0.5, 1, 2])),
+        }
         for i, (a, b) in enumerate([("A", "B"), ("B", "A")])
         if draw(st.booleans())
     ]
@@ -71,13 +86,22 @@ def brute_force(data: dict, taste: TravelTaste, days: int, budget: float) -> flo
             if cities[d] == cities[d - 1]:
                 move_opts.append([None])
             else:
-                move_opts.append([m for m in moves if m.origin == cities[d - 1]
-                                  and m.destination == cities[d] and wd[d] in m.days])
+                move_opts.append(
+                    [
+                        m
+                        for m in moves
+                        if m.origin == cities[d - 1]
+                        and m.destination == cities[d]
+                        and wd[d] in m.days
+                    ]
+                )
         if any(not o for o in move_opts):
             continue
         hotel_opts = [[k for k in hotels if k.city == cities[n]] for n in range(days - 1)]
-        act_opts = [[None, *[d for d in range(days) if cities[d] == a.city and wd[d] in a.days]]
-                    for a in acts]
+        act_opts = [
+            [None, *[d for d in range(days) if cities[d] == a.city and wd[d] in a.days]]
+            for a in acts
+        ]
         for ms in itertools.product(*move_opts):
             for hs in itertools.product(*hotel_opts):
                 for ds in itertools.product(*act_opts):
@@ -128,8 +152,9 @@ def _sample() -> dict:
 def test_the_sample_plans_a_trip_that_fits_the_history() -> None:
     catalog = parse_travel_catalog(_sample())
     # a customer who booked temples and food, cheap, before
-    taste = travel_taste(catalog, Taste(bought={"kyo-temples": 2, "nara-deer": 1,
-                                                "kyo-market": 1, "osa-capsule": 2}))
+    taste = travel_taste(
+        catalog, Taste(bought={"kyo-temples": 2, "nara-deer": 1, "kyo-market": 1, "osa-capsule": 2})
+    )
     assert taste.source == "history" and taste.categories["Temples"] == 1.0
     plan = plan_trip(catalog, taste, start=START, days=3, budget=400)
     assert plan.price <= 400

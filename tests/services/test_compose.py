@@ -23,15 +23,33 @@ def om(request, tmp_path):
             {"item_id": "nara-deer", "title": "Deer park", "categories": ["Temples"]},
         ]
     )
-    engine.upsert_customers([{"customer_id": "aiko", "attributes": {"first_name": "Aiko",
-                                                                    "goal": "long_term"}}])
+    engine.upsert_customers(
+        [{"customer_id": "aiko", "attributes": {"first_name": "Aiko", "goal": "long_term"}}]
+    )
     events = []
-    for i, item in enumerate(["hojicha", "hojicha", "dorayaki", "kyo-temples", "nara-deer",
-                              "kyo-temples"]):
-        events.append({"customer_id": "aiko", "type": "purchase", "item_id": item, "value": 3.0,
-                       "order_id": f"o{i}", "timestamp": f"2026-01-{i + 1:02d}T10:00:00Z"})
-    events.append({"customer_id": "ben", "type": "purchase", "item_id": "dorayaki",
-                   "value": 2.2, "order_id": "b1", "timestamp": "2026-01-03T10:00:00Z"})
+    for i, item in enumerate(
+        ["hojicha", "hojicha", "dorayaki", "kyo-temples", "nara-deer", "kyo-temples"]
+    ):
+        events.append(
+            {
+                "customer_id": "aiko",
+                "type": "purchase",
+                "item_id": item,
+                "value": 3.0,
+                "order_id": f"o{i}",
+                "timestamp": f"2026-01-{i + 1:02d}T10:00:00Z",
+            }
+        )
+    events.append(
+        {
+            "customer_id": "ben",
+            "type": "purchase",
+            "item_id": "dorayaki",
+            "value": 2.2,
+            "order_id": "b1",
+            "timestamp": "2026-01-03T10:00:00Z",
+        }
+    )
     engine.track_many(events)
     yield engine
     engine.close()
@@ -67,8 +85,11 @@ def test_the_plan_follows_the_history(om):
 
 def test_a_message_lists_its_parts_and_logs_its_decision(om):
     msg = compose_message(om, "aiko", "your tea subscription", offer="a free pot", seed=0)
-    assert msg.text.startswith("Hi Aiko,") or msg.text.startswith("Dear Aiko,") or \
-        msg.text.startswith("Aiko —")
+    assert (
+        msg.text.startswith("Hi Aiko,")
+        or msg.text.startswith("Dear Aiko,")
+        or msg.text.startswith("Aiko —")
+    )
     slots = [p.slot for p in msg.parts]
     assert slots == ["greeting", "reason", "emphasis", "offer", "call_to_action"]
     assert all(p.text in msg.text for p in msg.parts)

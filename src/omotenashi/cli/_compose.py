@@ -21,8 +21,7 @@ CatalogOpt = Annotated[
     str,
     typer.Option(
         "--catalog",
-        help="Catalogue JSON file, or a bundled sample: sample:cafe, sample:gift, "
-        "sample:travel.",
+        help="Catalogue JSON file, or a bundled sample: sample:cafe, sample:gift, sample:travel.",
     ),
 ]
 
@@ -71,8 +70,13 @@ def bundle(
         table.add_column("utility", justify="right")
         table.add_column("why")
         for p in b["parts"]:
-            table.add_row(p["name"], p["group"], _money(p["price"], ""), f"{p['utility']:.2f}",
-                          "; ".join(p["reasons"]))
+            table.add_row(
+                p["name"],
+                p["group"],
+                _money(p["price"], ""),
+                f"{p['utility']:.2f}",
+                "; ".join(p["reasons"]),
+            )
         console.print(table)
     err_console.print(f"solved in {data['solve_ms']:.1f} ms", highlight=False)
 
@@ -105,8 +109,16 @@ def plan(
     from omotenashi.services import Omotenashi
 
     with Omotenashi(db, create=False) as om:
-        data = om.compose.plan(customer, catalog, start=start, days=days, budget=budget,
-                               origin=origin, end=end, pace=pace)
+        data = om.compose.plan(
+            customer,
+            catalog,
+            start=start,
+            days=days,
+            budget=budget,
+            origin=origin,
+            end=end,
+            pace=pace,
+        )
     if json_out:
         emit_json(data)
         return
@@ -122,8 +134,13 @@ def plan(
         table.add_column(col, justify="right" if col == "price" else "left")
     city_of = {d["day"]: f"{d['date']} {d['city']}" for d in data["days"]}
     for item in data["items"]:
-        table.add_row(str(item["day"]), city_of[item["day"]], f"{item['kind']}: {item['name']}",
-                      _money(item["price"], ""), "; ".join(item["reasons"]))
+        table.add_row(
+            str(item["day"]),
+            city_of[item["day"]],
+            f"{item['kind']}: {item['name']}",
+            _money(item["price"], ""),
+            "; ".join(item["reasons"]),
+        )
     console.print(table)
 
 
@@ -160,16 +177,15 @@ def message(
     console.print(
         f"\n[dim]{data['emphasis']}/{data['tone']} "
         f"(chance {data['decision']['propensity']:.0%}, {data['decision']['policy']}): "
-        + "; ".join(data["reasons"]) + "[/]",
+        + "; ".join(data["reasons"])
+        + "[/]",
         highlight=False,
     )
 
 
 @evaluate_app.command("messages")
 def evaluate_messages(
-    rounds: Annotated[
-        int, typer.Option("--rounds", min=100, help="Simulated messages.")
-    ] = 6000,
+    rounds: Annotated[int, typer.Option("--rounds", min=100, help="Simulated messages.")] = 6000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 0,
     estimator: Annotated[
         list[str] | None,
@@ -189,12 +205,18 @@ def evaluate_messages(
         return
     from rich.table import Table
 
-    table = Table(title=f"Message policies on {data['evaluated_on']:,} logged messages",
-                  title_justify="left")
+    table = Table(
+        title=f"Message policies on {data['evaluated_on']:,} logged messages", title_justify="left"
+    )
     for col in ("policy", "true value", "estimator", "estimate", "95% interval"):
         table.add_column(col)
     for p in data["policies"]:
         for e in p["estimates"]:
-            table.add_row(p["policy"], f"{p['true_value']:.4f}", e["estimator"],
-                          f"{e['value']:.4f}", f"{e['ci_low']:.4f} .. {e['ci_high']:.4f}")
+            table.add_row(
+                p["policy"],
+                f"{p['true_value']:.4f}",
+                e["estimator"],
+                f"{e['value']:.4f}",
+                f"{e['ci_low']:.4f} .. {e['ci_high']:.4f}",
+            )
     console.print(table)

@@ -86,5 +86,6 @@ __all__ = [
     "read_travel_catalog",
     "rule_distribution",
     "rule_style",
+    "score_parts",
     "travel_taste",
 ]

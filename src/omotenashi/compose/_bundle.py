@@ -106,7 +106,9 @@ def _count(value: Any, where: str) -> int:
     return value
 
 
-def _pairs(data: Mapping[str, Any], key: str, ids: set[str], src: str) -> tuple[tuple[str, str], ...]:
+def _pairs(
+    data: Mapping[str, Any], key: str, ids: set[str], src: str
+) -> tuple[tuple[str, str], ...]:
     out = []
     for i, pair in enumerate(data.get(key) or []):
         where = f"{src}{key}[{i}]"
@@ -228,8 +230,9 @@ def bundle_programme(
         if g.max is not None:
             prog.add(f"group '{g.id}' takes at most {g.max}", "group", members, ub=g.max)
     for a, b in catalog.incompatible:
-        prog.add(f"'{a}' and '{b}' do not go together", "incompatible", {pos[a]: 1, pos[b]: 1},
-                 ub=1)
+        prog.add(
+            f"'{a}' and '{b}' do not go together", "incompatible", {pos[a]: 1, pos[b]: 1}, ub=1
+        )
     for a, b in catalog.requires:
         prog.add(f"'{a}' needs '{b}'", "requires", {pos[a]: 1, pos[b]: -1}, ub=0)
     for r in catalog.required:
@@ -239,11 +242,19 @@ def bundle_programme(
             prog.add(f"'{p.id}' is out of stock", "stock", {j: 1}, ub=0)
     if budget is not None:
         prices = {j: float(_cents(p.price)) for j, p in enumerate(catalog.parts)}
-        prog.add(f"budget {budget:.2f}{' ' + catalog.currency if catalog.currency else ''}",
-                 "budget", prices, ub=math.floor(budget * 100 + 1e-6))
+        prog.add(
+            f"budget {budget:.2f}{' ' + catalog.currency if catalog.currency else ''}",
+            "budget",
+            prices,
+            ub=math.floor(budget * 100 + 1e-6),
+        )
     if catalog.max_parts is not None:
-        prog.add(f"at most {catalog.max_parts} parts", "size",
-                 dict.fromkeys(range(len(catalog.parts)), 1.0), ub=catalog.max_parts)
+        prog.add(
+            f"at most {catalog.max_parts} parts",
+            "size",
+            dict.fromkeys(range(len(catalog.parts)), 1.0),
+            ub=catalog.max_parts,
+        )
     return prog
 
 

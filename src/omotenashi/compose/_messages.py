@@ -180,33 +180,58 @@ def compose_text(
     why_style = "; ".join(style_reasons)
     if channel == "call":
         parts = [
-            MessagePart("talking_point", f"opener/{tone}", _OPENER[tone].format(name=name),
-                        f"tone '{tone}': {why_style}"),
+            MessagePart(
+                "talking_point",
+                f"opener/{tone}",
+                _OPENER[tone].format(name=name),
+                f"tone '{tone}': {why_style}",
+            ),
             MessagePart("reason", "reason", f"Why we call: {reason}.", "the reason given"),
         ]
         for i, point in enumerate(_TALK[emphasis]):
-            parts.append(MessagePart("talking_point", f"{emphasis}/{i + 1}",
-                                     f"Stress that {point}.", f"emphasis '{emphasis}'"))
+            parts.append(
+                MessagePart(
+                    "talking_point",
+                    f"{emphasis}/{i + 1}",
+                    f"Stress that {point}.",
+                    f"emphasis '{emphasis}'",
+                )
+            )
         if offer:
             parts.append(MessagePart("offer", "offer", f"Offer {offer}.", "the offer given"))
-        parts.append(MessagePart("call_to_action", f"close/{tone}", _CLOSE[tone],
-                                 f"tone '{tone}'"))
+        parts.append(MessagePart("call_to_action", f"close/{tone}", _CLOSE[tone], f"tone '{tone}'"))
         text = "\n".join(f"- {p.text}" for p in parts)
         return text, parts
     parts = [
-        MessagePart("greeting", f"greeting/{tone}", _GREETING[tone].format(name=name),
-                    f"tone '{tone}': {why_style}"),
+        MessagePart(
+            "greeting",
+            f"greeting/{tone}",
+            _GREETING[tone].format(name=name),
+            f"tone '{tone}': {why_style}",
+        ),
         MessagePart("reason", "reason", _sentence(f"{reason}."), "the reason given"),
-        MessagePart("emphasis", f"{emphasis}/{tone}",
-                    _sentence(_EMPHASIS[emphasis, tone].format(topic=topic)),
-                    f"emphasis '{emphasis}'"),
+        MessagePart(
+            "emphasis",
+            f"{emphasis}/{tone}",
+            _sentence(_EMPHASIS[emphasis, tone].format(topic=topic)),
+            f"emphasis '{emphasis}'",
+        ),
     ]
     if offer:
-        parts.append(MessagePart("offer", f"offer/{tone}", _OFFER[tone].format(offer=offer),
-                                 "the offer given"))
+        parts.append(
+            MessagePart(
+                "offer", f"offer/{tone}", _OFFER[tone].format(offer=offer), "the offer given"
+            )
+        )
     cta_channel = channel if channel in ("email", "sms") else "email"
-    parts.append(MessagePart("call_to_action", f"cta/{cta_channel}/{tone}",
-                             _CTA[cta_channel, tone], f"channel '{channel}', tone '{tone}'"))
+    parts.append(
+        MessagePart(
+            "call_to_action",
+            f"cta/{cta_channel}/{tone}",
+            _CTA[cta_channel, tone],
+            f"channel '{channel}', tone '{tone}'",
+        )
+    )
     first = parts[0].text
     body = " ".join(p.text for p in parts[1:])
     return f"{first}\n{body}", parts

@@ -1,4 +1,4 @@
-"""Named linear constraints over binary choices, solved exactly with HiGHS (``scipy.optimize.milp``).
+"""Named linear constraints over 0/1 choices, solved exactly by HiGHS (``scipy.optimize.milp``).
 
 Bundles and plans are small 0/1 programmes; a well-kept MILP solver proves the optimum, so no
 heuristic of ours is needed. What HiGHS does not give is *which* constraint makes a programme
@@ -35,7 +35,11 @@ class Programme:
     rows: list[Row] = field(default_factory=list)
 
     def add(
-        self, name: str, family: str, coefs: dict[int, float], lb: float = -np.inf,
+        self,
+        name: str,
+        family: str,
+        coefs: dict[int, float],
+        lb: float = -np.inf,
         ub: float = np.inf,
     ) -> None:
         self.rows.append(Row(name, family, coefs, lb, ub))
@@ -70,9 +74,7 @@ def _solve(
                 ci.append(j)
                 data.append(v)
         a = csr_array((data, (ri, ci)), shape=(len(rows), n))
-        constraints.append(
-            LinearConstraint(a, [r.lb for r in rows], [r.ub for r in rows])
-        )
+        constraints.append(LinearConstraint(a, [r.lb for r in rows], [r.ub for r in rows]))
     options = {"mip_rel_gap": 0.0, "presolve": True}
     if time_limit is not None:
         options["time_limit"] = time_limit

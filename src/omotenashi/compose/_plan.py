@@ -147,7 +147,7 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
                 origin=str(row.get("from", "")),
                 destination=str(row.get("to", "")),
             )
-            for c in ((item.origin, item.destination) if kind == "transport" else (item.city,)):
+            for c in (item.origin, item.destination) if kind == "transport" else (item.city,):
                 if c not in cities:
                     raise DataError(f"{where}: city {c!r} is not in 'cities'", field="city")
             items.append(item)
@@ -155,8 +155,9 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise DataError(f"{src}duplicate item id {dup[0]!r}", field="id")
-    return TravelCatalog(str(data.get("name", source)), cities, tuple(items),
-                         str(data.get("currency", "")))
+    return TravelCatalog(
+        str(data.get("name", source)), cities, tuple(items), str(data.get("currency", ""))
+    )
 
 
 def read_travel_catalog(path: str | Path) -> TravelCatalog:
@@ -166,13 +167,17 @@ def read_travel_catalog(path: str | Path) -> TravelCatalog:
     except FileNotFoundError:
         raise DataError(f"--catalog: no file {str(path)!r}", field="catalog") from None
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path.name}, line {exc.lineno}: not JSON ({exc.msg})",
-                        field="catalog") from None
+        raise DataError(
+            f"{path.name}, line {exc.lineno}: not JSON ({exc.msg})", field="catalog"
+        ) from None
     return parse_travel_catalog(data, path.name)
 
 
 def travel_taste(
-    catalog: TravelCatalog, taste: Taste, *, pace: str | None = None,
+    catalog: TravelCatalog,
+    taste: Taste,
+    *,
+    pace: str | None = None,
     history_days: Mapping[str, float] | None = None,
 ) -> TravelTaste:
     """Category shares, price level and pace from the customer's history with this catalogue's
@@ -292,39 +297,65 @@ def plan_trip(
     if end is not None:
         prog.add(f"end in {end}", "end", {y[days - 1, end]: 1}, lb=1)
     for n in range(nights):
-        prog.add(f"a hotel for night {n + 1}", "hotel",
-                 {h[n, k.id]: 1 for k in hotels}, lb=1, ub=1)
+        prog.add(f"a hotel for night {n + 1}", "hotel", {h[n, k.id]: 1 for k in hotels}, lb=1, ub=1)
         for k in hotels:
-            prog.add("a hotel in the city of its day", "hotel-city",
-                     {h[n, k.id]: 1, y[n, k.city]: -1}, ub=0)
+            prog.add(
+                "a hotel in the city of its day",
+                "hotel-city",
+                {h[n, k.id]: 1, y[n, k.city]: -1},
+                ub=0,
+            )
     for a in acts:
         ds = {x[d, a.id]: 1 for d in range(days) if (d, a.id) in x}
         if ds:
             prog.add(f"'{a.id}' at most once", "once", ds, ub=1)
         for d in range(days):
             if (d, a.id) in x:
-                prog.add("an activity in the city of its day", "activity-city",
-                         {x[d, a.id]: 1, y[d, a.city]: -1}, ub=0)
+                prog.add(
+                    "an activity in the city of its day",
+                    "activity-city",
+                    {x[d, a.id]: 1, y[d, a.city]: -1},
+                    ub=0,
+                )
     for d in range(1, days):
         if t:
-            prog.add("one transport a day", "move", {t[d, m.id]: 1 for m in moves
-                                                     if (d, m.id) in t}, ub=1)
+            prog.add(
+                "one transport a day",
+                "move",
+                {t[d, m.id]: 1 for m in moves if (d, m.id) in t},
+                ub=1,
+            )
         for m in moves:
             if (d, m.id) in t:
-                prog.add("a transport leaves from where you are", "move",
-                         {t[d, m.id]: 1, y[d - 1, m.origin]: -1}, ub=0)
-                prog.add("a transport goes where you will be", "move",
-                         {t[d, m.id]: 1, y[d, m.destination]: -1}, ub=0)
+                prog.add(
+                    "a transport leaves from where you are",
+                    "move",
+                    {t[d, m.id]: 1, y[d - 1, m.origin]: -1},
+                    ub=0,
+                )
+                prog.add(
+                    "a transport goes where you will be",
+                    "move",
+                    {t[d, m.id]: 1, y[d, m.destination]: -1},
+                    ub=0,
+                )
         for a_ in cities:
             for b_ in cities:
                 if a_ == b_:
                     continue
-                coefs = {t[d, m.id]: 1.0 for m in moves
-                         if (d, m.id) in t and m.origin == a_ and m.destination == b_}
+                coefs = {
+                    t[d, m.id]: 1.0
+                    for m in moves
+                    if (d, m.id) in t and m.origin == a_ and m.destination == b_
+                }
                 coefs[y[d - 1, a_]] = -1.0
                 coefs[y[d, b_]] = -1.0
-                prog.add(f"a connection {a_} -> {b_} on {dates[d].isoformat()}", "connection",
-                         coefs, lb=-1)
+                prog.add(
+                    f"a connection {a_} -> {b_} on {dates[d].isoformat()}",
+                    "connection",
+                    coefs,
+                    lb=-1,
+                )
     for d in range(days):
         hours = {x[d, a.id]: a.hours for a in acts if (d, a.id) in x}
         hours.update({t[d, m.id]: m.hours for m in moves if (d, m.id) in t})
@@ -349,8 +380,18 @@ def plan_trip(
         if kind == "hotel":
             reasons.append(f"night {d + 1} in {obj.city}")
         items.append(
-            PlanItem(d + 1, dates[d].isoformat(), kind, obj.id, obj.name, city, obj.price,
-                     obj.hours, util[j], reasons)
+            PlanItem(
+                d + 1,
+                dates[d].isoformat(),
+                kind,
+                obj.id,
+                obj.name,
+                city,
+                obj.price,
+                obj.hours,
+                util[j],
+                reasons,
+            )
         )
     order = {"transport": 0, "activity": 1, "hotel": 2}
     items.sort(key=lambda i: (i.day, order[i.kind], i.id))

@@ -66,7 +66,9 @@ def part_utility(
     if times:
         gain = WEIGHTS["history"] * min(0.5 + 0.1 * (times - 1), 1.0)
         total += gain
-        reasons.append(f"you bought it {times} time{'s' if times != 1 else ''} before (+{gain:.2f})")
+        reasons.append(
+            f"you bought it {times} time{'s' if times != 1 else ''} before (+{gain:.2f})"
+        )
     share = taste.categories.get(category, 0.0) if category else 0.0
     if share > 0:
         gain = WEIGHTS["affinity"] * share

@@ -82,14 +82,19 @@ def style_point(name: str) -> DecisionPoint:
 def sample_catalog(name: str) -> Path:
     """Path of a bundled sample catalogue (``cafe``, ``gift``, ``travel``)."""
     if name not in SAMPLES:
-        raise DataError(f"--catalog: sample:{name} is unknown; use "
-                        + ", ".join(f"sample:{s}" for s in SAMPLES), field="catalog")
+        raise DataError(
+            f"--catalog: sample:{name} is unknown; use "
+            + ", ".join(f"sample:{s}" for s in SAMPLES),
+            field="catalog",
+        )
     return Path(str(resources.files("omotenashi.data") / SAMPLES[name]))
 
 
 def _catalog_path(spec: str | Path) -> Path:
     text = str(spec)
-    return sample_catalog(text.removeprefix("sample:")) if text.startswith("sample:") else Path(text)
+    return (
+        sample_catalog(text.removeprefix("sample:")) if text.startswith("sample:") else Path(text)
+    )
 
 
 def load_bundle_catalog(spec: str | Path | Mapping[str, Any] | BundleCatalog) -> BundleCatalog:
@@ -202,13 +207,13 @@ class Compose:
             try:
                 start = dt.date.fromisoformat(start)
             except ValueError:
-                raise DataError(f"start: {start!r} is not a date (YYYY-MM-DD)",
-                                field="start") from None
+                raise DataError(
+                    f"start: {start!r} is not a date (YYYY-MM-DD)", field="start"
+                ) from None
         cat = load_travel_catalog(catalog)
         taste = self.taste(customer_id)
         liked = travel_taste(cat, taste, pace=pace)
-        plan = plan_trip(cat, liked, start=start, days=days, budget=budget, origin=origin,
-                         end=end)
+        plan = plan_trip(cat, liked, start=start, days=days, budget=budget, origin=origin, end=end)
         return {
             "customer_id": customer_id,
             "catalog": cat.name,
@@ -280,7 +285,10 @@ class Compose:
         if personal and learnt >= MIN_REWARDS:
             made = engine.decide(point, person, features, ctx)
             variant, propensity, decision_id, why = (
-                made.variant, made.propensity, made.decision_id, made.why
+                made.variant,
+                made.propensity,
+                made.decision_id,
+                made.why,
             )
             emphasis, tone = variant.split("/")
             style_reasons = [f"chosen by the learning policy: {why}"]
@@ -337,8 +345,14 @@ class Compose:
                 else f"we have news about {topic}"
             )
         text, parts = compose_text(
-            customer_id=person, name=str(name), topic=topic, channel=channel,
-            emphasis=emphasis, tone=tone, reason=reason, offer=offer,
+            customer_id=person,
+            name=str(name),
+            topic=topic,
+            channel=channel,
+            emphasis=emphasis,
+            tone=tone,
+            reason=reason,
+            offer=offer,
             style_reasons=style_reasons,
         )
         return Message(
@@ -373,8 +387,12 @@ class Compose:
     # -------------------------------------------------------------- judge a policy offline
     @staticmethod
     def message_ope(
-        rounds: int = 6000, *, seed: int = 0, exploration: float = EXPLORATION,
-        estimators: tuple[str, ...] = ("ipw", "snipw"), n_bootstrap: int = 200,
+        rounds: int = 6000,
+        *,
+        seed: int = 0,
+        exploration: float = EXPLORATION,
+        estimators: tuple[str, ...] = ("ipw", "snipw"),
+        n_bootstrap: int = 200,
     ) -> dict[str, Any]:
         """Simulate the starting rules' logs on an audience with known reply chances
         (``MessageWorld``), then estimate off-policy the value of (a) the rules themselves,
@@ -396,9 +414,16 @@ class Compose:
             names = list(dist)
             j = int(rng.choice(len(names), p=[dist[n] for n in names]))
             rec = DecisionRecord(
-                decision_id=f"sim-{i}", point=point.name, customer_id=f"p{i}", created_at=0.0,
-                variant=names[j], propensity=dist[names[j]], probabilities=dist,
-                profile=person, context={"channel": "email"}, policy="rules",
+                decision_id=f"sim-{i}",
+                point=point.name,
+                customer_id=f"p{i}",
+                created_at=0.0,
+                variant=names[j],
+                propensity=dist[names[j]],
+                probabilities=dist,
+                profile=person,
+                context={"channel": "email"},
+                policy="rules",
             )
             log.append(rec)
             hit = float(rng.random() < world.reply_chance(person, names[j]))
@@ -415,21 +440,27 @@ class Compose:
         acts = [action_features(v, by_id[v].features) for v in VARIANTS]
         for row in train.itertuples(index=False):
             learner.update(
-                context_features(_as_dict(row.profile), _as_dict(row.context)), acts,
-                VARIANTS.index(row.variant), float(row.reward), float(row.propensity),
+                context_features(_as_dict(row.profile), _as_dict(row.context)),
+                acts,
+                VARIANTS.index(row.variant),
+                float(row.reward),
+                float(row.propensity),
             )
         rules = np.array(
-            [[d[v] for v in VARIANTS] for d in
-             (rule_distribution("/".join(rule_style(p)[:2]), VARIANTS, exploration)
-              for p in test_people)]
+            [
+                [d[v] for v in VARIANTS]
+                for d in (
+                    rule_distribution("/".join(rule_style(p)[:2]), VARIANTS, exploration)
+                    for p in test_people
+                )
+            ]
         )
         fixed = np.zeros_like(rules)
         fixed[:, VARIANTS.index("lasting/warm")] = 1.0
         targets = {
             "starting rules (the logging policy)": rules,
             "one style for all: lasting/warm": fixed,
-            "epsilon-greedy learnt from the first half": policy_action_dist(learner, bandit,
-                                                                             point),
+            "epsilon-greedy learnt from the first half": policy_action_dist(learner, bandit, point),
         }
         fitted = None
         if any(e in ("dm", "dr", "switch-dr", "sndr") for e in estimators):
@@ -437,7 +468,11 @@ class Compose:
         out = []
         for name, dist in targets.items():
             estimates = evaluate_policy(
-                bandit, dist, fitted, estimators=list(estimators), n_bootstrap=n_bootstrap,
+                bandit,
+                dist,
+                fitted,
+                estimators=list(estimators),
+                n_bootstrap=n_bootstrap,
                 random_state=seed,
             )
             out.append(
@@ -459,9 +494,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
-def compose_message(
-    om: Omotenashi, customer_id: str, topic: str, **options: Any
-) -> Message:
+def compose_message(om: Omotenashi, customer_id: str, topic: str, **options: Any) -> Message:
     """``om.compose.message`` as a function, for callers that hold an engine (the outreach
     queue): a composed message with text, parts and reasons."""
     return om.compose.message(customer_id, topic, **options)

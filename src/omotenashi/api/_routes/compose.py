@@ -96,7 +96,11 @@ def post_message(ws: IngestWorkspace, customer_id: CustomerId, body: MessageIn) 
     """A message from parts (or call talking points) with the parts chosen and why; the style
     decision is logged (ingest scope) — send its outcome to ``/v1/messages/{id}/reward``."""
     message = ws.om.compose.message(
-        customer_id, body.topic, channel=body.channel, reason=body.reason, offer=body.offer,
+        customer_id,
+        body.topic,
+        channel=body.channel,
+        reason=body.reason,
+        offer=body.offer,
         context=body.context,
     )
     return services.message_dict(message)
