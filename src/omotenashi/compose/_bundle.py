@@ -221,7 +221,7 @@ def bundle_programme(
     catalog: BundleCatalog, utilities: Sequence[float], budget: float | None
 ) -> Programme:
     """The 0/1 programme of a catalogue: one variable per part, one named row per constraint."""
-    prog = Programme(np.asarray(utilities, dtype=float))
+    prog = Programme(np.asarray(utilities, dtype=float), presolve=False)
     pos = {p.id: j for j, p in enumerate(catalog.parts)}
     for g in catalog.groups:
         members = {j: 1.0 for j, p in enumerate(catalog.parts) if p.group == g.id}
