@@ -53,9 +53,12 @@ _CTA = {
     ("sms", "formal"): "Reply YES to confirm.",
 }
 _TALK = {
-    "quick": ["it takes one short step", "we can do it this week"],
-    "lasting": ["a plan that keeps working for them", "we review it together over time"],
-    "value": ["it is good value for them", "mention the saving first"],
+    "quick": ["Stress that it takes one short step.", "Offer to do it this week."],
+    "lasting": [
+        "Explain how the plan keeps working for them over time.",
+        "Offer to review it together in a few months.",
+    ],
+    "value": ["Lead with the saving.", "Compare it with what they pay now."],
 }
 _OPENER = {
     "warm": "Greet {name} by first name and thank them for being with us.",
@@ -193,7 +196,7 @@ def compose_text(
                 MessagePart(
                     "talking_point",
                     f"{emphasis}/{i + 1}",
-                    f"Stress that {point}.",
+                    point,
                     f"emphasis '{emphasis}'",
                 )
             )

@@ -61,9 +61,7 @@ class Infeasible(DataError):
         super().__init__(text, field="constraints")
 
 
-def _solve(
-    utility: np.ndarray, rows: Sequence[Row], presolve: bool = True
-) -> np.ndarray | None:
+def _solve(utility: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> np.ndarray | None:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array
 
