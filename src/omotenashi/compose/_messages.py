@@ -23,9 +23,9 @@ VARIANTS = tuple(f"{e}/{t}" for e in EMPHASES for t in TONES)
 CHANNELS = ("email", "sms", "call")
 
 _GREETING = {
-    "warm": "Hi {name},",
-    "brief": "{name} —",
-    "formal": "Dear {name},",
+    "warm": ("Hi {name},", "Hi there,"),
+    "brief": ("{name} —", "Hello,"),
+    "formal": ("Dear {name},", "Dear customer,"),
 }
 _EMPHASIS = {
     ("quick", "warm"): "We can get {topic} sorted quickly for you — it takes one short step.",
@@ -61,9 +61,9 @@ _TALK = {
     "value": ["Lead with the saving.", "Compare it with what they pay now."],
 }
 _OPENER = {
-    "warm": "Greet {name} by first name and thank them for being with us.",
+    "warm": "Greet {who} warmly and thank them for being with us.",
     "brief": "Say who you are and why you call in one sentence.",
-    "formal": "Introduce yourself and the company, address them as {name}.",
+    "formal": "Introduce yourself and the company; address {who} formally.",
 }
 _CLOSE = {
     "warm": "Ask if they would like you to set it up now.",
@@ -170,7 +170,7 @@ def rule_distribution(
 def compose_text(
     *,
     customer_id: str,
-    name: str,
+    name: str | None,
     topic: str,
     channel: str,
     emphasis: str,
@@ -186,7 +186,7 @@ def compose_text(
             MessagePart(
                 "talking_point",
                 f"opener/{tone}",
-                _OPENER[tone].format(name=name),
+                _OPENER[tone].format(who=name or "the customer"),
                 f"tone '{tone}': {why_style}",
             ),
             MessagePart("reason", "reason", f"Why we call: {reason}.", "the reason given"),
@@ -209,7 +209,7 @@ def compose_text(
         MessagePart(
             "greeting",
             f"greeting/{tone}",
-            _GREETING[tone].format(name=name),
+            (_GREETING[tone][0].format(name=name) if name else _GREETING[tone][1]),
             f"tone '{tone}': {why_style}",
         ),
         MessagePart("reason", "reason", _sentence(f"{reason}."), "the reason given"),

@@ -335,18 +335,16 @@ class Compose:
             policy_kind = "rules"
         attrs = profile_obj.attributes if personal else {}
         name = attrs.get("first_name") or attrs.get("name")
-        if not name:
-            name = {"warm": "there", "brief": "Hello", "formal": "customer"}[tone]
         if reason is None:
             days = features.get("recency_days", -1)
             reason = (
-                f"it has been {days} days since your last order"
+                f"it has been {days} day{'s' if days != 1 else ''} since your last order"
                 if isinstance(days, int) and days > 0
                 else f"we have news about {topic}"
             )
         text, parts = compose_text(
             customer_id=person,
-            name=str(name),
+            name=str(name) if name else None,
             topic=topic,
             channel=channel,
             emphasis=emphasis,
