@@ -92,12 +92,24 @@ def _need(data: Mapping[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
+#: Money and utilities beyond this are input errors (and would overflow the cents).
+LIMIT = 1e9
+
+
 def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DataError(f"{where}: {value!r} is not a number", field=where)
     if value < minimum:
         raise DataError(f"{where}: {value!r} is below {minimum:g}", field=where)
+    if abs(value) > LIMIT:
+        raise DataError(f"{where}: {value!r} is above {LIMIT:g}", field=where)
     return float(value)
+
+
+def _objects(value: Any, where: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise DataError(f"{where}: give a list of objects", field=where)
+    return value
 
 
 def _count(value: Any, where: str) -> int:
@@ -110,7 +122,10 @@ def _pairs(
     data: Mapping[str, Any], key: str, ids: set[str], src: str
 ) -> tuple[tuple[str, str], ...]:
     out = []
-    for i, pair in enumerate(data.get(key) or []):
+    pairs = data.get(key) or []
+    if not isinstance(pairs, list):
+        raise DataError(f"{src}{key}: give a list of pairs", field=key)
+    for i, pair in enumerate(pairs):
         where = f"{src}{key}[{i}]"
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise DataError(f"{where}: give two part ids", field=where)
@@ -119,6 +134,20 @@ def _pairs(
                 raise DataError(f"{where}: {p!r} is not a part of the catalogue", field=where)
         out.append((str(pair[0]), str(pair[1])))
     return tuple(out)
+
+
+def _boosts(value: Any, src: str) -> dict[str, dict[str, float]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise DataError(f"{src}segment_boosts: give segment -> {{name: bonus}}", field="boosts")
+    return {
+        str(seg): {
+            str(k): _number(v, f"{src}segment_boosts.{seg}.{k}", minimum=-LIMIT)
+            for k, v in table.items()
+        }
+        for seg, table in value.items()
+    }
 
 
 def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCatalog:
@@ -139,7 +168,7 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
     if not isinstance(data, Mapping):
         raise DataError(f"{src}a catalogue is a JSON object", field="catalog")
     groups = []
-    for i, g in enumerate(_need(data, "groups", f"{src}catalog")):
+    for i, g in enumerate(_objects(_need(data, "groups", f"{src}catalog"), f"{src}groups")):
         where = f"{src}groups[{i}]"
         gid = str(_need(g, "id", where))
         lo = _count(g.get("min", 0), f"{where}.min")
@@ -151,10 +180,8 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
     if len(gids) != len(groups):
         raise DataError(f"{src}groups: duplicate group id", field="groups")
     parts = []
-    for i, p in enumerate(_need(data, "parts", f"{src}catalog")):
+    for i, p in enumerate(_objects(_need(data, "parts", f"{src}catalog"), f"{src}parts")):
         where = f"{src}parts[{i}]"
-        if not isinstance(p, Mapping):
-            raise DataError(f"{where}: a part is an object", field=where)
         pid = str(_need(p, "id", where))
         group = str(_need(p, "group", where))
         if group not in gids:
@@ -166,10 +193,10 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
                 group=group,
                 price=round(_number(_need(p, "price", where), f"{where}.price"), 2),
                 name=str(p.get("name", pid)),
-                category=p.get("category"),
+                category=None if p.get("category") is None else str(p["category"]),
                 item_id=None if p.get("item_id") is None else str(p["item_id"]),
                 stock=stock,
-                base=_number(p.get("base", 0.0), f"{where}.base", minimum=-math.inf),
+                base=_number(p.get("base", 0.0), f"{where}.base", minimum=-LIMIT),
             )
         )
     if not parts:
@@ -179,7 +206,10 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
     if dup:
         raise DataError(f"{src}parts: duplicate part id {dup[0]!r}", field="parts")
     idset = set(ids)
-    required = tuple(str(r) for r in data.get("required") or [])
+    listed = data.get("required") or []
+    if not isinstance(listed, list):
+        raise DataError(f"{src}required: give a list of part ids", field="required")
+    required = tuple(str(r) for r in listed)
     for i, r in enumerate(required):
         if r not in idset:
             raise DataError(f"{src}required[{i}]: {r!r} is not a part", field="required")
@@ -195,7 +225,7 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
         budget=None if budget is None else _number(budget, f"{src}budget"),
         max_parts=None if max_parts is None else _count(max_parts, f"{src}max_parts"),
         currency=str(data.get("currency", "")),
-        segment_boosts=data.get("segment_boosts") or {},
+        segment_boosts=_boosts(data.get("segment_boosts"), src),
     )
 
 

@@ -15,6 +15,9 @@ import numpy as np
 
 from omotenashi.errors import DataError
 
+#: Seconds HiGHS may take for one programme.
+TIME_LIMIT_S = 30.0
+
 
 @dataclass
 class Row:
@@ -76,7 +79,7 @@ def _solve(utility: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> n
                 data.append(v)
         a = csr_array((data, (ri, ci)), shape=(len(rows), n))
         constraints.append(LinearConstraint(a, [r.lb for r in rows], [r.ub for r in rows]))
-    options = {"mip_rel_gap": 0.0, "presolve": presolve}
+    options = {"mip_rel_gap": 0.0, "presolve": presolve, "time_limit": TIME_LIMIT_S}
     res = milp(
         -np.asarray(utility, dtype=float),
         integrality=np.ones(n),
@@ -86,6 +89,12 @@ def _solve(utility: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> n
     )
     if res.status == 2:  # infeasible
         return None
+    if res.status == 1:  # time limit: an answer without proof is not what was promised
+        raise DataError(
+            f"solver: no proven optimum within {TIME_LIMIT_S:g} s; make the request smaller "
+            "(fewer parts or days)",
+            field="solver",
+        )
     if res.x is None:
         raise DataError(f"solver: {res.message}", field="solver")
     return np.round(res.x).astype(bool)
@@ -130,4 +139,4 @@ def best(prog: Programme, k: int = 1, what: str = "bundle") -> list[np.ndarray]:
     return found
 
 
-__all__ = ["Infeasible", "Programme", "Row", "best", "conflicting"]
+__all__ = ["TIME_LIMIT_S", "Infeasible", "Programme", "Row", "best", "conflicting"]

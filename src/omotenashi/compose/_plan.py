@@ -99,11 +99,13 @@ class Plan:
         }
 
 
-def _num(value: Any, where: str) -> float:
+def _num(value: Any, where: str, limit: float = 1e9) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DataError(f"{where}: {value!r} is not a number", field=where)
     if value < 0:
         raise DataError(f"{where}: {value!r} is below 0", field=where)
+    if value > limit:
+        raise DataError(f"{where}: {value!r} is above {limit:g}", field=where)
     return float(value)
 
 
@@ -120,14 +122,22 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
     src = f"{source}: " if source else ""
     if not isinstance(data, Mapping) or "cities" not in data:
         raise DataError(f"{src}a travel catalogue is an object with 'cities'", field="cities")
+    if not isinstance(data["cities"], list) or not data["cities"]:
+        raise DataError(f"{src}cities: give a list of city names", field="cities")
     cities = tuple(str(c) for c in data["cities"])
     items: list[TravelItem] = []
     for kind, key in (("hotel", "hotels"), ("activity", "activities"), ("transport", "transport")):
-        for i, row in enumerate(data.get(key) or []):
+        rows = data.get(key) or []
+        if not isinstance(rows, list):
+            raise DataError(f"{src}{key}: give a list of objects", field=key)
+        for i, row in enumerate(rows):
             where = f"{src}{key}[{i}]"
             if not isinstance(row, Mapping) or "id" not in row or "price" not in row:
                 raise DataError(f"{where}: needs 'id' and 'price'", field=where)
-            days = tuple(str(d).lower()[:3] for d in row.get("days") or DAYS)
+            listed = row.get("days") or DAYS
+            if not isinstance(listed, list | tuple):
+                raise DataError(f"{where}.days: give a list of weekdays", field="days")
+            days = tuple(str(d).lower()[:3] for d in listed)
             bad = [d for d in days if d not in DAYS]
             if bad:
                 raise DataError(f"{where}.days: {bad[0]!r} is not a weekday", field="days")
@@ -141,7 +151,7 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
                 price=round(_num(row["price"], f"{where}.price"), 2),
                 city=str(row.get("city", "")),
                 category=str(row.get("category", "")),
-                hours=_num(row.get("hours", 0.0), f"{where}.hours"),
+                hours=_num(row.get("hours", 0.0), f"{where}.hours", limit=24),
                 level=int(level),
                 days=days,
                 origin=str(row.get("from", "")),
