@@ -88,7 +88,7 @@ class Bundle:
 
 def _need(data: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in data:
-        raise DataError(f"{where}: missing {key!r}", field=f"{where}.{key}")
+        raise DataError(f"{where}: missing {key!r}", field=key)
     return data[key]
 
 

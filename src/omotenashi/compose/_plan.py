@@ -300,6 +300,14 @@ def plan_trip(
             if _weekday(dates[d]) in m.days:
                 u, r = item_utility(m, taste)
                 t[d, m.id] = new("transport", d, m, u, r)
+    # the move of each morning, from the city of the day before to the day's (staying is a move
+    # to the same city): a flow between consecutive days, tighter than pairwise implications
+    z = {
+        (d, a_, b_): new("move", d, (a_, b_), 0.0, [])
+        for d in range(1, days)
+        for a_ in cities
+        for b_ in cities
+    }
     prog = Programme(np.asarray(util, dtype=float))
     for d in range(days):
         prog.add(f"one city on day {d + 1}", "city", {y[d, c]: 1 for c in cities}, lb=1, ub=1)
@@ -328,27 +336,22 @@ def plan_trip(
                     ub=0,
                 )
     for d in range(1, days):
-        if t:
+        when = dates[d].isoformat()
+        for c in cities:
             prog.add(
-                "one transport a day",
-                "move",
-                {t[d, m.id]: 1 for m in moves if (d, m.id) in t},
-                ub=1,
+                f"leave {c} on {when} as you are there",
+                "route",
+                {**{z[d, c, b]: 1.0 for b in cities}, y[d - 1, c]: -1.0},
+                lb=0,
+                ub=0,
             )
-        for m in moves:
-            if (d, m.id) in t:
-                prog.add(
-                    "a transport leaves from where you are",
-                    "move",
-                    {t[d, m.id]: 1, y[d - 1, m.origin]: -1},
-                    ub=0,
-                )
-                prog.add(
-                    "a transport goes where you will be",
-                    "move",
-                    {t[d, m.id]: 1, y[d, m.destination]: -1},
-                    ub=0,
-                )
+            prog.add(
+                f"arrive in {c} on {when} as you will be there",
+                "route",
+                {**{z[d, a, c]: 1.0 for a in cities}, y[d, c]: -1.0},
+                lb=0,
+                ub=0,
+            )
         for a_ in cities:
             for b_ in cities:
                 if a_ == b_:
@@ -358,14 +361,8 @@ def plan_trip(
                     for m in moves
                     if (d, m.id) in t and m.origin == a_ and m.destination == b_
                 }
-                coefs[y[d - 1, a_]] = -1.0
-                coefs[y[d, b_]] = -1.0
-                prog.add(
-                    f"a connection {a_} -> {b_} on {dates[d].isoformat()}",
-                    "connection",
-                    coefs,
-                    lb=-1,
-                )
+                coefs[z[d, a_, b_]] = -1.0
+                prog.add(f"a connection {a_} -> {b_} on {when}", "connection", coefs, lb=0, ub=0)
     for d in range(days):
         hours = {x[d, a.id]: a.hours for a in acts if (d, a.id) in x}
         hours.update({t[d, m.id]: m.hours for m in moves if (d, m.id) in t})
@@ -373,7 +370,7 @@ def plan_trip(
             prog.add(f"pace: {taste.hours:g} hours a day", "pace", hours, ub=taste.hours)
     prices = {}
     for j, (kind, _, obj) in enumerate(var):
-        if kind != "city" and obj.price:
+        if kind not in ("city", "move") and obj.price:
             prices[j] = float(round(obj.price * 100))
     cur = f" {catalog.currency}" if catalog.currency else ""
     prog.add(f"budget {budget:.2f}{cur}", "budget", prices, ub=math.floor(budget * 100 + 1e-6))
@@ -383,7 +380,7 @@ def plan_trip(
     items = []
     for j in chosen:
         kind, d, obj = var[j]
-        if kind == "city":
+        if kind in ("city", "move"):
             continue
         city = obj.city if kind != "transport" else f"{obj.origin} -> {obj.destination}"
         reasons = list(why[j])
