@@ -152,3 +152,19 @@ def test_off_policy_estimates_match_the_simulated_truth():
     # the learnt policy is truly worse than the rules here: what the estimates are for
     learnt = by_name["epsilon-greedy learnt from the first half"]
     assert learnt["true_value"] < rules["true_value"]
+
+
+def test_without_personalization_consent_nothing_personal_is_used(om):
+    class NoConsent:
+        @staticmethod
+        def allows(customer_id: str, purpose: str) -> bool:
+            return purpose != "personalization"
+
+    om.consent = NoConsent()  # the consent service's interface, wired at merge
+    msg = om.compose.message("aiko", "your tea subscription", seed=0)
+    assert (msg.emphasis, msg.tone) == ("value", "formal")
+    assert msg.text.startswith("Dear customer,")  # her first name is not used either
+    assert msg.reasons[0] == "personalization is off for you: the neutral style"
+    assert om.store.decisions.get(msg.decision["decision_id"]).profile == {}
+    first = om.compose.bundle("aiko", "sample:cafe")["bundles"][0]
+    assert not any("you bought" in r for p in first["parts"] for r in p["reasons"])
