@@ -278,7 +278,7 @@ class Compose:
         personal = self._personalised(person)
         profile_obj = self._om.profile(person)
         features = profile_obj.features() if personal else {}
-        ctx = {"channel": channel, "topic": topic, **dict(context or {})}
+        ctx = {**dict(context or {}), "channel": channel, "topic": topic}
         engine = self.engine
         policy = engine.policy(point)
         learnt = policy.n_updates_
