@@ -21,6 +21,7 @@ from omotenashi.compose import (
     plan_trip,
     travel_taste,
 )
+from omotenashi.errors import DataError
 
 CITIES = ("A", "B")
 CATS = ("Food", "Nature", "Temples")
@@ -49,6 +50,7 @@ def trips(draw: st.DrawFn) -> tuple[dict, TravelTaste, int, float]:
             "category": draw(st.sampled_from(CATS)),
             "level": draw(st.integers(1, 3)),
             "days": draw(st.lists(st.sampled_from(days_), min_size=1, max_size=3, unique=True)),
+            "dates": draw(st.sampled_from([[], ["2026-04-07"], ["2026-04-06", "2026-04-08"]])),
         }
         for i in range(draw(st.integers(0, 3)))
     ]
@@ -99,7 +101,16 @@ def brute_force(data: dict, taste: TravelTaste, days: int, budget: float) -> flo
             continue
         hotel_opts = [[k for k in hotels if k.city == cities[n]] for n in range(days - 1)]
         act_opts = [
-            [None, *[d for d in range(days) if cities[d] == a.city and wd[d] in a.days]]
+            [
+                None,
+                *[
+                    d
+                    for d in range(days)
+                    if cities[d] == a.city
+                    and wd[d] in a.days
+                    and (not a.dates or dates[d].isoformat() in a.dates)
+                ],
+            ]
             for a in acts
         ]
         for ms in itertools.product(*move_opts):
@@ -176,3 +187,18 @@ def test_an_impossible_trip_names_the_budget() -> None:
         plan_trip(catalog, TravelTaste({}), start=START, days=3, budget=50)
     assert "budget 50.00 EUR" in err.value.constraints
     assert "a hotel for night 1" in err.value.constraints
+
+
+def test_an_activity_with_dates_runs_only_then() -> None:
+    data = _sample()
+    catalog = parse_travel_catalog(data)
+    taste = TravelTaste({"Culture": 1.0}, level=1.0, hours=9.0)
+    # the parade runs on 2026-07-17 (a Friday) only, in July: a trip over that Friday has it
+    july = plan_trip(catalog, taste, start=dt.date(2026, 7, 16), days=3, budget=2000)
+    parade = [i for i in july.items if i.id == "kyo-summer-parade"]
+    assert [i.date for i in parade] == ["2026-07-17"]
+    april = plan_trip(catalog, taste, start=dt.date(2026, 4, 16), days=3, budget=2000)
+    assert "kyo-summer-parade" not in {i.id for i in april.items}
+    bad = {**data, "activities": [{**data["activities"][0], "dates": ["17 July"]}]}
+    with pytest.raises(DataError, match=r"activities\[0\].dates\[0\]"):
+        parse_travel_catalog(bad, "trips.json")

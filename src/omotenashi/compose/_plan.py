@@ -39,6 +39,12 @@ class TravelItem:
     hours: float = 0.0  # activity, transport
     level: int = 2  # price level 1..3
     days: tuple[str, ...] = DAYS  # weekdays it runs (activity, transport)
+    dates: tuple[str, ...] = ()  # when given, the only dates it runs (ISO, e.g. a festival)
+
+    def runs_on(self, day: dt.date) -> bool:
+        """Whether the item runs on ``day`` (its weekdays, and its dates when it lists any)."""
+        return _weekday(day) in self.days and (not self.dates or day.isoformat() in self.dates)
+
     origin: str = ""  # transport
     destination: str = ""  # transport
 
@@ -117,7 +123,8 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
          "activities": [{"id", "name", "city", "price", "hours", "category", "days"}],
          "transport": [{"id", "name", "from", "to", "price", "hours", "days"}]}
 
-    ``price`` is per night for hotels; ``days`` lists the weekdays an item runs (all by default).
+    ``price`` is per night for hotels; ``days`` lists the weekdays an item runs (all by default),
+    ``dates`` the only dates it runs (``["2026-07-17"]``, a festival), when given.
     """
     src = f"{source}: " if source else ""
     if not isinstance(data, Mapping) or "cities" not in data:
@@ -138,6 +145,16 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
             if not isinstance(listed, list | tuple):
                 raise DataError(f"{where}.days: give a list of weekdays", field="days")
             days = tuple(str(d).lower()[:3] for d in listed)
+            on = row.get("dates") or []
+            if not isinstance(on, list):
+                raise DataError(f"{where}.dates: give a list of dates", field="dates")
+            for k, text in enumerate(on):
+                try:
+                    dt.date.fromisoformat(str(text))
+                except ValueError:
+                    raise DataError(
+                        f"{where}.dates[{k}]: {text!r} is not a date (YYYY-MM-DD)", field="dates"
+                    ) from None
             bad = [d for d in days if d not in DAYS]
             if bad:
                 raise DataError(f"{where}.days: {bad[0]!r} is not a weekday", field="days")
@@ -154,6 +171,7 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
                 hours=_num(row.get("hours", 0.0), f"{where}.hours", limit=24),
                 level=int(level),
                 days=days,
+                dates=tuple(str(d) for d in on),
                 origin=str(row.get("from", "")),
                 destination=str(row.get("to", "")),
             )
@@ -291,13 +309,13 @@ def plan_trip(
     x: dict[tuple[int, str], int] = {}
     for d in range(days):
         for a in acts:
-            if _weekday(dates[d]) in a.days:
+            if a.runs_on(dates[d]):
                 u, r = item_utility(a, taste)
                 x[d, a.id] = new("activity", d, a, u, r)
     t: dict[tuple[int, str], int] = {}
     for d in range(1, days):
         for m in moves:
-            if _weekday(dates[d]) in m.days:
+            if m.runs_on(dates[d]):
                 u, r = item_utility(m, taste)
                 t[d, m.id] = new("transport", d, m, u, r)
     # the move of each morning, from the city of the day before to the day's (staying is a move
