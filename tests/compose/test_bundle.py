@@ -196,3 +196,20 @@ def test_money_is_compared_in_cents() -> None:
     catalog = parse_bundle_catalog({"groups": [{"id": "g", "min": 3}], "parts": parts})
     (b,) = best_bundles(catalog, Taste(), budget=0.3)  # 0.1 * 3 > 0.3 in floating point
     assert math.isclose(b.price, 0.3)
+
+
+def test_segment_and_model_terms_with_their_reasons() -> None:
+    from omotenashi.compose import part_utility
+
+    taste = Taste(segment="Champions", model_ranks={"cake": 3}, model_size=100)
+    utility, reasons = part_utility(
+        taste, item_id="cake", category="Pastry", base=0.1,
+        segment_boosts={"Champions": {"Pastry": 0.15, "cake": 0.05}}, part_id="cake",
+    )  # fmt: skip
+    # 0.1 base + 0.2 segment (category and part) + 0.8 * (1 - 2/100) model
+    assert utility == pytest.approx(0.1 + 0.2 + 0.8 * 0.98)
+    assert reasons == [
+        "a house favourite (+0.10)",
+        "liked by 'Champions' customers (+0.20)",
+        "recommended for you, rank 3 of the model's list (+0.78)",
+    ]
