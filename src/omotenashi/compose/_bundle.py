@@ -278,6 +278,7 @@ def bundle_programme(
             prices,
             ub=math.floor(budget * 100 + 1e-6),
         )
+    prog.tiebreak = np.array([_cents(p.price) for p in catalog.parts], dtype=float)
     if catalog.max_parts is not None:
         prog.add(
             f"at most {catalog.max_parts} parts",

@@ -39,6 +39,9 @@ class Programme:
     #: HiGHS presolve: its probing costs more than it saves on flat bundle programmes (10-30x
     #: slower at 1,000 parts), and pays off on the linked day-by-day ones of trip plans.
     presolve: bool = True
+    #: Among choices of equal utility, the one of least ``tiebreak @ x`` wins (e.g. price), so
+    #: the answer does not depend on the solver's path; ``None``: no preference.
+    tiebreak: np.ndarray | None = None
 
     def add(
         self,
@@ -64,11 +67,28 @@ class Infeasible(DataError):
         super().__init__(text, field="constraints")
 
 
-def _solve(utility: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> np.ndarray | None:
+#: Utilities are compared in millionths: whole numbers to the solver, so its absolute gap
+#: tolerance (1e-6) cannot take a worse choice for the best one.
+SCALE = 1_000_000
+
+
+def _objective(utility: np.ndarray, tiebreak: np.ndarray | None) -> np.ndarray:
+    """Minimised by HiGHS: minus the utility in millionths, plus a tie-break whose total over
+    any choice stays below one millionth of utility."""
+    c = -np.round(np.asarray(utility, dtype=float) * SCALE)
+    if tiebreak is not None:
+        weights = np.clip(np.asarray(tiebreak, dtype=float), 0, None)
+        total = float(weights.sum())
+        if total > 0:
+            c = c + 0.5 * weights / total
+    return c
+
+
+def _solve(objective: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> np.ndarray | None:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array
 
-    n = len(utility)
+    n = len(objective)
     constraints = []
     if rows:
         data, ri, ci = [], [], []
@@ -81,7 +101,7 @@ def _solve(utility: np.ndarray, rows: Sequence[Row], presolve: bool = True) -> n
         constraints.append(LinearConstraint(a, [r.lb for r in rows], [r.ub for r in rows]))
     options = {"mip_rel_gap": 0.0, "presolve": presolve, "time_limit": TIME_LIMIT_S}
     res = milp(
-        -np.asarray(utility, dtype=float),
+        objective,
         integrality=np.ones(n),
         bounds=Bounds(np.zeros(n), np.ones(n)),
         constraints=constraints,
@@ -125,7 +145,7 @@ def best(prog: Programme, k: int = 1, what: str = "bundle") -> list[np.ndarray]:
     rows = list(prog.rows)
     found: list[np.ndarray] = []
     for _ in range(k):
-        x = _solve(prog.utility, rows, prog.presolve)
+        x = _solve(_objective(prog.utility, prog.tiebreak), rows, prog.presolve)
         if x is None:
             break
         found.append(x)
@@ -139,4 +159,4 @@ def best(prog: Programme, k: int = 1, what: str = "bundle") -> list[np.ndarray]:
     return found
 
 
-__all__ = ["TIME_LIMIT_S", "Infeasible", "Programme", "Row", "best", "conflicting"]
+__all__ = ["SCALE", "TIME_LIMIT_S", "Infeasible", "Programme", "Row", "best", "conflicting"]
