@@ -94,11 +94,14 @@ class Rights:
         self._om = om
 
     def _keys(self, customer_id: str) -> PersonKeys:
-        """Every id of the person ``customer_id`` names; a bare id when the identity graph
-        knows it not (a visitor decided on by anonymous id leaves rows but no identity)."""
+        """Every id of the person ``customer_id`` (any of their ids) names; a bare id when the
+        identity graph knows it not (a visitor decided on by anonymous id leaves rows but no
+        identity)."""
         customer_id = clean_id(customer_id, "customer_id")
-        keys = self._om.store.identities.person_keys(customer_id)
-        return keys or PersonKeys(customer_id, (customer_id,), ())
+        person = self._om.identities.person(customer_id)  # any id: merged, anonymous ...
+        keys = self._om.store.identities.person_keys(person) if person is not None else None
+        # unknown to the graph: the id may be a customer's or an unlinked visitor's
+        return keys or PersonKeys(customer_id, (customer_id,), (customer_id,))
 
     def _tables(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         tables: dict[str, list[dict[str, Any]]] = {}
@@ -154,25 +157,15 @@ class Rights:
         say("erasing decision logs")
         for name, holder in holders.items():  # on connections of their own: first
             if getattr(holder, "own_connection", False):
-                tables = holder.export_person(keys)
-                if holder.erase_person(keys) or any(tables.values()):
-                    for table, rows in tables.items():
-                        erased[table] = erased.get(table, 0) + len(rows)
+                erased[name] = holder.erase_person(keys)
         salt = secrets.token_hex(16)
         receipt_id = uuid.uuid4().hex
         ids = [*keys.customer_ids, *keys.anonymous_ids]
         say("erasing rows")
         with store.transaction():
             for name, holder in holders.items():
-                if getattr(holder, "own_connection", False):
-                    continue
-                before = holder.export_person(keys)  # inside the transaction: what goes
-                changed = holder.erase_person(keys)
-                for table, rows in before.items():
-                    erased[table] = erased.get(table, 0) + len(rows)
-                if changed > sum(len(rows) for rows in before.values()):
-                    key = f"{name}.ids_stripped"  # other people's rows that carried an id
-                    erased[key] = changed - sum(len(rows) for rows in before.values())
+                if not getattr(holder, "own_connection", False):
+                    erased[name] = holder.erase_person(keys)
             if not any(erased.values()):
                 raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
             receipt = {
