@@ -46,8 +46,8 @@ def export(
     if json_out:
         emit_json({"output": str(output), "customer_id": document["customer_id"], "rows": counts})
         return
-    listed = ", ".join(f"{n} {table}" for table, n in counts.items() if n)
-    console.print(f"wrote {output}: {listed}", highlight=False)
+    listed = ", ".join(f"{table} {n}" for table, n in counts.items() if n)
+    console.print(f"wrote {output}: {listed} rows", highlight=False)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -76,8 +76,8 @@ def erase(
     if json_out:
         emit_json(receipt)
         return
-    rows = ", ".join(f"{n} {table}" for table, n in receipt["rows"].items())
-    console.print(f"erased: {rows}", highlight=False)
+    rows = ", ".join(f"{table} {n}" for table, n in receipt["rows"].items())
+    console.print(f"erased rows: {rows}", highlight=False)
     for model in receipt["models"]:
         fitted = f"v{model['version']}" if model["version"] is not None else "deleted (no data)"
         console.print(
