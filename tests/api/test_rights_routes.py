@@ -43,8 +43,8 @@ def test_export_and_erase_through_a_server_with_two_workers(make_server, store_c
     event = {"customer_id": "c5", "anonymous_id": PHONE, "type": "view", "item_id": "tea-1",
              "timestamp": "2025-02-01T00:00:00Z"}  # fmt: skip
     assert httpx.post(f"{url}/v1/events", json=event, headers=reader).status_code == 200
-    assert httpx.post(f"{url}/v1/identify", json={"customer_id": "c5", "identities": {"email": EMAIL}},
-                      headers=reader).status_code == 200  # fmt: skip
+    identify = {"customer_id": "c5", "identities": {"email": EMAIL}}
+    assert httpx.post(f"{url}/v1/identify", json=identify, headers=reader).status_code == 200
     for _ in range(4):  # both workers cache answers (for c5 and others)
         for c in ("c5", "c6", "c7"):
             assert httpx.get(f"{url}/v1/customers/{c}/recommendations", headers=reader).is_success

@@ -15,12 +15,26 @@ def _store(path: Path) -> str:
     with Omotenashi(path) as om:
         om.track_many(
             [
-                {"customer_id": who, "anonymous_id": f"{who}-tab", "type": "purchase",
-                 "item_id": item, "order_id": f"{who}-{item}", "value": 2.0,
-                 "timestamp": f"2025-03-0{day}T09:00:00Z"}
+                {
+                    "customer_id": who,
+                    "anonymous_id": f"{who}-tab",
+                    "type": "purchase",
+                    "item_id": item,
+                    "order_id": f"{who}-{item}",
+                    "value": 2.0,
+                    "timestamp": f"2025-03-0{day}T09:00:00Z",
+                }
                 for day, (who, item) in enumerate(
-                    [("kai", "tea"), ("kai", "mug"), ("rin", "tea"), ("rin", "pot"),
-                     ("sol", "mug"), ("sol", "pot")], start=1)
+                    [
+                        ("kai", "tea"),
+                        ("kai", "mug"),
+                        ("rin", "tea"),
+                        ("rin", "pot"),
+                        ("sol", "mug"),
+                        ("sol", "pot"),
+                    ],
+                    start=1,
+                )
             ]  # fmt: skip
         )
         om.identify("kai", "kai-tab", email="kai@example.net")

@@ -105,9 +105,7 @@ def answers(om: Omotenashi) -> dict[str, list]:
     out["visit"] = [(r.item_id, round(r.score, 9)) for r in visit]
     together = om.recommendations.models.together
     assert together is not None
-    out["together"] = [
-        (r.item_id, round(r.score, 9)) for r in together.similar_items("tea-1", 8)
-    ]
+    out["together"] = [(r.item_id, round(r.score, 9)) for r in together.similar_items("tea-1", 8)]
     return out
 
 
@@ -225,8 +223,13 @@ def test_an_erasure_waits_for_an_import_and_erases_its_rows_too(om: Omotenashi) 
     started, release = threading.Event(), threading.Event()
     rows = other.ingest.prepare(
         [
-            {"event_id": f"late{i}", "customer_id": TARGET if i % 2 else "c3", "type": "view",
-             "item_id": "tea-2", "timestamp": "2025-02-01T00:00:00Z"}
+            {
+                "event_id": f"late{i}",
+                "customer_id": TARGET if i % 2 else "c3",
+                "type": "view",
+                "item_id": "tea-2",
+                "timestamp": "2025-02-01T00:00:00Z",
+            }
             for i in range(10)
         ]  # fmt: skip
     )

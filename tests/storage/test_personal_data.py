@@ -32,7 +32,9 @@ def person_columns(store: Store, url: str) -> dict[str, list[str]]:
             ).fetchall()
     else:
         with sqlite3.connect(url) as conn:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
             rows = [
                 (table, column[1])
                 for table in tables
@@ -55,7 +57,9 @@ def count_ids(url: str, table: str, columns: list[str], ids: list[str]) -> int:
     marks = ", ".join("?" * len(ids))
     where = " OR ".join(f"{c} IN ({marks})" for c in columns)
     with sqlite3.connect(url) as conn:
-        return conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", ids * len(columns)).fetchone()[0]
+        return conn.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE {where}", ids * len(columns)
+        ).fetchone()[0]
 
 
 @pytest.fixture
@@ -132,5 +136,7 @@ def test_the_check_finds_a_table_no_concern_covers(store_and_url) -> None:
         with sqlite3.connect(url) as conn:
             conn.execute("CREATE TABLE loyalty (anonymous_id TEXT, points INT)")
     keys = PersonKeys("nobody", ("nobody",), ())
-    covered = set().union(*(set(h.export_person(keys)) for h in personal_data_holders(store).values()))
+    covered = set().union(
+        *(set(h.export_person(keys)) for h in personal_data_holders(store).values())
+    )
     assert set(person_columns(store, url)) - covered == {"loyalty"}

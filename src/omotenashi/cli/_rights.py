@@ -69,7 +69,9 @@ def erase(
     if not yes:
         if not sys.stdin.isatty():
             raise DataError("erase: pass --yes to erase without a question (no terminal)")
-        typer.confirm(f"Erase everything held about {customer!r}? This cannot be undone", abort=True)
+        typer.confirm(
+            f"Erase everything held about {customer!r}? This cannot be undone", abort=True
+        )
     with Omotenashi(db, create=False) as om, steps(not json_out) as shown:
         erasure = om.rights.erase(customer, retrain=not no_retrain, step=shown.phase)
     receipt = erasure.receipt

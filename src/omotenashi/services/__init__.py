@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``. A server adds workspaces (one engine
-each, with live state) and API keys. See docs/architecture.md for the map of use cases to
-modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``. A server adds workspaces
+(one engine each, with live state) and API keys. See docs/architecture.md for the map of use
+cases to modules.
 """
 
 from __future__ import annotations

@@ -138,9 +138,7 @@ class Rights:
             "tables": tables,
         }
 
-    def erase(
-        self, customer_id: str, *, retrain: bool = True, step: Step | None = None
-    ) -> Erasure:
+    def erase(self, customer_id: str, *, retrain: bool = True, step: Step | None = None) -> Erasure:
         """Erase the person ``customer_id`` names, with every id linked to them.
 
         Deletes every row about them in every concern, records the erasure (no id in clear),

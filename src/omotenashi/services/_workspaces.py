@@ -185,7 +185,9 @@ class Workspace:
         records = self.om.store.erasures.after(self._erasures_followed)
         for seq, salt, hashes in records:
             wanted = set(hashes)
-            self._forget(lambda any_id, salt=salt, wanted=wanted: salted_hash(salt, any_id) in wanted)
+            self._forget(
+                lambda any_id, salt=salt, wanted=wanted: salted_hash(salt, any_id) in wanted
+            )
             self._erasures_followed = seq
         if records:
             try:

@@ -81,9 +81,7 @@ def personal_data_holders(store: object) -> dict[str, HoldsPersonalData]:
     """
     names = {n for n in vars(store) if not n.startswith("_")}
     names |= {
-        n
-        for n, v in vars(type(store)).items()
-        if not n.startswith("_") and isinstance(v, property)
+        n for n, v in vars(type(store)).items() if not n.startswith("_") and isinstance(v, property)
     }
     found = {}
     for name in sorted(names):

@@ -325,7 +325,9 @@ class SQLIdentityGraph:
     def erase_person(self, keys: PersonKeys) -> int:
         where, params = self._person_where(keys)
         with self._db.transaction():
-            return max(self._db.execute(f"DELETE FROM identities WHERE {where}", params).rowcount, 0)
+            return max(
+                self._db.execute(f"DELETE FROM identities WHERE {where}", params).rowcount, 0
+            )
 
     def person_keys(self, customer_id: str) -> PersonKeys | None:
         d = self._db.dialect
@@ -423,8 +425,7 @@ class SQLCatalog:
         )
         return {
             "customers": [
-                {"customer_id": c, "attributes": json.loads(a), "updated_at": t}
-                for c, a, t in rows
+                {"customer_id": c, "attributes": json.loads(a), "updated_at": t} for c, a, t in rows
             ]
         }
 
@@ -488,7 +489,6 @@ class SQLScoreStore:
         )
         return records.scores_of(rows)
 
-
     _COLUMNS = ("customer_id", "name", "value", "source", "computed_at")
 
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
@@ -550,7 +550,9 @@ class SQLErasureLog:
         return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM erasures")[0][0])
 
     def receipts(self) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self._db.read("SELECT receipt FROM erasures ORDER BY seq")]
+        return [
+            json.loads(r[0]) for r in self._db.read("SELECT receipt FROM erasures ORDER BY seq")
+        ]
 
 
 class SQLImportLedger:

@@ -342,7 +342,12 @@ class PostgresStore:
 
     #: tables whose dead rows an erasure vacuums away (``scrub``)
     _PERSONAL_TABLES = (
-        "events", "identities", "customers", "customer_scores", "decisions", "decision_rewards"
+        "events",
+        "identities",
+        "customers",
+        "customer_scores",
+        "decisions",
+        "decision_rewards",
     )
 
     def scrub(self) -> None:
