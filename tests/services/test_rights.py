@@ -20,6 +20,7 @@ from omotenashi.services import (
     Omotenashi,
     ServiceSettings,
     Workspace,
+    decision_state,
     erase_in_workspace,
     receipt_matches,
     train_job,
@@ -273,6 +274,7 @@ def test_every_worker_forgets_the_person(db_url: str) -> None:
             ws.cache.put(("customer", "c4"), "c4", b"old", ws.cache.stamp("c4"))
             ws.remember_alias(OLD_ID, TARGET)
         old_label = b.models.label
+        decision_state(b)  # its policies learnt from the log, the person's rewards included
         receipt = erase_in_workspace(a, TARGET)
         assert receipt_matches(receipt, TARGET)
         assert a.sessions.items("c:" + TARGET) == [] and len(a.cache) == 0
@@ -282,6 +284,7 @@ def test_every_worker_forgets_the_person(db_url: str) -> None:
         assert b.sessions.items("c:" + TARGET) == [] and b.sessions.items("a:" + PHONE) == []
         assert b.sessions.items("c:c4") == ["books-1"]  # other people's visits stay
         assert len(b.cache) == 0 and OLD_ID not in b._aliases
+        assert "decisions" not in b._states  # rebuilt from the log on next use
         assert b.models.label != old_label and b.models.label == a.models.label
         assert TARGET not in set(b.models.main.user_ids_)
     finally:

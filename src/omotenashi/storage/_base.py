@@ -79,15 +79,16 @@ def personal_data_holders(store: object) -> dict[str, HoldsPersonalData]:
     (consent, preferences, outreach ...) is covered once it implements
     :class:`HoldsPersonalData`.
     """
-    names = {n for n in vars(store) if not n.startswith("_")}
-    names |= {
-        n for n, v in vars(type(store)).items() if not n.startswith("_") and isinstance(v, property)
+    members: dict[str, object] = {
+        name: member.__get__(store, type(store))  # a concern opened on first use
+        for name, member in vars(type(store)).items()
+        if isinstance(member, property) and not name.startswith("_")
     }
+    members.update((n, v) for n, v in vars(store).items() if not n.startswith("_"))
     found = {}
-    for name in sorted(names):
-        value = getattr(store, name)
-        if isinstance(value, HoldsPersonalData):
-            found[name] = value
+    for name in sorted(members):
+        if isinstance(members[name], HoldsPersonalData):
+            found[name] = members[name]
     return found
 
 
