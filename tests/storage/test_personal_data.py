@@ -140,3 +140,27 @@ def test_the_check_finds_a_table_no_concern_covers(store_and_url) -> None:
         *(set(h.export_person(keys)) for h in personal_data_holders(store).values())
     )
     assert set(person_columns(store, url)) - covered == {"loyalty"}
+
+
+def test_a_store_of_the_previous_schema_gets_the_erasure_log(db_url: str, tmp_path, monkeypatch):
+    """A store made before erasures existed (schema 1) gets its table when next opened."""
+    monkeypatch.chdir(tmp_path)
+    open_store(db_url).close()
+    downgrade = ("DROP TABLE erasures", "UPDATE meta SET value = '1' WHERE key = 'schema'")
+    if db_url.startswith("postgresql://"):
+        with psycopg.connect(db_url) as conn:
+            for statement in downgrade:
+                conn.execute(statement)
+    else:
+        with sqlite3.connect(db_url) as conn:
+            for statement in downgrade:
+                conn.execute(statement)
+    store = open_store(db_url)
+    try:
+        assert store.erasures.last_seq() == 0
+        store.erasures.record("r", T0, "s", ["h"], {"receipt_id": "r"})
+        assert store.erasures.receipts() == [{"receipt_id": "r"}]
+    finally:
+        store.close()
+    with open_store(db_url) as again:  # opened again: the record is kept
+        assert again.erasures.last_seq() == 1
