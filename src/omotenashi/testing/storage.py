@@ -287,6 +287,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.reads, Reads)
         assert isinstance(store.decisions, DecisionLogStore)
         assert isinstance(store.artefacts, ArtefactStore)
+        assert isinstance(store.erasures, ErasureLog)
 
     def test_an_empty_store(self, store: Store) -> None:
         assert store.events.last_seq() == 0
