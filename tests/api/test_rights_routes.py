@@ -89,8 +89,13 @@ def test_export_and_erase_through_a_server_with_two_workers(make_server, store_c
     assert PHONE not in log and EMAIL not in log and "/c5" not in log  # ... and names nobody
 
 
-def test_a_key_reaches_only_its_own_workspace(make_server, tmp_path, backend, request):
-    """An admin key of another workspace cannot export or erase this one's customers."""
+def test_a_key_reaches_only_its_own_workspace(tmp_path, backend, request):
+    """An admin key of another workspace cannot export or erase this one's customers (the
+    service in-process: the same routes and keys, without starting a server)."""
+    from fastapi.testclient import TestClient
+
+    from omotenashi.api import ServiceSettings, create_app
+
     if backend == "sqlite":
         db, other = tmp_path / "shop.db", tmp_path / "shop.workspaces" / "other.db"
         other.parent.mkdir()
@@ -104,12 +109,13 @@ def test_a_key_reaches_only_its_own_workspace(make_server, tmp_path, backend, re
             om.track_many(synthetic_events(12, seed=seed, prefix=prefix))
     admin_a = {"X-API-Key": create_key(db, "default", "admin")}
     admin_b = {"X-API-Key": create_key(db, "other", "admin")}
-    server = make_server(db, "--no-train-on-start")
-    doc = httpx.get(f"{server.url}/v1/customers/c3/export", headers=admin_b).json()
-    assert "beta." in str(doc) and "alpha." not in str(doc)
-    assert httpx.delete(f"{server.url}/v1/customers/c3", headers=admin_b).status_code == 200
-    assert httpx.get(f"{server.url}/v1/customers/c3", headers=admin_b).status_code == 404
-    # workspace A still has its own c3, untouched
-    kept = httpx.get(f"{server.url}/v1/customers/c3/export", headers=admin_a)
-    assert kept.status_code == 200 and "alpha." in kept.text and "beta." not in kept.text
-    assert httpx.delete(f"{server.url}/v1/customers/c3").status_code == 401
+    settings = ServiceSettings(db=str(db), train_on_start=False, warm_customers=0)
+    with TestClient(create_app(settings)) as c:
+        doc = c.get("/v1/customers/c3/export", headers=admin_b).json()
+        assert "beta." in str(doc) and "alpha." not in str(doc)
+        assert c.delete("/v1/customers/c3", headers=admin_b).status_code == 200
+        assert c.get("/v1/customers/c3", headers=admin_b).status_code == 404
+        # workspace A still has its own c3, untouched
+        kept = c.get("/v1/customers/c3/export", headers=admin_a)
+        assert kept.status_code == 200 and "alpha." in kept.text and "beta." not in kept.text
+        assert c.delete("/v1/customers/c3").status_code == 401
