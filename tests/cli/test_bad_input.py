@@ -38,10 +38,12 @@ BASE: dict[str, list[str]] = {
         "--train", "{clicks}", "--test", "{clicks}",
         "--map", "session=session,item=item,time=time", "--no-peers",
     ],
+    "erase": ["nobody-42", "--yes", "--db", "{db}"],
     "evaluate topn": [
         "--data", "{ratings}", "--map", "user=user,item=item,rating=rating,time=time",
         "--no-peers",
     ],
+    "export": ["c1", "--db", "{db}"],
     "identify": ["c1", "--anonymous", "device-8", "--db", "{db}"],
     "import": ["{events}", "--map", MAP, "--db", "{db}"],
     "import-customers": ["{people}", "--map", "customer=id", "--db", "{db}"],
@@ -83,13 +85,17 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots"}
+OUTPUTS = {"out", "rejects", "plots", "output"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
     ("profile", ["nobody-42", "--db", "{db}"], "nobody-42"),
     ("profile", ["c1", "--as-of", "someday", "--db", "{db}"], "someday"),
     ("timeline", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["c1", "--output", "{bad}", "--db", "{db}"], "folder"),
+    ("erase", ["nobody-42", "--yes", "--db", "{db}"], "nobody-42"),
+    ("erase", ["c1", "--db", "{db}"], "--yes"),
     ("timeline", ["c1", "--cursor", "garbage", "--db", "{db}"], "cursor"),
     ("merge", ["c1", "nobody-42", "--db", "{db}"], "nobody-42"),
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
@@ -201,6 +207,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (bad / "empty.csv").write_bytes(b"")
     (bad / "broken.csv").write_text('customer,item,time\nc1,"i1,2024-01-01\n', encoding="utf-8")
     (bad / "binary.csv").write_bytes(bytes(range(256)) * 4)  # not text in any encoding's sense
+    paths["bad"] = str(bad)
     paths["binary"] = str(bad / "binary.csv")
     paths["missing"] = str(bad / "absent.csv")
     paths["empty"] = str(bad / "empty.csv")

@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
-each, with live state) and API keys. See docs/architecture.md for the map of use cases to
-modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``. A server adds workspaces
+(one engine each, with live state) and API keys. See docs/architecture.md for the map of use
+cases to modules.
 """
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
+    from omotenashi.services._rights import (
+        EXPORT_FORMAT,
+        RECEIPT_FORMAT,
+        Erasure,
+        Rights,
+        erase_in_workspace,
+        forget_models,
+        receipt_matches,
+        salted_hash,
+    )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
@@ -96,6 +106,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         Training,
         models_stamp,
         parse_weights,
+        retrain_saved,
         train,
         train_job,
     )
@@ -182,6 +193,14 @@ _EXPORTS: dict[str, str] = {
     "session_recommendations": "_recommendations",
     "similar_items": "_recommendations",
     "warm": "_recommendations",
+    "EXPORT_FORMAT": "_rights",
+    "RECEIPT_FORMAT": "_rights",
+    "Erasure": "_rights",
+    "Rights": "_rights",
+    "erase_in_workspace": "_rights",
+    "forget_models": "_rights",
+    "receipt_matches": "_rights",
+    "salted_hash": "_rights",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
     "AUTO_CANDIDATES": "_training",
@@ -192,6 +211,7 @@ _EXPORTS: dict[str, str] = {
     "Training": "_training",
     "models_stamp": "_training",
     "parse_weights": "_training",
+    "retrain_saved": "_training",
     "train": "_training",
     "train_job": "_training",
     "REPORT_FILE": "_value",
@@ -229,9 +249,11 @@ __all__ = [
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",
+    "EXPORT_FORMAT",
     "FOLLOW_LIMIT",
     "POINTS_FILE",
     "PRESETS",
+    "RECEIPT_FORMAT",
     "REPORT_FILE",
     "SCOPES",
     "SESSION_MODEL",
@@ -248,6 +270,7 @@ __all__ = [
     "DecisionState",
     "EligibilityRule",
     "Decisions",
+    "Erasure",
     "Evaluation",
     "EventWriter",
     "Identities",
@@ -263,6 +286,7 @@ __all__ = [
     "Profiles",
     "Recommendations",
     "RewardSpec",
+    "Rights",
     "RuleSpec",
     "ServiceSettings",
     "SessionTracker",
@@ -287,6 +311,8 @@ __all__ = [
     "decision_state",
     "declare_point",
     "demo_recommendations",
+    "erase_in_workspace",
+    "forget_models",
     "freeze_long_lived",
     "from_store",
     "item_answer",
@@ -299,13 +325,16 @@ __all__ = [
     "parse_weights",
     "point",
     "points",
+    "receipt_matches",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",
     "refresh_report",
     "remove_store",
     "report_payload",
+    "retrain_saved",
     "reward",
+    "salted_hash",
     "session_recommendations",
     "similar_items",
     "store_file",

@@ -2,8 +2,8 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
-``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
+``evaluation``, ``audit`` and ``rights``. The flat methods notebook users know (``track``,
+``profile``, ``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
 """
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._rights import Rights
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -102,6 +103,13 @@ class Omotenashi:
         from omotenashi.services import Audit
 
         return Audit(self)
+
+    @cached_property
+    def rights(self) -> Rights:
+        """Data rights: export everything held about a person, erase them with a receipt."""
+        from omotenashi.services import Rights
+
+        return Rights(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

@@ -10,8 +10,9 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
-(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
+``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them all. API keys have a
+store of their own (``open_key_store``). Every backend passes the battery in
+``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from omotenashi.storage._base import (
     Checkpointing,
     DecisionLogStore,
     DeferredSync,
+    ErasureLog,
     EventLog,
     FollowRow,
+    HoldsPersonalData,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -37,7 +40,9 @@ from omotenashi.storage._base import (
     PersonKeys,
     Reads,
     ScoreStore,
+    Scrubbing,
     Store,
+    personal_data_holders,
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
@@ -165,9 +170,11 @@ __all__ = [
     "DecisionLogStore",
     "DecisionRecord",
     "DeferredSync",
+    "ErasureLog",
     "EventLog",
     "FolderArtefacts",
     "FollowRow",
+    "HoldsPersonalData",
     "IdentityGraph",
     "ImportLedger",
     "InMemoryDecisionLog",
@@ -177,12 +184,14 @@ __all__ = [
     "PersonKeys",
     "Reads",
     "ScoreStore",
+    "Scrubbing",
     "Store",
     "default_url",
     "is_postgres_url",
     "open_decision_log",
     "open_key_store",
     "open_store",
+    "personal_data_holders",
     "redacted",
     "sqlite_path",
     "workspace_url",

@@ -7,7 +7,8 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+#: 2 added ``erasures``; an older store gets the new tables when it is next opened
+SCHEMA_VERSION = 2
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -98,6 +99,15 @@ DDL: tuple[str, ...] = (
         rejected BIGINT NOT NULL,
         started_at BIGINT NOT NULL,
         finished_at BIGINT NOT NULL
+    )""",
+    # one row per erased person: no id in clear, only salted hashes (see services._rights)
+    """CREATE TABLE IF NOT EXISTS erasures (
+        seq INTEGER PRIMARY KEY,
+        receipt_id TEXT NOT NULL UNIQUE,
+        erased_at BIGINT NOT NULL,
+        salt TEXT NOT NULL,
+        id_hashes TEXT NOT NULL,
+        receipt TEXT NOT NULL
     )""",
 )
 

@@ -57,20 +57,36 @@ from omotenashi.storage import (
     Catalog,
     DecisionLogStore,
     DecisionRecord,
+    ErasureLog,
     EventLog,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
     KeyStore,
     LockHeld,
+    PersonKeys,
     Reads,
     ScoreStore,
     Store,
     open_key_store,
     open_store,
+    personal_data_holders,
 )
 
 DAY = 86_400_000_000  # microseconds
+
+
+class _AnyInt:
+    """Equal to any int (a time the store sets)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int)
+
+    def __repr__(self) -> str:
+        return "ANY_INT"
+
+
+ANY_INT = _AnyInt()
 T0 = 1_700_000_000_000_000
 
 _ARROW_TYPES = {
@@ -271,6 +287,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.reads, Reads)
         assert isinstance(store.decisions, DecisionLogStore)
         assert isinstance(store.artefacts, ArtefactStore)
+        assert isinstance(store.erasures, ErasureLog)
 
     def test_an_empty_store(self, store: Store) -> None:
         assert store.events.last_seq() == 0
@@ -722,6 +739,92 @@ class StoreConformance(_OneStore):
         assert log.erase_customer("c1") == 3
         assert log.to_frame()["decision_id"].tolist() == ["d3"]
         log.flush()
+
+    # -- personal data ---------------------------------------------------------------------
+    def _person(self, store: Store) -> PersonKeys:
+        """The shop, plus everything else a store keeps about customer ``c`` (and ``d``)."""
+        self._shop(store)
+        store.events.insert(  # ``d`` on a shared device that ``c`` was identified on
+            [event_row("9", customer_id="d", anonymous_id="dev", type="view", ts=T0 + 5 * DAY)]
+        )
+        store.identities.link("email", "c@example.com", "c", "identify", T0)
+        store.identities.link("customer", "c-old", "c", "merge", T0)
+        store.identities.link("anonymous", "guest", "d", "identify", T0)
+        store.catalog.upsert_customers([("c", {"tier": "gold"}), ("d", {"tier": "new"})])
+        store.scores.replace("value", [("c", "clv", 12.5), ("d", "clv", 1.0)])
+        for i, who in enumerate(("c", "dev", "d")):
+            store.decisions.append(
+                DecisionRecord(f"d{i}", "banner", who, 1000.0 + i, "a", 0.5, {"a": 0.5})
+            )
+        store.decisions.add_reward("d0", 1.0, 2000.0)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        return keys
+
+    def test_every_personal_data_concern_exports_and_erases(self, store: Store) -> None:
+        keys = self._person(store)
+        assert (keys.customer_id, set(keys.customer_ids), keys.anonymous_ids) == (
+            "c", {"c", "c-old"}, ("dev",)
+        )  # fmt: skip
+        holders = personal_data_holders(store)
+        assert {"events", "identities", "catalog", "scores", "decisions"} <= set(holders)
+        exported: dict[str, list[dict[str, Any]]] = {}
+        for holder in holders.values():
+            exported.update(holder.export_person(keys))
+        assert [r["event_id"] for r in exported["events"]] == ["1", "2", "3", "4", "5", "6"]
+        assert {(r["kind"], r["value"]) for r in exported["identities"]} == {
+            ("anonymous", "dev"), ("email", "c@example.com"), ("customer", "c-old")
+        }  # fmt: skip
+        assert exported["customers"] == [
+            {"customer_id": "c", "attributes": {"tier": "gold"}, "updated_at": ANY_INT}
+        ]
+        assert [(r["name"], r["value"]) for r in exported["customer_scores"]] == [("clv", "12.5")]
+        assert [(r["decision_id"], r["reward"]) for r in exported["decisions"]] == [
+            ("d0", 1.0), ("d1", None)
+        ]  # fmt: skip
+        json.dumps(exported)  # one JSON document
+        # the decision log writes on a connection of its own: erased first, then the rest
+        assert holders["decisions"].erase_person(keys) == 2
+        with store.transaction():
+            erased = {
+                name: h.erase_person(keys) for name, h in holders.items() if name != "decisions"
+            }
+        # events: 6 of c's deleted and d's event on the shared device stripped of "dev"
+        assert erased == {"catalog": 1, "events": 7, "identities": 3, "scores": 1}
+        for holder in holders.values():
+            assert not any(holder.export_person(keys).values())
+        left = store.reads.events_frame()
+        assert sorted(left["event_id"]) == ["7", "8", "9"]
+        assert left.loc[left["event_id"] == "9", "anonymous_id"].isna().all()
+        assert store.identities.person_keys("c") is None
+        assert store.identities.resolve("anonymous", "guest") == "d"
+        assert store.catalog.customer_attributes("d") == {"tier": "new"}
+        assert store.scores.of("d")["clv"] == 1.0
+        assert store.decisions.to_frame()["decision_id"].tolist() == ["d2"]
+
+    def test_an_erasure_rolls_back_with_its_transaction(self, store: Store) -> None:
+        keys = self._person(store)
+        holders = personal_data_holders(store)
+        with pytest.raises(RuntimeError), store.transaction():
+            for name, holder in holders.items():
+                if name != "decisions":
+                    holder.erase_person(keys)
+            raise RuntimeError("interrupted")
+        assert len(holders["events"].export_person(keys)["events"]) == 6
+        assert store.identities.person_keys("c") == keys
+
+    def test_erasure_log(self, store: Store) -> None:
+        log = store.erasures
+        assert isinstance(log, ErasureLog)
+        assert log.last_seq() == 0 and log.after(0) == [] and log.receipts() == []
+        with store.transaction():
+            first = log.record("r1", T0, "salt1", ["h1", "h2"], {"receipt_id": "r1"})
+        second = log.record("r2", T0 + 1, "salt2", ["h3"], {"receipt_id": "r2"})
+        assert second > first and log.last_seq() == second
+        assert log.after(0) == [(first, "salt1", ["h1", "h2"]), (second, "salt2", ["h3"])]
+        assert log.after(first) == [(second, "salt2", ["h3"])]
+        log.complete("r1", {"receipt_id": "r1", "models": []})
+        assert log.receipts() == [{"receipt_id": "r1", "models": []}, {"receipt_id": "r2"}]
 
     # -- keys ------------------------------------------------------------------------------
     def test_key_store(self, store_url: str) -> None:
