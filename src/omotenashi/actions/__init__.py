@@ -1,6 +1,7 @@
 """Next-best-action and outreach: declared actions, the contact policy, and the ranking of every
 action for every customer (plain data in, plain data out; no store, no face)."""
 
+from omotenashi.actions._features import DAY_US, FEATURE_COLUMNS, customer_features
 from omotenashi.actions._rank import (
     HISTORY_COLUMNS,
     LIVE_STATUSES,
@@ -25,7 +26,9 @@ from omotenashi.actions._spec import (
 )
 
 __all__ = [
+    "DAY_US",
     "DEFAULT_ACTIONS",
+    "FEATURE_COLUMNS",
     "HISTORY_COLUMNS",
     "KINDS",
     "LIVE_STATUSES",
@@ -37,6 +40,7 @@ __all__ = [
     "Action",
     "ContactPolicy",
     "Plan",
+    "customer_features",
     "in_quiet_hours",
     "parse_action",
     "parse_actions",

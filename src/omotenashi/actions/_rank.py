@@ -375,6 +375,7 @@ def plan(
     preferences: pd.DataFrame | None = None,
     without_consent: Mapping[str, set[str]] | None = None,
     reminders: pd.DataFrame | None = None,
+    rates: Mapping[str, float] | None = None,
     seed: int = 0,
 ) -> Plan:
     """Rank ``actions`` for every customer of ``features`` (index: customer id) on ``day``.
@@ -383,7 +384,8 @@ def plan(
     or sent one count); ``preferences``: per customer (index) ``time_zone``, ``quiet_start``,
     ``quiet_end``, ``channel:<name>`` (bool, missing = allowed) and ``cap:<name>`` (contacts
     per 7 days); ``without_consent``: per purpose, the customers who did not consent;
-    ``reminders``: due reminder rows (``reminders_frame``).
+    ``reminders``: due reminder rows (``reminders_frame``); ``rates``: P(response) per action
+    when learned elsewhere (default: from ``history``'s outcomes, ``response_rates``).
     """
     policy = policy or ContactPolicy()
     actions = list(actions)
@@ -399,7 +401,9 @@ def plan(
     ev = np.zeros((n, k))
     resp = np.zeros((n, k))
     worth = np.zeros((n, k))
-    rates = response_rates(hist, actions, policy.prior_weight)
+    if rates is None:
+        rates = response_rates(hist, actions, policy.prior_weight)
+    rates = {a.id: rates.get(a.id, a.response_rate) for a in actions}
     p_alive = _column(features, "p_alive", 1.0)
 
     # reminder rows: for each customer, the most urgent due one whose topic is not open

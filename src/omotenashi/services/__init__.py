@@ -5,7 +5,7 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.outreach``. A server adds workspaces (one engine
 each, with live state) and API keys. See docs/architecture.md for the map of use cases to
 modules.
 """
@@ -99,6 +99,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         train,
         train_job,
     )
+    from omotenashi.services._outreach import (
+        ACTIONS_FILE,
+        DECISION_POINT,
+        EXPORT_COLUMNS,
+        STATUSES,
+        Outreach,
+        read_reminders,
+    )
     from omotenashi.services._value import (
         REPORT_FILE,
         VALUE_SCORES,
@@ -121,6 +129,12 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "ACTIONS_FILE": "_outreach",
+    "DECISION_POINT": "_outreach",
+    "EXPORT_COLUMNS": "_outreach",
+    "STATUSES": "_outreach",
+    "Outreach": "_outreach",
+    "read_reminders": "_outreach",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -225,10 +239,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ACTIONS_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
+    "DECISION_POINT",
     "DEFAULT_WORKSPACE",
+    "EXPORT_COLUMNS",
     "FOLLOW_LIMIT",
     "POINTS_FILE",
     "PRESETS",
@@ -236,6 +253,7 @@ __all__ = [
     "SCOPES",
     "SESSION_MODEL",
     "SETTINGS_ENV",
+    "STATUSES",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",
@@ -257,6 +275,7 @@ __all__ = [
     "KeyInfo",
     "KeyStore",
     "ModelSet",
+    "Outreach",
     "PreparedEvents",
     "PolicySpec",
     "Profile",
@@ -299,6 +318,7 @@ __all__ = [
     "parse_weights",
     "point",
     "points",
+    "read_reminders",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",

@@ -2,7 +2,7 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
+``evaluation``, ``audit`` and ``outreach``. The flat methods notebook users know (``track``, ``profile``,
 ``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._outreach import Outreach
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -102,6 +103,17 @@ class Omotenashi:
         from omotenashi.services import Audit
 
         return Audit(self)
+
+    @cached_property
+    def outreach(self) -> Outreach:
+        """Next-best-action and the outreach queue (actions, contact policy, contacts)."""
+        from omotenashi.services import Outreach
+
+        return Outreach(self)
+
+    def next_best_actions(self, customer_id: str, **options: Any) -> dict[str, Any]:
+        """The customer's actions ranked, with plain-word reasons (see ``om.outreach``)."""
+        return self.outreach.next_best_actions(customer_id, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
