@@ -71,7 +71,10 @@ def worlds(draw: st.DrawFn) -> dict:
     no_marketing = {c for c in ids if rng.random() < 0.3}
     no_service = {c for c in ids if rng.random() < 0.3}
     days = sorted(
-        {dt.date(2026, 3, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 40, draw(st.integers(1, 12)))}
+        {
+            dt.date(2026, 3, 1) + dt.timedelta(days=int(d))
+            for d in rng.integers(0, 40, draw(st.integers(1, 12)))
+        }
     )
     reminders = [
         {"customer_id": ids[int(rng.integers(0, n))], "topic": str(rng.choice(["recall", "rec"])),
@@ -87,8 +90,9 @@ def worlds(draw: st.DrawFn) -> dict:
 
 def _simulate(w: dict) -> pd.DataFrame:
     """Run the queue day after day; every proposal is approved and sent, some answered."""
-    history = pd.DataFrame(columns=["customer_id", "action", "topic", "channel", "run_date",
-                                    "status", "outcome", "send_at", "local_time", "time_zone"])  # fmt: skip
+    columns = ["customer_id", "action", "topic", "channel", "run_date", "status", "outcome",
+               "send_at", "local_time", "time_zone"]  # fmt: skip
+    history = pd.DataFrame(columns=columns)
     rng = np.random.default_rng(w["seed"])
     rem = reminders_frame(w["reminders"])
     for day in w["days"]:
@@ -133,7 +137,7 @@ def test_no_schedule_breaks_the_contact_policy(w: dict) -> None:
         days = g["day"].sort_values()
         for start in days:  # any 7-day window
             assert ((days >= start) & (days < start + pd.Timedelta(days=7))).sum() <= cap
-    for cid, g in sent.groupby("customer_id"):
+    for _, g in sent.groupby("customer_id"):
         days = g["day"].sort_values().to_numpy()
         if policy.cooldown_days > 0 and len(days) > 1:
             gaps = np.diff(days).astype("timedelta64[D]").astype(int)
@@ -214,8 +218,8 @@ def test_bad_declarations_name_the_field() -> None:
             parse_actions(data)
         assert err.value.field == field
     with pytest.raises(DataError, match="no customer figure 'clv'"):
-        plan(pd.DataFrame({"x": [1.0]}, index=["a"]),
-             parse_actions([{"id": "a", "kind": "offer", "value": "clv"}]), dt.date(2026, 1, 1))  # fmt: skip
+        clv = parse_actions([{"id": "a", "kind": "offer", "value": "clv"}])
+        plan(pd.DataFrame({"x": [1.0]}, index=["a"]), clv, dt.date(2026, 1, 1))
     with pytest.raises(DataError, match=r"reminders row 1: due"):
         reminders_frame([{"customer_id": "a", "topic": "t", "rule": "r", "due": "2026-01-01",
                           "reason": "", "priority": 1}, {"customer_id": "a", "topic": "t",

@@ -66,7 +66,9 @@ def customer_features(
     out["lapse_risk"] = 1.0 - out["p_alive"]
     out["value_at_risk"] = out["clv"] * out["lapse_risk"]
     if attributes is not None and not attributes.empty:
-        attrs = attributes.set_index(attributes["customer_id"].astype(str)).drop(columns="customer_id")
+        attrs = attributes.set_index(attributes["customer_id"].astype(str)).drop(
+            columns="customer_id"
+        )
         attrs = attrs[[c for c in attrs.columns if c not in out.columns]]
         out = out.join(attrs, how="left")
     return out

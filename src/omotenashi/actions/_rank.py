@@ -182,7 +182,8 @@ class Plan:
             allowed = self.status[i, j] == OK
             why = self._why(i, j)
             if allowed and j != best:
-                why += f"; lower than {self.actions[best].label!r} ({self.expected_value[i, best]:.2f})"
+                top = self.expected_value[i, best]
+                why += f"; lower than {self.actions[best].label!r} ({top:.2f})"
             out.append(
                 {
                     "rank": rank,
@@ -193,7 +194,9 @@ class Plan:
                     "topic": self._topic(i, j),
                     "allowed": bool(allowed),
                     "best": j == best,
-                    "expected_value": round(float(self.expected_value[i, j]), 4) if allowed else None,
+                    "expected_value": round(float(self.expected_value[i, j]), 4)
+                    if allowed
+                    else None,
                     "probability": round(float(self.probabilities[i, j]), 4),
                     "reason": why,
                 }
@@ -243,7 +246,11 @@ class Plan:
             rule, topic = rem["rule"], rem["topic"]
             text = rem["reason"].where(rem["reason"] != "", "reminder due")
             lead = text + " (due " + due + "); "
-        value_name = "priority" if a.kind == "reminder" else (a.value if isinstance(a.value, str) else "value")
+        value_name = (
+            "priority"
+            if a.kind == "reminder"
+            else (a.value if isinstance(a.value, str) else "value")
+        )
         why = (
             a.label
             + ": "
@@ -268,7 +275,11 @@ class Plan:
             "; chosen to explore (best: " + labels[self.best[at]] + ")",
             np.where(
                 has_runner,
-                "; next best: " + labels[runner] + " (" + _fmt(others[np.arange(len(at)), runner], "{:.2f}").to_numpy(object) + ")",
+                "; next best: "
+                + labels[runner]
+                + " ("
+                + _fmt(others[np.arange(len(at)), runner], "{:.2f}").to_numpy(object)
+                + ")",
                 "",
             ),
         )
@@ -347,7 +358,9 @@ def _column(features: pd.DataFrame, name: str, default: float) -> np.ndarray:
     return np.full(len(features), default)
 
 
-def response_rates(history: pd.DataFrame, actions: Sequence[Action], prior_weight: float) -> dict[str, float]:
+def response_rates(
+    history: pd.DataFrame, actions: Sequence[Action], prior_weight: float
+) -> dict[str, float]:
     """P(response) per action: its declared rate, updated by the outcomes recorded so far (a
     Beta prior worth ``prior_weight`` contacts)."""
     rates = {a.id: a.response_rate for a in actions}
@@ -357,7 +370,11 @@ def response_rates(history: pd.DataFrame, actions: Sequence[Action], prior_weigh
     if done.empty:
         return rates
     positive = done["outcome"].isin(POSITIVE_OUTCOMES)
-    stats = pd.DataFrame({"action": done["action"], "pos": positive}).groupby("action")["pos"].agg(["sum", "count"])
+    stats = (
+        pd.DataFrame({"action": done["action"], "pos": positive})
+        .groupby("action")["pos"]
+        .agg(["sum", "count"])
+    )
     for a in actions:
         if a.id in stats.index:
             pos, n = stats.loc[a.id]
@@ -394,7 +411,9 @@ def plan(
     features = features.set_axis(index)
     today = int(np.datetime64(day, "D").astype(np.int64))
     hist = _live_history(history, day)
-    prefs = (preferences if preferences is not None else pd.DataFrame(index=index[:0])).reindex(index)
+    prefs = (preferences if preferences is not None else pd.DataFrame(index=index[:0])).reindex(
+        index
+    )
     blocked = without_consent or {}
 
     status = np.zeros((n, k), dtype=np.int8)
@@ -420,8 +439,14 @@ def plan(
     caps: dict[str, np.ndarray] = {}
     for channel in {a.channel for a in actions if a.kind != "nothing"}:
         recent = hist[(hist["channel"] == channel) & (np.abs(hist["day"] - today) < 7)]
-        counts[channel] = recent.groupby("customer_id").size().reindex(index, fill_value=0).to_numpy()
-        own = pd.to_numeric(prefs.get(f"cap:{channel}"), errors="coerce") if f"cap:{channel}" in prefs else None
+        counts[channel] = (
+            recent.groupby("customer_id").size().reindex(index, fill_value=0).to_numpy()
+        )
+        own = (
+            pd.to_numeric(prefs.get(f"cap:{channel}"), errors="coerce")
+            if f"cap:{channel}" in prefs
+            else None
+        )
         cap = np.full(n, float(policy.cap(channel)))
         if own is not None:
             cap = np.fmin(cap, own.to_numpy(float))
@@ -437,7 +462,9 @@ def plan(
             try:
                 ok = parse_rule(a.eligible).evaluate(features).to_numpy(bool)
             except DataError as exc:
-                raise DataError(f"action {a.id!r} eligible: {exc}", field=f"{a.id}.eligible") from None
+                raise DataError(
+                    f"action {a.id!r} eligible: {exc}", field=f"{a.id}.eligible"
+                ) from None
         else:
             ok = np.ones(n, bool)
         if a.kind == "nothing":
@@ -533,9 +560,13 @@ def _open_topics(hist: pd.DataFrame, today: int, open_days: int) -> set[tuple[st
     return set(zip(still["customer_id"], still["topic"].astype(str), strict=True))
 
 
-def _due_reminders(reminders: pd.DataFrame | None, day: dt.date, open_pairs: set[tuple[str, str]]) -> pd.DataFrame:
+def _due_reminders(
+    reminders: pd.DataFrame | None, day: dt.date, open_pairs: set[tuple[str, str]]
+) -> pd.DataFrame:
     if reminders is None or reminders.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REMINDER_COLUMNS}).set_index("customer_id")
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REMINDER_COLUMNS}).set_index(
+            "customer_id"
+        )
     due = reminders[reminders["due"] <= pd.Timestamp(day)]
     if open_pairs:
         pairs = pd.MultiIndex.from_frame(due[["customer_id", "topic"]])
@@ -550,7 +581,9 @@ def _best_times(
     """The chosen action's hour in each customer's time zone, moved out of quiet hours."""
     n = len(index)
     tz = prefs["time_zone"] if "time_zone" in prefs else pd.Series([None] * n, index=index)
-    start = pd.to_numeric(prefs.get("quiet_start"), errors="coerce") if "quiet_start" in prefs else None
+    start = (
+        pd.to_numeric(prefs.get("quiet_start"), errors="coerce") if "quiet_start" in prefs else None
+    )
     end = pd.to_numeric(prefs.get("quiet_end"), errors="coerce") if "quiet_end" in prefs else None
     qs = np.full(n, policy.quiet_hours[0])
     qe = np.full(n, policy.quiet_hours[1])

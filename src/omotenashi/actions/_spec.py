@@ -76,14 +76,17 @@ def parse_action(data: Mapping[str, Any], where: str = "actions[0]") -> Action:
     unknown = sorted(set(data) - known)
     if unknown:
         raise DataError(
-            f"{where}: unknown field(s) {unknown}; known: {sorted(known)}", field=f"{where}.{unknown[0]}"
+            f"{where}: unknown field(s) {unknown}; known: {sorted(known)}",
+            field=f"{where}.{unknown[0]}",
         )
     ident = data.get("id")
     if not isinstance(ident, str) or not ident.strip():
         raise DataError(f"{where}.id: expected a non-empty text", field=f"{where}.id")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise DataError(f"{where}.kind: {kind!r} is not one of {list(KINDS)}", field=f"{where}.kind")
+        raise DataError(
+            f"{where}.kind: {kind!r} is not one of {list(KINDS)}", field=f"{where}.kind"
+        )
     nothing = kind == "nothing"
     channel = "none" if nothing else data.get("channel", "email")
     if not isinstance(channel, str) or not channel or (channel == "none") != nothing:
@@ -105,13 +108,17 @@ def parse_action(data: Mapping[str, Any], where: str = "actions[0]") -> Action:
         )
     rate = _number(data, "response_rate", where, _DEFAULT_RATE[kind])
     if not 0.0 <= rate <= 1.0:
-        raise DataError(f"{where}.response_rate: {rate} is not in [0, 1]", field=f"{where}.response_rate")
+        raise DataError(
+            f"{where}.response_rate: {rate} is not in [0, 1]", field=f"{where}.response_rate"
+        )
     cost = _number(data, "cost", where, _CHANNEL_COST.get(channel, 0.0))
     if cost < 0:
         raise DataError(f"{where}.cost: {cost} is negative", field=f"{where}.cost")
     hour = data.get("send_hour", 14 if channel == "call" else 10)
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
-        raise DataError(f"{where}.send_hour: {hour!r} is not an hour 0-23", field=f"{where}.send_hour")
+        raise DataError(
+            f"{where}.send_hour: {hour!r} is not an hour 0-23", field=f"{where}.send_hour"
+        )
     for name in ("topic", "label", "purpose", "message"):
         if name in data and not isinstance(data[name], str):
             raise DataError(f"{where}.{name}: expected a text", field=f"{where}.{name}")
@@ -144,7 +151,9 @@ def parse_actions(data: Any) -> list[Action]:
     for i, item in enumerate(data):
         action = parse_action(item, f"actions[{i}]")
         if action.id in seen:
-            raise DataError(f"actions[{i}].id: {action.id!r} is declared twice", field=f"actions[{i}].id")
+            raise DataError(
+                f"actions[{i}].id: {action.id!r} is declared twice", field=f"actions[{i}].id"
+            )
         seen.add(action.id)
         out.append(action)
     if not any(a.kind == "nothing" for a in out):
@@ -248,15 +257,21 @@ class ContactPolicy:
             args["quiet_hours"] = (qh[0], qh[1])
         for name in ("cooldown_days", "open_days", "default_cap"):
             if name in args and (not isinstance(args[name], int) or args[name] < 0):
-                raise DataError(f"policy.{name}: expected a whole number >= 0", field=f"policy.{name}")
+                raise DataError(
+                    f"policy.{name}: expected a whole number >= 0", field=f"policy.{name}"
+                )
         if "caps" in args:
             caps = args["caps"]
             if not isinstance(caps, Mapping) or not all(
                 isinstance(v, int) and v >= 0 for v in caps.values()
             ):
-                raise DataError("policy.caps: expected {channel: whole number}", field="policy.caps")
+                raise DataError(
+                    "policy.caps: expected {channel: whole number}", field="policy.caps"
+                )
         if "exploration" in args and not 0.0 <= float(args["exploration"]) < 1.0:
-            raise DataError("policy.exploration: expected a share in [0, 1)", field="policy.exploration")
+            raise DataError(
+                "policy.exploration: expected a share in [0, 1)", field="policy.exploration"
+            )
         return cls(**args)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,7 +30,8 @@ RemindersOpt = Annotated[
     ),
 ]
 IdsArg = Annotated[
-    list[str] | None, typer.Argument(help="Contact ids (default: all of --date).", show_default=False)
+    list[str] | None,
+    typer.Argument(help="Contact ids (default: all of --date).", show_default=False),
 ]
 
 
@@ -112,10 +113,15 @@ def actions(
     console.print(f"policy: {data['policy']}", highlight=False)
 
 
-def _run(date: str | None, reminders: Path | None, db: str | None, json_out: bool, preview: bool,
-         show: int) -> None:
+def _run(
+    date: str | None,
+    reminders: Path | None,
+    db: str | None,
+    json_out: bool,
+    preview: bool,
+    show: int,
+) -> None:
     from omotenashi.cli._common import console, emit_json, frame_records, steps
-
     from omotenashi.services import Omotenashi
 
     try:
@@ -131,7 +137,9 @@ def _run(date: str | None, reminders: Path | None, db: str | None, json_out: boo
             {
                 "preview": preview,
                 "contacts": len(queue),
-                "by_action": {} if counts is None else {f"{a}/{c}": int(n) for (a, c), n in counts.items()},
+                "by_action": {}
+                if counts is None
+                else {f"{a}/{c}": int(n) for (a, c), n in counts.items()},
                 "rows": frame_records(queue.head(show).astype({"send_at": str})),
             }
         )
@@ -142,8 +150,12 @@ def _run(date: str | None, reminders: Path | None, db: str | None, json_out: boo
         for (a, c), n in counts.items():
             console.print(f"  {a} by {c}: {n:,}", highlight=False)
         for r in queue.head(show).itertuples(index=False):
-            console.print(f"{r.contact_id[:8]} {r.customer_id} {r.action} {r.local_time} "
-                          f"{r.time_zone}: {r.reasons}", highlight=False, soft_wrap=True)
+            console.print(
+                f"{r.contact_id[:8]} {r.customer_id} {r.action} {r.local_time} "
+                f"{r.time_zone}: {r.reasons}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @outreach_app.command("run")
@@ -170,7 +182,9 @@ def preview(
     _run(date, reminders, db, json_out, True, show)
 
 
-def _move(verb: str, ids: list[str] | None, date: str | None, db: str | None, json_out: bool) -> None:
+def _move(
+    verb: str, ids: list[str] | None, date: str | None, db: str | None, json_out: bool
+) -> None:
     from omotenashi.cli._common import console, emit_json
     from omotenashi.services import Omotenashi
 
@@ -186,13 +200,17 @@ def _move(verb: str, ids: list[str] | None, date: str | None, db: str | None, js
 
 
 @outreach_app.command("approve")
-def approve(ids: IdsArg = None, date: DateOpt = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def approve(
+    ids: IdsArg = None, date: DateOpt = None, db: DbOpt = None, json_out: JsonOpt = False
+) -> None:
     """Approve proposed contacts (each is logged as a decision with its propensity)."""
     _move("approve", ids, date, db, json_out)
 
 
 @outreach_app.command("skip")
-def skip(ids: IdsArg = None, date: DateOpt = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def skip(
+    ids: IdsArg = None, date: DateOpt = None, db: DbOpt = None, json_out: JsonOpt = False
+) -> None:
     """Skip proposed or approved contacts."""
     _move("skip", ids, date, db, json_out)
 
@@ -234,7 +252,9 @@ def record(
         str | None,
         typer.Option("--outcome", help="What the customer did: responded, converted, ignored ..."),
     ] = None,
-    value: Annotated[float | None, typer.Option("--value", help="Money the outcome brought.")] = None,
+    value: Annotated[
+        float | None, typer.Option("--value", help="Money the outcome brought.")
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option("--file", help="CSV: contact_id, status and/or outcome, value."),
@@ -288,5 +308,7 @@ def list_contacts(
         emit_json(frame_records(frame.astype({"send_at": str})))
         return
     for r in frame.itertuples(index=False):
-        console.print(f"{r.contact_id} {r.run_date} {r.customer_id} {r.action} {r.status} "
-                      f"{r.outcome or ''}", highlight=False)
+        console.print(
+            f"{r.contact_id} {r.run_date} {r.customer_id} {r.action} {r.status} {r.outcome or ''}",
+            highlight=False,
+        )

@@ -74,7 +74,10 @@ def _day(value: object | None) -> dt.date:
 
 def _micros(day: dt.date) -> int:
     """The end of ``day`` (UTC), in microseconds: what the day's figures are as of."""
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 1_000_000 + DAY_US
+    return (
+        int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 1_000_000
+        + DAY_US
+    )
 
 
 class Outreach:
@@ -120,6 +123,8 @@ class Outreach:
             raise NotFound(f"{path}: no such file") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: line {exc.lineno}: {exc.msg}", field=str(path)) from None
+        except (UnicodeDecodeError, IsADirectoryError) as exc:
+            raise DataError(f"{path}: not a JSON text file ({exc})", field=str(path)) from None
         try:
             return self.declare(data)
         except DataError as exc:
@@ -143,7 +148,10 @@ class Outreach:
         if keys is None:
             raise NotFound(f"customer {customer_id!r} not found")
         summary = self.store.reads.person_summary(keys)
-        row = {c: summary.get(c) for c in ("first_seen", "last_seen", "events", "frequency", "monetary", "last_purchase")}
+        row = {
+            c: summary.get(c)
+            for c in ("first_seen", "last_seen", "events", "frequency", "monetary", "last_purchase")
+        }
         if row["first_seen"] is None:
             row.update(first_seen=as_of, last_seen=as_of, events=0, frequency=0, monetary=0.0)
         summaries = pd.DataFrame([{"customer_id": keys.customer_id, **row}])
@@ -178,7 +186,9 @@ class Outreach:
             rows[str(cid)] = row
         return pd.DataFrame.from_dict(rows, orient="index").reindex(ids)
 
-    def _without_consent(self, purposes: Iterable[str], ids: pd.Index, one: bool) -> dict[str, set[str]]:
+    def _without_consent(
+        self, purposes: Iterable[str], ids: pd.Index, one: bool
+    ) -> dict[str, set[str]]:
         consent = getattr(self._om, "consent", None)
         if consent is None:
             return {}
@@ -191,8 +201,17 @@ class Outreach:
                 out[purpose] = {str(c) for c in consent.customers_without(purpose)}
         return out
 
-    def _plan(self, day: dt.date, features: pd.DataFrame, history: pd.DataFrame, *, one: bool,
-              reminders: pd.DataFrame | None, rates: Mapping[str, float] | None = None, seed: int = 0) -> Any:
+    def _plan(
+        self,
+        day: dt.date,
+        features: pd.DataFrame,
+        history: pd.DataFrame,
+        *,
+        one: bool,
+        reminders: pd.DataFrame | None,
+        rates: Mapping[str, float] | None = None,
+        seed: int = 0,
+    ) -> Any:
         actions = self.actions()
         prefs = self._preferences(features.index, one)
         consent = self._without_consent((a.purpose for a in actions), features.index, one)
@@ -214,7 +233,11 @@ class Outreach:
         recs = self._om.recommendations
         try:
             if customers is not None:
-                return {c: r[0].item_id for c in customers if (r := recs.for_customer(c, 1, explain=False))}
+                return {
+                    c: r[0].item_id
+                    for c in customers
+                    if (r := recs.for_customer(c, 1, explain=False))
+                }
             top = recs.for_all_customers(1)
         except NotFound:
             return {}
@@ -222,7 +245,10 @@ class Outreach:
 
     # -- next best action for one customer ------------------------------------------------------
     def next_best_actions(
-        self, customer_id: str, *, date: object | None = None,
+        self,
+        customer_id: str,
+        *,
+        date: object | None = None,
         reminders: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None,
     ) -> dict[str, Any]:
         """The customer's actions ranked, each with a plain-word reason (why this one, why not
@@ -242,8 +268,14 @@ class Outreach:
         rem = _reminders(reminders)
         if rem is not None:
             rem = rem[rem["customer_id"] == person]
-        p = self._plan(day, features, mine if mine is not None else every.iloc[:0], one=True,
-                       reminders=rem, rates=rates)
+        p = self._plan(
+            day,
+            features,
+            mine if mine is not None else every.iloc[:0],
+            one=True,
+            reminders=rem,
+            rates=rates,
+        )
         ranked = p.explain(person)
         return {
             "customer_id": person,
@@ -281,7 +313,9 @@ class Outreach:
         step("reading contact history")
         history = self.store.outreach.frame()
         step("ranking actions")
-        p = self._plan(day, features, history, one=False, reminders=_reminders(reminders), seed=seed)
+        p = self._plan(
+            day, features, history, one=False, reminders=_reminders(reminders), seed=seed
+        )
         step("writing the queue")
         queue = p.queue()
         now = int(time.time() * 1_000_000)
@@ -293,27 +327,39 @@ class Outreach:
         if not preview:
             rows = queue.assign(
                 send_at=_send_micros(queue["send_at"]),
-                created_at=now, updated_at=now, outcome=None, outcome_value=None, outcome_at=None,
+                created_at=now,
+                updated_at=now,
+                outcome=None,
+                outcome_value=None,
+                outcome_at=None,
             ).to_dict("records")
             self.store.outreach.replace_proposed(day.isoformat(), rows)
         return queue
 
-    def contacts(self, date: object | None = None, statuses: Sequence[str] | None = None) -> pd.DataFrame:
+    def contacts(
+        self, date: object | None = None, statuses: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """Stored contacts (of a date, of some statuses), with ``send_at`` as UTC time."""
         import pandas as pd
 
-        frame = self.store.outreach.frame(None if date is None else _day(date).isoformat(), statuses)
+        frame = self.store.outreach.frame(
+            None if date is None else _day(date).isoformat(), statuses
+        )
         frame["send_at"] = pd.to_datetime(frame["send_at"].astype("int64"), unit="us", utc=True)
         return frame
 
-    def _ids(self, date: object | None, contact_ids: Sequence[str] | None, status: str) -> list[str]:
+    def _ids(
+        self, date: object | None, contact_ids: Sequence[str] | None, status: str
+    ) -> list[str]:
         if contact_ids:
             return list(contact_ids)
         if date is None:
             raise DataError("contacts: name contact ids or a date", field="contact_ids")
         return self.store.outreach.frame(_day(date).isoformat(), [status])["contact_id"].tolist()
 
-    def approve(self, contact_ids: Sequence[str] | None = None, *, date: object | None = None) -> list[str]:
+    def approve(
+        self, contact_ids: Sequence[str] | None = None, *, date: object | None = None
+    ) -> list[str]:
         """Approve proposed contacts (the given ids, or all of ``date``); each is logged as a
         decision of point ``outreach`` with the propensity it was chosen with."""
         ids = self._ids(date, contact_ids, "proposed")
@@ -333,8 +379,12 @@ class Outreach:
                             variant=row.action,
                             propensity=float(row.propensity),
                             probabilities=json.loads(row.probabilities),
-                            context={"contact_id": row.contact_id, "channel": row.channel,
-                                     "topic": row.topic, "run_date": row.run_date},
+                            context={
+                                "contact_id": row.contact_id,
+                                "channel": row.channel,
+                                "topic": row.topic,
+                                "run_date": row.run_date,
+                            },
                             policy="outreach-epsilon-greedy",
                         )
                     )
@@ -352,10 +402,14 @@ class Outreach:
             return self.store.decisions
         return open_decision_log(url, batch_size=1000)
 
-    def skip(self, contact_ids: Sequence[str] | None = None, *, date: object | None = None) -> list[str]:
+    def skip(
+        self, contact_ids: Sequence[str] | None = None, *, date: object | None = None
+    ) -> list[str]:
         """Skip proposed or approved contacts (they then count for no cap or cool-down)."""
         ids = self._ids(date, contact_ids, "proposed")
-        return self.store.outreach.set_status(ids, "skipped", _now(), only_from=["proposed", "approved"])
+        return self.store.outreach.set_status(
+            ids, "skipped", _now(), only_from=["proposed", "approved"]
+        )
 
     def export(
         self, path: str | os.PathLike[str], *, date: object | None = None, mark_sent: bool = False
@@ -367,7 +421,9 @@ class Outreach:
         out["send_at"] = out["send_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         out.to_csv(path, index=False)
         if mark_sent and len(out):
-            self.store.outreach.set_status(out["contact_id"].tolist(), "sent", _now(), only_from=["approved"])
+            self.store.outreach.set_status(
+                out["contact_id"].tolist(), "sent", _now(), only_from=["approved"]
+            )
         return out
 
     def record(
@@ -389,16 +445,30 @@ class Outreach:
             raise DataError(f"outcome: {outcome!r} is not one of {list(OUTCOMES)}", field="outcome")
         row = self.store.outreach.get(contact_id)
         if status is not None:
-            self.store.outreach.set_status([contact_id], status, _now(), only_from=["approved", "sent", "failed"])
+            self.store.outreach.set_status(
+                [contact_id], status, _now(), only_from=["approved", "sent", "failed"]
+            )
             row = self.store.outreach.get(contact_id)
             if row["status"] != status:
-                raise DataError(f"contact {contact_id!r} is {row['status']}, not approved", field="status")
+                raise DataError(
+                    f"contact {contact_id!r} is {row['status']}, not approved", field="status"
+                )
         if outcome is not None:
             if row["status"] != "sent":
-                raise DataError(f"contact {contact_id!r} is {row['status']}: record it as sent first", field="outcome")
+                raise DataError(
+                    f"contact {contact_id!r} is {row['status']}: record it as sent first",
+                    field="outcome",
+                )
             if row["outcome"] is not None:
-                raise DataError(f"contact {contact_id!r} already has an outcome ({row['outcome']})", field="outcome")
-            reward = float(value) if value is not None else (1.0 if outcome in POSITIVE_OUTCOMES else 0.0)
+                raise DataError(
+                    f"contact {contact_id!r} already has an outcome ({row['outcome']})",
+                    field="outcome",
+                )
+            reward = (
+                float(value)
+                if value is not None
+                else (1.0 if outcome in POSITIVE_OUTCOMES else 0.0)
+            )
             self.store.outreach.record_outcome(contact_id, outcome, value, _now())
             try:
                 self.store.decisions.add_reward(row["decision_id"], reward, time.time())
@@ -410,32 +480,39 @@ class Outreach:
     def record_file(self, path: str | os.PathLike[str]) -> dict[str, int]:
         """``record`` for each row of a CSV (``contact_id`` and ``status`` and/or ``outcome``,
         ``value``): what a mailing tool sends back. Every row is checked before any is stored."""
-        import pandas as pd
 
-        try:
-            frame = pd.read_csv(path, dtype={"contact_id": str, "status": str, "outcome": str})
-        except FileNotFoundError:
-            raise NotFound(f"{path}: no such file") from None
+        frame = _read_csv(path, {"contact_id": str, "status": str, "outcome": str})
         if "contact_id" not in frame.columns:
             raise DataError(f"{path}: no contact_id column", field="contact_id")
         frame = frame.astype(object).where(frame.notna(), None)
         for i, r in enumerate(frame.to_dict("records"), start=2):
             st, oc = r.get("status"), r.get("outcome")
             if st is not None and st not in ("sent", "failed"):
-                raise DataError(f"{path}: line {i}: status {st!r} is not sent or failed", field="status")
+                raise DataError(
+                    f"{path}: line {i}: status {st!r} is not sent or failed", field="status"
+                )
             if oc is not None and oc not in OUTCOMES:
-                raise DataError(f"{path}: line {i}: outcome {oc!r} is not one of {list(OUTCOMES)}", field="outcome")
+                raise DataError(
+                    f"{path}: line {i}: outcome {oc!r} is not one of {list(OUTCOMES)}",
+                    field="outcome",
+                )
             if st is None and oc is None:
                 raise DataError(f"{path}: line {i}: give a status or an outcome", field="status")
             try:
                 self.store.outreach.get(str(r["contact_id"]))
             except NotFound:
-                raise DataError(f"{path}: line {i}: contact {r['contact_id']!r} not found", field="contact_id") from None
+                raise DataError(
+                    f"{path}: line {i}: contact {r['contact_id']!r} not found", field="contact_id"
+                ) from None
         counts = {"sent": 0, "failed": 0, "outcomes": 0}
         for r in frame.to_dict("records"):
             value = r.get("value")
-            self.record(str(r["contact_id"]), status=r.get("status"), outcome=r.get("outcome"),
-                        value=None if value is None else float(value))
+            self.record(
+                str(r["contact_id"]),
+                status=r.get("status"),
+                outcome=r.get("outcome"),
+                value=None if value is None else float(value),
+            )
             if r.get("status"):
                 counts[r["status"]] += 1
             if r.get("outcome"):
@@ -447,7 +524,11 @@ def _send_micros(values: pd.Series) -> list[int]:
     import pandas as pd
 
     stamps = pd.to_datetime(values, utc=True)
-    return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).astype("int64").tolist()
+    return (
+        ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1))
+        .astype("int64")
+        .tolist()
+    )
 
 
 def _with_items(features: pd.DataFrame, items: Mapping[str, str]) -> pd.DataFrame:
@@ -467,14 +548,27 @@ def _reminders(rows: Iterable[Mapping[str, Any]] | pd.DataFrame | None) -> pd.Da
     return reminders_frame(rows)
 
 
-def read_reminders(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Reminder rows from a CSV file (``customer_id, topic, rule, due, reason, priority``)."""
+def _read_csv(path: str | os.PathLike[str], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """A small CSV (reminders, a mailing tool's results); errors name the file."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, dtype={"customer_id": str, "topic": str, "rule": str})
+        return pd.read_csv(path, dtype=dict(dtypes))
     except FileNotFoundError:
         raise NotFound(f"{path}: no such file") from None
+    except (ValueError, OSError) as exc:  # empty, unparsable, not text
+        raise DataError(
+            f"{path}: not a readable CSV file ({one_line(exc)})", field=str(path)
+        ) from None
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def read_reminders(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Reminder rows from a CSV file (``customer_id, topic, rule, due, reason, priority``)."""
+    frame = _read_csv(path, {"customer_id": str, "topic": str, "rule": str})
     try:
         return reminders_frame(frame)
     except DataError as exc:
@@ -489,4 +583,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["ACTIONS_FILE", "DECISION_POINT", "EXPORT_COLUMNS", "STATUSES", "Outreach", "read_reminders"]
+__all__ = [
+    "ACTIONS_FILE",
+    "DECISION_POINT",
+    "EXPORT_COLUMNS",
+    "STATUSES",
+    "Outreach",
+    "read_reminders",
+]

@@ -603,7 +603,9 @@ class StoreConformance(_OneStore):
 
     # -- outreach queue and contact history ------------------------------------------------
     @staticmethod
-    def _contact(cid: str, customer: str, run_date: str = "2026-01-05", **over: Any) -> dict[str, Any]:
+    def _contact(
+        cid: str, customer: str, run_date: str = "2026-01-05", **over: Any
+    ) -> dict[str, Any]:
         row = {
             "contact_id": cid, "run_date": run_date, "customer_id": customer, "action": "a",
             "kind": "offer", "channel": "email", "topic": "t", "send_at": T0, "local_time":

@@ -37,7 +37,9 @@ def _rows(frame: Any, limit: int) -> list[dict[str, Any]]:
 
 
 @router.get("/customers/{customer_id}/next-best-actions", summary="Next best actions")
-def next_best_actions(ws: ReadWorkspace, customer_id: CustomerId, date: DateQuery = None) -> dict[str, Any]:
+def next_best_actions(
+    ws: ReadWorkspace, customer_id: CustomerId, date: DateQuery = None
+) -> dict[str, Any]:
     """The customer's actions ranked, each with its expected value and a plain-word reason."""
     return ws.om.outreach.next_best_actions(customer_id, date=date)
 
@@ -85,5 +87,7 @@ def skip(ws: AdminWorkspace, body: MoveIn) -> dict[str, Any]:
 @router.post("/outreach/contacts/{contact_id}/record", summary="Record sending and outcome")
 def record(ws: IngestWorkspace, contact_id: str, body: RecordIn) -> dict[str, Any]:
     """That a contact was sent (or failed) and what the customer did next (its reward)."""
-    row = ws.om.outreach.record(contact_id, status=body.status, outcome=body.outcome, value=body.value)
+    row = ws.om.outreach.record(
+        contact_id, status=body.status, outcome=body.outcome, value=body.value
+    )
     return {k: row[k] for k in ("contact_id", "status", "outcome", "outcome_value", "decision_id")}
