@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.outreach``. A server adds workspaces (one engine
-each, with live state) and API keys. See docs/architecture.md for the map of use cases to
-modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.outreach``. A server adds
+workspaces (one engine each, with live state) and API keys. See docs/architecture.md for
+the map of use cases to modules.
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         EventWriter,
         SessionTracker,
     )
+    from omotenashi.services._outreach import (
+        ACTIONS_FILE,
+        DECISION_POINT,
+        EXPORT_COLUMNS,
+        STATUSES,
+        Outreach,
+        read_reminders,
+    )
     from omotenashi.services._presets import PRESETS
     from omotenashi.services._profiles import Profile, Profiles, TimelinePage
     from omotenashi.services._recommendations import (
@@ -98,14 +106,6 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         parse_weights,
         train,
         train_job,
-    )
-    from omotenashi.services._outreach import (
-        ACTIONS_FILE,
-        DECISION_POINT,
-        EXPORT_COLUMNS,
-        STATUSES,
-        Outreach,
-        read_reminders,
     )
     from omotenashi.services._value import (
         REPORT_FILE,

@@ -2,8 +2,8 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation``, ``audit`` and ``outreach``. The flat methods notebook users know (``track``, ``profile``,
-``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
+``evaluation``, ``audit`` and ``outreach``. The flat methods notebook users know (``track``,
+``profile``, ``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
 """
