@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from omotenashi.actions import (
     DAY_US,
     DEFAULT_ACTIONS,
+    HISTORY_COLUMNS,
     OUTCOMES,
     POSITIVE_OUTCOMES,
     Action,
@@ -263,7 +264,7 @@ class Outreach:
         assert keys is not None
         mine = pd.DataFrame(self.store.outreach.export_person(keys)["outreach_contacts"])
         mine = mine.assign(customer_id=person) if not mine.empty else None
-        every = self.store.outreach.frame(statuses=["sent"])
+        every = self.store.outreach.frame(statuses=["sent"], columns=HISTORY_COLUMNS)
         rates = response_rates(every, self.actions(), self.policy().prior_weight)
         rem = _reminders(reminders)
         if rem is not None:
@@ -311,7 +312,7 @@ class Outreach:
             step("recommending items")
             features = _with_items(features, self._top_items(None))
         step("reading contact history")
-        history = self.store.outreach.frame()
+        history = self.store.outreach.frame(columns=HISTORY_COLUMNS)
         step("ranking actions")
         p = self._plan(
             day, features, history, one=False, reminders=_reminders(reminders), seed=seed
@@ -365,7 +366,11 @@ class Outreach:
         ids = self._ids(date, contact_ids, "proposed")
         moved = self.store.outreach.set_status(ids, "approved", _now(), only_from=["proposed"])
         if moved:
-            frame = self.store.outreach.frame(statuses=["approved"])
+            frame = self.store.outreach.frame(
+                statuses=["approved"],
+                columns=["contact_id", "decision_id", "customer_id", "created_at", "action",
+                         "propensity", "probabilities", "channel", "topic", "run_date"],
+            )  # fmt: skip
             frame = frame[frame["contact_id"].isin(set(moved))]
             log = self._decision_log()
             try:

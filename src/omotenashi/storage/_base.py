@@ -279,9 +279,13 @@ class ContactHistory(Protocol):
         ...
 
     def frame(
-        self, run_date: str | None = None, statuses: Sequence[str] | None = None
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Contacts (of a run date, of some statuses), in send order."""
+        """Contacts (of a run date, of some statuses; all columns or ``columns``), in send
+        order."""
         ...
 
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:

@@ -719,10 +719,19 @@ class SQLContactHistory:
         return dict(zip(CONTACT_COLUMNS, rows[0], strict=True))
 
     def frame(
-        self, run_date: str | None = None, statuses: Sequence[str] | None = None
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Contacts (of one run date, of some statuses) in ``CONTACT_COLUMNS``, in send order."""
+        """Contacts (of one run date, of some statuses) in ``CONTACT_COLUMNS`` (or only
+        ``columns`` of them), in send order."""
         import pandas as pd
+
+        wanted = list(columns or CONTACT_COLUMNS)
+        unknown = sorted(set(wanted) - set(CONTACT_COLUMNS))
+        if unknown:
+            raise DataError(f"columns: unknown contact column(s) {unknown}", field="columns")
 
         self._ensure()
         d = self._db.dialect
@@ -734,11 +743,11 @@ class SQLContactHistory:
             which, more = d.any_of("status", list(statuses))
             where.append(which)
             params.extend(more)
-        sql = f"SELECT {', '.join(CONTACT_COLUMNS)} FROM outreach_contacts"
+        sql = f"SELECT {', '.join(wanted)} FROM outreach_contacts"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._db.read(sql + " ORDER BY send_at, customer_id, contact_id", params)
-        return pd.DataFrame(rows, columns=list(CONTACT_COLUMNS))
+        return pd.DataFrame(rows, columns=wanted)
 
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         """Every contact row of a person (any of their customer ids)."""

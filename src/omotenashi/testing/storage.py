@@ -642,6 +642,10 @@ class StoreConformance(_OneStore):
         with pytest.raises(NotFound):
             out.record_outcome("nope", "converted", None, T0)
         assert len(out.frame(statuses=["sent", "approved"])) == 2
+        narrow = out.frame("2026-01-05", ["sent"], columns=["customer_id", "outcome"])
+        assert narrow.to_dict("records") == [{"customer_id": "c0", "outcome": "converted"}]
+        with pytest.raises(DataError, match="secret"):
+            out.frame(columns=["secret"])
 
     def test_contact_history_export_and_erase(self, store: Store) -> None:
         from omotenashi.storage import PersonKeys
