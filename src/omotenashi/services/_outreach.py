@@ -485,11 +485,11 @@ class Outreach:
     def record_file(self, path: str | os.PathLike[str]) -> dict[str, int]:
         """``record`` for each row of a CSV (``contact_id`` and ``status`` and/or ``outcome``,
         ``value``): what a mailing tool sends back. Every row is checked before any is stored."""
-
         frame = _read_csv(path, {"contact_id": str, "status": str, "outcome": str})
         if "contact_id" not in frame.columns:
             raise DataError(f"{path}: no contact_id column", field="contact_id")
         frame = frame.astype(object).where(frame.notna(), None)
+        seen: dict[str, tuple[str, str | None]] = {}
         for i, r in enumerate(frame.to_dict("records"), start=2):
             st, oc = r.get("status"), r.get("outcome")
             if st is not None and st not in ("sent", "failed"):
@@ -504,11 +504,29 @@ class Outreach:
             if st is None and oc is None:
                 raise DataError(f"{path}: line {i}: give a status or an outcome", field="status")
             try:
-                self.store.outreach.get(str(r["contact_id"]))
+                row = self.store.outreach.get(str(r["contact_id"]))
             except NotFound:
                 raise DataError(
                     f"{path}: line {i}: contact {r['contact_id']!r} not found", field="contact_id"
                 ) from None
+            now = seen.get(row["contact_id"], (row["status"], row["outcome"]))
+            if st is not None:
+                if now[0] not in ("approved", "sent", "failed"):
+                    raise DataError(f"{path}: line {i}: contact is {now[0]}", field="status")
+                now = (st, now[1])
+            if oc is not None:
+                if now[0] != "sent":
+                    raise DataError(
+                        f"{path}: line {i}: contact is {now[0]}: record it as sent first",
+                        field="outcome",
+                    )
+                if now[1] is not None:
+                    raise DataError(
+                        f"{path}: line {i}: contact already has an outcome ({now[1]})",
+                        field="outcome",
+                    )
+                now = (now[0], oc)
+            seen[row["contact_id"]] = now
         counts = {"sent": 0, "failed": 0, "outcomes": 0}
         for r in frame.to_dict("records"):
             value = r.get("value")
