@@ -640,8 +640,18 @@ class SQLContactHistory:
         )
 
     def _ensure(self) -> None:
-        """Create the table in a store made before it existed (once per handle)."""
+        """Create the table in a store made before it existed (once per handle). Looking is a
+        plain read, so a reader never waits for another process's write lock."""
         if self._ready:
+            return
+        if self._db.dialect.mark == "?":  # SQLite
+            found = self._db.read(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outreach_contacts'"
+            )
+        else:
+            found = self._db.read("SELECT to_regclass('outreach_contacts')")
+        if found and found[0][0] is not None:
+            self._ready = True
             return
         with self._db.transaction():
             for statement in CONTACT_DDL:
