@@ -407,7 +407,7 @@ def plan(
     policy = policy or ContactPolicy()
     actions = list(actions)
     n, k = len(features), len(actions)
-    index = features.index.astype(str)
+    index = pd.Index(np.asarray(features.index.astype(str), dtype=object), dtype=object)
     features = features.set_axis(index)
     today = int(np.datetime64(day, "D").astype(np.int64))
     hist = _live_history(history, day)
@@ -546,7 +546,7 @@ def _live_history(history: pd.DataFrame | None, day: dt.date) -> pd.DataFrame:
             {"day": np.int64}
         )
     h = history[history["status"].isin(LIVE_STATUSES)].copy()
-    h["customer_id"] = h["customer_id"].astype(str)
+    h["customer_id"] = np.asarray(h["customer_id"].astype(str), dtype=object)
     h["day"] = _days(h["run_date"])
     # the day's own proposals are what a new run of the day replaces
     today = int(np.datetime64(day, "D").astype(np.int64))
