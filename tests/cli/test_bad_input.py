@@ -53,6 +53,15 @@ BASE: dict[str, list[str]] = {
     "keys list": ["--db", "{db}"],
     "keys revoke": ["{key}", "--db", "{db}"],
     "merge": ["c1", "c2", "--db", "{db}"],
+    "nba": ["c1", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach actions": ["{actions}", "--db", "{db}"],
+    "outreach approve": ["--date", "2026-06-01", "--db", "{db}"],
+    "outreach export": ["--out", "{out}", "--date", "2026-06-01", "--db", "{db}"],
+    "outreach list": ["--db", "{db}"],
+    "outreach preview": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach record": ["--file", "{results}", "--db", "{db}"],
+    "outreach run": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach skip": ["--date", "2026-06-01", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
@@ -154,6 +163,13 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
+    ("nba", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("nba", ["c1", "--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach run", ["--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach list", ["--status", "lost", "--db", "{db}"], "lost"),
+    ("outreach record", ["nope-7", "--status", "sent", "--db", "{db}"], "nope-7"),
+    ("outreach record", ["--db", "{db}"], "contact"),
+    ("outreach approve", ["--db", "{db}"], "date"),
 ]  # fmt: skip
 
 
@@ -183,6 +199,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "clicks": "session,item,time\n"
         + "\n".join(f"s{s},i{(s + k) % 7},{s * 10 + k}" for s in range(30) for k in range(3)),
         "logs": "arm,clicked,p\n" + "\n".join(f"a{n % 3},{n % 2},0.3333" for n in range(60)),
+        "actions": '[{"id": "tip", "kind": "recommend", "channel": "email"}]',
+        "reminders": "customer_id,topic,rule,due,reason,priority\nc1,recall,r,2026-05-01,due,5",
+        "results": "contact_id,status\nno-such-contact,sent",
     }
     paths = {}
     for name, text in files.items():

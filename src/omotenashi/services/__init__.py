@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``. A server adds workspaces
-(one engine each, with live state) and API keys. See docs/architecture.md for the map of use
-cases to modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``, ``om.outreach``. A server
+adds workspaces (one engine each, with live state) and API keys. See docs/architecture.md for
+the map of use cases to modules.
 """
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         Checkpointer,
         EventWriter,
         SessionTracker,
+    )
+    from omotenashi.services._outreach import (
+        ACTIONS_FILE,
+        DECISION_POINT,
+        EXPORT_COLUMNS,
+        STATUSES,
+        Outreach,
+        read_reminders,
     )
     from omotenashi.services._presets import PRESETS
     from omotenashi.services._profiles import Profile, Profiles, TimelinePage
@@ -132,6 +140,12 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "ACTIONS_FILE": "_outreach",
+    "DECISION_POINT": "_outreach",
+    "EXPORT_COLUMNS": "_outreach",
+    "STATUSES": "_outreach",
+    "Outreach": "_outreach",
+    "read_reminders": "_outreach",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -245,11 +259,14 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ACTIONS_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
+    "DECISION_POINT",
     "DEFAULT_WORKSPACE",
     "EXPORT_FORMAT",
+    "EXPORT_COLUMNS",
     "FOLLOW_LIMIT",
     "POINTS_FILE",
     "PRESETS",
@@ -258,6 +275,7 @@ __all__ = [
     "SCOPES",
     "SESSION_MODEL",
     "SETTINGS_ENV",
+    "STATUSES",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",
@@ -280,6 +298,7 @@ __all__ = [
     "KeyInfo",
     "KeyStore",
     "ModelSet",
+    "Outreach",
     "PreparedEvents",
     "PolicySpec",
     "Profile",
@@ -326,6 +345,7 @@ __all__ = [
     "point",
     "points",
     "receipt_matches",
+    "read_reminders",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",

@@ -10,7 +10,8 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them all. API keys have a
+``store.outreach``, ``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them
+all. API keys have a
 store of their own (``open_key_store``). Every backend passes the battery in
 ``omotenashi.testing.storage``.
 """
@@ -27,6 +28,7 @@ from omotenashi.storage._base import (
     ArtefactStore,
     Catalog,
     Checkpointing,
+    ContactHistory,
     DecisionLogStore,
     DeferredSync,
     ErasureLog,
@@ -46,7 +48,7 @@ from omotenashi.storage._base import (
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
-from omotenashi.storage._schema import EVENT_COLUMNS
+from omotenashi.storage._schema import CONTACT_COLUMNS, EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -160,6 +162,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DECISION_COLUMNS",
     "DEFAULT_DB",
     "ENV_VAR",
@@ -167,6 +170,7 @@ __all__ = [
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
+    "ContactHistory",
     "DecisionLogStore",
     "DecisionRecord",
     "DeferredSync",

@@ -9,6 +9,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.imports     ImportLedger    what was imported, when
     store.reads       Reads           person reads (profile, timeline) and analytics frames
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
+    store.outreach    ContactHistory  the outreach queue: proposed, approved, sent contacts
     store.artefacts   ArtefactStore   the store's folder for models and reports
     store.erasures    ErasureLog      a record of each person erased (no personal data)
 
@@ -244,6 +245,10 @@ class ScoreStore(Protocol):
         """The customer's scores by name, plus ``computed_at`` of the newest (or {})."""
         ...
 
+    def frame(self, source: str) -> pd.DataFrame:
+        """Every customer's scores of ``source``: index ``customer_id``, a column per name."""
+        ...
+
 
 @runtime_checkable
 class ImportLedger(Protocol):
@@ -323,6 +328,49 @@ class DecisionLogStore(Protocol):
 
 
 @runtime_checkable
+class ContactHistory(Protocol):
+    """The outreach queue and contact history: rows in ``schema.CONTACT_COLUMNS``; a contact
+    is ``proposed`` by a run, then ``approved`` or ``skipped``, then ``sent`` (or ``failed``),
+    and may get an ``outcome`` (what the customer did next)."""
+
+    def replace_proposed(self, run_date: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Replace the ``proposed`` rows of ``run_date`` by ``rows``; returns how many."""
+        ...
+
+    def set_status(
+        self, contact_ids: Sequence[str], status: str, at: int, *, only_from: Sequence[str]
+    ) -> list[str]:
+        """Move contacts whose status is in ``only_from`` to ``status``; the ids moved."""
+        ...
+
+    def record_outcome(self, contact_id: str, outcome: str, value: float | None, at: int) -> None:
+        """Attach what the customer did next; NotFound for an unknown id."""
+        ...
+
+    def get(self, contact_id: str) -> dict[str, Any]:
+        """One contact; NotFound for an unknown id."""
+        ...
+
+    def frame(
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Contacts (of a run date, of some statuses; all columns or ``columns``), in send
+        order."""
+        ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows, by table name."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's rows; returns how many."""
+        ...
+
+
+@runtime_checkable
 class ArtefactStore(Protocol):
     """The store's folder for files that are not rows (models, reports, decision points).
 
@@ -392,6 +440,7 @@ class Store(Protocol):
     imports: ImportLedger
     reads: Reads
     decisions: DecisionLogStore
+    outreach: ContactHistory
     artefacts: ArtefactStore
     erasures: ErasureLog
 
@@ -448,6 +497,7 @@ __all__ = [
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
+    "ContactHistory",
     "DecisionLogStore",
     "DeferredSync",
     "ErasureLog",

@@ -24,7 +24,13 @@ from omotenashi.storage import _records as records
 from omotenashi.storage._base import FollowRow, PersonKeys
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord
-from omotenashi.storage._schema import EVENT_COLUMNS, RESOLVED_EVENTS, RFM_AGGREGATES
+from omotenashi.storage._schema import (
+    CONTACT_COLUMNS,
+    CONTACT_DDL,
+    EVENT_COLUMNS,
+    RESOLVED_EVENTS,
+    RFM_AGGREGATES,
+)
 
 if TYPE_CHECKING:  # frames load with the reads that make them
     import pandas as pd
@@ -491,6 +497,23 @@ class SQLScoreStore:
 
     _COLUMNS = ("customer_id", "name", "value", "source", "computed_at")
 
+    def frame(self, source: str) -> pd.DataFrame:
+        """Every customer's scores of one source: index ``customer_id``, one column per name."""
+        import pandas as pd
+
+        rows = self._db.read(
+            "SELECT customer_id, name, value FROM customer_scores "
+            f"WHERE source = {self._db.dialect.mark} ORDER BY customer_id, name",
+            (source,),
+        )
+        if not rows:
+            return pd.DataFrame(index=pd.Index([], name="customer_id", dtype=object))
+        long = pd.DataFrame(rows, columns=["customer_id", "name", "value"])
+        long["value"] = [json.loads(v) for v in long["value"]]
+        wide = long.pivot(index="customer_id", columns="name", values="value")
+        wide.columns.name = None
+        return wide
+
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
         rows = self._db.read(
@@ -781,3 +804,164 @@ class SQLDecisionLog(ABC):
             self._flush()
             rows = self._read(sql, (point,) if point is not None else ())
         return records.decisions_frame(rows)
+
+
+_CONTACT_TYPES = tuple(
+    FLOAT
+    if c in ("expected_value", "propensity", "outcome_value")
+    else INT
+    if c in ("send_at", "created_at", "updated_at", "outcome_at")
+    else TEXT
+    for c in CONTACT_COLUMNS
+)
+
+
+class SQLContactHistory:
+    """``ContactHistory``: the outreach queue and what became of each contact."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        self._ready = False
+        self._insert = insert_rows(
+            db.dialect, "outreach_contacts", CONTACT_COLUMNS, _CONTACT_TYPES, "contact_id"
+        )
+
+    def _ensure(self) -> None:
+        """Create the table in a store made before it existed (once per handle). Looking is a
+        plain read, so a reader never waits for another process's write lock."""
+        if self._ready:
+            return
+        if self._db.dialect.mark == "?":  # SQLite
+            found = self._db.read(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outreach_contacts'"
+            )
+        else:
+            found = self._db.read("SELECT to_regclass('outreach_contacts')")
+        if found and found[0][0] is not None:
+            self._ready = True
+            return
+        with self._db.transaction():
+            for statement in CONTACT_DDL:
+                self._db.execute(statement)
+        self._ready = True
+
+    def replace_proposed(self, run_date: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Replace the proposals of ``run_date`` (approved, skipped or sent rows stay) by
+        ``rows`` (dicts with ``CONTACT_COLUMNS``); returns how many were added."""
+        self._ensure()
+        m = self._db.dialect.mark
+        values = [tuple(r.get(c) for c in CONTACT_COLUMNS) for r in rows]
+        with self._db.transaction():
+            self._db.execute(
+                f"DELETE FROM outreach_contacts WHERE run_date = {m} AND status = 'proposed'",
+                (run_date,),
+            )
+            if values:
+                self._db.write_rows(self._insert, values, _CONTACT_TYPES)
+        return len(values)
+
+    def set_status(
+        self, contact_ids: Sequence[str], status: str, at: int, *, only_from: Sequence[str]
+    ) -> list[str]:
+        """Move the given contacts whose status is one of ``only_from`` to ``status``; returns
+        the ids that moved."""
+        self._ensure()
+        if not contact_ids:
+            return []
+        d = self._db.dialect
+        moved: list[str] = []
+        with self._db.transaction():
+            for start in range(0, len(contact_ids), 5000):
+                chunk = list(contact_ids[start : start + 5000])
+                which, params = d.any_of("contact_id", chunk)
+                froms, fparams = d.any_of("status", list(only_from))
+                found = self._db.read(
+                    f"SELECT contact_id FROM outreach_contacts WHERE {which} AND {froms}",
+                    (*params, *fparams),
+                )
+                ids = [r[0] for r in found]
+                if not ids:
+                    continue
+                which, params = d.any_of("contact_id", ids)
+                self._db.execute(
+                    f"UPDATE outreach_contacts SET status = {d.mark}, updated_at = {d.mark} "
+                    f"WHERE {which}",
+                    (status, at, *params),
+                )
+                moved.extend(ids)
+        return moved
+
+    def record_outcome(self, contact_id: str, outcome: str, value: float | None, at: int) -> None:
+        """What the customer did after a sent contact (NotFound for an unknown id)."""
+        self._ensure()
+        m = self._db.dialect.mark
+        with self._db.transaction():
+            self.get(contact_id)
+            self._db.execute(
+                f"UPDATE outreach_contacts SET outcome = {m}, outcome_value = {m}, "
+                f"outcome_at = {m}, updated_at = {m} WHERE contact_id = {m}",
+                (outcome, value, at, at, contact_id),
+            )
+
+    def get(self, contact_id: str) -> dict[str, Any]:
+        """One contact's row; NotFound for an unknown id."""
+        self._ensure()
+        rows = self._db.read(
+            f"SELECT {', '.join(CONTACT_COLUMNS)} FROM outreach_contacts "
+            f"WHERE contact_id = {self._db.dialect.mark}",
+            (contact_id,),
+        )
+        if not rows:
+            raise NotFound(f"contact {contact_id!r} not found")
+        return dict(zip(CONTACT_COLUMNS, rows[0], strict=True))
+
+    def frame(
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Contacts (of one run date, of some statuses) in ``CONTACT_COLUMNS`` (or only
+        ``columns`` of them), in send order."""
+        import pandas as pd
+
+        wanted = list(columns or CONTACT_COLUMNS)
+        unknown = sorted(set(wanted) - set(CONTACT_COLUMNS))
+        if unknown:
+            raise DataError(f"columns: unknown contact column(s) {unknown}", field="columns")
+
+        self._ensure()
+        d = self._db.dialect
+        where, params = [], []
+        if run_date is not None:
+            where.append(f"run_date = {d.mark}")
+            params.append(run_date)
+        if statuses:
+            which, more = d.any_of("status", list(statuses))
+            where.append(which)
+            params.extend(more)
+        sql = f"SELECT {', '.join(wanted)} FROM outreach_contacts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.read(sql + " ORDER BY send_at, customer_id, contact_id", params)
+        return pd.DataFrame(rows, columns=wanted)
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """Every contact row of a person (any of their customer ids)."""
+        self._ensure()
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        rows = self._db.read(
+            f"SELECT {', '.join(CONTACT_COLUMNS)} FROM outreach_contacts WHERE {which} "
+            "ORDER BY created_at, contact_id",
+            params,
+        )
+        return {"outreach_contacts": [dict(zip(CONTACT_COLUMNS, r, strict=True)) for r in rows]}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete every contact row of a person; returns how many went."""
+        self._ensure()
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        with self._db.transaction():
+            n = self._db.read(f"SELECT COUNT(*) FROM outreach_contacts WHERE {which}", params)
+            self._db.execute(f"DELETE FROM outreach_contacts WHERE {which}", params)
+        return int(n[0][0])

@@ -55,6 +55,7 @@ from omotenashi.storage import (
     EVENT_COLUMNS,
     ArtefactStore,
     Catalog,
+    ContactHistory,
     DecisionLogStore,
     DecisionRecord,
     ErasureLog,
@@ -286,6 +287,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.imports, ImportLedger)
         assert isinstance(store.reads, Reads)
         assert isinstance(store.decisions, DecisionLogStore)
+        assert isinstance(store.outreach, ContactHistory)
         assert isinstance(store.artefacts, ArtefactStore)
         assert isinstance(store.erasures, ErasureLog)
 
@@ -606,6 +608,81 @@ class StoreConformance(_OneStore):
         scores.replace("value", [("c2", "segment", "new")])
         assert set(scores.of("c1")) == {"risk", "computed_at"}  # value's c1 rows went
         assert scores.of("c2")["segment"] == "new"
+
+    def test_scores_frame(self, store: Store) -> None:
+        assert store.scores.frame("value").empty
+        store.scores.replace("value", [("c1", "clv", 12.5), ("c2", "clv", 3.0), ("c2", "p", 0.5)])
+        store.scores.replace("other", [("c3", "clv", 99.0)])
+        wide = store.scores.frame("value")
+        assert sorted(wide.index) == ["c1", "c2"] and sorted(wide.columns) == ["clv", "p"]
+        assert wide.loc["c1", "clv"] == 12.5 and wide.loc["c2", "p"] == 0.5
+        assert pd.isna(wide.loc["c1", "p"])
+
+    # -- outreach queue and contact history ------------------------------------------------
+    @staticmethod
+    def _contact(
+        cid: str, customer: str, run_date: str = "2026-01-05", **over: Any
+    ) -> dict[str, Any]:
+        row = {
+            "contact_id": cid, "run_date": run_date, "customer_id": customer, "action": "a",
+            "kind": "offer", "channel": "email", "topic": "t", "send_at": T0, "local_time":
+            "2026-01-05 10:00", "time_zone": "UTC", "message": "m", "reasons": "r",
+            "expected_value": 1.5, "propensity": 0.9, "probabilities": "{}", "rule": "",
+            "decision_id": f"d-{cid}", "status": "proposed", "created_at": T0, "updated_at": T0,
+            "outcome": None, "outcome_value": None, "outcome_at": None,
+        }  # fmt: skip
+        row.update(over)
+        return row
+
+    def test_contact_history(self, store: Store) -> None:
+        out = store.outreach
+        assert out.frame().empty
+        rows = [self._contact(f"k{i}", f"c{i % 2}", send_at=T0 + i) for i in range(3)]
+        assert out.replace_proposed("2026-01-05", rows) == 3
+        got = out.frame("2026-01-05")
+        assert list(got["contact_id"]) == ["k0", "k1", "k2"]
+        assert got["expected_value"].tolist() == [1.5] * 3 and got["outcome"].isna().all()
+        moved = out.set_status(["k0", "k1", "nope"], "approved", T0 + 5, only_from=["proposed"])
+        assert sorted(moved) == ["k0", "k1"]
+        assert sorted(out.frame(statuses=["approved"])["contact_id"]) == ["k0", "k1"]
+        assert out.set_status(["k0"], "skipped", T0, only_from=["proposed"]) == []  # not proposed
+        # a new run of the day replaces only what is still proposed
+        out.replace_proposed("2026-01-05", [self._contact("k9", "c9")])
+        assert sorted(out.frame("2026-01-05")["contact_id"]) == ["k0", "k1", "k9"]
+        out.set_status(["k0"], "sent", T0 + 9, only_from=["approved"])
+        out.record_outcome("k0", "converted", 25.0, T0 + DAY)
+        k0 = out.get("k0")
+        assert (k0["status"], k0["outcome"], k0["outcome_value"]) == ("sent", "converted", 25.0)
+        assert k0["updated_at"] == T0 + DAY
+        with pytest.raises(NotFound):
+            out.get("nope")
+        with pytest.raises(NotFound):
+            out.record_outcome("nope", "converted", None, T0)
+        assert len(out.frame(statuses=["sent", "approved"])) == 2
+        narrow = out.frame("2026-01-05", ["sent"], columns=["customer_id", "outcome"])
+        assert narrow.to_dict("records") == [{"customer_id": "c0", "outcome": "converted"}]
+        with pytest.raises(DataError, match="secret"):
+            out.frame(columns=["secret"])
+
+    def test_contact_history_export_and_erase(self, store: Store) -> None:
+        from omotenashi.storage import PersonKeys
+
+        out = store.outreach
+        out.replace_proposed("2026-01-05", [self._contact("a", "alice"), self._contact("b", "bob")])
+        out.replace_proposed("2026-01-06", [self._contact("a2", "alice-old", "2026-01-06")])
+        keys = PersonKeys("alice", ("alice", "alice-old"), ("dev",))
+        exported = out.export_person(keys)
+        assert sorted(r["contact_id"] for r in exported["outreach_contacts"]) == ["a", "a2"]
+        assert exported["outreach_contacts"][0]["customer_id"] in ("alice", "alice-old")
+        assert out.erase_person(keys) == 2
+        assert out.export_person(keys) == {"outreach_contacts": []}
+        assert list(out.frame()["contact_id"]) == ["b"]
+
+    def test_contact_history_rolls_back_with_its_transaction(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.outreach.replace_proposed("2026-01-05", [self._contact("x", "c")])
+            raise RuntimeError("abort")
+        assert store.outreach.frame().empty
 
     def test_import_ledger(self, store: Store) -> None:
         for i, source in enumerate(["b.csv", "a.csv"]):

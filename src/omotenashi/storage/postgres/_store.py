@@ -28,6 +28,7 @@ from omotenashi.storage._schema import (
 )
 from omotenashi.storage._sql import (
     SQLCatalog,
+    SQLContactHistory,
     SQLErasureLog,
     SQLEventCursor,
     SQLIdentityGraph,
@@ -291,6 +292,10 @@ class PostgresImportLedger(SQLImportLedger):
     """One row per finished import (``storage._sql``)."""
 
 
+class PostgresContactHistory(SQLContactHistory):
+    """The outreach queue and contact history (``storage._sql``)."""
+
+
 class PostgresReads(SQLReads):
     """Person reads (through the customer and anonymous indexes) and analytics frames
     (``storage._sql``)."""
@@ -325,6 +330,7 @@ class PostgresStore:
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
         self.erasures = SQLErasureLog(self._db)
+        self.outreach = PostgresContactHistory(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

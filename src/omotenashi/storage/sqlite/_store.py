@@ -29,7 +29,11 @@ from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
 from omotenashi.storage.sqlite._reads import SQLiteReads
-from omotenashi.storage.sqlite._scores import SQLiteImportLedger, SQLiteScoreStore
+from omotenashi.storage.sqlite._scores import (
+    SQLiteContactHistory,
+    SQLiteImportLedger,
+    SQLiteScoreStore,
+)
 from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
 
@@ -86,6 +90,7 @@ class SQLiteStore:
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
         self.erasures = SQLErasureLog(db)
+        self.outreach = SQLiteContactHistory(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
