@@ -14,10 +14,12 @@ from omotenashi.cli._apps import app, evaluate_app
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "_core",
+    "_rights",
     "_value",
     "_recommend",
     "_audit",
     "_decide",
+    "_outreach",
     "_compose",
     "_serve",
 )
@@ -42,10 +44,12 @@ _COMMANDS = {
         "timeline",
         "customers",
     ),
+    "_rights": ("export", "erase"),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
+    "_outreach": ("nba", "outreach"),
     "_compose": ("bundle", "plan", "message", "evaluate"),
     "_serve": ("serve", "keys"),
 }
