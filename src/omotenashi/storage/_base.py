@@ -10,6 +10,8 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.reads       Reads           person reads (profile, timeline) and analytics frames
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
     store.artefacts   ArtefactStore   the store's folder for models and reports
+    store.goals       GoalStore       goals customers hold (care)
+    store.concierge   AssignmentStore the named agent of each concierge customer
 
 Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
 implements small interfaces one at a time, and the conformance battery
@@ -273,6 +275,57 @@ class ArtefactStore(Protocol):
         ...
 
 
+@runtime_checkable
+class GoalStore(Protocol):
+    """Goals customers hold: one JSON definition per goal id."""
+
+    def put(self, goal_id: str, customer_id: str, definition: dict[str, Any], at: int) -> None:
+        """Insert or replace a goal."""
+        ...
+
+    def get(self, goal_id: str) -> dict[str, Any]:
+        """A goal's definition; NotFound for an unknown id."""
+        ...
+
+    def of(self, customer_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Goals of these customer ids (all when None), oldest first."""
+        ...
+
+    def delete(self, goal_id: str) -> bool: ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows by table (``goals``)."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's goals; how many rows went."""
+        ...
+
+
+@runtime_checkable
+class AssignmentStore(Protocol):
+    """The concierge agent of each customer, kept so the same agent is chosen next time."""
+
+    def assign(self, rows: list[tuple[str, str, str, int]]) -> int:
+        """Set ``(customer_id, agent, reason, assigned_at)`` rows; an unchanged agent keeps its
+        first ``assigned_at``. Returns how many changed."""
+        ...
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        """``customer_id -> {customer_id, agent, reason, assigned_at}``."""
+        ...
+
+    def release(self, customer_id: str) -> bool: ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows by table (``concierge_assignments``)."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's assignment; how many rows went."""
+        ...
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """A stored API key: its id, workspace, scopes and the SHA-256 of its secret."""
@@ -320,6 +373,8 @@ class Store(Protocol):
     reads: Reads
     decisions: DecisionLogStore
     artefacts: ArtefactStore
+    goals: GoalStore
+    concierge: AssignmentStore
 
     def close(self) -> None: ...
 
@@ -362,12 +417,14 @@ class Checkpointing(Protocol):
 
 __all__ = [
     "ArtefactStore",
+    "AssignmentStore",
     "Catalog",
     "Checkpointing",
     "DecisionLogStore",
     "DeferredSync",
     "EventLog",
     "FollowRow",
+    "GoalStore",
     "IdentityGraph",
     "ImportLedger",
     "KeyRecord",

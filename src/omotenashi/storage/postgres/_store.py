@@ -26,6 +26,7 @@ from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,
 )
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._sql import (
     SQLCatalog,
     SQLEventCursor,
@@ -318,6 +319,8 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
+        self.goals = SQLGoalStore(self._db)
+        self.concierge = SQLAssignmentStore(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

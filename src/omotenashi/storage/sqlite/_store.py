@@ -28,6 +28,7 @@ from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
 from omotenashi.storage.sqlite._reads import SQLiteReads
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage.sqlite._scores import SQLiteImportLedger, SQLiteScoreStore
 from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
@@ -81,6 +82,8 @@ class SQLiteStore:
         self.scores = SQLiteScoreStore(db)
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
+        self.goals = SQLGoalStore(db)
+        self.concierge = SQLAssignmentStore(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
