@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         parse_bands,
         parse_limits,
     )
+    from omotenashi.services._care import Care
+    from omotenashi.services._concierge import Concierge, parse_agents
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -121,6 +123,9 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "Care": "_care",
+    "Concierge": "_concierge",
+    "parse_agents": "_concierge",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -242,7 +247,9 @@ __all__ = [
     "AnswerCache",
     "Audit",
     "AuditReport",
+    "Care",
     "Checkpointer",
+    "Concierge",
     "CreatedKey",
     "DecisionPoint",
     "DecisionState",
@@ -295,6 +302,7 @@ __all__ = [
     "make_rules",
     "models_stamp",
     "parse_bands",
+    "parse_agents",
     "parse_limits",
     "parse_weights",
     "point",

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._care import Care
+    from omotenashi.services._concierge import Concierge
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -102,6 +104,20 @@ class Omotenashi:
         from omotenashi.services import Audit
 
         return Audit(self)
+
+    @cached_property
+    def care(self) -> Care:
+        """Clinic recalls and customer goals (reminder rows for the outreach queue)."""
+        from omotenashi.services import Care
+
+        return Care(self)
+
+    @cached_property
+    def concierge(self) -> Concierge:
+        """Named-person care: selection, agents with continuity, briefs, contact KPIs."""
+        from omotenashi.services import Concierge
+
+        return Concierge(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
