@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,9 @@ class Goal:
             ("escalate_after", self.escalate_after),
         ):
             if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-                raise DataError(f"goal {label} must be a whole number >= 1, got {number!r}", field=label)
+                raise DataError(
+                    f"goal {label} must be a whole number >= 1, got {number!r}", field=label
+                )
         if self.filter:
             parse_rule(self.filter)  # refused early, with the rule parser's message
 
@@ -74,7 +76,9 @@ class Goal:
         try:
             start = date.fromisoformat(str(data["start"])[:10])
         except (KeyError, ValueError) as exc:
-            raise DataError(f"goal start {data.get('start')!r} is not a date", field="start") from exc
+            raise DataError(
+                f"goal start {data.get('start')!r} is not a date", field="start"
+            ) from exc
         return cls(
             goal_id=str(data["goal_id"]),
             customer_id=str(data["customer_id"]),
@@ -189,7 +193,9 @@ def goal_status(goal: Goal, events: pd.DataFrame, as_of: Any) -> GoalStatus:
     events = events[events["timestamp"] <= now]
     start = pd.Timestamp(goal.start, tz="UTC")
     if day < start:
-        raise DataError(f"as_of {day.date()} is before the goal's start {goal.start}", field="as_of")
+        raise DataError(
+            f"as_of {day.date()} is before the goal's start {goal.start}", field="as_of"
+        )
     period = pd.Timedelta(days=goal.period_days)
     acts = matching(goal, events)
     acts = acts[acts["timestamp"] >= start]
@@ -265,7 +271,7 @@ def goal_reminder(status: GoalStatus) -> dict[str, Any] | None:
     else:
         rule = "goal.lapsed" if status.lapsed else "goal.behind"
         priority = (2.0 if status.lapsed else 1.0) + status.remaining / max(goal.target, 1) / 2
-        due = (status.nudge_at or datetime.now(timezone.utc)).date()
+        due = (status.nudge_at or datetime.now(UTC)).date()
     timing = status.timing
     when = (
         f"sent {timing.delay_hours:g} h before their usual hour {timing.hour}:00 (learnt from "

@@ -259,7 +259,9 @@ class _Context:
     """What every rule reads, prepared once: events up to ``as_of`` and the living patients."""
 
     def __init__(self, events: pd.DataFrame, patients: pd.DataFrame, as_of: pd.Timestamp) -> None:
-        missing = [c for c in ("person_id", "type", "item_id", "timestamp", "context") if c not in events]
+        missing = [
+            c for c in ("person_id", "type", "item_id", "timestamp", "context") if c not in events
+        ]
         if missing:
             raise DataError(f"events lack column(s) {', '.join(missing)}", field="events")
         if "customer_id" not in patients or "birthdate" not in patients:
@@ -270,7 +272,9 @@ class _Context:
         if "deathdate" in alive:
             death = pd.to_datetime(alive["deathdate"], errors="coerce")
             alive = alive[death.isna() | (death > as_of.tz_localize(None))]
-        alive = alive[pd.to_datetime(alive["birthdate"], errors="coerce") <= as_of.tz_localize(None)]
+        alive = alive[
+            pd.to_datetime(alive["birthdate"], errors="coerce") <= as_of.tz_localize(None)
+        ]
         self.patients = alive.set_index("customer_id")
         self.age = _ages(alive, as_of).set_axis(alive["customer_id"])
         visits = self.events[self.events["type"] == "visit"]
@@ -311,7 +315,14 @@ def _immunization(rule: ImmunizationRule, cx: _Context) -> list[tuple[str, date,
             if done is not None and done >= eligible_from:
                 continue
             due = eligible_from.date()
-            out.append((person, due, None, f"one dose from age {rule.min_age:g} (reached {due}); none given since"))
+            out.append(
+                (
+                    person,
+                    due,
+                    None,
+                    f"one dose from age {rule.min_age:g} (reached {due}); none given since",
+                )
+            )
             continue
         if done is not None:
             due = (done + pd.Timedelta(days=rule.every_days)).date()
@@ -335,7 +346,9 @@ def _open_conditions(cx: _Context, codes: Sequence[str]) -> pd.Series:
 
 def _monitoring(rule: MonitoringRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
     onset = _open_conditions(cx, rule.conditions)
-    tests = cx.events[(cx.events["type"] == rule.evidence_type) & cx.events["item_id"].isin(rule.evidence)]
+    tests = cx.events[
+        (cx.events["type"] == rule.evidence_type) & cx.events["item_id"].isin(rule.evidence)
+    ]
     last = cx.last(tests)
     out = []
     for person, started in onset.items():
@@ -349,7 +362,11 @@ def _monitoring(rule: MonitoringRule, cx: _Context) -> list[tuple[str, date, dat
 
 
 def _follow_up(rule: FollowUpRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
-    ev = cx.visits if rule.trigger_type == "visit" else cx.events[cx.events["type"] == rule.trigger_type]
+    ev = (
+        cx.visits
+        if rule.trigger_type == "visit"
+        else cx.events[cx.events["type"] == rule.trigger_type]
+    )
     if rule.trigger_classes:
         ev = ev[ev["visit_class"].isin(rule.trigger_classes)]
     if rule.trigger_items:
@@ -365,7 +382,9 @@ def _follow_up(rule: FollowUpRule, cx: _Context) -> list[tuple[str, date, date |
             continue
         due = (when + pd.Timedelta(days=rule.within_days)).date()
         what = "hospital stay" if rule.trigger_type == "visit" else rule.trigger_type
-        reason = f"{what} on {when.date()}, no follow-up visit since; within {rule.within_days} days"
+        reason = (
+            f"{what} on {when.date()}, no follow-up visit since; within {rule.within_days} days"
+        )
         out.append((person, due, when.date(), reason))
     return out
 
@@ -386,8 +405,14 @@ def _care_plan(rule: CarePlanRule, cx: _Context) -> list[tuple[str, date, date |
         since = start if visit is None or visit < start else visit
         due = (since + pd.Timedelta(days=every)).date()
         about = f" for {reason_text}" if reason_text else ""
-        last_text = f"last visit {visit.date()}" if visit is not None and visit >= start else "no visit since"
-        reason = f"care plan {item}{about} open since {start.date()}; {last_text}; every {every} days"
+        last_text = (
+            f"last visit {visit.date()}"
+            if visit is not None and visit >= start
+            else "no visit since"
+        )
+        reason = (
+            f"care plan {item}{about} open since {start.date()}; {last_text}; every {every} days"
+        )
         if person not in best or due < best[person][0]:
             best[person] = (due, None if visit is None else visit.date(), reason)
     return [(p, d, last, r) for p, (d, last, r) in best.items()]
@@ -447,8 +472,10 @@ def clinic_recalls(
             overdue = (day.date() - due).days
             r = risk.get(person)
             r = None if r is None or np.isnan(r) else round(float(r), 4)
-            status = f"overdue by {overdue} days" if overdue > 0 else (
-                "due today" if overdue == 0 else f"due in {-overdue} days"
+            status = (
+                f"overdue by {overdue} days"
+                if overdue > 0
+                else ("due today" if overdue == 0 else f"due in {-overdue} days")
             )
             found.append(
                 Recall(

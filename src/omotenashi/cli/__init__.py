@@ -12,7 +12,7 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve")
+_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_care", "_serve")
 
 #: The top-level commands and groups each module registers, so that a command line loads (and
 #: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
@@ -38,6 +38,7 @@ _COMMANDS = {
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
+    "_care": ("recalls", "goals", "concierge"),
     "_serve": ("serve", "keys"),
 }
 

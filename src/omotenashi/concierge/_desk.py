@@ -133,7 +133,9 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
         return '<p class="muted">none</p>'
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '') or ''))}</td>" for c in columns) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{html.escape(str(r.get(c, '') or ''))}</td>" for c in columns)
+        + "</tr>"
         for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -146,9 +148,9 @@ def brief_html(brief: Mapping[str, Any]) -> str:
     title = html.escape(str(brief["customer_id"]))
     agent = html.escape(str(brief.get("agent") or "not assigned"))
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Brief {title}</title><style>{_CSS}</style></head><body>"
-        f"<h1>Customer {title}</h1><p class=\"muted\">agent: {agent} · as of "
+        f'<h1>Customer {title}</h1><p class="muted">agent: {agent} · as of '
         f"{html.escape(str(brief.get('as_of', '')))}</p>"
         f"<h2>Profile</h2>{_list(facts)}"
         f"<h2>Why a named person</h2>{_list(brief.get('reasons', []))}"

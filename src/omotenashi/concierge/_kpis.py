@@ -44,7 +44,9 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float 
     return round(centre - half, 4), round(centre + half, 4)
 
 
-def _bootstrap(groups: list[np.ndarray], statistic: Any, seed: int) -> tuple[float | None, float | None]:
+def _bootstrap(
+    groups: list[np.ndarray], statistic: Any, seed: int
+) -> tuple[float | None, float | None]:
     if not groups:
         return None, None
     rng = np.random.default_rng(seed)
@@ -76,7 +78,9 @@ def contact_table(events: pd.DataFrame, repeat_days: int = 7) -> pd.DataFrame:
             "timestamp": contacts["timestamp"].to_numpy(),
             "channel": contacts["channel"].to_numpy(),
             "outcome": _context(contacts, "outcome").to_numpy(),
-            "handle_seconds": pd.to_numeric(_context(contacts, "handle_seconds"), errors="coerce").to_numpy(),
+            "handle_seconds": pd.to_numeric(
+                _context(contacts, "handle_seconds"), errors="coerce"
+            ).to_numpy(),
         }
     )
     table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True)
@@ -94,19 +98,34 @@ def _answers(events: pd.DataFrame, kind: str) -> pd.DataFrame:
     return surveys[["person_id", "timestamp", "rating"]].dropna(subset=["rating"])
 
 
-def kpis(contacts: pd.DataFrame, surveys: Mapping[str, pd.DataFrame], seed: int = 0) -> dict[str, Any]:
+def kpis(
+    contacts: pd.DataFrame, surveys: Mapping[str, pd.DataFrame], seed: int = 0
+) -> dict[str, Any]:
     """The KPIs of a set of contacts (from :func:`contact_table`) and survey answers
     (``{"csat": frame, "nps": frame}`` with ``person_id, rating``), each with its interval."""
     settled = contacts[contacts["settled"]]
-    out: dict[str, Any] = {"contacts": len(contacts), "customers": int(contacts["person_id"].nunique())}
+    out: dict[str, Any] = {
+        "contacts": len(contacts),
+        "customers": int(contacts["person_id"].nunique()),
+    }
     n = len(settled)
     fcr = int(settled["fcr"].sum())
     repeats = int(settled["repeated"].sum())
-    out["fcr"] = {"value": round(fcr / n, 4) if n else None, "n": n, "ci": wilson(fcr, n), "method": "wilson"}
-    out["repeat_rate"] = {
-        "value": round(repeats / n, 4) if n else None, "n": n, "ci": wilson(repeats, n), "method": "wilson"
+    out["fcr"] = {
+        "value": round(fcr / n, 4) if n else None,
+        "n": n,
+        "ci": wilson(fcr, n),
+        "method": "wilson",
     }
-    per_person = [g["handle_seconds"].to_numpy(dtype=float) for _, g in contacts.groupby("person_id")]
+    out["repeat_rate"] = {
+        "value": round(repeats / n, 4) if n else None,
+        "n": n,
+        "ci": wilson(repeats, n),
+        "method": "wilson",
+    }
+    per_person = [
+        g["handle_seconds"].to_numpy(dtype=float) for _, g in contacts.groupby("person_id")
+    ]
     counts = [np.array([len(g)]) for g in per_person]
     out["contacts_per_customer"] = {
         "value": round(len(contacts) / out["customers"], 4) if out["customers"] else None,
@@ -136,7 +155,9 @@ def kpis(contacts: pd.DataFrame, surveys: Mapping[str, pd.DataFrame], seed: int 
         "ci": wilson(satisfied, len(ratings)),
         "method": "wilson",
     }
-    nps = pd.to_numeric(surveys.get("nps", pd.DataFrame(columns=["rating"]))["rating"], errors="coerce").dropna()
+    nps = pd.to_numeric(
+        surveys.get("nps", pd.DataFrame(columns=["rating"]))["rating"], errors="coerce"
+    ).dropna()
 
     def score(gs: list[np.ndarray]) -> float:
         values = np.concatenate(gs)
@@ -179,9 +200,13 @@ def kpis_around_assignment(
             keep_contacts.append(mine[(mine["timestamp"] >= low) & (mine["timestamp"] < high)])
             for kind, frame in answers.items():
                 theirs = frame[frame["person_id"] == person]
-                keep_answers[kind].append(theirs[(theirs["timestamp"] >= low) & (theirs["timestamp"] < high)])
+                keep_answers[kind].append(
+                    theirs[(theirs["timestamp"] >= low) & (theirs["timestamp"] < high)]
+                )
         contacts = pd.concat(keep_contacts) if keep_contacts else table.iloc[0:0]
-        surveys = {k: (pd.concat(v) if v else answers[k].iloc[0:0]) for k, v in keep_answers.items()}
+        surveys = {
+            k: (pd.concat(v) if v else answers[k].iloc[0:0]) for k, v in keep_answers.items()
+        }
         result[side] = kpis(contacts, surveys, seed)
     result["assigned_customers"] = len(assigned_at)
     return result

@@ -55,7 +55,9 @@ class Care:
         trained on the year before ``as_of``); {} when the data cannot train it."""
         from omotenashi.value import LapseRisk, transactions_from_events
 
-        visits = transactions_from_events(events[events["type"] == "visit"], "visit", types=["visit"])
+        visits = transactions_from_events(
+            events[events["type"] == "visit"], "visit", types=["visit"]
+        )
         visits = visits[visits["timestamp"].dt.date <= as_of]
         if visits.empty:
             return {}

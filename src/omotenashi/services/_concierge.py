@@ -39,6 +39,20 @@ class Concierge:
     def __init__(self, om: Omotenashi) -> None:
         self._om = om
 
+    @staticmethod
+    def parse_selection(texts: Sequence[str] | None) -> dict[str, str]:
+        """``NAME: RULE`` texts as selection rules (checked); the default set when empty."""
+        from omotenashi.concierge import parse_selection
+
+        return parse_selection(texts)
+
+    @staticmethod
+    def render_html(brief: Mapping[str, Any]) -> str:
+        """A brief as a printable HTML page."""
+        from omotenashi.concierge import brief_html
+
+        return brief_html(brief)
+
     def features(self, as_of: Any = None) -> pd.DataFrame:
         """One row per known customer: ``monetary`` (spend on purchases and billed visits),
         ``frequency`` (distinct orders/visits), ``recency_days``, ``lapse_risk``,
@@ -71,23 +85,31 @@ class Concierge:
         frame["open_recalls"] = counts.reindex(people).fillna(0).astype(int)
         contacts = contact_table(events)
         recent = contacts[contacts["timestamp"] >= end - pd.Timedelta(days=RECENT_DAYS)]
-        frame["contacts_90d"] = recent.groupby("person_id").size().reindex(people).fillna(0).astype(int)
+        frame["contacts_90d"] = (
+            recent.groupby("person_id").size().reindex(people).fillna(0).astype(int)
+        )
         frame["repeat_contacts_90d"] = (
             recent.groupby("person_id")["repeated"].sum().reindex(people).fillna(0).astype(int)
         )
         surveys = events[events["type"] == "survey"]
         is_csat = surveys["context"].map(lambda c: isinstance(c, dict) and c.get("kind") == "csat")
         csat = surveys[is_csat.astype(bool).to_numpy()]
-        frame["last_csat"] = csat.groupby("person_id")["rating"].last().reindex(people).astype(float)
+        frame["last_csat"] = (
+            csat.groupby("person_id")["rating"].last().reindex(people).astype(float)
+        )
         frame = frame.reset_index()
         if len(patients):
-            extra = patients.drop(columns=[c for c in patients.columns if c in frame.columns and c != "customer_id"])
+            extra = patients.drop(
+                columns=[c for c in patients.columns if c in frame.columns and c != "customer_id"]
+            )
             frame = frame.merge(extra, on="customer_id", how="left")
         if "deceased" in frame:  # nobody calls the dead
             frame = frame[~frame["deceased"].fillna(False).astype(bool)].reset_index(drop=True)
         return frame
 
-    def select(self, rules: Mapping[str, str] | None = None, as_of: Any = None) -> list[dict[str, Any]]:
+    def select(
+        self, rules: Mapping[str, str] | None = None, as_of: Any = None
+    ) -> list[dict[str, Any]]:
         """Customers who need a named person, most in need first, with the rules they meet."""
         from omotenashi.concierge import DEFAULT_SELECTION, select
 
@@ -165,7 +187,9 @@ class Concierge:
         rows = []
         for e in mine.tail(recent).iloc[::-1].itertuples(index=False):
             context = e.context if isinstance(e.context, dict) else {}
-            detail = context.get("outcome") or context.get("description") or context.get("kind") or ""
+            detail = (
+                context.get("outcome") or context.get("description") or context.get("kind") or ""
+            )
             rows.append(
                 {
                     "time": e.timestamp.isoformat(),
@@ -177,7 +201,9 @@ class Concierge:
             )
         points = self._talking_points(mine, needs, day)
         assignment = self._om.store.concierge.all().get(person)
-        actions = [f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]]
+        actions = [
+            f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]
+        ]
         nba = getattr(self._om, "nba", None)
         if nba is not None and hasattr(nba, "for_customer"):
             try:
@@ -206,7 +232,9 @@ class Concierge:
         overdue = [n for n in needs if n.get("overdue_days", 0) and n["overdue_days"] > 0]
         if overdue:
             worst = max(overdue, key=lambda n: n["overdue_days"])
-            points.append(f"{len(overdue)} overdue item(s); longest: {worst['rule']} ({worst['overdue_days']} days)")
+            points.append(
+                f"{len(overdue)} overdue item(s); longest: {worst['rule']} ({worst['overdue_days']} days)"
+            )
         contacts = contact_table(events)
         if len(contacts):
             last = contacts.iloc[-1]
@@ -224,7 +252,9 @@ class Concierge:
         if not len(events):
             points.append("no events on record")
         else:
-            points.append(f"last activity {(day - events['timestamp'].max().date()).days} days before {day}")
+            points.append(
+                f"last activity {(day - events['timestamp'].max().date()).days} days before {day}"
+            )
         return points
 
     def brief_html(self, customer_id: str, as_of: Any = None) -> str:

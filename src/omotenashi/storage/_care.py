@@ -120,7 +120,9 @@ class SQLAssignmentStore(_CareTables):
                 )
                 if found and found[0][0] == agent:
                     continue
-                self._db.execute(f"DELETE FROM concierge_assignments WHERE customer_id = {m}", (customer,))
+                self._db.execute(
+                    f"DELETE FROM concierge_assignments WHERE customer_id = {m}", (customer,)
+                )
                 self._db.execute(
                     f"INSERT INTO concierge_assignments ({', '.join(self._COLUMNS)}) "
                     f"VALUES ({m}, {m}, {m}, {m})",
@@ -157,7 +159,9 @@ class SQLAssignmentStore(_CareTables):
         self._ensure()
         condition, params = self._ids(keys)
         with self._db.transaction():
-            cursor = self._db.execute(f"DELETE FROM concierge_assignments WHERE {condition}", params)
+            cursor = self._db.execute(
+                f"DELETE FROM concierge_assignments WHERE {condition}", params
+            )
         return max(cursor.rowcount, 0)
 
 

@@ -628,7 +628,10 @@ class StoreConformance(_OneStore):
         assert desk.all()["c1"]["assigned_at"] == T0
         assert desk.assign([("c1", "cy", "high risk", T0 + 9)]) == 1
         assert desk.all()["c1"] == {
-            "customer_id": "c1", "agent": "cy", "reason": "high risk", "assigned_at": T0 + 9
+            "customer_id": "c1",
+            "agent": "cy",
+            "reason": "high risk",
+            "assigned_at": T0 + 9,
         }
         with pytest.raises(RuntimeError), store.transaction():
             desk.assign([("c3", "ann", "x", T0)])

@@ -22,11 +22,11 @@ import pyarrow.csv as pacsv
 
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,
 )
-from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._sql import (
     SQLCatalog,
     SQLEventCursor,

@@ -20,6 +20,7 @@ from pathlib import Path
 from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
@@ -28,7 +29,6 @@ from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
 from omotenashi.storage.sqlite._reads import SQLiteReads
-from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage.sqlite._scores import SQLiteImportLedger, SQLiteScoreStore
 from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
