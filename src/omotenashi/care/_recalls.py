@@ -404,7 +404,7 @@ def _care_plan(rule: CarePlanRule, cx: _Context) -> list[tuple[str, date, date |
         visit = last_visit.get(person)
         since = start if visit is None or visit < start else visit
         due = (since + pd.Timedelta(days=every)).date()
-        about = f" for {reason_text}" if reason_text else ""
+        about = f" for {reason_text}" if isinstance(reason_text, str) and reason_text else ""
         last_text = (
             f"last visit {visit.date()}"
             if visit is not None and visit >= start

@@ -232,15 +232,14 @@ class Concierge:
         overdue = [n for n in needs if n.get("overdue_days", 0) and n["overdue_days"] > 0]
         if overdue:
             worst = max(overdue, key=lambda n: n["overdue_days"])
-            points.append(
-                f"{len(overdue)} overdue item(s); longest: {worst['rule']} ({worst['overdue_days']} days)"
-            )
+            days = worst["overdue_days"]
+            points.append(f"{len(overdue)} overdue item(s); longest: {worst['rule']} ({days} days)")
         contacts = contact_table(events)
         if len(contacts):
             last = contacts.iloc[-1]
-            points.append(
-                f"last contact {last['timestamp'].date()} by {last['channel']}: {last['outcome'] or 'no outcome'}"
-            )
+            outcome = last["outcome"] or "no outcome"
+            when = last["timestamp"].date()
+            points.append(f"last contact {when} by {last['channel']}: {outcome}")
             repeats = int(contacts["repeated"].sum())
             if repeats:
                 points.append(f"{repeats} contact(s) were followed by another within 7 days")

@@ -32,7 +32,8 @@ system, and a patient file full of direct identifiers that must not reach a mark
 
 Care plans are events too (a plan's start, its stop in the context): clinic recalls must know
 which plans are still open. The other files of the export (allergies, devices, imaging,
-supplies, claims, payers, providers, organizations) are not imported. Pass the export folder or any CSV file in it.
+supplies, claims, payers, providers, organizations) are not imported. Pass the export folder
+or any CSV file in it.
 """
 
 from __future__ import annotations
