@@ -29,6 +29,9 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
     "audit": ["--db", "{db}"],
+    "concierge assign": ["--agent", "ann=2", "--dry-run", "--db", "{db}"],
+    "concierge brief": ["c1", "--db", "{db}"],
+    "concierge kpis": ["--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
     "decide train": ["--logs", "{logs}", "--out", "{out}", *LOG_MAPS],
@@ -42,6 +45,9 @@ BASE: dict[str, list[str]] = {
         "--data", "{ratings}", "--map", "user=user,item=item,rating=rating,time=time",
         "--no-peers",
     ],
+    "goals add": ["c1", "--name", "walks", "--type", "purchase", "--db", "{db}"],
+    "goals reminders": ["--db", "{db}"],
+    "goals status": ["--db", "{db}"],
     "identify": ["c1", "--anonymous", "device-8", "--db", "{db}"],
     "import": ["{events}", "--map", MAP, "--db", "{db}"],
     "import-customers": ["{people}", "--map", "customer=id", "--db", "{db}"],
@@ -53,6 +59,7 @@ BASE: dict[str, list[str]] = {
     "merge": ["c1", "c2", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
+    "recalls": ["--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
     "segments": ["-t", "{tx}", "--map", TX_MAP, "--kmeans", "0"],
     "serve": ["--no-train-on-start"],
@@ -83,7 +90,7 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots"}
+OUTPUTS = {"out", "rejects", "plots", "html"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
@@ -148,6 +155,14 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
+    ("recalls", ["--as-of", "someday", "--db", "{db}"], "someday"),
+    ("goals add", ["c1", "--name", "w", "--type", "purchase", "--filter", "__import__('os')",
+                   "--db", "{db}"], "__import__"),
+    ("goals add", ["c1", "--name", "w", "--type", "purchase", "--target", "0", "--db", "{db}"],
+     "target"),
+    ("concierge assign", ["--agent", "ann", "--db", "{db}"], "ann"),
+    ("concierge assign", ["--agent", "ann=1", "--rule", "x: nope > 1", "--db", "{db}"], "nope"),
+    ("concierge brief", ["nobody-42", "--db", "{db}"], "nobody-42"),
 ]  # fmt: skip
 
 
@@ -191,6 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     db = folder / "store.db"
     with Omotenashi(str(db)) as om:
         om.import_events(paths["events"], mapping=MAP)
+        om.upsert_customers([{"customer_id": "c1", "attributes": {"birthdate": "1980-05-01"}}])
         om.training.train("itemknn", session_model=False)
     paths["db"] = str(db)
     paths["demo"] = str(folder / "demo.db")
