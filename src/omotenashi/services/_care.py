@@ -77,6 +77,11 @@ class Care:
 
         events = self._events()
         day = _day(as_of, self.last_day(events) if not events.empty else date.today())
+        person = None
+        if customer_id is not None:
+            person = self._om.identities.person(customer_id)
+            if person is None:
+                raise NotFound(f"unknown customer {customer_id!r}")
         patients = self._om.store.catalog.customers_frame()
         if "birthdate" not in patients:
             raise DataError(
@@ -84,8 +89,7 @@ class Care:
                 "or customers with birthdate)",
                 field="birthdate",
             )
-        if customer_id is not None:
-            person = self._om.identities.person(customer_id)
+        if person is not None:
             events = events[events["person_id"] == person]
             patients = patients[patients["customer_id"] == person]
         risk = self.lapse_risk(self._events() if customer_id else events, day)
@@ -109,7 +113,8 @@ class Care:
         """Store a goal (validated first) and return it."""
         from omotenashi.care import Goal
 
-        person = self._om.identities.person(customer_id)
+        # a goal may come before the customer's first event
+        person = self._om.identities.person(customer_id) or customer_id.strip()
         goal = Goal(
             goal_id=goal_id or uuid.uuid4().hex[:12],
             customer_id=person,
@@ -127,7 +132,8 @@ class Care:
     def goals(self, customer_id: str | None = None) -> list[dict[str, Any]]:
         if customer_id is None:
             return self._om.store.goals.of()
-        return self._om.store.goals.of([self._om.identities.person(customer_id)])
+        person = self._om.identities.person(customer_id) or customer_id.strip()
+        return self._om.store.goals.of([person])
 
     def remove_goal(self, goal_id: str) -> None:
         if not self._om.store.goals.delete(goal_id):
