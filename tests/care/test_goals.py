@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -88,10 +88,10 @@ def test_nudge_timing_learnt_from_response_times() -> None:
     # at 05:00 the next 12:00 is today: send 4 h before, at 08:00
     now = pd.Timestamp("2025-04-10T05:00Z")
     deadline = pd.Timestamp("2025-04-20", tz="UTC")
-    assert nudge_time(timing, now, deadline) == datetime(2025, 4, 10, 8, tzinfo=timezone.utc)
+    assert nudge_time(timing, now, deadline) == datetime(2025, 4, 10, 8, tzinfo=UTC)
     # at 09:00 it is too late for today: tomorrow 08:00
     later = pd.Timestamp("2025-04-10T09:00Z")
-    assert nudge_time(timing, later, deadline) == datetime(2025, 4, 11, 8, tzinfo=timezone.utc)
+    assert nudge_time(timing, later, deadline) == datetime(2025, 4, 11, 8, tzinfo=UTC)
 
 
 def test_filters_use_the_safe_rule_language() -> None:
