@@ -68,14 +68,21 @@ class Care:
         return model.predict_proba(visits, as_of).to_dict()
 
     def recalls(
-        self, as_of: Any = None, *, lead_days: int = 30, customer_id: str | None = None
+        self,
+        as_of: Any = None,
+        *,
+        lead_days: int = 30,
+        customer_id: str | None = None,
+        events: pd.DataFrame | None = None,
+        lapse_risk: dict[str, float] | None = None,
     ) -> list[dict[str, Any]]:
         """Recalls due by ``as_of + lead_days`` (default ``as_of``: the newest event's day),
         highest priority first; each a reminder row with ``last_done``, ``overdue_days`` and
-        ``lapse_risk``."""
+        ``lapse_risk``. ``events`` (the store's, already read) and ``lapse_risk`` spare a use
+        case that has them a second read or fit."""
         from omotenashi.care import clinic_recalls
 
-        events = self._events()
+        events = self._events() if events is None else events
         day = _day(as_of, self.last_day(events) if not events.empty else date.today())
         person = None
         if customer_id is not None:
@@ -89,10 +96,10 @@ class Care:
                 "or customers with birthdate)",
                 field="birthdate",
             )
+        risk = self.lapse_risk(events, day) if lapse_risk is None else lapse_risk
         if person is not None:
             events = events[events["person_id"] == person]
             patients = patients[patients["customer_id"] == person]
-        risk = self.lapse_risk(self._events() if customer_id else events, day)
         found = clinic_recalls(events, patients, day, lead_days=lead_days, lapse_risk=risk)
         return [r.as_dict() for r in found]
 
@@ -140,7 +147,10 @@ class Care:
             raise NotFound(f"no goal {goal_id!r}")
 
     def goal_statuses(
-        self, as_of: Any = None, customer_id: str | None = None
+        self,
+        as_of: Any = None,
+        customer_id: str | None = None,
+        events: pd.DataFrame | None = None,
     ) -> list[dict[str, Any]]:
         """Each goal's status on ``as_of`` (default today) with its reminder (or None)."""
         from omotenashi.care import Goal, goal_reminder, goal_status
@@ -148,7 +158,7 @@ class Care:
         stored = self.goals(customer_id)
         if not stored:
             return []
-        events = self._events()
+        events = self._events() if events is None else events
         day = _day(as_of, date.today())
         out = []
         for data in stored:
@@ -164,8 +174,10 @@ class Care:
         """Every reminder row for the outreach queue: recalls (when the store has patients) and
         goal nudges and escalations, highest priority first."""
         rows: list[dict[str, Any]] = []
+        events = self._events()
         patients = self._om.store.catalog.customers_frame()
         if "birthdate" in patients:
-            rows += self.recalls(as_of, lead_days=lead_days)
-        rows += [s["reminder"] for s in self.goal_statuses(as_of) if s["reminder"]]
+            rows += self.recalls(as_of, lead_days=lead_days, events=events)
+        statuses = self.goal_statuses(as_of, events=events)
+        rows += [s["reminder"] for s in statuses if s["reminder"]]
         return sorted(rows, key=lambda r: (-r["priority"], r["due"], r["customer_id"]))

@@ -80,7 +80,11 @@ class Concierge:
         risk = care.lapse_risk(events, day)
         frame["lapse_risk"] = pd.Series(risk, dtype=float).reindex(people).round(4)
         patients = self._om.store.catalog.customers_frame()
-        recalls = care.recalls(day, lead_days=0) if "birthdate" in patients else []
+        recalls = (
+            care.recalls(day, lead_days=0, events=events, lapse_risk=risk)
+            if "birthdate" in patients
+            else []
+        )
         counts = pd.Series([r["customer_id"] for r in recalls], dtype=object).value_counts()
         frame["open_recalls"] = counts.reindex(people).fillna(0).astype(int)
         contacts = contact_table(events)
@@ -181,8 +185,10 @@ class Concierge:
         mine = events[events["person_id"] == person].sort_values("timestamp")
         day = pd.Timestamp(care.last_day(events) if as_of is None else as_of).date()
         patients = self._om.store.catalog.customers_frame()
-        needs = care.recalls(day, customer_id=person) if "birthdate" in patients else []
-        goals = [g for g in care.goal_statuses(day, customer_id=person) if g["reminder"]]
+        needs = (
+            care.recalls(day, customer_id=person, events=events) if "birthdate" in patients else []
+        )
+        goals = [g for g in care.goal_statuses(day, person, events) if g["reminder"]]
         needs += [g["reminder"] for g in goals]
         rows = []
         for e in mine.tail(recent).iloc[::-1].itertuples(index=False):
