@@ -125,3 +125,19 @@ def test_goals_through_the_service_on_both_backends(backend, tmp_path, request) 
         assert status["streak"] == 2 and status["done"] == 0
         om.care.remove_goal(goal["goal_id"])
         assert om.care.goals() == []
+
+
+def test_nudges_land_at_the_local_usual_hour() -> None:
+    # walks at 22:00 UTC = 07:00 the next morning in Tokyo (UTC+9, no daylight saving)
+    rows = [("walk", f"2025-03-0{d}T22:00Z") for d in (3, 4)]
+    timing = person_timing(WALK, _events(rows), pd.Timestamp("2025-03-06", tz="UTC"), "Asia/Tokyo")
+    assert (timing.hour, timing.time_zone) == (7, "Asia/Tokyo")
+    # no nudge history: 24 h before a 07:00 Tokyo. Now is 2025-03-06 00:00 UTC = 09:00 Tokyo;
+    # for 03-07 07:00 the nudge would be 03-06 07:00 Tokyo (past), so it is for 03-08 07:00:
+    # sent 03-07 07:00 Tokyo = 03-06 22:00 UTC
+    sent = nudge_time(
+        timing, pd.Timestamp("2025-03-06T00:00Z"), pd.Timestamp("2025-03-20", tz="UTC")
+    )
+    assert pd.Timestamp(sent) == pd.Timestamp("2025-03-06T22:00Z")
+    with pytest.raises(DataError, match="time zone"):
+        person_timing(WALK, _events(rows), pd.Timestamp("2025-03-06", tz="UTC"), "Mars/Base")

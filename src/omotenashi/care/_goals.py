@@ -101,6 +101,7 @@ class Timing:
     delay_hours: float | None
     responses: int
     nudges: int
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,15 @@ def matching(goal: Goal, events: pd.DataFrame) -> pd.DataFrame:
     return found
 
 
-def person_timing(goal: Goal, events: pd.DataFrame, as_of: pd.Timestamp) -> Timing:
-    """Usual hour (most frequent hour, UTC, of matching events; ties: earliest) and the median
-    hours from a nudge to the next matching event within :data:`RESPONSE_WINDOW_HOURS`."""
+def person_timing(
+    goal: Goal, events: pd.DataFrame, as_of: pd.Timestamp, time_zone: str | None = None
+) -> Timing:
+    """Usual hour (most frequent local hour of matching events in the person's ``time_zone``,
+    UTC when unknown; ties: earliest) and the median hours from a nudge to the next matching
+    event within :data:`RESPONSE_WINDOW_HOURS`."""
+    zone = _zone(time_zone)
     acts = matching(goal, events)["timestamp"].sort_values()
-    hours = acts.dt.hour.value_counts()
+    hours = acts.dt.tz_convert(zone).dt.hour.value_counts()
     hour = int(min(hours[hours == hours.max()].index)) if len(hours) else DEFAULT_HOUR
     nudges = events.loc[events["type"].isin(NUDGE_TYPES), "timestamp"].sort_values()
     nudges = nudges[nudges <= as_of]
@@ -163,13 +168,26 @@ def person_timing(goal: Goal, events: pd.DataFrame, as_of: pd.Timestamp) -> Timi
             if hours_after <= RESPONSE_WINDOW_HOURS:
                 delays.append(float(hours_after))
     delay = float(np.median(delays)) if delays else None
-    return Timing(hour, None if delay is None else round(delay, 2), len(delays), len(nudges))
+    delay_hours = None if delay is None else round(delay, 2)
+    return Timing(hour, delay_hours, len(delays), len(nudges), zone)
+
+
+def _zone(time_zone: str | None) -> str:
+    if not time_zone:
+        return "UTC"
+    try:
+        pd.Timestamp(0, tz="UTC").tz_convert(time_zone)
+    except Exception as exc:  # noqa: BLE001 - zoneinfo and pytz raise different errors
+        raise DataError(f"unknown time zone {time_zone!r}", field="time_zone") from exc
+    return time_zone
 
 
 def nudge_time(timing: Timing, now: pd.Timestamp, deadline: pd.Timestamp) -> datetime:
     """Send ``delay`` hours before the next usual hour (so the person acts at their hour); no
     history: a day before it. Never in the past; at the latest a day before ``deadline``."""
     delay = timing.delay_hours if timing.delay_hours is not None else 24.0
+    now = now.tz_convert(timing.time_zone)
+    deadline = deadline.tz_convert(timing.time_zone)
     target = now.normalize() + pd.Timedelta(hours=timing.hour)
     send = target - pd.Timedelta(hours=delay)
     while send < now:
@@ -181,7 +199,9 @@ def nudge_time(timing: Timing, now: pd.Timestamp, deadline: pd.Timestamp) -> dat
     return send.to_pydatetime()
 
 
-def goal_status(goal: Goal, events: pd.DataFrame, as_of: Any) -> GoalStatus:
+def goal_status(
+    goal: Goal, events: pd.DataFrame, as_of: Any, time_zone: str | None = None
+) -> GoalStatus:
     """Progress, streaks, lapse, escalation and the next nudge of one goal on ``as_of``.
 
     ``events`` are the person's (``type``, ``timestamp`` UTC and the columns the filter reads);
@@ -225,7 +245,7 @@ def goal_status(goal: Goal, events: pd.DataFrame, as_of: Any) -> GoalStatus:
     on_track = remaining == 0 or done >= goal.target * elapsed - 1e-9
     lapsed = bool(met) and not met[-1]
     escalate = missed >= goal.escalate_after
-    timing = person_timing(goal, events, now)
+    timing = person_timing(goal, events, now, time_zone)
     nudge_at = None if remaining == 0 or escalate else nudge_time(timing, now, period_end)
     if remaining == 0:
         reason = f"{done} of {goal.target} done this period: met"
@@ -274,10 +294,10 @@ def goal_reminder(status: GoalStatus) -> dict[str, Any] | None:
         due = (status.nudge_at or datetime.now(UTC)).date()
     timing = status.timing
     when = (
-        f"sent {timing.delay_hours:g} h before their usual hour {timing.hour}:00 (learnt from "
-        f"{timing.responses} of {timing.nudges} nudges)"
+        f"sent {timing.delay_hours:g} h before their usual hour {timing.hour}:00 "
+        f"{timing.time_zone} (learnt from {timing.responses} of {timing.nudges} nudges)"
         if timing.delay_hours is not None
-        else f"a day before their usual hour {timing.hour}:00 (no nudge history)"
+        else f"a day before their usual hour {timing.hour}:00 {timing.time_zone} (no nudge history)"
     )
     reason = f"goal '{goal.name}': {status.reason}"
     if not status.escalate:

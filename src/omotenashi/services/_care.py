@@ -166,9 +166,20 @@ class Care:
             if day < goal.start:
                 continue
             mine = events[events["person_id"] == goal.customer_id]
-            status = goal_status(goal, mine, day)
+            status = goal_status(goal, mine, day, self._time_zone(goal.customer_id))
             out.append({**status.as_dict(), "reminder": goal_reminder(status)})
         return out
+
+    def _time_zone(self, customer_id: str) -> str | None:
+        """The customer's time zone from their preferences (``om.preferences``, where this
+        engine has them), so nudges land at their local usual hour; None: UTC."""
+        preferences = getattr(self._om, "preferences", None)
+        if preferences is None:
+            return None
+        try:
+            return getattr(preferences.get(customer_id), "time_zone", None) or None
+        except (NotFound, DataError):
+            return None
 
     def reminders(self, as_of: Any = None, *, lead_days: int = 30) -> list[dict[str, Any]]:
         """Every reminder row for the outreach queue: recalls (when the store has patients) and
