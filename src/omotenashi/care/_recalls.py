@@ -258,7 +258,13 @@ def priority_of(weight: float, overdue_days: int, lapse_risk: float | None) -> f
 class _Context:
     """What every rule reads, prepared once: events up to ``as_of`` and the living patients."""
 
-    def __init__(self, events: pd.DataFrame, patients: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    def __init__(
+        self,
+        events: pd.DataFrame,
+        patients: pd.DataFrame,
+        as_of: pd.Timestamp,
+        observations: frozenset[str] = frozenset(),
+    ) -> None:
         missing = [
             c for c in ("person_id", "type", "item_id", "timestamp", "context") if c not in events
         ]
@@ -267,7 +273,6 @@ class _Context:
         if "customer_id" not in patients or "birthdate" not in patients:
             raise DataError("patients need customer_id and birthdate columns", field="patients")
         self.as_of = as_of
-        self.events = events[events["timestamp"] <= as_of]
         alive = patients.copy()
         if "deathdate" in alive:
             death = pd.to_datetime(alive["deathdate"], errors="coerce")
@@ -277,23 +282,37 @@ class _Context:
         ]
         self.patients = alive.set_index("customer_id")
         self.age = _ages(alive, as_of).set_axis(alive["customer_id"])
-        visits = self.events[self.events["type"] == "visit"]
+        self.birth = pd.to_datetime(self.patients["birthdate"]).dt.tz_localize("UTC")
+        # the living patients' events up to as_of, split by type once: each rule then reads a
+        # small frame (a clinic's events are mostly observations no rule here needs in full)
+        columns = ["person_id", "type", "item_id", "timestamp", "context"]
+        # observations (most of a record) only for the codes a rule reads
+        wanted = (events["type"] != "observation") | events["item_id"].isin(observations)
+        kept = events.loc[
+            wanted & (events["timestamp"] <= as_of) & events["person_id"].isin(self.age.index),
+            columns,
+        ]
+        self._by_type = {str(t): g for t, g in kept.groupby("type", sort=False, observed=True)}
+        self._empty = kept.iloc[0:0]
+        visits = self.of_type("visit")
         self.visits = visits.assign(visit_class=_context(visits, "class"))
+
+    def of_type(self, kind: str) -> pd.DataFrame:
+        return self._by_type.get(kind, self._empty)
 
     def last(self, frame: pd.DataFrame) -> pd.Series:
         return frame.groupby("person_id")["timestamp"].max()
 
 
 def _wellness(rule: WellnessRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
-    last = cx.last(cx.visits[cx.visits["visit_class"] == rule.visit_class])
+    last = cx.last(cx.visits[cx.visits["visit_class"] == rule.visit_class]).reindex(cx.age.index)
     out = []
-    for person, age in cx.age.items():
+    for person, age, done in zip(cx.age.index, cx.age.to_numpy(), last.to_list(), strict=True):
         band = next((b for b in rule.bands if b.low <= age < b.high), None)
         if band is None:
             continue
         label = f"age {int(age)} (band {band.low:g}-{band.high:g}: every {band.every_days} days)"
-        if person in last.index:
-            done = last[person]
+        if not pd.isna(done):
             due = (done + pd.Timedelta(days=band.every_days)).date()
             out.append((person, due, done.date(), f"last wellness check-up {done.date()}; {label}"))
         else:
@@ -302,53 +321,43 @@ def _wellness(rule: WellnessRule, cx: _Context) -> list[tuple[str, date, date | 
 
 
 def _immunization(rule: ImmunizationRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
-    doses = cx.events[(cx.events["type"] == "immunization") & cx.events["item_id"].isin(rule.codes)]
-    last = cx.last(doses)
+    doses = cx.of_type("immunization")
+    doses = doses[doses["item_id"].isin(rule.codes)]
+    ages = cx.age[(cx.age >= rule.min_age) & (cx.age < rule.max_age)]
+    last = cx.last(doses).reindex(ages.index)
+    eligible = cx.birth.reindex(ages.index) + pd.DateOffset(months=round(rule.min_age * 12))
     out = []
-    for person, age in cx.age.items():
-        if not (rule.min_age <= age < rule.max_age):
-            continue
-        birth = pd.Timestamp(cx.patients.at[person, "birthdate"], tz="UTC")
-        eligible_from = birth + pd.DateOffset(months=round(rule.min_age * 12))
-        done = last.get(person)
+    for person, done, start in zip(ages.index, last.to_list(), eligible.to_list(), strict=True):
+        given = not pd.isna(done)
         if rule.every_days is None:
-            if done is not None and done >= eligible_from:
+            if given and done >= start:
                 continue
-            due = eligible_from.date()
-            out.append(
-                (
-                    person,
-                    due,
-                    None,
-                    f"one dose from age {rule.min_age:g} (reached {due}); none given since",
-                )
-            )
-            continue
-        if done is not None:
+            due = start.date()
+            reason = f"one dose from age {rule.min_age:g} (reached {due}); none given since"
+            out.append((person, due, None, reason))
+        elif given:
             due = (done + pd.Timedelta(days=rule.every_days)).date()
-            out.append(
-                (person, due, done.date(), f"last dose {done.date()}; every {rule.every_days} days")
-            )
+            reason = f"last dose {done.date()}; every {rule.every_days} days"
+            out.append((person, due, done.date(), reason))
         else:
-            due = eligible_from.date()
+            due = start.date()
             out.append((person, due, None, f"no dose on record; due from age {rule.min_age:g}"))
     return out
 
 
 def _open_conditions(cx: _Context, codes: Sequence[str]) -> pd.Series:
     """Onset (first start) of each living patient's open condition among ``codes``."""
-    found = cx.events[(cx.events["type"] == "diagnosis") & cx.events["item_id"].isin(codes)]
+    found = cx.of_type("diagnosis")
+    found = found[found["item_id"].isin(codes)]
     stop = pd.to_datetime(_context(found, "stop"), errors="coerce", utc=True)
     found = found[stop.isna() | (stop > cx.as_of)]
-    found = found[found["person_id"].isin(cx.age.index)]
     return found.groupby("person_id")["timestamp"].min()
 
 
 def _monitoring(rule: MonitoringRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
     onset = _open_conditions(cx, rule.conditions)
-    tests = cx.events[
-        (cx.events["type"] == rule.evidence_type) & cx.events["item_id"].isin(rule.evidence)
-    ]
+    tests = cx.of_type(rule.evidence_type)
+    tests = tests[tests["item_id"].isin(rule.evidence)]
     last = cx.last(tests)
     out = []
     for person, started in onset.items():
@@ -362,17 +371,12 @@ def _monitoring(rule: MonitoringRule, cx: _Context) -> list[tuple[str, date, dat
 
 
 def _follow_up(rule: FollowUpRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
-    ev = (
-        cx.visits
-        if rule.trigger_type == "visit"
-        else cx.events[cx.events["type"] == rule.trigger_type]
-    )
+    ev = cx.visits if rule.trigger_type == "visit" else cx.of_type(rule.trigger_type)
     if rule.trigger_classes:
         ev = ev[ev["visit_class"].isin(rule.trigger_classes)]
     if rule.trigger_items:
         ev = ev[ev["item_id"].isin(rule.trigger_items)]
     ev = ev[ev["timestamp"] > cx.as_of - pd.Timedelta(days=rule.lookback_days)]
-    ev = ev[ev["person_id"].isin(cx.age.index)]
     triggers = cx.last(ev)
     last_visit = cx.last(cx.visits[cx.visits["visit_class"].isin(FOLLOW_UP_CLASSES)])
     out = []
@@ -390,7 +394,7 @@ def _follow_up(rule: FollowUpRule, cx: _Context) -> list[tuple[str, date, date |
 
 
 def _care_plan(rule: CarePlanRule, cx: _Context) -> list[tuple[str, date, date | None, str]]:
-    plans = cx.events[cx.events["type"] == "care_plan"]
+    plans = cx.of_type("care_plan")
     stop = pd.to_datetime(_context(plans, "stop"), errors="coerce", utc=True)
     plans = plans[(stop.isna() | (stop > cx.as_of)) & plans["person_id"].isin(cx.age.index)]
     follow = cx.visits[cx.visits["visit_class"].isin(FOLLOW_UP_CLASSES)]
@@ -458,7 +462,13 @@ def clinic_recalls(
     day = pd.Timestamp(as_of)
     day = (day.tz_localize("UTC") if day.tzinfo is None else day.tz_convert("UTC")).normalize()
     end_of_day = day + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    cx = _Context(events, patients, end_of_day)
+    observations = frozenset(
+        code
+        for rule in rules
+        if isinstance(rule, MonitoringRule) and rule.evidence_type == "observation"
+        for code in rule.evidence
+    )
+    cx = _Context(events, patients, end_of_day, observations)
     horizon = day.date() + pd.Timedelta(days=lead_days).to_pytimedelta()
     risk = dict(lapse_risk or {})
     found: list[Recall] = []
