@@ -142,3 +142,15 @@ def test_html_escapes_what_customers_wrote() -> None:
 
     page = brief_html({"customer_id": "<script>x</script>", "profile": {"note": "<b>"}})
     assert "<script>x" not in page and "&lt;script&gt;" in page
+
+
+def test_a_customer_missing_their_goal_needs_a_person(tmp_path) -> None:
+    with Omotenashi(tmp_path / "g.db") as om:
+        _shop(om)
+        # weekly purchase goal from 2025-01-01; "small" bought 01-10, 02-10, 03-10, 04-10, so by
+        # 2025-04-15 the weeks of 03-12 .. 04-08 (four in a row) were missed
+        om.care.add_goal("small", "weekly", "purchase", 1, 7, "2025-01-01")
+        features = om.concierge.features().set_index("customer_id")
+        assert features.loc["small", "goal_misses"] == 4
+        chosen = {r["customer_id"]: r["reasons"] for r in om.concierge.select()}
+        assert chosen["small"] == ["high need"]

@@ -2,8 +2,9 @@
 
 Selection is a set of named rules in the safe rule language (``value.parse_rule``) over one row
 per customer (``monetary``, ``frequency``, ``recency_days``, ``lapse_risk``, ``open_recalls``,
-``contacts_90d``, ``repeat_contacts_90d``, ``last_csat`` and the customer's attributes); a
-customer matching any rule is picked, and the names of the rules matched are the reason.
+``goal_misses``, ``contacts_90d``, ``repeat_contacts_90d``, ``last_csat`` and the customer's
+attributes); a customer matching any rule is picked, and the names of the rules matched are the
+reason.
 Assignment keeps each customer with their agent while that agent is in the pool (continuity),
 then fills the agents with the most spare capacity, highest need first.
 """
@@ -22,7 +23,7 @@ from omotenashi.value import parse_named_rule, parse_rule
 
 DEFAULT_SELECTION: dict[str, str] = {
     "high value": "monetary >= 5000",
-    "high need": "open_recalls >= 3 or repeat_contacts_90d >= 2",
+    "high need": "open_recalls >= 3 or repeat_contacts_90d >= 2 or goal_misses >= 3",
     "high risk": "lapse_risk >= 0.7 and frequency >= 3",
 }
 

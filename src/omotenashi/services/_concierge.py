@@ -56,8 +56,9 @@ class Concierge:
     def features(self, as_of: Any = None) -> pd.DataFrame:
         """One row per known customer: ``monetary`` (spend on purchases and billed visits),
         ``frequency`` (distinct orders/visits), ``recency_days``, ``lapse_risk``,
-        ``open_recalls``, ``contacts_90d``, ``repeat_contacts_90d`` (contacts in the last 90 days
-        followed by another within 7), ``last_csat`` and the customer's attributes."""
+        ``open_recalls``, ``goal_misses`` (most goal periods missed in a row),
+        ``contacts_90d``, ``repeat_contacts_90d`` (contacts in the last 90 days followed by
+        another within 7), ``last_csat`` and the customer's attributes."""
         import pandas as pd
 
         from omotenashi.concierge import contact_table
@@ -87,6 +88,16 @@ class Concierge:
         )
         counts = pd.Series([r["customer_id"] for r in recalls], dtype=object).value_counts()
         frame["open_recalls"] = counts.reindex(people).fillna(0).astype(int)
+        misses = pd.Series(
+            {
+                s["goal"]["customer_id"]: s["missed_in_a_row"]
+                for s in sorted(
+                    care.goal_statuses(day, events=events), key=lambda s: s["missed_in_a_row"]
+                )
+            },
+            dtype=float,
+        )
+        frame["goal_misses"] = misses.reindex(people).fillna(0).astype(int)
         contacts = contact_table(events)
         recent = contacts[contacts["timestamp"] >= end - pd.Timedelta(days=RECENT_DAYS)]
         frame["contacts_90d"] = (
@@ -168,6 +179,9 @@ class Concierge:
         person = self._om.identities.person(customer_id)
         if person is None:
             raise NotFound(f"unknown customer {customer_id!r}")
+        access = getattr(self._om, "access", None)  # the access log, where this engine has one
+        if access is not None:
+            access.record("read.brief", person)
         care = self._om.care
         profile = self._om.profiles.profile(person)
         attributes = dict(profile.attributes or {})
