@@ -30,6 +30,9 @@ BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
     "audit": ["--db", "{db}"],
     "bundle": ["c1", "--catalog", "sample:cafe", "--db", "{db}"],
+    "concierge assign": ["--agent", "ann=2", "--dry-run", "--db", "{db}"],
+    "concierge brief": ["c1", "--db", "{db}"],
+    "concierge kpis": ["--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
     "decide train": ["--logs", "{logs}", "--out", "{out}", *LOG_MAPS],
@@ -46,6 +49,9 @@ BASE: dict[str, list[str]] = {
         "--no-peers",
     ],
     "export": ["c1", "--db", "{db}"],
+    "goals add": ["c1", "--name", "walks", "--type", "purchase", "--db", "{db}"],
+    "goals reminders": ["--db", "{db}"],
+    "goals status": ["--db", "{db}"],
     "identify": ["c1", "--anonymous", "device-8", "--db", "{db}"],
     "import": ["{events}", "--map", MAP, "--db", "{db}"],
     "import-customers": ["{people}", "--map", "customer=id", "--db", "{db}"],
@@ -69,6 +75,7 @@ BASE: dict[str, list[str]] = {
     "outreach skip": ["--date", "2026-06-01", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
+    "recalls": ["--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
     "segments": ["-t", "{tx}", "--map", TX_MAP, "--kmeans", "0"],
     "serve": ["--no-train-on-start"],
@@ -99,7 +106,7 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots", "output"}
+OUTPUTS = {"out", "rejects", "plots", "output", "html"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
@@ -185,6 +192,14 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("outreach record", ["nope-7", "--status", "sent", "--db", "{db}"], "nope-7"),
     ("outreach record", ["--db", "{db}"], "contact"),
     ("outreach approve", ["--db", "{db}"], "date"),
+    ("recalls", ["--as-of", "someday", "--db", "{db}"], "someday"),
+    ("goals add", ["c1", "--name", "w", "--type", "purchase", "--filter", "__import__('os')",
+                   "--db", "{db}"], "__import__"),
+    ("goals add", ["c1", "--name", "w", "--type", "purchase", "--target", "0", "--db", "{db}"],
+     "target"),
+    ("concierge assign", ["--agent", "ann", "--db", "{db}"], "ann"),
+    ("concierge assign", ["--agent", "ann=1", "--rule", "x: nope > 1", "--db", "{db}"], "nope"),
+    ("concierge brief", ["nobody-42", "--db", "{db}"], "nobody-42"),
 ]  # fmt: skip
 
 
@@ -231,6 +246,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     db = folder / "store.db"
     with Omotenashi(str(db)) as om:
         om.import_events(paths["events"], mapping=MAP)
+        om.upsert_customers([{"customer_id": "c1", "attributes": {"birthdate": "1980-05-01"}}])
         om.training.train("itemknn", session_model=False)
     paths["db"] = str(db)
     paths["demo"] = str(folder / "demo.db")

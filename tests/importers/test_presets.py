@@ -319,6 +319,7 @@ SYNTHEA_KINDS = {
     "procedures": "procedure",
     "immunizations": "immunization",
     "observations": "observation",
+    "careplans": "care_plan",
 }
 
 
@@ -345,6 +346,7 @@ def test_synthea_event_counts_per_file(synthea) -> None:
         "procedure": 4_637,
         "immunization": 891,
         "observation": 21_697,
+        "care_plan": 179,
     }
     assert stats["events_by_type"] == expected
     assert stats["events_by_channel"] == {"clinic": sum(expected.values())}
@@ -400,6 +402,7 @@ def test_synthea_items_are_codes_with_categories(synthea) -> None:
         "procedures": "snomed",
         "immunizations": "cvx",
         "observations": "loinc",
+        "careplans": "snomed",
     }
     expected: dict[str, set[str]] = {}
     for name, prefix in prefixes.items():
@@ -415,6 +418,7 @@ def test_synthea_items_are_codes_with_categories(synthea) -> None:
                     "medications": "Medication",
                     "procedures": "Procedure",
                     "immunizations": "Immunization",
+                    "careplans": "Care plan",
                 }[name]
             expected.setdefault(f"{prefix}:{code}", set()).add(label)
     assert set(items.index) == set(expected)

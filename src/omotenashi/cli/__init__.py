@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "_decide",
     "_outreach",
     "_compose",
+    "_care",
     "_serve",
 )
 
@@ -51,6 +52,7 @@ _COMMANDS = {
     "_decide": ("decide", "evaluate"),
     "_outreach": ("nba", "outreach"),
     "_compose": ("bundle", "plan", "message", "evaluate"),
+    "_care": ("recalls", "goals", "concierge"),
     "_serve": ("serve", "keys"),
 }
 

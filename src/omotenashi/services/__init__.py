@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         parse_bands,
         parse_limits,
     )
+    from omotenashi.services._care import Care
     from omotenashi.services._compose import (
         EXPLORATION,
         MIN_REWARDS,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         sample_catalog,
         style_point,
     )
+    from omotenashi.services._concierge import Concierge, parse_agents
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -159,6 +161,9 @@ _EXPORTS: dict[str, str] = {
     "STATUSES": "_outreach",
     "Outreach": "_outreach",
     "read_reminders": "_outreach",
+    "Care": "_care",
+    "Concierge": "_concierge",
+    "parse_agents": "_concierge",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -317,7 +322,9 @@ __all__ = [
     "AnswerCache",
     "Audit",
     "AuditReport",
+    "Care",
     "Checkpointer",
+    "Concierge",
     "CreatedKey",
     "DecisionPoint",
     "DecisionState",
@@ -375,6 +382,7 @@ __all__ = [
     "make_rules",
     "models_stamp",
     "parse_bands",
+    "parse_agents",
     "parse_limits",
     "parse_weights",
     "point",

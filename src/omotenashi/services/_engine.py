@@ -36,6 +36,8 @@ if TYPE_CHECKING:
         Value,
     )
     from omotenashi.services._audit import Audit
+    from omotenashi.services._care import Care
+    from omotenashi.services._concierge import Concierge
     from omotenashi.services._outreach import Outreach
     from omotenashi.services._rights import Rights
 
@@ -135,6 +137,20 @@ class Omotenashi:
     def next_best_actions(self, customer_id: str, **options: Any) -> dict[str, Any]:
         """The customer's actions ranked, with plain-word reasons (see ``om.outreach``)."""
         return self.outreach.next_best_actions(customer_id, **options)
+
+    @cached_property
+    def care(self) -> Care:
+        """Clinic recalls and customer goals (reminder rows for the outreach queue)."""
+        from omotenashi.services import Care
+
+        return Care(self)
+
+    @cached_property
+    def concierge(self) -> Concierge:
+        """Named-person care: selection, agents with continuity, briefs, contact KPIs."""
+        from omotenashi.services import Concierge
+
+        return Concierge(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ from omotenashi.errors import StorageError as _StorageError
 from omotenashi.storage._artefacts import FolderArtefacts, LockHeld
 from omotenashi.storage._base import (
     ArtefactStore,
+    AssignmentStore,
     Catalog,
     Checkpointing,
     ContactHistory,
@@ -34,6 +35,7 @@ from omotenashi.storage._base import (
     ErasureLog,
     EventLog,
     FollowRow,
+    GoalStore,
     HoldsPersonalData,
     IdentityGraph,
     ImportLedger,
@@ -168,6 +170,7 @@ __all__ = [
     "ENV_VAR",
     "EVENT_COLUMNS",
     "ArtefactStore",
+    "AssignmentStore",
     "Catalog",
     "Checkpointing",
     "ContactHistory",
@@ -179,6 +182,7 @@ __all__ = [
     "FolderArtefacts",
     "FollowRow",
     "HoldsPersonalData",
+    "GoalStore",
     "IdentityGraph",
     "ImportLedger",
     "InMemoryDecisionLog",

@@ -12,6 +12,8 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.outreach    ContactHistory  the outreach queue: proposed, approved, sent contacts
     store.artefacts   ArtefactStore   the store's folder for models and reports
     store.erasures    ErasureLog      a record of each person erased (no personal data)
+    store.goals       GoalStore       goals customers hold (care)
+    store.concierge   AssignmentStore the named agent of each concierge customer
 
 Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
 implements small interfaces one at a time, and the conformance battery
@@ -394,6 +396,57 @@ class ArtefactStore(Protocol):
         ...
 
 
+@runtime_checkable
+class GoalStore(Protocol):
+    """Goals customers hold: one JSON definition per goal id."""
+
+    def put(self, goal_id: str, customer_id: str, definition: dict[str, Any], at: int) -> None:
+        """Insert or replace a goal."""
+        ...
+
+    def get(self, goal_id: str) -> dict[str, Any]:
+        """A goal's definition; NotFound for an unknown id."""
+        ...
+
+    def of(self, customer_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Goals of these customer ids (all when None), oldest first."""
+        ...
+
+    def delete(self, goal_id: str) -> bool: ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows by table (``goals``)."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's goals; how many rows went."""
+        ...
+
+
+@runtime_checkable
+class AssignmentStore(Protocol):
+    """The concierge agent of each customer, kept so the same agent is chosen next time."""
+
+    def assign(self, rows: list[tuple[str, str, str, int]]) -> int:
+        """Set ``(customer_id, agent, reason, assigned_at)`` rows; an unchanged agent keeps its
+        first ``assigned_at``. Returns how many changed."""
+        ...
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        """``customer_id -> {customer_id, agent, reason, assigned_at}``."""
+        ...
+
+    def release(self, customer_id: str) -> bool: ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows by table (``concierge_assignments``)."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's assignment; how many rows went."""
+        ...
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """A stored API key: its id, workspace, scopes and the SHA-256 of its secret."""
@@ -443,6 +496,8 @@ class Store(Protocol):
     outreach: ContactHistory
     artefacts: ArtefactStore
     erasures: ErasureLog
+    goals: GoalStore
+    concierge: AssignmentStore
 
     def close(self) -> None: ...
 
@@ -495,6 +550,7 @@ class Scrubbing(Protocol):
 
 __all__ = [
     "ArtefactStore",
+    "AssignmentStore",
     "Catalog",
     "Checkpointing",
     "ContactHistory",
@@ -504,6 +560,7 @@ __all__ = [
     "EventLog",
     "FollowRow",
     "HoldsPersonalData",
+    "GoalStore",
     "IdentityGraph",
     "ImportLedger",
     "KeyRecord",

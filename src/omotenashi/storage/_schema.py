@@ -169,6 +169,24 @@ CONTACT_DDL: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS outreach_by_customer ON outreach_contacts (customer_id)",
 )
 DDL = DDL + CONTACT_DDL
+# goals a customer holds (definition as JSON) and the named agent each concierge customer has;
+# created with a store, and on first use in a store made before they existed
+CARE_DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS goals (
+        goal_id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS goals_by_customer ON goals (customer_id)",
+    """CREATE TABLE IF NOT EXISTS concierge_assignments (
+        customer_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        assigned_at BIGINT NOT NULL
+    )""",
+)
+DDL = (*DDL, *CARE_DDL)
 
 EVENT_INDEXES: dict[str, str] = {
     "events_by_id": "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (event_id)",

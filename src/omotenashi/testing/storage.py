@@ -54,12 +54,14 @@ from omotenashi.storage import DECISION_COLUMNS as COLUMNS
 from omotenashi.storage import (
     EVENT_COLUMNS,
     ArtefactStore,
+    AssignmentStore,
     Catalog,
     ContactHistory,
     DecisionLogStore,
     DecisionRecord,
     ErasureLog,
     EventLog,
+    GoalStore,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -290,6 +292,8 @@ class StoreConformance(_OneStore):
         assert isinstance(store.outreach, ContactHistory)
         assert isinstance(store.artefacts, ArtefactStore)
         assert isinstance(store.erasures, ErasureLog)
+        assert isinstance(store.goals, GoalStore)
+        assert isinstance(store.concierge, AssignmentStore)
 
     def test_an_empty_store(self, store: Store) -> None:
         assert store.events.last_seq() == 0
@@ -683,6 +687,54 @@ class StoreConformance(_OneStore):
             store.outreach.replace_proposed("2026-01-05", [self._contact("x", "c")])
             raise RuntimeError("abort")
         assert store.outreach.frame().empty
+
+    def test_goals_round_trip_export_and_erase(self, store: Store) -> None:
+        goals = store.goals
+        assert goals.of() == [] and goals.of(["c1"]) == []
+        goals.put("g1", "c1", {"goal_id": "g1", "target": 1}, T0)
+        goals.put("g2", "c2", {"goal_id": "g2", "target": 3}, T0 + 1)
+        goals.put("g1", "c1", {"goal_id": "g1", "target": 2}, T0)  # replaces
+        assert goals.get("g1") == {"goal_id": "g1", "target": 2}
+        assert [g["goal_id"] for g in goals.of()] == ["g1", "g2"]
+        assert goals.of(["c2"]) == [{"goal_id": "g2", "target": 3}]
+        with pytest.raises(NotFound):
+            goals.get("nope")
+        with pytest.raises(RuntimeError), store.transaction():
+            goals.put("g3", "c1", {"goal_id": "g3"}, T0)
+            raise RuntimeError("boom")
+        assert [g["goal_id"] for g in goals.of(["c1"])] == ["g1"]
+        keys = PersonKeys("c1", ("c1", "old-c1"), ())
+        goals.put("g4", "old-c1", {"goal_id": "g4"}, T0)
+        exported = goals.export_person(keys)
+        assert sorted(r["goal_id"] for r in exported["goals"]) == ["g1", "g4"]
+        assert {r["customer_id"] for r in exported["goals"]} == {"c1", "old-c1"}
+        assert goals.erase_person(keys) == 2
+        assert goals.export_person(keys) == {"goals": []}
+        assert [g["goal_id"] for g in goals.of()] == ["g2"]
+        assert goals.delete("g2") and not goals.delete("g2")
+
+    def test_concierge_assignments_keep_the_agent(self, store: Store) -> None:
+        desk = store.concierge
+        assert desk.all() == {}
+        assert desk.assign([("c1", "ann", "high risk", T0), ("c2", "bo", "high value", T0)]) == 2
+        assert desk.assign([("c1", "ann", "high risk", T0 + 5)]) == 0  # same agent: unchanged
+        assert desk.all()["c1"]["assigned_at"] == T0
+        assert desk.assign([("c1", "cy", "high risk", T0 + 9)]) == 1
+        assert desk.all()["c1"] == {
+            "customer_id": "c1",
+            "agent": "cy",
+            "reason": "high risk",
+            "assigned_at": T0 + 9,
+        }
+        with pytest.raises(RuntimeError), store.transaction():
+            desk.assign([("c3", "ann", "x", T0)])
+            raise RuntimeError("boom")
+        assert set(desk.all()) == {"c1", "c2"}
+        keys = PersonKeys("c1", ("c1",), ())
+        assert [r["agent"] for r in desk.export_person(keys)["concierge_assignments"]] == ["cy"]
+        assert desk.erase_person(keys) == 1
+        assert desk.export_person(keys) == {"concierge_assignments": []}
+        assert desk.release("c2") and not desk.release("c2")
 
     def test_import_ledger(self, store: Store) -> None:
         for i, source in enumerate(["b.csv", "a.csv"]):

@@ -22,14 +22,18 @@ system, and a patient file full of direct identifiers that must not reach a mark
   ``procedures.csv``        ``procedure``     ``snomed:CODE``   base cost; reason
   ``immunizations.csv``     ``immunization``  ``cvx:CODE``      base cost
   ``observations.csv``      ``observation``   ``loinc:CODE``    category, value, units
+  ``careplans.csv``         ``care_plan``     ``snomed:CODE``   stop, reason, plan id
   ========================  ================  ================  =====================
 
 * items: every code, titled by its most common description, with one category per kind
   (``Encounter: wellness``, ``Condition``, ``Medication``, ``Procedure``, ``Immunization``,
-  ``Observation: vital-signs``, ...; a SNOMED code used by several kinds gets each category).
+  ``Observation: vital-signs``, ``Care plan``, ...; a SNOMED code used by several kinds gets
+  each category).
 
-The other files of the export (allergies, care plans, devices, imaging, supplies, claims, payers,
-providers, organizations) are not imported. Pass the export folder or any CSV file in it.
+Care plans are events too (a plan's start, its stop in the context): clinic recalls must know
+which plans are still open. The other files of the export (allergies, devices, imaging,
+supplies, claims, payers, providers, organizations) are not imported. Pass the export folder
+or any CSV file in it.
 """
 
 from __future__ import annotations
@@ -167,6 +171,19 @@ KINDS: tuple[Kind, ...] = (
             "context.units": "UNITS",
         },
         category_column="CATEGORY",
+    ),
+    Kind(
+        "careplans.csv",
+        "care_plan",
+        "snomed",
+        "Care plan",
+        "START",
+        {
+            "order": "ENCOUNTER",
+            "context.stop": "STOP",
+            "context.reason": "REASONDESCRIPTION",
+            "context.plan": "Id",
+        },
     ),
 )
 

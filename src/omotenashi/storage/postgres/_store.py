@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,
@@ -331,6 +332,8 @@ class PostgresStore:
         self.reads = PostgresReads(self._db)
         self.erasures = SQLErasureLog(self._db)
         self.outreach = PostgresContactHistory(self._db)
+        self.goals = SQLGoalStore(self._db)
+        self.concierge = SQLAssignmentStore(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

@@ -20,6 +20,7 @@ from pathlib import Path
 from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage._sql import SQLErasureLog
@@ -91,6 +92,8 @@ class SQLiteStore:
         self.reads = SQLiteReads(db)
         self.erasures = SQLErasureLog(db)
         self.outreach = SQLiteContactHistory(db)
+        self.goals = SQLGoalStore(db)
+        self.concierge = SQLAssignmentStore(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
