@@ -38,6 +38,7 @@ from omotenashi.storage._base import (
     Reads,
     ScoreStore,
     Store,
+    Summaries,
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
@@ -178,6 +179,7 @@ __all__ = [
     "Reads",
     "ScoreStore",
     "Store",
+    "Summaries",
     "default_url",
     "is_postgres_url",
     "open_decision_log",

@@ -32,6 +32,7 @@ from omotenashi.storage._sql import (
     SQLIdentityGraph,
     SQLImportLedger,
     SQLReads,
+    SQLSummaries,
     SQLScoreStore,
 )
 from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key, typed_column
@@ -298,6 +299,11 @@ def artefact_root(target: PostgresURL) -> Path:
     return base.resolve() / f"{target.host}-{target.port}-{target.database}-{target.schema}"
 
 
+
+class PostgresSummaries(SQLSummaries):
+    """Whole-store aggregates for dashboards (the portable SQL of ``storage._sql``)."""
+
+
 class PostgresStore:
     """A store in one schema of a PostgreSQL database (``postgresql://user@host:port/db``).
 
@@ -318,6 +324,7 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
+        self.summaries = PostgresSummaries(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

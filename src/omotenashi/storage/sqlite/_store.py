@@ -27,7 +27,7 @@ from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
-from omotenashi.storage.sqlite._reads import SQLiteReads
+from omotenashi.storage.sqlite._reads import SQLiteReads, SQLiteSummaries
 from omotenashi.storage.sqlite._scores import SQLiteImportLedger, SQLiteScoreStore
 from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
@@ -81,6 +81,7 @@ class SQLiteStore:
         self.scores = SQLiteScoreStore(db)
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
+        self.summaries = SQLiteSummaries(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
