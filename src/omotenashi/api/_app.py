@@ -25,6 +25,7 @@ from omotenashi.api._routes import value as value_routes
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
+from omotenashi.dashboard import dashboard_router
 from omotenashi.services import ServiceSettings
 
 ROUTERS = (
@@ -150,6 +151,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(dashboard_router())  # the web dashboard at / (docs/dashboard.md)
     app.add_middleware(
         LimitsAndMetrics, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
     )

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
     from omotenashi.services._engine import Omotenashi, connect
     from omotenashi.services._evaluation import Evaluation
     from omotenashi.services._identity import Identities
+    from omotenashi.services._insights import AUDIT_FILE, MEMBER_SCORES, Insights, refresh_audit
     from omotenashi.services._ingest import (
         ImportReport,
         Ingest,
@@ -87,6 +88,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         warm,
     )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
+    from omotenashi.services._signing import SECRET_FILE, Signer
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
         DEFAULT_BUDGET_S,
@@ -146,6 +148,12 @@ _EXPORTS: dict[str, str] = {
     "connect": "_engine",
     "Evaluation": "_evaluation",
     "Identities": "_identity",
+    "AUDIT_FILE": "_insights",
+    "MEMBER_SCORES": "_insights",
+    "Insights": "_insights",
+    "refresh_audit": "_insights",
+    "SECRET_FILE": "_signing",
+    "Signer": "_signing",
     "ImportReport": "_ingest",
     "Ingest": "_ingest",
     "PRESETS": "_presets",
@@ -225,15 +233,18 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AUDIT_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",
     "FOLLOW_LIMIT",
+    "MEMBER_SCORES",
     "POINTS_FILE",
     "PRESETS",
     "REPORT_FILE",
     "SCOPES",
+    "SECRET_FILE",
     "SESSION_MODEL",
     "SETTINGS_ENV",
     "TOGETHER_MODEL",
@@ -251,6 +262,7 @@ __all__ = [
     "Evaluation",
     "EventWriter",
     "Identities",
+    "Insights",
     "Omotenashi",
     "ImportReport",
     "Ingest",
@@ -265,6 +277,7 @@ __all__ = [
     "RewardSpec",
     "RuleSpec",
     "ServiceSettings",
+    "Signer",
     "SessionTracker",
     "StoreData",
     "TrackResult",
@@ -302,6 +315,7 @@ __all__ = [
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",
+    "refresh_audit",
     "refresh_report",
     "remove_store",
     "report_payload",

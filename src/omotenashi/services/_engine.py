@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._insights import Insights
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -102,6 +103,13 @@ class Omotenashi:
         from omotenashi.services import Audit
 
         return Audit(self)
+
+    @cached_property
+    def insights(self) -> Insights:
+        """Dashboard figures from store aggregates (activity, value, decisions, imports)."""
+        from omotenashi.services import Insights
+
+        return Insights(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

@@ -196,9 +196,15 @@ class Reads(Protocol):
     def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]: ...
 
     def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+        self,
+        keys: PersonKeys,
+        limit: int,
+        before: tuple[int, int] | None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page."""
+        """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page;
+        ``types`` and ``channels``, when given, keep only events of those."""
         ...
 
     def customer_summaries(self, until: int | None = None) -> pd.DataFrame:

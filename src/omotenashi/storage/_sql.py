@@ -488,14 +488,26 @@ class SQLReads:
         return [(str(c), int(n)) for c, n in rows]
 
     def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+        self,
+        keys: PersonKeys,
+        limit: int,
+        before: tuple[int, int] | None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        m = self._db.dialect.mark
+        d = self._db.dialect
+        m = d.mark
         source, params = self._person_events(keys)
-        where = ""
+        conditions = []
         if before is not None:
-            where = f"WHERE (pe.ts < {m} OR (pe.ts = {m} AND pe.seq < {m}))"
+            conditions.append(f"(pe.ts < {m} OR (pe.ts = {m} AND pe.seq < {m}))")
             params = [*params, before[0], before[0], before[1]]
+        for column, wanted in (("pe.type", types), ("pe.channel", channels)):
+            if wanted:
+                which, more = d.any_of(column, list(wanted))
+                conditions.append(which)
+                params = [*params, *more]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self._db.read(
             "SELECT pe.seq, pe.event_id, pe.customer_id, pe.anonymous_id, pe.type, pe.item_id, "
             "pe.order_id, pe.quantity, pe.value, pe.rating, pe.channel, pe.ts, pe.context, "

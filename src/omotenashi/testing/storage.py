@@ -659,6 +659,23 @@ class StoreConformance(_OneStore):
         assert first[1]["item_title"] == "Mug" and first[2]["item_title"] is None
         assert first[0]["context"] == {} and first[0]["anonymous_id"] == "dev"
 
+    def test_timeline_filters(self, store: Store) -> None:
+        self._shop(store)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        every = store.reads.person_timeline(keys, 50, None)
+        purchases = store.reads.person_timeline(keys, 50, None, types=["purchase"])
+        assert [r["event_id"] for r in purchases] == [
+            r["event_id"] for r in every if r["type"] == "purchase"
+        ] and len(purchases) == 3
+        web = store.reads.person_timeline(keys, 50, None, channels=["web"])
+        assert [r["event_id"] for r in web] == ["2", "1"]
+        both = store.reads.person_timeline(keys, 1, None, types=["purchase"], channels=["web"])
+        assert [r["event_id"] for r in both] == ["2"]
+        before = (both[0]["ts"], both[0]["seq"])
+        assert store.reads.person_timeline(keys, 5, before, types=["purchase"],
+                                           channels=["web"]) == []  # fmt: skip
+
     def test_analytics_frames(self, store: Store) -> None:
         self._shop(store)
         summaries = store.reads.customer_summaries().set_index("customer_id")
