@@ -85,6 +85,7 @@ def bar_chart(
     step = inner_w / len(values)
     bar_w = max(1.0, step * 0.8)
     every = tick_every or max(1, len(labels) // 8)
+    fits = max(6, int(step * every / 7))  # characters of an 11px label that fit its room
     parts = [head, _axes(top, y_label, x_label, width, height)]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         h = 0.0 if top == 0 else inner_h * max(value, 0.0) / top
@@ -98,7 +99,7 @@ def bar_chart(
         if i % every == 0:
             parts.append(
                 f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{PAD_TOP + inner_h + 14}" '
-                f'text-anchor="middle">{escape(_short(str(label)))}</text>'
+                f'text-anchor="middle">{escape(_short(str(label), fits))}</text>'
             )
     parts.append(tail)
     return Markup("".join(parts))

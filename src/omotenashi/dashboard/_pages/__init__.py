@@ -4,8 +4,10 @@ listed in :data:`PAGE_MODULES` (its navigation entry comes from ``PAGE``)."""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 #: every page module, in no particular order (the navigation orders by ``Page.order``)
 PAGE_MODULES = ("_overview", "_customers", "_segments", "_decisions", "_trust", "_self")
