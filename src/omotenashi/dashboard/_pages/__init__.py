@@ -4,17 +4,13 @@ listed in :data:`PAGE_MODULES` (its navigation entry comes from ``PAGE``)."""
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
 
 #: every page module, in no particular order (the navigation orders by ``Page.order``)
 PAGE_MODULES = ("_overview", "_customers", "_segments", "_decisions", "_trust", "_self")
 
 
-def routers() -> list[APIRouter]:
-    """The routers of every page module (importing one registers its page)."""
+def routers() -> list:
+    """The ``APIRouter`` of every page module (importing one registers its page)."""
     return [importlib.import_module(f"{__name__}.{m}").router for m in PAGE_MODULES]
 
 
