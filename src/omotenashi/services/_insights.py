@@ -351,6 +351,24 @@ class Insights:
         recent: int = 500,
         alpha: float = 0.05,
     ) -> list[dict[str, Any]]:
+        """See :meth:`_decisions`; reused for ``ttl_s`` (the log's totals are one scan of it)."""
+        key = f"decisions:{sorted((reward_kinds or {}).items())}:{recent}:{alpha}"
+        return self._reuse(key, lambda: self._decisions(reward_kinds, recent, alpha))
+
+    def warm(self) -> None:
+        """Compute what the first pages need (activity totals, counts, decisions, value), so
+        that a server's first visitor does not wait for a read of the whole log."""
+        self.refresh_activity()
+        self.customers()
+        self.decisions()
+        self.value()
+
+    def _decisions(
+        self,
+        reward_kinds: Mapping[str, str] | None,
+        recent: int,
+        alpha: float,
+    ) -> list[dict[str, Any]]:
         """Per decision point: each variant's traffic, reward rate with its interval, the share
         the policy gives it now (mean probability over the ``recent`` decisions), the off-policy
         value of always choosing it (IPS and SNIPS), and the A/B comparison with the first
