@@ -96,8 +96,18 @@ def build(path: Path, customers: int, events: int, seed: int = 0) -> dict:
         log = om.store.decisions
         for i in range(20_000):
             variant = ("a", "b", "c")[i % 3]
-            log.append(DecisionRecord(f"d{i}", "hero", f"c{i}", 1000.0 + i, variant, 1 / 3,
-                                      {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}, policy="uniform"))
+            log.append(
+                DecisionRecord(
+                    f"d{i}",
+                    "hero",
+                    f"c{i}",
+                    1000.0 + i,
+                    variant,
+                    1 / 3,
+                    {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3},
+                    policy="uniform",
+                )
+            )
             if rng.random() < 0.2:
                 log.add_reward(f"d{i}", 1.0, 2000.0 + i)
         log.flush()

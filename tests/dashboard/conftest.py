@@ -55,8 +55,10 @@ def build_store(path: Path) -> Path:
         om.upsert_items(items)
         om.track_many(shop_events())
         om.upsert_customers(
-            [{"customer_id": "c1", "attributes": {"city": "Kyoto", "tier": "gold"}},
-             {"customer_id": "c2", "attributes": {"city": "Osaka"}}]  # fmt: skip
+            [
+                {"customer_id": "c1", "attributes": {"city": "Kyoto", "tier": "gold"}},
+                {"customer_id": "c2", "attributes": {"city": "Osaka"}},
+            ]  # fmt: skip
         )
         om.identify("c1", "phone-device-1", email="hana@example.com")
         om.refresh_value()

@@ -1,8 +1,9 @@
 """The layers hold: faces -> services -> capabilities -> storage (read from the source files).
 
-Faces (the CLI, the HTTP API, the dashboard, the demo) import only the services, the engine that composes them,
-the errors and the plain event data types; capabilities never import a face, the services or
-the engine. A new import that crosses a layer fails here with the file and the module named.
+Faces (the CLI, the HTTP API, the dashboard, the demo) import only the services, the engine
+that composes them, the errors and the plain event data types; capabilities never import a
+face, the services or the engine. A new import that crosses a layer fails here with the file
+and the module named.
 """
 
 from __future__ import annotations

@@ -98,9 +98,7 @@ def style() -> Response:
     global _CSS
     if _CSS is None:
         _CSS = files("omotenashi.dashboard").joinpath("static/dashboard.css").read_bytes()
-    return Response(
-        _CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
-    )
+    return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 def dashboard_router() -> APIRouter:

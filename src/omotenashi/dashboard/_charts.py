@@ -147,8 +147,11 @@ def heatmap(
             else:
                 t = 0.0 if hi == lo else (value - lo) / (hi - lo)
                 shade, text = _shade(t), fmt(value)
-            ink = "#ffffff" if value is not None and hi != lo and (value - lo) / (hi - lo) > 0.55 \
+            ink = (
+                "#ffffff"
+                if value is not None and hi != lo and (value - lo) / (hi - lo) > 0.55
                 else "#1a1a1a"
+            )
             label = f"{row_label} {row}, {column_label} {column}: {text or 'none'}"
             parts.append(
                 f'<rect class="cell" x="{x:.1f}" y="{y:.1f}" width="{cw - 2:.1f}" '
@@ -230,8 +233,7 @@ def _describe(labels: Sequence[str], values: Sequence[float], fmt: Callable) -> 
         return "no data"
     top = max(range(len(values)), key=lambda i: values[i])
     return (
-        f"{len(values)} bars; total {fmt(sum(values))}; highest {fmt(values[top])} "
-        f"at {labels[top]}"
+        f"{len(values)} bars; total {fmt(sum(values))}; highest {fmt(values[top])} at {labels[top]}"
     )
 
 

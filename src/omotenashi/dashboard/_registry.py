@@ -96,8 +96,7 @@ def sections(table: dict[str, Section]) -> list[Section]:
 def _placeholder(table: dict[str, Section], key: str, title: str, order: int, what: str) -> None:
     def render(context: SectionContext) -> Markup:
         return Markup(
-            '<p class="extension" data-extension="{}">Not part of this installation yet: '
-            "{}.</p>"
+            '<p class="extension" data-extension="{}">Not part of this installation yet: {}.</p>'
         ).format(key, what)
 
     table[key] = Section(key, title, order, render, placeholder=True)

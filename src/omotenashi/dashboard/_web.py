@@ -187,8 +187,10 @@ def page(
 ) -> HTMLResponse:
     """Render a template inside the layout (navigation, workspace switcher, sign-out)."""
     nav = navigation(who.scopes) if who is not None else []
-    html = env().get_template(template).render(
-        request=request, who=who, nav=nav, active=active, **context
+    html = (
+        env()
+        .get_template(template)
+        .render(request=request, who=who, nav=nav, active=active, **context)
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     new = getattr(request.state, "new_session", None)

@@ -152,9 +152,7 @@ def ab_report(
         raise DataError(f"{kpi}: KPI values must be numeric", field=kpi) from None
     groups = {str(a): values[data[arm] == a].to_numpy() for a in sorted(data[arm].unique())}
     binary = bool(np.isin(values.to_numpy(), (0.0, 1.0)).all())
-    totals = {
-        name: (len(x), float(x.sum()), float((x * x).sum())) for name, x in groups.items()
-    }
+    totals = {name: (len(x), float(x.sum()), float((x * x).sum())) for name, x in groups.items()}
     return ab_report_from_totals(
         totals, binary=binary, arm=arm, control=control, alpha=alpha, min_per_arm=min_per_arm
     )

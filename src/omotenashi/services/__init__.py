@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
     from omotenashi.services._engine import Omotenashi, connect
     from omotenashi.services._evaluation import Evaluation
     from omotenashi.services._identity import Identities
-    from omotenashi.services._insights import AUDIT_FILE, MEMBER_SCORES, Insights, refresh_audit
     from omotenashi.services._ingest import (
         ImportReport,
         Ingest,
@@ -53,6 +52,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         remove_store,
         store_file,
     )
+    from omotenashi.services._insights import AUDIT_FILE, MEMBER_SCORES, Insights, refresh_audit
     from omotenashi.services._keys import (
         SCOPES,
         CreatedKey,

@@ -116,8 +116,9 @@ class Insights:
             return {"days": [], "events": 0, "revenue": 0.0, "by_type": {}, "by_channel": {}}
         last_day = latest // DAY_MICROS
         first_day = last_day - days + 1
-        per_day = {d: {"events": 0, "purchases": 0, "revenue": 0.0} for d in range(first_day,
-                                                                                  last_day + 1)}
+        per_day = {
+            d: {"events": 0, "purchases": 0, "revenue": 0.0} for d in range(first_day, last_day + 1)
+        }
         by_type: dict[str, int] = {}
         by_channel: dict[str, int] = {}
         events, revenue = 0, 0.0
@@ -262,8 +263,9 @@ class Insights:
                 found.setdefault(customer, label)
         for customer, attributes in summaries.find_customers(query, limit):
             if customer not in found:
-                words = [f"{k}={v}" for k, v in attributes.items() if query.lower() in
-                         f"{k}={v}".lower()]
+                words = [
+                    f"{k}={v}" for k, v in attributes.items() if query.lower() in f"{k}={v}".lower()
+                ]
                 found[customer] = "attribute " + (words[0] if words else "match")
         return [{"customer_id": c, "matched": how} for c, how in list(found.items())[:limit]]
 
@@ -423,8 +425,7 @@ class Insights:
                         "reward_rate": mean,
                         "ci_low": lo,
                         "ci_high": hi,
-                        "learner_share": shares.get(variant, 0.0) / len(latest) if latest
-                        else None,
+                        "learner_share": shares.get(variant, 0.0) / len(latest) if latest else None,
                         "ips": float(r["weighted_reward"]) / n_point if n_point else None,
                         "snips": (
                             float(r["weighted_reward"]) / float(r["inverse_propensity"])
@@ -432,8 +433,7 @@ class Insights:
                             else None
                         ),
                         "lift": None if arm is None or math.isnan(arm.lift) else arm.lift,
-                        "p_value": None if arm is None or math.isnan(arm.p_value)
-                        else arm.p_value,
+                        "p_value": None if arm is None or math.isnan(arm.p_value) else arm.p_value,
                     }
                 )
             out.append(

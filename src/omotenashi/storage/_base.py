@@ -233,7 +233,9 @@ class Summaries(Protocol):
     only what arrived since its last look.
     """
 
-    def activity(self, after_seq: int, up_to_seq: int) -> list[tuple[int, str, str | None, int, float]]:
+    def activity(
+        self, after_seq: int, up_to_seq: int
+    ) -> list[tuple[int, str, str | None, int, float]]:
         """``(day, type, channel, events, value)`` of the events with ``seq`` in
         ``(after_seq, up_to_seq]``; ``day`` counts days since 1970-01-01 (UTC), ``value`` sums
         the events' values (0 when none)."""

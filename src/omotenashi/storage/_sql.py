@@ -771,8 +771,7 @@ class SQLSummaries:
     def import_history(self, limit: int) -> list[dict[str, Any]]:
         m = self._db.dialect.mark
         rows = self._db.read(
-            f"SELECT {', '.join(IMPORT_COLUMNS)} FROM imports "
-            f"ORDER BY finished_at DESC LIMIT {m}",
+            f"SELECT {', '.join(IMPORT_COLUMNS)} FROM imports ORDER BY finished_at DESC LIMIT {m}",
             (int(limit),),
         )
         return [dict(zip(IMPORT_COLUMNS, r, strict=True)) for r in rows]

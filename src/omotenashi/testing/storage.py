@@ -769,8 +769,10 @@ class StoreConformance(_OneStore):
             assert t["reward_squares"] == pytest.approx((rows["r0"] ** 2).sum())
             assert t["weighted_reward"] == pytest.approx((rows["r0"] / rows["propensity"]).sum())
             assert t["inverse_propensity"] == pytest.approx((1 / rows["propensity"]).sum())
-            assert (t["first_at"], t["last_at"]) == (rows["created_at"].min(),
-                                                     rows["created_at"].max())
+            assert (t["first_at"], t["last_at"]) == (
+                rows["created_at"].min(),
+                rows["created_at"].max(),
+            )
         assert got[("hero", "b")]["weighted_reward"] == pytest.approx(1 / 0.5 + 1 / 0.2)
         recent = log.recent("hero", 2)
         assert [r.decision_id for r in recent] == ["t4", "t3"] and recent[0].reward == 1.0
@@ -785,18 +787,21 @@ class StoreConformance(_OneStore):
         frame["day"] = (stamps - pd.Timestamp("1970-01-01", tz="UTC")).dt.days
         frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), None)
         expected = {}
-        for (day, kind, channel), rows in frame.groupby(["day", "type", "channel"],
-                                                        dropna=False):
+        for (day, kind, channel), rows in frame.groupby(["day", "type", "channel"], dropna=False):
             expected[(int(day), kind, channel if isinstance(channel, str) else None)] = (
-                len(rows), float(rows["value"].fillna(0).sum()))
+                len(rows),
+                float(rows["value"].fillna(0).sum()),
+            )
         assert {(d, t, c): (n, v) for d, t, c, n, v in got} == expected
         assert sum(n for *_, n, _ in got) == 8
         # two halves add up to the whole
         half = store.summaries.activity(0, 4) + store.summaries.activity(4, top)
         assert sum(n for *_, n, _ in half) == 8
         assert store.summaries.activity(top, top) == []
-        assert sorted(store.summaries.last_seen(0, top)) == [("c", T0 + 3 * DAY),
-                                                            ("d", T0 + 4 * DAY)]
+        assert sorted(store.summaries.last_seen(0, top)) == [
+            ("c", T0 + 3 * DAY),
+            ("d", T0 + 4 * DAY),
+        ]
         assert store.summaries.last_seen(0, 1) == [("c", T0)]
 
     def _scored(self, store: Store) -> None:

@@ -32,8 +32,8 @@ from omotenashi.storage._sql import (
     SQLIdentityGraph,
     SQLImportLedger,
     SQLReads,
-    SQLSummaries,
     SQLScoreStore,
+    SQLSummaries,
 )
 from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key, typed_column
 from omotenashi.storage.postgres._decisions import PostgresDecisionLog
@@ -297,7 +297,6 @@ def artefact_root(target: PostgresURL) -> Path:
         return Path(target.artefacts).resolve()
     base = Path(os.environ.get(ARTEFACTS_ENV) or Path.cwd() / "omotenashi-artefacts")
     return base.resolve() / f"{target.host}-{target.port}-{target.database}-{target.schema}"
-
 
 
 class PostgresSummaries(SQLSummaries):
