@@ -4,9 +4,10 @@ A store of ``--customers`` customers (default 100,000) and ``--events`` events (
 1,000,000; the issue's 10 million works too, it only takes longer to build) is written through
 the event log's bulk path, with customer attributes, value scores for every customer, decisions
 with rewards, an import record and a trained ``popularity`` model. The app (``create_app``,
-keys off) then answers each page in-process: ``first_ms`` is the first request after start-up
-(the overview's first request also reads the activity totals of the whole log once), ``warm_ms``
-the median of the next ``--repeat`` requests. Goal: every page under 500 ms.
+keys off) then answers each page in-process: ``first_ms`` is the first request of the page
+once the start-up warm-up has read the activity totals of the whole log (the overview during the
+warm-up, which answers with what is read so far, is reported apart), ``warm_ms`` the median of
+the next ``--repeat`` requests. Goal: every page under 500 ms.
 
 Run from the repository root:
     python benchmarks/dashboard.py [--customers 100000] [--events 1000000] [--repeat 5]
@@ -144,6 +145,17 @@ def measure(path: Path, repeat: int, customers: int) -> list[dict]:
     ]
     out = []
     with TestClient(create_app(settings)) as client:
+        # right after start-up the server reads the log's activity in the background: the
+        # overview answers at once with what is read so far, then with all of it
+        start = time.perf_counter()
+        answer = client.get("/")
+        out.append({"page": "overview_during_warm_up", "path": "/",
+                    "first_ms": round((time.perf_counter() - start) * 1000, 1),
+                    "complete": "Still reading" not in answer.text})  # fmt: skip
+        while "Still reading" in answer.text:
+            time.sleep(0.5)
+            answer = client.get("/")
+        out.append({"page": "warm_up_done", "after_s": round(time.perf_counter() - start, 1)})
         for name, url in pages:
             start = time.perf_counter()
             answer = client.get(url)
@@ -186,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         **built,
         "pages": pages,
         "slowest_first_ms": max(p["first_ms"] for p in pages if "warm_ms" in p),
+        "slowest_warm_ms": max(p["warm_ms"] for p in pages if "warm_ms" in p),
         "all_under_500ms": all(p["under_500ms"] for p in pages if "under_500ms" in p),
     }
     json.dump(report, sys.stdout, indent=1)

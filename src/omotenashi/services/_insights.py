@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 DAY_MICROS = 86_400_000_000
 #: The scores a value refresh saves that the segment pages show, in column order.
 MEMBER_SCORES = ("segment", "rfm", "clv", "p_alive", "expected_purchases")
+#: Most events a page adds to the running totals before it answers (the rest: next time, or
+#: the warm-up thread).
+CHUNK_ROWS = 50_000
 #: Where a workspace keeps its last audit (``refresh_audit``).
 AUDIT_FILE = "audit_report.json"
 
@@ -40,6 +43,7 @@ class _Activity:
 
     def __init__(self) -> None:
         self.seq = 0
+        self.top = 0  # the newest seq seen: the totals are complete when seq == top
         self.days: dict[tuple[int, str, str | None], list[float]] = {}
         self.last_seen: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -61,6 +65,7 @@ class Insights:
         self.ttl_s = ttl_s
         self._activity = _Activity()
         self._cached: dict[str, tuple[float, Any]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -68,14 +73,33 @@ class Insights:
         return self._om.store
 
     def _reuse(self, key: str, compute: Any) -> Any:
+        """The figure under ``key``: computed now the first time; afterwards the kept value,
+        recomputed in the background once it is older than ``ttl_s`` (a page never waits for
+        a store-wide count it has shown before)."""
         now = time.monotonic()
         found = self._cached.get(key)
-        if found is not None and now - found[0] < self.ttl_s:
+        if found is not None:
+            if now - found[0] >= self.ttl_s and key not in self._refreshing:
+                self._refreshing.add(key)
+                threading.Thread(
+                    target=self._recompute, args=(key, compute), daemon=True,
+                    name="omotenashi-insights",
+                ).start()  # fmt: skip
             return found[1]
         value = compute()
         with self._lock:
             self._cached[key] = (now, value)
         return value
+
+    def _recompute(self, key: str, compute: Any) -> None:
+        try:
+            value = compute()
+            with self._lock:
+                self._cached[key] = (time.monotonic(), value)
+        except Exception:  # a closing or busy store: the next look tries again
+            pass
+        finally:
+            self._refreshing.discard(key)
 
     def forget(self) -> None:
         """Drop the reused figures (after a value refresh or an audit)."""
@@ -83,26 +107,36 @@ class Insights:
             self._cached.clear()
 
     # -- activity ----------------------------------------------------------------------------
-    def refresh_activity(self) -> int:
-        """Add the events stored since the last look to the running totals; returns the
-        ``seq`` they now cover. A log that shrank (erasure, a new store) is read again whole."""
+    def refresh_activity(self, max_rows: int | None = CHUNK_ROWS, wait: bool = False) -> int:
+        """Add events stored since the last look to the running totals, at most ``max_rows``
+        of them (None: all), and return the ``seq`` the totals now cover. While another
+        thread reads (the start-up warm-up), return at once unless ``wait``. A log that
+        shrank (erasure, a new store) is read again from the start."""
         state = self._activity
-        with state.lock:
+        if not state.lock.acquire(blocking=wait):
+            return state.seq
+        try:
             top = self._store.events.last_seq()
             if top < state.seq:
                 state.seq, state.days, state.last_seen = 0, {}, {}
-            if top > state.seq:
-                summaries = self._store.summaries
-                for day, kind, channel, n, value in summaries.activity(state.seq, top):
+            summaries = self._store.summaries
+            while top > state.seq:
+                up_to = top if max_rows is None else min(top, state.seq + max_rows)
+                for day, kind, channel, n, value in summaries.activity(state.seq, up_to):
                     cell = state.days.setdefault((day, kind, channel), [0, 0.0])
                     cell[0] += n
                     cell[1] += value
                 seen = state.last_seen
-                for customer, ts in summaries.last_seen(state.seq, top):
+                for customer, ts in summaries.last_seen(state.seq, up_to):
                     if ts > seen.get(customer, -(2**62)):
                         seen[customer] = ts
-                state.seq = top
+                state.seq = up_to
+                if max_rows is not None:
+                    break
+            state.top = top
             return state.seq
+        finally:
+            state.lock.release()
 
     def activity(self, days: int = 90) -> dict[str, Any]:
         """Per day of the last ``days`` (ending at the newest event): events, purchases,
@@ -112,8 +146,10 @@ class Insights:
         with state.lock:
             cells = list(state.days.items())
         latest = self._store.events.latest_timestamp()
+        covered = {"covered_seq": state.seq, "top_seq": max(state.top, state.seq)}
         if latest is None:
-            return {"days": [], "events": 0, "revenue": 0.0, "by_type": {}, "by_channel": {}}
+            return {"days": [], "events": 0, "revenue": 0.0, "by_type": {}, "by_channel": {},
+                    **covered}  # fmt: skip
         last_day = latest // DAY_MICROS
         first_day = last_day - days + 1
         per_day = {
@@ -144,6 +180,7 @@ class Insights:
             "revenue": revenue,
             "by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
             "by_channel": dict(sorted(by_channel.items(), key=lambda kv: -kv[1])),
+            **covered,
         }
 
     def active_customers(self, days: int = 30) -> int:
@@ -261,6 +298,8 @@ class Insights:
             for kind, value, customer in summaries.find_identities(text, limit):
                 label = "customer id" if kind == "customer_id" else f"{kind} {value}"
                 found.setdefault(customer, label)
+        if found:  # an exact id or identity: no scan of every customer's attributes
+            return [{"customer_id": c, "matched": how} for c, how in list(found.items())[:limit]]
         for customer, attributes in summaries.find_customers(query, limit):
             if customer not in found:
                 words = [
@@ -328,23 +367,19 @@ class Insights:
         return self._store.summaries.score_members("segment", segment, measures, limit, after)
 
     def segment_rows(self, segment: str | None, page: int = 5000) -> Iterator[list[Any]]:
-        """Every member of a segment (all segments: None) as CSV rows, header first, read a
-        page at a time."""
+        """Every member of a segment (every valued customer: None) as CSV rows, header first,
+        read a page at a time in one pass by customer id."""
         yield ["customer_id", *MEMBER_SCORES]
-        segments = (
-            [segment] if segment is not None else [g["segment"] for g in self.value()["segments"]]
-        )
-        for name in segments:
-            after = None
-            while True:
-                rows = self._store.summaries.score_members(
-                    "segment", name, list(MEMBER_SCORES[1:]), page, after
-                )
-                for r in rows:
-                    yield [r["customer_id"], name, *(r[m] for m in MEMBER_SCORES[1:])]
-                if len(rows) < page:
-                    break
-                after = rows[-1]["customer_id"]
+        after = None
+        while True:
+            rows = self._store.summaries.score_members(
+                "segment", segment, list(MEMBER_SCORES), page, after
+            )
+            for r in rows:
+                yield [r["customer_id"], *(r[m] for m in MEMBER_SCORES)]
+            if len(rows) < page:
+                break
+            after = rows[-1]["customer_id"]
 
     # -- decisions ---------------------------------------------------------------------------
     def decisions(
@@ -360,7 +395,7 @@ class Insights:
     def warm(self) -> None:
         """Compute what the first pages need (activity totals, counts, decisions, value), so
         that a server's first visitor does not wait for a read of the whole log."""
-        self.refresh_activity()
+        self.refresh_activity(max_rows=None, wait=True)
         self.customers()
         self.decisions()
         self.value()

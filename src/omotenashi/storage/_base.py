@@ -270,8 +270,9 @@ class Summaries(Protocol):
     def score_members(
         self, name: str, value: Any, measures: Sequence[str], limit: int, after: str | None
     ) -> list[dict[str, Any]]:
-        """Customers whose score ``name`` equals ``value``, by customer id after ``after``
-        (a page), with their ``measures`` scores (None when missing)."""
+        """Customers whose score ``name`` equals ``value`` (None: who have that score), by
+        customer id after ``after`` (a page), with their ``measures`` scores (None when
+        missing)."""
         ...
 
     def find_identities(self, value: str, limit: int) -> list[tuple[str, str, str]]:

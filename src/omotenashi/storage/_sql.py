@@ -704,16 +704,19 @@ class SQLSummaries:
         self, name: str, value: Any, measures: Sequence[str], limit: int, after: str | None
     ) -> list[dict[str, Any]]:
         m = self._db.dialect.mark
-        params: list[Any] = [name, json.dumps(value, default=str)]
+        params: list[Any] = [name]
         where = ""
+        if value is not None:
+            where += f" AND s.value = {m}"
+            params.append(json.dumps(value, default=str))
         if after is not None:
-            where = f" AND s.customer_id > {m}"
+            where += f" AND s.customer_id > {m}"
             params.append(after)
         ids = [
             str(r[0])
             for r in self._db.read(
-                f"SELECT s.customer_id FROM customer_scores s WHERE s.name = {m} "
-                f"AND s.value = {m}{where} ORDER BY s.customer_id LIMIT {m}",
+                f"SELECT s.customer_id FROM customer_scores s WHERE s.name = {m}{where} "
+                f"ORDER BY s.customer_id LIMIT {m}",
                 [*params, int(limit)],
             )
         ]
@@ -760,11 +763,12 @@ class SQLSummaries:
         m = self._db.dialect.mark
         plain = text.lower()
         escaped = json.dumps(text)[1:-1].lower()  # stored JSON escapes non-ASCII letters
+        patterns = list(dict.fromkeys((_like(plain), _like(escaped))))
+        where = " OR ".join([f"LOWER(attributes) LIKE {m} ESCAPE '!'"] * len(patterns))
         rows = self._db.read(
-            "SELECT customer_id, attributes FROM customers "
-            f"WHERE LOWER(attributes) LIKE {m} ESCAPE '!' "
-            f"OR LOWER(attributes) LIKE {m} ESCAPE '!' ORDER BY customer_id LIMIT {m}",
-            (_like(plain), _like(escaped), int(limit)),
+            f"SELECT customer_id, attributes FROM customers WHERE {where} "
+            f"ORDER BY customer_id LIMIT {m}",
+            (*patterns, int(limit)),
         )
         return [(str(c), json.loads(a)) for c, a in rows]
 

@@ -842,6 +842,9 @@ class StoreConformance(_OneStore):
         assert page[1]["clv"] == 10.0 and page[1]["nope"] is None
         rest = s.score_members("segment", "Champions", ["clv"], 3, page[-1]["customer_id"])
         assert [m["customer_id"] for m in rest] == ["k03"]
+        everyone = s.score_members("segment", None, ["segment"], 10, "k05")
+        assert [m["customer_id"] for m in everyone] == [f"k{i:02d}" for i in range(6, 12)]
+        assert everyone[-1]["segment"] == "Ünïcode"
         assert [m["customer_id"] for m in s.score_members("segment", "Ünïcode", [], 5, None)] == [
             "k10", "k11"]  # fmt: skip
 
