@@ -12,6 +12,7 @@ from omotenashi.dashboard._app import dashboard_router
 from omotenashi.dashboard._charts import bar_chart, heatmap, interval_chart
 from omotenashi.dashboard._registry import (
     CUSTOMER_SECTIONS,
+    PAGE_SECTIONS,
     PAGES,
     SELF_SECTIONS,
     Page,
@@ -19,6 +20,7 @@ from omotenashi.dashboard._registry import (
     SectionContext,
     customer_section,
     navigation,
+    page_section,
     register_page,
     self_section,
 )
@@ -26,6 +28,7 @@ from omotenashi.dashboard._registry import (
 __all__ = [
     "CUSTOMER_SECTIONS",
     "PAGES",
+    "PAGE_SECTIONS",
     "SELF_SECTIONS",
     "Page",
     "Section",
@@ -36,6 +39,7 @@ __all__ = [
     "heatmap",
     "interval_chart",
     "navigation",
+    "page_section",
     "register_page",
     "self_section",
 ]

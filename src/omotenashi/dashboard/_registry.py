@@ -57,6 +57,8 @@ class Section:
 PAGES: dict[str, Page] = {}
 CUSTOMER_SECTIONS: dict[str, Section] = {}
 SELF_SECTIONS: dict[str, Section] = {}
+#: sections of the other pages, by page key (``overview``, ``segments``, ``trust`` ...)
+PAGE_SECTIONS: dict[str, dict[str, Section]] = {}
 
 
 def register_page(page: Page) -> Page:
@@ -89,6 +91,12 @@ def self_section(key: str, title: str, order: int) -> Callable[[Render], Render]
     return _register(SELF_SECTIONS, key, title, order)
 
 
+def page_section(page: str, key: str, title: str, order: int) -> Callable[[Render], Render]:
+    """Decorator: draw a section of a page (by its key) for the signed-in viewer; the context's
+    ``customer_id`` is empty. Replaces a section of that page with the same key."""
+    return _register(PAGE_SECTIONS.setdefault(page, {}), key, title, order)
+
+
 def sections(table: dict[str, Section]) -> list[Section]:
     return sorted(table.values(), key=lambda s: s.order)
 
@@ -114,6 +122,11 @@ _placeholder(CUSTOMER_SECTIONS, "goals", "Goals", 70,
              "the customer's goals and the nudges toward them")  # fmt: skip
 _placeholder(CUSTOMER_SECTIONS, "brief", "Agent's brief", 80,
              "a short brief for a call-centre agent before they call")  # fmt: skip
+# Extension points of the trust page.
+_placeholder(PAGE_SECTIONS.setdefault("trust", {}), "consent-coverage", "Consent coverage", 30,
+             "how many customers allow each purpose (personalization, marketing ...)")  # fmt: skip
+_placeholder(PAGE_SECTIONS["trust"], "access-log", "Access log", 40,
+             "who read or changed which customer's data, and when")  # fmt: skip
 # Extension points of the customer's own page.
 _placeholder(SELF_SECTIONS, "consent", "Your consent", 40,
              "choose what we may use your data for")  # fmt: skip
@@ -126,12 +139,14 @@ _placeholder(SELF_SECTIONS, "requests", "Your data", 60,
 __all__ = [
     "CUSTOMER_SECTIONS",
     "PAGES",
+    "PAGE_SECTIONS",
     "SELF_SECTIONS",
     "Page",
     "Section",
     "SectionContext",
     "customer_section",
     "navigation",
+    "page_section",
     "register_page",
     "sections",
     "self_section",

@@ -18,8 +18,9 @@ from urllib.parse import parse_qs
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
-from omotenashi.dashboard._registry import navigation
+from omotenashi.dashboard._registry import PAGE_SECTIONS, SectionContext, navigation, sections
 from omotenashi.services import DEFAULT_WORKSPACE, Signer, Workspace
 
 COOKIE = "omotenashi_session"
@@ -187,10 +188,16 @@ def page(
 ) -> HTMLResponse:
     """Render a template inside the layout (navigation, workspace switcher, sign-out)."""
     nav = navigation(who.scopes) if who is not None else []
-    html = (
-        env()
-        .get_template(template)
-        .render(request=request, who=who, nav=nav, active=active, **context)
+    extra = []
+    if who is not None and active is not None:
+        shared = SectionContext(who.workspace, "", who.admin, who.csrf)
+        for section in sections(PAGE_SECTIONS.get(active, {})):
+            drawn = section.render(shared)
+            if drawn is not None:
+                extra.append((section, Markup(drawn)))
+    template_of = env().get_template(template)
+    html = template_of.render(
+        request=request, who=who, nav=nav, active=active, page_sections=extra, **context
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     new = getattr(request.state, "new_session", None)

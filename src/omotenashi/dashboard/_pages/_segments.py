@@ -109,7 +109,7 @@ async def export(request: Request, segment: str | None = None) -> StreamingRespo
                 buffer.truncate()
         yield buffer.getvalue()
 
-    name = (segment or "all").replace('"', "").replace("/", "-")
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in (segment or "all"))[:60]
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
