@@ -122,6 +122,8 @@ class Omotenashi:
         return self.store.artefacts.root
 
     def close(self) -> None:
+        if "insights" in self.__dict__:  # its own store handle
+            self.insights.close()
         self.store.close()
 
     def __enter__(self) -> Omotenashi:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from omotenashi.decisions import ab_report_from_totals
 from omotenashi.errors import DataError
 from omotenashi.events import isoformat
+from omotenashi.storage import open_store
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -67,10 +68,25 @@ class Insights:
         self._cached: dict[str, tuple[float, Any]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
+        self._own: Any = None
 
     @property
     def _store(self) -> Any:
-        return self._om.store
+        """A store handle of its own (a file or a server): a store-wide read here never holds
+        up the connection the engine's pages and answers read through."""
+        if self._own is None:
+            with self._lock:
+                if self._own is None:
+                    url = self._om.store.url
+                    private = url.startswith("memory") or ":memory:" in url
+                    self._own = self._om.store if private else open_store(url, create=False)
+        return self._own
+
+    def close(self) -> None:
+        """Release the store handle of its own."""
+        own, self._own = self._own, None
+        if own is not None and own is not self._om.store:
+            own.close()
 
     def _reuse(self, key: str, compute: Any) -> Any:
         """The figure under ``key``: computed now the first time; afterwards the kept value,
@@ -395,8 +411,12 @@ class Insights:
     def warm(self) -> None:
         """Compute what the first pages need (activity totals, counts, decisions, value), so
         that a server's first visitor does not wait for a read of the whole log."""
-        self.refresh_activity(max_rows=None, wait=True)
         self.customers()
+        state = self._activity
+        while True:  # a chunk at a time: a page asking meanwhile answers with what is read
+            seq = self.refresh_activity(wait=True)
+            if seq >= state.top:
+                break
         self.decisions()
         self.value()
 
