@@ -82,6 +82,9 @@ class Insights:
                     self._own = self._om.store if private else open_store(url, create=False)
         return self._own
 
+    # cheap reads (a key lookup, the newest row) and per-request reads go through the engine's
+    # own handle, ``self._om.store``; store-wide scans through ``_store``
+
     def close(self) -> None:
         """Release the store handle of its own."""
         own, self._own = self._own, None
@@ -132,7 +135,7 @@ class Insights:
         if not state.lock.acquire(blocking=wait):
             return state.seq
         try:
-            top = self._store.events.last_seq()
+            top = self._om.store.events.last_seq()
             if top < state.seq:
                 state.seq, state.days, state.last_seen = 0, {}, {}
             summaries = self._store.summaries
@@ -161,7 +164,7 @@ class Insights:
         state = self._activity
         with state.lock:
             cells = list(state.days.items())
-        latest = self._store.events.latest_timestamp()
+        latest = self._om.store.events.latest_timestamp()
         covered = {"covered_seq": state.seq, "top_seq": max(state.top, state.seq)}
         if latest is None:
             return {"days": [], "events": 0, "revenue": 0.0, "by_type": {}, "by_channel": {},
@@ -203,7 +206,7 @@ class Insights:
         """Customer ids (raw: a merged id counts on its own) with an event in the ``days``
         before the newest event."""
         self.refresh_activity()
-        latest = self._store.events.latest_timestamp()
+        latest = self._om.store.events.latest_timestamp()
         if latest is None:
             return 0
         since = latest - days * DAY_MICROS
@@ -241,8 +244,8 @@ class Insights:
 
     def freshness(self) -> dict[str, str | None]:
         """When the newest event, import, model, value report and audit were made."""
-        latest = self._store.events.latest_timestamp()
-        imports = self._store.summaries.import_history(1)
+        latest = self._om.store.events.latest_timestamp()
+        imports = self._om.store.summaries.import_history(1)
         models = self.models()
         value = self._read_json("value_report.json")
         audit = self._read_json(AUDIT_FILE)
@@ -256,13 +259,13 @@ class Insights:
 
     def _read_json(self, name: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._store.artefacts.path(name).read_text(encoding="utf-8"))
+            return json.loads(self._om.store.artefacts.path(name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 
     def models(self, per_model: int = 3) -> list[dict[str, Any]]:
         """The newest saved versions of each model with their validation figures."""
-        root = Path(self._store.artefacts.path("models"))
+        root = Path(self._om.store.artefacts.path("models"))
         try:
             default = (root / "DEFAULT").read_text().strip()
         except OSError:
@@ -308,7 +311,7 @@ class Insights:
             return []
         if len(query) > 200:
             raise DataError("search: at most 200 characters", field="q")
-        summaries = self._store.summaries
+        summaries = self._om.store.summaries
         found: dict[str, str] = {}
         for text in dict.fromkeys((query, query.lower())):
             for kind, value, customer in summaries.find_identities(text, limit):
@@ -380,7 +383,7 @@ class Insights:
         if not 1 <= limit <= 1000:
             raise DataError("limit must be between 1 and 1000", field="limit")
         measures = [m for m in MEMBER_SCORES if m != "segment"]
-        return self._store.summaries.score_members("segment", segment, measures, limit, after)
+        return self._om.store.summaries.score_members("segment", segment, measures, limit, after)
 
     def segment_rows(self, segment: str | None, page: int = 5000) -> Iterator[list[Any]]:
         """Every member of a segment (every valued customer: None) as CSV rows, header first,
@@ -388,7 +391,7 @@ class Insights:
         yield ["customer_id", *MEMBER_SCORES]
         after = None
         while True:
-            rows = self._store.summaries.score_members(
+            rows = self._om.store.summaries.score_members(
                 "segment", segment, list(MEMBER_SCORES), page, after
             )
             for r in rows:
@@ -512,7 +515,7 @@ class Insights:
     # -- trust -------------------------------------------------------------------------------
     def imports(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest imports with their rejected rows, newest first."""
-        rows = self._store.summaries.import_history(limit)
+        rows = self._om.store.summaries.import_history(limit)
         for row in rows:
             row["started"] = isoformat(row["started_at"])
             row["finished"] = isoformat(row["finished_at"])
