@@ -152,9 +152,8 @@ def measure(path: Path, repeat: int, customers: int) -> list[dict]:
         out.append({"page": "overview_during_warm_up", "path": "/",
                     "first_ms": round((time.perf_counter() - start) * 1000, 1),
                     "complete": "Still reading" not in answer.text})  # fmt: skip
-        while "Still reading" in answer.text:
-            time.sleep(0.5)
-            answer = client.get("/")
+        insights = client.app.state.service.workspaces.get("default").om.insights
+        insights.warmed.wait(timeout=3600)
         out.append({"page": "warm_up_done", "after_s": round(time.perf_counter() - start, 1)})
         for name, url in pages:
             start = time.perf_counter()

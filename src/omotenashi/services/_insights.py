@@ -67,6 +67,9 @@ class Insights:
         self._activity = _Activity()
         self._cached: dict[str, tuple[float, Any]] = {}
         self._refreshing: set[str] = set()
+        self._first: dict[str, threading.Lock] = {}
+        #: set once :meth:`warm` has computed everything
+        self.warmed = threading.Event()
         self._lock = threading.Lock()
         self._own: Any = None
 
@@ -105,9 +108,15 @@ class Insights:
                     name="omotenashi-insights",
                 ).start()  # fmt: skip
             return found[1]
-        value = compute()
         with self._lock:
-            self._cached[key] = (now, value)
+            first = self._first.setdefault(key, threading.Lock())
+        with first:  # callers that arrive meanwhile wait for this one computation
+            found = self._cached.get(key)
+            if found is not None:
+                return found[1]
+            value = compute()
+            with self._lock:
+                self._cached[key] = (now, value)
         return value
 
     def _recompute(self, key: str, compute: Any) -> None:
@@ -422,6 +431,7 @@ class Insights:
                 break
         self.decisions()
         self.value()
+        self.warmed.set()
 
     def _decisions(
         self,
