@@ -231,3 +231,43 @@ def test_read_only_sessions_and_the_workspace_switcher(server, keys, browser):
     page.goto(url + "/segments")
     assert "/login" in page.url  # the session ended
     context.close()
+
+
+def test_sessions_headers_and_revocation_over_plain_http(server, keys, shop):
+    import time
+
+    import httpx
+
+    from omotenashi.services import ServiceSettings, key_store
+
+    url = server.url
+    with httpx.Client(base_url=url) as anonymous:
+        to_login = anonymous.get("/segments?x=1")
+        assert to_login.status_code == 303
+        assert to_login.headers["location"] == "/login?next=%2Fsegments%3Fx%3D1"
+        assert anonymous.get("/customer?id=c1").status_code == 303  # no data without a session
+        assert anonymous.get("/segments/export.csv").status_code == 303
+        assert anonymous.get("/me/not-a-link").status_code == 404
+    store = key_store(ServiceSettings(db=str(shop)))
+    try:
+        made = store.create("default", ["read"], label="to revoke")
+        with httpx.Client(base_url=url) as client:
+            signed = client.post("/login", data={"api_key": made.token, "next": "//elsewhere"})
+            assert (
+                signed.status_code == 303 and signed.headers["location"] == "/"
+            )  # no open redirect
+            cookie = signed.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=strict" in cookie
+            page = client.get("/")
+            assert page.status_code == 200
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+            assert page.headers["x-content-type-options"] == "nosniff"
+            assert "<script" not in page.text and "http://" not in page.text.split("<body")[0]
+            store.revoke(made.info.key_id)
+            deadline = time.monotonic() + 15
+            while client.get("/").status_code == 200:  # the server trusts a key for 5 s
+                assert time.monotonic() < deadline, "a revoked key still opens the dashboard"
+                time.sleep(0.5)
+            assert client.get("/").headers["location"].startswith("/login")
+    finally:
+        store.close()
