@@ -76,6 +76,9 @@ def test_activity_revenue_and_active_customers_follow_new_events(om: Omotenashi)
             om.track_many(_events(150, seed=2, start=1_735_689_600 + 50 * DAY))
             assert insights.refresh_activity() > seq
     assert insights.customers() == om.stats()["customers"]
+    totals = insights.activity(days=90)["events"]
+    insights.forget(activity=True)  # e.g. after an erasure: read again from the start
+    assert insights.activity(days=90)["events"] == totals
 
 
 def test_value_figures_match_the_scores(om: Omotenashi) -> None:

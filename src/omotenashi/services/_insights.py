@@ -129,10 +129,16 @@ class Insights:
         finally:
             self._refreshing.discard(key)
 
-    def forget(self) -> None:
-        """Drop the reused figures (after a value refresh or an audit)."""
+    def forget(self, activity: bool = False) -> None:
+        """Drop the reused figures (after a value refresh or an audit); with ``activity``, the
+        running activity totals too (after events were erased: the next look reads the log
+        again)."""
         with self._lock:
             self._cached.clear()
+        if activity:
+            state = self._activity
+            with state.lock:
+                state.seq, state.top, state.days, state.last_seen = 0, 0, {}, {}
 
     # -- activity ----------------------------------------------------------------------------
     def refresh_activity(self, max_rows: int | None = CHUNK_ROWS, wait: bool = False) -> int:
