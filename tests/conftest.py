@@ -56,6 +56,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        default=None,
+        help="folder for the dashboard tests' screenshots (default: a pytest tmp folder)",
+    )
+
+
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO / ".." / "shared" / "datasets"
 ONLINE_RETAIL = DATASETS / "online-retail" / "Online Retail.parquet"

@@ -108,3 +108,31 @@ def test_learner_beats_uniform_and_epsilon_greedy_in_short_runs():
         eng.register(env.decision_point(kind))
         out[kind] = simulate(eng, env, 4000).oracle_regret[-1]
     assert out["linucb"] < out["epsilon-greedy"] < out["uniform"]
+
+
+def test_report_from_totals_matches_the_report_from_rows() -> None:
+    """The dashboard's path (sums a database computed) gives the row path's figures."""
+    import numpy as np
+    import pandas as pd
+
+    from omotenashi.decisions import ab_report, ab_report_from_totals
+
+    rng = np.random.default_rng(3)
+    for binary in (True, False):
+        rows = []
+        for arm, rate in (("a", 0.10), ("b", 0.14), ("c", 0.09)):
+            draws = rng.random(400) < rate if binary else rng.gamma(2.0, 10 * rate, 400)
+            rows += [(arm, float(x)) for x in draws]
+        frame = pd.DataFrame(rows, columns=["variant", "reward"])
+        whole = ab_report(frame)
+        sums = {
+            arm: (len(g), float(g.sum()), float((g * g).sum()))
+            for arm, g in frame.groupby("variant")["reward"]
+        }
+        quick = ab_report_from_totals(sums, binary=binary)
+        assert (quick.control, quick.winner) == (whole.control, whole.winner)
+        for a, b in zip(quick.arms, whole.arms, strict=True):
+            assert a.arm == b.arm and a.n == b.n
+            for field in ("mean", "ci_low", "ci_high", "lift", "lift_ci_low", "p_value"):
+                x, y = getattr(a, field), getattr(b, field)
+                assert (np.isnan(x) and np.isnan(y)) or abs(x - y) < 1e-9, field

@@ -1,8 +1,9 @@
 """The layers hold: faces -> services -> capabilities -> storage (read from the source files).
 
-Faces (the CLI, the HTTP API, the demo) import only the services, the engine that composes them,
-the errors and the plain event data types; capabilities never import a face, the services or
-the engine. A new import that crosses a layer fails here with the file and the module named.
+Faces (the CLI, the HTTP API, the dashboard, the demo) import only the services, the engine
+that composes them, the errors and the plain event data types; capabilities never import a
+face, the services or the engine. A new import that crosses a layer fails here with the file
+and the module named.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import omotenashi
 
 PACKAGE = Path(omotenashi.__file__).resolve().parent
-FACES = ("cli", "api", "demo")
+FACES = ("cli", "api", "demo", "dashboard")
 #: The top of the package: faces, the service layer and the composition root; every other
 #: package or module (capabilities, storage, events, errors, testing ...) lies below them.
 UPPER = ("services", "engine", "__init__", "__main__", *FACES)

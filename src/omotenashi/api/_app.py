@@ -6,6 +6,7 @@ enforces the body size limit and records metrics; routers come from ``routes/``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -27,7 +28,10 @@ from omotenashi.api._routes import value as value_routes
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
+from omotenashi.dashboard import dashboard_router
 from omotenashi.services import ServiceSettings
+
+log = logging.getLogger("omotenashi.api")
 
 ROUTERS = (
     events.router,
@@ -138,6 +142,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
+        _warm_dashboard(state)
         try:
             yield
         finally:
@@ -155,11 +160,27 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(dashboard_router())  # the web dashboard at / (docs/dashboard.md)
     app.add_middleware(
         LimitsAndMetrics, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
     )
     _document(app)
     return app
+
+
+def _warm_dashboard(state: Service) -> None:
+    """Read the dashboard's store-wide figures of the default workspace in the background."""
+    import threading
+
+    from omotenashi.services import DEFAULT_WORKSPACE
+
+    def warm() -> None:
+        try:
+            state.workspaces.get(DEFAULT_WORKSPACE).om.insights.warm()
+        except Exception as exc:  # a store still empty or busy: the first page computes them
+            log.info("dashboard warm-up skipped: %s", exc)
+
+    threading.Thread(target=warm, name="omotenashi-dashboard-warm", daemon=True).start()
 
 
 def _document(app: FastAPI) -> None:

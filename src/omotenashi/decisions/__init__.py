@@ -7,7 +7,13 @@ and a simulator with known preferences.
 Stability: provisional.
 """
 
-from omotenashi.decisions._abtest import ABReport, ArmReport, ab_report, assign_arm
+from omotenashi.decisions._abtest import (
+    ABReport,
+    ArmReport,
+    ab_report,
+    ab_report_from_totals,
+    assign_arm,
+)
 from omotenashi.decisions._engine import (
     Decision,
     DecisionEngine,
@@ -93,6 +99,7 @@ __all__ = [
     "Variant",
     "VowpalPolicy",
     "ab_report",
+    "ab_report_from_totals",
     "action_features",
     "assign_arm",
     "context_features",

@@ -7,7 +7,7 @@ ordinary decision log; this module adds the stable assignment function and the s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -151,24 +151,52 @@ def ab_report(
     except (TypeError, ValueError):
         raise DataError(f"{kpi}: KPI values must be numeric", field=kpi) from None
     groups = {str(a): values[data[arm] == a].to_numpy() for a in sorted(data[arm].unique())}
+    binary = bool(np.isin(values.to_numpy(), (0.0, 1.0)).all())
+    totals = {name: (len(x), float(x.sum()), float((x * x).sum())) for name, x in groups.items()}
+    return ab_report_from_totals(
+        totals, binary=binary, arm=arm, control=control, alpha=alpha, min_per_arm=min_per_arm
+    )
+
+
+def ab_report_from_totals(
+    totals: Mapping[str, tuple[int, float, float]],
+    *,
+    binary: bool,
+    arm: str = "variant",
+    control: str | None = None,
+    alpha: float = 0.05,
+    min_per_arm: int = 100,
+) -> ABReport:
+    """:func:`ab_report` from per-arm sums, for logs too large to read row by row.
+
+    ``totals`` maps each arm to ``(n, sum of KPI, sum of squared KPI)`` (a database computes
+    them in one pass); ``binary`` says whether every KPI value is 0 or 1 (Wilson intervals).
+    The statistics and the winner rule are those of :func:`ab_report`.
+    """
+    if not 0 < alpha < 1:
+        raise DataError(f"alpha: must lie in (0, 1), got {alpha}", field="alpha")
+    groups = {str(name): t for name, t in sorted(totals.items()) if t[0] > 0}
     if len(groups) < 2:
         raise DataError(f"{arm}: need at least two arms with data, got {len(groups)}", field=arm)
     control = control if control is not None else next(iter(groups))
     if control not in groups:
         raise DataError(f"control: arm {control!r} has no data", field="control")
-    binary = bool(np.isin(values.to_numpy(), (0.0, 1.0)).all())
+
+    def moments(t: tuple[int, float, float]) -> tuple[int, float, float]:
+        n, total, squares = t
+        mean = total / n
+        var = max(0.0, (squares - n * mean * mean) / (n - 1)) if n > 1 else math.nan
+        return n, mean, var
+
+    stats_of = {name: moments(t) for name, t in groups.items()}
     z = float(stats.norm.ppf(1 - alpha / 2))
-    c = groups[control]
+    cn, cmean, cvar = stats_of[control]
     raw: dict[str, tuple[float, float, float, float]] = {}
-    for name, x in groups.items():
+    for name, (n, mean, var) in stats_of.items():
         if name == control:
             continue
-        diff = float(x.mean() - c.mean())
-        se = (
-            math.sqrt(x.var(ddof=1) / len(x) + c.var(ddof=1) / len(c))
-            if min(len(x), len(c)) > 1
-            else math.inf
-        )
+        diff = mean - cmean
+        se = math.sqrt(var / n + cvar / cn) if min(n, cn) > 1 else math.inf
         p = 2 * float(stats.norm.sf(abs(diff) / se)) if se > 0 else float(diff == 0)
         raw[name] = (diff, diff - z * se, diff + z * se, p)
     # Holm step-down adjustment over the treatment-vs-control comparisons
@@ -178,12 +206,11 @@ def ab_report(
         running = max(running, min(1.0, (m - i) * raw[name][3]))
         adjusted[name] = running
     reports = []
-    for name, x in groups.items():
-        n, mean = len(x), float(x.mean())
+    for name, (n, mean, var) in stats_of.items():
         if binary:
-            lo, hi = _wilson(x.sum(), n, z)
+            lo, hi = _wilson(groups[name][1], n, z)
         else:
-            half = z * float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
+            half = z * math.sqrt(var) / math.sqrt(n) if n > 1 else math.inf
             lo, hi = mean - half, mean + half
         if name == control:
             reports.append(ArmReport(name, n, mean, lo, hi, math.nan, math.nan, math.nan, math.nan))
@@ -195,7 +222,7 @@ def ab_report(
         f"Holm-adjusted p < {alpha}; else control if all treatments are significantly worse"
     )
     winner = None
-    if min(len(x) for x in groups.values()) >= min_per_arm:
+    if min(t[0] for t in groups.values()) >= min_per_arm:
         better = [r for r in reports if r.arm != control and r.lift > 0 and r.p_value < alpha]
         worse = [r for r in reports if r.arm != control and r.lift < 0 and r.p_value < alpha]
         if better:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -195,9 +196,16 @@ def _iso_scores(scores: dict[str, Any]) -> dict[str, Any]:
 
 
 def timeline(
-    store: Store, customer_id: str, *, limit: int = 50, cursor: str | None = None
+    store: Store,
+    customer_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    types: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
 ) -> TimelinePage:
-    """A page of the person's events, newest first; ``cursor`` continues an earlier page."""
+    """A page of the person's events, newest first; ``cursor`` continues an earlier page (with
+    the same ``types`` and ``channels`` filters, which keep only events of those)."""
     if not 1 <= limit <= 1000:
         raise DataError("limit must be between 1 and 1000", field="limit")
     keys = person(store, customer_id)
@@ -208,7 +216,12 @@ def timeline(
             before = (int(ts_text), int(seq_text))
         except ValueError as exc:
             raise DataError(f"invalid cursor {cursor!r}", field="cursor") from exc
-    rows = store.reads.person_timeline(keys, limit + 1, before)
+    if types or channels:
+        rows = store.reads.person_timeline(
+            keys, limit + 1, before, types=types or None, channels=channels or None
+        )
+    else:
+        rows = store.reads.person_timeline(keys, limit + 1, before)
     more = len(rows) > limit
     rows = rows[:limit]
     entries = [

@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         remove_store,
         store_file,
     )
+    from omotenashi.services._insights import AUDIT_FILE, MEMBER_SCORES, Insights, refresh_audit
     from omotenashi.services._keys import (
         SCOPES,
         CreatedKey,
@@ -120,6 +121,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         salted_hash,
     )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
+    from omotenashi.services._signing import SECRET_FILE, Signer
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
         DEFAULT_BUDGET_S,
@@ -200,6 +202,12 @@ _EXPORTS: dict[str, str] = {
     "connect": "_engine",
     "Evaluation": "_evaluation",
     "Identities": "_identity",
+    "AUDIT_FILE": "_insights",
+    "MEMBER_SCORES": "_insights",
+    "Insights": "_insights",
+    "refresh_audit": "_insights",
+    "SECRET_FILE": "_signing",
+    "Signer": "_signing",
     "ImportReport": "_ingest",
     "Ingest": "_ingest",
     "PRESETS": "_presets",
@@ -300,6 +308,7 @@ __all__ = [
     "sample_catalog",
     "style_point",
     "ACTIONS_FILE",
+    "AUDIT_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
@@ -308,11 +317,13 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_COLUMNS",
     "FOLLOW_LIMIT",
+    "MEMBER_SCORES",
     "POINTS_FILE",
     "PRESETS",
     "RECEIPT_FORMAT",
     "REPORT_FILE",
     "SCOPES",
+    "SECRET_FILE",
     "SESSION_MODEL",
     "SETTINGS_ENV",
     "STATUSES",
@@ -334,6 +345,7 @@ __all__ = [
     "Evaluation",
     "EventWriter",
     "Identities",
+    "Insights",
     "Omotenashi",
     "ImportReport",
     "Ingest",
@@ -350,6 +362,7 @@ __all__ = [
     "Rights",
     "RuleSpec",
     "ServiceSettings",
+    "Signer",
     "SessionTracker",
     "StoreData",
     "TrackResult",
@@ -392,6 +405,7 @@ __all__ = [
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",
+    "refresh_audit",
     "refresh_report",
     "remove_store",
     "report_payload",

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from omotenashi.services._audit import Audit
     from omotenashi.services._care import Care
     from omotenashi.services._concierge import Concierge
+    from omotenashi.services._insights import Insights
     from omotenashi.services._outreach import Outreach
     from omotenashi.services._rights import Rights
 
@@ -152,6 +153,13 @@ class Omotenashi:
 
         return Concierge(self)
 
+    @cached_property
+    def insights(self) -> Insights:
+        """Dashboard figures from store aggregates (activity, value, decisions, imports)."""
+        from omotenashi.services import Insights
+
+        return Insights(self)
+
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -163,6 +171,8 @@ class Omotenashi:
         return self.store.artefacts.root
 
     def close(self) -> None:
+        if "insights" in self.__dict__:  # its own store handle
+            self.insights.close()
         self.store.close()
 
     def __enter__(self) -> Omotenashi:

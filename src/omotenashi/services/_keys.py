@@ -163,6 +163,20 @@ class KeyStore:
         self._cache[token] = (now + self.cache_s, info)
         return info
 
+    def active(self, key_id: str) -> KeyInfo | None:
+        """The key of ``key_id`` while it is live (not revoked), else None; cached like
+        :meth:`authenticate`, so a revoked key stops working within ``cache_s``."""
+        now = time.monotonic()
+        cached = self._cache.get("id:" + key_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = self.records.get(key_id)
+        info = None if record is None or record.revoked_at is not None else self._info(record)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache["id:" + key_id] = (now + self.cache_s, info)
+        return info
+
     def _lookup(self, token: str) -> KeyInfo | None:
         prefix, _, rest = token.partition("_")
         key_id, _, secret = rest.partition("_")

@@ -29,11 +29,23 @@ class Profiles:
         )
 
     def timeline(
-        self, customer_id: str, *, limit: int = 50, cursor: str | None = None
+        self,
+        customer_id: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
     ) -> profiles.TimelinePage:
-        """A page of a customer's events, newest first."""
+        """A page of a customer's events, newest first (only ``types`` / ``channels`` when
+        given)."""
         return profiles.timeline(
-            self.store, clean_id(customer_id, "customer_id"), limit=limit, cursor=cursor
+            self.store,
+            clean_id(customer_id, "customer_id"),
+            limit=limit,
+            cursor=cursor,
+            types=types,
+            channels=channels,
         )
 
     def features(self, customer_id: str) -> dict[str, Any] | None:

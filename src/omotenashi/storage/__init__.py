@@ -46,6 +46,7 @@ from omotenashi.storage._base import (
     ScoreStore,
     Scrubbing,
     Store,
+    Summaries,
     personal_data_holders,
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
@@ -194,6 +195,7 @@ __all__ = [
     "ScoreStore",
     "Scrubbing",
     "Store",
+    "Summaries",
     "default_url",
     "is_postgres_url",
     "open_decision_log",

@@ -8,6 +8,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.scores      ScoreStore      figures computed about customers (segments, CLV ...)
     store.imports     ImportLedger    what was imported, when
     store.reads       Reads           person reads (profile, timeline) and analytics frames
+    store.summaries   Summaries       whole-store aggregates and look-ups (dashboards)
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
     store.outreach    ContactHistory  the outreach queue: proposed, approved, sent contacts
     store.artefacts   ArtefactStore   the store's folder for models and reports
@@ -275,9 +276,15 @@ class Reads(Protocol):
     def person_categories(self, keys: PersonKeys, limit: int) -> list[tuple[str, int]]: ...
 
     def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+        self,
+        keys: PersonKeys,
+        limit: int,
+        before: tuple[int, int] | None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page."""
+        """Newest first; ``before`` is the ``(ts, seq)`` of the last row of the previous page;
+        ``types`` and ``channels``, when given, keep only events of those."""
         ...
 
     def customer_summaries(self, until: int | None = None) -> pd.DataFrame:
@@ -294,6 +301,73 @@ class Reads(Protocol):
         ...
 
     def stats(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Summaries(Protocol):
+    """Whole-store aggregates and look-ups for dashboards, computed by the database.
+
+    Each answer is a few rows however large the store: a dashboard page never pulls the
+    events or the scores of every customer into memory. ``after_seq``/``up_to_seq`` ranges
+    are read through the events' primary key, so a caller can keep running totals and add
+    only what arrived since its last look.
+    """
+
+    def activity(
+        self, after_seq: int, up_to_seq: int
+    ) -> list[tuple[int, str, str | None, int, float]]:
+        """``(day, type, channel, events, value)`` of the events with ``seq`` in
+        ``(after_seq, up_to_seq]``; ``day`` counts days since 1970-01-01 (UTC), ``value`` sums
+        the events' values (0 when none)."""
+        ...
+
+    def last_seen(self, after_seq: int, up_to_seq: int) -> list[tuple[str, int]]:
+        """``(customer_id, newest ts)`` of the customer ids (raw, not merged) with events in
+        that ``seq`` range."""
+        ...
+
+    def score_groups(self, group: str, measure: str) -> list[tuple[Any, int, float, int]]:
+        """Per value of score ``group``: ``(value, customers, sum of measure, customers with a
+        numeric measure)``, largest groups first."""
+        ...
+
+    def score_codes(self, code: str, measure: str) -> list[tuple[str, str, int, float | None]]:
+        """Per first and second character of the text score ``code`` (RFM codes ``"345"``: R
+        and F): ``(first, second, customers, mean of measure)``."""
+        ...
+
+    def score_quantile(self, name: str, q: float) -> float | None:
+        """The ``q`` quantile (lower) of a numeric score; None when no customer has one."""
+        ...
+
+    def score_histogram(
+        self, name: str, low: float, width: float, bins: int
+    ) -> list[tuple[int, int]]:
+        """``(bin, customers)`` of a numeric score in ``bins`` equal bins from ``low``; values
+        below ``low`` count in bin 0, values past the last bin in the last."""
+        ...
+
+    def score_members(
+        self, name: str, value: Any, measures: Sequence[str], limit: int, after: str | None
+    ) -> list[dict[str, Any]]:
+        """Customers whose score ``name`` equals ``value`` (None: who have that score), by
+        customer id after ``after`` (a page), with their ``measures`` scores (None when
+        missing)."""
+        ...
+
+    def find_identities(self, value: str, limit: int) -> list[tuple[str, str, str]]:
+        """``(kind, value, customer_id)`` of the linked ids equal to ``value`` (any kind) or
+        the customer ids themselves."""
+        ...
+
+    def find_customers(self, text: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """``(customer_id, attributes)`` of customer records whose attributes contain ``text``
+        (case-insensitive), by customer id."""
+        ...
+
+    def import_history(self, limit: int) -> list[dict[str, Any]]:
+        """The newest finished imports (``imports`` columns), newest first."""
+        ...
 
 
 @runtime_checkable
@@ -318,6 +392,16 @@ class DecisionLogStore(Protocol):
 
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions and rewards; return how many decisions went."""
+        ...
+
+    def totals(self) -> list[dict[str, Any]]:
+        """Per point and variant: ``point, variant, decisions, rewarded, reward_sum,
+        reward_squares, weighted_reward`` (sum of reward / propensity, a missing reward
+        counting 0), ``inverse_propensity`` (sum of 1 / propensity), ``first_at, last_at``."""
+        ...
+
+    def recent(self, point: str, limit: int) -> list[DecisionRecord]:
+        """The newest ``limit`` decisions of a point, newest first."""
         ...
 
     def flush(self) -> None:
@@ -492,6 +576,7 @@ class Store(Protocol):
     scores: ScoreStore
     imports: ImportLedger
     reads: Reads
+    summaries: Summaries
     decisions: DecisionLogStore
     outreach: ContactHistory
     artefacts: ArtefactStore
@@ -571,4 +656,5 @@ __all__ = [
     "Scrubbing",
     "Store",
     "personal_data_holders",
+    "Summaries",
 ]

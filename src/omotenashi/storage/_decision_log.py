@@ -148,6 +148,42 @@ class InMemoryDecisionLog:
         recs = sorted(self._records.values(), key=lambda r: r.created_at)
         return frame_of([r.row() for r in recs if point is None or r.point == point])
 
+    def totals(self) -> list[dict[str, Any]]:
+        """Per point and variant: traffic, rewards and inverse-propensity sums (as the SQL
+        logs compute them; a missing reward counts 0 in ``weighted_reward``)."""
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in list(self._records.values()):
+            g = groups.setdefault(
+                (r.point, r.variant),
+                {
+                    "point": r.point,
+                    "variant": r.variant,
+                    "decisions": 0,
+                    "rewarded": 0,
+                    "reward_sum": 0.0,
+                    "reward_squares": 0.0,
+                    "weighted_reward": 0.0,
+                    "inverse_propensity": 0.0,
+                    "first_at": r.created_at,
+                    "last_at": r.created_at,
+                },
+            )
+            g["decisions"] += 1
+            g["inverse_propensity"] += 1.0 / r.propensity
+            g["first_at"] = min(g["first_at"], r.created_at)
+            g["last_at"] = max(g["last_at"], r.created_at)
+            if r.reward is not None:
+                g["rewarded"] += 1
+                g["reward_sum"] += r.reward
+                g["reward_squares"] += r.reward * r.reward
+                g["weighted_reward"] += r.reward / r.propensity
+        return [groups[k] for k in sorted(groups)]
+
+    def recent(self, point: str, limit: int) -> list[DecisionRecord]:
+        """The newest ``limit`` decisions of a point, newest first."""
+        recs = [r for r in list(self._records.values()) if r.point == point]
+        return sorted(recs, key=lambda r: r.created_at, reverse=True)[:limit]
+
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions."""
         with self._lock:

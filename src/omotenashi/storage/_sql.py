@@ -42,6 +42,28 @@ SELECT_DECISIONS = (
     " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
 )
 
+#: the columns of :data:`DECISION_TOTALS`
+DECISION_TOTAL_COLUMNS = (
+    "point",
+    "variant",
+    "decisions",
+    "rewarded",
+    "reward_sum",
+    "reward_squares",
+    "weighted_reward",
+    "inverse_propensity",
+    "first_at",
+    "last_at",
+)
+#: traffic, rewards and inverse-propensity sums per point and variant (one scan of the log)
+DECISION_TOTALS = (
+    "SELECT d.point, d.variant, COUNT(*), COUNT(r.value), COALESCE(SUM(r.value), 0),"
+    " COALESCE(SUM(r.value * r.value), 0), COALESCE(SUM(COALESCE(r.value, 0) / d.propensity), 0),"
+    " SUM(1.0 / d.propensity), MIN(d.created_at), MAX(d.created_at)"
+    " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
+    " GROUP BY d.point, d.variant ORDER BY d.point, d.variant"
+)
+
 #: the columns of the ``api_keys`` table, in ``_records.key_from_row`` order
 KEY_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
 
@@ -646,14 +668,26 @@ class SQLReads:
         return [(str(c), int(n)) for c, n in rows]
 
     def person_timeline(
-        self, keys: PersonKeys, limit: int, before: tuple[int, int] | None
+        self,
+        keys: PersonKeys,
+        limit: int,
+        before: tuple[int, int] | None,
+        types: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        m = self._db.dialect.mark
+        d = self._db.dialect
+        m = d.mark
         source, params = self._person_events(keys)
-        where = ""
+        conditions = []
         if before is not None:
-            where = f"WHERE (pe.ts < {m} OR (pe.ts = {m} AND pe.seq < {m}))"
+            conditions.append(f"(pe.ts < {m} OR (pe.ts = {m} AND pe.seq < {m}))")
             params = [*params, before[0], before[0], before[1]]
+        for column, wanted in (("pe.type", types), ("pe.channel", channels)):
+            if wanted:
+                which, more = d.any_of(column, list(wanted))
+                conditions.append(which)
+                params = [*params, *more]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self._db.read(
             "SELECT pe.seq, pe.event_id, pe.customer_id, pe.anonymous_id, pe.type, pe.item_id, "
             "pe.order_id, pe.quantity, pe.value, pe.rating, pe.channel, pe.ts, pe.context, "
@@ -715,6 +749,216 @@ class SQLReads:
             "COALESCE(SUM(CASE WHEN type = 'return' THEN value END), 0) FROM events"
         )[0]
         return records.stats(one, by_type, by_channel, counts, links, money)
+
+
+#: a score value (JSON text) that is a finite number
+_NUMERIC = (
+    "{v}.value NOT IN ('null', 'NaN', 'Infinity', '-Infinity', 'true', 'false')"
+    " AND SUBSTR({v}.value, 1, 1) <> '\"'"
+)
+#: the kinds of linked ids, one index step each (a loose index scan: no full scan)
+_ID_KINDS = (
+    "WITH RECURSIVE k(kind) AS (SELECT MIN(kind) FROM identities UNION ALL"
+    " SELECT (SELECT MIN(i.kind) FROM identities i WHERE i.kind > k.kind) FROM k"
+    " WHERE k.kind IS NOT NULL) SELECT kind FROM k WHERE kind IS NOT NULL"
+)
+IMPORT_COLUMNS = (
+    "import_id",
+    "source",
+    "kind",
+    "rows_read",
+    "rows_written",
+    "duplicates",
+    "rejected",
+    "started_at",
+    "finished_at",
+)
+DAY_MICROS = 86_400_000_000
+
+
+def _like(text: str) -> str:
+    """A ``LIKE ... ESCAPE '!'`` pattern matching ``text`` anywhere."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+class SQLSummaries:
+    """``Summaries``: aggregates for dashboards, each a few rows computed by the database."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+
+    def activity(
+        self, after_seq: int, up_to_seq: int
+    ) -> list[tuple[int, str, str | None, int, float]]:
+        m = self._db.dialect.mark
+        rows = self._db.read(
+            f"SELECT ts / {DAY_MICROS}, type, channel, COUNT(*), COALESCE(SUM(value), 0) "
+            f"FROM events WHERE seq > {m} AND seq <= {m} GROUP BY ts / {DAY_MICROS}, type, "
+            "channel",
+            (int(after_seq), int(up_to_seq)),
+        )
+        return [(int(d), str(t), c, int(n), float(v)) for d, t, c, n, v in rows]
+
+    def last_seen(self, after_seq: int, up_to_seq: int) -> list[tuple[str, int]]:
+        m = self._db.dialect.mark
+        rows = self._db.read(
+            "SELECT customer_id, MAX(ts) FROM events WHERE customer_id IS NOT NULL "
+            f"AND seq > {m} AND seq <= {m} GROUP BY customer_id",
+            (int(after_seq), int(up_to_seq)),
+        )
+        return [(str(c), int(t)) for c, t in rows]
+
+    def score_groups(self, group: str, measure: str) -> list[tuple[Any, int, float, int]]:
+        m = self._db.dialect.mark
+        numeric = _NUMERIC.format(v="v")
+        rows = self._db.read(
+            "SELECT g.value, COUNT(*), "
+            f"COALESCE(SUM(CASE WHEN {numeric} THEN CAST(v.value AS DOUBLE PRECISION) END), 0), "
+            f"COUNT(CASE WHEN {numeric} THEN 1 END) "
+            "FROM customer_scores g LEFT JOIN customer_scores v "
+            f"ON v.customer_id = g.customer_id AND v.name = {m} "
+            f"WHERE g.name = {m} GROUP BY g.value ORDER BY COUNT(*) DESC, g.value",
+            (measure, group),
+        )
+        return [(json.loads(g), int(n), float(total), int(k)) for g, n, total, k in rows]
+
+    def score_codes(self, code: str, measure: str) -> list[tuple[str, str, int, float | None]]:
+        m = self._db.dialect.mark
+        numeric = _NUMERIC.format(v="v")
+        # the JSON text of a code is quoted: its characters start at position 2
+        rows = self._db.read(
+            "SELECT SUBSTR(c.value, 2, 1), SUBSTR(c.value, 3, 1), COUNT(*), "
+            f"AVG(CASE WHEN {numeric} THEN CAST(v.value AS DOUBLE PRECISION) END) "
+            "FROM customer_scores c LEFT JOIN customer_scores v "
+            f"ON v.customer_id = c.customer_id AND v.name = {m} "
+            f"WHERE c.name = {m} AND SUBSTR(c.value, 1, 1) = '\"' "
+            "GROUP BY SUBSTR(c.value, 2, 1), SUBSTR(c.value, 3, 1)",
+            (measure, code),
+        )
+        return [
+            (str(a), str(b), int(n), None if mean is None else float(mean))
+            for a, b, n, mean in rows
+        ]
+
+    def _numeric(self, name: str) -> tuple[str, list[Any]]:
+        m = self._db.dialect.mark
+        return (
+            "SELECT CAST(s.value AS DOUBLE PRECISION) AS x FROM customer_scores s "
+            f"WHERE s.name = {m} AND {_NUMERIC.format(v='s')}",
+            [name],
+        )
+
+    def score_quantile(self, name: str, q: float) -> float | None:
+        m = self._db.dialect.mark
+        source, params = self._numeric(name)
+        count = int(self._db.read(f"SELECT COUNT(*) FROM ({source}) n", params)[0][0])
+        if count == 0:
+            return None
+        offset = min(count - 1, max(0, int(q * (count - 1))))
+        row = self._db.read(
+            f"SELECT x FROM ({source}) n ORDER BY x LIMIT 1 OFFSET {m}", [*params, offset]
+        )
+        return float(row[0][0])
+
+    def score_histogram(
+        self, name: str, low: float, width: float, bins: int
+    ) -> list[tuple[int, int]]:
+        if width <= 0 or bins < 1:
+            raise DataError("a histogram needs width > 0 and bins >= 1", field="bins")
+        m = self._db.dialect.mark
+        source, params = self._numeric(name)
+        last = bins - 1
+        # one comparison per bin edge: portable (no FLOOR), and exact at the edges
+        edges = [float(low + width * (i + 1)) for i in range(last)]
+        cases = " ".join(f"WHEN x < {m} THEN {i}" for i in range(last))
+        index = f"CASE {cases} ELSE {last} END" if last else "0"
+        rows = self._db.read(
+            f"SELECT b, COUNT(*) FROM (SELECT {index} AS b FROM ({source}) n) h "
+            "GROUP BY b ORDER BY b",
+            [*edges, *params],
+        )
+        return [(min(int(b), last), int(n)) for b, n in rows]
+
+    def score_members(
+        self, name: str, value: Any, measures: Sequence[str], limit: int, after: str | None
+    ) -> list[dict[str, Any]]:
+        m = self._db.dialect.mark
+        params: list[Any] = [name]
+        where = ""
+        if value is not None:
+            where += f" AND s.value = {m}"
+            params.append(json.dumps(value, default=str))
+        if after is not None:
+            where += f" AND s.customer_id > {m}"
+            params.append(after)
+        ids = [
+            str(r[0])
+            for r in self._db.read(
+                f"SELECT s.customer_id FROM customer_scores s WHERE s.name = {m}{where} "
+                f"ORDER BY s.customer_id LIMIT {m}",
+                [*params, int(limit)],
+            )
+        ]
+        out: dict[str, dict[str, Any]] = {c: {"customer_id": c} for c in ids}
+        for c in out.values():
+            c.update({k: None for k in measures})
+        if ids and measures:
+            which, more = self._db.dialect.any_of("customer_id", ids)
+            names, more2 = self._db.dialect.any_of("name", list(measures))
+            for cid, score, text in self._db.read(
+                f"SELECT customer_id, name, value FROM customer_scores WHERE {which} AND {names}",
+                [*more, *more2],
+            ):
+                out[str(cid)][str(score)] = json.loads(text)
+        return list(out.values())
+
+    def find_identities(self, value: str, limit: int) -> list[tuple[str, str, str]]:
+        d = self._db.dialect
+        m = d.mark
+        kinds = [str(r[0]) for r in self._db.read(_ID_KINDS)]
+        found: list[tuple[str, str, str]] = []
+        if kinds:
+            which, params = d.any_of("kind", kinds)
+            found = [
+                (str(k), str(v), str(c))
+                for k, v, c in self._db.read(
+                    f"SELECT kind, value, customer_id FROM identities WHERE {which} "
+                    f"AND value = {m} ORDER BY kind LIMIT {m}",
+                    [*params, value, int(limit)],
+                )
+            ]
+        own = self._db.read(
+            f"SELECT customer_id FROM customers WHERE customer_id = {m} UNION "
+            f"SELECT customer_id FROM (SELECT customer_id FROM events WHERE customer_id = {m} "
+            "LIMIT 1) e",
+            (value, value),
+        )
+        if own:
+            owner = next((c for k, _, c in found if k == "customer"), value)
+            found.insert(0, ("customer_id", value, owner))
+        return found[:limit]
+
+    def find_customers(self, text: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        m = self._db.dialect.mark
+        plain = text.lower()
+        escaped = json.dumps(text)[1:-1].lower()  # stored JSON escapes non-ASCII letters
+        patterns = list(dict.fromkeys((_like(plain), _like(escaped))))
+        where = " OR ".join([f"LOWER(attributes) LIKE {m} ESCAPE '!'"] * len(patterns))
+        rows = self._db.read(
+            f"SELECT customer_id, attributes FROM customers WHERE {where} "
+            f"ORDER BY customer_id LIMIT {m}",
+            (*patterns, int(limit)),
+        )
+        return [(str(c), json.loads(a)) for c, a in rows]
+
+    def import_history(self, limit: int) -> list[dict[str, Any]]:
+        m = self._db.dialect.mark
+        rows = self._db.read(
+            f"SELECT {', '.join(IMPORT_COLUMNS)} FROM imports ORDER BY finished_at DESC LIMIT {m}",
+            (int(limit),),
+        )
+        return [dict(zip(IMPORT_COLUMNS, r, strict=True)) for r in rows]
 
 
 class SQLDecisionLog(ABC):
@@ -795,6 +1039,25 @@ class SQLDecisionLog(ABC):
     @abstractmethod
     def erase_customer(self, customer_id: str) -> int:
         """Delete a customer's decisions and rewards (on the log's own connection)."""
+
+    def totals(self) -> list[dict[str, Any]]:
+        """Per point and variant: traffic, rewards and the sums off-policy estimates need (a
+        missing reward counts 0 in ``weighted_reward``)."""
+        with self._lock:
+            self._flush()
+            rows = self._read(DECISION_TOTALS, ())
+        return [dict(zip(DECISION_TOTAL_COLUMNS, row, strict=True)) for row in rows]
+
+    def recent(self, point: str, limit: int) -> list[DecisionRecord]:
+        """The newest ``limit`` decisions of a point (newest first)."""
+        m = self._mark
+        with self._lock:
+            self._flush()
+            rows = self._read(
+                f"{SELECT_DECISIONS} WHERE d.point = {m} ORDER BY d.created_at DESC LIMIT {m}",
+                (point, int(limit)),
+            )
+        return [records.decision_from_row(r) for r in rows]
 
     def to_frame(self, point: str | None = None) -> pd.DataFrame:
         """Decisions as a DataFrame (``decision_log.COLUMNS``), oldest first."""

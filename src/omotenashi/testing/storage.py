@@ -71,6 +71,7 @@ from omotenashi.storage import (
     Reads,
     ScoreStore,
     Store,
+    Summaries,
     open_key_store,
     open_store,
     personal_data_holders,
@@ -288,6 +289,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.scores, ScoreStore)
         assert isinstance(store.imports, ImportLedger)
         assert isinstance(store.reads, Reads)
+        assert isinstance(store.summaries, Summaries)
         assert isinstance(store.decisions, DecisionLogStore)
         assert isinstance(store.outreach, ContactHistory)
         assert isinstance(store.artefacts, ArtefactStore)
@@ -803,6 +805,23 @@ class StoreConformance(_OneStore):
         assert first[1]["item_title"] == "Mug" and first[2]["item_title"] is None
         assert first[0]["context"] == {} and first[0]["anonymous_id"] == "dev"
 
+    def test_timeline_filters(self, store: Store) -> None:
+        self._shop(store)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        every = store.reads.person_timeline(keys, 50, None)
+        purchases = store.reads.person_timeline(keys, 50, None, types=["purchase"])
+        assert [r["event_id"] for r in purchases] == [
+            r["event_id"] for r in every if r["type"] == "purchase"
+        ] and len(purchases) == 3
+        web = store.reads.person_timeline(keys, 50, None, channels=["web"])
+        assert [r["event_id"] for r in web] == ["2", "1"]
+        both = store.reads.person_timeline(keys, 1, None, types=["purchase"], channels=["web"])
+        assert [r["event_id"] for r in both] == ["2"]
+        before = (both[0]["ts"], both[0]["seq"])
+        assert store.reads.person_timeline(keys, 5, before, types=["purchase"],
+                                           channels=["web"]) == []  # fmt: skip
+
     def test_analytics_frames(self, store: Store) -> None:
         self._shop(store)
         summaries = store.reads.customer_summaries().set_index("customer_id")
@@ -954,6 +973,140 @@ class StoreConformance(_OneStore):
         assert log.after(first) == [(second, "salt2", ["h3"])]
         log.complete("r1", {"receipt_id": "r1", "models": []})
         assert log.receipts() == [{"receipt_id": "r1", "models": []}, {"receipt_id": "r2"}]
+
+    def test_decision_totals_match_the_frame(self, store: Store) -> None:
+        log = store.decisions
+        assert log.totals() == []
+        plan = [  # (variant, propensity, reward or None)
+            ("a", 0.5, 1.0), ("a", 0.25, 0.0), ("a", 0.8, None),
+            ("b", 0.5, 1.0), ("b", 0.2, 1.0), ("c", 1.0, None),
+        ]  # fmt: skip
+        for i, (variant, p, _) in enumerate(plan):
+            log.append(
+                DecisionRecord(f"t{i}", "hero" if variant != "c" else "other", f"c{i}",
+                               100.0 + i, variant, p, {variant: p}, policy="epsilon-greedy")
+            )  # fmt: skip
+        for i, (_, _, reward) in enumerate(plan):
+            if reward is not None:
+                log.add_reward(f"t{i}", reward, 500.0)
+        frame = log.to_frame()  # the independent computation: pandas over every row
+        frame["r0"] = frame["reward"].fillna(0.0)
+        got = {(t["point"], t["variant"]): t for t in log.totals()}
+        assert list(got) == [("hero", "a"), ("hero", "b"), ("other", "c")]
+        for (point, variant), t in got.items():
+            rows = frame[(frame["point"] == point) & (frame["variant"] == variant)]
+            assert t["decisions"] == len(rows)
+            assert t["rewarded"] == int(rows["reward"].notna().sum())
+            assert t["reward_sum"] == pytest.approx(rows["r0"].sum())
+            assert t["reward_squares"] == pytest.approx((rows["r0"] ** 2).sum())
+            assert t["weighted_reward"] == pytest.approx((rows["r0"] / rows["propensity"]).sum())
+            assert t["inverse_propensity"] == pytest.approx((1 / rows["propensity"]).sum())
+            assert (t["first_at"], t["last_at"]) == (
+                rows["created_at"].min(),
+                rows["created_at"].max(),
+            )
+        assert got[("hero", "b")]["weighted_reward"] == pytest.approx(1 / 0.5 + 1 / 0.2)
+        recent = log.recent("hero", 2)
+        assert [r.decision_id for r in recent] == ["t4", "t3"] and recent[0].reward == 1.0
+
+    # -- summaries (dashboards) ------------------------------------------------------------
+    def test_activity_and_last_seen_by_seq_range(self, store: Store) -> None:
+        self._shop(store)
+        top = store.events.last_seq()
+        got = store.summaries.activity(0, top)
+        frame = store.reads.events_frame()  # independent: pandas over the same events
+        stamps = pd.to_datetime(frame["timestamp"], utc=True)
+        frame["day"] = (stamps - pd.Timestamp("1970-01-01", tz="UTC")).dt.days
+        frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), None)
+        expected = {}
+        for (day, kind, channel), rows in frame.groupby(["day", "type", "channel"], dropna=False):
+            expected[(int(day), kind, channel if isinstance(channel, str) else None)] = (
+                len(rows),
+                float(rows["value"].fillna(0).sum()),
+            )
+        assert {(d, t, c): (n, v) for d, t, c, n, v in got} == expected
+        assert sum(n for *_, n, _ in got) == 8
+        # two halves add up to the whole
+        half = store.summaries.activity(0, 4) + store.summaries.activity(4, top)
+        assert sum(n for *_, n, _ in half) == 8
+        assert store.summaries.activity(top, top) == []
+        assert sorted(store.summaries.last_seen(0, top)) == [
+            ("c", T0 + 3 * DAY),
+            ("d", T0 + 4 * DAY),
+        ]
+        assert store.summaries.last_seen(0, 1) == [("c", T0)]
+
+    def _scored(self, store: Store) -> None:
+        rows = []
+        for i in range(12):
+            cid = f"k{i:02d}"
+            rows += [
+                (cid, "segment", "Champions" if i < 4 else ("At risk" if i < 10 else "Ünïcode")),
+                (cid, "rfm", f"{1 + i % 5}{1 + i % 3}{1 + i % 2}"),
+                (cid, "clv", float(i * 10)),
+                (cid, "p_alive", i / 11),
+            ]
+        rows.append(("k11", "clv", float("nan")))  # a NaN figure is no number
+        store.scores.replace("value", rows)
+
+    def test_score_aggregates(self, store: Store) -> None:
+        self._scored(store)
+        s = store.summaries
+        groups = {g: (n, total, k) for g, n, total, k in s.score_groups("segment", "clv")}
+        assert groups["Champions"] == (4, 0 + 10 + 20 + 30, 4)
+        assert groups["At risk"] == (6, sum(i * 10 for i in range(4, 10)), 6)
+        assert groups["Ünïcode"] == (2, 100.0, 1)  # k11's NaN left out
+        assert [g for g, *_ in s.score_groups("segment", "clv")][0] == "At risk"
+        codes = {(a, b): (n, mean) for a, b, n, mean in s.score_codes("rfm", "p_alive")}
+        for (a, b), (n, mean) in codes.items():
+            members = [i for i in range(12) if f"{1 + i % 5}" == a and f"{1 + i % 3}" == b]
+            assert n == len(members)
+            assert mean == pytest.approx(sum(i / 11 for i in members) / len(members))
+        assert sum(n for n, _ in codes.values()) == 12
+        assert s.score_quantile("clv", 0.0) == 0.0
+        assert s.score_quantile("clv", 1.0) == 100.0
+        assert s.score_quantile("missing", 0.5) is None
+        hist = dict(s.score_histogram("clv", 0.0, 25.0, 4))  # 0-25, 25-50, 50-75, 75+
+        assert hist == {0: 3, 1: 2, 2: 3, 3: 3}
+        assert dict(s.score_histogram("clv", 30.0, 100.0, 1)) == {0: 11}
+        page = s.score_members("segment", "Champions", ["clv", "p_alive", "nope"], 3, None)
+        assert [m["customer_id"] for m in page] == ["k00", "k01", "k02"]
+        assert page[1]["clv"] == 10.0 and page[1]["nope"] is None
+        rest = s.score_members("segment", "Champions", ["clv"], 3, page[-1]["customer_id"])
+        assert [m["customer_id"] for m in rest] == ["k03"]
+        everyone = s.score_members("segment", None, ["segment"], 10, "k05")
+        assert [m["customer_id"] for m in everyone] == [f"k{i:02d}" for i in range(6, 12)]
+        assert everyone[-1]["segment"] == "Ünïcode"
+        assert [m["customer_id"] for m in s.score_members("segment", "Ünïcode", [], 5, None)] == [
+            "k10", "k11"]  # fmt: skip
+
+    def test_find_identities_customers_and_imports(self, store: Store) -> None:
+        self._shop(store)
+        store.identities.link("email", "c@example.com", "c", "identify", T0)
+        store.identities.link("customer", "old-c", "c", "merge", T0)
+        store.catalog.upsert_customers([("c", {"city": "Kyōto", "tier": "Gold_1"}),
+                                        ("e", {"city": "Osaka"})])  # fmt: skip
+        s = store.summaries
+        assert s.find_identities("c@example.com", 5) == [("email", "c@example.com", "c")]
+        assert s.find_identities("dev", 5) == [("anonymous", "dev", "c")]
+        assert s.find_identities("old-c", 5) == [("customer", "old-c", "c")]
+        assert s.find_identities("d", 5) == [("customer_id", "d", "d")]  # events only
+        assert s.find_identities("e", 5) == [("customer_id", "e", "e")]  # a record only
+        assert s.find_identities("nobody", 5) == []
+        assert [c for c, _ in s.find_customers("kyōto", 5)] == ["c"]
+        assert [c for c, _ in s.find_customers("OSAKA", 5)] == ["e"]
+        assert [c for c, _ in s.find_customers("gold_1", 5)] == ["c"]
+        assert s.find_customers("gold%", 5) == []  # wildcards are plain text
+        assert s.find_customers("go_d", 5) == []  # "_" is no wildcard either
+        assert s.import_history(5) == []
+        for i in range(3):
+            store.imports.record({"import_id": f"i{i}", "source": f"f{i}.csv", "kind": "events",
+                                  "rows_read": 10, "rows_written": 8 - i, "duplicates": 1,
+                                  "rejected": 1 + i, "started_at": T0 + i,
+                                  "finished_at": T0 + 10 + i})  # fmt: skip
+        history = s.import_history(2)
+        assert [h["import_id"] for h in history] == ["i2", "i1"]
+        assert history[0]["rejected"] == 3 and history[0]["rows_written"] == 6
 
     # -- keys ------------------------------------------------------------------------------
     def test_key_store(self, store_url: str) -> None:

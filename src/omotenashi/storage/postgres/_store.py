@@ -36,6 +36,7 @@ from omotenashi.storage._sql import (
     SQLImportLedger,
     SQLReads,
     SQLScoreStore,
+    SQLSummaries,
 )
 from omotenashi.storage.postgres._db import Database, PostgresURL, lock_key, typed_column
 from omotenashi.storage.postgres._decisions import PostgresDecisionLog
@@ -310,6 +311,10 @@ def artefact_root(target: PostgresURL) -> Path:
     return base.resolve() / f"{target.host}-{target.port}-{target.database}-{target.schema}"
 
 
+class PostgresSummaries(SQLSummaries):
+    """Whole-store aggregates for dashboards (the portable SQL of ``storage._sql``)."""
+
+
 class PostgresStore:
     """A store in one schema of a PostgreSQL database (``postgresql://user@host:port/db``).
 
@@ -334,6 +339,7 @@ class PostgresStore:
         self.outreach = PostgresContactHistory(self._db)
         self.goals = SQLGoalStore(self._db)
         self.concierge = SQLAssignmentStore(self._db)
+        self.summaries = PostgresSummaries(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from omotenashi.storage._sql import SQLReads
+from omotenashi.storage._sql import SQLReads, SQLSummaries
 
 
 class SQLiteReads(SQLReads):
     """``Reads`` over a store's shared connection (the portable SQL of ``storage._sql``)."""
 
 
-__all__ = ["SQLiteReads"]
+class SQLiteSummaries(SQLSummaries):
+    """``Summaries`` over a store's shared connection (the portable SQL of ``storage._sql``)."""
+
+
+__all__ = ["SQLiteReads", "SQLiteSummaries"]

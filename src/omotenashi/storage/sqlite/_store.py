@@ -29,7 +29,7 @@ from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
-from omotenashi.storage.sqlite._reads import SQLiteReads
+from omotenashi.storage.sqlite._reads import SQLiteReads, SQLiteSummaries
 from omotenashi.storage.sqlite._scores import (
     SQLiteContactHistory,
     SQLiteImportLedger,
@@ -94,6 +94,7 @@ class SQLiteStore:
         self.outreach = SQLiteContactHistory(db)
         self.goals = SQLGoalStore(db)
         self.concierge = SQLAssignmentStore(db)
+        self.summaries = SQLiteSummaries(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
