@@ -12,7 +12,7 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve")
+_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve", "_scale")
 
 #: The top-level commands and groups each module registers, so that a command line loads (and
 #: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
@@ -39,6 +39,7 @@ _COMMANDS = {
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
     "_serve": ("serve", "keys"),
+    "_scale": ("export-events", "spark-train"),
 }
 
 

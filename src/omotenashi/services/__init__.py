@@ -86,6 +86,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
+    from omotenashi.services._scale import Scale
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
@@ -182,6 +183,7 @@ _EXPORTS: dict[str, str] = {
     "session_recommendations": "_recommendations",
     "similar_items": "_recommendations",
     "warm": "_recommendations",
+    "Scale": "_scale",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
     "AUTO_CANDIDATES": "_training",
@@ -236,6 +238,7 @@ __all__ = [
     "SCOPES",
     "SESSION_MODEL",
     "SETTINGS_ENV",
+    "Scale",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",

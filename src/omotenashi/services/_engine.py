@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._scale import Scale
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -95,6 +96,13 @@ class Omotenashi:
         from omotenashi.services import Evaluation
 
         return Evaluation()
+
+    @cached_property
+    def scale(self) -> Scale:
+        """Batch work at scale: export events to Parquet, train with Spark."""
+        from omotenashi.services import Scale
+
+        return Scale(self)
 
     @cached_property
     def audit(self) -> Audit:

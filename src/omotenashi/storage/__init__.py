@@ -41,7 +41,7 @@ from omotenashi.storage._base import (
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
-from omotenashi.storage._schema import EVENT_COLUMNS
+from omotenashi.storage._schema import ANONYMOUS_PREFIX, EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -155,6 +155,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 
 __all__ = [
+    "ANONYMOUS_PREFIX",
     "DECISION_COLUMNS",
     "DEFAULT_DB",
     "ENV_VAR",

@@ -23,7 +23,7 @@ from omotenashi.events import now_micros
 from omotenashi.storage import _records as records
 from omotenashi.storage._base import FollowRow, PersonKeys
 from omotenashi.storage._decision_log import DecisionRecord
-from omotenashi.storage._schema import RESOLVED_EVENTS, RFM_AGGREGATES
+from omotenashi.storage._schema import EVENT_COLUMNS, RESOLVED_EVENTS, RFM_AGGREGATES
 
 if TYPE_CHECKING:  # frames load with the reads that make them
     import pandas as pd
@@ -146,6 +146,16 @@ class SQLEventCursor:
             (seq, limit),
         )
 
+    def rows_between(self, after: int, up_to: int, limit: int) -> list[tuple[Any, ...]]:
+        """``(seq, *EVENT_COLUMNS)`` of up to ``limit`` events with ``after < seq <= up_to``,
+        oldest first (a range read of ``seq``; an export pages through the log with it)."""
+        m = self._db.dialect.mark
+        return self._db.read(
+            f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events "
+            f"WHERE seq > {m} AND seq <= {m} ORDER BY seq LIMIT {m}",
+            (after, up_to, limit),
+        )
+
     def last_seq(self) -> int:
         """The highest event ``seq`` stored (0 for none)."""
         return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM events", ())[0][0])
@@ -246,6 +256,12 @@ class SQLIdentityGraph:
             self._db.execute(
                 "DELETE FROM identities WHERE kind = 'customer' AND value = customer_id"
             )
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """Every link ``(kind, value, customer_id)`` as it stands now, sorted."""
+        return self._db.read(
+            "SELECT kind, value, customer_id FROM identities ORDER BY kind, value", ()
+        )
 
     def of(self, customer_id: str) -> list[dict[str, Any]]:
         rows = self._db.read(
