@@ -56,9 +56,10 @@ def test_export_is_partitioned_incremental_and_complete(om: Omotenashi, tmp_path
     store = _store_frame(om)
     assert list(table.index) == list(store.index)  # each event once, none missing
     assert (table["ts"] == store["timestamp"]).all()
-    assert table["value"].equals(store["value"]) or (
-        table["value"].fillna(-1) == store["value"].fillna(-1)
-    ).all()
+    assert (
+        table["value"].equals(store["value"])
+        or (table["value"].fillna(-1) == store["value"].fillna(-1)).all()
+    )
     for column in ("customer_id", "anonymous_id", "type", "item_id", "order_id"):
         assert table[column].fillna("").tolist() == store[column].fillna("").tolist(), column
     # the partition of each event is the UTC day of its time
@@ -98,9 +99,7 @@ def test_a_crash_before_the_manifest_leaves_nothing_half_visible(
 
     again = om.scale.export_events(out)
     assert again["rows"] == 8 and again["removed_leftovers"] == 2
-    assert sorted(read_events(out).column("event_id").to_pylist()) == sorted(
-        _store_frame(om).index
-    )
+    assert sorted(read_events(out).column("event_id").to_pylist()) == sorted(_store_frame(om).index)
     assert ds.dataset(out / "events", format="parquet", partitioning="hive").count_rows() == 14
 
 

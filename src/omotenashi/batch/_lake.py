@@ -70,7 +70,9 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable export manifest ({exc})", field="manifest") from None
+        raise DataError(
+            f"{path}: not a readable export manifest ({exc})", field="manifest"
+        ) from None
     if manifest.get("format") != FORMAT:
         raise DataError(
             f"{path}: export format {manifest.get('format')!r}, this release reads {FORMAT}",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ def spark_session(master: str = "local[2]", conf: Mapping[str, str] | None = Non
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
@@ -89,8 +91,15 @@ def _resolved_events(spark: Any, events_dir: str | os.PathLike) -> Any:
     )
     known = F.col("customer_id").isNotNull() | F.col("ma_customer").isNotNull()
     return joined.select(
-        "seq", "type", "item_id", "order_id", "value", "rating", "ts",
-        person.alias("person_id"), known.alias("known"),
+        "seq",
+        "type",
+        "item_id",
+        "order_id",
+        "value",
+        "rating",
+        "ts",
+        person.alias("person_id"),
+        known.alias("known"),
     )
 
 
@@ -117,9 +126,7 @@ def interactions(events: Any, weights: EventWeights | None = None) -> Any:
     if weights.rating_weights is not None:
         factor = F.lit(0.0)
         for rating, value in weights.rating_weights.items():
-            factor = F.when(F.col("rating") == float(rating), F.lit(float(value))).otherwise(
-                factor
-            )
+            factor = F.when(F.col("rating") == float(rating), F.lit(float(value))).otherwise(factor)
         factor = F.when(F.col("rating").isNull(), F.lit(0.0)).otherwise(factor)
     else:
         threshold = float(weights.rating_threshold)
@@ -186,7 +193,9 @@ def rfm_features(events: Any) -> pd.DataFrame:
             "repeat_purchases": repeats,
             "recency": (last - first).dt.days.astype(float),
             "T": (end - first).dt.days.astype(float),
-            "mean_repeat_spend": np.where(repeats > 0, repeat_total / repeats.where(repeats > 0, 1), 0.0),
+            "mean_repeat_spend": np.where(
+                repeats > 0, repeat_total / repeats.where(repeats > 0, 1), 0.0
+            ),
             "n_purchases": frame["n_purchases"].astype(int),
             "monetary": frame["monetary"].astype(float),
             "recency_days": (end - last).dt.days.astype(float),
@@ -213,8 +222,10 @@ def cosine_neighbours(pairs: Any) -> Any:
     )
     na = norms.select(F.col("item_id").alias("a"), F.col("norm").alias("na"))
     nb = norms.select(F.col("item_id").alias("b"), F.col("norm").alias("nb"))
-    return dots.join(na, "a").join(nb, "b").select(
-        "a", "b", (F.col("dot") / (F.col("na") * F.col("nb"))).alias("similarity")
+    return (
+        dots.join(na, "a")
+        .join(nb, "b")
+        .select("a", "b", (F.col("dot") / (F.col("na") * F.col("nb"))).alias("similarity"))
     )
 
 
@@ -225,7 +236,9 @@ def order_cooccurrence(events: Any) -> tuple[Any, Any]:
 
     lines = (
         events.where(
-            (F.col("type") == "purchase") & F.col("order_id").isNotNull() & F.col("item_id").isNotNull()
+            (F.col("type") == "purchase")
+            & F.col("order_id").isNotNull()
+            & F.col("item_id").isNotNull()
         )
         .groupBy("order_id", "item_id")
         .agg(F.max("ts").alias("timestamp"))
@@ -276,6 +289,9 @@ def _train_als(spark: Any, model: Any, frame: pd.DataFrame, params: Mapping[str,
         itemCol="i",
         ratingCol="w",
         seed=0,
+        # one block per core of the job: fewer, larger blocks than Spark's 10 on a small master
+        numUserBlocks=max(2, spark.sparkContext.defaultParallelism),
+        numItemBlocks=max(2, spark.sparkContext.defaultParallelism),
     )
     fitted = als.fit(ratings)
     factors = fitted.itemFactors.toPandas()
@@ -340,6 +356,9 @@ def run_spark_pipeline(
         say(f"starting Spark ({master})")
         spark = spark_session(master, spark_conf)
     seconds: dict[str, float] = {}
+    # PySpark warns about each pandas conversion with pandas 3; the conversions used here (flat
+    # numeric and string columns) are the supported ones
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     saved_at = datetime.now(UTC).isoformat()
     versions: dict[str, int] = {}
     try:

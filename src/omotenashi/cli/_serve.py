@@ -74,7 +74,9 @@ def serve(
     ] = "warning",
     log_format: Annotated[
         str,
-        typer.Option(help="Logs as text or json (one object a line).", envvar="OMOTENASHI_LOG_FORMAT"),
+        typer.Option(
+            help="Logs as text or json (one object a line).", envvar="OMOTENASHI_LOG_FORMAT"
+        ),
     ] = "text",
     graceful_s: Annotated[
         int,

@@ -188,7 +188,9 @@ class Recommender(ABC):
         self._fit(frame, items)
         return self
 
-    def prepare(self, interactions: pd.DataFrame, items: pd.DataFrame | None = None) -> pd.DataFrame:
+    def prepare(
+        self, interactions: pd.DataFrame, items: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """The part of :meth:`fit` that learns nothing: id maps, histories, recency ranks,
         popularity and catalogue. ``fit`` is ``prepare`` then the model's own learning; a batch
         engine that learns elsewhere (Spark) calls ``prepare`` and then sets the learned state.

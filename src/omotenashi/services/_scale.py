@@ -54,14 +54,18 @@ class Scale:
         regularization: float = 0.05,
         alpha: float = 2.0,
         spark_conf: dict[str, str] | None = None,
+        spark: Any = None,
         phase: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Run the Spark pipeline on an export folder; save its models and scores here.
 
+        ``spark`` is a running SparkSession to use (else one is started for ``master``).
+
         Returns
         -------
         dict
-            What was saved: ``models`` (name -> version), ``customers`` scored, timings.
+            What was saved: ``models`` (name -> version), ``customers`` scored, timings, and
+            ``scores_saved`` (the ``rfm`` score rows written to this store).
         """
         from omotenashi.batch import run_spark_pipeline
 
@@ -79,6 +83,7 @@ class Scale:
                 "alpha": alpha,
             },
             spark_conf=spark_conf,
+            spark=spark,
             phase=phase,
         )
         scores = result.pop("scores")

@@ -442,7 +442,11 @@ class Workspaces:
             ws = self.get(DEFAULT_WORKSPACE)
             ws.om.store.events.last_seq()
         except Exception as exc:  # any failure to reach the store means: send no traffic
-            return {"ready": False, "store": f"unreachable: {str(exc).strip()[:200]}", "model": None}
+            return {
+                "ready": False,
+                "store": f"unreachable: {str(exc).strip()[:200]}",
+                "model": None,
+            }
         return {"ready": True, "store": "ok", "model": ws.models.label}
 
     def close(self) -> None:
