@@ -36,7 +36,10 @@ def _stored_ids(db: Path | str) -> set[str]:
 
 
 def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str) -> None:
-    server = Server(empty_store, "--no-auth", "--no-train-on-start", "--log-format", "json")
+    server = Server(
+        empty_store,
+        *("--no-auth", "--no-train-on-start", "--log-format", "json", "--log-level", "info"),
+    )
     server.start()
     acknowledged: list[str] = []
     refused = 0
@@ -54,12 +57,13 @@ def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str)
                         "customer_id": f"c{(n + k) % 50}",
                         "type": "view",
                         "item_id": f"i{k}",
+                        "timestamp": "2025-05-01T10:00:00Z",
                     }
                     for k in range(5)
                 ]
                 n += 1
                 try:
-                    answer = client.post("/v1/events", json=batch)
+                    answer = client.post("/v1/events", json={"events": batch})
                 except httpx.TransportError:  # the server stopped listening: not acknowledged
                     with lock:
                         refused += 1
@@ -73,7 +77,7 @@ def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str)
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 30
-    while len(acknowledged) < 500 and time.monotonic() < deadline:
+    while len(acknowledged) < 200 and time.monotonic() < deadline:
         time.sleep(0.05)  # requests in flight when the signal comes
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
@@ -83,13 +87,17 @@ def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str)
     for thread in threads:
         thread.join(15)
     logs = server.proc.stderr.read().decode()
-    assert code == 0, logs
-    assert len(acknowledged) >= 500
+    # uvicorn finishes the requests in flight and the lifespan's shutdown, then re-raises the
+    # signal it caught (exit by SIGTERM, the convention for a process stopped by it)
+    assert code in (0, -signal.SIGTERM), logs
+    assert len(acknowledged) >= 200
     missing = set(acknowledged) - _stored_ids(empty_store)
     assert not missing, f"{len(missing)} acknowledged events lost"
     # every log line from the server's loggers is one JSON object
     records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    assert "Application shutdown complete." in messages, messages
 
     # restarted, it serves the same store, ready
     again = Server(empty_store, "--no-auth", "--no-train-on-start").start()
