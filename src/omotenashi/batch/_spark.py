@@ -347,6 +347,7 @@ def run_spark_pipeline(
     """
     if default not in ("als", "itemknn"):
         raise DataError(f"default must be 'als' or 'itemknn', got {default!r}", field="default")
+    committed_files(events_dir)  # a folder with no export is refused before Spark starts
     params = {"factors": 64, "iterations": 15, "regularization": 0.05, "alpha": 2.0}
     params.update(als_params or {})
     weights = weights or EventWeights()
