@@ -185,6 +185,10 @@ def test_als_quality_within_tolerance_and_served_unchanged(trained: dict[str, An
     recall_local = _recall_at_10(local, trained["held_out"])
     recall_spark = _recall_at_10(spark_als, trained["held_out"])
     recall_popular = _recall_at_10(popular, trained["held_out"])
+    print(
+        f"recall@10 spark={recall_spark:.4f} implicit={recall_local:.4f} "
+        f"popular={recall_popular:.4f}"
+    )
     assert recall_spark >= recall_local - ALS_RECALL_TOLERANCE, (recall_spark, recall_local)
     assert recall_spark > recall_popular, (recall_spark, recall_popular)  # it learnt the groups
 
