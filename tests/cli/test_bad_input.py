@@ -96,6 +96,7 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("merge", ["c1", "nobody-42", "--db", "{db}"], "nobody-42"),
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
     ("spark-train", ["{out}", "--conf", "nokey", "--db", "{db}"], "--conf"),
+    ("serve", ["--no-train-on-start", "--log-format", "yaml"], "--log-format"),
     ("spark-train", ["{out}", "--db", "{db}"], "export-events"),
     ("keys revoke", ["k-unknown", "--db", "{db}"], "k-unknown"),
     ("customers", ["--by", "charm", "--db", "{db}"], "charm"),
