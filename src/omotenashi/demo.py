@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from omotenashi.events import from_micros
-from omotenashi.services import Omotenashi, make_rules
+from omotenashi.services import Omotenashi, make_rules, message_dict
 
 DEMO_SOURCE = "demo:online-retail-sample"
 DEVICE = "demo-app-device-1"
@@ -84,6 +84,11 @@ def run_demo(
         # a showcase of what to show next: the items just viewed are left out
         for r in om.recommendations.for_session(viewed, 5, rules=make_rules())
     ]
+    # composed for the best customer: a message from parts and a gift box from their history
+    composed = om.compose.message(
+        best, "a gift box for the season", offer="free gift wrapping", seed=0
+    )
+    gift = om.compose.bundle(best, "sample:gift", top=1)
     return {
         "store": om.url,
         "import": report.as_dict(),
@@ -104,6 +109,7 @@ def run_demo(
             "viewed": [{"item_id": i, "title": titles.get(i) or i} for i in viewed],
             "recommendations": session,
         },
+        "compose": {"message": message_dict(composed), "bundle": gift},
     }
 
 

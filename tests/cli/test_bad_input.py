@@ -29,20 +29,24 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
     "audit": ["--db", "{db}"],
+    "bundle": ["c1", "--catalog", "sample:cafe", "--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
     "decide train": ["--logs", "{logs}", "--out", "{out}", *LOG_MAPS],
     "demo": ["--db", "{demo}"],
+    "evaluate messages": ["--rounds", "200"],
     "evaluate ope": ["--logs", "{logs}", "--policy", "uniform", *LOG_MAPS],
     "export-events": ["{out}", "--db", "{db}"],
     "evaluate sessions": [
         "--train", "{clicks}", "--test", "{clicks}",
         "--map", "session=session,item=item,time=time", "--no-peers",
     ],
+    "erase": ["nobody-42", "--yes", "--db", "{db}"],
     "evaluate topn": [
         "--data", "{ratings}", "--map", "user=user,item=item,rating=rating,time=time",
         "--no-peers",
     ],
+    "export": ["c1", "--db", "{db}"],
     "identify": ["c1", "--anonymous", "device-8", "--db", "{db}"],
     "import": ["{events}", "--map", MAP, "--db", "{db}"],
     "import-customers": ["{people}", "--map", "customer=id", "--db", "{db}"],
@@ -52,6 +56,18 @@ BASE: dict[str, list[str]] = {
     "keys list": ["--db", "{db}"],
     "keys revoke": ["{key}", "--db", "{db}"],
     "merge": ["c1", "c2", "--db", "{db}"],
+    "message": ["c1", "--topic", "tea", "--db", "{db}"],
+    "plan": ["c1", "--catalog", "sample:travel", "--start", "2026-04-06", "--days", "2",
+             "--budget", "400", "--db", "{db}"],
+    "nba": ["c1", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach actions": ["{actions}", "--db", "{db}"],
+    "outreach approve": ["--date", "2026-06-01", "--db", "{db}"],
+    "outreach export": ["--out", "{out}", "--date", "2026-06-01", "--db", "{db}"],
+    "outreach list": ["--db", "{db}"],
+    "outreach preview": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach record": ["--file", "{results}", "--db", "{db}"],
+    "outreach run": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach skip": ["--date", "2026-06-01", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
@@ -85,13 +101,17 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots", "directory"}
+OUTPUTS = {"out", "rejects", "plots", "output", "directory"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
     ("profile", ["nobody-42", "--db", "{db}"], "nobody-42"),
     ("profile", ["c1", "--as-of", "someday", "--db", "{db}"], "someday"),
     ("timeline", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["c1", "--output", "{bad}", "--db", "{db}"], "folder"),
+    ("erase", ["nobody-42", "--yes", "--db", "{db}"], "nobody-42"),
+    ("erase", ["c1", "--db", "{db}"], "--yes"),
     ("timeline", ["c1", "--cursor", "garbage", "--db", "{db}"], "cursor"),
     ("merge", ["c1", "nobody-42", "--db", "{db}"], "nobody-42"),
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
@@ -153,6 +173,23 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
+    ("bundle", ["nobody-42", "--catalog", "sample:cafe", "--db", "{db}"], "nobody-42"),
+    ("bundle", ["c1", "--catalog", "{missing}", "--db", "{db}"], "absent.csv"),
+    ("bundle", ["c1", "--catalog", "{events}", "--db", "{db}"], "not JSON"),
+    ("bundle", ["c1", "--catalog", "sample:tea", "--db", "{db}"], "sample:tea"),
+    ("bundle", ["c1", "--catalog", "sample:cafe", "--budget", "1", "--db", "{db}"], "budget"),
+    ("plan", ["c1", "--catalog", "sample:travel", "--start", "someday", "--days", "2",
+              "--budget", "400", "--db", "{db}"], "someday"),
+    ("plan", ["c1", "--catalog", "sample:travel", "--start", "2026-04-06", "--days", "2",
+              "--budget", "400", "--pace", "frantic", "--db", "{db}"], "pace"),
+    ("message", ["c1", "--topic", "tea", "--channel", "fax", "--db", "{db}"], "fax"),
+    ("nba", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("nba", ["c1", "--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach run", ["--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach list", ["--status", "lost", "--db", "{db}"], "lost"),
+    ("outreach record", ["nope-7", "--status", "sent", "--db", "{db}"], "nope-7"),
+    ("outreach record", ["--db", "{db}"], "contact"),
+    ("outreach approve", ["--db", "{db}"], "date"),
 ]  # fmt: skip
 
 
@@ -182,6 +219,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "clicks": "session,item,time\n"
         + "\n".join(f"s{s},i{(s + k) % 7},{s * 10 + k}" for s in range(30) for k in range(3)),
         "logs": "arm,clicked,p\n" + "\n".join(f"a{n % 3},{n % 2},0.3333" for n in range(60)),
+        "actions": '[{"id": "tip", "kind": "recommend", "channel": "email"}]',
+        "reminders": "customer_id,topic,rule,due,reason,priority\nc1,recall,r,2026-05-01,due,5",
+        "results": "contact_id,status\nno-such-contact,sent",
     }
     paths = {}
     for name, text in files.items():
@@ -206,6 +246,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (bad / "empty.csv").write_bytes(b"")
     (bad / "broken.csv").write_text('customer,item,time\nc1,"i1,2024-01-01\n', encoding="utf-8")
     (bad / "binary.csv").write_bytes(bytes(range(256)) * 4)  # not text in any encoding's sense
+    paths["bad"] = str(bad)
     paths["binary"] = str(bad / "binary.csv")
     paths["missing"] = str(bad / "absent.csv")
     paths["empty"] = str(bad / "empty.csv")

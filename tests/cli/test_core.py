@@ -63,6 +63,20 @@ def test_demo_json(tmp_path: Path) -> None:
     assert len(viewed) == 3
     # the visitor is shown what to look at next, not the three items just viewed
     assert not {r["item_id"] for r in session["recommendations"]} & viewed
+    # composed for the best customer: a message from parts and a gift box within its budget
+    composed = result["compose"]
+    message = composed["message"]
+    assert message["customer_id"] == profile["customer_id"]
+    assert [p["slot"] for p in message["parts"]] == [
+        "greeting", "reason", "emphasis", "offer", "call_to_action",
+    ]  # fmt: skip
+    assert all(p["text"] in message["text"] for p in message["parts"])
+    gift = composed["bundle"]["bundles"][0]
+    assert gift["price"] <= composed["bundle"]["budget"] == 20
+    assert gift["price"] == round(sum(p["price"] for p in gift["parts"]), 2)
+    groups = [p["group"] for p in gift["parts"]]
+    assert groups.count("centrepiece") == 1 and groups.count("wrapping") == 1
+    assert all(p["reasons"] for p in gift["parts"])
     again = cli("demo", "--json", cwd=tmp_path)  # rebuilt, same figures
     assert json.loads(again.stdout)["stats"]["events"] == result["stats"]["events"]
 

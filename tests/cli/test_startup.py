@@ -229,7 +229,7 @@ def test_each_command_name_loads_the_module_that_registers_it() -> None:
             mapped.setdefault(name, set()).add(module)
     assert mapped == registered
     assert cli._modules_for(["keys", "create"]) == ("_serve",)
-    assert cli._modules_for(["evaluate", "ope"]) == ("_recommend", "_decide")
+    assert cli._modules_for(["evaluate", "ope"]) == ("_recommend", "_decide", "_compose")
     assert cli._modules_for(["--help"]) == cli._COMMAND_MODULES
     assert cli._modules_for(["no-such-command"]) == cli._COMMAND_MODULES
     assert cli._modules_for([]) == cli._COMMAND_MODULES

@@ -19,8 +19,10 @@ from omotenashi.api._compute import model_threads
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
 from omotenashi.api._paths import use_raw_path
+from omotenashi.api._routes import compose as compose_routes
 from omotenashi.api._routes import customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
+from omotenashi.api._routes import outreach as outreach_routes
 from omotenashi.api._routes import value as value_routes
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
@@ -35,6 +37,8 @@ ROUTERS = (
     system.router,
     value_routes.router,
     decision_routes.router,
+    outreach_routes.router,
+    compose_routes.router,
     audit_router,
 )
 

@@ -12,7 +12,18 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve", "_scale")
+_COMMAND_MODULES = (
+    "_core",
+    "_rights",
+    "_value",
+    "_recommend",
+    "_audit",
+    "_decide",
+    "_outreach",
+    "_compose",
+    "_scale",
+    "_serve",
+)
 
 #: The top-level commands and groups each module registers, so that a command line loads (and
 #: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
@@ -34,10 +45,13 @@ _COMMANDS = {
         "timeline",
         "customers",
     ),
+    "_rights": ("export", "erase"),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
+    "_outreach": ("nba", "outreach"),
+    "_compose": ("bundle", "plan", "message", "evaluate"),
     "_serve": ("serve", "keys"),
     "_scale": ("export-events", "spark-train"),
 }

@@ -113,6 +113,25 @@ def demo(
     for row in session["recommendations"]:
         table.add_row(str(row["rank"]), str(row["title"])[:40], "\n".join(row["reasons"]))
     console.print(table)
+    composed = result["compose"]
+    console.rule(f"composed for customer {composed['message']['customer_id']}")
+    message = composed["message"]
+    console.print(message["text"], highlight=False)
+    console.print(
+        f"[dim]{message['emphasis']}/{message['tone']}: " + "; ".join(message["reasons"]) + "[/]",
+        highlight=False,
+    )
+    gift = composed["bundle"]["bundles"][0]
+    table = Table(
+        "part",
+        "price",
+        "why",
+        title=f"their gift box: {gift['price']:.2f} {composed['bundle']['currency']} "
+        f"(best of the catalogue within {composed['bundle']['budget']:g}, solved exactly)",
+    )
+    for part in gift["parts"]:
+        table.add_row(part["name"][:40], f"{part['price']:.2f}", "\n".join(part["reasons"]))
+    console.print(table)
     console.print(
         f"\nExplore it: [bold]omotenashi profile {result['profile']['customer_id']} --db "
         f"{result['store']}[/], [bold]omotenashi customers --by frequency --db {result['store']}"

@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
-each, with live state) and API keys. See docs/architecture.md for the map of use cases to
-modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``, ``om.outreach``,
+``om.compose``. A server adds workspaces (one engine each, with live state) and API keys. See
+docs/architecture.md for the map of use cases to modules.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         load_thresholds,
         parse_bands,
         parse_limits,
+    )
+    from omotenashi.services._compose import (
+        EXPLORATION,
+        MIN_REWARDS,
+        SAMPLES,
+        STYLE_POINTS,
+        Compose,
+        compose_message,
+        load_bundle_catalog,
+        load_travel_catalog,
+        message_dict,
+        sample_catalog,
+        style_point,
     )
     from omotenashi.services._decisions import (
         POINTS_FILE,
@@ -68,6 +81,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         EventWriter,
         SessionTracker,
     )
+    from omotenashi.services._outreach import (
+        ACTIONS_FILE,
+        DECISION_POINT,
+        EXPORT_COLUMNS,
+        STATUSES,
+        Outreach,
+        read_reminders,
+    )
     from omotenashi.services._presets import PRESETS
     from omotenashi.services._profiles import Profile, Profiles, TimelinePage
     from omotenashi.services._recommendations import (
@@ -86,6 +107,16 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
+    from omotenashi.services._rights import (
+        EXPORT_FORMAT,
+        RECEIPT_FORMAT,
+        Erasure,
+        Rights,
+        erase_in_workspace,
+        forget_models,
+        receipt_matches,
+        salted_hash,
+    )
     from omotenashi.services._scale import Scale
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
@@ -97,6 +128,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         Training,
         models_stamp,
         parse_weights,
+        retrain_saved,
         train,
         train_job,
     )
@@ -122,6 +154,12 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "ACTIONS_FILE": "_outreach",
+    "DECISION_POINT": "_outreach",
+    "EXPORT_COLUMNS": "_outreach",
+    "STATUSES": "_outreach",
+    "Outreach": "_outreach",
+    "read_reminders": "_outreach",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -129,6 +167,17 @@ _EXPORTS: dict[str, str] = {
     "load_thresholds": "_audit",
     "parse_bands": "_audit",
     "parse_limits": "_audit",
+    "EXPLORATION": "_compose",
+    "MIN_REWARDS": "_compose",
+    "SAMPLES": "_compose",
+    "STYLE_POINTS": "_compose",
+    "Compose": "_compose",
+    "compose_message": "_compose",
+    "load_bundle_catalog": "_compose",
+    "load_travel_catalog": "_compose",
+    "message_dict": "_compose",
+    "sample_catalog": "_compose",
+    "style_point": "_compose",
     "DecisionPoint": "_decisions",
     "DecisionState": "_decisions",
     "Decisions": "_decisions",
@@ -183,6 +232,14 @@ _EXPORTS: dict[str, str] = {
     "session_recommendations": "_recommendations",
     "similar_items": "_recommendations",
     "warm": "_recommendations",
+    "EXPORT_FORMAT": "_rights",
+    "RECEIPT_FORMAT": "_rights",
+    "Erasure": "_rights",
+    "Rights": "_rights",
+    "erase_in_workspace": "_rights",
+    "forget_models": "_rights",
+    "receipt_matches": "_rights",
+    "salted_hash": "_rights",
     "Scale": "_scale",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
@@ -194,6 +251,7 @@ _EXPORTS: dict[str, str] = {
     "Training": "_training",
     "models_stamp": "_training",
     "parse_weights": "_training",
+    "retrain_saved": "_training",
     "train": "_training",
     "train_job": "_training",
     "REPORT_FILE": "_value",
@@ -227,17 +285,34 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "EXPLORATION",
+    "MIN_REWARDS",
+    "SAMPLES",
+    "STYLE_POINTS",
+    "Compose",
+    "compose_message",
+    "load_bundle_catalog",
+    "load_travel_catalog",
+    "message_dict",
+    "sample_catalog",
+    "style_point",
+    "ACTIONS_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
+    "DECISION_POINT",
     "DEFAULT_WORKSPACE",
+    "EXPORT_FORMAT",
+    "EXPORT_COLUMNS",
     "FOLLOW_LIMIT",
     "POINTS_FILE",
     "PRESETS",
+    "RECEIPT_FORMAT",
     "REPORT_FILE",
     "SCOPES",
     "SESSION_MODEL",
     "SETTINGS_ENV",
+    "STATUSES",
     "Scale",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
@@ -251,6 +326,7 @@ __all__ = [
     "DecisionState",
     "EligibilityRule",
     "Decisions",
+    "Erasure",
     "Evaluation",
     "EventWriter",
     "Identities",
@@ -260,12 +336,14 @@ __all__ = [
     "KeyInfo",
     "KeyStore",
     "ModelSet",
+    "Outreach",
     "PreparedEvents",
     "PolicySpec",
     "Profile",
     "Profiles",
     "Recommendations",
     "RewardSpec",
+    "Rights",
     "RuleSpec",
     "ServiceSettings",
     "SessionTracker",
@@ -290,6 +368,8 @@ __all__ = [
     "decision_state",
     "declare_point",
     "demo_recommendations",
+    "erase_in_workspace",
+    "forget_models",
     "freeze_long_lived",
     "from_store",
     "item_answer",
@@ -302,13 +382,17 @@ __all__ = [
     "parse_weights",
     "point",
     "points",
+    "receipt_matches",
+    "read_reminders",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",
     "refresh_report",
     "remove_store",
     "report_payload",
+    "retrain_saved",
     "reward",
+    "salted_hash",
     "session_recommendations",
     "similar_items",
     "store_file",

@@ -10,8 +10,10 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
-(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
+``store.outreach``, ``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them
+all. API keys have a
+store of their own (``open_key_store``). Every backend passes the battery in
+``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from omotenashi.storage._base import (
     ArtefactStore,
     Catalog,
     Checkpointing,
+    ContactHistory,
     DecisionLogStore,
     DeferredSync,
+    ErasureLog,
     EventLog,
     FollowRow,
+    HoldsPersonalData,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -37,11 +42,13 @@ from omotenashi.storage._base import (
     PersonKeys,
     Reads,
     ScoreStore,
+    Scrubbing,
     Store,
+    personal_data_holders,
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
-from omotenashi.storage._schema import ANONYMOUS_PREFIX, EVENT_COLUMNS
+from omotenashi.storage._schema import ANONYMOUS_PREFIX, CONTACT_COLUMNS, EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -156,6 +163,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 __all__ = [
     "ANONYMOUS_PREFIX",
+    "CONTACT_COLUMNS",
     "DECISION_COLUMNS",
     "DEFAULT_DB",
     "ENV_VAR",
@@ -163,12 +171,15 @@ __all__ = [
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
+    "ContactHistory",
     "DecisionLogStore",
     "DecisionRecord",
     "DeferredSync",
+    "ErasureLog",
     "EventLog",
     "FolderArtefacts",
     "FollowRow",
+    "HoldsPersonalData",
     "IdentityGraph",
     "ImportLedger",
     "InMemoryDecisionLog",
@@ -178,12 +189,14 @@ __all__ = [
     "PersonKeys",
     "Reads",
     "ScoreStore",
+    "Scrubbing",
     "Store",
     "default_url",
     "is_postgres_url",
     "open_decision_log",
     "open_key_store",
     "open_store",
+    "personal_data_holders",
     "redacted",
     "sqlite_path",
     "workspace_url",
