@@ -39,6 +39,7 @@ BASE: dict[str, list[str]] = {
     "demo": ["--db", "{demo}"],
     "evaluate messages": ["--rounds", "200"],
     "evaluate ope": ["--logs", "{logs}", "--policy", "uniform", *LOG_MAPS],
+    "export-events": ["{out}", "--db", "{db}"],
     "evaluate sessions": [
         "--train", "{clicks}", "--test", "{clicks}",
         "--map", "session=session,item=item,time=time", "--no-peers",
@@ -80,6 +81,7 @@ BASE: dict[str, list[str]] = {
     "segments": ["-t", "{tx}", "--map", TX_MAP, "--kmeans", "0"],
     "serve": ["--no-train-on-start"],
     "similar": ["i1", "--db", "{db}"],
+    "spark-train": ["{clicks}", "--db", "{db}"],
     "stats": ["--db", "{db}"],
     "timeline": ["c1", "--db", "{db}"],
     "track": ['{"customer_id": "c1", "type": "view", "item_id": "i1"}', "--db", "{db}"],
@@ -106,7 +108,7 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots", "output", "html"}
+OUTPUTS = {"out", "rejects", "plots", "output", "html", "directory"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
@@ -120,6 +122,9 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("timeline", ["c1", "--cursor", "garbage", "--db", "{db}"], "cursor"),
     ("merge", ["c1", "nobody-42", "--db", "{db}"], "nobody-42"),
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
+    ("spark-train", ["{out}", "--conf", "nokey", "--db", "{db}"], "--conf"),
+    ("serve", ["--no-train-on-start", "--log-format", "yaml"], "--log-format"),
+    ("spark-train", ["{out}", "--db", "{db}"], "export-events"),
     ("keys revoke", ["k-unknown", "--db", "{db}"], "k-unknown"),
     ("customers", ["--by", "charm", "--db", "{db}"], "charm"),
     ("customers", ["--as-of", "someday", "--db", "{db}"], "someday"),

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "_outreach",
     "_compose",
     "_care",
+    "_scale",
     "_serve",
 )
 
@@ -54,6 +55,7 @@ _COMMANDS = {
     "_compose": ("bundle", "plan", "message", "evaluate"),
     "_care": ("recalls", "goals", "concierge"),
     "_serve": ("serve", "keys"),
+    "_scale": ("export-events", "spark-train"),
 }
 
 

@@ -36,13 +36,22 @@ def _settings(db: str | None, **values: object):
 @app.command(rich_help_panel=PANEL)
 def serve(
     db: DbOpt = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (one per core).", min=1)] = 1,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on.", envvar="OMOTENASHI_HOST")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="TCP port.", min=1, max=65535, envvar="OMOTENASHI_PORT")
+    ] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes (one per core).", min=1, envvar="OMOTENASHI_WORKERS"),
+    ] = 1,
     no_auth: Annotated[
         bool,
         typer.Option(
-            "--no-auth", help="No API keys: everything acts on the default workspace (dev only)."
+            "--no-auth",
+            help="No API keys: everything acts on the default workspace (dev only).",
+            envvar="OMOTENASHI_NO_AUTH",
         ),
     ] = False,
     retrain_after: Annotated[
@@ -60,7 +69,23 @@ def serve(
     max_body: Annotated[
         int | None, typer.Option(help="Largest request body in bytes (413 above).")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[
+        str, typer.Option(help="Log level: debug, info, warning.", envvar="OMOTENASHI_LOG_LEVEL")
+    ] = "warning",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            help="Logs as text or json (one object a line).", envvar="OMOTENASHI_LOG_FORMAT"
+        ),
+    ] = "text",
+    graceful_s: Annotated[
+        int,
+        typer.Option(
+            help="On SIGTERM, seconds to finish requests in flight.",
+            min=1,
+            envvar="OMOTENASHI_GRACEFUL_S",
+        ),
+    ] = 30,
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
 
@@ -69,7 +94,13 @@ def serve(
     """
     import uvicorn
 
+    from omotenashi.api import LOG_FORMATS, log_config
     from omotenashi.services import SETTINGS_ENV
+
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format"
+        )
 
     settings = _settings(
         db,
@@ -96,10 +127,13 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config(log_format, log_level),
         loop=loop,
         http=http,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        # on SIGTERM: stop accepting, finish the requests in flight (each event acknowledged
+        # only after its commit), then close the workspaces (the event writer drains)
+        timeout_graceful_shutdown=graceful_s,
     )
 
 

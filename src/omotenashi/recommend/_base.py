@@ -184,6 +184,23 @@ class Recommender(ABC):
         DataError
             Bad columns or values, or no interaction at all.
         """
+        frame = self.prepare(interactions, items)
+        self._fit(frame, items)
+        return self
+
+    def prepare(
+        self, interactions: pd.DataFrame, items: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """The part of :meth:`fit` that learns nothing: id maps, histories, recency ranks,
+        popularity and catalogue. ``fit`` is ``prepare`` then the model's own learning; a batch
+        engine that learns elsewhere (Spark) calls ``prepare`` and then sets the learned state.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The validated interactions with ``u``/``i`` (user and item index) and ``t``
+            (seconds).
+        """
         frame = check_interactions(interactions)
         self._clear_caches()  # derived from the previous data: a refit must not reuse them
         if frame.empty:
@@ -228,8 +245,7 @@ class Recommender(ABC):
         else:
             self.data_range_ = (float(finite_t.min()), float(finite_t.max()))
         self.catalog_ = ItemCatalog(self.item_ids_, items)
-        self._fit(frame.assign(u=u, i=i, t=t_num), items)
-        return self
+        return frame.assign(u=u, i=i, t=t_num)
 
     def _clear_caches(self) -> None:
         """Forget values cached from the fitted data (subclasses add their own caches)."""

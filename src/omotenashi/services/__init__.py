@@ -120,6 +120,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         receipt_matches,
         salted_hash,
     )
+    from omotenashi.services._scale import Scale
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._signing import SECRET_FILE, Signer
     from omotenashi.services._training import (
@@ -252,6 +253,7 @@ _EXPORTS: dict[str, str] = {
     "forget_models": "_rights",
     "receipt_matches": "_rights",
     "salted_hash": "_rights",
+    "Scale": "_scale",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
     "AUTO_CANDIDATES": "_training",
@@ -327,6 +329,7 @@ __all__ = [
     "SESSION_MODEL",
     "SETTINGS_ENV",
     "STATUSES",
+    "Scale",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from omotenashi.services._insights import Insights
     from omotenashi.services._outreach import Outreach
     from omotenashi.services._rights import Rights
+    from omotenashi.services._scale import Scale
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -113,6 +114,13 @@ class Omotenashi:
         from omotenashi.services import Compose
 
         return Compose(self)
+
+    @cached_property
+    def scale(self) -> Scale:
+        """Batch work at scale: export events to Parquet, train with Spark."""
+        from omotenashi.services import Scale
+
+        return Scale(self)
 
     @cached_property
     def audit(self) -> Audit:

@@ -477,6 +477,22 @@ class Workspaces:
                 except Exception:  # keep maintaining the other workspaces
                     log.exception("workspace %s: maintenance failed", ws.name)
 
+    def readiness(self) -> dict[str, Any]:
+        """Whether this process should get traffic: the default workspace's store answers a
+        read and the server is not shutting down (a load balancer polls ``/v1/ready``)."""
+        if self._stop.is_set():
+            return {"ready": False, "store": "closing", "model": None}
+        try:
+            ws = self.get(DEFAULT_WORKSPACE)
+            ws.om.store.events.last_seq()
+        except Exception as exc:  # any failure to reach the store means: send no traffic
+            return {
+                "ready": False,
+                "store": f"unreachable: {str(exc).strip()[:200]}",
+                "model": None,
+            }
+        return {"ready": True, "store": "ok", "model": ws.models.label}
+
     def close(self) -> None:
         self._stop.set()
         for thread in (self._thread, self._follower):

@@ -51,7 +51,7 @@ from omotenashi.storage._base import (
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
-from omotenashi.storage._schema import CONTACT_COLUMNS, EVENT_COLUMNS
+from omotenashi.storage._schema import ANONYMOUS_PREFIX, CONTACT_COLUMNS, EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -165,6 +165,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 
 __all__ = [
+    "ANONYMOUS_PREFIX",
     "CONTACT_COLUMNS",
     "DECISION_COLUMNS",
     "DEFAULT_DB",

@@ -156,6 +156,12 @@ class EventLog(Protocol):
         """Up to ``limit`` events stored after ``seq``, oldest first (the follow cursor)."""
         ...
 
+    def rows_between(self, after: int, up_to: int, limit: int) -> list[tuple[Any, ...]]:
+        """``(seq, *EVENT_COLUMNS)`` of up to ``limit`` events with ``after < seq <= up_to``,
+        oldest first. Event writers take turns, so every event with ``seq <= last_seq()`` is
+        committed when ``last_seq()`` answers: a reader paging up to it misses none."""
+        ...
+
     def last_seq(self) -> int:
         """The highest ``seq`` stored (0 for none)."""
         ...
@@ -198,6 +204,10 @@ class IdentityGraph(Protocol):
 
     def move(self, from_customer: str, to_customer: str, at: int) -> None:
         """Merge: re-point every id of one customer (and the customer id itself) to another."""
+        ...
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """Every link ``(kind, value, customer_id)`` as it stands now (merges applied), sorted."""
         ...
 
     def of(self, customer_id: str) -> list[dict[str, Any]]:

@@ -188,6 +188,16 @@ class SQLEventCursor:
             (seq, limit),
         )
 
+    def rows_between(self, after: int, up_to: int, limit: int) -> list[tuple[Any, ...]]:
+        """``(seq, *EVENT_COLUMNS)`` of up to ``limit`` events with ``after < seq <= up_to``,
+        oldest first (a range read of ``seq``; an export pages through the log with it)."""
+        m = self._db.dialect.mark
+        return self._db.read(
+            f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events "
+            f"WHERE seq > {m} AND seq <= {m} ORDER BY seq LIMIT {m}",
+            (after, up_to, limit),
+        )
+
     def last_seq(self) -> int:
         """The highest event ``seq`` stored (0 for none)."""
         return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM events", ())[0][0])
@@ -326,6 +336,12 @@ class SQLIdentityGraph:
             self._db.execute(
                 "DELETE FROM identities WHERE kind = 'customer' AND value = customer_id"
             )
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """Every link ``(kind, value, customer_id)`` as it stands now, sorted."""
+        return self._db.read(
+            "SELECT kind, value, customer_id FROM identities ORDER BY kind, value", ()
+        )
 
     def of(self, customer_id: str) -> list[dict[str, Any]]:
         rows = self._db.read(

@@ -414,6 +414,32 @@ class StoreConformance(_OneStore):
         store.events.insert([event_row("f0")])  # known: no new seq
         assert store.events.last_seq() == seqs[-1]
 
+    def test_rows_between_pages_the_log(self, store: Store) -> None:
+        rows = [
+            event_row(f"r{i}", customer_id=f"c{i}", item_id=f"i{i}", value=float(i), ts=T0 + i)
+            for i in range(6)
+        ]
+        store.events.insert(rows)
+        seqs = [r[0] for r in store.events.after(0, 100)]
+        everything = store.events.rows_between(0, store.events.last_seq(), 100)
+        assert [r[0] for r in everything] == seqs
+        assert [tuple(r[1:]) for r in everything] == rows
+        page = store.events.rows_between(seqs[1], seqs[4], 2)
+        assert [r[0] for r in page] == seqs[2:4]
+        assert [r[0] for r in store.events.rows_between(seqs[3], seqs[4], 10)] == [seqs[4]]
+        assert store.events.rows_between(seqs[-1], seqs[-1] + 10, 10) == []
+
+    def test_links_list_every_id_after_merges(self, store: Store) -> None:
+        assert store.identities.links() == []
+        store.identities.link("anonymous", "a1", "c1", "event", T0)
+        store.identities.link("anonymous", "a2", "c2", "event", T0)
+        store.identities.move("c2", "c1", T0 + 1)
+        assert store.identities.links() == [
+            ("anonymous", "a1", "c1"),
+            ("anonymous", "a2", "c1"),
+            ("customer", "c2", "c1"),
+        ]
+
     def test_latest_timestamp_never_goes_back(self, store: Store) -> None:
         store.events.insert([event_row("new", ts=T0 + DAY)])
         store.events.insert_new([event_row("old", ts=T0)])

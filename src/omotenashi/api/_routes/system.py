@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from omotenashi.api._deps import AdminWorkspace, ServiceDep
 from omotenashi.api._paths import IdRoute
@@ -17,6 +17,19 @@ _OK = Health(status="ok").model_dump_json().encode()  # serialised once
 async def health() -> Response:
     """Answers as long as the process serves requests (no key needed)."""
     return Response(_OK, media_type="application/json")
+
+
+@router.get(
+    "/ready",
+    summary="Readiness",
+    responses={503: {"description": "Not ready: the store is unreachable or the server stops"}},
+)
+def ready(service: ServiceDep) -> Response:
+    """200 when the default workspace's store answers and the server is not shutting down,
+    else 503 (no key needed; for load balancers and orchestrators)."""
+    state = service.workspaces.readiness()
+    body = {"status": "ready" if state["ready"] else "not ready", **state}
+    return JSONResponse(body, status_code=200 if state["ready"] else 503)
 
 
 @router.get(

@@ -1,0 +1,337 @@
+"""Growth curves: how import, storage, training and serving grow with the number of events.
+
+For each size (events), a synthetic store with realistic skew: item popularity follows a Zipf
+law, customers' activity is heavy-tailed (log-normal), and events come in sessions (views, some
+carts, fewer purchases in orders, a few returns) over 180 days. For each size and backend
+(SQLite file, PostgreSQL database), in one run so that the figures are peers:
+
+* ``import_s``, ``events_per_s``: ``import_events`` of the generated Parquet file;
+* ``store_mb``: the SQLite file (with its WAL) or ``pg_database_size``;
+* ``train``: per model (popularity, itemknn, als), the seconds of ``om.training.train`` and the
+  peak memory of the process that trained it;
+* ``latency_ms``: p50/p99 of ``om.recommendations.for_customer`` (default model, n=10) over
+  customers drawn at random, after one warm-up call each of 20;
+* ``spark``: ``export-events`` to Parquet and ``spark-train`` (local[2]) beside them (SQLite
+  only: the pipeline reads the export, not the store).
+
+Every phase runs in a child process, so ``peak_mb`` (its maximum resident memory) is that
+phase's own. At the end, ``exponents``: the slope of log(cost) on log(events) (1.0 = linear).
+Prints one JSON object and writes ``--out`` (JSON) and ``--plot`` (PNG).
+
+    python benchmarks/scale.py --sizes 100000,300000,1000000 [--no-postgres] [--no-spark]
+
+Defaults are the issue's sizes (1M, 5M, 20M events): plan hours for 20M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODELS = ("popularity", "itemknn", "als")
+EVENTS_MAP = (
+    "event_id=event_id,customer=customer_id,type=type,item=item_id,order=order_id,"
+    "value=value,time=timestamp"
+)
+
+
+def generate(events: int, path: Path, seed: int = 0) -> dict:
+    """A synthetic event file of about ``events`` rows (see the module docstring)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    customers = max(100, events // 25)
+    items = max(200, int(events**0.75 / 2))
+    activity = rng.lognormal(0.0, 1.2, customers)  # heavy-tailed: a few very active people
+    activity /= activity.sum()
+    session_sizes = rng.geometric(0.25, size=events // 3 + 10)  # events per session, mean 4
+    sizes = session_sizes[np.cumsum(session_sizes) <= events]
+    n_sessions = len(sizes)
+    who = rng.choice(customers, size=n_sessions, p=activity)
+    start = rng.uniform(0, 180 * 86400, size=n_sessions)
+    rows = int(sizes.sum())
+    session_of = np.repeat(np.arange(n_sessions), sizes)
+    offset = np.concatenate([np.arange(s) for s in sizes]) * 45.0  # 45 s between clicks
+    item = np.minimum(rng.zipf(1.15, size=rows), items) - 1  # Zipf popularity
+    kind = rng.choice(
+        np.array(["view", "add_to_cart", "purchase", "return"]),
+        size=rows,
+        p=[0.78, 0.12, 0.095, 0.005],
+    )
+    price = np.round(2.0 + (item % 97) * 0.75, 2)
+    ts = pd.to_datetime(1_735_689_600 + start[session_of] + offset, unit="s", utc=True)
+    order = np.where(
+        np.isin(kind, ["purchase", "return"]), np.char.add("o", session_of.astype(str)), None
+    )
+    frame = pd.DataFrame(
+        {
+            "event_id": np.char.add("e", np.arange(rows).astype(str)),
+            "customer_id": np.char.add("c", who[session_of].astype(str)),
+            "type": kind,
+            "item_id": np.char.add("i", item.astype(str)),
+            "order_id": order,
+            "value": np.where(np.isin(kind, ["purchase", "return"]), price, np.nan),
+            "timestamp": ts,
+        }
+    )
+    frame.to_parquet(path, index=False)
+    return {"rows": rows, "customers": customers, "items": items, "sessions": n_sessions}
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def phase_import(db: str, file: str) -> dict:
+    from omotenashi import Omotenashi
+
+    start = time.perf_counter()
+    with Omotenashi(db) as om:
+        report = om.import_events(file, mapping=EVENTS_MAP)
+    seconds = time.perf_counter() - start
+    return {
+        "import_s": round(seconds, 2),
+        "events_per_s": round(report.events_written / seconds),
+        "stored": report.events_written,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def phase_train(db: str, model: str) -> dict:
+    from omotenashi import Omotenashi
+
+    start = time.perf_counter()
+    with Omotenashi(db, create=False) as om:
+        info = om.training.train(model, session_model=False)
+    return {
+        "train_s": round(time.perf_counter() - start, 2),
+        "fit_s": info["fit_s"],
+        "peak_mb": _peak_mb(),
+    }
+
+
+def phase_latency(db: str, requests: int = 400) -> dict:
+    from omotenashi import Omotenashi
+
+    with Omotenashi(db, create=False) as om:
+        customers = om.rfm()
+        ids = list(customers.index if "customer_id" not in customers else customers["customer_id"])
+        rng = np.random.default_rng(1)
+        chosen = [str(ids[i]) for i in rng.integers(0, len(ids), size=requests)]
+        for c in chosen[:20]:
+            om.recommendations.for_customer(c, n=10)
+        times = []
+        for c in chosen:
+            start = time.perf_counter()
+            om.recommendations.for_customer(c, n=10)
+            times.append(time.perf_counter() - start)
+    ms = np.array(times) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "requests": requests,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def phase_spark(db: str, folder: str) -> dict:
+    from omotenashi import Omotenashi
+
+    with Omotenashi(db, create=False) as om:
+        start = time.perf_counter()
+        exported = om.scale.export_events(folder)
+        export_s = time.perf_counter() - start
+        start = time.perf_counter()
+        info = om.scale.spark_train(folder, master="local[2]", factors=64, iterations=15)
+        train_s = time.perf_counter() - start
+    return {
+        "export_s": round(export_s, 2),
+        "exported_rows": exported["rows"],
+        "spark_train_s": round(train_s, 2),
+        "spark_steps_s": info["seconds"],
+        "driver_peak_mb": _peak_mb(),
+    }
+
+
+PHASES = {
+    "import": phase_import,
+    "train": phase_train,
+    "latency": phase_latency,
+    "spark": phase_spark,
+}
+
+
+def child(name: str, *args: str) -> dict:
+    """Run one phase in a fresh interpreter (its own peak memory)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--phase", name, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def store_mb(db: str) -> float:
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db.split("?")[0]) as conn:
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        return round(size / 2**20, 1)
+    total = sum(
+        Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists()
+    )
+    return round(total / 2**20, 1)
+
+
+def measure(db: str, file: Path, folder: Path, spark: bool) -> dict:
+    out: dict = {"import": child("import", db, str(file))}
+    out["store_mb"] = store_mb(db)
+    out["train"] = {model: child("train", db, model) for model in MODELS}
+    out["latency_ms"] = child("latency", db)  # the last trained (als) is the default
+    if spark:
+        out["spark"] = child("spark", db, str(folder / "lake"))
+    print(json.dumps({"db": db.split("?")[0][-40:], **out}), file=sys.stderr, flush=True)
+    return out
+
+
+def exponent(sizes: list[int], values: list[float | None]) -> float | None:
+    points = [(s, v) for s, v in zip(sizes, values, strict=True) if v]
+    if len(points) < 2:
+        return None
+    x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+    return round(float(np.polyfit(x, y, 1)[0]), 3)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = result["sizes"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for backend, runs in result["backends"].items():
+
+        def series(get, runs=runs):
+            return [get(run) for run in runs]
+
+        axes[0].plot(
+            sizes, series(lambda r: r["import"].get("import_s")), "o-", label=f"{backend} import"
+        )
+        for model in MODELS:
+            axes[0].plot(
+                sizes,
+                series(lambda r, m=model: r["train"][m].get("train_s")),
+                "s--",
+                label=f"{backend} train {model}",
+            )
+        if backend == "sqlite" and runs and "spark" in runs[0]:
+            axes[0].plot(
+                sizes,
+                series(lambda r: r["spark"].get("spark_train_s")),
+                "^-",
+                label="spark-train local[2]",
+            )
+        axes[1].plot(
+            sizes, series(lambda r: r["latency_ms"].get("p50_ms")), "o-", label=f"{backend} p50"
+        )
+        axes[1].plot(
+            sizes, series(lambda r: r["latency_ms"].get("p99_ms")), "o--", label=f"{backend} p99"
+        )
+        axes[2].plot(sizes, series(lambda r: r["store_mb"]), "o-", label=f"{backend} store MB")
+        axes[2].plot(
+            sizes,
+            series(lambda r: r["train"]["als"].get("peak_mb")),
+            "s--",
+            label=f"{backend} peak MB (als)",
+        )
+    for ax, title in zip(axes, ("seconds", "recommendation latency (ms)", "MB"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("events")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,5000000,20000000")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--out", default="scale.json")
+    parser.add_argument("--plot", default="scale.png")
+    parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        name, *rest = args.phase
+        print(json.dumps(PHASES[name](*rest)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    result: dict = {"sizes": sizes, "machine": {"cpus": os.cpu_count()}, "data": [], "backends": {}}
+    with tempfile.TemporaryDirectory(prefix="omotenashi-scale-") as tmp:
+        work = Path(tmp)
+        pg_cm = None
+        if not args.no_postgres:
+            from omotenashi.testing.postgres import server
+
+            pg_cm = server(durable=True)
+            pg = pg_cm.__enter__()
+        try:
+            for size in sizes:
+                file = work / f"events-{size}.parquet"
+                result["data"].append({"events": size, **generate(size, file)})
+                folder = work / f"sqlite-{size}"
+                folder.mkdir()
+                result["backends"].setdefault("sqlite", []).append(
+                    measure(str(folder / "store.db"), file, folder, spark=not args.no_spark)
+                )
+                if pg_cm is not None:
+                    name = pg.create_database()
+                    url = f"{pg.url_of(name)}?artefacts={work / f'pg-{size}'}"
+                    result["backends"].setdefault("postgresql", []).append(
+                        measure(url, file, work, spark=False)
+                    )
+                    pg.drop_database(name)
+                file.unlink()
+        finally:
+            if pg_cm is not None:
+                pg_cm.__exit__(None, None, None)
+    exps: dict = {}
+    for backend, runs in result["backends"].items():
+        exps[backend] = {
+            "import_s": exponent(sizes, [r["import"].get("import_s") for r in runs]),
+            "store_mb": exponent(sizes, [r["store_mb"] for r in runs]),
+            **{
+                f"train_{m}_s": exponent(sizes, [r["train"][m].get("train_s") for r in runs])
+                for m in MODELS
+            },
+            "p99_ms": exponent(sizes, [r["latency_ms"].get("p99_ms") for r in runs]),
+        }
+        if backend == "sqlite" and runs and "spark" in runs[0]:
+            exps["spark"] = {
+                "export_s": exponent(sizes, [r["spark"].get("export_s") for r in runs]),
+                "spark_train_s": exponent(sizes, [r["spark"].get("spark_train_s") for r in runs]),
+            }
+    result["exponents"] = exps
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    plot(result, Path(args.plot))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
