@@ -964,7 +964,10 @@ class StoreConformance(_OneStore):
                 name: h.erase_person(keys) for name, h in holders.items() if name != "decisions"
             }
         # events: 6 of c's deleted and d's event on the shared device stripped of "dev"
-        assert erased == {"catalog": 1, "events": 7, "identities": 3, "scores": 1}
+        # (the other concerns hold nothing of c here: each has its own export/erase test)
+        assert {name: n for name, n in erased.items() if n} == {
+            "catalog": 1, "events": 7, "identities": 3, "scores": 1
+        }  # fmt: skip
         for holder in holders.values():
             assert not any(holder.export_person(keys).values())
         left = store.reads.events_frame()
