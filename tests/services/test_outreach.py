@@ -131,6 +131,26 @@ def test_reminders_enter_through_run_and_respect_open_topics(om: Omotenashi) -> 
         om.outreach.run(DAY, reminders=[{**rows[0], "priority": "high"}])
 
 
+def test_goal_nudges_enter_the_queue_without_being_passed(om: Omotenashi) -> None:
+    assert not om.care.has_reminders()  # a shop without goals or patients: nothing to ask
+    om.care.add_goal("c1", "monthly visit", "visit", 1, 30, start="2026-03-01", goal_id="g1")
+    assert om.care.has_reminders()
+    expected = [r for r in om.care.reminders(DAY) if r["customer_id"] == "c1"]
+    assert expected, "c1 never visited: the goal lapsed and a nudge is due"
+    cols = ["customer_id", "action", "topic", "message"]
+    auto = om.outreach.run(DAY, preview=True)[cols]
+    passed = om.outreach.run(DAY, preview=True, reminders=om.care.reminders(DAY))[cols]
+    assert auto.equals(passed)
+    # with the reminder as the only action, the nudge is exactly what the queue holds
+    om.outreach.declare({**ACTIONS, "actions": [ACTIONS["actions"][2]]})
+    only = om.outreach.run(DAY, preview=True)
+    assert list(only["customer_id"]) == ["c1"] and list(only["topic"]) == [expected[0]["topic"]]
+    assert om.outreach.run(DAY, preview=True, reminders=[]).empty
+    ranked = om.outreach.next_best_actions("c1", date=DAY)["actions"]
+    recall = next(a for a in ranked if a["action"] == "recall")
+    assert recall["allowed"] and recall["topic"] == expected[0]["topic"]
+
+
 def test_consent_and_preferences_are_asked_of_the_engine(om: Omotenashi) -> None:
     base = om.outreach.run(DAY, preview=True)
     assert len(base) > 4

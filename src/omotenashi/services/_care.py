@@ -181,6 +181,14 @@ class Care:
         except (NotFound, DataError):
             return None
 
+    def has_reminders(self) -> bool:
+        """Whether reminders can come from this store at all: it holds goals, or patients
+        (customers with a birth date) whom recall rules apply to. Cheap: callers that run often
+        (the outreach queue) ask this before :meth:`reminders`."""
+        if self._om.store.goals.of():
+            return True
+        return "birthdate" in self._om.store.catalog.customers_frame()
+
     def reminders(self, as_of: Any = None, *, lead_days: int = 30) -> list[dict[str, Any]]:
         """Every reminder row for the outreach queue: recalls (when the store has patients) and
         goal nudges and escalations, highest priority first."""

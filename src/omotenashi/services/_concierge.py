@@ -224,12 +224,13 @@ class Concierge:
         actions = [
             f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]
         ]
-        nba = getattr(self._om, "nba", None)
-        if nba is not None and hasattr(nba, "for_customer"):
-            try:
-                actions += [f"next best action: {a}" for a in nba.for_customer(person)][:3]
-            except Exception:  # noqa: BLE001 - a brief is still useful without it
-                pass
+        try:
+            ranked = self._om.outreach.next_best_actions(person, date=day)["actions"]
+        except (DataError, NotFound):  # e.g. no event of theirs: a brief is useful without it
+            ranked = []
+        actions += [
+            f"next best action: {a['action']} ({a['reason']})" for a in ranked if a["best"]
+        ][:3]
         if not actions:
             actions = ["check in: no open need on record"]
         return {

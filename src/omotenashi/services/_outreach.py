@@ -244,6 +244,14 @@ class Outreach:
             return {}
         return dict(zip(top["customer_id"].astype(str), top["item_id"].astype(str), strict=True))
 
+    def _care_reminders(self, day: dt.date) -> list[dict[str, Any]] | None:
+        """The care service's reminder rows for ``day`` (recalls, goal nudges), or None when no
+        reminder action is declared or the store holds neither patients nor goals."""
+        if not any(a.kind == "reminder" for a in self.actions()):
+            return None
+        care = self._om.care
+        return care.reminders(day) if care.has_reminders() else None
+
     # -- next best action for one customer ------------------------------------------------------
     def next_best_actions(
         self,
@@ -266,7 +274,7 @@ class Outreach:
         mine = mine.assign(customer_id=person) if not mine.empty else None
         every = self.store.outreach.frame(statuses=["sent"], columns=HISTORY_COLUMNS)
         rates = response_rates(every, self.actions(), self.policy().prior_weight)
-        rem = _reminders(reminders)
+        rem = _reminders(reminders if reminders is not None else self._care_reminders(day))
         if rem is not None:
             rem = rem[rem["customer_id"] == person]
         p = self._plan(
@@ -302,7 +310,10 @@ class Outreach:
 
         ``reminders``: rows with ``customer_id, topic, rule, due, reason, priority`` (clinic
         recalls, goal nudges) proposed through the declared ``reminder`` actions, under the
-        same contact policy; the one way other modules put reminders in the queue.
+        same contact policy; the one way other modules put reminders in the queue. Without
+        them, the care service's recalls and goal nudges for ``date`` are used
+        (``om.care.reminders``), when a reminder action is declared and the store holds
+        patients or goals.
         """
         step = phase or (lambda _: None)
         day = _day(date)
@@ -311,6 +322,9 @@ class Outreach:
         if any(a.kind == "recommend" for a in self.actions()):
             step("recommending items")
             features = _with_items(features, self._top_items(None))
+        if reminders is None:
+            step("finding recalls and goal nudges")
+            reminders = self._care_reminders(day)
         step("reading contact history")
         history = self.store.outreach.frame(columns=HISTORY_COLUMNS)
         step("ranking actions")
