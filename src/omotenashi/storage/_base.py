@@ -443,6 +443,11 @@ class ContactHistory(Protocol):
         """Attach what the customer did next; NotFound for an unknown id."""
         ...
 
+    def set_messages(self, messages: Sequence[tuple[str, str]], at: int) -> int:
+        """Replace the message text of the given ``(contact_id, text)`` pairs; returns how
+        many contacts were changed."""
+        ...
+
     def get(self, contact_id: str) -> dict[str, Any]:
         """One contact; NotFound for an unknown id."""
         ...

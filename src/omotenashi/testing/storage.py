@@ -682,6 +682,11 @@ class StoreConformance(_OneStore):
         out.replace_proposed("2026-01-05", [self._contact("k9", "c9")])
         assert sorted(out.frame("2026-01-05")["contact_id"]) == ["k0", "k1", "k9"]
         out.set_status(["k0"], "sent", T0 + 9, only_from=["approved"])
+        assert out.set_messages([("k1", "composed for c1"), ("nope", "x")], T0 + 7) == 1
+        assert (out.get("k1")["message"], out.get("k1")["updated_at"]) == (
+            "composed for c1",
+            T0 + 7,
+        )
         out.record_outcome("k0", "converted", 25.0, T0 + DAY)
         k0 = out.get("k0")
         assert (k0["status"], k0["outcome"], k0["outcome_value"]) == ("sent", "converted", 25.0)
