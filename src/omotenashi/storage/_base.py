@@ -10,6 +10,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.reads       Reads           person reads (profile, timeline) and analytics frames
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
     store.artefacts   ArtefactStore   the store's folder for models and reports
+    store.consent     ConsentStore    consent per purpose (with history) and preferences
 
 Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
 implements small interfaces one at a time, and the conformance battery
@@ -273,6 +274,57 @@ class ArtefactStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ConsentStore(Protocol):
+    """Consent answers per (customer, purpose) with their history, the workspace's purposes
+    and each customer's preferences (a JSON-ready dict)."""
+
+    def record(
+        self, rows: Sequence[tuple[str, str, bool, str, str | None]], at: int | None = None
+    ) -> int:
+        """Append ``(customer_id, purpose, granted, source, key_id)`` answers to the history
+        and make each the current answer; returns how many were recorded."""
+        ...
+
+    def current(self, customer_ids: Sequence[str]) -> dict[str, tuple[bool, int]]:
+        """Latest answer per purpose over these ids: ``purpose -> (granted, at)``."""
+        ...
+
+    def history(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Every change of these ids, oldest first."""
+        ...
+
+    def answers(self, purpose: str) -> dict[str, bool]:
+        """Latest answer for ``purpose`` of everyone who answered, by canonical id."""
+        ...
+
+    def people(self) -> set[str]:
+        """Canonical ids of every known customer."""
+        ...
+
+    def set_purposes(self, rows: Sequence[tuple[str, str, bool]]) -> None:
+        """Add or change ``(purpose, description, granted_by_default)``."""
+        ...
+
+    def purposes(self) -> dict[str, tuple[str, bool]]: ...
+
+    def remove_purpose(self, purpose: str) -> None: ...
+
+    def set_preferences(self, customer_id: str, preferences: dict[str, Any]) -> None: ...
+
+    def preferences(self, customer_ids: Sequence[str]) -> dict[str, Any] | None: ...
+
+    def all_preferences(self) -> dict[str, dict[str, Any]]: ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows, by table."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's rows; returns how many went."""
+        ...
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """A stored API key: its id, workspace, scopes and the SHA-256 of its secret."""
@@ -320,6 +372,7 @@ class Store(Protocol):
     reads: Reads
     decisions: DecisionLogStore
     artefacts: ArtefactStore
+    consent: ConsentStore
 
     def close(self) -> None: ...
 
@@ -364,6 +417,7 @@ __all__ = [
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
+    "ConsentStore",
     "DecisionLogStore",
     "DeferredSync",
     "EventLog",

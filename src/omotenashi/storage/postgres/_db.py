@@ -254,6 +254,10 @@ class Database(Transactions):
                     f"the store has schema {version[0][0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
                 )
+            else:  # an older store: the statements above added the new tables
+                self.execute(
+                    "UPDATE meta SET value = %s WHERE key = 'schema'", (str(SCHEMA_VERSION),)
+                )
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:

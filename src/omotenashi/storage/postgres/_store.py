@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from omotenashi.storage._artefacts import FolderArtefacts
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._schema import (
     EVENT_COLUMNS,
@@ -318,6 +319,7 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
+        self.consent = SQLConsentStore(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

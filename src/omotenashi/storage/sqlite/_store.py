@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
@@ -81,6 +82,7 @@ class SQLiteStore:
         self.scores = SQLiteScoreStore(db)
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
+        self.consent = SQLConsentStore(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
@@ -119,6 +121,10 @@ class SQLiteStore:
                 raise StorageError(
                     f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
+                )
+            else:  # an older store: the statements above added the new tables
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),)
                 )
 
     def close(self) -> None:
