@@ -2,7 +2,7 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
+``evaluation``, ``audit``, ``consent`` and ``preferences``. The flat methods notebook users know (``track``, ``profile``,
 ``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._consent import Consent, PreferenceCentre
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -67,6 +68,20 @@ class Omotenashi:
         from omotenashi.services import Recommendations
 
         return Recommendations(self)
+
+    @cached_property
+    def consent(self) -> Consent:
+        """Consent per purpose with its history; what other services ask before using data."""
+        from omotenashi.services._consent import Consent
+
+        return Consent(self)
+
+    @cached_property
+    def preferences(self) -> PreferenceCentre:
+        """The preference centre: interests, dislikes, level, channels, quiet hours."""
+        from omotenashi.services._consent import PreferenceCentre
+
+        return PreferenceCentre(self)
 
     @cached_property
     def training(self) -> Training:
