@@ -2,16 +2,16 @@
 them, and the questions the other services ask before they use a person's data.
 
 A customer is named by any of their ids; answers are stored under the canonical person and read
-over all of the person's merged ids, so a merge never loses a withdrawal. Listeners
-(``on_change``) hear the person whose consent or preferences changed: a server's workspace
-drops that person's cached answers, so the next request obeys the change.
+over all of the person's merged ids, so a merge never loses a withdrawal. A server changes them
+through the ``change_*`` functions, which also drop the person's cached answers, so the next
+request obeys the change.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,25 +39,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from omotenashi.services._engine import Omotenashi
-
-Listener = Callable[[str], None]
+    from omotenashi.services._workspaces import Workspace
 
 
 class _People:
-    """What both services share: resolving a person and telling listeners of a change."""
+    """What both services share: resolving a person."""
 
     def __init__(self, om: Omotenashi) -> None:
         self._om = om
         self._store = om.store
-        self._listeners: list[Listener] = []
-
-    def on_change(self, listener: Listener) -> None:
-        """Call ``listener(person_id)`` after a person's consent or preferences change."""
-        self._listeners.append(listener)
-
-    def _changed(self, person: str) -> None:
-        for listener in self._listeners:
-            listener(person)
 
     def _ids(self, customer_id: str) -> tuple[str, list[str]]:
         """The canonical person of an id and all their customer ids (the id itself when the
@@ -112,7 +102,6 @@ class Consent(_People):
         default = model == "opt-out"
         rows = [(p, v["description"], default) for p, v in self.purposes().items()]
         self._store.consent.set_purposes(rows)
-        self._changed("*")
         return model
 
     def add_purpose(
@@ -161,7 +150,6 @@ class Consent(_People):
         person, _ = self._ids(customer_id)
         rows = [(person, p, g, str(source), key_id) for p, g in changes.items()]
         self._store.consent.record(rows)
-        self._changed(person)
         return self.status(person)
 
     def grant(self, customer_id: str, *purposes: str, **where: Any) -> dict[str, Any]:
@@ -290,8 +278,6 @@ class Consent(_People):
         resolved = [(people[c], p, g, s, k) for c, p, g, s, k in rows]
         with self._store.transaction():
             self._store.consent.record(resolved)
-        for person in set(people.values()):
-            self._changed(person)
         return {"file": str(path), "rows": len(rows), "customers": len(set(people.values()))}
 
     def training_events(self, events: pd.DataFrame) -> pd.DataFrame:
@@ -322,7 +308,6 @@ class PreferenceCentre(_People):
 
     def _save(self, person: str, prefs: Preferences) -> Preferences:
         self._store.consent.set_preferences(person, prefs.as_dict())
-        self._changed(person)
         return prefs
 
     def set(self, customer_id: str, data: Mapping[str, Any]) -> Preferences:
@@ -418,9 +403,63 @@ def preferences_of(om: Any, customer_id: str) -> Preferences:
     return centre.get(customer_id)
 
 
+# -- the served use cases (HTTP): write through the workspace's editing engine, drop the cache --
+def customer_consent(ws: Workspace, customer_id: str) -> dict[str, Any]:
+    """A customer's consent now and its history (``ConsentOut``)."""
+    status = ws.om.consent.status(customer_id)
+    return status | {"history": ws.om.consent.history(customer_id)}
+
+
+def change_consent(
+    ws: Workspace,
+    customer_id: str,
+    changes: Mapping[str, Any],
+    *,
+    source: str,
+    key_id: str | None,
+) -> dict[str, Any]:
+    """Record consent answers and drop the person's cached answers (the next request obeys)."""
+    ws.edits.consent.set(customer_id, changes, source=source, key_id=key_id)
+    status = customer_consent(ws, customer_id)
+    ws.cache.invalidate_many({customer_id, status["customer_id"]})
+    return status
+
+
+def import_consent(ws: Workspace, path: str | Path, *, key_id: str | None) -> dict[str, Any]:
+    """Bulk consent file into a workspace; every cached answer is dropped."""
+    report = ws.edits.consent.import_file(path, key_id=key_id)
+    ws.cache.clear()
+    return report
+
+
+def customer_preferences(ws: Workspace, customer_id: str) -> dict[str, Any]:
+    """A customer's preferences (``PreferencesOut``)."""
+    person = ws.om.identities.person(customer_id) or customer_id
+    return {"customer_id": person, **ws.om.preferences.get(customer_id).as_dict()}
+
+
+def change_preferences(
+    ws: Workspace, customer_id: str, data: Mapping[str, Any], *, replace_all: bool
+) -> dict[str, Any]:
+    """Replace (PUT) or update (PATCH) preferences; the person's cached answers are dropped."""
+    centre = ws.edits.preferences
+    if replace_all:
+        centre.set(customer_id, data)
+    else:
+        centre.update(customer_id, data)
+    out = customer_preferences(ws, customer_id)
+    ws.cache.invalidate_many({customer_id, out["customer_id"]})
+    return out
+
+
 __all__ = [
     "Consent",
     "PreferenceCentre",
+    "change_consent",
+    "change_preferences",
+    "customer_consent",
+    "customer_preferences",
+    "import_consent",
     "personalization_of",
     "preferences_of",
 ]
