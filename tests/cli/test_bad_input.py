@@ -28,6 +28,12 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 #: A valid invocation of each command, with placeholders for the files of ``world``.
 BASE: dict[str, list[str]] = {
     "alias": ["c1", "device-9", "--db", "{db}"],
+    "consent import": ["{consent}", "--db", "{db}"],
+    "consent model": ["--db", "{db}"],
+    "consent purposes": ["--db", "{db}"],
+    "consent set": ["c1", "--withdraw", "marketing", "--db", "{db}"],
+    "consent show": ["c1", "--db", "{db}"],
+    "consent without": ["marketing", "--db", "{db}"],
     "audit": ["--db", "{db}"],
     "customers": ["--db", "{db}"],
     "decide simulate": ["--rounds", "100"],
@@ -51,6 +57,8 @@ BASE: dict[str, list[str]] = {
     "keys list": ["--db", "{db}"],
     "keys revoke": ["{key}", "--db", "{db}"],
     "merge": ["c1", "c2", "--db", "{db}"],
+    "preferences set": ["c1", "--level", "light", "--db", "{db}"],
+    "preferences show": ["c1", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
@@ -146,6 +154,16 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("segments", ["-t", "{tx}", "--map", TX_MAP, "--features", "charm"], "charm"),
     ("serve", ["--port", "0", "--no-train-on-start"], "--port"),
     ("audit", ["--by", "charm", "--db", "{db}"], "charm"),
+    ("consent set", ["c1", "--grant", "telepathy", "--db", "{db}"], "telepathy"),
+    ("consent set", ["c1", "--db", "{db}"], "--grant"),
+    ("consent model", ["maybe", "--db", "{db}"], "maybe"),
+    ("consent without", ["telepathy", "--db", "{db}"], "telepathy"),
+    ("consent purposes", ["--add", "Bad Name", "--db", "{db}"], "Bad Name"),
+    ("consent import", ["{bad_consent}", "--db", "{db}"], "line 3, field 'granted'"),
+    ("preferences set", ["c1", "--level", "max", "--db", "{db}"], "level"),
+    ("preferences set", ["c1", "--quiet-hours", "22", "--db", "{db}"], "--quiet-hours"),
+    ("preferences set", ["c1", "--channel", "email", "--db", "{db}"], "--channel"),
+    ("preferences set", ["c1", "--time-zone", "Mars/Olympus", "--db", "{db}"], "time_zone"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
 ]  # fmt: skip
@@ -177,6 +195,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "clicks": "session,item,time\n"
         + "\n".join(f"s{s},i{(s + k) % 7},{s * 10 + k}" for s in range(30) for k in range(3)),
         "logs": "arm,clicked,p\n" + "\n".join(f"a{n % 3},{n % 2},0.3333" for n in range(60)),
+        "consent": "customer_id,purpose,granted\nc1,marketing,no\nc2,analytics,yes",
+        "bad_consent": "customer_id,purpose,granted\nc1,marketing,no\nc2,analytics,perhaps",
     }
     paths = {}
     for name, text in files.items():

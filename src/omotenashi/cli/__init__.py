@@ -12,7 +12,15 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve")
+_COMMAND_MODULES = (
+    "_core",
+    "_consent",
+    "_value",
+    "_recommend",
+    "_audit",
+    "_decide",
+    "_serve",
+)
 
 #: The top-level commands and groups each module registers, so that a command line loads (and
 #: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
@@ -34,6 +42,7 @@ _COMMANDS = {
         "timeline",
         "customers",
     ),
+    "_consent": ("consent", "preferences"),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),

@@ -352,8 +352,21 @@ class PreferenceCentre(_People):
         return self.update(customer_id, {"add": {"interests": taste}, "remove": {"dislikes": taste}})
 
 
-def _records(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """``(line, record)`` of a consent file: JSON Lines (``.jsonl``/``.ndjson``) or CSV."""
+    try:
+        return list(_read_records(path))
+    except UnicodeDecodeError as exc:
+        raise ImportRowError(
+            f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
+            file=str(path),
+            line=1,
+        ) from None
+    except csv.Error as exc:
+        raise ImportRowError(f"not a readable CSV ({exc})", file=str(path), line=1) from None
+
+
+def _read_records(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         with path.open(encoding="utf-8") as handle:
             for number, text in enumerate(handle, start=1):
