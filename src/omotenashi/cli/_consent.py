@@ -138,13 +138,9 @@ def purposes(
     description: Annotated[
         str, typer.Option("--description", help="What the added purpose allows.")
     ] = "",
-    granted_by_default: Annotated[
-        bool | None,
-        typer.Option(
-            "--granted-by-default/--withheld-by-default",
-            help="Default of the added purpose (else the model's).",
-            show_default=False,
-        ),
+    default: Annotated[
+        str | None,
+        typer.Option("--default", help="Of the added purpose: granted or withheld."),
     ] = None,
     remove: Annotated[
         str | None, typer.Option("--remove", help="Remove a purpose you added.")
@@ -153,6 +149,9 @@ def purposes(
     json_out: JsonOpt = False,
 ) -> None:
     """The workspace's purposes and their defaults; --add or --remove your own."""
+    if default not in (None, "granted", "withheld"):
+        raise DataError(f"--default: expected granted or withheld, got {default!r}")
+    granted_by_default = None if default is None else default == "granted"
     with _engine(db) as om:
         if add:
             om.consent.add_purpose(add, description, granted_by_default=granted_by_default)
