@@ -19,7 +19,7 @@ from omotenashi.api._compute import model_threads
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
 from omotenashi.api._paths import use_raw_path
-from omotenashi.api._routes import customers, events, items, sessions, system
+from omotenashi.api._routes import consent, customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import value as value_routes
 from omotenashi.api._routes.audit import router as audit_router
@@ -30,6 +30,7 @@ from omotenashi.services import ServiceSettings
 ROUTERS = (
     events.router,
     customers.router,
+    consent.router,
     items.router,
     sessions.router,
     system.router,

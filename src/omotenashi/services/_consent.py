@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -250,35 +250,65 @@ class Consent(_People):
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: no such file", field="file")
+        records = _records(path)
+
+        def bad(line: int, field: str, message: str) -> DataError:
+            return ImportRowError(message, file=str(path), line=line, field=field)
+
+        report = self._record_many(records, source, key_id, bad)
+        return {"file": str(path), **report}
+
+    def record_many(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        source: str = "api",
+        key_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record ``{"customer_id", "purpose", "granted"[, "source"]}`` answers, all or
+        nothing: a bad one raises ``DataError`` naming ``records[i].field``. Returns
+        ``{"rows", "customers"}``."""
+
+        def bad(index: int, field: str, message: str) -> DataError:
+            return DataError(f"records[{index}].{field}: {message}", field=field)
+
+        return self._record_many(list(enumerate(records)), source, key_id, bad)
+
+    def _record_many(
+        self,
+        records: Sequence[tuple[int, Mapping[str, Any]]],
+        source: str,
+        key_id: str | None,
+        bad: Callable[[int, str, str], DataError],
+    ) -> dict[str, Any]:
         known = self.purposes()
         rows = []
-        for line, record in _records(path):
+        for where, record in records:
+            if not isinstance(record, Mapping):
+                raise bad(where, "record", "expected an object")
             try:
                 customer_id = clean_id(record.get("customer_id"), "customer_id")
             except DataError as exc:
-                raise ImportRowError(str(exc), file=str(path), line=line, field="customer_id")
+                raise bad(where, "customer_id", str(exc)) from None
             purpose = record.get("purpose")
             if purpose not in known:
-                raise ImportRowError(
-                    f"unknown purpose {purpose!r}; known: {', '.join(known)}",
-                    file=str(path),
-                    line=line,
-                    field="purpose",
+                raise bad(
+                    where, "purpose", f"unknown purpose {purpose!r}; known: {', '.join(known)}"
                 )
             try:
                 granted = parse_granted(record.get("granted"))
             except DataError as exc:
-                raise ImportRowError(str(exc), file=str(path), line=line, field="granted")
+                raise bad(where, "granted", str(exc)) from None
             row_source = record.get("source") or source
             rows.append((customer_id, str(purpose), granted, str(row_source), key_id))
-        people = {}
+        people: dict[str, str] = {}
         for customer_id, *_ in rows:
             if customer_id not in people:
                 people[customer_id] = self._ids(customer_id)[0]
         resolved = [(people[c], p, g, s, k) for c, p, g, s, k in rows]
         with self._store.transaction():
             self._store.consent.record(resolved)
-        return {"file": str(path), "rows": len(rows), "customers": len(set(people.values()))}
+        return {"rows": len(rows), "customers": len(set(people.values()))}
 
     def training_events(self, events: pd.DataFrame) -> pd.DataFrame:
         """``events`` without the rows of people whose data may not train models (no
@@ -438,11 +468,35 @@ def change_consent(
     return status
 
 
-def import_consent(ws: Workspace, path: str | Path, *, key_id: str | None) -> dict[str, Any]:
-    """Bulk consent file into a workspace; every cached answer is dropped."""
-    report = ws.edits.consent.import_file(path, key_id=key_id)
+def import_consent(
+    ws: Workspace, records: Sequence[Mapping[str, Any]], *, source: str, key_id: str | None
+) -> dict[str, Any]:
+    """Many consent answers into a workspace, all or nothing; every cached answer is dropped."""
+    report = ws.edits.consent.record_many(records, source=source, key_id=key_id)
     ws.cache.clear()
     return report
+
+
+def change_consent_settings(
+    ws: Workspace, model: str | None, purposes: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Set the consent model and add or change purposes; every cached answer is dropped."""
+    consent = ws.edits.consent
+    if model is not None:
+        consent.set_model(model)
+    for name, spec in purposes.items():
+        consent.add_purpose(
+            name,
+            str(spec.get("description") or ""),
+            granted_by_default=spec.get("granted_by_default"),
+        )
+    ws.cache.clear()
+    return consent_settings(ws)
+
+
+def consent_settings(ws: Workspace) -> dict[str, Any]:
+    """The workspace's consent model and purposes."""
+    return {"model": ws.om.consent.model(), "purposes": ws.om.consent.purposes()}
 
 
 def customer_preferences(ws: Workspace, customer_id: str) -> dict[str, Any]:
@@ -469,7 +523,9 @@ __all__ = [
     "Consent",
     "PreferenceCentre",
     "change_consent",
+    "change_consent_settings",
     "change_preferences",
+    "consent_settings",
     "customer_consent",
     "customer_preferences",
     "import_consent",

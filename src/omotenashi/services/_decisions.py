@@ -227,7 +227,7 @@ def decide(
         "probabilities": made.probabilities,
         "customer_id": customer_id,
         "anonymous_id": anonymous_id,
-        "known_customer": known,
+        "known_customer": known and gate.mode == "full",
         "created_at": made.created_at,
         "why": why,
         "personalized": gate.mode == "full",
