@@ -1,4 +1,4 @@
-""""Why am I seeing this?" in plain words, from the reasons a model gives for a recommendation.
+""" "Why am I seeing this?" in plain words, from the reasons a model gives for a recommendation.
 
 Why from the reasons and nothing else: the sentence must say what actually made the item score
 (``Recommendation.reasons`` are taken from the model's own computation), with each reason's

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from omotenashi.consent import (
     ANALYTICS,
     BUILT_IN_PURPOSES,
-    DEFAULT_MODEL,
     PERSONALIZATION,
     Personalization,
     Preferences,
@@ -364,22 +363,24 @@ class PreferenceCentre(_People):
                 )
             interests = apply(prefs.interests, parse_taste(change.get("interests"), "interests"))
             dislikes = apply(prefs.dislikes, parse_taste(change.get("dislikes"), "dislikes"))
-            prefs = parse_preferences(
-                {"interests": interests, "dislikes": dislikes}, prefs
-            )
+            prefs = parse_preferences({"interests": interests, "dislikes": dislikes}, prefs)
         return self._save(person, prefs)
 
     def not_interested(
         self, customer_id: str, *, items: Iterable[str] = (), categories: Iterable[str] = ()
     ) -> Preferences:
-        """"Not interested": the items / categories never come back (and leave the interests)."""
+        """ "Not interested": the items / categories never come back (and leave the interests)."""
         taste = {"items": list(items), "categories": list(categories)}
-        return self.update(customer_id, {"add": {"dislikes": taste}, "remove": {"interests": taste}})
+        return self.update(
+            customer_id, {"add": {"dislikes": taste}, "remove": {"interests": taste}}
+        )
 
     def more_like_this(self, customer_id: str, item_id: str) -> Preferences:
-        """"More like this": the item joins the interests (and leaves the dislikes)."""
+        """ "More like this": the item joins the interests (and leaves the dislikes)."""
         taste = {"items": [item_id]}
-        return self.update(customer_id, {"add": {"interests": taste}, "remove": {"dislikes": taste}})
+        return self.update(
+            customer_id, {"add": {"interests": taste}, "remove": {"dislikes": taste}}
+        )
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -405,7 +406,9 @@ def _read_records(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
                 try:
                     record = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise ImportRowError(f"not JSON ({exc.msg})", file=str(path), line=number)
+                    raise ImportRowError(
+                        f"not JSON ({exc.msg})", file=str(path), line=number
+                    ) from None
                 if not isinstance(record, dict):
                     raise ImportRowError("expected a JSON object", file=str(path), line=number)
                 yield number, record

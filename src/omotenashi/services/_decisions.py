@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omotenashi.consent import Personalization
 from omotenashi.decisions import (
     ArtworkSimulator,
     DecisionEngine,
@@ -36,7 +37,6 @@ from omotenashi.decisions import (
     read_logs,
     simulate,
 )
-from omotenashi.consent import Personalization
 from omotenashi.errors import Conflict, DataError, Expired, NotFound
 from omotenashi.services._consent import personalization_of
 

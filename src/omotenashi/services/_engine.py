@@ -2,10 +2,10 @@
 
 It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
 ``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation``, ``audit``, ``consent`` and ``preferences``. The flat methods notebook users know (``track``, ``profile``,
-``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
-capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
-hold the logic.
+``evaluation``, ``audit``, ``consent`` and ``preferences``. The flat methods notebook users
+know (``track``, ``profile``, ``identify``, ``import_events`` ...) delegate to them. Use cases
+live in the services; capability packages (identity, profiles, importers, recommend, value,
+decisions, audit, consent ...) hold the logic.
 """
 
 from __future__ import annotations

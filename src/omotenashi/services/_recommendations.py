@@ -22,9 +22,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.errors import ModelNotReady, NotFound
 from omotenashi.events import clean_id
-from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
 from omotenashi.services._consent import personalization_of, preferences_of
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
@@ -70,7 +70,7 @@ class Recommended(list[Recommendation]):
         self.reason = gate.reason
 
     def why(self) -> list[str]:
-        """"Why am I seeing this?" for each recommendation, in plain words."""
+        """ "Why am I seeing this?" for each recommendation, in plain words."""
         note = self.reason if self.mode == "off" else None
         return [plain_why(r, note) for r in self]
 
@@ -122,9 +122,7 @@ def gated_recommend(
         recs = model.recommend(person, n, context=extra or None, rules=rules, explain=explain)
     elif gate.mode == "light":
         rules = replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *liked))))
-        recs = model.recommend_session(
-            [*liked, *(context or ())], n, rules=rules, explain=explain
-        )
+        recs = model.recommend_session([*liked, *(context or ())], n, rules=rules, explain=explain)
     else:
         rules = replace(rules, exclude_seen=False)
         recs = model.recommend_session([], n, rules=rules, explain=explain)

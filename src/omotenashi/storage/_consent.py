@@ -74,7 +74,9 @@ class SQLConsentStore:
         )
 
     # -- consent ---------------------------------------------------------------------------
-    def record(self, rows: Sequence[tuple[str, str, bool, str, str | None]], at: int | None = None) -> int:
+    def record(
+        self, rows: Sequence[tuple[str, str, bool, str, str | None]], at: int | None = None
+    ) -> int:
         """Record consent answers ``(customer_id, purpose, granted, source, key_id)`` in one
         transaction: each joins the history and becomes the customer's current answer for the
         purpose. Returns how many rows were recorded.

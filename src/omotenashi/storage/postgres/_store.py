@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from omotenashi.storage._artefacts import FolderArtefacts
-from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
-from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._base import DecisionLogStore
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
