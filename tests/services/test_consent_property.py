@@ -65,7 +65,7 @@ def test_no_answer_without_consent_depends_on_the_history(
 ) -> None:
     om = workspace.om
     a, b = pair
-    for customer in pair:  # no consent: withdrawn, or never given under opt-in
+    for customer in pair:  # no consent, under either model
         if opt_in:
             om.consent.set_model("opt-in")
             om.consent.set(customer, {"personalization": False}, source="test")
@@ -99,6 +99,13 @@ def test_no_answer_without_consent_depends_on_the_history(
     assert served[0]["recommendations"] == served[1]["recommendations"]
     assert served[0]["context"] == served[1]["context"] == []
     decided = [services.decide(workspace, "tone", c, None, {}) for c in pair]
+    # the same chances (the variant itself is drawn at random), decided on no profile at all
     assert decided[0]["probabilities"] == decided[1]["probabilities"]
-    assert decided[0]["why"] == decided[1]["why"]
-    assert "Not personalized" in decided[0]["why"] and decided[0]["personalized"] is False
+    for made in decided:
+        assert made["personalized"] is False and made["known_customer"] is False
+        assert made["why"].endswith(
+            "Not personalized: the customer withdrew consent to personalization; decided "
+            "on the request's context alone."
+        )
+        om.store.decisions.flush()
+        assert om.store.decisions.get(made["decision_id"]).profile == {}
