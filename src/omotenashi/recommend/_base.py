@@ -70,7 +70,7 @@ class Recommendation:
 
     @property
     def why(self) -> str:
-        """"Why am I seeing this?" in plain words, from :attr:`reasons` (see ``plain_why``)."""
+        """ "Why am I seeing this?" in plain words, from :attr:`reasons` (see ``plain_why``)."""
         from omotenashi.recommend._why import plain_why
 
         return plain_why(self)

@@ -468,6 +468,7 @@ def change_consent(
     ws.edits.consent.set(customer_id, changes, source=source, key_id=key_id)
     status = customer_consent(ws, customer_id)
     ws.cache.invalidate_many({customer_id, status["customer_id"]})
+    _access(ws, "change.consent", status["customer_id"], key_id)
     return status
 
 
@@ -508,8 +509,20 @@ def customer_preferences(ws: Workspace, customer_id: str) -> dict[str, Any]:
     return {"customer_id": person, **ws.om.preferences.get(customer_id).as_dict()}
 
 
+def _access(ws: Workspace, action: str, customer_id: str, key_id: str | None) -> None:
+    """Note the change in the access log when the engine keeps one (``om.access``)."""
+    access = getattr(ws.om, "access", None)
+    if access is not None:
+        access.record(action, customer_id, key_id=key_id)
+
+
 def change_preferences(
-    ws: Workspace, customer_id: str, data: Mapping[str, Any], *, replace_all: bool
+    ws: Workspace,
+    customer_id: str,
+    data: Mapping[str, Any],
+    *,
+    replace_all: bool,
+    key_id: str | None = None,
 ) -> dict[str, Any]:
     """Replace (PUT) or update (PATCH) preferences; the person's cached answers are dropped."""
     centre = ws.edits.preferences
@@ -519,6 +532,7 @@ def change_preferences(
         centre.update(customer_id, data)
     out = customer_preferences(ws, customer_id)
     ws.cache.invalidate_many({customer_id, out["customer_id"]})
+    _access(ws, "change.preferences", out["customer_id"], key_id)
     return out
 
 

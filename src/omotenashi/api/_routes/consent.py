@@ -223,10 +223,12 @@ def get_preferences(ws: ReadWorkspace, customer_id: CustomerId) -> dict[str, Any
     summary="Replace a customer's preferences",
 )
 def put_preferences(
-    ws: IngestWorkspace, customer_id: CustomerId, body: PreferencesIn
+    ws: IngestWorkspace, request: Request, customer_id: CustomerId, body: PreferencesIn
 ) -> dict[str, Any]:
     """Replace the preferences (fields not given take their defaults)."""
-    return services.change_preferences(ws, customer_id, _given(body), replace_all=True)
+    return services.change_preferences(
+        ws, customer_id, _given(body), replace_all=True, key_id=_key_id(request)
+    )
 
 
 @router.patch(
@@ -235,9 +237,11 @@ def put_preferences(
     summary="Change some of a customer's preferences",
 )
 def patch_preferences(
-    ws: IngestWorkspace, customer_id: CustomerId, body: PreferencesPatch
+    ws: IngestWorkspace, request: Request, customer_id: CustomerId, body: PreferencesPatch
 ) -> dict[str, Any]:
     """Change the fields given; ``{"add": {"dislikes": {"items": ["sku-9"]}}}`` is "not
     interested in this item", ``{"add": {"interests": {"items": ["sku-3"]}}}`` "more like
     this". Honoured from the next request."""
-    return services.change_preferences(ws, customer_id, _given(body), replace_all=False)
+    return services.change_preferences(
+        ws, customer_id, _given(body), replace_all=False, key_id=_key_id(request)
+    )
