@@ -4,6 +4,8 @@ dropped), plain-words why, decisions, bulk records and workspace isolation."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -40,6 +42,9 @@ def test_consent_and_preferences_over_http(make_server, store_copy) -> None:
     admin = {"X-API-Key": create_key(store_copy, "default", "admin")}
     other = {"X-API-Key": create_key(store_copy, "other", "read", "ingest")}
     server = make_server(store_copy)
+    neighbour = make_server(store_copy)  # another process on the same store
+    c6 = "/v1/customers/c6/recommendations?n=3"
+    assert httpx.get(neighbour.url + c6, headers=read).json()["personalized"] is True  # cached
     with httpx.Client(base_url=server.url, timeout=30) as http:
         # reading: defaults (opt-out), nothing answered
         got = http.get("/v1/customers/c1/consent", headers=read).json()
@@ -137,6 +142,12 @@ def test_consent_and_preferences_over_http(make_server, store_copy) -> None:
         }
         c9 = http.get("/v1/customers/c9/recommendations?n=3", headers=read).json()
         assert c9["personalized"] is False and "opt-in" in c9["personalization"]["reason"]
+        # the other process drops its cached answer within a follow period
+        http.put("/v1/customers/c6/consent", json=change, headers=ingest)
+        deadline = time.monotonic() + 15
+        while httpx.get(neighbour.url + c6, headers=read).json()["personalized"]:
+            assert time.monotonic() < deadline, "the second server kept its cached answer"
+            time.sleep(0.2)
         # another workspace's key never sees or changes these answers
         theirs = http.get("/v1/customers/c1/consent", headers=other).json()
         assert theirs["history"] == [] and theirs["model"] == "opt-out"

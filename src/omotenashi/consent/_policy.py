@@ -111,9 +111,7 @@ class Personalization:
         return {"personalized": self.personalized, "mode": self.mode, "reason": self.reason}
 
 
-def personalization(
-    allowed: bool, answered: bool, model: str, preferences: Preferences
-) -> Personalization:
+def personalization(allowed: bool, answered: bool, preferences: Preferences) -> Personalization:
     """The mode of one customer: consent first (without it nothing personal is used), then the
     level chosen in the preference centre."""
     if not allowed:

@@ -32,7 +32,7 @@ from omotenashi.consent import (
     stored_preferences,
 )
 from omotenashi.errors import DataError, ImportRowError
-from omotenashi.events import clean_id, isoformat
+from omotenashi.events import clean_id, isoformat, now_micros
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,15 +220,20 @@ class Consent(_People):
 
     def personalization(self, customer_id: str) -> Personalization:
         """How personal this customer's recommendations and decisions may be, and why."""
-        person, ids = self._ids(customer_id)
+        return self.gate(customer_id)[0]
+
+    def gate(self, customer_id: str) -> tuple[Personalization, Preferences]:
+        """:meth:`personalization` and the customer's preferences, read together (the few
+        small reads an uncached answer pays for)."""
+        _, ids = self._ids(customer_id)
         current = self._store.consent.current(ids)
         if PERSONALIZATION in current:
             allowed, answered = current[PERSONALIZATION][0], True
         else:
-            allowed = bool(self.purposes()[PERSONALIZATION]["granted_by_default"])
-            answered = False
+            stored = self._store.consent.purposes().get(PERSONALIZATION)
+            allowed, answered = (stored[1] if stored else True), False
         prefs = stored_preferences(self._store.consent.preferences(ids))
-        return personalization(allowed, answered, self.model(), prefs)
+        return personalization(allowed, answered, prefs), prefs
 
     def not_fully_personalized(self) -> set[str]:
         """Everyone whose answers are not ``full`` (no consent, or level off / light): what a
@@ -435,10 +440,16 @@ def _iso(micros: int) -> str | None:
 def personalization_of(om: Any, customer_id: str) -> Personalization:
     """``om.consent.personalization`` for an engine; ``full`` for an object without consent (a
     test double, a read-only copy)."""
+    return gate_of(om, customer_id)[0]
+
+
+def gate_of(om: Any, customer_id: str) -> tuple[Personalization, Preferences]:
+    """``om.consent.gate`` for an engine; ``full`` and the default preferences for an object
+    without consent (a test double, a read-only copy)."""
     consent = getattr(om, "consent", None)
     if not isinstance(consent, Consent):
-        return Personalization("full")
-    return consent.personalization(customer_id)
+        return Personalization("full"), Preferences()
+    return consent.gate(customer_id)
 
 
 def preferences_of(om: Any, customer_id: str) -> Preferences:
@@ -447,6 +458,43 @@ def preferences_of(om: Any, customer_id: str) -> Preferences:
     if not isinstance(centre, PreferenceCentre):
         return Preferences()
     return centre.get(customer_id)
+
+
+#: how long after its time stamp a change may still commit and be seen by other processes
+FOLLOW_LAG_US = 10_000_000
+
+
+class ConsentFollower:
+    """Finds the people whose consent or preferences another process changed (another worker
+    of the service, the command line), so that a server drops their cached answers too.
+
+    Each poll reads the changes stamped in the last :data:`FOLLOW_LAG_US` before the newest one
+    seen (a change is stamped before its commit), and reports those not reported yet.
+    """
+
+    def __init__(self, om: Omotenashi) -> None:
+        self._store = om.store
+        self._mark = now_micros()
+        self._seen: set[tuple[str, int]] = set()
+
+    def poll(self) -> set[str]:
+        """Ids of the people changed since the last poll (``"*"``: the purposes changed)."""
+        rows = self._store.consent.changes(self._mark - FOLLOW_LAG_US)
+        fresh = {person for person, at in rows if (person, at) not in self._seen}
+        self._seen = set(rows)
+        if rows:
+            self._mark = max(self._mark, max(at for _, at in rows))
+        return fresh
+
+
+def follow_consent(ws: Workspace, follower: ConsentFollower) -> int:
+    """Drop the cached answers of the people another process changed; how many people."""
+    changed = follower.poll()
+    if "*" in changed:
+        ws.cache.clear()
+    elif changed:
+        ws.cache.invalidate_many(changed)
+    return len(changed)
 
 
 # -- the served use cases (HTTP): write through the workspace's editing engine, drop the cache --
@@ -537,7 +585,9 @@ def change_preferences(
 
 
 __all__ = [
+    "FOLLOW_LAG_US",
     "Consent",
+    "ConsentFollower",
     "PreferenceCentre",
     "change_consent",
     "change_consent_settings",
@@ -545,6 +595,8 @@ __all__ = [
     "consent_settings",
     "customer_consent",
     "customer_preferences",
+    "follow_consent",
+    "gate_of",
     "import_consent",
     "personalization_of",
     "preferences_of",

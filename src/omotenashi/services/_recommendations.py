@@ -26,7 +26,7 @@ from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.errors import ModelNotReady, NotFound
 from omotenashi.events import clean_id
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
-from omotenashi.services._consent import personalization_of, preferences_of
+from omotenashi.services._consent import gate_of
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
 
 if TYPE_CHECKING:
@@ -245,8 +245,7 @@ class Recommendations:
         """
         estimator, _ = self.model(model)
         person = self.person(customer_id)
-        gate = personalization_of(self._om, person)
-        prefs = preferences_of(self._om, person)
+        gate, prefs = gate_of(self._om, person)
         return gated_recommend(
             estimator, person, n, gate, prefs, context=context, rules=rules, explain=explain
         )
@@ -342,15 +341,8 @@ class Recommendations:
             return frame
         redone = []
         for customer in sorted(special):
-            recs = gated_recommend(
-                estimator,
-                customer,
-                n,
-                consent.personalization(customer),
-                centre.get(customer),
-                rules=rules,
-                explain=False,
-            )
+            gate, prefs = consent.gate(customer)
+            recs = gated_recommend(estimator, customer, n, gate, prefs, rules=rules, explain=False)
             redone.extend((customer, r.rank, r.item_id, r.score) for r in recs)
         kept = frame[~frame["customer_id"].isin(special)]
         extra = pd.DataFrame(redone, columns=["customer_id", "rank", "item_id", "score"])
@@ -563,7 +555,7 @@ def customer_recommendations(
             hit = ws.cache.get(key)
             if hit is not None:
                 return hit
-    gate = personalization_of(ws.om, person)
+    gate, prefs = gate_of(ws.om, person)
     if gate.mode == "off":
         context = []  # nothing of the customer, the live visit included
     recs = gated_recommend(
@@ -571,7 +563,7 @@ def customer_recommendations(
         person,
         n,
         gate,
-        preferences_of(ws.om, person),
+        prefs,
         context=context or None,
         rules=spec.rules(),
         explain=explain,

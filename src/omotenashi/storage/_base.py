@@ -316,6 +316,11 @@ class ConsentStore(Protocol):
 
     def all_preferences(self) -> dict[str, dict[str, Any]]: ...
 
+    def changes(self, since: int) -> list[tuple[str, int]]:
+        """``(customer_id, at)`` of answers and preferences changed after ``since``; ``("*",
+        at)`` for a change of the purposes."""
+        ...
+
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         """The person's rows, by table."""
         ...

@@ -205,6 +205,19 @@ class SQLConsentStore:
         )
         return {str(person): json.loads(text) for person, text, _ in rows}
 
+    # -- changes, for other processes' caches ---------------------------------------------
+    def changes(self, since: int) -> list[tuple[str, int]]:
+        """``(customer_id, at)`` of every consent answer and preferences change after ``since``
+        (microseconds), and ``("*", at)`` for a change of the purposes (it concerns everyone)."""
+        m = self._db.dialect.mark
+        rows = self._db.read(
+            f"SELECT customer_id, at FROM consent_history WHERE at > {m} UNION"
+            f" SELECT customer_id, updated_at FROM customer_preferences WHERE updated_at > {m}"
+            f" UNION SELECT '*', updated_at FROM consent_purposes WHERE updated_at > {m}",
+            (since, since, since),
+        )
+        return sorted((str(c), int(t)) for c, t in rows)
+
     # -- a person's data -------------------------------------------------------------------
     def _ids(self, keys: PersonKeys) -> list[str]:
         return list(dict.fromkeys((keys.customer_id, *keys.customer_ids, *keys.anonymous_ids)))

@@ -920,6 +920,19 @@ class StoreConformance(_OneStore):
         assert consent.current(["d"]) == {"marketing": (True, T0)}  # nobody else's
         assert consent.preferences(["d"]) == {"level": "off"}
 
+    def test_consent_changes_since(self, store: Store) -> None:
+        consent = store.consent
+        assert consent.changes(0) == []
+        consent.record([("a", "marketing", False, "web", None)], at=T0)
+        consent.record([("b", "analytics", True, "web", None)], at=T0 + 5)
+        consent.set_preferences("c", {"level": "off"})
+        consent.set_purposes([("newsletter", "weekly", False)])
+        found = consent.changes(T0)
+        assert ("a", T0) not in found and ("b", T0 + 5) in found
+        assert {c for c, _ in found} == {"b", "c", "*"}
+        latest = max(t for _, t in found)
+        assert consent.changes(latest) == []
+
     def test_consent_rolls_back_with_the_transaction(self, store: Store) -> None:
         with pytest.raises(RuntimeError), store.transaction():
             store.consent.record([("c", "marketing", False, "web", None)])
