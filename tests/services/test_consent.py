@@ -231,6 +231,7 @@ def test_personalization_off_and_light(shop) -> None:
     assert one.mode == "light" and one.personalized
     assert [(r.item_id, r.score) for r in one] == [(r.item_id, r.score) for r in two]
     assert "books-2" not in {r.item_id for r in one}
+    assert one.why()[0].startswith("Recommended: because you asked for more like books 2")
     model, _ = shop.recommendations.model()
     session = model.recommend_session(["books-2"], 6, explain=False)
     assert [r.item_id for r in one] == [r.item_id for r in session if r.item_id != "books-2"][:5]

@@ -308,7 +308,7 @@ class Consent(_People):
         people: dict[str, str] = {}
         for customer_id, *_ in rows:
             if customer_id not in people:
-                people[customer_id] = self._ids(customer_id)[0]
+                people[customer_id] = self._om.identities.person(customer_id) or customer_id
         resolved = [(people[c], p, g, s, k) for c, p, g, s, k in rows]
         with self._store.transaction():
             self._store.consent.record(resolved)

@@ -97,6 +97,21 @@ def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rule
     return rules
 
 
+def _stated(recs: Sequence[Recommendation], liked: set[str]) -> list[Recommendation]:
+    """Reasons that name only items the customer asked more of say so ("more like this")."""
+    said = ("because you looked at", "because you asked for more like")
+    out = []
+    for rec in recs:
+        reasons = tuple(
+            replace(r, text=r.text.replace(*said, 1))
+            if r.kind == "history" and r.items and set(r.items) <= liked
+            else r
+            for r in rec.reasons
+        )
+        out.append(replace(rec, reasons=reasons))
+    return out
+
+
 def gated_recommend(
     model: Recommender,
     person: str,
@@ -123,6 +138,7 @@ def gated_recommend(
     elif gate.mode == "light":
         rules = replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *liked))))
         recs = model.recommend_session([*liked, *(context or ())], n, rules=rules, explain=explain)
+        recs = _stated(recs, set(liked) - set(context or ()))
     else:
         rules = replace(rules, exclude_seen=False)
         recs = model.recommend_session([], n, rules=rules, explain=explain)
