@@ -44,10 +44,12 @@ BASE: dict[str, list[str]] = {
         "--train", "{clicks}", "--test", "{clicks}",
         "--map", "session=session,item=item,time=time", "--no-peers",
     ],
+    "erase": ["nobody-42", "--yes", "--db", "{db}"],
     "evaluate topn": [
         "--data", "{ratings}", "--map", "user=user,item=item,rating=rating,time=time",
         "--no-peers",
     ],
+    "export": ["c1", "--db", "{db}"],
     "identify": ["c1", "--anonymous", "device-8", "--db", "{db}"],
     "import": ["{events}", "--map", MAP, "--db", "{db}"],
     "import-customers": ["{people}", "--map", "customer=id", "--db", "{db}"],
@@ -59,6 +61,15 @@ BASE: dict[str, list[str]] = {
     "merge": ["c1", "c2", "--db", "{db}"],
     "preferences set": ["c1", "--level", "light", "--db", "{db}"],
     "preferences show": ["c1", "--db", "{db}"],
+    "nba": ["c1", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach actions": ["{actions}", "--db", "{db}"],
+    "outreach approve": ["--date", "2026-06-01", "--db", "{db}"],
+    "outreach export": ["--out", "{out}", "--date", "2026-06-01", "--db", "{db}"],
+    "outreach list": ["--db", "{db}"],
+    "outreach preview": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach record": ["--file", "{results}", "--db", "{db}"],
+    "outreach run": ["--date", "2026-06-01", "--reminders", "{reminders}", "--db", "{db}"],
+    "outreach skip": ["--date", "2026-06-01", "--db", "{db}"],
     "presets": [],
     "profile": ["c1", "--db", "{db}"],
     "recommend": ["c1", "--db", "{db}"],
@@ -91,13 +102,17 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots"}
+OUTPUTS = {"out", "rejects", "plots", "output"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
     ("profile", ["nobody-42", "--db", "{db}"], "nobody-42"),
     ("profile", ["c1", "--as-of", "someday", "--db", "{db}"], "someday"),
     ("timeline", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("export", ["c1", "--output", "{bad}", "--db", "{db}"], "folder"),
+    ("erase", ["nobody-42", "--yes", "--db", "{db}"], "nobody-42"),
+    ("erase", ["c1", "--db", "{db}"], "--yes"),
     ("timeline", ["c1", "--cursor", "garbage", "--db", "{db}"], "cursor"),
     ("merge", ["c1", "nobody-42", "--db", "{db}"], "nobody-42"),
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
@@ -166,6 +181,13 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("preferences set", ["c1", "--time-zone", "Mars/Olympus", "--db", "{db}"], "time_zone"),
     ("audit", ["--max-gini", "lots", "--db", "{db}"], "--max-gini"),
     ("audit", ["--max-gap", "coverage", "--db", "{db}"], "coverage"),
+    ("nba", ["nobody-42", "--db", "{db}"], "nobody-42"),
+    ("nba", ["c1", "--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach run", ["--date", "someday", "--db", "{db}"], "someday"),
+    ("outreach list", ["--status", "lost", "--db", "{db}"], "lost"),
+    ("outreach record", ["nope-7", "--status", "sent", "--db", "{db}"], "nope-7"),
+    ("outreach record", ["--db", "{db}"], "contact"),
+    ("outreach approve", ["--db", "{db}"], "date"),
 ]  # fmt: skip
 
 
@@ -197,6 +219,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "logs": "arm,clicked,p\n" + "\n".join(f"a{n % 3},{n % 2},0.3333" for n in range(60)),
         "consent": "customer_id,purpose,granted\nc1,marketing,no\nc2,analytics,yes",
         "bad_consent": "customer_id,purpose,granted\nc1,marketing,no\nc2,analytics,perhaps",
+        "actions": '[{"id": "tip", "kind": "recommend", "channel": "email"}]',
+        "reminders": "customer_id,topic,rule,due,reason,priority\nc1,recall,r,2026-05-01,due,5",
+        "results": "contact_id,status\nno-such-contact,sent",
     }
     paths = {}
     for name, text in files.items():
@@ -221,6 +246,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (bad / "empty.csv").write_bytes(b"")
     (bad / "broken.csv").write_text('customer,item,time\nc1,"i1,2024-01-01\n', encoding="utf-8")
     (bad / "binary.csv").write_bytes(bytes(range(256)) * 4)  # not text in any encoding's sense
+    paths["bad"] = str(bad)
     paths["binary"] = str(bad / "binary.csv")
     paths["missing"] = str(bad / "absent.csv")
     paths["empty"] = str(bad / "empty.csv")

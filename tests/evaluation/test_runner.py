@@ -14,7 +14,6 @@ from omotenashi.evaluation import (
     prepare_s1,
     read_interactions,
     split_p1,
-    tune,
 )
 from omotenashi.recommend import make_model
 
@@ -74,16 +73,6 @@ def test_session_runner_matches_hand_counts():
     assert row["hr@20"] == pytest.approx(1.0)
     assert row["mrr@20"] == pytest.approx((1 / 2 + 1 / 3) / 2)
     assert row["coverage"] == pytest.approx(1.0)
-
-
-def test_tune_uses_only_the_training_data():
-    split = split_p1(random_ratings(seed=4), min_rating=1)
-    best, rows = tune("ease", split.train, {"l2": [1.0, 10.0, 100.0]})
-    assert best["l2"] in (1.0, 10.0, 100.0)
-    assert len(rows) == 3
-    # the validation users are cut from train: no test pair can have been seen
-    assert rows[0]["n_users"] <= split.train["user_id"].nunique()
-    assert max(rows, key=lambda r: r["ndcg@10"])["params"]["l2"] == best["l2"]
 
 
 @pytest.mark.dataset

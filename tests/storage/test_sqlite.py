@@ -144,3 +144,20 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_a_store_made_before_the_outreach_table_gets_it_on_first_use(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with open_store(db) as store:
+        store.events.insert([event_row("e", customer_id="c")])
+    old = sqlite3.connect(db)
+    old.execute("DROP TABLE outreach_contacts")
+    old.commit()
+    old.close()
+    with open_store(db) as store:
+        assert store.outreach.frame().empty
+        store.outreach.replace_proposed("2026-01-01", [])
+    check = sqlite3.connect(db)
+    tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    check.close()
+    assert "outreach_contacts" in tables

@@ -21,6 +21,7 @@ from omotenashi.api._metrics import Metrics
 from omotenashi.api._paths import use_raw_path
 from omotenashi.api._routes import consent, customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
+from omotenashi.api._routes import outreach as outreach_routes
 from omotenashi.api._routes import value as value_routes
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
@@ -36,6 +37,7 @@ ROUTERS = (
     system.router,
     value_routes.router,
     decision_routes.router,
+    outreach_routes.router,
     audit_router,
 )
 

@@ -15,10 +15,12 @@ from omotenashi.cli._apps import app, evaluate_app
 _COMMAND_MODULES = (
     "_core",
     "_consent",
+    "_rights",
     "_value",
     "_recommend",
     "_audit",
     "_decide",
+    "_outreach",
     "_serve",
 )
 
@@ -43,10 +45,12 @@ _COMMANDS = {
         "customers",
     ),
     "_consent": ("consent", "preferences"),
+    "_rights": ("export", "erase"),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
+    "_outreach": ("nba", "outreach"),
     "_serve": ("serve", "keys"),
 }
 

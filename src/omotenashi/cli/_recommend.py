@@ -376,8 +376,16 @@ def evaluate_topn_command(
     peers: PeersOpt = True,
     tune: Annotated[
         bool,
-        typer.Option("--tune", help="Also run our models tuned on a validation split of train."),
+        typer.Option(
+            "--tune",
+            help="Also run our models with the settings train would choose, tuned on a "
+            "validation split of the training part.",
+        ),
     ] = False,
+    budget: Annotated[
+        float,
+        typer.Option("--budget", help="With --tune: seconds of search per model."),
+    ] = 60.0,
     encoding: EncodingOpt = "utf-8",
     decimal: DecimalOpt = ".",
     json_out: JsonOpt = False,
@@ -405,6 +413,7 @@ def evaluate_topn_command(
                 models=[m.strip() for m in models.split(",") if m.strip()],
                 peers=peers,
                 tune=tune,
+                budget=budget,
                 encoding=encoding,
                 decimal=decimal,
             )

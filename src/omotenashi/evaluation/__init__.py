@@ -26,12 +26,10 @@ from omotenashi.evaluation._protocols import (
     split_sessions_last,
 )
 from omotenashi.evaluation._runner import (
-    TUNE_GRIDS,
     evaluate_sessions,
     evaluate_topn,
     session_peers,
     topn_peers,
-    tune,
 )
 from omotenashi.evaluation._tuning import (
     SEARCH_SPACES,
@@ -48,7 +46,6 @@ __all__ = [
     "SearchSpace",
     "Selection",
     "SessionSplit",
-    "TUNE_GRIDS",
     "TopNSplit",
     "catalogue_coverage",
     "evaluate_sessions",
@@ -71,6 +68,5 @@ __all__ = [
     "split_p1",
     "split_sessions_last",
     "topn_peers",
-    "tune",
     "validation_split",
 ]

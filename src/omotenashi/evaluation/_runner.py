@@ -7,14 +7,13 @@ difference in the model, not in the evaluation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from omotenashi.errors import DataError
 from omotenashi.evaluation._metrics import (
     catalogue_coverage,
     hit_rate_at_k,
@@ -25,7 +24,7 @@ from omotenashi.evaluation._metrics import (
     novelty,
     recall_at_k,
 )
-from omotenashi.evaluation._protocols import SessionSplit, TopNSplit, split_p1
+from omotenashi.evaluation._protocols import SessionSplit, TopNSplit
 from omotenashi.recommend import Recommender, make_model
 
 Candidate = tuple[str, Recommender]
@@ -182,64 +181,3 @@ def session_peers() -> list[Candidate]:
         ("stan", make_model("stan")),
         ("vstan", make_model("vstan")),
     ]
-
-
-def tune(
-    name: str,
-    interactions: pd.DataFrame,
-    grid: dict[str, Sequence[Any]],
-    *,
-    items: pd.DataFrame | None = None,
-    min_positives: int = 5,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Grid search on a validation split cut from the *training* data only.
-
-    The last 20 % of each user's interactions (protocol P1 applied to ``interactions``) are held
-    out; every combination of ``grid`` is fitted on the rest and scored by NDCG@10.
-
-    Returns
-    -------
-    best_params : dict
-    rows : list of dict
-        One evaluation row per combination.
-    """
-    import itertools
-
-    if not grid:
-        return {}, []
-    keys = list(grid)
-    combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
-    val = split_p1(interactions, min_rating=None, min_positives=min_positives)
-    if val.test.empty:
-        raise DataError("not enough data to cut a validation split for tuning")
-    users, relevant = _test_sets(val)
-    scoring_only = set(getattr(make_model(name), "scoring_params", ()))
-    rows: list[dict[str, Any]] = []
-    fitted: dict[tuple, tuple[Recommender, float]] = {}
-    for combo in combos:
-        fit_key = tuple(sorted((k, v) for k, v in combo.items() if k not in scoring_only))
-        if fit_key not in fitted:
-            start = time.perf_counter()
-            model = make_model(name, **combo).fit(val.train, items)
-            fitted[fit_key] = (model, time.perf_counter() - start)
-        model, fit_s = fitted[fit_key]
-        model.set_params(**combo)
-        rows.append(_topn_row(name, model, users, relevant, fit_s))
-    best = max(range(len(rows)), key=lambda j: rows[j]["ndcg@10"])
-    return combos[best], rows
-
-
-#: Hyper-parameter grids used by ``--tune`` (validation split from training data).
-TUNE_GRIDS: dict[str, dict[str, Sequence[Any]]] = {
-    "recent_ease": {
-        "l2": (100.0, 200.0, 400.0),
-        "recency_boost": (1.0, 3.0),
-        "recency_scale": (10.0, 30.0),
-        "popularity_exponent": (0.0, 0.1, 0.2),
-    },
-    "ease": {"l2": (50.0, 100.0, 200.0, 400.0, 800.0)},
-    "itemknn": {"k": (50, 100, 200), "recency_boost": (0.0, 2.0)},
-    "als": {"factors": (64, 128), "regularization": (0.01, 0.1), "alpha": (1.0, 5.0)},
-    "popularity": {"half_life_days": (None, 30.0, 365.0)},
-    "hybrid": {"weights": ((1.0, 0.0), (1.0, 0.05), (1.0, 0.1), (1.0, 0.2))},
-}

@@ -5,9 +5,9 @@ the capabilities (identity, profiles, importers, recommend, value, decisions, op
 and the store only through these objects. ``Omotenashi`` (``_engine.py``; also
 ``omotenashi.Omotenashi``) composes one of each over a store: ``om.ingest``,
 ``om.identities``, ``om.profiles``, ``om.recommendations``, ``om.training``, ``om.value``,
-``om.decisions``, ``om.evaluation``, ``om.audit``. A server adds workspaces (one engine
-each, with live state) and API keys. See docs/architecture.md for the map of use cases to
-modules.
+``om.decisions``, ``om.evaluation``, ``om.audit``, ``om.rights``, ``om.outreach``. A server
+adds workspaces (one engine each, with live state) and API keys. See docs/architecture.md for
+the map of use cases to modules.
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         EventWriter,
         SessionTracker,
     )
+    from omotenashi.services._outreach import (
+        ACTIONS_FILE,
+        DECISION_POINT,
+        EXPORT_COLUMNS,
+        STATUSES,
+        Outreach,
+        read_reminders,
+    )
     from omotenashi.services._presets import PRESETS
     from omotenashi.services._profiles import Profile, Profiles, TimelinePage
     from omotenashi.services._recommendations import (
@@ -102,6 +110,16 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
+    from omotenashi.services._rights import (
+        EXPORT_FORMAT,
+        RECEIPT_FORMAT,
+        Erasure,
+        Rights,
+        erase_in_workspace,
+        forget_models,
+        receipt_matches,
+        salted_hash,
+    )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
@@ -112,6 +130,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         Training,
         models_stamp,
         parse_weights,
+        retrain_saved,
         train,
         train_job,
     )
@@ -137,6 +156,12 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "ACTIONS_FILE": "_outreach",
+    "DECISION_POINT": "_outreach",
+    "EXPORT_COLUMNS": "_outreach",
+    "STATUSES": "_outreach",
+    "Outreach": "_outreach",
+    "read_reminders": "_outreach",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -212,6 +237,14 @@ _EXPORTS: dict[str, str] = {
     "session_recommendations": "_recommendations",
     "similar_items": "_recommendations",
     "warm": "_recommendations",
+    "EXPORT_FORMAT": "_rights",
+    "RECEIPT_FORMAT": "_rights",
+    "Erasure": "_rights",
+    "Rights": "_rights",
+    "erase_in_workspace": "_rights",
+    "forget_models": "_rights",
+    "receipt_matches": "_rights",
+    "salted_hash": "_rights",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
     "AUTO_CANDIDATES": "_training",
@@ -222,6 +255,7 @@ _EXPORTS: dict[str, str] = {
     "Training": "_training",
     "models_stamp": "_training",
     "parse_weights": "_training",
+    "retrain_saved": "_training",
     "train": "_training",
     "train_job": "_training",
     "REPORT_FILE": "_value",
@@ -255,17 +289,23 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ACTIONS_FILE",
     "AUTO_CANDIDATES",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
+    "DECISION_POINT",
     "DEFAULT_WORKSPACE",
+    "EXPORT_FORMAT",
+    "EXPORT_COLUMNS",
     "FOLLOW_LIMIT",
     "POINTS_FILE",
     "PRESETS",
+    "RECEIPT_FORMAT",
     "REPORT_FILE",
     "SCOPES",
     "SESSION_MODEL",
     "SETTINGS_ENV",
+    "STATUSES",
     "TOGETHER_MODEL",
     "VALUE_SCORES",
     "WAL_SAFETY_PAGES",
@@ -278,6 +318,7 @@ __all__ = [
     "DecisionState",
     "EligibilityRule",
     "Decisions",
+    "Erasure",
     "Evaluation",
     "EventWriter",
     "Identities",
@@ -291,6 +332,7 @@ __all__ = [
     "Personalization",
     "PreferenceCentre",
     "Preferences",
+    "Outreach",
     "PreparedEvents",
     "PolicySpec",
     "Profile",
@@ -298,6 +340,7 @@ __all__ = [
     "Recommendations",
     "Recommended",
     "RewardSpec",
+    "Rights",
     "RuleSpec",
     "ServiceSettings",
     "SessionTracker",
@@ -328,6 +371,8 @@ __all__ = [
     "decision_state",
     "declare_point",
     "demo_recommendations",
+    "erase_in_workspace",
+    "forget_models",
     "freeze_long_lived",
     "from_store",
     "import_consent",
@@ -343,13 +388,17 @@ __all__ = [
     "point",
     "points",
     "preferences_of",
+    "receipt_matches",
+    "read_reminders",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",
     "refresh_report",
     "remove_store",
     "report_payload",
+    "retrain_saved",
     "reward",
+    "salted_hash",
     "session_recommendations",
     "similar_items",
     "store_file",

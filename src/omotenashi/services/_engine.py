@@ -1,11 +1,10 @@
 """``Omotenashi``: the composition root that the CLI, the HTTP service and notebooks all use.
 
-It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
-``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation``, ``audit``, ``consent`` and ``preferences``. The flat methods notebook users
-know (``track``, ``profile``, ``identify``, ``import_events`` ...) delegate to them. Use cases
-live in the services; capability packages (identity, profiles, importers, recommend, value,
-decisions, audit, consent ...) hold the logic.
+It opens one store and composes the services over it (``omotenashi.services``), one attribute
+per area (``om.ingest``, ``om.profiles``, ``om.recommendations``, ``om.rights`` ...; the list is
+in docs/architecture.md). The flat methods notebook users know (``track``, ``profile``,
+``identify``, ``import_events`` ...) delegate to them. Use cases live in the services; capability
+packages hold the logic.
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
     from omotenashi.services._consent import Consent, PreferenceCentre
+    from omotenashi.services._outreach import Outreach
+    from omotenashi.services._rights import Rights
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -117,6 +118,24 @@ class Omotenashi:
         from omotenashi.services import Audit
 
         return Audit(self)
+
+    @cached_property
+    def rights(self) -> Rights:
+        """Data rights: export everything held about a person, erase them with a receipt."""
+        from omotenashi.services import Rights
+
+        return Rights(self)
+
+    @cached_property
+    def outreach(self) -> Outreach:
+        """Next-best-action and the outreach queue (actions, contact policy, contacts)."""
+        from omotenashi.services import Outreach
+
+        return Outreach(self)
+
+    def next_best_actions(self, customer_id: str, **options: Any) -> dict[str, Any]:
+        """The customer's actions ranked, with plain-word reasons (see ``om.outreach``)."""
+        return self.outreach.next_best_actions(customer_id, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

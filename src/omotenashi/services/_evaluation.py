@@ -35,19 +35,24 @@ class Evaluation:
         models: Sequence[str] = ("recent_ease",),
         peers: bool = True,
         tune: bool = False,
+        budget: float = 60.0,
         encoding: str = "utf-8",
         decimal: str = ".",
     ) -> tuple[Any, list[tuple[str, Any]]]:
         """Protocol P1's split of ``data`` and the models to run on it (peers, ours, tuned);
-        ``encoding`` and ``decimal`` describe a text file."""
+        ``encoding`` and ``decimal`` describe a text file.
+
+        With ``tune``, each of ``models`` is also run with the settings ``train`` would choose:
+        the same search (``evaluation.select_model``) on a validation split cut from the
+        training part only, within ``budget`` seconds per model."""
         interactions = ev.read_interactions(data, mapping, encoding=encoding, decimal=decimal)
         split = ev.split_p1(interactions, min_rating=min_rating)
         candidates = ev.topn_peers() if peers else []
         for name in models:
             candidates.append((name, make_model(name)))
-            if tune and name in ev.TUNE_GRIDS:
-                best, _ = ev.tune(name, split.train, ev.TUNE_GRIDS[name])
-                candidates.append((f"{name}+tuned", make_model(name, **best)))
+            if tune:
+                chosen = ev.select_model(split.train, [name], budget_s=budget)
+                candidates.append((f"{name}+tuned", make_model(name, **chosen.params)))
         return split, candidates
 
     @staticmethod

@@ -241,6 +241,14 @@ class SessionTracker:
             while len(visits) > self.max_visits:
                 visits.popitem(last=False)
 
+    def forget(self, erased: Callable[[str], bool]) -> int:
+        """Drop the visits of the ids ``erased`` says yes to (an erasure); returns how many."""
+        with self._lock:
+            gone = [key for key in self._visits if erased(key[2:])]
+            for key in gone:
+                del self._visits[key]
+        return len(gone)
+
     def items(self, key: str, now: float | None = None) -> list[str]:
         """Items of the live visit, oldest first ([] when none or expired)."""
         now = time.monotonic() if now is None else now

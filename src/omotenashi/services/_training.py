@@ -305,6 +305,84 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
         om.close()
 
 
+def _params(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("params", {}).items()}
+
+
+def _refit(om: StoreLike, name: str, meta: dict[str, Any]) -> Recommender | None:
+    """``name`` fitted again on the store as it is now, with the settings of ``meta`` (its
+    newest version); None when the store holds nothing it can learn from any more."""
+    items = _items(om)
+    if name == TOGETHER_MODEL:
+        events = om.events_frame(["purchase"])  # type: ignore[call-arg]
+        orders = events[events["order_id"].notna() & events["item_id"].notna()]
+        if orders.empty:
+            return None
+        frame = orders.rename(columns={"order_id": "user_id"})[["user_id", "item_id", "timestamp"]]
+        return make_model(name, **_params(meta)).fit(frame, items)
+    events = om.events_frame()
+    if name == SESSION_MODEL:
+        sessions = sessionize(events[events["item_id"].notna()])
+        if sessions.empty:
+            return None
+        frame = sessions.rename(columns={"session_id": "user_id"})[
+            ["user_id", "item_id", "timestamp"]
+        ]
+        return make_model(name, **_params(meta)).fit(frame, items)
+    weights = meta.get("event_weights")
+    interactions = interactions_from_events(
+        events, EventWeights(weights=weights) if weights else EventWeights()
+    )
+    if interactions.empty:
+        return None
+    return make_model(name, **_params(meta)).fit(interactions, items)
+
+
+def retrain_saved(om: StoreLike, *, note: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Fit every saved model again on the store as it is now, each with the settings of its
+    newest version (no new tuning: the same model a training from scratch with those settings
+    gives), save it as a new version and delete every older version.
+
+    Used after an erasure: each older version was learnt with the erased person's events and
+    holds their ids (user index, session ids, order ids). A model the store no longer has data
+    for is deleted. Waits for a training that is running in another process (the ``train``
+    lock), so that no model learnt before the erasure is saved after it. Returns, per model,
+    ``model``, ``version`` (None when deleted) and ``removed_versions``.
+    """
+    import shutil
+
+    from omotenashi.recommend import list_versions
+
+    root = Path(om.root)
+    models = root / "models"
+    done: list[dict[str, Any]] = []
+    if not models.is_dir():
+        return done
+    with om.store.artefacts.lock("train"):  # type: ignore[attr-defined]
+        for folder in sorted(p for p in models.iterdir() if p.is_dir()):
+            old = [p for p in folder.iterdir() if p.is_dir()]  # versions and stale saves
+            newest = latest_version(folder)
+            if newest is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            meta = json.loads((folder / f"v{newest}" / "meta.json").read_text())
+            fitted = _refit(om, folder.name, meta)
+            version = None
+            if fitted is not None:
+                kept = {k: meta[k] for k in ("event_weights", "metrics", "tuned") if k in meta}
+                extra = {**kept, "saved_at": datetime.now(UTC).isoformat(), **(note or {})}
+                version = int(save_model(fitted, root, metadata=extra).name[1:])
+            for path in old:
+                shutil.rmtree(path, ignore_errors=True)
+            if fitted is None:
+                shutil.rmtree(folder, ignore_errors=True)
+            done.append({"model": folder.name, "version": version, "removed_versions": len(old)})
+        default = models / "DEFAULT"
+        if default.exists() and not list_versions(root, default.read_text().strip()):
+            default.unlink()  # its model had nothing left to learn from
+    return done
+
+
 def models_stamp(root: Path) -> tuple:
     """What changes on disk when a model is saved or a new default is set."""
     models = root / "models"
@@ -397,6 +475,7 @@ __all__ = [
     "Training",
     "models_stamp",
     "parse_weights",
+    "retrain_saved",
     "train",
     "train_job",
 ]

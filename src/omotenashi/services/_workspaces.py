@@ -102,6 +102,7 @@ class Workspace:
         self._writer_store = self._writer_om.store
         self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
         self._followed = self.om.store.events.last_seq()
+        self._erasures_followed = self.om.store.erasures.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(self._writer_om.store)
         self._consent_follower = ConsentFollower(self.om)
@@ -155,6 +156,48 @@ class Workspace:
         """Create or replace catalogue items (the models see them at the next training)."""
         return self.edits.upsert_items(items)
 
+    def forget_ids(self, ids: Sequence[str]) -> None:
+        """Drop everything this process keeps in memory about an erased person: cached
+        answers (all of them: other people's answers were computed by a model that learnt from
+        the person), live visits, remembered aliases, the decision engine (rebuilt from the
+        log, which no longer holds their decisions); then swap in the refitted models."""
+        from omotenashi.services._rights import forget_models
+
+        erased = set(ids)
+        self._forget(erased.__contains__)
+        forget_models(self.om)
+
+    def _forget(self, erased: Callable[[str], bool]) -> None:
+        self.sessions.forget(erased)
+        for alias, person in list(self._aliases.items()):
+            if erased(alias) or erased(person):
+                self._aliases.pop(alias, None)
+        with self._lock:
+            state = self._states.pop("decisions", None)
+        if state is not None and hasattr(state, "close"):
+            state.close()
+        self.cache.clear()
+
+    def follow_erasures(self) -> int:
+        """Apply the erasures other processes recorded since the last call (they name each id
+        by a salted hash only): drop the person's live visits, aliases and every cached answer,
+        rebuild the decision engine, swap in the refitted models. Returns how many."""
+        from omotenashi.services._rights import forget_models, salted_hash
+
+        records = self.om.store.erasures.after(self._erasures_followed)
+        for seq, salt, hashes in records:
+            wanted = set(hashes)
+            self._forget(
+                lambda any_id, salt=salt, wanted=wanted: salted_hash(salt, any_id) in wanted
+            )
+            self._erasures_followed = seq
+        if records:
+            try:
+                forget_models(self.om)
+            except Exception as exc:  # a version still being written: the next poll swaps
+                log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
+        return len(records)
+
     # ------------------------------------------------------------------ events
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
         """Live updates after a commit (writer thread): visits, caches, retraining counter."""
@@ -198,6 +241,7 @@ class Workspace:
         """
         # consent and preferences other processes changed: drop those people's answers
         follow_consent(self, self._consent_follower)
+        self.follow_erasures()
         reader = self.om.store.events
         own = self._writer_store.events
         top = reader.last_seq()

@@ -10,8 +10,10 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
-(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
+``store.outreach``, ``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them
+all. API keys have a
+store of their own (``open_key_store``). Every backend passes the battery in
+``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from omotenashi.storage._base import (
     Catalog,
     Checkpointing,
     ConsentStore,
+    ContactHistory,
     DecisionLogStore,
     DeferredSync,
+    ErasureLog,
     EventLog,
     FollowRow,
+    HoldsPersonalData,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -38,11 +43,13 @@ from omotenashi.storage._base import (
     PersonKeys,
     Reads,
     ScoreStore,
+    Scrubbing,
     Store,
+    personal_data_holders,
 )
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, InMemoryDecisionLog
-from omotenashi.storage._schema import EVENT_COLUMNS
+from omotenashi.storage._schema import CONTACT_COLUMNS, EVENT_COLUMNS
 
 DEFAULT_DB = "omotenashi.db"
 ENV_VAR = "OMOTENASHI_DB"
@@ -156,6 +163,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DECISION_COLUMNS",
     "DEFAULT_DB",
     "ENV_VAR",
@@ -164,12 +172,15 @@ __all__ = [
     "Catalog",
     "Checkpointing",
     "ConsentStore",
+    "ContactHistory",
     "DecisionLogStore",
     "DecisionRecord",
     "DeferredSync",
+    "ErasureLog",
     "EventLog",
     "FolderArtefacts",
     "FollowRow",
+    "HoldsPersonalData",
     "IdentityGraph",
     "ImportLedger",
     "InMemoryDecisionLog",
@@ -179,12 +190,14 @@ __all__ = [
     "PersonKeys",
     "Reads",
     "ScoreStore",
+    "Scrubbing",
     "Store",
     "default_url",
     "is_postgres_url",
     "open_decision_log",
     "open_key_store",
     "open_store",
+    "personal_data_holders",
     "redacted",
     "sqlite_path",
     "workspace_url",

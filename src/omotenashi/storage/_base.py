@@ -9,8 +9,10 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.imports     ImportLedger    what was imported, when
     store.reads       Reads           person reads (profile, timeline) and analytics frames
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
+    store.outreach    ContactHistory  the outreach queue: proposed, approved, sent contacts
     store.artefacts   ArtefactStore   the store's folder for models and reports
     store.consent     ConsentStore    consent per purpose (with history) and preferences
+    store.erasures    ErasureLog      a record of each person erased (no personal data)
 
 Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
 implements small interfaces one at a time, and the conformance battery
@@ -19,6 +21,10 @@ implements small interfaces one at a time, and the conformance battery
 
 Methods take and return plain rows (tuples, dicts, DataFrames, Arrow tables) so that no SQL or
 driver object leaks above this package. A write outside a transaction is its own transaction.
+
+Every concern that keeps rows about a person also implements :class:`HoldsPersonalData`
+(``export_person``, ``erase_person``); :func:`personal_data_holders` finds them on a store, so
+that a person's export and erasure cover a new concern as soon as it implements the two.
 
 Backend-specific tuning is an optional capability, checked with ``isinstance``:
 :class:`DeferredSync` (acknowledge after a separate log sync) and :class:`Checkpointing`
@@ -47,6 +53,74 @@ class PersonKeys:
     customer_id: str
     customer_ids: tuple[str, ...]
     anonymous_ids: tuple[str, ...]
+
+
+@runtime_checkable
+class HoldsPersonalData(Protocol):
+    """A concern that keeps rows about a person: it can hand all of them out and delete them.
+
+    Rows are found by every raw id of the person (``keys``). A concern that writes on a
+    connection of its own (not the store's shared one) sets ``own_connection = True``: an
+    erasure deletes its rows first, then every other concern's in one store transaction.
+    """
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """Every row about the person, by table name (JSON-ready values)."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete (or, where a row is another person's, strip the ids of) every row about the
+        person; returns how many rows were deleted or stripped."""
+        ...
+
+
+def personal_data_holders(store: object) -> dict[str, HoldsPersonalData]:
+    """The concerns of ``store`` that hold personal data, by attribute name (sorted).
+
+    Public attributes and properties of the store are looked at, so a concern added to a store
+    (consent, preferences, outreach ...) is covered once it implements
+    :class:`HoldsPersonalData`.
+    """
+    members: dict[str, object] = {
+        name: member.__get__(store, type(store))  # a concern opened on first use
+        for name, member in vars(type(store)).items()
+        if isinstance(member, property) and not name.startswith("_")
+    }
+    members.update((n, v) for n, v in vars(store).items() if not n.startswith("_"))
+    found = {}
+    for name in sorted(members):
+        if isinstance(members[name], HoldsPersonalData):
+            found[name] = members[name]
+    return found
+
+
+@runtime_checkable
+class ErasureLog(Protocol):
+    """One record per erased person, followed by every process serving the store (they drop
+    what they keep in memory about the person). A record holds no id in clear: only salted
+    SHA-256 hashes of the person's ids (``id_hashes``) and the receipt."""
+
+    def record(
+        self, receipt_id: str, at: int, salt: str, id_hashes: Sequence[str], receipt: dict
+    ) -> int:
+        """Add a record (inside the erasing transaction); returns its ``seq``."""
+        ...
+
+    def complete(self, receipt_id: str, receipt: dict) -> None:
+        """Replace the receipt of a record (once the models are retrained)."""
+        ...
+
+    def after(self, seq: int) -> list[tuple[int, str, list[str]]]:
+        """``(seq, salt, id_hashes)`` of the records after ``seq``, oldest first."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` (0 for none)."""
+        ...
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every receipt, oldest first."""
+        ...
 
 
 #: ``(seq, customer_id, anonymous_id, item_id)``: what a follower needs of an event.
@@ -172,6 +246,10 @@ class ScoreStore(Protocol):
         """The customer's scores by name, plus ``computed_at`` of the newest (or {})."""
         ...
 
+    def frame(self, source: str) -> pd.DataFrame:
+        """Every customer's scores of ``source``: index ``customer_id``, a column per name."""
+        ...
+
 
 @runtime_checkable
 class ImportLedger(Protocol):
@@ -247,6 +325,49 @@ class DecisionLogStore(Protocol):
 
     def close(self) -> None:
         """Flush, then release the connection."""
+        ...
+
+
+@runtime_checkable
+class ContactHistory(Protocol):
+    """The outreach queue and contact history: rows in ``schema.CONTACT_COLUMNS``; a contact
+    is ``proposed`` by a run, then ``approved`` or ``skipped``, then ``sent`` (or ``failed``),
+    and may get an ``outcome`` (what the customer did next)."""
+
+    def replace_proposed(self, run_date: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Replace the ``proposed`` rows of ``run_date`` by ``rows``; returns how many."""
+        ...
+
+    def set_status(
+        self, contact_ids: Sequence[str], status: str, at: int, *, only_from: Sequence[str]
+    ) -> list[str]:
+        """Move contacts whose status is in ``only_from`` to ``status``; the ids moved."""
+        ...
+
+    def record_outcome(self, contact_id: str, outcome: str, value: float | None, at: int) -> None:
+        """Attach what the customer did next; NotFound for an unknown id."""
+        ...
+
+    def get(self, contact_id: str) -> dict[str, Any]:
+        """One contact; NotFound for an unknown id."""
+        ...
+
+    def frame(
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Contacts (of a run date, of some statuses; all columns or ``columns``), in send
+        order."""
+        ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows, by table name."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's rows; returns how many."""
         ...
 
 
@@ -376,8 +497,10 @@ class Store(Protocol):
     imports: ImportLedger
     reads: Reads
     decisions: DecisionLogStore
+    outreach: ContactHistory
     artefacts: ArtefactStore
     consent: ConsentStore
+    erasures: ErasureLog
 
     def close(self) -> None: ...
 
@@ -418,15 +541,28 @@ class Checkpointing(Protocol):
         ...
 
 
+@runtime_checkable
+class Scrubbing(Protocol):
+    """A store that can wipe the traces deleted rows leave on disk (free pages, a write-ahead
+    log, dead tuples) after an erasure."""
+
+    def scrub(self) -> None:
+        """Best effort: make deleted rows unreadable from the files of the store."""
+        ...
+
+
 __all__ = [
     "ArtefactStore",
     "Catalog",
     "Checkpointing",
     "ConsentStore",
+    "ContactHistory",
     "DecisionLogStore",
     "DeferredSync",
+    "ErasureLog",
     "EventLog",
     "FollowRow",
+    "HoldsPersonalData",
     "IdentityGraph",
     "ImportLedger",
     "KeyRecord",
@@ -434,5 +570,7 @@ __all__ = [
     "PersonKeys",
     "Reads",
     "ScoreStore",
+    "Scrubbing",
     "Store",
+    "personal_data_holders",
 ]

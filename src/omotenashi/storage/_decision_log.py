@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import DataError, NotFound
 
 if TYPE_CHECKING:  # pandas loads with the first frame built
     import pandas as pd
+
+    from omotenashi.storage._base import PersonKeys
 
 COLUMNS = (
     "decision_id",
@@ -153,6 +155,19 @@ class InMemoryDecisionLog:
             for k in ids:
                 del self._records[k]
         return len(ids)
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The decisions about any id of the person, with their rewards."""
+        ids = {*keys.customer_ids, *keys.anonymous_ids}
+        recs = sorted(
+            (r for r in self._records.values() if r.customer_id in ids),
+            key=lambda r: r.created_at,
+        )
+        return {"decisions": [asdict(r) for r in recs]}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the decisions about any id of the person."""
+        return sum(self.erase_customer(i) for i in (*keys.customer_ids, *keys.anonymous_ids))
 
     def flush(self) -> None:
         """Nothing is pending in memory (the same call as the batched SQLite log)."""

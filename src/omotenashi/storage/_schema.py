@@ -7,7 +7,9 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: consent and preferences tables
+#: 2 added ``erasures``, 3 the consent and preferences tables; an older store gets the new
+#: tables when it is next opened
+SCHEMA_VERSION = 3
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -129,7 +131,75 @@ DDL: tuple[str, ...] = (
         preferences TEXT NOT NULL,
         updated_at BIGINT NOT NULL
     )""",
+    # one row per erased person: no id in clear, only salted hashes (see services._rights)
+    """CREATE TABLE IF NOT EXISTS erasures (
+        seq INTEGER PRIMARY KEY,
+        receipt_id TEXT NOT NULL UNIQUE,
+        erased_at BIGINT NOT NULL,
+        salt TEXT NOT NULL,
+        id_hashes TEXT NOT NULL,
+        receipt TEXT NOT NULL
+    )""",
 )
+
+#: The outreach queue and contact history: one row per proposed contact, kept as it is approved,
+#: skipped, sent and answered (``storage._sql.SQLContactHistory``). Also created on first use in
+#: stores made before it existed.
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "contact_id",
+    "run_date",
+    "customer_id",
+    "action",
+    "kind",
+    "channel",
+    "topic",
+    "send_at",
+    "local_time",
+    "time_zone",
+    "message",
+    "reasons",
+    "expected_value",
+    "propensity",
+    "probabilities",
+    "rule",
+    "decision_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "outcome",
+    "outcome_value",
+    "outcome_at",
+)
+CONTACT_DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS outreach_contacts (
+        contact_id TEXT PRIMARY KEY,
+        run_date TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        send_at BIGINT NOT NULL,
+        local_time TEXT NOT NULL,
+        time_zone TEXT NOT NULL,
+        message TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        expected_value DOUBLE PRECISION NOT NULL,
+        propensity DOUBLE PRECISION NOT NULL,
+        probabilities TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        decision_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        outcome TEXT,
+        outcome_value DOUBLE PRECISION,
+        outcome_at BIGINT
+    )""",
+    "CREATE INDEX IF NOT EXISTS outreach_by_date ON outreach_contacts (run_date, status)",
+    "CREATE INDEX IF NOT EXISTS outreach_by_customer ON outreach_contacts (customer_id)",
+)
+DDL = DDL + CONTACT_DDL
 
 EVENT_INDEXES: dict[str, str] = {
     "events_by_id": "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (event_id)",

@@ -22,8 +22,15 @@ from omotenashi.errors import DataError, NotFound
 from omotenashi.events import now_micros
 from omotenashi.storage import _records as records
 from omotenashi.storage._base import FollowRow, PersonKeys
+from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord
-from omotenashi.storage._schema import RESOLVED_EVENTS, RFM_AGGREGATES
+from omotenashi.storage._schema import (
+    CONTACT_COLUMNS,
+    CONTACT_DDL,
+    EVENT_COLUMNS,
+    RESOLVED_EVENTS,
+    RFM_AGGREGATES,
+)
 
 if TYPE_CHECKING:  # frames load with the reads that make them
     import pandas as pd
@@ -116,6 +123,19 @@ def insert_rows(
     return f"{head} ON CONFLICT ({key}) DO UPDATE SET {sets}"
 
 
+def row_dicts(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as dicts of JSON-ready values (JSON text columns stay text)."""
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def all_ids(keys: PersonKeys) -> list[str]:
+    """Every raw id of a person: customer ids, then anonymous ids."""
+    return [*keys.customer_ids, *keys.anonymous_ids]
+
+
+_EVENT_EXPORT = ("seq", *EVENT_COLUMNS)
+
+
 class SQLEventCursor:
     """What an ``EventLog`` shares across backends (the writing paths stay in each backend):
     the follow cursor (``after``, ``last_seq``), the newest event time kept in ``meta`` and the
@@ -155,6 +175,44 @@ class SQLEventCursor:
         row = self._db.read("SELECT value FROM meta WHERE key = 'latest_ts'", ())
         value = int(row[0][0]) if row else -1
         return None if value < 0 else value
+
+    # -- personal data (storage._base.HoldsPersonalData) ------------------------------------
+    def _person_where(self, keys: PersonKeys) -> tuple[str, list[Any]]:
+        """Events that are the person's: their customer ids, or their anonymous ids on an
+        event without a customer id."""
+        d = self._db.dialect
+        customers, params = d.any_of("customer_id", list(keys.customer_ids))
+        if not keys.anonymous_ids:
+            return customers, params
+        anonymous, more = d.any_of("anonymous_id", list(keys.anonymous_ids))
+        return f"({customers} OR (customer_id IS NULL AND {anonymous}))", params + more
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        where, params = self._person_where(keys)
+        rows = self._db.read(
+            f"SELECT {', '.join(_EVENT_EXPORT)} FROM events WHERE {where} ORDER BY seq", params
+        )
+        return {"events": row_dicts(_EVENT_EXPORT, rows)}
+
+    def _erase_turn(self) -> None:
+        """Inside the erasing transaction, before its first delete: wait for event writers
+        that are inside their own transaction (a backend without a single writer lock takes
+        its writers' lock here)."""
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's events; on another person's event that carries one of their
+        anonymous ids (a shared device), the anonymous id is cleared."""
+        where, params = self._person_where(keys)
+        with self._db.transaction():
+            self._erase_turn()
+            gone = self._db.execute(f"DELETE FROM events WHERE {where}", params).rowcount
+            stripped = 0
+            if keys.anonymous_ids:
+                anonymous, more = self._db.dialect.any_of("anonymous_id", keys.anonymous_ids)
+                stripped = self._db.execute(
+                    f"UPDATE events SET anonymous_id = NULL WHERE {anonymous}", more
+                ).rowcount
+        return max(gone, 0) + max(stripped, 0)
 
     def record_own_spans(self) -> None:
         """From now on, keep the ``seq`` spans this handle inserts (see :meth:`own_spans`);
@@ -255,6 +313,28 @@ class SQLIdentityGraph:
         )
         return [{"kind": k, "value": v, "source": s, "linked_at": t} for k, v, s, t in rows]
 
+    def _person_where(self, keys: PersonKeys) -> tuple[str, list[Any]]:
+        d = self._db.dialect
+        owners, params = d.any_of("customer_id", list(keys.customer_ids))
+        ids, more = d.any_of("value", all_ids(keys))
+        return f"({owners} OR (kind IN ('customer', 'anonymous') AND {ids}))", params + more
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        where, params = self._person_where(keys)
+        rows = self._db.read(
+            f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM identities WHERE {where} "
+            "ORDER BY linked_at, kind, value",
+            params,
+        )
+        return {"identities": row_dicts(_IDENTITY_COLUMNS, rows)}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        where, params = self._person_where(keys)
+        with self._db.transaction():
+            return max(
+                self._db.execute(f"DELETE FROM identities WHERE {where}", params).rowcount, 0
+            )
+
     def person_keys(self, customer_id: str) -> PersonKeys | None:
         d = self._db.dialect
         canonical = self.resolve("customer", customer_id) or customer_id
@@ -342,6 +422,24 @@ class SQLCatalog:
         )
         return json.loads(row[0][0]) if row else None
 
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        rows = self._db.read(
+            f"SELECT customer_id, attributes, updated_at FROM customers WHERE {which} "
+            "ORDER BY customer_id",
+            params,
+        )
+        return {
+            "customers": [
+                {"customer_id": c, "attributes": json.loads(a), "updated_at": t} for c, a, t in rows
+            ]
+        }
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        with self._db.transaction():
+            return max(self._db.execute(f"DELETE FROM customers WHERE {which}", params).rowcount, 0)
+
     def delete_customer_record(self, customer_id: str) -> None:
         with self._db.transaction():
             self._db.execute(
@@ -396,6 +494,88 @@ class SQLScoreStore:
             (customer_id,),
         )
         return records.scores_of(rows)
+
+    _COLUMNS = ("customer_id", "name", "value", "source", "computed_at")
+
+    def frame(self, source: str) -> pd.DataFrame:
+        """Every customer's scores of one source: index ``customer_id``, one column per name."""
+        import pandas as pd
+
+        rows = self._db.read(
+            "SELECT customer_id, name, value FROM customer_scores "
+            f"WHERE source = {self._db.dialect.mark} ORDER BY customer_id, name",
+            (source,),
+        )
+        if not rows:
+            return pd.DataFrame(index=pd.Index([], name="customer_id", dtype=object))
+        long = pd.DataFrame(rows, columns=["customer_id", "name", "value"])
+        long["value"] = [json.loads(v) for v in long["value"]]
+        wide = long.pivot(index="customer_id", columns="name", values="value")
+        wide.columns.name = None
+        return wide
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        rows = self._db.read(
+            f"SELECT {', '.join(self._COLUMNS)} FROM customer_scores WHERE {which} "
+            "ORDER BY customer_id, name",
+            params,
+        )
+        return {"customer_scores": row_dicts(self._COLUMNS, rows)}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        with self._db.transaction():
+            return max(
+                self._db.execute(f"DELETE FROM customer_scores WHERE {which}", params).rowcount, 0
+            )
+
+
+class SQLErasureLog:
+    """``ErasureLog``: one row per erased person, without any id in clear."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+
+    def record(
+        self, receipt_id: str, at: int, salt: str, id_hashes: Sequence[str], receipt: dict
+    ) -> int:
+        m = self._db.dialect.marks(5)
+        with self._db.transaction():
+            self._db.execute(
+                "INSERT INTO erasures (receipt_id, erased_at, salt, id_hashes, receipt) "
+                f"VALUES ({m})",
+                (receipt_id, int(at), salt, json.dumps(list(id_hashes)), json.dumps(receipt)),
+            )
+            row = self._db.read(
+                f"SELECT seq FROM erasures WHERE receipt_id = {self._db.dialect.mark}",
+                (receipt_id,),
+            )
+        return int(row[0][0])
+
+    def complete(self, receipt_id: str, receipt: dict) -> None:
+        m = self._db.dialect.mark
+        with self._db.transaction():
+            self._db.execute(
+                f"UPDATE erasures SET receipt = {m} WHERE receipt_id = {m}",
+                (json.dumps(receipt), receipt_id),
+            )
+
+    def after(self, seq: int) -> list[tuple[int, str, list[str]]]:
+        rows = self._db.read(
+            f"SELECT seq, salt, id_hashes FROM erasures WHERE seq > {self._db.dialect.mark} "
+            "ORDER BY seq",
+            (seq,),
+        )
+        return [(int(q), str(salt), json.loads(h)) for q, salt, h in rows]
+
+    def last_seq(self) -> int:
+        return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM erasures")[0][0])
+
+    def receipts(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(r[0]) for r in self._db.read("SELECT receipt FROM erasures ORDER BY seq")
+        ]
 
 
 class SQLImportLedger:
@@ -587,6 +767,35 @@ class SQLDecisionLog(ABC):
             raise NotFound(f"decision {decision_id!r} is unknown")
         return records.decision_from_row(rows[0])
 
+    #: the log writes on a connection of its own: an erasure deletes its rows first
+    own_connection = True
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The decisions about any id of the person (a visitor is decided by anonymous id),
+        with their rewards."""
+        ids = all_ids(keys)
+        marks = ", ".join([self._mark] * len(ids))
+        with self._lock:
+            self._flush()
+            rows = self._read(
+                f"{SELECT_DECISIONS} WHERE d.customer_id IN ({marks}) ORDER BY d.created_at", ids
+            )
+        out = []
+        for row in rows:
+            record = dict(zip(DECISION_COLUMNS, row, strict=True))
+            for name in ("probabilities", "profile", "context"):
+                record[name] = json.loads(record[name])
+            out.append(record)
+        return {"decisions": out}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the decisions (and their rewards) about any id of the person."""
+        return sum(self.erase_customer(i) for i in all_ids(keys))
+
+    @abstractmethod
+    def erase_customer(self, customer_id: str) -> int:
+        """Delete a customer's decisions and rewards (on the log's own connection)."""
+
     def to_frame(self, point: str | None = None) -> pd.DataFrame:
         """Decisions as a DataFrame (``decision_log.COLUMNS``), oldest first."""
         sql = SELECT_DECISIONS + (f" WHERE d.point = {self._mark}" if point is not None else "")
@@ -595,3 +804,164 @@ class SQLDecisionLog(ABC):
             self._flush()
             rows = self._read(sql, (point,) if point is not None else ())
         return records.decisions_frame(rows)
+
+
+_CONTACT_TYPES = tuple(
+    FLOAT
+    if c in ("expected_value", "propensity", "outcome_value")
+    else INT
+    if c in ("send_at", "created_at", "updated_at", "outcome_at")
+    else TEXT
+    for c in CONTACT_COLUMNS
+)
+
+
+class SQLContactHistory:
+    """``ContactHistory``: the outreach queue and what became of each contact."""
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        self._ready = False
+        self._insert = insert_rows(
+            db.dialect, "outreach_contacts", CONTACT_COLUMNS, _CONTACT_TYPES, "contact_id"
+        )
+
+    def _ensure(self) -> None:
+        """Create the table in a store made before it existed (once per handle). Looking is a
+        plain read, so a reader never waits for another process's write lock."""
+        if self._ready:
+            return
+        if self._db.dialect.mark == "?":  # SQLite
+            found = self._db.read(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outreach_contacts'"
+            )
+        else:
+            found = self._db.read("SELECT to_regclass('outreach_contacts')")
+        if found and found[0][0] is not None:
+            self._ready = True
+            return
+        with self._db.transaction():
+            for statement in CONTACT_DDL:
+                self._db.execute(statement)
+        self._ready = True
+
+    def replace_proposed(self, run_date: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Replace the proposals of ``run_date`` (approved, skipped or sent rows stay) by
+        ``rows`` (dicts with ``CONTACT_COLUMNS``); returns how many were added."""
+        self._ensure()
+        m = self._db.dialect.mark
+        values = [tuple(r.get(c) for c in CONTACT_COLUMNS) for r in rows]
+        with self._db.transaction():
+            self._db.execute(
+                f"DELETE FROM outreach_contacts WHERE run_date = {m} AND status = 'proposed'",
+                (run_date,),
+            )
+            if values:
+                self._db.write_rows(self._insert, values, _CONTACT_TYPES)
+        return len(values)
+
+    def set_status(
+        self, contact_ids: Sequence[str], status: str, at: int, *, only_from: Sequence[str]
+    ) -> list[str]:
+        """Move the given contacts whose status is one of ``only_from`` to ``status``; returns
+        the ids that moved."""
+        self._ensure()
+        if not contact_ids:
+            return []
+        d = self._db.dialect
+        moved: list[str] = []
+        with self._db.transaction():
+            for start in range(0, len(contact_ids), 5000):
+                chunk = list(contact_ids[start : start + 5000])
+                which, params = d.any_of("contact_id", chunk)
+                froms, fparams = d.any_of("status", list(only_from))
+                found = self._db.read(
+                    f"SELECT contact_id FROM outreach_contacts WHERE {which} AND {froms}",
+                    (*params, *fparams),
+                )
+                ids = [r[0] for r in found]
+                if not ids:
+                    continue
+                which, params = d.any_of("contact_id", ids)
+                self._db.execute(
+                    f"UPDATE outreach_contacts SET status = {d.mark}, updated_at = {d.mark} "
+                    f"WHERE {which}",
+                    (status, at, *params),
+                )
+                moved.extend(ids)
+        return moved
+
+    def record_outcome(self, contact_id: str, outcome: str, value: float | None, at: int) -> None:
+        """What the customer did after a sent contact (NotFound for an unknown id)."""
+        self._ensure()
+        m = self._db.dialect.mark
+        with self._db.transaction():
+            self.get(contact_id)
+            self._db.execute(
+                f"UPDATE outreach_contacts SET outcome = {m}, outcome_value = {m}, "
+                f"outcome_at = {m}, updated_at = {m} WHERE contact_id = {m}",
+                (outcome, value, at, at, contact_id),
+            )
+
+    def get(self, contact_id: str) -> dict[str, Any]:
+        """One contact's row; NotFound for an unknown id."""
+        self._ensure()
+        rows = self._db.read(
+            f"SELECT {', '.join(CONTACT_COLUMNS)} FROM outreach_contacts "
+            f"WHERE contact_id = {self._db.dialect.mark}",
+            (contact_id,),
+        )
+        if not rows:
+            raise NotFound(f"contact {contact_id!r} not found")
+        return dict(zip(CONTACT_COLUMNS, rows[0], strict=True))
+
+    def frame(
+        self,
+        run_date: str | None = None,
+        statuses: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Contacts (of one run date, of some statuses) in ``CONTACT_COLUMNS`` (or only
+        ``columns`` of them), in send order."""
+        import pandas as pd
+
+        wanted = list(columns or CONTACT_COLUMNS)
+        unknown = sorted(set(wanted) - set(CONTACT_COLUMNS))
+        if unknown:
+            raise DataError(f"columns: unknown contact column(s) {unknown}", field="columns")
+
+        self._ensure()
+        d = self._db.dialect
+        where, params = [], []
+        if run_date is not None:
+            where.append(f"run_date = {d.mark}")
+            params.append(run_date)
+        if statuses:
+            which, more = d.any_of("status", list(statuses))
+            where.append(which)
+            params.extend(more)
+        sql = f"SELECT {', '.join(wanted)} FROM outreach_contacts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.read(sql + " ORDER BY send_at, customer_id, contact_id", params)
+        return pd.DataFrame(rows, columns=wanted)
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """Every contact row of a person (any of their customer ids)."""
+        self._ensure()
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        rows = self._db.read(
+            f"SELECT {', '.join(CONTACT_COLUMNS)} FROM outreach_contacts WHERE {which} "
+            "ORDER BY created_at, contact_id",
+            params,
+        )
+        return {"outreach_contacts": [dict(zip(CONTACT_COLUMNS, r, strict=True)) for r in rows]}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete every contact row of a person; returns how many went."""
+        self._ensure()
+        which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
+        with self._db.transaction():
+            n = self._db.read(f"SELECT COUNT(*) FROM outreach_contacts WHERE {which}", params)
+            self._db.execute(f"DELETE FROM outreach_contacts WHERE {which}", params)
+        return int(n[0][0])

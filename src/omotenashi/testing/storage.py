@@ -56,22 +56,39 @@ from omotenashi.storage import (
     ArtefactStore,
     Catalog,
     ConsentStore,
+    ContactHistory,
     DecisionLogStore,
     DecisionRecord,
+    ErasureLog,
     EventLog,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
     KeyStore,
     LockHeld,
+    PersonKeys,
     Reads,
     ScoreStore,
     Store,
     open_key_store,
     open_store,
+    personal_data_holders,
 )
 
 DAY = 86_400_000_000  # microseconds
+
+
+class _AnyInt:
+    """Equal to any int (a time the store sets)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int)
+
+    def __repr__(self) -> str:
+        return "ANY_INT"
+
+
+ANY_INT = _AnyInt()
 T0 = 1_700_000_000_000_000
 
 _ARROW_TYPES = {
@@ -285,8 +302,10 @@ class StoreConformance(_OneStore):
         assert isinstance(store.imports, ImportLedger)
         assert isinstance(store.reads, Reads)
         assert isinstance(store.decisions, DecisionLogStore)
+        assert isinstance(store.outreach, ContactHistory)
         assert isinstance(store.artefacts, ArtefactStore)
         assert isinstance(store.consent, ConsentStore)
+        assert isinstance(store.erasures, ErasureLog)
 
     def test_an_empty_store(self, store: Store) -> None:
         assert store.events.last_seq() == 0
@@ -606,6 +625,81 @@ class StoreConformance(_OneStore):
         assert set(scores.of("c1")) == {"risk", "computed_at"}  # value's c1 rows went
         assert scores.of("c2")["segment"] == "new"
 
+    def test_scores_frame(self, store: Store) -> None:
+        assert store.scores.frame("value").empty
+        store.scores.replace("value", [("c1", "clv", 12.5), ("c2", "clv", 3.0), ("c2", "p", 0.5)])
+        store.scores.replace("other", [("c3", "clv", 99.0)])
+        wide = store.scores.frame("value")
+        assert sorted(wide.index) == ["c1", "c2"] and sorted(wide.columns) == ["clv", "p"]
+        assert wide.loc["c1", "clv"] == 12.5 and wide.loc["c2", "p"] == 0.5
+        assert pd.isna(wide.loc["c1", "p"])
+
+    # -- outreach queue and contact history ------------------------------------------------
+    @staticmethod
+    def _contact(
+        cid: str, customer: str, run_date: str = "2026-01-05", **over: Any
+    ) -> dict[str, Any]:
+        row = {
+            "contact_id": cid, "run_date": run_date, "customer_id": customer, "action": "a",
+            "kind": "offer", "channel": "email", "topic": "t", "send_at": T0, "local_time":
+            "2026-01-05 10:00", "time_zone": "UTC", "message": "m", "reasons": "r",
+            "expected_value": 1.5, "propensity": 0.9, "probabilities": "{}", "rule": "",
+            "decision_id": f"d-{cid}", "status": "proposed", "created_at": T0, "updated_at": T0,
+            "outcome": None, "outcome_value": None, "outcome_at": None,
+        }  # fmt: skip
+        row.update(over)
+        return row
+
+    def test_contact_history(self, store: Store) -> None:
+        out = store.outreach
+        assert out.frame().empty
+        rows = [self._contact(f"k{i}", f"c{i % 2}", send_at=T0 + i) for i in range(3)]
+        assert out.replace_proposed("2026-01-05", rows) == 3
+        got = out.frame("2026-01-05")
+        assert list(got["contact_id"]) == ["k0", "k1", "k2"]
+        assert got["expected_value"].tolist() == [1.5] * 3 and got["outcome"].isna().all()
+        moved = out.set_status(["k0", "k1", "nope"], "approved", T0 + 5, only_from=["proposed"])
+        assert sorted(moved) == ["k0", "k1"]
+        assert sorted(out.frame(statuses=["approved"])["contact_id"]) == ["k0", "k1"]
+        assert out.set_status(["k0"], "skipped", T0, only_from=["proposed"]) == []  # not proposed
+        # a new run of the day replaces only what is still proposed
+        out.replace_proposed("2026-01-05", [self._contact("k9", "c9")])
+        assert sorted(out.frame("2026-01-05")["contact_id"]) == ["k0", "k1", "k9"]
+        out.set_status(["k0"], "sent", T0 + 9, only_from=["approved"])
+        out.record_outcome("k0", "converted", 25.0, T0 + DAY)
+        k0 = out.get("k0")
+        assert (k0["status"], k0["outcome"], k0["outcome_value"]) == ("sent", "converted", 25.0)
+        assert k0["updated_at"] == T0 + DAY
+        with pytest.raises(NotFound):
+            out.get("nope")
+        with pytest.raises(NotFound):
+            out.record_outcome("nope", "converted", None, T0)
+        assert len(out.frame(statuses=["sent", "approved"])) == 2
+        narrow = out.frame("2026-01-05", ["sent"], columns=["customer_id", "outcome"])
+        assert narrow.to_dict("records") == [{"customer_id": "c0", "outcome": "converted"}]
+        with pytest.raises(DataError, match="secret"):
+            out.frame(columns=["secret"])
+
+    def test_contact_history_export_and_erase(self, store: Store) -> None:
+        from omotenashi.storage import PersonKeys
+
+        out = store.outreach
+        out.replace_proposed("2026-01-05", [self._contact("a", "alice"), self._contact("b", "bob")])
+        out.replace_proposed("2026-01-06", [self._contact("a2", "alice-old", "2026-01-06")])
+        keys = PersonKeys("alice", ("alice", "alice-old"), ("dev",))
+        exported = out.export_person(keys)
+        assert sorted(r["contact_id"] for r in exported["outreach_contacts"]) == ["a", "a2"]
+        assert exported["outreach_contacts"][0]["customer_id"] in ("alice", "alice-old")
+        assert out.erase_person(keys) == 2
+        assert out.export_person(keys) == {"outreach_contacts": []}
+        assert list(out.frame()["contact_id"]) == ["b"]
+
+    def test_contact_history_rolls_back_with_its_transaction(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.outreach.replace_proposed("2026-01-05", [self._contact("x", "c")])
+            raise RuntimeError("abort")
+        assert store.outreach.frame().empty
+
     def test_import_ledger(self, store: Store) -> None:
         for i, source in enumerate(["b.csv", "a.csv"]):
             store.imports.record(
@@ -738,6 +832,92 @@ class StoreConformance(_OneStore):
         assert log.erase_customer("c1") == 3
         assert log.to_frame()["decision_id"].tolist() == ["d3"]
         log.flush()
+
+    # -- personal data ---------------------------------------------------------------------
+    def _person(self, store: Store) -> PersonKeys:
+        """The shop, plus everything else a store keeps about customer ``c`` (and ``d``)."""
+        self._shop(store)
+        store.events.insert(  # ``d`` on a shared device that ``c`` was identified on
+            [event_row("9", customer_id="d", anonymous_id="dev", type="view", ts=T0 + 5 * DAY)]
+        )
+        store.identities.link("email", "c@example.com", "c", "identify", T0)
+        store.identities.link("customer", "c-old", "c", "merge", T0)
+        store.identities.link("anonymous", "guest", "d", "identify", T0)
+        store.catalog.upsert_customers([("c", {"tier": "gold"}), ("d", {"tier": "new"})])
+        store.scores.replace("value", [("c", "clv", 12.5), ("d", "clv", 1.0)])
+        for i, who in enumerate(("c", "dev", "d")):
+            store.decisions.append(
+                DecisionRecord(f"d{i}", "banner", who, 1000.0 + i, "a", 0.5, {"a": 0.5})
+            )
+        store.decisions.add_reward("d0", 1.0, 2000.0)
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        return keys
+
+    def test_every_personal_data_concern_exports_and_erases(self, store: Store) -> None:
+        keys = self._person(store)
+        assert (keys.customer_id, set(keys.customer_ids), keys.anonymous_ids) == (
+            "c", {"c", "c-old"}, ("dev",)
+        )  # fmt: skip
+        holders = personal_data_holders(store)
+        assert {"events", "identities", "catalog", "scores", "decisions"} <= set(holders)
+        exported: dict[str, list[dict[str, Any]]] = {}
+        for holder in holders.values():
+            exported.update(holder.export_person(keys))
+        assert [r["event_id"] for r in exported["events"]] == ["1", "2", "3", "4", "5", "6"]
+        assert {(r["kind"], r["value"]) for r in exported["identities"]} == {
+            ("anonymous", "dev"), ("email", "c@example.com"), ("customer", "c-old")
+        }  # fmt: skip
+        assert exported["customers"] == [
+            {"customer_id": "c", "attributes": {"tier": "gold"}, "updated_at": ANY_INT}
+        ]
+        assert [(r["name"], r["value"]) for r in exported["customer_scores"]] == [("clv", "12.5")]
+        assert [(r["decision_id"], r["reward"]) for r in exported["decisions"]] == [
+            ("d0", 1.0), ("d1", None)
+        ]  # fmt: skip
+        json.dumps(exported)  # one JSON document
+        # the decision log writes on a connection of its own: erased first, then the rest
+        assert holders["decisions"].erase_person(keys) == 2
+        with store.transaction():
+            erased = {
+                name: h.erase_person(keys) for name, h in holders.items() if name != "decisions"
+            }
+        # events: 6 of c's deleted and d's event on the shared device stripped of "dev"
+        assert erased == {"catalog": 1, "events": 7, "identities": 3, "scores": 1}
+        for holder in holders.values():
+            assert not any(holder.export_person(keys).values())
+        left = store.reads.events_frame()
+        assert sorted(left["event_id"]) == ["7", "8", "9"]
+        assert left.loc[left["event_id"] == "9", "anonymous_id"].isna().all()
+        assert store.identities.person_keys("c") is None
+        assert store.identities.resolve("anonymous", "guest") == "d"
+        assert store.catalog.customer_attributes("d") == {"tier": "new"}
+        assert store.scores.of("d")["clv"] == 1.0
+        assert store.decisions.to_frame()["decision_id"].tolist() == ["d2"]
+
+    def test_an_erasure_rolls_back_with_its_transaction(self, store: Store) -> None:
+        keys = self._person(store)
+        holders = personal_data_holders(store)
+        with pytest.raises(RuntimeError), store.transaction():
+            for name, holder in holders.items():
+                if name != "decisions":
+                    holder.erase_person(keys)
+            raise RuntimeError("interrupted")
+        assert len(holders["events"].export_person(keys)["events"]) == 6
+        assert store.identities.person_keys("c") == keys
+
+    def test_erasure_log(self, store: Store) -> None:
+        log = store.erasures
+        assert isinstance(log, ErasureLog)
+        assert log.last_seq() == 0 and log.after(0) == [] and log.receipts() == []
+        with store.transaction():
+            first = log.record("r1", T0, "salt1", ["h1", "h2"], {"receipt_id": "r1"})
+        second = log.record("r2", T0 + 1, "salt2", ["h3"], {"receipt_id": "r2"})
+        assert second > first and log.last_seq() == second
+        assert log.after(0) == [(first, "salt1", ["h1", "h2"]), (second, "salt2", ["h3"])]
+        assert log.after(first) == [(second, "salt2", ["h3"])]
+        log.complete("r1", {"receipt_id": "r1", "models": []})
+        assert log.receipts() == [{"receipt_id": "r1", "models": []}, {"receipt_id": "r2"}]
 
     # -- keys ------------------------------------------------------------------------------
     def test_key_store(self, store_url: str) -> None:

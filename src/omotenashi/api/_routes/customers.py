@@ -1,4 +1,5 @@
-"""Customers: attributes, the unified profile, the timeline and recommendations."""
+"""Customers: attributes, the unified profile, the timeline and recommendations; the data rights
+(export everything held about a person, erase them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from omotenashi import services
 from omotenashi.api._compute import compute
-from omotenashi.api._deps import IngestWorkspace, ReadWorkspace
+from omotenashi.api._deps import AdminWorkspace, IngestWorkspace, ReadWorkspace
 from omotenashi.api._paths import CustomerId, IdRoute
 from omotenashi.api._schemas import Changed, CustomerIn, RecommendationsOut
 from omotenashi.services import Profile, TimelinePage
@@ -79,3 +80,20 @@ async def get_recommendations(
             services.customer_recommendations, ws, customer_id, n, spec, explain=explain
         )
     return Response(body, media_type=_JSON)
+
+
+@router.get("/{customer_id}/export", summary="Everything held about a person (admin)")
+def get_export(ws: AdminWorkspace, customer_id: CustomerId) -> dict:
+    """One JSON document with every row held about the person (events, identities,
+    attributes, scores, decisions and rewards, and what other concerns keep) and their
+    profile. Needs the admin scope. 404 when nothing is held about the id."""
+    return ws.om.rights.export(customer_id)
+
+
+@router.delete("/{customer_id}", summary="Erase a person (admin)")
+def delete_customer(ws: AdminWorkspace, customer_id: CustomerId) -> dict:
+    """Erase every row about the person (with every id linked to them), their cached answers
+    and live visits in every worker, and their traces in the models (fitted again without
+    them). Answers the receipt, which names the person only by a salted hash. Needs the admin
+    scope. 404 when nothing is held about the id."""
+    return services.erase_in_workspace(ws, customer_id)

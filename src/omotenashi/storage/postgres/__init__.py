@@ -12,6 +12,7 @@ from omotenashi.storage.postgres._decisions import (
 )
 from omotenashi.storage.postgres._store import (
     PostgresCatalog,
+    PostgresContactHistory,
     PostgresEventLog,
     PostgresIdentityGraph,
     PostgresImportLedger,
@@ -22,6 +23,7 @@ from omotenashi.storage.postgres._store import (
 
 __all__ = [
     "PostgresCatalog",
+    "PostgresContactHistory",
     "PostgresDecisionLog",
     "PostgresEventLog",
     "PostgresIdentityGraph",

@@ -29,6 +29,8 @@ from omotenashi.storage._schema import (
 )
 from omotenashi.storage._sql import (
     SQLCatalog,
+    SQLContactHistory,
+    SQLErasureLog,
     SQLEventCursor,
     SQLIdentityGraph,
     SQLImportLedger,
@@ -114,6 +116,11 @@ class PostgresEventLog(SQLEventCursor):
         if added:
             self._note_latest(max(row[10] for row in rows))
         return added
+
+    def _erase_turn(self) -> None:
+        """An erasure takes the event writers' lock: it waits for an import's copy to commit
+        and then deletes its rows too (never half of an import)."""
+        self._take_turn()
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         if not rows:
@@ -286,6 +293,10 @@ class PostgresImportLedger(SQLImportLedger):
     """One row per finished import (``storage._sql``)."""
 
 
+class PostgresContactHistory(SQLContactHistory):
+    """The outreach queue and contact history (``storage._sql``)."""
+
+
 class PostgresReads(SQLReads):
     """Person reads (through the customer and anonymous indexes) and analytics frames
     (``storage._sql``)."""
@@ -320,6 +331,8 @@ class PostgresStore:
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
         self.consent = SQLConsentStore(self._db)
+        self.erasures = SQLErasureLog(self._db)
+        self.outreach = PostgresContactHistory(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None
@@ -334,6 +347,22 @@ class PostgresStore:
                     self._decisions_db = Database(self.target, create=False)
                     self._decisions = PostgresDecisionLog(self._decisions_db)
         return self._decisions
+
+    #: tables whose dead rows an erasure vacuums away (``scrub``)
+    _PERSONAL_TABLES = (
+        "events",
+        "identities",
+        "customers",
+        "customer_scores",
+        "decisions",
+        "decision_rewards",
+    )
+
+    def scrub(self) -> None:
+        """``Scrubbing``: vacuum the tables that hold people's rows, so that erased rows are
+        no longer kept as dead tuples (outside any transaction)."""
+        for table in self._PERSONAL_TABLES:
+            self._db.execute(f"VACUUM {table}")  # autocommit: outside any transaction
 
     def close(self) -> None:
         if self._decisions is not None and self._decisions_db is not None:

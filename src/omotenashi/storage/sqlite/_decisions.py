@@ -56,6 +56,7 @@ class SQLiteDecisionLog(SQLDecisionLog):
             self._conn = sqlite3.connect(self.path, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA secure_delete=ON")  # erased decisions leave no trace
             with self._conn:
                 for stmt in _DDL:
                     self._conn.execute(stmt)
@@ -65,6 +66,12 @@ class SQLiteDecisionLog(SQLDecisionLog):
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         adapt_numpy()
         return self._conn.execute(sql, params).fetchall()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and truncate it (after an erasure)."""
+        with self._lock:
+            self._flush()
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         """Write pending decisions and close the connection."""

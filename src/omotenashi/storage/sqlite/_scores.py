@@ -1,8 +1,9 @@
-"""Scores (figures a model run computed about customers) and the import ledger of a SQLite store."""
+"""Scores (figures a model run computed about customers), the import ledger and the outreach
+contact history of a SQLite store."""
 
 from __future__ import annotations
 
-from omotenashi.storage._sql import SQLImportLedger, SQLScoreStore
+from omotenashi.storage._sql import SQLContactHistory, SQLImportLedger, SQLScoreStore
 
 
 class SQLiteScoreStore(SQLScoreStore):
@@ -13,4 +14,8 @@ class SQLiteImportLedger(SQLImportLedger):
     """``ImportLedger`` over a store's shared connection (the portable SQL of ``storage._sql``)."""
 
 
-__all__ = ["SQLiteImportLedger", "SQLiteScoreStore"]
+class SQLiteContactHistory(SQLContactHistory):
+    """``ContactHistory`` (the outreach queue) over a store's shared connection."""
+
+
+__all__ = ["SQLiteContactHistory", "SQLiteImportLedger", "SQLiteScoreStore"]

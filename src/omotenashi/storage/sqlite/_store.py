@@ -23,13 +23,18 @@ from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
+from omotenashi.storage._sql import SQLErasureLog
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
 from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
 from omotenashi.storage.sqlite._events import SQLiteEventLog, remove_stale_stages
 from omotenashi.storage.sqlite._identities import SQLiteIdentityGraph
 from omotenashi.storage.sqlite._reads import SQLiteReads
-from omotenashi.storage.sqlite._scores import SQLiteImportLedger, SQLiteScoreStore
+from omotenashi.storage.sqlite._scores import (
+    SQLiteContactHistory,
+    SQLiteImportLedger,
+    SQLiteScoreStore,
+)
 from omotenashi.storage.sqlite._sync import LogSync, WalCheckpointer
 
 
@@ -70,6 +75,9 @@ class SQLiteStore:
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
+            # deleted rows are overwritten with zeros, not left in free pages: an erased
+            # person's data cannot be read back from the file
+            conn.execute("PRAGMA secure_delete=ON")
             self._create_schema()
             if path != ":memory:":
                 remove_stale_stages(Path(path).resolve().parent)
@@ -83,6 +91,8 @@ class SQLiteStore:
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
         self.consent = SQLConsentStore(db)
+        self.erasures = SQLErasureLog(db)
+        self.outreach = SQLiteContactHistory(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
@@ -122,10 +132,22 @@ class SQLiteStore:
                     f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
                 )
-            else:  # an older store: the statements above added the new tables
+            else:  # an older store: its new tables were created above
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),)
                 )
+
+    def scrub(self) -> None:
+        """``Scrubbing``: deleted rows are zeroed in the file already (``secure_delete``);
+        copy the write-ahead log into the file and truncate it, so that the page images it
+        still holds from before an erasure are gone too (waits up to the busy timeout for
+        readers; best effort)."""
+        if self.path == ":memory:":
+            return
+        if self._decisions is not None and hasattr(self._decisions, "checkpoint"):
+            self._decisions.checkpoint()
+        with self._db.lock:
+            self._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         if self._decisions is not None:
