@@ -859,8 +859,11 @@ class StoreConformance(_OneStore):
         assert (keys.customer_id, set(keys.customer_ids), keys.anonymous_ids) == (
             "c", {"c", "c-old"}, ("dev",)
         )  # fmt: skip
+        store.consent.record([("c", "marketing", False, "web", None)], at=T0)
+        store.consent.record([("d", "marketing", True, "web", None)], at=T0)
+        store.consent.set_preferences("c-old", {"level": "off"})
         holders = personal_data_holders(store)
-        assert {"events", "identities", "catalog", "scores", "decisions"} <= set(holders)
+        assert {"events", "identities", "catalog", "scores", "decisions", "consent"} <= set(holders)
         exported: dict[str, list[dict[str, Any]]] = {}
         for holder in holders.values():
             exported.update(holder.export_person(keys))
@@ -875,6 +878,10 @@ class StoreConformance(_OneStore):
         assert [(r["decision_id"], r["reward"]) for r in exported["decisions"]] == [
             ("d0", 1.0), ("d1", None)
         ]  # fmt: skip
+        assert [(r["purpose"], r["granted"]) for r in exported["consent_history"]] == [
+            ("marketing", False)
+        ]
+        assert [r["customer_id"] for r in exported["customer_preferences"]] == ["c-old"]
         json.dumps(exported)  # one JSON document
         # the decision log writes on a connection of its own: erased first, then the rest
         assert holders["decisions"].erase_person(keys) == 2
@@ -883,7 +890,14 @@ class StoreConformance(_OneStore):
                 name: h.erase_person(keys) for name, h in holders.items() if name != "decisions"
             }
         # events: 6 of c's deleted and d's event on the shared device stripped of "dev"
-        assert erased == {"catalog": 1, "events": 7, "identities": 3, "scores": 1}
+        assert erased == {
+            "catalog": 1,
+            "consent": 3,  # history, answer, preferences
+            "events": 7,
+            "identities": 3,
+            "outreach": 0,
+            "scores": 1,
+        }
         for holder in holders.values():
             assert not any(holder.export_person(keys).values())
         left = store.reads.events_frame()
@@ -894,6 +908,7 @@ class StoreConformance(_OneStore):
         assert store.catalog.customer_attributes("d") == {"tier": "new"}
         assert store.scores.of("d")["clv"] == 1.0
         assert store.decisions.to_frame()["decision_id"].tolist() == ["d2"]
+        assert store.consent.current(["d"]) == {"marketing": (True, T0)}
 
     def test_an_erasure_rolls_back_with_its_transaction(self, store: Store) -> None:
         keys = self._person(store)
