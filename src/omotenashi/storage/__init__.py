@@ -10,8 +10,8 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.artefacts``; ``store.transaction()`` spans them all. API keys have a store of their own
-(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
+``store.artefacts``, ``store.access``; ``store.transaction()`` spans them all. API keys have a
+store of their own (``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from omotenashi.errors import NotFound as _NotFound
 from omotenashi.errors import StorageError as _StorageError
 from omotenashi.storage._artefacts import FolderArtefacts, LockHeld
 from omotenashi.storage._base import (
+    AccessLog,
     ArtefactStore,
     Catalog,
     Checkpointing,
@@ -156,6 +157,7 @@ def open_key_store(url: str | os.PathLike[str]) -> KeyStore:
 
 __all__ = [
     "DECISION_COLUMNS",
+    "AccessLog",
     "DEFAULT_DB",
     "ENV_VAR",
     "EVENT_COLUMNS",

@@ -7,7 +7,8 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+#: 2 added ``access_log``; an older store gets the new tables when it is opened.
+SCHEMA_VERSION = 2
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -99,6 +100,17 @@ DDL: tuple[str, ...] = (
         started_at BIGINT NOT NULL,
         finished_at BIGINT NOT NULL
     )""",
+    # who read or changed a person's data: never the values, only the action and the ids; a
+    # row without customer_id is an anonymised one (an erasure, say: see storage.access)
+    """CREATE TABLE IF NOT EXISTS access_log (
+        at BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        customer_id TEXT,
+        workspace TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS access_log_by_customer ON access_log (customer_id)",
+    "CREATE INDEX IF NOT EXISTS access_log_by_time ON access_log (at)",
 )
 
 EVENT_INDEXES: dict[str, str] = {

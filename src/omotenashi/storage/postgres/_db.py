@@ -254,6 +254,10 @@ class Database(Transactions):
                     f"the store has schema {version[0][0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
                 )
+            elif int(version[0][0]) < SCHEMA_VERSION:  # the tables it lacked exist now
+                self.execute(
+                    "UPDATE meta SET value = %s WHERE key = 'schema'", (str(SCHEMA_VERSION),)
+                )
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:

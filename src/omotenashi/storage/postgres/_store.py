@@ -27,6 +27,7 @@ from omotenashi.storage._schema import (
     EVENT_INDEXES,
 )
 from omotenashi.storage._sql import (
+    SQLAccessLog,
     SQLCatalog,
     SQLEventCursor,
     SQLIdentityGraph,
@@ -318,6 +319,7 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
+        self.access = SQLAccessLog(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

@@ -22,6 +22,7 @@ from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
+from omotenashi.storage._sql import SQLAccessLog
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
 from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
@@ -81,6 +82,7 @@ class SQLiteStore:
         self.scores = SQLiteScoreStore(db)
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
+        self.access = SQLAccessLog(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
@@ -119,6 +121,10 @@ class SQLiteStore:
                 raise StorageError(
                     f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
+                )
+            elif int(row[0]) < SCHEMA_VERSION:  # the tables it lacked exist now
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),)
                 )
 
     def close(self) -> None:
