@@ -16,6 +16,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time names load on first use
+    from omotenashi.services._access import (
+        CLI_KEY,
+        LOCAL_KEY,
+        AccessLog,
+        act_as,
+        acting_as,
+        current_actor,
+        reset_actor,
+    )
     from omotenashi.services._audit import (
         Audit,
         AuditReport,
@@ -86,6 +95,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
+    from omotenashi.services._security import Encryption, RateLimiter, retry_after
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
@@ -121,6 +131,16 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
 #: Where each public name lives. Loaded on first use (PEP 562) so that ``import omotenashi``
 #: stays as fast as before: recommenders, value models and policies load when first needed.
 _EXPORTS: dict[str, str] = {
+    "CLI_KEY": "_access",
+    "LOCAL_KEY": "_access",
+    "AccessLog": "_access",
+    "act_as": "_access",
+    "acting_as": "_access",
+    "current_actor": "_access",
+    "reset_actor": "_access",
+    "Encryption": "_security",
+    "RateLimiter": "_security",
+    "retry_after": "_security",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -226,6 +246,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "CLI_KEY",
+    "LOCAL_KEY",
+    "AccessLog",
+    "Encryption",
+    "RateLimiter",
+    "act_as",
+    "acting_as",
+    "current_actor",
+    "reset_actor",
+    "retry_after",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",

@@ -203,6 +203,7 @@ def decide(
             profile, known = features, True
     who = customer_id if customer_id is not None else anonymous_id
     assert who is not None
+    ws.om.access.record("decide", who)
     made = state.engine.decide(name, who, profile, dict(context))
     spec = state.engine.point(name)
     features_of = next((dict(v.features) for v in spec.variants if v.id == made.variant), {})

@@ -1,9 +1,10 @@
 """``Omotenashi``: the composition root that the CLI, the HTTP service and notebooks all use.
 
-It opens one store and composes the services over it (``omotenashi.services``): ``ingest``,
-``identities``, ``profiles``, ``recommendations``, ``training``, ``value``, ``decisions``,
-``evaluation`` and ``audit``. The flat methods notebook users know (``track``, ``profile``,
-``identify``, ``import_events`` ...) delegate to them. Use cases live in the services;
+It opens one store and composes the services over it (``omotenashi.services``): ``access``
+(the access log), ``ingest``, ``identities``, ``profiles``, ``recommendations``, ``training``,
+``value``, ``decisions``, ``evaluation``, ``encryption`` and ``audit``. The flat methods
+notebook users know (``track``, ``profile``, ``identify``, ``import_events`` ...) delegate to
+them. Use cases live in the services;
 capability packages (identity, profiles, importers, recommend, value, decisions, audit ...)
 hold the logic.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from omotenashi import identity as identity_rules
 from omotenashi import profiles
 from omotenashi.events import CustomerRecord, Event, Item
+from omotenashi.services._access import AccessLog
 from omotenashi.services._identity import Identities
 from omotenashi.services._ingest import Ingest, TrackResult
 from omotenashi.services._profiles import Profiles
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from omotenashi.importers import ImportReport
     from omotenashi.services import Decisions, Evaluation, Recommendations, Training, Value
     from omotenashi.services._audit import Audit
+    from omotenashi.services._security import Encryption
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
 
@@ -54,11 +57,19 @@ class Omotenashi:
     1
     """
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        access: AccessLog | None = None,
+    ) -> None:
         self.store: Store = open_store(db, create=create)
-        self.ingest = Ingest(self.store)
-        self.identities = Identities(self.store)
-        self.profiles = Profiles(self.store)
+        #: the access log (``om.access``); engines of one workspace share one (``access=``)
+        self.access = access or AccessLog(self.store)
+        self.ingest = Ingest(self.store, self.access)
+        self.identities = Identities(self.store, self.access)
+        self.profiles = Profiles(self.store, self.access)
 
     # -- services built on first use (their capabilities load only then) ----------------------
     @cached_property
@@ -97,6 +108,13 @@ class Omotenashi:
         return Evaluation()
 
     @cached_property
+    def encryption(self) -> Encryption:
+        """Personal attributes encrypted at rest: which ones, status, key rotation."""
+        from omotenashi.services._security import Encryption
+
+        return Encryption(self.store)
+
+    @cached_property
     def audit(self) -> Audit:
         """Audit of the default model's recommendations for bias and over-personalization."""
         from omotenashi.services import Audit
@@ -114,7 +132,10 @@ class Omotenashi:
         return self.store.artefacts.root
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.access.flush()  # the entries still waiting for their batch
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Omotenashi:
         return self

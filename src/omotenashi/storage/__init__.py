@@ -11,7 +11,8 @@
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
 ``store.artefacts``, ``store.access``; ``store.transaction()`` spans them all. API keys have a
-store of their own (``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
+store of their own (``open_key_store``). Every backend passes the battery in
+``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
