@@ -22,6 +22,7 @@ from omotenashi.api._paths import use_raw_path
 from omotenashi.api._routes import customers, events, items, sessions, system
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import value as value_routes
+from omotenashi.api._routes.access import router as access_router
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
@@ -36,6 +37,7 @@ ROUTERS = (
     value_routes.router,
     decision_routes.router,
     audit_router,
+    access_router,
 )
 
 

@@ -12,7 +12,15 @@ import importlib
 from omotenashi.cli._apps import app, evaluate_app
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("_core", "_value", "_recommend", "_audit", "_decide", "_serve")
+_COMMAND_MODULES = (
+    "_core",
+    "_value",
+    "_recommend",
+    "_audit",
+    "_decide",
+    "_security",
+    "_serve",
+)
 
 #: The top-level commands and groups each module registers, so that a command line loads (and
 #: Typer builds) only the module of the command it runs; ``--help``, no command or an unknown one
@@ -38,6 +46,7 @@ _COMMANDS = {
     "_recommend": ("train", "recommend", "similar", "evaluate"),
     "_audit": ("audit",),
     "_decide": ("decide", "evaluate"),
+    "_security": ("access-log", "encryption"),
     "_serve": ("serve", "keys"),
 }
 

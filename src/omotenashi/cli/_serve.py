@@ -60,6 +60,13 @@ def serve(
     max_body: Annotated[
         int | None, typer.Option(help="Largest request body in bytes (413 above).")
     ] = None,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(help="Requests a second per API key (429 above; 0: off; default 1000)."),
+    ] = None,
+    rate_burst: Annotated[
+        int | None, typer.Option(help="Requests a key may send at once (default 2000).", min=1)
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
@@ -69,7 +76,7 @@ def serve(
     """
     import uvicorn
 
-    from omotenashi.services import SETTINGS_ENV
+    from omotenashi.services import SETTINGS_ENV, server_log_config
 
     settings = _settings(
         db,
@@ -79,6 +86,8 @@ def serve(
         model=model,
         train_on_start=not no_train_on_start,
         max_body_bytes=max_body,
+        rate_limit_per_s=rate_limit,
+        rate_limit_burst=rate_burst,
     )
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
@@ -96,6 +105,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=server_log_config(log_level),
         loop=loop,
         http=http,
         access_log=False,

@@ -95,7 +95,13 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         similar_items,
         warm,
     )
-    from omotenashi.services._security import Encryption, RateLimiter, retry_after
+    from omotenashi.services._security import (
+        Encryption,
+        RateLimiter,
+        RedactSecrets,
+        retry_after,
+        server_log_config,
+    )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
@@ -140,7 +146,9 @@ _EXPORTS: dict[str, str] = {
     "reset_actor": "_access",
     "Encryption": "_security",
     "RateLimiter": "_security",
+    "RedactSecrets": "_security",
     "retry_after": "_security",
+    "server_log_config": "_security",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -251,11 +259,13 @@ __all__ = [
     "AccessLog",
     "Encryption",
     "RateLimiter",
+    "RedactSecrets",
     "act_as",
     "acting_as",
     "current_actor",
     "reset_actor",
     "retry_after",
+    "server_log_config",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",

@@ -8,7 +8,10 @@ bucket per API key, kept in the memory of each server process (no store round tr
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +19,9 @@ from typing import Any
 
 from omotenashi.errors import DataError
 from omotenashi.storage import Store
+
+#: The environment variable holding the Fernet keys (the store reads it: ``storage``).
+KEYS_ENV = "OMOTENASHI_ENCRYPTION_KEYS"
 
 
 class Encryption:
@@ -41,6 +47,14 @@ class Encryption:
         """Re-encrypt every customer record with the first key of ``OMOTENASHI_ENCRYPTION_KEYS``
         (older keys after it still decrypt); personal values still in the clear are encrypted
         too. Returns how many records changed; afterwards the older keys can be removed."""
+        import os
+
+        if not os.environ.get(KEYS_ENV, "").strip():
+            raise DataError(
+                f"set {KEYS_ENV} to the new key, then the old ones (comma-separated), to "
+                "rotate; `omotenashi encryption new-key` makes a key",
+                field=KEYS_ENV,
+            )
         self.store.catalog.use_keys(None)  # the environment as it is now
         return self.store.catalog.reseal()
 
@@ -92,9 +106,45 @@ class RateLimiter:
             del self._buckets[key]
 
 
+#: An API key token (``omk_<id>_<secret>``): the secret part is what must never be logged.
+_TOKEN = re.compile(r"\b(omk_[0-9a-f]+_)[A-Za-z0-9_\-]{8,}")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces the secret of any API key token in a log record by ``<redacted>``.
+
+    A safety net: omotenashi itself never logs a token, a request header or a body, but a
+    library (a proxy, a debug handler) might put one in a message.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "omk_" in message:
+            record.msg = _TOKEN.sub(r"\1<redacted>", message)
+            record.args = None
+        return True
+
+
+def server_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration with omotenashi's own loggers at ``level`` too, every
+    handler behind :class:`RedactSecrets`."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": f"{__name__}.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["omotenashi"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def retry_after(seconds: float) -> str:
     """``Retry-After`` value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
 
 
-__all__ = ["Encryption", "RateLimiter", "retry_after"]
+__all__ = ["Encryption", "RateLimiter", "RedactSecrets", "retry_after", "server_log_config"]
