@@ -6,6 +6,7 @@ enforces the body size limit and records metrics; routers come from ``routes/``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
 from omotenashi.services import ServiceSettings
+
+log = logging.getLogger("omotenashi.api")
 
 ROUTERS = (
     events.router,
@@ -90,7 +93,10 @@ class LimitsAndMetrics:
     def _record(self, scope: dict, status: int, start: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
-        self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.metrics.observe(scope["method"], path, status, seconds)
+        if log.isEnabledFor(logging.DEBUG):  # the route template: no ids, no query, no headers
+            log.debug("%s %s -> %d in %.1f ms", scope["method"], path, status, seconds * 1e3)
 
 
 async def _reject(send: Any, status: int, message: str) -> None:

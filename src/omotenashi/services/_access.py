@@ -154,7 +154,11 @@ class AccessLog:
         self.flush()
         ids: list[str] | None = None
         if customer_id is not None:
-            keys = self.store.identities.person_keys(customer_id)
+            graph = self.store.identities
+            keys = graph.person_keys(customer_id)
+            if keys is None:  # an anonymous id linked to a customer
+                linked = graph.resolve("anonymous", customer_id)
+                keys = graph.person_keys(linked) if linked else None
             ids = [customer_id] if keys is None else person_ids(keys)
             if customer_id not in ids:
                 ids.append(customer_id)
