@@ -14,6 +14,7 @@ when the engine closes). A process killed without closing loses at most those pe
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ from typing import Any
 
 from omotenashi.events import to_micros
 from omotenashi.storage import PersonKeys, Store
+
+log = logging.getLogger("omotenashi.access")
 
 #: The caller of the current request or command (``None``: Python code, recorded as ``local``).
 _acting_key: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -127,7 +130,9 @@ class AccessLog:
             if not rows:
                 return 0
             try:
-                return self.store.access.append(rows)
+                written = self.store.access.append(rows)
+                log.debug("access log: %d entries written", written)
+                return written
             except Exception:
                 with self._lock:  # kept for the next flush
                     self._pending[:0] = rows

@@ -11,6 +11,7 @@ hold the logic.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
@@ -24,7 +25,7 @@ from omotenashi.services._access import AccessLog
 from omotenashi.services._identity import Identities
 from omotenashi.services._ingest import Ingest, TrackResult
 from omotenashi.services._profiles import Profiles
-from omotenashi.storage import Store, open_store
+from omotenashi.storage import Store, open_store, redacted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from omotenashi.services._security import Encryption
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
+
+log = logging.getLogger("omotenashi")
 
 
 class Omotenashi:
@@ -65,6 +68,7 @@ class Omotenashi:
         access: AccessLog | None = None,
     ) -> None:
         self.store: Store = open_store(db, create=create)
+        log.debug("opened store %s", redacted(self.store.url))
         #: the access log (``om.access``); engines of one workspace share one (``access=``)
         self.access = access or AccessLog(self.store)
         self.ingest = Ingest(self.store, self.access)
