@@ -103,6 +103,7 @@ DDL: tuple[str, ...] = (
     # who read or changed a person's data: never the values, only the action and the ids; a
     # row without customer_id is an anonymised one (an erasure, say: see storage.access)
     """CREATE TABLE IF NOT EXISTS access_log (
+        seq INTEGER PRIMARY KEY,
         at BIGINT NOT NULL,
         key_id TEXT NOT NULL,
         action TEXT NOT NULL,

@@ -567,7 +567,7 @@ class SQLAccessLog:
         sql = f"SELECT {', '.join(ACCESS_COLUMNS)} FROM access_log"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY at DESC"
+        sql += " ORDER BY seq DESC"  # the order written (times of one batch are equal)
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self._db.read(sql, params)
