@@ -67,6 +67,10 @@ def serve(
     rate_burst: Annotated[
         int | None, typer.Option(help="Requests a key may send at once (default 2000).", min=1)
     ] = None,
+    no_access_log: Annotated[
+        bool,
+        typer.Option("--no-access-log", help="Do not record who read whose data (measuring)."),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
@@ -88,6 +92,7 @@ def serve(
         max_body_bytes=max_body,
         rate_limit_per_s=rate_limit,
         rate_limit_burst=rate_burst,
+        access_log=not no_access_log,
     )
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()

@@ -80,6 +80,8 @@ class AccessLog:
         #: True where a maintenance thread calls :meth:`flush` (a server): a request then
         #: never writes, unless many entries wait (``8 * batch``)
         self.background = False
+        #: False: nothing is recorded (a server started with ``access_log=False``)
+        self.enabled = True
         self._pending: list[tuple[int, str, str, str | None, str]] = []
         self._oldest = 0.0
         self._lock = threading.Lock()
@@ -99,6 +101,8 @@ class AccessLog:
         self, action: str, customer_ids: Sequence[str | None], key_id: str | None = None
     ) -> None:
         """:meth:`record` for several people at once (one entry each, ids deduplicated)."""
+        if not self.enabled:
+            return
         key = key_id or current_actor()
         at = time.time_ns() // 1000
         anonymised = action == "erase"

@@ -86,6 +86,7 @@ class Workspace:
         self.access = self.om.access
         self.access.workspace = name
         self.access.background = True
+        self.access.enabled = settings.access_log
         self.root = Path(self.om.root)
         self.cache = AnswerCache(settings.cache_entries)
         self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)

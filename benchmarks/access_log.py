@@ -1,0 +1,106 @@
+"""Cost of the access log on the recommendation endpoint: the same server with and without it.
+
+Every ``GET /v1/customers/{id}/recommendations`` records one access entry (a tuple appended in
+memory; the maintenance thread writes them in batches). This runs ``benchmarks/serve.py``'s
+store (ml-latest-small, ``recent_ease``) and load client against two servers started the same
+way but for ``--no-access-log``, in alternating rounds (on, off, on, off ...) so that a noisy
+machine hits both alike, and prints one JSON object per round and a summary with the ratio of
+throughputs (with / without).
+
+Run from the repository root:
+    python benchmarks/access_log.py [--seconds 5] [--rounds 2] [--scenarios cached,model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serve as bench  # noqa: E402  (the store, the load client and the port of serve.py)
+
+
+def start(db: Path, port: int, access_log: bool) -> subprocess.Popen:
+    import httpx
+
+    args = [sys.executable, "-m", "omotenashi", "serve", "--db", str(db), "--port", str(port),
+            "--retrain-after", "0", "--no-train-on-start", "--rate-limit", "0"]  # fmt: skip
+    if not access_log:
+        args.append("--no-access-log")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--scenarios", default="cached,model")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="omotenashi-access-bench-"))
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    try:
+        db, token, customers, items = bench.build(folder)
+        with ctx.Pool(1) as pool:
+            for round_ in range(args.rounds):
+                for access_log in (True, False):
+                    run_db = bench.fresh_copy(db, folder / f"r{round_}-{int(access_log)}")
+                    port = bench._free_port()
+                    proc = start(run_db, port, access_log)
+                    try:
+                        for scenario in args.scenarios.split(","):
+                            job = ("127.0.0.1", port, scenario, token, customers, items,
+                                   args.connections, args.seconds, 2.0)  # fmt: skip
+                            row = pool.apply(bench._load, (job,))
+                            row.update(access_log=access_log, round=round_)
+                            rows.append(row)
+                            print(json.dumps(row), flush=True)
+                    finally:
+                        proc.terminate()
+                        proc.wait(20)
+                    if access_log:  # what the server wrote, so the log was really kept
+                        from omotenashi.services import Omotenashi
+
+                        with Omotenashi(run_db) as om:
+                            written = len(om.store.access.entries())
+                        print(json.dumps({"round": round_, "entries_written": written}))
+        summary: dict = {"summary": True}
+        for scenario in args.scenarios.split(","):
+            on = [
+                r["requests_per_s"] for r in rows if r["scenario"] == scenario and r["access_log"]
+            ]
+            off = [
+                r["requests_per_s"]
+                for r in rows
+                if r["scenario"] == scenario and not r["access_log"]
+            ]
+            summary[scenario] = {
+                "with_access_log_rps": statistics.median(on),
+                "without_rps": statistics.median(off),
+                "ratio": round(statistics.median(on) / statistics.median(off), 3),
+            }
+        print(json.dumps(summary), flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
