@@ -5,7 +5,8 @@ memory; the maintenance thread writes them in batches). This runs ``benchmarks/s
 store (ml-latest-small, ``recent_ease``) and load client against two servers started the same
 way but for ``--no-access-log``, in alternating rounds (on, off, on, off ...) so that a noisy
 machine hits both alike, and prints one JSON object per round and a summary with the ratio of
-throughputs (with / without).
+throughputs (with / without) and of the server's CPU time per request (less sensitive to
+other load on the machine than throughput).
 
 Run from the repository root:
     python benchmarks/access_log.py [--seconds 5] [--rounds 2] [--scenarios cached,model]
@@ -69,7 +70,9 @@ def main() -> None:
                         for scenario in args.scenarios.split(","):
                             job = ("127.0.0.1", port, scenario, token, customers, items,
                                    args.connections, args.seconds, 2.0)  # fmt: skip
+                            cpu = bench._cpu_seconds(proc.pid)
                             row = pool.apply(bench._load, (job,))
+                            bench._add_cpu(row, bench._cpu_seconds(proc.pid) - cpu)
                             row.update(access_log=access_log, round=round_)
                             rows.append(row)
                             print(json.dumps(row), flush=True)
@@ -92,10 +95,21 @@ def main() -> None:
                 for r in rows
                 if r["scenario"] == scenario and not r["access_log"]
             ]
+            cpu_on, cpu_off = (
+                [
+                    r["server_cpu_ms_per_request"]
+                    for r in rows
+                    if r["scenario"] == scenario and r["access_log"] is flag
+                ]
+                for flag in (True, False)
+            )
             summary[scenario] = {
                 "with_access_log_rps": statistics.median(on),
                 "without_rps": statistics.median(off),
                 "ratio": round(statistics.median(on) / statistics.median(off), 3),
+                "server_cpu_ms_per_request_with": statistics.median(cpu_on),
+                "server_cpu_ms_per_request_without": statistics.median(cpu_off),
+                "cpu_ratio": round(statistics.median(cpu_on) / statistics.median(cpu_off), 3),
             }
         print(json.dumps(summary), flush=True)
     finally:
