@@ -70,7 +70,7 @@ def _load_commands(argv: list[str] | None = None) -> None:
 
 
 #: Environment variable: log level of the command line (DEBUG, INFO ...; default: no logs).
-LOG_LEVEL_ENV = "OMOTENASHI_LOG_LEVEL"
+_LOG_LEVEL_ENV = "OMOTENASHI_LOG_LEVEL"
 
 
 def _configure_logging() -> None:
@@ -78,7 +78,7 @@ def _configure_logging() -> None:
     import logging
     import os
 
-    level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
+    level = os.environ.get(_LOG_LEVEL_ENV, "").strip().upper()
     if not level:
         return
     from omotenashi.services import RedactSecrets

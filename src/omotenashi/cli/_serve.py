@@ -80,7 +80,7 @@ def serve(
     """
     import uvicorn
 
-    from omotenashi.services import SETTINGS_ENV, server_log_config
+    from omotenashi.services import SETTINGS_ENV
 
     settings = _settings(
         db,
@@ -110,12 +110,31 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        log_config=server_log_config(log_level),
+        log_config=_log_config(log_level),
         loop=loop,
         http=http,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging configuration with omotenashi's own loggers at ``level`` too, every
+    handler behind ``services.RedactSecrets`` (no API key secret in any log line)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "omotenashi.services.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["omotenashi"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def _fast_io() -> tuple[str, str]:

@@ -100,7 +100,6 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         RateLimiter,
         RedactSecrets,
         retry_after,
-        server_log_config,
     )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._training import (
@@ -148,7 +147,6 @@ _EXPORTS: dict[str, str] = {
     "RateLimiter": "_security",
     "RedactSecrets": "_security",
     "retry_after": "_security",
-    "server_log_config": "_security",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -265,7 +263,6 @@ __all__ = [
     "current_actor",
     "reset_actor",
     "retry_after",
-    "server_log_config",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DEFAULT_WORKSPACE",

@@ -68,7 +68,8 @@ class Omotenashi:
         access: AccessLog | None = None,
     ) -> None:
         self.store: Store = open_store(db, create=create)
-        log.debug("opened store %s", redacted(self.store.url))
+        if log.isEnabledFor(logging.DEBUG):  # (redacted loads the PostgreSQL module)
+            log.debug("opened store %s", redacted(self.store.url))
         #: the access log (``om.access``); engines of one workspace share one (``access=``)
         self.access = access or AccessLog(self.store)
         self.ingest = Ingest(self.store, self.access)

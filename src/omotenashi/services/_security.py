@@ -8,7 +8,6 @@ bucket per API key, kept in the memory of each server process (no store round tr
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import re
@@ -125,26 +124,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def server_log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging configuration with omotenashi's own loggers at ``level`` too, every
-    handler behind :class:`RedactSecrets`."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": f"{__name__}.RedactSecrets"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
-    config["loggers"]["omotenashi"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
-    return config
-
-
 def retry_after(seconds: float) -> str:
     """``Retry-After`` value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
 
 
-__all__ = ["Encryption", "RateLimiter", "RedactSecrets", "retry_after", "server_log_config"]
+__all__ = ["Encryption", "RateLimiter", "RedactSecrets", "retry_after"]
