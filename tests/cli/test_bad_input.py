@@ -27,6 +27,11 @@ LOG_MAPS = ["--map", "action=arm", "--map", "reward=clicked", "--map", "pscore=p
 
 #: A valid invocation of each command, with placeholders for the files of ``world``.
 BASE: dict[str, list[str]] = {
+    "access-log": ["--db", "{db}"],
+    "encryption fields": ["email", "--db", "{db}"],
+    "encryption new-key": [],
+    "encryption rotate": ["--db", "{db}"],
+    "encryption status": ["--db", "{db}"],
     "alias": ["c1", "device-9", "--db", "{db}"],
     "consent import": ["{consent}", "--db", "{db}"],
     "consent model": ["--db", "{db}"],
@@ -101,6 +106,11 @@ BASE: dict[str, list[str]] = {
 
 #: Commands that read the store instead of a file when no file is given (their --db case).
 STORE_BASE: dict[str, list[str]] = {
+    "access-log": ["--db", "{db}"],
+    "encryption fields": ["email", "--db", "{db}"],
+    "encryption new-key": [],
+    "encryption rotate": ["--db", "{db}"],
+    "encryption status": ["--db", "{db}"],
     "segments": ["--kmeans", "0"],
     "value fit": [],
     "value lapse": [],
@@ -116,10 +126,13 @@ NEW_STORE_OK = {
 }
 
 #: Output paths (written, not read): no missing-file case.
-OUTPUTS = {"out", "rejects", "plots", "output", "html", "directory"}
+OUTPUTS = {"out", "rejects", "plots", "output", "html", "directory", "csv_out"}
 
 #: Bad values only a command knows: (command, args replacing its base, text the error names).
 EXTRA: list[tuple[str, list[str], str]] = [
+    ("access-log", ["--since", "someday", "--db", "{db}"], "someday"),
+    ("encryption fields", [" ", "--db", "{db}"], "attribute"),
+    ("encryption rotate", ["--db", "{db}"], "OMOTENASHI_ENCRYPTION_KEYS"),
     ("profile", ["nobody-42", "--db", "{db}"], "nobody-42"),
     ("profile", ["c1", "--as-of", "someday", "--db", "{db}"], "someday"),
     ("timeline", ["nobody-42", "--db", "{db}"], "nobody-42"),

@@ -25,6 +25,7 @@ from omotenashi.api._routes import compose as compose_routes
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import outreach as outreach_routes
 from omotenashi.api._routes import value as value_routes
+from omotenashi.api._routes.access import router as access_router
 from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
@@ -46,6 +47,7 @@ ROUTERS = (
     compose_routes.router,
     audit_router,
     care.router,
+    access_router,
 )
 
 
@@ -98,7 +100,10 @@ class LimitsAndMetrics:
     def _record(self, scope: dict, status: int, start: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
-        self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.metrics.observe(scope["method"], path, status, seconds)
+        if log.isEnabledFor(logging.DEBUG):  # the route template: no ids, no query, no headers
+            log.debug("%s %s -> %d in %.1f ms", scope["method"], path, status, seconds * 1e3)
 
 
 async def _reject(send: Any, status: int, message: str) -> None:

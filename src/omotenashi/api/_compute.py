@@ -16,6 +16,7 @@ releases the GIL for long: BLAS-heavy factor models on many cores).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
 from collections.abc import Callable
@@ -56,4 +57,6 @@ def _pool() -> ThreadPoolExecutor:
 async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``fn(*args, **kwargs)`` on a model thread and wait for it."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_pool(), functools.partial(fn, *args, **kwargs))
+    context = contextvars.copy_context()  # the request's caller (the access log's key)
+    call = functools.partial(context.run, fn, *args, **kwargs)
+    return await loop.run_in_executor(_pool(), call)

@@ -1,8 +1,10 @@
 """Request dependencies: the service, and the workspace an API key grants with a scope.
 
 A key is read from ``X-API-Key`` or ``Authorization: Bearer``; a missing or unknown key is 401,
-a key without the scope is 403. The workspace comes only from the key, never from the request,
-so a key of one workspace cannot name another.
+a key without the scope is 403, a key over its rate limit is 429 (with ``Retry-After``). The
+workspace comes only from the key, never from the request, so a key of one workspace cannot
+name another. The key's id becomes the request's caller in the access log (``act_as``; with
+authentication off: ``no-auth``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from omotenashi.api._service import Service
-from omotenashi.services import DEFAULT_WORKSPACE, Workspace
+from omotenashi.services import DEFAULT_WORKSPACE, Workspace, act_as, retry_after
+
+#: The caller recorded in the access log when the service runs without API keys.
+NO_AUTH_KEY = "no-auth"
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an omotenashi API key")
 _bearer = HTTPBearer(auto_error=False, description="an omotenashi API key as a bearer token")
@@ -36,6 +41,7 @@ def scoped(scope: str) -> Callable[..., Awaitable[Workspace]]:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
     ) -> Workspace:
         if not service.settings.auth:
+            act_as(NO_AUTH_KEY)
             return service.workspaces.get(DEFAULT_WORKSPACE)
         token = api_key or (bearer.credentials if bearer else None)
         if not token:
@@ -51,6 +57,15 @@ def scoped(scope: str) -> Callable[..., Awaitable[Workspace]]:
             )
         if not key.allows(scope):
             raise HTTPException(403, f"this API key lacks the scope {scope!r}")
+        wait = service.limiter.take(key.key_id)
+        if wait:
+            raise HTTPException(
+                429,
+                f"rate limit of this API key reached ({service.settings.rate_limit_per_s:g} "
+                "requests a second): retry after the Retry-After seconds",
+                headers={"Retry-After": retry_after(wait)},
+            )
+        act_as(key.key_id)
         return service.workspaces.get(key.workspace)
 
     workspace.__name__ = f"workspace_with_{scope}"

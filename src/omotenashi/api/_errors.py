@@ -71,7 +71,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method"}
+        codes = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method",
+            429: "rate_limited",
+        }
         code = codes.get(exc.status_code, "too_large" if exc.status_code == 413 else "http")
         return JSONResponse(
             _body(code, str(exc.detail)),

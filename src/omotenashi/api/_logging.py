@@ -41,12 +41,18 @@ def log_config(log_format: str, level: str = "warning") -> dict[str, Any]:
         if log_format == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )
-    handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "main",
+        "stream": "ext://sys.stderr",
+        "filters": ["redact"],  # no API key secret in any log line
+    }
     level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"main": formatter},
+        "filters": {"redact": {"()": "omotenashi.services.RedactSecrets"}},
         "handlers": {"main": handler},
         "loggers": {
             name: {"handlers": ["main"], "level": level, "propagate": False}

@@ -7,7 +7,7 @@ report, decisions, workspaces); this object only gathers the server's long-lived
 from __future__ import annotations
 
 from omotenashi.api._metrics import Metrics
-from omotenashi.services import KeyStore, ServiceSettings, Workspaces, warm
+from omotenashi.services import KeyStore, RateLimiter, ServiceSettings, Workspaces, warm
 
 
 class Service:
@@ -17,6 +17,7 @@ class Service:
         self.settings = settings
         self.metrics = Metrics()
         self.keys = KeyStore(settings.keys_path())
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.workspaces = Workspaces(settings, warm=warm)
 
     def start(self) -> None:

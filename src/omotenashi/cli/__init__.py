@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "_compose",
     "_care",
     "_scale",
+    "_security",
     "_serve",
 )
 
@@ -56,6 +57,7 @@ _COMMANDS = {
     "_outreach": ("nba", "outreach"),
     "_compose": ("bundle", "plan", "message", "evaluate"),
     "_care": ("recalls", "goals", "concierge"),
+    "_security": ("access-log", "encryption"),
     "_serve": ("serve", "keys"),
     "_scale": ("export-events", "spark-train"),
 }
@@ -79,6 +81,28 @@ def _load_commands(argv: list[str] | None = None) -> None:
                 raise
 
 
+#: Environment variable: log level of the command line (DEBUG, INFO ...; default: no logs).
+_LOG_LEVEL_ENV = "OMOTENASHI_LOG_LEVEL"
+
+
+def _configure_logging() -> None:
+    """Logs on stderr at ``$OMOTENASHI_LOG_LEVEL`` when set, API key secrets redacted."""
+    import logging
+    import os
+
+    level = os.environ.get(_LOG_LEVEL_ENV, "").strip().upper()
+    if not level:
+        return
+    from omotenashi.services import RedactSecrets
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+
+
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: every error becomes one clear line on stderr, never a
     traceback; bad input (``DataError``, an unknown id or store, a usage error) exits with code
@@ -88,6 +112,7 @@ def main(args: list[str] | None = None) -> None:
     from omotenashi.cli._common import run
 
     argv = sys.argv[1:] if args is None else list(args)
+    _configure_logging()
     _load_commands(argv)
     sys.exit(run(app, argv))
 

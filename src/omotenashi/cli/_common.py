@@ -177,9 +177,18 @@ def run(command: Any, args: list[str] | None = None) -> int:
     other errors of omotenashi exit with 1. An unexpected exception is reported on one line
     too (``OMOTENASHI_DEBUG=1`` shows its traceback) and exits with 1.
     """
-    import os
-
     from omotenashi.errors import OmotenashiError
+    from omotenashi.services import CLI_KEY, act_as, reset_actor
+
+    actor = act_as(CLI_KEY)  # the access log records the command line as "cli"
+    try:
+        return _run(command, args, OmotenashiError)
+    finally:
+        reset_actor(actor)
+
+
+def _run(command: Any, args: list[str] | None, OmotenashiError: type[Exception]) -> int:
+    import os
 
     try:
         result = cli_command(command).main(args=args, prog_name="omotenashi", standalone_mode=False)

@@ -86,6 +86,17 @@ def serve(
             envvar="OMOTENASHI_GRACEFUL_S",
         ),
     ] = 30,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(help="Requests a second per API key (429 above; 0: off; default 1000)."),
+    ] = None,
+    rate_burst: Annotated[
+        int | None, typer.Option(help="Requests a key may send at once (default 2000).", min=1)
+    ] = None,
+    no_access_log: Annotated[
+        bool,
+        typer.Option("--no-access-log", help="Do not record who read whose data (measuring)."),
+    ] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
 
@@ -110,6 +121,9 @@ def serve(
         model=model,
         train_on_start=not no_train_on_start,
         max_body_bytes=max_body,
+        rate_limit_per_s=rate_limit,
+        rate_limit_burst=rate_burst,
+        access_log=not no_access_log,
     )
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()

@@ -16,6 +16,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time names load on first use
+    from omotenashi.services._access import (
+        CLI_KEY,
+        LOCAL_KEY,
+        AccessLog,
+        act_as,
+        acting_as,
+        current_actor,
+        reset_actor,
+    )
     from omotenashi.services._audit import (
         Audit,
         AuditReport,
@@ -137,6 +146,12 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         salted_hash,
     )
     from omotenashi.services._scale import Scale
+    from omotenashi.services._security import (
+        Encryption,
+        RateLimiter,
+        RedactSecrets,
+        retry_after,
+    )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._signing import SECRET_FILE, Signer
     from omotenashi.services._training import (
@@ -183,6 +198,17 @@ _EXPORTS: dict[str, str] = {
     "Care": "_care",
     "Concierge": "_concierge",
     "parse_agents": "_concierge",
+    "CLI_KEY": "_access",
+    "LOCAL_KEY": "_access",
+    "AccessLog": "_access",
+    "act_as": "_access",
+    "acting_as": "_access",
+    "current_actor": "_access",
+    "reset_actor": "_access",
+    "Encryption": "_security",
+    "RateLimiter": "_security",
+    "RedactSecrets": "_security",
+    "retry_after": "_security",
     "Audit": "_audit",
     "AuditReport": "_audit",
     "Thresholds": "_audit",
@@ -342,6 +368,17 @@ __all__ = [
     "ACTIONS_FILE",
     "AUDIT_FILE",
     "AUTO_CANDIDATES",
+    "CLI_KEY",
+    "LOCAL_KEY",
+    "AccessLog",
+    "Encryption",
+    "RateLimiter",
+    "RedactSecrets",
+    "act_as",
+    "acting_as",
+    "current_actor",
+    "reset_actor",
+    "retry_after",
     "DEFAULT_BUDGET_S",
     "DEFAULT_N",
     "DECISION_POINT",

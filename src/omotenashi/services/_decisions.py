@@ -212,6 +212,7 @@ def decide(
                 profile = features
     who = customer_id if customer_id is not None else anonymous_id
     assert who is not None
+    ws.om.access.record("decide", who)
     made = state.engine.decide(name, who, profile, dict(context))
     why = made.why
     if gate.mode != "full":

@@ -9,6 +9,7 @@ packages hold the logic.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from omotenashi import identity as identity_rules
 from omotenashi import profiles
 from omotenashi.events import CustomerRecord, Event, Item
+from omotenashi.services._access import AccessLog
 from omotenashi.services._identity import Identities
 from omotenashi.services._ingest import Ingest, TrackResult
 from omotenashi.services._profiles import Profiles
-from omotenashi.storage import Store, open_store
+from omotenashi.storage import Store, open_store, redacted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,8 +45,11 @@ if TYPE_CHECKING:
     from omotenashi.services._outreach import Outreach
     from omotenashi.services._rights import Rights
     from omotenashi.services._scale import Scale
+    from omotenashi.services._security import Encryption
 
 __all__ = ["Omotenashi", "TrackResult", "connect"]
+
+log = logging.getLogger("omotenashi")
 
 
 class Omotenashi:
@@ -67,11 +72,21 @@ class Omotenashi:
     1
     """
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        access: AccessLog | None = None,
+    ) -> None:
         self.store: Store = open_store(db, create=create)
-        self.ingest = Ingest(self.store)
-        self.identities = Identities(self.store)
-        self.profiles = Profiles(self.store)
+        if log.isEnabledFor(logging.DEBUG):  # (redacted loads the PostgreSQL module)
+            log.debug("opened store %s", redacted(self.store.url))
+        #: the access log (``om.access``); engines of one workspace share one (``access=``)
+        self.access = access or AccessLog(self.store)
+        self.ingest = Ingest(self.store, self.access)
+        self.identities = Identities(self.store, self.access)
+        self.profiles = Profiles(self.store, self.access)
 
     # -- services built on first use (their capabilities load only then) ----------------------
     @cached_property
@@ -138,6 +153,13 @@ class Omotenashi:
         return Scale(self)
 
     @cached_property
+    def encryption(self) -> Encryption:
+        """Personal attributes encrypted at rest: which ones, status, key rotation."""
+        from omotenashi.services._security import Encryption
+
+        return Encryption(self.store)
+
+    @cached_property
     def audit(self) -> Audit:
         """Audit of the default model's recommendations for bias and over-personalization."""
         from omotenashi.services import Audit
@@ -194,9 +216,12 @@ class Omotenashi:
         return self.store.artefacts.root
 
     def close(self) -> None:
-        if "insights" in self.__dict__:  # its own store handle
-            self.insights.close()
-        self.store.close()
+        try:
+            self.access.flush()  # the entries still waiting for their batch
+        finally:
+            if "insights" in self.__dict__:  # its own store handle
+                self.insights.close()
+            self.store.close()
 
     def __enter__(self) -> Omotenashi:
         return self

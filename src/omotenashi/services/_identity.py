@@ -10,19 +10,22 @@ from __future__ import annotations
 from omotenashi import identity as identity_rules
 from omotenashi.errors import NotFound
 from omotenashi.events import clean_id
+from omotenashi.services._access import AccessLog
 from omotenashi.storage import Store
 
 
 class Identities:
     """Identity stitching over one store (rules in ``omotenashi.identity``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: AccessLog | None = None) -> None:
         self.store = store
+        self.access = access or AccessLog(store)
 
     def identify(
         self, customer_id: str, anonymous_id: str | None = None, **identities: object
     ) -> identity_rules.LinkResult:
         """Link an anonymous id and identities (``email=...``, ``phone=...``) to a customer."""
+        self.access.record("change.identity", str(customer_id))
         return identity_rules.identify(
             self.store, str(customer_id), anonymous_id, identities, source="alias"
         )
@@ -31,10 +34,12 @@ class Identities:
         self, customer_id: str, identity: str, kind: str = "anonymous"
     ) -> identity_rules.LinkResult:
         """Link one identity to a customer (``kind='customer'`` merges two customers)."""
+        self.access.record("change.identity", str(customer_id))
         return identity_rules.alias(self.store, str(customer_id), identity, kind)
 
     def merge(self, into: str, other: str) -> identity_rules.LinkResult:
         """Treat customer ``other`` as the same person as ``into`` from now on (and before)."""
+        self.access.record_many("change.merge", (str(into), str(other)))
         return identity_rules.merge(self.store, str(into), str(other))
 
     def find_customer(self, kind: str, value: str) -> str | None:

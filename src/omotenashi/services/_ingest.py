@@ -21,6 +21,7 @@ from omotenashi import ingest
 from omotenashi.errors import DataError
 from omotenashi.events import CustomerRecord, Event, Item, now_micros
 from omotenashi.importers import PRESETS
+from omotenashi.services._access import AccessLog
 from omotenashi.storage import Store
 
 if TYPE_CHECKING:  # file imports load their readers (pandas, arrow) when one runs
@@ -81,8 +82,13 @@ def _to_event(event: Event | Mapping[str, Any], where: str = "") -> Event:
 class Ingest:
     """Everything that writes what people did, and what is known of items and customers."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: AccessLog | None = None) -> None:
         self.store = store
+        self.access = access or AccessLog(store)
+
+    def _record_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One access entry per person an event batch is about (customer, else anonymous id)."""
+        self.access.record_many("change.events", [row[1] or row[2] for row in rows])
 
     # -- events ------------------------------------------------------------------------------
     def track(self, event: Event | Mapping[str, Any]) -> TrackResult:
@@ -92,6 +98,7 @@ class Ingest:
         may safely re-send after a timeout.
         """
         _, (row,) = ingest.event_rows([_to_event(event)], now_micros())
+        self._record_events([row])
         with self.store.transaction():
             stored = self.store.events.insert([row]) == 1
             if stored:
@@ -114,7 +121,9 @@ class Ingest:
         the events, so its single writer thread only writes (see ``services.EventWriter``).
         """
         checked = [_to_event(e, where=f"events[{i}].") for i, e in enumerate(events)]
-        return PreparedEvents(*ingest.event_rows(checked, now_micros()))
+        prepared = PreparedEvents(*ingest.event_rows(checked, now_micros()))
+        self._record_events(prepared.rows)  # here: on the caller's thread, with its key
+        return prepared
 
     def write(self, batch: PreparedEvents) -> list[TrackResult]:
         """The second half of :meth:`track_many`: write prepared events in one transaction."""
@@ -150,6 +159,7 @@ class Ingest:
                 raise DataError(_validation_message(exc, f"customers[{i}].")) from exc
             canonical = identity_rules.resolve_customer(self.store, record.customer_id)
             rows.append((canonical, record.attributes))
+        self.access.record_many("change.attributes", [cid for cid, _ in rows])
         return self.store.catalog.upsert_customers(rows)
 
     def save_scores(self, source: str, frame: pd.DataFrame) -> int:

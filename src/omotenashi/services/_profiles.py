@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from omotenashi import profiles
 from omotenashi.events import clean_id
 from omotenashi.profiles import Profile, TimelinePage
+from omotenashi.services._access import AccessLog
 from omotenashi.storage import Store
 
 if TYPE_CHECKING:
@@ -17,16 +18,17 @@ if TYPE_CHECKING:
 class Profiles:
     """Reads about people and the store (logic in ``omotenashi.profiles``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: AccessLog | None = None) -> None:
         self.store = store
+        self.access = access or AccessLog(store)
 
     def profile(
         self, customer_id: str, *, as_of: object | None = None, top_categories: int = 5
     ) -> profiles.Profile:
         """The unified profile of a customer (raises ``NotFound`` for unknown ids)."""
-        return profiles.build_profile(
-            self.store, clean_id(customer_id, "customer_id"), as_of=as_of, top=top_categories
-        )
+        customer_id = clean_id(customer_id, "customer_id")
+        self.access.record("read.profile", customer_id)
+        return profiles.build_profile(self.store, customer_id, as_of=as_of, top=top_categories)
 
     def timeline(
         self,
@@ -39,21 +41,19 @@ class Profiles:
     ) -> profiles.TimelinePage:
         """A page of a customer's events, newest first (only ``types`` / ``channels`` when
         given)."""
+        customer_id = clean_id(customer_id, "customer_id")
+        self.access.record("read.timeline", customer_id)
         return profiles.timeline(
-            self.store,
-            clean_id(customer_id, "customer_id"),
-            limit=limit,
-            cursor=cursor,
-            types=types,
-            channels=channels,
+            self.store, customer_id, limit=limit, cursor=cursor, types=types, channels=channels
         )
 
     def features(self, customer_id: str) -> dict[str, Any] | None:
         """A known customer's profile features for decisions, or None for an unknown id."""
         from omotenashi.errors import NotFound
 
-        try:
-            return self.profile(customer_id).features()
+        try:  # the decision records its own access (``decide``)
+            customer_id = clean_id(customer_id, "customer_id")
+            return profiles.build_profile(self.store, customer_id).features()
         except NotFound:
             return None
 

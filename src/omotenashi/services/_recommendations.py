@@ -260,6 +260,9 @@ class Recommendations:
         else the popular items (cold start). Raises ``NotFound`` when no model was trained.
         """
         estimator, _ = self.model(model)
+        access = getattr(self._om, "access", None)
+        if access is not None:
+            access.record("read.recommendations", clean_id(customer_id, "customer_id"))
         person = self.person(customer_id)
         gate, prefs = gate_of(self._om, person)
         return gated_recommend(
@@ -535,7 +538,10 @@ def cached_customer(ws: Workspace, customer_id: str, n: int, spec: RuleSpec, exp
     customer_id = clean_id(customer_id, "customer_id")
     if ws.sessions.items("c:" + customer_id):
         return None
-    return ws.cache.get(("customer", customer_id, n, explain, spec))
+    hit = ws.cache.get(("customer", customer_id, n, explain, spec))
+    if hit is not None:
+        ws.om.access.record("read.recommendations", customer_id)
+    return hit
 
 
 def customer_recommendations(
@@ -553,6 +559,7 @@ def customer_recommendations(
     before the first training.
     """
     customer_id = clean_id(customer_id, "customer_id")
+    ws.om.access.record("read.recommendations", customer_id)
     key = ("customer", customer_id, n, explain, spec)
     stamp = ws.cache.stamp(customer_id)
     context = ws.sessions.items("c:" + customer_id)

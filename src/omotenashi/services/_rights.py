@@ -119,6 +119,8 @@ class Rights:
         held about the id.
         """
         keys = self._keys(customer_id)
+        self._om.access.record("export", keys.customer_id)
+        self._om.access.flush()  # the export lists every access, this one included
         tables = self._tables(keys)
         if not any(tables.values()):
             raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
@@ -156,13 +158,15 @@ class Rights:
         for name, holder in holders.items():  # on connections of their own: first
             if getattr(holder, "own_connection", False):
                 erased[name] = holder.erase_person(keys)
+        # the access log's entries, those still waiting in memory for their batch included
+        erased["access"] = self._om.access.erase_person(keys)
         salt = secrets.token_hex(16)
         receipt_id = uuid.uuid4().hex
         ids = [*keys.customer_ids, *keys.anonymous_ids]
         say("erasing rows")
         with store.transaction():
             for name, holder in holders.items():
-                if not getattr(holder, "own_connection", False):
+                if name not in erased and not getattr(holder, "own_connection", False):
                     erased[name] = holder.erase_person(keys)
             if not any(erased.values()):
                 raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
@@ -194,6 +198,7 @@ class Rights:
         store.erasures.complete(receipt_id, receipt)
         if "recommendations" in vars(self._om):  # this engine's model cache
             forget_models(self._om)
+        self._om.access.record("erase", keys.customer_id)  # kept without the id
         return Erasure(receipt, keys)
 
     def receipts(self) -> list[dict[str, Any]]:

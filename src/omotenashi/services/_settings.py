@@ -35,6 +35,14 @@ class ServiceSettings(BaseModel):
         Largest request body accepted (413 above).
     max_batch : int
         Most events, items or customers in one request.
+    rate_limit_per_s : float
+        Requests a second each API key may make on average (429 with ``Retry-After`` above;
+        0: no limit). Counted in each server process.
+    rate_limit_burst : int
+        Requests a key may make at once before the average applies.
+    access_log : bool
+        Record who read or changed whose data (``om.access``; on by default). Off only to
+        measure its cost, or where a gateway in front keeps such a log already.
     retrain_after_events : int
         Retrain in the background after this many new events (0: never by count).
     retrain_every_s : float
@@ -69,6 +77,9 @@ class ServiceSettings(BaseModel):
     auth: bool = True
     max_body_bytes: int = Field(default=8_000_000, ge=1024)
     max_batch: int = Field(default=10_000, ge=1)
+    rate_limit_per_s: float = Field(default=1000.0, ge=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
+    access_log: bool = True
     retrain_after_events: int = Field(default=10_000, ge=0)
     retrain_every_s: float = Field(default=0.0, ge=0)
     train_on_start: bool = True

@@ -83,6 +83,11 @@ class Workspace:
         self.url = url
         self.settings = settings
         self.om = Omotenashi(url)
+        # one access log for the workspace's engines, written by the maintenance thread
+        self.access = self.om.access
+        self.access.workspace = name
+        self.access.background = True
+        self.access.enabled = settings.access_log
         self.root = Path(self.om.root)
         self.cache = AnswerCache(settings.cache_entries)
         self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)
@@ -98,7 +103,7 @@ class Workspace:
         self._states: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}  # other ids of people asked for, to their person
         self._edits: Any = None  # the engine of identity, customer and item writes (edits)
-        self._writer_om = Omotenashi(url)
+        self._writer_om = Omotenashi(url, access=self.access)
         self._writer_store = self._writer_om.store
         self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
         self._followed = self.om.store.events.last_seq()
@@ -122,7 +127,7 @@ class Workspace:
 
             with self._lock:
                 if self._edits is None:
-                    self._edits = Omotenashi(self.url)
+                    self._edits = Omotenashi(self.url, access=self.access)
         return self._edits
 
     # ------------------------------------------------------------------ people
@@ -471,6 +476,7 @@ class Workspaces:
         while not self._stop.wait(self.settings.poll_s):
             for ws in self.opened():
                 try:
+                    ws.access.flush()
                     ws.checkpointer.run()
                     if ws.due_for_training():
                         ws.start_training(self.executor)

@@ -10,8 +10,8 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.outreach``, ``store.artefacts``, ``store.erasures``; ``store.transaction()`` spans them
-all. API keys have a
+``store.outreach``, ``store.artefacts``, ``store.erasures``, ``store.access``;
+``store.transaction()`` spans them all. API keys have a
 store of their own (``open_key_store``). Every backend passes the battery in
 ``omotenashi.testing.storage``.
 """
@@ -25,6 +25,7 @@ from omotenashi.errors import NotFound as _NotFound
 from omotenashi.errors import StorageError as _StorageError
 from omotenashi.storage._artefacts import FolderArtefacts, LockHeld
 from omotenashi.storage._base import (
+    AccessLog,
     ArtefactStore,
     AssignmentStore,
     Catalog,
@@ -169,6 +170,7 @@ __all__ = [
     "ANONYMOUS_PREFIX",
     "CONTACT_COLUMNS",
     "DECISION_COLUMNS",
+    "AccessLog",
     "DEFAULT_DB",
     "ENV_VAR",
     "EVENT_COLUMNS",

@@ -16,6 +16,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.erasures    ErasureLog      a record of each person erased (no personal data)
     store.goals       GoalStore       goals customers hold (care)
     store.concierge   AssignmentStore the named agent of each concierge customer
+    store.access      AccessLog       who read or changed a person's data
 
 Why narrow: a caller names the concern it touches (``store.identities.resolve``), a new backend
 implements small interfaces one at a time, and the conformance battery
@@ -238,12 +239,61 @@ class Catalog(Protocol):
 
     def delete_customer_record(self, customer_id: str) -> None: ...
 
+    def personal_fields(self) -> tuple[str, ...]:
+        """Attribute names treated as personal (encrypted at rest when keys are set)."""
+        ...
+
+    def set_personal_fields(self, names: Sequence[str]) -> None: ...
+
+    def use_keys(self, keys: Sequence[str] | None) -> None:
+        """Encrypt with these Fernet keys (the first encrypts, all decrypt); None: the
+        environment's ``OMOTENASHI_ENCRYPTION_KEYS``."""
+        ...
+
+    def encryption_state(self) -> dict[str, Any]:
+        """Personal field names, key count, records sealed and records with clear values."""
+        ...
+
+    def reseal(self) -> int:
+        """Re-encrypt every record with the first key; returns how many records changed."""
+        ...
+
     def items_frame(self) -> pd.DataFrame:
         """``item_id, title, description, price, categories, tags, attributes``."""
         ...
 
     def customers_frame(self) -> pd.DataFrame:
         """``customer_id`` plus one column per attribute."""
+        ...
+
+
+@runtime_checkable
+class AccessLog(Protocol):
+    """Who read or changed a person's data: ``at`` (microseconds), ``key_id``, ``action``,
+    ``customer_id`` (the id the caller named; None for an anonymised entry) and ``workspace``.
+    Never a personal value."""
+
+    def append(self, rows: Sequence[tuple[int, str, str, str | None, str]]) -> int:
+        """Store ``(at, key_id, action, customer_id, workspace)`` rows; returns how many."""
+        ...
+
+    def entries(
+        self,
+        customer_ids: Sequence[str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entries (of these ids, ``since`` <= at < ``until``, the newest ``limit``), oldest
+        first."""
+        ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The entries about any id of the person, by table name."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the entries about any id of the person; rows deleted."""
         ...
 
 
@@ -656,6 +706,7 @@ class Store(Protocol):
     erasures: ErasureLog
     goals: GoalStore
     concierge: AssignmentStore
+    access: AccessLog
 
     def close(self) -> None: ...
 
@@ -707,6 +758,7 @@ class Scrubbing(Protocol):
 
 
 __all__ = [
+    "AccessLog",
     "ArtefactStore",
     "AssignmentStore",
     "Catalog",

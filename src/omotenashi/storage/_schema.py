@@ -7,9 +7,9 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-#: 2 added ``erasures``, 3 the consent and preferences tables; an older store gets the new
-#: tables when it is next opened
-SCHEMA_VERSION = 3
+#: 2 added ``erasures``, 3 the consent and preferences tables, 4 ``access_log``; an older
+#: store gets the new tables when it is next opened
+SCHEMA_VERSION = 4
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -140,6 +140,18 @@ DDL: tuple[str, ...] = (
         id_hashes TEXT NOT NULL,
         receipt TEXT NOT NULL
     )""",
+    # who read or changed a person's data: never the values, only the action and the ids; a
+    # row without customer_id is an anonymised one (an erasure, say: see storage.access)
+    """CREATE TABLE IF NOT EXISTS access_log (
+        seq INTEGER PRIMARY KEY,
+        at BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        customer_id TEXT,
+        workspace TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS access_log_by_customer ON access_log (customer_id)",
+    "CREATE INDEX IF NOT EXISTS access_log_by_time ON access_log (at)",
 )
 
 #: The outreach queue and contact history: one row per proposed contact, kept as it is approved,

@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omotenashi.errors import DataError, NotFound
+from omotenashi.errors import DataError, NotFound, StorageError
 from omotenashi.events import now_micros
 from omotenashi.storage import _records as records
 from omotenashi.storage._base import FollowRow, PersonKeys
+from omotenashi.storage._cipher import DEFAULT_PERSONAL_FIELDS, SEALED, FieldCipher
+from omotenashi.storage._cipher import is_sealed as _is_sealed
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord
 from omotenashi.storage._schema import (
@@ -63,6 +65,13 @@ DECISION_TOTALS = (
     " FROM decisions d LEFT JOIN decision_rewards r ON r.decision_id = d.decision_id"
     " GROUP BY d.point, d.variant ORDER BY d.point, d.variant"
 )
+_SEALED = f'"{SEALED}'  # how a sealed value starts inside a JSON text
+
+
+def _dump(attributes: dict[str, Any]) -> str:
+    """A customer record as stored (sorted keys, as ``records.changed_customer_rows``)."""
+    return json.dumps(attributes, sort_keys=True, default=str)
+
 
 #: the columns of the ``api_keys`` table, in ``_records.key_from_row`` order
 KEY_COLUMNS = "key_id, workspace, scopes, secret_sha256, label, created_at, revoked_at"
@@ -398,6 +407,7 @@ class SQLCatalog:
 
     def __init__(self, db: SQLDatabase) -> None:
         self._db = db
+        self._cipher: FieldCipher | None = None  # from the environment, on first use
         d = db.dialect
         self._upsert_customer = insert_rows(
             d,
@@ -424,10 +434,99 @@ class SQLCatalog:
             stored = self._db.read(
                 f"SELECT customer_id, attributes FROM customers WHERE {which}", params
             )
+            cipher = self.cipher
+            stored = [(cid, self._opened(text)) for cid, text in stored]
             out = records.changed_customer_rows(merged, stored, now)
             if out:
+                personal = self.personal_fields()
+                if not cipher.enabled and self._meta("encrypted") == "1":
+                    given = {k for _, attrs in merged.items() for k, v in attrs.items() if v}
+                    if given & set(personal):
+                        raise StorageError(
+                            "this store encrypts personal attributes: set "
+                            "OMOTENASHI_ENCRYPTION_KEYS before writing "
+                            + ", ".join(sorted(given & set(personal)))
+                        )
+                if cipher.enabled:
+                    out = [
+                        (cid, _dump(cipher.seal(json.loads(text), personal)), at)
+                        for cid, text, at in out
+                    ]
+                    if self._meta("encrypted") != "1":
+                        self._set_meta("encrypted", "1")
                 self._db.write_rows(self._upsert_customer, out, (TEXT, TEXT, INT))
         return len(out)
+
+    # -- personal attributes, encrypted at rest (storage._cipher) -----------------------------
+    @property
+    def cipher(self) -> FieldCipher:
+        """The keys of ``OMOTENASHI_ENCRYPTION_KEYS`` (read when first needed)."""
+        if self._cipher is None:
+            self._cipher = FieldCipher()
+        return self._cipher
+
+    def use_keys(self, keys: Sequence[str] | None) -> None:
+        """Use these Fernet keys (None: read the environment again)."""
+        self._cipher = FieldCipher(keys)
+
+    def _meta(self, key: str) -> str | None:
+        rows = self._db.read(f"SELECT value FROM meta WHERE key = {self._db.dialect.mark}", (key,))
+        return rows[0][0] if rows else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        m = self._db.dialect.mark
+        with self._db.transaction():
+            self._db.execute(f"DELETE FROM meta WHERE key = {m}", (key,))
+            self._db.execute(f"INSERT INTO meta (key, value) VALUES ({m}, {m})", (key, value))
+
+    def personal_fields(self) -> tuple[str, ...]:
+        """The attribute names this store treats as personal (encrypted when keys are set)."""
+        text = self._meta("personal_fields")
+        return tuple(json.loads(text)) if text else DEFAULT_PERSONAL_FIELDS
+
+    def set_personal_fields(self, names: Sequence[str]) -> None:
+        """Replace the list of personal attribute names (the next writes, and ``reseal``,
+        follow it)."""
+        self._set_meta("personal_fields", json.dumps(sorted(set(names))))
+
+    def encryption_state(self) -> dict[str, Any]:
+        """How many customer records hold sealed values, and personal values in the clear."""
+        personal = set(self.personal_fields())
+        sealed = clear = 0
+        for (text,) in self._db.read("SELECT attributes FROM customers"):
+            attrs = json.loads(text)
+            sealed += any(_is_sealed(v) for v in attrs.values())
+            clear += any(k in personal and not _is_sealed(v) for k, v in attrs.items())
+        return {
+            "personal_fields": sorted(personal),
+            "keys": len(self.cipher.keys),
+            "records_sealed": sealed,
+            "records_with_clear_personal_values": clear,
+        }
+
+    def reseal(self) -> int:
+        """Re-encrypt every customer record with the first key (values sealed with an older
+        key, and personal values still in the clear); returns how many records changed. One
+        transaction: a failure leaves every record as it was."""
+        cipher = self.cipher
+        personal = self.personal_fields()
+        changed = []
+        with self._db.transaction():
+            rows = self._db.read("SELECT customer_id, attributes, updated_at FROM customers")
+            for cid, text, at in rows:
+                new = _dump(cipher.rotate(json.loads(text), personal))
+                if new != text:
+                    changed.append((cid, new, at))
+            if changed:
+                self._db.write_rows(self._upsert_customer, changed, (TEXT, TEXT, INT))
+            self._set_meta("encrypted", "1")
+        return len(changed)
+
+    def _opened(self, text: str) -> str:
+        """A stored attributes JSON with its sealed values decrypted."""
+        if _SEALED not in text:
+            return text
+        return _dump(self.cipher.open(json.loads(text)))
 
     def upsert_items(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert or update items; fields given as None keep their stored value, attributes
@@ -458,7 +557,7 @@ class SQLCatalog:
             f"SELECT attributes FROM customers WHERE customer_id = {self._db.dialect.mark}",
             (customer_id,),
         )
-        return json.loads(row[0][0]) if row else None
+        return self.cipher.open(json.loads(row[0][0])) if row else None
 
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         which, params = self._db.dialect.any_of("customer_id", list(keys.customer_ids))
@@ -493,7 +592,7 @@ class SQLCatalog:
 
     def customers_frame(self) -> pd.DataFrame:
         rows = self._db.read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
-        return records.customers_frame(rows)
+        return records.customers_frame([(cid, self._opened(text)) for cid, text in rows])
 
 
 class SQLScoreStore:
@@ -634,6 +733,87 @@ class SQLImportLedger:
     def sources(self) -> list[str]:
         """Sources of all imports so far, oldest first."""
         return [r[0] for r in self._db.read("SELECT source FROM imports ORDER BY started_at")]
+
+
+#: the columns of the ``access_log`` table, in the order rows are written and read
+ACCESS_COLUMNS = ("at", "key_id", "action", "customer_id", "workspace")
+
+
+class SQLAccessLog:
+    """``AccessLog``: who read or changed a person's data (the key, the action, the ids)."""
+
+    #: rows per ``INSERT`` (5 parameters each, well under SQLite's 32,766)
+    CHUNK = 500
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+        self._head = f"INSERT INTO access_log ({', '.join(ACCESS_COLUMNS)}) VALUES "
+        self._row = f"({db.dialect.marks(len(ACCESS_COLUMNS))})"
+
+    def append(self, rows: Sequence[tuple[int, str, str, str | None, str]]) -> int:
+        """Store ``(at, key_id, action, customer_id, workspace)`` rows in one transaction.
+
+        Why multi-row ``VALUES`` and not ``executemany``: a server writes a second's entries
+        from a background thread, and one statement per 500 rows releases and retakes the
+        interpreter lock twice, not once per row (which would interrupt the request thread a
+        thousand times a second)."""
+        if not rows:
+            return 0
+        with self._db.transaction():
+            for at in range(0, len(rows), self.CHUNK):
+                chunk = rows[at : at + self.CHUNK]
+                params = [value for row in chunk for value in row]
+                self._db.execute(self._head + ", ".join([self._row] * len(chunk)), params)
+        return len(rows)
+
+    def entries(
+        self,
+        customer_ids: Sequence[str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entries, oldest first; of these customer ids, from ``since`` (microseconds, included)
+        to ``until`` (excluded), the newest ``limit``."""
+        m = self._db.dialect.mark
+        where, params = [], []
+        if customer_ids is not None:
+            if not customer_ids:
+                return []
+            which, ids = self._db.dialect.any_of("customer_id", list(customer_ids))
+            where.append(which)
+            params += ids
+        if since is not None:
+            where.append(f"at >= {m}")
+            params.append(int(since))
+        if until is not None:
+            where.append(f"at < {m}")
+            params.append(int(until))
+        sql = f"SELECT {', '.join(ACCESS_COLUMNS)} FROM access_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC"  # the order written (times of one batch are equal)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._db.read(sql, params)
+        return [dict(zip(ACCESS_COLUMNS, row, strict=True)) for row in reversed(rows)]
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The entries about any id of the person (table name -> rows)."""
+        return {"access_log": self.entries(_person_ids(keys))}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the entries about any id of the person; rows deleted."""
+        which, params = self._db.dialect.any_of("customer_id", _person_ids(keys))
+        with self._db.transaction():
+            return max(
+                self._db.execute(f"DELETE FROM access_log WHERE {which}", params).rowcount, 0
+            )
+
+
+def _person_ids(keys: PersonKeys) -> list[str]:
+    """Every raw id of a person (an access entry names whichever id the caller used)."""
+    return list(dict.fromkeys((keys.customer_id, *keys.customer_ids, *keys.anonymous_ids)))
 
 
 class SQLReads:

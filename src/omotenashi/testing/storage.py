@@ -49,10 +49,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from omotenashi.errors import DataError, NotFound
+from omotenashi.errors import DataError, NotFound, StorageError
 from omotenashi.storage import DECISION_COLUMNS as COLUMNS
 from omotenashi.storage import (
     EVENT_COLUMNS,
+    AccessLog,
     ArtefactStore,
     AssignmentStore,
     Catalog,
@@ -312,6 +313,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.erasures, ErasureLog)
         assert isinstance(store.goals, GoalStore)
         assert isinstance(store.concierge, AssignmentStore)
+        assert isinstance(store.access, AccessLog)
 
     def test_an_empty_store(self, store: Store) -> None:
         assert store.events.last_seq() == 0
@@ -643,6 +645,80 @@ class StoreConformance(_OneStore):
         assert cat.customer_attributes("c2") is None
         assert store.reads.stats()["customer_records"] == 2
         assert cat.upsert_customers([]) == 0 and cat.upsert_items([]) == 0
+
+    # -- personal attributes encrypted at rest ---------------------------------------------
+    # two fixed Fernet keys (test values, not secrets)
+    KEY_OLD = "aGVsbG8taGVsbG8taGVsbG8taGVsbG8taGVsbG8tMTI="
+    KEY_NEW = "d29ybGQtd29ybGQtd29ybGQtd29ybGQtd29ybGQtMTI="
+
+    def test_personal_attributes_are_sealed_and_rotate(self, store: Store) -> None:
+        cat = store.catalog
+        assert "email" in cat.personal_fields()
+        cat.set_personal_fields(["email", "phone", "memo"])
+        assert cat.personal_fields() == ("email", "memo", "phone")
+        cat.use_keys([self.KEY_OLD])
+        assert cat.upsert_customers([("c1", {"email": "ann@example.org", "age": 41})]) == 1
+        assert cat.upsert_customers([("c1", {"email": "ann@example.org"})]) == 0  # unchanged
+        assert cat.upsert_customers([("c1", {"memo": {"likes": "tea"}})]) == 1
+        want = {"email": "ann@example.org", "age": 41, "memo": {"likes": "tea"}}
+        assert cat.customer_attributes("c1") == want
+        assert cat.customers_frame().set_index("customer_id").loc["c1", "email"] == (
+            "ann@example.org"
+        )
+        state = cat.encryption_state()
+        assert state["records_sealed"] == 1 and state["records_with_clear_personal_values"] == 0
+        cat.use_keys([])  # no key: a sealed value cannot be read, nor a personal one written
+        with pytest.raises(StorageError, match="OMOTENASHI_ENCRYPTION_KEYS"):
+            cat.customer_attributes("c1")
+        with pytest.raises(StorageError, match="encrypts personal"):
+            cat.upsert_customers([("c2", {"phone": "+81 3 1234 5678"})])
+        assert cat.upsert_customers([("c2", {"age": 30})]) == 1  # nothing personal: allowed
+        cat.use_keys([self.KEY_NEW])  # a key it was not sealed with
+        with pytest.raises(StorageError, match="not in"):
+            cat.customer_attributes("c1")
+        cat.use_keys([self.KEY_NEW, self.KEY_OLD])  # rotation: new first, old still reads
+        assert cat.customer_attributes("c1") == want
+        assert cat.reseal() == 1  # c1 re-encrypted; c2 holds nothing personal
+        cat.use_keys([self.KEY_NEW])  # the old key can go now
+        assert cat.customer_attributes("c1") == want
+        assert cat.customer_attributes("c2") == {"age": 30}
+
+    # -- access log ------------------------------------------------------------------------
+    def test_access_log(self, store: Store) -> None:
+        log = store.access
+        assert log.entries() == []
+        rows = [
+            (T0, "k1", "read.profile", "c", "default"),
+            (T0 + 1, "k1", "read.timeline", "dev", "default"),
+            (T0 + 2, "cli", "change.identity", "c-old", "default"),
+            (T0 + 3, "k2", "read.recommendations", "d", "default"),
+            (T0 + 4, "k2", "erase", None, "default"),
+        ]
+        assert log.append(rows) == 5 and log.append([]) == 0
+        assert [e["at"] for e in log.entries()] == [T0 + i for i in range(5)]
+        assert log.entries()[0] == {
+            "at": T0,
+            "key_id": "k1",
+            "action": "read.profile",
+            "customer_id": "c",
+            "workspace": "default",
+        }
+        assert [e["customer_id"] for e in log.entries(["d", "dev"])] == ["dev", "d"]
+        assert log.entries([]) == []
+        assert [e["at"] for e in log.entries(since=T0 + 3)] == [T0 + 3, T0 + 4]
+        assert [e["at"] for e in log.entries(since=T0 + 1, until=T0 + 3)] == [T0 + 1, T0 + 2]
+        assert [e["at"] for e in log.entries(limit=2)] == [T0 + 3, T0 + 4]  # the newest
+        keys = PersonKeys("c", ("c", "c-old"), ("dev",))
+        exported = log.export_person(keys)
+        assert list(exported) == ["access_log"]
+        assert [e["customer_id"] for e in exported["access_log"]] == ["c", "dev", "c-old"]
+        assert log.erase_person(keys) == 3
+        assert [e["customer_id"] for e in log.entries()] == ["d", None]  # others, anonymised
+        assert log.export_person(keys) == {"access_log": []}
+        with pytest.raises(RuntimeError), store.transaction():
+            log.append([(T0 + 9, "k", "read.profile", "x", "default")])
+            raise RuntimeError("boom")
+        assert len(log.entries()) == 2
 
     # -- scores and imports ----------------------------------------------------------------
     def test_scores_replace_their_source(self, store: Store) -> None:

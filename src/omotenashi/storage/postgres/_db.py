@@ -254,7 +254,7 @@ class Database(Transactions):
                     f"the store has schema {version[0][0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
                 )
-            elif int(version[0][0]) < SCHEMA_VERSION:  # its new tables were created above
+            elif int(version[0][0]) < SCHEMA_VERSION:  # the tables it lacked exist now
                 self.execute(
                     "UPDATE meta SET value = %s WHERE key = 'schema'", (str(SCHEMA_VERSION),)
                 )

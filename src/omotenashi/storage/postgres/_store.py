@@ -29,6 +29,7 @@ from omotenashi.storage._schema import (
     EVENT_INDEXES,
 )
 from omotenashi.storage._sql import (
+    SQLAccessLog,
     SQLCatalog,
     SQLContactHistory,
     SQLErasureLog,
@@ -342,6 +343,7 @@ class PostgresStore:
         self.goals = SQLGoalStore(self._db)
         self.concierge = SQLAssignmentStore(self._db)
         self.summaries = PostgresSummaries(self._db)
+        self.access = SQLAccessLog(self._db)
         self.artefacts = FolderArtefacts(artefact_root(self.target))
         self._decisions: PostgresDecisionLog | None = None
         self._decisions_db: Database | None = None

@@ -24,7 +24,7 @@ from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
-from omotenashi.storage._sql import SQLErasureLog
+from omotenashi.storage._sql import SQLAccessLog, SQLErasureLog
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
 from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
@@ -97,6 +97,7 @@ class SQLiteStore:
         self.goals = SQLGoalStore(db)
         self.concierge = SQLAssignmentStore(db)
         self.summaries = SQLiteSummaries(db)
+        self.access = SQLAccessLog(db)
         self.artefacts = FolderArtefacts(artefact_root(path))
 
     @property
@@ -136,7 +137,7 @@ class SQLiteStore:
                     f"the store {self.path!r} has schema {row[0]}, newer than this omotenashi "
                     f"({SCHEMA_VERSION}); upgrade omotenashi"
                 )
-            else:  # an older store: its new tables were created above
+            elif int(row[0]) < SCHEMA_VERSION:  # the tables it lacked exist now
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),)
                 )
