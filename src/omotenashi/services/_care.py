@@ -157,6 +157,8 @@ class Care:
 
         stored = self.goals(customer_id)
         if not stored:
+            if customer_id is not None and self._om.identities.person(customer_id) is None:
+                raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
             return []
         events = self._events() if events is None else events
         day = _day(as_of, date.today())

@@ -103,6 +103,13 @@ class Rights:
         # unknown to the graph: the id may be a customer's or an unlinked visitor's
         return keys or PersonKeys(customer_id, (customer_id,), (customer_id,))
 
+    def _require_held(self, keys: PersonKeys, customer_id: str) -> None:
+        """``NotFound`` unless some row is about the person. Access-log entries alone do not
+        count: a read attempted on an id this store never held is noted there, and must not
+        make the id look like one of its customers."""
+        if not any(rows for table, rows in self._tables(keys).items() if table != "access_log"):
+            raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
+
     def _tables(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         tables: dict[str, list[dict[str, Any]]] = {}
         for holder in personal_data_holders(self._om.store).values():
@@ -119,11 +126,10 @@ class Rights:
         held about the id.
         """
         keys = self._keys(customer_id)
+        self._require_held(keys, customer_id)
         self._om.access.record("export", keys.customer_id)
         self._om.access.flush()  # the export lists every access, this one included
         tables = self._tables(keys)
-        if not any(tables.values()):
-            raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
         try:
             profile: dict[str, Any] | None = self._om.profile(keys.customer_id).model_dump()
         except NotFound:  # rows (decisions) without events or a record
@@ -152,6 +158,7 @@ class Rights:
         start = time.perf_counter()
         store = self._om.store
         keys = self._keys(customer_id)
+        self._require_held(keys, customer_id)  # before anything is deleted
         holders = personal_data_holders(store)
         erased: dict[str, int] = {}
         say("erasing decision logs")
