@@ -123,7 +123,7 @@ def test_outreach_queue_care_sections_and_data_rights(server, keys, browser, scr
             entries = om.access.entries()
             assert any(e["action"] == "approve.outreach" and e["customer_id"] == "c1"
                        for e in entries)  # fmt: skip
-    csv = page.request.get(page.get_attribute("#export-queue", "href"))
+    csv = page.request.get(url + page.get_attribute("#export-queue", "href"))
     assert csv.ok and csv.headers["content-type"].startswith("text/csv")
     lines = csv.text().strip().splitlines()
     assert lines[0].startswith("contact_id,customer_id,action") and len(lines) == 2

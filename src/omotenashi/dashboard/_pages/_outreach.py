@@ -85,7 +85,7 @@ def outreach(
         return "/outreach?" + urlencode({**base, "page": n})
 
     return page(request, who, "outreach.html", active=PAGE.key, day=day.isoformat(),
-                status=status, statuses=STATUSES, counts=counts, rows=rows, total=total,
+                wanted=status, statuses=STATUSES, counts=counts, rows=rows, total=total,
                 page_no=page_no, pages=pages, prev_url=url(page_no - 1) if page_no > 1 else None,
                 next_url=url(page_no + 1) if page_no < pages else None, done=done,
                 preview=None, preview_total=0)  # fmt: skip
@@ -105,7 +105,7 @@ async def run_queue(request: Request) -> Response:
     if preview:
         rows = _rows(queue.assign(status="preview").iloc[:PREVIEW_ROWS])
         return page(request, who, "outreach.html", active=PAGE.key, day=day.isoformat(),
-                    status="", statuses=STATUSES, counts={}, rows=[], total=0, page_no=1,
+                    wanted="", statuses=STATUSES, counts={}, rows=[], total=0, page_no=1,
                     pages=1, prev_url=None, next_url=None, done="", preview=rows,
                     preview_total=len(queue))  # fmt: skip
     record_access(who, "run.outreach", None)
@@ -207,7 +207,8 @@ def kpi_section(context: SectionContext) -> Markup:
     if isinstance(found, str):
         return Markup('<p class="note">No KPIs: {}.</p>').format(found)
     rows = []
-    for side in ("all", "before", "after"):
+    sides = ("all", "before", "after") if found.get("assigned_customers") else ("all",)
+    for side in sides:
         for key, label in KPI_LABELS.items():
             figure = found.get(side, {}).get(key) or {}
             low, high = (figure.get("ci") or (None, None))[:2]
