@@ -185,6 +185,10 @@ KPI_LABELS = {
 }
 
 
+#: labels short enough for the chart's axis
+SHORT = {"fcr": "FCR", "repeat_rate": "Repeats", "csat": "CSAT"}
+
+
 def kpis(workspace: Any) -> dict[str, Any] | str:
     """``om.concierge.kpis()`` of the workspace (reused for a minute), or why there are none."""
     now = time.monotonic()
@@ -221,10 +225,11 @@ def kpi_section(context: SectionContext) -> Markup:
     if rates:
         nan = float("nan")
         chart = interval_chart(
-            [r["label"] for r in rates], [float(r["value"]) for r in rates],
+            [SHORT[r["key"]] for r in rates], [float(r["value"]) for r in rates],
             [nan if r["low"] is None else float(r["low"]) for r in rates],
             [nan if r["high"] is None else float(r["high"]) for r in rates],
-            title="Contact-centre rates of every contact, with 95 % intervals", x_label="share",
+            title="First-contact resolution (FCR), repeat contacts and CSAT of every contact, "
+            "with 95 % intervals", x_label="share",
         )  # fmt: skip
     return Markup(env().get_template("_kpis.html").render(
         rows=rows, chart=chart, k=found, contacts=found.get("all", {}).get("contacts", 0)))
