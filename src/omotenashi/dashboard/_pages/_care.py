@@ -61,8 +61,8 @@ def brief(context: SectionContext) -> Markup:
     from urllib.parse import quote
 
     return Markup(
-        '<p>A one-page brief before a call: the profile in short, recent events across '
-        'channels, open needs and recalls, talking points and the next best action.</p>'
+        "<p>A one-page brief before a call: the profile in short, recent events across "
+        "channels, open needs and recalls, talking points and the next best action.</p>"
         '<p><a id="brief-link" href="/customer/brief?id={}">Open the printable brief</a></p>'
     ).format(quote(context.customer_id, safe=""))
 

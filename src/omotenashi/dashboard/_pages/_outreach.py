@@ -64,31 +64,30 @@ def outreach(
     request: Request,
     date: str = "",
     status: str = "",
-    page_no: int = Query(1, alias="page", ge=1, le=1_000_000),
+    cursor: str | None = Query(None, max_length=1200),
+    start: int = Query(0, ge=0, le=100_000_000),
     done: str = "",
 ) -> HTMLResponse:
     who = viewer(request)
     day = _date(date)
     if status and status not in STATUSES:
         raise DataError(f"status: {status!r} is not one of {list(STATUSES)}", field="status")
-    frame = who.workspace.om.outreach.contacts(day)
-    counts = {s: int((frame["status"] == s).sum()) for s in STATUSES}
-    if status:
-        frame = frame[frame["status"] == status]
-    total = len(frame)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page_no = min(page_no, pages)
-    rows = _rows(frame.iloc[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE])
+    found = who.workspace.om.outreach.queue_page(
+        day, [status] if status else None, limit=PAGE_SIZE, cursor=cursor or None, columns=SHOWN
+    )
+    counts = {s: found["counts"].get(s, 0) for s in STATUSES}
+    total = counts[status] if status else sum(counts.values())
+    rows = found["contacts"]
     base = {"date": day.isoformat(), "status": status}
-
-    def url(n: int) -> str:
-        return "/outreach?" + urlencode({**base, "page": n})
-
+    next_url = None
+    if found["next_cursor"]:
+        more = {"cursor": found["next_cursor"], "start": start + len(rows)}
+        next_url = "/outreach?" + urlencode({**base, **more})
     return page(request, who, "outreach.html", active=PAGE.key, day=day.isoformat(),
                 wanted=status, statuses=STATUSES, counts=counts, rows=rows, total=total,
-                page_no=page_no, pages=pages, prev_url=url(page_no - 1) if page_no > 1 else None,
-                next_url=url(page_no + 1) if page_no < pages else None, done=done,
-                preview=None, preview_total=0)  # fmt: skip
+                first=start + 1, last=start + len(rows),
+                first_url="/outreach?" + urlencode(base) if cursor else None,
+                next_url=next_url, done=done, preview=None, preview_total=0)  # fmt: skip
 
 
 @router.post("/outreach/run", response_class=HTMLResponse, include_in_schema=False)
@@ -105,8 +104,8 @@ async def run_queue(request: Request) -> Response:
     if preview:
         rows = _rows(queue.assign(status="preview").iloc[:PREVIEW_ROWS])
         return page(request, who, "outreach.html", active=PAGE.key, day=day.isoformat(),
-                    wanted="", statuses=STATUSES, counts={}, rows=[], total=0, page_no=1,
-                    pages=1, prev_url=None, next_url=None, done="", preview=rows,
+                    wanted="", statuses=STATUSES, counts={}, rows=[], total=0, first=0,
+                    last=0, first_url=None, next_url=None, done="", preview=rows,
                     preview_total=len(queue))  # fmt: skip
     record_access(who, "run.outreach", None)
     target = "/outreach?" + urlencode({"date": day.isoformat(), "done": f"ran:{len(queue)}"})
@@ -124,11 +123,7 @@ async def _change(request: Request, verb: str) -> Response:
     if len(ids) > 1000:
         raise HTTPException(413, "at most 1000 contacts at a time")
     outreach = who.workspace.om.outreach
-    chosen = outreach.contacts(day)
-    owners = dict(zip(chosen["contact_id"], chosen["customer_id"], strict=True))
-    unknown = [i for i in ids if i not in owners]
-    if unknown:
-        raise HTTPException(404, f"no contact {unknown[0]!r} on {day.isoformat()}")
+    owners = await run_in_threadpool(outreach.owners, ids)  # NotFound (404): unknown id
     change = outreach.approve if verb == "approve" else outreach.skip
     moved = await run_in_threadpool(change, ids)
     for contact_id in moved:
@@ -231,8 +226,11 @@ def kpi_section(context: SectionContext) -> Markup:
             title="First-contact resolution (FCR), repeat contacts and CSAT of every contact, "
             "with 95 % intervals", x_label="share",
         )  # fmt: skip
-    return Markup(env().get_template("_kpis.html").render(
-        rows=rows, chart=chart, k=found, contacts=found.get("all", {}).get("contacts", 0)))
+    return Markup(
+        env()
+        .get_template("_kpis.html")
+        .render(rows=rows, chart=chart, k=found, contacts=found.get("all", {}).get("contacts", 0))
+    )
 
 
 __all__ = ["KPI_LABELS", "PAGE", "PAGE_SIZE", "kpis", "router"]

@@ -84,7 +84,7 @@ async def erase(request: Request) -> Response:
                 customer_id=person, own=False)  # fmt: skip
 
 
-# -- the customer's own page ------------------------------------------------------------------------
+# -- the customer's own page -------------------------------------------------------------------
 @self_section("requests", "Your data: a copy, or erasure", order=60)
 def own_requests(context: SectionContext) -> Markup:
     return Markup(env().get_template("_own_rights.html").render(token=context.extra["token"]))
