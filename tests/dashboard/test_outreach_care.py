@@ -254,12 +254,16 @@ def test_outreach_queue_care_sections_and_data_rights(server, keys, browser, scr
     admin.close()
 
 
-def test_read_keys_see_the_queue_but_change_nothing(server, keys, browser):
+def test_read_keys_see_the_queue_but_change_nothing(server, keys, browser, screenshots):
     url = server.url
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     sign_in(page, url, keys["read"])
-    page.goto(url + "/outreach")
+    page.goto(f"{url}/outreach?date={LONG_DAY}")
+    assert page.locator("#queue tbody tr").count() == 50
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, f"the outreach page is {width}px wide on a 390px screen"
+    page.screenshot(path=screenshots / "outreach-read-only-phone.png", full_page=True)
     assert page.locator("#run-queue").count() == 0 and page.locator("#approve").count() == 0
     csrf = page.get_attribute("input[name=csrf]", "value")
     for path in ("/outreach/run", "/outreach/approve", "/outreach/skip", "/customer/erase"):
