@@ -193,3 +193,25 @@ def test_next_best_action_of_an_unknown_customer(om: Omotenashi) -> None:
     with pytest.raises(NotFound):
         om.next_best_actions("nobody", date=DAY)
     assert dt.date.fromisoformat(om.next_best_actions("c1")["date"])
+
+
+def test_an_action_that_composes_writes_each_message_for_the_person(om: Omotenashi) -> None:
+    tip = {**ACTIONS["actions"][0], "compose": True}
+    om.outreach.declare({**ACTIONS, "actions": [tip]})
+    queue = om.outreach.run(DAY)
+    first = queue["contact_id"].iloc[0]
+    template = queue["message"].iloc[0]
+    om.outreach.approve([first])
+    contact = om.store.outreach.get(first)
+    assert contact["message"] != template  # composed from parts, not the template
+    chosen = om.store.decisions.get(contact["decision_id"])
+    styled = om.store.decisions.get(chosen.context["message_decision"])
+    assert styled.point == "message_style" and styled.customer_id == contact["customer_id"]
+    assert styled.reward is None
+    om.outreach.record(first, status="sent")
+    om.outreach.record(first, outcome="converted")
+    # the outcome rewards both the choice of the contact and the style of its message
+    assert om.store.decisions.get(contact["decision_id"]).reward == 1.0
+    assert om.store.decisions.get(styled.decision_id).reward == 1.0
+    with pytest.raises(DataError, match="compose"):
+        om.outreach.declare({**ACTIONS, "actions": [{**tip, "compose": "yes"}]})

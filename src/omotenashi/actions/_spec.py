@@ -56,6 +56,9 @@ class Action:
     scale_by_p_alive: bool = False
     send_hour: int = 10
     message: str = ""
+    #: compose each approved contact's message from parts for the person (``om.compose``),
+    #: instead of filling ``message``'s template
+    compose: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +125,11 @@ def parse_action(data: Mapping[str, Any], where: str = "actions[0]") -> Action:
     for name in ("topic", "label", "purpose", "message"):
         if name in data and not isinstance(data[name], str):
             raise DataError(f"{where}.{name}: expected a text", field=f"{where}.{name}")
+    compose = data.get("compose", False)
+    if not isinstance(compose, bool):
+        raise DataError(
+            f"{where}.compose: true or false, got {compose!r}", field=f"{where}.compose"
+        )
     return Action(
         id=ident,
         kind=kind,
@@ -136,6 +144,7 @@ def parse_action(data: Mapping[str, Any], where: str = "actions[0]") -> Action:
         scale_by_p_alive=bool(data.get("scale_by_p_alive", kind in ("recommend", "offer"))),
         send_hour=hour,
         message=data.get("message", ""),
+        compose=compose,
     )
 
 

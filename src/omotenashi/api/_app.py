@@ -20,7 +20,7 @@ from omotenashi.api._compute import model_threads
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
 from omotenashi.api._paths import use_raw_path
-from omotenashi.api._routes import care, customers, events, items, sessions, system
+from omotenashi.api._routes import care, consent, customers, events, items, sessions, system
 from omotenashi.api._routes import compose as compose_routes
 from omotenashi.api._routes import decisions as decision_routes
 from omotenashi.api._routes import outreach as outreach_routes
@@ -36,6 +36,7 @@ log = logging.getLogger("omotenashi.api")
 ROUTERS = (
     events.router,
     customers.router,
+    consent.router,
     items.router,
     sessions.router,
     system.router,

@@ -175,6 +175,10 @@ class RecommendationOut(BaseModel):
         description="share of the score the reasons' weights add up to (1.0: the model's "
         "reasons are its exact decomposition); with explain=true",
     )
+    why: str | None = Field(
+        default=None,
+        description='"why am I seeing this?" in plain words, from the reasons; with explain=true',
+    )
 
 
 class RecommendationsOut(BaseModel):
@@ -183,6 +187,16 @@ class RecommendationsOut(BaseModel):
     item_id: str | None = None
     context: list[str] = Field(
         default_factory=list, description="items of the live visit used as context"
+    )
+    personalized: bool = Field(
+        default=True,
+        description="false: nothing of the customer's history was used (no consent to "
+        "personalization, or personalization off); see personalization.reason",
+    )
+    personalization: dict[str, str | None] = Field(
+        default_factory=lambda: {"mode": "full", "reason": None},
+        description="mode (full, light: stated interests and the visit only, off) and why it "
+        "is not full",
     )
     recommendations: list[RecommendationOut]
 

@@ -14,6 +14,7 @@ from omotenashi.cli._apps import app, evaluate_app
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "_core",
+    "_consent",
     "_rights",
     "_value",
     "_recommend",
@@ -46,6 +47,7 @@ _COMMANDS = {
         "timeline",
         "customers",
     ),
+    "_consent": ("consent", "preferences"),
     "_rights": ("export", "erase"),
     "_value": ("segments", "value"),
     "_recommend": ("train", "recommend", "similar", "evaluate"),

@@ -73,9 +73,16 @@ def _rec_rows(recs: list[Any], titles: dict[str, str] | None = None) -> list[dic
                 for x in r.reasons
             ],
             "explained": r.explained,
+            "why": why,
         }
-        for r in recs
+        for r, why in zip(recs, _whys(recs), strict=True)
     ]
+
+
+def _whys(recs: list[Any]) -> list[str]:
+    """Plain-words why of each item (the answer's own, which names a missing consent)."""
+    explain = getattr(recs, "why", None)
+    return explain() if callable(explain) else [r.why for r in recs]
 
 
 def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
@@ -87,7 +94,7 @@ def _print_recs(title: str, rows: list[dict[str, Any]], explain: bool) -> None:
         name = row["item_id"] + (f"  {row['title']}" if row.get("title") else "")
         line = [str(row["rank"]), name, f"{row['score']:.4g}"]
         if explain:
-            line.append("; ".join(r["text"] for r in row["reasons"]))
+            line.append(row["why"])
         cells.append(line)
     numeric = [True, False, True] + ([False] if explain else [])
     for table in figure_tables(title, headers, cells, numeric=numeric):
@@ -284,9 +291,20 @@ def recommend(
     except (OmotenashiError, ValueError) as exc:
         raise _fail(exc) from exc
     rows = _rec_rows(recs, titles)
+    personal = {
+        "personalized": getattr(recs, "personalized", True),
+        "personalization": {
+            "mode": getattr(recs, "mode", "full"),
+            "reason": getattr(recs, "reason", None),
+        },
+    }
     if json_out:
-        emit_json({"customer_id": customer, "session": session, "recommendations": rows})
+        emit_json(
+            {"customer_id": customer, "session": session, **personal, "recommendations": rows}
+        )
     else:
+        if not personal["personalized"] or personal["personalization"]["mode"] == "light":
+            title += f" ({personal['personalization']['mode']}: {recs.reason})"
         _print_recs(title, rows, explain)
 
 

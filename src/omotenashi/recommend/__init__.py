@@ -40,6 +40,7 @@ from omotenashi.recommend._session import (
     SessionKNN,
     next_click_metrics,
 )
+from omotenashi.recommend._why import plain_why
 
 __all__ = [
     "set_default",
@@ -77,6 +78,7 @@ __all__ = [
     "make_model",
     "mmr_select",
     "next_click_metrics",
+    "plain_why",
     "rp3beta_weights",
     "save_model",
     "sessionize",

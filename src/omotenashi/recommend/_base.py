@@ -68,6 +68,13 @@ class Recommendation:
     reasons: tuple[Reason, ...] = ()
     explained: float | None = None
 
+    @property
+    def why(self) -> str:
+        """ "Why am I seeing this?" in plain words, from :attr:`reasons` (see ``plain_why``)."""
+        from omotenashi.recommend._why import plain_why
+
+        return plain_why(self)
+
 
 def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
     titles = [catalog.title(i) for i in idx[:limit]]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omotenashi.consent import Personalization
 from omotenashi.decisions import (
     ArtworkSimulator,
     DecisionEngine,
@@ -37,6 +38,7 @@ from omotenashi.decisions import (
     simulate,
 )
 from omotenashi.errors import Conflict, DataError, Expired, NotFound
+from omotenashi.services._consent import personalization_of
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -188,8 +190,10 @@ def decide(
 ) -> dict[str, Any]:
     """Choose a variant of point ``name`` for a customer or an anonymous visitor.
 
-    A known customer's profile features join ``context``; an unknown customer or an anonymous
-    visitor is decided on the context alone. Returns the ``DecisionOut`` fields.
+    A known customer's profile features join ``context`` when the customer allows full
+    personalization (consent and preference level, ``om.consent.personalization``); otherwise,
+    as for an unknown customer or an anonymous visitor, the context alone decides and ``why``
+    says so. Returns the ``DecisionOut`` fields.
     """
     if customer_id is None and anonymous_id is None:
         raise DataError("customer_id: give customer_id or anonymous_id", field="customer_id")
@@ -197,13 +201,21 @@ def decide(
     state.engine.point(name)  # NotFound before any store read
     profile: dict[str, Any] = {}
     known = False
+    gate = Personalization("full")
     if customer_id is not None:
+        # profile features are the customer's history: only with full personalization
+        gate = personalization_of(ws.om, customer_id)
         features = ws.om.profiles.features(customer_id)
         if features is not None:
-            profile, known = features, True
+            known = True
+            if gate.mode == "full":
+                profile = features
     who = customer_id if customer_id is not None else anonymous_id
     assert who is not None
     made = state.engine.decide(name, who, profile, dict(context))
+    why = made.why
+    if gate.mode != "full":
+        why = f"{why} Not personalized: {gate.reason}; decided on the request's context alone."
     spec = state.engine.point(name)
     features_of = next((dict(v.features) for v in spec.variants if v.id == made.variant), {})
     return {
@@ -215,9 +227,11 @@ def decide(
         "probabilities": made.probabilities,
         "customer_id": customer_id,
         "anonymous_id": anonymous_id,
-        "known_customer": known,
+        "known_customer": known and gate.mode == "full",
         "created_at": made.created_at,
-        "why": made.why,
+        "why": why,
+        "personalized": gate.mode == "full",
+        "personalization": {"mode": gate.mode, "reason": gate.reason},
     }
 
 

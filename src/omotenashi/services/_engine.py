@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from omotenashi.services._audit import Audit
     from omotenashi.services._care import Care
     from omotenashi.services._concierge import Concierge
+    from omotenashi.services._consent import Consent, PreferenceCentre
     from omotenashi.services._insights import Insights
     from omotenashi.services._outreach import Outreach
     from omotenashi.services._rights import Rights
@@ -79,6 +80,20 @@ class Omotenashi:
         from omotenashi.services import Recommendations
 
         return Recommendations(self)
+
+    @cached_property
+    def consent(self) -> Consent:
+        """Consent per purpose with its history; what other services ask before using data."""
+        from omotenashi.services._consent import Consent
+
+        return Consent(self)
+
+    @cached_property
+    def preferences(self) -> PreferenceCentre:
+        """The preference centre: interests, dislikes, level, channels, quiet hours."""
+        from omotenashi.services._consent import PreferenceCentre
+
+        return PreferenceCentre(self)
 
     @cached_property
     def training(self) -> Training:

@@ -409,16 +409,23 @@ class Outreach:
         self, contact_ids: Sequence[str] | None = None, *, date: object | None = None
     ) -> list[str]:
         """Approve proposed contacts (the given ids, or all of ``date``); each is logged as a
-        decision of point ``outreach`` with the propensity it was chosen with."""
+        decision of point ``outreach`` with the propensity it was chosen with.
+
+        Contacts of an action declared with ``"compose": true`` get their message composed
+        for the person from parts (``om.compose.message``: its style is a decision of its own,
+        named in the outreach decision's context as ``message_decision`` and rewarded with the
+        contact's outcome)."""
         ids = self._ids(date, contact_ids, "proposed")
         moved = self.store.outreach.set_status(ids, "approved", _now(), only_from=["proposed"])
         if moved:
             frame = self.store.outreach.frame(
                 statuses=["approved"],
                 columns=["contact_id", "decision_id", "customer_id", "created_at", "action",
-                         "propensity", "probabilities", "channel", "topic", "run_date"],
+                         "propensity", "probabilities", "channel", "topic", "run_date",
+                         "reasons"],
             )  # fmt: skip
             frame = frame[frame["contact_id"].isin(set(moved))]
+            composed = self._compose_messages(frame)
             log = self._decision_log()
             try:
                 for row in frame.itertuples(index=False):
@@ -436,6 +443,11 @@ class Outreach:
                                 "channel": row.channel,
                                 "topic": row.topic,
                                 "run_date": row.run_date,
+                                **(
+                                    {"message_decision": composed[row.contact_id]}
+                                    if row.contact_id in composed
+                                    else {}
+                                ),
                             },
                             policy="outreach-epsilon-greedy",
                         )
@@ -445,6 +457,29 @@ class Outreach:
                 if log is not self.store.decisions:
                     log.close()
         return moved
+
+    def _compose_messages(self, frame: pd.DataFrame) -> dict[str, str]:
+        """Compose the messages of the contacts whose action asks for it; store their texts
+        and return ``contact_id -> the message style's decision id``."""
+        from omotenashi.services._compose import CHANNELS
+
+        wanted = {a.id for a in self.actions() if a.compose}
+        rows = frame[frame["action"].isin(wanted) & frame["channel"].isin(CHANNELS)]
+        texts: list[tuple[str, str]] = []
+        decisions: dict[str, str] = {}
+        for row in rows.itertuples(index=False):
+            message = self._om.compose.message(
+                row.customer_id,
+                row.topic,
+                channel=row.channel,
+                reason=str(row.reasons).split("; ")[0] or None,
+                context={"contact_id": row.contact_id},
+            )
+            texts.append((row.contact_id, message.text))
+            decisions[row.contact_id] = message.decision["decision_id"]
+        if texts:
+            self.store.outreach.set_messages(texts, _now())
+        return decisions
 
     def _decision_log(self) -> Any:
         """The store's decision log; for a file or a server, a handle that commits in batches
@@ -524,8 +559,12 @@ class Outreach:
             self.store.outreach.record_outcome(contact_id, outcome, value, _now())
             try:
                 self.store.decisions.add_reward(row["decision_id"], reward, time.time())
+                chosen = self.store.decisions.get(row["decision_id"])
             except NotFound:
-                pass  # a contact approved outside this service: no decision to reward
+                chosen = None  # a contact approved outside this service: no decision to reward
+            styled = None if chosen is None else (chosen.context or {}).get("message_decision")
+            if styled:  # the composed message's style learns whether it worked
+                self._om.compose.reward(styled, 1.0 if outcome in POSITIVE_OUTCOMES else 0.0)
             row = self.store.outreach.get(contact_id)
         return row
 

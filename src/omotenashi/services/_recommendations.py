@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,11 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.errors import ModelNotReady, NotFound
 from omotenashi.events import clean_id
-from omotenashi.recommend import Recommendation, Recommender, Rules, load_model
+from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
+from omotenashi.services._consent import gate_of
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
 
 if TYPE_CHECKING:
@@ -54,6 +56,93 @@ def make_rules(
         diversity=diversity,
         popularity_penalty=novelty,
     )
+
+
+class Recommended(list[Recommendation]):
+    """Recommendations (a list, best first) that also say how personal they are:
+    ``personalized`` (False: nothing of the customer's history or profile was used),
+    ``mode`` (``full``, ``light`` or ``off``) and ``reason`` (why it is not ``full``)."""
+
+    def __init__(self, recs: Sequence[Recommendation], gate: Personalization) -> None:
+        super().__init__(recs)
+        self.personalized = gate.personalized
+        self.mode = gate.mode
+        self.reason = gate.reason
+
+    def why(self) -> list[str]:
+        """ "Why am I seeing this?" for each recommendation, in plain words."""
+        note = self.reason if self.mode == "off" else None
+        return [plain_why(r, note) for r in self]
+
+
+def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rules:
+    """The request's rules with the preference centre's: dislikes never shown (in every mode:
+    "not interested" is an instruction, not profiling), interest categories boosted (unless
+    personalization is off)."""
+    rules = rules or Rules()
+    dislikes = prefs.dislikes
+    if dislikes:
+        rules = replace(
+            rules,
+            exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *dislikes.items))),
+            exclude_categories=tuple(
+                dict.fromkeys((*rules.exclude_categories, *dislikes.categories))
+            ),
+        )
+    if mode != "off" and prefs.interests.categories:
+        boosts = dict(rules.boosts)
+        for category in prefs.interests.categories:
+            boosts[category] = boosts.get(category, 1.0) * INTEREST_BOOST
+        rules = replace(rules, boosts=boosts)
+    return rules
+
+
+def _stated(recs: Sequence[Recommendation], liked: set[str]) -> list[Recommendation]:
+    """Reasons that name only items the customer asked more of say so ("more like this")."""
+    said = ("because you looked at", "because you asked for more like")
+    out = []
+    for rec in recs:
+        reasons = tuple(
+            replace(r, text=r.text.replace(*said, 1))
+            if r.kind == "history" and r.items and set(r.items) <= liked
+            else r
+            for r in rec.reasons
+        )
+        out.append(replace(rec, reasons=reasons))
+    return out
+
+
+def gated_recommend(
+    model: Recommender,
+    person: str,
+    n: int,
+    gate: Personalization,
+    prefs: Preferences,
+    *,
+    context: Sequence[str] | None = None,
+    rules: Rules | None = None,
+    explain: bool = True,
+) -> Recommended:
+    """A customer's recommendations as consent and preferences allow.
+
+    ``full``: the model with the customer's history, the visit (``context``) and the items they
+    asked more of; ``light``: the model on the stated interests and the visit only (as for an
+    anonymous visit: the stored history is never read); ``off``: the popular items, the same
+    for everyone (only the customer's dislikes are left out).
+    """
+    rules = preference_rules(rules, prefs, gate.mode)
+    liked = list(prefs.interests.items)
+    if gate.mode == "full":
+        extra = [*liked, *(context or ())]
+        recs = model.recommend(person, n, context=extra or None, rules=rules, explain=explain)
+    elif gate.mode == "light":
+        rules = replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *liked))))
+        recs = model.recommend_session([*liked, *(context or ())], n, rules=rules, explain=explain)
+        recs = _stated(recs, set(liked) - set(context or ()))
+    else:
+        rules = replace(rules, exclude_seen=False)
+        recs = model.recommend_session([], n, rules=rules, explain=explain)
+    return Recommended(recs, gate)
 
 
 class Recommendations:
@@ -161,15 +250,21 @@ class Recommendations:
         explain: bool = True,
         context: Sequence[str] | None = None,
         model: str | None = None,
-    ) -> list[Recommendation]:
-        """Recommendations for one customer (any of their ids) from the trained model.
+    ) -> Recommended:
+        """Recommendations for one customer (any of their ids) from the trained model, as the
+        customer's consent and preferences allow (:func:`gated_recommend`): without consent to
+        personalization, or with personalization off, the popular items and
+        ``personalized=False`` with the reason.
 
         A customer the model has never seen gets recommendations from ``context`` when given,
         else the popular items (cold start). Raises ``NotFound`` when no model was trained.
         """
         estimator, _ = self.model(model)
         person = self.person(customer_id)
-        return estimator.recommend(person, n, context=context, rules=rules, explain=explain)
+        gate, prefs = gate_of(self._om, person)
+        return gated_recommend(
+            estimator, person, n, gate, prefs, context=context, rules=rules, explain=explain
+        )
 
     def for_session(
         self,
@@ -240,7 +335,39 @@ class Recommendations:
                 "score": scores.ravel(),
             }
         )
-        return frame[frame["item_id"] != ""].reset_index(drop=True)
+        frame = frame[frame["item_id"] != ""].reset_index(drop=True)
+        return self._gate_batch(frame, estimator, customers, n, rules)
+
+    def _gate_batch(
+        self,
+        frame: pd.DataFrame,
+        estimator: Recommender,
+        customers: Sequence[str],
+        n: int,
+        rules: Rules | None,
+    ) -> pd.DataFrame:
+        """Redo, one by one, the rows of the customers whose consent or preferences change
+        their answer (usually few): the batch scored everyone from their history."""
+        consent = getattr(self._om, "consent", None)
+        centre = getattr(self._om, "preferences", None)
+        if consent is None or centre is None:
+            return frame
+        special = (consent.not_fully_personalized() | set(centre.all())) & set(customers)
+        if not special:
+            return frame
+        redone = []
+        for customer in sorted(special):
+            gate, prefs = consent.gate(customer)
+            recs = gated_recommend(estimator, customer, n, gate, prefs, rules=rules, explain=False)
+            redone.extend((customer, r.rank, r.item_id, r.score) for r in recs)
+        kept = frame[~frame["customer_id"].isin(special)]
+        extra = pd.DataFrame(redone, columns=["customer_id", "rank", "item_id", "score"])
+        order = {c: i for i, c in enumerate(customers)}
+        out = pd.concat([kept, extra], ignore_index=True)
+        out = out.assign(_order=out["customer_id"].map(order)).sort_values(
+            ["_order", "rank"], kind="stable"
+        )
+        return out.drop(columns="_order").reset_index(drop=True)
 
     def titles(self) -> dict[str, str]:
         """Item titles of the catalogue, for showing recommendations to people."""
@@ -341,7 +468,9 @@ def _dumps(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]:
+def _rows(
+    recs: Sequence[Recommendation], explain: bool, note: str | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for r in recs:
         row: dict[str, Any] = {"rank": r.rank, "item_id": r.item_id, "score": round(r.score, 6)}
@@ -351,8 +480,19 @@ def _rows(recs: Sequence[Recommendation], explain: bool) -> list[dict[str, Any]]
                 for x in r.reasons
             ]
             row["explained"] = r.explained
+            row["why"] = plain_why(r, note)
         rows.append(row)
     return rows
+
+
+def _personal_fields(recs: Sequence[Recommendation]) -> dict[str, Any]:
+    """``personalized`` and ``personalization`` (mode, reason) of an answer."""
+    if isinstance(recs, Recommended):
+        return {
+            "personalized": recs.personalized,
+            "personalization": {"mode": recs.mode, "reason": recs.reason},
+        }
+    return {"personalized": True, "personalization": {"mode": "full", "reason": None}}
 
 
 def _customer_body(
@@ -364,12 +504,14 @@ def _customer_body(
 ) -> bytes:
     """A customer's answer (``RecommendationsOut``) as JSON bytes: what a request computes and
     what warming precomputes are the same bytes."""
+    note = recs.reason if isinstance(recs, Recommended) and recs.mode == "off" else None
     return _dumps(
         {
             "model": models.label,
             "customer_id": customer_id,
             "context": list(context),
-            "recommendations": _rows(recs, explain),
+            **_personal_fields(recs),
+            "recommendations": _rows(recs, explain, note),
         }
     )
 
@@ -429,8 +571,18 @@ def customer_recommendations(
             hit = ws.cache.get(key)
             if hit is not None:
                 return hit
-    recs = models.main.recommend(
-        person, n, context=context or None, rules=spec.rules(), explain=explain
+    gate, prefs = gate_of(ws.om, person)
+    if gate.mode == "off":
+        context = []  # nothing of the customer, the live visit included
+    recs = gated_recommend(
+        models.main,
+        person,
+        n,
+        gate,
+        prefs,
+        context=context or None,
+        rules=spec.rules(),
+        explain=explain,
     )
     body = _customer_body(models, person, context, recs, explain)
     if not context and models is ws.models:
@@ -502,14 +654,16 @@ def warm(
     done = 0
     spec = RuleSpec()
     identities = ws.om.identities
+    # answers shaped by consent or preferences are computed on request, never from the history
+    special = ws.om.consent.not_fully_personalized() | set(ws.om.preferences.all())
     for customer_id in models.main.user_ids_[:limit].tolist():
         if stop.is_set() or ws.models is not models:
             break
         if deadline is not None and time.monotonic() > deadline:
             ws.warm_pending = True  # the maintenance thread goes on from here
             break
-        if identities.is_merged_away(customer_id):  # answers are cached by the person only
-            continue
+        if identities.is_merged_away(customer_id) or customer_id in special:
+            continue  # answers are cached by the person only; special ones on request
         key = ("customer", customer_id, DEFAULT_N, False, spec)
         if ws.cache.get(key) is not None:
             continue
@@ -524,12 +678,15 @@ def warm(
 __all__ = [
     "DEFAULT_N",
     "Recommendations",
+    "Recommended",
     "RuleSpec",
     "cached_customer",
     "customer_recommendations",
     "demo_recommendations",
+    "gated_recommend",
     "item_answer",
     "make_rules",
+    "preference_rules",
     "recommend_all_customers",
     "recommend_for_customer",
     "recommend_for_session",

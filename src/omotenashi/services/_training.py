@@ -67,6 +67,14 @@ DEFAULT_BUDGET_S = 120.0
 TrainingProgress = Callable[[str, int, int], None]
 
 
+def training_events(om: StoreLike, types: list[str] | None = None) -> pd.DataFrame:
+    """The store's events that may train models: those of people without ``analytics``
+    consent are left out (``om.consent.training_events``), for every model trained."""
+    events = om.events_frame(types) if types else om.events_frame()
+    consent = getattr(om, "consent", None)
+    return events if consent is None else consent.training_events(events)
+
+
 def train(
     om: StoreLike,
     model: str | None = None,
@@ -118,7 +126,7 @@ def train(
     if not budget >= 0:
         raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
     weights = weights or EventWeights()
-    events = om.events_frame()
+    events = training_events(om)
     items = _items(om)
     interactions = interactions_from_events(events, weights)
     if interactions.empty:
@@ -281,7 +289,7 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
             except DataError as exc:
                 return {"error": str(exc)}
             result = {"model": info["model"], "version": info["version"]}
-            events = om.events_frame(["purchase"])
+            events = training_events(om, ["purchase"])
             orders = events[events["order_id"].notna() & events["item_id"].notna()]
             if len(orders):
                 frame = orders.rename(columns={"order_id": "user_id"})[

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from omotenashi.events import Event
+from omotenashi.services._consent import ConsentFollower, follow_consent
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
 from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker
@@ -104,6 +105,7 @@ class Workspace:
         self._erasures_followed = self.om.store.erasures.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(self._writer_om.store)
+        self._consent_follower = ConsentFollower(self.om)
         self.reload_models()
 
     @property
@@ -237,6 +239,8 @@ class Workspace:
         writer publishes their ``seq`` span before each commit). More than ``limit`` new rows
         (an import) empty the answer cache instead: historical rows are not live visits.
         """
+        # consent and preferences other processes changed: drop those people's answers
+        follow_consent(self, self._consent_follower)
         self.follow_erasures()
         reader = self.om.store.events
         own = self._writer_store.events

@@ -12,6 +12,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.decisions   DecisionLogStore  decisions with their propensities, and rewards
     store.outreach    ContactHistory  the outreach queue: proposed, approved, sent contacts
     store.artefacts   ArtefactStore   the store's folder for models and reports
+    store.consent     ConsentStore    consent per purpose (with history) and preferences
     store.erasures    ErasureLog      a record of each person erased (no personal data)
     store.goals       GoalStore       goals customers hold (care)
     store.concierge   AssignmentStore the named agent of each concierge customer
@@ -443,6 +444,11 @@ class ContactHistory(Protocol):
         """Attach what the customer did next; NotFound for an unknown id."""
         ...
 
+    def set_messages(self, messages: Sequence[tuple[str, str]], at: int) -> int:
+        """Replace the message text of the given ``(contact_id, text)`` pairs; returns how
+        many contacts were changed."""
+        ...
+
     def get(self, contact_id: str) -> dict[str, Any]:
         """One contact; NotFound for an unknown id."""
         ...
@@ -558,6 +564,62 @@ class AssignmentStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ConsentStore(Protocol):
+    """Consent answers per (customer, purpose) with their history, the workspace's purposes
+    and each customer's preferences (a JSON-ready dict)."""
+
+    def record(
+        self, rows: Sequence[tuple[str, str, bool, str, str | None]], at: int | None = None
+    ) -> int:
+        """Append ``(customer_id, purpose, granted, source, key_id)`` answers to the history
+        and make each the current answer; returns how many were recorded."""
+        ...
+
+    def current(self, customer_ids: Sequence[str]) -> dict[str, tuple[bool, int]]:
+        """Latest answer per purpose over these ids: ``purpose -> (granted, at)``."""
+        ...
+
+    def history(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Every change of these ids, oldest first."""
+        ...
+
+    def answers(self, purpose: str) -> dict[str, bool]:
+        """Latest answer for ``purpose`` of everyone who answered, by canonical id."""
+        ...
+
+    def people(self) -> set[str]:
+        """Canonical ids of every known customer."""
+        ...
+
+    def set_purposes(self, rows: Sequence[tuple[str, str, bool]]) -> None:
+        """Add or change ``(purpose, description, granted_by_default)``."""
+        ...
+
+    def purposes(self) -> dict[str, tuple[str, bool]]: ...
+
+    def remove_purpose(self, purpose: str) -> None: ...
+
+    def set_preferences(self, customer_id: str, preferences: dict[str, Any]) -> None: ...
+
+    def preferences(self, customer_ids: Sequence[str]) -> dict[str, Any] | None: ...
+
+    def all_preferences(self) -> dict[str, dict[str, Any]]: ...
+
+    def changes(self, since: int) -> list[tuple[str, int]]:
+        """``(customer_id, at)`` of answers and preferences changed after ``since``; ``("*",
+        at)`` for a change of the purposes."""
+        ...
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The person's rows, by table."""
+        ...
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete the person's rows; returns how many went."""
+        ...
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """A stored API key: its id, workspace, scopes and the SHA-256 of its secret."""
@@ -607,6 +669,7 @@ class Store(Protocol):
     decisions: DecisionLogStore
     outreach: ContactHistory
     artefacts: ArtefactStore
+    consent: ConsentStore
     erasures: ErasureLog
     goals: GoalStore
     concierge: AssignmentStore
@@ -665,6 +728,7 @@ __all__ = [
     "AssignmentStore",
     "Catalog",
     "Checkpointing",
+    "ConsentStore",
     "ContactHistory",
     "DecisionLogStore",
     "DeferredSync",

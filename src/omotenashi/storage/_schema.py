@@ -7,8 +7,9 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-#: 2 added ``erasures``; an older store gets the new tables when it is next opened
-SCHEMA_VERSION = 2
+#: 2 added ``erasures``, 3 the consent and preferences tables; an older store gets the new
+#: tables when it is next opened
+SCHEMA_VERSION = 3
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -99,6 +100,36 @@ DDL: tuple[str, ...] = (
         rejected BIGINT NOT NULL,
         started_at BIGINT NOT NULL,
         finished_at BIGINT NOT NULL
+    )""",
+    # consent: every change (the history, never updated) and the latest answer per purpose
+    """CREATE TABLE IF NOT EXISTS consent_history (
+        customer_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        granted INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        key_id TEXT,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, purpose, at)
+    )""",
+    """CREATE TABLE IF NOT EXISTS consent_state (
+        customer_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        granted INTEGER NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, purpose)
+    )""",
+    "CREATE INDEX IF NOT EXISTS consent_state_by_purpose ON consent_state (purpose, granted)",
+    # the workspace's purposes and what applies before a customer answers
+    """CREATE TABLE IF NOT EXISTS consent_purposes (
+        purpose TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        default_granted INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS customer_preferences (
+        customer_id TEXT PRIMARY KEY,
+        preferences TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
     )""",
     # one row per erased person: no id in clear, only salted hashes (see services._rights)
     """CREATE TABLE IF NOT EXISTS erasures (

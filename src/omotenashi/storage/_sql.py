@@ -1170,6 +1170,21 @@ class SQLContactHistory:
                 moved.extend(ids)
         return moved
 
+    def set_messages(self, messages: Sequence[tuple[str, str]], at: int) -> int:
+        """Replace the message text of the given ``(contact_id, text)`` pairs."""
+        self._ensure()
+        m = self._db.dialect.mark
+        changed = 0
+        with self._db.transaction():
+            for contact_id, text in messages:
+                cursor = self._db.execute(
+                    f"UPDATE outreach_contacts SET message = {m}, updated_at = {m} "
+                    f"WHERE contact_id = {m}",
+                    (text, at, contact_id),
+                )
+                changed += max(cursor.rowcount, 0)
+        return changed
+
     def record_outcome(self, contact_id: str, outcome: str, value: float | None, at: int) -> None:
         """What the customer did after a sent contact (NotFound for an unknown id)."""
         self._ensure()

@@ -56,6 +56,7 @@ from omotenashi.storage import (
     ArtefactStore,
     AssignmentStore,
     Catalog,
+    ConsentStore,
     ContactHistory,
     DecisionLogStore,
     DecisionRecord,
@@ -235,6 +236,20 @@ def check_two_writers_and_a_reader(url: str, count: int = 150) -> None:
     assert last >= 2 * count
 
 
+class _AnyInt:
+    """Equal to any int (a time the store chose)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and not isinstance(other, bool)
+
+    def __repr__(self) -> str:
+        return "<any int>"
+
+
+def mock_any_int() -> Any:
+    return _AnyInt()
+
+
 class _OneStore:
     """The fixture every part of the battery shares: a fresh store for each test."""
 
@@ -293,6 +308,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.decisions, DecisionLogStore)
         assert isinstance(store.outreach, ContactHistory)
         assert isinstance(store.artefacts, ArtefactStore)
+        assert isinstance(store.consent, ConsentStore)
         assert isinstance(store.erasures, ErasureLog)
         assert isinstance(store.goals, GoalStore)
         assert isinstance(store.concierge, AssignmentStore)
@@ -682,6 +698,11 @@ class StoreConformance(_OneStore):
         out.replace_proposed("2026-01-05", [self._contact("k9", "c9")])
         assert sorted(out.frame("2026-01-05")["contact_id"]) == ["k0", "k1", "k9"]
         out.set_status(["k0"], "sent", T0 + 9, only_from=["approved"])
+        assert out.set_messages([("k1", "composed for c1"), ("nope", "x")], T0 + 7) == 1
+        assert (out.get("k1")["message"], out.get("k1")["updated_at"]) == (
+            "composed for c1",
+            T0 + 7,
+        )
         out.record_outcome("k0", "converted", 25.0, T0 + DAY)
         k0 = out.get("k0")
         assert (k0["status"], k0["outcome"], k0["outcome_value"]) == ("sent", "converted", 25.0)
@@ -968,8 +989,11 @@ class StoreConformance(_OneStore):
         assert (keys.customer_id, set(keys.customer_ids), keys.anonymous_ids) == (
             "c", {"c", "c-old"}, ("dev",)
         )  # fmt: skip
+        store.consent.record([("c", "marketing", False, "web", None)], at=T0)
+        store.consent.record([("d", "marketing", True, "web", None)], at=T0)
+        store.consent.set_preferences("c-old", {"level": "off"})
         holders = personal_data_holders(store)
-        assert {"events", "identities", "catalog", "scores", "decisions"} <= set(holders)
+        assert {"events", "identities", "catalog", "scores", "decisions", "consent"} <= set(holders)
         exported: dict[str, list[dict[str, Any]]] = {}
         for holder in holders.values():
             exported.update(holder.export_person(keys))
@@ -984,6 +1008,10 @@ class StoreConformance(_OneStore):
         assert [(r["decision_id"], r["reward"]) for r in exported["decisions"]] == [
             ("d0", 1.0), ("d1", None)
         ]  # fmt: skip
+        assert [(r["purpose"], r["granted"]) for r in exported["consent_history"]] == [
+            ("marketing", False)
+        ]
+        assert [r["customer_id"] for r in exported["customer_preferences"]] == ["c-old"]
         json.dumps(exported)  # one JSON document
         # the decision log writes on a connection of its own: erased first, then the rest
         assert holders["decisions"].erase_person(keys) == 2
@@ -994,8 +1022,12 @@ class StoreConformance(_OneStore):
         # events: 6 of c's deleted and d's event on the shared device stripped of "dev"
         # (the other concerns hold nothing of c here: each has its own export/erase test)
         assert {name: n for name, n in erased.items() if n} == {
-            "catalog": 1, "events": 7, "identities": 3, "scores": 1
-        }  # fmt: skip
+            "catalog": 1,
+            "consent": 3,  # history, answer, preferences
+            "events": 7,
+            "identities": 3,
+            "scores": 1,
+        }
         for holder in holders.values():
             assert not any(holder.export_person(keys).values())
         left = store.reads.events_frame()
@@ -1006,6 +1038,7 @@ class StoreConformance(_OneStore):
         assert store.catalog.customer_attributes("d") == {"tier": "new"}
         assert store.scores.of("d")["clv"] == 1.0
         assert store.decisions.to_frame()["decision_id"].tolist() == ["d2"]
+        assert store.consent.current(["d"]) == {"marketing": (True, T0)}
 
     def test_an_erasure_rolls_back_with_its_transaction(self, store: Store) -> None:
         keys = self._person(store)
@@ -1251,6 +1284,125 @@ class StoreConformance(_OneStore):
             proc.wait()
         with store.artefacts.lock("job", wait=False):  # a killed holder releases it
             pass
+
+    # -- consent and preferences -----------------------------------------------------------
+    def test_consent_history_and_current_answers(self, store: Store) -> None:
+        consent = store.consent
+        assert consent.current(["c"]) == {} and consent.history(["c"]) == []
+        assert consent.record([]) == 0
+        consent.record([("c", "marketing", True, "web", "k1")], at=T0)
+        # two answers in one call and one microsecond: both kept, in order
+        n = consent.record(
+            [("c", "marketing", False, "cli", None), ("c", "analytics", False, "cli", None)],
+            at=T0,
+        )
+        assert n == 2
+        history = consent.history(["c"])
+        assert [(h["purpose"], h["granted"], h["source"], h["key_id"]) for h in history] == [
+            ("analytics", False, "cli", None),
+            ("marketing", True, "web", "k1"),
+            ("marketing", False, "cli", None),
+        ]  # by time, then purpose
+        assert [h["at"] for h in history] == [T0, T0, T0 + 1]
+        assert consent.current(["c"]) == {"marketing": (False, T0 + 1), "analytics": (False, T0)}
+        assert consent.current(["other"]) == {}
+
+    def test_consent_answers_by_person(self, store: Store) -> None:
+        consent = store.consent
+        consent.record([("a", "marketing", False, "web", None)], at=T0)
+        consent.record([("b", "marketing", True, "web", None)], at=T0 + DAY)
+        consent.record([("x", "marketing", True, "web", None)], at=T0)
+        consent.record([("x", "analytics", False, "web", None)], at=T0)
+        assert consent.answers("marketing") == {"a": False, "b": True, "x": True}
+        # after a merge of a into b, b's newer answer is the person's
+        store.identities.move("a", "b", T0 + 2 * DAY)
+        assert consent.answers("marketing") == {"b": True, "x": True}
+        assert consent.answers("analytics") == {"x": False}
+        assert consent.current(["b", "a"]) == {"marketing": (True, T0 + DAY)}
+
+    def test_people_are_canonical_customers(self, store: Store) -> None:
+        store.events.insert([event_row("e1", customer_id="c1"), event_row("e2", anonymous_id="v")])
+        store.catalog.upsert_customers([("c2", {"tier": "gold"})])
+        store.identities.link("anonymous", "v", "c3", "identify", T0)
+        store.identities.move("c1", "c2", T0)
+        assert store.consent.people() == {"c2", "c3"}
+
+    def test_purposes(self, store: Store) -> None:
+        consent = store.consent
+        assert consent.purposes() == {}
+        consent.set_purposes([("newsletter", "the weekly letter", False)])
+        consent.set_purposes([("marketing", "offers", True), ("newsletter", "weekly", True)])
+        assert consent.purposes() == {
+            "marketing": ("offers", True),
+            "newsletter": ("weekly", True),
+        }
+        consent.remove_purpose("newsletter")
+        assert set(consent.purposes()) == {"marketing"}
+
+    def test_preferences_round_trip(self, store: Store) -> None:
+        consent = store.consent
+        assert consent.preferences(["c"]) is None and consent.all_preferences() == {}
+        consent.set_preferences("c", {"level": "light", "dislikes": ["tea"]})
+        consent.set_preferences("c", {"level": "off"})
+        consent.set_preferences("d", {"level": "full", "quiet_hours": [22, 7]})
+        assert consent.preferences(["c"]) == {"level": "off"}
+        assert consent.all_preferences() == {
+            "c": {"level": "off"},
+            "d": {"level": "full", "quiet_hours": [22, 7]},
+        }
+        with pytest.raises(DataError):
+            consent.set_preferences("c", {"bad": object()})
+
+    def test_consent_export_and_erase(self, store: Store) -> None:
+        consent = store.consent
+        store.events.insert([event_row("e1", customer_id="c"), event_row("e2", customer_id="d")])
+        store.identities.link("anonymous", "v", "c", "identify", T0)
+        consent.record([("c", "marketing", False, "web", "k")], at=T0)
+        consent.record([("v", "analytics", False, "web", None)], at=T0)
+        consent.record([("d", "marketing", True, "web", None)], at=T0)
+        consent.set_preferences("c", {"level": "light"})
+        consent.set_preferences("d", {"level": "off"})
+        keys = store.identities.person_keys("c")
+        assert keys is not None
+        exported = consent.export_person(keys)
+        assert [r["purpose"] for r in exported["consent_history"]] == ["analytics", "marketing"]
+        assert {r["customer_id"] for r in exported["consent_state"]} == {"c", "v"}
+        assert exported["customer_preferences"] == [
+            {"customer_id": "c", "preferences": {"level": "light"}, "updated_at": mock_any_int()}
+        ]
+        assert consent.erase_person(keys) == 5
+        assert consent.export_person(keys) == {
+            "consent_history": [],
+            "consent_state": [],
+            "customer_preferences": [],
+        }
+        assert consent.current(["d"]) == {"marketing": (True, T0)}  # nobody else's
+        assert consent.preferences(["d"]) == {"level": "off"}
+
+    def test_consent_changes_since(self, store: Store) -> None:
+        consent = store.consent
+        assert consent.changes(0) == []
+        consent.record([("a", "marketing", False, "web", None)], at=T0)
+        consent.record([("b", "analytics", True, "web", None)], at=T0 + 5)
+        consent.set_preferences("c", {"level": "off"})
+        consent.set_purposes([("newsletter", "weekly", False)])
+        found = consent.changes(T0)
+        assert ("a", T0) not in found and ("b", T0 + 5) in found
+        assert {c for c, _ in found} == {"b", "c", "*"}
+        latest = max(t for _, t in found)
+        assert consent.changes(latest) == []
+
+    def test_consent_rolls_back_with_the_transaction(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.consent.record([("c", "marketing", False, "web", None)])
+            store.consent.set_preferences("c", {"level": "off"})
+            store.consent.set_purposes([("newsletter", "weekly", False)])
+            assert store.consent.current(["c"])["marketing"][0] is False  # seen inside
+            raise RuntimeError("boom")
+        assert store.consent.history(["c"]) == []
+        assert store.consent.current(["c"]) == {}
+        assert store.consent.preferences(["c"]) is None
+        assert store.consent.purposes() == {}
 
     # -- transactions ----------------------------------------------------------------------
     def test_rollback_undoes_every_write(self, store: Store) -> None:

@@ -96,6 +96,15 @@ class DecisionOut(BaseModel):
         description="why this variant, in plain words: the policy and its chance for it, the "
         "other candidates, and the variants this request's rules left out"
     )
+    personalized: bool = Field(
+        default=True,
+        description="false: the customer's profile was not used (no consent to "
+        "personalization, or a preference level below full); see personalization.reason",
+    )
+    personalization: dict[str, str | None] = Field(
+        default_factory=lambda: {"mode": "full", "reason": None},
+        description="mode (full, light, off) and why it is not full",
+    )
 
 
 class RewardIn(BaseModel):

@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     EVENT_INDEXES,
@@ -335,6 +336,7 @@ class PostgresStore:
         self.scores = PostgresScoreStore(self._db)
         self.imports = PostgresImportLedger(self._db)
         self.reads = PostgresReads(self._db)
+        self.consent = SQLConsentStore(self._db)
         self.erasures = SQLErasureLog(self._db)
         self.outreach = PostgresContactHistory(self._db)
         self.goals = SQLGoalStore(self._db)

@@ -21,6 +21,7 @@ from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
+from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
 from omotenashi.storage._sql import SQLErasureLog
@@ -90,6 +91,7 @@ class SQLiteStore:
         self.scores = SQLiteScoreStore(db)
         self.imports = SQLiteImportLedger(db)
         self.reads = SQLiteReads(db)
+        self.consent = SQLConsentStore(db)
         self.erasures = SQLErasureLog(db)
         self.outreach = SQLiteContactHistory(db)
         self.goals = SQLGoalStore(db)
