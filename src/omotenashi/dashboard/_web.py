@@ -164,6 +164,14 @@ async def form(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in fields.items()}
 
 
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The posted form fields with every value (several checkboxes of one name)."""
+    body = await request.body()
+    if len(body) > 1_048_576:
+        raise HTTPException(413, "form too large")
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
 def check_csrf(who: Viewer, fields: dict[str, str]) -> None:
     """Refuse a form without the session's CSRF token (403)."""
     if not secrets.compare_digest(fields.get("csrf", ""), who.csrf):
@@ -221,6 +229,7 @@ __all__ = [
     "check_csrf",
     "env",
     "form",
+    "form_lists",
     "page",
     "record_access",
     "service",

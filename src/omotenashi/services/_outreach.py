@@ -363,6 +363,39 @@ class Outreach:
         frame["send_at"] = pd.to_datetime(frame["send_at"].astype("int64"), unit="us", utc=True)
         return frame
 
+    def queue_page(
+        self,
+        date: object | None = None,
+        statuses: Sequence[str] | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """One page of the contacts of ``date`` in send order, read by key (a page costs the
+        same on the first and the thousandth page): ``contacts`` (dicts), ``next_cursor``
+        (None on the last page) and ``counts`` (contacts of the date by status)."""
+        day = _day(date).isoformat()
+        after = _read_cursor(cursor) if cursor else None
+        rows = self.store.outreach.page(
+            day, statuses, limit=limit + 1, after=after, columns=columns
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if more else None
+        return {
+            "date": day,
+            "contacts": rows,
+            "next_cursor": (
+                f"{last['send_at']}:{last['contact_id']}:{last['customer_id']}" if last else None
+            ),
+            "counts": self.store.outreach.status_counts(day),
+        }
+
+    def owners(self, contact_ids: Sequence[str]) -> dict[str, str]:
+        """The customer of each contact id (NotFound for an unknown one)."""
+        return {c: str(self.store.outreach.get(c)["customer_id"]) for c in contact_ids}
+
     def _ids(
         self, date: object | None, contact_ids: Sequence[str] | None, status: str
     ) -> list[str]:
@@ -594,6 +627,17 @@ class Outreach:
             if r.get("outcome"):
                 counts["outcomes"] += 1
         return counts
+
+
+def _read_cursor(cursor: str) -> tuple[int, str, str]:
+    """``send_at:contact_id:customer_id`` (the customer id may hold ``:``)."""
+    parts = cursor.split(":", 2)
+    try:
+        if len(parts) != 3:
+            raise ValueError(cursor)
+        return int(parts[0]), parts[2], parts[1]
+    except ValueError:
+        raise DataError(f"cursor: {cursor!r} is not a page of the queue", field="cursor") from None
 
 
 def _send_micros(values: pd.Series) -> list[int]:

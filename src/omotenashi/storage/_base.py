@@ -513,6 +513,23 @@ class ContactHistory(Protocol):
         order."""
         ...
 
+    def status_counts(self, run_date: str) -> dict[str, int]:
+        """How many contacts of ``run_date`` have each status (statuses with none left out)."""
+        ...
+
+    def page(
+        self,
+        run_date: str,
+        statuses: Sequence[str] | None = None,
+        *,
+        limit: int,
+        after: tuple[int, str, str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """At most ``limit`` contacts of ``run_date`` in send order (``send_at, customer_id,
+        contact_id``), those after the key ``after`` of the last row of the previous page."""
+        ...
+
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         """The person's rows, by table name."""
         ...

@@ -1420,6 +1420,52 @@ class SQLContactHistory:
         rows = self._db.read(sql + " ORDER BY send_at, customer_id, contact_id", params)
         return pd.DataFrame(rows, columns=wanted)
 
+    def status_counts(self, run_date: str) -> dict[str, int]:
+        """How many contacts of ``run_date`` have each status."""
+        self._ensure()
+        rows = self._db.read(
+            "SELECT status, COUNT(*) FROM outreach_contacts "
+            f"WHERE run_date = {self._db.dialect.mark} GROUP BY status",
+            (run_date,),
+        )
+        return {str(status): int(n) for status, n in rows}
+
+    def page(
+        self,
+        run_date: str,
+        statuses: Sequence[str] | None = None,
+        *,
+        limit: int,
+        after: tuple[int, str, str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One page of a day's contacts in send order, by key (no ``OFFSET``): the rows after
+        ``after`` = ``(send_at, customer_id, contact_id)`` of the previous page's last row."""
+        wanted = list(columns or CONTACT_COLUMNS)
+        unknown = sorted(set(wanted) - set(CONTACT_COLUMNS))
+        if unknown:
+            raise DataError(f"columns: unknown contact column(s) {unknown}", field="columns")
+        if limit < 1:
+            raise DataError(f"limit: {limit} is not 1 or more", field="limit")
+        self._ensure()
+        d = self._db.dialect
+        where, params = [f"run_date = {d.mark}"], [run_date]
+        if statuses:
+            which, more = d.any_of("status", list(statuses))
+            where.append(which)
+            params.extend(more)
+        if after is not None:
+            where.append(f"(send_at, customer_id, contact_id) > ({d.mark}, {d.mark}, {d.mark})")
+            params.extend([int(after[0]), str(after[1]), str(after[2])])
+        keys = [c for c in ("send_at", "customer_id", "contact_id") if c not in wanted]
+        rows = self._db.read(
+            f"SELECT {', '.join(wanted + keys)} FROM outreach_contacts WHERE "
+            + " AND ".join(where)
+            + f" ORDER BY send_at, customer_id, contact_id LIMIT {int(limit)}",
+            params,
+        )
+        return [dict(zip(wanted + keys, r, strict=True)) for r in rows]
+
     def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         """Every contact row of a person (any of their customer ids)."""
         self._ensure()

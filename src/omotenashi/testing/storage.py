@@ -793,6 +793,34 @@ class StoreConformance(_OneStore):
         with pytest.raises(DataError, match="secret"):
             out.frame(columns=["secret"])
 
+    def test_contact_history_pages_by_key(self, store: Store) -> None:
+        out = store.outreach
+        # send times tie on purpose: the order falls back on the customer, then the contact
+        rows = [self._contact(f"k{i:02d}", f"c{i % 3}", send_at=T0 + i // 4) for i in range(11)]
+        rows.append(self._contact("other-day", "c0", "2026-01-06"))
+        out.replace_proposed("2026-01-05", rows[:-1])
+        out.replace_proposed("2026-01-06", rows[-1:])
+        out.set_status(["k03", "k07"], "approved", T0, only_from=["proposed"])
+        expected = out.frame("2026-01-05")["contact_id"].tolist()
+        assert len(expected) == 11
+        seen: list[str] = []
+        after = None
+        while True:
+            got = out.page("2026-01-05", limit=4, after=after, columns=["contact_id", "status"])
+            assert len(got) <= 4
+            if not got:
+                break
+            seen += [r["contact_id"] for r in got]
+            last = got[-1]
+            after = (last["send_at"], last["customer_id"], last["contact_id"])
+        assert seen == expected  # every contact once, in send order, none of another day
+        approved = out.page("2026-01-05", ["approved"], limit=10, columns=["contact_id"])
+        assert [r["contact_id"] for r in approved] == [c for c in expected if c in ("k03", "k07")]
+        assert out.status_counts("2026-01-05") == {"proposed": 9, "approved": 2}
+        assert out.status_counts("2026-02-01") == {}
+        with pytest.raises(DataError, match="secret"):
+            out.page("2026-01-05", limit=1, columns=["secret"])
+
     def test_contact_history_export_and_erase(self, store: Store) -> None:
         from omotenashi.storage import PersonKeys
 
