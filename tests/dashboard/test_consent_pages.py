@@ -1,0 +1,186 @@
+"""Consent and preferences on the dashboard, end to end: a real ``omotenashi serve`` on a real
+store, a real headless Chromium. The customer opens their own link, says "not interested" in a
+recommended item and turns personalization off with the keyboard, withdraws a consent; the
+recommendations shown are compared with what the store answers when asked from another
+process, and staff see the change on the Customer 360 and the trust page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from omotenashi.services import Omotenashi
+
+pytestmark = pytest.mark.slow
+
+
+def sign_in(page, url: str, token: str) -> None:
+    page.goto(url + "/login")
+    page.fill("#api_key", token)
+    page.press("#api_key", "Enter")
+    page.wait_for_load_state()
+
+
+def shown(page) -> list[str]:
+    return page.locator("ol.recs > li > strong").all_inner_texts()
+
+
+def expected(shop: Path, customer: str) -> list[str]:
+    """The customer's recommendations asked from this process, not through the server."""
+    with Omotenashi(shop) as om:
+        return [r.item_id for r in om.recommendations.for_customer(customer, 10)]
+
+
+def unlabelled(page, scope: str) -> list[str]:
+    """Form fields of ``scope`` without a label naming them (ids of those)."""
+    return page.locator(f"{scope} input:not([type=hidden]), {scope} select").evaluate_all(
+        "els => els.filter(e => !(e.labels && e.labels.length && e.labels[0].textContent.trim()))"
+        ".map(e => e.id || e.name)"
+    )
+
+
+def test_the_customer_changes_their_preferences_and_consent(
+    server, keys, browser, screenshots, shop
+):
+    url = server.url
+    staff = browser.new_context(viewport={"width": 1280, "height": 900})
+    desk = staff.new_page()
+    sign_in(desk, url, keys["admin"])
+    desk.goto(url + "/customer?id=c3")
+    desk.click("#make-link")
+    desk.wait_for_load_state()
+    link = desk.get_attribute("#self-link", "href")
+    assert link and link.startswith(url + "/me/")
+    token = link.rsplit("/", 1)[1]
+
+    visitor = browser.new_context(viewport={"width": 900, "height": 1000})
+    own = visitor.new_page()
+    own.goto(link)
+    for key in ("consent", "preferences"):
+        section = own.locator(f'[data-section="{key}"]')
+        assert section.count() == 1 and section.locator(".extension").count() == 0
+    assert unlabelled(own, '[data-section="consent"]') == []
+    assert unlabelled(own, '[data-section="preferences"]') == []
+    before = shown(own)
+    assert len(before) == 10 and before == expected(shop, "c3")
+    assert "are personal" in own.inner_text("#personalization-note")
+    # the item select offers exactly the items shown
+    offered = own.locator("#ni-item option").all_inner_texts()[1:]
+    assert offered == before
+
+    # -- "not interested" in the top item, with the keyboard only ------------------------------
+    own.focus("#ni-item")
+    own.keyboard.press("ArrowDown")  # the first item shown
+    assert own.input_value("#ni-item") == before[0]
+    own.keyboard.press("Tab")
+    assert own.evaluate("document.activeElement.id") == "ni-category"
+    own.keyboard.press("Tab")
+    assert own.evaluate("document.activeElement.id") == "not-interested"
+    with own.expect_navigation():
+        own.keyboard.press("Enter")
+    after = shown(own)
+    assert before[0] not in after and len(after) == 10
+    assert after == expected(shop, "c3")  # what the store answers now, asked elsewhere
+    assert before[0] in own.inner_text("#dislikes")
+    own.screenshot(path=screenshots / "own-page-not-interested.png", full_page=True)
+
+    # -- personalization off (keyboard: the radio, then the save button) -----------------------
+    own.focus("#level-off")
+    own.keyboard.press("Space")
+    own.focus("#save-preferences")
+    with own.expect_navigation():
+        own.keyboard.press("Enter")
+    own.reload()
+    note = own.inner_text("#personalization-note")
+    assert "not personalized" in note and "turned personalization off" in note
+    plain = shown(own)
+    assert plain == expected(shop, "c3") and plain != after
+    assert before[0] not in plain  # "not interested" holds in every mode
+    with Omotenashi(shop) as om:
+        assert om.preferences.get("c3").level == "off"
+        assert before[0] in om.preferences.get("c3").dislikes.items
+        stranger = [r.item_id for r in om.recommendations.for_customer("someone-new", 11)]
+    assert plain == [i for i in stranger if i != before[0]][:10]  # the popular items
+
+    # -- withdraw marketing -------------------------------------------------------------------
+    row = own.locator('#own-consent tr[data-purpose="marketing"]')
+    assert row.locator("td.state").inner_text().startswith("Allowed")
+    with own.expect_navigation():
+        own.click("#consent-marketing")
+    assert row.locator("td.state").inner_text().startswith("Not allowed")
+    assert own.inner_text("#consent-marketing").startswith("Allow")
+    own.screenshot(path=screenshots / "own-page-consent-withdrawn.png", full_page=True)
+
+    # -- forged or wrong forms change nothing --------------------------------------------------
+    forged = own.request.post(link + "/consent", form={"csrf": "x", "purpose": "analytics",
+                                                       "granted": "no"})  # fmt: skip
+    assert forged.status == 403
+    csrf = own.get_attribute('#own-consent input[name="csrf"]', "value")
+    unknown = own.request.post(link + "/consent", form={"csrf": csrf, "purpose": "lottery",
+                                                        "granted": "no"})  # fmt: skip
+    assert unknown.status == 422 and "lottery" in unknown.text()
+    hours = own.request.post(link + "/preferences", form={"csrf": csrf, "level": "full",
+                                                          "quiet_start": "22"})  # fmt: skip
+    assert hours.status == 422 and "quiet hours" in hours.text()
+    other = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert own.request.post(f"{url}/me/{other}/consent", form={"csrf": csrf}).status == 404
+    visitor.close()
+
+    # -- staff see it on the Customer 360 -----------------------------------------------------
+    desk.goto(url + "/customer?id=c3")
+    now = desk.locator('#consent-now tr[data-purpose="marketing"] td').all_inner_texts()
+    assert now[1:3] == ["no", "yes"] and now[4] == "dashboard"
+    latest = desk.locator("#consent-history tbody tr").first.locator("td").all_inner_texts()
+    assert latest[1:] == ["marketing", "withdrawn", "dashboard"]
+    assert desk.inner_text("#preferences-now").count(before[0]) == 1
+    assert "off" in desk.inner_text("#staff-personalization")
+    section = desk.locator('[data-section="consent"]')
+    assert unlabelled(desk, '[data-section="consent"]') == []
+    section.screenshot(path=screenshots / "customer-360-consent.png")
+
+    # -- trust: the coverage agrees with the store asked customer by customer ------------------
+    with Omotenashi(shop) as om:
+        people = om.store.consent.people()
+        truth = {p: sum(om.consent.allows(c, p) for c in people) for p in om.consent.purposes()}
+    desk.goto(url + "/trust")
+    for purpose, allowing in truth.items():
+        cells = desk.locator(f'#consent-coverage tr[data-purpose="{purpose}"] td')
+        assert int(cells.nth(1).inner_text().replace(",", "")) == allowing
+    assert truth["marketing"] == len(people) - 1 and truth["analytics"] == len(people)
+    chart = desk.locator('[data-section="consent-coverage"] svg.chart')
+    assert chart.count() == 1
+    desk.locator('[data-section="consent-coverage"]').screenshot(
+        path=screenshots / "trust-consent-coverage.png"
+    )
+    staff.close()
+
+
+def test_staff_record_an_answer_only_with_admin(server, keys, shop):
+    url = server.url
+    with httpx.Client(base_url=url) as reader:
+        reader.post("/login", data={"api_key": keys["read"]})
+        page = reader.get("/customer", params={"id": "c2"})
+        assert page.status_code == 200 and 'id="staff-record"' not in page.text
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        refused = reader.post("/customer/consent", data={"csrf": csrf, "id": "c2",
+                                                        "purpose": "analytics", "granted": "no"})
+        assert refused.status_code == 403
+    with httpx.Client(base_url=url) as admin:
+        admin.post("/login", data={"api_key": keys["admin"]})
+        page = admin.get("/customer", params={"id": "c2"})
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert admin.post("/customer/consent", data={"csrf": "no", "id": "c2",
+                                                    "purpose": "analytics"}).status_code == 403
+        done = admin.post("/customer/consent", data={"csrf": csrf, "id": "c2",
+                                                    "purpose": "analytics", "granted": "no"})
+        assert done.status_code == 303
+        assert done.headers["location"].startswith("/customer?id=c2")
+    with Omotenashi(shop) as om:
+        history = om.consent.history("c2")
+        assert [(h["purpose"], h["granted"], h["source"]) for h in history] == [
+            ("analytics", False, "dashboard")
+        ]
+        assert history[0]["key_id"]  # the admin key that recorded it
