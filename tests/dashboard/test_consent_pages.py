@@ -113,6 +113,11 @@ def test_the_customer_changes_their_preferences_and_consent(
     assert row.locator("td.state").inner_text().startswith("Not allowed")
     assert own.inner_text("#consent-marketing").startswith("Allow")
     own.screenshot(path=screenshots / "own-page-consent-withdrawn.png", full_page=True)
+    own.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing runs off the side
+    assert own.evaluate("document.documentElement.scrollWidth") <= 391
+    own.locator('[data-section="preferences"]').screenshot(
+        path=screenshots / "own-page-preferences-phone.png"
+    )
 
     # -- forged or wrong forms change nothing --------------------------------------------------
     forged = own.request.post(link + "/consent", form={"csrf": "x", "purpose": "analytics",
@@ -165,17 +170,25 @@ def test_staff_record_an_answer_only_with_admin(server, keys, shop):
         page = reader.get("/customer", params={"id": "c2"})
         assert page.status_code == 200 and 'id="staff-record"' not in page.text
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        refused = reader.post("/customer/consent", data={"csrf": csrf, "id": "c2",
-                                                        "purpose": "analytics", "granted": "no"})
+        refused = reader.post(
+            "/customer/consent",
+            data={"csrf": csrf, "id": "c2", "purpose": "analytics", "granted": "no"},
+        )
         assert refused.status_code == 403
     with httpx.Client(base_url=url) as admin:
         admin.post("/login", data={"api_key": keys["admin"]})
         page = admin.get("/customer", params={"id": "c2"})
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        assert admin.post("/customer/consent", data={"csrf": "no", "id": "c2",
-                                                    "purpose": "analytics"}).status_code == 403
-        done = admin.post("/customer/consent", data={"csrf": csrf, "id": "c2",
-                                                    "purpose": "analytics", "granted": "no"})
+        assert (
+            admin.post(
+                "/customer/consent", data={"csrf": "no", "id": "c2", "purpose": "analytics"}
+            ).status_code
+            == 403
+        )
+        done = admin.post(
+            "/customer/consent",
+            data={"csrf": csrf, "id": "c2", "purpose": "analytics", "granted": "no"},
+        )
         assert done.status_code == 303
         assert done.headers["location"].startswith("/customer?id=c2")
     with Omotenashi(shop) as om:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def consent_coverage(om: Omotenashi) -> dict[str, Any]:
     """Per purpose: ``customers`` (known people and people who answered), ``allowing`` (their
-    data may be used for it: :meth:`Consent.customers_without` says who may not), ``share``,
+    data may be used for it: their latest answer, else the purpose's default), ``share``,
     ``granted`` / ``withdrawn`` (explicit answers) and ``default`` (the purpose's default)."""
     consent = om.consent
     store = om.store.consent
@@ -24,14 +24,15 @@ def consent_coverage(om: Omotenashi) -> dict[str, Any]:
         everyone |= set(found)
     rows = []
     for name, spec in purposes.items():
-        without = consent.customers_without(name) & everyone
-        allowing = len(everyone) - len(without)
         given = answers[name]
+        default = bool(spec["granted_by_default"])
+        # as ``Consent.allows`` answers person by person: their answer, else the default
+        allowing = sum(1 for person in everyone if given.get(person, default))
         rows.append(
             {
                 "purpose": name,
                 "description": spec["description"],
-                "default": bool(spec["granted_by_default"]),
+                "default": default,
                 "customers": len(everyone),
                 "allowing": allowing,
                 "share": allowing / len(everyone) if everyone else None,

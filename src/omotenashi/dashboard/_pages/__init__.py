@@ -6,8 +6,15 @@ from __future__ import annotations
 import importlib
 
 #: every page module, in no particular order (the navigation orders by ``Page.order``)
-PAGE_MODULES = ("_overview", "_customers", "_segments", "_decisions", "_trust", "_self",
-                "_consent")
+PAGE_MODULES = (
+    "_overview",
+    "_customers",
+    "_segments",
+    "_decisions",
+    "_trust",
+    "_self",
+    "_consent",
+)
 
 
 def routers() -> list:
