@@ -95,7 +95,7 @@ def test_the_customer_changes_their_preferences_and_consent(
         own.keyboard.press("Enter")
     own.reload()
     note = own.inner_text("#personalization-note")
-    assert "not personalized" in note and "turned personalization off" in note
+    assert "not personalized" in note and "you turned personalization off" in note
     plain = shown(own)
     assert plain == expected(shop, "c3") and plain != after
     assert before[0] not in plain  # "not interested" holds in every mode

@@ -106,6 +106,20 @@ def own_consent(context: SectionContext) -> Markup:
     return _render("_consent_own.html", rows=rows, token=context.extra["token"], csrf=context.csrf)
 
 
+def _in_your_words(om: Any, person: str, mode: str, prefs: Any) -> str:
+    """Why the customer's recommendations are not fully personal, said to them."""
+    if mode == "full":
+        return ""
+    if not om.consent.allows(person, "personalization"):
+        answered = om.consent.status(person)["purposes"]["personalization"]["answered"]
+        if answered:
+            return "you withdrew your consent to personalization"
+        return "you have not allowed personalization (see Your consent)"
+    if prefs.level == "off":
+        return "you turned personalization off"
+    return "you chose light personalization: only what you said you like and this visit"
+
+
 @self_section("preferences", "Your preferences", 50)
 def own_preferences(context: SectionContext) -> Markup:
     om = context.workspace.om
@@ -114,7 +128,8 @@ def own_preferences(context: SectionContext) -> Markup:
     recs, _ = recommendations(context.workspace, person)
     categories = [c.category for c in om.profile(person).top_categories]
     categories += [c for c in prefs.interests.categories if c not in categories]
-    return _render("_preferences_own.html", gate=gate, prefs=prefs, recs=recs,
+    why = _in_your_words(om, person, gate.mode, prefs)
+    return _render("_preferences_own.html", gate=gate, why=why, prefs=prefs, recs=recs,
                    categories=categories, levels=LEVELS, channels=_channels(prefs),
                    names=CHANNELS, token=context.extra["token"], csrf=context.csrf)  # fmt: skip
 
