@@ -13,8 +13,15 @@ def _row(found: dict, purpose: str) -> dict:
 
 def test_coverage_counts_every_customer_once_under_both_models(om: Omotenashi) -> None:
     om.track_many(
-        [{"customer_id": f"c{i}", "type": "view", "item_id": "i1", "timestamp": 1_700_000_000 + i}
-         for i in range(10)]  # fmt: skip
+        [
+            {
+                "customer_id": f"c{i}",
+                "type": "view",
+                "item_id": "i1",
+                "timestamp": 1_700_000_000 + i,
+            }
+            for i in range(10)
+        ]  # fmt: skip
     )
     om.merge("c0", "c1")  # one person: c0 (c1's answers count for c0)
     om.consent.withdraw("c1", "marketing", source="test")

@@ -97,6 +97,7 @@ def _render(template: str, **values: Any) -> Markup:
 
 # -- the customer's own page ---------------------------------------------------------------
 
+
 @self_section("consent", "Your consent", 40)
 def own_consent(context: SectionContext) -> Markup:
     status = context.workspace.om.consent.status(context.customer_id)
