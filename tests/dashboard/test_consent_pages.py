@@ -197,3 +197,66 @@ def test_staff_record_an_answer_only_with_admin(server, keys, shop):
             ("analytics", False, "dashboard")
         ]
         assert history[0]["key_id"]  # the admin key that recorded it
+
+
+def _own_link(url: str, admin_key: str, customer: str) -> str:
+    with httpx.Client(base_url=url) as admin:
+        admin.post("/login", data={"api_key": admin_key})
+        page = admin.get("/customer", params={"id": customer})
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        made = admin.post("/customer/link", data={"csrf": csrf, "id": customer})
+        shown = admin.get(made.headers["location"]).text
+        return shown.split('id="self-link" href="', 1)[1].split('"', 1)[0]
+
+
+def test_the_preference_form_over_http(server, keys, shop):
+    link = _own_link(server.url, keys["admin"], "c4")
+    with httpx.Client() as visitor:
+        page = visitor.get(link)
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        # a bad field is named and nothing is written
+        bad = visitor.post(link + "/preferences", data={"csrf": csrf, "level": "full",
+                                                         "time_zone": "Mars/Olympus"})  # fmt: skip
+        assert bad.status_code == 422 and "time_zone" in bad.text
+        bad = visitor.post(link + "/preferences", data={"csrf": csrf, "level": "full",
+                                                         "frequency:email": "two"})  # fmt: skip
+        assert bad.status_code == 422 and "frequency:email" in bad.text
+        with Omotenashi(shop) as om:
+            assert om.preferences.get("c4").is_default()
+            favourite = om.profile("c4").top_categories[0].category
+        # the whole form: light, no SMS, two e-mails a week, quiet 22:00-07:00 in Paris
+        form = {"csrf": csrf, "level": "light", "channel:email": "on", "channel:push": "on",
+                "channel:call": "on", "channel:post": "on", "frequency:email": "2",
+                "quiet_start": "22", "quiet_end": "7", "time_zone": "Europe/Paris"}  # fmt: skip
+        saved = visitor.post(link + "/preferences", data=form)
+        assert saved.status_code == 303 and saved.headers["location"].endswith("#x-preferences-h")
+        # not interested in the customer's favourite kind of item, then undone
+        assert visitor.post(link + "/not-interested", data={"csrf": csrf}).status_code == 422
+        done = visitor.post(link + "/not-interested", data={"csrf": csrf, "category": favourite})
+        assert done.status_code == 303
+        with Omotenashi(shop) as om:
+            prefs = om.preferences.get("c4")
+            assert prefs.level == "light" and prefs.quiet_hours == (22, 7)
+            assert prefs.time_zone == "Europe/Paris" and prefs.frequency == {"email": 2}
+            assert prefs.channels == {"email": True, "sms": False, "push": True, "call": True,
+                                      "post": True}  # fmt: skip
+            assert prefs.dislikes.categories == (favourite,)
+            items = {i["item_id"]: i for i in om.items_frame().to_dict("records")}
+            expected_items = [r.item_id for r in om.recommendations.for_customer("c4", 10)]
+        page = visitor.get(link).text
+        assert "only lightly personalized" in page and "you chose light" in page
+        listed = [
+            chunk.split("</strong>", 1)[0]
+            for chunk in page.split('<ol class="recs">', 1)[1]
+            .split("</ol>", 1)[0]
+            .split("<strong>")[1:]
+        ]
+        assert listed == expected_items
+        assert all(favourite not in list(items[i]["categories"]) for i in listed)
+        undo = visitor.post(
+            link + "/not-interested/undo", data={"csrf": csrf, "category": favourite}
+        )
+        assert undo.status_code == 303
+    with Omotenashi(shop) as om:
+        assert om.preferences.get("c4").dislikes.categories == ()
+        assert om.preferences.get("c4").level == "light"  # the rest is kept
