@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         personalization_of,
         preferences_of,
     )
+    from omotenashi.services._consent_coverage import consent_coverage
     from omotenashi.services._decisions import (
         POINTS_FILE,
         DecisionPoint,
@@ -278,6 +279,7 @@ _EXPORTS: dict[str, str] = {
     "import_consent": "_consent",
     "personalization_of": "_consent",
     "preferences_of": "_consent",
+    "consent_coverage": "_consent_coverage",
     "AnswerCache": "_live",
     "Checkpointer": "_live",
     "EventWriter": "_live",
@@ -458,6 +460,7 @@ __all__ = [
     "check_workspace",
     "compute_segments",
     "connect",
+    "consent_coverage",
     "consent_settings",
     "customer_consent",
     "customer_preferences",

@@ -16,6 +16,7 @@ PAGE_MODULES = (
     "_outreach",
     "_care",
     "_rights",
+    "_consent",
 )
 
 
