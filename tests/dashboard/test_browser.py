@@ -190,6 +190,12 @@ def test_every_page_in_chromium(server, keys, browser, screenshots, truth):
     assert page.inner_text("#audit-verdict")
     assert charts_have_data(page, 2) >= 2  # the audit's figures, rejected rows per import
     assert "Audit figures between 0 and 1" in page.inner_html("main")
+    # the access log: this session opened c1's 360 view above, under the admin key's id
+    log = page.locator('[data-section="access-log"] tbody tr')
+    rows = [log.nth(i).inner_text().split("\t") for i in range(log.count())]
+    assert any(r[2] == "read.profile" and r[3] == "c1" for r in rows), rows
+    exported = page.request.get(url + "/trust/access-log.csv")
+    assert exported.status == 200 and "read.profile,c1" in exported.text()
     page.screenshot(path=screenshots / "trust.png", full_page=True)
 
     # -- a phone-sized screen: nothing runs off the side ----------------------------------------
@@ -212,6 +218,9 @@ def test_read_only_sessions_and_the_workspace_switcher(server, keys, browser):
     sign_in(page, url, keys["read"])
     page.goto(url + "/trust")
     assert page.locator("#run-audit").count() == 0  # no admin action is offered
+    # who read whose data is for admins only
+    assert page.locator('[data-section="access-log"] table').count() == 0
+    assert page.request.get(url + "/trust/access-log.csv").status == 403
     csrf = page.get_attribute("input[name=csrf]", "value")
     refused = page.request.post(url + "/trust/audit", form={"csrf": csrf})
     assert refused.status == 403 and "admin" in refused.text()

@@ -17,6 +17,7 @@ PAGE_MODULES = (
     "_care",
     "_rights",
     "_consent",
+    "_access",
 )
 
 
