@@ -215,3 +215,11 @@ def test_an_action_that_composes_writes_each_message_for_the_person(om: Omotenas
     assert om.store.decisions.get(styled.decision_id).reward == 1.0
     with pytest.raises(DataError, match="compose"):
         om.outreach.declare({**ACTIONS, "actions": [{**tip, "compose": "yes"}]})
+
+
+def test_an_action_purpose_must_be_a_consent_purpose_of_the_workspace(om: Omotenashi) -> None:
+    call = {**ACTIONS["actions"][1], "purpose": "service"}
+    with pytest.raises(DataError, match=r"actions\[0\]\.purpose: 'service'.*--add service"):
+        om.outreach.declare({**ACTIONS, "actions": [call]})
+    om.consent.add_purpose("service", "calls about care", granted_by_default=True)
+    assert om.outreach.declare({**ACTIONS, "actions": [call]})["actions"][0]["purpose"] == "service"

@@ -111,6 +111,15 @@ class Outreach:
             policy = ContactPolicy.parse(data.get("policy"))
         else:
             actions, policy = parse_actions(data), self.policy()
+        known = self._om.consent.purposes()
+        for i, action in enumerate(actions):
+            if action.purpose and action.purpose not in known:
+                raise DataError(
+                    f"actions[{i}].purpose: {action.purpose!r} is not a consent purpose of this "
+                    f"workspace ({', '.join(known)}); add it first: omotenashi consent purposes "
+                    f"--add {action.purpose}",
+                    field=f"actions[{i}].purpose",
+                )
         saved = {"actions": [a.to_dict() for a in actions], "policy": policy.to_dict()}
         with self.store.artefacts.lock(ACTIONS_FILE):
             self.store.artefacts.atomic_write(ACTIONS_FILE, json.dumps(saved, indent=1))
