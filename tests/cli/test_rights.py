@@ -53,7 +53,12 @@ def test_export_writes_one_json_document(tmp_path: Path) -> None:
     ran = run_cli("export", "kai", "--output", str(out), "--db", db, "--json")
     assert ran.code == 0, ran.output
     assert json.loads(ran.stdout)["rows"]["events"] == 2
-    assert json.loads(out.read_text())["tables"] == doc["tables"]
+    again = json.loads(out.read_text())["tables"]
+    # the same rows, and the access log notes this second export too
+    assert {k: v for k, v in again.items() if k != "access_log"} == {
+        k: v for k, v in doc["tables"].items() if k != "access_log"
+    }
+    assert [e["action"] for e in again["access_log"]].count("export") == 2
 
 
 def test_erase_prints_a_receipt_and_the_person_is_gone(tmp_path: Path) -> None:
@@ -62,13 +67,15 @@ def test_erase_prints_a_receipt_and_the_person_is_gone(tmp_path: Path) -> None:
     assert ran.code == 0, ran.output
     receipt = json.loads(ran.stdout)
     assert receipt_matches(receipt, "kai")
-    assert receipt["rows"] == {"events": 2, "identities": 2}
+    rows = dict(receipt["rows"])
+    assert rows.pop("access") >= 1  # what the access log noted about kai goes too
+    assert rows == {"events": 2, "identities": 2}
     assert [m["model"] for m in receipt["models"]] == ["itemknn"]
     assert "kai" not in ran.stdout.replace(receipt["receipt_id"], "")
     assert run_cli("profile", "kai", "--db", db).code == 2
     ran = run_cli("erase", "rin", "--yes", "--db", db)  # the readable form
     assert ran.code == 0, ran.output
-    assert "erased rows: events 2, identities 1" in ran.stdout
+    assert "erased rows: access 1, events 2, identities 1" in ran.stdout
     assert "model itemknn: v3, 1 older version(s) removed" in ran.stdout
     with Omotenashi(db) as om:
         assert [r.item_id for r in om.recommendations.for_customer("sol", 5)] == []

@@ -229,18 +229,22 @@ def parse_bundle_catalog(data: Mapping[str, Any], source: str = "") -> BundleCat
     )
 
 
-def read_bundle_catalog(path: str | Path) -> BundleCatalog:
-    """Read a JSON bundle catalogue file (errors name the file and field)."""
+def read_json_catalog(path: str | Path) -> tuple[Any, str]:
+    """A catalogue file's JSON and the name its errors use (errors name the file, the line)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), path.name
     except FileNotFoundError:
         raise DataError(f"--catalog: no file {str(path)!r}", field="catalog") from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{path.name}, line {exc.lineno}: not JSON ({exc.msg})", field="catalog"
         ) from None
-    return parse_bundle_catalog(data, path.name)
+
+
+def read_bundle_catalog(path: str | Path) -> BundleCatalog:
+    """Read a JSON bundle catalogue file (errors name the file and field)."""
+    return parse_bundle_catalog(*read_json_catalog(path))
 
 
 def _cents(x: float) -> int:

@@ -10,7 +10,6 @@ the customer's hours per day (their pace); the total price fits the budget (in c
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from omotenashi.compose._bundle import read_json_catalog
 from omotenashi.compose._milp import Programme, best
 from omotenashi.compose._signals import Taste
 from omotenashi.errors import DataError
@@ -189,16 +189,8 @@ def parse_travel_catalog(data: Mapping[str, Any], source: str = "") -> TravelCat
 
 
 def read_travel_catalog(path: str | Path) -> TravelCatalog:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"--catalog: no file {str(path)!r}", field="catalog") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path.name}, line {exc.lineno}: not JSON ({exc.msg})", field="catalog"
-        ) from None
-    return parse_travel_catalog(data, path.name)
+    """Read a JSON travel catalogue file (errors name the file and field)."""
+    return parse_travel_catalog(*read_json_catalog(path))
 
 
 def travel_taste(
