@@ -95,6 +95,12 @@ def test_opt_in_model_and_workspace_purposes(om: Omotenashi) -> None:
     om.consent.withdraw("c3", "marketing")
     assert om.consent.customers_without("marketing") == everyone - {"c0"}
     assert om.consent.allows("someone-new", "personalization") is False
+    # someone without events who answered only another purpose is still without this one
+    om.consent.grant("no-events-yet", "analytics")
+    assert om.consent.allows("no-events-yet", "marketing") is False
+    assert "no-events-yet" in om.consent.customers_without("marketing")
+    om.consent.withdraw("no-events-yet", "analytics")
+    everyone |= {"no-events-yet"}  # known now: they answered
     # a workspace's own purpose follows the model unless told otherwise
     added = om.consent.add_purpose("newsletter", "the weekly letter")
     assert added == {

@@ -216,7 +216,13 @@ class Consent(_People):
         if known[purpose]["granted_by_default"]:
             return {person for person, granted in answers.items() if not granted}
         granted = {person for person, ok in answers.items() if ok}
-        return (self._store.consent.people() | set(answers)) - granted
+        # everyone known: customers, and people who answered any purpose (perhaps before
+        # their first event)
+        everyone = self._store.consent.people() | set(answers)
+        for other in known:
+            if other != purpose:
+                everyone |= set(self._store.consent.answers(other))
+        return everyone - granted
 
     def personalization(self, customer_id: str) -> Personalization:
         """How personal this customer's recommendations and decisions may be, and why."""
