@@ -180,3 +180,23 @@ def test_service_rows_carry_the_reminder_fields_and_lapse_risk(clinic) -> None:
         assert {"customer_id", "topic", "rule", "due", "reason", "priority"} <= set(row)
         assert 0 <= row["lapse_risk"] <= 1
     assert rows == sorted(rows, key=lambda r: -r["priority"])
+
+
+def test_a_dose_missing_from_before_the_clinic_knew_the_patient_is_due_from_then() -> None:
+    # born 1950, first seen at the clinic on 2021-03-10 (a visit), no flu dose on record: the
+    # flu recall is due from 2021-03-10, not from 1950-07 (age 0.5)
+    events = pd.DataFrame(
+        {
+            "person_id": ["p1"],
+            "type": ["visit"],
+            "item_id": ["185349003"],
+            "timestamp": [pd.Timestamp("2021-03-10", tz="UTC")],
+            "context": ['{"class": "ambulatory"}'],
+        }
+    )
+    patients = pd.DataFrame({"customer_id": ["p1"], "birthdate": ["1950-01-01"]})
+    found = {r.rule: r for r in clinic_recalls(events, patients, "2022-02-27")}
+    flu = found["immunization.influenza"]
+    assert flu.due == date(2021, 3, 10)
+    assert "first seen here 2021-03-10" in flu.reason
+    assert (date(2022, 2, 27) - flu.due).days == 354

@@ -293,6 +293,9 @@ class _Context:
             columns,
         ]
         self._by_type = {str(t): g for t, g in kept.groupby("type", sort=False, observed=True)}
+        # when the clinic first saw each patient: a dose missing from before then is not
+        # "overdue" since childhood, only since the clinic could have asked
+        self.first_seen = kept.groupby("person_id", observed=True)["timestamp"].min()
         self._empty = kept.iloc[0:0]
         visits = self.of_type("visit")
         self.visits = visits.assign(visit_class=_context(visits, "class"))
@@ -326,14 +329,20 @@ def _immunization(rule: ImmunizationRule, cx: _Context) -> list[tuple[str, date,
     ages = cx.age[(cx.age >= rule.min_age) & (cx.age < rule.max_age)]
     last = cx.last(doses).reindex(ages.index)
     eligible = cx.birth.reindex(ages.index) + pd.DateOffset(months=round(rule.min_age * 12))
+    seen = cx.first_seen.reindex(ages.index)
     out = []
-    for person, done, start in zip(ages.index, last.to_list(), eligible.to_list(), strict=True):
+    for person, done, start, first in zip(
+        ages.index, last.to_list(), eligible.to_list(), seen.to_list(), strict=True
+    ):
         given = not pd.isna(done)
+        known = "" if pd.isna(first) or first <= start else f"; first seen here {first.date()}"
+        if not given and known:
+            start = first  # not due before the clinic knew the patient
         if rule.every_days is None:
             if given and done >= start:
                 continue
             due = start.date()
-            reason = f"one dose from age {rule.min_age:g} (reached {due}); none given since"
+            reason = f"one dose from age {rule.min_age:g}{known}; none given since {due}"
             out.append((person, due, None, reason))
         elif given:
             due = (done + pd.Timedelta(days=rule.every_days)).date()
@@ -341,7 +350,8 @@ def _immunization(rule: ImmunizationRule, cx: _Context) -> list[tuple[str, date,
             out.append((person, due, done.date(), reason))
         else:
             due = start.date()
-            out.append((person, due, None, f"no dose on record; due from age {rule.min_age:g}"))
+            reason = f"no dose on record; due from age {rule.min_age:g}{known}"
+            out.append((person, due, None, reason))
     return out
 
 
