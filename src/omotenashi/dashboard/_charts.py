@@ -266,7 +266,13 @@ def _shade(t: float) -> str:
 
 
 def _short(text: str, length: int = 10) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    """``text`` cut to ``length`` characters; a date (YYYY-MM-DD) that does not fit loses its
+    year first (``02-14``: the full date is in the bar's title)."""
+    if len(text) <= length:
+        return text
+    if length >= 5 and len(text) == 10 and text[4] == "-" and text[7] == "-":
+        return text[5:]
+    return text[: length - 1] + "…"
 
 
 __all__ = ["bar_chart", "heatmap", "interval_chart"]
