@@ -215,6 +215,40 @@ def exponent(sizes: list[int], values: list[float | None]) -> float | None:
     return round(float(np.polyfit(x, y, 1)[0]), 3)
 
 
+def targets(sizes: list[int], backends: dict, exps: dict) -> dict:
+    """The issue's targets per backend: every phase worked at the largest size (no error),
+    import exponent <= 1.1, p99 at the largest size within 2x of the smallest."""
+    out: dict = {}
+    for backend, runs in backends.items():
+        last = runs[-1]
+        failed = [
+            name
+            for name, phase in (
+                ("import", last["import"]),
+                *((f"train {m}", last["train"][m]) for m in MODELS),
+                ("latency", last["latency_ms"]),
+            )
+            if "error" in phase
+        ]
+        p99 = [r["latency_ms"].get("p99_ms") for r in runs]
+        ratio = round(p99[-1] / p99[0], 2) if p99[0] and p99[-1] else None
+        exponent_ = exps[backend]["import_s"]
+        out[backend] = {
+            "largest_events": sizes[-1],
+            "largest_worked": not failed,
+            "failed": failed,
+            "largest_peak_mb": max(
+                [last["import"].get("peak_mb") or 0]
+                + [last["train"][m].get("peak_mb") or 0 for m in MODELS]
+            ),
+            "import_exponent": exponent_,
+            "import_exponent_ok": exponent_ is not None and exponent_ <= 1.1,
+            "p99_ratio_largest_to_smallest": ratio,
+            "p99_ok": ratio is not None and ratio <= 2.0,
+        }
+    return out
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -239,11 +273,13 @@ def plot(result: dict, path: Path) -> None:
                 label=f"{backend} train {model}",
             )
         if backend == "sqlite" and runs and "spark" in runs[0]:
+            done = [
+                (s, r["spark"].get("spark_train_s"))
+                for s, r in zip(sizes, runs, strict=True)
+                if "spark" in r
+            ]
             axes[0].plot(
-                sizes,
-                series(lambda r: r["spark"].get("spark_train_s")),
-                "^-",
-                label="spark-train local[2]",
+                [s for s, _ in done], [t for _, t in done], "^-", label="spark-train local[2]"
             )
         axes[1].plot(
             sizes, series(lambda r: r["latency_ms"].get("p50_ms")), "o-", label=f"{backend} p50"
@@ -273,6 +309,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument(
+        "--spark-max",
+        type=int,
+        default=5_000_000,
+        help="largest size the Spark pipeline also runs at (local[2] on 2 cores: about an hour "
+        "at 20M events)",
+    )
     parser.add_argument("--out", default="scale.json")
     parser.add_argument("--plot", default="scale.png")
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
@@ -298,7 +341,12 @@ def main() -> None:
                 folder = work / f"sqlite-{size}"
                 folder.mkdir()
                 result["backends"].setdefault("sqlite", []).append(
-                    measure(str(folder / "store.db"), file, folder, spark=not args.no_spark)
+                    measure(
+                        str(folder / "store.db"),
+                        file,
+                        folder,
+                        spark=not args.no_spark and size <= args.spark_max,
+                    )
                 )
                 if pg_cm is not None:
                     name = pg.create_database()
@@ -323,11 +371,16 @@ def main() -> None:
             "p99_ms": exponent(sizes, [r["latency_ms"].get("p99_ms") for r in runs]),
         }
         if backend == "sqlite" and runs and "spark" in runs[0]:
+            spark_runs = [(s, r["spark"]) for s, r in zip(sizes, runs, strict=True) if "spark" in r]
+            spark_sizes = [s for s, _ in spark_runs]
             exps["spark"] = {
-                "export_s": exponent(sizes, [r["spark"].get("export_s") for r in runs]),
-                "spark_train_s": exponent(sizes, [r["spark"].get("spark_train_s") for r in runs]),
+                "export_s": exponent(spark_sizes, [r.get("export_s") for _, r in spark_runs]),
+                "spark_train_s": exponent(
+                    spark_sizes, [r.get("spark_train_s") for _, r in spark_runs]
+                ),
             }
     result["exponents"] = exps
+    result["targets"] = targets(sizes, result["backends"], exps)
     Path(args.out).write_text(json.dumps(result, indent=2))
     plot(result, Path(args.plot))
     print(json.dumps(result))

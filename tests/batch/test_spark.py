@@ -192,6 +192,11 @@ def test_als_quality_within_tolerance_and_served_unchanged(trained: dict[str, An
     assert recall_spark >= recall_local - ALS_RECALL_TOLERANCE, (recall_spark, recall_local)
     assert recall_spark > recall_popular, (recall_spark, recall_popular)  # it learnt the groups
 
+    # the user vectors the executors solved are the driver-side closed form, user by user
+    expected = spark_als._user_vectors(spark_als.user_items_)
+    assert spark_als.user_factors_.shape == expected.shape and np.abs(expected).sum() > 0
+    np.testing.assert_allclose(spark_als.user_factors_, expected, rtol=1e-5, atol=1e-7)
+
     # the engine serves the Spark model as its default, with exact reasons
     served = om.recommendations.for_customer("c3", n=5)
     assert len(served.items if hasattr(served, "items") else served) == 5

@@ -300,8 +300,77 @@ def _train_als(spark: Any, model: Any, frame: pd.DataFrame, params: Mapping[str,
         Y[factors["id"].to_numpy()] = np.stack(factors["features"].to_numpy()).astype(np.float32)
     model.item_factors_ = Y
     # served user vectors: the closed-form solve against Spark's item factors (as ``ImplicitMF``
-    # serves them, so that reasons add up to the scores)
-    model.user_factors_ = model._user_vectors(model.user_items_)
+    # serves them, so that reasons add up to the scores), one per customer on the executors
+    model.user_factors_ = solve_user_vectors(spark, model)
+
+
+def solve_user_vectors(spark: Any, model: Any) -> np.ndarray:
+    """Each user's vector ``(YᵀY + λI + Yᵤᵀ(Cᵤ - I)Yᵤ)⁻¹ YᵤᵀCᵤ pᵤ`` against the model's item
+    factors, solved by Spark's executors (the rule of ``ImplicitMF._user_vectors``: confidence
+    ``alpha·w`` on the history, so the served scores and their reasons are unchanged).
+
+    Why on the executors: one k x k solve per customer is the part of serving preparation that
+    grows with the customers (millions on a cluster); the driver only ships ``Y`` (broadcast)
+    and receives the vectors a server keeps anyway. The function sent to the executors uses
+    numpy only (it travels by value: executors need no omotenashi).
+    """
+    Y, gram = model._factors()
+    X = model.user_items_.tocoo()
+    n_users, k = X.shape[0], Y.shape[1]
+    if X.nnz == 0:
+        return np.zeros((n_users, k))
+    rows = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "u": X.row.astype(np.int32),
+                "i": X.col.astype(np.int32),
+                "w": X.data.astype(np.float64),
+            }
+        )
+    )
+    factors = spark.sparkContext.broadcast(Y)
+    normal = spark.sparkContext.broadcast(gram)
+    alpha = float(model.alpha)
+
+    def solve(batches: Any) -> Any:
+        Yb, G = factors.value, normal.value
+        carry = None
+        for frame in batches:
+            if carry is not None:
+                frame = pd.concat([carry, frame], ignore_index=True)
+            # a user's rows may straddle two batches: the last user waits for the next one
+            last = frame["u"].to_numpy() == frame["u"].iloc[-1]
+            carry, frame = frame[last], frame[~last]
+            if len(frame):
+                yield _solve_block(frame, Yb, G, alpha)
+        if carry is not None and len(carry):
+            yield _solve_block(carry, Yb, G, alpha)
+
+    def _solve_block(frame: pd.DataFrame, Yb: np.ndarray, G: np.ndarray, a: float) -> Any:
+        users = frame["u"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+        ends = np.r_[starts[1:], len(users)]
+        items, weights = frame["i"].to_numpy(), frame["w"].to_numpy()
+        out = np.empty((len(starts), Yb.shape[1]))
+        for n, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+            conf, Yi = a * weights[lo:hi], Yb[items[lo:hi]]
+            A = G + (Yi * (conf - 1.0)[:, None]).T @ Yi
+            out[n] = np.linalg.solve(A, Yi.T @ conf)
+        return pd.DataFrame({"u": users[starts], "x": list(out)})
+
+    parts = max(2, spark.sparkContext.defaultParallelism)
+    solved = (
+        rows.repartition(parts, "u")
+        .sortWithinPartitions("u", "i")
+        .mapInPandas(solve, schema="u int, x array<double>")
+        .toPandas()
+    )
+    factors.destroy()
+    normal.destroy()
+    out = np.zeros((n_users, k))
+    if len(solved):
+        out[solved["u"].to_numpy()] = np.stack(solved["x"].to_numpy())
+    return out
 
 
 def run_spark_pipeline(

@@ -114,19 +114,45 @@ def interactions_from_events(
         is_rating = (types == "rating").to_numpy()
         factor = _ratings_factor(frame["rating"], weights)
         w = np.where(is_rating, w * factor, w)
-    out = pd.DataFrame(
+    # grouped by one integer key per (user, item) with sorted numpy reductions rather than a
+    # group-by of two string columns: at 20 million events that took most of a training's
+    # memory and minutes
+    users, user_ids = pd.factorize(frame[user_column].astype(str))
+    items, item_ids = pd.factorize(frame["item_id"].astype(str))
+    width = max(len(item_ids), 1)
+    key = users.astype(np.int64) * width + items
+    times = pd.DatetimeIndex(frame["timestamp"])
+    ticks = times.asi8
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(key) else []
+    pair = sorted_keys[starts]
+    weight = np.add.reduceat(w[order], starts) if len(key) else np.zeros(0)
+    last = np.maximum.reduceat(ticks[order], starts) if len(key) else np.zeros(0, np.int64)
+    n_events = np.diff(np.r_[starts, len(key)]).astype(np.int64)
+    first_seen = order[starts] if len(key) else np.zeros(0, np.int64)  # stable: the earliest row
+    keep = weight > 0
+    pair, weight, last, n_events, first_seen = (
+        a[keep] for a in (pair, weight, last, n_events, first_seen)
+    )
+    user_of, item_of = pair // width, pair % width
+    # by user id, then time; pairs of one user and one time in the order they first occurred
+    user_rank = np.empty(len(user_ids), dtype=np.int64)
+    user_rank[np.argsort(np.asarray(user_ids, dtype=object), kind="stable")] = np.arange(
+        len(user_ids)
+    )
+    final = np.lexsort((first_seen, last, user_rank[user_of]))
+    return pd.DataFrame(
         {
-            "user_id": frame[user_column].astype(str).to_numpy(),
-            "item_id": frame["item_id"].astype(str).to_numpy(),
-            "weight": w,
-            "timestamp": frame["timestamp"].to_numpy(),
+            "user_id": user_ids.take(user_of[final]),
+            "item_id": item_ids.take(item_of[final]),
+            "weight": weight[final],
+            "timestamp": pd.DatetimeIndex(
+                last[final].astype(f"datetime64[{times.unit}]"), tz=times.tz
+            ),
+            "n_events": n_events[final],
         }
     )
-    grouped = out.groupby(["user_id", "item_id"], sort=False).agg(
-        weight=("weight", "sum"), timestamp=("timestamp", "max"), n_events=("weight", "size")
-    )
-    grouped = grouped[grouped["weight"] > 0].reset_index()
-    return grouped.sort_values(["user_id", "timestamp"], kind="mergesort").reset_index(drop=True)
 
 
 def check_interactions(interactions: pd.DataFrame) -> pd.DataFrame:

@@ -298,9 +298,12 @@ class Omotenashi:
         """Counts and ranges of what the store holds."""
         return self.profiles.stats()
 
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
-        """All events with the person each belongs to (``person_id``), oldest first."""
-        return self.profiles.events_frame(types)
+    def events_frame(
+        self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """All events with the person each belongs to (``person_id``), oldest first; with
+        ``columns``, only those (read column-wise: several times faster on large stores)."""
+        return self.profiles.events_frame(types, columns)
 
     def items_frame(self) -> pd.DataFrame:
         return self.profiles.items_frame()

@@ -77,9 +77,12 @@ class Profiles:
         data["customers"] = self.store.reads.count_customers()
         return data
 
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
-        """All events with the person each belongs to (``person_id``), oldest first."""
-        return self.store.reads.events_frame(types)
+    def events_frame(
+        self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """All events with the person each belongs to (``person_id``), oldest first; with
+        ``columns``, only those."""
+        return self.store.reads.events_frame(types, columns)
 
     def items_frame(self) -> pd.DataFrame:
         return self.store.catalog.items_frame()

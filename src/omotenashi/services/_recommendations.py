@@ -221,7 +221,7 @@ class Recommendations:
         knows (the model also knows people by merged or anonymous ids, which are not customers
         to write rows for); every id the model knows when the events name no customer."""
         if events is None:
-            events = self._om.events_frame()
+            events = self._om.events_frame(columns=["customer_id"])
         in_model = estimator.user_ids_
         if "customer_id" in events.columns:
             known = pd.unique(events["customer_id"].dropna().astype(str))

@@ -50,7 +50,9 @@ class StoreLike(Protocol):
 
     root: Any
 
-    def events_frame(self) -> pd.DataFrame: ...
+    def events_frame(
+        self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame: ...
 
     def items_frame(self) -> pd.DataFrame: ...
 
@@ -67,10 +69,20 @@ DEFAULT_BUDGET_S = 120.0
 TrainingProgress = Callable[[str, int, int], None]
 
 
-def training_events(om: StoreLike, types: list[str] | None = None) -> pd.DataFrame:
-    """The store's events that may train models: those of people without ``analytics``
-    consent are left out (``om.consent.training_events``), for every model trained."""
-    events = om.events_frame(types) if types else om.events_frame()
+#: The event columns the recommenders learn from (``interactions_from_events``, ``sessionize``)
+TRAINING_COLUMNS = ("person_id", "type", "item_id", "timestamp", "rating")
+#: ... and bought together (orders)
+ORDER_COLUMNS = ("person_id", "order_id", "item_id", "timestamp")
+
+
+def training_events(
+    om: StoreLike, types: list[str] | None = None, columns: Sequence[str] = TRAINING_COLUMNS
+) -> pd.DataFrame:
+    """The store's events that may train models (only ``columns``, read column-wise: a
+    training at 20 million events must not hold every event's fifteen fields as Python
+    objects): those of people without ``analytics`` consent are left out
+    (``om.consent.training_events``), for every model trained."""
+    events = om.events_frame(types or None, columns=columns)
     consent = getattr(om, "consent", None)
     return events if consent is None else consent.training_events(events)
 
@@ -289,7 +301,7 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
             except DataError as exc:
                 return {"error": str(exc)}
             result = {"model": info["model"], "version": info["version"]}
-            events = training_events(om, ["purchase"])
+            events = training_events(om, ["purchase"], ORDER_COLUMNS)
             orders = events[events["order_id"].notna() & events["item_id"].notna()]
             if len(orders):
                 frame = orders.rename(columns={"order_id": "user_id"})[
@@ -314,13 +326,13 @@ def _refit(om: StoreLike, name: str, meta: dict[str, Any]) -> Recommender | None
     newest version); None when the store holds nothing it can learn from any more."""
     items = _items(om)
     if name == TOGETHER_MODEL:
-        events = om.events_frame(["purchase"])  # type: ignore[call-arg]
+        events = om.events_frame(["purchase"], columns=ORDER_COLUMNS)
         orders = events[events["order_id"].notna() & events["item_id"].notna()]
         if orders.empty:
             return None
         frame = orders.rename(columns={"order_id": "user_id"})[["user_id", "item_id", "timestamp"]]
         return make_model(name, **_params(meta)).fit(frame, items)
-    events = om.events_frame()
+    events = om.events_frame(columns=TRAINING_COLUMNS)
     if name == SESSION_MODEL:
         sessions = sessionize(events[events["item_id"].notna()])
         if sessions.empty:

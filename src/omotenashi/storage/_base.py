@@ -353,7 +353,9 @@ class Reads(Protocol):
         events up to that time (people with none then are left out)."""
         ...
 
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
+    def events_frame(
+        self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """Events with the person each belongs to (``person_id``, ``known``), oldest first."""
         ...
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from omotenashi.errors import DataError
 from omotenashi.storage._base import KeyRecord
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
 from omotenashi.storage._decision_log import DecisionRecord, frame_of
@@ -18,6 +19,7 @@ from omotenashi.storage._schema import EVENT_COLUMNS
 
 if TYPE_CHECKING:  # pandas loads with the first frame built (not to open a store)
     import pandas as pd
+    import pyarrow as pa
 
 #: columns of ``schema.RESOLVED_EVENTS``, and of the frame ``events_frame()`` returns
 RESOLVED_COLUMNS = ["seq", "event_id", "person_id", "known", *EVENT_COLUMNS[1:-1]]
@@ -216,6 +218,59 @@ def events_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         json.loads(c) if isinstance(c, str) and c else {} for c in frame["context"].tolist()
     ]
     return frame[FRAME_COLUMNS]
+
+
+#: Arrow types of the ``events_frame`` columns a columnar read may ask for (``context`` is
+#: JSON per row and ``seq`` internal: they come with the full frame only)
+ARROW_FRAME_TYPES = {
+    "event_id": "string",
+    "person_id": "string",
+    "known": "int64",
+    "customer_id": "string",
+    "anonymous_id": "string",
+    "type": "string",
+    "item_id": "string",
+    "order_id": "string",
+    "quantity": "float64",
+    "value": "float64",
+    "rating": "float64",
+    "channel": "string",
+    "timestamp": "int64",
+}
+
+
+def frame_schema(columns: Sequence[str]) -> pa.Schema:
+    """The Arrow schema a columnar ``events_frame(columns=...)`` reads: the columns asked for
+    (``timestamp`` is the stored ``ts`` in microseconds) and, last, ``_ts`` and ``seq`` (the
+    frame's order); an unknown column is a :class:`DataError`."""
+    import pyarrow as pa
+
+    unknown = [c for c in columns if c not in ARROW_FRAME_TYPES]
+    if unknown:
+        raise DataError(
+            f"events_frame: unknown column(s) {unknown}; choose from {sorted(ARROW_FRAME_TYPES)}",
+            field="columns",
+        )
+    wanted = [c for c in dict.fromkeys(columns) if c != "timestamp"]
+    fields = [(c, getattr(pa, ARROW_FRAME_TYPES[c])()) for c in wanted]
+    return pa.schema([*fields, ("_ts", pa.int64()), ("seq", pa.int64())])
+
+
+def events_frame_from_arrow(table: pa.Table, columns: Sequence[str]) -> pd.DataFrame:
+    """A columnar read (:func:`frame_schema`) as the ``columns`` of ``events_frame()``, oldest
+    first: ``known`` as bool, ``timestamp`` as UTC times, the numbers as float64 (missing: NaN),
+    the ids as strings (missing: NA)."""
+    import pandas as pd
+
+    table = table.sort_by([("_ts", "ascending"), ("seq", "ascending")])
+    frame = table.drop_columns(["seq"]).to_pandas()
+    frame["timestamp"] = pd.to_datetime(frame.pop("_ts").astype("int64"), unit="us", utc=True)
+    if "known" in frame:
+        frame["known"] = frame["known"].astype(bool)
+    for column in ("quantity", "value", "rating"):
+        if column in frame:
+            frame[column] = frame[column].astype("float64")
+    return frame[list(dict.fromkeys(columns))]
 
 
 def stats(

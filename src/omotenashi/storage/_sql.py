@@ -36,6 +36,7 @@ from omotenashi.storage._schema import (
 
 if TYPE_CHECKING:  # frames load with the reads that make them
     import pandas as pd
+    import pyarrow as pa
 
 #: the decisions with their rewards, in ``decision_log.COLUMNS`` order
 SELECT_DECISIONS = (
@@ -123,6 +124,10 @@ class SQLDatabase(Protocol):
     dialect: Dialect
 
     def read(self, sql: str, params: Sequence[Any] = ..., /) -> list[tuple[Any, ...]]: ...
+
+    def read_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        """A large read as Arrow columns of ``schema`` (no Python object per value)."""
+        ...
 
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
 
@@ -906,14 +911,23 @@ class SQLReads:
         )
         return records.customer_summaries_frame(rows)
 
-    def events_frame(self, types: Sequence[str] | None = None) -> pd.DataFrame:
-        sql = f"SELECT * FROM ({RESOLVED_EVENTS}) r"
-        params: list[Any] = []
+    def events_frame(
+        self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        where, params = "", []
         if types:
             which, params = self._db.dialect.any_of("type", list(types))
-            sql += f" WHERE {which}"
-        sql += " ORDER BY ts, seq"
-        return records.events_frame(self._db.read(sql, params))
+            where = f" WHERE {which}"
+        if columns is None:
+            sql = f"SELECT * FROM ({RESOLVED_EVENTS}) r{where} ORDER BY ts, seq"
+            return records.events_frame(self._db.read(sql, params))
+        # sorted by Arrow (C++, in memory) rather than by the database (a temporary b-tree of
+        # every row on disk): a third of the read's time at a million events
+        schema = records.frame_schema(columns)
+        selected = ", ".join("ts" if name == "_ts" else name for name in schema.names)
+        sql = f"SELECT {selected} FROM ({RESOLVED_EVENTS}) r{where}"
+        table = self._db.read_arrow(sql, params, schema)
+        return records.events_frame_from_arrow(table, columns)
 
     def count_customers(self) -> int:
         """Known people with at least one event (merged ids counted once)."""

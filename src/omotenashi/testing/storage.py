@@ -995,6 +995,32 @@ class StoreConformance(_OneStore):
         assert (stats["purchase_value"], stats["return_value"]) == pytest.approx((25.0, 5.0))
         assert (stats["first_event"], stats["last_event"]) == (T0, T0 + 4 * DAY)
 
+    def test_columnar_events_frame_equals_the_full_frame(self, store: Store) -> None:
+        self._shop(store)
+        # a column that is NULL for thousands of rows before a number, an id or a string shows
+        # up (the SQLite reader infers types from the rows it reads)
+        store.events.insert(
+            [event_row(f"n{i}", customer_id="e", item_id=f"i{i % 50}", ts=T0 + 5 * DAY + i)
+             for i in range(3000)]
+            + [event_row("late", customer_id="e", type="rating", item_id="tea", rating=4.5,
+                         quantity=2, order_id="o9", channel="app", ts=T0 + 6 * DAY)]
+        )  # fmt: skip
+        columns = [
+            "event_id", "person_id", "known", "customer_id", "anonymous_id", "type", "item_id",
+            "order_id", "quantity", "value", "rating", "channel", "timestamp",
+        ]  # fmt: skip
+        full = store.reads.events_frame()
+        lean = store.reads.events_frame(columns=columns)
+        assert list(lean.columns) == columns and len(lean) == len(full) == 3009
+        pd.testing.assert_frame_equal(lean, full[columns], check_dtype=False)
+        assert lean["rating"].dtype == "float64" and lean["known"].dtype == bool
+        assert lean.set_index("event_id").loc["late", "rating"] == 4.5
+        some = store.reads.events_frame(["purchase", "return"], columns=["item_id", "timestamp"])
+        expected = store.reads.events_frame(["purchase", "return"])[["item_id", "timestamp"]]
+        pd.testing.assert_frame_equal(some, expected, check_dtype=False)
+        with pytest.raises(DataError, match="context"):
+            store.reads.events_frame(columns=["context"])
+
     # -- decisions -------------------------------------------------------------------------
     def test_decision_log(self, store: Store) -> None:
         log = store.decisions

@@ -12,13 +12,27 @@ import json
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import StorageError
 from omotenashi.storage._sql import Dialect
 from omotenashi.storage._transaction import Transactions
 
+if TYPE_CHECKING:  # arrow loads with the first columnar read
+    import pyarrow as pa
+
 _numpy_adapted = False
+
+
+def _as_type(column: pa.ChunkedArray, wanted: pa.DataType) -> pa.ChunkedArray:
+    """``column`` as ``wanted``: a column of NULLs only comes typed as ``null`` or ``int64``."""
+    import pyarrow as pa
+
+    if column.type == wanted:
+        return column
+    if column.null_count == len(column):
+        return pa.chunked_array([pa.nulls(len(column), wanted)])
+    return column.cast(wanted)
 
 
 def adapt_numpy() -> None:
@@ -100,6 +114,40 @@ class Database(Transactions):
         adapt_numpy()
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
+
+    def read_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        """A large read (a training's events) as Arrow columns of ``schema``.
+
+        Why: ``sqlite3`` makes a Python object of every value (17 s for the fifteen columns of
+        a million events); the ADBC driver reads straight into Arrow (about 1 s for the five a
+        training needs). Its types are inferred from the rows it reads, so the whole result is
+        one batch (a column that starts with NULLs and holds numbers later is then typed by all
+        of them) and is cast to ``schema`` after. It reads in its own connection: committed
+        rows, as every other reader in WAL mode. Without a file (``:memory:``) the rows go
+        through ``sqlite3``.
+        """
+        import pyarrow as pa
+
+        if self.in_memory:
+            rows = self.read(sql, params)
+            columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+            return pa.table(
+                [pa.array(list(v), type=f.type) for v, f in zip(columns, schema, strict=True)],
+                schema=schema,
+            )
+        import adbc_driver_sqlite.dbapi as adbc
+
+        try:
+            with adbc.connect(self.path) as conn, conn.cursor() as cursor:
+                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
+                cursor.execute(sql, list(params))
+                table = cursor.fetch_arrow_table()
+        except adbc.Error as exc:
+            raise StorageError(f"cannot read the store {self.path!r}: {exc}") from exc
+        return pa.table(
+            [_as_type(table.column(i), field.type) for i, field in enumerate(schema)],
+            schema=schema,
+        )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run one statement (inside :meth:`transaction`, which holds ``lock``)."""
