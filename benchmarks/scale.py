@@ -11,6 +11,9 @@ carts, fewer purchases in orders, a few returns) over 180 days. For each size an
   peak memory of the process that trained it;
 * ``latency_ms``: p50/p99 of ``om.recommendations.for_customer`` (default model, n=10) over
   customers drawn at random, after one warm-up call each of 20;
+* ``serve``: ``omotenashi serve`` (one worker) on the store: seconds from launch to a ready
+  ``/v1/ready``, then recommendations over HTTP for 300 customers asked once each (p50/p99, the
+  first answer apart) and the server's peak memory;
 * ``spark``: ``export-events`` to Parquet and ``spark-train`` (local[2]) beside them (SQLite
   only: the pipeline reads the export, not the store).
 
@@ -162,11 +165,79 @@ def phase_spark(db: str, folder: str) -> dict:
     }
 
 
+def phase_serve(db: str, requests: int = 300) -> dict:
+    """The real server on the store: seconds from launch to ``/v1/ready``, the first answer,
+    and p50/p99 of recommendations over HTTP for customers asked once each (the model path:
+    none is in the answer cache), with the server's peak memory."""
+    import socket
+
+    import httpx
+
+    from omotenashi import Omotenashi
+    from omotenashi.services import KeyStore, ServiceSettings
+
+    with Omotenashi(db, create=False) as om:
+        customers = om.rfm()
+        ids = [str(i) for i in (customers["customer_id"] if "customer_id" in customers
+                                else customers.index)]  # fmt: skip
+    rng = np.random.default_rng(2)
+    chosen = [ids[i] for i in rng.choice(len(ids), size=min(requests, len(ids)), replace=False)]
+    keys = KeyStore(ServiceSettings(db=db).keys_path())
+    token = keys.create("default", ["read"]).token
+    keys.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launched = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "omotenashi", "serve", "--db", db, "--port", str(port),
+         "--workers", "1", "--retrain-after", "0", "--no-train-on-start"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=120) as http:
+            ready_s = None
+            while time.perf_counter() - launched < 600:
+                try:
+                    if http.get("/v1/ready").status_code == 200:
+                        ready_s = time.perf_counter() - launched
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            if ready_s is None:
+                return {"error": ["server not ready after 600 s"]}
+            times = []
+            for customer in chosen:
+                start = time.perf_counter()
+                answer = http.get(f"/v1/customers/{customer}/recommendations", params={"n": 10})
+                times.append(time.perf_counter() - start)
+                if answer.status_code != 200:
+                    return {"error": [f"{answer.status_code}: {answer.text[:200]}"]}
+        with open(f"/proc/{server.pid}/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    finally:
+        server.terminate()
+        server.wait(60)
+    ms = np.array(times) * 1000
+    return {
+        "ready_s": round(ready_s, 2),
+        "first_ms": round(float(ms[0]), 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "requests": len(ms),
+        "server_peak_mb": round(peak / 1024, 1),
+    }
+
+
 PHASES = {
     "import": phase_import,
     "train": phase_train,
     "latency": phase_latency,
     "spark": phase_spark,
+    "serve": phase_serve,
 }
 
 
@@ -201,6 +272,7 @@ def measure(db: str, file: Path, folder: Path, spark: bool) -> dict:
     out["store_mb"] = store_mb(db)
     out["train"] = {model: child("train", db, model) for model in MODELS}
     out["latency_ms"] = child("latency", db)  # the last trained (als) is the default
+    out["serve"] = child("serve", db)
     if spark:
         out["spark"] = child("spark", db, str(folder / "lake"))
     print(json.dumps({"db": db.split("?")[0][-40:], **out}), file=sys.stderr, flush=True)
