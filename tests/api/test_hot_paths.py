@@ -264,6 +264,50 @@ def test_start_up_warming_stops_at_its_budget(store_copy):
         ws.close()
 
 
+def test_background_warming_waits_while_requests_are_served(store_copy):
+    """The maintenance thread's warming computes no answer while a request is in flight (it
+    would slow the request down) and carries on once the server has been quiet a moment."""
+    import threading
+    import time
+
+    from omotenashi.services import Traffic, Workspace, warm
+
+    ws = Workspace("default", str(store_copy), ServiceSettings(db=str(store_copy)))
+    traffic, stop, counted = Traffic(quiet_s=0.05), threading.Event(), []
+    try:
+        traffic.started()  # a request is being served
+        worker = threading.Thread(target=lambda: counted.append(warm(ws, stop, traffic=traffic)))
+        worker.start()
+        time.sleep(0.4)
+        assert len(ws.cache) == 0 and worker.is_alive()  # waiting, nothing computed
+        traffic.finished()
+        worker.join(60)
+        assert not worker.is_alive() and counted[0] == len(ws.cache) > 0
+    finally:
+        stop.set()
+        ws.close()
+
+
+def test_traffic_pause_returns_after_a_quiet_moment_or_on_stop():
+    import threading
+    import time
+
+    from omotenashi.services import Traffic
+
+    traffic, stop = Traffic(quiet_s=0.1), threading.Event()
+    traffic.started()
+    traffic.finished()
+    start = time.monotonic()
+    traffic.pause(stop)
+    assert 0.05 <= time.monotonic() - start < 1.0  # the quiet time after the last request
+    traffic.started()
+    threading.Timer(0.2, stop.set).start()
+    start = time.monotonic()
+    traffic.pause(stop)  # never quiet: returns when the server stops
+    assert stop.is_set() and time.monotonic() - start < 2.0
+    assert traffic.in_flight == 1 and traffic.busy()
+
+
 def test_model_threads_setting(monkeypatch, store_copy):
     """Model work runs on its own threads (1 by default); a bad count is refused at start-up."""
     from omotenashi.api._compute import model_threads

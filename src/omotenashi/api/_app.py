@@ -30,7 +30,7 @@ from omotenashi.api._routes.audit import router as audit_router
 from omotenashi.api._schemas import body_components
 from omotenashi.api._service import Service
 from omotenashi.dashboard import dashboard_router
-from omotenashi.services import ServiceSettings
+from omotenashi.services import ServiceSettings, Traffic
 
 log = logging.getLogger("omotenashi.api")
 
@@ -55,10 +55,13 @@ class LimitsAndMetrics:
     """Refuses bodies over ``max_body_bytes`` (413), routes on the raw path (see
     ``api._paths``) and times every request by route template."""
 
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: Any, metrics: Metrics, max_body_bytes: int, traffic: Traffic | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
+        self.traffic = traffic
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -66,6 +69,8 @@ class LimitsAndMetrics:
             return
         use_raw_path(scope)  # ids with "/" (sent as %2F) stay one path segment
         start = time.perf_counter()
+        if self.traffic is not None:  # background warming waits while requests are served
+            self.traffic.started()
         status = 500
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -95,6 +100,8 @@ class LimitsAndMetrics:
         try:
             await self.app(scope, limited, sending)
         finally:
+            if self.traffic is not None:
+                self.traffic.finished()
             self._record(scope, status, start)
 
     def _record(self, scope: dict, status: int, start: float) -> None:
@@ -168,7 +175,10 @@ def create_app(
         app.include_router(router)
     app.include_router(dashboard_router())  # the web dashboard at / (docs/dashboard.md)
     app.add_middleware(
-        LimitsAndMetrics, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+        LimitsAndMetrics,
+        metrics=state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        traffic=state.workspaces.traffic,
     )
     _document(app)
     return app

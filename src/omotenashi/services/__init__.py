@@ -155,6 +155,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
     )
     from omotenashi.services._settings import SETTINGS_ENV, ServiceSettings
     from omotenashi.services._signing import SECRET_FILE, Signer
+    from omotenashi.services._traffic import Traffic
     from omotenashi.services._training import (
         AUTO_CANDIDATES,
         DEFAULT_BUDGET_S,
@@ -314,6 +315,7 @@ _EXPORTS: dict[str, str] = {
     "Scale": "_scale",
     "SETTINGS_ENV": "_settings",
     "ServiceSettings": "_settings",
+    "Traffic": "_traffic",
     "AUTO_CANDIDATES": "_training",
     "DEFAULT_BUDGET_S": "_training",
     "ModelSet": "_training",
@@ -439,6 +441,7 @@ __all__ = [
     "Rights",
     "RuleSpec",
     "ServiceSettings",
+    "Traffic",
     "Signer",
     "SessionTracker",
     "StoreData",

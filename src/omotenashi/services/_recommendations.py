@@ -31,6 +31,7 @@ from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp,
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
+    from omotenashi.services._traffic import Traffic
     from omotenashi.services._workspaces import Workspace
 
 DEFAULT_N = 10
@@ -646,12 +647,15 @@ def warm(
     limit: int | None = None,
     *,
     budget_s: float | None = None,
+    traffic: Traffic | None = None,
 ) -> int:
     """Precompute the default answer (n=10, no filters) for the model's customers.
 
     Runs at start-up before the server listens (for up to ``budget_s`` seconds; what is left
-    stays pending) and in the maintenance thread after a model swap; stops early when the model
-    changes again or the server stops. Returns how many answers were computed.
+    stays pending) and in the maintenance thread after a model swap, where it computes an
+    answer only while no request is being served (``traffic``: it would slow them down); stops
+    early when the model changes again or the server stops. Returns how many answers were
+    computed.
     """
     models = ws.models
     if models.main is None:
@@ -671,6 +675,10 @@ def warm(
             break
         if identities.is_merged_away(customer_id) or customer_id in special:
             continue  # answers are cached by the person only; special ones on request
+        if traffic is not None:
+            traffic.pause(stop)
+            if stop.is_set() or ws.models is not models:
+                break
         key = ("customer", customer_id, DEFAULT_N, False, spec)
         if ws.cache.get(key) is not None:
             continue

@@ -23,6 +23,7 @@ from omotenashi.services._consent import ConsentFollower, follow_consent
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
 from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker
+from omotenashi.services._traffic import Traffic
 from omotenashi.services._training import ModelSet, train_job
 
 if TYPE_CHECKING:
@@ -403,6 +404,8 @@ class Workspaces:
         self._executor: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._follower: threading.Thread | None = None
+        #: requests in flight (counted by the HTTP layer): background warming waits for a gap
+        self.traffic = Traffic()
 
     def url_of(self, name: str) -> str:
         check_workspace(name)
@@ -483,7 +486,7 @@ class Workspaces:
                     ws.reload_models()
                     if ws.warm_pending and self.warm is not None:
                         ws.warm_pending = False
-                        self.warm(ws, self._stop)
+                        self.warm(ws, self._stop, traffic=self.traffic)
                 except Exception:  # keep maintaining the other workspaces
                     log.exception("workspace %s: maintenance failed", ws.name)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import StorageError
@@ -22,17 +24,6 @@ if TYPE_CHECKING:  # arrow loads with the first columnar read
     import pyarrow as pa
 
 _numpy_adapted = False
-
-
-def _as_type(column: pa.ChunkedArray, wanted: pa.DataType) -> pa.ChunkedArray:
-    """``column`` as ``wanted``: a column of NULLs only comes typed as ``null`` or ``int64``."""
-    import pyarrow as pa
-
-    if column.type == wanted:
-        return column
-    if column.null_count == len(column):
-        return pa.chunked_array([pa.nulls(len(column), wanted)])
-    return column.cast(wanted)
 
 
 def adapt_numpy() -> None:
@@ -53,6 +44,9 @@ def adapt_numpy() -> None:
         sqlite3.register_adapter(np.float64, float)
         _numpy_adapted = True
 
+
+#: Rows turned into Arrow at a time by :meth:`Database.read_arrow`
+READ_PAGE_ROWS = 100_000
 
 #: Most values bound one by one in an ``IN`` list; longer lists travel as one JSON array.
 INLINE_VALUES = 500
@@ -84,7 +78,15 @@ class Database(Transactions):
     """A SQLite connection with a re-entrant write transaction and hooks around it.
 
     ``conn`` is used by the concern classes inside :meth:`transaction` (which holds ``lock``);
-    reads outside one go through :meth:`read`.
+    reads outside one go through :meth:`read`, on a connection of the reading thread's own.
+
+    Why readers have their own connections: on the shared one every read waited for ``lock``,
+    that is for any write transaction in progress and for every other read; a server's
+    background reads (the dashboard's totals over the whole log, seconds at a million events)
+    then held up every request that needed the store. In WAL mode a reader on its own
+    connection sees the last committed state and runs beside the writer and the other readers.
+    A thread that holds ``lock`` (inside a transaction) reads on ``conn``, so it sees what it
+    has written and not yet committed.
     """
 
     dialect: Dialect = SQLiteDialect()
@@ -101,6 +103,10 @@ class Database(Transactions):
         self._init_transactions()
         #: state of a running ``bulk`` load (see ``SQLiteStore.bulk``)
         self.bulk: dict[str, Any] | None = None
+        self._timeout_s = timeout_s
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
 
     @property
     def in_memory(self) -> bool:
@@ -108,45 +114,74 @@ class Database(Transactions):
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self.conn.close()
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         adapt_numpy()
+        reader = self._reader()
+        if reader is not None:
+            return reader.execute(sql, params).fetchall()
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
-    def read_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
-        """A large read (a training's events) as Arrow columns of ``schema``.
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's read connection; None where reads must use ``conn``: in memory (one
+        database per connection), or while this thread holds ``lock`` (its uncommitted writes)."""
+        if self.in_memory or self.lock._is_owned():  # type: ignore[attr-defined]
+            return None
+        reader = getattr(self._local, "conn", None)
+        if reader is None:
+            with self.lock:
+                if self._closed:
+                    return None
+                try:
+                    reader = sqlite3.connect(
+                        self.path,
+                        timeout=self._timeout_s,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                    reader.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
+                    reader.execute("PRAGMA temp_store=MEMORY")
+                    reader.execute("PRAGMA query_only=ON")
+                except sqlite3.Error as exc:
+                    raise StorageError(f"cannot open the store {self.path!r}: {exc}") from exc
+                self._readers.append(reader)
+            self._local.conn = reader
+        return reader
 
-        Why: ``sqlite3`` makes a Python object of every value (17 s for the fifteen columns of
-        a million events); the ADBC driver reads straight into Arrow (about 1 s for the five a
-        training needs). Its types are inferred from the rows it reads, so the whole result is
-        one batch (a column that starts with NULLs and holds numbers later is then typed by all
-        of them) and is cast to ``schema`` after. It reads in its own connection: committed
-        rows, as every other reader in WAL mode. Without a file (``:memory:``) the rows go
-        through ``sqlite3``.
+    def read_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        """A large read (a training's events) as Arrow columns of ``schema``, a page of rows at
+        a time: only a page of Python values lives at once (the full events frame held fifteen
+        per event).
+
+        Why not the ADBC driver, which reads into Arrow without Python values and is used for
+        imports: it carries its own copy of SQLite, and two SQLite libraries opening one file in
+        one process break each other's POSIX locks (closing either drops the other's), which
+        showed as "disk I/O error" in the next writer. Imports only give it a staging file.
         """
         import pyarrow as pa
 
-        if self.in_memory:
-            rows = self.read(sql, params)
-            columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-            return pa.table(
-                [pa.array(list(v), type=f.type) for v, f in zip(columns, schema, strict=True)],
-                schema=schema,
-            )
-        import adbc_driver_sqlite.dbapi as adbc
-
-        try:
-            with adbc.connect(self.path) as conn, conn.cursor() as cursor:
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
-                cursor.execute(sql, list(params))
-                table = cursor.fetch_arrow_table()
-        except adbc.Error as exc:
-            raise StorageError(f"cannot read the store {self.path!r}: {exc}") from exc
-        return pa.table(
-            [_as_type(table.column(i), field.type) for i, field in enumerate(schema)],
-            schema=schema,
+        adapt_numpy()
+        reader = self._reader()
+        chunks: list[list[pa.Array]] = []
+        with ExitStack() as held:
+            if reader is None:
+                held.enter_context(self.lock)
+            cursor = (reader or self.conn).execute(sql, params)
+            while page := cursor.fetchmany(READ_PAGE_ROWS):
+                columns = zip(*page, strict=True)
+                chunks.append(
+                    [pa.array(v, type=f.type) for v, f in zip(columns, schema, strict=True)]
+                )
+        if not chunks:
+            return schema.empty_table()
+        return pa.Table.from_arrays(
+            [pa.chunked_array([c[i] for c in chunks]) for i in range(len(schema))], schema=schema
         )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
