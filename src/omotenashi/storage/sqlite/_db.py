@@ -105,7 +105,8 @@ class Database(Transactions):
         self.bulk: dict[str, Any] | None = None
         self._timeout_s = timeout_s
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        #: every thread's read connection, with the lock it is used under (see :meth:`close`)
+        self._readers: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._closed = False
 
     @property
@@ -115,8 +116,10 @@ class Database(Transactions):
     def close(self) -> None:
         with self.lock:
             self._closed = True
-            for reader in self._readers:
-                reader.close()
+            for reader, in_use in self._readers:
+                reader.interrupt()  # a long read in another thread stops now ...
+                with in_use:  # ... and its connection is closed once that thread lets go
+                    reader.close()
             self._readers.clear()
             self.conn.close()
 
@@ -124,13 +127,22 @@ class Database(Transactions):
         adapt_numpy()
         reader = self._reader()
         if reader is not None:
-            return reader.execute(sql, params).fetchall()
+            conn, in_use = reader
+            with in_use:
+                self._check_open()
+                return conn.execute(sql, params).fetchall()
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
-    def _reader(self) -> sqlite3.Connection | None:
-        """This thread's read connection; None where reads must use ``conn``: in memory (one
-        database per connection), or while this thread holds ``lock`` (its uncommitted writes)."""
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store {self.path!r} is closed")
+
+    def _reader(self) -> tuple[sqlite3.Connection, threading.Lock] | None:
+        """This thread's read connection and the lock it is used under (so that :meth:`close`
+        never closes it under a running read); None where reads must use ``conn``: in memory
+        (one database per connection), or while this thread holds ``lock`` (its uncommitted
+        writes)."""
         if self.in_memory or self.lock._is_owned():  # type: ignore[attr-defined]
             return None
         reader = getattr(self._local, "conn", None)
@@ -150,8 +162,8 @@ class Database(Transactions):
                     reader.execute("PRAGMA query_only=ON")
                 except sqlite3.Error as exc:
                     raise StorageError(f"cannot open the store {self.path!r}: {exc}") from exc
-                self._readers.append(reader)
-            self._local.conn = reader
+                self._readers.append((reader, threading.Lock()))
+            self._local.conn = reader = self._readers[-1]
         return reader
 
     def read_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
@@ -172,7 +184,12 @@ class Database(Transactions):
         with ExitStack() as held:
             if reader is None:
                 held.enter_context(self.lock)
-            cursor = (reader or self.conn).execute(sql, params)
+                conn = self.conn
+            else:
+                conn, in_use = reader
+                held.enter_context(in_use)
+                self._check_open()
+            cursor = conn.execute(sql, params)
             while page := cursor.fetchmany(READ_PAGE_ROWS):
                 columns = zip(*page, strict=True)
                 chunks.append(
