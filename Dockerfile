@@ -9,23 +9,22 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# A virtual environment, with `python3` from PATH: the same steps work on the official image
-# (/usr/local/bin/python3) and on Debian's python3 (/usr/bin/python3, whose system pip refuses
-# to install: PEP 668)
-RUN python3 -m venv /opt/build \
-    && /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels .
+# The package and its dependencies go into a virtual environment made with `python3` from PATH:
+# the same steps work on the official image (/usr/local/bin/python3) and on Debian's python3
+# (/usr/bin/python3, whose system pip refuses to install: PEP 668). The final stage copies the
+# environment whole, to the same path on the same base, so no wheel or build tool stays behind.
+RUN python3 -m venv /opt/omotenashi \
+    && /opt/omotenashi/bin/pip install --no-cache-dir .
 
 FROM ${PYTHON_IMAGE}
-# libgomp: the OpenMP runtime of the `implicit` and scikit-learn wheels
+# libgomp: the OpenMP runtime of the `implicit` and scikit-learn wheels; curl: the health check.
+# /data belongs to the server's user, so a new named volume mounted there is writable by it.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 10001 omotenashi
-COPY --from=build /wheels /wheels
-# only the wheels of the build stage: nothing is downloaded here
-RUN python3 -m venv /opt/omotenashi \
-    && /opt/omotenashi/bin/pip install --no-cache-dir --no-index --find-links /wheels omotenashi \
-    && rm -rf /wheels
+    && useradd --create-home --uid 10001 omotenashi \
+    && install -d -o omotenashi -g omotenashi /data
+COPY --from=build /opt/omotenashi /opt/omotenashi
 ENV PATH=/opt/omotenashi/bin:$PATH
 USER omotenashi
 WORKDIR /data

@@ -103,6 +103,8 @@ def serve(
     The --db store is workspace [bold]default[/]; other workspaces live beside it and are
     reached with their own API keys ([bold]omotenashi keys create --workspace W --scope read[/]).
     """
+    import logging.config
+
     import uvicorn
 
     from omotenashi.api import LOG_FORMATS, log_config
@@ -128,12 +130,17 @@ def serve(
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     loop, http = _fast_io()
-    err_console.print(
+    banner = (
         f"omotenashi serving {settings.db_label()} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
-        f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs",
-        highlight=False,
+        f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs"
     )
+    if log_format == "json":
+        # a log collector reads every line as one JSON object, this one included
+        logging.config.dictConfig(log_config(log_format, log_level))
+        logging.getLogger("omotenashi.cli").info(banner)
+    else:
+        err_console.print(banner, highlight=False)
     uvicorn.run(
         "omotenashi.api:app_from_env",
         factory=True,
