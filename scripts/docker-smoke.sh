@@ -3,20 +3,30 @@
 # SQLite volume, wait for its HEALTHCHECK, send an event with an ingest key and read it back,
 # stop it (SIGTERM) and check it exits cleanly with JSON logs, restart it on the same volume and
 # find the event again. Prints the figures (image size, build time, time to healthy, stop time).
+# With --compose: the same on compose.yaml (server + PostgreSQL), the event also looked up in
+# PostgreSQL itself.
 #
-# Usage: scripts/docker-smoke.sh [BASE_IMAGE]
+# Usage: scripts/docker-smoke.sh [--compose] [BASE_IMAGE]
 #   BASE_IMAGE  the Python 3.11 image to build on (default python:3.11-slim, the Dockerfile's);
 #               e.g. local/python:3.11-slim made by scripts/debian-base-image.sh
 # Environment:
+#   POSTGRES_IMAGE with --compose (default postgres:15; e.g. local/postgres:15, made with
+#                  scripts/local-postgres/Dockerfile)
 #   SMOKE_TAG      tag of the image built (default omotenashi:smoke)
 #   SMOKE_NETWORK  `host` to build and run on the host's network, where Docker's bridge cannot
 #                  reach the internet (default: Docker's bridge, the port published on 127.0.0.1)
-#   SMOKE_PORT     host port with SMOKE_NETWORK=host (default 18000)
+#   SMOKE_PORT     host port with SMOKE_NETWORK=host or --compose (default 18000)
 #   SMOKE_BUILD=0  skip the build and test the image SMOKE_TAG as it is
 #   SMOKE_KEEP=1   leave the container and its volume for inspection
-# Not part of the tests or CI: their machines have no Docker daemon. Needs docker and curl.
+# Not part of the tests or CI: their machines have no Docker daemon. Needs docker and curl (and
+# `docker compose` or docker-compose for --compose).
 set -euo pipefail
 
+compose=0
+if [[ ${1:-} == --compose ]]; then
+    compose=1
+    shift
+fi
 base=${1:-python:3.11-slim}
 tag=${SMOKE_TAG:-omotenashi:smoke}
 network=${SMOKE_NETWORK:-bridge}
@@ -24,30 +34,47 @@ run_id=omotenashi-smoke-$$
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*" >&2; }
+ctr=$run_id # the server's container
+log=${TMPDIR:-/tmp}/$run_id.log
 fail() {
     printf 'FAIL: %s\n' "$*" >&2
-    if docker container inspect "$run_id" > /dev/null 2>&1; then
-        printf -- '--- container logs (last 30 lines)\n' >&2
-        docker logs --tail 30 "$run_id" >&2 || true
+    if docker container inspect "$ctr" > /dev/null 2>&1; then
+        printf -- '--- server logs (last 30 lines)\n' >&2
+        docker logs --tail 30 "$ctr" >&2 || true
     fi
     exit 1
 }
 now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 longer_than() { awk -v a="$1" -v b="$(now)" -v limit="$2" 'BEGIN { exit !(b - a > limit) }'; }
+compose_cmd() {
+    if docker compose version > /dev/null 2>&1; then
+        docker compose -p "$run_id" -f compose.yaml "$@"
+    else
+        docker-compose -p "$run_id" -f compose.yaml "$@"
+    fi
+}
 cleanup() {
     if [[ ${SMOKE_KEEP:-0} == 1 ]]; then
-        echo "kept: container $run_id, volume $run_id" >&2
+        echo "kept: container(s) and volume(s) $run_id*" >&2
         return
     fi
-    docker rm -f "$run_id" > /dev/null 2>&1 || true
-    docker volume rm "$run_id" > /dev/null 2>&1 || true
+    if [[ $compose == 1 ]]; then
+        compose_cmd down --volumes > /dev/null 2>&1 || true
+    else
+        docker rm -f "$run_id" > /dev/null 2>&1 || true
+        docker volume rm "$run_id" > /dev/null 2>&1 || true
+    fi
 }
 trap cleanup EXIT
 
 for tool in docker curl; do
     command -v "$tool" > /dev/null || fail "'$tool' is not installed"
 done
+if [[ $compose == 1 ]]; then
+    docker compose version > /dev/null 2>&1 || command -v docker-compose > /dev/null ||
+        fail "neither 'docker compose' nor docker-compose is installed"
+fi
 docker info > /dev/null 2>&1 || fail "no Docker daemon answers (docker info)"
 
 if [[ ${SMOKE_BUILD:-1} != 0 ]]; then
@@ -56,14 +83,14 @@ if [[ ${SMOKE_BUILD:-1} != 0 ]]; then
     build_network=()
     [[ $network == host ]] && build_network=(--network host)
     docker build "${build_network[@]}" --build-arg PYTHON_IMAGE="$base" -t "$tag" . \
-        > "$run_id.build.log" 2>&1 || {
-        tail -n 30 "$run_id.build.log" >&2
-        fail "docker build failed (log: $run_id.build.log)"
+        > "$log" 2>&1 || {
+        tail -n 30 "$log" >&2
+        fail "docker build failed (log: $log)"
     }
-    build_s=$(seconds "$started" "$(now)")
-    rm -f "$run_id.build.log"
+    build_s="$(seconds "$started" "$(now)") s"
+    rm -f "$log"
 else
-    build_s="(not built)"
+    build_s="(not built: SMOKE_BUILD=0)"
 fi
 size_mb=$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.0f", $1 / 1e6 }')
 user=$(docker image inspect --format '{{.Config.User}}' "$tag")
@@ -76,34 +103,50 @@ wait_healthy() {
     local started status
     started=$(now)
     for _ in $(seq 1 240); do
-        status=$(docker inspect --format '{{.State.Health.Status}}' "$run_id")
+        status=$(docker inspect --format '{{.State.Health.Status}}' "$ctr")
         [[ $status == healthy ]] && {
             seconds "$started" "$(now)"
             return
         }
-        [[ $(docker inspect --format '{{.State.Running}}' "$run_id") == true ]] ||
+        [[ $(docker inspect --format '{{.State.Running}}' "$ctr") == true ]] ||
             fail "the container exited before it was healthy"
         sleep 0.5
     done
     fail "not healthy after 120 s (status $status)"
 }
 
-step "run on a SQLite volume"
-docker volume create "$run_id" > /dev/null
-if [[ $network == host ]]; then
+if [[ $compose == 1 ]]; then
+    step "compose up: server + PostgreSQL (${POSTGRES_IMAGE:-postgres:15})"
     port=${SMOKE_PORT:-18000}
-    docker run -d --name "$run_id" --network host -e OMOTENASHI_PORT="$port" \
-        -v "$run_id:/data" "$tag" > /dev/null
+    POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15} PYTHON_IMAGE=$base OMOTENASHI_IMAGE=$tag \
+        OMOTENASHI_HTTP_PORT=$port POSTGRES_PASSWORD=smoke-$$ \
+        compose_cmd up -d --no-build > "$log" 2>&1 || {
+        cat "$log" >&2
+        rm -f "$log"
+        fail "compose up failed"
+    }
+    rm -f "$log"
+    ctr=$(compose_cmd ps -q server)
+    [[ -n $ctr ]] || fail "compose started no server container"
     base_url=http://127.0.0.1:$port
 else
-    docker run -d --name "$run_id" -p 127.0.0.1::8000 -v "$run_id:/data" "$tag" > /dev/null
-    base_url=http://$(docker port "$run_id" 8000/tcp | head -n 1)
+    step "run on a SQLite volume"
+    docker volume create "$run_id" > /dev/null
+    if [[ $network == host ]]; then
+        port=${SMOKE_PORT:-18000}
+        docker run -d --name "$run_id" --network host -e OMOTENASHI_PORT="$port" \
+            -v "$run_id:/data" "$tag" > /dev/null
+        base_url=http://127.0.0.1:$port
+    else
+        docker run -d --name "$run_id" -p 127.0.0.1::8000 -v "$run_id:/data" "$tag" > /dev/null
+        base_url=http://$(docker port "$run_id" 8000/tcp | head -n 1)
+    fi
 fi
 # the server's own readiness first (Docker runs the first health check one interval, 10 s,
 # after the start)
 started=$(now)
 until ready=$(curl -fsS "$base_url/v1/ready" 2> /dev/null); do
-    [[ $(docker inspect --format '{{.State.Running}}' "$run_id") == true ]] ||
+    [[ $(docker inspect --format '{{.State.Running}}' "$ctr") == true ]] ||
         fail "the container exited before it was ready"
     longer_than "$started" 120 && fail "/v1/ready not 200 after 120 s"
     sleep 0.2
@@ -117,7 +160,7 @@ healthy_s=$(awk -v a="$ready_s" -v b="$healthy_s" 'BEGIN { printf "%.1f", a + b 
 echo "Docker reports it healthy after ${healthy_s} s" >&2
 
 step "event round trip with an ingest key"
-key_json=$(docker exec "$run_id" omotenashi keys create --workspace default \
+key_json=$(docker exec "$ctr" omotenashi keys create --workspace default \
     --scope read --scope ingest --json) || fail "omotenashi keys create failed"
 key=$(grep -o 'omk_[A-Za-z0-9_-]*' <<< "$key_json" | head -n 1)
 [[ -n $key ]] || fail "no token in: $key_json"
@@ -136,18 +179,24 @@ timeline() {
 }
 [[ $(timeline) == *"$event_id"* ]] || fail "the event is not in the timeline: $(timeline)"
 echo "the event is in the customer's timeline" >&2
+if [[ $compose == 1 ]]; then
+    in_pg=$(compose_cmd exec -T postgres psql -U omotenashi -d omotenashi -tAc \
+        "SELECT count(*) FROM events WHERE event_id = '$event_id'") || fail "psql failed"
+    [[ $in_pg == 1 ]] || fail "the event is not in PostgreSQL's events table (count '$in_pg')"
+    echo "the event is in PostgreSQL's events table" >&2
+fi
 
 step "docker stop (SIGTERM)"
 started=$(now)
-docker stop --time 40 "$run_id" > /dev/null
+docker stop --time 40 "$ctr" > /dev/null
 stop_s=$(seconds "$started" "$(now)")
-exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$run_id")
-oom=$(docker inspect --format '{{.State.OOMKilled}}' "$run_id")
+exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$ctr")
+oom=$(docker inspect --format '{{.State.OOMKilled}}' "$ctr")
 echo "stopped in ${stop_s} s, exit code $exit_code" >&2
 # 0, or 143 (128 + SIGTERM) where the server ends by re-raising the signal it handled; 137
 # would mean Docker had to kill it after the grace period
 [[ $exit_code == 0 || $exit_code == 143 ]] || fail "exit code $exit_code (OOM killed: $oom)"
-logs=$(docker logs "$run_id" 2>&1)
+logs=$(docker logs "$ctr" 2>&1)
 lines=$(grep -c . <<< "$logs" || true)
 not_json=$(grep -vc '^{.*}$' <<< "$logs" || true)
 [[ $not_json == 0 ]] || {
@@ -160,16 +209,17 @@ grep -q 'Traceback\|"level": "error"' <<< "$logs" && fail "errors in the logs"
 echo "$lines log lines, all JSON; shutdown complete" >&2
 
 step "restart on the same volume"
-docker start "$run_id" > /dev/null
-[[ $network == host ]] || base_url=http://$(docker port "$run_id" 8000/tcp | head -n 1)
+docker start "$ctr" > /dev/null
+[[ $network == host || $compose == 1 ]] || base_url=http://$(docker port "$ctr" 8000/tcp | head -n 1)
 restart_healthy_s=$(wait_healthy)
 [[ $(timeline) == *"$event_id"* ]] || fail "after the restart the event is gone: $(timeline)"
 echo "healthy again after ${restart_healthy_s} s; the event is still there" >&2
-docker stop --time 40 "$run_id" > /dev/null
+docker stop --time 40 "$ctr" > /dev/null
 
-printf '\nPASS %s on %s\n' "$tag" "$base"
+store=$([[ $compose == 1 ]] && echo "compose, PostgreSQL ${POSTGRES_IMAGE:-postgres:15}" || echo SQLite)
+printf '\nPASS %s on %s (%s)\n' "$tag" "$base" "$store"
 printf '  image size       %s MB\n' "$size_mb"
-printf '  build time       %s s\n' "$build_s"
+printf '  build time       %s\n' "$build_s"
 printf '  time to ready    %s s (GET /v1/ready 200)\n' "$ready_s"
 printf '  time to healthy  %s s (Docker health status; restart: %s s)\n' "$healthy_s" \
     "$restart_healthy_s"

@@ -16,6 +16,8 @@ from omotenashi.cli._apps import app
 from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console
 
 PANEL = "Service"
+#: Seconds a worker process may take to answer its supervisor's ping (see ``serve``).
+WORKER_HEALTHCHECK_S = 30
 
 keys_app = typer.Typer(
     help="API keys of the HTTP service: one workspace and scopes (ingest, read, admin) each.",
@@ -155,6 +157,12 @@ def serve(
         # on SIGTERM: stop accepting, finish the requests in flight (each event acknowledged
         # only after its commit), then close the workspaces (the event writer drains)
         timeout_graceful_shutdown=graceful_s,
+        # with --workers > 1 uvicorn pings each worker and kills one that does not answer in
+        # time; a new worker answers only once its logging is configured, which imports the
+        # API and its numeric libraries (seconds, more on a busy or CPU-limited host): at
+        # uvicorn's default (5 s) the workers of a loaded container were killed and restarted
+        # in a loop and never served
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 
