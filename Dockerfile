@@ -12,7 +12,7 @@ COPY src ./src
 # The package and its dependencies go into a virtual environment made with `python3` from PATH:
 # the same steps work on the official image (/usr/local/bin/python3) and on Debian's python3
 # (/usr/bin/python3, whose system pip refuses to install: PEP 668). The final stage copies the
-# environment whole, to the same path on the same base, so no wheel or build tool stays behind.
+# environment whole, to the same path on the same base: no wheel, pip cache or source tree stays.
 RUN python3 -m venv /opt/omotenashi \
     && /opt/omotenashi/bin/pip install --no-cache-dir .
 
