@@ -1,20 +1,31 @@
 # omotenashi server image: the HTTP API (`omotenashi serve`) on PostgreSQL or a SQLite volume.
 # Build:  docker build -t omotenashi .
 # Run:    docker run -p 8000:8000 -e OMOTENASHI_DB=postgresql://... omotenashi
-FROM python:3.11-slim AS build
+# Another Python 3.11 base (Debian's python3 + python3-venv, a mirror's copy of the official
+# image): docker build --build-arg PYTHON_IMAGE=IMAGE -t omotenashi .  (docs/deployment.md)
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The package and its dependencies go into a virtual environment made with `python3` from PATH:
+# the same steps work on the official image (/usr/local/bin/python3) and on Debian's python3
+# (/usr/bin/python3, whose system pip refuses to install: PEP 668). The final stage copies the
+# environment whole, to the same path on the same base: no wheel, pip cache or source tree stays.
+RUN python3 -m venv /opt/omotenashi \
+    && /opt/omotenashi/bin/pip install --no-cache-dir .
 
-FROM python:3.11-slim
-# libgomp: the OpenMP runtime of the `implicit` and scikit-learn wheels
+FROM ${PYTHON_IMAGE}
+# libgomp: the OpenMP runtime of the `implicit` and scikit-learn wheels; curl: the health check.
+# /data belongs to the server's user, so a new named volume mounted there is writable by it.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 10001 omotenashi
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+    && useradd --create-home --uid 10001 omotenashi \
+    && install -d -o omotenashi -g omotenashi /data
+COPY --from=build /opt/omotenashi /opt/omotenashi
+ENV PATH=/opt/omotenashi/bin:$PATH
 USER omotenashi
 WORKDIR /data
 # Configuration by environment (docs/deployment.md lists every variable)

@@ -93,10 +93,15 @@ def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str)
     assert len(acknowledged) >= 200
     missing = set(acknowledged) - _stored_ids(empty_store)
     assert not missing, f"{len(missing)} acknowledged events lost"
-    # every log line from the server's loggers is one JSON object
-    records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    # every line on stderr is one JSON object, the start banner included (a log collector reads
+    # each line as a record)
+    lines = [line for line in logs.splitlines() if line.strip()]
+    not_json = [line for line in lines if not (line.startswith("{") and line.endswith("}"))]
+    assert not not_json, not_json
+    records = [json.loads(line) for line in lines]
     assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
     messages = [r["message"] for r in records]
+    assert messages[0].startswith("omotenashi serving "), messages[0]
     assert "Application shutdown complete." in messages, messages
 
     # restarted, it serves the same store, ready
@@ -108,3 +113,38 @@ def test_sigterm_under_load_loses_no_acknowledged_event(empty_store: Path | str)
         assert "omotenashi_http_requests_total" in stats
     finally:
         again.stop()
+
+
+def test_two_workers_that_trained_stop_with_json_lines_only(tmp_path: Path) -> None:
+    """Each of several workers starts a training pool; on SIGTERM an idle pool is shut down and
+    waited for, so multiprocessing's resource tracker prints no "leaked semaphore objects"
+    warning (a line that is not JSON) after the server's last log line."""
+    db = tmp_path / "shop.db"
+    with Omotenashi(db) as om:
+        om.track(
+            {
+                "customer_id": "c1",
+                "type": "view",
+                "item_id": "i1",
+                "timestamp": "2025-05-01T10:00:00Z",
+            }
+        )
+    server = Server(
+        db, "--workers", "2", "--no-auth", "--log-format", "json", "--log-level", "info"
+    ).start()
+    loaded: set[str] = set()  # the pids of workers serving the model trained on start
+    deadline = time.monotonic() + 90
+    while len(loaded) < 2 and time.monotonic() < deadline:
+        text = httpx.get(server.url + "/v1/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith("omotenashi_model_loaded{") and float(line.split()[-1]) == 1:
+                loaded.add(line.split('pid="')[1].split('"')[0])
+        time.sleep(0.2)
+    assert len(loaded) == 2, "both workers should serve a trained model"
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.wait(30)
+    lines = [line for line in server.proc.stderr.read().decode().splitlines() if line.strip()]
+    not_json = [line for line in lines if not (line.startswith("{") and line.endswith("}"))]
+    assert not not_json, not_json
+    assert json.loads(lines[-1])["message"].startswith("Stopping parent process")

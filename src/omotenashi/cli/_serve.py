@@ -16,6 +16,8 @@ from omotenashi.cli._apps import app
 from omotenashi.cli._common import DbOpt, JsonOpt, console, emit_json, err_console
 
 PANEL = "Service"
+#: Seconds a worker process may take to answer its supervisor's ping (see ``serve``).
+WORKER_HEALTHCHECK_S = 30
 
 keys_app = typer.Typer(
     help="API keys of the HTTP service: one workspace and scopes (ingest, read, admin) each.",
@@ -103,6 +105,8 @@ def serve(
     The --db store is workspace [bold]default[/]; other workspaces live beside it and are
     reached with their own API keys ([bold]omotenashi keys create --workspace W --scope read[/]).
     """
+    import logging.config
+
     import uvicorn
 
     from omotenashi.api import LOG_FORMATS, log_config
@@ -128,12 +132,17 @@ def serve(
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     loop, http = _fast_io()
-    err_console.print(
+    banner = (
         f"omotenashi serving {settings.db_label()} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
-        f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs",
-        highlight=False,
+        f"{'required' if settings.auth else 'OFF'}, {loop} + {http}); docs at /docs"
     )
+    if log_format == "json":
+        # a log collector reads every line as one JSON object, this one included
+        logging.config.dictConfig(log_config(log_format, log_level))
+        logging.getLogger("omotenashi.cli").info(banner)
+    else:
+        err_console.print(banner, highlight=False)
     uvicorn.run(
         "omotenashi.api:app_from_env",
         factory=True,
@@ -148,6 +157,12 @@ def serve(
         # on SIGTERM: stop accepting, finish the requests in flight (each event acknowledged
         # only after its commit), then close the workspaces (the event writer drains)
         timeout_graceful_shutdown=graceful_s,
+        # with --workers > 1 uvicorn pings each worker and kills one that does not answer in
+        # time; a new worker answers only once its logging is configured, which imports the
+        # API and its numeric libraries (seconds, more on a busy or CPU-limited host): at
+        # uvicorn's default (5 s) the workers of a loaded container were killed and restarted
+        # in a loop and never served
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 

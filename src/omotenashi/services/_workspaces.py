@@ -512,7 +512,12 @@ class Workspaces:
             if thread is not None:
                 thread.join(timeout=10)
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # an idle pool is waited for: its process exits and its queues release their
+            # semaphores (else, with several server workers, multiprocessing's resource tracker
+            # prints a "leaked semaphore objects" warning, a line that is not JSON, at exit);
+            # a training in flight is not waited for (its process ends with this one)
+            busy = any(ws.training is not None and not ws.training.done() for ws in self.opened())
+            self._executor.shutdown(wait=not busy, cancel_futures=True)
         for ws in self.opened():
             ws.close()
         self._open.clear()
