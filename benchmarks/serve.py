@@ -333,6 +333,10 @@ def start_server(db: Path, port: int, workers: int) -> tuple[subprocess.Popen, f
             "--retrain-after",
             "0",
             "--no-train-on-start",
+            # one key drives the whole load: the per-key rate limit (default 1,000 req/s)
+            # would answer 429 to part of it, and a 429 is not an answer
+            "--rate-limit",
+            "0",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -472,13 +476,18 @@ def summarise(rows: list[dict]) -> dict:
             )
             if row.get(k) is not None
         }
+        for part in ("get", "post"):  # mixed: the answers and the events apart
+            if part in row:
+                out[name][part] = {k: row[part].get(k) for k in ("p50_ms", "p99_ms")}
         target = TARGETS.get(row["scenario"])
         if target is None or "requests_per_s" not in row:
             continue
         field, least, most_p99 = target
         checked = [row] + ([row["first_second"]] if "first_second" in row else [])
         met = all(
-            c.get(field, 0) >= least and (most_p99 is None or c.get("p99_ms", 1e9) <= most_p99)
+            c.get(field, 0) >= least
+            and (most_p99 is None or c.get("p99_ms", 1e9) <= most_p99)
+            and not c.get("errors")  # errors (a 429, a 500) are not served answers
             for c in checked
         )
         out["targets_met"][name] = met

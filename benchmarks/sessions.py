@@ -20,7 +20,7 @@ Datasets: the public session data in ``../shared/datasets`` (the diginetica samp
 Retail invoices replayed line by line (baskets, not click streams: a second, different shape of
 data; 300 test and 150 validation invoices sampled with a fixed seed, first 10 lines each).
 
-Run from the repository root:  python benchmarks/sessions.py [--only diginetica]
+Run from the repository root:  python benchmarks/sessions.py [--only diginetica] [--default-only]
 The last line (``"summary": true``) compares the default with the best peer per dataset.
 """
 
@@ -139,7 +139,7 @@ def coordinate_search(name, model, val_sessions, grid, metric, cache):
     return current, best
 
 
-def run(name, frame, n_sampled, head, summary):
+def run(name, frame, n_sampled, head, summary, default_only=False):
     n_test, n_val = n_sampled
     split = split_sessions_last(frame, order_by="date")
     test = sample(split.test, n_test, 0, head)
@@ -157,7 +157,7 @@ def run(name, frame, n_sampled, head, summary):
         }
     )
     candidates = [(DEFAULT, make_model(DEFAULT), {"tuned": "by itself, in fit"})]
-    for peer, grid in GRIDS.items():
+    for peer, grid in {} if default_only else GRIDS.items():
         start = time.perf_counter()
         model = make_model(peer).fit(as_interactions(val.train))
         cache: dict = {}
@@ -187,7 +187,8 @@ def run(name, frame, n_sampled, head, summary):
                 "tune_s": tune_s,
             }
             candidates.append((label, make_model(peer, **params), info))
-    candidates.append(("sr", make_model("sr"), {"tuned": False}))
+    if not default_only:
+        candidates.append(("sr", make_model("sr"), {"tuned": False}))
     rows = []
     info_of = {label: info for label, _, info in candidates}
     model_of = {label: m for label, m, _ in candidates}
@@ -203,6 +204,13 @@ def run(name, frame, n_sampled, head, summary):
     evaluate_sessions(split, [(label, m) for label, m, _ in candidates], on_result=show)
     peers = [r for r in rows if r["model"].split("[")[0] in GRIDS]
     mine = next(r for r in rows if r["model"] == DEFAULT)
+    if not peers:  # --default-only: the default's figures and fit time alone
+        summary[name] = {
+            "default": [DEFAULT, round(mine["hr@20"], 4), round(mine["mrr@20"], 4)],
+            "fit_s": round(mine["fit_s"], 1),
+            "n_predictions": mine["n_predictions"],
+        }
+        return
     best_hr = max(peers, key=lambda r: r["hr@20"])
     best_mrr = max(peers, key=lambda r: r["mrr@20"])
     summary[name] = {
@@ -219,6 +227,11 @@ def run(name, frame, n_sampled, head, summary):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["diginetica-sample", "online-retail-invoices"])
+    parser.add_argument(
+        "--default-only",
+        action="store_true",
+        help=f"only the default ({DEFAULT}): its figures and fit (self-tuning) time, no peers",
+    )
     args = parser.parse_args()
     summary: dict = {
         "search": f"coordinate search over GRIDS, {ROUNDS} passes from each model's defaults, "
@@ -233,7 +246,7 @@ def main() -> None:
     }
     for name, frame, n_sampled, head in datasets():
         if args.only in (None, name):
-            run(name, frame, n_sampled, head, summary)
+            run(name, frame, n_sampled, head, summary, args.default_only)
     emit({"summary": True, **summary})
 
 

@@ -47,6 +47,63 @@ def test_ease_matches_direct_numpy_computation():
     assert model.recommend("0", 1)[0].item_id == str(int(np.argmax(direct)))
 
 
+def test_ease_with_min_support_keeps_only_the_learned_block_and_scores_as_the_full_matrix(
+    tmp_path,
+):
+    rng = np.random.default_rng(11)
+    X = (rng.random((40, 14)) < 0.3).astype(float)
+    X[:, 12] = 0.0
+    X[3, 12] = 1.0  # items 12 and 13 are seen by one customer only: not learned
+    X[:, 13] = 0.0
+    X[7, 13] = 1.0
+    rows, cols = np.nonzero(X)
+    frame = pd.DataFrame({"user_id": rows, "item_id": cols})
+    lam = 5.0
+    model = RecentEASE(l2=lam, min_support=2).fit(frame)
+    order = np.array([int(i) for i in model.item_ids_])
+    learned = np.flatnonzero((X > 0).sum(axis=0) >= 2)
+    # the full matrix, written out: EASE on the learned columns, zero elsewhere
+    Xk = X[:, learned]
+    P = np.linalg.inv(Xk.T @ Xk + lam * np.eye(len(learned)))
+    Bk = np.eye(len(learned)) - P / np.diag(P)
+    np.fill_diagonal(Bk, 0.0)
+    full = np.zeros((14, 14))
+    full[np.ix_(learned, learned)] = Bk
+    full = full[np.ix_(order, order)]
+    assert model.B_.shape == (len(learned), len(learned))  # only the block is held
+    np.testing.assert_array_equal(np.sort(order[model.learned_]), learned)
+    # scores, damping and recency included, equal those of the full matrix
+    q = model._query(model.user_items_, model.user_ages_).toarray()
+    expected = q @ full
+    damp = (1.0 + model.item_popularity_) ** -model.popularity_exponent
+    expected = np.where(expected > 0, expected * damp, expected)
+    np.testing.assert_allclose(
+        model._score(model.user_items_, model.user_ages_), expected, atol=1e-5
+    )
+    # one request's history is scored without sparse products (gathered rows or, for a long
+    # history, the sparse path): the same scores as the batch computation
+    for gather in (0, 100):
+        model._GATHER_ROWS = gather
+        for row in range(model.user_items_.shape[0]):
+            x, a = model.user_items_[row], model.user_ages_[row]
+            np.testing.assert_allclose(model._score(x, a)[0], expected[row], atol=1e-5)
+    for item in ("12", "13", "0"):
+        got = model._similar_scores(model._item_pos[item], None, None)
+        np.testing.assert_allclose(got, full[model._item_pos[item]], atol=1e-6)
+    # reasons still add up to the served score
+    user = str(rows[0])
+    for rec in model.recommend(user, 5):
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-5, abs=1e-7)
+    # an artefact saved before the block (the full matrix, no "learned") loads and scores alike
+    old = RecentEASE(l2=lam, min_support=2).fit(frame)
+    old._load_state({"B": full.astype(np.float32)})
+    assert old.learned_ is None
+    np.testing.assert_allclose(old._score(old.user_items_, old.user_ages_), expected, atol=1e-5)
+    assert [r.item_id for r in old.recommend(user, 5)] == [
+        r.item_id for r in model.recommend(user, 5)
+    ]
+
+
 def test_itemknn_cosine_matches_numpy():
     rng = np.random.default_rng(3)
     X = (rng.random((30, 12)) < 0.3).astype(float)
@@ -516,3 +573,33 @@ def test_served_history_rows_equal_scipy_rows(fitted):
         for matrix in (model.user_items_, model.user_ages_):
             mine, theirs = _row(matrix, r), matrix[r]
             assert mine.shape == theirs.shape and (mine != theirs).nnz == 0
+
+
+def test_a_live_visit_joins_the_history_as_its_most_recent_part(fitted):
+    """The history of a known customer with a visit, against a plain computation: counts add
+    up, the visit's items take the visit's ages (1 = its last click), older items grow older
+    by the visit's length."""
+    model = fitted[0]["recent_ease"]
+    user = str(model.user_ids_[0])
+    row = model._user_pos[user]
+    seen = model.user_items_[row].toarray().ravel()
+    old_ages = model.user_ages_[row].toarray().ravel()
+    history_item = model.item_ids_[np.flatnonzero(seen)[0]]
+    new_item = model.item_ids_[np.flatnonzero(seen == 0)[0]]
+    visit = [new_item, history_item, new_item, "no-such-item"]
+    X, A, known = model._user_history(user, visit)
+    assert known
+    expected = seen.copy()
+    expected[model._item_pos[new_item]] += 2
+    expected[model._item_pos[history_item]] += 1
+    np.testing.assert_allclose(X.toarray().ravel(), expected)
+    ages = np.where(seen > 0, old_ages + 2, 0.0)  # the visit's longest age is 2
+    ages[model._item_pos[new_item]] = 1.0  # its last click
+    ages[model._item_pos[history_item]] = 2.0
+    np.testing.assert_allclose(A.toarray().ravel(), ages)
+    np.testing.assert_array_equal(X.indices, A.indices)
+    # a visit on its own: counts and ages of the last occurrence
+    Xs, As, pos = model._session_history(visit)
+    assert len(pos) == 3
+    assert Xs.toarray().ravel()[model._item_pos[new_item]] == 2
+    assert As.toarray().ravel()[model._item_pos[history_item]] == 2

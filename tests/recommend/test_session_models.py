@@ -234,13 +234,13 @@ def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):
     import omotenashi.recommend._session as mod
 
     seen = []
-    original = mod.next_click_metrics
+    original = mod.next_click_rows
 
-    def spy(model, sessions, k=20, **kw):
+    def spy(model, sessions):
         seen.extend(sessions)
-        return original(model, sessions, k, **kw)
+        return original(model, sessions)
 
-    monkeypatch.setattr(mod, "next_click_metrics", spy)
+    monkeypatch.setattr(mod, "next_click_rows", spy)
     make_model("sknn").fit(flipped)
     held = {tuple(s) for s in seen}
     late_ids = set(flipped.loc[late, "user_id"])
@@ -248,3 +248,76 @@ def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):
         tuple(g) for sid, g in flipped.groupby("user_id")["item_id"] if sid in late_ids
     }
     assert held and held <= late_sessions
+
+
+def test_coordinate_walk_finds_the_scans_optimum_with_fewer_settings():
+    from omotenashi.recommend._session import coordinate_walk
+
+    grid = {
+        "a": (1, 2, 4, 8, 16, None),
+        "b": (0.0, 0.5, 1.0, 2.0),
+        "flag": (True, False),
+    }
+    # unimodal in each ordered parameter (None: the far end), with an interaction term
+    peak = {"a": 3, "b": 1, "flag": 1}
+
+    def value(params):
+        a = grid["a"].index(params["a"])
+        b = grid["b"].index(params["b"])
+        return -((a - peak["a"]) ** 2) - (b - peak["b"]) ** 2 - 0.1 * a * b + params["flag"]
+
+    calls: list[dict] = []
+
+    def objective(params):
+        calls.append(params)
+        return value(params)
+
+    start = {"a": None, "b": 0.0, "flag": False}
+    best, score = coordinate_walk(objective, start, grid, passes=2)
+    # the exhaustive optimum over the whole grid, computed independently
+    import itertools
+
+    every = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
+    optimum = max(every, key=value)
+    assert best == optimum and score == value(optimum)
+    assert len({tuple(c.items()) for c in calls}) < len(every)
+    # walking down from the far end took it past the neighbours of the start
+    assert best["a"] == 8 and start["a"] is None
+
+
+def test_coordinate_walk_scans_a_parameter_whose_start_is_off_the_grid():
+    from omotenashi.recommend._session import coordinate_walk
+
+    seen = []
+
+    def objective(params):
+        seen.append(params["k"])
+        return -abs(params["k"] - 40)
+
+    best, _ = coordinate_walk(objective, {"k": 5}, {"k": (10, 20, 50, 100)}, passes=1)
+    assert best == {"k": 50} and set(seen) == {5, 10, 20, 50, 100}
+
+
+def test_sknn_search_reuses_neighbours_only_while_vote_parameters_change():
+    from omotenashi.recommend._session import next_click_rows
+
+    data = _markov_sessions(300)
+    model = make_model("sknn", tune=False).fit(data)
+    fresh = make_model("sknn", tune=False).fit(data)
+    sessions = [list(g)[:6] for _, g in data.groupby("user_id")["item_id"]][:40]
+    X, A, _ = next_click_rows(model, sessions)
+    model._hood_memo = {}
+    settings = [
+        {},
+        {"distance_decay": 1.0},
+        {"anchor_decay": 2.0, "idf_weight": 1.0},
+        {"distance_decay": None},  # binary scoring: other entries, built again
+        {"k": 5},  # other neighbours
+        {"k": 5, "distance_decay": 8.0},
+    ]
+    for params in settings:
+        model.set_params(**params)
+        fresh.set_params(**params)
+        np.testing.assert_allclose(model._score(X, A), fresh._score(X, A), rtol=1e-12)
+    assert len(model._hood_memo) == 2  # the setting and the one batch of its neighbours
+    assert model._hood_memo["setting"][0] == 5

@@ -305,21 +305,26 @@ class Recommender(ABC):
     def _session_history(
         self, items: Iterable[object]
     ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
-        """History row for an ordered list of item ids (last = most recent); unknown ids dropped."""
+        """History row for an ordered list of item ids (last = most recent); unknown ids dropped.
+
+        The row's value of an item is how often it occurs, its age the rank of its last
+        occurrence counted from the end (1 = the latest item). Built with array operations and
+        the CSR arrays directly: this runs on every request with a live visit, where scipy's
+        general constructors cost more than the scoring of a short visit.
+        """
         found = (self._item_pos.get(str(i), -1) for i in items)
         pos = np.array([p for p in found if p >= 0], dtype=np.int64)
         n = len(self.item_ids_)
         if pos.size == 0:
             empty = sp.csr_matrix((1, n), dtype=np.float32)
             return empty, empty.copy(), pos
-        age_of: dict[int, float] = {}
-        for rank, p in enumerate(pos[::-1], start=1):
-            age_of.setdefault(int(p), float(rank))
-        cols = np.array(sorted(age_of), dtype=np.int64)
-        ages = np.array([age_of[c] for c in cols], dtype=np.float32)
-        counts = np.bincount(pos, minlength=n)[cols].astype(np.float32)
-        X = sp.csr_matrix((counts, (np.zeros(len(cols)), cols)), shape=(1, n))
-        A = sp.csr_matrix((ages, (np.zeros(len(cols)), cols)), shape=(1, n))
+        cols, last_from_end, counts = np.unique(pos[::-1], return_index=True, return_counts=True)
+        indices = cols.astype(np.int32)
+        indptr = np.array([0, cols.size], dtype=np.int32)
+        X = sp.csr_matrix((counts.astype(np.float32), indices, indptr), shape=(1, n))
+        A = sp.csr_matrix(
+            ((last_from_end + 1).astype(np.float32), indices.copy(), indptr.copy()), shape=(1, n)
+        )
         return X, A, pos
 
     def _user_history(
@@ -337,15 +342,7 @@ class Recommender(ABC):
         if extra:
             Xs, As, _ = self._session_history(extra)
             if Xs.nnz:
-                # the current context is the most recent part of the history
-                shift = float(As.data.max())
-                age = dict(zip(A.indices.tolist(), (A.data + shift).tolist(), strict=True))
-                age.update(zip(As.indices.tolist(), As.data.tolist(), strict=True))
-                X = sp.csr_matrix(X + Xs)
-                A = sp.csr_matrix(
-                    (np.array([age[c] for c in X.indices], dtype=np.float32), X.indices, X.indptr),
-                    shape=X.shape,
-                )
+                X, A = _merge_context(X, A, Xs, As)
         return X, A, known
 
     def _popular_scores(self) -> np.ndarray:
@@ -724,6 +721,32 @@ class Recommender(ABC):
 
     def _load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what ``_state`` returned."""
+
+
+def _merge_context(
+    X: sp.csr_matrix, A: sp.csr_matrix, Xs: sp.csr_matrix, As: sp.csr_matrix
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """A one-row history ``X`` (ages ``A``) with the current visit ``Xs`` (ages ``As``) as its
+    most recent part: values add up, the visit's items take the visit's ages and the older
+    items' ages grow by the visit's length (its largest age).
+
+    Array operations on the CSR arrays (sorted indices): a known customer's request with a
+    live visit runs this, and scipy's sparse addition and a Python dict of ages cost more
+    than the scoring itself.
+    """
+    shift = float(As.data.max())
+    cols = np.union1d(X.indices, Xs.indices)
+    data = np.zeros(cols.size, dtype=np.float32)
+    ages = np.zeros(cols.size, dtype=np.float32)
+    data[np.searchsorted(cols, X.indices)] += X.data  # indices are unique within a row
+    data[np.searchsorted(cols, Xs.indices)] += Xs.data
+    ages[np.searchsorted(cols, A.indices)] = A.data + shift
+    ages[np.searchsorted(cols, As.indices)] = As.data  # the visit's ages win
+    indices = cols.astype(np.int32)
+    indptr = np.array([0, cols.size], dtype=np.int32)
+    merged = sp.csr_matrix((data, indices, indptr), shape=X.shape)
+    merged_ages = sp.csr_matrix((ages, indices.copy(), indptr.copy()), shape=X.shape)
+    return merged, merged_ages
 
 
 def _row(matrix: sp.csr_matrix, r: int) -> sp.csr_matrix:

@@ -43,6 +43,33 @@ class _ItemItemModel(Recommender):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._damp_key = None
+        self._slot_cache = None
+
+    # Weights of only some items (EASE with ``min_support``): ``B_`` is then the block of the
+    # learned items, ``learned_`` their positions (sorted); the other items score 0. Half the
+    # items of ml-latest-small are seen by one customer only: the block holds a sixth of the
+    # full matrix's entries, and scoring a request reads only its rows of learned items.
+    learned_: np.ndarray | None = None
+
+    def _slots(self) -> np.ndarray:
+        """Position of every item in the learned block (-1: not learned)."""
+        if getattr(self, "_slot_cache", None) is None:
+            slots = np.full(len(self.item_ids_), -1, dtype=np.int64)
+            slots[self.learned_] = np.arange(len(self.learned_))
+            self._slot_cache = slots
+        return self._slot_cache
+
+    def _learned_columns(self, Q: sp.csr_matrix) -> sp.csr_matrix:
+        """``Q`` restricted to the learned items' columns, in block positions."""
+        Q = sp.csr_matrix(Q)
+        slots = self._slots()[Q.indices]
+        keep = slots >= 0
+        rows = np.repeat(np.arange(Q.shape[0]), np.diff(Q.indptr))
+        indptr = np.zeros(Q.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[keep], minlength=Q.shape[0]), out=indptr[1:])
+        return sp.csr_matrix(
+            (Q.data[keep], slots[keep], indptr), shape=(Q.shape[0], len(self.learned_))
+        )
 
     def _damp(self, S: np.ndarray) -> np.ndarray:
         if self.popularity_exponent:
@@ -53,12 +80,64 @@ class _ItemItemModel(Recommender):
             S = np.where(S > 0, S * self._damp_factor, S)
         return S
 
+    #: Most history rows scored by gathering them from a dense ``B`` (one request); longer
+    #: histories go through the sparse product, which reads the rows without copying them.
+    _GATHER_ROWS = 64
+
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
-        S = self._query(X, ages) @ self.B_
-        S = S.toarray() if sp.issparse(S) else np.asarray(S)
+        if X.shape[0] == 1 and not sp.issparse(self.B_):
+            return self._score_one(X, ages)[None, :]
+        Q = self._query(X, ages)
+        if self.learned_ is None:
+            S = Q @ self.B_
+            S = S.toarray() if sp.issparse(S) else np.asarray(S)
+        else:
+            block = self._learned_columns(Q) @ self.B_
+            block = block.toarray() if sp.issparse(block) else np.asarray(block)
+            S = np.zeros((X.shape[0], len(self.item_ids_)), dtype=block.dtype)
+            S[:, self.learned_] = block
         return self._damp(S)
 
+    def _score_one(self, x: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        """``_score`` of one history with a dense ``B``, without building sparse matrices.
+
+        A served request scores one history: the general path builds three sparse matrices
+        and a full-width product for it, which costs more than the arithmetic (measured on
+        ml-latest-small: 0.64 ms against 0.03 ms for a 10-item history). Same values as the
+        general path (float32 sums of the same terms, possibly in another order).
+        """
+        q = x.data.astype(np.float32)
+        if self.recency_boost:
+            q = q * (
+                1.0 + self.recency_boost * np.exp(-(ages.data - 1.0) / self.recency_scale)
+            ).astype(np.float32)
+        rows = x.indices
+        if self.learned_ is not None:
+            rows = self._slots()[rows]
+            kept = rows >= 0
+            rows, q = rows[kept], q[kept]
+        n_block = self.B_.shape[0]
+        if rows.size <= self._GATHER_ROWS:
+            block = q @ self.B_[rows] if rows.size else np.zeros(n_block, dtype=np.float32)
+        else:
+            Q = sp.csr_matrix(
+                (q, rows, np.array([0, rows.size], dtype=np.int64)), shape=(1, n_block)
+            )
+            block = np.asarray(Q @ self.B_).ravel()
+        if self.learned_ is None:
+            S = block
+        else:
+            S = np.zeros(len(self.item_ids_), dtype=block.dtype)
+            S[self.learned_] = block
+        return self._damp(S[None, :])[0]
+
     def _similar_scores(self, pos: int, x: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        if self.learned_ is not None:
+            out = np.zeros(len(self.item_ids_))
+            slot = self._slots()[pos]
+            if slot >= 0:
+                out[self.learned_] = self.B_[slot]
+            return out
         row = self.B_[pos]
         row = row.toarray().ravel() if sp.issparse(row) else np.asarray(row).ravel()
         return row.astype(np.float64)
@@ -70,7 +149,13 @@ class _ItemItemModel(Recommender):
         # item i's score is sum_j q_j B[j, i] (times the damping when positive): the terms of
         # that sum are the reasons, negative ones included, so they add up to the score
         q = self._query(x, ages)
-        if sp.issparse(self.B_):
+        if self.learned_ is not None:
+            slots = self._slots()
+            rows, cols = slots[q.indices], slots[items]
+            block = np.zeros((len(rows), len(cols)), dtype=self.B_.dtype)
+            r, c = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
+            block[np.ix_(r, c)] = self.B_[np.ix_(rows[r], cols[c])]
+        elif sp.issparse(self.B_):
             block = self.B_[q.indices][:, items].toarray()
         else:
             block = self.B_[np.ix_(q.indices, items)]
@@ -85,10 +170,15 @@ class _ItemItemModel(Recommender):
         return [split_terms("history", np.array([pos]), scores[[i]]) for i in items]
 
     def _state(self):
+        if self.learned_ is not None:
+            return {"B": self.B_, "learned": self.learned_}
         return {"B": self.B_}
 
     def _load_state(self, state):
         self.B_ = state["B"]
+        # artefacts saved before the learned block hold the full matrix (and no "learned")
+        self.learned_ = state.get("learned")
+        self._slot_cache = None
 
 
 class EASE(_ItemItemModel):
@@ -133,15 +223,19 @@ class EASE(_ItemItemModel):
         support = np.diff(sp.csc_matrix(self.user_items_).indptr)
         keep = np.flatnonzero(support >= self.min_support)
         n = len(self.item_ids_)
+        self._slot_cache = None
         if keep.size == n:
             self.B_ = ease_weights(self.user_items_, self.l2)
+            self.learned_ = None
             return
         # Items seen fewer than min_support times get no weights (they score 0): the cubic cost
-        # of the inverse then grows with the items that can actually be learned.
-        B = np.zeros((n, n), dtype=np.float32)
+        # of the inverse then grows with the items that can actually be learned, and only their
+        # block is kept (``learned_``: their positions).
+        self.learned_ = keep.astype(np.int64)
         if keep.size:
-            B[np.ix_(keep, keep)] = ease_weights(self.user_items_[:, keep], self.l2)
-        self.B_ = B
+            self.B_ = ease_weights(self.user_items_[:, keep], self.l2)
+        else:
+            self.B_ = np.zeros((0, 0), dtype=np.float32)
 
 
 def ease_weights(X: sp.csr_matrix, l2: float) -> np.ndarray:
