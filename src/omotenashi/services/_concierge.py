@@ -195,14 +195,11 @@ class Concierge:
             "channels": dict(profile.events_by_channel),
             **{k: v for k, v in attributes.items() if not isinstance(v, dict | list)},
         }
-        events = care._events()
-        mine = events[events["person_id"] == person].sort_values("timestamp")
-        day = pd.Timestamp(care.last_day(events) if as_of is None else as_of).date()
-        patients = self._om.store.catalog.customers_frame()
-        needs = (
-            care.recalls(day, customer_id=person, events=events) if "birthdate" in patients else []
-        )
-        goals = [g for g in care.goal_statuses(day, person, events) if g["reminder"]]
+        # only this person's events and record, and their saved lapse risk: no read of the log
+        mine = care.person_events(person).sort_values("timestamp", kind="stable")
+        day = pd.Timestamp(care.newest_day() if as_of is None else as_of).date()
+        needs = care.recalls(day, customer_id=person) if care.has_patients() else []
+        goals = [g for g in care.goal_statuses(day, person, mine) if g["reminder"]]
         needs += [g["reminder"] for g in goals]
         rows = []
         for e in mine.tail(recent).iloc[::-1].itertuples(index=False):

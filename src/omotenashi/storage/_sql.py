@@ -32,6 +32,7 @@ from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     RESOLVED_EVENTS,
     RFM_AGGREGATES,
+    resolved_events,
 )
 
 if TYPE_CHECKING:  # frames load with the reads that make them
@@ -594,6 +595,26 @@ class SQLCatalog:
         rows = self._db.read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
         return records.customers_frame([(cid, self._opened(text)) for cid, text in rows])
 
+    def has_attribute(self, name: str) -> bool:
+        """Whether any customer record has the attribute ``name`` (a key of the record; its
+        name is stored in clear even when its value is sealed). Stops at the first record
+        found; candidates the text match finds (the name as a nested key) are checked."""
+        m = self._db.dialect.mark
+        pattern = _like(json.dumps(name) + ":")
+        after = None
+        while True:
+            page = self._db.read(
+                f"SELECT customer_id, attributes FROM customers WHERE attributes LIKE {m} "
+                f"ESCAPE '!'{'' if after is None else f' AND customer_id > {m}'} "
+                f"ORDER BY customer_id LIMIT {m}",
+                (pattern, 100) if after is None else (pattern, after, 100),
+            )
+            if any(name in json.loads(text) for _, text in page):
+                return True
+            if len(page) < 100:
+                return False
+            after = page[-1][0]
+
 
 class SQLScoreStore:
     """``ScoreStore``: figures computed about customers; a run replaces all rows of its source."""
@@ -912,6 +933,18 @@ class SQLReads:
         if types:
             which, params = self._db.dialect.any_of("type", list(types))
             sql += f" WHERE {which}"
+        sql += " ORDER BY ts, seq"
+        return records.events_frame(self._db.read(sql, params))
+
+    def person_events(self, keys: PersonKeys, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """The person's events as :meth:`events_frame` has them (through the customer and
+        anonymous indexes: no scan of the log)."""
+        source, params = self._person_events(keys)
+        sql = f"SELECT * FROM ({resolved_events(f'({source})')}) r"
+        if types:
+            which, more = self._db.dialect.any_of("type", list(types))
+            sql += f" WHERE {which}"
+            params = [*params, *more]
         sql += " ORDER BY ts, seq"
         return records.events_frame(self._db.read(sql, params))
 
