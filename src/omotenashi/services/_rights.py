@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import NotFound
 from omotenashi.events import clean_id, now_micros
+from omotenashi.services._insights import ACTIVITY_FILE
 from omotenashi.storage import PersonKeys, Scrubbing, personal_data_holders
 
 if TYPE_CHECKING:
@@ -196,6 +197,8 @@ class Rights:
             store.erasures.record(
                 receipt_id, now_micros(), salt, [salted_hash(salt, i) for i in ids], receipt
             )
+        # the dashboard's saved activity totals knew the person's ids (hashed): read again
+        store.artefacts.path(ACTIVITY_FILE).unlink(missing_ok=True)
         if isinstance(store, Scrubbing):
             say("wiping deleted rows from the store's files")
             store.scrub()
