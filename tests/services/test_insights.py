@@ -241,3 +241,15 @@ def test_signed_tokens(tmp_path) -> None:
         assert signer.verify("") is None and signer.verify("a.b.c") is None
         mode = a.store.artefacts.path("signing.key").stat().st_mode & 0o777
         assert mode == 0o600
+
+
+def test_warming_a_customer_writes_nothing(om: Omotenashi) -> None:
+    assert om.insights.warm_customer() is None  # no event yet
+    om.track_many(_events(40, seed=7))
+    om.access.flush()
+    before = om.store.access.entries()
+    assert before  # the events' own entries: the log is written at all
+    customer = om.insights.warm_customer()
+    assert customer is not None and om.identities.person(customer) == customer
+    om.access.flush()
+    assert om.store.access.entries() == before

@@ -517,8 +517,9 @@ class Insights:
         return self._reuse(key, lambda: self._decisions(reward_kinds, recent, alpha))
 
     def warm(self) -> None:
-        """Compute what the first pages need (activity totals, counts, decisions, value), so
-        that a server's first visitor does not wait for a read of the whole log."""
+        """Compute what the first pages need (activity totals, counts, decisions, value, the
+        known people of the consent coverage, one customer's next best actions), so that a
+        server's first visitor does not wait for a read of the whole log."""
         self.customers()
         state = self._activity
         while True:  # a chunk at a time: a page asking meanwhile answers with what is read
@@ -527,7 +528,37 @@ class Insights:
                 break
         self.decisions()
         self.value()
+        from omotenashi.services._consent_coverage import warm_people
+
+        warm_people(self._om)  # the trust page's consent coverage counts every known person
+        self.warm_customer()
         self.warmed.set()
+
+    def warm_customer(self) -> str | None:
+        """Load the default model and work out one customer's figures, recalls and goals once
+        (a customer of the newest events), so that the first Customer 360 page does not pay for
+        loading the model and the code they need. Nothing is written (not even an access-log
+        entry: no recommendation is asked for). Returns the customer, None when there is none."""
+        from datetime import date
+
+        from omotenashi.errors import OmotenashiError
+
+        top = self._om.store.events.last_seq()
+        found = [r[1] for r in self._om.store.events.after(max(0, top - 100), 100) if r[1]]
+        if not found:
+            return None
+        customer = str(found[-1])
+        om = self._om
+        for work in (
+            lambda: om.recommendations.model(),
+            lambda: om.outreach.features(date.today(), customer),
+            lambda: om.care.reminders(customer_id=customer),
+        ):
+            try:
+                work()
+            except OmotenashiError:  # e.g. no patient in this store: nothing to load for it
+                pass
+        return customer
 
     def _decisions(
         self,
