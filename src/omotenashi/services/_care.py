@@ -282,8 +282,8 @@ class Care:
 
         stored = self.goals(customer_id)
         if not stored:
-            if customer_id is not None and self._om.identities.person(customer_id) is None:
-                raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
+            if customer_id is not None:
+                self._om.identities.require_held(customer_id)
             return []
         if events is None:
             people = {g["customer_id"] for g in stored}
@@ -304,13 +304,10 @@ class Care:
         return out
 
     def _time_zone(self, customer_id: str) -> str | None:
-        """The customer's time zone from their preferences (``om.preferences``, where this
-        engine has them), so nudges land at their local usual hour; None: UTC."""
-        preferences = getattr(self._om, "preferences", None)
-        if preferences is None:
-            return None
+        """The customer's time zone from their preferences (``om.preferences``), so nudges
+        land at their local usual hour; None: UTC."""
         try:
-            return getattr(preferences.get(customer_id), "time_zone", None) or None
+            return self._om.preferences.get(customer_id).time_zone or None
         except (NotFound, DataError):
             return None
 

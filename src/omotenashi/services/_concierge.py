@@ -179,9 +179,7 @@ class Concierge:
         person = self._om.identities.person(customer_id)
         if person is None:
             raise NotFound(f"unknown customer {customer_id!r}")
-        access = getattr(self._om, "access", None)  # the access log, where this engine has one
-        if access is not None:
-            access.record("read.brief", person)
+        self._om.access.record("read.brief", person)
         care = self._om.care
         profile = self._om.profiles.profile(person)
         attributes = dict(profile.attributes or {})

@@ -174,9 +174,7 @@ class Outreach:
     def _preferences(self, ids: pd.Index, one: bool) -> pd.DataFrame:
         import pandas as pd
 
-        prefs = getattr(self._om, "preferences", None)
-        if prefs is None:
-            return pd.DataFrame(index=ids)
+        prefs = self._om.preferences
         if one:
             got = {str(ids[0]): prefs.get(str(ids[0]))}
         else:
@@ -199,9 +197,7 @@ class Outreach:
     def _without_consent(
         self, purposes: Iterable[str], ids: pd.Index, one: bool
     ) -> dict[str, set[str]]:
-        consent = getattr(self._om, "consent", None)
-        if consent is None:
-            return {}
+        consent = self._om.consent
         out: dict[str, set[str]] = {}
         for purpose in {p for p in purposes if p}:
             if one:
