@@ -1,5 +1,5 @@
-""""Is this id held here?" has one answer (``om.identities.held``), and every use case that
-refuses an unknown id (consent, preferences, goals, export, erasure) refuses it the same way."""
+"""One answer to "is this id held here?" (``om.identities.held``): every use case that refuses
+an unknown id (consent, preferences, goals, export, erasure) refuses it the same way."""
 
 from __future__ import annotations
 
