@@ -4,6 +4,8 @@ over every event, score and decision of the store, on each backend."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -105,6 +107,7 @@ def test_a_restart_reads_only_the_events_stored_since_the_totals_were_saved(
 
     with Omotenashi(db_url) as om:
         om.track_many(_events(300, seed=5))
+        counted = om.insights.customers()
         _same_as_computed(om)
         top = om.store.events.last_seq()
         saved = om.store.artefacts.path(ACTIVITY_FILE)
@@ -127,6 +130,19 @@ def test_a_restart_reads_only_the_events_stored_since_the_totals_were_saved(
 
     with Omotenashi(db_url) as om:  # a restart: the saved totals, then only the new events
         spy_on(om)
+        slow = threading.Event()
+
+        def count_later() -> int:
+            slow.wait(10)
+            return 999
+
+        monkeypatch.setattr(om.insights._store.reads, "count_customers", count_later)
+        assert om.insights.customers() == counted  # the saved count at once, counted behind
+        slow.set()
+        deadline = time.monotonic() + 10
+        while om.insights.customers() != 999:
+            assert time.monotonic() < deadline, "the customers were never counted again"
+            time.sleep(0.02)
         _same_as_computed(om)
         assert read and read[0][0] == top and read[-1][1] == om.store.events.last_seq()
         # an erasure anywhere: every process reads the log again, the file is gone

@@ -237,6 +237,10 @@ class Insights:
         state.seq, state.top, state.days, state.last_seen = seq, seq, days, last_seen
         state.salt, state.erasures, state.saved_seq = salt, erasures, seq
         state.saved_at = time.monotonic()
+        customers = saved.get("customers")
+        if isinstance(customers, int):  # shown at once, counted again in the background
+            with self._lock:
+                self._cached.setdefault("customers", (-math.inf, customers))
 
     def _save_activity(self, state: _Activity) -> None:
         """Save the totals (called with ``state.lock`` held); a failure only costs a later
@@ -252,6 +256,9 @@ class Insights:
             "days": [[d, t, c, n, v] for (d, t, c), (n, v) in state.days.items()],
             "last_seen": state.last_seen,
         }
+        counted = self._cached.get("customers")
+        if counted is not None:
+            data["customers"] = int(counted[1])
         try:
             self._om.store.artefacts.atomic_write(ACTIVITY_FILE, json.dumps(data))
         except OSError:
@@ -319,8 +326,20 @@ class Insights:
             return sum(1 for ts in self._activity.last_seen.values() if ts > since)
 
     def customers(self) -> int:
-        """Known people with at least one event (reused for ``ttl_s``)."""
+        """Known people with at least one event (reused for ``ttl_s``; after a restart, the
+        count saved with the activity totals is shown while it is counted again)."""
+        self._load_saved()
         return int(self._reuse("customers", self._store.reads.count_customers))
+
+    def _load_saved(self) -> None:
+        """Read the saved totals once (before anything else of the activity is asked)."""
+        state = self._activity
+        if state.loaded:
+            return
+        with state.lock:
+            if not state.loaded:
+                state.loaded = True
+                self._load_activity(state)
 
     # -- overview ----------------------------------------------------------------------------
     def overview(self, days: int = 90, active_days: int = 30) -> dict[str, Any]:
