@@ -90,7 +90,6 @@ class Care:
             )
 
     # -- recalls -------------------------------------------------------------------------------
-
     def last_day(self, events: pd.DataFrame | None = None) -> date:
         """The day of the newest event (the default ``as_of``)."""
         events = self._events() if events is None else events
@@ -118,7 +117,9 @@ class Care:
         """Recalls due by ``as_of + lead_days`` (default ``as_of``: the newest event's day),
         highest priority first; each a reminder row with ``last_done``, ``overdue_days`` and
         ``lapse_risk``. ``events`` (the store's, already read) and ``lapse_risk`` spare a use
-        case that has them a second read or fit."""
+        case that has them a second read or fit. With ``customer_id`` alone, only that
+        patient's events and record are read, with the lapse risk a batch run saved (None when
+        none was: :meth:`lapse_note` says so)."""
         from omotenashi.care import clinic_recalls
 
         if customer_id is not None and events is None:
