@@ -178,11 +178,12 @@ class Care:
         DataError
             No patient, no visit, or visits that cannot train the model (the reason says why).
         """
+        given = None if as_of is None else _day(as_of, None)  # a bad day: said first
         self._require_patients()
         visits = self._events(["visit"])
         if visits.empty:
             raise DataError("the store holds no visit events to learn lapse risk from")
-        day = _day(as_of, self.newest_day())
+        day = self.newest_day() if given is None else given
         risk = self._fit_lapse(visits, day)
         saved = self.save_lapse_risk(risk, day)
         return {"as_of": day.isoformat(), "patients_scored": saved, "source": LAPSE_SOURCE}
