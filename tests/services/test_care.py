@@ -78,6 +78,8 @@ def test_one_customer_answers_read_only_their_rows(clinic, monkeypatch) -> None:
             (r["rule"], r["priority"]) for r in mine
         )
         assert brief["recent"] and brief["as_of"] == DAY
+        best = next(a for a in nba["actions"] if a["best"])  # the same ranking as on its own
+        assert f"next best action: {best['action']} ({best['reason']})" in brief["actions"]
         assert "<html" in om.concierge.brief_html(MAN, DAY).lower()
         with pytest.raises(NotFound):
             om.care.recalls(DAY, customer_id="nobody-here")

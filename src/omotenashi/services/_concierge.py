@@ -219,8 +219,13 @@ class Concierge:
         actions = [
             f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]
         ]
+        outreach = self._om.outreach
+        # the needs are the reminder rows the ranking would work out again for this day
+        reminders = (
+            needs if needs and any(a.kind == "reminder" for a in outreach.actions()) else None
+        )
         try:
-            ranked = self._om.outreach.next_best_actions(person, date=day)["actions"]
+            ranked = outreach.next_best_actions(person, date=day, reminders=reminders)["actions"]
         except (DataError, NotFound):  # e.g. no event of theirs: a brief is useful without it
             ranked = []
         actions += [
