@@ -3,13 +3,20 @@
 A store of ``--customers`` customers (default 100,000) and ``--events`` events (default
 1,000,000; the issue's 10 million works too, it only takes longer to build) is written through
 the event log's bulk path, with customer attributes, value scores for every customer, decisions
-with rewards, an import record and a trained ``popularity`` model. The app (``create_app``,
-keys off) then answers each page in-process: ``first_ms`` is the first request of the page
-once the start-up warm-up has read the activity totals of the whole log (the overview during the
-warm-up, which answers with what is read so far, is reported apart), ``warm_ms`` the median of
-the next ``--repeat`` requests. Goal: every page under 500 ms.
+with rewards, an import record and a trained ``popularity`` model. One customer in five is a
+patient (a ``birthdate``, and ``visit`` events of the clinic over the two years before the shop's
+year, some patients lapsing), one in a hundred holds a goal (a visit every half-year), and the
+workspace declares outreach actions with a ``reminder``: Customer 360 then shows next best
+actions, recalls, goals and the printable brief as a clinic sees them. The build ends like a
+server's background training (``train_job``), which also saves the patients' lapse-risk scores.
 
-Run from the repository root:
+The app (``create_app``, keys off) then answers each page in-process: ``first_ms`` is the first
+request of the page once the start-up warm-up has read the activity totals of the whole log (the
+overview during the warm-up, which answers with what is read so far, is reported apart),
+``warm_ms`` the median of the next ``--repeat`` requests. Goal: every page under 500 ms.
+
+Run from the repository root (``--keep FOLDER`` builds the store there once and measures it
+again on later runs; ``--build-only`` stops after the build):
     python benchmarks/dashboard.py [--customers 100000] [--events 1000000] [--repeat 5]
 """
 
@@ -29,6 +36,37 @@ import pyarrow as pa
 
 DAY_US = 86_400_000_000
 T0_US = 1_704_067_200_000_000  # 2024-01-01
+VISITS_T0_US = T0_US - 730 * DAY_US  # clinic visits: from two years before the shop's year
+VISIT_SHARE = 0.05  # of the events: visits of patients (one customer in five)
+VISIT_CLASSES = np.array(["wellness", "ambulatory", "outpatient", "emergency"])
+#: the outreach actions the workspace declares (a reminder action takes recalls and goals)
+ACTIONS = {
+    "actions": [
+        {"id": "tip", "kind": "recommend", "channel": "email", "topic": "tips",
+         "eligible": "frequency >= 1 and recency_days <= 120", "value": "aov",
+         "response_rate": 0.08, "message": "New for you: {item}"},
+        {"id": "comeback", "kind": "offer", "channel": "sms", "topic": "winback",
+         "eligible": "frequency >= 2 and lapse_risk >= 0.5", "value": "value_at_risk",
+         "response_rate": 0.1, "cost": 2.0, "scale_by_p_alive": False,
+         "message": "We miss you: 15% off until Sunday"},
+        {"id": "recall", "kind": "reminder", "channel": "email", "message": "{reason} (due {due})"},
+    ]
+}  # fmt: skip
+
+
+def is_patient(i: int) -> bool:
+    return i % 5 == 2
+
+
+def holds_goal(i: int) -> bool:
+    return i % 100 == 42
+
+
+def birth(i: int) -> dict:
+    """A patient's birth date (ages 9 to 84); {} for a customer who is not a patient."""
+    if not is_patient(i):
+        return {}
+    return {"birthdate": f"{1940 + (i * 37) % 75}-{1 + i % 12:02d}-{1 + i % 28:02d}"}
 
 
 def build(path: Path, customers: int, events: int, seed: int = 0) -> dict:
@@ -49,26 +87,43 @@ def build(path: Path, customers: int, events: int, seed: int = 0) -> dict:
                 while written < events:
                     n = min(batch, events - written)
                     who = rng.integers(0, customers, n)
-                    kind = rng.choice(np.array(["view", "purchase", "return"]), n,
-                                      p=[0.8, 0.18, 0.02])  # fmt: skip
+                    kind = rng.choice(np.array(["view", "purchase", "return", "visit"]), n,
+                                      p=[0.8, 0.18, 0.02, 0.0])  # fmt: skip
                     ts = T0_US + rng.integers(0, 365 * DAY_US, n)
                     seq = np.arange(written, written + n)
                     values = np.where(kind == "view", np.nan, rng.integers(5, 80, n).astype(float))
+                    items = np.array([f"i{i}" for i in rng.integers(0, 500, n)], dtype=object)
+                    channel = rng.choice(np.array(["web", "app", "shop", "clinic"]), n,
+                                         p=[0.34, 0.33, 0.33, 0.0])  # fmt: skip
+                    context = np.full(n, None, dtype=object)
+                    # visits of patients, each active from VISITS_T0 for a span of its own (up to
+                    # three years): some have lapsed, which lapse risk learns from
+                    visit = rng.random(n) < VISIT_SHARE
+                    k = int(visit.sum())
+                    patient = 5 * rng.integers(0, max(1, (customers - 3) // 5 + 1), k) + 2
+                    span = (patient * 7919) % 1095 + 1
+                    who[visit] = patient
+                    kind[visit] = "visit"
+                    ts[visit] = VISITS_T0_US + (rng.random(k) * span * DAY_US).astype(np.int64)
+                    values[visit] = 60.0
+                    items[visit] = None
+                    channel[visit] = "clinic"
+                    classes = rng.choice(VISIT_CLASSES, k, p=[0.4, 0.3, 0.2, 0.1])
+                    context[visit] = [f'{{"class": "{c}"}}' for c in classes]
                     table = {
                         "event_id": pa.array([f"e{i}" for i in seq]),
                         "customer_id": pa.array([f"c{i}" for i in who]),
                         "anonymous_id": pa.nulls(n, pa.string()),
                         "type": pa.array(kind.tolist()),
-                        "item_id": pa.array([f"i{i}" for i in rng.integers(0, 500, n)]),
+                        "item_id": pa.array(items, pa.string()),
                         "order_id": pa.array([f"o{i}" if k == "purchase" else None
                                               for i, k in zip(seq, kind, strict=True)]),
                         "quantity": pa.nulls(n, pa.float64()),
                         "value": pa.array(values, from_pandas=True),
                         "rating": pa.nulls(n, pa.float64()),
-                        "channel": pa.array(rng.choice(np.array(["web", "app", "shop"]),
-                                                       n).tolist()),
+                        "channel": pa.array(channel.tolist()),
                         "ts": pa.array(ts, pa.int64()),
-                        "context": pa.nulls(n, pa.string()),
+                        "context": pa.array(context, pa.string()),
                         "received_at": pa.array(ts, pa.int64()),
                     }  # fmt: skip
                     written += n
@@ -78,7 +133,12 @@ def build(path: Path, customers: int, events: int, seed: int = 0) -> dict:
         ids = [f"c{i}" for i in range(customers)]
         cities = np.array(["Tokyo", "Osaka", "Kyoto", "Nagoya", "Sapporo", "Fukuoka"])
         om.upsert_customers([{"customer_id": c, "attributes": {"city": str(cities[i % 6]),
-                              "member": f"m{i}"}} for i, c in enumerate(ids)])  # fmt: skip
+                              "member": f"m{i}", **birth(i)}}
+                             for i, c in enumerate(ids)])  # fmt: skip
+        for i, c in enumerate(ids):
+            if holds_goal(i):
+                om.care.add_goal(c, "checkup", "visit", 1, 182, "2022-01-01", goal_id=f"g{i}")
+        om.outreach.declare(ACTIONS)
         r, f, m = (rng.integers(1, 6, customers) for _ in range(3))
         segments = np.array(["champions", "loyal", "potential", "at risk", "hibernating", "lost"])
         om.save_scores(
@@ -131,13 +191,16 @@ def measure(path: Path, repeat: int, customers: int) -> list[dict]:
 
     settings = ServiceSettings(db=str(path), auth=False, train_on_start=False,
                                warm_on_start_s=0, warm_customers=0)  # fmt: skip
-    someone = f"c{customers // 2 + 42}"
+    someone = f"c{customers // 2 + 42}"  # a patient holding a goal
+    shopper = f"c{customers // 2 + 41}"  # neither
     pages = [
         ("overview", "/"),
         ("customer_search_id", f"/customers?q={someone}"),
         ("customer_search_attribute", f"/customers?q=m{customers - 3}"),
         ("customer_360", f"/customer?id={someone}"),
         ("customer_360_filtered", f"/customer?id={someone}&type=purchase&channel=web"),
+        ("customer_360_shopper", f"/customer?id={shopper}"),
+        ("customer_brief", f"/customer/brief?id={someone}"),
         ("segments", "/segments"),
         ("segment_members", "/segments/members?segment=loyal"),
         ("decisions", "/decisions"),
@@ -182,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="build the store here (reused if present)")
+    parser.add_argument("--build-only", action="store_true", help="stop after the build")
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="omotenashi-dashboard-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
     built = {"build_s": None, "train_s": None}
     if not path.exists():
         built = build(path, args.customers, args.events)
+    if args.build_only:
+        json.dump({"benchmark": "dashboard", "store": str(path), **built}, sys.stdout)
+        print()
+        return
     pages = measure(path, args.repeat, args.customers)
     report = {
         "benchmark": "dashboard",

@@ -170,7 +170,16 @@ def test_bad_input_is_refused(frames) -> None:
 
 
 def test_service_rows_carry_the_reminder_fields_and_lapse_risk(clinic) -> None:
+    # one patient's recalls read the lapse risk a batch run saved; none saved yet: unknown
+    unscored = clinic.care.recalls("2022-02-27", customer_id=MAN)
+    assert unscored and all(r["lapse_risk"] is None for r in unscored)
+    assert "lapse risk unknown" in clinic.care.lapse_note(MAN)
+    scored = clinic.care.score_lapse_risk("2022-02-27")
+    assert scored["as_of"] == "2022-02-27" and scored["patients_scored"] > 10
+    assert clinic.care.lapse_note(MAN) is None
     rows = clinic.care.recalls("2022-02-27", customer_id=MAN)
+    # the same rows as every patient's recalls (lapse risk fitted on everyone) cut to him
+    assert rows == [r for r in clinic.care.recalls("2022-02-27") if r["customer_id"] == MAN]
     assert {r["rule"] for r in rows} == {
         "immunization.influenza",
         "wellness.age_band",

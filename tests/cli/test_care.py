@@ -64,3 +64,19 @@ def test_goals_and_concierge(clinic, tmp_path) -> None:
     assert brief.code == 0 and "Talking points" in page.read_text(encoding="utf-8")
     kpis = run_cli("concierge", "kpis", "--db", clinic)
     assert kpis.code == 0 and "fcr" in kpis.stdout
+
+
+def test_care_score_saves_what_recalls_then_read(clinic) -> None:
+    ran = run_cli("care", "score", "--as-of", "2022-02-27", "--json", "--db", clinic)
+    assert ran.code == 0, ran.output
+    result = json.loads(ran.stdout)
+    with Omotenashi(clinic) as om:
+        saved = om.store.scores.frame("lapse")
+        assert result == {"as_of": "2022-02-27", "patients_scored": len(saved), "source": "lapse"}
+        rows = om.care.recalls("2022-02-27", customer_id=PATIENT)
+        risk = saved.loc[PATIENT, "visit_lapse_risk"]
+        assert rows and all(r["lapse_risk"] == round(risk, 4) for r in rows)
+    table = run_cli("care", "score", "--db", clinic)
+    assert table.code == 0 and f"lapse risk of {len(saved)} patients saved" in table.stdout
+    bad = run_cli("care", "score", "--as-of", "someday", "--db", clinic)
+    assert bad.code != 0 and "as_of" in bad.output

@@ -54,3 +54,24 @@ def test_coverage_of_an_empty_store(om: Omotenashi) -> None:
     found = consent_coverage(om)
     assert found["customers"] == 0
     assert [r["share"] for r in found["purposes"]] == [None, None, None]
+
+
+def test_known_people_are_read_again_in_the_background(om: Omotenashi, monkeypatch) -> None:
+    import time
+
+    from omotenashi.services import _consent_coverage as coverage
+
+    def visit(customer: str, at: int) -> dict:
+        return {"customer_id": customer, "type": "view", "item_id": "i1", "timestamp": at}
+
+    om.track_many([visit(f"c{i}", 1_700_000_000 + i) for i in range(3)])
+    assert consent_coverage(om)["customers"] == 3
+    om.track(visit("c3", 1_700_000_100))
+    assert consent_coverage(om)["customers"] == 3  # the people read a moment ago are kept
+    monkeypatch.setattr(coverage, "PEOPLE_TTL_S", 0.0)
+    assert consent_coverage(om)["customers"] == 3  # old: answered at once, read again behind
+    deadline = time.monotonic() + 10
+    while consent_coverage(om)["customers"] != 4:
+        assert time.monotonic() < deadline, "the known people were never read again"
+        time.sleep(0.05)
+    assert coverage.warm_people(om) == 4 == len(om.store.consent.people())

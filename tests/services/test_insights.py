@@ -4,6 +4,8 @@ over every event, score and decision of the store, on each backend."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -79,6 +81,83 @@ def test_activity_revenue_and_active_customers_follow_new_events(om: Omotenashi)
     totals = insights.activity(days=90)["events"]
     insights.forget(activity=True)  # e.g. after an erasure: read again from the start
     assert insights.activity(days=90)["events"] == totals
+
+
+def _figures(om: Omotenashi) -> tuple[dict, float, int, int]:
+    got = om.insights.activity(days=90)
+    shown = {d["day"]: (d["events"], d["revenue"], d["purchases"]) for d in got["days"]
+             if d["events"]}  # fmt: skip
+    return shown, got["revenue"], got["events"], om.insights.active_customers(30)
+
+
+def _same_as_computed(om: Omotenashi) -> None:
+    shown, revenue, events, active = _figures(om)
+    per_day, want_revenue, want_active = _expected_days(om, 90)
+    assert {d: (n, b) for d, (n, _, b) in shown.items()} == {
+        d: (n, b) for d, (n, _, b) in per_day.items()
+    }
+    assert revenue == pytest.approx(want_revenue) and active == want_active
+    assert events == len(om.events_frame())
+
+
+def test_a_restart_reads_only_the_events_stored_since_the_totals_were_saved(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omotenashi.services._insights import ACTIVITY_FILE
+
+    with Omotenashi(db_url) as om:
+        om.track_many(_events(300, seed=5))
+        counted = om.insights.customers()
+        _same_as_computed(om)
+        top = om.store.events.last_seq()
+        saved = om.store.artefacts.path(ACTIVITY_FILE)
+        text = saved.read_text()
+        assert f'"seq": {top}' in text
+        assert '"c1"' not in text and '"c12"' not in text  # customer ids only hashed
+        om.track_many(_events(120, seed=6, start=1_735_689_600 + 40 * DAY))
+    read: list[tuple[int, int]] = []
+
+    def spy_on(om: Omotenashi) -> None:
+        """Note each range of the log the totals read."""
+        summaries = om.insights._store.summaries
+        activity = summaries.activity
+
+        def spy(after_seq: int, up_to_seq: int):
+            read.append((after_seq, up_to_seq))
+            return activity(after_seq, up_to_seq)
+
+        monkeypatch.setattr(summaries, "activity", spy)
+
+    with Omotenashi(db_url) as om:  # a restart: the saved totals, then only the new events
+        spy_on(om)
+        slow = threading.Event()
+
+        def count_later() -> int:
+            slow.wait(10)
+            return 999
+
+        monkeypatch.setattr(om.insights._store.reads, "count_customers", count_later)
+        assert om.insights.customers() == counted  # the saved count at once, counted behind
+        slow.set()
+        deadline = time.monotonic() + 10
+        while om.insights.customers() != 999:
+            assert time.monotonic() < deadline, "the customers were never counted again"
+            time.sleep(0.02)
+        _same_as_computed(om)
+        assert read and read[0][0] == top and read[-1][1] == om.store.events.last_seq()
+        # an erasure anywhere: every process reads the log again, the file is gone
+        om.rights.erase("c3", retrain=False)
+        assert not om.store.artefacts.path(ACTIVITY_FILE).exists()
+        read.clear()
+        _same_as_computed(om)
+        assert read[0][0] == 0
+        assert om.store.artefacts.path(ACTIVITY_FILE).exists()
+    with Omotenashi(db_url) as om:  # saved totals from before an erasure are not used
+        om.store.erasures.record("r-test", 1, "salt", ["x"], {"receipt_id": "r-test"})
+        read.clear()
+        spy_on(om)
+        _same_as_computed(om)
+        assert read[0][0] == 0
 
 
 def test_value_figures_match_the_scores(om: Omotenashi) -> None:
@@ -178,3 +257,15 @@ def test_signed_tokens(tmp_path) -> None:
         assert signer.verify("") is None and signer.verify("a.b.c") is None
         mode = a.store.artefacts.path("signing.key").stat().st_mode & 0o777
         assert mode == 0o600
+
+
+def test_warming_a_customer_writes_nothing(om: Omotenashi) -> None:
+    assert om.insights.warm_customer() is None  # no event yet
+    om.track_many(_events(40, seed=7))
+    om.access.flush()
+    before = om.store.access.entries()
+    assert before  # the events' own entries: the log is written at all
+    customer = om.insights.warm_customer()
+    assert customer is not None and om.identities.person(customer) == customer
+    om.access.flush()
+    assert om.store.access.entries() == before

@@ -56,7 +56,7 @@ _COMMANDS = {
     "_decide": ("decide", "evaluate"),
     "_outreach": ("nba", "outreach"),
     "_compose": ("bundle", "plan", "message", "evaluate"),
-    "_care": ("recalls", "goals", "concierge"),
+    "_care": ("recalls", "care", "goals", "concierge"),
     "_security": ("access-log", "encryption"),
     "_serve": ("serve", "keys"),
     "_scale": ("export-events", "spark-train"),

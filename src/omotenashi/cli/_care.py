@@ -1,4 +1,5 @@
-"""``omotenashi recalls``, ``goals ...``, ``concierge ...``: care and named-person commands.
+"""``omotenashi recalls``, ``care score``, ``goals ...``, ``concierge ...``: care and
+named-person commands.
 
 Thin: parse options, call ``om.care`` / ``om.concierge``, print a table or ``--json``.
 """
@@ -20,6 +21,8 @@ goals_app = typer.Typer(
 concierge_app = typer.Typer(
     help="Named-person care: select, assign agents, briefs, contact KPIs.", no_args_is_help=True
 )
+care_app = typer.Typer(help="Clinic care: save the patients' lapse risk.", no_args_is_help=True)
+app.add_typer(care_app, name="care", rich_help_panel="Care")
 app.add_typer(goals_app, name="goals", rich_help_panel="Care")
 app.add_typer(concierge_app, name="concierge", rich_help_panel="Care")
 
@@ -78,6 +81,31 @@ def recalls_command(
         return
     _print(
         f"Recalls ({len(rows)})", rows[:limit], ["customer_id", "rule", "due", "priority", "reason"]
+    )
+
+
+@care_app.command("score")
+def care_score(
+    db: DbOpt = None,
+    as_of: AsOfOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fit every patient's lapse risk (no visit in the next year) and save it as scores.
+
+    One patient's recalls, brief and next best actions read these scores instead of fitting on
+    every patient; a server's background training saves them too."""
+    try:
+        with steps(not json_out) as shown, _om(db) as om:
+            shown.phase("fitting lapse risk on every patient's visits")
+            result = om.care.score_lapse_risk(as_of)
+    except OmotenashiError as exc:
+        raise _fail(exc) from exc
+    if json_out:
+        emit_json(result)
+        return
+    console.print(
+        f"lapse risk of {result['patients_scored']} patients saved "
+        f"(as of {result['as_of']}, scores '{result['source']}')"
     )
 
 

@@ -128,13 +128,9 @@ class Compose:
         return self._om.identities.require_person(customer_id)
 
     def _personalised(self, person: str) -> bool:
-        consent = getattr(self._om, "consent", None)
-        if consent is not None and not consent.allows(person, "personalization"):
+        if not self._om.consent.allows(person, "personalization"):
             return False
-        prefs = getattr(self._om, "preferences", None)
-        if prefs is not None and getattr(prefs.get(person), "level", "full") == "off":
-            return False
-        return True
+        return self._om.preferences.get(person).level != "off"
 
     def taste(self, customer_id: str, *, model_n: int = 100) -> Taste:
         """What the customer's history says: items bought, category shares, segment and the

@@ -179,9 +179,7 @@ class Concierge:
         person = self._om.identities.person(customer_id)
         if person is None:
             raise NotFound(f"unknown customer {customer_id!r}")
-        access = getattr(self._om, "access", None)  # the access log, where this engine has one
-        if access is not None:
-            access.record("read.brief", person)
+        self._om.access.record("read.brief", person)
         care = self._om.care
         profile = self._om.profiles.profile(person)
         attributes = dict(profile.attributes or {})
@@ -195,14 +193,11 @@ class Concierge:
             "channels": dict(profile.events_by_channel),
             **{k: v for k, v in attributes.items() if not isinstance(v, dict | list)},
         }
-        events = care._events()
-        mine = events[events["person_id"] == person].sort_values("timestamp")
-        day = pd.Timestamp(care.last_day(events) if as_of is None else as_of).date()
-        patients = self._om.store.catalog.customers_frame()
-        needs = (
-            care.recalls(day, customer_id=person, events=events) if "birthdate" in patients else []
-        )
-        goals = [g for g in care.goal_statuses(day, person, events) if g["reminder"]]
+        # only this person's events and record, and their saved lapse risk: no read of the log
+        mine = care.person_events(person).sort_values("timestamp", kind="stable")
+        day = pd.Timestamp(care.newest_day() if as_of is None else as_of).date()
+        needs = care.recalls(day, customer_id=person) if care.has_patients() else []
+        goals = [g for g in care.goal_statuses(day, person, mine) if g["reminder"]]
         needs += [g["reminder"] for g in goals]
         rows = []
         for e in mine.tail(recent).iloc[::-1].itertuples(index=False):
@@ -224,8 +219,13 @@ class Concierge:
         actions = [
             f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]
         ]
+        outreach = self._om.outreach
+        # the needs are the reminder rows the ranking would work out again for this day
+        reminders = (
+            needs if needs and any(a.kind == "reminder" for a in outreach.actions()) else None
+        )
         try:
-            ranked = self._om.outreach.next_best_actions(person, date=day)["actions"]
+            ranked = outreach.next_best_actions(person, date=day, reminders=reminders)["actions"]
         except (DataError, NotFound):  # e.g. no event of theirs: a brief is useful without it
             ranked = []
         actions += [

@@ -31,7 +31,7 @@ from omotenashi.consent import (
     personalization,
     stored_preferences,
 )
-from omotenashi.errors import DataError, ImportRowError, NotFound
+from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events import clean_id, isoformat, now_micros
 
 if TYPE_CHECKING:
@@ -504,24 +504,10 @@ def follow_consent(ws: Workspace, follower: ConsentFollower) -> int:
 
 
 # -- the served use cases (HTTP): write through the workspace's editing engine, drop the cache --
-def _require_known(ws: Workspace, customer_id: str) -> None:
-    """A read about an id the workspace has never seen (no event, identity, record, consent
-    answer or preference) is ``NotFound``: never a default answer for an id that may belong to
-    another workspace."""
-    om = ws.om
-    if om.identities.person(customer_id) is not None:
-        return
-    if om.store.catalog.customer_attributes(customer_id) is not None:
-        return
-    if om.consent.history(customer_id) or om.store.consent.preferences([customer_id]):
-        return
-    raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
-
-
 def customer_consent(ws: Workspace, customer_id: str) -> dict[str, Any]:
     """A customer's consent now and its history (``ConsentOut``); ``NotFound`` for an id the
     workspace has never seen."""
-    _require_known(ws, customer_id)
+    ws.om.identities.require_held(customer_id)
     status = ws.om.consent.status(customer_id)
     return status | {"history": ws.om.consent.history(customer_id)}
 
@@ -576,16 +562,14 @@ def consent_settings(ws: Workspace) -> dict[str, Any]:
 def customer_preferences(ws: Workspace, customer_id: str) -> dict[str, Any]:
     """A customer's preferences (``PreferencesOut``); ``NotFound`` for an id the workspace
     has never seen."""
-    _require_known(ws, customer_id)
+    ws.om.identities.require_held(customer_id)
     person = ws.om.identities.person(customer_id) or customer_id
     return {"customer_id": person, **ws.om.preferences.get(customer_id).as_dict()}
 
 
 def _access(ws: Workspace, action: str, customer_id: str, key_id: str | None) -> None:
-    """Note the change in the access log when the engine keeps one (``om.access``)."""
-    access = getattr(ws.om, "access", None)
-    if access is not None:
-        access.record(action, customer_id, key_id=key_id)
+    """Note the change in the access log (``om.access``)."""
+    ws.om.access.record(action, customer_id, key_id=key_id)
 
 
 def change_preferences(

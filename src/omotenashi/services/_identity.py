@@ -3,15 +3,20 @@
 :meth:`Identities.person` is the one place a face's id (a customer id, one merged into another,
 or an anonymous id linked to a customer) becomes the canonical person that profiles, scores and
 recommendation models know; services resolve once with it and then work with that id.
+:meth:`Identities.require_held` is the one answer to "is this id held here?" (consent,
+preferences, goals, export and erasure ask it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from omotenashi import identity as identity_rules
 from omotenashi.errors import NotFound
 from omotenashi.events import clean_id
 from omotenashi.services._access import AccessLog
-from omotenashi.storage import Store
+from omotenashi.storage import PersonKeys, Store, personal_data_holders
 
 
 class Identities:
@@ -61,6 +66,32 @@ class Identities:
         if linked is None:
             return None
         return identity_rules.resolve_customer(self.store, linked)
+
+    def held(self, any_id: str, tables: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        """Whether anything is held about ``any_id``: it names a known person (an event, a
+        linked id or a customer record), or some concern that keeps personal data (consent
+        answers, preferences, goals, scores, decisions, contacts ...) has a row about it.
+
+        ``tables``: the person's rows by table, when the caller has read them already (an
+        export); else the id is looked up. Access-log entries alone never count: a read
+        attempted on an id this store never held is noted there, and must not make the id
+        look like one of its customers."""
+        if tables is None:
+            any_id = clean_id(any_id, "customer_id")
+            if self.person(any_id) is not None:
+                return True
+            keys = PersonKeys(any_id, (any_id,), (any_id,))
+            tables = {}
+            for holder in personal_data_holders(self.store).values():
+                tables.update((t, r) for t, r in holder.export_person(keys).items() if r)
+        return any(rows for table, rows in tables.items() if table != "access_log")
+
+    def require_held(self, any_id: str, tables: Mapping[str, Sequence[Any]] | None = None) -> None:
+        """:meth:`held`, or ``NotFound`` naming the id: how every route answers an id nothing
+        is held about (never a default answer for an id that may belong to another
+        workspace)."""
+        if not self.held(any_id, tables):
+            raise NotFound(f"customer {any_id!r}: nothing is held about this id")
 
     def is_merged_away(self, customer_id: str) -> bool:
         """Whether ``customer_id`` was merged into another customer (one indexed lookup)."""

@@ -4,15 +4,20 @@ Every figure comes from a few rows the database computes (``store.summaries``, t
 log's ``totals``): a page never reads every event or every customer into memory, so it stays
 fast on millions of events. Activity per day and each customer's last activity are running
 totals kept by ``seq`` (the event log's primary key): the first look reads the log once, later
-looks read only what arrived since. Scores change only when value is refreshed, so their
-aggregates are kept for ``ttl_s`` seconds. The off-policy estimates of "always show X" are the
-inverse-propensity (IPS) and self-normalised (SNIPS) estimators written over the log's sums.
+looks read only what arrived since. The totals are saved in the store's artefacts folder
+(:data:`ACTIVITY_FILE`, customer ids only as keyed hashes), so a restarted server reads only the
+events stored since they were saved; an erasure makes every process read the log again. Scores
+change only when value is refreshed, so their aggregates are kept for ``ttl_s`` seconds. The
+off-policy estimates of "always show X" are the inverse-propensity (IPS) and self-normalised
+(SNIPS) estimators written over the log's sums.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -37,17 +42,38 @@ MEMBER_SCORES = ("segment", "rfm", "clv", "p_alive", "expected_purchases")
 CHUNK_ROWS = 50_000
 #: Where a workspace keeps its last audit (``refresh_audit``).
 AUDIT_FILE = "audit_report.json"
+#: Where the running activity totals are saved (artefacts folder), and the format's version.
+ACTIVITY_FILE = "activity_totals.json"
+ACTIVITY_FORMAT = 1
+#: Save the totals once this many more events are in them (and when they are complete, at most
+#: once every ``ACTIVITY_SAVE_S`` seconds).
+ACTIVITY_SAVE_ROWS = 1_000_000
+ACTIVITY_SAVE_S = 60.0
 
 
 class _Activity:
-    """Running totals by day, type and channel, and each raw customer id's newest event."""
+    """Running totals by day, type and channel, and each raw customer id's newest event (keyed
+    by a hash of the id with this store's ``salt``: what is saved names nobody in clear)."""
 
     def __init__(self) -> None:
         self.seq = 0
         self.top = 0  # the newest seq seen: the totals are complete when seq == top
         self.days: dict[tuple[int, str, str | None], list[float]] = {}
         self.last_seen: dict[str, int] = {}
+        self.salt = os.urandom(16)
+        self.erasures = -1  # the erasure log's last seq when the totals were started; -1: unread
+        self.saved_seq = 0  # what the saved file covers
+        self.saved_at = 0.0
+        self.loaded = False  # the saved file was looked at
         self.lock = threading.Lock()
+
+    def clear(self, erasures: int) -> None:
+        self.seq, self.top, self.days, self.last_seen = 0, 0, {}, {}
+        self.salt, self.erasures = os.urandom(16), erasures
+        self.saved_seq, self.saved_at = 0, 0.0  # read again: saved as soon as complete
+
+    def key(self, customer_id: str) -> str:
+        return hashlib.blake2b(customer_id.encode(), key=self.salt, digest_size=12).hexdigest()
 
 
 class Insights:
@@ -138,7 +164,8 @@ class Insights:
         if activity:
             state = self._activity
             with state.lock:
-                state.seq, state.top, state.days, state.last_seen = 0, 0, {}, {}
+                state.clear(-1)
+            self._drop_saved_activity()
 
     # -- activity ----------------------------------------------------------------------------
     def refresh_activity(self, max_rows: int | None = CHUNK_ROWS, wait: bool = False) -> int:
@@ -150,9 +177,15 @@ class Insights:
         if not state.lock.acquire(blocking=wait):
             return state.seq
         try:
-            top = self._om.store.events.last_seq()
-            if top < state.seq:
-                state.seq, state.days, state.last_seen = 0, {}, {}
+            store = self._om.store
+            if not state.loaded:
+                state.loaded = True
+                self._load_activity(state)
+            erasures = store.erasures.last_seq()
+            top = store.events.last_seq()
+            if top < state.seq or erasures != state.erasures:  # read the log again
+                state.clear(erasures)
+                self._drop_saved_activity()
             summaries = self._store.summaries
             while top > state.seq:
                 up_to = top if max_rows is None else min(top, state.seq + max_rows)
@@ -160,17 +193,81 @@ class Insights:
                     cell = state.days.setdefault((day, kind, channel), [0, 0.0])
                     cell[0] += n
                     cell[1] += value
-                seen = state.last_seen
+                seen, key = state.last_seen, state.key
                 for customer, ts in summaries.last_seen(state.seq, up_to):
-                    if ts > seen.get(customer, -(2**62)):
-                        seen[customer] = ts
+                    hashed = key(customer)
+                    if ts > seen.get(hashed, -(2**62)):
+                        seen[hashed] = ts
                 state.seq = up_to
                 if max_rows is not None:
                     break
             state.top = top
+            if state.seq - state.saved_seq >= ACTIVITY_SAVE_ROWS or (
+                state.seq == top > state.saved_seq
+                and time.monotonic() - state.saved_at >= ACTIVITY_SAVE_S
+            ):
+                self._save_activity(state)
             return state.seq
         finally:
             state.lock.release()
+
+    def _persists(self) -> bool:
+        url = self._om.store.url
+        return not (url.startswith("memory") or ":memory:" in url)
+
+    def _load_activity(self, state: _Activity) -> None:
+        """Start from the saved totals when they still describe this log: saved after the same
+        erasures, and covering no event the log does not hold."""
+        if not self._persists():
+            return
+        saved = self._read_json(ACTIVITY_FILE)
+        if not saved or saved.get("format") != ACTIVITY_FORMAT:
+            return
+        try:
+            seq, erasures = int(saved["seq"]), int(saved["erasures"])
+            if erasures != self._om.store.erasures.last_seq():
+                return
+            if seq > self._om.store.events.last_seq():
+                return
+            days = {(int(d), str(t), c): [int(n), float(v)] for d, t, c, n, v in saved["days"]}
+            last_seen = {str(k): int(ts) for k, ts in saved["last_seen"].items()}
+            salt = bytes.fromhex(saved["salt"])
+        except (KeyError, TypeError, ValueError):
+            return
+        state.seq, state.top, state.days, state.last_seen = seq, seq, days, last_seen
+        state.salt, state.erasures, state.saved_seq = salt, erasures, seq
+        state.saved_at = time.monotonic()
+        customers = saved.get("customers")
+        if isinstance(customers, int):  # shown at once, counted again in the background
+            with self._lock:
+                self._cached.setdefault("customers", (-math.inf, customers))
+
+    def _save_activity(self, state: _Activity) -> None:
+        """Save the totals (called with ``state.lock`` held); a failure only costs a later
+        start its read of the log."""
+        state.saved_at = time.monotonic()
+        if not self._persists():
+            return
+        data = {
+            "format": ACTIVITY_FORMAT,
+            "seq": state.seq,
+            "erasures": state.erasures,
+            "salt": state.salt.hex(),
+            "days": [[d, t, c, n, v] for (d, t, c), (n, v) in state.days.items()],
+            "last_seen": state.last_seen,
+        }
+        counted = self._cached.get("customers")
+        if counted is not None:
+            data["customers"] = int(counted[1])
+        try:
+            self._om.store.artefacts.atomic_write(ACTIVITY_FILE, json.dumps(data))
+        except OSError:
+            return
+        state.saved_seq = state.seq
+
+    def _drop_saved_activity(self) -> None:
+        if self._persists():
+            self._om.store.artefacts.path(ACTIVITY_FILE).unlink(missing_ok=True)
 
     def activity(self, days: int = 90) -> dict[str, Any]:
         """Per day of the last ``days`` (ending at the newest event): events, purchases,
@@ -229,8 +326,20 @@ class Insights:
             return sum(1 for ts in self._activity.last_seen.values() if ts > since)
 
     def customers(self) -> int:
-        """Known people with at least one event (reused for ``ttl_s``)."""
+        """Known people with at least one event (reused for ``ttl_s``; after a restart, the
+        count saved with the activity totals is shown while it is counted again)."""
+        self._load_saved()
         return int(self._reuse("customers", self._store.reads.count_customers))
+
+    def _load_saved(self) -> None:
+        """Read the saved totals once (before anything else of the activity is asked)."""
+        state = self._activity
+        if state.loaded:
+            return
+        with state.lock:
+            if not state.loaded:
+                state.loaded = True
+                self._load_activity(state)
 
     # -- overview ----------------------------------------------------------------------------
     def overview(self, days: int = 90, active_days: int = 30) -> dict[str, Any]:
@@ -427,8 +536,9 @@ class Insights:
         return self._reuse(key, lambda: self._decisions(reward_kinds, recent, alpha))
 
     def warm(self) -> None:
-        """Compute what the first pages need (activity totals, counts, decisions, value), so
-        that a server's first visitor does not wait for a read of the whole log."""
+        """Compute what the first pages need (activity totals, counts, decisions, value, the
+        known people of the consent coverage, one customer's next best actions), so that a
+        server's first visitor does not wait for a read of the whole log."""
         self.customers()
         state = self._activity
         while True:  # a chunk at a time: a page asking meanwhile answers with what is read
@@ -437,7 +547,37 @@ class Insights:
                 break
         self.decisions()
         self.value()
+        from omotenashi.services._consent_coverage import warm_people
+
+        warm_people(self._om)  # the trust page's consent coverage counts every known person
+        self.warm_customer()
         self.warmed.set()
+
+    def warm_customer(self) -> str | None:
+        """Load the default model and work out one customer's figures, recalls and goals once
+        (a customer of the newest events), so that the first Customer 360 page does not pay for
+        loading the model and the code they need. Nothing is written (not even an access-log
+        entry: no recommendation is asked for). Returns the customer, None when there is none."""
+        from datetime import date
+
+        from omotenashi.errors import OmotenashiError
+
+        top = self._om.store.events.last_seq()
+        found = [r[1] for r in self._om.store.events.after(max(0, top - 100), 100) if r[1]]
+        if not found:
+            return None
+        customer = str(found[-1])
+        om = self._om
+        for work in (
+            lambda: om.recommendations.model(),
+            lambda: om.outreach.features(date.today(), customer),
+            lambda: om.care.reminders(customer_id=customer),
+        ):
+            try:
+                work()
+            except OmotenashiError:  # e.g. no patient in this store: nothing to load for it
+                pass
+        return customer
 
     def _decisions(
         self,

@@ -174,9 +174,7 @@ class Outreach:
     def _preferences(self, ids: pd.Index, one: bool) -> pd.DataFrame:
         import pandas as pd
 
-        prefs = getattr(self._om, "preferences", None)
-        if prefs is None:
-            return pd.DataFrame(index=ids)
+        prefs = self._om.preferences
         if one:
             got = {str(ids[0]): prefs.get(str(ids[0]))}
         else:
@@ -199,9 +197,7 @@ class Outreach:
     def _without_consent(
         self, purposes: Iterable[str], ids: pd.Index, one: bool
     ) -> dict[str, set[str]]:
-        consent = getattr(self._om, "consent", None)
-        if consent is None:
-            return {}
+        consent = self._om.consent
         out: dict[str, set[str]] = {}
         for purpose in {p for p in purposes if p}:
             if one:
@@ -253,13 +249,18 @@ class Outreach:
             return {}
         return dict(zip(top["customer_id"].astype(str), top["item_id"].astype(str), strict=True))
 
-    def _care_reminders(self, day: dt.date) -> list[dict[str, Any]] | None:
-        """The care service's reminder rows for ``day`` (recalls, goal nudges), or None when no
-        reminder action is declared or the store holds neither patients nor goals."""
+    def _care_reminders(
+        self, day: dt.date, customer_id: str | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The care service's reminder rows for ``day`` (recalls, goal nudges; of one customer:
+        from their own events and saved lapse risk), or None when no reminder action is
+        declared or the store holds neither patients nor goals."""
         if not any(a.kind == "reminder" for a in self.actions()):
             return None
         care = self._om.care
-        return care.reminders(day) if care.has_reminders() else None
+        if not care.has_reminders():
+            return None
+        return care.reminders(day, customer_id=customer_id)
 
     # -- next best action for one customer ------------------------------------------------------
     def next_best_actions(
@@ -283,7 +284,7 @@ class Outreach:
         mine = mine.assign(customer_id=person) if not mine.empty else None
         every = self.store.outreach.frame(statuses=["sent"], columns=HISTORY_COLUMNS)
         rates = response_rates(every, self.actions(), self.policy().prior_weight)
-        rem = _reminders(reminders if reminders is not None else self._care_reminders(day))
+        rem = _reminders(reminders if reminders is not None else self._care_reminders(day, person))
         if rem is not None:
             rem = rem[rem["customer_id"] == person]
         p = self._plan(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import NotFound
 from omotenashi.events import clean_id, now_micros
+from omotenashi.services._insights import ACTIVITY_FILE
 from omotenashi.storage import PersonKeys, Scrubbing, personal_data_holders
 
 if TYPE_CHECKING:
@@ -103,15 +104,6 @@ class Rights:
         # unknown to the graph: the id may be a customer's or an unlinked visitor's
         return keys or PersonKeys(customer_id, (customer_id,), (customer_id,))
 
-    @staticmethod
-    def _require_held(tables: dict[str, list[dict[str, Any]]], customer_id: str) -> None:
-        """``NotFound`` unless some row of ``tables`` (the person's, from :meth:`_tables`) is
-        about the person. Access-log entries alone do not count: a read attempted on an id this
-        store never held is noted there, and must not make the id look like one of its
-        customers."""
-        if not any(rows for table, rows in tables.items() if table != "access_log"):
-            raise NotFound(f"customer {customer_id!r}: nothing is held about this id")
-
     def _tables(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
         tables: dict[str, list[dict[str, Any]]] = {}
         for holder in personal_data_holders(self._om.store).values():
@@ -129,7 +121,7 @@ class Rights:
         """
         keys = self._keys(customer_id)
         tables = self._tables(keys)
-        self._require_held(tables, customer_id)
+        self._om.identities.require_held(customer_id, tables)
         self._om.access.record("export", keys.customer_id)
         # the export lists every access, this one included: only that table is read again
         tables.update(self._om.access.export_person(keys))
@@ -161,7 +153,7 @@ class Rights:
         start = time.perf_counter()
         store = self._om.store
         keys = self._keys(customer_id)
-        self._require_held(self._tables(keys), customer_id)  # before anything is deleted
+        self._om.identities.require_held(customer_id, self._tables(keys))  # before deleting
         holders = personal_data_holders(store)
         erased: dict[str, int] = {}
         say("erasing decision logs")
@@ -196,6 +188,8 @@ class Rights:
             store.erasures.record(
                 receipt_id, now_micros(), salt, [salted_hash(salt, i) for i in ids], receipt
             )
+        # the dashboard's saved activity totals knew the person's ids (hashed): read again
+        store.artefacts.path(ACTIVITY_FILE).unlink(missing_ok=True)
         if isinstance(store, Scrubbing):
             say("wiping deleted rows from the store's files")
             store.scrub()

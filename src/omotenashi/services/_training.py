@@ -282,8 +282,9 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``model``, ``version``, ``fit_s``, ``together`` (orders seen) or ``skipped`` (another
-        process is training) or ``error``.
+        ``model``, ``version``, ``fit_s``, ``together`` (orders seen), ``lapse`` (the patients'
+        lapse risk saved, when the store holds patients; ``lapse_error`` when it cannot be
+        learnt) or ``skipped`` (another process is training) or ``error``.
     """
     from omotenashi.services._engine import Omotenashi
 
@@ -299,7 +300,7 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
             try:
                 info = train(om, model)
             except DataError as exc:
-                return {"error": str(exc)}
+                return {"error": str(exc), **_lapse_scores(om)}
             result = {"model": info["model"], "version": info["version"]}
             events = training_events(om, ["purchase"], ORDER_COLUMNS)
             orders = events[events["order_id"].notna() & events["item_id"].notna()]
@@ -311,10 +312,22 @@ def train_job(db_url: str, model: str | None) -> dict[str, Any]:
                 fitted = make_model(TOGETHER_MODEL).fit(frame, items if len(items) else None)
                 save_model(fitted, root, metadata={"orders": int(frame["user_id"].nunique())})
                 result["together"] = int(frame["user_id"].nunique())
+            result.update(_lapse_scores(om))
             result["seconds"] = round(time.perf_counter() - start, 3)
             return json.loads(json.dumps(result, default=str))
     finally:
         om.close()
+
+
+def _lapse_scores(om: Any) -> dict[str, Any]:
+    """On a store with patients, save their lapse risk (one patient's recalls, brief and next
+    best actions read it): ``{"lapse": ...}``, ``{"lapse_error": why}``, or {} (no patient)."""
+    if not om.care.has_patients():
+        return {}
+    try:
+        return {"lapse": om.care.score_lapse_risk()}
+    except DataError as exc:
+        return {"lapse_error": str(exc)}
 
 
 def _params(meta: dict[str, Any]) -> dict[str, Any]:

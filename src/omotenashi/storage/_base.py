@@ -266,6 +266,11 @@ class Catalog(Protocol):
         """``customer_id`` plus one column per attribute."""
         ...
 
+    def has_attribute(self, name: str) -> bool:
+        """Whether any customer record has the attribute ``name`` (a column of
+        :meth:`customers_frame`), without reading every record."""
+        ...
+
 
 @runtime_checkable
 class AccessLog(Protocol):
@@ -357,6 +362,12 @@ class Reads(Protocol):
         self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
         """Events with the person each belongs to (``person_id``, ``known``), oldest first."""
+        ...
+
+    def person_events(self, keys: PersonKeys, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """One person's events (of ``types``, when given), with the columns and order of
+        :meth:`events_frame`: its rows whose ``person_id`` is the person, read through the
+        customer and anonymous indexes (merged ids and linked anonymous events included)."""
         ...
 
     def count_customers(self) -> int:

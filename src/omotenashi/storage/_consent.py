@@ -15,7 +15,7 @@ from typing import Any
 from omotenashi.errors import DataError
 from omotenashi.events import now_micros
 from omotenashi.storage._base import PersonKeys
-from omotenashi.storage._sql import INT, TEXT, SQLDatabase, insert_rows
+from omotenashi.storage._sql import EVENT_CUSTOMERS, INT, TEXT, SQLDatabase, insert_rows
 
 _HISTORY = ("customer_id", "purpose", "granted", "source", "key_id", "at")
 _HISTORY_TYPES = (TEXT, TEXT, INT, TEXT, TEXT, INT)
@@ -30,9 +30,9 @@ _PERSON = (
 #: canonical ids of every known customer: customer records, customer ids of events, people
 #: anonymous ids were linked to
 _PEOPLE = (
-    "SELECT DISTINCT COALESCE(mc.customer_id, k.customer_id) FROM ("
+    f"{EVENT_CUSTOMERS}SELECT DISTINCT COALESCE(mc.customer_id, k.customer_id) FROM ("
     " SELECT customer_id FROM customers"
-    " UNION SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL"
+    " UNION SELECT id FROM event_customers WHERE id IS NOT NULL"
     " UNION SELECT customer_id FROM identities"
     ") k LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = k.customer_id"
 )

@@ -243,7 +243,11 @@ EVENT_INDEXES: dict[str, str] = {
 # is linked to, else the anonymous visitor itself (prefixed: it never collides with a customer id).
 ANONYMOUS_PREFIX = "anonymous:"
 
-RESOLVED_EVENTS = f"""
+
+def resolved_events(source: str = "events") -> str:
+    """The events of ``source`` (the ``events`` table, or a parenthesised SELECT of its rows)
+    with the person each belongs to: ``person_id`` and ``known`` (see :data:`RESOLVED_EVENTS`)."""
+    return f"""
 SELECT e.seq, e.event_id,
        CASE WHEN e.customer_id IS NOT NULL THEN COALESCE(mc.customer_id, e.customer_id)
             WHEN ma.customer_id IS NOT NULL THEN ma.customer_id
@@ -252,10 +256,13 @@ SELECT e.seq, e.event_id,
            AS known,
        e.customer_id, e.anonymous_id, e.type, e.item_id, e.order_id, e.quantity, e.value,
        e.rating, e.channel, e.ts, e.context
-FROM events e
+FROM {source} e
 LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id
 LEFT JOIN identities ma ON ma.kind = 'anonymous' AND ma.value = e.anonymous_id
 """
+
+
+RESOLVED_EVENTS = resolved_events()
 
 # Aggregates shared by one profile and the all-customers ranking (frequency = distinct purchase
 # orders, or distinct purchase timestamps for purchases without an order id; monetary = purchases

@@ -32,6 +32,7 @@ from omotenashi.storage._schema import (
     EVENT_COLUMNS,
     RESOLVED_EVENTS,
     RFM_AGGREGATES,
+    resolved_events,
 )
 
 if TYPE_CHECKING:  # frames load with the reads that make them
@@ -84,11 +85,22 @@ _ITEM_TYPES = (TEXT, TEXT, TEXT, FLOAT, TEXT, TEXT, TEXT, INT)
 _IDENTITY_COLUMNS = ("kind", "value", "customer_id", "source", "linked_at")
 _IDENTITY_TYPES = (TEXT, TEXT, TEXT, TEXT, INT)
 
+#: ``WITH`` clause naming ``event_customers(id)``: the distinct customer ids of the events, one
+#: step of the customer index per id (a loose index scan) rather than a walk over every event's
+#: entry; the rows include a final NULL (filter ``id IS NOT NULL``).
+EVENT_CUSTOMERS = (
+    "WITH RECURSIVE event_customers(id) AS ("
+    " SELECT MIN(customer_id) FROM events WHERE customer_id IS NOT NULL"
+    " UNION ALL SELECT (SELECT MIN(ev.customer_id) FROM events ev"
+    " WHERE ev.customer_id > event_customers.id) FROM event_customers"
+    " WHERE event_customers.id IS NOT NULL) "
+)
+
 #: Known people with at least one event (merged ids counted once).
 COUNT_CUSTOMERS = (
-    "SELECT COUNT(*) FROM ("
+    f"{EVENT_CUSTOMERS}SELECT COUNT(*) FROM ("
     " SELECT COALESCE(mc.customer_id, e.customer_id) AS person"
-    " FROM (SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL) e"
+    " FROM (SELECT id AS customer_id FROM event_customers WHERE id IS NOT NULL) e"
     " LEFT JOIN identities mc ON mc.kind = 'customer' AND mc.value = e.customer_id"
     " UNION"
     " SELECT ia.customer_id FROM identities ia WHERE ia.kind = 'anonymous' AND EXISTS"
@@ -599,6 +611,26 @@ class SQLCatalog:
         rows = self._db.read("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
         return records.customers_frame([(cid, self._opened(text)) for cid, text in rows])
 
+    def has_attribute(self, name: str) -> bool:
+        """Whether any customer record has the attribute ``name`` (a key of the record; its
+        name is stored in clear even when its value is sealed). Stops at the first record
+        found; candidates the text match finds (the name as a nested key) are checked."""
+        m = self._db.dialect.mark
+        pattern = _like(json.dumps(name) + ":")
+        after = None
+        while True:
+            page = self._db.read(
+                f"SELECT customer_id, attributes FROM customers WHERE attributes LIKE {m} "
+                f"ESCAPE '!'{'' if after is None else f' AND customer_id > {m}'} "
+                f"ORDER BY customer_id LIMIT {m}",
+                (pattern, 100) if after is None else (pattern, after, 100),
+            )
+            if any(name in json.loads(text) for _, text in page):
+                return True
+            if len(page) < 100:
+                return False
+            after = page[-1][0]
+
 
 class SQLScoreStore:
     """``ScoreStore``: figures computed about customers; a run replaces all rows of its source."""
@@ -928,6 +960,18 @@ class SQLReads:
         sql = f"SELECT {selected} FROM ({RESOLVED_EVENTS}) r{where}"
         table = self._db.read_arrow(sql, params, schema)
         return records.events_frame_from_arrow(table, columns)
+
+    def person_events(self, keys: PersonKeys, types: Sequence[str] | None = None) -> pd.DataFrame:
+        """The person's events as :meth:`events_frame` has them (through the customer and
+        anonymous indexes: no scan of the log)."""
+        source, params = self._person_events(keys)
+        sql = f"SELECT * FROM ({resolved_events(f'({source})')}) r"
+        if types:
+            which, more = self._db.dialect.any_of("type", list(types))
+            sql += f" WHERE {which}"
+            params = [*params, *more]
+        sql += " ORDER BY ts, seq"
+        return records.events_frame(self._db.read(sql, params))
 
     def count_customers(self) -> int:
         """Known people with at least one event (merged ids counted once)."""

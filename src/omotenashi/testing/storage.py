@@ -154,6 +154,11 @@ def shared(url: str) -> bool:
     return not url.startswith("memory://") and ":memory:" not in url
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, every missing value None (whatever the column's dtype)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def _event_ids(store: Store) -> list[str]:
     return store.reads.events_frame()["event_id"].tolist()
 
@@ -578,6 +583,46 @@ class StoreConformance(_OneStore):
         assert ids.link("anonymous", "dev", "intruder", "identify", T0 + 5) == "c"
         assert ids.person_keys("intruder") is None
 
+    def test_person_events_are_the_events_frame_of_the_person(self, store: Store) -> None:
+        """``person_events`` is ``events_frame()`` cut to one person (the same columns, values
+        and order), with merged ids and linked anonymous events, and nobody else's."""
+        ids = store.identities
+        rows = [
+            event_row("1", customer_id="c", type="visit", channel="clinic", value=60.0,
+                      ts=T0 + 5, context={"class": "wellness"}),
+            event_row("2", customer_id="b", type="purchase", order_id="o", item_id="tea",
+                      quantity=2.0, value=9.5, ts=T0 + 1),
+            event_row("3", anonymous_id="dev", type="view", item_id="tea", ts=T0 + 2),
+            event_row("4", customer_id="d", anonymous_id="dev", type="view", ts=T0 + 3),
+            event_row("5", anonymous_id="guest", type="view", ts=T0 + 4),
+            event_row("6", customer_id="d", type="survey", rating=4.0, ts=T0 + 5),
+            event_row("7", customer_id="old", anonymous_id="tablet", type="view", ts=T0 + 5),
+            event_row("8", anonymous_id="tablet", type="view", ts=T0 + 6),
+        ]  # fmt: skip
+        store.events.insert(rows)
+        ids.link("anonymous", "dev", "c", "identify", T0)
+        ids.link("anonymous", "tablet", "old", "event", T0)
+        ids.move("b", "c", T0 + 1)  # b's events are c's now
+        ids.move("old", "c", T0 + 2)  # and so are old's, with the tablet linked to old
+        every = store.reads.events_frame()
+        for name in ("c", "b", "old", "d"):
+            keys = ids.person_keys(name)
+            assert keys is not None
+            mine = store.reads.person_events(keys)
+            want = every[every["person_id"] == keys.customer_id].reset_index(drop=True)
+            # compared as plain values: pandas infers a text column's dtype from the rows it
+            # holds (all missing here, text there)
+            assert list(mine.columns) == list(every.columns) and len(mine) > 0
+            assert _records(mine) == _records(want)
+        keys = ids.person_keys("c")
+        assert keys is not None
+        assert store.reads.person_events(keys)["event_id"].tolist() == ["2", "3", "1", "7", "8"]
+        visits = store.reads.person_events(keys, ["visit", "purchase"])
+        assert visits["event_id"].tolist() == ["2", "1"]
+        assert visits["context"].tolist() == [{}, {"class": "wellness"}]
+        assert store.reads.person_events(keys, ["return"]).empty
+        assert list(store.reads.person_events(keys, ["return"]).columns) == list(every.columns)
+
     def test_a_person_with_more_ids_than_sql_parameters(self, store: Store) -> None:
         """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite binds at
         most 32,766 parameters per statement; lists past 500 take another path)."""
@@ -645,6 +690,21 @@ class StoreConformance(_OneStore):
         assert cat.customer_attributes("c2") is None
         assert store.reads.stats()["customer_records"] == 2
         assert cat.upsert_customers([]) == 0 and cat.upsert_items([]) == 0
+
+    def test_has_attribute_looks_at_the_keys_of_records(self, store: Store) -> None:
+        cat = store.catalog
+        assert not cat.has_attribute("birthdate")  # no record at all
+        # the name only as a nested key, inside a text value, or as part of another name
+        cat.upsert_customers([(f"c{i:03}", {"memo": {"birthdate": "x"}}) for i in range(150)])
+        cat.upsert_customers([("t", {"note": 'said "birthdate": soon'}),
+                              ("u", {"birthdate_guess": "1990"})])  # fmt: skip
+        assert not cat.has_attribute("birthdate")
+        assert "birthdate" not in cat.customers_frame()
+        cat.upsert_customers([("z", {"birthdate": "1985-11-20", "100%_sure": True})])
+        assert cat.has_attribute("birthdate") and "birthdate" in cat.customers_frame()
+        assert cat.has_attribute("100%_sure") and not cat.has_attribute("100%")
+        cat.upsert_customers([("z", {"birthdate": None})])  # a None value removes the key
+        assert not cat.has_attribute("birthdate")
 
     # -- personal attributes encrypted at rest ---------------------------------------------
     # two fixed Fernet keys (test values, not secrets)

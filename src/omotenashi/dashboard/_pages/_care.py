@@ -37,11 +37,13 @@ def next_best_actions(context: SectionContext) -> Markup:
 
 @customer_section("recalls", "Recalls", order=60)
 def recalls(context: SectionContext) -> Markup:
+    care = context.workspace.om.care
     try:
-        rows = context.workspace.om.care.recalls(customer_id=context.customer_id)
+        rows = care.recalls(customer_id=context.customer_id)
     except (DataError, NotFound) as exc:
         return Markup('<p class="muted">No recalls: {}.</p>').format(exc)
-    return _draw("_recalls.html", rows=rows)
+    note = care.lapse_note(context.customer_id) if rows else None
+    return _draw("_recalls.html", rows=rows, lapse_note=note)
 
 
 @customer_section("goals", "Goals", order=70)
