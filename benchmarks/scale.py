@@ -22,6 +22,7 @@ phase's own. At the end, ``exponents``: the slope of log(cost) on log(events) (1
 Prints one JSON object and writes ``--out`` (JSON) and ``--plot`` (PNG).
 
     python benchmarks/scale.py --sizes 100000,300000,1000000 [--no-postgres] [--no-spark]
+        [--import-only] [--spark-max N]
 
 Defaults are the issue's sizes (1M, 5M, 20M events): plan hours for 20M.
 """
@@ -273,9 +274,14 @@ def store_mb(db: str) -> float:
     return round(total / 2**20, 1)
 
 
-def measure(db: str, file: Path, folder: Path, spark: bool) -> dict:
+def measure(db: str, file: Path, folder: Path, spark: bool, import_only: bool = False) -> dict:
     out: dict = {"import": child("import", db, str(file))}
     out["store_mb"] = store_mb(db)
+    if import_only:  # the import's growth alone (minutes at 20M instead of hours)
+        out["train"] = {model: {"skipped": True} for model in MODELS}
+        out["latency_ms"] = {"skipped": True}
+        print(json.dumps({"db": db.split("?")[0][-40:], **out}), file=sys.stderr, flush=True)
+        return out
     out["train"] = {model: child("train", db, model) for model in MODELS}
     out["latency_ms"] = child("latency", db)  # the last trained (als) is the default
     out["serve"] = child("serve", db)
@@ -374,7 +380,9 @@ def plot(result: dict, path: Path) -> None:
         )
     for ax, title in zip(axes, ("seconds", "recommendation latency (ms)", "MB"), strict=True):
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        measured = [y for line in ax.get_lines() for y in line.get_ydata() if y and y > 0]
+        if measured:  # an axis with nothing measured (--import-only) stays linear and empty
+            ax.set_yscale("log")
         ax.set_xlabel("events")
         ax.set_title(title)
         ax.legend(fontsize=7)
@@ -387,6 +395,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument(
+        "--import-only", action="store_true", help="measure the imports (and store sizes) only"
+    )
     parser.add_argument(
         "--spark-max",
         type=int,
@@ -424,13 +435,14 @@ def main() -> None:
                         file,
                         folder,
                         spark=not args.no_spark and size <= args.spark_max,
+                        import_only=args.import_only,
                     )
                 )
                 if pg_cm is not None:
                     name = pg.create_database()
                     url = f"{pg.url_of(name)}?artefacts={work / f'pg-{size}'}"
                     result["backends"].setdefault("postgresql", []).append(
-                        measure(url, file, work, spark=False)
+                        measure(url, file, work, spark=False, import_only=args.import_only)
                     )
                     pg.drop_database(name)
                 file.unlink()
