@@ -652,10 +652,11 @@ def warm(
     """Precompute the default answer (n=10, no filters) for the model's customers.
 
     Runs at start-up before the server listens (for up to ``budget_s`` seconds; what is left
-    stays pending) and in the maintenance thread after a model swap, where it computes an
-    answer only while no request is being served (``traffic``: it would slow them down); stops
-    early when the model changes again or the server stops. Returns how many answers were
-    computed.
+    stays pending) and in the maintenance thread after a model swap, where it computes
+    answers only while no request is being served (``traffic``: it would slow them down) and
+    otherwise leaves the rest pending for a later round (the maintenance thread must go on to
+    its other work, such as swapping in new models); stops early when the model changes again
+    or the server stops. Returns how many answers were computed.
     """
     models = ws.models
     if models.main is None:
@@ -675,10 +676,9 @@ def warm(
             break
         if identities.is_merged_away(customer_id) or customer_id in special:
             continue  # answers are cached by the person only; special ones on request
-        if traffic is not None:
-            traffic.pause(stop)
-            if stop.is_set() or ws.models is not models:
-                break
+        if traffic is not None and traffic.busy():
+            ws.warm_pending = True  # goes on in a later maintenance round, when it is quiet
+            break
         key = ("customer", customer_id, DEFAULT_N, False, spec)
         if ws.cache.get(key) is not None:
             continue

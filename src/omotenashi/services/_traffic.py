@@ -4,9 +4,9 @@ Why: a server warms its answer cache in a thread of the process that answers req
 CPython those threads take turns on one interpreter lock, so a request that arrives while the
 warm-up computes an answer waits for it. On a million events the model path answered in 7 ms at
 the median (84 ms at p99) in the first seconds after start-up against 1.4 ms (29 ms) once the
-warm-up was done. Background loops call :meth:`Traffic.pause` between steps: it returns once no
-request has been in flight for ``quiet_s``, so under steady traffic the warm-up simply waits
-(requests are answered by the model meanwhile) and it goes on in the gaps.
+warm-up was done. Background loops ask :meth:`Traffic.busy` between steps and stop for this round
+while a request is in flight or finished less than ``quiet_s`` ago: under steady traffic the
+warm-up waits (requests are answered by the model meanwhile) and goes on in the gaps.
 """
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ class Traffic:
     def busy(self) -> bool:
         """A request is in flight, or one finished less than ``quiet_s`` ago."""
         return self._in_flight > 0 or time.monotonic() - self._last_finished < self.quiet_s
-
-    def pause(self, stop: threading.Event, poll_s: float = 0.01) -> None:
-        """Return once the server is quiet (see :meth:`busy`) or ``stop`` is set."""
-        while self.busy() and not stop.is_set():
-            stop.wait(poll_s)
 
 
 __all__ = ["Traffic"]
