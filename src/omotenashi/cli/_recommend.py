@@ -164,7 +164,7 @@ def train(
         emit_json(info)
         return
     console.print(
-        f"Trained [bold]{info['model']}[/] v{info['version']} in {total_s:.1f} s "
+        f"Trained [bold]{info['model']}[/] v{info['version']} in {total_s:.2f} s "
         f"(fitting the chosen model on all data: {info['fit_s']:.2f} s) → {info['path']}",
         soft_wrap=True,
     )
