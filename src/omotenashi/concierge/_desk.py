@@ -123,6 +123,16 @@ padding:2px 4px;text-align:left;vertical-align:top}
 """
 
 
+def _text(value: Any) -> str:
+    """A value as a reader wants it: nothing for a missing one (None, NaN: a visit has no
+    item), ``app 3, web 2`` for a mapping, else its text."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
 def _list(items: Sequence[str]) -> str:
     if not items:
         return '<p class="muted">none</p>'
@@ -134,9 +144,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
         return '<p class="muted">none</p>'
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape(str(r.get(c, '') or ''))}</td>" for c in columns)
-        + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(_text(r.get(c)))}</td>" for c in columns) + "</tr>"
         for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -145,7 +153,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 def brief_html(brief: Mapping[str, Any]) -> str:
     """A printable one-page HTML brief (plain HTML and CSS, nothing fetched from elsewhere)."""
     profile = brief.get("profile", {})
-    facts = [f"{k}: {v}" for k, v in profile.items() if v not in (None, "", [], {})]
+    facts = [f"{k}: {_text(v)}" for k, v in profile.items() if _text(v) not in ("", "[]")]
     title = html.escape(str(brief["customer_id"]))
     agent = html.escape(str(brief.get("agent") or "not assigned"))
     return (
