@@ -12,8 +12,8 @@ import json
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from omotenashi.errors import StorageError
@@ -125,18 +125,23 @@ class Database(Transactions):
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         adapt_numpy()
-        reader = self._reader()
-        if reader is not None:
-            conn, in_use = reader
-            with in_use:
-                self._check_open()
-                return conn.execute(sql, params).fetchall()
-        with self.lock:
-            return self.conn.execute(sql, params).fetchall()
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"the store {self.path!r} is closed")
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection this thread reads on, held for the read: its own (under the lock
+        :meth:`close` waits for), or ``conn`` under ``lock`` (see :meth:`_reader`)."""
+        reader = self._reader()
+        if reader is None:
+            with self.lock:
+                yield self.conn
+            return
+        conn, in_use = reader
+        with in_use:
+            if self._closed:
+                raise StorageError(f"the store {self.path!r} is closed")
+            yield conn
 
     def _reader(self) -> tuple[sqlite3.Connection, threading.Lock] | None:
         """This thread's read connection and the lock it is used under (so that :meth:`close`
@@ -179,16 +184,8 @@ class Database(Transactions):
         import pyarrow as pa
 
         adapt_numpy()
-        reader = self._reader()
         chunks: list[list[pa.Array]] = []
-        with ExitStack() as held:
-            if reader is None:
-                held.enter_context(self.lock)
-                conn = self.conn
-            else:
-                conn, in_use = reader
-                held.enter_context(in_use)
-                self._check_open()
+        with self._reading() as conn:
             cursor = conn.execute(sql, params)
             while page := cursor.fetchmany(READ_PAGE_ROWS):
                 columns = zip(*page, strict=True)
