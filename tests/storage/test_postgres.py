@@ -10,7 +10,7 @@ import pytest
 from omotenashi import StorageError
 from omotenashi.storage import open_key_store, open_store
 from omotenashi.storage.postgres import PostgresURL, redacted, workspace_url
-from omotenashi.testing.storage import arrow_batch, event_row
+from omotenashi.testing.storage import event_row
 
 
 def test_seq_follows_commit_order(postgres_url: str) -> None:
@@ -48,20 +48,6 @@ def test_readers_do_not_take_the_writers_turn(postgres_url: str) -> None:
             start = time.monotonic()
             assert reader.events.last_seq() == 1 and len(reader.events.after(0, 10)) == 1
             assert time.monotonic() - start < 2
-
-
-def test_bulk_stream_into_an_empty_store_keeps_the_first_of_repeated_ids(postgres_url: str) -> None:
-    rows = [event_row(f"e{i}", customer_id=f"c{i % 7}", ts=1 + i) for i in range(60_000)]
-    rows.append(event_row("e5", customer_id="other", ts=10**12))  # repeated: the first stays
-    with open_store(postgres_url) as store:
-        with store.bulk(len(rows)):
-            added = store.events.insert_stream(
-                iter([arrow_batch(rows[:30_000]), arrow_batch(rows[30_000:])])
-            )
-        assert added == 60_000 and store.events.last_seq() >= 60_000
-        assert store.identities.person_keys("other") is None
-        assert store.events.latest_timestamp() == 60_000  # the dropped row's time is not kept
-        assert store.events.insert([event_row("e1")]) == 0  # the unique index is back
 
 
 def test_workspaces_are_schemas(postgres_url: str) -> None:

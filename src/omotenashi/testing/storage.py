@@ -413,6 +413,22 @@ class StoreConformance(_OneStore):
         assert store.reads.stats()["events"] == 60_000
         assert store.reads.count_customers() == 100
 
+    def test_bulk_load_into_an_empty_store_keeps_the_first_of_repeated_ids(
+        self, store: Store
+    ) -> None:
+        rows = [event_row(f"e{i}", customer_id=f"c{i % 7}", ts=T0 + i) for i in range(60_000)]
+        rows.append(event_row("e5", customer_id="other", ts=T0 + 10**9))  # repeated: first kept
+        with store.bulk(len(rows)):
+            added = store.events.insert_stream(
+                iter([arrow_batch(rows[:30_000]), arrow_batch(rows[30_000:])])
+            )
+        assert added == 60_000 and store.reads.stats()["events"] == 60_000
+        assert store.identities.person_keys("other") is None
+        assert store.events.latest_timestamp() == T0 + 59_999  # the dropped row's time is not
+        assert store.events.insert([event_row("e1")]) == 0  # the unique index is back
+        frame = store.reads.events_frame()
+        assert frame.set_index("event_id").loc["e5", "customer_id"] == "c5"
+
     def test_insert_stream_rolls_back_with_its_transaction(self, store: Store) -> None:
         rows = [event_row(f"r{i}", ts=T0 + i, anonymous_id="a") for i in range(50)]
         with pytest.raises(RuntimeError), store.transaction():

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from omotenashi.errors import StorageError
 from omotenashi.storage._artefacts import FolderArtefacts
 from omotenashi.storage._base import DecisionLogStore
 from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
@@ -67,12 +68,6 @@ BULK_MIN_ROWS = 50_000
 
 #: Where artefacts of PostgreSQL stores go when the URL names no folder.
 ARTEFACTS_ENV = "OMOTENASHI_ARTEFACTS"
-
-
-def _distinct(ids: list[pa.ChunkedArray]) -> int:
-    """How many distinct event ids the staged batches hold."""
-    chunks = [chunk for column in ids for chunk in column.chunks]
-    return int(pc.count_distinct(pa.chunked_array(chunks).combine_chunks()).as_py())
 
 
 def _as_csv(table: pa.Table) -> bytes:
@@ -177,18 +172,15 @@ class PostgresEventLog(SQLEventCursor):
             stage = f"omotenashi_stage_{self._stage_count}"
             self._db.execute(f"CREATE TEMP TABLE {stage} ({_STAGE_COLUMNS}) ON COMMIT DROP")
             staged = 0
-            ids: list[pa.ChunkedArray] = []
             columns = ", ".join(EVENT_COLUMNS)
             sql = f"COPY {stage} ({columns}) FROM STDIN (FORMAT csv)"
             for table in self._copy(sql, batches):
                 staged += table.num_rows
-                ids.append(table.column("event_id"))
             if not staged:
                 self._db.execute(f"DROP TABLE {stage}")
                 return 0
-            unique = _distinct(ids) == staged
             self._take_turn()
-            added = self._copy_stage(stage, unique=unique)
+            added = self._copy_stage(stage)
             if added:
                 self._note_latest(self._db.read(f"SELECT MAX(ts) FROM {stage}")[0][0])
             self._db.execute(f"DROP TABLE {stage}")
@@ -220,44 +212,49 @@ class PostgresEventLog(SQLEventCursor):
 
     def _copy_into_empty(self, batches: Iterable[pa.Table]) -> int:
         """A bulk load into an empty log (the writers' lock is held): ``COPY`` straight into
-        ``events`` without its indexes, then drop the later rows of repeated ids (found in the
-        Arrow batches) and build the indexes. Rows added."""
+        ``events`` without its indexes, then build the unique index on ``event_id``. Only if
+        that finds a repeated id (rolled back to a savepoint) are the later rows of each
+        repeated id deleted — the log held nothing else — and the index built again.
+
+        Why not find the repeats first: counting the distinct ids of every batch in memory
+        cost most of a large import's peak memory, to learn what the index build finds."""
         columns = ", ".join(EVENT_COLUMNS)
         self._db.execute("SET LOCAL maintenance_work_mem = '512MB'")
         for name in EVENT_INDEXES:
             self._db.execute(f"DROP INDEX IF EXISTS {name}")
-        ids: list[pa.ChunkedArray] = []
         latest: int | None = None
-        staged = 0
+        added = 0
         sql = f"COPY events ({columns}) FROM STDIN (FORMAT csv)"
         for table in self._copy(sql, batches):
-            staged += table.num_rows
-            ids.append(table.column("event_id"))
+            added += table.num_rows
             top = pc.max(table.column("ts")).as_py()
             if top is not None and (latest is None or top > latest):
                 latest = top
-        added = staged
-        if staged and _distinct(ids) < staged:
-            counts = pc.value_counts(pa.chunked_array([c for i in ids for c in i.chunks]))
-            repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        unique_ids = EVENT_INDEXES["events_by_id"]
+        self._db.execute("SAVEPOINT unique_ids")
+        try:
+            self._db.execute(unique_ids)
+        except StorageError:
+            self._db.execute("ROLLBACK TO SAVEPOINT unique_ids")
             added -= self._db.execute(
                 "DELETE FROM events WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() "
-                "OVER (PARTITION BY event_id ORDER BY seq) AS n FROM events "
-                "WHERE event_id = ANY(%s::text[])) later WHERE n > 1)",
-                (repeated.to_pylist(),),
+                "OVER (PARTITION BY event_id ORDER BY seq) AS n FROM events) later "
+                "WHERE n > 1)"
             ).rowcount
+            self._db.execute(unique_ids)
             latest = self._db.read("SELECT MAX(ts) FROM events")[0][0]  # of the rows kept
+        self._db.execute("RELEASE SAVEPOINT unique_ids")
         for statement in EVENT_INDEXES.values():
             self._db.execute(statement)
         if added:
             self._note_latest(latest)
         return added
 
-    def _copy_stage(self, stage: str, *, unique: bool) -> int:
+    def _copy_stage(self, stage: str) -> int:
         """Copy the staged rows into ``events`` (the writers' lock is held); rows added."""
         columns = ", ".join(EVENT_COLUMNS)
         copy = f"INSERT INTO events ({columns}) SELECT {columns} FROM {stage}"
-        bulk = self.bulk_rows is not None and unique
+        bulk = self.bulk_rows is not None
         if bulk:
             stored = self.last_seq()  # an upper bound of the rows stored, without a count
             if stored:
@@ -266,7 +263,10 @@ class PostgresEventLog(SQLEventCursor):
                     f"DELETE FROM {stage} s USING events e WHERE e.event_id = s.event_id"
                 )
             left = self._db.read(f"SELECT COUNT(*) FROM {stage}")[0][0]
-            bulk = left >= max(BULK_MIN_ROWS, stored)
+            # a repeated id among the staged rows takes the conflict-skipping insert
+            bulk = left >= max(BULK_MIN_ROWS, stored) and not self._db.read(
+                f"SELECT 1 FROM {stage} GROUP BY event_id HAVING COUNT(*) > 1 LIMIT 1"
+            )
         if not bulk:
             return max(self._db.execute(f"{copy} ON CONFLICT (event_id) DO NOTHING").rowcount, 0)
         self._db.execute("SET LOCAL maintenance_work_mem = '512MB'")
