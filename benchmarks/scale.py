@@ -21,8 +21,8 @@ Every phase runs in a child process, so ``peak_mb`` (its maximum resident memory
 phase's own. At the end, ``exponents``: the slope of log(cost) on log(events) (1.0 = linear).
 Prints one JSON object and writes ``--out`` (JSON) and ``--plot`` (PNG).
 
-    python benchmarks/scale.py --sizes 100000,300000,1000000 [--no-postgres] [--no-spark]
-        [--import-only] [--spark-max N]
+    python benchmarks/scale.py --sizes 100000,300000,1000000 [--no-postgres | --no-sqlite]
+        [--no-spark] [--import-only] [--spark-max N] [--data FOLDER]
 
 Defaults are the issue's sizes (1M, 5M, 20M events): plan hours for 20M.
 """
@@ -89,6 +89,18 @@ def generate(events: int, path: Path, seed: int = 0) -> dict:
     )
     frame.to_parquet(path, index=False)
     return {"rows": rows, "customers": customers, "items": items, "sessions": n_sessions}
+
+
+def _events_file(size: int, folder: Path) -> tuple[Path, dict]:
+    """The generated file of ``size`` events in ``folder`` (reused when it is there, with the
+    description written beside it) and that description."""
+    folder.mkdir(parents=True, exist_ok=True)
+    file, about = folder / f"events-{size}.parquet", folder / f"events-{size}.json"
+    if file.exists() and about.exists():
+        return file, json.loads(about.read_text())
+    described = generate(size, file)
+    about.write_text(json.dumps(described))
+    return file, described
 
 
 def _peak_mb() -> float:
@@ -394,6 +406,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--data",
+        help="folder to keep the generated event files in and reuse them from (generating 20M "
+        "events takes minutes; a run with the same sizes then skips it)",
+    )
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument(
         "--import-only", action="store_true", help="measure the imports (and store sizes) only"
@@ -425,19 +443,20 @@ def main() -> None:
             pg = pg_cm.__enter__()
         try:
             for size in sizes:
-                file = work / f"events-{size}.parquet"
-                result["data"].append({"events": size, **generate(size, file)})
+                file, described = _events_file(size, Path(args.data) if args.data else work)
+                result["data"].append({"events": size, **described})
                 folder = work / f"sqlite-{size}"
                 folder.mkdir()
-                result["backends"].setdefault("sqlite", []).append(
-                    measure(
-                        str(folder / "store.db"),
-                        file,
-                        folder,
-                        spark=not args.no_spark and size <= args.spark_max,
-                        import_only=args.import_only,
+                if not args.no_sqlite:
+                    result["backends"].setdefault("sqlite", []).append(
+                        measure(
+                            str(folder / "store.db"),
+                            file,
+                            folder,
+                            spark=not args.no_spark and size <= args.spark_max,
+                            import_only=args.import_only,
+                        )
                     )
-                )
                 if pg_cm is not None:
                     name = pg.create_database()
                     url = f"{pg.url_of(name)}?artefacts={work / f'pg-{size}'}"
@@ -445,7 +464,8 @@ def main() -> None:
                         measure(url, file, work, spark=False, import_only=args.import_only)
                     )
                     pg.drop_database(name)
-                file.unlink()
+                if not args.data:
+                    file.unlink()
         finally:
             if pg_cm is not None:
                 pg_cm.__exit__(None, None, None)
