@@ -28,6 +28,7 @@ from omotenashi.events import clean_id
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
 from omotenashi.services._consent import gate_of
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
+from omotenashi.storage import PersonKeys
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -242,6 +243,15 @@ class Recommendations:
             return customer_id
         return identities.person(customer_id) or customer_id
 
+    def _person_keys(self, customer_id: str) -> PersonKeys:
+        """The person of ``customer_id`` with all their ids (``Identities.person_keys``); the
+        id alone when nobody is known by it (a cold start, whose consent may still be stored
+        under that id) or when there is no identity graph."""
+        customer_id = clean_id(customer_id, "customer_id")
+        identities = getattr(self._om, "identities", None)
+        found = identities.person_keys(customer_id) if identities is not None else None
+        return found or PersonKeys(customer_id, (customer_id,), ())
+
     def for_customer(
         self,
         customer_id: str,
@@ -264,8 +274,10 @@ class Recommendations:
         access = getattr(self._om, "access", None)
         if access is not None:
             access.record("read.recommendations", clean_id(customer_id, "customer_id"))
-        person = self.person(customer_id)
-        gate, prefs = gate_of(self._om, person)
+        # one resolution serves the model and the consent gate
+        keys = self._person_keys(customer_id)
+        person = keys.customer_id
+        gate, prefs = gate_of(self._om, keys)
         return gated_recommend(
             estimator, person, n, gate, prefs, context=context, rules=rules, explain=explain
         )
@@ -569,7 +581,8 @@ def customer_recommendations(
         if hit is not None:
             return hit
     models = _main_model(ws)
-    person = ws.om.identities.require_person(customer_id)  # NotFound for unknown ids
+    keys = ws.om.identities.require_person_keys(customer_id)  # NotFound for unknown ids
+    person = keys.customer_id
     if person != customer_id:  # a merged-away id or a linked anonymous id: the person's answer
         ws.remember_alias(customer_id, person)
         key = ("customer", person, n, explain, spec)
@@ -579,7 +592,7 @@ def customer_recommendations(
             hit = ws.cache.get(key)
             if hit is not None:
                 return hit
-    gate, prefs = gate_of(ws.om, person)
+    gate, prefs = gate_of(ws.om, keys)  # the person resolved above, not looked up again
     if gate.mode == "off":
         context = []  # nothing of the customer, the live visit included
     recs = gated_recommend(
