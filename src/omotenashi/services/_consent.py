@@ -449,29 +449,6 @@ def _iso(micros: int) -> str | None:
     return isoformat(int(micros))
 
 
-def personalization_of(om: Any, customer_id: str) -> Personalization:
-    """``om.consent.personalization`` for an engine; ``full`` for an object without consent (a
-    test double, a read-only copy)."""
-    return gate_of(om, customer_id)[0]
-
-
-def gate_of(om: Any, customer_id: str | PersonKeys) -> tuple[Personalization, Preferences]:
-    """``om.consent.gate`` for an engine; ``full`` and the default preferences for an object
-    without consent (a test double, a read-only copy)."""
-    consent = getattr(om, "consent", None)
-    if not isinstance(consent, Consent):
-        return Personalization("full"), Preferences()
-    return consent.gate(customer_id)
-
-
-def preferences_of(om: Any, customer_id: str) -> Preferences:
-    """``om.preferences.get`` for an engine; the defaults for any other object."""
-    centre = getattr(om, "preferences", None)
-    if not isinstance(centre, PreferenceCentre):
-        return Preferences()
-    return centre.get(customer_id)
-
-
 #: how long after its time stamp a change may still commit and be seen by other processes
 FOLLOW_LAG_US = 10_000_000
 
@@ -610,8 +587,5 @@ __all__ = [
     "customer_consent",
     "customer_preferences",
     "follow_consent",
-    "gate_of",
     "import_consent",
-    "personalization_of",
-    "preferences_of",
 ]
