@@ -1103,6 +1103,11 @@ class StoreConformance(_OneStore):
         assert list(lean.columns) == columns and len(lean) == len(full) == 3009
         pd.testing.assert_frame_equal(lean, full[columns], check_dtype=False)
         assert lean["rating"].dtype == "float64" and lean["known"].dtype == bool
+        # the conversions both reads share give the same types, NaN for a missing number
+        for column in ("known", "quantity", "value", "rating", "timestamp"):
+            assert lean[column].dtype == full[column].dtype, column
+        assert str(full["timestamp"].dt.tz) == "UTC"
+        assert lean["rating"].isna().sum() == full["rating"].isna().sum() >= 3000
         assert lean.set_index("event_id").loc["late", "rating"] == 4.5
         some = store.reads.events_frame(["purchase", "return"], columns=["item_id", "timestamp"])
         expected = store.reads.events_frame(["purchase", "return"])[["item_id", "timestamp"]]
