@@ -617,7 +617,10 @@ def _ials_loss(model, X: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
     return float(fit + ridge_u + ridge_i)
 
 
-def test_ials_serves_the_least_squares_solution_its_reasons_decompose(interactions):
+# 6 factors: histories (8 items) and items' customer lists are solved directly; 16: through the
+# Woodbury identity (rows shorter than the factors)
+@pytest.mark.parametrize("k", [6, 16])
+def test_ials_serves_the_least_squares_solution_its_reasons_decompose(interactions, k):
     """A known customer's iALS vector minimises their part of the loss given the item factors;
     found here by an ordinary least-squares solve of stacked rows (history rows with target 1,
     every item with weight √α₀ and target 0, √ridge·I with target 0), not by the model's normal
@@ -625,9 +628,9 @@ def test_ials_serves_the_least_squares_solution_its_reasons_decompose(interactio
     from omotenashi.recommend import IALS
 
     weighted = interactions.assign(weight=1.0 + (np.arange(len(interactions)) % 3))
-    model = IALS(factors=6, regularization=0.05, unobserved_weight=0.2, iterations=4).fit(weighted)
+    model = IALS(factors=k, regularization=0.05, unobserved_weight=0.2, iterations=4).fit(weighted)
     H = model.item_factors_.astype(np.float64)
-    n_items, k = H.shape
+    n_items = H.shape[0]
     row = list(model.user_ids_).index("u3")
     idx = model.user_items_[row].indices
     ridge = 0.05 * (len(idx) + 0.2 * n_items)
@@ -654,7 +657,7 @@ def test_ials_alternating_solves_never_raise_the_loss(interactions):
 
     losses = []
     for iterations in (1, 2, 4, 8):
-        model = IALS(factors=6, regularization=0.05, unobserved_weight=0.2, iterations=iterations)
+        model = IALS(factors=16, regularization=0.05, unobserved_weight=0.2, iterations=iterations)
         model.fit(interactions)
         X = (model.user_items_.toarray() > 0).astype(np.float64)
         H = model.item_factors_.astype(np.float64)

@@ -295,19 +295,39 @@ class IALS(ImplicitMF):
             )
 
     def _solve_side(self, M: sp.csr_matrix, F: np.ndarray, n_other: int) -> np.ndarray:
-        """One half-step: every row of ``M`` solved against the other side's factors ``F``."""
+        """One half-step: every row of ``M`` solved against the other side's factors ``F``.
+
+        Row ``r`` with history ``S`` solves ``(F_SᵀF_S + D_r) x = F_Sᵀ 1`` with
+        ``D_r = α₀ FᵀF + ρ_r I``. ``D_r`` shares its eigenvectors ``Q`` with ``α₀ FᵀF`` (one
+        decomposition per half-step), so a row with fewer interactions than factors (most items,
+        many customers) is solved through the Woodbury identity, with an |S| x |S| system,
+        instead of a factors x factors one; longer rows are solved directly.
+        """
         a0, k = float(self.unobserved_weight), F.shape[1]
         gram = a0 * (F.T @ F)
+        eig, Q = np.linalg.eigh(gram)
+        FQ = F @ Q
         counts = np.diff(M.indptr)
-        A = np.empty((M.shape[0], k, k))
-        b = np.zeros((M.shape[0], k))
-        for r in range(M.shape[0]):
-            Fs = F[M.indices[M.indptr[r] : M.indptr[r + 1]]]
-            A[r] = Fs.T @ Fs + gram
-            b[r] = Fs.sum(axis=0)
         ridge = self.regularization * (counts + a0 * n_other)
-        A[:, np.arange(k), np.arange(k)] += ridge[:, None]
-        return np.linalg.solve(A, b[:, :, None])[:, :, 0]
+        out = np.zeros((M.shape[0], k))
+        for r in np.flatnonzero(counts):
+            idx = M.indices[M.indptr[r] : M.indptr[r + 1]]
+            if len(idx) >= k:
+                Fs = F[idx]
+                A = Fs.T @ Fs + gram
+                A[np.diag_indices_from(A)] += ridge[r]
+                out[r] = np.linalg.solve(A, Fs.sum(axis=0))
+                continue
+            # Woodbury in the eigenbasis, U = F_S Q and d = 1 / (eigenvalues + ρ_r):
+            # x̃ = d·b − d·Uᵀ (I + U diag(d) Uᵀ)⁻¹ U (d·b) with b = Uᵀ1, and x = Q x̃
+            U = FQ[idx]
+            d = 1.0 / (eig + ridge[r])
+            db = d * U.sum(axis=0)
+            inner = U @ (U * d).T
+            inner[np.diag_indices_from(inner)] += 1.0
+            x = db - d * (U.T @ np.linalg.solve(inner, U @ db))
+            out[r] = Q @ x
+        return out
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
         from threadpoolctl import threadpool_limits
@@ -327,8 +347,9 @@ class IALS(ImplicitMF):
             self.item_factors_ = H.astype(np.float32)
             self._factor_cache = None
             # served: the closed-form solve against the final item factors (what the reasons
-            # decompose), float64 so that the terms add up to the score to rounding
-            self.user_factors_ = self._user_vectors(X)
+            # decompose; the same solve as _user_vectors), float64 so that the terms add up to
+            # the score to rounding
+            self.user_factors_ = self._solve_side(X, self._factors()[0], n_items)
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The item factors in float64 and ``α₀ HᵀH`` (cached)."""
