@@ -130,8 +130,9 @@ class FrameStore:
     def __init__(self, events: pd.DataFrame, items: pd.DataFrame | None, root: Path) -> None:
         self._events, self._items, self.root = events, items, root
 
-    def events_frame(self) -> pd.DataFrame:
-        return self._events
+    def events_frame(self, types=None, columns=None) -> pd.DataFrame:
+        events = self._events if not types else self._events[self._events["type"].isin(types)]
+        return events if columns is None else events[[c for c in columns if c in events]]
 
     def items_frame(self) -> pd.DataFrame:
         return self._items if self._items is not None else pd.DataFrame({"item_id": []})
