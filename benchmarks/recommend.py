@@ -125,10 +125,17 @@ def topn_datasets(names: set[str] | None):
 
 
 class FrameStore:
-    """The store contract of the recommendation use cases, over DataFrames (as the CLI sees it)."""
+    """The store contract of the recommendation use cases, over DataFrames (as the CLI sees it);
+    identities, consent, preferences and the access log are an empty in-memory engine's (no
+    one withdrew anything: consent is required, never assumed)."""
 
     def __init__(self, events: pd.DataFrame, items: pd.DataFrame | None, root: Path) -> None:
+        from omotenashi import Omotenashi
+
         self._events, self._items, self.root = events, items, root
+        self._engine = engine = Omotenashi("memory://")
+        self.identities, self.consent = engine.identities, engine.consent
+        self.preferences, self.access = engine.preferences, engine.access
 
     def events_frame(self, types=None, columns=None) -> pd.DataFrame:
         events = self._events if not types else self._events[self._events["type"].isin(types)]

@@ -137,6 +137,29 @@ def test_assignments_persist_and_briefs_read_them(backend, tmp_path, request) ->
             om.concierge.brief("nobody")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_brief_reads_only_its_person_s_assignment(backend, tmp_path, request, monkeypatch):
+    """The brief reads the person's own assignment row, and names the agent and reason that
+    every assignment (read whole) holds for them; an unassigned person gets none."""
+    db = tmp_path / "c.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    with Omotenashi(db) as om:
+        _shop(om)
+        om.concierge.assign({"ann": 1, "bo": 1})
+        everyone = om.store.concierge.all()
+        assert set(everyone) == {"big", "mid"}
+
+        def read_everyone():
+            raise AssertionError("the brief read every assignment of the store")
+
+        monkeypatch.setattr(om.store.concierge, "all", read_everyone)
+        for person in ("big", "mid"):
+            brief = om.concierge.brief(person)
+            assert brief["agent"] == everyone[person]["agent"]
+            assert brief["reasons"] == [everyone[person]["reason"]]
+        small = om.concierge.brief("small")
+        assert small["agent"] is None and small["reasons"] == []
+
+
 def test_html_escapes_what_customers_wrote() -> None:
     from omotenashi.concierge import brief_html
 

@@ -5,6 +5,7 @@ store says when asked another way, and a screenshot of each page saved (``--scre
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -83,6 +84,11 @@ def test_every_page_in_chromium(server, keys, browser, screenshots, truth):
     assert page.inner_text("#kpi-decisions") == "300"
     assert charts_have_data(page, 2) == 2
     assert "recent_ease" in page.inner_text("#models-h + div table")
+    # times to the minute, as people read them (not 2026-...T22:34:05.701504+00:00)
+    newest = page.inner_text("#newest-model")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", newest), newest
+    saved = page.locator("#models-h + div table tbody td:nth-child(3)").all_inner_texts()
+    assert newest == max(saved), saved  # the newest of the models table's saved times
     page.screenshot(path=screenshots / "overview.png", full_page=True)
 
     # -- keyboard: the skip link comes first and lands on the content; the nav works ------------
@@ -190,6 +196,18 @@ def test_every_page_in_chromium(server, keys, browser, screenshots, truth):
     assert page.inner_text("#audit-verdict")
     assert charts_have_data(page, 2) >= 2  # the audit's figures, rejected rows per import
     assert "Audit figures between 0 and 1" in page.inner_html("main")
+    # each figure's name is written in full, inside the chart and left of its bar
+    figures = page.locator('svg[data-chart="hbar"]')
+    assert figures.count() == 1
+    labels = figures.locator('text[text-anchor="end"]').evaluate_all(
+        "ts => ts.map(t => { const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width]; })"
+    )
+    left = min(figures.locator("rect.bar").evaluate_all("rs => rs.map(r => r.x.baseVal.value)"))
+    named = set(page.locator("#audit-h ~ details th").all_text_contents())
+    assert len(labels) >= 5 and {t for t, _, _ in labels} <= named, (labels, named)
+    assert any(len(t) > 12 for t, _, _ in labels)  # names that a vertical bar's room cut
+    for text, start, end in labels:
+        assert "…" not in text and start >= 0 and end <= left, (text, start, end, left)
     # the access log: this session opened c1's 360 view above, under the admin key's id
     log = page.locator('[data-section="access-log"] tbody tr')
     rows = [log.nth(i).inner_text().split("\t") for i in range(log.count())]

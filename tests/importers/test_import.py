@@ -552,3 +552,57 @@ def test_empty_files_are_one_clear_error(om: Omotenashi, tmp_path: Path) -> None
     report = om.import_events(header, mapping="customer=user,item=item,time=when")
     assert (report.rows_read, report.events_written) == (0, 0)
     assert om.stats()["events"] == 0
+
+
+def test_content_ids_do_not_depend_on_the_chunk_size(
+    om: Omotenashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without an id get one from their content, the k-th identical row of the file
+    ``.k``: the same ids whether the file is read in one chunk or in many (the hashes seen
+    are kept in sorted runs that merge as they grow)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 40, n).astype(str),
+            "item": rng.integers(0, 30, n).astype(str),
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 5, n), unit="D"),
+        }
+    )  # few distinct rows: many repeats within and across chunks
+    path = tmp_path / "no-ids.csv"
+    frame.to_csv(path, index=False)
+    one = om.import_events(path, mapping="customer=user,item=item,time=when")
+    ids_one = sorted(om.events_frame()["event_id"])
+    assert one.events_written == n and len(set(ids_one)) == n
+    from omotenashi.files import read_chunks
+
+    def small_chunks(path: Path, options: object = None) -> object:
+        return read_chunks(path, options, 97)
+
+    monkeypatch.setattr("omotenashi.importers._run.read_chunks", small_chunks)
+    with Omotenashi(tmp_path / "chunked.db") as other:
+        many = other.import_events(path, mapping="customer=user,item=item,time=when")
+        assert many.events_written == n
+        assert sorted(other.events_frame()["event_id"]) == ids_one
+
+
+def test_only_rows_without_an_id_get_a_content_id(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "mixed.csv",
+        """
+id,user,item,when
+,u1,a,2024-01-01
+x1,u1,a,2024-01-01
+,u1,a,2024-01-01
+x2,u2,b,2024-01-02
+""",
+    )
+    first = om.import_events(path, mapping="event_id=id,customer=user,item=item,time=when")
+    ids = list(om.events_frame()["event_id"])  # in arrival order
+    assert first.events_written == 4
+    assert ids[1] == "x1" and ids[3] == "x2"
+    assert ids[2] == ids[0] + ".1"  # the second id-less copy; the named row does not count
+    again = om.import_events(path, mapping="event_id=id,customer=user,item=item,time=when")
+    assert (again.events_written, again.duplicates) == (0, 4)

@@ -223,3 +223,37 @@ def test_an_action_purpose_must_be_a_consent_purpose_of_the_workspace(om: Omoten
         om.outreach.declare({**ACTIONS, "actions": [call]})
     om.consent.add_purpose("service", "calls about care", granted_by_default=True)
     assert om.outreach.declare({**ACTIONS, "actions": [call]})["actions"][0]["purpose"] == "service"
+
+
+def test_next_best_action_reads_one_person_and_matches_the_whole_store_queue(
+    om: Omotenashi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One customer's ranking reads their own contacts and the per-action outcome counts, never
+    every contact of the store, and agrees with the queue computed over the whole store (whose
+    response rates learn from every contact's outcome)."""
+    queue = om.outreach.run(DAY)
+    om.outreach.approve(date=DAY)
+    tips = queue[queue["action"] == "tip"]["contact_id"].tolist()
+    calls = queue[queue["action"] == "call"]["contact_id"].tolist()
+    assert len(tips) >= 3 and calls
+    for i, cid in enumerate(tips + calls):
+        om.outreach.record(cid, status="sent")
+        om.outreach.record(cid, outcome="converted" if i % 3 == 0 else "ignored")
+    later = "2026-06-20"
+    whole = om.outreach.run(later, preview=True).set_index("customer_id")
+    assert len(whole) > 4
+
+    def every_contact(*args, **kwargs):
+        raise AssertionError("next-best-action read every contact of the store")
+
+    monkeypatch.setattr(om.store.outreach, "frame", every_contact)
+    for customer, row in whole.iterrows():
+        one = om.next_best_actions(customer, date=later)
+        assert one["best"] == row["action"], customer
+        best = next(a for a in one["actions"] if a["best"])
+        assert best["expected_value"] == pytest.approx(row["expected_value"], abs=1e-4)
+    # the learnt rate: declared 0.1 worth 20 contacts, updated by every tip's outcome
+    converted = sum(1 for i in range(len(tips)) if i % 3 == 0)
+    one = om.next_best_actions(whole.index[0], date=later)
+    tip = next(a for a in one["actions"] if a["action"] == "tip")
+    assert f"P(response) {(20 * 0.1 + converted) / (20 + len(tips)):.1%}" in tip["reason"]

@@ -11,6 +11,7 @@ import pytest
 from omotenashi.errors import DataError, NotFound
 from omotenashi.recommend import list_versions, load_model
 from omotenashi.services import (
+    Omotenashi,
     recommend_all_customers,
     recommend_for_customer,
     recommend_for_session,
@@ -32,8 +33,8 @@ def items() -> pd.DataFrame:
     return make_items()
 
 
-class FakeStore:
-    """The three things the recommendation use cases need from a store."""
+class Frames:
+    """Frames and an artefacts root only: what the use cases read, without consent."""
 
     def __init__(self, events: pd.DataFrame, items: pd.DataFrame, root: Path) -> None:
         self._events, self._items, self.root = events, items, root
@@ -46,9 +47,28 @@ class FakeStore:
         return self._items
 
 
+class FakeStore(Frames):
+    """The frames, with the people parts of a real (empty) engine: identities, consent,
+    preferences and the access log. Consent is required, never assumed: the use cases ask it
+    before they train on anyone or personalize an answer."""
+
+    def __init__(
+        self, events: pd.DataFrame, items: pd.DataFrame, root: Path, engine: Omotenashi
+    ) -> None:
+        super().__init__(events, items, root)
+        self.identities, self.consent = engine.identities, engine.consent
+        self.preferences, self.access = engine.preferences, engine.access
+
+
 @pytest.fixture()
-def om(tmp_path, events, items):
-    return FakeStore(events, items, tmp_path)
+def engine():
+    with Omotenashi("memory://") as found:
+        yield found
+
+
+@pytest.fixture()
+def om(tmp_path, events, items, engine):
+    return FakeStore(events, items, tmp_path, engine)
 
 
 def test_train_tunes_chooses_saves_versions_and_metadata(om):
@@ -157,9 +177,38 @@ def test_all_customers_batch(om):
     assert not seen & set(map(tuple, frame[["customer_id", "item_id"]].to_numpy()))
 
 
-def test_empty_store_and_untrained_store(tmp_path, events, items):
-    empty = FakeStore(events.iloc[:0], items, tmp_path)
+def test_empty_store_and_untrained_store(tmp_path, events, items, engine):
+    empty = FakeStore(events.iloc[:0], items, tmp_path, engine)
     with pytest.raises(DataError, match="nothing to train"):
         train(empty)
     with pytest.raises(NotFound, match="train"):
         recommend_for_customer(empty, "u0")
+
+
+def test_an_object_without_consent_is_refused_not_personalized(tmp_path, events, items):
+    """Consent is a trust feature: an object without it is an error, never trained on or
+    answered for as if everyone had agreed (there used to be a silent "full" default)."""
+    bare = Frames(events, items, tmp_path)
+    with pytest.raises(AttributeError, match="consent"):
+        train(bare, "recent_ease", session_model=False)
+    assert not (tmp_path / "models").exists()  # nothing was trained
+
+
+def test_the_use_cases_obey_the_consent_they_are_given(om, engine):
+    """The double's consent is asked: no analytics consent leaves a person out of training, no
+    personalization consent gives them the popular items (what a stranger gets)."""
+    engine.consent.withdraw("u1", "analytics")
+    engine.consent.withdraw("u0", "personalization")
+    train(om, "recent_ease", session_model=False)
+    model, _ = load_model(om.root)
+    everyone = set(om.events_frame()["person_id"])
+    assert set(model.user_ids_) == everyone - {"u1"}
+    recs = recommend_for_customer(om, "u0", 5)
+    assert recs.mode == "off" and recs.personalized is False
+    stranger = recommend_for_customer(om, "nobody-at-all", 5)
+    assert [(r.item_id, r.score) for r in recs] == [(r.item_id, r.score) for r in stranger]
+    assert recommend_for_customer(om, "u2", 5).mode == "full"
+    batch = recommend_all_customers(om, 5)
+    assert list(batch[batch["customer_id"] == "u0"]["item_id"]) == [r.item_id for r in stranger]
+    with pytest.raises(AttributeError, match="consent"):
+        recommend_all_customers(Frames(om._events, om._items, om.root), 5)

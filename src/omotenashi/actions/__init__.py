@@ -9,7 +9,9 @@ from omotenashi.actions._rank import (
     REMINDER_COLUMNS,
     Plan,
     in_quiet_hours,
+    outcome_counts,
     plan,
+    rates_from_counts,
     reminders_frame,
     response_rates,
 )
@@ -42,9 +44,11 @@ __all__ = [
     "Plan",
     "customer_features",
     "in_quiet_hours",
+    "outcome_counts",
     "parse_action",
     "parse_actions",
     "plan",
+    "rates_from_counts",
     "reminders_frame",
     "response_rates",
 ]

@@ -358,28 +358,42 @@ def _column(features: pd.DataFrame, name: str, default: float) -> np.ndarray:
     return np.full(len(features), default)
 
 
-def response_rates(
-    history: pd.DataFrame, actions: Sequence[Action], prior_weight: float
-) -> dict[str, float]:
-    """P(response) per action: its declared rate, updated by the outcomes recorded so far (a
-    Beta prior worth ``prior_weight`` contacts)."""
-    rates = {a.id: a.response_rate for a in actions}
+def outcome_counts(history: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per action, of the ``sent`` contacts of ``history`` with an outcome: how many had a
+    positive one, and how many in all (what a store's ``outreach.outcome_counts`` reads)."""
     if history.empty or "outcome" not in history.columns:
-        return rates
+        return {}
     done = history[history["outcome"].notna() & (history["status"] == "sent")]
     if done.empty:
-        return rates
+        return {}
     positive = done["outcome"].isin(POSITIVE_OUTCOMES)
     stats = (
         pd.DataFrame({"action": done["action"], "pos": positive})
         .groupby("action")["pos"]
         .agg(["sum", "count"])
     )
+    return {str(a): (int(pos), int(n)) for a, pos, n in stats.itertuples()}
+
+
+def rates_from_counts(
+    counts: Mapping[str, tuple[int, int]], actions: Sequence[Action], prior_weight: float
+) -> dict[str, float]:
+    """P(response) per action: its declared rate, updated by ``counts`` (per action: positive
+    outcomes, outcomes; a Beta prior worth ``prior_weight`` contacts)."""
+    rates = {a.id: a.response_rate for a in actions}
     for a in actions:
-        if a.id in stats.index:
-            pos, n = stats.loc[a.id]
+        if a.id in counts:
+            pos, n = counts[a.id]
             rates[a.id] = (prior_weight * a.response_rate + float(pos)) / (prior_weight + float(n))
     return rates
+
+
+def response_rates(
+    history: pd.DataFrame, actions: Sequence[Action], prior_weight: float
+) -> dict[str, float]:
+    """P(response) per action: its declared rate, updated by the outcomes recorded so far (a
+    Beta prior worth ``prior_weight`` contacts)."""
+    return rates_from_counts(outcome_counts(history), actions, prior_weight)
 
 
 def plan(
@@ -618,5 +632,7 @@ __all__ = [
     "in_quiet_hours",
     "plan",
     "reminders_frame",
+    "outcome_counts",
+    "rates_from_counts",
     "response_rates",
 ]

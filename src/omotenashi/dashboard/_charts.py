@@ -17,6 +17,7 @@ from markupsafe import Markup
 _ids = itertools.count(1)
 WIDTH, HEIGHT = 640, 240
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 12, 12, 44
+CHAR_PX = 7  # the width of a character of an 11px label, about
 
 
 def _fmt(value: float) -> str:
@@ -101,6 +102,55 @@ def bar_chart(
                 f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{PAD_TOP + inner_h + 14}" '
                 f'text-anchor="middle">{escape(_short(str(label), fits))}</text>'
             )
+    parts.append(tail)
+    return Markup("".join(parts))
+
+
+def hbar_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    title: str,
+    x_label: str,
+    fmt: Callable[[float], str] = _fmt,
+    width: int = WIDTH,
+) -> Markup:
+    """Horizontal bars, one row per label, each label written in full at its row's left (named
+    figures: under vertical bars their names were cut); the value is written after its bar."""
+    row = 26
+    height = PAD_TOP + PAD_BOTTOM + row * max(1, len(labels))
+    head, tail = _open("hbar", title, _describe(labels, values, fmt), width, height)
+    if not values:
+        return Markup(head + _empty(width, height) + tail)
+    top = _nice(max(max(values), 0.0))
+    # an 11px label is about 7px a character; the bars keep at least half the width
+    left = min(width // 2, 16 + CHAR_PX * max(len(str(label)) for label in labels))
+    value_room = 8 + CHAR_PX * max(len(fmt(v)) for v in values)
+    inner_w = width - left - PAD_RIGHT - value_room
+    bottom = PAD_TOP + row * len(values)
+    parts = [head]
+    for frac in (0.0, 0.5, 1.0):
+        x = left + inner_w * frac
+        parts.append(
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" y2="{bottom}"/>'
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">'
+            f"{escape(_fmt(top * frac))}</text>"
+        )
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        w = 0.0 if top == 0 else inner_w * max(value, 0.0) / top
+        y = PAD_TOP + row * i
+        parts.append(
+            f'<text class="tick" x="{left - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(str(label))}</text>"
+            f'<rect class="bar" x="{left}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" '
+            f'data-value="{value}"><title>{escape(str(label))}: {escape(fmt(value))}</title>'
+            f'</rect><text class="tick" x="{left + w + 6:.1f}" y="{y + row / 2 + 4:.1f}">'
+            f"{escape(fmt(value))}</text>"
+        )
+    parts.append(
+        f'<text class="axis-label" x="{left + inner_w / 2:.0f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(x_label)}</text>'
+    )
     parts.append(tail)
     return Markup("".join(parts))
 
@@ -275,4 +325,4 @@ def _short(text: str, length: int = 10) -> str:
     return text[: length - 1] + "…"
 
 
-__all__ = ["bar_chart", "heatmap", "interval_chart"]
+__all__ = ["bar_chart", "hbar_chart", "heatmap", "interval_chart"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -51,6 +52,7 @@ def env() -> Environment:
         _env.filters["num"] = number
         _env.filters["money"] = money
         _env.filters["pct"] = percent
+        _env.filters["when"] = when
     return _env
 
 
@@ -68,6 +70,20 @@ def percent(value: Any, digits: int = 1) -> str:
     if value is None or value != value:
         return "–"
     return f"{100 * value:.{digits}f} %"
+
+
+def when(value: Any) -> str:
+    """An ISO time as people read it: to the minute, in UTC (``2026-12-02 22:34 UTC``); "–"
+    for none, and text that is not a time as it is."""
+    if value is None or value == "":
+        return "–"
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:  # stored times are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass

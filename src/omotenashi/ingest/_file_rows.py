@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -287,11 +287,57 @@ def _column_hashes(values: object) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def _content_ids(
+    content_ids: ContentIds,
+    kept: dict[str, pa.Array],
+    hashed_context: object,
+    content_order: Sequence[str],
+    pick: pa.Array | None,
+) -> pa.Array:
+    """Content ids of the kept rows (or of the rows at ``pick`` among them)."""
+    hashed = {**kept, "context": pa.array(hashed_context, type=pa.string())}
+    columns = [hashed[name] if pick is None else hashed[name].take(pick) for name in content_order]
+    size = len(columns[0]) if columns else 0
+    return content_ids.assign([column.to_pandas() for column in columns], size)
+
+
+class _SeenKeys:
+    """The distinct content hashes seen so far, as a few sorted runs of halving sizes.
+
+    Why not one sorted array: re-sorting everything seen at every chunk made a 20-million-row
+    import quadratic (the last chunks spent most of their time sorting the first ones). Runs
+    are merged only when the newer one has grown to half the older one's size, so every hash
+    is merged O(log n) times and a lookup searches O(log n) runs."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(run) for run in self._runs)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Per key (sorted or not), whether it was added before."""
+        seen = np.zeros(len(keys), dtype=bool)
+        for run in self._runs:
+            where = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            seen |= run[where] == keys
+        return seen
+
+    def add(self, fresh: np.ndarray) -> None:
+        """Add sorted keys that were not seen before."""
+        if not len(fresh):
+            return
+        self._runs.append(fresh)
+        while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
+            newer = self._runs.pop()
+            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], newer]), kind="stable")
+
+
 class ContentIds:
     """Content-derived event ids, counting identical rows across the chunks of one file."""
 
     def __init__(self) -> None:
-        self._keys = np.empty(0, dtype=np.uint64)  # sorted distinct content hashes seen so far
+        self._keys = _SeenKeys()  # distinct content hashes seen so far
         self._repeats: dict[int, int] = {}  # hashes seen more than once: how many times
 
     @staticmethod
@@ -319,16 +365,14 @@ class ContentIds:
         counts = np.diff(np.r_[np.flatnonzero(starts), n])
         previous = np.zeros(len(distinct), dtype=np.int64)
         if len(self._keys):
-            where = np.minimum(np.searchsorted(self._keys, distinct), len(self._keys) - 1)
-            seen = self._keys[where] == distinct
+            seen = self._keys.contains(distinct)
             previous[seen] = [self._repeats.get(int(k), 1) for k in distinct[seen]]
         if previous.any():  # add the earlier chunks' counts to every row of those hashes
             occurrence += previous[np.searchsorted(distinct, keys)]
         total = previous + counts
         for key, count in zip(distinct[total > 1].tolist(), total[total > 1].tolist(), strict=True):
             self._repeats[key] = count
-        fresh = distinct[previous == 0]
-        self._keys = np.sort(np.concatenate([self._keys, fresh]), kind="stable")
+        self._keys.add(distinct[previous == 0])
         ids = _id_text(keys, second)
         repeated = np.flatnonzero(occurrence > 0)
         if len(repeated):  # the k-th identical row of the file gets ".k"
@@ -534,12 +578,19 @@ def event_columns(
     out: dict[str, pa.Array] = {name: kept[name] for name in content_order}
     out["rating"] = out["rating"].cast(pa.float64())
     given = ids["event_id"].take(take)
-    if len(keep):
-        hashed = {**kept, "context": pa.array(hashed_context, type=pa.string())}
-        generated = content_ids.assign(
-            [hashed[name].to_pandas() for name in content_order], len(keep)
-        )
-        out["event_id"] = pc.coalesce(given, generated)
-    else:
+    # rows without an id of their own get one from their content (only they are hashed:
+    # hashing every row of a file that names its ids cost half of a large import's time)
+    missing = np.flatnonzero(_is_null(given))
+    if not len(given):
         out["event_id"] = pa.array([], type=pa.string())
+    elif len(missing) == len(given):
+        out["event_id"] = _content_ids(content_ids, kept, hashed_context, content_order, None)
+    elif len(missing):
+        pick = pa.array(missing, type=pa.int64())
+        generated = _content_ids(content_ids, kept, hashed_context, content_order, pick)
+        mask = np.zeros(len(given), dtype=bool)
+        mask[missing] = True
+        out["event_id"] = pc.replace_with_mask(given, pa.array(mask), generated)
+    else:
+        out["event_id"] = given.cast(pa.string())
     return EventColumns(out, len(keep)), check.failures, check.bad

@@ -61,8 +61,6 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time names load on fi
         customer_consent,
         customer_preferences,
         import_consent,
-        personalization_of,
-        preferences_of,
     )
     from omotenashi.services._consent_coverage import consent_coverage
     from omotenashi.services._decisions import (
@@ -278,8 +276,6 @@ _EXPORTS: dict[str, str] = {
     "customer_consent": "_consent",
     "customer_preferences": "_consent",
     "import_consent": "_consent",
-    "personalization_of": "_consent",
-    "preferences_of": "_consent",
     "consent_coverage": "_consent_coverage",
     "AnswerCache": "_live",
     "Checkpointer": "_live",
@@ -486,10 +482,8 @@ __all__ = [
     "parse_agents",
     "parse_limits",
     "parse_weights",
-    "personalization_of",
     "point",
     "points",
-    "preferences_of",
     "receipt_matches",
     "read_reminders",
     "recommend_all_customers",

@@ -215,7 +215,7 @@ class Concierge:
                 }
             )
         points = self._talking_points(mine, needs, day)
-        assignment = self._om.store.concierge.all().get(person)
+        assignment = self._om.store.concierge.of(person)  # only this person's row
         actions = [
             f"{n['topic']}: {n['reason']}" for n in sorted(needs, key=lambda n: -n["priority"])[:5]
         ]

@@ -33,6 +33,7 @@ from omotenashi.consent import (
 )
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events import clean_id, isoformat, now_micros
+from omotenashi.storage import PersonKeys
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,9 +49,12 @@ class _People:
         self._om = om
         self._store = om.store
 
-    def _ids(self, customer_id: str) -> tuple[str, list[str]]:
+    def _ids(self, customer_id: str | PersonKeys) -> tuple[str, list[str]]:
         """The canonical person of an id and all their customer ids (the id itself when the
-        store does not know it yet: consent may come before the first event)."""
+        store does not know it yet: consent may come before the first event). Keys already
+        resolved (``Identities.person_keys``) are taken as they are: no second lookup."""
+        if isinstance(customer_id, PersonKeys):
+            return customer_id.customer_id, list(customer_id.customer_ids)
         customer_id = clean_id(customer_id, "customer_id")
         person = self._om.identities.person(customer_id) or customer_id
         keys = self._store.identities.person_keys(person)
@@ -224,13 +228,15 @@ class Consent(_People):
                 everyone |= set(self._store.consent.answers(other))
         return everyone - granted
 
-    def personalization(self, customer_id: str) -> Personalization:
+    def personalization(self, customer_id: str | PersonKeys) -> Personalization:
         """How personal this customer's recommendations and decisions may be, and why."""
         return self.gate(customer_id)[0]
 
-    def gate(self, customer_id: str) -> tuple[Personalization, Preferences]:
+    def gate(self, customer_id: str | PersonKeys) -> tuple[Personalization, Preferences]:
         """:meth:`personalization` and the customer's preferences, read together (the few
-        small reads an uncached answer pays for)."""
+        small reads an uncached answer pays for). ``customer_id``: any id of the customer, or
+        the person already resolved (``Identities.person_keys``), which saves resolving
+        again."""
         _, ids = self._ids(customer_id)
         current = self._store.consent.current(ids)
         if PERSONALIZATION in current:
@@ -443,29 +449,6 @@ def _iso(micros: int) -> str | None:
     return isoformat(int(micros))
 
 
-def personalization_of(om: Any, customer_id: str) -> Personalization:
-    """``om.consent.personalization`` for an engine; ``full`` for an object without consent (a
-    test double, a read-only copy)."""
-    return gate_of(om, customer_id)[0]
-
-
-def gate_of(om: Any, customer_id: str) -> tuple[Personalization, Preferences]:
-    """``om.consent.gate`` for an engine; ``full`` and the default preferences for an object
-    without consent (a test double, a read-only copy)."""
-    consent = getattr(om, "consent", None)
-    if not isinstance(consent, Consent):
-        return Personalization("full"), Preferences()
-    return consent.gate(customer_id)
-
-
-def preferences_of(om: Any, customer_id: str) -> Preferences:
-    """``om.preferences.get`` for an engine; the defaults for any other object."""
-    centre = getattr(om, "preferences", None)
-    if not isinstance(centre, PreferenceCentre):
-        return Preferences()
-    return centre.get(customer_id)
-
-
 #: how long after its time stamp a change may still commit and be seen by other processes
 FOLLOW_LAG_US = 10_000_000
 
@@ -604,8 +587,5 @@ __all__ = [
     "customer_consent",
     "customer_preferences",
     "follow_consent",
-    "gate_of",
     "import_consent",
-    "personalization_of",
-    "preferences_of",
 ]

@@ -38,7 +38,6 @@ from omotenashi.decisions import (
     simulate,
 )
 from omotenashi.errors import Conflict, DataError, Expired, NotFound
-from omotenashi.services._consent import personalization_of
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -204,7 +203,7 @@ def decide(
     gate = Personalization("full")
     if customer_id is not None:
         # profile features are the customer's history: only with full personalization
-        gate = personalization_of(ws.om, customer_id)
+        gate = ws.om.consent.personalization(customer_id)
         features = ws.om.profiles.features(customer_id)
         if features is not None:
             known = True

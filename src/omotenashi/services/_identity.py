@@ -67,6 +67,24 @@ class Identities:
             return None
         return identity_rules.resolve_customer(self.store, linked)
 
+    def person_keys(self, any_id: str) -> PersonKeys | None:
+        """The person behind ``any_id`` with every customer and anonymous id their rows are
+        stored under, in one resolution (what :meth:`person` finds, and the ids consent and
+        preferences are read by), or None when nobody is known by it. A request resolves once
+        with this and hands the keys on (``Consent.gate`` takes them as they are)."""
+        any_id = clean_id(any_id, "customer_id")
+        keys = self.store.identities.person_keys(any_id)
+        if keys is not None or not any_id:
+            return keys
+        linked = self.store.identities.resolve("anonymous", any_id)
+        if linked is None:
+            return None
+        found = self.store.identities.person_keys(linked)
+        if found is None:  # a link to a customer with no other trace: that customer alone
+            person = identity_rules.resolve_customer(self.store, linked)
+            found = PersonKeys(person, (person,), ())
+        return found
+
     def held(self, any_id: str, tables: Mapping[str, Sequence[Any]] | None = None) -> bool:
         """Whether anything is held about ``any_id``: it names a known person (an event, a
         linked id or a customer record), or some concern that keeps personal data (consent
@@ -102,6 +120,13 @@ class Identities:
     def require_person(self, any_id: str) -> str:
         """Like :meth:`person`, raising ``NotFound`` for an id nobody is known by."""
         found = self.person(any_id)
+        if found is None:
+            raise NotFound(f"unknown customer {any_id!r}")
+        return found
+
+    def require_person_keys(self, any_id: str) -> PersonKeys:
+        """Like :meth:`person_keys`, raising ``NotFound`` for an id nobody is known by."""
+        found = self.person_keys(any_id)
         if found is None:
             raise NotFound(f"unknown customer {any_id!r}")
         return found

@@ -31,8 +31,8 @@ from omotenashi.actions import (
     customer_features,
     parse_actions,
     plan,
+    rates_from_counts,
     reminders_frame,
-    response_rates,
 )
 from omotenashi.errors import DataError, NotFound
 from omotenashi.storage import DecisionRecord, open_decision_log
@@ -280,17 +280,19 @@ class Outreach:
         features = _with_items(features, self._top_items([person]))
         keys = self.store.identities.person_keys(person)
         assert keys is not None
+        # this person's contacts, and the outcome counts every action's response rate learns
+        # from (not every contact of the store)
         mine = pd.DataFrame(self.store.outreach.export_person(keys)["outreach_contacts"])
         mine = mine.assign(customer_id=person) if not mine.empty else None
-        every = self.store.outreach.frame(statuses=["sent"], columns=HISTORY_COLUMNS)
-        rates = response_rates(every, self.actions(), self.policy().prior_weight)
+        counts = self.store.outreach.outcome_counts(POSITIVE_OUTCOMES)
+        rates = rates_from_counts(counts, self.actions(), self.policy().prior_weight)
         rem = _reminders(reminders if reminders is not None else self._care_reminders(day, person))
         if rem is not None:
             rem = rem[rem["customer_id"] == person]
         p = self._plan(
             day,
             features,
-            mine if mine is not None else every.iloc[:0],
+            mine if mine is not None else pd.DataFrame(columns=list(HISTORY_COLUMNS)),
             one=True,
             reminders=rem,
             rates=rates,

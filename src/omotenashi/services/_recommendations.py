@@ -26,8 +26,8 @@ from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.errors import ModelNotReady, NotFound
 from omotenashi.events import clean_id
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
-from omotenashi.services._consent import gate_of
 from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
+from omotenashi.storage import PersonKeys
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -152,8 +152,10 @@ class Recommendations:
     Parameters
     ----------
     om : Omotenashi
-        The engine: its ``root`` holds the models, its ``identities`` resolve people (any
-        object with ``events_frame``, ``items_frame`` and ``root`` works without resolution).
+        The engine: its ``root`` holds the models, its ``identities`` resolve people, its
+        ``consent`` and ``preferences`` say how personal an answer may be and its ``access``
+        log notes each read. All are required: an object without consent is an error, never
+        an answer personalized as if everyone had agreed.
     """
 
     def __init__(self, om: Omotenashi | Any) -> None:
@@ -235,12 +237,17 @@ class Recommendations:
     # -- people --------------------------------------------------------------------------------
     def person(self, customer_id: str) -> str:
         """The canonical person of ``customer_id``; the id itself when nobody is known by it
-        (the model then answers a cold start) or when there is no identity graph."""
+        (the model then answers a cold start)."""
         customer_id = clean_id(customer_id, "customer_id")
-        identities = getattr(self._om, "identities", None)
-        if identities is None:
-            return customer_id
-        return identities.person(customer_id) or customer_id
+        return self._om.identities.person(customer_id) or customer_id
+
+    def _person_keys(self, customer_id: str) -> PersonKeys:
+        """The person of ``customer_id`` with all their ids (``Identities.person_keys``); the
+        id alone when nobody is known by it (a cold start, whose consent may still be stored
+        under that id)."""
+        customer_id = clean_id(customer_id, "customer_id")
+        found = self._om.identities.person_keys(customer_id)
+        return found or PersonKeys(customer_id, (customer_id,), ())
 
     def for_customer(
         self,
@@ -261,11 +268,11 @@ class Recommendations:
         else the popular items (cold start). Raises ``NotFound`` when no model was trained.
         """
         estimator, _ = self.model(model)
-        access = getattr(self._om, "access", None)
-        if access is not None:
-            access.record("read.recommendations", clean_id(customer_id, "customer_id"))
-        person = self.person(customer_id)
-        gate, prefs = gate_of(self._om, person)
+        self._om.access.record("read.recommendations", clean_id(customer_id, "customer_id"))
+        # one resolution serves the model and the consent gate
+        keys = self._person_keys(customer_id)
+        person = keys.customer_id
+        gate, prefs = self._om.consent.gate(keys)
         return gated_recommend(
             estimator, person, n, gate, prefs, context=context, rules=rules, explain=explain
         )
@@ -352,10 +359,7 @@ class Recommendations:
     ) -> pd.DataFrame:
         """Redo, one by one, the rows of the customers whose consent or preferences change
         their answer (usually few): the batch scored everyone from their history."""
-        consent = getattr(self._om, "consent", None)
-        centre = getattr(self._om, "preferences", None)
-        if consent is None or centre is None:
-            return frame
+        consent, centre = self._om.consent, self._om.preferences
         special = (consent.not_fully_personalized() | set(centre.all())) & set(customers)
         if not special:
             return frame
@@ -417,7 +421,8 @@ class Recommendations:
 # -- functions for notebooks and scripts (the same use cases, given an engine) ----------------
 def _of(om: Any) -> Recommendations:
     """The engine's recommendation service (its model cache); a fresh one for any other object
-    with ``events_frame``, ``items_frame`` and ``root`` (a test double, a read-only copy)."""
+    with the engine's parts (``events_frame``, ``items_frame``, ``root``, ``identities``,
+    ``consent``, ``preferences``, ``access``)."""
     found = getattr(om, "recommendations", None)
     return found if isinstance(found, Recommendations) else Recommendations(om)
 
@@ -569,7 +574,8 @@ def customer_recommendations(
         if hit is not None:
             return hit
     models = _main_model(ws)
-    person = ws.om.identities.require_person(customer_id)  # NotFound for unknown ids
+    keys = ws.om.identities.require_person_keys(customer_id)  # NotFound for unknown ids
+    person = keys.customer_id
     if person != customer_id:  # a merged-away id or a linked anonymous id: the person's answer
         ws.remember_alias(customer_id, person)
         key = ("customer", person, n, explain, spec)
@@ -579,7 +585,7 @@ def customer_recommendations(
             hit = ws.cache.get(key)
             if hit is not None:
                 return hit
-    gate, prefs = gate_of(ws.om, person)
+    gate, prefs = ws.om.consent.gate(keys)  # the person resolved above, not looked up again
     if gate.mode == "off":
         context = []  # nothing of the customer, the live visit included
     recs = gated_recommend(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ from omotenashi.recommend import (
 )
 from omotenashi.storage import LockHeld
 
+if TYPE_CHECKING:
+    from omotenashi.services._consent import Consent
+
 #: Model answering ``/items/{id}/bought-together`` (fitted on orders).
 TOGETHER_MODEL = "together"
 #: Session model trained next to the default model for anonymous visits.
@@ -46,9 +49,12 @@ AUTO_CANDIDATES: tuple[str, ...] = ("ease", "rp3beta", "itemknn", "als", "ials",
 
 
 class StoreLike(Protocol):
-    """What training and recommending need from an engine: frames and the artefacts root."""
+    """What training needs from an engine: frames, the artefacts root and consent (whose
+    ``training_events`` leaves out the people without ``analytics`` consent; required: training
+    never assumes everyone agreed)."""
 
     root: Any
+    consent: Consent
 
     def events_frame(
         self, types: Sequence[str] | None = None, columns: Sequence[str] | None = None
@@ -83,8 +89,7 @@ def training_events(
     objects): those of people without ``analytics`` consent are left out
     (``om.consent.training_events``), for every model trained."""
     events = om.events_frame(types or None, columns=columns)
-    consent = getattr(om, "consent", None)
-    return events if consent is None else consent.training_events(events)
+    return om.consent.training_events(events)
 
 
 def train(

@@ -530,6 +530,12 @@ class ContactHistory(Protocol):
         """How many contacts of ``run_date`` have each status (statuses with none left out)."""
         ...
 
+    def outcome_counts(self, positive: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per action, of the ``sent`` contacts with an outcome: how many had one of the
+        ``positive`` outcomes, and how many in all (actions with none left out). What the
+        response rates learn from, without reading every contact."""
+        ...
+
     def page(
         self,
         run_date: str,
@@ -614,6 +620,10 @@ class AssignmentStore(Protocol):
 
     def all(self) -> dict[str, dict[str, Any]]:
         """``customer_id -> {customer_id, agent, reason, assigned_at}``."""
+        ...
+
+    def of(self, customer_id: str) -> dict[str, Any] | None:
+        """One customer's assignment (``all().get(customer_id)``, reading only that row)."""
         ...
 
     def release(self, customer_id: str) -> bool: ...

@@ -137,6 +137,16 @@ class SQLAssignmentStore(_CareTables):
         rows = self._db.read(f"SELECT {', '.join(self._COLUMNS)} FROM concierge_assignments")
         return {r[0]: dict(zip(self._COLUMNS, r, strict=True)) for r in rows}
 
+    def of(self, customer_id: str) -> dict[str, Any] | None:
+        """One customer's assignment, or None."""
+        self._ensure()
+        rows = self._db.read(
+            f"SELECT {', '.join(self._COLUMNS)} FROM concierge_assignments "
+            f"WHERE customer_id = {self._db.dialect.mark}",
+            (customer_id,),
+        )
+        return dict(zip(self._COLUMNS, rows[0], strict=True)) if rows else None
+
     def release(self, customer_id: str) -> bool:
         self._ensure()
         with self._db.transaction():

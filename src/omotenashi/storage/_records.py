@@ -205,15 +205,27 @@ def customer_summaries_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     return frame
 
 
+def _event_types(frame: pd.DataFrame, micros: pd.Series) -> pd.DataFrame:
+    """The column types every ``events_frame()`` has, whichever read built it: ``timestamp``
+    as UTC times from the stored ``micros``, ``known`` as bool, the numbers as float64
+    (missing: NaN); columns the frame lacks are left out."""
+    import pandas as pd
+
+    frame["timestamp"] = pd.to_datetime(micros.astype("int64"), unit="us", utc=True)
+    if "known" in frame:
+        frame["known"] = frame["known"].astype(bool)
+    for column in ("quantity", "value", "rating"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
 def events_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """``RESOLVED_EVENTS`` rows as the frame of ``events_frame()`` (``FRAME_COLUMNS``)."""
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=RESOLVED_COLUMNS)
-    for column in ("quantity", "value", "rating"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["known"] = frame["known"].astype(bool)
-    frame["timestamp"] = pd.to_datetime(frame["ts"].astype("int64"), unit="us", utc=True)
+    frame = _event_types(frame, frame["ts"])
     frame["context"] = [
         json.loads(c) if isinstance(c, str) and c else {} for c in frame["context"].tolist()
     ]
@@ -260,16 +272,9 @@ def events_frame_from_arrow(table: pa.Table, columns: Sequence[str]) -> pd.DataF
     """A columnar read (:func:`frame_schema`) as the ``columns`` of ``events_frame()``, oldest
     first: ``known`` as bool, ``timestamp`` as UTC times, the numbers as float64 (missing: NaN),
     the ids as strings (missing: NA)."""
-    import pandas as pd
-
     table = table.sort_by([("_ts", "ascending"), ("seq", "ascending")])
     frame = table.drop_columns(["seq"]).to_pandas()
-    frame["timestamp"] = pd.to_datetime(frame.pop("_ts").astype("int64"), unit="us", utc=True)
-    if "known" in frame:
-        frame["known"] = frame["known"].astype(bool)
-    for column in ("quantity", "value", "rating"):
-        if column in frame:
-            frame[column] = frame[column].astype("float64")
+    frame = _event_types(frame, frame.pop("_ts"))
     return frame[list(dict.fromkeys(columns))]
 
 

@@ -1488,6 +1488,21 @@ class SQLContactHistory:
         )
         return {str(status): int(n) for status, n in rows}
 
+    def outcome_counts(self, positive: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per action, of the sent contacts with an outcome: ``(positive, all)``."""
+        self._ensure()
+        if positive:
+            good, params = self._db.dialect.any_of("outcome", list(positive))
+        else:
+            good, params = "1 = 0", []
+        rows = self._db.read(
+            f"SELECT action, SUM(CASE WHEN {good} THEN 1 ELSE 0 END), COUNT(*) "
+            "FROM outreach_contacts WHERE status = 'sent' AND outcome IS NOT NULL "
+            "GROUP BY action",
+            params,
+        )
+        return {str(action): (int(pos), int(n)) for action, pos, n in rows}
+
     def page(
         self,
         run_date: str,

@@ -897,6 +897,32 @@ class StoreConformance(_OneStore):
         with pytest.raises(DataError, match="secret"):
             out.page("2026-01-05", limit=1, columns=["secret"])
 
+    def test_contact_outcome_counts(self, store: Store) -> None:
+        """Per action, the sent contacts with an outcome (positive, all): the same as counting
+        the whole history with pandas (``actions.outcome_counts``)."""
+        from omotenashi.actions import POSITIVE_OUTCOMES, outcome_counts
+
+        out = store.outreach
+        assert out.outcome_counts(POSITIVE_OUTCOMES) == {}
+        plan = [  # (action, status, outcome)
+            ("a", "sent", "converted"), ("a", "sent", "ignored"), ("a", "sent", "responded"),
+            ("a", "sent", None), ("a", "approved", None), ("a", "failed", None),
+            ("b", "sent", "declined"), ("b", "sent", "bounced"),
+            ("c", "approved", None), ("d", "sent", None),
+        ]  # fmt: skip
+        rows = [self._contact(f"k{i}", f"c{i % 3}", action=a) for i, (a, _, _) in enumerate(plan)]
+        out.replace_proposed("2026-01-05", rows)
+        for i, (_, status, outcome) in enumerate(plan):
+            if status != "proposed":
+                out.set_status([f"k{i}"], status, T0 + 1, only_from=["proposed"])
+            if outcome is not None:
+                out.record_outcome(f"k{i}", outcome, None, T0 + 2)
+        got = out.outcome_counts(POSITIVE_OUTCOMES)
+        assert got == {"a": (2, 3), "b": (0, 2)}
+        assert got == outcome_counts(out.frame())
+        assert out.outcome_counts(["declined"]) == {"a": (0, 3), "b": (1, 2)}
+        assert out.outcome_counts([]) == {"a": (0, 3), "b": (0, 2)}
+
     def test_contact_history_export_and_erase(self, store: Store) -> None:
         from omotenashi.storage import PersonKeys
 
@@ -959,6 +985,9 @@ class StoreConformance(_OneStore):
             desk.assign([("c3", "ann", "x", T0)])
             raise RuntimeError("boom")
         assert set(desk.all()) == {"c1", "c2"}
+        # one customer's row, read alone: the same as every row's entry
+        assert desk.of("c1") == desk.all()["c1"] and desk.of("c2") == desk.all()["c2"]
+        assert desk.of("c3") is None and desk.of("nobody") is None
         keys = PersonKeys("c1", ("c1",), ())
         assert [r["agent"] for r in desk.export_person(keys)["concierge_assignments"]] == ["cy"]
         assert desk.erase_person(keys) == 1
@@ -1090,6 +1119,11 @@ class StoreConformance(_OneStore):
         assert list(lean.columns) == columns and len(lean) == len(full) == 3009
         pd.testing.assert_frame_equal(lean, full[columns], check_dtype=False)
         assert lean["rating"].dtype == "float64" and lean["known"].dtype == bool
+        # the conversions both reads share give the same types, NaN for a missing number
+        for column in ("known", "quantity", "value", "rating", "timestamp"):
+            assert lean[column].dtype == full[column].dtype, column
+        assert str(full["timestamp"].dt.tz) == "UTC"
+        assert lean["rating"].isna().sum() == full["rating"].isna().sum() >= 3000
         assert lean.set_index("event_id").loc["late", "rating"] == 4.5
         some = store.reads.events_frame(["purchase", "return"], columns=["item_id", "timestamp"])
         expected = store.reads.events_frame(["purchase", "return"])[["item_id", "timestamp"]]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from omotenashi.dashboard._charts import bar_chart
+from omotenashi.dashboard._charts import bar_chart, hbar_chart
 from omotenashi.dashboard._guard import guarded
 from omotenashi.dashboard._registry import Page, register_page
 from omotenashi.dashboard._web import check_csrf, form, page, record_access, viewer
@@ -33,10 +33,10 @@ def trust(request: Request) -> HTMLResponse:
     overall = _numbers((audit or {}).get("overall") or {})
     if overall:
         shares = {k: v for k, v in overall.items() if 0.0 <= v <= 1.0}
-        charts["overall"] = bar_chart(
+        charts["overall"] = hbar_chart(  # across: each figure's name is written in full
             list(shares), list(shares.values()),
             title="Audit figures between 0 and 1 (coverage, concentration, novelty ...)",
-            x_label="figure", y_label="value", tick_every=1, fmt=lambda x: f"{x:.2f}",
+            x_label="value", fmt=lambda x: f"{x:.2f}",
         )  # fmt: skip
     trajectory = ((audit or {}).get("overall") or {}).get("trajectory") or []
     if trajectory and all(isinstance(x, int | float) for x in trajectory):
