@@ -603,3 +603,75 @@ def test_a_live_visit_joins_the_history_as_its_most_recent_part(fitted):
     assert len(pos) == 3
     assert Xs.toarray().ravel()[model._item_pos[new_item]] == 2
     assert As.toarray().ravel()[model._item_pos[history_item]] == 2
+
+
+# --------------------------------------------------------------------------- iALS (Rendle 2022)
+def _ials_loss(model, X: np.ndarray, W: np.ndarray, H: np.ndarray) -> float:
+    """The iALS loss written out on dense arrays (independent of the model's normal equations)."""
+    a0, lam = model.unobserved_weight, model.regularization
+    S = W @ H.T
+    fit = ((S - 1.0) ** 2 * X).sum() + a0 * (S**2).sum()
+    n_users, n_items = X.shape
+    ridge_u = lam * (X.sum(axis=1) + a0 * n_items) @ (W**2).sum(axis=1)
+    ridge_i = lam * (X.sum(axis=0) + a0 * n_users) @ (H**2).sum(axis=1)
+    return float(fit + ridge_u + ridge_i)
+
+
+# 6 factors: histories (8 items) and items' customer lists are solved directly; 16: through the
+# Woodbury identity (rows shorter than the factors)
+@pytest.mark.parametrize("k", [6, 16])
+def test_ials_serves_the_least_squares_solution_its_reasons_decompose(interactions, k):
+    """A known customer's iALS vector minimises their part of the loss given the item factors;
+    found here by an ordinary least-squares solve of stacked rows (history rows with target 1,
+    every item with weight √α₀ and target 0, √ridge·I with target 0), not by the model's normal
+    equations. Item i's score is the sum of one term per history item, and so are its reasons."""
+    from omotenashi.recommend import IALS
+
+    weighted = interactions.assign(weight=1.0 + (np.arange(len(interactions)) % 3))
+    model = IALS(factors=k, regularization=0.05, unobserved_weight=0.2, iterations=4).fit(weighted)
+    H = model.item_factors_.astype(np.float64)
+    n_items = H.shape[0]
+    row = list(model.user_ids_).index("u3")
+    idx = model.user_items_[row].indices
+    ridge = 0.05 * (len(idx) + 0.2 * n_items)
+    design = np.vstack([H[idx], np.sqrt(0.2) * H, np.sqrt(ridge) * np.eye(k)])
+    target = np.concatenate([np.ones(len(idx)), np.zeros(n_items + k)])
+    w = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(model.user_factors_[row], w, rtol=1e-6, atol=1e-9)
+    expected = H @ w
+    A = H[idx].T @ H[idx] + 0.2 * H.T @ H + ridge * np.eye(k)
+    recs = model.recommend("u3", 5)
+    for rec in recs:
+        i = list(model.item_ids_).index(rec.item_id)
+        assert rec.score == pytest.approx(expected[i], rel=1e-6)
+        terms = H[idx] @ np.linalg.solve(A, H[i])
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
+        latent = [r for r in rec.reasons if r.kind == "latent"]
+        assert latent[0].weight == pytest.approx(terms[terms > 0].sum(), rel=1e-6)
+        assert rec.explained == 1.0
+    assert model.exact_reasons
+
+
+def test_ials_alternating_solves_never_raise_the_loss(interactions):
+    from omotenashi.recommend import IALS
+
+    losses = []
+    for iterations in (1, 2, 4, 8):
+        model = IALS(factors=16, regularization=0.05, unobserved_weight=0.2, iterations=iterations)
+        model.fit(interactions)
+        X = (model.user_items_.toarray() > 0).astype(np.float64)
+        H = model.item_factors_.astype(np.float64)
+        losses.append(_ials_loss(model, X, model.user_factors_, H))
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("factors", 0), ("regularization", 0.0), ("unobserved_weight", -1.0), ("iterations", 0)],
+)
+def test_ials_rejects_bad_settings_naming_them(interactions, param, value):
+    from omotenashi.recommend import IALS
+
+    with pytest.raises(DataError, match=param):
+        IALS(**{param: value}).fit(interactions)

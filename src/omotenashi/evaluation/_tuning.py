@@ -102,6 +102,13 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
             ("factors", (32, 64, 128, 256)),
         ),
     ),
+    "ials": SearchSpace(
+        {"factors": 128, "regularization": 0.03, "unobserved_weight": 0.1},
+        (
+            ("regularization", (0.01, 0.03, 0.1)),
+            ("unobserved_weight", (0.03, 0.1, 0.3)),
+        ),
+    ),
     "bpr": SearchSpace({}, (("factors", (32, 64, 128)),)),
     "popularity": SearchSpace({}),
 }

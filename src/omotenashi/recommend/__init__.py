@@ -27,7 +27,7 @@ from omotenashi.recommend._data import (
 )
 from omotenashi.recommend._graph import RP3beta, rp3beta_weights
 from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE, ease_weights
-from omotenashi.recommend._mf import BPR, ImplicitMF
+from omotenashi.recommend._mf import BPR, IALS, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
 from omotenashi.recommend._registry import MODELS, Trending, make_model
 from omotenashi.recommend._rules import Rules, mmr_select
@@ -52,6 +52,7 @@ __all__ = [
     "EASE",
     "EventWeights",
     "Hybrid",
+    "IALS",
     "ImplicitMF",
     "ItemCatalog",
     "ItemKNN",

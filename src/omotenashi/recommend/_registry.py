@@ -9,7 +9,7 @@ from omotenashi.recommend._base import Recommender
 from omotenashi.recommend._content import ContentBased, Hybrid
 from omotenashi.recommend._graph import RP3beta
 from omotenashi.recommend._linear import EASE, BM25ItemKNN, ItemKNN, RecentEASE
-from omotenashi.recommend._mf import BPR, ImplicitMF
+from omotenashi.recommend._mf import BPR, IALS, ImplicitMF
 from omotenashi.recommend._popularity import Popularity
 from omotenashi.recommend._session import (
     STAN,
@@ -41,6 +41,7 @@ MODELS: dict[str, type[Recommender]] = {
         RecentEASE,
         RP3beta,
         ImplicitMF,
+        IALS,
         BPR,
         ContentBased,
         Hybrid,
