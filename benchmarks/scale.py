@@ -363,6 +363,8 @@ def targets(sizes: list[int], backends: dict, exps: dict) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
+    """Three panels: seconds (import, training per model, Spark), recommendation latency, MB
+    (store, import and training peaks). A series with nothing measured is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -370,20 +372,28 @@ def plot(result: dict, path: Path) -> None:
 
     sizes = result["sizes"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+
+    def line(ax, xs, ys, style, label):
+        # a backend stopped early has fewer runs than sizes: its first ones
+        points = [(x, y) for x, y in zip(xs[: len(ys)], ys, strict=True) if y]
+        if points:
+            ax.plot([x for x, _ in points], [y for _, y in points], style, label=label)
+
     for backend, runs in result["backends"].items():
 
         def series(get, runs=runs):
             return [get(run) for run in runs]
 
-        axes[0].plot(
-            sizes, series(lambda r: r["import"].get("import_s")), "o-", label=f"{backend} import"
+        line(
+            axes[0], sizes, series(lambda r: r["import"].get("import_s")), "o-", f"{backend} import"
         )
         for model in MODELS:
-            axes[0].plot(
+            line(
+                axes[0],
                 sizes,
                 series(lambda r, m=model: r["train"][m].get("train_s")),
                 "s--",
-                label=f"{backend} train {model}",
+                f"{backend} train {model}",
             )
         if backend == "sqlite" and runs and "spark" in runs[0]:
             done = [
@@ -391,30 +401,40 @@ def plot(result: dict, path: Path) -> None:
                 for s, r in zip(sizes, runs, strict=True)
                 if "spark" in r
             ]
-            axes[0].plot(
-                [s for s, _ in done], [t for _, t in done], "^-", label="spark-train local[2]"
+            line(axes[0], [s for s, _ in done], [t for _, t in done], "^-", "spark-train local[2]")
+        for key, style in (("p50_ms", "o-"), ("p99_ms", "o--")):
+            line(
+                axes[1],
+                sizes,
+                series(lambda r, k=key: r["latency_ms"].get(k)),
+                style,
+                f"{backend} {key[:3]}",
             )
-        axes[1].plot(
-            sizes, series(lambda r: r["latency_ms"].get("p50_ms")), "o-", label=f"{backend} p50"
-        )
-        axes[1].plot(
-            sizes, series(lambda r: r["latency_ms"].get("p99_ms")), "o--", label=f"{backend} p99"
-        )
-        axes[2].plot(sizes, series(lambda r: r["store_mb"]), "o-", label=f"{backend} store MB")
-        axes[2].plot(
+        line(axes[2], sizes, series(lambda r: r["store_mb"]), "o-", f"{backend} store")
+        line(
+            axes[2],
             sizes,
-            series(lambda r: r["train"]["als"].get("peak_mb")),
-            "s--",
-            label=f"{backend} peak MB (als)",
+            series(lambda r: r["import"].get("peak_mb")),
+            "^:",
+            f"{backend} import peak",
         )
-    for ax, title in zip(axes, ("seconds", "recommendation latency (ms)", "MB"), strict=True):
+        line(
+            axes[2],
+            sizes,
+            series(lambda r: max((r["train"][m].get("peak_mb") or 0) for m in MODELS)),
+            "s--",
+            f"{backend} training peak",
+        )
+    titles = ("seconds", "recommendation latency (ms)", "MB")
+    for ax, title in zip(axes, titles, strict=True):
         ax.set_xscale("log")
-        measured = [y for line in ax.get_lines() for y in line.get_ydata() if y and y > 0]
-        if measured:  # an axis with nothing measured (--import-only) stays linear and empty
-            ax.set_yscale("log")
         ax.set_xlabel("events")
         ax.set_title(title)
-        ax.legend(fontsize=7)
+        if ax.get_lines():
+            ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        else:  # e.g. --import-only: say so instead of an empty frame with a legend
+            ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
