@@ -20,6 +20,21 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 12, 12, 44
 CHAR_PX = 7  # the width of a character of an 11px label, about
 
 
+def _vertical_grid(
+    left: float, inner_w: float, bottom: float, value_at: Callable[[float], float]
+) -> str:
+    """Grid lines at 0, 1/2 and 1 of a horizontal axis, each with its value below."""
+    out = []
+    for frac in (0.0, 0.5, 1.0):
+        x = left + inner_w * frac
+        out.append(
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" y2="{bottom}"/>'
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">'
+            f"{escape(_fmt(value_at(frac)))}</text>"
+        )
+    return "".join(out)
+
+
 def _fmt(value: float) -> str:
     if abs(value) >= 1_000_000:
         return f"{value / 1_000_000:.1f}M"
@@ -129,13 +144,7 @@ def hbar_chart(
     inner_w = width - left - PAD_RIGHT - value_room
     bottom = PAD_TOP + row * len(values)
     parts = [head]
-    for frac in (0.0, 0.5, 1.0):
-        x = left + inner_w * frac
-        parts.append(
-            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" y2="{bottom}"/>'
-            f'<text class="tick" x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">'
-            f"{escape(_fmt(top * frac))}</text>"
-        )
+    parts.append(_vertical_grid(left, inner_w, bottom, lambda frac: top * frac))
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         w = 0.0 if top == 0 else inner_w * max(value, 0.0) / top
         y = PAD_TOP + row * i
@@ -252,14 +261,9 @@ def interval_chart(
         return left + inner_w * (v - lo_all) / span
 
     parts = [head]
-    for frac in (0.0, 0.5, 1.0):
-        x = left + inner_w * frac
-        parts.append(
-            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" '
-            f'y2="{height - PAD_BOTTOM}"/><text class="tick" x="{x:.1f}" '
-            f'y="{height - PAD_BOTTOM + 14}" text-anchor="middle">'
-            f"{escape(_fmt(lo_all + span * frac))}</text>"
-        )
+    parts.append(
+        _vertical_grid(left, inner_w, height - PAD_BOTTOM, lambda frac: lo_all + span * frac)
+    )
     for i, (label, mean, low, high) in enumerate(zip(labels, means, lows, highs, strict=True)):
         y = PAD_TOP + 14 + 28 * i
         parts.append(
