@@ -551,6 +551,41 @@ def test_an_als_model_saved_with_implicits_user_factors_is_solved_again(interact
         assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
 
 
+@pytest.mark.parametrize("algorithm", ["als", "bpr"])
+def test_mf_answers_rank_by_the_exact_scores_where_single_precision_cannot_tell(
+    interactions, algorithm
+):
+    """An answer's candidates come from float32 scores (half the memory traffic on a large
+    catalogue); the exact float64 scores must still decide. Two items are made to differ by far
+    less than float32 can resolve: float32 ties them (the lower position would win), float64
+    ranks the higher position first, and the answer has room for one."""
+    model = ImplicitMF(algorithm=algorithm, factors=8, iterations=5).fit(interactions)
+    row = list(model.user_ids_).index("u3")
+    u = model.user_factors_[row].astype(np.float64)
+    seen = set(model.user_items_[row].indices.tolist())
+    first, second = [i for i in range(len(model.item_ids_)) if i not in seen][:2]
+    Y = model.item_factors_.astype(np.float64).copy()
+    top = 10.0 * u / np.linalg.norm(u) ** 2  # score 10, far above every other item
+    Y[first], Y[second] = top, top + 1e-9 * u / np.linalg.norm(u) ** 2
+    model.item_factors_ = Y
+    assert np.float32(Y[first] @ u) == np.float32(Y[second] @ u)  # float32 cannot tell them
+    exact = Y @ u
+    assert exact[second] > exact[first]
+
+    recs = model.recommend("u3", 1, explain=False)
+    assert [r.item_id for r in recs] == [model.item_ids_[second]]
+    assert recs[0].score == exact[second]  # the served score is the exact one
+    # the same answer as the whole catalogue scored in float64, everywhere down the list
+    unseen = np.array([i for i in range(len(exact)) if i not in seen])
+    order = unseen[np.lexsort((unseen, -exact[unseen]))]
+    recs = model.recommend("u3", len(unseen), explain=False)
+    assert [r.item_id for r in recs] == model.item_ids_[order].tolist()
+    np.testing.assert_array_equal([r.score for r in recs], exact[order])
+    # rules that reorder (boosts) take the exact path: the same first item
+    boosted = model.recommend("u3", 1, rules=Rules(boosts={"item:nothing": 2.0}), explain=False)
+    assert boosted[0].item_id == model.item_ids_[second]
+
+
 @pytest.mark.parametrize("count", [3, 200])  # a request's few ids, and a long list
 def test_item_positions_agree_with_pandas(count):
     """The per-id lookup of served requests gives what ``Index.get_indexer`` gives."""

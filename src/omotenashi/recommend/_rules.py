@@ -71,6 +71,12 @@ class Rules:
             if not factor >= 0:
                 raise DataError(f"boost {key!r} must be >= 0, got {factor}", field="boosts")
 
+    @property
+    def keeps_order(self) -> bool:
+        """True when the rules only leave items out: the allowed items keep the model's order
+        and scores (no boosts, no popularity penalty, no diversity)."""
+        return not self.boosts and self.popularity_penalty == 0 and self.diversity == 0
+
     def allowed_mask(self, catalog: ItemCatalog, item_index) -> np.ndarray | None:
         """Boolean mask of items the filters allow, or None when no filter is set.
 
