@@ -189,6 +189,9 @@ def test_every_page_in_chromium(server, keys, browser, screenshots, truth):
     page.goto(url + "/trust")
     warn = page.locator("#imports tbody tr.warn")
     assert warn.count() == 1 and warn.locator("td").nth(6).inner_text() == "1"
+    # each import's bar is named by its file, not by the tail of its folder path
+    ticks = page.locator('section[aria-labelledby="imports-h"] svg text').all_text_contents()
+    assert "more.csv" in ticks, ticks
     # a form without the session's CSRF token is refused, also for an admin
     assert page.request.post(url + "/trust/audit", form={"csrf": "forged"}).status == 403
     page.click("#run-audit")

@@ -58,7 +58,7 @@ def trust(request: Request) -> HTMLResponse:
             ), shown, data))  # fmt: skip
     if imports:
         charts["imports"] = bar_chart(
-            [f"{i['source'][-12:]}" for i in reversed(imports)],
+            [_file_name(i["source"]) for i in reversed(imports)],
             [float(i["rejected"]) for i in reversed(imports)],
             title="Rejected rows per import (oldest to newest)",
             x_label="import", y_label="rejected rows", tick_every=1,
@@ -80,3 +80,13 @@ async def run_audit(request: Request) -> RedirectResponse:
 
 
 __all__ = ["PAGE", "router"]
+
+
+def _file_name(source: str, room: int = 16) -> str:
+    """An import's file name without its folders, shortened in the middle to fit under a bar
+    (the table below the chart has the whole path)."""
+    name = str(source).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or str(source)
+    if len(name) <= room:
+        return name
+    keep = room - 1
+    return name[: keep - keep // 2] + "…" + name[-(keep // 2) :]
