@@ -377,15 +377,16 @@ def targets(sizes: list[int], backends: dict, exps: dict) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    """Three panels: seconds (import, training per model, Spark), recommendation latency, MB
-    (store, import and training peaks). A series with nothing measured is left out."""
+    """Three panels: seconds (import, training per model, Spark), recommendation latency (in
+    process: wall and CPU time; over HTTP), MB (store, import and training peaks). A series
+    with nothing measured is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = result["sizes"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 6))
 
     def line(ax, xs, ys, style, label):
         # a backend stopped early has fewer runs than sizes: its first ones
@@ -416,14 +417,25 @@ def plot(result: dict, path: Path) -> None:
                 if "spark" in r
             ]
             line(axes[0], [s for s, _ in done], [t for _, t in done], "^-", "spark-train local[2]")
-        for key, style in (("p50_ms", "o-"), ("p99_ms", "o--")):
+        for key, style, label in (
+            ("p50_ms", "o-", "p50"),
+            ("p99_ms", "o--", "p99"),
+            ("cpu_p99_ms", "x:", "p99 CPU time"),
+        ):
             line(
                 axes[1],
                 sizes,
                 series(lambda r, k=key: r["latency_ms"].get(k)),
                 style,
-                f"{backend} {key[:3]}",
+                f"{backend} {label}",
             )
+        line(
+            axes[1],
+            sizes,
+            series(lambda r: r.get("serve", {}).get("p99_ms")),
+            "d-.",
+            f"{backend} p99 over HTTP",
+        )
         line(axes[2], sizes, series(lambda r: r["store_mb"]), "o-", f"{backend} store")
         line(
             axes[2],
@@ -446,7 +458,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_title(title)
         if ax.get_lines():
             ax.set_yscale("log")
-            ax.legend(fontsize=7)
+            # under the panel: inside, eight series hide the lines they name
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
         else:  # e.g. --import-only: say so instead of an empty frame with a legend
             ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)
     fig.tight_layout()
