@@ -211,3 +211,39 @@ def test_the_use_cases_obey_the_consent_they_are_given(om, engine):
     assert list(batch[batch["customer_id"] == "u0"]["item_id"]) == [r.item_id for r in stranger]
     with pytest.raises(AttributeError, match="consent"):
         recommend_all_customers(Frames(om._events, om._items, om.root), 5)
+
+
+def test_the_models_stamp_sees_every_new_version_even_where_file_times_are_coarse(tmp_path):
+    """The stamp trusts a model folder's modification time only once it has settled: a file
+    system with coarse times could show the same time before and after a save."""
+    import os
+    import time
+
+    from omotenashi.services import models_stamp
+
+    def save(folder: Path, number: int) -> None:  # as a save does: whole, then renamed in
+        hidden = folder / f".saving-{number}"
+        hidden.mkdir(parents=True)
+        (hidden / "meta.json").write_text("{}")
+        hidden.rename(folder / f"v{number}")
+
+    root = tmp_path
+    folder = root / "models" / "als"
+    save(folder, 1)
+    assert models_stamp(root)[1] == (("als", 1),)
+    # a fresh folder: its time is recent, so a save that keeps the same time is still seen
+    same = folder.stat().st_mtime_ns
+    save(folder, 2)
+    os.utime(folder, ns=(same, same))
+    assert models_stamp(root)[1] == (("als", 2),)
+    # a settled folder is looked up by its time, and any change of that time is seen
+    old = time.time_ns() - 60 * 10**9
+    os.utime(folder, ns=(old, old))
+    assert models_stamp(root)[1] == (("als", 2),)
+    save(folder, 3)
+    assert models_stamp(root)[1] == (("als", 3),)
+    # a version being written is not a version
+    (folder / "v4").mkdir()
+    assert models_stamp(root)[1] == (("als", 3),)
+    (folder / "v4" / "meta.json").write_text("{}")  # leaves the folder's time as it was
+    assert models_stamp(root)[1] == (("als", 4),)

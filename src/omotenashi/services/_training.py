@@ -13,6 +13,7 @@ file keeps two server processes from training the same workspace at once
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -413,6 +414,35 @@ def retrain_saved(om: StoreLike, *, note: dict[str, Any] | None = None) -> list[
     return done
 
 
+#: A model folder's newest whole version by the folder's modification time (see models_stamp).
+_LATEST_BY_MTIME: dict[str, tuple[int, int | None]] = {}
+#: Only a folder unchanged for this long is trusted by its modification time: a file system
+#: whose times are coarse (a second or two) could show the same time before and after a save.
+_SETTLED_NS = 2_000_000_000
+
+
+def _latest_version(folder: Path) -> int | None:
+    """``latest_version`` of a model folder, looked up again only when the folder changed.
+
+    A save renames a whole version into the folder and pruning removes one: both change the
+    folder's modification time, so an unchanged, settled folder has the same newest version.
+    Listing the versions and checking each one's ``meta.json`` on every answer cost 0.2 ms of a
+    1.7 ms in-process answer; one ``stat`` per model folder costs a tenth of that.
+    """
+    try:
+        changed = folder.stat().st_mtime_ns
+    except OSError:
+        return None
+    key = str(folder)
+    known = _LATEST_BY_MTIME.get(key)
+    if known is not None and known[0] == changed:
+        return known[1]
+    latest = latest_version(folder)  # saved whole: a version being written is not seen
+    if time.time_ns() - changed > _SETTLED_NS:
+        _LATEST_BY_MTIME[key] = (changed, latest)
+    return latest
+
+
 def models_stamp(root: Path) -> tuple:
     """What changes on disk when a model is saved or a new default is set."""
     models = root / "models"
@@ -422,11 +452,14 @@ def models_stamp(root: Path) -> tuple:
     except OSError:
         marker = None
     versions = []
-    if models.is_dir():
-        for folder in sorted(p for p in models.iterdir() if p.is_dir()):
-            latest = latest_version(folder)  # saved whole: a version being written is not seen
-            if latest is not None:
-                versions.append((folder.name, latest))
+    try:
+        folders = sorted(e.name for e in os.scandir(models) if e.is_dir())
+    except OSError:  # no models folder yet
+        folders = []
+    for name in folders:
+        latest = _latest_version(models / name)
+        if latest is not None:
+            versions.append((name, latest))
     return marker, tuple(versions)
 
 
