@@ -233,18 +233,17 @@ class Consent(_People):
         return self.gate(customer_id)[0]
 
     def gate(self, customer_id: str | PersonKeys) -> tuple[Personalization, Preferences]:
-        """:meth:`personalization` and the customer's preferences, read together (the few
-        small reads an uncached answer pays for). ``customer_id``: any id of the customer, or
-        the person already resolved (``Identities.person_keys``), which saves resolving
-        again."""
+        """:meth:`personalization` and the customer's preferences, read together (one store
+        read, ``ConsentStore.gate``: what an uncached answer pays for consent).
+        ``customer_id``: any id of the customer, or the person already resolved
+        (``Identities.person_keys``), which saves resolving again."""
         _, ids = self._ids(customer_id)
-        current = self._store.consent.current(ids)
-        if PERSONALIZATION in current:
-            allowed, answered = current[PERSONALIZATION][0], True
+        found = self._store.consent.gate(ids, PERSONALIZATION)  # one read
+        if found.answer is not None:
+            allowed, answered = found.answer[0], True
         else:
-            stored = self._store.consent.purposes().get(PERSONALIZATION)
-            allowed, answered = (stored[1] if stored else True), False
-        prefs = stored_preferences(self._store.consent.preferences(ids))
+            allowed, answered = (True if found.default is None else found.default), False
+        prefs = stored_preferences(found.preferences)
         return personalization(allowed, answered, prefs), prefs
 
     def not_fully_personalized(self) -> set[str]:

@@ -59,6 +59,18 @@ class PersonKeys:
     anonymous_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ConsentGate:
+    """A person's consent for one purpose and their preferences (``ConsentStore.gate``)."""
+
+    #: the latest answer ``(granted, at)`` over the person's ids; None: never answered
+    answer: tuple[bool, int] | None
+    #: the purpose's stored default (granted before an answer); None: no stored purpose
+    default: bool | None
+    #: the newest stored preferences over the person's ids; None: none stored
+    preferences: dict[str, Any] | None
+
+
 @runtime_checkable
 class HoldsPersonalData(Protocol):
     """A concern that keeps rows about a person: it can hand all of them out and delete them.
@@ -676,6 +688,13 @@ class ConsentStore(Protocol):
     def set_preferences(self, customer_id: str, preferences: dict[str, Any]) -> None: ...
 
     def preferences(self, customer_ids: Sequence[str]) -> dict[str, Any] | None: ...
+
+    def gate(self, customer_ids: Sequence[str], purpose: str) -> ConsentGate:
+        """What a consent gate reads about one person (these are their merged ids), in one
+        read: the latest answer for ``purpose`` (as :meth:`current` gives it), the purpose's
+        stored default (as :meth:`purposes`) and the newest preferences (as
+        :meth:`preferences`)."""
+        ...
 
     def all_preferences(self) -> dict[str, dict[str, Any]]: ...
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from omotenashi.errors import DataError
 from omotenashi.events import now_micros
-from omotenashi.storage._base import PersonKeys
+from omotenashi.storage._base import ConsentGate, PersonKeys
 from omotenashi.storage._sql import EVENT_CUSTOMERS, INT, TEXT, SQLDatabase, insert_rows
 
 _HISTORY = ("customer_id", "purpose", "granted", "source", "key_id", "at")
@@ -196,6 +196,34 @@ class SQLConsentStore:
             params,
         )
         return json.loads(rows[0][0]) if rows else None
+
+    def gate(self, customer_ids: Sequence[str], purpose: str) -> ConsentGate:
+        """The latest answer for ``purpose``, its stored default and the newest preferences
+        over these ids, in one statement (every uncached answer reads them). An answer ties
+        with another only across merged ids in the same microsecond; the withdrawal wins."""
+        if not customer_ids:
+            default = self.purposes().get(purpose)
+            return ConsentGate(None, default[1] if default else None, None)
+        d = self._db.dialect
+        m = d.mark
+        answers, answer_ids = d.any_of("s.customer_id", list(customer_ids))
+        prefs, prefs_ids = d.any_of("p.customer_id", list(customer_ids))
+        row = self._db.read(
+            "SELECT a.granted, a.at,"
+            f" (SELECT c.default_granted FROM consent_purposes c WHERE c.purpose = {m}),"
+            f" (SELECT p.preferences FROM customer_preferences p WHERE {prefs}"
+            " ORDER BY p.updated_at DESC LIMIT 1)"
+            " FROM (SELECT 1 AS one) one LEFT JOIN"
+            f" (SELECT s.granted, s.at FROM consent_state s WHERE {answers} AND s.purpose = {m}"
+            " ORDER BY s.at DESC, s.granted LIMIT 1) a ON TRUE",
+            [purpose, *prefs_ids, *answer_ids, purpose],
+        )[0]
+        granted, at, default, text = row
+        return ConsentGate(
+            None if granted is None else (bool(granted), int(at)),
+            None if default is None else bool(default),
+            None if text is None else json.loads(text),
+        )
 
     def all_preferences(self) -> dict[str, dict[str, Any]]:
         """Every stored preferences record by canonical customer id (the newest of a person)."""

@@ -322,6 +322,14 @@ class SQLIdentityGraph:
         m = d.mark
         self._resolve = f"SELECT customer_id FROM identities WHERE kind = {m} AND value = {m}"
         self._link = insert_rows(d, "identities", _IDENTITY_COLUMNS, _IDENTITY_TYPES, "kind, value")
+        self._person_keys = (
+            "WITH person(id) AS (SELECT COALESCE((SELECT i.customer_id FROM identities i"
+            f" WHERE i.kind = 'customer' AND i.value = {m}), {m}))"
+            " SELECT person.id, l.kind, l.value, CASE WHEN l.kind IS NULL THEN"
+            " (EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = person.id)"
+            " OR EXISTS (SELECT 1 FROM events e WHERE e.customer_id = person.id)) END"
+            " FROM person LEFT JOIN identities l ON l.customer_id = person.id"
+        )
 
     def resolve(self, kind: str, value: str) -> str | None:
         row = self._db.read(self._resolve, (kind, value))
@@ -400,22 +408,16 @@ class SQLIdentityGraph:
             )
 
     def person_keys(self, customer_id: str) -> PersonKeys | None:
-        d = self._db.dialect
-        canonical = self.resolve("customer", customer_id) or customer_id
-        links = self._db.read(
-            f"SELECT kind, value FROM identities WHERE customer_id = {d.mark}", (canonical,)
-        )
+        """One statement (it runs on every uncached answer): the person (a ``customer`` link
+        names the survivor of a merge, else the id itself), each of their links, and, only when
+        they have none, whether a customer record or an event knows them (the last column)."""
+        rows = self._db.read(self._person_keys, (customer_id, customer_id))
+        canonical = str(rows[0][0])
+        links = [(kind, value) for _, kind, value, _ in rows if kind is not None]
+        if not links and not rows[0][3]:
+            return None
         customer_ids = [canonical] + [v for k, v in links if k == "customer"]
         anonymous_ids = [v for k, v in links if k == "anonymous"]
-        if not links:
-            events, params = d.any_of("customer_id", customer_ids)
-            known = self._db.read(
-                f"SELECT 1 FROM customers WHERE customer_id = {d.mark} UNION ALL "
-                f"SELECT 1 FROM events WHERE {events} LIMIT 1",
-                (canonical, *params),
-            )
-            if not known:
-                return None
         return PersonKeys(canonical, tuple(customer_ids), tuple(anonymous_ids))
 
 

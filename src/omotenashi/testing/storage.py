@@ -57,6 +57,7 @@ from omotenashi.storage import (
     ArtefactStore,
     AssignmentStore,
     Catalog,
+    ConsentGate,
     ConsentStore,
     ContactHistory,
     DecisionLogStore,
@@ -541,6 +542,50 @@ class StoreConformance(_OneStore):
         ids.link("anonymous", "phone-1", "active", "identify", T0)
         keys = ids.person_keys("active")
         assert keys is not None and keys.anonymous_ids == ("phone-1",)
+
+    def test_person_keys_agree_with_the_links(self, store: Store) -> None:
+        """``person_keys`` of every kind of id, against the same answer worked out from
+        ``links()`` and the known ids: a merged-away id, an alias, an anonymous link, a person
+        known only by an e-mail link, only by a record or only by events, a device id (never a
+        customer id at this level), strangers."""
+        ids = store.identities
+        store.events.insert(
+            [
+                event_row("1", customer_id="evented"),
+                event_row("2", customer_id="merged"),
+                event_row("3", customer_id="survivor", anonymous_id="dev"),
+                event_row("4", anonymous_id="dev-2"),
+            ]
+        )
+        store.catalog.upsert_customers([("recorded", {"tier": "gold"})])
+        ids.link("anonymous", "dev", "survivor", "event", T0)
+        ids.link("anonymous", "dev-2", "survivor", "identify", T0 + 1)
+        ids.link("customer", "alias", "survivor", "alias", T0 + 2)
+        ids.link("email", "n@x.org", "mailed", "import", T0 + 3)
+        ids.move("merged", "survivor", T0 + 4)
+        links = ids.links()
+        canonical = {v: c for k, v, c in links if k == "customer"}
+        known = {"evented", "recorded", "survivor", "merged", *(c for _, _, c in links)}
+        names = ["evented", "recorded", "survivor", "merged", "alias", "mailed", "dev", "ghost"]
+        for name in names:
+            person = canonical.get(name, name)
+            keys = ids.person_keys(name)
+            if person not in known:
+                assert keys is None, name
+                continue
+            assert keys is not None, name
+            mine = [(k, v) for k, v, c in links if c == person]
+            assert keys.customer_id == person, name
+            assert keys.customer_ids[0] == person, name
+            assert sorted(keys.customer_ids[1:]) == sorted(v for k, v in mine if k == "customer")
+            assert sorted(keys.anonymous_ids) == sorted(v for k, v in mine if k == "anonymous")
+        keys = ids.person_keys("merged")
+        assert keys is not None and keys.customer_id == "survivor"
+        assert set(keys.customer_ids) == {"survivor", "alias", "merged"}
+        assert set(keys.anonymous_ids) == {"dev", "dev-2"}
+        assert ids.person_keys("mailed") == PersonKeys("mailed", ("mailed",), ())
+        assert ids.person_keys("recorded") == PersonKeys("recorded", ("recorded",), ())
+        assert ids.person_keys("evented") == PersonKeys("evented", ("evented",), ())
 
     def test_merge_chains_follow_to_the_survivor(self, store: Store) -> None:
         ids = store.identities
@@ -1564,6 +1609,51 @@ class StoreConformance(_OneStore):
         }
         with pytest.raises(DataError):
             consent.set_preferences("c", {"bad": object()})
+
+    def test_consent_gate_is_current_purposes_and_preferences_in_one(self, store: Store) -> None:
+        """``gate`` answers what ``current``, ``purposes`` and ``preferences`` answer apart,
+        over a person's merged ids."""
+        consent = store.consent
+
+        def apart(ids: list[str], purpose: str) -> ConsentGate:
+            stored = consent.purposes().get(purpose)
+            return ConsentGate(
+                consent.current(ids).get(purpose),
+                stored[1] if stored else None,
+                consent.preferences(ids),
+            )
+
+        cases = [(["c"], "personalization"), (["c", "old"], "personalization"),
+                 (["c", "old"], "marketing"), (["nobody"], "personalization")]  # fmt: skip
+        empty = ConsentGate(None, None, None)
+        assert [consent.gate(ids, p) for ids, p in cases] == [empty] * 4
+        consent.set_purposes([("personalization", "recommendations", False)])
+        assert consent.gate(["c"], "personalization") == ConsentGate(None, False, None)
+        consent.record([("old", "personalization", True, "web", None)], at=T0)
+        consent.record([("c", "personalization", False, "web", None)], at=T0 + DAY)
+        consent.record([("c", "marketing", True, "web", None)], at=T0 + 2 * DAY)
+        consent.set_preferences("old", {"level": "light"})
+        time.sleep(0.002)  # preferences are stamped with the clock
+        consent.set_preferences("c", {"level": "off", "dislikes": ["tea"]})
+        assert consent.gate(["old"], "personalization") == ConsentGate(
+            (True, T0), False, {"level": "light"}
+        )
+        assert consent.gate(["c", "old"], "personalization") == ConsentGate(
+            (False, T0 + DAY), False, {"level": "off", "dislikes": ["tea"]}
+        )
+        assert consent.gate(["old", "c"], "marketing") == ConsentGate(
+            (True, T0 + 2 * DAY), None, {"level": "off", "dislikes": ["tea"]}
+        )
+        for ids, purpose in cases:
+            assert consent.gate(ids, purpose) == apart(ids, purpose), (ids, purpose)
+        # an answer tied across merged ids: the withdrawal wins, whichever id comes first
+        consent.record([("x", "analytics", True, "web", None)], at=T0)
+        consent.record([("y", "analytics", False, "web", None)], at=T0)
+        for ids in (["x", "y"], ["y", "x"]):
+            assert consent.gate(ids, "analytics").answer == (False, T0)
+        # a person with more ids than a statement takes as separate parameters
+        many = [f"d{i}" for i in range(1200)] + ["c"]
+        assert consent.gate(many, "personalization") == apart(many, "personalization")
 
     def test_consent_export_and_erase(self, store: Store) -> None:
         consent = store.consent

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from omotenashi import services
 from omotenashi.api._compute import compute
 from omotenashi.api._deps import AdminWorkspace, IngestWorkspace, ReadWorkspace
 from omotenashi.api._paths import CustomerId, IdRoute
-from omotenashi.api._schemas import Changed, CustomerIn, RecommendationsOut
+from omotenashi.api._schemas import (
+    RECOMMENDATION_PARAMETERS,
+    Changed,
+    CustomerIn,
+    RecommendationsOut,
+    recommendation_query,
+)
 from omotenashi.services import Profile, TimelinePage
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], route_class=IdRoute)
@@ -46,19 +52,10 @@ def get_timeline(
     "/{customer_id}/recommendations",
     response_model=RecommendationsOut,
     summary="Recommendations for a customer",
+    openapi_extra=RECOMMENDATION_PARAMETERS,
 )
 async def get_recommendations(
-    ws: ReadWorkspace,
-    customer_id: CustomerId,
-    n: Annotated[int, Query(ge=1, le=100, description="number of items")] = 10,
-    category: Annotated[
-        list[str] | None, Query(max_length=50, description="only items in these categories")
-    ] = None,
-    exclude_category: Annotated[list[str] | None, Query(max_length=50)] = None,
-    exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids")] = None,
-    diversity: Annotated[float, Query(ge=0, lt=1, description="0 = off, 0.3 = gentle")] = 0.0,
-    include_seen: Annotated[bool, Query(description="allow items already seen")] = False,
-    explain: Annotated[bool, Query(description="attach the reasons")] = False,
+    ws: ReadWorkspace, customer_id: CustomerId, request: Request
 ) -> Response:
     """Top-``n`` items for the customer, from the current model plus their live visit.
 
@@ -67,17 +64,18 @@ async def get_recommendations(
     live visit. Any id of the person answers (a customer id merged into another, an anonymous
     id linked to the customer): the person's recommendations. 404 for an unknown id.
     """
+    q = recommendation_query(request.query_params)  # the query: see RecommendationQuery
     spec = services.RuleSpec(
-        include_categories=tuple(category) if category else None,
-        exclude_categories=tuple(exclude_category or ()),
-        exclude_items=tuple(exclude or ()),
-        diversity=diversity,
-        exclude_seen=not include_seen,
+        include_categories=tuple(q.category) if q.category else None,
+        exclude_categories=tuple(q.exclude_category or ()),
+        exclude_items=tuple(q.exclude or ()),
+        diversity=q.diversity,
+        exclude_seen=not q.include_seen,
     )
-    body = services.cached_customer(ws, customer_id, n, spec, explain)
+    body = services.cached_customer(ws, customer_id, q.n, spec, q.explain)
     if body is None:
         body = await compute(
-            services.customer_recommendations, ws, customer_id, n, spec, explain=explain
+            services.customer_recommendations, ws, customer_id, q.n, spec, explain=q.explain
         )
     return Response(body, media_type=_JSON)
 
