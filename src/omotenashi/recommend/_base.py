@@ -111,18 +111,49 @@ def split_terms(kind: str, idx: np.ndarray, values: np.ndarray, named: int = 2) 
     values : numpy.ndarray of float
         The terms.
     """
-    values = np.asarray(values, dtype=np.float64)
-    parts: list[Part] = []
-    positive, negative = values > 0, values < 0
-    if positive.any():
-        order = np.argsort(-values, kind="stable")[:named]
-        top = tuple(int(idx[j]) for j in order if values[j] > 0)
-        parts.append((kind, top, float(values[positive].sum())))
-    if negative.any():
-        order = np.argsort(values, kind="stable")[:named]
-        top = tuple(int(idx[j]) for j in order if values[j] < 0)
-        parts.append(("against", top, float(values[negative].sum())))
-    return parts
+    return split_terms_many(kind, idx, np.asarray(values)[:, None], named)[0]
+
+
+def split_terms_many(
+    kind: str, idx: np.ndarray, values: np.ndarray, named: int = 2
+) -> list[list[Part]]:
+    """:func:`split_terms` for several scored items at once: ``values`` has one column of terms
+    per item (rows: history items ``idx``). One sort for all columns: an answer explains ten
+    items, and ten separate calls cost more than the arithmetic (0.3 ms of a 1 ms answer)."""
+    terms = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # one row per item
+    if terms.shape[1] == 0:
+        return [[] for _ in range(terms.shape[0])]
+    positive, negative = terms > 0, terms < 0
+    up = np.where(positive, terms, 0.0).sum(axis=1)
+    down = np.where(negative, terms, 0.0).sum(axis=1)
+    best, worst = _first_extremes(terms, named, np.argmax), _first_extremes(terms, named, np.argmin)
+    has_up, has_down = positive.any(axis=1), negative.any(axis=1)
+    out: list[list[Part]] = []
+    for r in range(terms.shape[0]):
+        parts: list[Part] = []
+        if has_up[r]:
+            top = tuple(int(idx[j]) for j in best[r] if terms[r, j] > 0)
+            parts.append((kind, top, float(up[r])))
+        if has_down[r]:
+            top = tuple(int(idx[j]) for j in worst[r] if terms[r, j] < 0)
+            parts.append(("against", top, float(down[r])))
+        out.append(parts)
+    return out
+
+
+def _first_extremes(terms: np.ndarray, count: int, pick) -> np.ndarray:
+    """Per row, the positions of the ``count`` largest (``np.argmax``) or smallest
+    (``np.argmin``) terms, in order, ties to the lower position: what a stable sort's first
+    ``count`` give, in ``count`` passes instead of a sort of each row."""
+    count = min(count, terms.shape[1])
+    rows = np.arange(terms.shape[0])
+    out = np.empty((terms.shape[0], count), dtype=np.int64)
+    work = terms.copy()
+    done = -np.inf if pick is np.argmax else np.inf
+    for k in range(count):
+        out[:, k] = pick(work, axis=1)
+        work[rows, out[:, k]] = done
+    return out
 
 
 def recency_ages(user_idx: np.ndarray, timestamps: np.ndarray, n_rows: int) -> np.ndarray:

@@ -8,6 +8,7 @@ their explanations exact: item ``i``'s score is the sum over history items ``j``
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,14 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender, split_terms
+from omotenashi.recommend._base import Recommender, split_terms, split_terms_many
+
+
+class _Terms(NamedTuple):
+    """One history row's query: item positions and their weights."""
+
+    indices: np.ndarray
+    data: np.ndarray
 
 
 class _ItemItemModel(Recommender):
@@ -39,6 +47,16 @@ class _ItemItemModel(Recommender):
             1.0 + self.recency_boost * np.exp(-(ages.data - 1.0) / self.recency_scale)
         ).astype(np.float32)
         return Q
+
+    def _query_terms(self, x: sp.csr_matrix, ages: sp.csr_matrix) -> _Terms:
+        """``_query`` of one history row as its item positions and weights, without building
+        sparse matrices (the same float32 values)."""
+        q = x.data.astype(np.float32)
+        if self.recency_boost:
+            q = q * (
+                1.0 + self.recency_boost * np.exp(-(ages.data - 1.0) / self.recency_scale)
+            ).astype(np.float32)
+        return _Terms(x.indices, q)
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
@@ -106,12 +124,7 @@ class _ItemItemModel(Recommender):
         ml-latest-small: 0.64 ms against 0.03 ms for a 10-item history). Same values as the
         general path (float32 sums of the same terms, possibly in another order).
         """
-        q = x.data.astype(np.float32)
-        if self.recency_boost:
-            q = q * (
-                1.0 + self.recency_boost * np.exp(-(ages.data - 1.0) / self.recency_scale)
-            ).astype(np.float32)
-        rows = x.indices
+        rows, q = self._query_terms(x, ages)
         if self.learned_ is not None:
             rows = self._slots()[rows]
             kept = rows >= 0
@@ -148,7 +161,7 @@ class _ItemItemModel(Recommender):
     def _contributions_many(self, x, ages, items):
         # item i's score is sum_j q_j B[j, i] (times the damping when positive): the terms of
         # that sum are the reasons, negative ones included, so they add up to the score
-        q = self._query(x, ages)
+        q = self._query_terms(x, ages)
         if self.learned_ is not None:
             slots = self._slots()
             rows, cols = slots[q.indices], slots[items]
@@ -160,10 +173,11 @@ class _ItemItemModel(Recommender):
         else:
             block = self.B_[np.ix_(q.indices, items)]
         values = q.data.astype(np.float64)[:, None] * block.astype(np.float64)
-        damp = self._damp(np.ones((1, len(self.item_ids_))))[0][items]
-        totals = values.sum(axis=0)
-        values = values * np.where(totals > 0, damp, 1.0)[None, :]
-        return [split_terms("history", q.indices, values[:, col]) for col in range(len(items))]
+        if self.popularity_exponent:  # the damping of the answer's items only
+            damp = (1.0 + self.item_popularity_[items]) ** -self.popularity_exponent
+            totals = values.sum(axis=0)
+            values = values * np.where(totals > 0, damp, 1.0)[None, :]
+        return split_terms_many("history", q.indices, values)
 
     def _similar_contributions_many(self, pos, x, ages, items, scores):
         # a similar-item score is one weight B[pos, i]: one part

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Bounded, Recommender, split_terms
+from omotenashi.recommend._base import Bounded, Recommender, split_terms, split_terms_many
 
 
 class ImplicitMF(Recommender):
@@ -206,7 +206,7 @@ class ImplicitMF(Recommender):
         else:
             # BPR folds a history in as the mean of its item vectors: score = sum_j y_j.y_i / n
             values = Y[idx] @ Y[items].T / len(idx)
-        return [split_terms("latent", idx, values[:, col]) for col in range(len(items))]
+        return split_terms_many("latent", idx, values)
 
     def _user_contributions_many(self, row, x, ages, items):
         if self.algorithm == "als":  # the served user vector is the closed-form solve of x
@@ -218,7 +218,7 @@ class ImplicitMF(Recommender):
         u = self.user_factors_[row].astype(np.float64)
         coef = np.linalg.lstsq(Y[idx].T, u, rcond=None)[0]
         values = (Y[idx] @ Y[items].T) * coef[:, None]
-        return [split_terms("latent", idx, values[:, col]) for col in range(len(items))]
+        return split_terms_many("latent", idx, values)
 
     def _state(self):
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
