@@ -710,3 +710,39 @@ def test_ials_rejects_bad_settings_naming_them(interactions, param, value):
 
     with pytest.raises(DataError, match=param):
         IALS(**{param: value}).fit(interactions)
+
+
+def test_split_terms_of_many_items_agree_with_a_sort_of_each_items_terms():
+    """The one-pass split names the same items (ties to the earlier history item) and sums the
+    same parts as sorting each item's terms (the definition)."""
+    from omotenashi.recommend._base import split_terms, split_terms_many
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        h, m = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        values = rng.integers(-3, 4, size=(h, m)).astype(float)  # many ties and zeros
+        idx = rng.permutation(100)[:h]
+        many = split_terms_many("history", idx, values)
+        for col in range(m):
+            terms = values[:, col]
+            expected = []
+            if (terms > 0).any():
+                order = sorted(range(h), key=lambda j: (-terms[j], j))[:2]
+                expected.append(
+                    (
+                        "history",
+                        tuple(int(idx[j]) for j in order if terms[j] > 0),
+                        terms[terms > 0].sum(),
+                    )
+                )
+            if (terms < 0).any():
+                order = sorted(range(h), key=lambda j: (terms[j], j))[:2]
+                expected.append(
+                    (
+                        "against",
+                        tuple(int(idx[j]) for j in order if terms[j] < 0),
+                        terms[terms < 0].sum(),
+                    )
+                )
+            assert many[col] == expected, (values, col)
+            assert split_terms("history", idx, terms) == expected
