@@ -114,6 +114,14 @@ ExcludeCategoryOpt = Annotated[
 
 
 def _settings_text(params: dict[str, Any]) -> str:
+    if {"components", "weights", "params"} <= set(params):  # a blend: each part and its weight
+        parts = [
+            f"{w:g} × {name} ({_settings_text(p) or 'defaults'})"
+            for name, w, p in zip(
+                params["components"], params["weights"], params["params"], strict=True
+            )
+        ]
+        return " + ".join(parts) + f"; each scaled by its per-customer {params.get('scaling')}"
     return ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
