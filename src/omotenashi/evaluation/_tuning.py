@@ -250,7 +250,9 @@ class _Scorer:
         self.n_relevant = np.array([len(r) for r in self.relevant])
 
     def __call__(self, model: Recommender) -> tuple[dict[str, Any], np.ndarray]:
-        _, rec_ids, _ = model.recommend_batch(self.users, n=20)
+        # at most about 20 million scores at once (a blend holds several such blocks)
+        batch = max(1, min(2000, 20_000_000 // max(1, len(model.item_ids_))))
+        _, rec_ids, _ = model.recommend_batch(self.users, n=20, batch_size=batch)
         hits = np.array(
             [[i in rel for i in row] for row, rel in zip(rec_ids, self.relevant, strict=True)]
         )

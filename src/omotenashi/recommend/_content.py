@@ -284,17 +284,22 @@ class Hybrid(Recommender):
         return top
 
     def _score(self, X, ages):
-        total = 0.0
-        for m, w in zip(self.models_, self.weights, strict=True):
-            S = m._score(X, ages)
-            total = total + w * (S / self._scales(S))
-        return total
+        return self._blend([m._score(X, ages) for m in self.models_])
 
     def _score_users(self, rows, X, ages):
-        total = 0.0
-        for m, w in zip(self.models_, self.weights, strict=True):
-            S = m._score_users(rows, X, ages)
-            total = total + w * (S / self._scales(S))
+        return self._blend([m._score_users(rows, X, ages) for m in self.models_])
+
+    def _blend(self, scores: list[np.ndarray]) -> np.ndarray:
+        """``Σ_m w_m · S_m / scale_m``, accumulated in place (a batch of scores is large)."""
+        total: np.ndarray | None = None
+        for S, w in zip(scores, self.weights, strict=True):
+            part = np.array(S, dtype=np.float64)  # a copy: a model may return its own array
+            part *= w / self._scales(part)
+            if total is None:
+                total = part
+            else:
+                total += part
+        assert total is not None
         return total
 
     def _contributions(self, x, ages, item):
