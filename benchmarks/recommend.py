@@ -9,7 +9,8 @@ once (P1); the training part becomes a store's events (``rating`` events for Mov
 ``purchase`` events for Online Retail), then
 
 * **automatic choice** = the product path: ``train`` (model choice with tuning on a validation
-  split cut from the store's data) and the all-customers CSV (``recommend --all-customers``);
+  split cut from the store's data, then the blend of the two best candidates when it beats the
+  best on that split) and the all-customers CSV (``recommend --all-customers``);
 * **peers** = EASE, ALS, item-kNN, RP3beta and popularity, each tuned on the *same* validation
   split in the same run (their own hyper-parameters; each peer gets the whole ``--budget``, while
   the automatic choice shares it among its candidates), then fitted on the same interactions and
@@ -215,6 +216,7 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "validation_ndcg@10": info["selection"][0]["ndcg@10"],
             **score_lists(lists, split.test),
             "recency": info["tuning"]["recency"],
+            "blend": info["tuning"].get("blend"),
             "validation_table": info["selection"],
             "train_s_with_tuning": round(train_s, 2),
             "all_customers_csv_s": round(csv_s, 2),

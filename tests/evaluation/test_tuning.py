@@ -10,7 +10,7 @@ import pytest
 import omotenashi.evaluation._tuning as tuning
 from omotenashi.errors import DataError
 from omotenashi.evaluation import paired_t, select_model, split_p1, validation_split
-from omotenashi.recommend import Recommender
+from omotenashi.recommend import MODELS, Hybrid, Recommender, make_model
 
 from ..recommend.conftest import make_interactions
 
@@ -60,17 +60,37 @@ def test_tuning_sees_training_rows_only(monkeypatch):
         targets.append(_pairs(val.test))
         return val
 
+    blended: list[set[tuple[str, str]]] = []
+    scored: list[set[str]] = []
+    original_blend, original_batch = Hybrid.of_fitted.__func__, Recommender.recommend_batch
+
+    def spy_blend(cls, models, *args, **kwargs):
+        for m in models:  # what each part of the blend was fitted on
+            u, i = m.user_items_.nonzero()
+            blended.append(set(zip(m.user_ids_[u], m.item_ids_[i], strict=True)))
+        return original_blend(cls, models, *args, **kwargs)
+
+    def spy_batch(self, user_ids=None, *args, **kwargs):
+        if isinstance(self, Hybrid):
+            scored.append({str(u) for u in user_ids})
+        return original_batch(self, user_ids, *args, **kwargs)
+
     monkeypatch.setattr(Recommender, "fit", spy_fit)
     monkeypatch.setattr(tuning, "validation_split", spy_split)
+    monkeypatch.setattr(Hybrid, "of_fitted", classmethod(spy_blend))
+    monkeypatch.setattr(Recommender, "recommend_batch", spy_batch)
     selection = select_model(outer.train, ["ease", "rp3beta", "popularity"], budget_s=5)
-    assert selection.model in {"ease", "rp3beta", "popularity"}
+    assert selection.model in {"ease", "rp3beta", "popularity", "hybrid"}
     assert fitted and targets
-    for seen in fitted + targets:
+    assert selection.blend["tried"] and blended and scored  # the blend was scored too
+    for seen in fitted + targets + blended:
         assert seen <= train_pairs
         assert not seen & test_pairs
-    # validation targets are held out of every fit
-    for seen in fitted:
+    # validation targets are held out of every fit, the blend's parts included
+    for seen in fitted + blended:
         assert not seen & targets[0]
+    # the blend is scored on the validation customers only
+    assert all(users == {u for u, _ in targets[0]} for users in scored)
 
 
 def test_validation_split_holds_out_each_customers_latest_and_keeps_weights():
@@ -108,19 +128,38 @@ def test_tuning_improves_on_the_defaults_and_reports_every_candidate():
         progress=lambda done, total, message: steps.append((done, total)),
     )
     table = {row["model"]: row for row in selection.table}
-    assert set(table) == {"ease", "rp3beta", "itemknn", "popularity"}
+    # every candidate, and the blend of the two best
+    assert set(table) == {"ease", "rp3beta", "itemknn", "popularity", "hybrid"}
     assert [r["ndcg@10"] for r in selection.table] == sorted(
         (r["ndcg@10"] for r in selection.table), reverse=True
     )
     assert selection.model == selection.table[0]["model"]
     for row in selection.table:
-        assert row["ndcg@10"] >= row["default_ndcg@10"]
+        if row["model"] != "hybrid":
+            assert row["ndcg@10"] >= row["default_ndcg@10"]
+    singles = sorted(
+        (r for r in selection.table if r["model"] != "hybrid"), key=lambda r: -r["ndcg@10"]
+    )
+    assert table["hybrid"]["params"]["components"] == [r["model"] for r in singles[:2]]
+    assert table["hybrid"]["default_ndcg@10"] == singles[0]["ndcg@10"]
     assert table["ease"]["trials"] > 1 and "l2" in table["ease"]["params"]
     assert {"alpha", "beta"} <= set(table["rp3beta"]["params"])
     # progress: never backwards, never past the total, and it ends complete
     dones = [d for d, _ in steps]
     assert dones == sorted(dones) and all(d <= t for d, t in steps)
     assert steps[-1][0] == steps[-1][1]
+
+
+def test_each_row_scores_what_its_settings_give_when_fitted_again():
+    """A scoring value tried and rejected must not stay on the fitted model: every row's
+    validation NDCG@10 is what a model fitted afresh with the row's settings scores."""
+    data = ring_walks(False, n_users=120)
+    selection = select_model(data, ["ease", "rp3beta", "popularity"], budget_s=60, blend=False)
+    val = validation_split(data)
+    score = tuning._Scorer(val)
+    for row in selection.table:
+        again = make_model(row["model"], **row["params"]).fit(val.train)
+        assert score(again)[0]["ndcg@10"] == pytest.approx(row["ndcg@10"], abs=1e-12), row
 
 
 def test_budget_zero_scores_the_defaults_only():
@@ -167,3 +206,113 @@ def test_a_candidate_that_cannot_be_fitted_is_left_out(monkeypatch):
     assert all(d <= t for d, t in steps) and steps[-1][0] == steps[-1][1]
     with pytest.raises(DataError, match="no candidate model could be fitted"):
         select_model(ring_walks(True), ["ease"], budget_s=5)
+
+
+# -- the blend of the two best candidates -------------------------------------------------------
+class Span(Recommender):
+    """Scores each item by how many of the customer's items lie within 3 steps of it on the ring
+    of :func:`ring_walks` (the held-out items sit inside the walked stretch). ``parity`` 0 or 1:
+    only customers with an even or odd number get those scores, the others none (0 for every
+    item); ``sign`` -1 turns the scores around (a part that only hurts)."""
+
+    name = "test_span"
+    exact_reasons = False
+
+    def __init__(self, parity: int | None = None, sign: float = 1.0, n_items: int = 120) -> None:
+        self.parity = parity
+        self.sign = sign
+        self.n_items = n_items
+
+    def _fit(self, frame, items):
+        ring = np.array([int(i[1:]) for i in self.item_ids_])
+        steps = (ring[:, None] - ring[None, :]) % self.n_items
+        near = np.minimum(steps, self.n_items - steps) <= 3
+        np.fill_diagonal(near, False)
+        self.near_ = near.astype(np.float64)
+
+    def _score(self, X, ages):
+        return self.sign * np.asarray((X > 0) @ self.near_, dtype=np.float64)
+
+    def _score_users(self, rows, X, ages):
+        S = self._score(X, ages)
+        if self.parity is not None:
+            odd = np.array([int(u[1:]) % 2 for u in self.user_ids_[rows]])
+            S[odd != self.parity] = 0.0
+        return S
+
+
+class EvenSpan(Span):
+    name = "test_span_even"
+
+    def __init__(self, parity: int | None = 0, sign: float = 1.0, n_items: int = 120) -> None:
+        super().__init__(parity, sign, n_items)
+
+
+class OddSpan(Span):
+    name = "test_span_odd"
+
+    def __init__(self, parity: int | None = 1, sign: float = 1.0, n_items: int = 120) -> None:
+        super().__init__(parity, sign, n_items)
+
+
+class AntiSpan(Span):
+    name = "test_span_anti"
+
+    def __init__(self, parity: int | None = None, sign: float = -1.0, n_items: int = 120) -> None:
+        super().__init__(parity, sign, n_items)
+
+
+@pytest.fixture()
+def spans(monkeypatch):
+    for cls in (Span, EvenSpan, OddSpan, AntiSpan):
+        monkeypatch.setitem(MODELS, cls.name, cls)
+
+
+def test_the_blend_is_chosen_when_it_beats_both_parts_on_validation(spans):
+    """Each part knows half of the customers: only their blend knows them all."""
+    data = ring_walks(True)
+    selection = select_model(data, ["test_span_even", "test_span_odd", "popularity"], budget_s=30)
+    rows = {row["model"]: row for row in selection.table}
+    assert selection.model == "hybrid" and selection.table[0]["model"] == "hybrid"
+    assert set(rows) == {"hybrid", "test_span_even", "test_span_odd", "popularity"}
+    blend = rows["hybrid"]
+    assert sorted(blend["params"]["components"]) == ["test_span_even", "test_span_odd"]
+    assert blend["params"]["scaling"] == tuning.BLEND_SCALING
+    assert blend["trials"] == len(tuning.BLEND_WEIGHTS)
+    best_single = max(rows["test_span_even"]["ndcg@10"], rows["test_span_odd"]["ndcg@10"])
+    assert blend["ndcg@10"] > 1.5 * best_single  # each part alone serves half the customers
+    assert selection.blend["kept"] is True and selection.blend["best_single"] == best_single
+    assert selection.params == blend["params"]
+    # the winner refitted from its settings scores what the blend scored on validation
+    val = validation_split(data)
+    refitted = make_model("hybrid", **selection.params).fit(val.train)
+    assert tuning._Scorer(val)(refitted)[0]["ndcg@10"] == pytest.approx(blend["ndcg@10"])
+
+
+def test_the_blend_is_not_kept_when_it_does_not_beat_the_best_part(spans):
+    """A second part that only turns the first around: no weight beats the first alone (a tie
+    at best), so the single candidate stays the choice; the blend is still in the table."""
+    selection = select_model(ring_walks(True), ["test_span", "test_span_anti"], budget_s=30)
+    rows = {row["model"]: row for row in selection.table}
+    assert selection.model == "test_span"
+    assert [r["model"] for r in selection.table][0] == "test_span"
+    assert selection.blend["tried"] is True and selection.blend["kept"] is False
+    assert rows["hybrid"]["ndcg@10"] <= rows["test_span"]["ndcg@10"]
+    assert rows["hybrid"]["params"]["components"] == ["test_span", "test_span_anti"]
+
+
+def test_the_blend_needs_two_candidates_time_and_can_be_turned_off(spans):
+    one = select_model(ring_walks(True), ["test_span"], budget_s=5)
+    assert one.blend == {"tried": False, "reason": "fewer than two candidates"}
+    off = select_model(ring_walks(True), ["test_span_even", "test_span_odd"], blend=False)
+    assert off.blend["tried"] is False and off.model != "hybrid"
+    steps: list[tuple[int, int]] = []
+    broke = select_model(
+        ring_walks(True),
+        ["test_span_even", "test_span_odd"],
+        budget_s=0,
+        progress=lambda done, total, message: steps.append((done, total)),
+    )
+    assert broke.blend["tried"] is False and "no time" in broke.blend["reason"]
+    assert broke.model != "hybrid" and broke.budget_exhausted
+    assert all(d <= t for d, t in steps) and steps[-1][0] == steps[-1][1]

@@ -37,6 +37,33 @@ for _name in sorted(MODELS):
     globals()[f"TestModel_{_name}"] = _battery(_name)
 
 
+class TestBlendOfTunedModels(RecommenderConformance):
+    """The blend ``train`` may choose (``Hybrid`` of two tuned candidates, parts divided per
+    customer by their standard deviation): exact reasons, since EASE's and iALS's are."""
+
+    def make_model(self) -> Recommender:
+        return make_model(
+            "hybrid",
+            components=("ease", "ials"),
+            weights=(1.0, 0.5),
+            params=({"l2": 30.0}, {"factors": 8, "iterations": 4}),
+            scaling="std",
+        )
+
+
+class TestBlendScaledByTheMax(TestBlendOfTunedModels):
+    """The same blend with each part divided by its largest absolute score."""
+
+    def make_model(self) -> Recommender:
+        return make_model(
+            "hybrid",
+            components=("rp3beta", "als"),
+            weights=(1.0, 0.3),
+            params=({"k": 10}, SMALL_DATA["als"]),
+            scaling="max",
+        )
+
+
 def test_every_registered_model_runs_the_battery():
     assert {n for n in globals() if n.startswith("TestModel_")} == {
         f"TestModel_{n}" for n in MODELS

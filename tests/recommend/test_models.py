@@ -419,6 +419,70 @@ def test_bought_together_from_baskets():
 def test_hybrid_weights_must_match_components(interactions):
     with pytest.raises(DataError, match="weight"):
         Hybrid(components=("ease", "content"), weights=(1.0,)).fit(interactions)
+    with pytest.raises(DataError, match="parameter set per component"):
+        Hybrid(components=("ease", "ials"), weights=(1.0, 1.0), params=({},)).fit(interactions)
+    with pytest.raises(DataError, match="scaling"):
+        Hybrid(components=("ease", "ials"), weights=(1.0, 1.0), scaling="rank").fit(interactions)
+
+
+def _blend(scaling: str) -> Hybrid:
+    return Hybrid(
+        components=("ease", "ials"),
+        weights=(1.0, 0.7),
+        params=({"l2": 50.0}, {"factors": 8, "iterations": 4}),
+        scaling=scaling,
+    )
+
+
+@pytest.mark.parametrize("scaling", ["std", "max"])
+def test_blend_scores_are_its_parts_scaled_per_customer(interactions, scaling):
+    """Served scores against an independent computation from the two parts fitted apart;
+    with ``std`` the ranking is the one of per-customer z-scores (the offset, one constant per
+    customer, is not served), and the reasons add up to the served score."""
+    blend = _blend(scaling).fit(interactions)
+    assert blend.exact_reasons is True
+    ease = make_model("ease", l2=50.0).fit(interactions)
+    ials = make_model("ials", factors=8, iterations=4).fit(interactions)
+    rows = np.arange(len(ease.user_ids_))
+    parts = [m._score_users(rows, m.user_items_[rows], m.user_ages_[rows]) for m in (ease, ials)]
+    if scaling == "std":
+        z = [(S - S.mean(axis=1, keepdims=True)) / S.std(axis=1, keepdims=True) for S in parts]
+        zscores = z[0] + 0.7 * z[1]
+        expected = parts[0] / parts[0].std(axis=1, keepdims=True)
+        expected = expected + 0.7 * parts[1] / parts[1].std(axis=1, keepdims=True)
+    else:
+        expected = parts[0] / np.abs(parts[0]).max(axis=1, keepdims=True)
+        expected = expected + 0.7 * parts[1] / np.abs(parts[1]).max(axis=1, keepdims=True)
+    for user in ("u0", "u25", "u39"):
+        row = ease._user_pos[user]
+        recs = blend.recommend(user, 6)
+        seen = set(interactions.loc[interactions["user_id"] == user, "item_id"])
+        unseen = [j for j, i in enumerate(ease.item_ids_) if i not in seen]
+        order = sorted(unseen, key=lambda j: (-expected[row, j], j))[:6]
+        assert [r.item_id for r in recs] == [ease.item_ids_[j] for j in order]
+        assert [r.score for r in recs] == pytest.approx([expected[row, j] for j in order])
+        if scaling == "std":  # the same ranking as the z-scores
+            by_z = sorted(unseen, key=lambda j: (-zscores[row, j], j))[:6]
+            assert [ease.item_ids_[j] for j in by_z] == [r.item_id for r in recs]
+        for rec in recs:
+            assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
+
+
+def test_blend_of_fitted_models_is_the_blend_fitted_from_its_params(interactions):
+    """``Hybrid.of_fitted`` (what model choice scores) serves what fitting ``make_model("hybrid",
+    **params)`` serves: the winner of the validation split is refitted with those params."""
+    ease = make_model("ease", l2=50.0).fit(interactions)
+    ials = make_model("ials", factors=8, iterations=4).fit(interactions)
+    blended = Hybrid.of_fitted([ease, ials], (1.0, 0.7), scaling="std")
+    refitted = make_model("hybrid", **blended.get_params()).fit(interactions)
+    assert refitted.get_params() == blended.get_params()
+    a = blended.recommend_batch(None, 10)
+    b = refitted.recommend_batch(None, 10)
+    assert (a[1] == b[1]).all()
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-9)
+    other = make_model("ease").fit(interactions.head(100))
+    with pytest.raises(DataError, match="disagree"):
+        Hybrid.of_fitted([ease, other], (1.0, 1.0))
 
 
 def test_content_model_reasons_name_features(interactions, items):

@@ -78,17 +78,24 @@ def test_train_tunes_chooses_saves_versions_and_metadata(om):
         candidates=("ease", "popularity"),
         progress=lambda message, done, total: steps.append((message, done, total)),
     )
-    assert info["model"] == "ease"  # wins on the planted data's validation split
-    assert [r["model"] for r in info["selection"]] == ["ease", "popularity"]  # best first
-    best = info["selection"][0]
-    assert best["ndcg@10"] > info["selection"][1]["ndcg@10"]
-    assert best["trials"] > 1 and best["ndcg@10"] >= best["default_ndcg@10"]
+    # on the planted data's validation split, EASE beats popularity, and EASE blended with a
+    # little popularity beats EASE alone: the blend is chosen, fitted on all data and saved
+    assert info["model"] == "hybrid"
+    assert [r["model"] for r in info["selection"]] == ["hybrid", "ease", "popularity"]
+    best, ease = info["selection"][0], info["selection"][1]
+    assert best["ndcg@10"] > ease["ndcg@10"] > info["selection"][2]["ndcg@10"]
+    assert best["params"]["components"] == ["ease", "popularity"]
+    assert best["params"]["params"][0] == ease["params"]  # EASE as tuned alone
+    assert best["default_ndcg@10"] == ease["ndcg@10"]  # what the blend had to beat
+    assert ease["trials"] > 1 and ease["ndcg@10"] >= ease["default_ndcg@10"]
     assert info["tuned"] is True
+    assert info["tuning"]["blend"]["kept"] is True
     assert info["tuning"]["validation"]["customers"] == 40
     assert "signal" in info["tuning"]["recency"] and info["tuning"]["recency"]["rule"]
     assert info["version"] == 1 and info["session_model"] == "sknn"
     model, meta = load_model(om.root)
-    assert meta["model"] == "ease"
+    assert meta["model"] == "hybrid" and meta["exact_reasons"] is True
+    assert [type(part).name for part in model.models_] == ["ease", "popularity"]
     assert meta["data_range"][0].startswith("2025-03-01")
     # the saved model carries the tuned settings
     for key, value in best["params"].items():
@@ -101,7 +108,7 @@ def test_train_tunes_chooses_saves_versions_and_metadata(om):
     assert train(om, "rp3beta", session_model=False)["version"] == 1
     assert train(om, "rp3beta", session_model=False)["version"] == 2
     assert load_model(om.root)[1]["model"] == "rp3beta"
-    assert {m["model"] for m in list_versions(om.root)} == {"ease", "rp3beta", "sknn"}
+    assert {m["model"] for m in list_versions(om.root)} == {"hybrid", "rp3beta", "sknn"}
 
 
 def test_train_tunes_on_the_store_data_only(om, monkeypatch):

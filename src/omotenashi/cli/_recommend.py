@@ -114,6 +114,14 @@ ExcludeCategoryOpt = Annotated[
 
 
 def _settings_text(params: dict[str, Any]) -> str:
+    if {"components", "weights", "params"} <= set(params):  # a blend: each part and its weight
+        parts = [
+            f"{w:g} × {name} ({_settings_text(p) or 'defaults'})"
+            for name, w, p in zip(
+                params["components"], params["weights"], params["params"], strict=True
+            )
+        ]
+        return " + ".join(parts) + f"; each scaled by its per-customer {params.get('scaling')}"
     return ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
@@ -141,7 +149,8 @@ def train(
 
     Without --model each candidate is tuned on a validation split of your
     data (the last 20 % of each customer's interactions) within --budget
-    seconds; the best by NDCG@10 becomes the default. A session model for
+    seconds; the best by NDCG@10 becomes the default, or the blend of the
+    two best when it scores higher on that split. A session model for
     anonymous visits is trained alongside.
     """
     from omotenashi.cli._common import steps

@@ -19,7 +19,14 @@ only the interactions it is given (the store's data, or the training part of a b
    improves), on log grids for regularisation. Parameters that change scoring only reuse the
    fitted model. The search stops when the time budget is spent (a step is skipped when the last
    fit of that candidate does not fit in the time left); the defaults are always scored.
-5. **Winner.** The best candidate by validation NDCG@10, with its tuned parameters.
+5. **Blend.** The two best candidates after the search are blended (:class:`Hybrid`: a
+   weighted sum of their scores, each divided per customer by its standard deviation over the
+   catalogue, :data:`BLEND_SCALING`) with the second's weight walked over :data:`BLEND_WEIGHTS`
+   (the best's is 1). The blend reuses the two models already fitted on the validation split
+   (weights only change scoring: nothing is refitted) and is scored on the same validation
+   customers. Its scoring time is set aside from the budget before the search starts.
+6. **Winner.** The best row by validation NDCG@10: a candidate with its tuned parameters, or the
+   blend when it beats the best candidate (ties go to the single candidate).
 
 Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
 search may take (steps not needed or skipped for time count as done).
@@ -39,12 +46,16 @@ import pandas as pd
 from omotenashi.errors import DataError
 from omotenashi.evaluation._metrics import catalogue_coverage, ndcg_at_k, novelty, recall_at_k
 from omotenashi.evaluation._protocols import TopNSplit, split_p1
-from omotenashi.recommend import Recommender, make_model
+from omotenashi.recommend import Hybrid, Recommender, make_model
 
 #: Paired t-statistic above which recency weighting counts as a real gain (see module docs).
 RECENCY_T = 2.0
 #: The recency variant used for the signal test.
 RECENCY_PROBE = {"recency_boost": 3.0, "recency_scale": 10.0}
+#: Weights of the second-best candidate in the blend of the two best (the best's weight is 1).
+BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+#: Per-customer scaling of each part of the blend (``Hybrid.scaling``).
+BLEND_SCALING = "std"
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,11 @@ class Selection:
     skipped : dict
         Candidates left out, with the reason (their fit failed, or a catalogue too large for a
         dense item x item matrix).
+    blend : dict
+        The blend of the two best candidates: ``tried`` (False with a ``reason``: fewer than two
+        candidates, blending off, or no time left), ``components``, ``scaling``, ``weights``
+        (the second part's weights scored), ``best_weight``, ``ndcg@10``, ``best_single``
+        (the best candidate's NDCG@10), ``gain`` (relative) and ``kept`` (it won).
     """
 
     model: str
@@ -160,6 +176,7 @@ class Selection:
     budget_s: float = 0.0
     budget_exhausted: bool = False
     skipped: dict[str, str] = field(default_factory=dict)
+    blend: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -173,6 +190,7 @@ class Selection:
             "budget_s": self.budget_s,
             "budget_exhausted": self.budget_exhausted,
             "skipped": self.skipped,
+            "blend": self.blend,
             "trials": len(self.trials),
         }
 
@@ -232,7 +250,9 @@ class _Scorer:
         self.n_relevant = np.array([len(r) for r in self.relevant])
 
     def __call__(self, model: Recommender) -> tuple[dict[str, Any], np.ndarray]:
-        _, rec_ids, _ = model.recommend_batch(self.users, n=20)
+        # at most about 20 million scores at once (a blend holds several such blocks)
+        batch = max(1, min(2000, 20_000_000 // max(1, len(model.item_ids_))))
+        _, rec_ids, _ = model.recommend_batch(self.users, n=20, batch_size=batch)
         hits = np.array(
             [[i in rel for i in row] for row, rel in zip(rec_ids, self.relevant, strict=True)]
         )
@@ -277,9 +297,18 @@ class _Candidate:
         self.per_user: np.ndarray | None = None
         self.default_ndcg: float | None = None
         self.fit_s = 0.0
+        self.score_s = 0.0
         self.trials = 0
-        scoring = getattr(make_model(name), "scoring_params", ())
-        self.scoring = set(scoring)
+        blank = make_model(name)
+        self.scoring = set(getattr(blank, "scoring_params", ()))
+        #: the model's own defaults of its scoring parameters: a fitted model whose scoring
+        #: parameters are set for a trial is set back to these plus ``params``, so that a value
+        #: tried and rejected does not stay on the model (and in every later trial's scores)
+        self.scoring_defaults = {k: v for k, v in blank.get_params().items() if k in self.scoring}
+
+    def scoring_state(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every scoring parameter's value under ``params`` (the model's default elsewhere)."""
+        return {**self.scoring_defaults, **{k: v for k, v in params.items() if k in self.scoring}}
 
     @property
     def ndcg(self) -> float:
@@ -295,6 +324,7 @@ def select_model(
     extras: bool = True,
     spaces: dict[str, SearchSpace] | None = None,
     progress: Progress | None = None,
+    blend: bool = True,
 ) -> Selection:
     """Tune each candidate on a validation split of ``interactions`` and keep the best.
 
@@ -316,6 +346,8 @@ def select_model(
         Search spaces by name (default :data:`SEARCH_SPACES`; unknown names are only scored).
     progress : callable, optional
         Called with ``(done, total, message)`` after every step.
+    blend : bool
+        Also score the blend of the two best candidates (see the module docs; needs two).
 
     Returns
     -------
@@ -349,6 +381,8 @@ def select_model(
 
     for c in cands:
         total += planned(c)
+    blend_steps = len(BLEND_WEIGHTS) if blend and len(cands) >= 2 else 0
+    total += blend_steps
     done = 0
     trials: list[dict[str, Any]] = []
     exhausted = False
@@ -368,15 +402,17 @@ def select_model(
             fit_s = time.perf_counter() - t0
         else:
             model, fit_s = c.model, c.fit_s
-            model.set_params(**params)
+            model.set_params(**{**params, **c.scoring_state(params)})
+        t0 = time.perf_counter()
         row, per_user = score(model)
+        c.score_s = time.perf_counter() - t0
         c.trials += 1
         trials.append({"model": c.name, "params": dict(params), **row})
         if c.row is None or row["ndcg@10"] > c.row["ndcg@10"]:
             c.model, c.fit_s, c.params = model, fit_s, dict(params)
             c.row, c.per_user = row, per_user
         elif c.model is not None:
-            c.model.set_params(**c.params)  # back to the best scoring parameters
+            c.model.set_params(**c.scoring_state(c.params))  # back to the best ones
         return row, per_user
 
     # 1. every candidate with its starting parameters (one that cannot be fitted is left out)
@@ -402,6 +438,13 @@ def select_model(
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise DataError(f"no candidate model could be fitted ({reasons})", field="candidates")
     n_item_item = sum(c.name in ITEM_ITEM for c in cands)
+    if blend_steps and len(cands) < 2:
+        total -= blend_steps
+        blend_steps = 0
+    # the blend's scorings are set aside from the budget: each scores two fitted models
+    two_slowest = sorted((c.score_s for c in cands), reverse=True)[:2]
+    reserve = blend_steps * (sum(two_slowest) + 0.1) if blend_steps else 0.0
+    search_deadline = deadline - reserve
 
     # 2. is there a recency signal in the timestamps?
     recency: dict[str, Any] = {"signal": False, "gain": 0.0, "t": 0.0, "rule": _RULE}
@@ -410,7 +453,7 @@ def select_model(
         recency["reason"] = "no time order within customers"
     elif probe is None:
         recency["reason"] = "no item-item candidate to test it with"
-    elif extras and time.perf_counter() >= deadline:
+    elif extras and time.perf_counter() >= search_deadline:
         exhausted = True
         recency["reason"] = "not tested: no time left in the budget"
         recency_grid = ()
@@ -425,7 +468,7 @@ def select_model(
         recency["model"] = probe.name
         if not recency["signal"]:
             probe.params = {**probe.params, "recency_boost": 0.0}
-            probe.model.set_params(**probe.params)  # type: ignore[union-attr]
+            probe.model.set_params(**probe.scoring_state(probe.params))  # type: ignore[union-attr]
             probe.row, probe.per_user = score(probe.model)  # type: ignore[arg-type]
         step(f"recency signal: {'yes' if recency['signal'] else 'no'} (t = {t:.1f})")
         if not recency["signal"]:
@@ -456,7 +499,7 @@ def select_model(
                     continue
                 is_structural = name not in c.scoring
                 cost = (c.fit_s if is_structural else 0.0) + 0.5
-                if time.perf_counter() + cost > deadline:
+                if time.perf_counter() + cost > search_deadline:
                     exhausted = True
                     break
                 tried.add(nxt)
@@ -464,7 +507,7 @@ def select_model(
                 try:
                     row, _ = evaluate(c, {**c.params, name: values[nxt]})
                 except (DataError, MemoryError) as exc:
-                    c.model.set_params(**c.params)  # type: ignore[union-attr]
+                    c.model.set_params(**c.scoring_state(c.params))  # type: ignore[union-attr]
                     step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
                     continue
                 step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
@@ -489,6 +532,66 @@ def select_model(
                 "fit_s": round(c.fit_s, 3),
             }
         )
+
+    # 4. the blend of the two best candidates, scored with the models fitted above
+    blended: dict[str, Any] = {"tried": False}
+    if not blend:
+        blended["reason"] = "blending off"
+    elif len(cands) < 2:
+        blended["reason"] = "fewer than two candidates"
+    else:
+        first, second = sorted(cands, key=lambda c: -c.ndcg)[:2]
+        assert first.model is not None and second.model is not None
+        cost = first.score_s + second.score_s + 0.1
+        best: tuple[float, dict[str, Any]] | None = None
+        scored: list[float] = []
+        for j, weight in enumerate(BLEND_WEIGHTS):
+            if time.perf_counter() + cost > deadline:
+                exhausted = True
+                step("blend: no time left", len(BLEND_WEIGHTS) - j)
+                break
+            hybrid = Hybrid.of_fitted(
+                [first.model, second.model], (1.0, weight), scaling=BLEND_SCALING
+            )
+            t0 = time.perf_counter()
+            row, _ = score(hybrid)
+            cost = time.perf_counter() - t0 + 0.1
+            params = _blend_params(first, second, weight)
+            trials.append({"model": hybrid.name, "params": params, **row})
+            scored.append(weight)
+            step(f"blend {first.name} + {weight:g} x {second.name}: NDCG@10 {row['ndcg@10']:.4f}")
+            if best is None or row["ndcg@10"] > best[1]["ndcg@10"]:
+                best = (weight, {**row, "params": params})
+        if best is None:
+            blended["reason"] = "not scored: no time left in the budget"
+        else:
+            weight, row = best
+            single = first.ndcg
+            kept = row["ndcg@10"] > single
+            blended = {
+                "tried": True,
+                "components": [first.name, second.name],
+                "scaling": BLEND_SCALING,
+                "weights": scored,
+                "best_weight": weight,
+                "ndcg@10": row["ndcg@10"],
+                "best_single": single,
+                "gain": round(row["ndcg@10"] / single - 1, 4) if single > 0 else 0.0,
+                "kept": kept,
+            }
+            table.append(
+                {
+                    "model": Hybrid.name,
+                    "params": row["params"],
+                    **{k: row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
+                    # what the blend is measured against: the best single candidate
+                    "default_ndcg@10": single,
+                    "trials": len(scored),
+                    "fit_s": round(first.fit_s + second.fit_s, 3),
+                }
+            )
+            # best first; on a tie the single candidate stays ahead (the sort is stable)
+            table.sort(key=lambda r: -r["ndcg@10"])
     if progress is not None:
         progress(total, total, f"chose {table[0]['model']}")
     return Selection(
@@ -506,7 +609,18 @@ def select_model(
         budget_s=float(budget_s),
         budget_exhausted=exhausted,
         skipped=skipped,
+        blend=blended,
     )
+
+
+def _blend_params(first: _Candidate, second: _Candidate, weight: float) -> dict[str, Any]:
+    """The ``Hybrid`` parameters of the blend of two tuned candidates (JSON-ready)."""
+    return {
+        "components": [first.name, second.name],
+        "weights": [1.0, float(weight)],
+        "params": [{k: _plain(v) for k, v in c.params.items()} for c in (first, second)],
+        "scaling": BLEND_SCALING,
+    }
 
 
 def _plain(value: Any) -> Any:

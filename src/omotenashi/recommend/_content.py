@@ -158,7 +158,19 @@ class ContentBased(Recommender):
 
 
 class Hybrid(Recommender):
-    """Weighted sum of several models' scores, each scaled so a customer's best item scores 1.
+    """Weighted sum of several models' scores, each scaled per customer.
+
+    ``score_i = Σ_m w_m · s_m,i / scale_m`` for one customer (history), where ``s_m`` is model
+    ``m``'s score of every catalogue item for that customer and ``scale_m`` is, with
+    ``scaling="max"``, the largest ``|s_m|`` over the catalogue (the best item scores 1), with
+    ``scaling="std"``, the standard deviation of ``s_m`` over the catalogue. The ``std`` scaling
+    ranks every customer's items exactly as per-customer z-scores ``(s_m − mean) / std`` would:
+    the z-score's offset ``Σ_m w_m · mean_m / std_m`` is one constant per customer, the same for
+    every item, so it changes no ranking and is not served (a served score would otherwise carry
+    a part that belongs to no item of the history, which no reason could name).
+
+    Reasons: each component's parts scaled as its score is (``w_m / scale_m``); they add up to
+    the served score when every component's parts add up to its own score.
 
     Parameters
     ----------
@@ -168,6 +180,10 @@ class Hybrid(Recommender):
         One weight per component. The default content weight (0.1) was the best of
         0, 0.02, 0.05, 0.1 on validation splits cut from the training part of ml-100k and
         ml-latest-small.
+    params : tuple of dict
+        Hyper-parameters of each component (empty: every component with its defaults).
+    scaling : {"max", "std"}
+        Per-customer scaling of each component's scores (see above).
     """
 
     name = "hybrid"
@@ -177,44 +193,114 @@ class Hybrid(Recommender):
         """Exact when every component's reasons are (each adds its scaled score)."""
         from omotenashi.recommend._registry import make_model
 
-        return all(make_model(name).exact_reasons for name in self.components)
+        return all(
+            make_model(name, **p).exact_reasons
+            for name, p in zip(self.components, self._part_params(), strict=True)
+        )
 
     def __init__(
         self,
         components: tuple[str, ...] = ("recent_ease", "content"),
         weights: tuple[float, ...] = (1.0, 0.1),
+        params: tuple[dict, ...] = (),
+        scaling: str = "max",
     ) -> None:
         self.components = components
         self.weights = weights
+        self.params = params
+        self.scaling = scaling
+
+    def _part_params(self) -> tuple[dict, ...]:
+        if not self.params:
+            return tuple({} for _ in self.components)
+        if len(self.params) != len(self.components):
+            raise DataError("hybrid needs one parameter set per component", field="params")
+        return tuple(dict(p) for p in self.params)
+
+    def _check(self) -> None:
+        if len(self.components) != len(self.weights) or not self.components:
+            raise DataError("hybrid needs one weight per component", field="weights")
+        if self.scaling not in ("max", "std"):
+            raise DataError(
+                f"scaling must be 'max' or 'std', got {self.scaling!r}", field="scaling"
+            )
+        self._part_params()
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
         from omotenashi.recommend._registry import make_model
 
-        if len(self.components) != len(self.weights) or not self.components:
-            raise DataError("hybrid needs one weight per component", field="weights")
+        self._check()
         interactions = frame[["user_id", "item_id", "weight", "timestamp"]]
-        self.models_ = [make_model(name).fit(interactions, items) for name in self.components]
+        self.models_ = [
+            make_model(name, **p).fit(interactions, items)
+            for name, p in zip(self.components, self._part_params(), strict=True)
+        ]
         for m in self.models_:  # align every part on the hybrid's index
             if not np.array_equal(m.item_ids_, self.item_ids_):
                 raise DataError("hybrid components disagree on the item index")
 
-    @staticmethod
-    def _scale(S: np.ndarray) -> np.ndarray:
-        top = np.abs(S).max(axis=1, keepdims=True)
-        top[top == 0] = 1.0
-        return S / top
+    @classmethod
+    def of_fitted(
+        cls, models: list[Recommender], weights: tuple[float, ...], scaling: str = "max"
+    ) -> Hybrid:
+        """The hybrid of models already fitted on the same interactions, without fitting again
+        (model choice scores blend weights this way). Its ``params`` are the models' own, so
+        ``make_model("hybrid", **hybrid.get_params()).fit(...)`` gives the same hybrid."""
+        first = models[0]
+        for m in models[1:]:
+            if not np.array_equal(m.item_ids_, first.item_ids_) or not np.array_equal(
+                m.user_ids_, first.user_ids_
+            ):
+                raise DataError("hybrid components disagree on the customer or item index")
+        hybrid = cls(
+            components=tuple(m.name for m in models),
+            weights=tuple(float(w) for w in weights),
+            params=tuple(m.get_params() for m in models),
+            scaling=scaling,
+        )
+        hybrid._check()
+        hybrid._clear_caches()
+        for key in (
+            "user_ids_",
+            "item_ids_",
+            "user_items_",
+            "user_ages_",
+            "item_popularity_",
+            "data_range_",
+            "catalog_",
+        ):
+            setattr(hybrid, key, getattr(first, key))
+        hybrid._set_index()
+        hybrid.models_ = list(models)
+        return hybrid
+
+    def _scales(self, S: np.ndarray) -> np.ndarray:
+        """Per-row divisor of a component's scores (1 where the row is constant)."""
+        if self.scaling == "std":
+            top = S.std(axis=1, keepdims=True)
+        else:
+            top = np.abs(S).max(axis=1, keepdims=True)
+        top[~(top > 0)] = 1.0
+        return top
 
     def _score(self, X, ages):
-        return sum(
-            w * self._scale(m._score(X, ages))
-            for m, w in zip(self.models_, self.weights, strict=True)
-        )
+        return self._blend([m._score(X, ages) for m in self.models_])
 
     def _score_users(self, rows, X, ages):
-        return sum(
-            w * self._scale(m._score_users(rows, X, ages))
-            for m, w in zip(self.models_, self.weights, strict=True)
-        )
+        return self._blend([m._score_users(rows, X, ages) for m in self.models_])
+
+    def _blend(self, scores: list[np.ndarray]) -> np.ndarray:
+        """``Σ_m w_m · S_m / scale_m``, accumulated in place (a batch of scores is large)."""
+        total: np.ndarray | None = None
+        for S, w in zip(scores, self.weights, strict=True):
+            part = np.array(S, dtype=np.float64)  # a copy: a model may return its own array
+            part *= w / self._scales(part)
+            if total is None:
+                total = part
+            else:
+                total += part
+        assert total is not None
+        return total
 
     def _contributions(self, x, ages, item):
         return self._contributions_many(x, ages, np.array([item]))[0]
@@ -226,17 +312,17 @@ class Hybrid(Recommender):
         return self._parts(row, x, ages, items)
 
     def _parts(self, row, x, ages, items):
-        """Each component's parts scaled as its score is (``weight / max |score|``): they add
-        up to the hybrid's score when the components' parts add up to theirs."""
+        """Each component's parts scaled as its score is (``weight / scale``): they add up to
+        the hybrid's score when the components' parts add up to theirs."""
         out: list[list] = [[] for _ in items]
         for m, w in zip(self.models_, self.weights, strict=True):
             if row is None:
-                S = m._score(x, ages)[0]
+                S = m._score(x, ages)
                 parts = m._contributions_many(x, ages, items)
             else:
-                S = m._score_users(np.array([row]), x, ages)[0]
+                S = m._score_users(np.array([row]), x, ages)
                 parts = m._user_contributions_many(row, x, ages, items)
-            scale = w / (np.abs(S).max() or 1.0)
+            scale = w / float(self._scales(S)[0, 0])
             for col, item_parts in enumerate(parts):
                 out[col] += [(k, idx, scale * a) for k, idx, a in item_parts]
         return out
@@ -258,8 +344,8 @@ class Hybrid(Recommender):
         from omotenashi.recommend._registry import make_model
 
         self.models_ = []
-        for j, name in enumerate(self.components):
-            m = make_model(name)
+        for j, (name, p) in enumerate(zip(self.components, self._part_params(), strict=True)):
+            m = make_model(name, **p)
             prefix = f"part{j}."
             m._load_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
             self.models_.append(m)
