@@ -810,3 +810,25 @@ def test_split_terms_of_many_items_agree_with_a_sort_of_each_items_terms():
                 )
             assert many[col] == expected, (values, col)
             assert split_terms("history", idx, terms) == expected
+
+
+def test_top_k_agrees_with_a_stable_sort_with_ties_infinities_and_nan():
+    """``top_k`` partitions at the top end; it must give what sorting gives: best first, ties to
+    the lower index, NaN never above a number."""
+    from omotenashi.recommend._base import top_k
+
+    rng = np.random.default_rng(3)
+    for trial in range(2000):
+        n = int(rng.integers(1, 60))
+        scores = rng.integers(0, 6, n).astype(float)  # many ties
+        scores[rng.random(n) < 0.2] = -np.inf
+        if trial % 3 == 0:
+            scores[rng.random(n) < 0.2] = np.nan
+        k = int(rng.integers(1, n + 1))
+        clean = np.where(np.isnan(scores), -np.inf, scores)
+        expected = sorted(range(n), key=lambda i: (-clean[i], i))[:k]
+        got = top_k(scores, k)
+        # the order among -inf and NaN (nothing to recommend) is not defined
+        assert np.array_equal(clean[got], clean[expected]), (scores, k)
+        finite = [i for i in expected if np.isfinite(clean[i])]
+        assert got[: len(finite)].tolist() == finite, (scores, k)
