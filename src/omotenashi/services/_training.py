@@ -428,8 +428,9 @@ def _latest_version(folder: Path) -> int | None:
 
     A save renames a whole version into the folder and pruning removes one: both change the
     folder's modification time, so an unchanged, settled folder has the same newest version.
-    Listing the versions and checking each one's ``meta.json`` on every answer cost 0.2 ms of a
-    1.7 ms in-process answer; one ``stat`` per model folder costs a tenth of that.
+    Listing the versions and checking each one's ``meta.json`` on every answer cost 0.10 ms
+    with one model folder of one version (more with more); with a ``stat`` per folder the
+    whole stamp costs 0.04 ms.
     """
     try:
         changed = folder.stat().st_mtime_ns
