@@ -43,14 +43,12 @@ class _ItemItemModel(Recommender):
         if not self.recency_boost:
             return X
         Q = X.copy().astype(np.float32)
-        Q.data = Q.data * (
-            1.0 + self.recency_boost * np.exp(-(ages.data - 1.0) / self.recency_scale)
-        ).astype(np.float32)
+        Q.data = self._query_terms(X, ages).data
         return Q
 
     def _query_terms(self, x: sp.csr_matrix, ages: sp.csr_matrix) -> _Terms:
-        """``_query`` of one history row as its item positions and weights, without building
-        sparse matrices (the same float32 values)."""
+        """``_query`` as the stored positions and weights of ``x`` (``ages`` alike), without
+        building sparse matrices (one history row on the request path)."""
         q = x.data.astype(np.float32)
         if self.recency_boost:
             q = q * (
@@ -89,14 +87,20 @@ class _ItemItemModel(Recommender):
             (Q.data[keep], slots[keep], indptr), shape=(Q.shape[0], len(self.learned_))
         )
 
+    def _damping(self) -> np.ndarray | None:
+        """Each item's damping factor ``(1 + popularity) ** -popularity_exponent`` (cached);
+        None without damping."""
+        if not self.popularity_exponent:
+            return None
+        key = (self.popularity_exponent, len(self.item_popularity_))
+        if getattr(self, "_damp_key", None) != key:
+            self._damp_factor = (1.0 + self.item_popularity_) ** -self.popularity_exponent
+            self._damp_key = key
+        return self._damp_factor
+
     def _damp(self, S: np.ndarray) -> np.ndarray:
-        if self.popularity_exponent:
-            key = (self.popularity_exponent, len(self.item_popularity_))
-            if getattr(self, "_damp_key", None) != key:
-                self._damp_factor = (1.0 + self.item_popularity_) ** -self.popularity_exponent
-                self._damp_key = key
-            S = np.where(S > 0, S * self._damp_factor, S)
-        return S
+        damping = self._damping()
+        return S if damping is None else np.where(S > 0, S * damping, S)
 
     #: Most history rows scored by gathering them from a dense ``B`` (one request); longer
     #: histories go through the sparse product, which reads the rows without copying them.
@@ -173,10 +177,10 @@ class _ItemItemModel(Recommender):
         else:
             block = self.B_[np.ix_(q.indices, items)]
         values = q.data.astype(np.float64)[:, None] * block.astype(np.float64)
-        if self.popularity_exponent:  # the damping of the answer's items only
-            damp = (1.0 + self.item_popularity_[items]) ** -self.popularity_exponent
+        damping = self._damping()
+        if damping is not None:
             totals = values.sum(axis=0)
-            values = values * np.where(totals > 0, damp, 1.0)[None, :]
+            values = values * np.where(totals > 0, damping[items], 1.0)[None, :]
         return split_terms_many("history", q.indices, values)
 
     def _similar_contributions_many(self, pos, x, ages, items, scores):
