@@ -86,16 +86,6 @@ def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
 Part = tuple[str, tuple[int, ...], float]
 
 
-@dataclass(frozen=True)
-class Bounded:
-    """Cheap catalogue scores of one request, each within ``error`` of the exact score, and
-    ``exact``: the exact scores of chosen item positions (see ``_bounded_user_scores``)."""
-
-    scores: np.ndarray
-    error: float
-    exact: Any
-
-
 def split_terms(kind: str, idx: np.ndarray, values: np.ndarray, named: int = 2) -> list[Part]:
     """Group one term per history item into at most two parts that add up to ``values.sum()``.
 
@@ -396,30 +386,22 @@ class Recommender(ABC):
             cache = self._popular_cache = (self.item_popularity_, scores)
         return cache[1]
 
-    def _bounded_user_scores(self, row: int) -> Bounded | None:
-        """Cheap scores of the known user ``row`` within a stated error, or None (the default).
+    def _user_top(
+        self, row: int, n: int, seen: np.ndarray, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``n`` best items of the known user ``row`` and their exact scores, found without
+        scoring the whole catalogue, or None (the default: every item is scored and ranked).
 
-        Models whose full-precision scoring of the whole catalogue dominates an answer (matrix
-        factorisation on a large catalogue) return a :class:`Bounded`: the ranking takes its
-        candidates from the cheap scores and the exact scores of those few decide (see
-        :meth:`_rank`), so the answer is the one the exact scores give.
+        Only for rules that keep the order of the scores; ``seen``: item positions to leave out,
+        ``allowed``: the items the filters allow (None: all). Matrix factorisation, whose
+        scoring of every item dominates an answer on a large catalogue, overrides it.
         """
         return None
 
     def _rank(
-        self,
-        scores: np.ndarray,
-        seen: np.ndarray,
-        n: int,
-        rules: Rules,
-        bounded: Bounded | None = None,
+        self, scores: np.ndarray, seen: np.ndarray, n: int, rules: Rules
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` best items and their served scores.
-
-        With ``bounded`` (``scores`` are its cheap scores; only for rules that keep the order of
-        the scores), every item whose exact score could reach the ``n`` best is rescored
-        exactly, and those exact scores rank and are served.
-        """
+        """The ``n`` best items and their served scores."""
         scores = scores.astype(np.float64, copy=True)
         mask = rules.allowed_mask(self.catalog_, self._item_index)
         if mask is not None:
@@ -432,12 +414,6 @@ class Recommender(ABC):
             return np.empty(0, dtype=np.int64), np.empty(0)
         pool = n if rules.diversity == 0 else max(5 * n, 50)
         top = top_k(scores, min(pool, finite))
-        if bounded is not None:
-            # an item below kth - 2·error cannot beat the n found (each is >= kth - error exactly)
-            cand = np.flatnonzero(scores >= scores[top[-1]] - 2.0 * bounded.error)
-            exact = bounded.exact(cand)
-            best = np.lexsort((cand, -exact))[:n]
-            return cand[best], exact[best]
         if rules.diversity:
             chosen = mmr_select(top, scores[top], self._item_vectors(), n, rules.diversity)
             top = top[chosen]
@@ -467,23 +443,22 @@ class Recommender(ABC):
         """
         return self._contributions_many(x, ages, items)
 
-    def _request_scores(
-        self, user_id: object, context: Iterable[object] | None, approximate: bool = False
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, int | None]:
-        """History, catalogue scores and known-user row (None otherwise) of a customer request.
-
-        With ``approximate``, a known user's scores may come as :class:`Bounded`.
-        """
+    def _request(
+        self, user_id: object, context: Iterable[object] | None
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, int | None]:
+        """History of a customer request and the customer's row when the model's own user
+        state answers it (a known customer without a new visit), else None."""
         x, ages, known = self._user_history(user_id, context)
         # a context of items the model does not know is no context (they are ignored)
         if known and not any(str(i) in self._item_pos for i in context or ()):
-            row = self._user_pos[str(user_id)]
-            bounded = self._bounded_user_scores(row) if approximate else None
-            if bounded is not None:
-                return x, ages, bounded, row
-            return x, ages, self._score_users(np.array([row]), x, ages)[0], row
-        scores = self._score(x, ages)[0] if x.nnz else self._popular_scores()
-        return x, ages, scores, None
+            return x, ages, self._user_pos[str(user_id)]
+        return x, ages, None
+
+    def _request_scores(self, x: sp.csr_matrix, ages: sp.csr_matrix, row: int | None) -> np.ndarray:
+        """Catalogue scores of a request (see :meth:`_request`)."""
+        if row is not None:
+            return self._score_users(np.array([row]), x, ages)[0]
+        return self._score(x, ages)[0] if x.nnz else self._popular_scores()
 
     def _explain_item(
         self,
@@ -588,18 +563,24 @@ class Recommender(ABC):
         self,
         x: sp.csr_matrix,
         ages: sp.csr_matrix,
-        scores: np.ndarray,
+        scores: np.ndarray | None,
         n: int,
         rules: Rules,
         explain: bool,
         mode: str,
         row: int | None = None,
-        bounded: Bounded | None = None,
         similar_to: int | None = None,
+        ranked: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[Recommendation]:
-        top, top_scores = self._rank(scores, x.indices, n, rules, bounded)
-        # the model's own score of each item (before the request's boosts): exact when bounded
-        model_scores = (top_scores if bounded is not None else scores[top]).tolist()
+        """The answer from the catalogue ``scores``, or from ``ranked`` (items and their exact
+        scores, already ranked under rules that keep the order: ``_user_top``)."""
+        if ranked is not None:
+            top, top_scores = ranked
+            model_scores = top_scores.tolist()
+        else:
+            top, top_scores = self._rank(scores, x.indices, n, rules)
+            # the model's own score of each item (before the request's boosts)
+            model_scores = scores[top].tolist()
         if not explain or not x.nnz:
             many = [[]] * len(top)
         elif similar_to is not None:
@@ -653,9 +634,14 @@ class Recommender(ABC):
         self._check_fitted()
         _check_n(n)
         rules = rules or Rules()
-        x, ages, scores, row = self._request_scores(user_id, context, approximate=rules.keeps_order)
-        if isinstance(scores, Bounded):
-            return self._build(x, ages, scores.scores, n, rules, explain, "customer", row, scores)
+        x, ages, row = self._request(user_id, context)
+        if row is not None and rules.keeps_order:
+            seen = x.indices if rules.exclude_seen else np.empty(0, dtype=np.int64)
+            allowed = rules.allowed_mask(self.catalog_, self._item_index)
+            ranked = self._user_top(row, n, seen, allowed)
+            if ranked is not None:
+                return self._build(x, ages, None, n, rules, explain, "customer", row, None, ranked)
+        scores = self._request_scores(x, ages, row)
         return self._build(x, ages, scores, n, rules, explain, "customer", row=row)
 
     def recommend_session(
@@ -716,7 +702,8 @@ class Recommender(ABC):
         pos = self._item_pos.get(str(item_id), -1)
         if pos < 0:
             raise NotFound(f"item {item_id!r} is not in the model's catalogue")
-        x, ages, scores, row = self._request_scores(user_id, context)
+        x, ages, row = self._request(user_id, context)
+        scores = self._request_scores(x, ages, row)
         items = np.array([pos])
         if not x.nnz:
             parts: list[Part] = []

@@ -21,7 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Bounded, Recommender, split_terms, split_terms_many
+from omotenashi.recommend._base import Recommender, split_terms, split_terms_many
+from omotenashi.recommend._mips import NormOrderedItems
 
 
 class ImplicitMF(Recommender):
@@ -117,7 +118,7 @@ class ImplicitMF(Recommender):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._factor_cache = None
-        self._single_cache = None
+        self._norm_cache = None
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The item factors in float64 and ``YᵀY + λI`` (cached: explaining a request must not
@@ -162,26 +163,20 @@ class ImplicitMF(Recommender):
     def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
         return self.user_factors_[rows].astype(np.float64) @ self._factors()[0].T
 
-    def _bounded_user_scores(self, row: int) -> Bounded:
-        # One answer reads every item vector once: in float64 that is 8·k bytes an item (76 MB
-        # for 150k items and 64 factors, 2.4 ms here), in float32 half, and float32 products
-        # are faster. The float32 score of item i is off by at most (k + 3)·2⁻²⁴·|u|·|y_i|
-        # (Higham's bound for a dot product of k terms, plus rounding u and y_i to float32);
-        # (k + 2)·2⁻²³ is more than that for any k >= 1.
-        Y, _ = self._factors()
-        Y32, top_norm = self._single_factors()
+    def _user_top(self, row, n, seen, allowed):
+        # exact answers that read the item vectors longest first and stop once no unread item
+        # can enter the answer (NormOrderedItems): most answers read a small part of a large
+        # catalogue instead of all of it
         u = np.asarray(self.user_factors_[row], dtype=np.float64)
-        error = (Y.shape[1] + 2) * 2.0**-23 * float(np.linalg.norm(u)) * top_norm
-        return Bounded(Y32 @ u.astype(np.float32), error, lambda items: Y[items] @ u)
+        return self._norm_index().top(u, n, seen, allowed)
 
-    def _single_factors(self) -> tuple[np.ndarray, float]:
-        """The item factors in float32 and the largest item vector's norm (cached)."""
-        cache = getattr(self, "_single_cache", None)
+    def _norm_index(self) -> NormOrderedItems:
+        """The item factors sorted by norm (cached; built by the first answer)."""
+        cache = getattr(self, "_norm_cache", None)
         Y = self._factors()[0]
-        if cache is None or cache[0] is not Y:
-            top = float(np.linalg.norm(Y, axis=1).max()) if len(Y) else 0.0
-            cache = self._single_cache = (Y, np.ascontiguousarray(Y, dtype=np.float32), top)
-        return cache[1], cache[2]
+        if cache is None or cache.factors is not Y:
+            cache = self._norm_cache = NormOrderedItems(Y)
+        return cache
 
     def _similar_scores(self, pos, x, ages):
         Y = self._factors()[0]
