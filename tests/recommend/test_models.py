@@ -833,3 +833,27 @@ def test_top_k_agrees_with_a_stable_sort_with_ties_infinities_and_nan():
         assert np.array_equal(clean[got], clean[expected]), (scores, k)
         finite = [i for i in expected if np.isfinite(clean[i])]
         assert got[: len(finite)].tolist() == finite, (scores, k)
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr"])
+def test_mf_answers_under_filters_equal_the_whole_catalogue_ranked(interactions, items, algorithm):
+    """A known customer's MF answer stops reading the catalogue early (``_user_top``); under
+    every filter it must be the answer of scoring and ranking the whole catalogue."""
+    model = ImplicitMF(algorithm=algorithm, factors=8, iterations=5).fit(interactions, items)
+    cases = [
+        Rules(),
+        Rules(exclude_seen=False),
+        Rules(exclude_items=("s2", "r3", "s5")),
+        Rules(include_categories=("Romance",)),
+        Rules(exclude_categories=("Drama",), available_only=False),
+        Rules(only_items=("s1", "r1", "s_new")),
+    ]
+    for user in ("u0", "u7", "u25"):
+        x, ages, row = model._request(user, None)
+        scores = model._request_scores(x, ages, row)
+        for rules in cases:
+            for n in (1, 4, 40):
+                want, want_scores = model._rank(scores, x.indices, n, rules)
+                recs = model.recommend(user, n, rules=rules, explain=False)
+                assert [r.item_id for r in recs] == model.item_ids_[want].tolist(), (user, rules)
+                np.testing.assert_allclose([r.score for r in recs], want_scores, rtol=1e-12)
