@@ -316,3 +316,53 @@ def test_the_blend_needs_two_candidates_time_and_can_be_turned_off(spans):
     assert broke.blend["tried"] is False and "no time" in broke.blend["reason"]
     assert broke.model != "hybrid" and broke.budget_exhausted
     assert all(d <= t for d, t in steps) and steps[-1][0] == steps[-1][1]
+
+
+def test_the_ease_candidate_searches_dlae_and_edlae_and_als_its_confidence():
+    """EASE's space walks the zero-diagonal constraint and the dropout rate after λ; ALS's walks
+    ``alpha``. Each trial's settings are what was fitted (a refit scores the same)."""
+    assert [name for name, _ in tuning.SEARCH_SPACES["ease"].grid] == [
+        "l2",
+        "zero_diagonal",
+        "dropout",
+    ]
+    assert 0.0 in dict(tuning.SEARCH_SPACES["ease"].grid)["dropout"]
+    als_grid = dict(tuning.SEARCH_SPACES["als"].grid)
+    assert make_model("als").get_params()["alpha"] in als_grid["alpha"]  # the walk's start
+    data = ring_walks(True, n_users=120)
+    selection = select_model(data, ["ease"], budget_s=60, extras=False, blend=False)
+    tried = [t["params"] for t in selection.trials]
+    assert any(p.get("zero_diagonal") is False for p in tried)
+    assert any(p.get("dropout", 0.0) > 0 for p in tried)
+    val = validation_split(data)
+    best = selection.table[0]
+    again = make_model("ease", **best["params"]).fit(val.train)
+    assert tuning._Scorer(val)(again)[0]["ndcg@10"] == pytest.approx(best["ndcg@10"], abs=1e-12)
+    als = select_model(
+        data, ["als"], budget_s=60, extras=False, blend=False, spaces=_als_space_small()
+    )
+    assert len({t["params"].get("alpha", 2.0) for t in als.trials}) > 1
+
+
+def _als_space_small():
+    """The product's ALS space with only its ``alpha`` coordinate (fast on the test data)."""
+    space = tuning.SEARCH_SPACES["als"]
+    grid = tuple((n, v) for n, v in space.grid if n == "alpha")
+    return {"als": tuning.SearchSpace({"factors": 8, "iterations": 3}, grid)}
+
+
+def test_the_benchmarks_ease_peer_is_plain_ease_tuned_on_lambda_only():
+    """``benchmarks/recommend.py`` compares the automatic choice with *published* EASE: its peer
+    space must not search the dropout or the constraint the product's candidate searches, and
+    its ALS peer must search the same ``alpha`` grid as the candidate."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "recommend.py"
+    spec = importlib.util.spec_from_file_location("_bench_recommend", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ease = bench.PEER_SPACES["ease"]
+    assert [name for name, _ in ease.grid] == ["l2"]
+    assert not {"dropout", "zero_diagonal"} & set(ease.start)
+    assert bench.PEER_SPACES["als"] == tuning.SEARCH_SPACES["als"]

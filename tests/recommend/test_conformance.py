@@ -64,6 +64,20 @@ class TestBlendScaledByTheMax(TestBlendOfTunedModels):
         )
 
 
+class TestEDLAE(RecommenderConformance):
+    """EASE with dropout under the zero-diagonal constraint (EDLAE), as ``train`` may tune it."""
+
+    def make_model(self) -> Recommender:
+        return make_model("ease", l2=30.0, dropout=0.25)
+
+
+class TestDLAE(RecommenderConformance):
+    """EASE with dropout and no zero-diagonal constraint (DLAE; the diagonal is dropped)."""
+
+    def make_model(self) -> Recommender:
+        return make_model("ease", l2=30.0, dropout=0.25, zero_diagonal=False)
+
+
 def test_every_registered_model_runs_the_battery():
     assert {n for n in globals() if n.startswith("TestModel_")} == {
         f"TestModel_{n}" for n in MODELS

@@ -104,6 +104,85 @@ def test_ease_with_min_support_keeps_only_the_learned_block_and_scores_as_the_fu
     ]
 
 
+def _weighted_frame(seed: int, n_users: int = 30, n_items: int = 9):
+    """A small weighted interaction matrix (weights 1-3, so ``diag(XᵀX)`` is not a count) and
+    its frame."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n_users, n_items)) < 0.35) * rng.integers(1, 4, size=(n_users, n_items))
+    X = X.astype(float)
+    rows, cols = np.nonzero(X)
+    frame = pd.DataFrame({"user_id": rows, "item_id": cols, "weight": X[rows, cols]})
+    return X, frame
+
+
+@pytest.mark.parametrize("zero_diagonal", [True, False])
+def test_ease_with_dropout_matches_the_written_out_dlae_and_edlae(zero_diagonal):
+    """Steck (NeurIPS 2020), written out with numpy: Λ = λI + p/(1-p)·diagMat(diag(XᵀX));
+    DLAE B = (XᵀX + Λ)⁻¹XᵀX (its diagonal dropped when stored), EDLAE B = I - P/diag(P)."""
+    X, frame = _weighted_frame(5)
+    lam, p = 3.0, 0.3
+    model = EASE(l2=lam, dropout=p, zero_diagonal=zero_diagonal).fit(frame)
+    order = [int(i) for i in model.item_ids_]
+    G = X.T @ X
+    Lam = lam * np.eye(9) + p / (1 - p) * np.diag(np.diag(G))
+    if zero_diagonal:
+        P = np.linalg.inv(G + Lam)
+        B = np.eye(9) - P / np.diag(P)
+    else:
+        B = np.linalg.solve(G + Lam, G)
+    np.fill_diagonal(B, 0.0)
+    B = B[np.ix_(order, order)]
+    np.testing.assert_allclose(model.B_, B, atol=1e-5)
+    assert not np.diag(model.B_).any()
+    user_rows = [int(u) for u in model.user_ids_]
+    np.testing.assert_allclose(
+        model._score(model.user_items_, model.user_ages_),
+        X[user_rows][:, order] @ B,
+        atol=1e-5,
+    )
+    # dropout changes the weights: it is not plain EASE with another λ
+    assert not np.allclose(model.B_, EASE(l2=lam).fit(frame).B_, atol=1e-3)
+
+
+def test_ease_without_dropout_is_ease_exactly():
+    X, frame = _weighted_frame(6)
+    plain = EASE(l2=4.0).fit(frame)
+    dropped = EASE(l2=4.0, dropout=0.0, zero_diagonal=True).fit(frame)
+    # bit for bit the same weights (the stored float32 matrix), not merely close
+    np.testing.assert_array_equal(dropped.B_, plain.B_)
+    # and they are EASE's closed form, written out (float32 precision of the stored weights)
+    order = [int(i) for i in plain.item_ids_]
+    X = X[:, order]
+    P = np.linalg.inv(X.T @ X + 4.0 * np.eye(9))
+    B = np.eye(9) - P / np.diag(P)
+    np.fill_diagonal(B, 0.0)
+    np.testing.assert_allclose(plain.B_, B, atol=1e-6)
+
+
+@pytest.mark.parametrize("zero_diagonal", [True, False])
+@pytest.mark.parametrize("min_support", [1, 2])
+def test_reasons_of_dlae_and_edlae_add_up_to_the_score(zero_diagonal, min_support):
+    X, frame = _weighted_frame(7, n_users=40, n_items=12)
+    frame = frame.assign(timestamp=np.arange(len(frame)))
+    model = RecentEASE(
+        l2=2.0, dropout=0.25, zero_diagonal=zero_diagonal, min_support=min_support
+    ).fit(frame)
+    for user in ("0", "5", "17"):
+        recs = model.recommend(user, 5)
+        assert recs
+        for rec in recs:
+            assert sum(r.weight for r in rec.reasons) == pytest.approx(
+                rec.score, rel=1e-5, abs=1e-7
+            )
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5])
+def test_ease_dropout_outside_zero_one_is_refused(dropout):
+    _, frame = _weighted_frame(8)
+    with pytest.raises(DataError, match="dropout"):
+        EASE(dropout=dropout).fit(frame)
+
+
 def test_itemknn_cosine_matches_numpy():
     rng = np.random.default_rng(3)
     X = (rng.random((30, 12)) < 0.3).astype(float)

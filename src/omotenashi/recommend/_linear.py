@@ -1,8 +1,30 @@
-"""Item-to-item linear models: EASE and item-kNN (cosine, BM25, TF-IDF).
+"""Item-to-item linear models: EASE (optionally with dropout: EDLAE) and item-kNN (cosine, BM25,
+TF-IDF).
 
 Both score a history ``x`` as ``x · B`` with an item × item matrix ``B``; this is what makes
 their explanations exact: item ``i``'s score is the sum over history items ``j`` of
 ``x_j · B[j, i]``, so "because you watched X and Y" names the largest terms of that sum.
+
+**Dropout (DLAE, EDLAE).** EASE's ridge penalty is the same λ for every item. Steck,
+"Autoencoders that don't overfit towards the identity" (NeurIPS 2020), shows that training a
+linear autoencoder on inputs with dropout rate ``p`` is, in expectation, a ridge penalty that grows
+with each item's own Gram diagonal: ``Λ = λI + p/(1 − p) · diagMat(diag(XᵀX))``. Popular items
+(large ``(XᵀX)_jj``) are penalised more, which counters the pull of ``B`` towards the identity
+where the data are densest. With ``P = (XᵀX + Λ)⁻¹``:
+
+* DLAE (denoising, no constraint): ``B = P · XᵀX = I − P · Λ``;
+* EDLAE (the paper's "emphasised" denoising, full rank): EASE's closed form with that ``Λ``,
+  ``B = I − P · diagMat(1/diag(P))``, zero diagonal.
+
+Both are ``−P`` with its columns rescaled (by ``Λ_jj`` or by ``1/P_jj``) off the diagonal.
+:class:`EASE` takes ``dropout`` (``p``; 0 and the zero-diagonal constraint are EASE exactly) and
+``zero_diagonal`` (False: DLAE). DLAE's diagonal (an item's weight on itself) only scores items
+already in a history, which recommendations leave out; it is dropped when the weights are stored,
+so every model here keeps ``B`` with a zero diagonal and the reasons (the terms ``x_j · B[j, i]``)
+still add up to the served score. Why these models: without a time signal ``train``'s two best
+candidates (EASE and item-kNN) learn nearly the same item-item structure and their blend adds
+little; DLAE/EDLAE is a different item-item solution at the same cost, with the same exact
+explanations.
 """
 
 from __future__ import annotations
@@ -200,15 +222,21 @@ class _ItemItemModel(Recommender):
 
 
 class EASE(_ItemItemModel):
-    """Embarrassingly Shallow Autoencoder (Steck, WWW 2019).
+    """Embarrassingly Shallow Autoencoder (Steck, WWW 2019), optionally with dropout (DLAE and
+    EDLAE, Steck, NeurIPS 2020; see the module docs).
 
-    Closed form: with the Gram matrix ``G = XᵀX + λI`` and ``P = G⁻¹``,
-    ``B = I − P · diag(1/diag(P))`` with a zero diagonal.
+    Closed form: with ``Λ = λI + p/(1 − p) · diag(XᵀX)`` (``p = dropout``; ``Λ = λI`` for plain
+    EASE) and ``P = (XᵀX + Λ)⁻¹``, ``B = I − P · diag(1/diag(P))`` with a zero diagonal (EASE,
+    EDLAE), or without that constraint ``B = I − P · Λ`` (DLAE; its diagonal is then dropped).
 
     Parameters
     ----------
     l2 : float
         Ridge penalty λ (> 0). Larger for larger data; 100–1000 is the usual range.
+    dropout : float
+        Dropout rate ``p`` in [0, 1) whose expected penalty is added per item (0 = EASE).
+    zero_diagonal : bool
+        Fit under the zero-diagonal constraint (EASE, EDLAE); False fits without it (DLAE).
     recency_boost : float
         Extra weight of a customer's most recent items when scoring (0 = plain EASE).
     recency_scale : float
@@ -228,8 +256,12 @@ class EASE(_ItemItemModel):
         recency_scale: float = 10.0,
         popularity_exponent: float = 0.0,
         min_support: int = 1,
+        dropout: float = 0.0,
+        zero_diagonal: bool = True,
     ) -> None:
         self.l2 = l2
+        self.dropout = dropout
+        self.zero_diagonal = zero_diagonal
         self.recency_boost = recency_boost
         self.recency_scale = recency_scale
         self.popularity_exponent = popularity_exponent
@@ -238,12 +270,14 @@ class EASE(_ItemItemModel):
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
         if not self.l2 > 0:
             raise DataError(f"l2 must be > 0, got {self.l2}", field="l2")
+        if not 0 <= self.dropout < 1:
+            raise DataError(f"dropout must be in [0, 1), got {self.dropout}", field="dropout")
         support = np.diff(sp.csc_matrix(self.user_items_).indptr)
         keep = np.flatnonzero(support >= self.min_support)
         n = len(self.item_ids_)
         self._slot_cache = None
         if keep.size == n:
-            self.B_ = ease_weights(self.user_items_, self.l2)
+            self.B_ = ease_weights(self.user_items_, self.l2, self.dropout, self.zero_diagonal)
             self.learned_ = None
             return
         # Items seen fewer than min_support times get no weights (they score 0): the cubic cost
@@ -251,13 +285,21 @@ class EASE(_ItemItemModel):
         # block is kept (``learned_``: their positions).
         self.learned_ = keep.astype(np.int64)
         if keep.size:
-            self.B_ = ease_weights(self.user_items_[:, keep], self.l2)
+            self.B_ = ease_weights(
+                self.user_items_[:, keep], self.l2, self.dropout, self.zero_diagonal
+            )
         else:
             self.B_ = np.zeros((0, 0), dtype=np.float32)
 
 
-def ease_weights(X: sp.csr_matrix, l2: float) -> np.ndarray:
+def ease_weights(
+    X: sp.csr_matrix, l2: float, dropout: float = 0.0, zero_diagonal: bool = True
+) -> np.ndarray:
     """EASE item-item weights for the interaction matrix ``X`` (float32, zero diagonal).
+
+    With ``dropout`` ``p > 0`` the penalty on item ``j`` is ``l2 + p/(1 − p) · (XᵀX)_jj``
+    instead of ``l2`` (EDLAE); with ``zero_diagonal=False`` the weights are the unconstrained
+    ``I − P · Λ`` with the diagonal dropped (DLAE; see the module docs).
 
     Uses a float32 Cholesky inverse (LAPACK ``potrf``/``potri``), falling back to float64 when
     float32 is not accurate enough to factorise.
@@ -267,18 +309,25 @@ def ease_weights(X: sp.csr_matrix, l2: float) -> np.ndarray:
     X : scipy.sparse matrix, shape (n_users, n_items)
     l2 : float
         Ridge penalty added to the Gram matrix's diagonal.
+    dropout : float
+        Dropout rate in [0, 1); 0 gives EASE.
+    zero_diagonal : bool
+        The zero-diagonal constraint (EASE, EDLAE); False: DLAE.
 
     Returns
     -------
     numpy.ndarray of float32, shape (n_items, n_items)
     """
     G = (X.T @ X).toarray()
+    # Λ's diagonal: l2, plus the expected penalty of dropout (p / (1 - p) times the item's
+    # own Gram entry)
+    penalty = np.full(G.shape[0], float(l2)) + (dropout / (1.0 - dropout)) * np.diag(G)
     for potrf, potri, dtype in (
         (lapack.spotrf, lapack.spotri, np.float32),
         (lapack.dpotrf, lapack.dpotri, np.float64),
     ):
         A = G.astype(dtype)
-        A[np.diag_indices_from(A)] += l2
+        A[np.diag_indices_from(A)] += penalty
         c, info = potrf(A, lower=False, overwrite_a=True)
         if info == 0:
             P, info = potri(c, lower=False, overwrite_c=True)
@@ -288,7 +337,12 @@ def ease_weights(X: sp.csr_matrix, l2: float) -> np.ndarray:
         raise DataError("the Gram matrix could not be inverted; increase l2")
     lower = np.tril_indices(P.shape[0], -1)
     P[lower] = P.T[lower]
-    P /= -np.diag(P)[None, :]
+    # off the diagonal B = -P with column j scaled by 1/P_jj (zero-diagonal constraint) or by
+    # Λ_jj (none: B = I - PΛ); the diagonal is 0 in both stored forms
+    if zero_diagonal:
+        P /= -np.diag(P)[None, :]
+    else:
+        P *= -penalty.astype(P.dtype)[None, :]
     np.fill_diagonal(P, 0.0)
     # LAPACK hands back Fortran order; scoring multiplies by rows, so store C order
     return np.ascontiguousarray(P, dtype=np.float32)
@@ -312,8 +366,18 @@ class RecentEASE(EASE):
         recency_scale: float = 10.0,
         popularity_exponent: float = 0.1,
         min_support: int = 2,
+        dropout: float = 0.0,
+        zero_diagonal: bool = True,
     ) -> None:
-        super().__init__(l2, recency_boost, recency_scale, popularity_exponent, min_support)
+        super().__init__(
+            l2,
+            recency_boost,
+            recency_scale,
+            popularity_exponent,
+            min_support,
+            dropout,
+            zero_diagonal,
+        )
 
 
 class ItemKNN(_ItemItemModel):
