@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 FIRST_STAGE = 1024  # items read before the first stopping test
-GROWTH = 8  # each stage reads this many times more items than the one before
+SECOND_STAGE = 8192  # then these; an answer not settled by then reads the rest in one go
 
 
 class NormOrderedItems:
@@ -105,13 +105,14 @@ class NormOrderedItems:
                 scores[skip[a:b] - lo] = -np.inf
             if allowed is not None:
                 scores[~allowed[self.order[lo:hi]]] = -np.inf
-            # only scores above the n-th can change the n best (usually a handful)
-            pool = _best(np.concatenate((pool, scores[scores > nth])), n)
-            if pool.size == n:
-                nth = float(pool.min())
+            # the possible members: within 2·error of the n-th best so far (or every item read
+            # while there are fewer than n); they include all that can change the n best
             at = np.flatnonzero(scores >= nth - 2.0 * error if nth > -np.inf else scores > nth)
             kept_at.append(lo + at)
             kept.append(scores[at])
+            pool = _best(np.concatenate((pool, kept[-1])), n)
+            if pool.size == n:
+                nth = float(pool.min())
         # every item whose exact score could reach the n-th best: within 2·error of it (the
         # n-th only rose while reading, so the last floor is the highest)
         at, scores = np.concatenate(kept_at), np.concatenate(kept)
@@ -122,13 +123,11 @@ class NormOrderedItems:
 
 
 def _stages(size: int) -> list[tuple[int, int]]:
-    """``(start, end)`` of each stage: FIRST_STAGE items, then GROWTH times more each time."""
-    out, lo, step = [], 0, FIRST_STAGE
-    while lo < size:
-        hi = min(size, lo + step)
-        out.append((lo, hi))
-        lo, step = hi, step * GROWTH
-    return out
+    """``(start, end)`` of each stage. Three at most: on the 20M-event store's 148,000 items
+    83 % of answers stopped after the first stage, 4.5 % after the second, and of the rest
+    nearly all read everything (each stage adds a pass and a call)."""
+    cuts = [c for c in (FIRST_STAGE, FIRST_STAGE + SECOND_STAGE) if c < size] + [size]
+    return [(lo, hi) for lo, hi in zip([0, *cuts[:-1]], cuts, strict=True) if hi > lo]
 
 
 def _best(scores: np.ndarray, n: int) -> np.ndarray:
