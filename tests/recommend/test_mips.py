@@ -30,7 +30,7 @@ def zipf_factors(rng, items=6000, k=16):
 @pytest.mark.parametrize("seed", range(6))
 def test_top_equals_the_full_scan(seed):
     rng = np.random.default_rng(seed)
-    Y = zipf_factors(rng)
+    Y = zipf_factors(rng, items=12 * FIRST_STAGE)
     index = NormOrderedItems(Y)
     for _ in range(30):
         u = rng.standard_normal(Y.shape[1]) * rng.uniform(0.01, 3)
@@ -40,7 +40,8 @@ def test_top_equals_the_full_scan(seed):
             u -= basis @ (basis.T @ u)
         n = int(rng.choice([1, 5, 10, 50]))
         excluded = rng.choice(len(Y), size=int(rng.integers(0, 40)), replace=False)
-        allowed = rng.random(len(Y)) < 0.7 if rng.random() < 0.3 else None
+        # filters that leave most items (read in stages) and narrow ones (scored directly)
+        allowed = rng.random(len(Y)) < rng.choice([0.9, 0.05]) if rng.random() < 0.4 else None
         items, scores = index.top(u, n, excluded, allowed)
         want, want_scores = full_scan(Y, u, n, excluded, allowed)
         np.testing.assert_array_equal(items, want)
@@ -93,6 +94,10 @@ def test_filters_that_leave_few_items_and_large_n():
     items, _ = index.top(u, 10, allowed=allowed)
     np.testing.assert_array_equal(items, full_scan(Y, u, 10, allowed=allowed)[0])
     assert len(items) == 3
+    seen = items[:1]  # the best allowed item, seen: left out of the narrow filter's answer too
+    items, _ = index.top(u, 10, excluded=seen, allowed=allowed)
+    np.testing.assert_array_equal(items, full_scan(Y, u, 10, excluded=seen, allowed=allowed)[0])
+    assert len(items) == 2 and seen[0] not in items
     items, _ = index.top(u, 10, allowed=np.zeros(len(Y), dtype=bool))
     assert items.size == 0
     items, _ = index.top(u, 5000)  # more than the catalogue: every item, ranked

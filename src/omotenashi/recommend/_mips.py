@@ -86,6 +86,14 @@ class NormOrderedItems:
         size = self.order.size
         if n <= 0 or size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0), 0
+        if allowed is not None:
+            chosen = np.flatnonzero(allowed)
+            if chosen.size <= FIRST_STAGE + SECOND_STAGE:  # a narrow filter: score just those
+                if excluded is not None and excluded.size:
+                    chosen = chosen[~np.isin(chosen, excluded)]
+                exact = self.factors[chosen] @ u
+                best = np.lexsort((chosen, -exact))[:n]
+                return chosen[best], exact[best], chosen.size
         norm_u = float(np.linalg.norm(u))
         # float32 scores are within `error` of the float64 ones (module docstring)
         error = (u.size + 2) * 2.0**-23 * norm_u * float(self.norms[0])
