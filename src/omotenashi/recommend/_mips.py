@@ -8,7 +8,8 @@ first, and read in stages of growing size; since ``u·y_i <= |u|·|y_i|``, once 
 score found is above ``|u|`` times the longest unread vector, no unread item can enter the
 answer and the scan stops. On a Zipf-like catalogue the popular items have the long vectors:
 most customers' answers are settled by the first few thousand items; customers whose best scores
-are all small (little history) still read everything.
+are all small (little history) still read everything. A filter that leaves few items (up to
+the first two stages' size) is answered by scoring just those.
 
 The stages score in float32 (half the bytes of float64), and the answer is still the exact one:
 an item's float32 score is within ``E = (k + 2)·2⁻²³·|u|·max|y|`` of its float64 score (see
