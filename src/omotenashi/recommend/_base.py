@@ -387,14 +387,15 @@ class Recommender(ABC):
         return cache[1]
 
     def _user_top(
-        self, row: int, n: int, seen: np.ndarray, allowed: np.ndarray | None
+        self, row: int, n: int, seen: np.ndarray, rules: Rules
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``n`` best items of the known user ``row`` and their exact scores, found without
         scoring the whole catalogue, or None (the default: every item is scored and ranked).
 
-        Only for rules that keep the order of the scores; ``seen``: item positions to leave out,
-        ``allowed``: the items the filters allow (None: all). Matrix factorisation, whose
-        scoring of every item dominates an answer on a large catalogue, overrides it.
+        Only for ``rules`` that keep the order of the scores (their filters apply); ``seen``:
+        item positions to leave out. Matrix factorisation, whose scoring of every item
+        dominates an answer on a large catalogue, overrides it. The default computes nothing,
+        so models that do not override it pay nothing for the filters here.
         """
         return None
 
@@ -637,10 +638,11 @@ class Recommender(ABC):
         x, ages, row = self._request(user_id, context)
         if row is not None and rules.keeps_order:
             seen = x.indices if rules.exclude_seen else np.empty(0, dtype=np.int64)
-            allowed = rules.allowed_mask(self.catalog_, self._item_index)
-            ranked = self._user_top(row, n, seen, allowed)
+            ranked = self._user_top(row, n, seen, rules)
             if ranked is not None:
-                return self._build(x, ages, None, n, rules, explain, "customer", row, None, ranked)
+                return self._build(
+                    x, ages, None, n, rules, explain, "customer", row=row, ranked=ranked
+                )
         scores = self._request_scores(x, ages, row)
         return self._build(x, ages, scores, n, rules, explain, "customer", row=row)
 

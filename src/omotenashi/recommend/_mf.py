@@ -163,11 +163,12 @@ class ImplicitMF(Recommender):
     def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
         return self.user_factors_[rows].astype(np.float64) @ self._factors()[0].T
 
-    def _user_top(self, row, n, seen, allowed):
+    def _user_top(self, row, n, seen, rules):
         # exact answers that read the item vectors longest first and stop once no unread item
         # can enter the answer (NormOrderedItems): most answers read a small part of a large
         # catalogue instead of all of it
         u = np.asarray(self.user_factors_[row], dtype=np.float64)
+        allowed = rules.allowed_mask(self.catalog_, self._item_index)
         return self._norm_index().top(u, n, seen, allowed)
 
     def _norm_index(self) -> NormOrderedItems:

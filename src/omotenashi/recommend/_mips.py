@@ -12,9 +12,11 @@ are all small (little history) still read everything. A filter that leaves few i
 the first two stages' size) is answered by scoring just those.
 
 The stages score in float32 (half the bytes of float64), and the answer is still the exact one:
-an item's float32 score is within ``E = (k + 2)·2⁻²³·|u|·max|y|`` of its float64 score (see
-``ImplicitMF``), so every item that could reach the ``n`` best is rescored in float64 and those
-exact scores rank (ties by the lower item position, as ``top_k``).
+an item's float32 score is off by at most ``(k + 3)·2⁻²⁴·|u|·|y_i|`` (Higham's bound for a dot
+product of ``k`` terms, plus rounding ``u`` and ``y_i`` to float32), less than
+``E = (k + 2)·2⁻²³·|u|·max|y|`` for any ``k >= 1``; so every item that could reach the ``n``
+best is rescored in float64 and those exact scores rank (ties by the lower item position, as
+``top_k``).
 
 Why our own: libraries for inner-product search (faiss, hnswlib, annoy, ScaNN) are approximate,
 or exact by scanning every vector; none stops early with exact float64 answers, and this is
@@ -92,9 +94,7 @@ class NormOrderedItems:
             if chosen.size <= FIRST_STAGE + SECOND_STAGE:  # a narrow filter: score just those
                 if excluded is not None and excluded.size:
                     chosen = chosen[~np.isin(chosen, excluded)]
-                exact = self.factors[chosen] @ u
-                best = np.lexsort((chosen, -exact))[:n]
-                return chosen[best], exact[best], chosen.size
+                return (*self._exact_top(chosen, u, n), chosen.size)
         norm_u = float(np.linalg.norm(u))
         # float32 scores are within `error` of the float64 ones (module docstring)
         error = (u.size + 2) * 2.0**-23 * norm_u * float(self.norms[0])
@@ -125,10 +125,13 @@ class NormOrderedItems:
         # every item whose exact score could reach the n-th best: within 2·error of it (the
         # n-th only rose while reading, so the last floor is the highest)
         at, scores = np.concatenate(kept_at), np.concatenate(kept)
-        items = self.order[at[scores >= nth - 2.0 * error]]
+        return (*self._exact_top(self.order[at[scores >= nth - 2.0 * error]], u, n), read)
+
+    def _exact_top(self, items: np.ndarray, u: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` of ``items`` with the largest float64 scores, ties to the lower position."""
         exact = self.factors[items] @ u
         best = np.lexsort((items, -exact))[:n]
-        return items[best], exact[best], read
+        return items[best], exact[best]
 
 
 def _stages(size: int) -> list[tuple[int, int]]:
