@@ -64,9 +64,8 @@ class _ItemItemModel(Recommender):
     def _query(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> sp.csr_matrix:
         if not self.recency_boost:
             return X
-        Q = X.copy().astype(np.float32)
-        Q.data = self._query_terms(X, ages).data
-        return Q
+        # X's structure with the weighted values (built once: no copy of X to overwrite)
+        return sp.csr_matrix((self._query_terms(X, ages).data, X.indices, X.indptr), shape=X.shape)
 
     def _query_terms(self, x: sp.csr_matrix, ages: sp.csr_matrix) -> _Terms:
         """``_query`` as the stored positions and weights of ``x`` (``ages`` alike), without
