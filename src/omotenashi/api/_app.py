@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.routing import APIRoute
 
 from omotenashi.api import _deps as deps
-from omotenashi.api._compute import model_threads
+from omotenashi.api._compute import configure as configure_compute
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
 from omotenashi.api._paths import use_raw_path
@@ -149,7 +149,7 @@ def create_app(
         OpenAPI document at ``/openapi.json``, interactive docs at ``/docs``.
     """
     settings = settings or ServiceSettings.from_env()
-    model_threads()  # a bad OMOTENASHI_MODEL_THREADS is refused at start-up, not per request
+    configure_compute()  # bad OMOTENASHI_MODEL_THREADS / _INLINE_MS: refused at start-up
     state = service or Service(settings)
 
     @asynccontextmanager

@@ -6,11 +6,29 @@ SQLite lookup, a numpy call that releases the GIL) ends in a fight for the GIL a
 threads, each of which can cost a switch interval (5 ms). Measured with wrk on ml-latest-small,
 one worker, 32 connections, answers no cache holds (two rounds each): the thread pool gave
 790-920 req/s with p99 133-153 ms and 1.3-1.5 ms of server CPU per request; one model thread
-gives 1,620-1,660 req/s with p99 39-41 ms and 0.6 ms. Running the model on the event loop itself
-was faster still (2,030-2,090 req/s) but lets one slow request (a large catalogue with reasons)
-stall every other answer, health checks and cached answers included; one thread keeps the loop
-free for them. ``OMOTENASHI_MODEL_THREADS`` sets more threads (say, for a model whose scoring
-releases the GIL for long: BLAS-heavy factor models on many cores).
+gives 1,620-1,660 req/s with p99 39-41 ms and 0.6 ms; running the model on the event loop
+itself gave 2,030-2,090 req/s.
+
+So model work runs on the event loop while it is short, and on one model thread otherwise:
+
+* Handing a request to a thread and back costs the loop a wake-up, a future and a GIL transfer
+  each way, and every GIL release inside the work (each store statement) waits for the loop to
+  give the GIL back: about 0.4 ms of server CPU on a 0.6 ms answer.
+* But a long answer on the loop (a large catalogue with reasons) would stall every other
+  request, health checks and cached answers included, for its whole length.
+
+``compute`` keeps a running mean of the *CPU* time of the model work it ran (thread CPU time:
+waiting for the GIL or a lock does not count). While that mean is under
+``OMOTENASHI_INLINE_MS`` (default 2 ms; 0 sends everything to the thread), calls run on the
+loop; above it, on the thread, so the loop is never held for long by work that is usually long,
+and one unexpectedly long call raises the mean and sends the next ones to the thread until
+short ones bring it down. The first call, which may build caches, goes to the thread. Work on
+the loop and on the thread never overlap: a call for the loop first waits for the thread's calls
+to finish, because the loop would hold the GIL against them and each of their GIL releases would
+cost them a switch interval (measured with both at once: a few calls on the thread among calls
+on the loop took 250-600 ms, p99 253 ms). ``OMOTENASHI_MODEL_THREADS`` sets more model threads
+(say, for a model whose scoring releases the GIL for long: BLAS-heavy factor models on many
+cores).
 """
 
 from __future__ import annotations
@@ -19,6 +37,8 @@ import asyncio
 import contextvars
 import functools
 import os
+import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -28,21 +48,60 @@ from omotenashi.errors import DataError
 T = TypeVar("T")
 
 _executor: ThreadPoolExecutor | None = None
+_WEIGHT = 0.1  # of the newest call in the running mean of CPU milliseconds
+
+
+class _Load:
+    """What ``compute`` knows on one event loop: the running mean of its calls' CPU
+    milliseconds (None before the first call ends) and the calls on the model threads."""
+
+    def __init__(self) -> None:
+        self.cpu_ms: float | None = None
+        self.on_threads = 0  # touched only on the loop's thread
+        self.drained = asyncio.Event()  # set while no call is on the threads
+        self.drained.set()
+
+    def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean
+        (also when it raises: a refusal is work too)."""
+        start = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent = (time.thread_time() - start) * 1000.0
+            mean = self.cpu_ms
+            self.cpu_ms = spent if mean is None else mean + _WEIGHT * (spent - mean)
+
+
+_loads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Load] = weakref.WeakKeyDictionary()
+
+
+def _setting(name: str, default: str, parse: Callable[[str], T], ok: Callable[[T], bool]) -> T:
+    text = os.environ.get(name, default)
+    try:
+        value = parse(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise DataError(f"{name} must be {_RULES[name]}, got {text!r}", field=name)
+    return value
+
+
+_RULES = {
+    "OMOTENASHI_MODEL_THREADS": "a whole number >= 1",
+    "OMOTENASHI_INLINE_MS": "a number of milliseconds >= 0",
+}
 
 
 def model_threads() -> int:
     """Threads for model work: ``OMOTENASHI_MODEL_THREADS`` (default 1)."""
-    text = os.environ.get("OMOTENASHI_MODEL_THREADS", "1")
-    try:
-        threads = int(text)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise DataError(
-            f"OMOTENASHI_MODEL_THREADS must be a whole number >= 1, got {text!r}",
-            field="OMOTENASHI_MODEL_THREADS",
-        )
-    return threads
+    return _setting("OMOTENASHI_MODEL_THREADS", "1", int, lambda v: v >= 1)
+
+
+def inline_ms() -> float:
+    """Work whose calls average less CPU than this runs on the event loop:
+    ``OMOTENASHI_INLINE_MS`` (default 2; 0 sends all of it to the model threads)."""
+    return _setting("OMOTENASHI_INLINE_MS", "2", float, lambda v: v >= 0 and v < float("inf"))
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -54,9 +113,45 @@ def _pool() -> ThreadPoolExecutor:
     return _executor
 
 
-async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` on a model thread and wait for it."""
+def _load() -> _Load:
     loop = asyncio.get_running_loop()
+    load = _loads.get(loop)
+    if load is None:
+        load = _loads[loop] = _Load()
+    return load
+
+
+def runs_inline(load: _Load, limit_ms: float | None = None) -> bool:
+    """Whether the next call runs on the event loop (see the module docstring)."""
+    limit = inline_ms() if limit_ms is None else limit_ms
+    return load.cpu_ms is not None and load.cpu_ms < limit
+
+
+async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``: on the event loop while model work is short (after the model
+    thread's calls have finished), else on the model thread (module docstring)."""
+    load = _load()
+    if runs_inline(load, _INLINE_MS):
+        while load.on_threads:
+            await load.drained.wait()
+        return load.timed(fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
-    call = functools.partial(context.run, fn, *args, **kwargs)
-    return await loop.run_in_executor(_pool(), call)
+    call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
+    load.on_threads += 1
+    load.drained.clear()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool(), call)
+    finally:
+        load.on_threads -= 1
+        if not load.on_threads:
+            load.drained.set()
+
+
+_INLINE_MS: float | None = None  # read once per process by configure(); None: read each call
+
+
+def configure() -> None:
+    """Read and check the settings (at start-up: a bad value is refused before serving)."""
+    global _INLINE_MS
+    model_threads()
+    _INLINE_MS = inline_ms()

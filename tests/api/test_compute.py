@@ -1,0 +1,123 @@
+"""Where model work runs (api._compute): on the event loop while it is short, on the model
+thread otherwise, never both at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from omotenashi.api import _compute
+from omotenashi.api._compute import compute
+
+
+def _where() -> str:
+    return threading.current_thread().name
+
+
+def _burn(ms: float) -> str:
+    """Spend ``ms`` of this thread's CPU time; returns where it ran."""
+    end = time.thread_time() + ms / 1000.0
+    while time.thread_time() < end:
+        pass
+    return _where()
+
+
+@pytest.fixture
+def limit(monkeypatch):
+    monkeypatch.setenv("OMOTENASHI_INLINE_MS", "2")
+    monkeypatch.delenv("OMOTENASHI_MODEL_THREADS", raising=False)
+    _compute.configure()
+    yield 2.0
+    monkeypatch.delenv("OMOTENASHI_INLINE_MS")
+    _compute.configure()
+
+
+def test_short_work_moves_onto_the_loop_and_long_work_off_it(limit):
+    async def main():
+        loop_thread = _where()
+        first = await compute(_where)  # nothing measured yet: the thread (it may build caches)
+        short = [await compute(_where) for _ in range(3)]
+        long_one = await compute(_burn, 30)  # runs on the loop: the mean was short
+        after_long = await compute(_where)  # the mean is now above 2 ms
+        settles = [await compute(_where) for _ in range(40)]
+        return loop_thread, first, short, long_one, after_long, settles
+
+    loop_thread, first, short, long_one, after_long, settles = asyncio.run(main())
+    assert first.startswith("omotenashi-model") and first != loop_thread
+    assert short == [loop_thread] * 3
+    assert long_one == loop_thread
+    assert after_long.startswith("omotenashi-model")
+    # 30 ms weighted 0.1 decays below 2 ms within a few dozen short calls, and stays there
+    assert settles[-1] == loop_thread and settles[0].startswith("omotenashi-model")
+    back = settles.index(loop_thread)
+    assert all(w == loop_thread for w in settles[back:])
+
+
+def test_zero_sends_everything_to_the_thread(monkeypatch):
+    monkeypatch.setenv("OMOTENASHI_INLINE_MS", "0")
+    _compute.configure()
+    try:
+
+        async def main():
+            return [await compute(_where) for _ in range(5)], _where()
+
+        where, loop_thread = asyncio.run(main())
+        assert all(w.startswith("omotenashi-model") and w != loop_thread for w in where)
+    finally:
+        monkeypatch.delenv("OMOTENASHI_INLINE_MS")
+        _compute.configure()
+
+
+def test_work_on_the_loop_waits_for_the_thread(limit):
+    """A call for the loop starts only after the calls on the thread have finished."""
+    log: list[str] = []
+    release = threading.Event()
+
+    def slow_on_thread():
+        log.append("thread starts")
+        release.wait(5)
+        log.append("thread ends")
+
+    def on_loop():
+        log.append("loop call")
+
+    async def main():
+        load = _compute._load()
+        load.cpu_ms = 10.0  # long work: the next call goes to the thread
+        held = asyncio.ensure_future(compute(slow_on_thread))
+        while "thread starts" not in log:
+            await asyncio.sleep(0.001)
+        load.cpu_ms = 0.1  # short again: the next call is for the loop, but must wait
+        waiting = asyncio.ensure_future(compute(on_loop))
+        await asyncio.sleep(0.05)
+        assert log == ["thread starts"]  # still waiting for the thread's call
+        release.set()
+        await asyncio.gather(held, waiting)
+
+    asyncio.run(main())
+    assert log == ["thread starts", "thread ends", "loop call"]
+
+
+def test_errors_pass_through_either_way(limit):
+    def fails():
+        raise ValueError("bad request")
+
+    async def main():
+        for _ in range(3):  # first on the thread, then on the loop
+            with pytest.raises(ValueError, match="bad request"):
+                await compute(fails)
+        return _compute._load().cpu_ms
+
+    assert asyncio.run(main()) is not None  # refusals count as work
+
+
+@pytest.mark.parametrize("bad", ["-1", "soon", "inf"])
+def test_a_bad_inline_limit_is_refused(monkeypatch, bad):
+    monkeypatch.setenv("OMOTENASHI_INLINE_MS", bad)
+    with pytest.raises(Exception, match="OMOTENASHI_INLINE_MS"):
+        _compute.configure()
+    monkeypatch.delenv("OMOTENASHI_INLINE_MS")
+    _compute.configure()
