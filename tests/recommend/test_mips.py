@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from omotenashi.recommend._mips import FIRST_STAGE, NormOrderedItems
+from omotenashi.recommend._mips import FIRST_STAGE, SECOND_STAGE, NormOrderedItems
 
 
 def full_scan(Y, u, n, excluded=None, allowed=None):
@@ -19,9 +19,9 @@ def full_scan(Y, u, n, excluded=None, allowed=None):
     return ranked, scores[ranked]
 
 
-def zipf_factors(rng, items=6000, k=16):
+def zipf_factors(rng, items=6000, k=16, fall=0.6):
     """Item vectors whose norms fall like item popularity: a few long, a long tail of short."""
-    norms = 3.0 / np.arange(1, items + 1) ** 0.6
+    norms = 3.0 / np.arange(1, items + 1) ** fall
     Y = rng.standard_normal((items, k))
     Y *= (norms / np.linalg.norm(Y, axis=1))[:, None]
     return Y[rng.permutation(items)]  # the long ones anywhere in the catalogue
@@ -127,3 +127,86 @@ def test_float32_reading_still_gives_the_float64_order():
     assert Y[100] @ u > Y[50] @ u
     items, _ = index.top(u, 1)
     np.testing.assert_array_equal(items, [100])
+
+
+def _tail_users(rng, Y, count=60):
+    """Customer vectors of every kind: random, pushed away from the long vectors (their answers
+    lie deeper), and aligned with one item of the tail (it belongs in their answer)."""
+    order = np.argsort(-np.linalg.norm(Y, axis=1))
+    longest = Y[order[:12]]
+    basis = np.linalg.qr(longest.T)[0]
+    users = []
+    for k in range(count):
+        u = rng.standard_normal(Y.shape[1]) * rng.uniform(0.01, 3)
+        if k % 3 == 1:
+            u -= basis @ (basis.T @ u)
+        elif k % 3 == 2:
+            deep = Y[order[int(rng.integers(FIRST_STAGE + SECOND_STAGE, len(Y)))]]
+            u = deep / np.linalg.norm(deep) * rng.uniform(0.5, 3)
+        users.append(u)
+    return np.array(users)
+
+
+def _random_seen(rng, users, items):
+    import scipy.sparse as sp
+
+    rows = [rng.choice(items, size=int(rng.integers(0, 30)), replace=False) for _ in range(users)]
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    return sp.csr_matrix(
+        (np.ones(indptr[-1]), np.concatenate(rows).astype(np.int64), indptr), shape=(users, items)
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tail_bounds_hold_and_answers_stay_exact(seed, monkeypatch):
+    """Every tail bound is at least the customer's best exact score past the second stage,
+    and answers that stop on it are the full scan's, whatever n, filter or seen items."""
+    from omotenashi.recommend import _mips
+
+    # the tail read in several blocks, so that bounds found before its end are checked too
+    monkeypatch.setattr(_mips, "TAIL_BLOCK", 700)
+    rng = np.random.default_rng(seed)
+    # more factors and norms that fall slowly: many answers need the tail (as short histories
+    # do on a large catalogue)
+    Y = zipf_factors(rng, items=14 * FIRST_STAGE, k=48, fall=0.25)
+    index = NormOrderedItems(Y)
+    users = _tail_users(rng, Y)
+    seen = _random_seen(rng, len(users), len(Y))
+    bounds = index.tail_bounds(users, n=10, seen=seen)
+    tail_items = index.order[index.head :]
+    assert np.isfinite(bounds).any() and not np.isfinite(bounds).all()
+    for u, bound in zip(users, bounds, strict=True):
+        assert bound >= (Y[tail_items] @ u).max()
+    stopped = 0
+    for row, (u, bound) in enumerate(zip(users, bounds, strict=True)):
+        for n in (1, 10, 50):
+            excluded = seen.indices[seen.indptr[row] : seen.indptr[row + 1]]
+            allowed = rng.random(len(Y)) < 0.9 if rng.random() < 0.3 else None
+            items, scores, read = index.scan(u, n, excluded, allowed, tail=float(bound))
+            want, want_scores = full_scan(Y, u, n, excluded, allowed)
+            np.testing.assert_array_equal(items, want)
+            np.testing.assert_allclose(scores, want_scores, rtol=1e-12, atol=1e-15)
+            if n == 10 and read == index.head:
+                _, _, read_without = index.scan(u, n, excluded, allowed)
+                stopped += read_without == len(Y)
+    assert stopped > 0  # answers that read everything without a bound stop at the tail
+
+
+def test_a_customer_whose_answer_lies_in_the_tail_gets_no_bound_that_hides_it():
+    """Long vectors on four axes, the tail on the others: a customer along one tail item
+    must be answered with tail items."""
+    rng = np.random.default_rng(11)
+    k = 8
+    head = np.eye(k)[:4] * 10.0
+    tail = rng.standard_normal((12 * FIRST_STAGE, k))
+    tail[:, :4] = 0.0
+    tail *= (np.linspace(1.0, 0.01, len(tail)) / np.linalg.norm(tail, axis=1))[:, None]
+    Y = np.vstack([head, tail])
+    deep = Y[-3000]
+    u = deep / np.linalg.norm(deep) + 1e-3 * np.eye(k)[0]
+    index = NormOrderedItems(Y)
+    bound = index.tail_bounds(u[None, :], n=10)[0]
+    assert bound >= (Y[index.order[index.head :]] @ u).max()
+    items, _, _ = index.scan(u, 10, tail=float(bound))
+    np.testing.assert_array_equal(items, full_scan(Y, u, 10)[0])
+    assert (items >= 4).all()  # the answer is in the tail

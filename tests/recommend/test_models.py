@@ -941,3 +941,58 @@ def test_mf_answers_under_filters_equal_the_whole_catalogue_ranked(interactions,
                 recs = model.recommend(user, n, rules=rules, explain=False)
                 assert [r.item_id for r in recs] == model.item_ids_[want].tolist(), (user, rules)
                 np.testing.assert_allclose([r.score for r in recs], want_scores, rtol=1e-12)
+
+
+def _zipf_interactions(users=400, items=300, seed=0):
+    """Histories of 1-24 items drawn by Zipf popularity: long and short item vectors, and
+    customers whose answers lie past the first items (a catalogue in miniature)."""
+    rng = np.random.default_rng(seed)
+    p = 1 / np.arange(1, items + 1)
+    p /= p.sum()
+    start, rows = pd.Timestamp("2024-01-01"), []
+    for u in range(users):
+        for i in rng.choice(items, size=int(rng.integers(1, 25)), replace=False, p=p):
+            rows.append((f"u{u}", f"i{i}", 1.0, start + pd.Timedelta(minutes=len(rows))))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "weight", "timestamp"])
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "ials"])
+def test_mf_tail_bounds_after_fit_save_load_and_new_vectors(algorithm, monkeypatch, tmp_path):
+    """Tail bounds (``_mips.NormOrderedItems.tail_bounds``) are computed by the fit, saved
+    and loaded with the model, and never used for other user vectors; the answers they stop
+    are the whole catalogue's ranked."""
+    from omotenashi.recommend import _mips, load_model, make_model, save_model
+
+    # stages of a few items, so that this small catalogue has a tail read in blocks
+    monkeypatch.setattr(_mips, "FIRST_STAGE", 8)
+    monkeypatch.setattr(_mips, "SECOND_STAGE", 24)
+    monkeypatch.setattr(_mips, "TAIL_BLOCK", 16)
+    monkeypatch.setattr(_mips, "BOUND_N", 5)
+    data = _zipf_interactions()
+    if algorithm == "ials":
+        model = make_model("ials", factors=8, iterations=4).fit(data)
+    else:
+        model = ImplicitMF(algorithm=algorithm, factors=8, iterations=5).fit(data)
+
+    def same_as_ranked(model):
+        for user in model.user_ids_[::3]:
+            x, ages, row = model._request(user, None)
+            scores = model._request_scores(x, ages, row)
+            for n in (1, 5, 12):
+                want, _ = model._rank(scores, x.indices, n, Rules())
+                recs = model.recommend(user, n, explain=False)
+                assert [r.item_id for r in recs] == model.item_ids_[want].tolist(), user
+
+    bounds = model._tails[2]
+    assert len(bounds) == len(model.user_ids_)
+    if algorithm != "bpr":  # BPR's vectors leave few answers to the tail
+        assert np.isfinite(bounds).mean() > 0.3
+    same_as_ranked(model)
+    save_model(model, tmp_path)
+    loaded, _ = load_model(tmp_path, model.name)
+    np.testing.assert_array_equal(loaded._tails[2], bounds)
+    same_as_ranked(loaded)
+    # other vectors: each customer's bound made for another customer's vector would hide
+    # tail items that belong in the answer
+    loaded.user_factors_ = np.roll(loaded.user_factors_, 1, axis=0)
+    same_as_ranked(loaded)

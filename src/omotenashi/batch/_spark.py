@@ -302,6 +302,7 @@ def _train_als(spark: Any, model: Any, frame: pd.DataFrame, params: Mapping[str,
     # served user vectors: the closed-form solve against Spark's item factors (as ``ImplicitMF``
     # serves them, so that reasons add up to the scores), one per customer on the executors
     model.user_factors_ = solve_user_vectors(spark, model)
+    model.bound_tails()  # what lets short histories stop early, as after a local fit
 
 
 def solve_user_vectors(spark: Any, model: Any) -> np.ndarray:

@@ -114,11 +114,13 @@ class ImplicitMF(Recommender):
                 self.user_factors_ = self._user_vectors(self.user_items_)
         else:
             self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.bound_tails()
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._factor_cache = None
         self._norm_cache = None
+        self._tails = None
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The item factors in float64 and ``YᵀY + λI`` (cached: explaining a request must not
@@ -169,7 +171,21 @@ class ImplicitMF(Recommender):
         # catalogue instead of all of it
         u = np.asarray(self.user_factors_[row], dtype=np.float64)
         allowed = rules.allowed_mask(self.catalog_, self._item_index)
-        return self._norm_index().top(u, n, seen, allowed)
+        index = self._norm_index()
+        tails = getattr(self, "_tails", None)
+        # the bounds hold for the vectors they were computed from, and only for those
+        valid = tails is not None and tails[0] is self.user_factors_ and tails[1] is index.factors
+        tail = float(tails[2][row]) if valid else None
+        return index.scan(u, n, seen, allowed, tail=tail)[:2]
+
+    def bound_tails(self) -> None:
+        """Compute each known customer's tail bound (``NormOrderedItems.tail_bounds``: what lets
+        a customer with little history stop reading after the first 9,216 items of a large
+        catalogue). Called after fitting; a batch engine that sets the factors itself (Spark)
+        calls it before saving."""
+        index = self._norm_index()
+        bounds = index.tail_bounds(self.user_factors_, seen=self.user_items_)
+        self._tails = (self.user_factors_, index.factors, bounds)
 
     def _norm_index(self) -> NormOrderedItems:
         """The item factors sorted by norm (cached; built by the first answer)."""
@@ -217,16 +233,25 @@ class ImplicitMF(Recommender):
         return split_terms_many("latent", idx, values)
 
     def _state(self):
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+        state = {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+        tails = getattr(self, "_tails", None)
+        if tails is not None and tails[0] is self.user_factors_:
+            state["tail_bounds"] = tails[2]
+        return state
 
     def _load_state(self, state):
         self.user_factors_ = state["user_factors"]
         self.item_factors_ = state["item_factors"]
+        self._tails = None
         if self.algorithm == "als" and self.user_factors_.dtype != np.float64:
             # saved before ALS served the closed-form solve: solve again so that the scores
-            # and their reasons agree
+            # and their reasons agree (the saved tail bounds were for the old vectors)
             if hasattr(self, "user_items_"):
                 self.user_factors_ = self._user_vectors(self.user_items_)
+            return
+        bounds = state.get("tail_bounds")
+        if bounds is not None and len(bounds) == len(self.user_factors_):
+            self._tails = (self.user_factors_, self._norm_index().factors, bounds)
 
 
 class BPR(ImplicitMF):
@@ -368,6 +393,7 @@ class IALS(ImplicitMF):
             # decompose; the same solve as _user_vectors), float64 so that the terms add up to
             # the score to rounding
             self.user_factors_ = self._solve_side(X, self._factors()[0], n_items)
+        self.bound_tails()
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The item factors in float64 and ``α₀ HᵀH`` (cached)."""
