@@ -17,6 +17,13 @@ this grid.
 
     python benchmarks/ials_grid.py [--dataset ml-100k] [--factors 32,64,128]
         [--l2 0.003,0.01,0.03,0.1,0.3] [--alpha0 0.01,0.03,0.1,0.3,1] [--passes 2,4,8,16]
+
+``--train`` checks instead the rule that keeps ``ials`` among ``train``'s automatic candidates
+(fixed before the reporting run, docs/recommend.md): ``train`` runs on the same store events
+(the P1 training part) without ``ials`` among its candidates, then with it, back to back, and
+each run prints the choice, its validation NDCG@10, whether the budget ran out and the seconds.
+``ials`` stays a candidate when, with it, the choice's validation NDCG@10 is not lower, the
+budget does not run out and ``train`` takes at most twice as long.
 """
 
 from __future__ import annotations
@@ -49,9 +56,14 @@ def main() -> None:
     parser.add_argument("--l2", default="0.003,0.01,0.03,0.1,0.3")
     parser.add_argument("--alpha0", default="0.01,0.03,0.1,0.3,1")
     parser.add_argument("--passes", default="2,4,8,16")
+    parser.add_argument("--train", action="store_true", help="check the candidate rule instead")
+    parser.add_argument("--budget", type=float, default=120.0, help="train's budget (--train)")
     args = parser.parse_args()
     if args.dataset not in bench.TUNING_DATASETS:
         parser.error(f"{args.dataset} is a reporting dataset: defaults are chosen on tuning ones")
+    if args.train:
+        check_rule(args.dataset, args.budget)
+        return
     factors = [int(v) for v in args.factors.split(",")]
     passes = sorted(int(v) for v in args.passes.split(","))
     rows = []
@@ -95,6 +107,48 @@ def main() -> None:
         if key not in by_cost or r["ndcg@10"] > by_cost[key]["ndcg@10"]:
             by_cost[key] = {k: r[k] for k in ("l2", "alpha0", "ndcg@10", "fit_s")}
     print(json.dumps({"summary": True, "best": best, "best_per_factors_x_passes": by_cost}))
+
+
+def check_rule(dataset: str, budget: float) -> None:
+    """``train`` without, then with ``ials`` among its candidates (one JSON line each)."""
+    import tempfile
+
+    from omotenashi.services import train
+    from omotenashi.services._training import AUTO_CANDIDATES
+
+    without = tuple(c for c in AUTO_CANDIDATES if c != "ials")
+    with_ials = AUTO_CANDIDATES if "ials" in AUTO_CANDIDATES else (*without, "ials")
+    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({dataset}):
+        events = bench.store_events(split_p1(frame, min_rating=min_rating), frame, event_type)
+        runs = {}
+        for label, candidates in (("without ials", without), ("with ials", with_ials)):
+            with tempfile.TemporaryDirectory() as root:
+                om = bench.FrameStore(events, None, Path(root))
+                start = time.perf_counter()
+                info = train(om, budget=budget, candidates=candidates, session_model=False)
+                seconds = time.perf_counter() - start
+            top = info["selection"][0]
+            runs[label] = {
+                "dataset": dataset,
+                "candidates": label,
+                "chosen": info["model"],
+                "params": top["params"],
+                "validation_ndcg@10": round(top["ndcg@10"], 4),
+                "budget_exhausted": info["tuning"]["budget_exhausted"],
+                "train_s": round(seconds, 1),
+                "table": [
+                    {k: r[k] for k in ("model", "params", "ndcg@10", "trials")}
+                    for r in info["selection"]
+                ],
+            }
+            print(json.dumps(runs[label], default=str), flush=True)
+        a, b = runs["without ials"], runs["with ials"]
+        keep = (
+            b["validation_ndcg@10"] >= a["validation_ndcg@10"]
+            and not b["budget_exhausted"]
+            and b["train_s"] <= 2 * a["train_s"]
+        )
+        print(json.dumps({"summary": True, "keep_ials": keep}), flush=True)
 
 
 if __name__ == "__main__":
