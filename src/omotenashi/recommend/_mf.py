@@ -286,9 +286,9 @@ class IALS(ImplicitMF):
     def __init__(
         self,
         factors: int = 128,
-        regularization: float = 0.03,
-        unobserved_weight: float = 0.1,
-        iterations: int = 16,
+        regularization: float = 0.01,
+        unobserved_weight: float = 0.3,
+        iterations: int = 2,
         random_state: int | None = 0,
     ) -> None:
         self.factors = factors
