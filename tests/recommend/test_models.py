@@ -845,6 +845,43 @@ def test_ials_alternating_solves_never_raise_the_loss(interactions):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.parametrize("block", [10**9, 50])
+def test_ials_stacked_solves_equal_one_normal_equation_per_row(monkeypatch, block):
+    """Each row of a half-step solved on its own, written out from the normal equations
+    (``(F_SᵀF_S + α₀FᵀF + ρ_r I) x = F_Sᵀ1``, no Woodbury, no stacking, no padding), gives the
+    rows the model's stacked solves give: short rows (Woodbury) and long ones (direct, padded),
+    in one block or in many small ones."""
+    from omotenashi.recommend import IALS, _mf
+
+    monkeypatch.setattr(_mf, "_BLOCK", block)
+    rng = np.random.default_rng(3)
+    # 30 customers with 1 to 20 of 40 items each, popular items more often: rows of many
+    # lengths on both sides
+    pop = 1.0 / np.arange(1, 41)
+    pairs = [
+        (u, i)
+        for u in range(30)
+        for i in rng.choice(40, rng.integers(1, 21), replace=False, p=pop / pop.sum())
+    ]
+    frame = pd.DataFrame(pairs, columns=["user_id", "item_id"]).astype(str)
+    model = IALS(factors=5, regularization=0.05, unobserved_weight=0.2, iterations=1)
+    model.prepare(frame)
+    X = model._binary()
+    for M, n_other in ((X, X.shape[1]), (X.T.tocsr(), X.shape[0])):
+        counts = np.diff(M.indptr)
+        assert (counts[counts > 0] < 5).any() and (counts >= 5).any()  # both paths run
+        assert len(set(counts[counts >= 5])) > 1  # long rows of several lengths (padding)
+        F = rng.normal(size=(M.shape[1], 5))
+        got = model._solve_side(M, F, n_other)
+        for r in range(M.shape[0]):
+            idx = M.indices[M.indptr[r] : M.indptr[r + 1]]
+            if len(idx) == 0:
+                assert not got[r].any()
+                continue
+            A = F[idx].T @ F[idx] + 0.2 * F.T @ F + 0.05 * (len(idx) + 0.2 * n_other) * np.eye(5)
+            np.testing.assert_allclose(got[r], np.linalg.solve(A, F[idx].sum(axis=0)), rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
     [("factors", 0), ("regularization", 0.0), ("unobserved_weight", -1.0), ("iterations", 0)],

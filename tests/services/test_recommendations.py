@@ -145,6 +145,7 @@ def test_train_budget_zero_compares_defaults_only(om):
         "rp3beta",
         "itemknn",
         "als",
+        "ials",
         "popularity",
     }
     with pytest.raises(DataError, match="budget"):

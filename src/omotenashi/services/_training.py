@@ -46,7 +46,7 @@ TOGETHER_MODEL = "together"
 #: Session model trained next to the default model for anonymous visits.
 SESSION_MODEL = "sknn"
 #: Models compared on the customer's own data when ``train`` is given no model name.
-AUTO_CANDIDATES: tuple[str, ...] = ("ease", "rp3beta", "itemknn", "als", "popularity")
+AUTO_CANDIDATES: tuple[str, ...] = ("ease", "rp3beta", "itemknn", "als", "ials", "popularity")
 
 
 class StoreLike(Protocol):
