@@ -9,7 +9,8 @@ one worker, 32 connections, answers no cache holds (two rounds each): the thread
 gives 1,620-1,660 req/s with p99 39-41 ms and 0.6 ms; running the model on the event loop
 itself gave 2,030-2,090 req/s.
 
-So model work runs on the event loop while it is short, and on one model thread otherwise:
+Model work can also run on the event loop itself while it is short (``OMOTENASHI_INLINE_MS``,
+default 0: off, everything on the model thread):
 
 * Handing a request to a thread and back costs the loop a wake-up, a future and a GIL transfer
   each way, and every GIL release inside the work (each store statement) waits for the loop to
@@ -18,17 +19,22 @@ So model work runs on the event loop while it is short, and on one model thread 
   request, health checks and cached answers included, for its whole length.
 
 ``compute`` keeps a running mean of the *CPU* time of the model work it ran (thread CPU time:
-waiting for the GIL or a lock does not count). While that mean is under
-``OMOTENASHI_INLINE_MS`` (default 2 ms; 0 sends everything to the thread), calls run on the
-loop; above it, on the thread, so the loop is never held for long by work that is usually long,
-and one unexpectedly long call raises the mean and sends the next ones to the thread until
+waiting for the GIL or a lock does not count). While that mean is under the limit, calls run on
+the loop; above it, on the thread, so the loop is never held for long by work that is usually
+long, and one unexpectedly long call raises the mean and sends the next ones to the thread until
 short ones bring it down. The first call, which may build caches, goes to the thread. Work on
 the loop and on the thread never overlap: a call for the loop first waits for the thread's calls
-to finish, because the loop would hold the GIL against them and each of their GIL releases would
-cost them a switch interval (measured with both at once: a few calls on the thread among calls
-on the loop took 250-600 ms, p99 253 ms). ``OMOTENASHI_MODEL_THREADS`` sets more model threads
-(say, for a model whose scoring releases the GIL for long: BLAS-heavy factor models on many
-cores).
+to finish, because the loop would hold the GIL against them and each of their GIL releases
+would cost them a switch interval.
+
+Why it is off by default (``benchmarks/serve.py --scenarios model``, one worker, wrk and the
+server on the same 2 cores, the two settings alternating): on the loop 879-1,202 req/s with
+0.84-1.08 ms of server CPU a request, against 666-860 req/s and 1.12-1.51 ms on the thread;
+but wrk's p99 was 80-286 ms (max 187-669 ms) on the loop, against 55-67 ms on the thread, and
+the cause is not found: the loop's own lag stayed under 85 ms, no call on it ran long and no full
+garbage collection ran. A deployment that needs throughput more than its latency tail can set
+``OMOTENASHI_INLINE_MS=2``. ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a
+model whose scoring releases the GIL for long: BLAS-heavy factor models on many cores).
 """
 
 from __future__ import annotations
@@ -100,8 +106,8 @@ def model_threads() -> int:
 
 def inline_ms() -> float:
     """Work whose calls average less CPU than this runs on the event loop:
-    ``OMOTENASHI_INLINE_MS`` (default 2; 0 sends all of it to the model threads)."""
-    return _setting("OMOTENASHI_INLINE_MS", "2", float, lambda v: v >= 0 and v < float("inf"))
+    ``OMOTENASHI_INLINE_MS`` (default 0: all of it on the model threads)."""
+    return _setting("OMOTENASHI_INLINE_MS", "0", float, lambda v: v >= 0 and v < float("inf"))
 
 
 def _pool() -> ThreadPoolExecutor:
