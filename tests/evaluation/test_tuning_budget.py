@@ -24,11 +24,16 @@ class FakeClock:
         self.now = 0.0
         #: (start, end, model name, "fit" or "score")
         self.events: list[tuple[float, float, str, str]] = []
+        #: extra seconds of a model's n-th scoring (1-based): a busy moment
+        self.spikes: dict[tuple[str, int], float] = {}
 
     def __call__(self) -> float:
         return self.now
 
     def spend(self, seconds: float, name: str, kind: str) -> None:
+        if kind == "score":
+            nth = 1 + sum(e[2:] == (name, kind) for e in self.events)
+            seconds += self.spikes.get((name, nth), 0.0)
         self.events.append((self.now, self.now + seconds, name, kind))
         self.now += seconds
 
@@ -229,3 +234,25 @@ def test_a_step_is_estimated_from_the_slowest_fit_measured_and_not_started_when_
     assert selection.blend["weights"] == list(tuning.BLEND_WEIGHTS)
     assert selection.seconds == pytest.approx(18.0 + 12.0)
     assert selection.seconds <= budget and selection.budget_exhausted is True
+
+
+def test_one_slow_scoring_does_not_stop_the_search(timed):
+    """A busy moment makes one of A's scorings take 31 s instead of 1 s. A scoring is estimated
+    from the median of those measured, so the next steps are still estimated at 2 s and the walk
+    goes on to the end of its grid; the blend (estimated from the same medians) is scored in
+    full and the choice ends within its budget. (Estimated from the slowest scoring, every step
+    and the blend's reserve would count 31 s per scoring, and the walk would stop there.)"""
+    timed.spikes[("test_timed_a", 4)] = 30.0  # the third step of the search
+    budget = 100.0
+    selection = select_model(
+        ring_walks(True),
+        ["test_timed_a", "test_timed_b"],
+        budget_s=budget,
+        spaces=_spaces({"score_s": 1.0}, {"score_s": 1.0}, b_grid=False),
+    )
+    _, search, _ = _phases(timed, 2)
+    assert [round(e - s) for s, e in _trials(search)] == [2, 2, 32] + [2] * 6
+    rows = {row["model"]: row for row in selection.table}
+    assert rows["test_timed_a"]["params"]["knob"] == KNOBS[-1]
+    assert selection.blend["weights"] == list(tuning.BLEND_WEIGHTS)
+    assert selection.seconds <= budget and selection.budget_exhausted is False

@@ -32,14 +32,16 @@ only the interactions it is given (the store's data, or the training part of a b
 scoring the defaults included; the defaults are scored even past it). Every fit and every
 scoring is timed. A trial (the recency probe, or one step of the search) is started only when
 its estimated cost fits in the time left before the blend's reserve: the slowest fit measured
-for that candidate (when the step changes a parameter that needs a refit) plus the slowest
-scoring measured for it (the defaults give both before any step). The reserve is the blend's
-six scorings, each estimated as the two slowest candidates' slowest scorings added up
-(re-estimated as the search measures more). A trial can still take longer than estimated (a
-larger model, a busy machine); then no further trial starts, and the blend keeps its whole
-reserve from the end of that trial, so the model choice ends past the budget by at most that
-one trial's excess. Each blend weight, too, is scored only when its estimate (its parts'
-slowest scorings, then the slowest blend scoring so far) fits before the blend's deadline.
+for that candidate (when the step changes a parameter that needs a refit: a step may fit a
+larger model than any before) plus the median of the scorings measured for it (the defaults
+give both before any step). The reserve is the blend's six scorings, each estimated as the two
+slowest candidates' median scorings added up (re-estimated as the search measures more). A
+trial can still take longer than estimated (a larger model, a busy machine); then no further
+trial starts, and the blend gets back the time that trial ran into its reserve, so the model
+choice ends past the budget by that one trial's excess over its estimate (and by any excess of
+a blend scoring over its estimate). Each blend weight is scored only when its estimate (its
+parts' median scorings added up, then the median of the blend's scorings so far) fits before
+the blend's deadline.
 
 Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
 search may take (steps not needed or skipped for time count as done, and their message says
@@ -352,13 +354,19 @@ class _Candidate:
 
     @property
     def score_cost(self) -> float:
-        """Estimated seconds of one scoring: the slowest measured (0 before any)."""
-        return max(self.score_times, default=0.0)
+        """Estimated seconds of one scoring: the median of those measured (each scores the same
+        customers on the same catalogue; one slow scoring on a busy machine does not count
+        more than once); 0 before any."""
+        return _median(self.score_times)
 
     def trial_cost(self, refit: bool) -> float:
-        """Estimated seconds of one trial: the slowest measured fit (when the trial refits)
-        plus the slowest measured scoring."""
+        """Estimated seconds of one trial: the slowest fit measured (a step may fit a larger
+        model than any before) when the trial refits, plus :attr:`score_cost`."""
         return (max(self.fit_times, default=0.0) if refit else 0.0) + self.score_cost
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(values)) if len(values) else 0.0
 
 
 def select_model(
@@ -499,16 +507,23 @@ def select_model(
 
     def reserve() -> float:
         """Seconds set aside for the blend: each of its scorings scores two fitted models,
-        estimated as the two slowest candidates' slowest scorings."""
+        estimated as the two slowest candidates' scorings added up."""
         two_slowest = sorted((c.score_cost for c in cands), reverse=True)[:2]
         return blend_steps * sum(two_slowest)
 
-    #: end of the last trial of the search (None: none ran)
-    search_end: float | None = None
+    limit = deadline  # when the blend's reserve began as the last trial started
+    late = 0.0  # seconds a trial of the search ran into the reserve: the blend gets them back
 
     def fits(cost: float) -> bool:
         """Whether a trial estimated at ``cost`` seconds ends before the blend's reserve."""
-        return _clock() + cost <= deadline - reserve()
+        nonlocal limit
+        limit = deadline - reserve()
+        return _clock() + cost <= limit
+
+    def ended() -> None:
+        """After a trial of the search: how far it ran into the reserve."""
+        nonlocal late
+        late = max(late, _clock() - limit)
 
     # 2. is there a recency signal in the timestamps?
     recency: dict[str, Any] = {"signal": False, "gain": 0.0, "t": 0.0, "rule": _RULE}
@@ -526,7 +541,6 @@ def select_model(
     elif extras:
         base = probe.per_user
         row, per_user = evaluate(probe, {**probe.params, **RECENCY_PROBE})
-        search_end = _clock()
         t = paired_t(per_user - base)
         gain = float(per_user.mean() / base.mean() - 1) if base.mean() > 0 else 0.0
         recency.update(signal=bool(t > RECENCY_T), gain=round(gain, 4), t=round(t, 2))
@@ -535,7 +549,7 @@ def select_model(
             probe.params = {**probe.params, "recency_boost": 0.0}
             probe.model.set_params(**probe.scoring_state(probe.params))  # type: ignore[union-attr]
             probe.row, probe.per_user = timed_score(probe, probe.model)  # type: ignore[arg-type]
-            search_end = _clock()
+        ended()
         step(f"recency signal: {'yes' if recency['signal'] else 'no'} (t = {t:.1f})")
         if not recency["signal"]:
             recency_grid = ()
@@ -573,10 +587,10 @@ def select_model(
                     row, _ = evaluate(c, {**c.params, name: values[nxt]})
                 except (DataError, MemoryError) as exc:
                     c.model.set_params(**c.scoring_state(c.params))  # type: ignore[union-attr]
-                    search_end = _clock()
+                    ended()
                     step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
                     continue
-                search_end = _clock()
+                ended()
                 step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
                 if row["ndcg@10"] > before:
                     direction = 1 if nxt > pos else -1
@@ -610,10 +624,11 @@ def select_model(
     else:
         first, second = sorted(cands, key=lambda c: -c.ndcg)[:2]
         assert first.model is not None and second.model is not None
-        # the search never eats the reserve: when its last trial ran late, the blend still has
-        # its whole reserve from there (the choice then ends late by that trial's excess)
-        blend_deadline = deadline if search_end is None else max(deadline, search_end + reserve())
-        cost = first.score_cost + second.score_cost  # then the slowest blend scoring so far
+        # the search never eats the reserve: when its last trial ran into it, the blend gets
+        # that time back (the choice then ends late by that trial's excess over its estimate)
+        blend_deadline = deadline + late
+        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
+        blend_times: list[float] = []
         best: tuple[float, dict[str, Any]] | None = None
         scored: list[float] = []
         for j, weight in enumerate(BLEND_WEIGHTS):
@@ -626,7 +641,8 @@ def select_model(
             )
             t0 = _clock()
             row, _ = score(hybrid)
-            cost = _clock() - t0 if not scored else max(cost, _clock() - t0)
+            blend_times.append(_clock() - t0)
+            cost = _median(blend_times)
             params = _blend_params(first, second, weight)
             trials.append({"model": hybrid.name, "params": params, **row})
             scored.append(weight)
