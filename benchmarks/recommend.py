@@ -223,6 +223,9 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "blend": info["tuning"].get("blend"),
             "validation_table": info["selection"],
             "train_s_with_tuning": round(train_s, 2),
+            # the model choice alone (what --budget bounds), and whether steps were skipped
+            "choice_s": info["tuning"]["seconds"],
+            "budget_exhausted": info["tuning"]["budget_exhausted"],
             "all_customers_csv_s": round(csv_s, 2),
         }
         emit(auto)
@@ -264,6 +267,8 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "peer_trials": {r["model"]: r["trials"] for r in peer_rows},
             "peer_budget_exhausted": exhausted,
             "automatic_budget_exhausted": info["tuning"]["budget_exhausted"],
+            "automatic_choice_s": info["tuning"]["seconds"],
+            "automatic_train_s": auto["train_s_with_tuning"],
             "note": note,
         }
     reported = results["reporting_datasets"]

@@ -17,19 +17,35 @@ only the interactions it is given (the store's data, or the training part of a b
 4. **Search.** Candidates are tuned best first, one parameter at a time (coordinate search: from
    the current best value the grid is walked towards the better neighbour while NDCG@10
    improves), on log grids for regularisation. Parameters that change scoring only reuse the
-   fitted model. The search stops when the time budget is spent (a step is skipped when the last
-   fit of that candidate does not fit in the time left); the defaults are always scored.
+   fitted model. The defaults are always scored; the search runs within what is left of the
+   budget (see **Budget** below).
 5. **Blend.** The two best candidates after the search are blended (:class:`Hybrid`: a
    weighted sum of their scores, each divided per customer by its standard deviation over the
    catalogue, :data:`BLEND_SCALING`) with the second's weight walked over :data:`BLEND_WEIGHTS`
    (the best's is 1). The blend reuses the two models already fitted on the validation split
    (weights only change scoring: nothing is refitted) and is scored on the same validation
-   customers. Its scoring time is set aside from the budget before the search starts.
+   customers. Its scoring time is set aside from the budget (see **Budget**).
 6. **Winner.** The best row by validation NDCG@10: a candidate with its tuned parameters, or the
    blend when it beats the best candidate (ties go to the single candidate).
 
+**Budget.** ``budget_s`` counts from the start of :func:`select_model` (cutting the split and
+scoring the defaults included; the defaults are scored even past it). Every fit and every
+scoring is timed. A trial (the recency probe, or one step of the search) is started only when
+its estimated cost fits in the time left before the blend's reserve: the slowest fit measured
+for that candidate (when the step changes a parameter that needs a refit: a step may fit a
+larger model than any before) plus the median of the scorings measured for it (the defaults
+give both before any step). The reserve is the blend's six scorings, each estimated as the two
+slowest candidates' median scorings added up (re-estimated as the search measures more). A
+trial can still take longer than estimated (a larger model, a busy machine); then no further
+trial starts, and the blend gets back the time that trial ran into its reserve, so the model
+choice ends past the budget by that one trial's excess over its estimate (and by any excess of
+a blend scoring over its estimate). Each blend weight is scored only when its estimate (its
+parts' median scorings added up, then the median of the blend's scorings so far) fits before
+the blend's deadline.
+
 Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
-search may take (steps not needed or skipped for time count as done).
+search may take (steps not needed or skipped for time count as done, and their message says
+``no time left``).
 """
 
 from __future__ import annotations
@@ -148,6 +164,9 @@ DENSE_ITEM_LIMIT = 20_000
 ITEM_ITEM = {"ease", "recent_ease", "rp3beta", "itemknn", "itemknn_bm25"}
 
 Progress = Callable[[int, int, str], None]
+
+#: The clock the budget is kept with (seconds; tests put a fake clock in its place).
+_clock: Callable[[], float] = time.perf_counter
 
 
 @dataclass
@@ -313,8 +332,10 @@ class _Candidate:
         self.row: dict[str, Any] | None = None
         self.per_user: np.ndarray | None = None
         self.default_ndcg: float | None = None
-        self.fit_s = 0.0
-        self.score_s = 0.0
+        self.fit_s = 0.0  # the fit of the model kept (its best settings)
+        #: every fit and every scoring of this candidate, timed (the budget's estimates)
+        self.fit_times: list[float] = []
+        self.score_times: list[float] = []
         self.trials = 0
         blank = make_model(name)
         self.scoring = set(getattr(blank, "scoring_params", ()))
@@ -330,6 +351,22 @@ class _Candidate:
     @property
     def ndcg(self) -> float:
         return -1.0 if self.row is None else self.row["ndcg@10"]
+
+    @property
+    def score_cost(self) -> float:
+        """Estimated seconds of one scoring: the median of those measured (each scores the same
+        customers on the same catalogue; one slow scoring on a busy machine does not count
+        more than once); 0 before any."""
+        return _median(self.score_times)
+
+    def trial_cost(self, refit: bool) -> float:
+        """Estimated seconds of one trial: the slowest fit measured (a step may fit a larger
+        model than any before) when the trial refits, plus :attr:`score_cost`."""
+        return (max(self.fit_times, default=0.0) if refit else 0.0) + self.score_cost
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(values)) if len(values) else 0.0
 
 
 def select_model(
@@ -355,7 +392,8 @@ def select_model(
     items : pandas.DataFrame, optional
         Item metadata given to ``fit``.
     budget_s : float
-        Seconds the search may take beyond scoring every candidate's defaults (0: defaults only).
+        Seconds the whole choice may take, counted from its start; every candidate's defaults
+        are scored even past it (0: defaults only). See **Budget** in the module docs.
     extras : bool
         Also search popularity damping and, where the data carry a recency signal, recency
         weighting (our product's choice); False tunes each model's own parameters only (peers).
@@ -379,7 +417,7 @@ def select_model(
         raise DataError("no candidate model to choose from", field="candidates")
     for name in candidates:
         make_model(name)  # unknown names fail here, before any work
-    start_time = time.perf_counter()
+    start_time = _clock()
     deadline = start_time + max(0.0, float(budget_s))
     spaces = SEARCH_SPACES if spaces is None else spaces
     val = validation_split(interactions)
@@ -410,19 +448,27 @@ def select_model(
         if progress is not None:
             progress(done, total, message)
 
+    def timed_score(c: _Candidate, model: Recommender) -> tuple[dict[str, Any], np.ndarray]:
+        t0 = _clock()
+        try:
+            return score(model)
+        finally:
+            c.score_times.append(_clock() - t0)
+
     def evaluate(c: _Candidate, params: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
         structural = {k: v for k, v in params.items() if k not in c.scoring}
         current = {k: v for k, v in c.params.items() if k not in c.scoring}
         if c.model is None or structural != current:
-            t0 = time.perf_counter()
-            model = make_model(c.name, **params).fit(val.train, items)
-            fit_s = time.perf_counter() - t0
+            t0 = _clock()
+            try:
+                model = make_model(c.name, **params).fit(val.train, items)
+            finally:
+                c.fit_times.append(_clock() - t0)
+            fit_s = c.fit_times[-1]
         else:
             model, fit_s = c.model, c.fit_s
             model.set_params(**{**params, **c.scoring_state(params)})
-        t0 = time.perf_counter()
-        row, per_user = score(model)
-        c.score_s = time.perf_counter() - t0
+        row, per_user = timed_score(c, model)
         c.trials += 1
         trials.append({"model": c.name, "params": dict(params), **row})
         if c.row is None or row["ndcg@10"] > c.row["ndcg@10"]:
@@ -458,10 +504,26 @@ def select_model(
     if blend_steps and len(cands) < 2:
         total -= blend_steps
         blend_steps = 0
-    # the blend's scorings are set aside from the budget: each scores two fitted models
-    two_slowest = sorted((c.score_s for c in cands), reverse=True)[:2]
-    reserve = blend_steps * (sum(two_slowest) + 0.1) if blend_steps else 0.0
-    search_deadline = deadline - reserve
+
+    def reserve() -> float:
+        """Seconds set aside for the blend: each of its scorings scores two fitted models,
+        estimated as the two slowest candidates' scorings added up."""
+        two_slowest = sorted((c.score_cost for c in cands), reverse=True)[:2]
+        return blend_steps * sum(two_slowest)
+
+    limit = deadline  # when the blend's reserve began as the last trial started
+    late = 0.0  # seconds a trial of the search ran into the reserve: the blend gets them back
+
+    def fits(cost: float) -> bool:
+        """Whether a trial estimated at ``cost`` seconds ends before the blend's reserve."""
+        nonlocal limit
+        limit = deadline - reserve()
+        return _clock() + cost <= limit
+
+    def ended() -> None:
+        """After a trial of the search: how far it ran into the reserve."""
+        nonlocal late
+        late = max(late, _clock() - limit)
 
     # 2. is there a recency signal in the timestamps?
     recency: dict[str, Any] = {"signal": False, "gain": 0.0, "t": 0.0, "rule": _RULE}
@@ -470,7 +532,7 @@ def select_model(
         recency["reason"] = "no time order within customers"
     elif probe is None:
         recency["reason"] = "no item-item candidate to test it with"
-    elif extras and time.perf_counter() >= search_deadline:
+    elif extras and not fits(2 * probe.score_cost):  # scored with recency, maybe again without
         exhausted = True
         recency["reason"] = "not tested: no time left in the budget"
         recency_grid = ()
@@ -486,7 +548,8 @@ def select_model(
         if not recency["signal"]:
             probe.params = {**probe.params, "recency_boost": 0.0}
             probe.model.set_params(**probe.scoring_state(probe.params))  # type: ignore[union-attr]
-            probe.row, probe.per_user = score(probe.model)  # type: ignore[arg-type]
+            probe.row, probe.per_user = timed_score(probe, probe.model)  # type: ignore[arg-type]
+        ended()
         step(f"recency signal: {'yes' if recency['signal'] else 'no'} (t = {t:.1f})")
         if not recency["signal"]:
             recency_grid = ()
@@ -508,16 +571,15 @@ def select_model(
                 continue
             pos = values.index(current)
             tried = {pos}
+            out_of_time = False
             # look both ways, then walk towards the better side while it improves
             frontier = [p for p in (pos - 1, pos + 1) if 0 <= p < len(values)]
             while frontier:
                 nxt = frontier.pop(0)
                 if nxt in tried:
                     continue
-                is_structural = name not in c.scoring
-                cost = (c.fit_s if is_structural else 0.0) + 0.5
-                if time.perf_counter() + cost > search_deadline:
-                    exhausted = True
+                if not fits(c.trial_cost(refit=name not in c.scoring)):
+                    exhausted = out_of_time = True
                     break
                 tried.add(nxt)
                 before = c.ndcg
@@ -525,8 +587,10 @@ def select_model(
                     row, _ = evaluate(c, {**c.params, name: values[nxt]})
                 except (DataError, MemoryError) as exc:
                     c.model.set_params(**c.scoring_state(c.params))  # type: ignore[union-attr]
+                    ended()
                     step(f"{c.name}: {name}={values[nxt]} failed ({exc})")
                     continue
+                ended()
                 step(f"{c.name}: {name}={values[nxt]} NDCG@10 {row['ndcg@10']:.4f}")
                 if row["ndcg@10"] > before:
                     direction = 1 if nxt > pos else -1
@@ -534,7 +598,8 @@ def select_model(
                     ahead = pos + direction
                     frontier = [ahead] if 0 <= ahead < len(values) else []
             kept = c.params.get(name, current)
-            step(f"{c.name}: {name}={kept}", max(0, steps - (len(tried) - 1)))
+            note = " (no time left)" if out_of_time else ""
+            step(f"{c.name}: {name}={kept}{note}", max(0, steps - (len(tried) - 1)))
 
     table = []
     for c in sorted(cands, key=lambda c: -c.ndcg):
@@ -559,20 +624,25 @@ def select_model(
     else:
         first, second = sorted(cands, key=lambda c: -c.ndcg)[:2]
         assert first.model is not None and second.model is not None
-        cost = first.score_s + second.score_s + 0.1
+        # the search never eats the reserve: when its last trial ran into it, the blend gets
+        # that time back (the choice then ends late by that trial's excess over its estimate)
+        blend_deadline = deadline + late
+        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
+        blend_times: list[float] = []
         best: tuple[float, dict[str, Any]] | None = None
         scored: list[float] = []
         for j, weight in enumerate(BLEND_WEIGHTS):
-            if time.perf_counter() + cost > deadline:
+            if _clock() + cost > blend_deadline:
                 exhausted = True
                 step("blend: no time left", len(BLEND_WEIGHTS) - j)
                 break
             hybrid = Hybrid.of_fitted(
                 [first.model, second.model], (1.0, weight), scaling=BLEND_SCALING
             )
-            t0 = time.perf_counter()
+            t0 = _clock()
             row, _ = score(hybrid)
-            cost = time.perf_counter() - t0 + 0.1
+            blend_times.append(_clock() - t0)
+            cost = _median(blend_times)
             params = _blend_params(first, second, weight)
             trials.append({"model": hybrid.name, "params": params, **row})
             scored.append(weight)
@@ -622,7 +692,7 @@ def select_model(
             "fit_interactions": int(len(val.train)),
             "held_out": int(len(val.test)),
         },
-        seconds=time.perf_counter() - start_time,
+        seconds=_clock() - start_time,
         budget_s=float(budget_s),
         budget_exhausted=exhausted,
         skipped=skipped,

@@ -69,7 +69,7 @@ def _items(om: StoreLike) -> pd.DataFrame | None:
     return items if items is not None and len(items) else None
 
 
-#: Seconds ``train`` may spend tuning beyond scoring every candidate's defaults.
+#: Seconds ``train``'s model choice may take (the defaults are scored even past them).
 DEFAULT_BUDGET_S = 120.0
 
 #: ``progress(message, done, total)``: a step of training finished (``done`` of ``total``).
@@ -117,7 +117,10 @@ def train(
     tune : bool
         With a ``model`` name: tune that model's hyper-parameters the same way first.
     budget : float
-        Seconds the tuning may take beyond scoring each candidate's defaults (0: no tuning).
+        Seconds the model choice may take, counted from its start (every candidate's
+        defaults are scored even past them; 0: no tuning). A step of the search that runs
+        longer than estimated can take the choice past it by that step's excess (see
+        :func:`omotenashi.evaluation.select_model`).
     weights : EventWeights, optional
         Event-type weights (default :data:`DEFAULT_EVENT_WEIGHTS`).
     candidates : sequence of str
