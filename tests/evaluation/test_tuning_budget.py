@@ -158,6 +158,16 @@ def test_the_search_counts_the_scoring_and_leaves_the_blend_its_reserve(timed):
     assert selection.budget_exhausted is True  # the walk was cut short for time
 
 
+def _growing_fits(budget: float):
+    """The choice between A, whose fit triples with each ``knob`` step, and B (1 s scorings)."""
+    return select_model(
+        ring_walks(True),
+        ["test_timed_a", "test_timed_b"],
+        budget_s=budget,
+        spaces=_spaces({"growth": 3.0, "score_s": 1.0}, {"score_s": 1.0}, b_grid=False),
+    )
+
+
 def test_a_trial_slower_than_its_estimate_overruns_by_itself_only_and_the_blend_is_scored(timed):
     """Candidate A's fit triples with each ``knob`` step (a larger model, like more factors):
     every step is estimated from the slowest fit measured so far, so the step from 2 to 3 is
@@ -165,12 +175,7 @@ def test_a_trial_slower_than_its_estimate_overruns_by_itself_only_and_the_blend_
     No further trial starts, the blend still gets its whole reserve, and the choice ends past
     the budget by no more than that one trial."""
     budget = 50.0
-    selection = select_model(
-        ring_walks(True),
-        ["test_timed_a", "test_timed_b"],
-        budget_s=budget,
-        spaces=_spaces({"growth": 3.0, "score_s": 1.0}, {"score_s": 1.0}, b_grid=False),
-    )
+    selection = _growing_fits(budget)
     defaults, search, blend = _phases(timed, 2)
     trials = _trials(search)
     reserve = len(tuning.BLEND_WEIGHTS) * (1.0 + 1.0)
@@ -221,12 +226,7 @@ def test_a_step_is_estimated_from_the_slowest_fit_measured_and_not_started_when_
     scoring measured for A), so it is not started; an estimate from an earlier, faster fit (1 or
     3 s) would start it and run 28 s past. The choice ends within its budget."""
     budget = 37.0
-    selection = select_model(
-        ring_walks(True),
-        ["test_timed_a", "test_timed_b"],
-        budget_s=budget,
-        spaces=_spaces({"growth": 3.0, "score_s": 1.0}, {"score_s": 1.0}, b_grid=False),
-    )
+    selection = _growing_fits(budget)
     _, search, blend = _phases(timed, 2)
     assert [round(e - s) for s, e in _trials(search)] == [4, 10]  # knob 1, then knob 2
     rows = {row["model"]: row for row in selection.table}
