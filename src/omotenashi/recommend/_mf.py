@@ -171,21 +171,25 @@ class ImplicitMF(Recommender):
         # catalogue instead of all of it
         u = np.asarray(self.user_factors_[row], dtype=np.float64)
         allowed = rules.allowed_mask(self.catalog_, self._item_index)
-        index = self._norm_index()
-        tails = getattr(self, "_tails", None)
-        # the bounds hold for the vectors they were computed from, and only for those
-        valid = tails is not None and tails[0] is self.user_factors_ and tails[1] is index.factors
-        tail = float(tails[2][row]) if valid else None
-        return index.scan(u, n, seen, allowed, tail=tail)[:2]
+        bounds = self._tail_bounds()
+        tail = None if bounds is None else float(bounds[row])
+        return self._norm_index().scan(u, n, seen, allowed, tail=tail)[:2]
 
     def bound_tails(self) -> None:
         """Compute each known customer's tail bound (``NormOrderedItems.tail_bounds``: what lets
         a customer with little history stop reading after the first 9,216 items of a large
         catalogue). Called after fitting; a batch engine that sets the factors itself (Spark)
         calls it before saving."""
-        index = self._norm_index()
-        bounds = index.tail_bounds(self.user_factors_, seen=self.user_items_)
-        self._tails = (self.user_factors_, index.factors, bounds)
+        bounds = self._norm_index().tail_bounds(self.user_factors_, seen=self.user_items_)
+        self._tails = (self.user_factors_, self.item_factors_, bounds)
+
+    def _tail_bounds(self) -> np.ndarray | None:
+        """The tail bounds, when they were computed for the current user and item vectors
+        (they hold for those, and only for those), else None."""
+        tails = getattr(self, "_tails", None)
+        if tails is None or tails[0] is not self.user_factors_:
+            return None
+        return tails[2] if tails[1] is self.item_factors_ else None
 
     def _norm_index(self) -> NormOrderedItems:
         """The item factors sorted by norm (cached; built by the first answer)."""
@@ -234,9 +238,9 @@ class ImplicitMF(Recommender):
 
     def _state(self):
         state = {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-        tails = getattr(self, "_tails", None)
-        if tails is not None and tails[0] is self.user_factors_:
-            state["tail_bounds"] = tails[2]
+        bounds = self._tail_bounds()
+        if bounds is not None:
+            state["tail_bounds"] = bounds
         return state
 
     def _load_state(self, state):
@@ -251,7 +255,7 @@ class ImplicitMF(Recommender):
             return
         bounds = state.get("tail_bounds")
         if bounds is not None and len(bounds) == len(self.user_factors_):
-            self._tails = (self.user_factors_, self._norm_index().factors, bounds)
+            self._tails = (self.user_factors_, self.item_factors_, bounds)
 
 
 class BPR(ImplicitMF):
@@ -398,6 +402,7 @@ class IALS(ImplicitMF):
             for H in self._passes():
                 last = H
             self._serve(last)
+        self.bound_tails()  # large matrix products: with every BLAS thread, as ALS does
 
     def _passes(self):
         """The alternating passes on the prepared histories (``user_items_``, every weight 1):
@@ -427,7 +432,6 @@ class IALS(ImplicitMF):
         # decompose; the same solve as _user_vectors), float64 so that the terms add up to
         # the score to rounding
         self.user_factors_ = self._solve_side(self._binary(), self._factors()[0], len(H))
-        self.bound_tails()
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The item factors in float64 and ``α₀ HᵀH`` (cached)."""

@@ -178,6 +178,7 @@ class NormOrderedItems:
             error = (block.shape[1] + 2) * 2.0**-23 * norm_u * float(self.norms[0])
             block32 = block.astype(np.float32)
             part = seen[lo : lo + chunk].tocoo() if seen is not None else None
+            seen_at = self.position[part.col] if part is not None else None  # their places
             rows = np.arange(len(block))  # the users still reading
             pool = np.full((len(block), 0), -np.inf, dtype=np.float32)  # their n best so far
             for a, b in self.stages:
@@ -185,9 +186,8 @@ class NormOrderedItems:
                     break
                 scores = block32[rows] @ self.single[a:b].T
                 if part is not None:
-                    places = self.position[part.col]
-                    hit = (places >= a) & (places < b) & np.isin(part.row, rows)
-                    scores[np.searchsorted(rows, part.row[hit]), places[hit] - a] = -np.inf
+                    hit = (seen_at >= a) & (seen_at < b) & np.isin(part.row, rows)
+                    scores[np.searchsorted(rows, part.row[hit]), seen_at[hit] - a] = -np.inf
                 both = np.concatenate((pool, scores), axis=1)
                 keep = min(n, both.shape[1])
                 pool = np.partition(both, both.shape[1] - keep, axis=1)[:, both.shape[1] - keep :]
