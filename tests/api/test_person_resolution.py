@@ -102,3 +102,61 @@ def test_http_resolves_ids_linked_before_the_server_started(store_copy: Path) ->
         assert _items(c.get("/v1/customers/c5/recommendations?n=5").json()) == mine
         answer = c.get("/v1/customers/kiosk-session-1/recommendations?n=5").json()
         assert _items(answer) == mine
+
+
+def test_uncached_answers_reuse_the_resolved_person_until_something_of_theirs_changes(
+    client,
+) -> None:
+    """Answers no cache holds (another ``n``, a filter) reuse the person's resolved ids and
+    consent gate (two store reads each); an event, a consent change or a merge drops them
+    with the person's answers, so the next answer obeys at once."""
+    ws = client.app.state.service.workspaces.get("default")
+    reads = {"keys": 0, "gate": 0}
+    identities, consent = ws.om.identities, ws.om.consent
+    real_keys, real_gate = identities.require_person_keys, consent.gate
+
+    def counted_keys(customer_id):
+        reads["keys"] += 1
+        return real_keys(customer_id)
+
+    def counted_gate(keys):
+        reads["gate"] += 1
+        return real_gate(keys)
+
+    identities.require_person_keys, consent.gate = counted_keys, counted_gate
+    n = iter(range(3, 40))
+
+    def ask(customer: str) -> dict:  # a new n each time: never an answer from the cache
+        answer = client.get(f"/v1/customers/{customer}/recommendations?n={next(n)}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    first = ask("c0")
+    assert reads == {"keys": 1, "gate": 1}
+    ask("c0")
+    assert reads == {"keys": 1, "gate": 1}  # resolved once
+    assert first["personalized"] is True
+
+    # an event of the person: resolved again
+    event = {"customer_id": "c0", "type": "view", "item_id": "tea-1"}
+    posted = client.post("/v1/events", json=event | {"timestamp": "2025-02-01T10:00:00Z"})
+    assert posted.status_code == 200, posted.text
+    ask("c0")
+    assert reads == {"keys": 2, "gate": 2}
+
+    # a consent change: the next answer obeys without waiting for anything else
+    change = {"purposes": {"personalization": False}, "source": "web-form"}
+    assert client.put("/v1/customers/c0/consent", json=change).status_code == 200
+    assert ask("c0")["personalized"] is False
+    assert reads == {"keys": 3, "gate": 3}
+
+    # c1 resolved as itself, then merged into c0: the next answer is c0's
+    assert ask("c1")["customer_id"] == "c1"
+    merged = client.post(
+        "/v1/alias", json={"customer_id": "c0", "identity": "c1", "kind": "customer"}
+    )
+    assert merged.status_code == 200, merged.text
+    assert ask("c1")["customer_id"] == "c0"
+    # an unknown id is never remembered as a person
+    assert client.get("/v1/customers/nobody/recommendations?n=4").status_code == 404
+    assert client.get("/v1/customers/nobody/recommendations?n=4").status_code == 404

@@ -272,7 +272,7 @@ class AnswerCache:
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._by_owner: dict[str, set[Hashable]] = {}
         self._versions: dict[str, int] = {}
         self._generation = 0
@@ -288,10 +288,15 @@ class AnswerCache:
             self.hits += 1
         return value
 
+    def peek(self, key: Hashable) -> Any:
+        """The value under ``key`` or None, without counting a hit or a miss (for what is
+        cached beside the answers, like a person's resolved ids)."""
+        return self._data.get(key)
+
     def stamp(self, owner: str) -> tuple[int, int]:
         return self._generation, self._versions.get(owner, 0)
 
-    def put(self, key: Hashable, owner: str, value: bytes, stamp: tuple[int, int]) -> None:
+    def put(self, key: Hashable, owner: str, value: Any, stamp: tuple[int, int]) -> None:
         if self.max_entries == 0:
             return
         with self._lock:

@@ -574,8 +574,13 @@ def customer_recommendations(
         if hit is not None:
             return hit
     models = _main_model(ws)
-    keys = ws.om.identities.require_person_keys(customer_id)  # NotFound for unknown ids
-    person = keys.customer_id
+    known = ws.cache.peek(("person", customer_id))  # (keys, gate, prefs), cached below
+    if known is not None:
+        keys, gate, prefs = known
+        person = keys.customer_id
+    else:
+        keys = ws.om.identities.require_person_keys(customer_id)  # NotFound for unknown ids
+        person = keys.customer_id
     if person != customer_id:  # a merged-away id or a linked anonymous id: the person's answer
         ws.remember_alias(customer_id, person)
         key = ("customer", person, n, explain, spec)
@@ -585,7 +590,12 @@ def customer_recommendations(
             hit = ws.cache.get(key)
             if hit is not None:
                 return hit
-    gate, prefs = ws.om.consent.gate(keys)  # the person resolved above, not looked up again
+    if known is None:
+        gate, prefs = ws.om.consent.gate(keys)  # the person resolved above, not looked up again
+        if person == customer_id:
+            # cached as the person's answers are, under the stamp taken before the reads: an
+            # event, a consent or identity change of the person drops it with their answers
+            ws.cache.put(("person", person), person, (keys, gate, prefs), stamp)
     if gate.mode == "off":
         context = []  # nothing of the customer, the live visit included
     recs = gated_recommend(
