@@ -72,6 +72,14 @@ RECENCY_PROBE = {"recency_boost": 3.0, "recency_scale": 10.0}
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 #: Per-customer scaling of each part of the blend (``Hybrid.scaling``).
 BLEND_SCALING = "std"
+#: Greedy selection of further parts (module docs, **Blend**): the most parts a blend may hold,
+#: the weights a part is added at (the best's weight is 1), the relative NDCG@10 gain an
+#: addition must exceed, and whether the parts' weights are walked again after an addition.
+#: Chosen on ml-100k's validation split only (``benchmarks/blend_grid.py``, its rule).
+BLEND_MAX_PARTS = 4
+BLEND_ADD_WEIGHTS = (0.1, 0.3, 0.5, 1.0)
+BLEND_MARGIN = 0.002
+BLEND_REWALK = True
 
 
 @dataclass(frozen=True)
@@ -504,6 +512,8 @@ def select_model(
     if blend_steps and len(cands) < 2:
         total -= blend_steps
         blend_steps = 0
+    greedy_steps = _greedy_steps(len(cands)) if blend_steps else 0
+    total += greedy_steps
 
     def reserve() -> float:
         """Seconds set aside for the blend: each of its scorings scores two fitted models,
@@ -615,20 +625,49 @@ def select_model(
             }
         )
 
-    # 4. the blend of the two best candidates, scored with the models fitted above
+    # 4. the blend, scored with the models fitted above: the two best candidates, then parts
+    #    added one at a time while they raise it by more than the margin (greedy selection)
     blended: dict[str, Any] = {"tried": False}
     if not blend:
         blended["reason"] = "blending off"
     elif len(cands) < 2:
         blended["reason"] = "fewer than two candidates"
     else:
-        first, second = sorted(cands, key=lambda c: -c.ndcg)[:2]
-        assert first.model is not None and second.model is not None
+        ranked = sorted(cands, key=lambda c: -c.ndcg)
+        first, second = ranked[:2]
         # the search never eats the reserve: when its last trial ran into it, the blend gets
         # that time back (the choice then ends late by that trial's excess over its estimate)
         blend_deadline = deadline + late
-        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
         blend_times: list[float] = []
+        #: each blend scoring measured against its parts' median scorings added up
+        ratios: list[float] = []
+
+        def score_blend(parts: list[_Candidate], weights: list[float]) -> dict[str, Any]:
+            models = [c.model for c in parts]
+            assert all(m is not None for m in models)
+            hybrid = Hybrid.of_fitted(models, tuple(weights), scaling=BLEND_SCALING)  # type: ignore[arg-type]
+            t0 = _clock()
+            row, _ = score(hybrid)
+            blend_times.append(_clock() - t0)
+            parts_cost = sum(c.score_cost for c in parts)
+            if parts_cost > 0:
+                ratios.append(blend_times[-1] / parts_cost)
+            params = _blend_params(parts, weights)
+            trials.append({"model": hybrid.name, "params": params, **row})
+            return {**row, "params": params}
+
+        def blend_cost(parts: list[_Candidate]) -> float:
+            """A blend scoring scores every part: their median scorings added up, times the
+            median ratio of the blend scorings measured to that sum."""
+            return sum(c.score_cost for c in parts) * (_median(ratios) if ratios else 1.0)
+
+        def label(parts: list[_Candidate], weights: list[float]) -> str:
+            return "blend " + " + ".join(
+                c.name if j == 0 else f"{w:g} x {c.name}"
+                for j, (c, w) in enumerate(zip(parts, weights, strict=True))
+            )
+
+        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
         best: tuple[float, dict[str, Any]] | None = None
         scored: list[float] = []
         for j, weight in enumerate(BLEND_WEIGHTS):
@@ -636,31 +675,44 @@ def select_model(
                 exhausted = True
                 step("blend: no time left", len(BLEND_WEIGHTS) - j)
                 break
-            hybrid = Hybrid.of_fitted(
-                [first.model, second.model], (1.0, weight), scaling=BLEND_SCALING
-            )
-            t0 = _clock()
-            row, _ = score(hybrid)
-            blend_times.append(_clock() - t0)
+            row = score_blend([first, second], [1.0, weight])
             cost = _median(blend_times)
-            params = _blend_params(first, second, weight)
-            trials.append({"model": hybrid.name, "params": params, **row})
             scored.append(weight)
-            step(f"blend {first.name} + {weight:g} x {second.name}: NDCG@10 {row['ndcg@10']:.4f}")
+            step(f"{label([first, second], [1.0, weight])}: NDCG@10 {row['ndcg@10']:.4f}")
             if best is None or row["ndcg@10"] > best[1]["ndcg@10"]:
-                best = (weight, {**row, "params": params})
+                best = (weight, row)
         if best is None:
             blended["reason"] = "not scored: no time left in the budget"
+            step("blend: no time left", greedy_steps)
         else:
             weight, row = best
+            parts, weights = [first, second], [1.0, weight]
+            additions, rewalks, stopped, row = _greedy(
+                ranked,
+                parts,
+                weights,
+                row,
+                score_blend,
+                fits=lambda parts_: _clock() + blend_cost(parts_) <= blend_deadline,
+                step=step,
+                label=label,
+            )
+            exhausted = exhausted or stopped == "no time left"
+            used = len(blend_times) - len(scored)  # the greedy step's scorings
+            step(f"blend: {stopped}", max(0, greedy_steps - used))  # those it did not need
             single = first.ndcg
             kept = row["ndcg@10"] > single
             blended = {
                 "tried": True,
-                "components": [first.name, second.name],
+                "components": [c.name for c in parts],
+                "part_weights": list(weights),
                 "scaling": BLEND_SCALING,
                 "weights": scored,
                 "best_weight": weight,
+                "two_parts_ndcg@10": best[1]["ndcg@10"],
+                "additions": additions,
+                "rewalks": rewalks,
+                "stopped": stopped,
                 "ndcg@10": row["ndcg@10"],
                 "best_single": single,
                 "gain": round(row["ndcg@10"] / single - 1, 4) if single > 0 else 0.0,
@@ -673,8 +725,8 @@ def select_model(
                     **{k: row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
                     # what the blend is measured against: the best single candidate
                     "default_ndcg@10": single,
-                    "trials": len(scored),
-                    "fit_s": round(first.fit_s + second.fit_s, 3),
+                    "trials": len(blend_times),
+                    "fit_s": round(sum(c.fit_s for c in parts), 3),
                 }
             )
             # best first; on a tie the single candidate stays ahead (the sort is stable)
@@ -700,14 +752,144 @@ def select_model(
     )
 
 
-def _blend_params(first: _Candidate, second: _Candidate, weight: float) -> dict[str, Any]:
-    """The ``Hybrid`` parameters of the blend of two tuned candidates (JSON-ready)."""
+def _blend_params(parts: Sequence[_Candidate], weights: Sequence[float]) -> dict[str, Any]:
+    """The ``Hybrid`` parameters of the blend of tuned candidates (JSON-ready)."""
     return {
-        "components": [first.name, second.name],
-        "weights": [1.0, float(weight)],
-        "params": [{k: _plain(v) for k, v in c.params.items()} for c in (first, second)],
+        "components": [c.name for c in parts],
+        "weights": [float(w) for w in weights],
+        "params": [{k: _plain(v) for k, v in c.params.items()} for c in parts],
         "scaling": BLEND_SCALING,
     }
+
+
+def _rewalk_grid() -> list[float]:
+    """The weights a part's weight is walked over after an addition (both grids)."""
+    return sorted(set(BLEND_WEIGHTS) | set(BLEND_ADD_WEIGHTS))
+
+
+def _greedy_steps(n_candidates: int) -> int:
+    """Most scorings the greedy step may take with ``n_candidates`` (progress total)."""
+    n = 0
+    for size in range(2, min(BLEND_MAX_PARTS, n_candidates)):  # parts before an addition
+        n += (n_candidates - size) * len(BLEND_ADD_WEIGHTS)
+        if BLEND_REWALK:
+            n += size * (len(_rewalk_grid()) - 1)  # every part but the first, after it
+    return n
+
+
+def _greedy(
+    ranked: Sequence[Any],
+    parts: list[Any],
+    weights: list[float],
+    current: dict[str, Any],
+    score_blend: Callable[[list[Any], list[float]], dict[str, Any]],
+    fits: Callable[[list[Any]], bool],
+    step: Callable[[str], None],
+    label: Callable[[list[Any], list[float]], str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, dict[str, Any]]:
+    """Greedy forward selection of the blend's parts (see the module docs, **Blend**).
+
+    ``parts`` and ``weights`` (the two-part blend, scored ``current``) grow in place: each round
+    scores every candidate of ``ranked`` not yet in, at each of :data:`BLEND_ADD_WEIGHTS`, and
+    adds the best when its NDCG@10 beats ``current``'s by more than :data:`BLEND_MARGIN`
+    (relative); with :data:`BLEND_REWALK`, every part's weight but the first's is then walked
+    over the grid once (towards the better neighbour while NDCG@10 improves). A scoring starts
+    only when ``fits(parts)``. Returns the rounds (``additions``), the weights the walks moved
+    (``rewalks``), why it stopped and the row of the blend kept."""
+    additions: list[dict[str, Any]] = []
+    rewalks: list[dict[str, Any]] = []
+    while True:
+        if len(parts) >= BLEND_MAX_PARTS:
+            return additions, rewalks, f"{BLEND_MAX_PARTS} parts, the most", current
+        rest = [c for c in ranked if all(c is not p for p in parts)]
+        if not rest:
+            return additions, rewalks, "no candidate left", current
+        best: tuple[Any, float, dict[str, Any]] | None = None
+        out = False
+        scored = 0
+        for c in rest:
+            for w in BLEND_ADD_WEIGHTS:
+                if not fits([*parts, c]):
+                    out = True
+                    break
+                row = score_blend([*parts, c], [*weights, w])
+                scored += 1
+                step(f"{label([*parts, c], [*weights, w])}: NDCG@10 {row['ndcg@10']:.4f}")
+                if best is None or row["ndcg@10"] > best[2]["ndcg@10"]:
+                    best = (c, w, row)
+            if out:
+                break
+        added = best is not None and best[2]["ndcg@10"] > current["ndcg@10"] * (1 + BLEND_MARGIN)
+        if best is not None:
+            additions.append(
+                {
+                    "model": best[0].name,
+                    "weight": best[1],
+                    "ndcg@10": best[2]["ndcg@10"],
+                    "before": current["ndcg@10"],
+                    "scored": scored,
+                    "kept": added,
+                }
+            )
+        if best is not None and added:
+            parts.append(best[0])
+            weights.append(best[1])
+            current = best[2]
+            if BLEND_REWALK and not out:
+                current, out, moves = _rewalk(
+                    parts, weights, current, score_blend, fits, step, label
+                )
+                rewalks += moves
+        if out:
+            return additions, rewalks, "no time left", current
+        if not added:
+            return additions, rewalks, "no addition above the margin", current
+
+
+def _rewalk(
+    parts: list[Any],
+    weights: list[float],
+    current: dict[str, Any],
+    score_blend: Callable[[list[Any], list[float]], dict[str, Any]],
+    fits: Callable[[list[Any]], bool],
+    step: Callable[[str], None],
+    label: Callable[[list[Any], list[float]], str],
+) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
+    """One coordinate pass over the weights of every part but the first (whose weight is 1):
+    from the current weight, both neighbours on :func:`_rewalk_grid`, then on towards the
+    better one while NDCG@10 improves. Returns the row kept, whether time ran out and the
+    weights moved."""
+    grid = _rewalk_grid()
+    moves: list[dict[str, Any]] = []
+    for j in range(1, len(parts)):
+        if weights[j] not in grid:
+            continue
+        pos = grid.index(weights[j])
+        tried = {pos}
+        frontier = [p for p in (pos - 1, pos + 1) if 0 <= p < len(grid)]
+        while frontier:
+            nxt = frontier.pop(0)
+            if nxt in tried:
+                continue
+            if not fits(parts):
+                return current, True, moves
+            tried.add(nxt)
+            trial = list(weights)
+            trial[j] = grid[nxt]
+            row = score_blend(parts, trial)
+            step(f"{label(parts, trial)}: NDCG@10 {row['ndcg@10']:.4f}")
+            if row["ndcg@10"] > current["ndcg@10"]:
+                moves.append(
+                    {"model": parts[j].name, "from": weights[j], "to": grid[nxt]}
+                    | {"ndcg@10": row["ndcg@10"]}
+                )
+                weights[j] = grid[nxt]
+                current = row
+                direction = 1 if nxt > pos else -1
+                pos = nxt
+                ahead = pos + direction
+                frontier = [ahead] if 0 <= ahead < len(grid) else []
+    return current, False, moves
 
 
 def _plain(value: Any) -> Any:
