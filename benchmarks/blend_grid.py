@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import recommend as bench  # noqa: E402  (the benchmark's datasets and store events)
 import omotenashi.evaluation._tuning as tuning  # noqa: E402
+import recommend as bench  # noqa: E402  (the benchmark's datasets and store events)
 from omotenashi.evaluation import split_p1  # noqa: E402
 
 #: (most parts, weights a part is added at, walk the weights again after an addition)
