@@ -80,6 +80,8 @@ BLEND_MAX_PARTS = 4
 BLEND_ADD_WEIGHTS = (0.1, 0.3, 0.5, 1.0)
 BLEND_MARGIN = 0.002
 BLEND_REWALK = True
+#: Bytes of validation scores the greedy step may keep (the parts' scores, computed once).
+BLEND_MEMORY = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,39 @@ class _Candidate:
         return (max(self.fit_times, default=0.0) if refit else 0.0) + self.score_cost
 
 
+class _KeptScores:
+    """A fitted candidate as a part of the greedy step's blends: its scores of the validation
+    customers are computed by the first blend scoring that needs them and kept (a copy, batch by
+    batch) while ``room`` (bytes, shared by every part) allows, so that later blends with it
+    only add them up. :attr:`ready` once a whole scoring found or kept every batch."""
+
+    def __init__(self, model: Recommender | None, room: list[int]) -> None:
+        assert model is not None
+        self.model = model
+        self.room = room
+        self.batches: dict[bytes, np.ndarray] = {}
+        self.ready = False
+        self._missed = False
+
+    def _score_users(self, rows: np.ndarray, X: Any, ages: Any) -> np.ndarray:
+        key = np.asarray(rows, dtype=np.int64).tobytes()
+        found = self.batches.get(key)
+        if found is not None:
+            return found
+        S = np.array(self.model._score_users(rows, X, ages), dtype=np.float64)
+        if S.nbytes <= self.room[0]:
+            self.room[0] -= S.nbytes
+            self.batches[key] = S
+        else:
+            self._missed = True
+        return S
+
+    def scored(self) -> None:
+        """After a blend scoring with this part."""
+        self.ready = not self._missed
+        self._missed = False
+
+
 def _median(values: Sequence[float]) -> float:
     return float(np.median(values)) if len(values) else 0.0
 
@@ -639,27 +674,44 @@ def select_model(
         # that time back (the choice then ends late by that trial's excess over its estimate)
         blend_deadline = deadline + late
         blend_times: list[float] = []
-        #: each blend scoring measured against its parts' median scorings added up
-        ratios: list[float] = []
+        #: what each blend scoring took beyond the scorings of the parts it scored afresh
+        overheads: list[float] = []
+        #: the greedy step's parts, their validation scores kept after the first scoring
+        kept_scores: dict[str, _KeptScores] = {}
+        room = [BLEND_MEMORY]
 
-        def score_blend(parts: list[_Candidate], weights: list[float]) -> dict[str, Any]:
+        def score_blend(
+            parts: list[_Candidate], weights: list[float], keep: bool = False
+        ) -> dict[str, Any]:
             models = [c.model for c in parts]
             assert all(m is not None for m in models)
             hybrid = Hybrid.of_fitted(models, tuple(weights), scaling=BLEND_SCALING)  # type: ignore[arg-type]
+            afresh = sum(c.score_cost for c in parts)
+            if keep:
+                for c in parts:
+                    kept_scores.setdefault(c.name, _KeptScores(c.model, room))
+                afresh = sum(c.score_cost for c in parts if not kept_scores[c.name].ready)
+                hybrid.models_ = [kept_scores[c.name] for c in parts]
             t0 = _clock()
             row, _ = score(hybrid)
             blend_times.append(_clock() - t0)
-            parts_cost = sum(c.score_cost for c in parts)
-            if parts_cost > 0:
-                ratios.append(blend_times[-1] / parts_cost)
+            overheads.append(max(0.0, blend_times[-1] - afresh))
+            if keep:
+                for c in parts:
+                    kept_scores[c.name].scored()
             params = _blend_params(parts, weights)
             trials.append({"model": hybrid.name, "params": params, **row})
             return {**row, "params": params}
 
         def blend_cost(parts: list[_Candidate]) -> float:
-            """A blend scoring scores every part: their median scorings added up, times the
-            median ratio of the blend scorings measured to that sum."""
-            return sum(c.score_cost for c in parts) * (_median(ratios) if ratios else 1.0)
+            """A scoring of the greedy step: the median scorings of its parts whose scores are
+            not kept yet, plus the median of what blend scorings took beyond such parts."""
+            afresh = sum(
+                c.score_cost
+                for c in parts
+                if c.name not in kept_scores or not kept_scores[c.name].ready
+            )
+            return afresh + _median(overheads)
 
         def label(parts: list[_Candidate], weights: list[float]) -> str:
             return "blend " + " + ".join(
@@ -692,7 +744,7 @@ def select_model(
                 parts,
                 weights,
                 row,
-                score_blend,
+                lambda parts_, weights_: score_blend(parts_, weights_, keep=True),
                 fits=lambda parts_: _clock() + blend_cost(parts_) <= blend_deadline,
                 step=step,
                 label=label,
