@@ -22,9 +22,18 @@ only the interactions it is given (the store's data, or the training part of a b
 5. **Blend.** The two best candidates after the search are blended (:class:`Hybrid`: a
    weighted sum of their scores, each divided per customer by its standard deviation over the
    catalogue, :data:`BLEND_SCALING`) with the second's weight walked over :data:`BLEND_WEIGHTS`
-   (the best's is 1). The blend reuses the two models already fitted on the validation split
-   (weights only change scoring: nothing is refitted) and is scored on the same validation
-   customers. Its scoring time is set aside from the budget (see **Budget**).
+   (the best's is 1). Then more parts are added by greedy forward selection: each round scores
+   every candidate not yet in the blend (with its tuned parameters) at each weight of
+   :data:`BLEND_ADD_WEIGHTS` and adds the best one when it raises the blend's NDCG@10 by more
+   than :data:`BLEND_MARGIN` (relative); after an addition the weight of every part but the
+   best's is walked once more over both grids (:data:`BLEND_REWALK`: from its current value to
+   the better neighbour while NDCG@10 improves). It stops at :data:`BLEND_MAX_PARTS` parts, when
+   no addition clears the margin, or when time runs out. Every blend reuses the models already
+   fitted on the validation split (weights only change scoring: nothing is refitted) and is
+   scored on the same validation customers; in the greedy step each part's scores of those
+   customers are kept once computed (up to :data:`BLEND_MEMORY` bytes in all), so a blend
+   scoring after the first with that part only adds them up. The two-part blend's scoring time
+   is set aside from the budget; the greedy step has what is left (see **Budget**).
 6. **Winner.** The best row by validation NDCG@10: a candidate with its tuned parameters, or the
    blend when it beats the best candidate (ties go to the single candidate).
 
@@ -39,9 +48,13 @@ slowest candidates' median scorings added up (re-estimated as the search measure
 trial can still take longer than estimated (a larger model, a busy machine); then no further
 trial starts, and the blend gets back the time that trial ran into its reserve, so the model
 choice ends past the budget by that one trial's excess over its estimate (and by any excess of
-a blend scoring over its estimate). Each blend weight is scored only when its estimate (its
-parts' median scorings added up, then the median of the blend's scorings so far) fits before
-the blend's deadline.
+a blend scoring over its estimate). Each weight of the two-part blend is scored only when its
+estimate (its parts' median scorings added up, then the median of the blend's scorings so far)
+fits before the blend's deadline. Nothing is set aside for the greedy step: it runs in the time
+the search and the two-part blend left, and each of its scorings starts only when its estimate
+fits before the same deadline: the median scorings of its parts whose scores are not kept yet,
+plus the median of what blend scorings took beyond the parts they scored afresh (adding up,
+ranking). When the search used the whole budget, no part is added.
 
 Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
 search may take (steps not needed or skipped for time count as done, and their message says
@@ -76,7 +89,7 @@ BLEND_SCALING = "std"
 #: the weights a part is added at (the best's weight is 1), the relative NDCG@10 gain an
 #: addition must exceed, and whether the parts' weights are walked again after an addition.
 #: Chosen on ml-100k's validation split only (``benchmarks/blend_grid.py``, its rule).
-BLEND_MAX_PARTS = 4
+BLEND_MAX_PARTS = 3
 BLEND_ADD_WEIGHTS = (0.1, 0.3, 0.5, 1.0)
 BLEND_MARGIN = 0.002
 BLEND_REWALK = True
@@ -206,10 +219,16 @@ class Selection:
         Candidates left out, with the reason (their fit failed, or a catalogue too large for a
         dense item x item matrix).
     blend : dict
-        The blend of the two best candidates: ``tried`` (False with a ``reason``: fewer than two
-        candidates, blending off, or no time left), ``components``, ``scaling``, ``weights``
-        (the second part's weights scored), ``best_weight``, ``ndcg@10``, ``best_single``
-        (the best candidate's NDCG@10), ``gain`` (relative) and ``kept`` (it won).
+        The blend: ``tried`` (False with a ``reason``: fewer than two candidates, blending
+        off, or no time left), ``components`` and ``part_weights`` (the blend's parts and their
+        weights, the best candidate first at 1), ``scaling``; the two-part step's ``weights``
+        (the second part's weights scored), ``best_weight`` and ``two_parts_ndcg@10``; the
+        greedy step's ``additions`` (one per round: the best candidate tried, its ``weight``,
+        ``ndcg@10``, the blend's NDCG@10 ``before``, how many blends were ``scored`` and
+        whether it was ``kept``), ``rewalks`` (weights the walk after an addition moved:
+        ``model``, ``from``, ``to``, ``ndcg@10``) and ``stopped`` (why it ended); then
+        ``ndcg@10`` (the blend's), ``best_single`` (the best candidate's NDCG@10), ``gain``
+        (relative) and ``kept`` (it won).
     """
 
     model: str
@@ -445,7 +464,8 @@ def select_model(
     progress : callable, optional
         Called with ``(done, total, message)`` after every step.
     blend : bool
-        Also score the blend of the two best candidates (see the module docs; needs two).
+        Also blend the best candidates: the two best, then greedy additions (see the module
+        docs; needs two).
 
     Returns
     -------
