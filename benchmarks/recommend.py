@@ -9,8 +9,9 @@ once (P1); the training part becomes a store's events (``rating`` events for Mov
 ``purchase`` events for Online Retail), then
 
 * **automatic choice** = the product path: ``train`` (model choice with tuning on a validation
-  split cut from the store's data, then the blend of the two best candidates when it beats the
-  best on that split) and the all-customers CSV (``recommend --all-customers``);
+  split cut from the store's data, then the blend of the best candidates (the two best, then
+  greedy additions) when it beats the best on that split) and the all-customers CSV
+  (``recommend --all-customers``);
 * **peers** = EASE, ALS, item-kNN, RP3beta and popularity, each tuned on the *same* validation
   split in the same run (their own hyper-parameters; each peer gets the whole ``--budget``, while
   the automatic choice shares it among its candidates), then fitted on the same interactions and

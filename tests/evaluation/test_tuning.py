@@ -278,7 +278,10 @@ def test_the_blend_is_chosen_when_it_beats_both_parts_on_validation(spans):
     blend = rows["hybrid"]
     assert sorted(blend["params"]["components"]) == ["test_span_even", "test_span_odd"]
     assert blend["params"]["scaling"] == tuning.BLEND_SCALING
-    assert blend["trials"] == len(tuning.BLEND_WEIGHTS)
+    # the two-part weights, then popularity at each addition weight (not kept: no gain)
+    assert blend["trials"] == len(tuning.BLEND_WEIGHTS) + len(tuning.BLEND_ADD_WEIGHTS)
+    assert [a["model"] for a in selection.blend["additions"]] == ["popularity"]
+    assert selection.blend["additions"][0]["kept"] is False
     best_single = max(rows["test_span_even"]["ndcg@10"], rows["test_span_odd"]["ndcg@10"])
     assert blend["ndcg@10"] > 1.5 * best_single  # each part alone serves half the customers
     assert selection.blend["kept"] is True and selection.blend["best_single"] == best_single

@@ -57,6 +57,20 @@ class TestBlendOfTunedModels(RecommenderConformance):
         )
 
 
+class TestBlendOfThreeTunedModels(TestBlendOfTunedModels):
+    """A blend the greedy step may choose: three tuned candidates, each part divided per
+    customer by its standard deviation (exact reasons: every part's are)."""
+
+    def make_model(self) -> Recommender:
+        return make_model(
+            "hybrid",
+            components=("ease", "itemknn", "ials"),
+            weights=(1.0, 0.3, 0.5),
+            params=({"l2": 30.0}, {"k": 10}, {"factors": 8, "iterations": 16}),
+            scaling="std",
+        )
+
+
 class TestBlendScaledByTheMax(TestBlendOfTunedModels):
     """The same blend with each part divided by its largest absolute score."""
 

@@ -150,8 +150,9 @@ def train(
     Without --model each candidate is tuned on a validation split of your
     data (the last 20 % of each customer's interactions) within --budget
     seconds; the best by NDCG@10 becomes the default, or the blend of the
-    two best when it scores higher on that split. A session model for
-    anonymous visits is trained alongside.
+    best (the two best, and more while they help) when it scores higher
+    on that split. A session model for anonymous visits is trained
+    alongside.
     """
     from omotenashi.cli._common import steps
     from omotenashi.services import parse_weights

@@ -22,9 +22,18 @@ only the interactions it is given (the store's data, or the training part of a b
 5. **Blend.** The two best candidates after the search are blended (:class:`Hybrid`: a
    weighted sum of their scores, each divided per customer by its standard deviation over the
    catalogue, :data:`BLEND_SCALING`) with the second's weight walked over :data:`BLEND_WEIGHTS`
-   (the best's is 1). The blend reuses the two models already fitted on the validation split
-   (weights only change scoring: nothing is refitted) and is scored on the same validation
-   customers. Its scoring time is set aside from the budget (see **Budget**).
+   (the best's is 1). Then more parts are added by greedy forward selection: each round scores
+   every candidate not yet in the blend (with its tuned parameters) at each weight of
+   :data:`BLEND_ADD_WEIGHTS` and adds the best one when it raises the blend's NDCG@10 by more
+   than :data:`BLEND_MARGIN` (relative); after an addition the weight of every part but the
+   best's is walked once more over both grids (:data:`BLEND_REWALK`: from its current value to
+   the better neighbour while NDCG@10 improves). It stops at :data:`BLEND_MAX_PARTS` parts, when
+   no addition clears the margin, or when time runs out. Every blend reuses the models already
+   fitted on the validation split (weights only change scoring: nothing is refitted) and is
+   scored on the same validation customers; in the greedy step each part's scores of those
+   customers are kept once computed (up to :data:`BLEND_MEMORY` bytes in all), so a blend
+   scoring after the first with that part only adds them up. The two-part blend's scoring time
+   is set aside from the budget; the greedy step has what is left (see **Budget**).
 6. **Winner.** The best row by validation NDCG@10: a candidate with its tuned parameters, or the
    blend when it beats the best candidate (ties go to the single candidate).
 
@@ -39,9 +48,13 @@ slowest candidates' median scorings added up (re-estimated as the search measure
 trial can still take longer than estimated (a larger model, a busy machine); then no further
 trial starts, and the blend gets back the time that trial ran into its reserve, so the model
 choice ends past the budget by that one trial's excess over its estimate (and by any excess of
-a blend scoring over its estimate). Each blend weight is scored only when its estimate (its
-parts' median scorings added up, then the median of the blend's scorings so far) fits before
-the blend's deadline.
+a blend scoring over its estimate). Each weight of the two-part blend is scored only when its
+estimate (its parts' median scorings added up, then the median of the blend's scorings so far)
+fits before the blend's deadline. Nothing is set aside for the greedy step: it runs in the time
+the search and the two-part blend left, and each of its scorings starts only when its estimate
+fits before the same deadline: the median scorings of its parts whose scores are not kept yet,
+plus the median of what blend scorings took beyond the parts they scored afresh (adding up,
+ranking). When the search used the whole budget, no part is added.
 
 Progress is reported as ``(done, total, message)`` where ``total`` is the number of steps the
 search may take (steps not needed or skipped for time count as done, and their message says
@@ -72,6 +85,16 @@ RECENCY_PROBE = {"recency_boost": 3.0, "recency_scale": 10.0}
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 #: Per-customer scaling of each part of the blend (``Hybrid.scaling``).
 BLEND_SCALING = "std"
+#: Greedy selection of further parts (module docs, **Blend**): the most parts a blend may hold,
+#: the weights a part is added at (the best's weight is 1), the relative NDCG@10 gain an
+#: addition must exceed, and whether the parts' weights are walked again after an addition.
+#: Chosen on ml-100k's validation split only (``benchmarks/blend_grid.py``, its rule).
+BLEND_MAX_PARTS = 3
+BLEND_ADD_WEIGHTS = (0.1, 0.3, 0.5, 1.0)
+BLEND_MARGIN = 0.002
+BLEND_REWALK = True
+#: Bytes of validation scores the greedy step may keep (the parts' scores, computed once).
+BLEND_MEMORY = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -196,10 +219,16 @@ class Selection:
         Candidates left out, with the reason (their fit failed, or a catalogue too large for a
         dense item x item matrix).
     blend : dict
-        The blend of the two best candidates: ``tried`` (False with a ``reason``: fewer than two
-        candidates, blending off, or no time left), ``components``, ``scaling``, ``weights``
-        (the second part's weights scored), ``best_weight``, ``ndcg@10``, ``best_single``
-        (the best candidate's NDCG@10), ``gain`` (relative) and ``kept`` (it won).
+        The blend: ``tried`` (False with a ``reason``: fewer than two candidates, blending
+        off, or no time left), ``components`` and ``part_weights`` (the blend's parts and their
+        weights, the best candidate first at 1), ``scaling``; the two-part step's ``weights``
+        (the second part's weights scored), ``best_weight`` and ``two_parts_ndcg@10``; the
+        greedy step's ``additions`` (one per round: the best candidate tried, its ``weight``,
+        ``ndcg@10``, the blend's NDCG@10 ``before``, how many blends were ``scored`` and
+        whether it was ``kept``), ``rewalks`` (weights the walk after an addition moved:
+        ``model``, ``from``, ``to``, ``ndcg@10``) and ``stopped`` (why it ended); then
+        ``ndcg@10`` (the blend's), ``best_single`` (the best candidate's NDCG@10), ``gain``
+        (relative) and ``kept`` (it won).
     """
 
     model: str
@@ -365,6 +394,39 @@ class _Candidate:
         return (max(self.fit_times, default=0.0) if refit else 0.0) + self.score_cost
 
 
+class _KeptScores:
+    """A fitted candidate as a part of the greedy step's blends: its scores of the validation
+    customers are computed by the first blend scoring that needs them and kept (a copy, batch by
+    batch) while ``room`` (bytes, shared by every part) allows, so that later blends with it
+    only add them up. :attr:`ready` once a whole scoring found or kept every batch."""
+
+    def __init__(self, model: Recommender | None, room: list[int]) -> None:
+        assert model is not None
+        self.model = model
+        self.room = room
+        self.batches: dict[bytes, np.ndarray] = {}
+        self.ready = False
+        self._missed = False
+
+    def _score_users(self, rows: np.ndarray, X: Any, ages: Any) -> np.ndarray:
+        key = np.asarray(rows, dtype=np.int64).tobytes()
+        found = self.batches.get(key)
+        if found is not None:
+            return found
+        S = np.array(self.model._score_users(rows, X, ages), dtype=np.float64)
+        if S.nbytes <= self.room[0]:
+            self.room[0] -= S.nbytes
+            self.batches[key] = S
+        else:
+            self._missed = True
+        return S
+
+    def scored(self) -> None:
+        """After a blend scoring with this part."""
+        self.ready = not self._missed
+        self._missed = False
+
+
 def _median(values: Sequence[float]) -> float:
     return float(np.median(values)) if len(values) else 0.0
 
@@ -402,7 +464,8 @@ def select_model(
     progress : callable, optional
         Called with ``(done, total, message)`` after every step.
     blend : bool
-        Also score the blend of the two best candidates (see the module docs; needs two).
+        Also blend the best candidates: the two best, then greedy additions (see the module
+        docs; needs two).
 
     Returns
     -------
@@ -504,6 +567,8 @@ def select_model(
     if blend_steps and len(cands) < 2:
         total -= blend_steps
         blend_steps = 0
+    greedy_steps = _greedy_steps(len(cands)) if blend_steps else 0
+    total += greedy_steps
 
     def reserve() -> float:
         """Seconds set aside for the blend: each of its scorings scores two fitted models,
@@ -615,20 +680,66 @@ def select_model(
             }
         )
 
-    # 4. the blend of the two best candidates, scored with the models fitted above
+    # 4. the blend, scored with the models fitted above: the two best candidates, then parts
+    #    added one at a time while they raise it by more than the margin (greedy selection)
     blended: dict[str, Any] = {"tried": False}
     if not blend:
         blended["reason"] = "blending off"
     elif len(cands) < 2:
         blended["reason"] = "fewer than two candidates"
     else:
-        first, second = sorted(cands, key=lambda c: -c.ndcg)[:2]
-        assert first.model is not None and second.model is not None
+        ranked = sorted(cands, key=lambda c: -c.ndcg)
+        first, second = ranked[:2]
         # the search never eats the reserve: when its last trial ran into it, the blend gets
         # that time back (the choice then ends late by that trial's excess over its estimate)
         blend_deadline = deadline + late
-        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
         blend_times: list[float] = []
+        #: what each blend scoring took beyond the scorings of the parts it scored afresh
+        overheads: list[float] = []
+        #: the greedy step's parts, their validation scores kept after the first scoring
+        kept_scores: dict[str, _KeptScores] = {}
+        room = [BLEND_MEMORY]
+
+        def score_blend(
+            parts: list[_Candidate], weights: list[float], keep: bool = False
+        ) -> dict[str, Any]:
+            models = [c.model for c in parts]
+            assert all(m is not None for m in models)
+            hybrid = Hybrid.of_fitted(models, tuple(weights), scaling=BLEND_SCALING)  # type: ignore[arg-type]
+            afresh = sum(c.score_cost for c in parts)
+            if keep:
+                for c in parts:
+                    kept_scores.setdefault(c.name, _KeptScores(c.model, room))
+                afresh = sum(c.score_cost for c in parts if not kept_scores[c.name].ready)
+                hybrid.models_ = [kept_scores[c.name] for c in parts]
+            t0 = _clock()
+            row, _ = score(hybrid)
+            blend_times.append(_clock() - t0)
+            overheads.append(max(0.0, blend_times[-1] - afresh))
+            if keep:
+                for c in parts:
+                    kept_scores[c.name].scored()
+            params = _blend_params(parts, weights)
+            trials.append({"model": hybrid.name, "params": params, **row})
+            return {**row, "params": params}
+
+        def blend_cost(parts: list[_Candidate]) -> float:
+            """A scoring of the greedy step: the median scorings of its parts whose scores are
+            not kept yet, plus the median of what blend scorings took beyond such parts."""
+            afresh = sum(
+                c.score_cost
+                for c in parts
+                if c.name not in kept_scores or not kept_scores[c.name].ready
+            )
+            return afresh + _median(overheads)
+
+        def label(parts: list[_Candidate], weights: list[float]) -> str:
+            return "blend " + " + ".join(
+                c.name if j == 0 else f"{w:g} x {c.name}"
+                for j, (c, w) in enumerate(zip(parts, weights, strict=True))
+            )
+
+        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
         best: tuple[float, dict[str, Any]] | None = None
         scored: list[float] = []
         for j, weight in enumerate(BLEND_WEIGHTS):
@@ -636,31 +747,44 @@ def select_model(
                 exhausted = True
                 step("blend: no time left", len(BLEND_WEIGHTS) - j)
                 break
-            hybrid = Hybrid.of_fitted(
-                [first.model, second.model], (1.0, weight), scaling=BLEND_SCALING
-            )
-            t0 = _clock()
-            row, _ = score(hybrid)
-            blend_times.append(_clock() - t0)
+            row = score_blend([first, second], [1.0, weight])
             cost = _median(blend_times)
-            params = _blend_params(first, second, weight)
-            trials.append({"model": hybrid.name, "params": params, **row})
             scored.append(weight)
-            step(f"blend {first.name} + {weight:g} x {second.name}: NDCG@10 {row['ndcg@10']:.4f}")
+            step(f"{label([first, second], [1.0, weight])}: NDCG@10 {row['ndcg@10']:.4f}")
             if best is None or row["ndcg@10"] > best[1]["ndcg@10"]:
-                best = (weight, {**row, "params": params})
+                best = (weight, row)
         if best is None:
             blended["reason"] = "not scored: no time left in the budget"
+            step("blend: no time left", greedy_steps)
         else:
             weight, row = best
+            parts, weights = [first, second], [1.0, weight]
+            additions, rewalks, stopped, row = _greedy(
+                ranked,
+                parts,
+                weights,
+                row,
+                lambda parts_, weights_: score_blend(parts_, weights_, keep=True),
+                fits=lambda parts_: _clock() + blend_cost(parts_) <= blend_deadline,
+                step=step,
+                label=label,
+            )
+            exhausted = exhausted or stopped == "no time left"
+            used = len(blend_times) - len(scored)  # the greedy step's scorings
+            step(f"blend: {stopped}", max(0, greedy_steps - used))  # those it did not need
             single = first.ndcg
             kept = row["ndcg@10"] > single
             blended = {
                 "tried": True,
-                "components": [first.name, second.name],
+                "components": [c.name for c in parts],
+                "part_weights": list(weights),
                 "scaling": BLEND_SCALING,
                 "weights": scored,
                 "best_weight": weight,
+                "two_parts_ndcg@10": best[1]["ndcg@10"],
+                "additions": additions,
+                "rewalks": rewalks,
+                "stopped": stopped,
                 "ndcg@10": row["ndcg@10"],
                 "best_single": single,
                 "gain": round(row["ndcg@10"] / single - 1, 4) if single > 0 else 0.0,
@@ -673,8 +797,8 @@ def select_model(
                     **{k: row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
                     # what the blend is measured against: the best single candidate
                     "default_ndcg@10": single,
-                    "trials": len(scored),
-                    "fit_s": round(first.fit_s + second.fit_s, 3),
+                    "trials": len(blend_times),
+                    "fit_s": round(sum(c.fit_s for c in parts), 3),
                 }
             )
             # best first; on a tie the single candidate stays ahead (the sort is stable)
@@ -700,14 +824,144 @@ def select_model(
     )
 
 
-def _blend_params(first: _Candidate, second: _Candidate, weight: float) -> dict[str, Any]:
-    """The ``Hybrid`` parameters of the blend of two tuned candidates (JSON-ready)."""
+def _blend_params(parts: Sequence[_Candidate], weights: Sequence[float]) -> dict[str, Any]:
+    """The ``Hybrid`` parameters of the blend of tuned candidates (JSON-ready)."""
     return {
-        "components": [first.name, second.name],
-        "weights": [1.0, float(weight)],
-        "params": [{k: _plain(v) for k, v in c.params.items()} for c in (first, second)],
+        "components": [c.name for c in parts],
+        "weights": [float(w) for w in weights],
+        "params": [{k: _plain(v) for k, v in c.params.items()} for c in parts],
         "scaling": BLEND_SCALING,
     }
+
+
+def _rewalk_grid() -> list[float]:
+    """The weights a part's weight is walked over after an addition (both grids)."""
+    return sorted(set(BLEND_WEIGHTS) | set(BLEND_ADD_WEIGHTS))
+
+
+def _greedy_steps(n_candidates: int) -> int:
+    """Most scorings the greedy step may take with ``n_candidates`` (progress total)."""
+    n = 0
+    for size in range(2, min(BLEND_MAX_PARTS, n_candidates)):  # parts before an addition
+        n += (n_candidates - size) * len(BLEND_ADD_WEIGHTS)
+        if BLEND_REWALK:
+            n += size * (len(_rewalk_grid()) - 1)  # every part but the first, after it
+    return n
+
+
+def _greedy(
+    ranked: Sequence[Any],
+    parts: list[Any],
+    weights: list[float],
+    current: dict[str, Any],
+    score_blend: Callable[[list[Any], list[float]], dict[str, Any]],
+    fits: Callable[[list[Any]], bool],
+    step: Callable[[str], None],
+    label: Callable[[list[Any], list[float]], str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, dict[str, Any]]:
+    """Greedy forward selection of the blend's parts (see the module docs, **Blend**).
+
+    ``parts`` and ``weights`` (the two-part blend, scored ``current``) grow in place: each round
+    scores every candidate of ``ranked`` not yet in, at each of :data:`BLEND_ADD_WEIGHTS`, and
+    adds the best when its NDCG@10 beats ``current``'s by more than :data:`BLEND_MARGIN`
+    (relative); with :data:`BLEND_REWALK`, every part's weight but the first's is then walked
+    over the grid once (towards the better neighbour while NDCG@10 improves). A scoring starts
+    only when ``fits(parts)``. Returns the rounds (``additions``), the weights the walks moved
+    (``rewalks``), why it stopped and the row of the blend kept."""
+    additions: list[dict[str, Any]] = []
+    rewalks: list[dict[str, Any]] = []
+    while True:
+        if len(parts) >= BLEND_MAX_PARTS:
+            return additions, rewalks, f"{BLEND_MAX_PARTS} parts, the most", current
+        rest = [c for c in ranked if all(c is not p for p in parts)]
+        if not rest:
+            return additions, rewalks, "no candidate left", current
+        best: tuple[Any, float, dict[str, Any]] | None = None
+        out = False
+        scored = 0
+        for c in rest:
+            for w in BLEND_ADD_WEIGHTS:
+                if not fits([*parts, c]):
+                    out = True
+                    break
+                row = score_blend([*parts, c], [*weights, w])
+                scored += 1
+                step(f"{label([*parts, c], [*weights, w])}: NDCG@10 {row['ndcg@10']:.4f}")
+                if best is None or row["ndcg@10"] > best[2]["ndcg@10"]:
+                    best = (c, w, row)
+            if out:
+                break
+        added = best is not None and best[2]["ndcg@10"] > current["ndcg@10"] * (1 + BLEND_MARGIN)
+        if best is not None:
+            additions.append(
+                {
+                    "model": best[0].name,
+                    "weight": best[1],
+                    "ndcg@10": best[2]["ndcg@10"],
+                    "before": current["ndcg@10"],
+                    "scored": scored,
+                    "kept": added,
+                }
+            )
+        if best is not None and added:
+            parts.append(best[0])
+            weights.append(best[1])
+            current = best[2]
+            if BLEND_REWALK and not out:
+                current, out, moves = _rewalk(
+                    parts, weights, current, score_blend, fits, step, label
+                )
+                rewalks += moves
+        if out:
+            return additions, rewalks, "no time left", current
+        if not added:
+            return additions, rewalks, "no addition above the margin", current
+
+
+def _rewalk(
+    parts: list[Any],
+    weights: list[float],
+    current: dict[str, Any],
+    score_blend: Callable[[list[Any], list[float]], dict[str, Any]],
+    fits: Callable[[list[Any]], bool],
+    step: Callable[[str], None],
+    label: Callable[[list[Any], list[float]], str],
+) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
+    """One coordinate pass over the weights of every part but the first (whose weight is 1):
+    from the current weight, both neighbours on :func:`_rewalk_grid`, then on towards the
+    better one while NDCG@10 improves. Returns the row kept, whether time ran out and the
+    weights moved."""
+    grid = _rewalk_grid()
+    moves: list[dict[str, Any]] = []
+    for j in range(1, len(parts)):
+        if weights[j] not in grid:
+            continue
+        pos = grid.index(weights[j])
+        tried = {pos}
+        frontier = [p for p in (pos - 1, pos + 1) if 0 <= p < len(grid)]
+        while frontier:
+            nxt = frontier.pop(0)
+            if nxt in tried:
+                continue
+            if not fits(parts):
+                return current, True, moves
+            tried.add(nxt)
+            trial = list(weights)
+            trial[j] = grid[nxt]
+            row = score_blend(parts, trial)
+            step(f"{label(parts, trial)}: NDCG@10 {row['ndcg@10']:.4f}")
+            if row["ndcg@10"] > current["ndcg@10"]:
+                moves.append(
+                    {"model": parts[j].name, "from": weights[j], "to": grid[nxt]}
+                    | {"ndcg@10": row["ndcg@10"]}
+                )
+                weights[j] = grid[nxt]
+                current = row
+                direction = 1 if nxt > pos else -1
+                pos = nxt
+                ahead = pos + direction
+                frontier = [ahead] if 0 <= ahead < len(grid) else []
+    return current, False, moves
 
 
 def _plain(value: Any) -> Any:

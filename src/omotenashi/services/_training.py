@@ -112,8 +112,9 @@ def train(
     model : str, optional
         Model name; None tunes each of ``candidates`` on a validation split cut from the store's
         own data (last 20 % of each customer's interactions) within ``budget`` seconds and keeps
-        the best by NDCG@10, or the blend of the two best (``hybrid``) when it scores higher on
-        the same split (see :func:`omotenashi.evaluation.select_model`).
+        the best by NDCG@10, or the blend of the best (``hybrid``: the two best, and more parts
+        added while they help) when it scores higher on the same split (see
+        :func:`omotenashi.evaluation.select_model`).
     tune : bool
         With a ``model`` name: tune that model's hyper-parameters the same way first.
     budget : float
@@ -136,7 +137,7 @@ def train(
     dict
         Metadata of the saved model (``model``, ``version``, ``path``, ``params``,
         ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
-        with its tuned settings, and one for the blend of the two best when it was scored),
+        with its tuned settings, and one for the blend when it was scored: its parts and weights),
         ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``).
 
     Raises
