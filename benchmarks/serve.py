@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -66,9 +67,21 @@ async def _connection(host, port, make_request, deadline, samples):
         writer.close()
 
 
-def _maker(scenario: str, host: str, port: int, key: str, customers: list[str], items: list[str]):
-    """The request factory of a scenario: a callable giving a list of (kind, raw request)."""
-    rng = random.Random(0)
+def _maker(
+    scenario: str,
+    host: str,
+    port: int,
+    key: str,
+    customers: list[str],
+    items: list[str],
+    seed: int = 0,
+):
+    """The request factory of a scenario: a callable giving a list of (kind, raw request).
+
+    Every load (warm-up included) gets its own ``seed``: the same sequence twice would find
+    the first one's answers in the server's answer cache, and the model path would be cached.
+    """
+    rng = random.Random(seed)
     auth = f"X-API-Key: {key}\r\n".encode()
     base = f"Host: {host}:{port}\r\n".encode()
 
@@ -157,8 +170,8 @@ def _load(args: tuple) -> dict:
     ``cold_start`` has no warm-up: its clients start the moment the server first answers, and
     its first second is reported apart (what users get right after start-up or a restart).
     """
-    host, port, scenario, key, customers, items, connections, seconds, warmup = args
-    make = _maker(scenario, host, port, key, customers, items)
+    host, port, scenario, key, customers, items, connections, seconds, warmup, seed = args
+    make = _maker(scenario, host, port, key, customers, items, seed)
     events_per = 1000 if scenario == "events_batch_1000" else 1
 
     async def run(duration: float) -> tuple[list[tuple], float, float]:
@@ -196,7 +209,16 @@ local customers = {%(customers)s}
 local items = {%(items)s}
 local key = "%(key)s"
 local mode = "%(mode)s"
-math.randomseed(%(seed)d)
+-- each thread its own sequence: two threads asking the same things would find each other's
+-- answers in the server's cache
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("seed", %(seed)d * 1000 + threads)
+end
+init = function(args)
+  math.randomseed(seed)
+end
 wrk.headers["X-API-Key"] = key
 request = function()
   local c = customers[math.random(#customers)]
@@ -218,8 +240,18 @@ end
 """
 
 
-def _wrk(port: int, mode: str, key: str, customers, items, connections: int, seconds: float):
-    """The same requests from wrk (2 threads), or None where wrk is not installed."""
+def _wrk(
+    port: int,
+    mode: str,
+    key: str,
+    customers,
+    items,
+    connections: int,
+    seconds: float,
+    seed: int = 7,
+):
+    """The same requests from wrk (2 threads, each with its own sequence from ``seed``), or
+    None where wrk is not installed."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
@@ -229,7 +261,7 @@ def _wrk(port: int, mode: str, key: str, customers, items, connections: int, sec
         "items": quote(items[:2000]),
         "key": key,
         "mode": mode,
-        "seed": 7,
+        "seed": seed,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
@@ -387,6 +419,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="omotenashi-serve-bench-"))
     ctx = multiprocessing.get_context("spawn")
     results = []
+    seeds = itertools.count(1)  # every load its own requests (see _maker)
     db, token, customers, items = build(folder)
     try:
         for workers in (int(w) for w in args.workers.split(",")):
@@ -410,23 +443,33 @@ def main() -> None:
                             connections,
                             args.seconds,
                             2.0,
+                            next(seeds),
                         )
-                        cpu = _cpu_seconds(proc.pid)
+                        cpu, hits = _cpu_seconds(proc.pid), _cache_hits(port, workers)
                         row = pool.apply(_load, (job,))
                         row["workers"] = workers
                         _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
+                        _add_hits(row, hits, _cache_hits(port, workers))
                         if scenario == "cold_start":
                             row["start_up_s"] = round(started, 2)
                         results.append(row)
                         print(json.dumps(row), flush=True)
                         if scenario in WRK_SCENARIOS and not args.no_wrk:
-                            cpu = _cpu_seconds(proc.pid)
+                            cpu, hits = _cpu_seconds(proc.pid), _cache_hits(port, workers)
                             row = _wrk(
-                                port, scenario, token, customers, items, connections, args.seconds
+                                port,
+                                scenario,
+                                token,
+                                customers,
+                                items,
+                                connections,
+                                args.seconds,
+                                next(seeds),
                             )
                             if row is not None:
                                 row["workers"] = workers
                                 _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
+                                _add_hits(row, hits, _cache_hits(port, workers))
                                 results.append(row)
                                 print(json.dumps(row), flush=True)
                 finally:
@@ -439,6 +482,30 @@ def main() -> None:
         print(json.dumps(summary), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cache_hits(port: int, workers: int) -> float | None:
+    """The answer cache's hits so far (one worker: with more, ``/v1/metrics`` is one worker's)."""
+    if workers != 1:
+        return None
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/v1/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("omotenashi_cache_hits_total{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _add_hits(row: dict, before: float | None, after: float | None) -> None:
+    """How many of the row's answers came from the answer cache (warm-up included for the
+    asyncio client's rows): about none on the model path, or it measures the cache."""
+    if before is None or after is None:
+        return
+    requests = row.get("requests", 0) + row.get("warmup_requests", 0)
+    row["cache_hits"] = int(after - before)
+    if requests:
+        row["cache_hit_share"] = round((after - before) / requests, 4)
 
 
 def _add_cpu(row: dict, seconds: float) -> None:
@@ -473,6 +540,7 @@ def summarise(rows: list[dict]) -> dict:
                 "p50_ms",
                 "p99_ms",
                 "server_cpu_ms_per_request",
+                "cache_hit_share",
             )
             if row.get(k) is not None
         }

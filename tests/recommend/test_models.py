@@ -951,6 +951,29 @@ def test_top_k_agrees_with_a_stable_sort_with_ties_infinities_and_nan():
         assert got[: len(finite)].tolist() == finite, (scores, k)
 
 
+def test_top_k_on_catalogue_sized_scores_with_long_runs_of_ties():
+    """Scores as an item-item model serves them (most items unlearned at 0, runs of equal
+    scores in catalogue order, some -inf): the same as a stable sort, also when the ties at
+    the k-th score are most of the catalogue."""
+    from omotenashi.recommend._base import top_k
+
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        n = int(rng.integers(2_000, 12_000))
+        scores = np.zeros(n)
+        learned = rng.random(n) < rng.uniform(0.001, 0.6)
+        scores[learned] = np.round(rng.normal(size=learned.sum()), int(rng.integers(1, 4)))
+        scores[n - int(rng.integers(0, n // 3)) :] = 0.0  # a run of ties at the end
+        scores[rng.random(n) < 0.01] = -np.inf
+        k = int(rng.choice([1, 10, 50, int(learned.sum()) + 5, n - 1]))
+        k = max(1, min(k, n))
+        expected = np.lexsort((np.arange(n), -scores))[:k]
+        got = top_k(scores, k)
+        assert np.array_equal(scores[got], scores[expected]), trial
+        finite = expected[np.isfinite(scores[expected])]
+        assert np.array_equal(got[: finite.size], finite), trial
+
+
 @pytest.mark.parametrize("algorithm", ["als", "bpr", "ials"])
 def test_mf_answers_under_filters_equal_the_whole_catalogue_ranked(interactions, items, algorithm):
     """A known customer's MF answer stops reading the catalogue early (``_user_top``); under

@@ -7,6 +7,7 @@ diversity, explanations and batch scoring live here once, so every model behaves
 
 from __future__ import annotations
 
+import functools
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -847,16 +848,29 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.size)
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    if k < scores.size:
-        if np.isnan(scores).any():  # argpartition puts NaN above everything: it never wins here
-            scores = np.where(np.isnan(scores), -np.inf, scores)
-        # partitioning at the top end, not the negated scores at the bottom: 3x faster (150k items:
-        # 0.36 against 1.09 ms), and this runs over the whole catalogue on every answer
-        threshold = scores[np.argpartition(scores, scores.size - k)[scores.size - k :]].min()
-        cand = np.flatnonzero(scores >= threshold)
-    else:
+    if k == scores.size:
         cand = np.arange(scores.size)
-    return cand[np.lexsort((cand, -scores[cand]))][:k]
+        return cand[np.lexsort((cand, -scores))]
+    if np.isnan(scores).any():  # partition puts NaN above everything: it never wins here
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    # The k-th best score, partitioning at the top end (not the negated scores at the bottom: 3x
+    # faster, 150k items: 0.36 against 1.09 ms) of a fixed shuffle of the scores: in catalogue
+    # order, long runs of equal scores (the items an item-item model did not learn all score 0)
+    # defeat the selection's pivots, 200 us instead of 25 on ml-latest-small's 9,742 items.
+    size = scores.size
+    threshold = np.partition(scores[_shuffle(size)], size - k)[size - k]
+    above = np.flatnonzero(scores > threshold)
+    above = above[np.lexsort((above, -scores[above]))]
+    # ties at the threshold go to the lower indices, without sorting them (they can be most of
+    # the catalogue: a short history and a large n)
+    tied = np.flatnonzero(scores == threshold)[: k - above.size]
+    return np.concatenate((above, tied))
+
+
+@functools.lru_cache(maxsize=8)
+def _shuffle(size: int) -> np.ndarray:
+    """A fixed permutation of ``range(size)`` (one per catalogue size, kept)."""
+    return np.random.default_rng(size).permutation(size)
 
 
 def _check_n(n: int) -> None:
