@@ -71,34 +71,47 @@ def test_zero_sends_everything_to_the_thread(monkeypatch):
         _compute.configure()
 
 
-def test_work_on_the_loop_waits_for_the_thread(limit):
-    """A call for the loop starts only after the calls on the thread have finished."""
-    log: list[str] = []
+def test_while_the_thread_works_calls_queue_behind_it_never_on_the_loop(limit):
+    """A short call that arrives while a call is on the thread goes to the thread too, behind
+    it (never onto the loop beside it, and never waiting for the thread to empty: under load
+    it might never empty, and such a waiter was starved for hundreds of milliseconds); once
+    the thread is idle, short calls run on the loop again."""
+    log: list[tuple[str, str]] = []
     release = threading.Event()
 
     def slow_on_thread():
-        log.append("thread starts")
+        log.append(("thread starts", _where()))
         release.wait(5)
-        log.append("thread ends")
+        log.append(("thread ends", _where()))
 
-    def on_loop():
-        log.append("loop call")
+    def short_call():
+        log.append(("short call", _where()))
 
     async def main():
         load = _compute._load()
         load.cpu_ms = 10.0  # long work: the next call goes to the thread
         held = asyncio.ensure_future(compute(slow_on_thread))
-        while "thread starts" not in log:
+        while not log:
             await asyncio.sleep(0.001)
-        load.cpu_ms = 0.1  # short again: the next call is for the loop, but must wait
-        waiting = asyncio.ensure_future(compute(on_loop))
+        load.cpu_ms = 0.1  # short again, but the thread is busy: behind it, on the thread
+        queued = asyncio.ensure_future(compute(short_call))
         await asyncio.sleep(0.05)
-        assert log == ["thread starts"]  # still waiting for the thread's call
+        assert [event for event, _ in log] == ["thread starts"]
         release.set()
-        await asyncio.gather(held, waiting)
+        await asyncio.gather(held, queued)
+        load.cpu_ms = 0.1
+        await compute(short_call)  # the thread is idle: on the loop
+        return _where()
 
-    asyncio.run(main())
-    assert log == ["thread starts", "thread ends", "loop call"]
+    loop_thread = asyncio.run(main())
+    assert [event for event, _ in log] == [
+        "thread starts",
+        "thread ends",
+        "short call",
+        "short call",
+    ]
+    assert log[2][1].startswith("omotenashi-model")
+    assert log[3][1] == loop_thread
 
 
 def test_errors_pass_through_either_way(limit):

@@ -23,18 +23,23 @@ waiting for the GIL or a lock does not count). While that mean is under the limi
 the loop; above it, on the thread, so the loop is never held for long by work that is usually
 long, and one unexpectedly long call raises the mean and sends the next ones to the thread until
 short ones bring it down. The first call, which may build caches, goes to the thread. Work on
-the loop and on the thread never overlap: a call for the loop first waits for the thread's calls
-to finish, because the loop would hold the GIL against them and each of their GIL releases
-would cost them a switch interval.
+the loop and on the thread never overlap (the loop would hold the GIL against the thread, and
+each of the thread's GIL releases would cost it a switch interval): while any call is on the
+thread, the next ones go there too, in order, and calls return to the loop once it is idle.
+(An earlier version made a call for the loop wait until the thread was empty; under load, calls
+sent to the thread meanwhile kept it busy and such a waiter could wait half a second: that was
+the long wrk tail measured with this setting on.)
 
-Why it is off by default (``benchmarks/serve.py --scenarios model``, one worker, wrk and the
-server on the same 2 cores, the two settings alternating): on the loop 879-1,202 req/s with
-0.84-1.08 ms of server CPU a request, against 666-860 req/s and 1.12-1.51 ms on the thread;
-but wrk's p99 was 80-286 ms (max 187-669 ms) on the loop, against 55-67 ms on the thread, and
-the cause is not found: the loop's own lag stayed under 85 ms, no call on it ran long and no full
-garbage collection ran. A deployment that needs throughput more than its latency tail can set
-``OMOTENASHI_INLINE_MS=2``. ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a
-model whose scoring releases the GIL for long: BLAS-heavy factor models on many cores).
+Why it is still off by default (``benchmarks/serve.py --workers 1 --seconds 8``, answers no
+cache holds, ml-latest-small, wrk and the server on the same 2 cores, one run each): on the
+loop 1,198 req/s (asyncio client, p99 31 ms) and 1,252 req/s (wrk, p99 108 ms, max 426 ms),
+and the mixed workload 1,503 req/s with p99 41 ms; on the thread 1,012 req/s (p99 37 ms) and
+1,083 req/s (wrk, p99 34 ms, max 45 ms), mixed 925 req/s with p99 74 ms. With the waiting gone,
+wrk's tail on the loop is rarer (two runs of wrk alone on the loop, 8 s each: 1,077 and 1,083
+req/s, p99 34 ms, max 43 and 52 ms) but not gone, so the thread stays the default; a
+deployment that needs the throughput can set ``OMOTENASHI_INLINE_MS=2``.
+``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
+the GIL for long: BLAS-heavy factor models on many cores).
 """
 
 from __future__ import annotations
@@ -64,8 +69,6 @@ class _Load:
     def __init__(self) -> None:
         self.cpu_ms: float | None = None
         self.on_threads = 0  # touched only on the loop's thread
-        self.drained = asyncio.Event()  # set while no call is on the threads
-        self.drained.set()
 
     def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean
@@ -134,23 +137,18 @@ def runs_inline(load: _Load, limit_ms: float | None = None) -> bool:
 
 
 async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)``: on the event loop while model work is short (after the model
-    thread's calls have finished), else on the model thread (module docstring)."""
+    """``fn(*args, **kwargs)``: on the event loop while model work is short and no call is on
+    the model thread, else on the model thread (module docstring)."""
     load = _load()
-    if runs_inline(load, _INLINE_MS):
-        while load.on_threads:
-            await load.drained.wait()
+    if not load.on_threads and runs_inline(load, _INLINE_MS):
         return load.timed(fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
     call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
     load.on_threads += 1
-    load.drained.clear()
     try:
         return await asyncio.get_running_loop().run_in_executor(_pool(), call)
     finally:
         load.on_threads -= 1
-        if not load.on_threads:
-            load.drained.set()
 
 
 _INLINE_MS: float | None = None  # read once per process by configure(); None: read each call
