@@ -40,6 +40,7 @@ from omotenashi.recommend._session import (
     SessionKNN,
     next_click_metrics,
 )
+from omotenashi.recommend._userknn import UserKNN
 from omotenashi.recommend._why import plain_why
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "SessionKNN",
     "STAN",
     "Trending",
+    "UserKNN",
     "VSKNN",
     "VSTAN",
     "check_interactions",

@@ -19,6 +19,7 @@ from omotenashi.recommend._session import (
     SequentialRules,
     SessionKNN,
 )
+from omotenashi.recommend._userknn import UserKNN
 
 
 class Trending(Popularity):
@@ -37,6 +38,7 @@ MODELS: dict[str, type[Recommender]] = {
         Trending,
         ItemKNN,
         BM25ItemKNN,
+        UserKNN,
         EASE,
         RecentEASE,
         RP3beta,
