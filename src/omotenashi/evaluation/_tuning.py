@@ -176,6 +176,17 @@ SEARCH_SPACES: dict[str, SearchSpace] = {
             ("unobserved_weight", (0.1, 0.3, 1.0)),
         ),
     ),
+    # chosen on ml-100k's validation split only (benchmarks/userknn_grid.py, its rule): the
+    # start is the grid's best (k 50, shrink 30, exponent 3: NDCG@10 0.1595); the walk covers
+    # the grid's values of each
+    "userknn": SearchSpace(
+        {"k": 50, "shrink": 30.0, "exponent": 3.0},
+        (
+            ("k", (10, 25, 50, 100, 200, 400)),
+            ("shrink", (0.0, 10.0, 30.0, 100.0)),
+            ("exponent", (0.5, 1.0, 2.0, 3.0)),
+        ),
+    ),
     "bpr": SearchSpace({}, (("factors", (32, 64, 128)),)),
     "popularity": SearchSpace({}),
 }

@@ -54,12 +54,15 @@ class UserKNN(Recommender):
         less.
     exponent : float
         Power of the similarities in the score (> 0): above 1 the closest neighbours weigh more.
+
+    The defaults are the best of a grid on ml-100k's validation split (the tuning dataset;
+    ``benchmarks/userknn_grid.py``).
     """
 
     name = "userknn"
     exact_reasons = True
 
-    def __init__(self, k: int = 50, shrink: float = 10.0, exponent: float = 1.0) -> None:
+    def __init__(self, k: int = 50, shrink: float = 30.0, exponent: float = 3.0) -> None:
         self.k = k
         self.shrink = shrink
         self.exponent = exponent
