@@ -12,8 +12,8 @@ once (P1); the training part becomes a store's events (``rating`` events for Mov
   split cut from the store's data, then the blend of the best candidates (the two best, then
   greedy additions) when it beats the best on that split) and the all-customers CSV
   (``recommend --all-customers``);
-* **peers** = EASE, ALS, item-kNN, RP3beta and popularity, each tuned on the *same* validation
-  split in the same run (their own hyper-parameters; each peer gets the whole ``--budget``, while
+* **peers** = EASE, ALS, item-kNN, RP3beta, user-kNN and popularity, each tuned on the *same*
+  validation split in the same run (their own hyper-parameters; each peer gets the whole ``--budget``, while
   the automatic choice shares it among its candidates), then fitted on the same interactions and
   scored on the same test set.
 
@@ -64,7 +64,7 @@ TUNING_DATASETS = ("ml-100k",)
 #: Datasets reported apart: none of them played a part in choosing the defaults.
 REPORTING_DATASETS = ("ml-latest-small", "online-retail", "ml-100k-shuffled-time")
 #: Peers of the top-N benchmark, each tuned on the same validation split.
-PEERS = ("ease", "als", "itemknn", "rp3beta", "popularity")
+PEERS = ("ease", "als", "itemknn", "rp3beta", "userknn", "popularity")
 GOAL = 0.03
 #: The peers' search spaces: the product's, except that EASE is the published one (every item
 #: learned, ``min_support=1``, no dropout, zero diagonal), its λ on the same log grid; the

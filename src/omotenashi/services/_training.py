@@ -45,8 +45,18 @@ if TYPE_CHECKING:
 TOGETHER_MODEL = "together"
 #: Session model trained next to the default model for anonymous visits.
 SESSION_MODEL = "sknn"
-#: Models compared on the customer's own data when ``train`` is given no model name.
-AUTO_CANDIDATES: tuple[str, ...] = ("ease", "rp3beta", "itemknn", "als", "ials", "popularity")
+#: Models compared on the customer's own data when ``train`` is given no model name. ``userknn``
+#: joined by the rule of ``benchmarks/userknn_grid.py`` (ml-100k's validation split only), last
+#: as it was measured there.
+AUTO_CANDIDATES: tuple[str, ...] = (
+    "ease",
+    "rp3beta",
+    "itemknn",
+    "als",
+    "ials",
+    "popularity",
+    "userknn",
+)
 
 
 class StoreLike(Protocol):
