@@ -344,7 +344,9 @@ def fresh_copy(db: Path, target: Path) -> Path:
     return target / db.name
 
 
-def start_server(db: Path, port: int, workers: int) -> tuple[subprocess.Popen, float]:
+def start_server(
+    db: Path, port: int, workers: int, loop: str = "auto"
+) -> tuple[subprocess.Popen, float]:
     """The server, once its health check answers (no grace time: the load starts at once);
     returns the process and the seconds from launch to the first answer."""
     import httpx
@@ -369,6 +371,8 @@ def start_server(db: Path, port: int, workers: int) -> tuple[subprocess.Popen, f
             # would answer 429 to part of it, and a 429 is not an answer
             "--rate-limit",
             "0",
+            "--loop",
+            loop,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -410,6 +414,9 @@ def main() -> None:
         help=f"which to run, comma-separated (default all: {','.join(SCENARIOS)})",
     )
     parser.add_argument("--no-wrk", action="store_true", help="only the asyncio client")
+    parser.add_argument(
+        "--loop", default="auto", help="the server's event loop: auto, uvloop or asyncio"
+    )
     args = parser.parse_args()
     chosen = [name for name in args.scenarios.split(",") if name]
     unknown = set(chosen) - set(SCENARIOS)
@@ -420,6 +427,8 @@ def main() -> None:
     ctx = multiprocessing.get_context("spawn")
     results = []
     seeds = itertools.count(1)  # every load its own requests (see _maker)
+    # how the server ran, on every row (the loop as asked; the model-work setting as inherited)
+    server = {"loop": args.loop, "inline_ms": os.environ.get("OMOTENASHI_INLINE_MS", "default")}
     db, token, customers, items = build(folder)
     try:
         for workers in (int(w) for w in args.workers.split(",")):
@@ -429,7 +438,7 @@ def main() -> None:
             port = _free_port()
             with ctx.Pool(1) as pool:  # the load process exists before the server starts
                 pool.apply(time.sleep, (0,))
-                proc, started = start_server(run_db, port, workers)
+                proc, started = start_server(run_db, port, workers, args.loop)
                 try:
                     for scenario in chosen:
                         connections = SCENARIOS[scenario] or args.connections
@@ -448,6 +457,7 @@ def main() -> None:
                         cpu, hits = _cpu_seconds(proc.pid), _cache_hits(port, workers)
                         row = pool.apply(_load, (job,))
                         row["workers"] = workers
+                        row.update(server)
                         _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
                         _add_hits(row, hits, _cache_hits(port, workers))
                         if scenario == "cold_start":
@@ -468,6 +478,7 @@ def main() -> None:
                             )
                             if row is not None:
                                 row["workers"] = workers
+                                row.update(server)
                                 _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
                                 _add_hits(row, hits, _cache_hits(port, workers))
                                 results.append(row)

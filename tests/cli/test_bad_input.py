@@ -146,6 +146,7 @@ EXTRA: list[tuple[str, list[str], str]] = [
     ("similar", ["no-such-item", "--db", "{db}"], "no-such-item"),
     ("spark-train", ["{out}", "--conf", "nokey", "--db", "{db}"], "--conf"),
     ("serve", ["--no-train-on-start", "--log-format", "yaml"], "--log-format"),
+    ("serve", ["--no-train-on-start", "--loop", "trio"], "--loop"),
     ("spark-train", ["{out}", "--db", "{db}"], "export-events"),
     ("keys revoke", ["k-unknown", "--db", "{db}"], "k-unknown"),
     ("customers", ["--by", "charm", "--db", "{db}"], "charm"),

@@ -99,6 +99,13 @@ def serve(
         bool,
         typer.Option("--no-access-log", help="Do not record who read whose data (measuring)."),
     ] = False,
+    loop: Annotated[
+        str,
+        typer.Option(
+            help="Event loop: auto (uvloop when installed), uvloop or asyncio.",
+            envvar="OMOTENASHI_LOOP",
+        ),
+    ] = "auto",
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs).
 
@@ -131,7 +138,7 @@ def serve(
     )
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    loop, http = _fast_io()
+    loop, http = _fast_io(loop)
     banner = (
         f"omotenashi serving {settings.db_label()} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
@@ -166,11 +173,20 @@ def serve(
     )
 
 
-def _fast_io() -> tuple[str, str]:
-    """uvloop and httptools when installed (``uvicorn[standard]``), else asyncio and h11."""
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def _fast_io(loop: str = "auto") -> tuple[str, str]:
+    """The event loop (``auto``: uvloop when installed) and httptools when installed
+    (``uvicorn[standard]``), else h11."""
     from importlib.util import find_spec
 
-    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    if loop not in LOOPS:
+        raise typer.BadParameter(f"{loop!r} is not one of {', '.join(LOOPS)}", param_hint="--loop")
+    if loop == "uvloop" and not find_spec("uvloop"):
+        raise typer.BadParameter("uvloop is not installed", param_hint="--loop")
+    if loop == "auto":
+        loop = "uvloop" if find_spec("uvloop") else "asyncio"
     return loop, "httptools" if find_spec("httptools") else "h11"
 
 
