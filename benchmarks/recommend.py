@@ -13,9 +13,9 @@ once (P1); the training part becomes a store's events (``rating`` events for Mov
   greedy additions) when it beats the best on that split) and the all-customers CSV
   (``recommend --all-customers``);
 * **peers** = EASE, ALS, item-kNN, RP3beta, user-kNN and popularity, each tuned on the *same*
-  validation split in the same run (their own hyper-parameters; each peer gets the whole ``--budget``, while
-  the automatic choice shares it among its candidates), then fitted on the same interactions and
-  scored on the same test set.
+  validation split in the same run (their own hyper-parameters; each peer gets the whole
+  ``--budget``, while the automatic choice shares it among its candidates), then fitted on the
+  same interactions and scored on the same test set.
 
 Goal (issue 13): automatic choice >= best peer + 3 % NDCG@10 on every reported dataset; the
 summary says per dataset whether it is met. CDNOW has no item ids (purchase amounts only) and is
