@@ -111,44 +111,14 @@ def main() -> None:
 
 def check_rule(dataset: str, budget: float) -> None:
     """``train`` without, then with ``ials`` among its candidates (one JSON line each)."""
-    import tempfile
-
-    from omotenashi.services import train
-    from omotenashi.services._training import AUTO_CANDIDATES
-
-    without = tuple(c for c in AUTO_CANDIDATES if c != "ials")
-    with_ials = AUTO_CANDIDATES if "ials" in AUTO_CANDIDATES else (*without, "ials")
-    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({dataset}):
-        events = bench.store_events(split_p1(frame, min_rating=min_rating), frame, event_type)
-        runs = {}
-        for label, candidates in (("without ials", without), ("with ials", with_ials)):
-            with tempfile.TemporaryDirectory() as root:
-                om = bench.FrameStore(events, None, Path(root))
-                start = time.perf_counter()
-                info = train(om, budget=budget, candidates=candidates, session_model=False)
-                seconds = time.perf_counter() - start
-            top = info["selection"][0]
-            runs[label] = {
-                "dataset": dataset,
-                "candidates": label,
-                "chosen": info["model"],
-                "params": top["params"],
-                "validation_ndcg@10": round(top["ndcg@10"], 4),
-                "budget_exhausted": info["tuning"]["budget_exhausted"],
-                "train_s": round(seconds, 1),
-                "table": [
-                    {k: r[k] for k in ("model", "params", "ndcg@10", "trials")}
-                    for r in info["selection"]
-                ],
-            }
-            print(json.dumps(runs[label], default=str), flush=True)
-        a, b = runs["without ials"], runs["with ials"]
-        keep = (
-            b["validation_ndcg@10"] >= a["validation_ndcg@10"]
-            and not b["budget_exhausted"]
-            and b["train_s"] <= 2 * a["train_s"]
-        )
-        print(json.dumps({"summary": True, "keep_ials": keep}), flush=True)
+    runs = bench.train_with_and_without(dataset, "ials", budget)
+    a, b = runs["without"][0], runs["with"][0]
+    keep = (
+        b["validation_ndcg@10"] >= a["validation_ndcg@10"]
+        and not b["budget_exhausted"]
+        and b["train_s"] <= 2 * a["train_s"]
+    )
+    print(json.dumps({"summary": True, "keep_ials": keep}), flush=True)
 
 
 if __name__ == "__main__":

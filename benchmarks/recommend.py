@@ -173,6 +173,48 @@ def store_events(split: TopNSplit, frame: pd.DataFrame, event_type: str) -> pd.D
     return events
 
 
+def train_with_and_without(dataset: str, candidate: str, budget: float, repeat: int = 1):
+    """``train`` on a tuning dataset's P1 training part without, then with ``candidate`` among
+    its automatic candidates, ``repeat`` times in turn (one JSON line a run): the evidence of
+    the ``--train`` rules of ``ials_grid.py`` and ``userknn_grid.py``. Returns
+    ``{"without": [run, ...], "with": [run, ...]}``."""
+    from omotenashi.services import train
+    from omotenashi.services._training import AUTO_CANDIDATES
+
+    without = tuple(c for c in AUTO_CANDIDATES if c != candidate)
+    sets = (("without", without), ("with", (*without, candidate)))
+    runs: dict[str, list[dict]] = {"without": [], "with": []}
+    for _, _, frame, min_rating, event_type, _ in topn_datasets({dataset}):
+        events = store_events(split_p1(frame, min_rating=min_rating), frame, event_type)
+        for rep in range(repeat):
+            for label, candidates in sets:
+                with tempfile.TemporaryDirectory() as root:
+                    om = FrameStore(events, None, Path(root))
+                    start = time.perf_counter()
+                    info = train(om, budget=budget, candidates=candidates, session_model=False)
+                    seconds = time.perf_counter() - start
+                top = info["selection"][0]
+                blend = info["tuning"].get("blend") or {}
+                run = {
+                    "dataset": dataset,
+                    "candidates": f"{label} {candidate}",
+                    "repeat": rep,
+                    "chosen": info["model"],
+                    "params": top["params"],
+                    "validation_ndcg@10": round(top["ndcg@10"], 5),
+                    "blend": {k: blend.get(k) for k in ("components", "part_weights")},
+                    "budget_exhausted": info["tuning"]["budget_exhausted"],
+                    "train_s": round(seconds, 1),
+                    "table": [
+                        {k: r[k] for k in ("model", "params", "ndcg@10", "trials")}
+                        for r in info["selection"]
+                    ],
+                }
+                runs[label].append(run)
+                print(json.dumps(run, default=str), flush=True)
+    return runs
+
+
 def score_lists(lists: pd.Series, test: pd.DataFrame) -> dict:
     """NDCG@10 and Recall@20 of per-customer ranked lists against the P1 test set."""
     relevant = test.groupby("user_id")["item_id"].agg(set)

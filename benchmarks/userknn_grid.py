@@ -28,7 +28,6 @@ import argparse
 import itertools
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -97,41 +96,8 @@ def main() -> None:
 def check_rule(dataset: str, budget: float, repeat: int) -> None:
     """``train`` without, then with ``userknn`` among its candidates, ``repeat`` times in turn
     (one JSON line each), then the rule's verdict."""
-    from omotenashi.services import train
-    from omotenashi.services._training import AUTO_CANDIDATES
-
-    without = tuple(c for c in AUTO_CANDIDATES if c != "userknn")
-    with_it = (*without, "userknn")
-    runs: dict[str, list[dict]] = {"without userknn": [], "with userknn": []}
-    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({dataset}):
-        events = bench.store_events(split_p1(frame, min_rating=min_rating), frame, event_type)
-        for rep in range(repeat):
-            for label, candidates in (("without userknn", without), ("with userknn", with_it)):
-                with tempfile.TemporaryDirectory() as root:
-                    om = bench.FrameStore(events, None, Path(root))
-                    start = time.perf_counter()
-                    info = train(om, budget=budget, candidates=candidates, session_model=False)
-                    seconds = time.perf_counter() - start
-                top = info["selection"][0]
-                blend = info["tuning"].get("blend") or {}
-                run = {
-                    "dataset": dataset,
-                    "candidates": label,
-                    "repeat": rep,
-                    "chosen": info["model"],
-                    "params": top["params"],
-                    "validation_ndcg@10": round(top["ndcg@10"], 5),
-                    "blend": {k: blend.get(k) for k in ("components", "part_weights")},
-                    "budget_exhausted": info["tuning"]["budget_exhausted"],
-                    "train_s": round(seconds, 1),
-                    "table": [
-                        {k: r[k] for k in ("model", "params", "ndcg@10", "trials")}
-                        for r in info["selection"]
-                    ],
-                }
-                runs[label].append(run)
-                print(json.dumps(run, default=str), flush=True)
-    a, b = runs["without userknn"], runs["with userknn"]
+    runs = bench.train_with_and_without(dataset, "userknn", budget, repeat)
+    a, b = runs["without"], runs["with"]
     ndcg_a = min(r["validation_ndcg@10"] for r in a)
     ndcg_b = min(r["validation_ndcg@10"] for r in b)
     s_a = float(np.median([r["train_s"] for r in a]))
