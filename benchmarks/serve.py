@@ -454,33 +454,17 @@ def main() -> None:
                             2.0,
                             next(seeds),
                         )
-                        cpu, hits = _cpu_seconds(proc.pid), _cache_hits(port, workers)
-                        row = pool.apply(_load, (job,))
-                        row["workers"] = workers
-                        row.update(server)
-                        _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
-                        _add_hits(row, hits, _cache_hits(port, workers))
+                        measure = (proc.pid, port, workers, server)
+                        row = _measured(*measure, lambda job=job: pool.apply(_load, (job,)))
                         if scenario == "cold_start":
                             row["start_up_s"] = round(started, 2)
                         results.append(row)
                         print(json.dumps(row), flush=True)
                         if scenario in WRK_SCENARIOS and not args.no_wrk:
-                            cpu, hits = _cpu_seconds(proc.pid), _cache_hits(port, workers)
-                            row = _wrk(
-                                port,
-                                scenario,
-                                token,
-                                customers,
-                                items,
-                                connections,
-                                args.seconds,
-                                next(seeds),
-                            )
+                            wrk = (port, scenario, token, customers, items, connections)
+                            more = (args.seconds, next(seeds))
+                            row = _measured(*measure, lambda w=wrk, m=more: _wrk(*w, *m))
                             if row is not None:
-                                row["workers"] = workers
-                                row.update(server)
-                                _add_cpu(row, _cpu_seconds(proc.pid) - cpu)
-                                _add_hits(row, hits, _cache_hits(port, workers))
                                 results.append(row)
                                 print(json.dumps(row), flush=True)
                 finally:
@@ -493,6 +477,19 @@ def main() -> None:
         print(json.dumps(summary), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _measured(pid: int, port: int, workers: int, server: dict, load) -> dict | None:
+    """``load()``'s row (None: no row) with the server's configuration, its CPU seconds and its
+    answer-cache hits during the load."""
+    cpu, hits = _cpu_seconds(pid), _cache_hits(port, workers)
+    row = load()
+    if row is not None:
+        row["workers"] = workers
+        row.update(server)
+        _add_cpu(row, _cpu_seconds(pid) - cpu)
+        _add_hits(row, hits, _cache_hits(port, workers))
+    return row
 
 
 def _cache_hits(port: int, workers: int) -> float | None:
