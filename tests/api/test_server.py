@@ -210,3 +210,25 @@ def test_a_killed_server_leaves_no_worker_behind(make_server, store_copy):
     while time.monotonic() < deadline and any(_running(p) for p in children):
         time.sleep(0.2)
     assert [p for p in children if _running(p)] == []
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_serve_runs_on_the_event_loop_asked_for(make_server, store_copy, loop):
+    """``serve --loop``: the start-up line names the loop, and recommendations are answered on
+    it (model work on the loop or its thread: see api/_compute.py)."""
+    key = {"X-API-Key": create_key(store_copy, "default", "read")}
+    server = make_server(store_copy, "--loop", loop, "--no-train-on-start")
+    with Omotenashi(store_copy) as om:
+        customer = str(om.events_frame()["customer_id"].iloc[0])
+    for n in (3, 4, 5):  # answers no cache holds
+        answer = httpx.get(
+            f"{server.url}/v1/customers/{customer}/recommendations",
+            params={"n": n},
+            headers=key,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["recommendations"]) == n
+    server.stop()
+    banner = server.proc.stderr.read().decode()
+    assert f"{loop} + " in banner

@@ -4,10 +4,11 @@ Scoring one request is a fraction of a millisecond of Python and numpy that hold
 the time. Spread over the framework's thread pool (40 threads), every short wait inside it (an
 SQLite lookup, a numpy call that releases the GIL) ends in a fight for the GIL among all those
 threads, each of which can cost a switch interval (5 ms). Measured with wrk on ml-latest-small,
-one worker, 32 connections, answers no cache holds (two rounds each): the thread pool gave
-790-920 req/s with p99 133-153 ms and 1.3-1.5 ms of server CPU per request; one model thread
-gives 1,620-1,660 req/s with p99 39-41 ms and 0.6 ms; running the model on the event loop
-itself gave 2,030-2,090 req/s.
+one worker, 32 connections: the thread pool gave 790-920 req/s with p99 133-153 ms and 1.3-1.5
+ms of server CPU per request; one model thread 0.6 ms. (The req/s figures of that time were
+partly cached answers: every load repeated one request sequence. Measured with each load its
+own, one model thread gives 1,006-1,083 req/s with p99 33-37 ms; docs/service.md, "Each load
+its own requests".)
 
 Model work can also run on the event loop itself while it is short (``OMOTENASHI_INLINE_MS``,
 default 0: off, everything on the model thread):
@@ -35,9 +36,11 @@ cache holds, ml-latest-small, wrk and the server on the same 2 cores, one run ea
 loop 1,198 req/s (asyncio client, p99 31 ms) and 1,252 req/s (wrk, p99 108 ms, max 426 ms),
 and the mixed workload 1,503 req/s with p99 41 ms; on the thread 1,012 req/s (p99 37 ms) and
 1,083 req/s (wrk, p99 34 ms, max 45 ms), mixed 925 req/s with p99 74 ms. With the waiting gone,
-wrk's tail on the loop is rarer (two runs of wrk alone on the loop, 8 s each: 1,077 and 1,083
-req/s, p99 34 ms, max 43 and 52 ms) but not gone, so the thread stays the default; a
-deployment that needs the throughput can set ``OMOTENASHI_INLINE_MS=2``.
+wrk's tail on the loop is rarer but not gone on uvloop. On Python's own loop (``serve --loop
+asyncio``) the loop gave 1,234-1,237 req/s with p99 30 ms and max 37-41 ms, but that loop costs
+single events 22 % and cached answers 4 %, and a second, slower machine could not tell the two
+settings apart; so the thread stays the default, and a deployment whose traffic is mostly model
+answers can run ``--loop asyncio`` with ``OMOTENASHI_INLINE_MS=2``.
 ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
 the GIL for long: BLAS-heavy factor models on many cores).
 """
