@@ -21,9 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import recommend as bench  # noqa: E402  (the benchmark's datasets and store events)
-from omotenashi.evaluation import split_p1  # noqa: E402
-from omotenashi.evaluation._tuning import _Scorer, validation_split  # noqa: E402
-from omotenashi.recommend import interactions_from_events, make_model  # noqa: E402
+from omotenashi.recommend import make_model  # noqa: E402
 
 
 def main() -> None:
@@ -36,29 +34,24 @@ def main() -> None:
         parser.error(f"{args.dataset} is a reporting dataset: defaults are chosen on tuning ones")
     lambdas = [float(v) for v in args.l2.split(",")]
     rates = [float(v) for v in args.dropout.split(",")]
-    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({args.dataset}):
-        split = split_p1(frame, min_rating=min_rating)
-        validation = validation_split(
-            interactions_from_events(bench.store_events(split, frame, event_type))
+    validation, score = bench.tuning_validation(args.dataset)
+    for l2, rate, zero in itertools.product(lambdas, rates, (True, False)):
+        model = make_model("ease", l2=l2, dropout=rate, zero_diagonal=zero, min_support=2)
+        row, _ = score(model.fit(validation.train))
+        name = ("EASE" if rate == 0 else "EDLAE") if zero else "DLAE"
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "model": name,
+                    "l2": l2,
+                    "dropout": rate,
+                    "ndcg@10": round(row["ndcg@10"], 4),
+                    "recall@20": round(row["recall@20"], 4),
+                }
+            ),
+            flush=True,
         )
-        score = _Scorer(validation)
-        for l2, rate, zero in itertools.product(lambdas, rates, (True, False)):
-            model = make_model("ease", l2=l2, dropout=rate, zero_diagonal=zero, min_support=2)
-            row, _ = score(model.fit(validation.train))
-            name = ("EASE" if rate == 0 else "EDLAE") if zero else "DLAE"
-            print(
-                json.dumps(
-                    {
-                        "dataset": args.dataset,
-                        "model": name,
-                        "l2": l2,
-                        "dropout": rate,
-                        "ndcg@10": round(row["ndcg@10"], 4),
-                        "recall@20": round(row["recall@20"], 4),
-                    }
-                ),
-                flush=True,
-            )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import recommend as bench  # noqa: E402  (the benchmark's datasets and store events)
-from omotenashi.evaluation import split_p1  # noqa: E402
-from omotenashi.evaluation._tuning import _Scorer, validation_split  # noqa: E402
-from omotenashi.recommend import IALS, interactions_from_events  # noqa: E402
+from omotenashi.recommend import IALS  # noqa: E402
 
 
 def floats(text: str) -> list[float]:
@@ -67,39 +65,34 @@ def main() -> None:
     factors = [int(v) for v in args.factors.split(",")]
     passes = sorted(int(v) for v in args.passes.split(","))
     rows = []
-    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({args.dataset}):
-        split = split_p1(frame, min_rating=min_rating)
-        validation = validation_split(
-            interactions_from_events(bench.store_events(split, frame, event_type))
-        )
-        score = _Scorer(validation)
-        for k, l2, a0 in itertools.product(factors, floats(args.l2), floats(args.alpha0)):
-            model = IALS(factors=k, regularization=l2, unobserved_weight=a0, iterations=passes[-1])
-            model._check()
-            model.prepare(validation.train)
-            passes_s, start = 0.0, time.perf_counter()
-            with threadpool_limits(1, "blas"):
-                for n, H in enumerate(model._passes(), 1):
-                    passes_s += time.perf_counter() - start
-                    if n in passes:
-                        start = time.perf_counter()
-                        model._serve(H)  # what a fit with n passes serves
-                        fit_s = passes_s + time.perf_counter() - start
-                        row, _ = score(model)
-                        rows.append(
-                            {
-                                "dataset": args.dataset,
-                                "factors": k,
-                                "l2": l2,
-                                "alpha0": a0,
-                                "passes": n,
-                                "ndcg@10": round(row["ndcg@10"], 4),
-                                "recall@20": round(row["recall@20"], 4),
-                                "fit_s": round(fit_s, 2),
-                            }
-                        )
-                        print(json.dumps(rows[-1]), flush=True)
+    validation, score = bench.tuning_validation(args.dataset)
+    for k, l2, a0 in itertools.product(factors, floats(args.l2), floats(args.alpha0)):
+        model = IALS(factors=k, regularization=l2, unobserved_weight=a0, iterations=passes[-1])
+        model._check()
+        model.prepare(validation.train)
+        passes_s, start = 0.0, time.perf_counter()
+        with threadpool_limits(1, "blas"):
+            for n, H in enumerate(model._passes(), 1):
+                passes_s += time.perf_counter() - start
+                if n in passes:
                     start = time.perf_counter()
+                    model._serve(H)  # what a fit with n passes serves
+                    fit_s = passes_s + time.perf_counter() - start
+                    row, _ = score(model)
+                    rows.append(
+                        {
+                            "dataset": args.dataset,
+                            "factors": k,
+                            "l2": l2,
+                            "alpha0": a0,
+                            "passes": n,
+                            "ndcg@10": round(row["ndcg@10"], 4),
+                            "recall@20": round(row["recall@20"], 4),
+                            "fit_s": round(fit_s, 2),
+                        }
+                    )
+                    print(json.dumps(rows[-1]), flush=True)
+                start = time.perf_counter()
     best = max(rows, key=lambda r: r["ndcg@10"])
     by_cost = {}
     for r in rows:

@@ -173,6 +173,21 @@ def store_events(split: TopNSplit, frame: pd.DataFrame, event_type: str) -> pd.D
     return events
 
 
+def tuning_validation(dataset: str):
+    """``train``'s validation split of a tuning dataset's P1 training part (its test rows are
+    never read) and a scorer of models on it, as ``train`` scores a candidate: what the grid
+    scripts (``ease_grid.py``, ``ials_grid.py``, ``userknn_grid.py``) score on."""
+    from omotenashi.evaluation._tuning import _Scorer, validation_split
+
+    for _, _, frame, min_rating, event_type, _ in topn_datasets({dataset}):
+        split = split_p1(frame, min_rating=min_rating)
+        validation = validation_split(
+            interactions_from_events(store_events(split, frame, event_type))
+        )
+        return validation, _Scorer(validation)
+    raise SystemExit(f"unknown dataset {dataset!r}")
+
+
 def train_with_and_without(dataset: str, candidate: str, budget: float, repeat: int = 1):
     """``train`` on a tuning dataset's P1 training part without, then with ``candidate`` among
     its automatic candidates, ``repeat`` times in turn (one JSON line a run): the evidence of

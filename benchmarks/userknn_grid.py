@@ -36,9 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import recommend as bench  # noqa: E402  (the benchmark's datasets and store events)
-from omotenashi.evaluation import split_p1  # noqa: E402
-from omotenashi.evaluation._tuning import _Scorer, validation_split  # noqa: E402
-from omotenashi.recommend import UserKNN, interactions_from_events  # noqa: E402
+from omotenashi.recommend import UserKNN  # noqa: E402
 
 TIME_FACTOR = 1.5
 
@@ -63,32 +61,27 @@ def main() -> None:
         check_rule(args.dataset, args.budget, args.repeat)
         return
     rows = []
-    for _, _, frame, min_rating, event_type, _ in bench.topn_datasets({args.dataset}):
-        split = split_p1(frame, min_rating=min_rating)
-        validation = validation_split(
-            interactions_from_events(bench.store_events(split, frame, event_type))
+    validation, score = bench.tuning_validation(args.dataset)
+    grid = itertools.product(numbers(args.k, int), numbers(args.shrink), numbers(args.exponent))
+    for k, shrink, exponent in grid:
+        model = UserKNN(k=k, shrink=shrink, exponent=exponent)
+        start = time.perf_counter()
+        model.fit(validation.train)
+        fit_s = time.perf_counter() - start
+        row, _ = score(model)
+        rows.append(
+            {
+                "dataset": args.dataset,
+                "k": k,
+                "shrink": shrink,
+                "exponent": exponent,
+                "ndcg@10": round(row["ndcg@10"], 5),
+                "recall@20": round(row["recall@20"], 5),
+                "fit_s": round(fit_s, 3),
+                "score_s": round(time.perf_counter() - start - fit_s, 3),
+            }
         )
-        score = _Scorer(validation)
-        grid = itertools.product(numbers(args.k, int), numbers(args.shrink), numbers(args.exponent))
-        for k, shrink, exponent in grid:
-            model = UserKNN(k=k, shrink=shrink, exponent=exponent)
-            start = time.perf_counter()
-            model.fit(validation.train)
-            fit_s = time.perf_counter() - start
-            row, _ = score(model)
-            rows.append(
-                {
-                    "dataset": args.dataset,
-                    "k": k,
-                    "shrink": shrink,
-                    "exponent": exponent,
-                    "ndcg@10": round(row["ndcg@10"], 5),
-                    "recall@20": round(row["recall@20"], 5),
-                    "fit_s": round(fit_s, 3),
-                    "score_s": round(time.perf_counter() - start - fit_s, 3),
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
+        print(json.dumps(rows[-1]), flush=True)
     best = max(rows, key=lambda r: r["ndcg@10"])
     print(json.dumps({"summary": True, "best": best}), flush=True)
 
