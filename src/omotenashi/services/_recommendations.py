@@ -577,10 +577,9 @@ def customer_recommendations(
     known = ws.cache.peek(("person", customer_id))  # (keys, gate, prefs), cached below
     if known is not None:
         keys, gate, prefs = known
-        person = keys.customer_id
     else:
         keys = ws.om.identities.require_person_keys(customer_id)  # NotFound for unknown ids
-        person = keys.customer_id
+    person = keys.customer_id
     if person != customer_id:  # a merged-away id or a linked anonymous id: the person's answer
         ws.remember_alias(customer_id, person)
         key = ("customer", person, n, explain, spec)
