@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import multiprocessing
@@ -455,15 +456,24 @@ def main() -> None:
                             next(seeds),
                         )
                         measure = (proc.pid, port, workers, server)
-                        row = _measured(*measure, lambda job=job: pool.apply(_load, (job,)))
+                        row = _measured(*measure, functools.partial(pool.apply, _load, (job,)))
                         if scenario == "cold_start":
                             row["start_up_s"] = round(started, 2)
                         results.append(row)
                         print(json.dumps(row), flush=True)
                         if scenario in WRK_SCENARIOS and not args.no_wrk:
-                            wrk = (port, scenario, token, customers, items, connections)
-                            more = (args.seconds, next(seeds))
-                            row = _measured(*measure, lambda w=wrk, m=more: _wrk(*w, *m))
+                            wrk = functools.partial(
+                                _wrk,
+                                port,
+                                scenario,
+                                token,
+                                customers,
+                                items,
+                                connections,
+                                args.seconds,
+                                next(seeds),
+                            )
+                            row = _measured(*measure, wrk)
                             if row is not None:
                                 results.append(row)
                                 print(json.dumps(row), flush=True)
