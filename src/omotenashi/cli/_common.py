@@ -157,16 +157,65 @@ def _reflow(text: str | None) -> str | None:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
 
 
-def cli_command(app: Any) -> Any:
+def cli_command(app: Any, *, top_level_only: bool = False) -> Any:
     """The click command of a Typer app, every command's help text reflowed (see
-    :func:`_reflow`), so that help fits any width without ragged source line breaks."""
-    command = typer.main.get_command(app)
+    :func:`_reflow`), so that help fits any width without ragged source line breaks.
+
+    ``top_level_only`` builds the commands and groups under the app as stand-ins without
+    options (see :func:`_top_level_only`): enough for the app's own ``--help``, not to run one.
+    """
+    command = typer.main.get_command(_top_level_only(app) if top_level_only else app)
     stack = [command]
     while stack:
         current = stack.pop()
         current.help = _reflow(current.help)
         stack.extend(getattr(current, "commands", {}).values())
     return command
+
+
+def _top_level_only(app: Any) -> Any:
+    """A copy of a Typer app whose commands and groups are stand-ins: each keeps its name, help,
+    panel and flags, loses its options and (for a group) its commands.
+
+    ``omotenashi --help`` shows one line per command; building the real tree makes Typer read
+    the signature of every one of the ~140 commands underneath, which cost a third of the
+    help's CPU time. tests/cli/test_startup.py checks that both print the same help.
+    """
+    import copy
+
+    def stand_in(callback: Any) -> Any:
+        def command() -> None:  # pragma: no cover - a stand-in only shows help, never runs
+            raise RuntimeError("a stand-in command only shows help")
+
+        command.__name__, command.__doc__ = callback.__name__, callback.__doc__
+        return command
+
+    def shallow_command(info: Any) -> Any:
+        info = copy.copy(info)
+        info.callback = stand_in(info.callback)
+        return info
+
+    def shallow_group(info: Any) -> Any:
+        info = copy.copy(info)
+        info.typer_instance = copy.copy(info.typer_instance)
+        info.typer_instance.registered_commands = []
+        info.typer_instance.registered_groups = []
+        return info
+
+    shallow = copy.copy(app)
+    shallow.registered_commands = [shallow_command(c) for c in app.registered_commands]
+    shallow.registered_groups = [shallow_group(g) for g in app.registered_groups]
+    return shallow
+
+
+def _shows_top_level_help(args: list[str] | None) -> bool:
+    """Whether a command line only asks for the app's own help: no arguments or ``--help``, and
+    not a shell's completion request (which comes with no arguments and needs the whole tree)."""
+    import os
+
+    if any(key.endswith("_COMPLETE") for key in os.environ):
+        return False
+    return args is not None and args in ([], ["--help"])
 
 
 def run(command: Any, args: list[str] | None = None) -> int:
@@ -191,7 +240,8 @@ def _run(command: Any, args: list[str] | None, OmotenashiError: type[Exception])
     import os
 
     try:
-        result = cli_command(command).main(args=args, prog_name="omotenashi", standalone_mode=False)
+        built = cli_command(command, top_level_only=_shows_top_level_help(args))
+        result = built.main(args=args, prog_name="omotenashi", standalone_mode=False)
     except ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help is shown
             return int(exc.exit_code)
