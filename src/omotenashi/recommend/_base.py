@@ -12,6 +12,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -78,7 +79,7 @@ class Recommendation:
 
 
 def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
-    titles = [catalog.title(i) for i in idx[:limit]]
+    titles = [str(catalog.titles[i]) for i in idx[:limit]]
     if len(titles) == 1:
         return titles[0]
     return ", ".join(titles[:-1]) + " and " + titles[-1]
@@ -116,19 +117,21 @@ def split_terms_many(
     if terms.shape[1] == 0:
         return [[] for _ in range(terms.shape[0])]
     positive, negative = terms > 0, terms < 0
-    up = np.where(positive, terms, 0.0).sum(axis=1)
-    down = np.where(negative, terms, 0.0).sum(axis=1)
+    up = np.where(positive, terms, 0.0).sum(axis=1).tolist()
+    down = np.where(negative, terms, 0.0).sum(axis=1).tolist()
+    idx = np.asarray(idx)
     best, worst = _first_extremes(terms, named, np.argmax), _first_extremes(terms, named, np.argmin)
-    has_up, has_down = positive.any(axis=1), negative.any(axis=1)
+    # everything the loop reads as Python lists: numpy scalar reads cost more than the parts
+    best_ids, best_kept = idx[best].tolist(), (np.take_along_axis(terms, best, 1) > 0).tolist()
+    worst_ids, worst_kept = idx[worst].tolist(), (np.take_along_axis(terms, worst, 1) < 0).tolist()
+    has_up, has_down = positive.any(axis=1).tolist(), negative.any(axis=1).tolist()
     out: list[list[Part]] = []
     for r in range(terms.shape[0]):
         parts: list[Part] = []
         if has_up[r]:
-            top = tuple(int(idx[j]) for j in best[r] if terms[r, j] > 0)
-            parts.append((kind, top, float(up[r])))
+            parts.append((kind, tuple(compress(best_ids[r], best_kept[r])), up[r]))
         if has_down[r]:
-            top = tuple(int(idx[j]) for j in worst[r] if terms[r, j] < 0)
-            parts.append(("against", top, float(down[r])))
+            parts.append(("against", tuple(compress(worst_ids[r], worst_kept[r])), down[r]))
         out.append(parts)
     return out
 
@@ -296,7 +299,8 @@ class Recommender(ABC):
         self._item_index = pd.Index(self.item_ids_)
         # plain dicts: a single-id lookup must not build a pandas Index (hot path)
         self._user_pos = {u: j for j, u in enumerate(self.user_ids_.tolist())}
-        self._item_pos = {i: j for j, i in enumerate(self.item_ids_.tolist())}
+        self._item_id_list = self.item_ids_.tolist()  # reasons name items by list reads
+        self._item_pos = {i: j for j, i in enumerate(self._item_id_list)}
 
     @abstractmethod
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
@@ -497,13 +501,14 @@ class Recommender(ABC):
             else:
                 text = "the model gives no breakdown of this score"
                 reasons.append(Reason("unexplained", text, (), 0.0))
-        ranked = sorted(parts, key=lambda p: -p[2])
+        ranked = sorted(parts, key=lambda p: -p[2]) if len(parts) > 1 else parts
         if len(ranked) > 4:  # the three largest, and the rest taken together
             rest = ranked[3:]
             ranked = ranked[:3] + [("other", (), float(sum(p[2] for p in rest)))]
             other_count = len(rest)
+        id_list = self._item_id_list
         for kind, idx, amount in ranked:
-            ids = tuple(str(self.item_ids_[j]) for j in idx)
+            ids = tuple([id_list[j] for j in idx])
             if kind == "against" and mode == "similar":
                 text = f"seldom chosen by the customers who chose {_names(catalog, idx)}"
             elif kind == "against" and mode == "session":
@@ -549,10 +554,10 @@ class Recommender(ABC):
         if served != score:
             text = "moved by this request's boosts and novelty"
             reasons.append(Reason("rules", text, (), float(served - score)))
-        total = sum(r.weight for r in reasons)
         if exact:
-            explained = 1.0
-        elif served:
+            return tuple(reasons), 1.0
+        total = sum(r.weight for r in reasons)
+        if served:
             explained = float(total / served)
         else:
             explained = 1.0 if total == 0 else 0.0

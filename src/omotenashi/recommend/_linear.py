@@ -190,9 +190,12 @@ class _ItemItemModel(Recommender):
         if self.learned_ is not None:
             slots = self._slots()
             rows, cols = slots[q.indices], slots[items]
-            block = np.zeros((len(rows), len(cols)), dtype=self.B_.dtype)
-            r, c = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
-            block[np.ix_(r, c)] = self.B_[np.ix_(rows[r], cols[c])]
+            if rows.min(initial=0) >= 0 and cols.min(initial=0) >= 0:  # all learned (usual)
+                block = self.B_[rows[:, None], cols]
+            else:
+                block = np.zeros((len(rows), len(cols)), dtype=self.B_.dtype)
+                r, c = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
+                block[np.ix_(r, c)] = self.B_[np.ix_(rows[r], cols[c])]
         elif sp.issparse(self.B_):
             block = self.B_[q.indices][:, items].toarray()
         else:
