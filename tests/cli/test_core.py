@@ -215,6 +215,28 @@ def test_import_encodings_and_decimal_commas(tmp_path: Path) -> None:
     assert profile["attributes"]["name"] == "José Müller"
 
 
+def test_import_without_a_map_reads_the_header(tmp_path: Path) -> None:
+    """A file in omotenashi's terms imports without --map; the output says which columns it
+    took, and a header that names too little is one clear line, exit code 2."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        "Customer ID,item_id,timestamp,event_type\nc1,i1,2024-03-01,purchase\n",
+    )
+    done = cli("import", str(events), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "header: customer=Customer ID, item=item_id, time=timestamp, type=event_type" in (
+        " ".join(done.stdout.split())
+    )
+    done = cli("import", str(events), "--json", cwd=tmp_path)
+    assert json.loads(done.stdout)["columns_from_header"]["customer"] == "Customer ID"
+    assert json.loads(done.stdout)["duplicates"] == 1
+    bare = write_csv(tmp_path / "bare.csv", "who,what\nc1,i1\n")
+    refused = cli("import", str(bare), cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "header (who, what)" in refused.stderr and "--map" in refused.stderr
+
+
 def test_empty_file_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

@@ -12,8 +12,10 @@ from omotenashi.evaluation import read_interactions
 from omotenashi.files import (
     MAP_KINDS,
     CsvOptions,
+    column_map_from_header,
     parse_column_map,
     read_chunks,
+    read_header,
     read_table,
 )
 from omotenashi.value import read_transactions
@@ -154,3 +156,35 @@ def test_transactions_read_with_encoding_and_decimal_commas(tmp_path: Path) -> N
         read_transactions(path, mapping, sep=";")
     tx = read_transactions(path, mapping, sep=";", encoding="cp1252", decimal=",")
     assert tx.groupby("person_id")["value"].sum().to_dict() == {"José": 1238.0, "Zoë": 0.75}
+
+
+def test_a_header_spells_its_own_map() -> None:
+    """Keys and synonyms match without case, spaces, dashes, dots or underscores; columns that
+    say nothing known are left out; two columns saying one key are refused."""
+    assert column_map_from_header(
+        ["CustomerID", "Stock Code", "item-id", "Time Stamp", "Country", "qty"], "events"
+    ) == {"customer": "CustomerID", "item": "item-id", "time": "Time Stamp", "quantity": "qty"}
+    assert column_map_from_header(["userId", "movieId", "rating", "timestamp"], "events") == {
+        "customer": "userId",
+        "rating": "rating",
+        "time": "timestamp",
+    }
+    assert column_map_from_header(["id", "age"], "customers") == {"customer": "id"}
+    assert column_map_from_header(["a", "b"], "events") == {}
+    with pytest.raises(DataError, match="'user' and 'customer_id' both look like 'customer'"):
+        column_map_from_header(["user", "customer_id"], "events")
+
+
+def test_the_header_of_each_format(tmp_path: Path) -> None:
+    (tmp_path / "semi.csv").write_text("customer_id; item_id ;ts\n1;a;2024\n", encoding="utf-8")
+    assert read_header(tmp_path / "semi.csv") == ["customer_id", "item_id", "ts"]
+    frame = pd.DataFrame({"customer_id": ["1"], "ts": pd.to_datetime(["2024-01-01"])})
+    frame.to_parquet(tmp_path / "e.parquet")
+    assert read_header(tmp_path / "e.parquet") == ["customer_id", "ts"]
+    (tmp_path / "e.jsonl").write_text('{"u": 1, "t": "2024"}\n{"u": 2, "t": "2025"}\n')
+    assert read_header(tmp_path / "e.jsonl") == ["u", "t"]
+    with pytest.raises(DataError, match="no such file"):
+        read_header(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        read_header(tmp_path / "empty.csv")

@@ -606,3 +606,106 @@ x2,u2,b,2024-01-02
     assert ids[2] == ids[0] + ".1"  # the second id-less copy; the named row does not count
     again = om.import_events(path, mapping="event_id=id,customer=user,item=item,time=when")
     assert (again.events_written, again.duplicates) == (0, 4)
+
+
+# -- files in omotenashi's own terms: the header is the map ------------------------------------
+OWN_TERMS_CSV = """
+customer_id,Anonymous ID,item_id,timestamp,event_type,Quantity,price,order_id,Country
+c1,,i1,2024-03-01T10:00:00Z,purchase,2,3.50,o1,JP
+c1,,i2,2024-03-01T10:00:00Z,purchase,1,10.00,o1,JP
+,dev-9,i3,2024-03-02T08:00:00Z,view,,,,FR
+c2,,i1,2024-03-03T12:30:00Z,purchase,1,3.50,o2,JP
+"""
+OWN_TERMS_MAP = (
+    "customer=customer_id,anonymous=Anonymous ID,item=item_id,time=timestamp,type=event_type,"
+    "quantity=Quantity,price=price,order=order_id"
+)
+
+
+def _events(om: Omotenashi) -> pd.DataFrame:
+    columns = ["customer_id", "anonymous_id", "type", "item_id", "order_id", "quantity", "value"]
+    frame = om.events_frame()
+    ordered = frame.sort_values(["timestamp", "item_id"]).reset_index(drop=True)
+    return ordered[[*columns, "timestamp"]]
+
+
+def test_a_file_in_omotenashis_terms_needs_no_map(om: Omotenashi, tmp_path: Path) -> None:
+    """A header that names its columns by the map's keys or synonyms (any case, spaces or
+    underscores) is its own map: the same events as with the map written out, and the report
+    says which columns it read. Columns it does not know (Country) are left out."""
+    path = write_csv(tmp_path / "events.csv", OWN_TERMS_CSV)
+    report = om.import_events(path)
+    assert report.events_written == 4
+    assert report.columns_from_header == {
+        "customer": "customer_id",
+        "anonymous": "Anonymous ID",
+        "item": "item_id",
+        "time": "timestamp",
+        "type": "event_type",
+        "quantity": "Quantity",
+        "price": "price",
+        "order": "order_id",
+    }
+    with Omotenashi(tmp_path / "mapped.db") as written:
+        mapped = written.import_events(path, mapping=OWN_TERMS_MAP)
+        assert mapped.columns_from_header is None
+        pd.testing.assert_frame_equal(_events(om), _events(written))
+    assert om.profile("c1").rfm.monetary == pytest.approx(2 * 3.5 + 10.0)
+
+
+def test_exported_events_read_back_without_a_map(om: Omotenashi, tmp_path: Path) -> None:
+    """``export-events`` writes Parquet in the store's own column names (``ts`` for the time):
+    importing a partition into another store needs no map and gives the same events."""
+    path = write_csv(tmp_path / "events.csv", OWN_TERMS_CSV)
+    om.import_events(path, mapping=OWN_TERMS_MAP)
+    om.scale.export_events(tmp_path / "lake")
+    parts = sorted((tmp_path / "lake" / "events").rglob("*.parquet"))  # one per day
+    with Omotenashi(tmp_path / "copy.db") as copy:
+        reports = [copy.import_events(part) for part in parts]
+        assert all(r.columns_from_header["time"] == "ts" for r in reports)  # type: ignore[index]
+        assert sum(r.events_written for r in reports) == 4
+        pd.testing.assert_frame_equal(_events(om), _events(copy))
+        assert copy.import_events(parts[0]).events_written == 0  # by event id: read twice, once
+
+
+def test_a_header_that_names_too_little_says_what_it_saw(om: Omotenashi, tmp_path: Path) -> None:
+    no_time = write_csv(tmp_path / "no_time.csv", "CustomerID,StockCode\n1,a\n")
+    with pytest.raises(DataError) as caught:
+        om.import_events(no_time)
+    message = str(caught.value)
+    assert "header (CustomerID, StockCode) names no time column" in message
+    assert "recognised: customer=CustomerID" in message and "--map" in message
+    nobody = write_csv(tmp_path / "nobody.csv", "when,sku\n2024-01-01,a\n")
+    with pytest.raises(DataError, match="names no customer or anonymous and no time column"):
+        om.import_events(nobody)
+    both = write_csv(tmp_path / "both.csv", "customer,date,timestamp\n1,2024-01-01,2024-01-02\n")
+    with pytest.raises(DataError, match="'date' and 'timestamp' both look like 'time'"):
+        om.import_events(both)
+    with pytest.raises(DataError, match="a dataset folder needs --preset"):
+        om.import_events(tmp_path)
+    assert om.stats()["events"] == 0
+
+
+def test_items_and_customers_read_their_header_too(om: Omotenashi, tmp_path: Path) -> None:
+    items = write_csv(
+        tmp_path / "items.csv",
+        "item_id,title,categories,price\nm1,Spirited Away,Animation|Fantasy,9.99\n",
+    )
+    report = om.import_items(items)
+    assert report.items_written == 1
+    assert report.columns_from_header == {
+        "item": "item_id",
+        "title": "title",
+        "categories": "categories",
+        "price": "price",
+    }
+    catalogue = om.items_frame().set_index("item_id")
+    assert catalogue.loc["m1", "categories"] == ["Animation", "Fantasy"]
+    assert catalogue.loc["m1", "price"] == pytest.approx(9.99)
+    people = write_csv(tmp_path / "people.csv", "Customer ID,age,plan\nc1,34,gold\n")
+    assert om.import_customers(people).customers_written == 1
+    om.track({"customer_id": "c1", "type": "view", "item_id": "m1", "timestamp": 0})
+    assert om.profile("c1").attributes == {"age": "34", "plan": "gold"}
+    nameless = write_csv(tmp_path / "nameless.csv", "sku,name\nm2,Heat\n")
+    with pytest.raises(DataError, match=r"names no item column .*--map item=sku,title=name"):
+        om.import_items(nameless)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.columns import Columns
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -210,6 +211,9 @@ def _print_report(report: ImportReport, json_out: bool, kind: str = "events") ->
         counts = f"{report.items_written:,} items created or changed"
     else:
         counts = f"{report.customers_written:,} customers created or changed"
+    if report.columns_from_header:
+        columns = ", ".join(f"{k}={c}" for k, c in report.columns_from_header.items())
+        console.print(f"Columns named by the file's header: {escape(columns)}")
     console.print(
         f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, {counts} "
         f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
@@ -235,7 +239,8 @@ def import_events(
             "--map",
             help="Columns, KEY=COLUMN joined by commas. Keys: customer, anonymous, item, "
             "time, order, quantity, price, value, type, rating, channel, event_id, "
-            "context.NAME (example below).",
+            "context.NAME (example below). Default: the columns the header names by a key "
+            "or a synonym (customer_id, item_id, timestamp, event_type ...).",
         ),
     ] = None,
     preset: Annotated[
@@ -283,6 +288,9 @@ def import_events(
 
     Example: omotenashi import retail.csv
     --map customer=CustomerID,item=StockCode,time=InvoiceDate
+
+    Without --map, a header in omotenashi's terms is the map (customer_id, item_id, timestamp,
+    event_type, ...; any case, spaces or underscores), e.g. export-events' Parquet files.
     """
     with _engine(db) as om:
         total = om.expected_rows(file, preset) if file.exists() else None
@@ -309,13 +317,14 @@ def import_events(
 def import_items(
     file: Annotated[Path, typer.Argument(help="Catalogue file (CSV, TSV, Parquet, JSON lines).")],
     mapping: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--map",
             help="Columns, KEY=COLUMN joined by commas. Keys: item (required), title, "
-            "description, price, categories, tags, attr.NAME.",
+            "description, price, categories, tags, attr.NAME. Default: the columns the "
+            "header names (item_id, title, price ...).",
         ),
-    ],
+    ] = None,
     list_sep: Annotated[
         str, typer.Option("--list-sep", help="Separator inside categories/tags.")
     ] = "|",
@@ -343,13 +352,14 @@ def import_items(
 def import_customers(
     file: Annotated[Path, typer.Argument(help="Customer file (CSV, TSV, Parquet, JSON lines).")],
     mapping: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--map",
             help="customer=COLUMN, and attr.NAME=COLUMN (default: every other "
-            "column is an attribute)",
+            "column is an attribute). Default: the customer column the header names "
+            "(customer_id, CustomerID, id ...).",
         ),
-    ],
+    ] = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     decimal: DecimalOpt = ".",

@@ -18,6 +18,7 @@ from omotenashi.files._column_map import (
     SESSIONS,
     TRANSACTIONS,
     MapKeys,
+    column_map_from_header,
     parse_column_map,
 )
 from omotenashi.files._readers import (
@@ -27,6 +28,7 @@ from omotenashi.files._readers import (
     count_rows,
     file_format,
     read_chunks,
+    read_header,
     read_table,
 )
 
@@ -44,9 +46,11 @@ __all__ = [
     "Chunk",
     "CsvOptions",
     "MapKeys",
+    "column_map_from_header",
     "count_rows",
     "file_format",
     "parse_column_map",
     "read_chunks",
+    "read_header",
     "read_table",
 ]

@@ -11,7 +11,7 @@ synonyms and the error messages are the same everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from omotenashi.errors import DataError
@@ -66,12 +66,14 @@ ITEM_KEYS = ("item", "title", "description", "price", "categories", "tags")
 CUSTOMER_KEYS = ("customer",)
 
 _PERSON = {"customer_id": "customer", "user": "customer", "user_id": "customer"}
-_TIME = {"timestamp": "time", "date": "time"}
+_TIME = {"timestamp": "time", "date": "time", "ts": "time", "datetime": "time"}
 _STORE_SYNONYMS = {
     **_PERSON,
     **_TIME,
     "anonymous_id": "anonymous",
     "session": "anonymous",
+    "session_id": "anonymous",
+    "event_type": "type",
     "device": "anonymous",
     "item_id": "item",
     "product": "item",
@@ -223,3 +225,42 @@ def parse_column_map(
             field="map",
         )
     return result
+
+
+def _loose(name: str) -> str:
+    """A column or key name without case, spaces, dashes, dots or underscores."""
+    return re.sub(r"[\s_\-.]+", "", name).lower()
+
+
+def column_map_from_header(columns: Sequence[str], keys: MapKeys | str) -> dict[str, str]:
+    """The column map a file's header spells out itself, for a file read without ``--map``.
+
+    A column counts when its name is a key of ``keys`` or one of its synonyms, compared without
+    case, spaces, dashes, dots and underscores (``CustomerID``, ``customer id`` and
+    ``customer_id`` all say ``customer``); other columns are left out. Which keys the caller
+    needs is the caller's check: only it knows what the import cannot do without.
+
+    Raises
+    ------
+    DataError
+        Two columns that say the same key (``date`` and ``timestamp``): which one is meant is
+        for ``--map`` to say (``field="map"``).
+    """
+    if isinstance(keys, str):
+        keys = MAP_KINDS[keys]
+    known = keys.known or ()
+    spelled = {_loose(k): k for k in known}
+    spelled.update({_loose(s): k for s, k in keys.synonyms.items() if k in known})
+    found: dict[str, str] = {}
+    for column in columns:
+        key = spelled.get(_loose(str(column)))
+        if key is None:
+            continue
+        if key in found:
+            raise DataError(
+                f"columns {found[key]!r} and {column!r} both look like {key!r}: say which one "
+                f"with --map (e.g. --map {key}={found[key]},...)",
+                field="map",
+            )
+        found[key] = str(column)
+    return found

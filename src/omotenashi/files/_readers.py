@@ -257,6 +257,38 @@ def read_table(
     return frame
 
 
+def read_header(
+    path: Path | str, options: CsvOptions | None = None, *, field: str | None = None
+) -> list[str]:
+    """The file's column names, without reading its rows: Parquet's schema, the keys of the
+    first JSON line, or a text file's header line (separator sniffed as for reading)."""
+    path = Path(path)
+    options = options or CsvOptions()
+    if not path.is_file():
+        raise _missing(path, field)
+    if path.stat().st_size == 0:
+        raise _empty(path, field)
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+        if fmt == "jsonl":
+            first = next(iter(pd.read_json(path, lines=True, chunksize=1, dtype=False)), None)
+            return [] if first is None else [str(c) for c in first.columns]
+        kwargs = _csv_arguments(path, options)
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0, **kwargs).columns]  # type: ignore[call-overload]
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, options, exc, field) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise _empty(path, field) from exc
+    except (OSError, ValueError, ImportError) as exc:
+        raise DataError(f"{path}: cannot read the file's header ({exc})", field=field) from exc
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise DataError(f"{path}: cannot read the file's header ({exc})", field=field) from exc
+
+
 def read_chunks(
     path: Path,
     options: CsvOptions | None = None,

@@ -60,6 +60,8 @@ class ImportReport:
     items_written: int = 0
     customers_written: int = 0
     seconds: float = 0.0
+    #: The column map read off the file's header (an import without ``--map``), else None.
+    columns_from_header: dict[str, str] | None = None
 
     @property
     def rows_per_second(self) -> float:

@@ -344,7 +344,8 @@ class Omotenashi:
         progress: Callable[[int], None] | None = None,
         phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import an events file with a column map, or a dataset with a preset.
+        """Import an events file with a column map (without one: the columns its header names
+        by the map's keys or their synonyms), or a dataset with a preset.
 
         ``encoding`` is the text encoding of a CSV file (``latin-1``, ``cp1252``, ``shift_jis``
         ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
@@ -373,14 +374,15 @@ class Omotenashi:
         self,
         path: str | os.PathLike[str],
         *,
-        mapping: str | Mapping[str, str],
+        mapping: str | Mapping[str, str] | None = None,
         list_sep: str = "|",
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
         phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME;
+        without ``mapping``, the columns its header names)."""
         return self.ingest.import_items(
             path,
             mapping=mapping,
@@ -395,13 +397,14 @@ class Omotenashi:
         self,
         path: str | os.PathLike[str],
         *,
-        mapping: str | Mapping[str, str],
+        mapping: str | Mapping[str, str] | None = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
         phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones)."""
+        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones;
+        without ``mapping``, the customer column its header names)."""
         return self.ingest.import_customers(
             path, mapping=mapping, sep=sep, encoding=encoding, decimal=decimal, phase=phase
         )

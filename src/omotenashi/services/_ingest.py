@@ -27,6 +27,7 @@ from omotenashi.storage import Store
 if TYPE_CHECKING:  # file imports load their readers (pandas, arrow) when one runs
     import pandas as pd
 
+    from omotenashi.files import CsvOptions
     from omotenashi.importers import ImportReport
 
 
@@ -207,6 +208,7 @@ class Ingest:
         )
 
         file = Path(path)
+        from_header = None
         if preset:
             if mapping:
                 raise DataError("give either --preset or --map, not both", field="map")
@@ -214,11 +216,14 @@ class Ingest:
         else:
             columns = parse_column_map(mapping, "events")
             if not columns:
-                raise DataError(
-                    "--map is required without --preset (e.g. --map customer=CustomerID,"
-                    "item=StockCode,time=InvoiceDate)",
-                    field="map",
-                )
+                if file.is_dir():
+                    raise DataError(
+                        f"{file} is a folder: a dataset folder needs --preset "
+                        f"({', '.join(PRESETS)})",
+                        field="preset",
+                    )
+                options = CsvOptions(sep=sep, encoding=encoding)
+                columns = from_header = header_map(file, "events", _EVENTS_NEED, options)
             plan = ImportPlan(
                 sources=[
                     EventSource(
@@ -239,7 +244,7 @@ class Ingest:
                 ],
                 name=str(file),
             )
-        return run_import(
+        report = run_import(
             self.store,
             plan,
             skip_bad_rows=skip_bad_rows,
@@ -247,6 +252,8 @@ class Ingest:
             progress=progress,
             phase=phase,
         )
+        report.columns_from_header = from_header
+        return report
 
     def import_preset(
         self,
@@ -280,14 +287,15 @@ class Ingest:
         self,
         path: str | os.PathLike[str],
         *,
-        mapping: str | Mapping[str, str],
+        mapping: str | Mapping[str, str] | None = None,
         list_sep: str = "|",
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
         phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME)."""
+        """Import a catalogue file (``item`` plus title, categories, price, ..., attr.NAME);
+        without ``mapping``, the columns the header names (see :func:`header_map`)."""
         from omotenashi.importers import (
             CsvOptions,
             ImportPlan,
@@ -296,7 +304,11 @@ class Ingest:
             run_import,
         )
 
+        from_header = None
         columns = parse_column_map(mapping, "items")
+        if not columns:
+            header = CsvOptions(sep=sep, encoding=encoding)
+            columns = from_header = header_map(Path(path), "items", (("item",),), header)
         options = CsvOptions(
             sep=sep,
             encoding=encoding,
@@ -307,19 +319,22 @@ class Ingest:
             items=items_from_file(Path(path), columns, list_sep=list_sep, csv_options=options),
             name=str(path),
         )
-        return run_import(self.store, plan, phase=phase)
+        report = run_import(self.store, plan, phase=phase)
+        report.columns_from_header = from_header
+        return report
 
     def import_customers(
         self,
         path: str | os.PathLike[str],
         *,
-        mapping: str | Mapping[str, str],
+        mapping: str | Mapping[str, str] | None = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
         phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
-        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones).
+        """Import customer attributes (``customer`` plus any columns, or attr.NAME ones);
+        without ``mapping``, the customer column the header names (see :func:`header_map`).
 
         ``decimal=","`` rewrites decimal-comma numbers in the ``attr.NAME`` columns the map names.
         """
@@ -331,7 +346,11 @@ class Ingest:
             run_import,
         )
 
+        from_header = None
         columns = parse_column_map(mapping, "customers")
+        if not columns:
+            header = CsvOptions(sep=sep, encoding=encoding)
+            columns = from_header = header_map(Path(path), "customers", (("customer",),), header)
         options = CsvOptions(
             sep=sep,
             encoding=encoding,
@@ -342,11 +361,53 @@ class Ingest:
             customers=customers_from_file(Path(path), columns, csv_options=options),
             name=str(path),
         )
-        return run_import(self.store, plan, phase=phase)
+        report = run_import(self.store, plan, phase=phase)
+        report.columns_from_header = from_header
+        return report
 
     def import_sources(self) -> list[str]:
         """Names of the imports recorded in the store."""
         return list(self.store.imports.sources())
+
+
+#: What an events file read without ``--map`` must name: each group, one of its keys.
+_EVENTS_NEED = (("customer", "anonymous"), ("time",))
+#: A map to show when a header names too little, per kind of file.
+_EXAMPLES = {
+    "events": "customer=CustomerID,item=StockCode,time=InvoiceDate",
+    "items": "item=sku,title=name",
+    "customers": "customer=CustomerID",
+}
+
+
+def header_map(
+    file: Path, kind: str, needs: Sequence[tuple[str, ...]], options: CsvOptions
+) -> dict[str, str]:
+    """The column map of a file imported without ``--map``: the columns its header names by a
+    key or a synonym (``customer_id``, ``CustomerID``, ``timestamp``, ``item_id`` ...; see
+    ``omotenashi.files.column_map_from_header``), so that a file in omotenashi's own terms
+    (``export-events`` output, a file written for it) needs no map.
+
+    Raises
+    ------
+    DataError
+        A header that leaves out a column of ``needs`` (each group: one of its keys), naming the
+        file's columns and what was recognised (``field="map"``).
+    """
+    from omotenashi.files import column_map_from_header, read_header
+
+    names = read_header(file, options, field="map")
+    found = column_map_from_header(names, kind)
+    missing = [" or ".join(group) for group in needs if not any(k in found for k in group)]
+    if missing:
+        seen = ", ".join(f"{k}={c}" for k, c in found.items()) or "nothing"
+        raise DataError(
+            f"{file}: no --map given, and its header ({', '.join(names)}) names no "
+            f"{' and no '.join(missing)} column (recognised: {seen}); give --map, e.g. "
+            f"--map {_EXAMPLES[kind]}",
+            field="map",
+        )
+    return found
 
 
 #: The event fields that hold numbers (read with the file's decimal mark).
