@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,12 +227,8 @@ def read_table(
     """
     path = Path(path)
     options = options or CsvOptions()
-    if not path.is_file():
-        raise _missing(path, field)
-    if path.stat().st_size == 0:
-        raise _empty(path, field)
-    fmt = file_format(path)
-    try:
+    fmt = _format_of_readable(path, field)
+    with _read_errors(path, options, field, "the file"):
         if fmt == "parquet":
             frame = pd.read_parquet(path, columns=list(columns) if columns else None)
         elif fmt == "jsonl":
@@ -246,15 +243,31 @@ def read_table(
             frame = _decimal_points(frame, options)
             if frame.empty and options.header:
                 raise _header_only(path, field)
+    return frame
+
+
+def _format_of_readable(path: Path, field: str | None) -> str:
+    """The file's format, once it is known to exist and hold something."""
+    if not path.is_file():
+        raise _missing(path, field)
+    if path.stat().st_size == 0:
+        raise _empty(path, field)
+    return file_format(path)
+
+
+@contextmanager
+def _read_errors(path: Path, options: CsvOptions, field: str | None, what: str) -> Iterator[None]:
+    """The readers' errors as one ``DataError`` naming the file (``what``: what was read)."""
+    try:
+        yield
     except DataError:
         raise
     except UnicodeDecodeError as exc:
         raise _decode_error(path, options, exc, field) from exc
     except pd.errors.EmptyDataError as exc:
         raise _empty(path, field) from exc
-    except (OSError, ValueError, ImportError) as exc:  # ParserError is a ValueError
-        raise DataError(f"{path}: cannot read the file ({exc})", field=field) from exc
-    return frame
+    except (OSError, ValueError, ImportError) as exc:  # ParserError, ArrowInvalid: ValueError
+        raise DataError(f"{path}: cannot read {what} ({exc})", field=field) from exc
 
 
 def read_header(
@@ -264,12 +277,8 @@ def read_header(
     first JSON line, or a text file's header line (separator sniffed as for reading)."""
     path = Path(path)
     options = options or CsvOptions()
-    if not path.is_file():
-        raise _missing(path, field)
-    if path.stat().st_size == 0:
-        raise _empty(path, field)
-    fmt = file_format(path)
-    try:
+    fmt = _format_of_readable(path, field)
+    with _read_errors(path, options, field, "the file's header"):
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -278,15 +287,8 @@ def read_header(
             first = next(iter(pd.read_json(path, lines=True, chunksize=1, dtype=False)), None)
             return [] if first is None else [str(c) for c in first.columns]
         kwargs = _csv_arguments(path, options)
-        return [str(c).strip() for c in pd.read_csv(path, nrows=0, **kwargs).columns]  # type: ignore[call-overload]
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, options, exc, field) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise _empty(path, field) from exc
-    except (OSError, ValueError, ImportError) as exc:
-        raise DataError(f"{path}: cannot read the file's header ({exc})", field=field) from exc
-    except Exception as exc:  # pyarrow raises several unrelated types
-        raise DataError(f"{path}: cannot read the file's header ({exc})", field=field) from exc
+        header = pd.read_csv(path, nrows=0, **kwargs)  # type: ignore[call-overload]
+        return [str(c).strip() for c in header.columns]
 
 
 def read_chunks(
