@@ -201,3 +201,48 @@ u8,identify,2024-01-01 11:00,u8@example.com
     assert om.find_customer("loyalty", "L-77") == "u7"
     assert om.find_customer("anonymous", "dev-1") == "u7"
     assert om.find_customer("email", "U8@example.com") == "u8"
+
+
+def test_merges_and_anonymous_links_are_recorded_for_other_processes(om: Omotenashi) -> None:
+    """``store.identity_changes`` gets one entry per change of which ids make one person, in
+    the transaction of the change: a merge (both sides), an anonymous id linked by identify or
+    alias; nothing for a merge already made, a refused one, or an e-mail."""
+    log = om.store.identity_changes
+    om.track_many(
+        [view("tab-1", "a", 1, customer_id="c1"), view("tab-2", "b", 2, customer_id="c2")]
+    )
+    start = log.last_seq()  # links made by events are followed with the events themselves
+    merged = om.merge("c1", "c2")
+    assert merged.linked == [("customer", "c2")]
+    [(seq, ids)] = log.after(start, 10)
+    assert ids == ["c1", "c2", "tab-2"]  # c2's person moved into c1's: every id of both sides
+    assert om.merge("c1", "c2").already and log.last_seq() == seq  # idempotent: no entry
+    with pytest.raises(DataError):
+        om.merge("c1", "nobody")
+    assert log.last_seq() == seq
+    om.identify("c1", None, email="c1@example.com")  # not an id rows are stored under
+    assert log.last_seq() == seq
+    om.identify("c2", "tab-3")  # through the merged-away id: the person is c1
+    om.alias("c1", "tab-4", "anonymous")
+    assert [ids for _, ids in log.after(seq, 10)] == [["c1", "tab-3"], ["c1", "tab-4"]]
+    om.identify("c1", "tab-3")  # linked already
+    assert len(log.after(seq, 10)) == 2
+
+
+def test_a_merge_that_fails_after_its_entry_records_nothing(om: Omotenashi, monkeypatch) -> None:
+    om.track_many(
+        [view("tab-1", "a", 1, customer_id="c1"), view("tab-2", "b", 2, customer_id="c2")]
+    )
+    log = om.store.identity_changes
+    start = log.last_seq()
+    record = log.record
+
+    def record_then_fail(*args: object) -> int:
+        record(*args)  # written in the merge's transaction ...
+        raise RuntimeError("connection lost")  # ... which then rolls back
+
+    monkeypatch.setattr(log, "record", record_then_fail)
+    with pytest.raises(RuntimeError):
+        om.merge("c1", "c2")
+    assert log.last_seq() == start and log.after(start, 10) == []
+    assert om.store.identities.resolve("customer", "c2") is None  # nor the merge

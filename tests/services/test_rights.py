@@ -152,6 +152,10 @@ def test_export_holds_every_row_about_the_person(om: Omotenashi) -> None:
         ("customer", OLD_ID),
     }
     assert tables["customers"][0]["attributes"] == {"city": "Nara"}
+    assert {(r["kind"], r["customer_id"]) for r in tables["identity_change_ids"]} == {
+        ("merge", TARGET),
+        ("merge", OLD_ID),
+    }
     assert {r["name"]: float(r["value"]) for r in tables["customer_scores"]} == {"clv": 12.0}
     assert [(d["decision_id"], d["reward"]) for d in tables["decisions"]] == [
         ("d0", 1.0),
@@ -184,6 +188,7 @@ def test_erasure_leaves_no_trace_and_models_equal_a_scratch_training(
             "decisions": 2,
             "events": 5,
             "identities": 3,
+            "identity_changes": 2,  # the merge of OLD_ID names both ids (workers follow it)
             "scores": 1,
         }
         assert {m["model"]: m["removed_versions"] for m in receipt["models"]} == {

@@ -100,6 +100,8 @@ def test_after_an_erasure_no_person_column_holds_their_ids(store_and_url) -> Non
     )
     store.identities.link("anonymous", "ann-phone", "ann", "identify", T0)
     store.identities.link("customer", "ann-2019", "ann", "merge", T0)
+    store.identity_changes.record(T0, "merge", ["ann", "ann-2019"], ["ann-phone"])
+    store.identity_changes.record(T0, "link", ["bob"], ["bob-phone"])
     store.catalog.upsert_customers([("ann", {"city": "Kyoto"}), ("bob", {"city": "Oslo"})])
     store.scores.replace("value", [("ann", "clv", 3.0), ("bob", "clv", 4.0)])
     store.decisions.append(DecisionRecord("x1", "banner", "ann-phone", 1.0, "a", 1.0, {"a": 1.0}))
@@ -111,6 +113,7 @@ def test_after_an_erasure_no_person_column_holds_their_ids(store_and_url) -> Non
     tables = person_columns(store, url)
     before = {t: count_ids(url, t, cols, ids) for t, cols in tables.items()}
     assert before["events"] == 3 and before["decisions"] == 1 and before["customers"] == 1
+    assert before["identity_change_ids"] == 3
     holders = personal_data_holders(store)
     holders["decisions"].erase_person(keys)
     with store.transaction():
@@ -123,6 +126,7 @@ def test_after_an_erasure_no_person_column_holds_their_ids(store_and_url) -> Non
     assert count_ids(url, "events", ["customer_id"], ["bob"]) == 2
     assert count_ids(url, "customers", ["customer_id"], ["bob"]) == 1
     assert count_ids(url, "decisions", ["customer_id"], ["bob"]) == 1
+    assert count_ids(url, "identity_change_ids", ["customer_id"], ["bob"]) == 1
     assert store.identities.resolve("customer", "ann-2019") is None
 
 
@@ -164,3 +168,30 @@ def test_a_store_of_the_previous_schema_gets_the_erasure_log(db_url: str, tmp_pa
         store.close()
     with open_store(db_url) as again:  # opened again: the record is kept
         assert again.erasures.last_seq() == 1
+
+
+def test_a_store_of_the_previous_schema_gets_the_identity_change_log(
+    db_url: str, tmp_path, monkeypatch
+):
+    """A store made before the identity-change log existed (schema 4) gets its tables when next
+    opened, and a server following it starts at its (empty) end."""
+    monkeypatch.chdir(tmp_path)
+    open_store(db_url).close()
+    downgrade = (
+        "DROP TABLE identity_change_ids",
+        "DROP TABLE identity_changes",
+        "UPDATE meta SET value = '4' WHERE key = 'schema'",
+    )
+    if db_url.startswith("postgresql://"):
+        with psycopg.connect(db_url) as conn:
+            for statement in downgrade:
+                conn.execute(statement)
+    else:
+        with sqlite3.connect(db_url) as conn:
+            for statement in downgrade:
+                conn.execute(statement)
+    with open_store(db_url) as store:
+        assert store.identity_changes.last_seq() == 0
+        seq = store.identity_changes.record(T0, "merge", ["a", "b"], ["b-phone"])
+    with open_store(db_url) as again:  # opened again: the entry is kept
+        assert again.identity_changes.after(0, 10) == [(seq, ["a", "b", "b-phone"])]

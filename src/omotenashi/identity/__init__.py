@@ -17,6 +17,9 @@ Rules (also in docs/identity.md):
 5. ``merge(into, other)``: every identity of ``other`` moves to ``into``; ``other`` becomes an alias
    of ``into`` (events sent later with ``other`` join ``into``); attributes are combined, ``into``
    winning on conflicts. Merging is idempotent.
+6. A merge, and an ``identify`` / ``alias`` that links an anonymous id to a customer, records the
+   ids whose person changed in ``store.identity_changes``, in the transaction of the change:
+   every process serving the store follows that log and drops what it cached about those ids.
 """
 
 from omotenashi.identity._rules import (

@@ -97,6 +97,9 @@ def identify(
                 result.already.append((kind, value))
                 continue
             _link(store, result, kind, value, source, at)
+        linked = [value for kind, value in result.linked if kind == "anonymous"]
+        if linked:  # the person's ids changed: processes serving the store follow the log
+            store.identity_changes.record(at, "link", [result.customer_id], linked)
     return result
 
 
@@ -121,7 +124,8 @@ def merge(store: Store, into: str, other: str, *, at: int | None = None) -> Link
         if source == target:
             result.already.append(("customer", other))
             return result
-        if store.identities.person_keys(source) is None:
+        moved = store.identities.person_keys(source)
+        if moved is None:
             raise DataError(f"cannot merge unknown customer {other!r}", field="other")
         source_attrs = store.catalog.customer_attributes(source) or {}
         target_attrs = store.catalog.customer_attributes(target) or {}
@@ -130,5 +134,9 @@ def merge(store: Store, into: str, other: str, *, at: int | None = None) -> Link
             store.catalog.upsert_customers([(target, combined)])
             store.catalog.delete_customer_record(source)
         store.identities.move(source, target, at)
+        # every id of `other`'s person now names `into`'s: processes serving the store follow
+        store.identity_changes.record(
+            at, "merge", [target, *moved.customer_ids], moved.anonymous_ids
+        )
         result.linked.append(("customer", source))
     return result

@@ -5,11 +5,12 @@ Both use cases go through the concerns of the store that hold personal data
 ``erase_person``), so a concern added later is exported and erased without a change here.
 
 An erasure deletes the person's rows in one store transaction (decision logs, which write on a
-connection of their own, just before it), records the erasure in ``store.erasures`` in that same
-transaction, wipes the traces deleted rows leave in the store's files, and fits every saved model
-again without the person (older versions, which hold their ids, are deleted). Serving processes
-follow ``store.erasures`` as they follow events, and drop what they keep in memory about the
-person (see ``Workspace.follow``).
+connection of their own, just before it; the person's ids in ``store.identity_changes``, the log
+of merges other processes follow, among them), records the erasure in ``store.erasures`` in that
+same transaction, wipes the traces deleted rows leave in the store's files, and fits every saved
+model again without the person (older versions, which hold their ids, are deleted). Serving
+processes follow ``store.erasures`` as they follow events, and drop what they keep in memory
+about the person (see ``Workspace.follow``).
 
 The receipt names the person only by a salted SHA-256 of the id: whoever holds the id (and the
 receipt) can check it, while the receipt itself does not say whom it was about. Ids from a small

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -109,6 +109,7 @@ class Workspace:
         self._writer_store.events.record_own_spans()  # so that follow() can skip our own rows
         self._followed = self.om.store.events.last_seq()
         self._erasures_followed = self.om.store.erasures.last_seq()
+        self._identity_followed = self.om.store.identity_changes.last_seq()
         self.writer = EventWriter(self._writer_om, self._stored)
         self.checkpointer = Checkpointer(self._writer_om.store)
         self._consent_follower = ConsentFollower(self.om)
@@ -204,6 +205,38 @@ class Workspace:
                 log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
         return len(records)
 
+    def forget_people(self, ids: Iterable[str]) -> None:
+        """Drop what this process keeps that resolved these ids to a person: their cached
+        answers and person keys (both are cached under the person's id) and the remembered
+        aliases from or to them. Live visits stay: they are clicks, not a resolution."""
+        ids = set(ids)
+        self.cache.invalidate_many(ids)
+        for alias, person in list(self._aliases.items()):
+            if alias in ids or person in ids:
+                self._aliases.pop(alias, None)
+
+    def follow_identity_changes(self, limit: int = FOLLOW_LIMIT) -> int:
+        """Apply the identity changes other processes recorded since the last call (merges,
+        anonymous ids linked to a customer: ``store.identity_changes``): :meth:`forget_people`
+        for every id of each entry, both sides of a merge. More than ``limit`` entries (a
+        script merging many customers) empty the answer cache instead. Returns how many.
+
+        This process's own merges are followed too: its route dropped the two ids it named at
+        once, and the entry adds the merged person's other ids (remembered aliases of theirs).
+        """
+        log = self.om.store.identity_changes
+        entries = log.after(self._identity_followed, limit + 1)
+        if len(entries) > limit:
+            top = log.last_seq()  # read before the cache is emptied: nothing up to it is missed
+            self.cache.clear()
+            self._aliases.clear()
+            skipped, self._identity_followed = top - self._identity_followed, top
+            return skipped  # about this many (seq may have gaps)
+        if entries:
+            self.forget_people(i for _, ids in entries for i in ids)
+            self._identity_followed = entries[-1][0]
+        return len(entries)
+
     # ------------------------------------------------------------------ events
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
         """Live updates after a commit (writer thread): visits, caches, retraining counter."""
@@ -240,7 +273,9 @@ class Workspace:
 
         Another worker of the same service, or `omotenashi track` / `import` beside it, writes
         to the same store: without this, this process would go on serving the answers it had
-        cached for those customers, and its live visits would miss their clicks. Rows this
+        cached for those customers, and its live visits would miss their clicks. Consent
+        changes, erasures and identity changes (merges) of other processes are applied first,
+        from their own logs (:meth:`follow_erasures`, :meth:`follow_identity_changes`). Rows this
         process's own writer stored were applied when they were committed and are skipped (the
         writer publishes their ``seq`` span before each commit). More than ``limit`` new rows
         (an import) empty the answer cache instead: historical rows are not live visits.
@@ -248,6 +283,7 @@ class Workspace:
         # consent and preferences other processes changed: drop those people's answers
         follow_consent(self, self._consent_follower)
         self.follow_erasures()
+        self.follow_identity_changes()  # merges: which ids make one person
         reader = self.om.store.events
         own = self._writer_store.events
         top = reader.last_seq()

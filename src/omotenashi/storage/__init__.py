@@ -10,10 +10,9 @@
 
 A store offers one attribute per concern: ``store.events``, ``store.identities``,
 ``store.catalog``, ``store.scores``, ``store.imports``, ``store.reads``, ``store.decisions``,
-``store.outreach``, ``store.artefacts``, ``store.erasures``, ``store.access``;
-``store.transaction()`` spans them all. API keys have a
-store of their own (``open_key_store``). Every backend passes the battery in
-``omotenashi.testing.storage``.
+``store.outreach``, ``store.artefacts``, ``store.erasures``, ``store.identity_changes``,
+``store.access``; ``store.transaction()`` spans them all. API keys have a store of their own
+(``open_key_store``). Every backend passes the battery in ``omotenashi.testing.storage``.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from omotenashi.storage._base import (
     FollowRow,
     GoalStore,
     HoldsPersonalData,
+    IdentityChangeLog,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -191,6 +191,7 @@ __all__ = [
     "FollowRow",
     "HoldsPersonalData",
     "GoalStore",
+    "IdentityChangeLog",
     "IdentityGraph",
     "ImportLedger",
     "InMemoryDecisionLog",

@@ -14,6 +14,7 @@ A store (``open_store(url)``) is a handle with one attribute per concern::
     store.artefacts   ArtefactStore   the store's folder for models and reports
     store.consent     ConsentStore    consent per purpose (with history) and preferences
     store.erasures    ErasureLog      a record of each person erased (no personal data)
+    store.identity_changes  IdentityChangeLog  the ids whose person changed (merges, links)
     store.goals       GoalStore       goals customers hold (care)
     store.concierge   AssignmentStore the named agent of each concierge customer
     store.access      AccessLog       who read or changed a person's data
@@ -136,6 +137,35 @@ class ErasureLog(Protocol):
 
     def receipts(self) -> list[dict[str, Any]]:
         """Every receipt, oldest first."""
+        ...
+
+
+@runtime_checkable
+class IdentityChangeLog(HoldsPersonalData, Protocol):
+    """One entry per change of which ids make one person — a merge of two customers, an
+    anonymous id linked to a customer by ``identify`` or ``alias`` — written in the transaction
+    of the change and followed by every process serving the store (they drop what they keep
+    about those ids: cached answers, resolved person keys).
+
+    An entry names its ids in clear, so the log holds personal data (``HoldsPersonalData``): an
+    erasure deletes the person's ids from it in the erasing transaction. The entry itself stays,
+    without ids, so that ``seq`` never goes back (a follower's cursor stays valid).
+    """
+
+    def record(
+        self, at: int, kind: str, customer_ids: Sequence[str], anonymous_ids: Sequence[str]
+    ) -> int:
+        """Add an entry (inside the transaction of the change); returns its ``seq``, higher
+        than every entry committed before."""
+        ...
+
+    def after(self, seq: int, limit: int) -> list[tuple[int, list[str]]]:
+        """``(seq, ids)`` of up to ``limit`` entries after ``seq``, oldest first; ``ids`` are
+        the customer ids, then the anonymous ids ([] once an erasure took them)."""
+        ...
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` (0 for none)."""
         ...
 
 
@@ -763,6 +793,7 @@ class Store(Protocol):
     artefacts: ArtefactStore
     consent: ConsentStore
     erasures: ErasureLog
+    identity_changes: IdentityChangeLog
     goals: GoalStore
     concierge: AssignmentStore
     access: AccessLog
@@ -831,6 +862,7 @@ __all__ = [
     "FollowRow",
     "HoldsPersonalData",
     "GoalStore",
+    "IdentityChangeLog",
     "IdentityGraph",
     "ImportLedger",
     "KeyRecord",

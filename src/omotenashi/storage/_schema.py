@@ -7,9 +7,10 @@ person's data through indexed columns. Timestamps are BIGINT microseconds since 
 
 from __future__ import annotations
 
-#: 2 added ``erasures``, 3 the consent and preferences tables, 4 ``access_log``; an older
-#: store gets the new tables when it is next opened
-SCHEMA_VERSION = 4
+#: 2 added ``erasures``, 3 the consent and preferences tables, 4 ``access_log``, 5
+#: ``identity_changes`` and ``identity_change_ids``; an older store gets the new tables when it
+#: is next opened
+SCHEMA_VERSION = 5
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -140,6 +141,24 @@ DDL: tuple[str, ...] = (
         id_hashes TEXT NOT NULL,
         receipt TEXT NOT NULL
     )""",
+    # each change of which ids make one person (a merge, a linked anonymous id), followed by
+    # every serving process; its ids in identity_change_ids, deleted by an erasure of the person
+    # (the entry stays, so that seq never goes back: see storage.IdentityChangeLog)
+    """CREATE TABLE IF NOT EXISTS identity_changes (
+        seq INTEGER PRIMARY KEY,
+        changed_at BIGINT NOT NULL,
+        kind TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS identity_change_ids (
+        seq BIGINT NOT NULL,
+        customer_id TEXT,
+        anonymous_id TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS identity_change_ids_by_seq ON identity_change_ids (seq)",
+    "CREATE INDEX IF NOT EXISTS identity_change_ids_by_customer ON identity_change_ids"
+    " (customer_id) WHERE customer_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS identity_change_ids_by_anonymous ON identity_change_ids"
+    " (anonymous_id) WHERE anonymous_id IS NOT NULL",
     # who read or changed a person's data: never the values, only the action and the ids; a
     # row without customer_id is an anonymised one (an erasure, say: see storage.access)
     """CREATE TABLE IF NOT EXISTS access_log (

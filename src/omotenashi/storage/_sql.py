@@ -754,6 +754,87 @@ class SQLErasureLog:
         ]
 
 
+class SQLIdentityChangeLog:
+    """``IdentityChangeLog``: an entry per change in ``identity_changes``, its ids in
+    ``identity_change_ids`` (one row per id, in ``customer_id`` or ``anonymous_id``: the
+    columns export and erasure find a person's rows by)."""
+
+    _EXPORT = ("seq", "changed_at", "kind", "customer_id", "anonymous_id")
+
+    def __init__(self, db: SQLDatabase) -> None:
+        self._db = db
+
+    def _take_turn(self) -> None:
+        """Serialise writers so that ``seq`` order is commit order (a backend whose ``seq``
+        values are handed out before commit takes a lock here; SQLite has one writer)."""
+
+    def record(
+        self, at: int, kind: str, customer_ids: Sequence[str], anonymous_ids: Sequence[str]
+    ) -> int:
+        m = self._db.dialect.mark
+        ids = [(c, None) for c in dict.fromkeys(customer_ids)]
+        ids += [(None, a) for a in dict.fromkeys(anonymous_ids)]
+        with self._db.transaction():
+            self._take_turn()
+            self._db.execute(
+                f"INSERT INTO identity_changes (changed_at, kind) VALUES ({m}, {m})",
+                (int(at), kind),
+            )
+            # the writers take turns (see _take_turn): the highest seq is this entry's
+            seq = int(self._db.read("SELECT MAX(seq) FROM identity_changes")[0][0])
+            for customer_id, anonymous_id in ids:
+                self._db.execute(
+                    "INSERT INTO identity_change_ids (seq, customer_id, anonymous_id) "
+                    f"VALUES ({m}, {m}, {m})",
+                    (seq, customer_id, anonymous_id),
+                )
+        return seq
+
+    def after(self, seq: int, limit: int) -> list[tuple[int, list[str]]]:
+        m = self._db.dialect.mark
+        rows = self._db.read(
+            "SELECT c.seq, i.customer_id, i.anonymous_id FROM (SELECT seq FROM identity_changes"
+            f" WHERE seq > {m} ORDER BY seq LIMIT {m}) c"
+            " LEFT JOIN identity_change_ids i ON i.seq = c.seq ORDER BY c.seq",
+            (int(seq), int(limit)),
+        )
+        entries: dict[int, tuple[list[str], list[str]]] = {}
+        for q, customer_id, anonymous_id in rows:
+            customers, anonymous = entries.setdefault(int(q), ([], []))
+            if customer_id is not None:
+                customers.append(str(customer_id))
+            if anonymous_id is not None:
+                anonymous.append(str(anonymous_id))
+        return [(q, sorted(c) + sorted(a)) for q, (c, a) in entries.items()]
+
+    def last_seq(self) -> int:
+        return int(self._db.read("SELECT COALESCE(MAX(seq), 0) FROM identity_changes")[0][0])
+
+    def _person_where(self, keys: PersonKeys, prefix: str = "") -> tuple[str, list[Any]]:
+        ids = _person_ids(keys)
+        customers, params = self._db.dialect.any_of(f"{prefix}customer_id", ids)
+        anonymous, more = self._db.dialect.any_of(f"{prefix}anonymous_id", ids)
+        return f"({customers} OR {anonymous})", params + more
+
+    def export_person(self, keys: PersonKeys) -> dict[str, list[dict[str, Any]]]:
+        """The entries' rows that name an id of the person (table name -> rows)."""
+        where, params = self._person_where(keys, "i.")
+        rows = self._db.read(
+            "SELECT i.seq, c.changed_at, c.kind, i.customer_id, i.anonymous_id"
+            " FROM identity_change_ids i JOIN identity_changes c ON c.seq = i.seq"
+            f" WHERE {where} ORDER BY i.seq",
+            params,
+        )
+        return {"identity_change_ids": row_dicts(self._EXPORT, rows)}
+
+    def erase_person(self, keys: PersonKeys) -> int:
+        """Delete every id of the person from the entries (the entries stay); rows deleted."""
+        where, params = self._person_where(keys)
+        with self._db.transaction():
+            deleted = self._db.execute(f"DELETE FROM identity_change_ids WHERE {where}", params)
+            return max(deleted.rowcount, 0)
+
+
 class SQLImportLedger:
     """``ImportLedger``: one row per finished import."""
 

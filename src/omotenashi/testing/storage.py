@@ -65,6 +65,7 @@ from omotenashi.storage import (
     ErasureLog,
     EventLog,
     GoalStore,
+    IdentityChangeLog,
     IdentityGraph,
     ImportLedger,
     KeyRecord,
@@ -317,6 +318,7 @@ class StoreConformance(_OneStore):
         assert isinstance(store.artefacts, ArtefactStore)
         assert isinstance(store.consent, ConsentStore)
         assert isinstance(store.erasures, ErasureLog)
+        assert isinstance(store.identity_changes, IdentityChangeLog)
         assert isinstance(store.goals, GoalStore)
         assert isinstance(store.concierge, AssignmentStore)
         assert isinstance(store.access, AccessLog)
@@ -1320,6 +1322,81 @@ class StoreConformance(_OneStore):
         assert log.after(first) == [(second, "salt2", ["h3"])]
         log.complete("r1", {"receipt_id": "r1", "models": []})
         assert log.receipts() == [{"receipt_id": "r1", "models": []}, {"receipt_id": "r2"}]
+
+    # -- identity changes (merges other processes follow) ----------------------------------
+    def _merge(self, store: Store, into: str, other: str, at: int) -> int:
+        """A merge as the identity rules write it: the links move and the entry is recorded
+        in one transaction; returns the entry's ``seq``."""
+        with store.transaction():
+            moved = store.identities.person_keys(other)
+            assert moved is not None
+            store.identities.move(other, into, at)
+            return store.identity_changes.record(
+                at, "merge", [into, *moved.customer_ids], moved.anonymous_ids
+            )
+
+    def test_identity_change_log(self, store: Store) -> None:
+        log = store.identity_changes
+        assert isinstance(log, IdentityChangeLog)
+        assert log.last_seq() == 0 and log.after(0, 10) == []
+        self._shop(store)  # c (with the anonymous id "dev") and d
+        first = self._merge(store, "d", "c", T0)
+        assert store.identities.person_keys("d") == PersonKeys("d", ("d", "c"), ("dev",))
+        assert log.last_seq() == first > 0
+        assert log.after(0, 10) == [(first, ["c", "d", "dev"])]  # both sides of the merge
+        second = log.record(T0 + 1, "link", ["d"], ["guest", "guest"])
+        third = log.record(T0 + 2, "link", ["e"], [])
+        assert first < second < third == log.last_seq()
+        assert log.after(0, 10) == [
+            (first, ["c", "d", "dev"]), (second, ["d", "guest"]), (third, ["e"])
+        ]  # fmt: skip
+        assert log.after(first, 10) == [(second, ["d", "guest"]), (third, ["e"])]
+        assert log.after(0, 2) == [(first, ["c", "d", "dev"]), (second, ["d", "guest"])]
+        assert log.after(third, 10) == []
+
+    def test_a_rolled_back_merge_records_nothing(self, store: Store) -> None:
+        self._shop(store)
+        log = store.identity_changes
+        with pytest.raises(RuntimeError), store.transaction():
+            seq = self._merge(store, "d", "c", T0)
+            assert log.after(0, 10) == [(seq, ["c", "d", "dev"])]  # seen inside
+            raise RuntimeError("interrupted")
+        assert log.last_seq() == 0 and log.after(0, 10) == []
+        assert store.identities.resolve("customer", "c") is None  # the merge went too
+        kept = self._merge(store, "d", "c", T0)  # a merge that commits is recorded once
+        assert log.after(0, 10) == [(kept, ["c", "d", "dev"])]
+
+    def test_an_erasure_takes_the_persons_ids_out_of_the_identity_change_log(
+        self, store: Store
+    ) -> None:
+        self._shop(store)
+        store.events.insert([event_row("9", customer_id="e", ts=T0)])
+        log = store.identity_changes
+        merged = self._merge(store, "d", "c", T0)
+        other = log.record(T0 + 1, "link", ["e"], ["kiosk"])
+        keys = store.identities.person_keys("d")
+        assert keys is not None
+        exported = log.export_person(keys)["identity_change_ids"]
+        assert {(r["seq"], r["kind"], r["customer_id"], r["anonymous_id"]) for r in exported} == {
+            (merged, "merge", "c", None), (merged, "merge", "d", None),
+            (merged, "merge", None, "dev"),
+        }  # fmt: skip
+        holders = personal_data_holders(store)
+        assert holders["identity_changes"] is log
+        with store.transaction():  # what an erasure runs: every holder in one transaction
+            erased = {n: h.erase_person(keys) for n, h in holders.items() if n != "decisions"}
+        assert erased["identity_changes"] == 3
+        assert log.export_person(keys) == {"identity_change_ids": []}
+        # the entry stays without ids (seq never goes back); nobody else's ids are touched
+        assert log.after(0, 10) == [(merged, []), (other, ["e", "kiosk"])]
+        assert log.last_seq() == other
+        assert log.record(T0 + 2, "link", ["e"], []) > other
+        # an erasure that rolls back leaves the ids
+        keys_e = PersonKeys("e", ("e",), ("kiosk",))
+        with pytest.raises(RuntimeError), store.transaction():
+            log.erase_person(keys_e)
+            raise RuntimeError("interrupted")
+        assert log.after(merged, 1) == [(other, ["e", "kiosk"])]
 
     def test_decision_totals_match_the_frame(self, store: Store) -> None:
         log = store.decisions

@@ -35,6 +35,7 @@ from omotenashi.storage._sql import (
     SQLContactHistory,
     SQLErasureLog,
     SQLEventCursor,
+    SQLIdentityChangeLog,
     SQLIdentityGraph,
     SQLImportLedger,
     SQLReads,
@@ -283,6 +284,22 @@ class PostgresIdentityGraph(SQLIdentityGraph):
     of ``storage._sql``)."""
 
 
+class PostgresIdentityChangeLog(SQLIdentityChangeLog):
+    """The ids whose person changed (``storage._sql``). As for events (see
+    :class:`PostgresEventLog`), ``seq`` values are handed out at insert, not at commit: a
+    writer takes a transaction-level advisory lock first, so entries commit in ``seq`` order
+    and a follower's "highest ``seq`` seen" never skips one committed later."""
+
+    _db: Database
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._lock_key = lock_key("identity_changes", db.target.schema)
+
+    def _take_turn(self) -> None:
+        self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+
+
 class PostgresCatalog(SQLCatalog):
     """Items (with their category index) and customer records (``storage._sql``)."""
 
@@ -339,6 +356,7 @@ class PostgresStore:
         self.reads = PostgresReads(self._db)
         self.consent = SQLConsentStore(self._db)
         self.erasures = SQLErasureLog(self._db)
+        self.identity_changes = PostgresIdentityChangeLog(self._db)
         self.outreach = PostgresContactHistory(self._db)
         self.goals = SQLGoalStore(self._db)
         self.concierge = SQLAssignmentStore(self._db)
@@ -367,6 +385,7 @@ class PostgresStore:
         "customer_scores",
         "decisions",
         "decision_rewards",
+        "identity_change_ids",
     )
 
     def scrub(self) -> None:

@@ -24,7 +24,7 @@ from omotenashi.storage._care import SQLAssignmentStore, SQLGoalStore
 from omotenashi.storage._consent import SQLConsentStore
 from omotenashi.storage._decision_log import InMemoryDecisionLog
 from omotenashi.storage._schema import DDL, EVENT_INDEXES, SCHEMA_VERSION
-from omotenashi.storage._sql import SQLAccessLog, SQLErasureLog
+from omotenashi.storage._sql import SQLAccessLog, SQLErasureLog, SQLIdentityChangeLog
 from omotenashi.storage.sqlite._catalog import SQLiteCatalog
 from omotenashi.storage.sqlite._db import Database
 from omotenashi.storage.sqlite._decisions import SQLiteDecisionLog
@@ -93,6 +93,7 @@ class SQLiteStore:
         self.reads = SQLiteReads(db)
         self.consent = SQLConsentStore(db)
         self.erasures = SQLErasureLog(db)
+        self.identity_changes = SQLIdentityChangeLog(db)
         self.outreach = SQLiteContactHistory(db)
         self.goals = SQLGoalStore(db)
         self.concierge = SQLAssignmentStore(db)
