@@ -103,6 +103,56 @@ def test_validation_split_holds_out_each_customers_latest_and_keeps_weights():
     assert _pairs(val.train) | _pairs(val.test) == _pairs(data)
 
 
+def same_day_purchases(n_users: int = 300, n_items: int = 200, per_user: int = 15, seed: int = 0):
+    """Every interaction at one time (a file with dates only), and items numbered by
+    popularity: item 0 the most popular. Item ids must not pick the held-out items."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_items + 1)
+    popularity /= popularity.sum()
+    rows = [
+        (f"u{u}", str(i), 1.0)
+        for u in range(n_users)
+        for i in rng.choice(n_items, size=per_user, replace=False, p=popularity)
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "weight"])
+    return frame.assign(timestamp=pd.Timestamp("2025-01-01", tz="UTC"))
+
+
+def test_ties_in_time_do_not_let_item_ids_pick_the_validation_items():
+    """On data whose times all tie, P1's published tie rule (item id) would hold out each
+    customer's highest-numbered items — here the least popular — and popularity would score
+    nothing on validation. The validation split breaks ties by a hash of the pair instead: its
+    held-out items are numbered like all items, and popularity scores what it should."""
+    data = same_day_purchases()
+    by_id = split_p1(data, min_rating=None)
+    val = validation_split(data)
+    mean_id = data["item_id"].astype(int).mean()
+    assert by_id.test["item_id"].astype(int).mean() > 2 * mean_id  # the bias, shown
+    assert abs(val.test["item_id"].astype(int).mean() - mean_id) < 0.25 * mean_id
+    # the same split whatever the row order; every pair on exactly one side
+    again = validation_split(data.sample(frac=1.0, random_state=7))
+    assert _pairs(again.test) == _pairs(val.test)
+    assert _pairs(val.train) | _pairs(val.test) == _pairs(data)
+    assert not _pairs(val.train) & _pairs(val.test)
+    selection = select_model(data, ["popularity"], budget_s=0, blend=False)
+    assert selection.table[0]["ndcg@10"] > 0.1
+    on_ids, _ = tuning._Scorer(by_id)(make_model("popularity").fit(by_id.train))
+    assert on_ids["ndcg@10"] < 0.25 * selection.table[0]["ndcg@10"]
+
+
+def test_the_hash_tie_rule_is_seeded_and_checked():
+    data = same_day_purchases(n_users=40)
+    first = split_p1(data, min_rating=None, ties="hash", random_state=1)
+    assert _pairs(first.test) == _pairs(
+        split_p1(data, min_rating=None, ties="hash", random_state=1).test
+    )
+    assert _pairs(first.test) != _pairs(
+        split_p1(data, min_rating=None, ties="hash", random_state=2).test
+    )
+    with pytest.raises(DataError, match="ties must be 'item_id' or 'hash'"):
+        split_p1(data, min_rating=None, ties="rows")
+
+
 def test_recency_is_used_only_where_timestamps_carry_signal():
     ordered = select_model(ring_walks(False), ["ease"], budget_s=30)
     assert ordered.recency["signal"] is True and ordered.recency["t"] > 2

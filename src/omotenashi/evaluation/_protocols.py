@@ -63,6 +63,7 @@ def split_p1(
     min_positives: int = 5,
     test_fraction: float = 0.2,
     random_state: int | None = 0,
+    ties: str = "item_id",
 ) -> TopNSplit:
     """Protocol P1: implicit positives, per-user temporal 80/20 split.
 
@@ -70,7 +71,16 @@ def split_p1(
     or ``min_rating`` is None); duplicate (user, item) pairs keep their first occurrence. Users with
     fewer than ``min_positives`` positives are dropped. Per user, the first
     ``floor((1 - test_fraction) * n)`` positives by time stay in train and the rest go to test; ties
-    in time are broken by item id. Without a ``timestamp`` column the split is a seeded random one.
+    in time are broken by item id (``ties="item_id"``, the protocol as published here), or by a
+    seeded hash of the (user, item) pair (``ties="hash"``). Without a ``timestamp`` column the
+    split is a seeded random one.
+
+    Both tie rules are independent of the file's row order; only the hash is independent of how
+    items are numbered. Where every interaction of a user shares one time (a file with dates
+    only, or none), item ids decide the whole split: ids often follow the catalogue's history
+    (MovieLens numbers films as they were added), so the held-out items would be the newest ones,
+    and a model choice on such a split learns to find them. ``train``'s validation split uses the
+    hash (``evaluation.validation_split``).
 
     Parameters
     ----------
@@ -83,7 +93,9 @@ def split_p1(
     test_fraction : float
         Share of each user's positives held out, in (0, 1).
     random_state : int or None
-        Seed of the random split (used only without time).
+        Seed of the random split (without time) and of the hash (``ties="hash"``).
+    ties : str
+        ``"item_id"`` or ``"hash"``: what orders interactions of one user at the same time.
 
     Returns
     -------
@@ -104,11 +116,16 @@ def split_p1(
     has_time = "timestamp" in frame.columns
     cols = ["user_id", "item_id"] + (["timestamp"] if has_time else [])
     frame = frame[cols].copy()
-    # Ties in time are broken by item id (numerically when ids are numbers), so that the split
-    # does not depend on the file's row order.
-    frame["_order"] = _id_rank(frame["item_id"])
+    if ties not in ("item_id", "hash"):
+        raise DataError(f"ties must be 'item_id' or 'hash', got {ties!r}", field="ties")
+    # Ties in time are broken by item id (numerically when ids are numbers) or by a hash of the
+    # pair, so that the split does not depend on the file's row order.
+    if ties == "item_id":
+        frame["_order"] = _id_rank(frame["item_id"])
     frame["user_id"] = frame["user_id"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
+    if ties == "hash":
+        frame["_order"] = _pair_hash(frame["user_id"], frame["item_id"], random_state or 0)
     if has_time:
         frame = frame.sort_values(["user_id", "timestamp", "_order"], kind="mergesort")
     else:
@@ -133,6 +150,14 @@ def split_p1(
         train=train[["user_id", "item_id", "weight", "timestamp"]].reset_index(drop=True),
         test=test.reset_index(drop=True),
     )
+
+
+def _pair_hash(users: pd.Series, items: pd.Series, seed: int) -> np.ndarray:
+    """A seeded 64-bit hash of each (user, item) pair: an order of a user's items that neither
+    the row order nor the item numbering decides."""
+    key = f"{seed:x}\x1f"  # the seed changes the hash key, so the order
+    pairs = users.to_numpy(dtype=object) + "\x1f" + items.to_numpy(dtype=object)
+    return pd.util.hash_array(pairs, hash_key=(key * 16)[:16]).astype(np.uint64)
 
 
 def _id_rank(ids: pd.Series) -> np.ndarray:

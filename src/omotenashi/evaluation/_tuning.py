@@ -272,7 +272,9 @@ class Selection:
 
 
 def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopNSplit:
-    """Protocol P1 on ``interactions`` (last 20 % per customer held out), weights kept.
+    """Protocol P1 on ``interactions`` (last 20 % per customer held out), weights kept; ties in
+    time broken by a seeded hash of the pair, not by item id (``split_p1``'s ``ties``: on data
+    whose times tie, item ids would pick the held-out items).
 
     Raises
     ------
@@ -280,7 +282,7 @@ def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopN
         No customer has ``min_positives`` interactions (nothing to validate on).
     """
     try:
-        val = split_p1(interactions, min_rating=None, min_positives=min_positives)
+        val = split_p1(interactions, min_rating=None, min_positives=min_positives, ties="hash")
     except DataError as exc:
         raise DataError(
             f"not enough data to cut a validation split: no customer has {min_positives} or "
