@@ -293,7 +293,8 @@ def test_a_merge_through_one_worker_reaches_every_worker(make_server, store_copy
             time.sleep(0.05)
         waited[_worker_pid(client)] = time.monotonic() - start
     assert [_worker_pid(c) for c in clients] == pids  # the answers came from both workers
-    assert max(waited.values()) < 2.0, waited  # the follow interval, and some slack
+    # the follow interval (0.2 s) with slack for a loaded machine (CI runs beside other work)
+    assert max(waited.values()) < 4.0, waited
     for client in clients:  # and it stays so: c1's answer, under c1, from every worker
         assert answer(client, "c2") == answer(client, "c1") == before[client, "c1"]
         client.close()
