@@ -37,7 +37,7 @@ def test_p1_temporal_split_with_ties_negatives_and_small_users():
     # user c: only 4 positives → dropped
     rows += [("c", f"i{t}", 5, t) for t in range(4)]
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-    split = split_p1(frame, min_rating=4)
+    split = split_p1(frame, min_rating=4, ties="item_id")
     train = split.train.groupby("user_id")["item_id"].apply(list).to_dict()
     test = split.test.groupby("user_id")["item_id"].apply(set).to_dict()
     assert train["a"] == [f"i{t}" for t in range(8)]  # floor(0.8 * 10) = 8, by time
@@ -46,6 +46,12 @@ def test_p1_temporal_split_with_ties_negatives_and_small_users():
     assert test["b"] == {"z"}
     assert "c" not in train and "c" not in test
     assert "neg" not in set(split.train["item_id"]) | set(split.test["item_id"])
+    # the default breaks the tie by a hash of the pair: the same by time, y or z held out
+    hashed = split_p1(frame, min_rating=4)
+    train = hashed.train.groupby("user_id")["item_id"].apply(list).to_dict()
+    test = hashed.test.groupby("user_id")["item_id"].apply(set).to_dict()
+    assert train["a"] == [f"i{t}" for t in range(8)] and test["a"] == {"i8", "i9"}
+    assert train["b"][:3] == ["i1", "i2", "i3"] and {train["b"][3]} | test["b"] == {"y", "z"}
 
 
 def test_p1_without_time_is_a_seeded_random_split():

@@ -119,12 +119,12 @@ def same_day_purchases(n_users: int = 300, n_items: int = 200, per_user: int = 1
 
 
 def test_ties_in_time_do_not_let_item_ids_pick_the_validation_items():
-    """On data whose times all tie, P1's published tie rule (item id) would hold out each
+    """On data whose times all tie, P1's former tie rule (item id) would hold out each
     customer's highest-numbered items — here the least popular — and popularity would score
     nothing on validation. The validation split breaks ties by a hash of the pair instead: its
     held-out items are numbered like all items, and popularity scores what it should."""
     data = same_day_purchases()
-    by_id = split_p1(data, min_rating=None)
+    by_id = split_p1(data, min_rating=None, ties="item_id")
     val = validation_split(data)
     mean_id = data["item_id"].astype(int).mean()
     assert by_id.test["item_id"].astype(int).mean() > 2 * mean_id  # the bias, shown

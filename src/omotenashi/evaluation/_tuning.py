@@ -273,8 +273,7 @@ class Selection:
 
 def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopNSplit:
     """Protocol P1 on ``interactions`` (last 20 % per customer held out), weights kept; ties in
-    time broken by a seeded hash of the pair, not by item id (``split_p1``'s ``ties``: on data
-    whose times tie, item ids would pick the held-out items).
+    time broken by a seeded hash of the pair, not by item id (``split_p1``'s ``ties``).
 
     Raises
     ------
