@@ -146,19 +146,23 @@ def test_the_check_finds_a_table_no_concern_covers(store_and_url) -> None:
     assert set(person_columns(store, url)) - covered == {"loyalty"}
 
 
+def _run_sql(db_url: str, *statements: str) -> None:
+    """Run statements on the store's database directly (to make a store of an older schema)."""
+    if db_url.startswith("postgresql://"):
+        with psycopg.connect(db_url) as conn:
+            for statement in statements:
+                conn.execute(statement)
+    else:
+        with sqlite3.connect(db_url) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+
 def test_a_store_of_the_previous_schema_gets_the_erasure_log(db_url: str, tmp_path, monkeypatch):
     """A store made before erasures existed (schema 1) gets its table when next opened."""
     monkeypatch.chdir(tmp_path)
     open_store(db_url).close()
-    downgrade = ("DROP TABLE erasures", "UPDATE meta SET value = '1' WHERE key = 'schema'")
-    if db_url.startswith("postgresql://"):
-        with psycopg.connect(db_url) as conn:
-            for statement in downgrade:
-                conn.execute(statement)
-    else:
-        with sqlite3.connect(db_url) as conn:
-            for statement in downgrade:
-                conn.execute(statement)
+    _run_sql(db_url, "DROP TABLE erasures", "UPDATE meta SET value = '1' WHERE key = 'schema'")
     store = open_store(db_url)
     try:
         assert store.erasures.last_seq() == 0
@@ -177,19 +181,12 @@ def test_a_store_of_the_previous_schema_gets_the_identity_change_log(
     opened, and a server following it starts at its (empty) end."""
     monkeypatch.chdir(tmp_path)
     open_store(db_url).close()
-    downgrade = (
+    _run_sql(
+        db_url,
         "DROP TABLE identity_change_ids",
         "DROP TABLE identity_changes",
         "UPDATE meta SET value = '4' WHERE key = 'schema'",
     )
-    if db_url.startswith("postgresql://"):
-        with psycopg.connect(db_url) as conn:
-            for statement in downgrade:
-                conn.execute(statement)
-    else:
-        with sqlite3.connect(db_url) as conn:
-            for statement in downgrade:
-                conn.execute(statement)
     with open_store(db_url) as store:
         assert store.identity_changes.last_seq() == 0
         seq = store.identity_changes.record(T0, "merge", ["a", "b"], ["b-phone"])
