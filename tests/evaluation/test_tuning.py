@@ -419,3 +419,27 @@ def test_the_benchmarks_ease_peer_is_plain_ease_tuned_on_lambda_only():
     assert [name for name, _ in ease.grid] == ["l2"]
     assert not {"dropout", "zero_diagonal"} & set(ease.start)
     assert bench.PEER_SPACES["als"] == tuning.SEARCH_SPACES["als"]
+
+
+def test_eases_lambda_grid_follows_the_scale_of_the_gram_diagonal():
+    """EASE's λ is added to XᵀX: the grid is in units of the data's mean Gram diagonal, 1 on the
+    tuning dataset. Weights twice as large make XᵀX four times as large, and the grid with it;
+    on data like ml-100k's validation fit part the grid is the one written down."""
+    data = ring_walks(False)  # 240 customers x 20 items, each item 40 customers, weight 1
+    assert tuning.gram_scale(data) == pytest.approx(40.0 / tuning.REFERENCE_GRAM_DIAGONAL)
+    doubled = data.assign(weight=2.0)
+    assert tuning.gram_scale(doubled) == pytest.approx(4 * tuning.gram_scale(data))
+    space = tuning.SEARCH_SPACES["ease"]
+    assert tuning.scaled_space(space, 1.0) == space
+    scaled = tuning.scaled_space(space, 2.5)
+    assert scaled.start == {**space.start, "l2": 750.0}
+    grids, base = dict(scaled.grid), dict(space.grid)
+    assert grids["l2"] == tuple(float(f"{2.5 * v:.3g}") for v in base["l2"])
+    assert grids["dropout"] == base["dropout"] and scaled.extras == space.extras
+    selection = select_model(doubled, ["ease", "itemknn"], budget_s=0, blend=False)
+    scale = selection.validation["l2_scale"]
+    assert scale == pytest.approx(tuning.gram_scale(validation_split(doubled).train), rel=1e-3)
+    ease = next(row for row in selection.table if row["model"] == "ease")
+    assert ease["params"]["l2"] == float(f"{300.0 * scale:.3g}")
+    itemknn = next(row for row in selection.table if row["model"] == "itemknn")
+    assert itemknn["params"] == tuning.SEARCH_SPACES["itemknn"].start  # no λ: left alone
