@@ -222,8 +222,9 @@ class Ingest:
                         f"({', '.join(PRESETS)})",
                         field="preset",
                     )
-                options = CsvOptions(sep=sep, encoding=encoding)
-                columns = from_header = header_map(file, "events", _EVENTS_NEED, options)
+                columns = from_header = header_map(
+                    file, "events", CsvOptions(sep=sep, encoding=encoding)
+                )
             plan = ImportPlan(
                 sources=[
                     EventSource(
@@ -308,7 +309,7 @@ class Ingest:
         columns = parse_column_map(mapping, "items")
         if not columns:
             header = CsvOptions(sep=sep, encoding=encoding)
-            columns = from_header = header_map(Path(path), "items", (("item",),), header)
+            columns = from_header = header_map(Path(path), "items", header)
         options = CsvOptions(
             sep=sep,
             encoding=encoding,
@@ -350,7 +351,7 @@ class Ingest:
         columns = parse_column_map(mapping, "customers")
         if not columns:
             header = CsvOptions(sep=sep, encoding=encoding)
-            columns = from_header = header_map(Path(path), "customers", (("customer",),), header)
+            columns = from_header = header_map(Path(path), "customers", header)
         options = CsvOptions(
             sep=sep,
             encoding=encoding,
@@ -370,19 +371,15 @@ class Ingest:
         return list(self.store.imports.sources())
 
 
-#: What an events file read without ``--map`` must name: each group, one of its keys.
-_EVENTS_NEED = (("customer", "anonymous"), ("time",))
-#: A map to show when a header names too little, per kind of file.
-_EXAMPLES = {
-    "events": "customer=CustomerID,item=StockCode,time=InvoiceDate",
-    "items": "item=sku,title=name",
-    "customers": "customer=CustomerID",
+#: What a file read without ``--map`` must name, per kind: each group, one of its keys.
+_HEADER_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "events": (("customer", "anonymous"), ("time",)),
+    "items": (("item",),),
+    "customers": (("customer",),),
 }
 
 
-def header_map(
-    file: Path, kind: str, needs: Sequence[tuple[str, ...]], options: CsvOptions
-) -> dict[str, str]:
+def header_map(file: Path, kind: str, options: CsvOptions) -> dict[str, str]:
     """The column map of a file imported without ``--map``: the columns its header names by a
     key or a synonym (``customer_id``, ``CustomerID``, ``timestamp``, ``item_id`` ...; see
     ``omotenashi.files.column_map_from_header``), so that a file in omotenashi's own terms
@@ -391,20 +388,21 @@ def header_map(
     Raises
     ------
     DataError
-        A header that leaves out a column of ``needs`` (each group: one of its keys), naming the
+        A header that leaves out a column the kind needs (:data:`_HEADER_NEEDS`), naming the
         file's columns and what was recognised (``field="map"``).
     """
-    from omotenashi.files import column_map_from_header, read_header
+    from omotenashi.files import MAP_KINDS, column_map_from_header, read_header
 
     names = read_header(file, options, field="map")
     found = column_map_from_header(names, kind)
+    needs = _HEADER_NEEDS[kind]
     missing = [" or ".join(group) for group in needs if not any(k in found for k in group)]
     if missing:
         seen = ", ".join(f"{k}={c}" for k, c in found.items()) or "nothing"
         raise DataError(
             f"{file}: no --map given, and its header ({', '.join(names)}) names no "
             f"{' and no '.join(missing)} column (recognised: {seen}); give --map, e.g. "
-            f"--map {_EXAMPLES[kind]}",
+            f"--map {MAP_KINDS[kind].example}",
             field="map",
         )
     return found
