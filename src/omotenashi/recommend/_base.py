@@ -79,7 +79,7 @@ class Recommendation:
 
 
 def _names(catalog: ItemCatalog, idx: Sequence[int], limit: int = 2) -> str:
-    titles = [str(catalog.titles[i]) for i in idx[:limit]]
+    titles = [catalog.title(i) for i in idx[:limit]]
     if len(titles) == 1:
         return titles[0]
     return ", ".join(titles[:-1]) + " and " + titles[-1]
