@@ -176,9 +176,7 @@ class Workspace:
 
     def _forget(self, erased: Callable[[str], bool]) -> None:
         self.sessions.forget(erased)
-        for alias, person in list(self._aliases.items()):
-            if erased(alias) or erased(person):
-                self._aliases.pop(alias, None)
+        self._forget_aliases(erased)
         with self._lock:
             state = self._states.pop("decisions", None)
         if state is not None and hasattr(state, "close"):
@@ -211,8 +209,12 @@ class Workspace:
         aliases from or to them. Live visits stay: they are clicks, not a resolution."""
         ids = set(ids)
         self.cache.invalidate_many(ids)
+        self._forget_aliases(ids.__contains__)
+
+    def _forget_aliases(self, gone: Callable[[str], bool]) -> None:
+        """Drop the remembered aliases from or to an id ``gone`` says yes to."""
         for alias, person in list(self._aliases.items()):
-            if alias in ids or person in ids:
+            if gone(alias) or gone(person):
                 self._aliases.pop(alias, None)
 
     def follow_identity_changes(self, limit: int = FOLLOW_LIMIT) -> int:
