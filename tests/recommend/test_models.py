@@ -752,6 +752,26 @@ def test_served_history_rows_equal_scipy_rows(fitted):
         for matrix in (model.user_items_, model.user_ages_):
             mine, theirs = _row(matrix, r), matrix[r]
             assert mine.shape == theirs.shape and (mine != theirs).nnz == 0
+            mine.check_format(full_check=True)  # a valid matrix, though built unchecked
+            assert mine.has_canonical_format and mine.nnz == theirs.nnz
+            assert np.array_equal(
+                (mine @ np.ones((mine.shape[1], 2))), theirs @ np.ones((mine.shape[1], 2))
+            )
+
+
+def test_unchecked_history_rows_are_independent_views_of_the_matrix():
+    """``_row`` builds its views by copying a template's fields; two views, and the template,
+    must not share arrays or shapes (one request's row must never become another's)."""
+    import scipy.sparse as sp
+
+    from omotenashi.recommend import _base
+
+    assert _base._VIEW_FIELDS  # this scipy keeps the fields where ``_row`` puts them
+    m = sp.csr_matrix(np.array([[0, 1, 2, 0], [3, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
+    a, b, empty = _base._row(m, 0), _base._row(m, 1), _base._row(m, 2)
+    assert a.toarray().tolist() == [[0, 1, 2, 0]] and b.toarray().tolist() == [[3, 0, 0, 0]]
+    assert empty.nnz == 0 and empty.shape == (1, 4)
+    assert _base._ROW_TEMPLATE.shape == (1, 1) and _base._ROW_TEMPLATE.nnz == 1
 
 
 def test_a_live_visit_joins_the_history_as_its_most_recent_part(fitted):
