@@ -1,9 +1,11 @@
 """Load test of the HTTP service; prints one JSON object per scenario and client, then a summary.
 
-The ml-latest-small ratings are imported into a fresh store and ``recent_ease`` is trained; the
-server (``omotenashi serve``) runs in its own process and the load comes from a second process on
-loopback: an asyncio client over raw keep-alive HTTP/1.1 connections (no client library in the
-way) and, beside it, wrk (C, 2 threads) where it is installed (Debian package ``wrk``).
+The ml-latest-small ratings are imported into a fresh store and ``recent_ease`` is trained (or
+the model ``--model`` names: ``als`` measures a factor model's path, a BLAS product per answer);
+the server (``omotenashi serve``) runs in its own process and the load comes from a second
+process on loopback: an asyncio client over raw keep-alive HTTP/1.1 connections (no client
+library in the way) and, beside it, wrk (C, 2 threads) where it is installed (Debian package
+``wrk``).
 
 Recommendations are measured on three paths, because a cache makes one of them cheap:
 
@@ -19,6 +21,7 @@ Also ``GET /v1/health`` (the framework's ceiling), single events and batches of 
 
 Run from the repository root:
     python benchmarks/serve.py [--workers 1,2] [--seconds 10] [--scenarios cached,model] [--no-wrk]
+        [--model recent_ease]
 """
 
 from __future__ import annotations
@@ -302,7 +305,7 @@ def _wrk(
 
 
 # ---------------------------------------------------------------------------- set-up
-def build(folder: Path) -> tuple[Path, str, list[str], list[str]]:
+def build(folder: Path, model: str = "recent_ease") -> tuple[Path, str, list[str], list[str]]:
     import pandas as pd
 
     from omotenashi.api import KeyStore, ServiceSettings
@@ -316,7 +319,7 @@ def build(folder: Path) -> tuple[Path, str, list[str], list[str]]:
     imported = time.perf_counter() - start
     ratings = pd.read_csv(DATA / "ratings.csv", usecols=["movieId"])
     items = sorted(ratings["movieId"].astype(str).unique())
-    info = train_job(str(db), "recent_ease")
+    info = train_job(str(db), model)
     print(
         json.dumps(
             {
@@ -418,6 +421,9 @@ def main() -> None:
     parser.add_argument(
         "--loop", default="auto", help="the server's event loop: auto, uvloop or asyncio"
     )
+    parser.add_argument(
+        "--model", default="recent_ease", help="the model trained and served (default recent_ease)"
+    )
     args = parser.parse_args()
     chosen = [name for name in args.scenarios.split(",") if name]
     unknown = set(chosen) - set(SCENARIOS)
@@ -429,8 +435,13 @@ def main() -> None:
     results = []
     seeds = itertools.count(1)  # every load its own requests (see _maker)
     # how the server ran, on every row (the loop as asked; the model-work setting as inherited)
-    server = {"loop": args.loop, "inline_ms": os.environ.get("OMOTENASHI_INLINE_MS", "default")}
-    db, token, customers, items = build(folder)
+    server = {
+        "loop": args.loop,
+        "inline_ms": os.environ.get("OMOTENASHI_INLINE_MS", "default"),
+        "blas_threads": os.environ.get("OMOTENASHI_BLAS_THREADS", "default"),
+        "model": args.model,
+    }
+    db, token, customers, items = build(folder, args.model)
     try:
         for workers in (int(w) for w in args.workers.split(",")):
             # every configuration starts from the same store: the events the last one wrote

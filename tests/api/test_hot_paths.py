@@ -293,6 +293,62 @@ def test_background_warming_waits_while_requests_are_served(store_copy):
         ws.close()
 
 
+_LIFESPAN_BLAS = """
+import asyncio, json, sys
+from threadpoolctl import threadpool_info
+from omotenashi.api import ServiceSettings, create_app
+
+def blas():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+async def main():
+    app = create_app(ServiceSettings(db=sys.argv[1], warm_customers=0))
+    before = blas()
+    async with app.router.lifespan_context(app):  # on the main thread's loop, as uvicorn runs it
+        serving = blas()
+    print(json.dumps({"before": before, "serving": serving, "after": blas()}))
+
+asyncio.run(main())
+"""
+
+
+def _lifespan_blas(db: str, **env: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    # a fresh process (as a server is), its BLAS started with 2 threads (OpenBLAS takes at most
+    # the machine's cores: the machines this runs on have 2 or more)
+    run = subprocess.run(
+        [sys.executable, "-c", _LIFESPAN_BLAS, db],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_app_scores_with_one_blas_thread_while_it_serves(store_copy):
+    """Scoring one customer with a factor model is one matrix-vector product; split over every
+    core by OpenBLAS it cost a server several times the CPU (api/_compute.py). The app's lifespan
+    holds BLAS to ``OMOTENASHI_BLAS_THREADS`` (default 1) and gives back the limits it found."""
+    seen = _lifespan_blas(str(store_copy))
+    assert seen["before"] and set(seen["before"]) == {2}  # a BLAS is loaded and splits its work
+    assert set(seen["serving"]) == {1}
+    assert seen["after"] == seen["before"]
+    assert set(_lifespan_blas(str(store_copy), OMOTENASHI_BLAS_THREADS="2")["serving"]) == {2}
+
+
+def test_a_bad_blas_thread_count_is_refused_at_start_up(monkeypatch, store_copy):
+    for bad in ("0", "all", "1.5"):
+        monkeypatch.setenv("OMOTENASHI_BLAS_THREADS", bad)
+        with pytest.raises(Exception, match="OMOTENASHI_BLAS_THREADS"):
+            create_app(ServiceSettings(db=str(store_copy)))
+
+
 def test_model_threads_setting(monkeypatch, store_copy):
     """Model work runs on its own threads (1 by default); a bad count is refused at start-up."""
     from omotenashi.api._compute import model_threads

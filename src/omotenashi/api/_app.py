@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.routing import APIRoute
 
 from omotenashi.api import _deps as deps
+from omotenashi.api._compute import blas_limited
 from omotenashi.api._compute import configure as configure_compute
 from omotenashi.api._errors import install_error_handlers
 from omotenashi.api._metrics import Metrics
@@ -149,17 +150,18 @@ def create_app(
         OpenAPI document at ``/openapi.json``, interactive docs at ``/docs``.
     """
     settings = settings or ServiceSettings.from_env()
-    configure_compute()  # bad OMOTENASHI_MODEL_THREADS / _INLINE_MS: refused at start-up
+    configure_compute()  # bad OMOTENASHI_MODEL_THREADS / _BLAS_THREADS / _INLINE_MS: refused here
     state = service or Service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.start()
-        _warm_dashboard(state)
-        try:
-            yield
-        finally:
-            state.close()
+        with blas_limited():  # one BLAS thread per scoring call while serving (api/_compute.py)
+            state.start()
+            _warm_dashboard(state)
+            try:
+                yield
+            finally:
+                state.close()
 
     from omotenashi import __version__
 
