@@ -81,6 +81,31 @@ def test_scores_match_numpy(k, shrink, exponent):
         assert rec.score == pytest.approx(expected[int(rec.item_id[1:])], rel=1e-5)
 
 
+@pytest.mark.parametrize("k", [1, 10, 200])
+def test_a_served_row_scores_as_the_sparse_product_does_to_the_bit(k):
+    """A served answer adds the neighbours' rows up itself (no sparse product: its set-up cost
+    more than the arithmetic); the scores must be those of the product a batch computes, to
+    the bit, for every customer (few or many neighbours, none)."""
+    rng = np.random.default_rng(k)
+    M = (rng.random((150, 90)) < 0.06) * rng.integers(1, 4, size=(150, 90))
+    M[:, 89] = 0
+    M[7] = 0
+    M[7, 89] = 1  # an item nobody else has: no positive similarity, no neighbour
+    model = UserKNN(k=k, shrink=0.0, exponent=2.0).fit(_frame(M))
+    assert (np.diff(model.neighbours_.indptr) == 0).any()  # a customer without neighbours
+    for row in range(len(model.user_ids_)):
+        served = model._score_users(np.array([row]), None, None)
+        batch = np.asarray(
+            (model.neighbours_[[row]] @ model.user_items_).toarray(), dtype=np.float64
+        )
+        assert served.dtype == batch.dtype and np.array_equal(served, batch), row
+    rows = np.array([0, 5, 9])
+    assert np.array_equal(
+        model._score_users(rows, None, None),
+        np.asarray((model.neighbours_[rows] @ model.user_items_).toarray(), dtype=np.float64),
+    )
+
+
 def test_a_hand_worked_case():
     # u0 = (1, 2, 0, 0, 1, 0), ‖u0‖ = √6. Cosines with the others (no shrink): u1 = (1, 1, 1,
     # 0, 0, 0): 3 / (√6·√3) = 0.707; u2 and u5: 4 / (√6·√6) = 0.667; u4: 2/6; u3: 1 / (2·√6).

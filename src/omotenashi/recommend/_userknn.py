@@ -36,7 +36,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender, split_terms_many
+from omotenashi.recommend._base import Recommender, _row, split_terms_many
 
 #: Dense similarity values held at once while neighbours are searched (rows × customers).
 _BATCH_CELLS = 1 << 22
@@ -137,12 +137,36 @@ class UserKNN(Recommender):
 
     # ----------------------------------------------------------------- scoring
     def _scores_from(self, N: sp.csr_matrix) -> np.ndarray:
+        if N.shape[0] == 1:
+            return self._scores_from_one(N.indices, N.data)[None, :]
         return np.asarray((N @ self.user_items_).toarray(), dtype=np.float64)
+
+    def _scores_from_one(self, users: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``_scores_from`` of one row of neighbours (``users``, in order, and their float32
+        ``weights``): the neighbours' rows added up where they lie, without a sparse product.
+
+        A served answer scores one row; scipy's sparse product and ``toarray`` cost 100 us of
+        set-up for a few thousand multiply-adds (ml-latest-small, k = 10), this 30 us. The same
+        float32 products added in the same order (neighbour by neighbour, as the sparse product
+        adds them), so the same scores to the bit.
+        """
+        X = self.user_items_
+        starts, ends = X.indptr[users], X.indptr[users + 1]
+        lengths = ends - starts
+        out = np.zeros(X.shape[1], dtype=np.float32)
+        if lengths.sum():
+            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            at = offsets + np.arange(int(lengths.sum()))  # the neighbours' entries, in order
+            terms = np.repeat(weights.astype(np.float32), lengths) * X.data[at]
+            np.add.at(out, X.indices[at], terms)
+        return out.astype(np.float64)
 
     def _score(self, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
         return self._scores_from(self._neighbours(X))
 
     def _score_users(self, rows: np.ndarray, X: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
+        if len(rows) == 1:  # a served answer: a view of the row, not scipy's fancy indexing
+            return self._scores_from(_row(self.neighbours_, int(rows[0])))
         return self._scores_from(self.neighbours_[rows])
 
     def _parts(self, x: sp.csr_matrix, N: sp.csr_matrix, items: np.ndarray):
@@ -167,7 +191,7 @@ class UserKNN(Recommender):
         return self._parts(x, self._neighbours(x), np.asarray(items))
 
     def _user_contributions_many(self, row, x, ages, items):
-        return self._parts(x, self.neighbours_[row], np.asarray(items))
+        return self._parts(x, _row(self.neighbours_, row), np.asarray(items))
 
     # ----------------------------------------------------------------- artefacts
     def _state(self):
