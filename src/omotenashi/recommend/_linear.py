@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender, split_terms, split_terms_many
+from omotenashi.recommend._base import Recommender, csr_view, split_terms, split_terms_many
 
 
 class _Terms(NamedTuple):
@@ -81,6 +81,7 @@ class _ItemItemModel(Recommender):
         super()._clear_caches()
         self._damp_key = None
         self._slot_cache = None
+        self._learned_damp = None
 
     # Weights of only some items (EASE with ``min_support``): ``B_`` is then the block of the
     # learned items, ``learned_`` their positions (sorted); the other items score 0. Half the
@@ -158,16 +159,25 @@ class _ItemItemModel(Recommender):
         if rows.size <= self._GATHER_ROWS:
             block = q @ self.B_[rows] if rows.size else np.zeros(n_block, dtype=np.float32)
         else:
-            Q = sp.csr_matrix(
-                (q, rows, np.array([0, rows.size], dtype=np.int64)), shape=(1, n_block)
-            )
-            block = np.asarray(Q @ self.B_).ravel()
+            indptr = np.array([0, rows.size], dtype=np.int64)
+            block = np.asarray(csr_view(q, rows, indptr, (1, n_block)) @ self.B_).ravel()
         if self.learned_ is None:
-            S = block
-        else:
-            S = np.zeros(len(self.item_ids_), dtype=block.dtype)
-            S[self.learned_] = block
-        return self._damp(S[None, :])[0]
+            return self._damp(block[None, :])[0]
+        # the items not learned score 0, which damping leaves as it is: damp the block only
+        damping = self._damping()
+        if damping is not None:
+            block = self._damp_learned(block, damping)
+        S = np.zeros(len(self.item_ids_), dtype=block.dtype)
+        S[self.learned_] = block
+        return S
+
+    def _damp_learned(self, block: np.ndarray, damping: np.ndarray) -> np.ndarray:
+        """:meth:`_damp` of the learned items' scores (``block``), with their damping factors
+        (cached: a served answer must not gather them from the catalogue's each time)."""
+        cache = getattr(self, "_learned_damp", None)
+        if cache is None or cache[0] is not damping:
+            cache = self._learned_damp = (damping, damping[self.learned_])
+        return np.where(block > 0, block * cache[1], block)
 
     def _similar_scores(self, pos: int, x: sp.csr_matrix, ages: sp.csr_matrix) -> np.ndarray:
         if self.learned_ is not None:
