@@ -1,7 +1,8 @@
 """Load test of the HTTP service; prints one JSON object per scenario and client, then a summary.
 
 The ml-latest-small ratings are imported into a fresh store and ``recent_ease`` is trained (or
-the model ``--model`` names: ``als`` measures a factor model's path, a BLAS product per answer);
+the model ``--model`` names: ``als`` measures a factor model's path, a BLAS product per answer;
+``auto``, what ``train`` chooses, a blend on this data);
 the server (``omotenashi serve``) runs in its own process and the load comes from a second
 process on loopback: an asyncio client over raw keep-alive HTTP/1.1 connections (no client
 library in the way) and, beside it, wrk (C, 2 threads) where it is installed (Debian package
@@ -319,7 +320,7 @@ def build(folder: Path, model: str = "recent_ease") -> tuple[Path, str, list[str
     imported = time.perf_counter() - start
     ratings = pd.read_csv(DATA / "ratings.csv", usecols=["movieId"])
     items = sorted(ratings["movieId"].astype(str).unique())
-    info = train_job(str(db), model)
+    info = train_job(str(db), None if model == "auto" else model)
     print(
         json.dumps(
             {
@@ -422,7 +423,9 @@ def main() -> None:
         "--loop", default="auto", help="the server's event loop: auto, uvloop or asyncio"
     )
     parser.add_argument(
-        "--model", default="recent_ease", help="the model trained and served (default recent_ease)"
+        "--model",
+        default="recent_ease",
+        help="the model trained and served: a model name or auto (train's choice)",
     )
     args = parser.parse_args()
     chosen = [name for name in args.scenarios.split(",") if name]
