@@ -146,9 +146,10 @@ class UserKNN(Recommender):
         ``weights``): the neighbours' rows added up where they lie, without a sparse product.
 
         A served answer scores one row; scipy's sparse product and ``toarray`` cost 100 us of
-        set-up for a few thousand multiply-adds (ml-latest-small, k = 10), this 30 us. The same
-        float32 products added in the same order (neighbour by neighbour, as the sparse product
-        adds them), so the same scores to the bit.
+        set-up for a few thousand multiply-adds (ml-latest-small, k = 10: with the row taken by
+        fancy indexing, 270 us an answer; with a view of it and this, 75 us). The same float32
+        products added in the same order (neighbour by neighbour, as the sparse product adds
+        them), so the same scores to the bit.
         """
         X = self.user_items_
         starts, ends = X.indptr[users], X.indptr[users + 1]
