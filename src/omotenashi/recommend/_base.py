@@ -353,15 +353,12 @@ class Recommender(ABC):
         pos = np.array([p for p in found if p >= 0], dtype=np.int64)
         n = len(self.item_ids_)
         if pos.size == 0:
-            empty = sp.csr_matrix((1, n), dtype=np.float32)
-            return empty, empty.copy(), pos
+            return _empty_row(n), _empty_row(n), pos
         cols, last_from_end, counts = np.unique(pos[::-1], return_index=True, return_counts=True)
-        indices = cols.astype(np.int32)
+        indices = cols.astype(np.int32)  # sorted and unique: a valid row (csr_view)
         indptr = np.array([0, cols.size], dtype=np.int32)
-        X = sp.csr_matrix((counts.astype(np.float32), indices, indptr), shape=(1, n))
-        A = sp.csr_matrix(
-            ((last_from_end + 1).astype(np.float32), indices.copy(), indptr.copy()), shape=(1, n)
-        )
+        X = csr_view(counts.astype(np.float32), indices, indptr, (1, n))
+        A = csr_view((last_from_end + 1).astype(np.float32), indices.copy(), indptr.copy(), (1, n))
         return X, A, pos
 
     def _user_history(
@@ -374,8 +371,7 @@ class Recommender(ABC):
             X, A = _row(self.user_items_, row), _row(self.user_ages_, row)
         else:
             n = len(self.item_ids_)
-            X = sp.csr_matrix((1, n), dtype=np.float32)
-            A = X.copy()
+            X, A = _empty_row(n), _empty_row(n)
         if extra:
             Xs, As, _ = self._session_history(extra)
             if Xs.nnz:
@@ -819,11 +815,16 @@ def _merge_context(
     data[np.searchsorted(cols, Xs.indices)] += Xs.data
     ages[np.searchsorted(cols, A.indices)] = A.data + shift
     ages[np.searchsorted(cols, As.indices)] = As.data  # the visit's ages win
-    indices = cols.astype(np.int32)
+    indices = cols.astype(np.int32)  # sorted and unique (union1d): a valid row (csr_view)
     indptr = np.array([0, cols.size], dtype=np.int32)
-    merged = sp.csr_matrix((data, indices, indptr), shape=X.shape)
-    merged_ages = sp.csr_matrix((ages, indices.copy(), indptr.copy()), shape=X.shape)
+    merged = csr_view(data, indices, indptr, X.shape)
+    merged_ages = csr_view(ages, indices.copy(), indptr.copy(), X.shape)
     return merged, merged_ages
+
+
+def _empty_row(n: int) -> sp.csr_matrix:
+    """A 1-row CSR matrix of ``n`` columns with nothing stored (a history of no known item)."""
+    return csr_view(np.empty(0, np.float32), np.empty(0, np.int32), np.zeros(2, np.int32), (1, n))
 
 
 def _row(matrix: sp.csr_matrix, r: int) -> sp.csr_matrix:
