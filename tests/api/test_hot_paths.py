@@ -143,6 +143,24 @@ def test_batched_live_updates_equal_one_at_a_time():
     assert cache.get(("customer", "c1")) is None
 
 
+def test_answers_asked_for_stay_cached_while_one_off_answers_come_and_go():
+    """The cache drops the least recently used answer, not the oldest stored: one-off answers
+    (another n, an excluded item) are stored too, and a stream of them must not push out the
+    default answers that keep being asked for."""
+    cache = AnswerCache(5)
+    for owner in ("c1", "c2"):  # the default answers, warmed first
+        cache.put(("customer", owner, 10), owner, b"default", cache.stamp(owner))
+    for n in range(20):  # one-off answers, each asked for once, the defaults asked in between
+        cache.put(("customer", "c3", n), "c3", b"one-off", cache.stamp("c3"))
+        assert cache.get(("customer", "c1", 10)) == b"default"
+        assert cache.peek(("customer", "c2", 10)) == b"default"  # a use too, not counted
+    assert len(cache) == 5
+    assert cache.get(("customer", "c3", 0)) is None  # the oldest one-off answers went
+    assert cache.get(("customer", "c3", 19)) == b"one-off"
+    cache.invalidate("c3")  # the owner index still finds every answer left of c3
+    assert len(cache) == 2 and cache.get(("customer", "c3", 19)) is None
+
+
 def test_serving_freezes_long_lived_objects(store_copy):
     settings = ServiceSettings(db=str(store_copy), warm_customers=0)
     with TestClient(create_app(settings)):

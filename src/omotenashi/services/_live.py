@@ -268,6 +268,12 @@ class AnswerCache:
     A computation records the owner's version before it starts and stores its answer only if
     no event of that owner (and no model swap) came in meanwhile, so a stale answer is never
     cached.
+
+    Beyond ``max_entries`` the least recently *used* entry goes (a hit counts as a use). It
+    was the oldest stored: every answer the cache cannot give is stored (another ``n``, an
+    excluded item, a filter), so a stream of such one-off answers pushed out the default
+    answers warmed at start-up, however often they were asked for, and those requests fell to
+    the model (`tests/api/test_hot_paths.py`).
     """
 
     def __init__(self, max_entries: int) -> None:
@@ -281,7 +287,7 @@ class AnswerCache:
         self.misses = 0
 
     def get(self, key: Hashable) -> bytes | None:
-        value = self._data.get(key)
+        value = self._used(key)
         if value is None:
             self.misses += 1
         else:
@@ -291,7 +297,17 @@ class AnswerCache:
     def peek(self, key: Hashable) -> Any:
         """The value under ``key`` or None, without counting a hit or a miss (for what is
         cached beside the answers, like a person's resolved ids)."""
-        return self._data.get(key)
+        return self._used(key)
+
+    def _used(self, key: Hashable) -> Any:
+        """The value under ``key`` (None when absent), marked as the most recently used."""
+        if key not in self._data:  # a miss takes no lock
+            return None
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
 
     def stamp(self, owner: str) -> tuple[int, int]:
         return self._generation, self._versions.get(owner, 0)
