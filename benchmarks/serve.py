@@ -504,40 +504,58 @@ def main() -> None:
 
 
 def _measured(pid: int, port: int, workers: int, server: dict, load) -> dict | None:
-    """``load()``'s row (None: no row) with the server's configuration, its CPU seconds and its
-    answer-cache hits during the load."""
-    cpu, hits = _cpu_seconds(pid), _cache_hits(port, workers)
+    """``load()``'s row (None: no row) with the server's configuration, its CPU seconds, its
+    answer-cache hits and its model work during the load."""
+    cpu, before = _cpu_seconds(pid), _counters(port, workers)
     row = load()
     if row is not None:
         row["workers"] = workers
         row.update(server)
         _add_cpu(row, _cpu_seconds(pid) - cpu)
-        _add_hits(row, hits, _cache_hits(port, workers))
+        _add_counters(row, before, _counters(port, workers))
     return row
 
 
-def _cache_hits(port: int, workers: int) -> float | None:
-    """The answer cache's hits so far (one worker: with more, ``/v1/metrics`` is one worker's)."""
+#: The server's counters a row reports the change of (``/v1/metrics``).
+COUNTERS = (
+    "omotenashi_cache_hits_total",
+    "omotenashi_model_work_calls_total",
+    "omotenashi_model_work_cpu_seconds_total",
+)
+
+
+def _counters(port: int, workers: int) -> dict[str, float] | None:
+    """:data:`COUNTERS` so far (one worker: with more, ``/v1/metrics`` is one worker's)."""
     if workers != 1:
         return None
     import httpx
 
     text = httpx.get(f"http://127.0.0.1:{port}/v1/metrics", timeout=10).text
+    found = {}
     for line in text.splitlines():
-        if line.startswith("omotenashi_cache_hits_total{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+        name = line.split("{", 1)[0]
+        if name in COUNTERS:
+            found[name] = found.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return found
 
 
-def _add_hits(row: dict, before: float | None, after: float | None) -> None:
+def _add_counters(row: dict, before: dict | None, after: dict | None) -> None:
     """How many of the row's answers came from the answer cache (warm-up included for the
-    asyncio client's rows): about none on the model path, or it measures the cache."""
+    asyncio client's rows: about none on the model path, or it measures the cache), and the
+    CPU the model work took per call: the model's share of ``server_cpu_ms_per_request``, read
+    by the server itself, so apart from the framework's and what the load takes from it."""
     if before is None or after is None:
         return
+    change = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in COUNTERS}
     requests = row.get("requests", 0) + row.get("warmup_requests", 0)
-    row["cache_hits"] = int(after - before)
+    row["cache_hits"] = int(change["omotenashi_cache_hits_total"])
     if requests:
-        row["cache_hit_share"] = round((after - before) / requests, 4)
+        row["cache_hit_share"] = round(change["omotenashi_cache_hits_total"] / requests, 4)
+    calls = change["omotenashi_model_work_calls_total"]
+    row["model_calls"] = int(calls)
+    if calls:
+        cpu = change["omotenashi_model_work_cpu_seconds_total"]
+        row["model_cpu_ms_per_call"] = round(cpu * 1000 / calls, 3)
 
 
 def _add_cpu(row: dict, seconds: float) -> None:
@@ -572,6 +590,7 @@ def summarise(rows: list[dict]) -> dict:
                 "p50_ms",
                 "p99_ms",
                 "server_cpu_ms_per_request",
+                "model_cpu_ms_per_call",
                 "cache_hit_share",
             )
             if row.get(k) is not None

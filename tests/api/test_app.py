@@ -206,6 +206,27 @@ def test_metrics_count_requests_and_events(client):
     assert sample(count) == 4
 
 
+def _metric(client, name: str) -> float:
+    for line in client.get("/v1/metrics").text.splitlines():
+        if line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not exported")
+
+
+def test_metrics_count_the_model_work_of_uncached_answers_only(client):
+    """``omotenashi_model_work_*``: the calls and CPU seconds of answers the cache could not
+    give (what the load test reads to tell the model's CPU from the framework's)."""
+    calls = "omotenashi_model_work_calls_total"
+    cpu = "omotenashi_model_work_cpu_seconds_total"
+    before, spent = _metric(client, calls), _metric(client, cpu)
+    for n in (3, 4, 5):  # a new n each time: no cached answer fits
+        assert client.get(f"/v1/customers/c2/recommendations?n={n}").status_code == 200
+    assert _metric(client, calls) == before + 3
+    assert _metric(client, cpu) > spent
+    assert client.get("/v1/customers/c2/recommendations?n=3").status_code == 200  # cached now
+    assert _metric(client, calls) == before + 3
+
+
 def test_no_model_yet_is_503_and_background_training_swaps_one_in(tmp_path):
     db = tmp_path / "fresh.db"
     settings = ServiceSettings(

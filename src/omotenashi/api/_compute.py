@@ -63,6 +63,7 @@ import contextlib
 import contextvars
 import functools
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -95,7 +96,28 @@ class _Load:
             spent = (time.thread_time() - start) * 1000.0
             mean = self.cpu_ms
             self.cpu_ms = spent if mean is None else mean + _WEIGHT * (spent - mean)
+            WORK.add(spent / 1000.0)
 
+
+class ModelWork:
+    """What the process's model work cost so far: calls and their CPU seconds (thread CPU
+    time: waiting for the GIL or a lock does not count). Exported as metrics
+    (``omotenashi_model_work_*``): the CPU an uncached answer costs, apart from the framework's
+    and the load's share, which the server's total CPU time mixes in."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.cpu_seconds = 0.0
+        self._lock = threading.Lock()  # more than one model thread may add at once
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.calls += 1
+            self.cpu_seconds += seconds
+
+
+#: This process's model work (every event loop's).
+WORK = ModelWork()
 
 _loads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Load] = weakref.WeakKeyDictionary()
 

@@ -6,6 +6,7 @@ report, decisions, workspaces); this object only gathers the server's long-lived
 
 from __future__ import annotations
 
+from omotenashi.api._compute import WORK
 from omotenashi.api._metrics import Metrics
 from omotenashi.services import KeyStore, RateLimiter, ServiceSettings, Workspaces, warm
 
@@ -41,6 +42,11 @@ class Service:
                 ("omotenashi_cache_entries", "gauge", label, len(ws.cache)),
                 ("omotenashi_model_loaded", "gauge", label, float(ws.models.main is not None)),
             ]
+        # the process's model work (answers the cache could not give), all workspaces together
+        out += [
+            ("omotenashi_model_work_calls_total", "counter", {}, WORK.calls),
+            ("omotenashi_model_work_cpu_seconds_total", "counter", {}, WORK.cpu_seconds),
+        ]
         return out
 
 
