@@ -71,11 +71,10 @@ def test_zero_sends_everything_to_the_thread(monkeypatch):
         _compute.configure()
 
 
-def test_while_the_thread_works_calls_queue_behind_it_never_on_the_loop(limit):
-    """A short call that arrives while a call is on the thread goes to the thread too, behind
-    it (never onto the loop beside it, and never waiting for the thread to empty: under load
-    it might never empty, and such a waiter was starved for hundreds of milliseconds); once
-    the thread is idle, short calls run on the loop again."""
+def test_while_the_thread_works_short_calls_wait_for_it_then_run_on_the_loop(limit):
+    """A short call that arrives while a call is on the thread waits until the thread has
+    finished (never on the loop beside it), then runs on the loop; meanwhile nothing more is
+    sent to the thread, so it empties."""
     log: list[tuple[str, str]] = []
     release = threading.Event()
 
@@ -93,25 +92,42 @@ def test_while_the_thread_works_calls_queue_behind_it_never_on_the_loop(limit):
         held = asyncio.ensure_future(compute(slow_on_thread))
         while not log:
             await asyncio.sleep(0.001)
-        load.cpu_ms = 0.1  # short again, but the thread is busy: behind it, on the thread
-        queued = asyncio.ensure_future(compute(short_call))
+        load.cpu_ms = 0.1  # short again, but the thread is busy: wait for it
+        queued = [asyncio.ensure_future(compute(short_call)) for _ in range(3)]
         await asyncio.sleep(0.05)
-        assert [event for event, _ in log] == ["thread starts"]
+        assert [event for event, _ in log] == ["thread starts"]  # nothing beside the thread
+        assert load.on_threads == 1  # and nothing sent behind it
         release.set()
-        await asyncio.gather(held, queued)
-        load.cpu_ms = 0.1
-        await compute(short_call)  # the thread is idle: on the loop
+        await asyncio.gather(held, *queued)
         return _where()
 
     loop_thread = asyncio.run(main())
-    assert [event for event, _ in log] == [
-        "thread starts",
-        "thread ends",
-        "short call",
-        "short call",
-    ]
-    assert log[2][1].startswith("omotenashi-model")
-    assert log[3][1] == loop_thread
+    assert [event for event, _ in log] == ["thread starts", "thread ends"] + ["short call"] * 3
+    assert log[0][1].startswith("omotenashi-model")
+    assert all(where == loop_thread for _, where in log[2:])
+
+
+def test_a_load_sustained_from_its_start_moves_onto_the_loop(limit):
+    """32 callers at once from the start, each calling again as soon as answered (a load
+    generator's connections): the first calls go to the thread (nothing is measured yet), and
+    once the mean is known to be short the rest run on the loop, the thread's few calls done.
+    (Sending calls to the thread while it had any kept it busy for as long as the load
+    lasted.)"""
+    done: list[str] = []
+
+    async def caller():
+        for _ in range(20):
+            done.append(await compute(_burn, 0.2))
+
+    async def main():
+        await asyncio.gather(*(caller() for _ in range(32)))
+        return _where()
+
+    loop_thread = asyncio.run(main())
+    assert len(done) == 640
+    on_thread = [w for w in done if w != loop_thread]
+    assert len(on_thread) <= 32  # the first burst, before the first call was measured
+    assert done[-320:] == [loop_thread] * 320
 
 
 def test_errors_pass_through_either_way(limit):

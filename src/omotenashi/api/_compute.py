@@ -25,11 +25,15 @@ the loop; above it, on the thread, so the loop is never held for long by work th
 long, and one unexpectedly long call raises the mean and sends the next ones to the thread until
 short ones bring it down. The first call, which may build caches, goes to the thread. Work on
 the loop and on the thread never overlap (the loop would hold the GIL against the thread, and
-each of the thread's GIL releases would cost it a switch interval): while any call is on the
-thread, the next ones go there too, in order, and calls return to the loop once it is idle.
-(An earlier version made a call for the loop wait until the thread was empty; under load, calls
-sent to the thread meanwhile kept it busy and such a waiter could wait half a second: that was
-the long wrk tail measured with this setting on.)
+each of the thread's GIL releases would cost it a switch interval): a call for the loop that
+arrives while calls are on the thread waits (without blocking the loop) until the thread has
+none, and meanwhile no call is sent to the thread unless the mean says long, so the thread's
+queue only shrinks and empties within its few calls. Two earlier versions got this wrong. The
+first made a call for the loop wait while calls for the loop kept going to the thread, which
+then never emptied under load (a waiter waited up to half a second: a long wrk tail). The second
+sent every call to the thread while any was there; under a load sustained from its start the
+thread never emptied either, so the setting never engaged (measured this stop: with the limit at
+5 ms the model thread did all the model work of a 32-connection wrk load).
 
 Why it is still off by default (``benchmarks/serve.py --workers 1 --seconds 8``, answers no
 cache holds, ml-latest-small, wrk and the server on the same 2 cores, one run each): on the
@@ -80,11 +84,14 @@ _WEIGHT = 0.1  # of the newest call in the running mean of CPU milliseconds
 
 class _Load:
     """What ``compute`` knows on one event loop: the running mean of its calls' CPU
-    milliseconds (None before the first call ends) and the calls on the model threads."""
+    milliseconds (None before the first call ends), the calls on the model threads and an event
+    set while there are none (for calls waiting to run on the loop)."""
 
     def __init__(self) -> None:
         self.cpu_ms: float | None = None
         self.on_threads = 0  # touched only on the loop's thread
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean
@@ -194,18 +201,23 @@ def runs_inline(load: _Load, limit_ms: float | None = None) -> bool:
 
 
 async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)``: on the event loop while model work is short and no call is on
-    the model thread, else on the model thread (module docstring)."""
+    """``fn(*args, **kwargs)``: on the event loop while model work is short (once the model
+    threads have no call), else on the model thread (module docstring)."""
     load = _load()
-    if not load.on_threads and runs_inline(load, _INLINE_MS):
+    while load.on_threads and runs_inline(load, _INLINE_MS):
+        await load.idle.wait()  # short work: on the loop, once the thread has finished
+    if runs_inline(load, _INLINE_MS):
         return load.timed(fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
     call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
     load.on_threads += 1
+    load.idle.clear()
     try:
         return await asyncio.get_running_loop().run_in_executor(_pool(), call)
     finally:
         load.on_threads -= 1
+        if not load.on_threads:
+            load.idle.set()
 
 
 _INLINE_MS: float | None = None  # read once per process by configure(); None: read each call
