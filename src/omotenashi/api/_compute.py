@@ -44,7 +44,13 @@ wrk's tail on the loop is rarer but not gone on uvloop. On Python's own loop (``
 asyncio``) the loop gave 1,234-1,237 req/s with p99 30 ms and max 37-41 ms, but that loop costs
 single events 22 % and cached answers 4 %, and a second, slower machine could not tell the two
 settings apart; so the thread stays the default, and a deployment whose traffic is mostly model
-answers can run ``--loop asyncio`` with ``OMOTENASHI_INLINE_MS=2``.
+answers can run ``--loop asyncio`` with ``OMOTENASHI_INLINE_MS=2``. (Those measurements ran
+before the fix above, partly with the setting not engaged.) After it, the two configurations
+alternating, two rounds each, on a noisy 2-core machine (docs/service.md): ``--loop asyncio``
+with the limit at 2 ms gave the model path 842 / 1,093 req/s (asyncio client, p99 46 / 44 ms)
+and 984 / 874 (wrk, p99 51 / 50 ms), mixed answers p99 48 / 62 ms, single events 1,389 / 1,661
+req/s; uvloop with the thread 792 / 720 (p99 56 / 56 ms), 807 / 944 (wrk, p99 50 / 48 ms),
+mixed answers p99 104 / 106 ms, single events 1,635 / 2,269 req/s.
 ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
 the GIL for long: BLAS-heavy factor models on many cores).
 
