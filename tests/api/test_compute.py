@@ -107,6 +107,43 @@ def test_while_the_thread_works_short_calls_wait_for_it_then_run_on_the_loop(lim
     assert all(where == loop_thread for _, where in log[2:])
 
 
+def test_a_waiting_short_call_goes_to_the_thread_when_the_mean_turns_long(limit):
+    """A call waiting for the thread to finish (the mean was short) looks again each time one
+    of the thread's calls ends: when the mean has turned long it queues on the thread, instead
+    of waiting for a thread that a stream of long calls keeps busy for as long as it lasts."""
+    release = threading.Event()
+    stream_done: list[int] = []
+
+    async def stream(load):
+        for i in range(40):  # always a call on the thread, and the mean kept long
+            load.cpu_ms = 50.0
+            await compute(_burn, 1)
+            stream_done.append(i)
+
+    async def main():
+        load = _compute._load()
+        load.cpu_ms = 10.0
+        held = asyncio.ensure_future(compute(lambda: release.wait(5)))
+        while not load.on_threads:
+            await asyncio.sleep(0.001)
+        load.cpu_ms = 0.1  # short: the next call waits for the thread
+        waiting = asyncio.ensure_future(compute(_where))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()
+        load.cpu_ms = 50.0
+        streams = [asyncio.ensure_future(stream(load)) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        release.set()
+        where = await waiting
+        finished_before = len(stream_done)
+        await asyncio.gather(held, *streams)
+        return where, _where(), finished_before
+
+    where, loop_thread, finished_before = asyncio.run(main())
+    assert where.startswith("omotenashi-model") and where != loop_thread
+    assert finished_before < 10  # it did not wait for the stream to end (80 calls)
+
+
 def test_a_load_sustained_from_its_start_moves_onto_the_loop(limit):
     """32 callers at once from the start, each calling again as soon as answered (a load
     generator's connections): the first calls go to the thread (nothing is measured yet), and

@@ -91,13 +91,12 @@ _WEIGHT = 0.1  # of the newest call in the running mean of CPU milliseconds
 class _Load:
     """What ``compute`` knows on one event loop: the running mean of its calls' CPU
     milliseconds (None before the first call ends), the calls on the model threads and an event
-    set while there are none (for calls waiting to run on the loop)."""
+    set when one of them ends (calls waiting to run on the loop look again then)."""
 
     def __init__(self) -> None:
         self.cpu_ms: float | None = None
         self.on_threads = 0  # touched only on the loop's thread
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self.thread_call_ended = asyncio.Event()
 
     def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean
@@ -210,20 +209,22 @@ async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``: on the event loop while model work is short (once the model
     threads have no call), else on the model thread (module docstring)."""
     load = _load()
+    # short work runs on the loop once the thread has no call; each time one of the thread's
+    # calls ends, look again (the mean may have turned long meanwhile: then behind them, on the
+    # thread, rather than waiting for a thread that new long calls may keep busy)
     while load.on_threads and runs_inline(load, _INLINE_MS):
-        await load.idle.wait()  # short work: on the loop, once the thread has finished
+        await load.thread_call_ended.wait()
     if runs_inline(load, _INLINE_MS):
         return load.timed(fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
     call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
     load.on_threads += 1
-    load.idle.clear()
     try:
         return await asyncio.get_running_loop().run_in_executor(_pool(), call)
     finally:
         load.on_threads -= 1
-        if not load.on_threads:
-            load.idle.set()
+        ended, load.thread_call_ended = load.thread_call_ended, asyncio.Event()
+        ended.set()  # wakes the calls waiting now; later ones wait for the next end
 
 
 _INLINE_MS: float | None = None  # read once per process by configure(); None: read each call
