@@ -28,7 +28,9 @@ the loop and on the thread never overlap (the loop would hold the GIL against th
 each of the thread's GIL releases would cost it a switch interval): a call for the loop that
 arrives while calls are on the thread waits (without blocking the loop) until the thread has
 none, and meanwhile no call is sent to the thread unless the mean says long, so the thread's
-queue only shrinks and empties within its few calls. Two earlier versions got this wrong. The
+queue only shrinks and empties within its few calls. A waiting call looks again each time one
+of the thread's calls ends: when the mean has turned long, it queues on the thread behind them.
+Two earlier versions got this wrong. The
 first made a call for the loop wait while calls for the loop kept going to the thread, which
 then never emptied under load (a waiter waited up to half a second: a long wrk tail). The second
 sent every call to the thread while any was there; under a load sustained from its start the
