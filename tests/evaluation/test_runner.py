@@ -73,6 +73,36 @@ def test_session_runner_matches_hand_counts():
     assert row["hr@20"] == pytest.approx(1.0)
     assert row["mrr@20"] == pytest.approx((1 / 2 + 1 / 3) / 2)
     assert row["coverage"] == pytest.approx(1.0)
+    assert "per_prediction" not in row
+
+
+def test_session_runner_keeps_each_prediction_on_request():
+    train = pd.DataFrame(
+        {
+            "session_id": [1, 1, 2, 2, 3, 3],
+            "item_id": ["a", "b", "a", "b", "c", "a"],
+            "timestamp": range(6),
+        }
+    )
+    test = pd.DataFrame(
+        {
+            "session_id": [9, 9, 9, 8, 8],
+            "item_id": ["a", "b", "c", "c", "a"],
+            "timestamp": [10, 11, 12, 13, 14],
+        }
+    )
+    split = prepare_s1(train, test)
+    row = evaluate_sessions(
+        split, [("popularity", make_model("popularity"))], k=2, per_prediction=True
+    )[0]
+    each = row["per_prediction"]
+    # in the order of split.test: session 8, after [c] → a at rank 1; session 9, after [a] → b at
+    # rank 2, after [a, b] → c at rank 3 (a miss at k=2)
+    assert split.test["session_id"].unique().tolist() == [8, 9]
+    assert each["session"].tolist() == [0, 1, 1]
+    assert each["hr@2"].tolist() == [1.0, 1.0, 0.0]
+    assert each["mrr@2"].tolist() == pytest.approx([1.0, 0.5, 0.0])
+    assert row["mrr@2"] == pytest.approx(each["mrr@2"].mean())
 
 
 @pytest.mark.dataset

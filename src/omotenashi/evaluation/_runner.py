@@ -122,6 +122,7 @@ def evaluate_sessions(
     *,
     k: int = 20,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    per_prediction: bool = False,
 ) -> list[dict[str, Any]]:
     """Protocol S1 scoring: next-click prediction at every position of every test session.
 
@@ -132,12 +133,17 @@ def evaluate_sessions(
     -------
     list of dict
         Keys ``model``, ``params``, ``hr@20``, ``mrr@20``, ``coverage``, ``popularity``,
-        ``fit_s``, ``score_us_per_event``, ``n_predictions``.
+        ``fit_s``, ``score_us_per_event``, ``n_predictions``. With ``per_prediction`` also
+        ``per_prediction``: arrays over the predictions, in the same order for every model,
+        ``session`` (the test session's position, 0-based, in the order of ``split.test``),
+        ``hr@k`` and ``mrr@k`` (each prediction's hit and reciprocal rank), for paired
+        comparisons and confidence intervals.
     """
     train = split.train.rename(columns={"session_id": "user_id"})[
         ["user_id", "item_id", "timestamp"]
     ]
     sessions = [list(g) for _, g in split.test.groupby("session_id", sort=False)["item_id"]]
+    session_of = np.repeat(np.arange(len(sessions)), [max(len(c) - 1, 0) for c in sessions])
     rows = []
     for label, model in models:
         start = time.perf_counter()
@@ -153,17 +159,20 @@ def evaluate_sessions(
         score_s = time.perf_counter() - start
         hits_arr = np.array(hits, dtype=bool).reshape(-1, k)
         rec_idx = model._item_index.get_indexer(np.array(recs).ravel()).reshape(-1, k)
+        hr, rr = hit_rate_at_k(hits_arr, k), mrr_at_k(hits_arr, k)
         row = {
             "model": label,
             "params": _params(model),
-            f"hr@{k}": float(hit_rate_at_k(hits_arr, k).mean()),
-            f"mrr@{k}": float(mrr_at_k(hits_arr, k).mean()),
+            f"hr@{k}": float(hr.mean()),
+            f"mrr@{k}": float(rr.mean()),
             "coverage": catalogue_coverage(rec_idx, len(model.item_ids_)),
             "popularity": mean_popularity(rec_idx, model.item_popularity_),
             "fit_s": round(fit_s, 3),
             "score_us_per_event": round(1e6 * score_s / max(len(hits), 1), 1),
             "n_predictions": int(len(hits)),
         }
+        if per_prediction:
+            row["per_prediction"] = {"session": session_of, f"hr@{k}": hr, f"mrr@{k}": rr}
         rows.append(row)
         if on_result is not None:
             on_result(row)
