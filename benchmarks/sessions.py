@@ -18,9 +18,20 @@ metrics (the largest HR@20 + MRR@20); its row shows the values it chose (``self_
 
 Datasets: the public session data in ``../shared/datasets`` (the diginetica sample), and Online
 Retail invoices replayed line by line (baskets, not click streams: a second, different shape of
-data; 300 test and 150 validation invoices sampled with a fixed seed, first 10 lines each).
+data; first ``INVOICE_LINES`` lines of each invoice). On the invoices the validation split is a
+seeded sample of ``VALIDATION_INVOICES`` (150) invoices and the test uses every test invoice
+(``TEST_INVOICES``; ``--test-invoices 300`` gives the seeded sample of 300 of the earlier runs).
+The test sample and the validation sample are drawn independently: the test size changes
+neither the peers' tuning nor ``sknn``'s.
 
-Run from the repository root:  python benchmarks/sessions.py [--only diginetica] [--default-only]
+Confidence: every row carries a 95 % half-width for HR@20 and MRR@20 (``hr@20_ci95``,
+``mrr@20_ci95``): 1.96 standard errors of the mean over predictions, the predictions of one test
+session taken as one cluster (they are not independent). All models are scored on the same
+predictions, so the summary also gives the paired difference default − best peer per metric
+with its half-width (the same cluster formula applied to the per-prediction differences).
+
+Run from the repository root:
+    python benchmarks/sessions.py [--only NAME] [--default-only] [--test-invoices N]
 The last line (``"summary": true``) compares the default with the best peer per dataset.
 """
 
@@ -40,6 +51,12 @@ from omotenashi.recommend import make_model, next_click_metrics
 
 DATA = Path(__file__).resolve().parents[1] / "../shared/datasets"
 DEFAULT = "sknn"
+#: Online Retail: test invoices scored (None: all of them), validation invoices the peers are
+#: tuned on (a seeded sample, drawn apart from the test's), lines kept per invoice.
+TEST_INVOICES: int | None = None
+VALIDATION_INVOICES = 150
+INVOICE_LINES = 10
+Z95 = 1.96
 
 #: Search space of each peer (validation split of the training sessions only).
 GRIDS: dict[str, dict[str, list]] = {
@@ -94,7 +111,26 @@ def sample(frame: pd.DataFrame, n: int | None, seed: int, head: int | None) -> p
     return frame.groupby("session_id").head(head) if head else frame
 
 
-def datasets():
+def half_width(values: np.ndarray, session: np.ndarray) -> float:
+    """95 % half-width of ``values.mean()``, predictions clustered by test session.
+
+    The variance of a mean of clustered values is ``G / (G - 1) · Σ_g (Y_g - m·n_g)² / N²``
+    (``Y_g`` and ``n_g``: sum and count of cluster ``g``, ``G`` clusters, ``N`` values).
+    """
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    sums = np.bincount(session, weights=values)
+    counts = np.bincount(session).astype(float)
+    used = counts > 0
+    g = int(used.sum())
+    if g < 2:
+        return float("nan")
+    resid = sums[used] - values.mean() * counts[used]
+    return float(Z95 * np.sqrt(g / (g - 1) * (resid**2).sum()) / n)
+
+
+def datasets(test_invoices: int | None = TEST_INVOICES):
     frame = load_diginetica(DATA / "diginetica-sample/sample_train-item-views.csv")
     yield "diginetica-sample", frame, (None, None), None
     df = pd.read_parquet(DATA / "online-retail/Online Retail.parquet")
@@ -111,7 +147,7 @@ def datasets():
             "date": df["InvoiceDate"].dt.floor("D").dt.tz_localize("UTC"),
         }
     ).drop_duplicates(["session_id", "item_id"])
-    yield "online-retail-invoices", invoices, (300, 150), 10
+    yield "online-retail-invoices", invoices, (test_invoices, VALIDATION_INVOICES), INVOICE_LINES
 
 
 def coordinate_search(name, model, val_sessions, grid, metric, cache):
@@ -192,8 +228,13 @@ def run(name, frame, n_sampled, head, summary, default_only=False):
     rows = []
     info_of = {label: info for label, _, info in candidates}
     model_of = {label: m for label, m, _ in candidates}
+    each: dict[str, dict] = {}  # per-prediction hits and reciprocal ranks of every model
 
     def show(row):
+        each[row["model"]] = row.pop("per_prediction")
+        session = each[row["model"]]["session"]
+        for m in ("hr@20", "mrr@20"):
+            row[f"{m}_ci95"] = round(half_width(each[row["model"]][m], session), 4)
         row = {"protocol": "S1", "dataset": name, **row, **info_of[row["model"]]}
         if row["model"] == DEFAULT:
             row["self_tuned"] = model_of[DEFAULT].tuned_
@@ -201,26 +242,43 @@ def run(name, frame, n_sampled, head, summary, default_only=False):
         rows.append(row)
         emit(row)
 
-    evaluate_sessions(split, [(label, m) for label, m, _ in candidates], on_result=show)
+    evaluate_sessions(
+        split, [(label, m) for label, m, _ in candidates], on_result=show, per_prediction=True
+    )
     peers = [r for r in rows if r["model"].split("[")[0] in GRIDS]
     mine = next(r for r in rows if r["model"] == DEFAULT)
+    shown = {m: [round(mine[m], 4), mine[f"{m}_ci95"]] for m in ("hr@20", "mrr@20")}
     if not peers:  # --default-only: the default's figures and fit time alone
         summary[name] = {
             "default": [DEFAULT, round(mine["hr@20"], 4), round(mine["mrr@20"], 4)],
+            "default_ci95": shown,
             "fit_s": round(mine["fit_s"], 1),
             "n_predictions": mine["n_predictions"],
         }
         return
     best_hr = max(peers, key=lambda r: r["hr@20"])
     best_mrr = max(peers, key=lambda r: r["mrr@20"])
+    # paired: the same predictions, default minus the best peer on that metric (chosen on the
+    # test itself, which favours the peers)
+    paired = {}
+    for m, best in (("hr@20", best_hr), ("mrr@20", best_mrr)):
+        diff = each[DEFAULT][m] - each[best["model"]][m]
+        paired[m] = {
+            "vs": best["model"],
+            "difference": round(float(diff.mean()), 4),
+            "ci95": round(half_width(diff, each[DEFAULT]["session"]), 4),
+        }
     summary[name] = {
         "default": [DEFAULT, round(mine["hr@20"], 4), round(mine["mrr@20"], 4)],
+        "default_ci95": shown,
         "best_peer_hr@20": [best_hr["model"], round(best_hr["hr@20"], 4)],
         "best_peer_mrr@20": [best_mrr["model"], round(best_mrr["mrr@20"], 4)],
+        "default_minus_best_peer": paired,
         "goal_met": bool(
             mine["hr@20"] >= best_hr["hr@20"] and mine["mrr@20"] >= best_mrr["mrr@20"]
         ),
         "n_predictions": mine["n_predictions"],
+        "test_sessions": int(split.test["session_id"].nunique()),
     }
 
 
@@ -231,6 +289,14 @@ def main() -> None:
         "--default-only",
         action="store_true",
         help=f"only the default ({DEFAULT}): its figures and fit (self-tuning) time, no peers",
+    )
+    parser.add_argument(
+        "--test-invoices",
+        type=int,
+        default=TEST_INVOICES,
+        metavar="N",
+        help="Online Retail: score a seeded sample of N test invoices (default: all of them; "
+        "300 was the earlier runs' sample); the validation sample does not change",
     )
     args = parser.parse_args()
     summary: dict = {
@@ -244,7 +310,11 @@ def main() -> None:
             "V-SKNN": [0.5417, 0.2485],
         },
     }
-    for name, frame, n_sampled, head in datasets():
+    summary["confidence"] = (
+        "95 % half-widths: 1.96 standard errors over predictions, clustered by test session; "
+        "default_minus_best_peer: paired, per prediction"
+    )
+    for name, frame, n_sampled, head in datasets(args.test_invoices):
         if args.only in (None, name):
             run(name, frame, n_sampled, head, summary, args.default_only)
     emit({"summary": True, **summary})
