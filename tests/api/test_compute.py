@@ -56,6 +56,25 @@ def test_short_work_moves_onto_the_loop_and_long_work_off_it(limit):
     assert all(w == loop_thread for w in settles[back:])
 
 
+def test_work_on_the_loop_lets_the_loop_take_a_turn_first(limit):
+    """A call that runs on the loop first lets the loop run what is ready (on uvloop, reading
+    and starting the requests already in), then runs; the order of the calls is kept."""
+
+    async def main():
+        await compute(_where)  # the first call goes to the thread; later ones run on the loop
+        order = []
+        loop = asyncio.get_running_loop()
+        loop.call_soon(order.append, "ready before")
+        await compute(order.append, "work")
+        calls = [compute(order.append, i) for i in range(3)]
+        await asyncio.gather(*calls)
+        return order, _where(), await compute(_where)
+
+    order, loop_thread, where = asyncio.run(main())
+    assert order == ["ready before", "work", 0, 1, 2]
+    assert where == loop_thread
+
+
 def test_zero_sends_everything_to_the_thread(monkeypatch):
     monkeypatch.setenv("OMOTENASHI_INLINE_MS", "0")
     _compute.configure()

@@ -53,6 +53,16 @@ with the limit at 2 ms gave the model path 842 / 1,093 req/s (asyncio client, p9
 and 984 / 874 (wrk, p99 51 / 50 ms), mixed answers p99 48 / 62 ms, single events 1,389 / 1,661
 req/s; uvloop with the thread 792 / 720 (p99 56 / 56 ms), 807 / 944 (wrk, p99 50 / 48 ms),
 mixed answers p99 104 / 106 ms, single events 1,635 / 2,269 req/s.
+**One turn first.** A call that runs on the loop first gives the loop one turn (``await
+asyncio.sleep(0)``), then runs. On uvloop, work on the loop had a long tail that Python's loop
+has not: ``benchmarks/loop_turn.py`` shows it with a bare ASGI app under uvicorn (no omotenashi
+code) spending 0.6 ms of CPU per request, wrk, 32 connections: uvloop p99 124-128 ms (max
+380-390 ms) against Python's loop's 27 ms; with the turn first, uvloop's p99 fell to 44-56 ms.
+In this server (``OMOTENASHI_INLINE_MS=2 python benchmarks/serve.py --workers 1 --seconds 6
+--loop uvloop --scenarios model,mixed``, without and with the turn alternating, two rounds, another
+job on one of the two cores): wrk's p99 on the model path 82.6 / 200.8 ms (max 356 / 506 ms)
+without, 65.7 / 48.0 ms (max 261 / 175 ms) with it, at 980 / 1,028 and 997 / 1,080 req/s.
+
 ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
 the GIL for long: BLAS-heavy factor models on many cores).
 
@@ -211,6 +221,10 @@ async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``: on the event loop while model work is short (once the model
     threads have no call), else on the model thread (module docstring)."""
     load = _load()
+    if runs_inline(load, _INLINE_MS):
+        # let the loop take one turn first: it reads and starts the requests that are in
+        # before this one holds it (module docstring, "One turn first")
+        await asyncio.sleep(0)
     # short work runs on the loop once the thread has no call; each time one of the thread's
     # calls ends, look again (the mean may have turned long meanwhile: then behind them, on the
     # thread, rather than waiting for a thread that new long calls may keep busy)
