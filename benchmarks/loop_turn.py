@@ -64,8 +64,12 @@ def _wait_listening(port: int, timeout: float = 20.0) -> None:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    """wrk's duration (``812.00us``, ``23.56ms``, ``1.02s``, ``1.50m``) in milliseconds."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def run(loop: str, turn: bool, seconds: float, work_ms: float, folder: Path) -> dict:
@@ -92,6 +96,8 @@ def run(loop: str, turn: bool, seconds: float, work_ms: float, folder: Path) -> 
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
     latency = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out)
+    if latency is None or "99%" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     return {
         "loop": loop,
         "turn": turn,
