@@ -997,6 +997,51 @@ def test_top_k_on_catalogue_sized_scores_with_long_runs_of_ties():
         assert np.array_equal(got[: finite.size], finite), trial
 
 
+def test_top_k_from_a_sampled_bound_equals_a_stable_sort():
+    """A small ``k`` on a large catalogue takes the bound from every 8th score: whatever the
+    scores (sorted up or down, NaN, -inf, ties at the bound, a sample all of one value), the
+    answer is a stable sort's."""
+    from omotenashi.recommend import _base
+    from omotenashi.recommend._base import top_k
+
+    rng = np.random.default_rng(5)
+    taken = 0
+    for trial in range(600):
+        n = int(rng.integers(1_000, 20_000))
+        kind = trial % 6
+        if kind == 0:  # continuous scores
+            scores = rng.normal(size=n)
+        elif kind == 1:  # few distinct values: ties at the bound
+            scores = rng.integers(0, 4, n).astype(float)
+        elif kind == 2:  # sorted ascending, then descending: the sample is not typical
+            scores = np.sort(rng.normal(size=n))
+            if trial % 12 == 2:
+                scores = scores[::-1].copy()
+        elif kind == 3:  # mostly 0, a few learned, runs in catalogue order
+            scores = np.zeros(n)
+            learned = rng.random(n) < rng.uniform(0.001, 0.2)
+            scores[learned] = np.round(rng.normal(size=learned.sum()), 2)
+        elif kind == 4:  # NaN and -inf mixed in
+            scores = rng.normal(size=n)
+            scores[rng.random(n) < rng.uniform(0.0, 0.5)] = np.nan
+            scores[rng.random(n) < rng.uniform(0.0, 0.5)] = -np.inf
+        else:  # the best items exactly where the sample does not look
+            scores = rng.normal(size=n) - 10.0
+            off = np.flatnonzero(np.arange(n) % _base._SAMPLE_STRIDE != 0)
+            scores[rng.choice(off, size=60, replace=False)] = rng.normal(size=60) + 10.0
+        k = int(rng.integers(1, max(2, n // _base._SAMPLE_MARGIN) + 1))
+        clean = np.where(np.isnan(scores), -np.inf, scores)
+        expected = np.lexsort((np.arange(n), -clean))[:k]
+        got = top_k(scores, k)
+        assert np.array_equal(clean[got], clean[expected]), trial
+        finite = expected[np.isfinite(clean[expected])]
+        assert np.array_equal(got[: finite.size], finite), trial
+        sample = scores[:: _base._SAMPLE_STRIDE]
+        bound = np.partition(sample, sample.size - k)[sample.size - k]
+        taken += k <= np.count_nonzero(scores >= bound) <= n // _base._SAMPLE_STRIDE
+    assert taken > 300  # most cases took the sampled bound, not the whole-catalogue path
+
+
 @pytest.mark.parametrize("algorithm", ["als", "bpr", "ials"])
 def test_mf_answers_under_filters_equal_the_whole_catalogue_ranked(interactions, items, algorithm):
     """A known customer's MF answer stops reading the catalogue early (``_user_top``); under

@@ -881,11 +881,23 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k == scores.size:
         cand = np.arange(scores.size)
         return cand[np.lexsort((cand, -scores))]
+    size = scores.size
+    if k * _SAMPLE_MARGIN <= size:
+        # A bound from every 8th score: k of them are at least ``bound``, so the k-th best score
+        # is too, and every item of the answer is among those at least ``bound`` (about 8k of
+        # them): one pass over the catalogue instead of a gather and a partition of all of it
+        # (recent_ease's served scores on ml-latest-small's 9,742 items, k 10 / 50: 31 / 40 us
+        # instead of 78 / 81). Where fewer than k items pass (NaN in the sample) or more than
+        # an eighth (-inf or a run of equal scores at the bound), the whole catalogue's path.
+        sample = scores[::_SAMPLE_STRIDE]
+        bound = np.partition(sample, sample.size - k)[sample.size - k]
+        cand = np.flatnonzero(scores >= bound)
+        if k <= cand.size <= size // _SAMPLE_STRIDE:
+            return _top_of(cand, scores[cand], k)
     # The k-th best score, partitioning at the top end (not the negated scores at the bottom: 3x
     # faster, 150k items: 0.36 against 1.09 ms) of a fixed shuffle of the scores: in catalogue
     # order, long runs of equal scores (the items an item-item model did not learn all score 0)
     # defeat the selection's pivots, 200 us instead of 25 on ml-latest-small's 9,742 items.
-    size = scores.size
     top_part = np.partition(scores[_shuffle(size)], size - k)[size - k :]
     if np.isnan(top_part).any():
         # partition puts NaN above everything, so a NaN anywhere lands in the top part (checked
@@ -894,9 +906,30 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
         top_part = np.partition(scores[_shuffle(size)], size - k)[size - k :]
     threshold = top_part.min()
     at_least = np.flatnonzero(scores >= threshold)  # one pass for the items above and the ties
-    values = scores[at_least]
-    above = at_least[values > threshold]
-    above = above[np.lexsort((above, -scores[above]))]
+    return _ranked(at_least, scores[at_least], threshold, k)
+
+
+#: ``top_k`` bounds the k-th best score from every ``_SAMPLE_STRIDE``-th score when the catalogue
+#: holds at least ``_SAMPLE_MARGIN`` times ``k`` items (the sample then holds 16 k scores).
+_SAMPLE_STRIDE = 8
+_SAMPLE_MARGIN = 128
+
+
+def _top_of(cand: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """``top_k`` among the items ``cand`` (ascending positions, scores ``values``, no NaN, at
+    least ``k``) that hold every item of the answer."""
+    threshold = np.partition(values, values.size - k)[values.size - k]
+    keep = values >= threshold
+    return _ranked(cand[keep], values[keep], threshold, k)
+
+
+def _ranked(at_least: np.ndarray, values: np.ndarray, threshold, k: int) -> np.ndarray:
+    """The answer from the items scoring at least the k-th best score ``threshold``
+    (ascending positions ``at_least``, their scores ``values``): those above it best first,
+    then ties at it by position."""
+    higher = values > threshold
+    above = at_least[higher]
+    above = above[np.lexsort((above, -values[higher]))]
     # ties at the threshold go to the lower indices, without sorting them (they can be most of
     # the catalogue: a short history and a large n)
     tied = at_least[values == threshold][: k - above.size]
