@@ -62,6 +62,10 @@ In this server (``OMOTENASHI_INLINE_MS=2 python benchmarks/serve.py --workers 1 
 --loop uvloop --scenarios model,mixed``, without and with the turn alternating, two rounds, another
 job on one of the two cores): wrk's p99 on the model path 82.6 / 200.8 ms (max 356 / 506 ms)
 without, 65.7 / 48.0 ms (max 261 / 175 ms) with it, at 980 / 1,028 and 997 / 1,080 req/s.
+Compared with the thread over every scenario with that job running (docs/service.md), work on
+the loop spent a fifth less CPU an answer when the job pressed lightly and did worse when it
+pressed hard (the loop stalls whenever the scheduler takes its core away), so the thread stays
+the default.
 
 ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
 the GIL for long: BLAS-heavy factor models on many cores).
