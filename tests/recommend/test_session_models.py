@@ -223,6 +223,16 @@ def test_sknn_tunes_itself_only_with_enough_sessions(tmp_path):
     ]
 
 
+def test_sknn_tuning_scores_up_to_600_held_out_sessions():
+    from omotenashi.recommend._session import SessionKNN
+
+    # 1,000 sessions: the latest fifth, 200 of them, all go to the search (a sample of 150 did
+    # before, too small to tell settings apart on the Online Retail invoices)
+    model = make_model("sknn").fit(_markov_sessions(1000))
+    assert model.tuning_["validation_sessions"] == 200
+    assert SessionKNN._TUNE_SESSIONS == 600
+
+
 def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):
     # the latest fifth of the sessions walk the ring backwards: the search must see them
     data = _markov_sessions(400)

@@ -1,0 +1,103 @@
+"""How the size of ``sknn``'s self-tuning sample changes what it picks; prints JSON lines.
+
+Nothing here looks at the test split of ``benchmarks/sessions.py``. On each of its datasets the
+training sessions are split again (their last 20 % by date: the "outer validation" sessions,
+all of them, first 10 clicks each on the invoices); ``sknn`` is fitted on the rest, which runs
+its own search on *its* latest 20 % (``SessionKNN._TUNE_SESSIONS`` of them, a sample drawn with
+``_TUNE_SEED``), and then scored on the outer validation sessions (HR@20, MRR@20, with 95 %
+half-widths clustered by session, and paired against the first pair). Each (sample size, seed)
+pair shows which setting the search chose, how well it does on sessions the search never saw,
+and the fit's wall time.
+
+Run from the repository root:
+    python benchmarks/sessions_tuning.py [--only NAME] [--sizes 150 600] [--seeds 0 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sessions import as_interactions, datasets, emit, half_width, sample, sessions_of
+
+from omotenashi.evaluation import split_sessions_last
+from omotenashi.recommend import make_model
+from omotenashi.recommend._session import SessionKNN, next_click_rows
+
+
+def per_prediction(model, sessions):
+    """Hit and reciprocal rank of each next click, and the session it belongs to."""
+    X, A, target = next_click_rows(model, sessions)
+    n = len(model.item_ids_)
+    index = np.arange(n)
+    rank = np.empty(len(target), dtype=np.int64)
+    for lo in range(0, len(target), 512):
+        S = model._score(X[lo : lo + 512], A[lo : lo + 512])
+        t = target[lo : lo + 512]
+        st = S[np.arange(len(t)), t][:, None]
+        rank[lo : lo + 512] = (S > st).sum(1) + ((S == st) & (index < t[:, None])).sum(1)
+    # the session of each prediction: next_click_rows keeps known items and sessions in order
+    counts = []
+    for clicks in sessions:
+        known = sum(1 for c in clicks if str(c) in model._item_pos)
+        counts.append(max(known - 1, 0))
+    session = np.repeat(np.arange(len(sessions)), counts)
+    hit = (rank < 20).astype(float)
+    return session, hit, np.where(rank < 20, 1.0 / (rank + 1.0), 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["diginetica-sample", "online-retail-invoices"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[150, 600])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    for name, frame, _, head in datasets():
+        if args.only not in (None, name):
+            continue
+        split = split_sessions_last(frame, order_by="date")
+        outer = split_sessions_last(split.train, order_by="date")
+        sessions = sessions_of(sample(outer.test, None, 0, head))
+        train = as_interactions(outer.train)
+        reference = None  # the first (size, seed): paired differences against it
+        for size in args.sizes:
+            for seed in args.seeds:
+                SessionKNN._TUNE_SESSIONS, SessionKNN._TUNE_SEED = size, seed
+                start = time.perf_counter()
+                model = make_model("sknn").fit(train)
+                fit_s = time.perf_counter() - start
+                session, hit, rr = per_prediction(model, sessions)
+                if reference is None:
+                    reference = (size, seed, hit, rr)
+                paired = {
+                    "vs": list(reference[:2]),
+                    **{
+                        m: [round(d.mean(), 4), round(half_width(d, session), 4)]
+                        for m, d in (("hr@20", hit - reference[2]), ("mrr@20", rr - reference[3]))
+                    },
+                }
+                emit(
+                    {
+                        "dataset": name,
+                        "tune_sessions": size,
+                        "seed": seed,
+                        "fit_s": round(fit_s, 1),
+                        "chosen": model.tuned_,
+                        "inner_validation": round(model.tuning_["validation"], 4),
+                        "inner_predictions": model.tuning_["validation_predictions"],
+                        "settings_tried": model.tuning_["settings_tried"],
+                        "outer_hr@20": round(hit.mean(), 4),
+                        "outer_mrr@20": round(rr.mean(), 4),
+                        "outer_ci95": [
+                            round(half_width(hit, session), 4),
+                            round(half_width(rr, session), 4),
+                        ],
+                        "outer_predictions": len(hit),
+                        "outer_minus_first": paired,
+                    }
+                )
+
+
+if __name__ == "__main__":
+    main()
