@@ -54,14 +54,19 @@ def test_topn_runner_matches_a_direct_numpy_evaluation():
         assert key in row
 
 
-def test_session_runner_matches_hand_counts():
-    train = pd.DataFrame(
+def _three_sessions() -> pd.DataFrame:
+    """Training sessions where a is seen 3 times, b 2 and c once."""
+    return pd.DataFrame(
         {
             "session_id": [1, 1, 2, 2, 3, 3],
             "item_id": ["a", "b", "a", "b", "c", "a"],
             "timestamp": range(6),
         }
     )
+
+
+def test_session_runner_matches_hand_counts():
+    train = _three_sessions()
     test = pd.DataFrame(
         {"session_id": [9, 9, 9], "item_id": ["a", "b", "c"], "timestamp": [10, 11, 12]}
     )
@@ -77,13 +82,7 @@ def test_session_runner_matches_hand_counts():
 
 
 def test_session_runner_keeps_each_prediction_on_request():
-    train = pd.DataFrame(
-        {
-            "session_id": [1, 1, 2, 2, 3, 3],
-            "item_id": ["a", "b", "a", "b", "c", "a"],
-            "timestamp": range(6),
-        }
-    )
+    train = _three_sessions()
     test = pd.DataFrame(
         {
             "session_id": [9, 9, 9, 8, 8],
