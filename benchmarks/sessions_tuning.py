@@ -23,20 +23,12 @@ from sessions import as_interactions, datasets, emit, half_width, sample, sessio
 
 from omotenashi.evaluation import split_sessions_last
 from omotenashi.recommend import make_model
-from omotenashi.recommend._session import SessionKNN, next_click_rows
+from omotenashi.recommend._session import SessionKNN, next_click_rank, next_click_rows
 
 
 def per_prediction(model, sessions):
     """Hit and reciprocal rank of each next click, and the session it belongs to."""
-    X, A, target = next_click_rows(model, sessions)
-    n = len(model.item_ids_)
-    index = np.arange(n)
-    rank = np.empty(len(target), dtype=np.int64)
-    for lo in range(0, len(target), 512):
-        S = model._score(X[lo : lo + 512], A[lo : lo + 512])
-        t = target[lo : lo + 512]
-        st = S[np.arange(len(t)), t][:, None]
-        rank[lo : lo + 512] = (S > st).sum(1) + ((S == st) & (index < t[:, None])).sum(1)
+    rank = next_click_rank(model, *next_click_rows(model, sessions))
     # the session of each prediction: next_click_rows keeps known items and sessions in order
     counts = []
     for clicks in sessions:

@@ -53,6 +53,7 @@ with the limit at 2 ms gave the model path 842 / 1,093 req/s (asyncio client, p9
 and 984 / 874 (wrk, p99 51 / 50 ms), mixed answers p99 48 / 62 ms, single events 1,389 / 1,661
 req/s; uvloop with the thread 792 / 720 (p99 56 / 56 ms), 807 / 944 (wrk, p99 50 / 48 ms),
 mixed answers p99 104 / 106 ms, single events 1,635 / 2,269 req/s.
+
 **One turn first.** A call that runs on the loop first gives the loop one turn (``await
 asyncio.sleep(0)``), then runs. On uvloop, work on the loop had a long tail that Python's loop
 has not: ``benchmarks/loop_turn.py`` shows it with a bare ASGI app under uvicorn (no omotenashi

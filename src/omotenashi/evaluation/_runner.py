@@ -143,7 +143,6 @@ def evaluate_sessions(
         ["user_id", "item_id", "timestamp"]
     ]
     sessions = [list(g) for _, g in split.test.groupby("session_id", sort=False)["item_id"]]
-    session_of = np.repeat(np.arange(len(sessions)), [max(len(c) - 1, 0) for c in sessions])
     rows = []
     for label, model in models:
         start = time.perf_counter()
@@ -171,8 +170,9 @@ def evaluate_sessions(
             "score_us_per_event": round(1e6 * score_s / max(len(hits), 1), 1),
             "n_predictions": int(len(hits)),
         }
-        if per_prediction:
-            row["per_prediction"] = {"session": session_of, f"hr@{k}": hr, f"mrr@{k}": rr}
+        if per_prediction:  # one prediction per click after the first of each session
+            session = np.repeat(np.arange(len(sessions)), [max(len(c) - 1, 0) for c in sessions])
+            row["per_prediction"] = {"session": session, f"hr@{k}": hr, f"mrr@{k}": rr}
         rows.append(row)
         if on_result is not None:
             on_result(row)

@@ -902,6 +902,28 @@ def next_click_rows(
     return X, A, np.array(targets, dtype=np.int64)
 
 
+def next_click_rank(
+    model: Recommender,
+    X: sp.csr_matrix,
+    A: sp.csr_matrix,
+    target: np.ndarray,
+    *,
+    batch: int = 512,
+) -> np.ndarray:
+    """Each target's rank (0 for the best) among the catalogue scores of its prefix, as
+    ``recommend_session`` ranks them (ties to the lower item index), in batches."""
+    rank = np.empty(len(target), dtype=np.int64)
+    index = np.arange(len(model.item_ids_))
+    for lo in range(0, len(target), batch):
+        S = model._score(X[lo : lo + batch], A[lo : lo + batch])
+        t = target[lo : lo + batch]
+        st = S[np.arange(len(t)), t][:, None]
+        rank[lo : lo + batch] = (S > st).sum(axis=1) + ((S == st) & (index < t[:, None])).sum(
+            axis=1
+        )
+    return rank
+
+
 def next_click_ranks(
     model: Recommender,
     X: sp.csr_matrix,
@@ -912,16 +934,7 @@ def next_click_ranks(
     batch: int = 512,
 ) -> dict[str, float]:
     """HR@k and MRR@k of the prefixes :func:`next_click_rows` built (for ``model``)."""
-    n_items = len(model.item_ids_)
-    rank = np.empty(len(target), dtype=np.int64)
-    index = np.arange(n_items)
-    for lo in range(0, len(target), batch):
-        S = model._score(X[lo : lo + batch], A[lo : lo + batch])
-        t = target[lo : lo + batch]
-        st = S[np.arange(len(t)), t][:, None]
-        rank[lo : lo + batch] = (S > st).sum(axis=1) + ((S == st) & (index < t[:, None])).sum(
-            axis=1
-        )
+    rank = next_click_rank(model, X, A, target, batch=batch)
     hit = rank < k
     return {
         f"hr@{k}": float(hit.mean()) if len(hit) else 0.0,
