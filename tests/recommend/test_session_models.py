@@ -11,6 +11,7 @@ import pytest
 from omotenashi.errors import DataError
 from omotenashi.evaluation import evaluate_sessions, split_sessions_last
 from omotenashi.recommend import make_model, next_click_metrics
+from omotenashi.recommend._session import SKNN_GRID
 
 E = math.exp(-1.0)
 DAY = pd.Timestamp("2026-01-01", tz="UTC")
@@ -231,6 +232,35 @@ def test_sknn_tuning_scores_up_to_600_held_out_sessions():
     model = make_model("sknn").fit(_markov_sessions(1000))
     assert model.tuning_["validation_sessions"] == 200
     assert SessionKNN._TUNE_SESSIONS == 600
+
+
+def test_sknn_tuning_stops_when_its_budget_is_spent_and_reports_each_setting():
+    data = _markov_sessions(400)
+    seen: list[tuple[int, float]] = []
+    free = make_model("sknn")
+    free.tuning_progress = lambda scored, best: seen.append((scored, best))
+    free.fit(data)
+    tried = free.tuning_["settings_tried"]
+    assert tried > len(SKNN_GRID) and free.tuning_["budget_exhausted"] is False
+    # one call per setting scored, counting up, the best never falling, ending at the record
+    assert [n for n, _ in seen] == list(range(1, tried + 1))
+    assert all(b2 >= b1 for (_, b1), (_, b2) in zip(seen, seen[1:], strict=False))
+    assert seen[-1][1] == pytest.approx(free.tuning_["validation"])
+    # no time at all: the constructor's setting is scored, nothing after it, and it is kept
+    spent = make_model("sknn", tune_budget_s=0).fit(data)
+    assert spent.tuning_["settings_tried"] == 1
+    assert spent.tuning_["budget_exhausted"] is True
+    assert spent.tuned_ == {p: spent.get_params()[p] for p in SKNN_GRID}
+    assert spent.tuning_["validation"] <= free.tuning_["validation"]
+    # a budget the search fits in changes nothing
+    roomy = make_model("sknn", tune_budget_s=600).fit(data)
+    assert roomy.tuned_ == free.tuned_ and roomy.tuning_["budget_exhausted"] is False
+
+
+@pytest.mark.parametrize("bad", [-1, "10", True, float("nan")])
+def test_sknn_refuses_a_bad_tuning_budget(bad):
+    with pytest.raises(DataError, match="tune_budget_s"):
+        make_model("sknn", tune_budget_s=bad).fit(_markov_sessions(50))
 
 
 def test_sknn_tuning_holds_out_the_latest_sessions_of_its_own_data(monkeypatch):

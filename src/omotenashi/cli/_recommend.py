@@ -205,6 +205,28 @@ def train(
                 f"The tuning budget ({tuning['budget_s']:g} s) ran out; "
                 "--budget gives it more time."
             )
+    session = info.get("session")
+    if session:
+        console.print(_session_text(session), soft_wrap=True)
+
+
+def _session_text(session: dict) -> str:
+    """One line on the session model: what its own search chose, on how much, in what time."""
+    head = (
+        f"Session model for anonymous visits: {session['model']} on "
+        f"{session['sessions']:,} sessions in {session['fit_s']:.2f} s"
+    )
+    tuning = session.get("tuning")
+    if not tuning:
+        return head + " (its default settings)."
+    line = (
+        f"{head}; tuned on {tuning['validation_sessions']:,} held-out sessions "
+        f"({tuning['settings_tried']} settings, HR@20 + MRR@20 {tuning['validation']:.4f}): "
+        f"{_settings_text({k: 'off' if v is None else v for k, v in session['tuned'].items()})}."
+    )
+    if tuning.get("budget_exhausted"):
+        line += f" Its search ran out of time ({tuning['budget_s']:g} s); --budget gives it more."
+    return line
 
 
 @app.command(rich_help_panel=PANEL)

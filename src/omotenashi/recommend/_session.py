@@ -14,6 +14,7 @@ Fitted on interactions whose ``user_id`` is a *session* (or an order); see
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -554,6 +555,11 @@ class SessionKNN(_SessionNeighbours):
     held-out sessions (their repeat clicks are merged in the fitted data, so the repeat term is
     left out of the search); the chosen values (``tuned_``) then replace the constructor's for
     the fit on all sessions. Without ``tune`` the constructor's values are used as they are.
+    ``tune_budget_s`` bounds the search's time (None: no bound): the fit on the held-in sessions
+    and the constructor's setting are always scored, then no further setting is scored once the
+    time is up and the best one scored so far is kept (``tuning_["budget_exhausted"]``). A
+    callable set as ``tuning_progress`` receives ``(settings_scored, best_objective)`` after each
+    setting scored (``omotenashi train`` shows it).
     """
 
     name = "sknn"
@@ -580,6 +586,7 @@ class SessionKNN(_SessionNeighbours):
         idf: bool = True,
         min_repeat_share: float = 0.02,
         tune: bool = True,
+        tune_budget_s: float | None = None,
     ) -> None:
         self.k = k
         self.sample_size = sample_size
@@ -593,10 +600,20 @@ class SessionKNN(_SessionNeighbours):
         self.idf = idf
         self.min_repeat_share = min_repeat_share
         self.tune = tune
+        self.tune_budget_s = tune_budget_s
+        self.tuning_progress: Callable[[int, float], None] | None = None
 
     def _check(self) -> None:
         super()._check()
         _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
+        budget = self.tune_budget_s
+        if budget is not None and not (
+            isinstance(budget, int | float) and not isinstance(budget, bool) and budget >= 0
+        ):
+            raise DataError(
+                f"tune_budget_s must be None or >= 0 seconds, got {budget!r}",
+                field="tune_budget_s",
+            )
 
     def _param(self, name: str):
         tuned = getattr(self, "tuned_", None) or {}
@@ -632,6 +649,8 @@ class SessionKNN(_SessionNeighbours):
             held = np.sort(
                 np.random.default_rng(self._TUNE_SEED).choice(held, self._TUNE_SESSIONS, False)
             )
+        began = time.monotonic()
+        deadline = None if self.tune_budget_s is None else began + float(self.tune_budget_s)
         fit_rows = frame["u"].isin(kept)
         start = {p: getattr(self, p) for p in SKNN_GRID}
         inner = SessionKNN(**{**self.get_params(), "tune": False, "min_repeat_share": 2.0})
@@ -642,22 +661,32 @@ class SessionKNN(_SessionNeighbours):
         rows = next_click_rows(inner, clicks)
         inner._hood_memo = {}  # settings that change only the votes reuse the neighbours
         cache: dict[tuple, float] = {}
+        skipped = 0  # settings the search would have scored after the time ran out
 
         def objective(params: dict) -> float:
+            nonlocal skipped
             key = tuple(params.items())
             if key not in cache:
+                if cache and deadline is not None and time.monotonic() > deadline:
+                    skipped += 1
+                    return -np.inf  # never better than a setting scored: the walk stays put
                 res = next_click_ranks(inner.set_params(**params), *rows)
                 cache[key] = res["hr@20"] + res["mrr@20"]
+                if self.tuning_progress is not None:
+                    self.tuning_progress(len(cache), max(cache.values()))
             return cache[key]
 
         current, best = coordinate_walk(objective, start, SKNN_GRID, self._TUNE_PASSES)
         inner._hood_memo = None
         info = {
             "objective": "hr@20 + mrr@20",
-            "validation": best,
+            "validation": float(best),
             "settings_tried": len(cache),
             "validation_sessions": len(clicks),
             "validation_predictions": len(rows[2]),
+            "search_s": round(time.monotonic() - began, 3),
+            "budget_s": self.tune_budget_s,
+            "budget_exhausted": skipped > 0,
         }
         return current, info
 

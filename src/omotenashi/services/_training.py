@@ -131,7 +131,8 @@ def train(
         Seconds the model choice may take, counted from its start (every candidate's
         defaults are scored even past them; 0: no tuning). A step of the search that runs
         longer than estimated can take the choice past it by that step's excess (see
-        :func:`omotenashi.evaluation.select_model`).
+        :func:`omotenashi.evaluation.select_model`). The session model's own search gets the
+        same number of seconds after it (``SessionKNN.tune_budget_s``).
     weights : EventWeights, optional
         Event-type weights (default :data:`DEFAULT_EVENT_WEIGHTS`).
     candidates : sequence of str
@@ -148,7 +149,8 @@ def train(
         Metadata of the saved model (``model``, ``version``, ``path``, ``params``,
         ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
         with its tuned settings, and one for the blend when it was scored: its parts and weights),
-        ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``).
+        ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``; with the session
+        model ``session``: its sessions, fit time, the settings it chose and its search's record).
 
     Raises
     ------
@@ -238,9 +240,32 @@ def train(
             frame = sessions.rename(columns={"session_id": "user_id"})[
                 ["user_id", "item_id", "timestamp"]
             ]
-            sknn = make_model(SESSION_MODEL).fit(frame, items)
+            # the session model tunes itself within the same budget (0: its defaults)
+            sknn = make_model(SESSION_MODEL, tune=budget > 0, tune_budget_s=budget)
+
+            def session_step(scored: int, best: float) -> None:
+                say(
+                    f"tuning the session model: {scored} settings scored "
+                    f"(best HR@20 + MRR@20 {best:.4f})",
+                    total - 1,
+                    total,
+                )
+
+            sknn.tuning_progress = session_step
+            say("fitting the session model for anonymous visits", total - 1, total)
+            start = time.perf_counter()
+            sknn.fit(frame, items)
+            sknn.tuning_progress = None
+            session_fit_s = time.perf_counter() - start
             save_model(sknn, om.root, metadata={"saved_at": meta["saved_at"]})
             result["session_model"] = SESSION_MODEL
+            result["session"] = {
+                "model": SESSION_MODEL,
+                "sessions": int(sessions["session_id"].nunique()),
+                "fit_s": round(session_fit_s, 3),
+                "tuned": dict(sknn.tuned_),
+                "tuning": dict(sknn.tuning_) or None,
+            }
         say("fitted the session model for anonymous visits", total, total)
     return result
 

@@ -1,0 +1,77 @@
+"""`train` fits the session model for anonymous visits within the budget it was given and says
+what that model's own search chose."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from omotenashi import Omotenashi
+from omotenashi.recommend._session import SKNN_GRID
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """400 anonymous visits walking a ring of 30 items (the next view is one or two along) and a
+    few known customers: enough sessions for the session model to tune itself."""
+    tmp = tmp_path_factory.mktemp("sessions")
+    rng = np.random.default_rng(0)
+    lines = ["anon,customer,item,time"]
+    for s in range(400):
+        item = int(rng.integers(30))
+        for j in range(int(rng.integers(2, 7))):
+            lines.append(f"a{s},,i{item},2024-01-{1 + s // 24:02d}T{s % 24:02d}:{j:02d}:00Z")
+            item = (item + int(rng.integers(1, 3))) % 30
+    for c in range(5):
+        for j in range(3):
+            lines.append(f",c{c},i{(c + j) % 30},2024-02-01T{c:02d}:{j:02d}:00Z")
+    path = tmp / "visits.csv"
+    path.write_text("\n".join(lines) + "\n")
+    db = str(tmp / "store.db")
+    with Omotenashi(db) as om:
+        om.import_events(path, mapping="anonymous=anon,customer=customer,item=item,time=time")
+    return db
+
+
+def test_train_reports_the_session_models_own_search(store: str) -> None:
+    messages: list[str] = []
+    with Omotenashi(store, create=False) as om:
+        info = om.training.train("itemknn", progress=lambda m, d, t: messages.append(m))
+        model, _ = om.recommendations.model("sknn")
+    session = info["session"]
+    assert session["model"] == "sknn" and session["sessions"] >= 400
+    tuning = session["tuning"]
+    assert set(session["tuned"]) == set(SKNN_GRID)
+    assert tuning["settings_tried"] > len(SKNN_GRID) and not tuning["budget_exhausted"]
+    assert tuning["budget_s"] == 120.0  # train's default budget, given to the search as well
+    # the saved session model is the one reported
+    assert model.tuned_ == session["tuned"]
+    # every setting scored was announced as a step of the session model
+    scored = [m for m in messages if m.startswith("tuning the session model")]
+    assert len(scored) == tuning["settings_tried"]
+    assert f"{tuning['validation']:.4f}" in scored[-1]
+    json.dumps(info)  # what `train --json` and the HTTP job return
+
+
+def test_train_with_no_budget_keeps_the_session_models_defaults(store: str) -> None:
+    with Omotenashi(store, create=False) as om:
+        info = om.training.train("itemknn", budget=0)
+    assert info["session"]["tuned"] == {} and info["session"]["tuning"] is None
+
+
+def test_train_cli_says_what_the_session_model_chose(store: str, tmp_path: Path) -> None:
+    from omotenashi.cli import _load_commands, app
+
+    _load_commands()
+    result = CliRunner().invoke(app, ["train", "--model", "itemknn", "--db", store])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "Session model for anonymous visits: sknn on" in said
+    assert "held-out sessions" in said and "k=" in said
+    as_json = CliRunner().invoke(app, ["train", "--model", "itemknn", "--db", store, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["session"]["tuning"]["settings_tried"] > 1
