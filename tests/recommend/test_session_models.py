@@ -361,3 +361,45 @@ def test_sknn_search_reuses_neighbours_only_while_vote_parameters_change():
         np.testing.assert_allclose(model._score(X, A), fresh._score(X, A), rtol=1e-12)
     assert len(model._hood_memo) == 2  # the setting and the one batch of its neighbours
     assert model._hood_memo["setting"][0] == 5
+
+
+# -- the neighbourhood's fast paths give what the plain arithmetic gives, to the bit --------------
+@pytest.mark.parametrize("k", [1, 3, 7, 50])
+def test_top_k_in_rows_keeps_what_a_stable_sort_keeps(k):
+    from omotenashi.recommend._session import _top_k_in_rows
+
+    rng = np.random.default_rng(k)
+    n_rows = 40
+    counts = rng.integers(0, 30, n_rows)
+    counts[:3] = (0, k, k + 1)  # an empty row, a row of exactly k, one over
+    rows = np.repeat(np.arange(n_rows), counts)
+    values = rng.integers(1, 5, len(rows)).astype(np.float64)  # many ties at every bound
+    order = np.lexsort((-values, rows))  # the reference: stable, then the first k of each row
+    starts = np.searchsorted(rows[order], np.arange(n_rows))
+    rank = np.arange(len(order)) - starts[rows[order]]
+    expected = order[rank < k]
+    assert np.array_equal(_top_k_in_rows(rows, values, n_rows, k), expected)
+
+
+def test_decays_read_from_a_table_equal_the_exponential():
+    from omotenashi.recommend._session import _exp_decay
+
+    steps = np.random.default_rng(0).integers(0, 60, 5000).astype(np.int32)
+    for decay in (0.5, 1.0, 2.0, 4.0, 8.0, 3.7):
+        expected = np.exp(-steps.astype(np.float64) / decay)
+        assert np.array_equal(_exp_decay(steps, decay), expected)
+    half = np.array([0.5, 1.5, np.inf])
+    assert np.array_equal(_exp_decay(half, 2.0), np.exp(-half / 2.0))
+
+
+@pytest.mark.parametrize("name", ["sknn", "vstan", "stan"])
+def test_whole_positions_take_the_table_path_with_the_same_scores(name, monkeypatch):
+    import omotenashi.recommend._session as mod
+
+    data = _markov_sessions(300)
+    model = make_model(name, **({"tune": False} if name == "sknn" else {})).fit(data)
+    X, A, _ = mod.next_click_rows(model, [list(g) for _, g in data.groupby("user_id")["item_id"]])
+    fast = model._score(X, A)
+    monkeypatch.setattr(mod, "_is_whole", lambda x: False)  # the float arithmetic throughout
+    slow = model._score(X, A)
+    assert fast.any() and np.array_equal(fast, slow)

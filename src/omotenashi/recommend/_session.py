@@ -125,11 +125,9 @@ class _Neighbourhood:
         sim = sim * m._recency[c]
         keep = sim > 0
         r, c, sim = r[keep], c[keep], sim[keep]
-        # the k most similar; equal similarities: the more recent session first (stable sort)
-        order = np.lexsort((-sim, r))
-        r, c, sim = r[order], c[order], sim[order]
-        keep = _rank_in_row(r, nr) < m._k
-        self.r, self.c, self.sim = r[keep], c[keep], sim[keep]
+        # the k most similar; equal similarities: the more recent session first
+        top = _top_k_in_rows(r, sim, nr, m._k)
+        self.r, self.c, self.sim = r[top], c[top], sim[top]
 
     def _entries(self) -> None:
         """Per (neighbour, item) entry: its row and item (``entry_*``) and, for ``distance``
@@ -148,14 +146,25 @@ class _Neighbourhood:
             # age in the current session of each neighbour item (inf: not clicked), looked up
             # in a dense (session, item) table: the size of the scores this batch fills anyway,
             # and one gather instead of a binary search per entry
-            table = np.full(self.ages.shape[0] * n, np.inf)
+            table = np.full(self.ages.shape[0] * n, np.inf, dtype=self.ages.data.dtype)
             table[self.row * n + self.ages.indices] = self.ages.data
             a = table[self.entry_flat]
             anchor_age = np.minimum.reduceat(a, first)
-            is_anchor = a == anchor_age[pair]
-            anchor_pos = np.zeros(len(self.c))
-            anchor_pos[pair[is_anchor]] = P.data[ent][is_anchor]
-            self._dist = (np.abs(P.data[ent] - anchor_pos[pair]), anchor_age[pair])
+            position = P.data[ent]
+            anchor = np.flatnonzero(a == anchor_age[pair])
+            anchor_pos = np.zeros(len(self.c), dtype=position.dtype)
+            anchor_pos[pair[anchor]] = position[anchor]
+            if _is_whole(P.data) and _is_whole(self.ages.data):
+                # positions and ages are whole numbers (exact in any float type): the decays
+                # become table look-ups
+                distance = np.abs(position - anchor_pos[pair]).astype(np.int32)
+                anchor_age = anchor_age - 1
+                if _is_whole(anchor_age):  # (not when a neighbour has no anchor: inf)
+                    anchor_age = anchor_age.astype(np.int32)
+            else:
+                distance = np.abs(position.astype(np.float64) - anchor_pos[pair])
+                anchor_age = anchor_age.astype(np.float64) - 1.0
+            self._dist = (distance, anchor_age[pair])
         self.entry_pair, self.entry_item = pair, item
 
     def _weights(self) -> None:
@@ -165,9 +174,9 @@ class _Neighbourhood:
         vote = self.sim[self.entry_pair]
         if m._scoring == "distance" and self._dist is not None:
             distance, anchor_age = self._dist
-            vote = vote * np.exp(-distance / m._distance_decay)
+            vote = vote * _exp_decay(distance, m._distance_decay)
             if m._anchor_decay:
-                vote = vote * np.exp(-(anchor_age - 1.0) / m._anchor_decay)
+                vote = vote * _exp_decay(anchor_age, m._anchor_decay)
         if m._idf_scoring:
             vote = vote * m._idf_power()[self.entry_item]
         self.entry_vote = vote
@@ -191,10 +200,50 @@ class _Neighbourhood:
         return {int(j): float(v) for j, v in zip(idx, split, strict=True)}
 
 
-def _rank_in_row(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """0-based rank of each entry within its row, for entries sorted by row."""
-    starts = np.searchsorted(rows, np.arange(n_rows))
-    return np.arange(len(rows)) - starts[rows]
+def _is_whole(x: np.ndarray) -> bool:
+    """Whether ``x`` holds only small non-negative whole numbers (positions, ages)."""
+    if not len(x):
+        return True
+    if not (np.isfinite(x).all() and x.min() >= 0 and x.max() < 2**20):
+        return False
+    return bool(np.array_equal(x.astype(np.int32), x))
+
+
+def _exp_decay(x: np.ndarray, decay: float) -> np.ndarray:
+    """``exp(-x / decay)``, in float64; read from a table of its values when ``x`` holds whole
+    steps (int32): a search recomputes the decays of millions of votes per setting, over a
+    few dozen distinct distances and ages."""
+    if x.dtype.kind != "i":
+        return np.exp(-x.astype(np.float64) / decay)
+    return np.exp(-np.arange(int(x.max(initial=0)) + 1, dtype=np.float64) / decay)[x]
+
+
+def _top_k_in_rows(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``values`` of each row (``rows`` sorted), ordered by row,
+    then value (largest first), then position: what a stable sort by (row, -value) keeps of its
+    first ``k`` per row.
+
+    A search scores thousands of visit prefixes against every fitted session sharing an item
+    (millions of candidates with ``sample_size`` 0): a partition of each row that has more than
+    ``k`` candidates, then a sort of only what is kept, costs a fraction of sorting them all.
+    """
+    counts = np.bincount(rows, minlength=n_rows)
+    if counts.max(initial=0) > k:
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        keep = np.ones(len(rows), dtype=bool)
+        for row in np.flatnonzero(counts > k):
+            lo, hi = starts[row], starts[row + 1]
+            part = values[lo:hi]
+            bound = np.partition(part, len(part) - k)[len(part) - k]  # the k-th largest
+            chosen = part > bound
+            # ties at the bound: the earliest positions (the more recent sessions) first
+            tied = np.flatnonzero(part == bound)[: k - int(chosen.sum())]
+            chosen[tied] = True
+            keep[lo:hi] = chosen
+        kept = np.flatnonzero(keep)
+    else:
+        kept = np.arange(len(rows))
+    return kept[np.lexsort((-values[kept], rows[kept]))]
 
 
 class _SessionNeighbours(Recommender):
