@@ -577,6 +577,24 @@ def test_content_model_reasons_name_features(interactions, items):
     assert any("SciFi" in r.text or "space" in r.text for r in rec.reasons)
 
 
+@pytest.mark.parametrize("tz", [None, "UTC", "Europe/Paris"])
+def test_check_interactions_keeps_each_rows_time_and_its_zone(tz):
+    from omotenashi.recommend._data import check_interactions
+
+    times = pd.date_range("2025-03-30", periods=6, freq="37min", tz=tz)
+    # an index in another order than the rows: times stay with their rows, by position
+    raw = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2, 3, 1], "item_id": list("abcdea"), "timestamp": times},
+        index=[50, 40, 30, 20, 10, 0],
+    )
+    out = check_interactions(raw)
+    assert out["timestamp"].dtype == raw["timestamp"].dtype
+    # the duplicate (1, a) keeps the later of its times
+    expected = {("1", "a"): times[5], ("1", "b"): times[1], ("2", "c"): times[2]}
+    got = out.set_index(["user_id", "item_id"])["timestamp"]
+    assert all(got[k] == v for k, v in expected.items()) and len(out) == 5
+
+
 # --------------------------------------------------------------------------- events → interactions
 def test_interactions_from_events_weights_and_returns():
     ts = pd.Timestamp("2025-01-01", tz="UTC")

@@ -347,7 +347,7 @@ def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopN
                     short["weight"].to_numpy(dtype=float) if "weight" in short.columns else 1.0
                 ),
                 "timestamp": (
-                    short["timestamp"].to_numpy() if "timestamp" in short.columns else pd.NaT
+                    short["timestamp"].array if "timestamp" in short.columns else pd.NaT
                 ),
             }
         )

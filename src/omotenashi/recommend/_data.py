@@ -199,7 +199,9 @@ def check_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     else:
         frame["weight"] = 1.0
     if "timestamp" in interactions.columns:
-        frame["timestamp"] = interactions["timestamp"].to_numpy()
+        # the column's own array, positionally: to_numpy() of a time-zone-aware column builds a
+        # Timestamp object per row (a third of a second per 200,000 rows, on every fit)
+        frame["timestamp"] = interactions["timestamp"].array
     else:
         frame["timestamp"] = pd.NaT
     if frame.duplicated(["user_id", "item_id"]).any():
