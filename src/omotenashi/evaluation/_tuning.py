@@ -346,9 +346,7 @@ def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopN
                 "weight": (
                     short["weight"].to_numpy(dtype=float) if "weight" in short.columns else 1.0
                 ),
-                "timestamp": (
-                    short["timestamp"].array if "timestamp" in short.columns else pd.NaT
-                ),
+                "timestamp": (short["timestamp"].array if "timestamp" in short.columns else pd.NaT),
             }
         )
         val = TopNSplit(train=pd.concat([val.train, extra], ignore_index=True), test=val.test)
