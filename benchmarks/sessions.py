@@ -19,8 +19,9 @@ metrics (the largest HR@20 + MRR@20); its row shows the values it chose (``self_
 Datasets: the public session data in ``../shared/datasets`` (the diginetica sample), and Online
 Retail invoices replayed line by line (baskets, not click streams: a second, different shape of
 data; first ``INVOICE_LINES`` lines of each invoice). On the invoices the validation split is a
-seeded sample of ``VALIDATION_INVOICES`` (150) invoices and the test uses every test invoice
-(``TEST_INVOICES``; ``--test-invoices 300`` gives the seeded sample of 300 of the earlier runs).
+seeded sample of ``VALIDATION_INVOICES`` (600, as many as ``sknn``'s own search scores; 150
+before) invoices and the test uses every test invoice (``TEST_INVOICES``; ``--test-invoices
+300`` gives the seeded sample of 300 of the earlier runs).
 The test sample and the validation sample are drawn independently: the test size changes
 neither the peers' tuning nor ``sknn``'s.
 
@@ -47,14 +48,15 @@ import numpy as np
 import pandas as pd
 
 from omotenashi.evaluation import evaluate_sessions, load_diginetica, split_sessions_last
-from omotenashi.recommend import make_model, next_click_metrics
+from omotenashi.recommend import make_model
+from omotenashi.recommend._session import next_click_ranks, next_click_rows
 
 DATA = Path(__file__).resolve().parents[1] / "../shared/datasets"
 DEFAULT = "sknn"
 #: Online Retail: test invoices scored (None: all of them), validation invoices the peers are
 #: tuned on (a seeded sample, drawn apart from the test's), lines kept per invoice.
 TEST_INVOICES: int | None = None
-VALIDATION_INVOICES = 150
+VALIDATION_INVOICES = 600
 INVOICE_LINES = 10
 Z95 = 1.96
 
@@ -153,12 +155,15 @@ def datasets(test_invoices: int | None = TEST_INVOICES):
 def coordinate_search(name, model, val_sessions, grid, metric, cache):
     """Best setting for ``metric``: each parameter in turn over its grid, ``ROUNDS`` passes."""
     current = {p: model.get_params()[p] for p in grid}
+    # as sknn's own search: the prefixes built once, neighbours kept while only votes change
+    rows = next_click_rows(model, val_sessions)
+    model._hood_memo = {}
 
     def score(params):
         key = tuple(sorted(params.items(), key=lambda kv: kv[0]))
         if key not in cache:
             model.set_params(**params)
-            cache[key] = next_click_metrics(model, val_sessions)
+            cache[key] = next_click_ranks(model, *rows)
         return cache[key]
 
     best = score(current)
@@ -172,6 +177,7 @@ def coordinate_search(name, model, val_sessions, grid, metric, cache):
                     current, best, changed = trial, res, True
         if not changed:
             break
+    model._hood_memo = None
     return current, best
 
 
