@@ -5,18 +5,20 @@ training sessions are split again (their last 20 % by date: the "outer validatio
 all of them, first 10 clicks each on the invoices); ``sknn`` is fitted on the rest, which runs
 its own search on *its* latest 20 % (``SessionKNN._TUNE_SESSIONS`` of them, a sample drawn with
 ``_TUNE_SEED``), and then scored on the outer validation sessions (HR@20, MRR@20, with 95 %
-half-widths clustered by session, and paired against the first pair). Each (sample size, seed)
-pair shows which setting the search chose, how well it does on sessions the search never saw,
-and the fit's wall time.
+half-widths clustered by session, and paired against the first run). Each (sample size, seed,
+budget) shows which setting the search chose, how well it does on sessions the search never
+saw, and the fit's wall time.
 
 Run from the repository root:
     python benchmarks/sessions_tuning.py [--only NAME] [--sizes 150 600] [--seeds 0 1 2]
+        [--budgets 5 10 20]   # the search bounded as ``train --budget`` bounds it
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from itertools import product
 
 import numpy as np
 from sessions import as_interactions, datasets, emit, half_width, sample, sessions_of
@@ -44,6 +46,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["diginetica-sample", "online-retail-invoices"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[150, 600])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--budgets",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="seconds for the search (tune_budget_s, as train gives it; default: no bound)",
+    )
     args = parser.parse_args()
     for name, frame, _, head in datasets():
         if args.only not in (None, name):
@@ -52,43 +61,44 @@ def main() -> None:
         outer = split_sessions_last(split.train, order_by="date")
         sessions = sessions_of(sample(outer.test, None, 0, head))
         train = as_interactions(outer.train)
-        reference = None  # the first (size, seed): paired differences against it
-        for size in args.sizes:
-            for seed in args.seeds:
-                SessionKNN._TUNE_SESSIONS, SessionKNN._TUNE_SEED = size, seed
-                start = time.perf_counter()
-                model = make_model("sknn").fit(train)
-                fit_s = time.perf_counter() - start
-                session, hit, rr = per_prediction(model, sessions)
-                if reference is None:
-                    reference = (size, seed, hit, rr)
-                paired = {
-                    "vs": list(reference[:2]),
-                    **{
-                        m: [round(d.mean(), 4), round(half_width(d, session), 4)]
-                        for m, d in (("hr@20", hit - reference[2]), ("mrr@20", rr - reference[3]))
-                    },
+        reference = None  # the first (size, seed, budget): paired differences against it
+        for size, seed, budget in product(args.sizes, args.seeds, args.budgets):
+            SessionKNN._TUNE_SESSIONS, SessionKNN._TUNE_SEED = size, seed
+            start = time.perf_counter()
+            model = make_model("sknn", tune_budget_s=budget).fit(train)
+            fit_s = time.perf_counter() - start
+            session, hit, rr = per_prediction(model, sessions)
+            if reference is None:
+                reference = (size, seed, budget, hit, rr)
+            paired = {
+                "vs": list(reference[:3]),
+                **{
+                    m: [round(d.mean(), 4), round(half_width(d, session), 4)]
+                    for m, d in (("hr@20", hit - reference[3]), ("mrr@20", rr - reference[4]))
+                },
+            }
+            emit(
+                {
+                    "dataset": name,
+                    "tune_sessions": size,
+                    "seed": seed,
+                    "budget_s": budget,
+                    "budget_exhausted": model.tuning_["budget_exhausted"],
+                    "fit_s": round(fit_s, 1),
+                    "chosen": model.tuned_,
+                    "inner_validation": round(model.tuning_["validation"], 4),
+                    "inner_predictions": model.tuning_["validation_predictions"],
+                    "settings_tried": model.tuning_["settings_tried"],
+                    "outer_hr@20": round(hit.mean(), 4),
+                    "outer_mrr@20": round(rr.mean(), 4),
+                    "outer_ci95": [
+                        round(half_width(hit, session), 4),
+                        round(half_width(rr, session), 4),
+                    ],
+                    "outer_predictions": len(hit),
+                    "outer_minus_first": paired,
                 }
-                emit(
-                    {
-                        "dataset": name,
-                        "tune_sessions": size,
-                        "seed": seed,
-                        "fit_s": round(fit_s, 1),
-                        "chosen": model.tuned_,
-                        "inner_validation": round(model.tuning_["validation"], 4),
-                        "inner_predictions": model.tuning_["validation_predictions"],
-                        "settings_tried": model.tuning_["settings_tried"],
-                        "outer_hr@20": round(hit.mean(), 4),
-                        "outer_mrr@20": round(rr.mean(), 4),
-                        "outer_ci95": [
-                            round(half_width(hit, session), 4),
-                            round(half_width(rr, session), 4),
-                        ],
-                        "outer_predictions": len(hit),
-                        "outer_minus_first": paired,
-                    }
-                )
+            )
 
 
 if __name__ == "__main__":
