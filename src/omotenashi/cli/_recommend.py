@@ -136,7 +136,11 @@ def train(
     ] = False,
     budget: Annotated[
         float,
-        typer.Option("--budget", help="Seconds for tuning (0: defaults only)."),
+        typer.Option(
+            "--budget",
+            help="Seconds for tuning the recommender, and as many again for the session "
+            "model's own search (0: defaults only).",
+        ),
     ] = 120.0,
     weights: Annotated[
         str | None,
@@ -152,7 +156,8 @@ def train(
     seconds; the best by NDCG@10 becomes the default, or the blend of the
     best (the two best, and more while they help) when it scores higher
     on that split. A session model for anonymous visits is trained
-    alongside.
+    alongside; it tunes itself on your latest visits within the same
+    --budget.
     """
     from omotenashi.cli._common import steps
     from omotenashi.services import parse_weights
