@@ -403,3 +403,41 @@ def test_whole_positions_take_the_table_path_with_the_same_scores(name, monkeypa
     monkeypatch.setattr(mod, "_is_whole", lambda x: False)  # the float arithmetic throughout
     slow = model._score(X, A)
     assert fast.any() and np.array_equal(fast, slow)
+
+
+def test_an_answers_explanations_reuse_its_neighbourhood_and_never_a_stale_one(monkeypatch):
+    import omotenashi.recommend._session as mod
+
+    data = _markov_sessions(300)
+    model = make_model("sknn", tune=False).fit(data)
+    built = []
+    original = mod._Neighbourhood.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mod._Neighbourhood, "__init__", counting)
+    answer = model.recommend_session(["i3", "i4", "i5"], 5)
+    assert len(built) == 1  # scored and explained from one neighbourhood
+    for rec in answer:
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-9)
+    # another setting: the kept neighbourhood no longer fits and is not used
+    x, ages, _ = model._session_history(["i3", "i4", "i5"])
+    model.set_params(distance_decay=1.0)
+    items = [model._item_pos[r.item_id] for r in answer]
+    got = model._contributions_many(x, ages, items)
+    fresh = make_model("sknn", tune=False, distance_decay=1.0).fit(data)
+    assert got == fresh._contributions_many(x, ages, items)
+    # nor after a refit on other data
+    model.set_params(distance_decay=4.0)
+    model.recommend_session(["i3", "i4", "i5"], 5)
+    more = _markov_sessions(100, seed=1)  # later visits over the same items: the same index
+    more["user_id"] = "t" + more["user_id"]
+    more["timestamp"] += pd.Timedelta(days=30)
+    other = pd.concat([data, more], ignore_index=True)
+    model.fit(other)  # no answer since: the neighbourhood kept is the old data's
+    refit = make_model("sknn", tune=False).fit(other)
+    x, ages, _ = refit._session_history(["i3", "i4", "i5"])
+    items = [refit._item_pos[r.item_id] for r in refit.recommend_session(["i3", "i4", "i5"], 5)]
+    assert model._contributions_many(x, ages, items) == refit._contributions_many(x, ages, items)

@@ -83,6 +83,7 @@ class _Neighbourhood:
     ) -> None:
         self.model = model
         self.ages = ages
+        self._shared: np.ndarray | None = None  # for parts(): built on the first explanation
         if structure is None:
             self._neighbours()
             self._entries()
@@ -154,7 +155,7 @@ class _Neighbourhood:
             anchor = np.flatnonzero(a == anchor_age[pair])
             anchor_pos = np.zeros(len(self.c), dtype=position.dtype)
             anchor_pos[pair[anchor]] = position[anchor]
-            if _is_whole(P.data) and _is_whole(self.ages.data):
+            if m._whole_positions and _is_whole(self.ages.data):
                 # positions and ages are whole numbers (exact in any float type): the decays
                 # become table look-ups
                 distance = np.abs(position - anchor_pos[pair]).astype(np.int32)
@@ -195,7 +196,10 @@ class _Neighbourhood:
         if not len(pairs):
             return {}
         idx = self.ages.indices
-        shared = m._sessions_binary[self.c[pairs]][:, idx].toarray() * self.q
+        if self._shared is None:
+            # each neighbour's shared clicks, weighted: one slice for all the items explained
+            self._shared = m._sessions_binary[self.c][:, idx].toarray() * self.q
+        shared = self._shared[pairs]
         split = votes @ (shared / shared.sum(axis=1, keepdims=True))
         return {int(j): float(v) for j, v in zip(idx, split, strict=True)}
 
@@ -288,6 +292,8 @@ class _SessionNeighbours(Recommender):
 
     def _prepare(self) -> None:
         P = self.positions_
+        # checked once here, not on every answer (the whole fitted data)
+        self._whole_positions = _is_whole(P.data)
         B = P.copy().astype(np.float64)
         B.data[:] = 1.0
         self._sessions_binary = B
@@ -335,10 +341,41 @@ class _SessionNeighbours(Recommender):
     #: kept while only vote parameters change (None: nothing is kept).
     _hood_memo: dict | None = None
 
+    #: The last single visit scored and its neighbourhood: the explanations of an answer
+    #: (``_contributions_many``) reuse it instead of finding the same neighbours again.
+    _last_hood: tuple[tuple, _Neighbourhood] | None = None
+
+    def _visit_key(self, part: sp.csr_matrix) -> tuple:
+        """What decides a neighbourhood and its votes: every setting and the visit itself."""
+        return (
+            self._k,
+            self._sample_size,
+            self._weighting,
+            self._position_decay,
+            self._idf_similarity,
+            self._cosine,
+            self._recency_days,
+            self._scoring,
+            self._distance_decay,
+            self._anchor_decay,
+            self._idf_scoring,
+            part.shape,
+            part.indptr.tobytes(),
+            part.indices.tobytes(),
+            part.data.tobytes(),
+        )
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._last_hood = None  # found in the previous data
+
     def _neighbourhood(self, part: sp.csr_matrix) -> _Neighbourhood:
         memo = self._hood_memo
         if memo is None:
-            return _Neighbourhood(self, part)
+            hood = _Neighbourhood(self, part)
+            if part.shape[0] == 1:
+                self._last_hood = (self._visit_key(part), hood)
+            return hood
         # what decides the neighbours and entries; the vote parameters are left out
         setting = (
             self._k,
@@ -367,7 +404,12 @@ class _SessionNeighbours(Recommender):
 
     def _contributions_many(self, x, ages, items):
         self._configure()
-        hood = _Neighbourhood(self, sp.csr_matrix(ages))
+        ages_csr = sp.csr_matrix(ages)
+        last = self._last_hood
+        if last is not None and last[0] == self._visit_key(ages_csr):
+            hood = last[1]  # the answer's own neighbourhood, just scored
+        else:
+            hood = _Neighbourhood(self, ages_csr)
         return [self._parts(hood, x, ages, int(i)) for i in items]
 
     def _contributions(self, x, ages, item):
