@@ -137,7 +137,8 @@ class _Neighbourhood:
         lens = np.diff(P.indptr)[self.c]
         first = np.cumsum(lens) - lens
         pair = np.repeat(np.arange(len(self.c)), lens)
-        ent = np.repeat(P.indptr[self.c], lens) + (np.arange(lens.sum()) - first[pair])
+        # entry e of pair p sits at P.indptr[c_p] + (e - first_p) in the fitted positions
+        ent = np.arange(lens.sum()) + np.repeat(P.indptr[self.c] - first, lens)
         item = P.indices[ent]
         n = self.ages.shape[1]
         # (current session, item) of every entry, flattened: where its vote goes in scores()
