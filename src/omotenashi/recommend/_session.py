@@ -346,8 +346,8 @@ class _SessionNeighbours(Recommender):
     #: (``_contributions_many``) reuse it instead of finding the same neighbours again.
     _last_hood: tuple[tuple, _Neighbourhood] | None = None
 
-    def _visit_key(self, part: sp.csr_matrix) -> tuple:
-        """What decides a neighbourhood and its votes: every setting and the visit itself."""
+    def _structure_setting(self) -> tuple:
+        """The settings that decide a neighbourhood's neighbours and entries (not its votes)."""
         return (
             self._k,
             self._sample_size,
@@ -357,14 +357,13 @@ class _SessionNeighbours(Recommender):
             self._cosine,
             self._recency_days,
             self._scoring,
-            self._distance_decay,
-            self._anchor_decay,
-            self._idf_scoring,
-            part.shape,
-            part.indptr.tobytes(),
-            part.indices.tobytes(),
-            part.data.tobytes(),
         )
+
+    def _visit_key(self, part: sp.csr_matrix) -> tuple:
+        """What decides a neighbourhood and its votes: every setting and the visit itself."""
+        votes = (self._distance_decay, self._anchor_decay, self._idf_scoring)
+        visit = (part.shape, part.indptr.tobytes(), part.indices.tobytes(), part.data.tobytes())
+        return self._structure_setting() + votes + visit
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
@@ -378,16 +377,7 @@ class _SessionNeighbours(Recommender):
                 self._last_hood = (self._visit_key(part), hood)
             return hood
         # what decides the neighbours and entries; the vote parameters are left out
-        setting = (
-            self._k,
-            self._sample_size,
-            self._weighting,
-            self._position_decay,
-            self._idf_similarity,
-            self._cosine,
-            self._recency_days,
-            self._scoring,
-        )
+        setting = self._structure_setting()
         if memo.get("setting") != setting:
             memo.clear()  # one setting's structures at a time (they are large)
             memo["setting"] = setting
