@@ -75,7 +75,7 @@ import pandas as pd
 from omotenashi.errors import DataError
 from omotenashi.evaluation._metrics import catalogue_coverage, ndcg_at_k, novelty, recall_at_k
 from omotenashi.evaluation._protocols import TopNSplit, split_p1
-from omotenashi.recommend import Hybrid, Recommender, make_model
+from omotenashi.recommend import Hybrid, Recommender, make_model, shared_preparation
 
 #: Paired t-statistic above which recency weighting counts as a real gain (see module docs).
 RECENCY_T = 2.0
@@ -479,6 +479,7 @@ def _median(values: Sequence[float]) -> float:
     return float(np.median(values)) if len(values) else 0.0
 
 
+@shared_preparation()  # every candidate is fitted on the same validation split
 def select_model(
     interactions: pd.DataFrame,
     candidates: Sequence[str],

@@ -15,7 +15,7 @@ from omotenashi.recommend._artefacts import (
     save_model,
     set_default,
 )
-from omotenashi.recommend._base import Reason, Recommendation, Recommender
+from omotenashi.recommend._base import Reason, Recommendation, Recommender, shared_preparation
 from omotenashi.recommend._catalog import ItemCatalog
 from omotenashi.recommend._content import ContentBased, Hybrid
 from omotenashi.recommend._data import (
@@ -45,6 +45,7 @@ from omotenashi.recommend._why import plain_why
 
 __all__ = [
     "set_default",
+    "shared_preparation",
     "BM25ItemKNN",
     "BPR",
     "BoughtTogether",
