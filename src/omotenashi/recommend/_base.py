@@ -834,16 +834,21 @@ class Recommender(ABC):
         popular = self._popular_scores()
         for start in range(0, len(users), batch_size):
             r = rows[start : start + batch_size]
-            known = r >= 0
-            S = np.tile(popular, (len(r), 1)).astype(np.float64)
-            if known.any():
+            known = np.flatnonzero(r >= 0)
+            # each batch's scores are written once (a full-width copy is tens of ms per
+            # thousand customers on a few thousand items, and train scores a batch per setting)
+            if len(known) == len(r):  # every customer known: the model's scores, in float64
+                X = self.user_items_[r]
+                S = np.array(self._score_users(r, X, self.user_ages_[r]), dtype=np.float64)
+            else:
+                S = np.empty((len(r), n_items))
+                S[:] = popular  # new customers: the popular items
                 X = self.user_items_[r[known]]
-                S[known] = self._score_users(r[known], X, self.user_ages_[r[known]])
-                if rules.exclude_seen:
-                    Xk = X.tocoo()
-                    sub = S[known]
-                    sub[Xk.row, Xk.col] = -np.inf
-                    S[known] = sub
+                if len(known):
+                    S[known] = self._score_users(r[known], X, self.user_ages_[r[known]])
+            if rules.exclude_seen and len(known):
+                Xk = X.tocoo()
+                S[known[Xk.row], Xk.col] = -np.inf
             if mask is not None:
                 S[:, ~mask] = -np.inf
             rules.adjust(S, self.catalog_, self._item_index, self.item_popularity_)

@@ -368,6 +368,13 @@ class RecommenderConformance:
             single = model.recommend(user, 4, explain=False)
             assert list(row) == _ids(single)
             assert list(row_scores) == pytest.approx([r.score for r in single], rel=1e-5, abs=1e-6)
+        # batches of known customers only and mixed ones (repeats too), seen items kept or not
+        for rules in (Rules(), Rules(exclude_seen=False, available_only=False)):
+            for batch in (["a3", "b5", "a1"], ["nobody", "b5", "a3", "b5"]):
+                users, ids, _ = model.recommend_batch(batch, n=4, rules=rules, batch_size=2)
+                for user, row in zip(users, ids, strict=True):
+                    single = model.recommend(user, 4, rules=rules, explain=False)
+                    assert list(row) == _ids(single), (user, rules)
 
     def test_unknown_customers_get_the_popular_items(self, model: Recommender) -> None:
         recs = model.recommend("nobody", 5)
