@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ..conftest import write_csv
@@ -248,3 +249,25 @@ def test_empty_file_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     done = cli("import", str(header), "--map", "customer=user,time=when", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows_read"] == 0
+
+
+def test_import_a_file_without_times_with_default_time(tmp_path: Path) -> None:
+    """A ratings export without a time column: refused in one line that names the way out, then
+    imported with --default-time, every row at that time."""
+    ratings = write_csv(tmp_path / "ratings.csv", "user,item,rating\nu1,i1,5\nu2,i1,3\n")
+    refused = cli(
+        "import", str(ratings), "--map", "customer=user,item=item,rating=rating", cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--default-time" in refused.stderr
+    args = ("--map", "customer=user,item=item,rating=rating", "--default-time", "2024-05-01")
+    done = cli("import", str(ratings), *args, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["events_written"] == 2
+    exported = tmp_path / "export"
+    done = cli("export-events", str(exported), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    times = pd.read_parquet(exported / "events")["ts"]
+    assert set(pd.to_datetime(times, utc=True)) == {pd.Timestamp("2024-05-01", tz="UTC")}
+    bad = cli("import", str(ratings), *args[:2], "--default-time", "whenever", cwd=tmp_path)
+    assert bad.returncode == 2 and "--default-time: cannot read 'whenever'" in bad.stderr

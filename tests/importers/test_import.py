@@ -709,3 +709,57 @@ def test_items_and_customers_read_their_header_too(om: Omotenashi, tmp_path: Pat
     nameless = write_csv(tmp_path / "nameless.csv", "sku,name\nm2,Heat\n")
     with pytest.raises(DataError, match=r"names no item column .*--map item=sku,title=name"):
         om.import_items(nameless)
+
+
+RATINGS_WITHOUT_TIMES = "user,item,rating\nu1,i1,5\nu1,i2,3\nu2,i1,4\nu2,i1,4\n"
+RATINGS_MAP = "customer=user,item=item,rating=rating"
+
+
+def test_a_file_without_times_needs_and_takes_one_default_time(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "ratings.csv", RATINGS_WITHOUT_TIMES)
+    with pytest.raises(DataError, match="--default-time") as refused:
+        om.import_events(path, mapping=RATINGS_MAP)
+    assert refused.value.field == "map"
+    assert om.stats()["events"] == 0
+    report = om.import_events(path, mapping=RATINGS_MAP, default_time="2024-05-01 12:00")
+    assert (report.rows_read, report.events_written, report.rejected) == (4, 4, 0)
+    frame = om.events_frame()
+    # one time for every row: the file's order is not made into a time order
+    assert set(frame["timestamp"]) == {pd.Timestamp("2024-05-01 12:00", tz="UTC")}
+    assert sorted(frame["rating"]) == [3.0, 4.0, 4.0, 5.0] and set(frame["type"]) == {"rating"}
+    # the same time written otherwise (ISO with a zone, Unix seconds, a datetime): nothing new
+    when = pd.Timestamp("2024-05-01 12:00", tz="UTC")
+    for same in ("2024-05-01T14:00:00+02:00", int(when.timestamp()), when.to_pydatetime()):
+        again = om.import_events(path, mapping=RATINGS_MAP, default_time=same)
+        assert (again.events_written, again.duplicates) == (0, 4), same
+    later = om.import_events(path, mapping=RATINGS_MAP, default_time="2024-06-01")
+    assert later.events_written == 4  # another time is another event
+    assert om.stats()["events"] == 8
+
+
+def test_a_bad_default_time_is_refused_before_anything_is_written(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "ratings.csv", RATINGS_WITHOUT_TIMES)
+    for bad in ("soon", True, "2999-01-01", "1800-01-01"):
+        with pytest.raises(DataError, match="--default-time") as refused:
+            om.import_events(path, mapping=RATINGS_MAP, default_time=bad)
+        assert refused.value.field == "default_time", bad
+    timed = write_csv(tmp_path / "timed.csv", "user,item,when\nu1,i1,2024-01-02\n")
+    with pytest.raises(DataError, match="time=when") as both:
+        om.import_events(timed, mapping="customer=user,item=item,time=when", default_time=0)
+    assert both.value.field == "default_time"
+    assert om.stats()["events"] == 0
+
+
+def test_a_header_without_a_time_column_imports_with_a_default_time(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "events.csv", "customer_id,item_id,event_type\nc1,i1,view\n")
+    with pytest.raises(DataError, match="names no time column"):
+        om.import_events(path)
+    report = om.import_events(path, default_time="2024-03-01")
+    assert report.events_written == 1 and "time" not in report.columns_from_header
+    assert om.events_frame()["timestamp"].iloc[0] == pd.Timestamp("2024-03-01", tz="UTC")

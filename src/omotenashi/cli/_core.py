@@ -266,6 +266,15 @@ def import_events(
             help="Order ids starting with this are cancellations (returns), e.g. C.",
         ),
     ] = None,
+    default_time: Annotated[
+        str | None,
+        typer.Option(
+            "--default-time",
+            help="Time of every row of a file without a time column (ISO date/time or Unix "
+            "seconds; naive is UTC), e.g. the export's date. One time for all: the file's "
+            "order is not taken for time.",
+        ),
+    ] = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     decimal: DecimalOpt = ".",
@@ -302,6 +311,7 @@ def import_events(
                 type=event_type,
                 channel=channel,
                 cancel_prefix=cancel_prefix,
+                default_time=default_time,
                 sep=sep,
                 encoding=encoding,
                 decimal=decimal,

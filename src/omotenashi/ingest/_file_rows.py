@@ -46,8 +46,14 @@ class EventDefaults:
     type: str | None = None  # None: purchase with price/quantity or value, rating, else view
     channel: str | None = None
     cancel_prefix: str | None = None  # order ids starting with it are cancellations (returns)
+    #: the time of every row of a file without a time column (a datetime, ISO text or Unix
+    #: seconds; naive is UTC). None: such a file is refused. One time for all rows, not one
+    #: made up from the file's order: the recency test then finds no order that is not there.
+    time: object = None
 
     def __post_init__(self) -> None:
+        if self.time is not None:
+            self.time = _default_time(self.time)
         # the same names as ``Event`` accepts, so a file default can never write a bad name
         for name in ("type", "channel"):
             value = getattr(self, name)
@@ -56,6 +62,21 @@ class EventDefaults:
                     setattr(self, name, clean_name(value, name))
                 except ValueError as exc:
                     raise DataError(f"--{name}: {exc}", field=name) from exc
+
+
+def _default_time(value: object) -> pd.Timestamp:
+    """``EventDefaults.time`` checked as a row's time is (readable, inside the event window)."""
+    parsed = _parse_times(pd.Series([value]))
+    if parsed.isna().iloc[0] or isinstance(value, bool):
+        raise DataError(
+            f"--default-time: cannot read {value!r} as a date/time", field="default_time"
+        )
+    micros = int(_micros(parsed)[0])
+    earliest, latest = event_time_window()
+    if not earliest <= micros <= latest:
+        message = window_message(from_micros(micros).isoformat(), micros > latest)
+        raise DataError(f"--default-time: {message}", field="default_time")
+    return parsed.iloc[0]
 
 
 @dataclass
@@ -417,11 +438,23 @@ def event_columns(
             + ", ".join(str(c) for c in frame.columns if c != "__line__"),
             field="map",
         )
-    if "time" not in mapping:
-        raise DataError("--map must name the time column (time=COLUMN)", field="map")
+    if "time" not in mapping and defaults.time is None:
+        raise DataError(
+            "--map must name the time column (time=COLUMN); for a file without one, "
+            "--default-time gives every row one time",
+            field="map",
+        )
+    if "time" in mapping and defaults.time is not None:
+        raise DataError(
+            f"--default-time is for files without a time column; this one has "
+            f"time={mapping['time']} (drop one of the two)",
+            field="default_time",
+        )
     size = len(frame)
     check = _Checker(size)
     columns = {key: frame[column] for key, column in mapping.items()}
+    if "time" not in mapping:  # every row at the checked default time
+        columns["time"] = pd.Series(defaults.time, index=frame.index)
 
     def column_name(key: str) -> str:
         return mapping.get(key, key)

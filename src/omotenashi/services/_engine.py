@@ -336,6 +336,7 @@ class Omotenashi:
         type: str | None = None,
         channel: str | None = None,
         cancel_prefix: str | None = None,
+        default_time: object = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
@@ -349,6 +350,8 @@ class Omotenashi:
 
         ``encoding`` is the text encoding of a CSV file (``latin-1``, ``cp1252``, ``shift_jis``
         ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
+        ``default_time`` gives every row of a file without a time column that one time (a
+        datetime, ISO text or Unix seconds; naive is UTC).
         ``progress`` gets the file rows read; ``phase`` each step after the reading."""
         return self.ingest.import_events(
             path,
@@ -357,6 +360,7 @@ class Omotenashi:
             type=type,
             channel=channel,
             cancel_prefix=cancel_prefix,
+            default_time=default_time,
             sep=sep,
             encoding=encoding,
             decimal=decimal,

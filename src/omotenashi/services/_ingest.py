@@ -185,6 +185,7 @@ class Ingest:
         type: str | None = None,
         channel: str | None = None,
         cancel_prefix: str | None = None,
+        default_time: object = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
@@ -195,8 +196,9 @@ class Ingest:
     ) -> ImportReport:
         """Import an events file with a column map, or a dataset with a preset.
 
-        ``progress`` gets the file rows read, chunk by chunk; ``phase`` the name of each step
-        after the reading (writing, linking identities, committing)."""
+        ``default_time`` is every row's time in a file without a time column (without it such
+        a file is refused). ``progress`` gets the file rows read, chunk by chunk; ``phase`` the
+        name of each step after the reading (writing, linking identities, committing)."""
         from omotenashi.importers import (
             CsvOptions,
             EventDefaults,
@@ -223,7 +225,10 @@ class Ingest:
                         field="preset",
                     )
                 columns = from_header = header_map(
-                    file, "events", CsvOptions(sep=sep, encoding=encoding)
+                    file,
+                    "events",
+                    CsvOptions(sep=sep, encoding=encoding),
+                    given=("time",) if default_time is not None else (),
                 )
             plan = ImportPlan(
                 sources=[
@@ -234,6 +239,7 @@ class Ingest:
                             type=type,
                             channel=channel,
                             cancel_prefix=cancel_prefix,
+                            time=default_time,
                         ),
                         csv=CsvOptions(
                             sep=sep,
@@ -379,11 +385,15 @@ _HEADER_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def header_map(file: Path, kind: str, options: CsvOptions) -> dict[str, str]:
+def header_map(
+    file: Path, kind: str, options: CsvOptions, given: Sequence[str] = ()
+) -> dict[str, str]:
     """The column map of a file imported without ``--map``: the columns its header names by a
     key or a synonym (``customer_id``, ``CustomerID``, ``timestamp``, ``item_id`` ...; see
     ``omotenashi.files.column_map_from_header``), so that a file in omotenashi's own terms
     (``export-events`` output, a file written for it) needs no map.
+
+    ``given`` names keys the import supplies without a column (``time`` with a default time).
 
     Raises
     ------
@@ -395,7 +405,7 @@ def header_map(file: Path, kind: str, options: CsvOptions) -> dict[str, str]:
 
     names = read_header(file, options, field="map")
     found = column_map_from_header(names, kind)
-    needs = _HEADER_NEEDS[kind]
+    needs = [group for group in _HEADER_NEEDS[kind] if not set(group) & set(given)]
     missing = [" or ".join(group) for group in needs if not any(k in found for k in group)]
     if missing:
         seen = ", ".join(f"{k}={c}" for k, c in found.items()) or "nothing"
