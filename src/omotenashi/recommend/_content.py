@@ -260,15 +260,7 @@ class Hybrid(Recommender):
         )
         hybrid._check()
         hybrid._clear_caches()
-        for key in (
-            "user_ids_",
-            "item_ids_",
-            "user_items_",
-            "user_ages_",
-            "item_popularity_",
-            "data_range_",
-            "catalog_",
-        ):
+        for key in Recommender._PREPARED:  # the data the parts were fitted on
             setattr(hybrid, key, getattr(first, key))
         hybrid._set_index()
         hybrid.models_ = list(models)
