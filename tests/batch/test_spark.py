@@ -165,6 +165,7 @@ def _recall_at_10(model: Any, held_out: list[dict]) -> float:
             if (customer in model._user_pos)
             else set()
         )
+        seen |= {item for user, item in _unliked_pairs(model) if user == customer}
         fresh = items - seen
         if not fresh:
             continue
@@ -176,7 +177,8 @@ def _recall_at_10(model: Any, held_out: list[dict]) -> float:
 
 def test_als_quality_within_tolerance_and_served_unchanged(trained: dict[str, Any]) -> None:
     om = trained["om"]
-    interactions = interactions_from_events(om.events_frame())
+    # the liked pairs teach, the unliked ones are seen: as `train` and the Spark pipeline fit
+    interactions = interactions_from_events(om.events_frame(), keep_unliked=True)
     local = make_model("als", factors=16, iterations=10, regularization=0.05, alpha=2.0)
     local.fit(interactions)
     spark_als, meta = load_model(om.root, "als")
@@ -205,3 +207,24 @@ def test_als_quality_within_tolerance_and_served_unchanged(trained: dict[str, An
         assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
     assert trained["result"]["default"] == "als"
     assert (Path(om.root) / "models" / "DEFAULT").read_text().strip() == "als"
+
+
+def _unliked_pairs(model: Any) -> set[tuple[str, str]]:
+    coo = model.user_unliked_.tocoo()
+    return set(zip(model.unliked_user_ids_[coo.row], model.item_ids_[coo.col], strict=True))
+
+
+def test_unliked_pairs_are_seen_as_on_one_machine(trained: dict[str, Any]) -> None:
+    """Ratings below the threshold and returned lines: Spark keeps the same pairs apart as the
+    single-machine path, counts only the liked ones, and does not offer them back."""
+    om = trained["om"]
+    every = interactions_from_events(om.events_frame(), keep_unliked=True)
+    local = make_model("itemknn").fit(every)
+    assert len(_unliked_pairs(local)) > 20
+    for name in ("als", "itemknn"):
+        remote, _ = load_model(om.root, name)
+        assert _unliked_pairs(remote) == _unliked_pairs(local), name
+    assert trained["result"]["interactions"] == int((every["weight"] > 0).sum())
+    als, _ = load_model(om.root, "als")
+    for user, item in sorted(_unliked_pairs(local))[:10]:
+        assert item not in {r.item_id for r in als.recommend(user, 60, explain=False)}

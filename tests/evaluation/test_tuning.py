@@ -443,3 +443,20 @@ def test_eases_lambda_grid_follows_the_scale_of_the_gram_diagonal():
     assert ease["params"]["l2"] == float(f"{300.0 * scale:.3g}")
     itemknn = next(row for row in selection.table if row["model"] == "itemknn")
     assert itemknn["params"] == tuning.SEARCH_SPACES["itemknn"].start  # no λ: left alone
+
+
+def test_pairs_met_but_not_liked_play_no_part_in_the_choice():
+    """Weight-0 rows (rated low, returned) are nobody's relevant items: the choice with them is
+    the choice without them, trial for trial."""
+    data = same_day_purchases(n_users=60)
+    rng = np.random.default_rng(5)
+    unliked = data.sample(n=80, random_state=3).assign(
+        item_id=lambda f: [str(9000 + int(v)) for v in rng.integers(0, 40, len(f))], weight=0.0
+    )
+    with_unliked = pd.concat([unliked, data], ignore_index=True)
+    plain = select_model(data, ["popularity", "itemknn"], budget_s=0, blend=False)
+    mixed = select_model(with_unliked, ["popularity", "itemknn"], budget_s=0, blend=False)
+    keys = ("model", "params", "ndcg@10", "recall@20")
+    assert [{k: r[k] for k in keys} for r in mixed.table] == [
+        {k: r[k] for k in keys} for r in plain.table
+    ]

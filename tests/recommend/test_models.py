@@ -8,6 +8,7 @@ import pytest
 
 from omotenashi.errors import DataError, NotFittedError
 from omotenashi.recommend import (
+    DEFAULT_EVENT_WEIGHTS,
     EASE,
     ContentBased,
     Hybrid,
@@ -619,6 +620,53 @@ def test_interactions_from_events_weights_and_returns():
     assert ("c2", "a") not in pairs  # bought then returned
     with pytest.raises(DataError, match="person_id"):
         interactions_from_events(events.drop(columns="person_id"))
+
+
+def test_interactions_from_events_keeps_the_unliked_pairs_apart():
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    events = pd.DataFrame(
+        {
+            "person_id": ["c1", "c1", "c1", "c2", "c2", "c3", "c3"],
+            "type": ["rating", "rating", "rating", "purchase", "return", "email_open", "view"],
+            "item_id": ["a", "b", "c", "a", "a", "d", "e"],
+            "rating": [5.0, 3.0, 1.0] + [np.nan] * 4,
+            "timestamp": [ts + pd.Timedelta(minutes=m) for m in range(7)],
+        }
+    )
+    weights = {**DEFAULT_EVENT_WEIGHTS, "return": -5.0, "email_open": 0.0}
+    liked = interactions_from_events(events, weights)
+    every = interactions_from_events(events, weights, keep_unliked=True)
+    weight = every.set_index(["user_id", "item_id"])["weight"]
+    # the liked pairs are the same rows either way
+    pd.testing.assert_frame_equal(every[every["weight"] > 0].reset_index(drop=True), liked)
+    assert weight[("c1", "a")] == pytest.approx(2)
+    # rated below the threshold, bought and returned: kept, at weight 0
+    assert weight[("c1", "b")] == 0 and weight[("c1", "c")] == 0 and weight[("c2", "a")] == 0
+    assert ("c3", "d") not in weight.index  # an ignored type makes nothing seen
+    assert len(every) == len(liked) + 3
+    model = make_model("popularity").fit(every)
+    assert model.user_items_.nnz == len(liked)  # nothing learnt from them
+    assert {r.item_id for r in model.recommend("c1", 5)} == {"e"}  # a, b, c all seen
+
+
+def test_a_model_saved_before_unliked_items_were_kept_loads(tmp_path):
+    import json
+
+    from omotenashi.recommend import load_model, save_model
+
+    frame = pd.DataFrame({"user_id": list("aabbc"), "item_id": list("xyxzy")})
+    model = make_model("itemknn").fit(frame)
+    path = save_model(model, tmp_path)
+    with np.load(path / "arrays.npz") as npz:  # the arrays an older release wrote
+        arrays = {k: npz[k] for k in npz.files if "unliked" not in k}
+    assert len(arrays) < len(np.load(path / "arrays.npz").files)
+    np.savez(path / "arrays.npz", **arrays)
+    loaded, meta = load_model(tmp_path, "itemknn")
+    assert json.loads((path / "meta.json").read_text())["model"] == meta["model"]
+    assert len(loaded.unliked_user_ids_) == 0 and loaded.user_unliked_.shape == (0, 3)
+    assert [r.item_id for r in loaded.recommend("a", 2)] == [
+        r.item_id for r in model.recommend("a", 2)
+    ]
 
 
 def test_sessionize_cuts_at_gaps():

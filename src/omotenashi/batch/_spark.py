@@ -115,14 +115,18 @@ def _spark_schema(schema: Any) -> Any:
     return T.StructType(fields)
 
 
-def interactions(events: Any, weights: EventWeights | None = None) -> Any:
-    """Weighted (person, item) pairs, as ``recommend.interactions_from_events``."""
+def interactions(
+    events: Any, weights: EventWeights | None = None, *, keep_unliked: bool = False
+) -> Any:
+    """Weighted (person, item) pairs, as ``recommend.interactions_from_events`` (with
+    ``keep_unliked``, the pairs met but not liked too, at weight 0)."""
     from pyspark.sql import functions as F
 
     weights = weights or EventWeights()
     w = F.lit(float(weights.default))
     for event_type, value in weights.weights.items():
         w = F.when(F.col("type") == event_type, F.lit(float(value))).otherwise(w)
+    counted = F.when(w != 0, F.lit(1)).otherwise(F.lit(0))
     if weights.rating_weights is not None:
         factor = F.lit(0.0)
         for rating, value in weights.rating_weights.items():
@@ -136,11 +140,22 @@ def interactions(events: Any, weights: EventWeights | None = None) -> Any:
             .otherwise(F.lit(0.0))
         )
     w = F.when(F.col("type") == "rating", w * factor).otherwise(w)
-    return (
+    pairs = (
         events.where(F.col("item_id").isNotNull() & F.col("person_id").isNotNull())
         .groupBy(F.col("person_id").alias("user_id"), "item_id")
-        .agg(F.sum(w).alias("weight"), F.max("ts").alias("timestamp"), F.count("*").alias("n"))
-        .where(F.col("weight") > 0)
+        .agg(
+            F.sum(w).alias("weight"),
+            F.max("ts").alias("timestamp"),
+            F.count("*").alias("n"),
+            F.max(counted).alias("met"),
+        )
+    )
+    if not keep_unliked:
+        return pairs.where(F.col("weight") > 0).drop("met")
+    return (
+        pairs.where((F.col("weight") > 0) | (F.col("met") == 1))
+        .withColumn("weight", F.greatest(F.col("weight"), F.lit(0.0)))
+        .drop("met")
     )
 
 
@@ -433,11 +448,15 @@ def run_spark_pipeline(
     saved_at = datetime.now(UTC).isoformat()
     versions: dict[str, int] = {}
     try:
+        from pyspark.sql import functions as F
+
         clock = time.perf_counter()
         events = _resolved_events(spark, events_dir).cache()
         say("weighting interactions")
-        pairs = interactions(events, weights).cache()
-        frame = pairs.toPandas()
+        # the pairs met but not liked (weight 0) go to the models as seen items only
+        every_pair = interactions(events, weights, keep_unliked=True).cache()
+        pairs = every_pair.where(F.col("weight") > 0)
+        frame = every_pair.toPandas()
         if frame.empty:
             raise DataError(f"{events_dir}: no events with items: nothing to train on")
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
@@ -503,14 +522,14 @@ def run_spark_pipeline(
         seconds["together"] = time.perf_counter() - clock
         set_default(root, default)
         events.unpersist()
-        pairs.unpersist()
+        every_pair.unpersist()
     finally:
         if own:
             spark.stop()
     return {
         "models": versions,
         "default": default,
-        "interactions": len(frame),
+        "interactions": int((frame["weight"] > 0).sum()),
         "customers": int(len(summary)),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "scores": scores,

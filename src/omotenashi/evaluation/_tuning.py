@@ -497,7 +497,8 @@ def select_model(
     ----------
     interactions : pandas.DataFrame
         Training interactions only (``user_id``, ``item_id``, ``weight``, ``timestamp``); the
-        validation split is cut from them (see the module docs).
+        validation split is cut from them (see the module docs). Rows of weight 0 (met, not
+        liked) play no part: no model learns from them and no one wants them found.
     candidates : sequence of str
         Registered model names.
     items : pandas.DataFrame, optional
@@ -532,6 +533,11 @@ def select_model(
     start_time = _clock()
     deadline = start_time + max(0.0, float(budget_s))
     spaces = SEARCH_SPACES if spaces is None else spaces
+    if "weight" in interactions.columns:
+        # bad weights (negative, missing) stay in, for the fits to refuse with their row
+        met_only = pd.to_numeric(interactions["weight"], errors="coerce").to_numpy() == 0
+        if met_only.any():
+            interactions = interactions[~met_only]
     val = validation_split(interactions)
     score = _Scorer(val)
     timed = _has_time_order(val.train)

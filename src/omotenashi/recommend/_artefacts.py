@@ -22,12 +22,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from omotenashi.errors import NotFound
-from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._base import Recommender, unliked_matrix
 from omotenashi.recommend._catalog import ItemCatalog
 from omotenashi.storage import FolderArtefacts
 
 FORMAT_VERSION = 1
 _BASE = ("user_items_", "user_ages_", "item_popularity_")
+#: Saved since customers' unliked items are kept apart (weight-0 interactions); an artefact
+#: saved before has none.
+_UNLIKED = ("unliked_user_ids_", "user_unliked_")
 
 
 def _pack(prefix: str, value: Any, out: dict[str, np.ndarray]) -> None:
@@ -144,7 +147,7 @@ def _write_version(model: Recommender, target: Path, metadata: dict[str, Any] | 
     arrays: dict[str, np.ndarray] = {}
     _pack("user_ids", model.user_ids_, arrays)
     _pack("item_ids", model.item_ids_, arrays)
-    for attr in _BASE:
+    for attr in _BASE + _UNLIKED:
         _pack(attr, getattr(model, attr), arrays)
     for key, value in model._state().items():
         _pack(f"state.{key}", value, arrays)
@@ -243,6 +246,11 @@ def load_model(
     model.item_ids_ = arrays.pop("item_ids").astype(object).astype(str)
     for attr in _BASE:
         setattr(model, attr, arrays.pop(attr))
+    if _UNLIKED[0] in arrays:
+        model.unliked_user_ids_ = arrays.pop(_UNLIKED[0]).astype(object).astype(str)
+        model.user_unliked_ = arrays.pop(_UNLIKED[1])
+    else:
+        model.unliked_user_ids_, model.user_unliked_ = unliked_matrix(None, model.item_ids_)
     model.data_range_ = tuple(meta.get("data_range", (None, None)))
     model._set_index()
     catalog = json.loads((target / "catalog.json").read_text())
@@ -251,7 +259,7 @@ def load_model(
     model._load_state(state)
     for part in getattr(model, "models_", []):
         part.user_ids_, part.item_ids_ = model.user_ids_, model.item_ids_
-        for attr in _BASE:
+        for attr in _BASE + _UNLIKED:
             setattr(part, attr, getattr(model, attr))
         part.catalog_, part.data_range_ = model.catalog_, model.data_range_
         part._set_index()

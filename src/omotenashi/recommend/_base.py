@@ -209,6 +209,10 @@ class Recommender(ABC):
 
     Scores come from ``_score(X, ages)``, where ``X`` (csr, histories × items) holds interaction
     weights and ``ages`` (same pattern) the recency rank of each interaction (1 = most recent).
+
+    Interactions of weight 0 (an item rated low, or bought and returned) are learnt from not at
+    all: they are kept apart, in ``user_unliked_``, only so that such an item counts as seen
+    and is not offered back to the customer.
     """
 
     name: ClassVar[str] = "base"
@@ -245,8 +249,11 @@ class Recommender(ABC):
         Parameters
         ----------
         interactions : pandas.DataFrame
-            Columns ``user_id``, ``item_id``, optional ``weight`` (> 0) and ``timestamp``; see
-            :func:`interactions_from_events` to build it from store events.
+            Columns ``user_id``, ``item_id``, optional ``weight`` (>= 0) and ``timestamp``; see
+            :func:`interactions_from_events` to build it from store events. Rows of weight 0
+            teach the model nothing; their items count as seen by their customer (not offered
+            back while ``Rules.exclude_seen``), and a customer with only such rows is known to
+            the model for that alone.
         items : pandas.DataFrame, optional
             The items frame (``item_id``, ``title``, ``categories``, ``tags``, ``description``,
             ``attributes``). Items listed here but never interacted with become part of the
@@ -285,6 +292,10 @@ class Recommender(ABC):
             return self._take_prepared(shared[key])
         frame = check_interactions(interactions)
         self._clear_caches()  # derived from the previous data: a refit must not reuse them
+        liked = frame["weight"].to_numpy() > 0
+        unliked = frame[~liked]
+        if not liked.all():
+            frame = frame[liked].reset_index(drop=True)
         if frame.empty:
             raise DataError("interactions are empty: there is nothing to learn from yet")
         item_ids = pd.Index(pd.unique(frame["item_id"]))
@@ -310,6 +321,7 @@ class Recommender(ABC):
         ages = recency_ages(u, t_num, shape[0])
         self.user_ids_ = np.asarray(user_ids.astype(str))
         self.item_ids_ = np.asarray(item_ids.astype(str))
+        self.unliked_user_ids_, self.user_unliked_ = unliked_matrix(unliked, item_ids)
         self._set_index()
         self.user_items_ = sp.csr_matrix(
             (frame["weight"].to_numpy(np.float32), (u, i)), shape=shape, dtype=np.float32
@@ -341,6 +353,8 @@ class Recommender(ABC):
         "item_ids_",
         "user_items_",
         "user_ages_",
+        "unliked_user_ids_",
+        "user_unliked_",
         "item_popularity_",
         "data_range_",
         "catalog_",
@@ -371,6 +385,26 @@ class Recommender(ABC):
         self._user_pos = {u: j for j, u in enumerate(self.user_ids_.tolist())}
         self._item_id_list = self.item_ids_.tolist()  # reasons name items by list reads
         self._item_pos = {i: j for j, i in enumerate(self._item_id_list)}
+        self._unliked_pos = {u: j for j, u in enumerate(self.unliked_user_ids_.tolist())}
+
+    @property
+    def known_user_ids(self) -> np.ndarray:
+        """Every customer the model knows: those it learnt from (``user_ids_``), then those
+        known only by items they did not like (weight-0 interactions)."""
+        extra = self.unliked_user_ids_
+        if len(extra):
+            extra = extra[~pd.Index(extra).isin(self.user_ids_)]
+        return np.concatenate([self.user_ids_, extra]) if len(extra) else self.user_ids_
+
+    def _seen(self, user_id: object, x: sp.csr_matrix) -> np.ndarray:
+        """Item positions a request's customer has met: the history ``x`` and the items they
+        did not like."""
+        row = self._unliked_pos.get(str(user_id), -1) if user_id is not None else -1
+        if row < 0:
+            return x.indices
+        m = self.user_unliked_
+        extra = m.indices[m.indptr[row] : m.indptr[row + 1]]
+        return np.union1d(x.indices, extra)
 
     @abstractmethod
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
@@ -644,14 +678,16 @@ class Recommender(ABC):
         row: int | None = None,
         similar_to: int | None = None,
         ranked: tuple[np.ndarray, np.ndarray] | None = None,
+        seen: np.ndarray | None = None,
     ) -> list[Recommendation]:
         """The answer from the catalogue ``scores``, or from ``ranked`` (items and their exact
-        scores, already ranked under rules that keep the order: ``_user_top``)."""
+        scores, already ranked under rules that keep the order: ``_user_top``). ``seen``: the
+        items ``rules.exclude_seen`` leaves out (default: those of the history ``x``)."""
         if ranked is not None:
             top, top_scores = ranked
             model_scores = top_scores.tolist()
         else:
-            top, top_scores = self._rank(scores, x.indices, n, rules)
+            top, top_scores = self._rank(scores, x.indices if seen is None else seen, n, rules)
             # the model's own score of each item (before the request's boosts)
             model_scores = scores[top].tolist()
         if not explain or not x.nnz:
@@ -708,15 +744,17 @@ class Recommender(ABC):
         _check_n(n)
         rules = rules or Rules()
         x, ages, row = self._request(user_id, context)
+        seen = self._seen(user_id, x)
         if row is not None and rules.keeps_order:
-            seen = x.indices if rules.exclude_seen else np.empty(0, dtype=np.int64)
-            ranked = self._user_top(row, n, seen, rules)
+            ranked = self._user_top(
+                row, n, seen if rules.exclude_seen else np.empty(0, dtype=np.int64), rules
+            )
             if ranked is not None:
                 return self._build(
                     x, ages, None, n, rules, explain, "customer", row=row, ranked=ranked
                 )
         scores = self._request_scores(x, ages, row)
-        return self._build(x, ages, scores, n, rules, explain, "customer", row=row)
+        return self._build(x, ages, scores, n, rules, explain, "customer", row=row, seen=seen)
 
     def recommend_session(
         self,
@@ -802,7 +840,8 @@ class Recommender(ABC):
         Parameters
         ----------
         user_ids : sequence of str, optional
-            Customers; None means every customer the model knows. Unknown ids get popular items.
+            Customers; None means every customer the model knows (:attr:`known_user_ids`).
+            Unknown ids get popular items.
         n : int
         rules : Rules, optional
         batch_size : int
@@ -822,10 +861,16 @@ class Recommender(ABC):
         _check_n(n)
         rules = rules or Rules()
         if user_ids is None:
-            users = self.user_ids_
+            users = self.known_user_ids
         else:
             users = np.asarray([str(u) for u in user_ids], dtype=object)
         rows = self._user_index.get_indexer(users)
+        unliked = self.user_unliked_
+        unliked_rows = (
+            pd.Index(self.unliked_user_ids_).get_indexer(users)
+            if rules.exclude_seen and unliked.nnz
+            else None
+        )
         mask = rules.allowed_mask(self.catalog_, self._item_index)
         n_items = len(self.item_ids_)
         k = min(n, n_items)
@@ -849,6 +894,11 @@ class Recommender(ABC):
             if rules.exclude_seen and len(known):
                 Xk = X.tocoo()
                 S[known[Xk.row], Xk.col] = -np.inf
+            if unliked_rows is not None:  # items they met and did not like: seen too
+                u = unliked_rows[start : start + batch_size]
+                has = np.flatnonzero(u >= 0)
+                U = unliked[u[has]].tocoo()
+                S[has[U.row], U.col] = -np.inf
             if mask is not None:
                 S[:, ~mask] = -np.inf
             rules.adjust(S, self.catalog_, self._item_index, self.item_popularity_)
@@ -895,6 +945,25 @@ def _merge_context(
     merged = csr_view(data, indices, indptr, X.shape)
     merged_ages = csr_view(ages, indices.copy(), indptr.copy(), X.shape)
     return merged, merged_ages
+
+
+def unliked_matrix(
+    unliked: pd.DataFrame | None, item_ids: pd.Index | np.ndarray
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Customers with weight-0 interactions and, per customer, the items of those rows (a
+    matrix over the model's items: items the model does not know cannot be offered anyway)."""
+    n = len(item_ids)
+    if unliked is None or unliked.empty:
+        return np.empty(0, dtype=str), sp.csr_matrix((0, n), dtype=np.float32)
+    i = pd.Index(item_ids).get_indexer(unliked["item_id"])
+    rows = unliked[i >= 0]
+    users = pd.Index(pd.unique(rows["user_id"]))
+    u = users.get_indexer(rows["user_id"])
+    m = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (u, i[i >= 0])), shape=(len(users), n), dtype=np.float32
+    )
+    m.sum_duplicates()
+    return np.asarray(users.astype(str)), m
 
 
 def _empty_row(n: int) -> sp.csr_matrix:

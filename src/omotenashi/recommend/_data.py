@@ -33,8 +33,9 @@ class EventWeights:
     """How much each event type counts towards a (customer, item) interaction.
 
     The weight of a pair is the sum over its events of ``weights[type]`` (times the rating factor
-    for ``rating`` events); pairs whose total is not positive are dropped (bought, then returned).
-    Types not listed count ``default``.
+    for ``rating`` events); pairs whose total is not positive (bought, then returned; rated
+    below the threshold) are not learnt from, but the customer has met the item: see
+    ``interactions_from_events(keep_unliked=True)``. Types not listed count ``default``.
 
     Parameters
     ----------
@@ -75,6 +76,7 @@ def interactions_from_events(
     weights: EventWeights | Mapping[str, float] | None = None,
     *,
     user_column: str = "person_id",
+    keep_unliked: bool = False,
 ) -> pd.DataFrame:
     """Aggregate store events into weighted (user, item) interactions.
 
@@ -87,12 +89,18 @@ def interactions_from_events(
         Event-type weights; a plain mapping replaces the type table and keeps the other defaults.
     user_column : str
         Column holding the user id (``person_id``: the customer, or the anonymous visitor).
+    keep_unliked : bool
+        Also keep, with weight 0, the pairs whose events add up to nothing positive (rated
+        below the threshold, bought then returned). A recommender learns nothing from them but
+        counts them as seen: it does not offer a customer back an item they rated 1. Pairs
+        whose every event is of a type weighted 0 (ignored types) are never kept.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``user_id``, ``item_id`` (str), ``weight`` (float, > 0), ``timestamp`` (last event
-        of the pair) and ``n_events``; one row per pair, sorted by user then time.
+        Columns ``user_id``, ``item_id`` (str), ``weight`` (float, > 0; or 0 for the unliked
+        pairs of ``keep_unliked``), ``timestamp`` (last event of the pair) and ``n_events``;
+        one row per pair, sorted by user then time.
 
     Raises
     ------
@@ -110,6 +118,7 @@ def interactions_from_events(
     frame = events[events["item_id"].notna() & events[user_column].notna()]
     types = frame["type"].astype(str)
     w = types.map(dict(weights.weights)).fillna(weights.default).to_numpy(dtype=float)
+    counted = w != 0  # an event of an ignored type does not make the item seen
     if "rating" in frame.columns:
         is_rating = (types == "rating").to_numpy()
         factor = _ratings_factor(frame["rating"], weights)
@@ -132,6 +141,10 @@ def interactions_from_events(
     n_events = np.diff(np.r_[starts, len(key)]).astype(np.int64)
     first_seen = order[starts] if len(key) else np.zeros(0, np.int64)  # stable: the earliest row
     keep = weight > 0
+    if keep_unliked and len(key):
+        met = np.logical_or.reduceat(counted[order], starts)
+        keep |= met
+        weight = np.where(weight > 0, weight, 0.0)
     pair, weight, last, n_events, first_seen = (
         a[keep] for a in (pair, weight, last, n_events, first_seen)
     )
@@ -159,8 +172,9 @@ def check_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     """Validate an interaction table and return a clean copy.
 
     Required columns: ``user_id`` and ``item_id``. Optional: ``weight`` (default 1.0, must be
-    finite and > 0) and ``timestamp``. Ids become strings; duplicate pairs are summed (latest time
-    kept).
+    finite and >= 0; 0 marks a pair the customer met but did not like, which is learnt from not
+    at all but counts as seen) and ``timestamp``. Ids become strings; duplicate pairs are summed
+    (latest time kept).
 
     Raises
     ------
@@ -187,11 +201,11 @@ def check_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     )
     if "weight" in interactions.columns:
         weight = pd.to_numeric(interactions["weight"], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(weight) | (weight <= 0)
+        bad = ~np.isfinite(weight) | (weight < 0)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"interactions column 'weight' must be finite and > 0; row {first} has "
+                f"interactions column 'weight' must be finite and >= 0; row {first} has "
                 f"{interactions['weight'].iloc[first]!r}",
                 field="weight",
             )

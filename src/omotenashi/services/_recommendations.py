@@ -222,10 +222,11 @@ class Recommendations:
     def _batch_customers(self, estimator: Any, events: pd.DataFrame | None = None) -> list[str]:
         """The customers of a batch: the customer ids of the store's events that the model
         knows (the model also knows people by merged or anonymous ids, which are not customers
-        to write rows for); every id the model knows when the events name no customer."""
+        to write rows for); every id the model knows when the events name no customer. A
+        customer known only by items they did not like (all rated low) is known too."""
         if events is None:
             events = self._om.events_frame(columns=["customer_id"])
-        in_model = estimator.user_ids_
+        in_model = estimator.known_user_ids
         if "customer_id" in events.columns:
             known = pd.unique(events["customer_id"].dropna().astype(str))
             members = set(in_model.tolist())

@@ -164,7 +164,10 @@ def train(
     weights = weights or EventWeights()
     events = training_events(om)
     items = _items(om)
-    interactions = interactions_from_events(events, weights)
+    # the pairs met but not liked (rated low, returned) are learnt from by no model; the final
+    # fit keeps them so that their items count as seen, the model choice needs none of them
+    every_pair = interactions_from_events(events, weights, keep_unliked=True)
+    interactions = every_pair[every_pair["weight"].to_numpy() > 0]
     if interactions.empty:
         raise DataError("the store has no events with items yet: nothing to train on")
     after = 1 + (1 if session_model else 0)
@@ -200,7 +203,7 @@ def train(
     say(f"fitting {model} on all {len(interactions):,} interactions", done, total)
     estimator = make_model(model, **params)
     start = time.perf_counter()
-    estimator.fit(interactions, items)
+    estimator.fit(every_pair, items)
     fit_s = time.perf_counter() - start
     winner = selection.table[0] if selection is not None else None
     meta = {
@@ -227,6 +230,8 @@ def train(
             else None
         ),
         "event_weights": dict(weights.weights),
+        # pairs kept as seen only (not offered back): rated below the threshold, returned
+        "unliked_pairs": int(len(every_pair) - len(interactions)),
     }
     path = save_model(estimator, om.root, metadata=meta)
     set_default(om.root, model)
@@ -403,9 +408,9 @@ def _refit(om: StoreLike, name: str, meta: dict[str, Any]) -> Recommender | None
         return make_model(name, **_params(meta)).fit(frame, items)
     weights = meta.get("event_weights")
     interactions = interactions_from_events(
-        events, EventWeights(weights=weights) if weights else EventWeights()
+        events, EventWeights(weights=weights) if weights else EventWeights(), keep_unliked=True
     )
-    if interactions.empty:
+    if not (interactions["weight"].to_numpy() > 0).any():
         return None
     return make_model(name, **_params(meta)).fit(interactions, items)
 

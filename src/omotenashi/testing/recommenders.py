@@ -16,7 +16,8 @@ answer is known. What the battery holds a model to:
 
 * the request contract: ``n`` items (fewer only when the catalogue runs out), ranks ``1..n``,
   scores finite and sorted best first, no duplicates, seen items left out unless the rules say
-  otherwise, unknown customers get the popular items, unknown items are ignored or raise
+  otherwise (items of weight-0 rows too: rated low, returned; the model learns nothing from
+  them), unknown customers get the popular items, unknown items are ignored or raise
   ``NotFound``, an unfitted model raises ``NotFittedError``;
 * the scikit-learn constructor contract (``get_params``/``set_params`` round trip), determinism
   of two fits on the same data, a refit that forgets the previous data, the artefact round trip
@@ -223,6 +224,8 @@ class RecommenderConformance:
             model.fit(pd.DataFrame({"user_id": ["a"]}))
         with pytest.raises(DataError):
             model.fit(pd.DataFrame({"user_id": ["a"], "item_id": ["x"], "weight": [-1.0]}))
+        with pytest.raises(DataError, match="nothing to learn"):  # all met, none liked
+            model.fit(pd.DataFrame({"user_id": ["a"], "item_id": ["x"], "weight": [0.0]}))
 
     def test_an_unfitted_model_raises(self, tmp_path: Path) -> None:
         model = self.make_model()
@@ -375,6 +378,54 @@ class RecommenderConformance:
                 for user, row in zip(users, ids, strict=True):
                     single = model.recommend(user, 4, rules=rules, explain=False)
                     assert list(row) == _ids(single), (user, rules)
+
+    def test_unliked_items_count_as_seen_and_teach_nothing(
+        self,
+        model: Recommender,
+        data: pd.DataFrame,
+        items: pd.DataFrame,
+        tmp_path: Path,
+        registered: None,
+    ) -> None:
+        """Weight-0 rows (rated low, returned): the model learns what it learns without them,
+        and their items are left out of their customer's answers like seen items."""
+        n = len(model.item_ids_)
+        keep = Rules(exclude_seen=False, available_only=False)
+        disliked = {
+            "a3": set(_ids(model.recommend("a3", 2))),  # the two it would offer first
+            "b5": {_ids(model.recommend("b5", 1))[0]},
+            "z0": {BESTSELLER, "B1", "not-in-catalogue"},  # known only by what they disliked
+        }
+        unliked = pd.DataFrame(
+            [(u, i, 0.0, 1_700_000_000) for u, its in disliked.items() for i in sorted(its)],
+            columns=["user_id", "item_id", "weight", "timestamp"],
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = self.make_model().fit(pd.concat([unliked, data], ignore_index=True), items)
+        assert list(fitted.user_ids_) == list(model.user_ids_)
+        assert list(fitted.item_ids_) == list(model.item_ids_)
+        assert "z0" in fitted.known_user_ids and "z0" not in fitted.user_ids_
+        for user in ("a3", "b5"):
+            _same(fitted.recommend(user, n, rules=keep), model.recommend(user, n, rules=keep))
+            expected = [r for r in model.recommend(user, n) if r.item_id not in disliked[user]]
+            _same(fitted.recommend(user, n), expected)
+        # a customer with nothing liked gets the popular items, less the ones they disliked
+        popular = [r for r in model.recommend("nobody", n) if r.item_id not in disliked["z0"]]
+        _same(fitted.recommend("z0", 5), popular[:5])
+        everyone, _, _ = fitted.recommend_batch(n=2)
+        assert sorted(everyone) == sorted([*model.user_ids_, "z0"])
+        batch = ["a3", "z0", "nobody", "b5", "z0"]
+        for rules in (Rules(), keep):
+            users, ids, scores = fitted.recommend_batch(batch, n=4, rules=rules, batch_size=2)
+            for user, row, row_scores in zip(users, ids, scores, strict=True):
+                single = fitted.recommend(user, 4, rules=rules, explain=False)
+                assert list(row) == _ids(single), (user, rules)
+                assert list(row_scores) == pytest.approx([r.score for r in single], rel=1e-5)
+        save_model(fitted, tmp_path)
+        loaded, _ = load_model(tmp_path, fitted.name)
+        for user in ("a3", "z0"):
+            _same(loaded.recommend(user, 5), fitted.recommend(user, 5))
 
     def test_unknown_customers_get_the_popular_items(self, model: Recommender) -> None:
         recs = model.recommend("nobody", 5)
