@@ -75,3 +75,42 @@ def test_train_cli_says_what_the_session_model_chose(store: str, tmp_path: Path)
     as_json = CliRunner().invoke(app, ["train", "--model", "itemknn", "--db", store, "--json"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.stdout)["session"]["tuning"]["settings_tried"] > 1
+
+
+def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
+    """A ratings file imported with one time for every row has no visits: `train` fits no
+    session model (a "session" would be a whole history in file order), removes one saved
+    before, and anonymous visits get the main model's answers."""
+    import pandas as pd
+
+    from omotenashi.cli import _load_commands, app
+    from omotenashi.recommend import make_model, save_model
+
+    rng = np.random.default_rng(1)
+    lines = ["user,item,rating"]
+    for c in range(40):
+        lines += [f"u{c},m{i},{rng.integers(3, 6)}" for i in rng.choice(20, 8, replace=False)]
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "store.db")
+    with Omotenashi(db) as om:
+        om.import_events(
+            path, mapping="customer=user,item=item,rating=rating", default_time="2024-05-01"
+        )
+        earlier = pd.DataFrame({"user_id": ["s1", "s1", "s2"], "item_id": ["m1", "m2", "m3"]})
+        save_model(make_model("sknn", tune=False).fit(earlier), om.root)
+        messages: list[str] = []
+        info = om.training.train("itemknn", budget=0, progress=lambda m, d, t: messages.append(m))
+        assert info["session"]["model"] is None
+        assert "no visits to learn from" in info["session"]["skipped"]
+        assert messages[-1] == "no session model"
+        assert not (Path(om.root) / "models" / "sknn").exists()
+        main, _ = om.recommendations.model()
+        visit = om.recommendations.for_session(["m1", "m2"], 3)
+        expected = main.recommend_session(["m1", "m2"], 3)
+        assert [r.item_id for r in visit] == [r.item_id for r in expected]
+    _load_commands()
+    result = CliRunner().invoke(app, ["train", "--model", "itemknn", "--budget", "0", "--db", db])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "No session model: no customer's events have two different times" in said

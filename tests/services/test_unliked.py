@@ -105,3 +105,59 @@ def test_the_cli_lists_every_customer(ratings: tuple[str, pd.DataFrame], tmp_pat
     rated = frame.groupby("user")["item"].agg(set).to_dict()
     assert set(by_customer) == set(rated)
     assert all(not items & rated[c] for c, items in by_customer.items())
+
+
+def test_the_rating_threshold_is_the_users_and_is_kept(
+    ratings: tuple[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """On another scale the user sets the threshold; it is saved with the model and a refit
+    (after an erasure) uses it again."""
+    import shutil
+
+    from omotenashi.errors import DataError
+    from omotenashi.services._training import saved_weights
+
+    db, frame = ratings
+    copy = tmp_path / "store.db"
+    shutil.copy(db, copy)
+    with Omotenashi(str(copy), create=False) as om:
+        info = om.training.train("ease", session_model=False, rating_threshold=3)
+        model, meta = om.recommendations.model()
+        with pytest.raises(DataError, match="rating threshold"):
+            om.training.train("ease", session_model=False, rating_threshold=float("nan"))
+    assert info["unliked_pairs"] == int((frame["rating"] < 3).sum())
+    assert meta["rating_threshold"] == 3.0 and saved_weights(meta).rating_threshold == 3.0
+    coo = model.user_items_.tocoo()
+    pairs = zip(model.user_ids_[coo.row], model.item_ids_[coo.col], strict=True)
+    weights = dict(zip(pairs, coo.data, strict=True))
+    # 1 + rating - threshold: a 3 now weighs 1, a 5 weighs 3
+    for user, item, stars in frame.head(50).itertuples(index=False):
+        if stars >= 3:
+            assert weights[(user, item)] == pytest.approx(1 + stars - 3)
+        else:
+            assert (user, item) not in weights
+    # metadata of an older release (no threshold saved): the defaults
+    assert saved_weights({"event_weights": {"rating": 1.0}}).rating_threshold == 4.0
+
+
+def test_train_cli_says_what_is_seen_but_not_liked(
+    ratings: tuple[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from omotenashi.cli import _load_commands, app
+
+    _load_commands()
+    db, frame = ratings
+    copy = tmp_path / "store.db"
+    shutil.copy(db, copy)
+    result = CliRunner().invoke(
+        app,
+        ["train", "--model", "ease", "--budget", "0", "--rating-threshold", "5", "--db", str(copy)],
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    n = int((frame["rating"] < 5).sum())
+    assert f"Seen but not liked: {n:,} (customer, item) pairs, rated below 5" in said

@@ -146,6 +146,14 @@ def train(
         str | None,
         typer.Option("--weights", help="Event weights, e.g. view=1,add_to_cart=3,purchase=5."),
     ] = None,
+    rating_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--rating-threshold",
+            help="Ratings below this are not liked: not learnt from, and never offered back "
+            "to the customer who gave them (default 4, for 1-5 stars; e.g. 7 on a 1-10 scale).",
+        ),
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -169,7 +177,12 @@ def train(
         with steps(enabled=not json_out) as shown, _engine(db) as om:
             shown.phase("loading the events")
             info = om.training.train(
-                model, tune=tune, budget=budget, weights=event_weights, progress=shown.phase
+                model,
+                tune=tune,
+                budget=budget,
+                weights=event_weights,
+                progress=shown.phase,
+                rating_threshold=rating_threshold,
             )
             shown.done()
             total_s = shown.seconds()
@@ -210,6 +223,14 @@ def train(
                 f"The tuning budget ({tuning['budget_s']:g} s) ran out; "
                 "--budget gives it more time."
             )
+    unliked = info.get("unliked_pairs")
+    if unliked:
+        console.print(
+            f"Seen but not liked: {unliked:,} (customer, item) pairs, rated below "
+            f"{info['rating_threshold']:g} or returned, are not learnt from and never offered "
+            "back.",
+            soft_wrap=True,
+        )
     session = info.get("session")
     if session:
         console.print(_session_text(session), soft_wrap=True)
@@ -217,6 +238,8 @@ def train(
 
 def _session_text(session: dict) -> str:
     """One line on the session model: what its own search chose, on how much, in what time."""
+    if session.get("model") is None:
+        return f"No session model: {session['skipped']}."
     head = (
         f"Session model for anonymous visits: {session['model']} on "
         f"{session['sessions']:,} sessions in {session['fit_s']:.2f} s"

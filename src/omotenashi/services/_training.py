@@ -13,11 +13,14 @@ file keeps two server processes from training the same workspace at once
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -157,7 +160,7 @@ def train(
     DataError
         The store has no usable interactions (empty store), or an unknown model name.
     """
-    from omotenashi.evaluation import select_model
+    from omotenashi.evaluation import has_time_order, select_model
 
     if not budget >= 0:
         raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
@@ -230,6 +233,12 @@ def train(
             else None
         ),
         "event_weights": dict(weights.weights),
+        "rating_threshold": float(weights.rating_threshold),
+        "rating_weights": (
+            None
+            if weights.rating_weights is None
+            else {str(k): float(v) for k, v in weights.rating_weights.items()}
+        ),
         # pairs kept as seen only (not offered back): rated below the threshold, returned
         "unliked_pairs": int(len(every_pair) - len(interactions)),
     }
@@ -241,7 +250,12 @@ def train(
     say(f"fitted {model}", done + 1, total)
     if session_model:
         sessions = sessionize(events[events["item_id"].notna()])
-        if len(sessions):
+        if len(sessions) and not has_time_order(sessions, "person_id"):
+            # one time for all of a customer's events (a ratings file imported with
+            # --default-time): each "session" would be a whole history in file order
+            result["session"] = {"model": None, "skipped": NO_VISITS}
+            shutil.rmtree(Path(om.root) / "models" / SESSION_MODEL, ignore_errors=True)
+        elif len(sessions):
             frame = sessions.rename(columns={"session_id": "user_id"})[
                 ["user_id", "item_id", "timestamp"]
             ]
@@ -271,8 +285,36 @@ def train(
                 "tuned": dict(sknn.tuned_),
                 "tuning": dict(sknn.tuning_) or None,
             }
-        say("fitted the session model for anonymous visits", total, total)
+        fitted = (result.get("session") or {}).get("model")
+        say(
+            "fitted the session model for anonymous visits" if fitted else "no session model",
+            total,
+            total,
+        )
     return result
+
+
+#: Why ``train`` fits no session model on a store whose customers' events have one time each.
+NO_VISITS = (
+    "no customer's events have two different times, so there are no visits to learn from; "
+    "anonymous visits get the main model's answers"
+)
+
+
+#: What a refit after an erasure keeps of the newest version's metadata.
+_KEPT_ON_REFIT = ("event_weights", "rating_threshold", "rating_weights", "metrics", "tuned")
+
+
+def saved_weights(meta: dict[str, Any]) -> EventWeights:
+    """The event weights a saved model was trained with (the defaults where its metadata,
+    written by an older release, does not say)."""
+    default = EventWeights()
+    table = meta.get("rating_weights")
+    return EventWeights(
+        weights=meta.get("event_weights") or default.weights,
+        rating_threshold=float(meta.get("rating_threshold", default.rating_threshold)),
+        rating_weights=None if table is None else {float(k): v for k, v in table.items()},
+    )
 
 
 def parse_weights(text: str | None) -> EventWeights | None:
@@ -301,10 +343,20 @@ class Training:
         candidates: Sequence[str] = AUTO_CANDIDATES,
         session_model: bool = True,
         progress: TrainingProgress | None = None,
+        rating_threshold: float | None = None,
     ) -> dict[str, Any]:
-        """See :func:`train`; ``weights`` may also be text such as ``view=1,purchase=5``."""
+        """See :func:`train`; ``weights`` may also be text such as ``view=1,purchase=5``;
+        ``rating_threshold`` replaces the weights' (ratings below it are not liked: learnt from
+        not at all, and not offered back)."""
         if isinstance(weights, str):
             weights = parse_weights(weights)
+        if rating_threshold is not None:
+            if not (isinstance(rating_threshold, int | float) and math.isfinite(rating_threshold)):
+                raise DataError(
+                    f"rating threshold must be a number, got {rating_threshold!r}",
+                    field="rating_threshold",
+                )
+            weights = replace(weights or EventWeights(), rating_threshold=float(rating_threshold))
         return train(
             self._om,
             model,
@@ -406,10 +458,7 @@ def _refit(om: StoreLike, name: str, meta: dict[str, Any]) -> Recommender | None
             ["user_id", "item_id", "timestamp"]
         ]
         return make_model(name, **_params(meta)).fit(frame, items)
-    weights = meta.get("event_weights")
-    interactions = interactions_from_events(
-        events, EventWeights(weights=weights) if weights else EventWeights(), keep_unliked=True
-    )
+    interactions = interactions_from_events(events, saved_weights(meta), keep_unliked=True)
     if not (interactions["weight"].to_numpy() > 0).any():
         return None
     return make_model(name, **_params(meta)).fit(interactions, items)
@@ -446,7 +495,7 @@ def retrain_saved(om: StoreLike, *, note: dict[str, Any] | None = None) -> list[
             fitted = _refit(om, folder.name, meta)
             version = None
             if fitted is not None:
-                kept = {k: meta[k] for k in ("event_weights", "metrics", "tuned") if k in meta}
+                kept = {k: meta[k] for k in _KEPT_ON_REFIT if k in meta}
                 extra = {**kept, "saved_at": datetime.now(UTC).isoformat(), **(note or {})}
                 version = int(save_model(fitted, root, metadata=extra).name[1:])
             for path in old:
