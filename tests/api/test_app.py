@@ -183,6 +183,52 @@ def test_a_click_changes_customer_and_session_answers_at_once(client):
     assert live["recommendations"][0]["item_id"].startswith("books")
 
 
+def test_a_live_return_or_low_rating_is_left_out_not_taken_for_taste(client):
+    """A customer returns an item, or rates one low, after the model was trained: the next
+    answer leaves that item out and is not built from it (no "because you interacted with"
+    it); a view of an item the same visit then returns is no taste either."""
+    first = client.get("/v1/customers/c0/recommendations?n=40&explain=true").json()
+    top = first["recommendations"][0]["item_id"]
+    events = [
+        {**EVENT, "customer_id": "c0", "type": "return", "item_id": top, "order_id": "r1"},
+        {**EVENT, "customer_id": "c0", "type": "rating", "item_id": "games-1", "rating": 1},
+        {**EVENT, "customer_id": "c0", "type": "view", "item_id": "games-2"},
+        {**EVENT, "customer_id": "c0", "type": "rating", "item_id": "games-2", "rating": 2},
+    ]
+    assert client.post("/v1/events", json={"events": events}).json()["stored"] == 4
+    after = client.get("/v1/customers/c0/recommendations?n=40&explain=true").json()
+    ids = [r["item_id"] for r in after["recommendations"]]
+    assert after["context"] == []  # nothing of this visit is a sign of taste
+    assert not {top, "games-1", "games-2"} & set(ids)
+    # the answer is the trained customer's, less the three items
+    before = [r["item_id"] for r in first["recommendations"]]
+    assert ids == [i for i in before if i not in {top, "games-1", "games-2"}]
+    # asked again: the same (from the cache), still without them
+    again = client.get("/v1/customers/c0/recommendations?n=40&explain=true").json()
+    assert [r["item_id"] for r in again["recommendations"]] == ids
+    # a liked event still is context, and the items turned down stay out
+    client.post("/v1/events", json={**EVENT, "customer_id": "c0", "item_id": "books-3"})
+    live = client.get("/v1/customers/c0/recommendations?n=40").json()
+    assert live["context"] == ["books-3"]
+    assert not {top, "games-1", "games-2"} & {r["item_id"] for r in live["recommendations"]}
+    # an anonymous visit that rates an item low: not its context, and not offered back
+    visit = {"anonymous_id": "visitor-7", "n": 40}
+    client.post(
+        "/v1/events",
+        json={
+            **EVENT,
+            "customer_id": None,
+            "anonymous_id": "visitor-7",
+            "type": "rating",
+            "item_id": "books-4",
+            "rating": 1,
+        },
+    )
+    answer = client.post("/v1/sessions/recommendations", json=visit).json()
+    assert answer["context"] == []
+    assert "books-4" not in {r["item_id"] for r in answer["recommendations"]}
+
+
 def test_metrics_count_requests_and_events(client):
     for _ in range(3):
         client.get("/v1/customers/c2")

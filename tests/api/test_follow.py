@@ -298,3 +298,20 @@ def test_a_merge_through_one_worker_reaches_every_worker(make_server, store_copy
     for client in clients:  # and it stays so: c1's answer, under c1, from every worker
         assert answer(client, "c2") == answer(client, "c1") == before[client, "c1"]
         client.close()
+
+
+def test_a_low_rating_of_another_worker_is_not_liked_here_too(pair):
+    """What the other worker marks "not liked" (a return, a rating below the threshold) this one
+    marks the same way when it follows: left out, not taken for context."""
+    a, b, _ = pair
+
+    def rated(item: str, stars: float) -> Event:
+        event = _event("c5", item).model_dump()
+        return Event.model_validate({**event, "type": "rating", "rating": stars})
+
+    returned = Event.model_validate({**_event("c5", "mug").model_dump(), "type": "return"})
+    a.writer.submit([rated("tea", 5), rated("cake", 2), returned]).result(10)
+    assert b.follow() == 3
+    for ws in (a, b):
+        assert ws.sessions.items("c:c5") == ["tea"]
+        assert ws.sessions.unliked("c:c5") == ["cake", "mug"]

@@ -131,6 +131,13 @@ def test_batched_live_updates_equal_one_at_a_time():
     for key in ("c:1", "c:2", "a:x", "c:3"):
         assert one.items(key, now=11.0) == many.items(key, now=11.0)
     assert many.items("c:1", now=11.0) == ["a", "c"]
+    # an item the visit turned down (a return, a low rating) is no context, and is listed apart
+    turned = SessionTracker(60, 10)
+    turned.add_many([("c:1", "a"), ("c:1", "c"), ("c:1", "d")], at=10.0)
+    turned.add_many([("c:1", "a", False), ("c:1", "e", False), ("c:1", "e", False)], at=12.0)
+    assert turned.items("c:1", now=13.0) == ["c", "d"]
+    assert turned.unliked("c:1", now=13.0) == ["a", "e"]
+    assert turned.items("c:1", now=80.0) == [] and turned.unliked("c:1", now=80.0) == []
 
     cache = AnswerCache(10)
     for owner in ("c1", "c2", "c3"):

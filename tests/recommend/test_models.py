@@ -11,6 +11,7 @@ from omotenashi.recommend import (
     DEFAULT_EVENT_WEIGHTS,
     EASE,
     ContentBased,
+    EventWeights,
     Hybrid,
     ImplicitMF,
     ItemKNN,
@@ -597,17 +598,23 @@ def test_check_interactions_keeps_each_rows_time_and_its_zone(tz):
 
 
 # --------------------------------------------------------------------------- events → interactions
-def test_interactions_from_events_weights_and_returns():
+def _events(people: str, types: list[str], items: str, ratings: list[float]) -> pd.DataFrame:
+    """An events frame: one event a minute, person ``c<digit>`` and item by letter."""
     ts = pd.Timestamp("2025-01-01", tz="UTC")
-    events = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "person_id": ["c1", "c1", "c1", "c1", "c2", "c2", "c3"],
-            "type": ["view", "purchase", "view", "purchase", "purchase", "return", "rating"],
-            "item_id": ["a", "a", "b", "c", "a", "a", "d"],
-            "rating": [np.nan] * 6 + [5.0],
-            "timestamp": [ts + pd.Timedelta(minutes=m) for m in range(7)],
+            "person_id": [f"c{p}" for p in people],
+            "type": types,
+            "item_id": list(items),
+            "rating": ratings,
+            "timestamp": [ts + pd.Timedelta(minutes=m) for m in range(len(types))],
         }
     )
+
+
+def test_interactions_from_events_weights_and_returns():
+    kinds = ["view", "purchase", "view", "purchase", "purchase", "return", "rating"]
+    events = _events("1111223", kinds, "aabcaad", [np.nan] * 6 + [5.0])
     out = interactions_from_events(events).set_index(["user_id", "item_id"])["weight"]
     assert out[("c1", "a")] == pytest.approx(1 + 5)
     assert out[("c1", "b")] == pytest.approx(1)
@@ -623,16 +630,8 @@ def test_interactions_from_events_weights_and_returns():
 
 
 def test_interactions_from_events_keeps_the_unliked_pairs_apart():
-    ts = pd.Timestamp("2025-01-01", tz="UTC")
-    events = pd.DataFrame(
-        {
-            "person_id": ["c1", "c1", "c1", "c2", "c2", "c3", "c3"],
-            "type": ["rating", "rating", "rating", "purchase", "return", "email_open", "view"],
-            "item_id": ["a", "b", "c", "a", "a", "d", "e"],
-            "rating": [5.0, 3.0, 1.0] + [np.nan] * 4,
-            "timestamp": [ts + pd.Timedelta(minutes=m) for m in range(7)],
-        }
-    )
+    kinds = ["rating", "rating", "rating", "purchase", "return", "email_open", "view"]
+    events = _events("1112233", kinds, "abcaade", [5.0, 3.0, 1.0] + [np.nan] * 4)
     weights = {**DEFAULT_EVENT_WEIGHTS, "return": -5.0, "email_open": 0.0}
     liked = interactions_from_events(events, weights)
     every = interactions_from_events(events, weights, keep_unliked=True)
@@ -644,6 +643,13 @@ def test_interactions_from_events_keeps_the_unliked_pairs_apart():
     assert weight[("c1", "b")] == 0 and weight[("c1", "c")] == 0 and weight[("c2", "a")] == 0
     assert ("c3", "d") not in weight.index  # an ignored type makes nothing seen
     assert len(every) == len(liked) + 3
+    # one event at a time (the live path) says the same as the pairs above
+    w = EventWeights(weights=weights)
+    assert w.not_liked("rating", 3.0) and w.not_liked("rating", 1.0) and w.not_liked("return")
+    assert not w.not_liked("rating", 4.0) and not w.not_liked("purchase")
+    assert not w.not_liked("email_open") and not w.not_liked("rating", None)
+    table = EventWeights(rating_weights={1: -1.0, 2: 0.0, 3: 0.5})
+    assert table.not_liked("rating", 2) and not table.not_liked("rating", 3)
     model = make_model("popularity").fit(every)
     assert model.user_items_.nnz == len(liked)  # nothing learnt from them
     assert {r.item_id for r in model.recommend("c1", 5)} == {"e"}  # a, b, c all seen

@@ -59,9 +59,22 @@ class EventWeights:
         """Weight of one event of ``event_type``."""
         return float(self.weights.get(event_type, self.default))
 
+    def not_liked(self, event_type: str, rating: float | None = None) -> bool:
+        """Whether one event says its customer does not like its item: a counted type (weight
+        not 0) whose weight, a rating's times its rating factor, is not positive (a return, a
+        rating below the threshold). The live path's test of a single event: such an item is
+        seen, not a sign of taste (``interactions_from_events(keep_unliked=True)``)."""
+        weight = self.for_type(event_type)
+        if weight == 0:
+            return False
+        if event_type == "rating":
+            value = np.array([np.nan if rating is None else rating])
+            weight *= float(_ratings_factor(value, self)[0])
+        return weight <= 0
 
-def _ratings_factor(ratings: pd.Series, weights: EventWeights) -> np.ndarray:
-    values = ratings.to_numpy(dtype=float)
+
+def _ratings_factor(ratings: pd.Series | np.ndarray, weights: EventWeights) -> np.ndarray:
+    values = np.asarray(ratings, dtype=float)
     if weights.rating_weights is not None:
         mapped = pd.Series(values).map(dict(weights.rating_weights))
         return mapped.fillna(0.0).to_numpy()

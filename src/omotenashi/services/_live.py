@@ -213,30 +213,35 @@ class SessionTracker:
     """Items of each live visit, by person key, kept in memory for ``gap_s`` after the last one.
 
     Keys are ``"c:<customer id>"`` and ``"a:<anonymous id>"``. Bounded: the least recently
-    active visits are forgotten beyond ``max_visits``.
+    active visits are forgotten beyond ``max_visits``. An item can come with a "not liked"
+    event (a return, a low rating): it is then no context of the visit (:meth:`items`) but an
+    item to leave out (:meth:`unliked`).
     """
 
     def __init__(self, gap_s: float, max_items: int, max_visits: int = 200_000) -> None:
         self.gap_s = gap_s
         self.max_items = max_items
         self.max_visits = max_visits
-        self._visits: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+        self._visits: OrderedDict[str, deque[tuple[float, str, bool]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, key: str, item_id: str, at: float | None = None) -> None:
-        self.add_many([(key, item_id)], at)
+    def add(self, key: str, item_id: str, at: float | None = None, *, liked: bool = True) -> None:
+        self.add_many([(key, item_id, liked)], at)
 
-    def add_many(self, pairs: Sequence[tuple[str, str]], at: float | None = None) -> None:
-        """Add ``(person key, item id)`` pairs, oldest first, under one lock (a batch)."""
+    def add_many(
+        self, pairs: Sequence[tuple[str, str] | tuple[str, str, bool]], at: float | None = None
+    ) -> None:
+        """Add ``(person key, item id)`` pairs, or ``(person key, item id, liked)``, oldest
+        first, under one lock (a batch)."""
         at = time.monotonic() if at is None else at
         visits = self._visits
         with self._lock:
-            for key, item_id in pairs:
+            for key, item_id, *liked in pairs:
                 visit = visits.get(key)
                 if visit is None or (visit and at - visit[-1][0] > self.gap_s):
                     visit = deque(maxlen=self.max_items)
                     visits[key] = visit
-                visit.append((at, item_id))
+                visit.append((at, item_id, liked[0] if liked else True))
                 visits.move_to_end(key)
             while len(visits) > self.max_visits:
                 visits.popitem(last=False)
@@ -250,7 +255,19 @@ class SessionTracker:
         return len(gone)
 
     def items(self, key: str, now: float | None = None) -> list[str]:
-        """Items of the live visit, oldest first ([] when none or expired)."""
+        """Items of the live visit, oldest first ([] when none or expired); an item the visit
+        also said it does not like is left out."""
+        visit = self._visit(key, now)
+        if all(liked for _, _, liked in visit):
+            return [item for _, item, _ in visit]
+        unliked = {item for _, item, liked in visit if not liked}
+        return [item for _, item, _ in visit if item not in unliked]
+
+    def unliked(self, key: str, now: float | None = None) -> list[str]:
+        """Items the live visit said it does not like (returned, rated low), oldest first."""
+        return list(dict.fromkeys(item for _, item, liked in self._visit(key, now) if not liked))
+
+    def _visit(self, key: str, now: float | None) -> list[tuple[float, str, bool]]:
         now = time.monotonic() if now is None else now
         with self._lock:
             visit = self._visits.get(key)
@@ -259,7 +276,7 @@ class SessionTracker:
             if now - visit[-1][0] > self.gap_s:
                 del self._visits[key]
                 return []
-            return [item for _, item in visit]
+            return list(visit)
 
 
 class AnswerCache:

@@ -76,6 +76,13 @@ class Recommended(list[Recommendation]):
         return [plain_why(r, note) for r in self]
 
 
+def without_items(rules: Rules, items: Sequence[str]) -> Rules:
+    """``rules`` that also leave ``items`` out (the same rules when there are none)."""
+    if not items:
+        return rules
+    return replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *items))))
+
+
 def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rules:
     """The request's rules with the preference centre's: dislikes never shown (in every mode:
     "not interested" is an instruction, not profiling), interest categories boosted (unless
@@ -596,8 +603,15 @@ def customer_recommendations(
             # cached as the person's answers are, under the stamp taken before the reads: an
             # event, a consent or identity change of the person drops it with their answers
             ws.cache.put(("person", person), person, (keys, gate, prefs), stamp)
+    rules = spec.rules()
     if gate.mode == "off":
         context = []  # nothing of the customer, the live visit included
+    elif rules.exclude_seen:
+        # items the live visit returned or rated low: seen, as the trained ones are
+        unliked = ws.sessions.unliked("c:" + customer_id)
+        if person != customer_id:
+            unliked += ws.sessions.unliked("c:" + person)
+        rules = without_items(rules, unliked)
     recs = gated_recommend(
         models.main,
         person,
@@ -605,7 +619,7 @@ def customer_recommendations(
         gate,
         prefs,
         context=context or None,
-        rules=spec.rules(),
+        rules=rules,
         explain=explain,
     )
     body = _customer_body(models, person, context, recs, explain)
@@ -628,7 +642,11 @@ def session_recommendations(
     live = ws.sessions.items("a:" + anonymous_id) if anonymous_id else []
     visit = [*live, *items]
     model = models.session or models.main
-    recs = model.recommend_session(visit, n, rules=spec.rules(), explain=explain)
+    # an item the visit returned or rated low is left out even where seen items are kept
+    # (visitors come back to what they consider, not to what they turned down)
+    unliked = ws.sessions.unliked("a:" + anonymous_id) if anonymous_id else []
+    rules = without_items(spec.rules(), unliked)
+    recs = model.recommend_session(visit, n, rules=rules, explain=explain)
     label = f"{model.name}" if model is models.session else models.label
     return _dumps({"model": label, "context": visit, "recommendations": _rows(recs, explain)})
 

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from omotenashi.events import Event
+from omotenashi.recommend import EventWeights
 from omotenashi.services._consent import ConsentFollower, follow_consent
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
 from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker
 from omotenashi.services._traffic import Traffic
-from omotenashi.services._training import ModelSet, train_job
+from omotenashi.services._training import ModelSet, saved_weights, train_job
 
 if TYPE_CHECKING:
     from omotenashi.services._settings import ServiceSettings
@@ -103,6 +104,7 @@ class Workspace:
         self._lock = threading.Lock()
         self._states: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}  # other ids of people asked for, to their person
+        self._weights: tuple[Any, EventWeights] | None = None  # by the served model's metadata
         self._edits: Any = None  # the engine of identity, customer and item writes (edits)
         self._writer_om = Omotenashi(url, access=self.access)
         self._writer_store = self._writer_om.store
@@ -243,7 +245,7 @@ class Workspace:
     def _stored(self, events: Sequence[Event], results: Sequence[TrackResult]) -> None:
         """Live updates after a commit (writer thread): visits, caches, retraining counter."""
         fresh = [
-            (e.customer_id, e.anonymous_id, e.item_id)
+            (e.customer_id, e.anonymous_id, e.item_id, e.type, e.rating)
             for e, result in zip(events, results, strict=True)
             if result.stored
         ]
@@ -252,20 +254,24 @@ class Workspace:
             self.events_total += len(fresh)
             self.events_since_training += len(fresh)
 
-    def _apply(self, events: Sequence[tuple[str | None, str | None, str | None]]) -> None:
+    def _apply(self, events: Sequence[tuple[Any, ...]]) -> None:
         """Drop the cached answers of these events' customers; add their items to the live
-        visits. ``events`` are ``(customer_id, anonymous_id, item_id)``."""
+        visits, each marked liked or not by the served model's event weights (a return, a
+        rating below the threshold: not liked). ``events`` are ``(customer_id, anonymous_id,
+        item_id, type, rating)``."""
         customers: set[str] = set()
-        visits: list[tuple[str, str]] = []
+        visits: list[tuple[str, str, bool]] = []
         aliases = self._aliases
-        for customer, anonymous, item in events:
+        weights = self._event_weights()
+        for customer, anonymous, item, kind, rating in events:
             if customer:
                 customers.add(aliases.get(customer, customer) if aliases else customer)
             if item:
+                liked = not weights.not_liked(kind, rating)
                 if customer:
-                    visits.append(("c:" + customer, item))
+                    visits.append(("c:" + customer, item, liked))
                 if anonymous:
-                    visits.append(("a:" + anonymous, item))
+                    visits.append(("a:" + anonymous, item, liked))
         self.cache.invalidate_many(customers)
         self.sessions.add_many(visits, time.monotonic())
 
@@ -320,6 +326,14 @@ class Workspace:
             self._followed = rows[-1][0]
             own.forget_own_spans(self._followed)
         return len(theirs)
+
+    def _event_weights(self) -> EventWeights:
+        """The event weights of the model served (the defaults before the first training)."""
+        meta = self.models.meta
+        cached = self._weights
+        if cached is None or cached[0] is not meta:
+            cached = self._weights = (meta, saved_weights(meta or {}))
+        return cached[1]
 
     # ------------------------------------------------------------------ models
     def reload_models(self) -> bool:

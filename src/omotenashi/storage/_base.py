@@ -169,8 +169,9 @@ class IdentityChangeLog(HoldsPersonalData, Protocol):
         ...
 
 
-#: ``(seq, customer_id, anonymous_id, item_id)``: what a follower needs of an event.
-FollowRow = tuple[int, str | None, str | None, str | None]
+#: ``(seq, customer_id, anonymous_id, item_id, type, rating)``: what a follower needs of an event
+#: (whose answers to drop, which live visit it joins, and whether it says "not liked").
+FollowRow = tuple[int, str | None, str | None, str | None, str, float | None]
 
 
 @runtime_checkable

@@ -205,11 +205,11 @@ class SQLEventCursor:
             )
 
     def after(self, seq: int, limit: int) -> list[FollowRow]:
-        """``(seq, customer_id, anonymous_id, item_id)`` of up to ``limit`` events stored after
-        ``seq``, oldest first (a range read of ``seq``)."""
+        """``(seq, customer_id, anonymous_id, item_id, type, rating)`` of up to ``limit`` events
+        stored after ``seq``, oldest first (a range read of ``seq``)."""
         m = self._db.dialect.mark
         return self._db.read(
-            "SELECT seq, customer_id, anonymous_id, item_id FROM events "
+            "SELECT seq, customer_id, anonymous_id, item_id, type, rating FROM events "
             f"WHERE seq > {m} ORDER BY seq LIMIT {m}",
             (seq, limit),
         )

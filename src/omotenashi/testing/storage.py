@@ -443,14 +443,18 @@ class StoreConformance(_OneStore):
     def test_follow_cursor(self, store: Store) -> None:
         rows = [
             event_row(f"f{i}", customer_id=f"c{i}", anonymous_id=f"a{i}", item_id=f"i{i}")
-            for i in range(5)
+            for i in range(4)
         ]
+        rows.append(event_row("f4", customer_id="c4", item_id="i4", type="rating", rating=1.5))
         store.events.insert(rows)
         everything = store.events.after(0, 100)
         seqs = [r[0] for r in everything]
         assert seqs == sorted(seqs) and len(set(seqs)) == 5
         assert store.events.last_seq() == seqs[-1]
-        assert [tuple(r[1:]) for r in everything] == [(f"c{i}", f"a{i}", f"i{i}") for i in range(5)]
+        assert [tuple(r[1:]) for r in everything] == [
+            *((f"c{i}", f"a{i}", f"i{i}", "view", None) for i in range(4)),
+            ("c4", None, "i4", "rating", 1.5),
+        ]
         assert [r[0] for r in store.events.after(seqs[1], 2)] == seqs[2:4]
         assert store.events.after(seqs[-1], 10) == []
         store.events.insert([event_row("f0")])  # known: no new seq
