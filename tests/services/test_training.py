@@ -114,3 +114,35 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
     assert "No session model: no customer's events have two different times" in said
+
+
+def test_no_session_model_where_each_visit_is_a_whole_history(tmp_path: Path) -> None:
+    """Times taken from a file's order (one second apart): each customer's ratings form one
+    "visit" of dozens of events. Longer than MAX_MEDIAN_VISIT at the median, those are
+    histories, not visits; one event fewer each and the session model is fitted."""
+    from omotenashi.services._training import MAX_MEDIAN_VISIT
+
+    def store(per_customer: int) -> str:
+        rows, t = ["user,item,time"], 0
+        for c in range(30):
+            for i in range(per_customer):
+                t += 1
+                rows.append(
+                    f"u{c},m{(c + i) % 80},2024-01-01T{t // 3600:02d}:"
+                    f"{t // 60 % 60:02d}:{t % 60:02d}Z"
+                )
+        path = tmp_path / f"file-order-{per_customer}.csv"
+        path.write_text("\n".join(rows) + "\n")
+        db = str(tmp_path / f"{per_customer}.db")
+        with Omotenashi(db) as om:
+            om.import_events(path, mapping="customer=user,item=item,time=time")
+        return db
+
+    with Omotenashi(store(MAX_MEDIAN_VISIT + 1), create=False) as om:
+        info = om.training.train("itemknn", budget=0)
+    skipped = info["session"]["skipped"]
+    assert info["session"]["model"] is None
+    assert f"its 30 visits have a median of {MAX_MEDIAN_VISIT + 1} events" in skipped
+    with Omotenashi(store(MAX_MEDIAN_VISIT), create=False) as om:
+        info = om.training.train("itemknn", budget=0)
+    assert info["session"]["model"] == "sknn" and info["session"]["sessions"] == 30

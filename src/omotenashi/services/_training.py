@@ -160,7 +160,7 @@ def train(
     DataError
         The store has no usable interactions (empty store), or an unknown model name.
     """
-    from omotenashi.evaluation import has_time_order, select_model
+    from omotenashi.evaluation import select_model
 
     if not budget >= 0:
         raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
@@ -250,10 +250,9 @@ def train(
     say(f"fitted {model}", done + 1, total)
     if session_model:
         sessions = sessionize(events[events["item_id"].notna()])
-        if len(sessions) and not has_time_order(sessions, "person_id"):
-            # one time for all of a customer's events (a ratings file imported with
-            # --default-time): each "session" would be a whole history in file order
-            result["session"] = {"model": None, "skipped": NO_VISITS}
+        no_visits = _no_visits(sessions)
+        if no_visits:
+            result["session"] = {"model": None, "skipped": no_visits}
             shutil.rmtree(Path(om.root) / "models" / SESSION_MODEL, ignore_errors=True)
         elif len(sessions):
             frame = sessions.rename(columns={"session_id": "user_id"})[
@@ -294,11 +293,35 @@ def train(
     return result
 
 
-#: Why ``train`` fits no session model on a store whose customers' events have one time each.
-NO_VISITS = (
-    "no customer's events have two different times, so there are no visits to learn from; "
-    "anonymous visits get the main model's answers"
-)
+#: A median visit longer than this is a customer's whole history in one go (times taken from a
+#: file's order, a bulk load), not a visit: clickstreams have medians of a few clicks (the
+#: diginetica sample: 3), a wholesale shop's visits 16 lines (Online Retail, all customers: p75
+#: 29); ml-100k with its rows' order for times gives 65 (every customer rated 20 or more).
+MAX_MEDIAN_VISIT = 50
+_ANSWERED = "anonymous visits get the main model's answers"
+
+
+def _no_visits(sessions: pd.DataFrame) -> str | None:
+    """Why the store has no visits for a session model to learn from, or None when it has."""
+    from omotenashi.evaluation import has_time_order
+
+    if sessions.empty:
+        return None
+    if not has_time_order(sessions, "person_id"):
+        # one time for all of a customer's events (a ratings file imported with --default-time)
+        return (
+            "no customer's events have two different times, so there are no visits to learn "
+            f"from; {_ANSWERED}"
+        )
+    sizes = sessions.groupby("session_id", sort=False).size()
+    median = float(sizes.median())
+    if median > MAX_MEDIAN_VISIT:
+        return (
+            f"its {len(sizes):,} visits have a median of {median:.0f} events: whole histories "
+            "in one go (times taken from a file's order?), not visits, so there are no visits "
+            f"to learn from; {_ANSWERED}"
+        )
+    return None
 
 
 #: What a refit after an erasure keeps of the newest version's metadata.
