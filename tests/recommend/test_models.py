@@ -552,6 +552,43 @@ def test_blend_scores_are_its_parts_scaled_per_customer(interactions, scaling):
             assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
 
 
+def test_a_blend_gives_one_reason_per_kind(interactions):
+    """Two parts of one kind (user-kNN's and iALS's "customers with tastes like yours") make
+    one reason whose weight is theirs added, naming the larger part's items first; the reasons
+    still add up to the score."""
+    blend = Hybrid(
+        components=("ease", "userknn", "ials"),
+        weights=(1.0, 0.7, 0.5),
+        params=({"l2": 50.0}, {"k": 10}, {"factors": 8, "iterations": 4}),
+        scaling="std",
+    ).fit(interactions)
+    x, ages, row = blend._request("u3", None)
+    items = np.array([blend._item_pos[r.item_id] for r in blend.recommend("u3", 5)])
+    apart = [[] for _ in items]  # each component's parts, scaled as the blend scales them
+    for m, w in zip(blend.models_, blend.weights, strict=True):
+        scale = w / float(blend._scales(m._score_users(np.array([row]), x, ages))[0, 0])
+        for col, parts in enumerate(m._user_contributions_many(row, x, ages, items)):
+            apart[col] += [(k, idx, scale * a) for k, idx, a in parts]
+    merged_somewhere = False
+    for rec, parts, own in zip(
+        blend.recommend("u3", 5),
+        blend._user_contributions_many(row, x, ages, items),
+        apart,
+        strict=True,
+    ):
+        kinds = [k for k, _, _ in parts]
+        assert len(kinds) == len(set(kinds))
+        for kind, named, amount in parts:
+            same = sorted((p for p in own if p[0] == kind), key=lambda p: -abs(p[2]))
+            assert amount == pytest.approx(sum(p[2] for p in same))
+            assert named[: len(same[0][1])] == same[0][1]  # the larger part's items first
+            merged_somewhere |= len(same) > 1
+        texts = [r.text for r in rec.reasons]
+        assert len(texts) == len(set(texts))
+        assert sum(r.weight for r in rec.reasons) == pytest.approx(rec.score, rel=1e-6)
+    assert merged_somewhere  # the case this is about did occur
+
+
 def test_blend_of_fitted_models_is_the_blend_fitted_from_its_params(interactions):
     """``Hybrid.of_fitted`` (what model choice scores) serves what fitting ``make_model("hybrid",
     **params)`` serves: the winner of the validation split is refitted with those params."""

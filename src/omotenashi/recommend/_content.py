@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omotenashi.errors import DataError
-from omotenashi.recommend._base import Recommender
+from omotenashi.recommend._base import Part, Recommender
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'-]+")
 
@@ -155,6 +155,25 @@ class ContentBased(Recommender):
     def _load_state(self, state):
         self.features_ = state["features"]
         self.feature_names_ = state["feature_names"]
+
+
+def _one_part_per_kind(parts: list[Part]) -> list[Part]:
+    """Parts of the same kind (two components' "customers with tastes like yours", their
+    "against" parts) as one: the amounts added, so the reasons still add up to the score, and
+    the items each part names in turn, the larger part's first. Without it a blend's answer
+    gave the same sentence twice with other items and shares above 100 %."""
+    kinds = [kind for kind, _, _ in parts]
+    if len(set(kinds)) == len(kinds):
+        return parts
+    groups: dict[str, list[Part]] = {}
+    for part in parts:
+        groups.setdefault(part[0], []).append(part)
+    out = []
+    for kind, group in groups.items():
+        group.sort(key=lambda p: -abs(p[2]))
+        named = tuple(dict.fromkeys(i for _, idx, _ in group for i in idx))
+        out.append((kind, named, float(sum(a for _, _, a in group))))
+    return out
 
 
 class Hybrid(Recommender):
@@ -305,7 +324,8 @@ class Hybrid(Recommender):
 
     def _parts(self, row, x, ages, items):
         """Each component's parts scaled as its score is (``weight / scale``): they add up to
-        the hybrid's score when the components' parts add up to theirs."""
+        the hybrid's score when the components' parts add up to theirs. Parts of one kind from
+        several components are one part (:func:`_one_part_per_kind`)."""
         out: list[list] = [[] for _ in items]
         for m, w in zip(self.models_, self.weights, strict=True):
             if row is None:
@@ -317,7 +337,7 @@ class Hybrid(Recommender):
             scale = w / float(self._scales(S)[0, 0])
             for col, item_parts in enumerate(parts):
                 out[col] += [(k, idx, scale * a) for k, idx, a in item_parts]
-        return out
+        return [_one_part_per_kind(parts) for parts in out]
 
     def _feature_names(self, idx):
         for m in self.models_:
