@@ -236,6 +236,22 @@ def test_import_without_a_map_reads_the_header(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "header (who, what)" in refused.stderr and "--map" in refused.stderr
+    # MovieLens's ratings file as it is: its movieId is the item
+    ratings = write_csv(
+        tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n"
+    )
+    done = cli("import", str(ratings), cwd=tmp_path)
+    said = " ".join(done.stdout.split())
+    assert "customer=userId, item=movieId, rating=rating, time=timestamp" in said
+    assert "No column of the header names the item" not in said
+    # a header with no item column imports, and says so
+    itemless = write_csv(tmp_path / "logins.csv", "user,when\nc1,2024-03-01\n")
+    done = cli("import", str(itemless), "--map", "customer=user,time=when", cwd=tmp_path)
+    assert "No column of the header" not in done.stdout  # a map given: what it says is meant
+    itemless = write_csv(tmp_path / "visits.csv", "user,page,timestamp\nc1,home,2024-03-01\n")
+    done = cli("import", str(itemless), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "No column of the header names the item" in " ".join(done.stdout.split())
 
 
 def test_empty_file_is_one_line_and_exit_code_2(tmp_path: Path) -> None:

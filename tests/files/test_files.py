@@ -162,12 +162,26 @@ def test_a_header_spells_its_own_map() -> None:
     """Keys and synonyms match without case, spaces, dashes, dots or underscores; columns that
     say nothing known are left out; two columns saying one key are refused."""
     assert column_map_from_header(
-        ["CustomerID", "Stock Code", "item-id", "Time Stamp", "Country", "qty"], "events"
+        ["CustomerID", "Colour", "item-id", "Time Stamp", "Country", "qty"], "events"
     ) == {"customer": "CustomerID", "item": "item-id", "time": "Time Stamp", "quantity": "qty"}
+    # the items of public interaction files: MovieLens, Online Retail, Amazon reviews
     assert column_map_from_header(["userId", "movieId", "rating", "timestamp"], "events") == {
         "customer": "userId",
+        "item": "movieId",
         "rating": "rating",
         "time": "timestamp",
+    }
+    retail = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice"]
+    assert column_map_from_header([*retail, "CustomerID", "Country"], "events") == {
+        "order": "InvoiceNo",
+        "item": "StockCode",
+        "quantity": "Quantity",
+        "time": "InvoiceDate",
+        "price": "UnitPrice",
+        "customer": "CustomerID",
+    }
+    assert column_map_from_header(["reviewerID", "asin", "overall"], "interactions") == {
+        "item": "asin"
     }
     assert column_map_from_header(["id", "age"], "customers") == {"customer": "id"}
     assert column_map_from_header(["a", "b"], "events") == {}

@@ -706,7 +706,9 @@ def test_items_and_customers_read_their_header_too(om: Omotenashi, tmp_path: Pat
     assert om.import_customers(people).customers_written == 1
     om.track({"customer_id": "c1", "type": "view", "item_id": "m1", "timestamp": 0})
     assert om.profile("c1").attributes == {"age": "34", "plan": "gold"}
-    nameless = write_csv(tmp_path / "nameless.csv", "sku,name\nm2,Heat\n")
+    shop = write_csv(tmp_path / "shop.csv", "sku,name\nm2,Heat\n")
+    assert om.import_items(shop).columns_from_header == {"item": "sku", "title": "name"}
+    nameless = write_csv(tmp_path / "nameless.csv", "code,name\nm3,Ran\n")
     with pytest.raises(DataError, match=r"names no item column .*--map item=sku,title=name"):
         om.import_items(nameless)
 

@@ -214,6 +214,13 @@ def _print_report(report: ImportReport, json_out: bool, kind: str = "events") ->
     if report.columns_from_header:
         columns = ", ".join(f"{k}={c}" for k, c in report.columns_from_header.items())
         console.print(f"Columns named by the file's header: {escape(columns)}")
+        if kind == "events" and "item" not in report.columns_from_header:
+            console.print(
+                "[yellow]No column of the header names the item[/]: these events name none, "
+                "and recommendations learn nothing from them. If one column is the item, "
+                "import again with --map (e.g. --map item=COLUMN,...).",
+                soft_wrap=True,
+            )
     console.print(
         f"[green]Imported[/] {report.source}: {report.rows_read:,} rows read, {counts} "
         f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"

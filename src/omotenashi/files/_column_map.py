@@ -67,6 +67,23 @@ CUSTOMER_KEYS = ("customer",)
 
 _PERSON = {"customer_id": "customer", "user": "customer", "user_id": "customer"}
 _TIME = {"timestamp": "time", "date": "time", "ts": "time", "datetime": "time"}
+#: How public interaction files name their item (MovieLens ``movieId``, Online Retail
+#: ``StockCode``, Amazon ``asin``, Book-Crossing ``ISBN``, ...): a ratings file read without
+#: ``--map`` must not import as events that name no item.
+_ITEM = {
+    "item_id": "item",
+    "product": "item",
+    "product_id": "item",
+    "sku": "item",
+    "stock_code": "item",
+    "movie_id": "item",
+    "article_id": "item",
+    "asin": "item",
+    "isbn": "item",
+    "book_id": "item",
+    "track_id": "item",
+    "song_id": "item",
+}
 _STORE_SYNONYMS = {
     **_PERSON,
     **_TIME,
@@ -75,10 +92,12 @@ _STORE_SYNONYMS = {
     "session_id": "anonymous",
     "event_type": "type",
     "device": "anonymous",
-    "item_id": "item",
-    "product": "item",
+    **_ITEM,
     "order_id": "order",
     "invoice": "order",
+    "invoice_no": "order",
+    "invoice_date": "time",
+    "unit_price": "price",
     "qty": "quantity",
     "id": "event_id",
     "name": "title",
@@ -111,16 +130,14 @@ INTERACTIONS = MapKeys(
     "interactions",
     ("user", "item", "rating", "time"),
     required=("user", "item"),
-    synonyms={"customer": "user", "customer_id": "user", "user_id": "user", **_TIME}
-    | {"item_id": "item", "product": "item"},
+    synonyms={"customer": "user", "customer_id": "user", "user_id": "user", **_TIME} | _ITEM,
     example="user=userId,item=movieId,rating=rating,time=timestamp",
 )
 SESSIONS = MapKeys(
     "sessions",
     ("session", "item", "time", "customer", "offset_ms"),
     required=("session", "item", "time"),
-    synonyms={**_PERSON, **_TIME, "session_id": "session", "anonymous": "session"}
-    | {"item_id": "item", "product": "item"},
+    synonyms={**_PERSON, **_TIME, "session_id": "session", "anonymous": "session"} | _ITEM,
     example="session=session_id,item=item_id,time=eventdate",
 )
 TRANSACTIONS = MapKeys(
