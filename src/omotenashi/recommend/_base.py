@@ -293,8 +293,9 @@ class Recommender(ABC):
         frame = check_interactions(interactions)
         self._clear_caches()  # derived from the previous data: a refit must not reuse them
         liked = frame["weight"].to_numpy() > 0
-        unliked = frame[~liked]
+        unliked = None
         if not liked.all():
+            unliked = frame[~liked]
             frame = frame[liked].reset_index(drop=True)
         if frame.empty:
             raise DataError("interactions are empty: there is nothing to learn from yet")

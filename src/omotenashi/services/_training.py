@@ -170,7 +170,8 @@ def train(
     # the pairs met but not liked (rated low, returned) are learnt from by no model; the final
     # fit keeps them so that their items count as seen, the model choice needs none of them
     every_pair = interactions_from_events(events, weights, keep_unliked=True)
-    interactions = every_pair[every_pair["weight"].to_numpy() > 0]
+    liked = every_pair["weight"].to_numpy() > 0
+    interactions = every_pair if liked.all() else every_pair[liked]  # no copy when all are
     if interactions.empty:
         raise DataError("the store has no events with items yet: nothing to train on")
     after = 1 + (1 if session_model else 0)
