@@ -79,8 +79,8 @@ def test_train_cli_says_what_the_session_model_chose(store: str, tmp_path: Path)
 
 def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     """A ratings file imported with one time for every row has no visits: `train` fits no
-    session model (a "session" would be a whole history in file order), removes one saved
-    before, and anonymous visits get the main model's answers."""
+    session model (a "session" would be a whole history in file order, 60 ratings), removes
+    one saved before, and anonymous visits get the main model's answers."""
     import pandas as pd
 
     from omotenashi.cli import _load_commands, app
@@ -89,7 +89,7 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     lines = ["user,item,rating"]
     for c in range(40):
-        lines += [f"u{c},m{i},{rng.integers(3, 6)}" for i in rng.choice(20, 8, replace=False)]
+        lines += [f"u{c},m{i},{rng.integers(3, 6)}" for i in rng.choice(90, 60, replace=False)]
     path = tmp_path / "ratings.csv"
     path.write_text("\n".join(lines) + "\n")
     db = str(tmp_path / "store.db")
@@ -102,7 +102,7 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
         messages: list[str] = []
         info = om.training.train("itemknn", budget=0, progress=lambda m, d, t: messages.append(m))
         assert info["session"]["model"] is None
-        assert "no visits to learn from" in info["session"]["skipped"]
+        assert "a median of 60 events: whole histories" in info["session"]["skipped"]
         assert messages[-1] == "no session model"
         assert not (Path(om.root) / "models" / "sknn").exists()
         main, _ = om.recommendations.model()
@@ -113,13 +113,14 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--model", "itemknn", "--budget", "0", "--db", db])
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
-    assert "No session model: no customer's events have two different times" in said
+    assert "No session model: its 40 visits have a median of 60 events" in said
 
 
 def test_no_session_model_where_each_visit_is_a_whole_history(tmp_path: Path) -> None:
     """Times taken from a file's order (one second apart): each customer's ratings form one
     "visit" of dozens of events. Longer than MAX_MEDIAN_VISIT at the median, those are
-    histories, not visits; one event fewer each and the session model is fitted."""
+    histories, not visits; one event fewer each and the session model is fitted. Anonymous
+    visits with dates for times (no order within a day) are visits too."""
     from omotenashi.services._training import MAX_MEDIAN_VISIT
 
     def store(per_customer: int) -> str:
@@ -146,3 +147,12 @@ def test_no_session_model_where_each_visit_is_a_whole_history(tmp_path: Path) ->
     with Omotenashi(store(MAX_MEDIAN_VISIT), create=False) as om:
         info = om.training.train("itemknn", budget=0)
     assert info["session"]["model"] == "sknn" and info["session"]["sessions"] == 30
+    clicks = ["visit,item,day"] + [
+        f"v{v},i{(v + k) % 40},2024-02-{1 + v % 20:02d}" for v in range(300) for k in range(4)
+    ]
+    path = tmp_path / "clicks.csv"
+    path.write_text("\n".join(clicks) + "\n")
+    with Omotenashi(str(tmp_path / "clicks.db")) as om:
+        om.import_events(path, mapping="anonymous=visit,item=item,time=day")
+        info = om.training.train("itemknn", budget=0)
+    assert info["session"]["model"] == "sknn" and info["session"]["sessions"] == 300

@@ -380,14 +380,11 @@ class _Scorer:
         return row, per_user
 
 
-def has_time_order(frame: pd.DataFrame, user_column: str = "user_id") -> bool:
-    """Whether any user's rows have two different times: without that there is no order of
-    what a customer did (a ratings file imported with one time), and nothing in time to learn
-    (no recency signal, no visits to cut into sessions)."""
+def _has_time_order(frame: pd.DataFrame) -> bool:
     ts = frame.get("timestamp")
     if ts is None or ts.isna().all():
         return False
-    spread = frame.assign(_t=ts).groupby(user_column)["_t"].nunique()
+    spread = frame.assign(_t=ts).groupby("user_id")["_t"].nunique()
     return bool((spread > 1).any())
 
 
@@ -543,7 +540,7 @@ def select_model(
             interactions = interactions[~met_only]
     val = validation_split(interactions)
     score = _Scorer(val)
-    timed = has_time_order(val.train)
+    timed = _has_time_order(val.train)
     l2_scale = gram_scale(val.train)
     cands = [_Candidate(n, _space_of(n, spaces, l2_scale), None) for n in dict.fromkeys(candidates)]
     recency_grid = RECENCY_GRID if extras and timed else ()

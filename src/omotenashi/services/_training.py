@@ -303,24 +303,21 @@ _ANSWERED = "anonymous visits get the main model's answers"
 
 
 def _no_visits(sessions: pd.DataFrame) -> str | None:
-    """Why the store has no visits for a session model to learn from, or None when it has."""
-    from omotenashi.evaluation import has_time_order
+    """Why the store has no visits for a session model to learn from, or None when it has.
 
+    Told by the visits' length alone: a store whose times say nothing (one time for every row,
+    times taken from a file's order) cuts each customer's history into one "visit", long where
+    the session model's search is dear. Short ones cost little, and anonymous clickstreams with
+    dates for times (no order within a day) are visits all the same."""
     if sessions.empty:
         return None
-    if not has_time_order(sessions, "person_id"):
-        # one time for all of a customer's events (a ratings file imported with --default-time)
-        return (
-            "no customer's events have two different times, so there are no visits to learn "
-            f"from; {_ANSWERED}"
-        )
     sizes = sessions.groupby("session_id", sort=False).size()
     median = float(sizes.median())
     if median > MAX_MEDIAN_VISIT:
         return (
             f"its {len(sizes):,} visits have a median of {median:.0f} events: whole histories "
-            "in one go (times taken from a file's order?), not visits, so there are no visits "
-            f"to learn from; {_ANSWERED}"
+            "in one go (one time for every row, or times taken from a file's order?), not "
+            f"visits, so there are none to learn from; {_ANSWERED}"
         )
     return None
 
