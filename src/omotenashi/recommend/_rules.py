@@ -23,7 +23,8 @@ class Rules:
     Parameters
     ----------
     exclude_seen : bool
-        Leave out items the customer (or session) already interacted with.
+        Leave out items the customer (or session) already interacted with, those they did not
+        like included (rated low, returned: weight-0 interactions).
     exclude_items : tuple of str
         Item ids never to recommend.
     only_items : tuple of str or None
