@@ -152,8 +152,11 @@ def train(
         Metadata of the saved model (``model``, ``version``, ``path``, ``params``,
         ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
         with its tuned settings, and one for the blend when it was scored: its parts and weights),
-        ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``; with the session
-        model ``session``: its sessions, fit time, the settings it chose and its search's record).
+        ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``, ``event_weights``,
+        ``rating_threshold``, ``rating_weights``, ``unliked_pairs`` (pairs kept as seen only:
+        rated below the threshold, returned); with the session model ``session``: its
+        sessions, fit time, the settings it chose and its search's record, or ``model`` None
+        and why it was ``skipped`` (no visits: :data:`MAX_MEDIAN_VISIT`)).
 
     Raises
     ------
