@@ -210,7 +210,7 @@ class Recommender(ABC):
     Scores come from ``_score(X, ages)``, where ``X`` (csr, histories × items) holds interaction
     weights and ``ages`` (same pattern) the recency rank of each interaction (1 = most recent).
 
-    Interactions of weight 0 (an item rated low, or bought and returned) are learnt from not at
+    Interactions of weight 0 (an item rated low, or returned) are learnt from not at
     all: they are kept apart, in ``user_unliked_``, only so that such an item counts as seen
     and is not offered back to the customer.
     """

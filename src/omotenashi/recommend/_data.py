@@ -33,8 +33,9 @@ class EventWeights:
     """How much each event type counts towards a (customer, item) interaction.
 
     The weight of a pair is the sum over its events of ``weights[type]`` (times the rating factor
-    for ``rating`` events); pairs whose total is not positive (bought, then returned; rated
-    below the threshold) are not learnt from, but the customer has met the item: see
+    for ``rating`` events); pairs whose total is not positive (rated below the threshold; a return
+    of a purchase the data do not hold: with the defaults a purchase and its return sum to 1)
+    are not learnt from, but the customer has met the item: see
     ``interactions_from_events(keep_unliked=True)``. Types not listed count ``default``.
 
     Parameters
@@ -104,7 +105,7 @@ def interactions_from_events(
         Column holding the user id (``person_id``: the customer, or the anonymous visitor).
     keep_unliked : bool
         Also keep, with weight 0, the pairs whose events add up to nothing positive (rated
-        below the threshold, bought then returned). A recommender learns nothing from them but
+        below the threshold, a return with no purchase). A recommender learns nothing from them but
         counts them as seen: it does not offer a customer back an item they rated 1. Pairs
         whose every event is of a type weighted 0 (ignored types) are never kept.
 
