@@ -963,7 +963,6 @@ def unliked_matrix(
     m = sp.csr_matrix(
         (np.ones(len(rows), np.float32), (u, i[i >= 0])), shape=(len(users), n), dtype=np.float32
     )
-    m.sum_duplicates()
     return np.asarray(users.astype(str)), m
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from omotenashi.events import Event
-from omotenashi.recommend import EventWeights
 from omotenashi.services._consent import ConsentFollower, follow_consent
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
@@ -104,7 +103,6 @@ class Workspace:
         self._lock = threading.Lock()
         self._states: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}  # other ids of people asked for, to their person
-        self._weights: tuple[Any, EventWeights] | None = None  # by the served model's metadata
         self._edits: Any = None  # the engine of identity, customer and item writes (edits)
         self._writer_om = Omotenashi(url, access=self.access)
         self._writer_store = self._writer_om.store
@@ -262,7 +260,7 @@ class Workspace:
         customers: set[str] = set()
         visits: list[tuple[str, str, bool]] = []
         aliases = self._aliases
-        weights = self._event_weights()
+        weights = saved_weights(self.models.meta)  # the served model's
         for customer, anonymous, item, kind, rating in events:
             if customer:
                 customers.add(aliases.get(customer, customer) if aliases else customer)
@@ -326,14 +324,6 @@ class Workspace:
             self._followed = rows[-1][0]
             own.forget_own_spans(self._followed)
         return len(theirs)
-
-    def _event_weights(self) -> EventWeights:
-        """The event weights of the model served (the defaults before the first training)."""
-        meta = self.models.meta
-        cached = self._weights
-        if cached is None or cached[0] is not meta:
-            cached = self._weights = (meta, saved_weights(meta or {}))
-        return cached[1]
 
     # ------------------------------------------------------------------ models
     def reload_models(self) -> bool:
