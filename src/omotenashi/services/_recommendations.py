@@ -91,8 +91,7 @@ def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rule
     dislikes = prefs.dislikes
     if dislikes:
         rules = replace(
-            rules,
-            exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *dislikes.items))),
+            without_items(rules, dislikes.items),
             exclude_categories=tuple(
                 dict.fromkeys((*rules.exclude_categories, *dislikes.categories))
             ),
