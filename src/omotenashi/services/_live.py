@@ -258,8 +258,6 @@ class SessionTracker:
         """Items of the live visit, oldest first ([] when none or expired); an item the visit
         also said it does not like is left out."""
         visit = self._visit(key, now)
-        if all(liked for _, _, liked in visit):
-            return [item for _, item, _ in visit]
         unliked = {item for _, item, liked in visit if not liked}
         return [item for _, item, _ in visit if item not in unliked]
 
