@@ -7,6 +7,7 @@ rating is visible and settable in one place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -55,6 +56,17 @@ class EventWeights:
     default: float = 1.0
     rating_weights: Mapping[float, float] | None = None
     rating_threshold: float = 4.0
+
+    def __post_init__(self) -> None:
+        threshold = self.rating_threshold
+        if not (
+            isinstance(threshold, int | float)
+            and not isinstance(threshold, bool)
+            and math.isfinite(threshold)
+        ):
+            raise DataError(
+                f"rating threshold must be a number, got {threshold!r}", field="rating_threshold"
+            )
 
     def for_type(self, event_type: str) -> float:
         """Weight of one event of ``event_type``."""

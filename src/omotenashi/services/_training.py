@@ -13,7 +13,6 @@ file keeps two server processes from training the same workspace at once
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import threading
@@ -374,13 +373,8 @@ class Training:
         not at all, and not offered back)."""
         if isinstance(weights, str):
             weights = parse_weights(weights)
-        if rating_threshold is not None:
-            if not (isinstance(rating_threshold, int | float) and math.isfinite(rating_threshold)):
-                raise DataError(
-                    f"rating threshold must be a number, got {rating_threshold!r}",
-                    field="rating_threshold",
-                )
-            weights = replace(weights or EventWeights(), rating_threshold=float(rating_threshold))
+        if rating_threshold is not None:  # checked by EventWeights
+            weights = replace(weights or EventWeights(), rating_threshold=rating_threshold)
         return train(
             self._om,
             model,
