@@ -19,14 +19,21 @@ from typing import TYPE_CHECKING, Any
 from omotenashi.errors import StorageError
 from omotenashi.events import Event
 from omotenashi.services._ingest import PreparedEvents, TrackResult
-from omotenashi.storage import Checkpointing, DeferredSync, Store
+from omotenashi.storage import Checkpointing, DeferredSync, EventLog, Store
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
 
 _STOP = object()
 log = logging.getLogger("omotenashi.api")
-__all__ = ["WAL_SAFETY_PAGES", "AnswerCache", "Checkpointer", "EventWriter", "SessionTracker"]
+__all__ = [
+    "WAL_SAFETY_PAGES",
+    "AnswerCache",
+    "Checkpointer",
+    "EventWriter",
+    "SessionTracker",
+    "UnlearntIds",
+]
 
 #: WAL size (pages) at which the writer's own commit still checkpoints: a safety net for when
 #: the maintenance thread falls behind (SQLite's default of 1,000 pages is about one batch).
@@ -362,3 +369,71 @@ class AnswerCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class UnlearntIds:
+    """The ids (customer and anonymous) with events the served model has not learnt: stored
+    after its training read the events (``events_seq`` in its metadata).
+
+    An answer reads the events since the training of these people only (a store read, see
+    ``unlearnt_items``); everybody else's answer needs none. Seeded from the store when a model
+    is swapped in (:meth:`reset`), then kept up to date with every event applied (:meth:`add`).
+    Unknown (``may_have`` says yes for everyone) while seeding, when more than ``limit`` events
+    came after the training, or after an import this process did not apply one by one.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        #: the ``events_seq`` the ids are counted from (None: no model, or one saved without it)
+        self.seq: int | None = None
+        self._ids: set[str] | None = None
+        self._pending: set[str] | None = None
+        self._lock = threading.Lock()
+
+    def reset(self, seq: int | None, log: EventLog) -> None:
+        """Count from ``seq`` (the served model's): the ids of the events stored after it."""
+        with self._lock:
+            self.seq, self._ids, self._pending = seq, None, set()
+        if seq is None:
+            with self._lock:
+                self._ids, self._pending = set(), None
+            return
+        rows = log.after(seq, self.limit + 1)  # events applied meanwhile land in _pending
+        with self._lock:
+            if self.seq != seq:  # another reset began meanwhile: it fills the set
+                return
+            if len(rows) > self.limit:
+                self._ids = None
+            else:
+                self._ids = self._pending or set()
+                self._ids.update(i for _, c, a, item, *_ in rows if item for i in (c, a) if i)
+            self._pending = None
+
+    def add(self, ids: Iterable[str]) -> None:
+        """Ids of events just stored (after the served model's training)."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.update(ids)
+            if self._ids is not None:
+                self._ids.update(ids)
+
+    def unknown(self) -> None:
+        """Forget which ids: every answer reads (until the next :meth:`reset`)."""
+        with self._lock:
+            self._ids = None
+
+    def may_have(self, seq: int | None, ids: Iterable[str]) -> bool:
+        """Whether any of ``ids`` may have events after ``seq`` (the model an answer uses)."""
+        if seq is None:
+            return False
+        found = self._ids
+        if found is None or seq != self.seq:
+            return True
+        return any(i in found for i in ids)
+
+    def forget(self, erased: Callable[[str], bool]) -> None:
+        """Drop the ids ``erased`` says yes to (an erasure)."""
+        with self._lock:
+            for held in (self._ids, self._pending):
+                if held:
+                    held.difference_update([i for i in held if erased(i)])

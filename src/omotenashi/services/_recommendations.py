@@ -26,7 +26,13 @@ from omotenashi.consent import INTEREST_BOOST, Personalization, Preferences
 from omotenashi.errors import ModelNotReady, NotFound
 from omotenashi.events import clean_id
 from omotenashi.recommend import Recommendation, Recommender, Rules, load_model, plain_why
-from omotenashi.services._training import SESSION_MODEL, ModelSet, models_stamp, train
+from omotenashi.services._training import (
+    SESSION_MODEL,
+    ModelSet,
+    models_stamp,
+    saved_weights,
+    train,
+)
 from omotenashi.storage import PersonKeys
 
 if TYPE_CHECKING:
@@ -35,6 +41,11 @@ if TYPE_CHECKING:
     from omotenashi.services._workspaces import Workspace
 
 DEFAULT_N = 10
+#: The most of one customer's events since the model's training that shape their answer (the
+#: newest): a model knows a long history already, and a request reads no more than this.
+UNLEARNT_LIMIT = 200
+#: Events read per page when a batch looks for the customers with events since the training.
+_UNLEARNT_PAGE = 50_000
 
 
 def make_rules(
@@ -81,6 +92,51 @@ def without_items(rules: Rules, items: Sequence[str]) -> Rules:
     if not items:
         return rules
     return replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *items))))
+
+
+def unlearnt_items(
+    reads: Any, keys: PersonKeys, meta: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """What a customer did after the model was trained: their events stored after the
+    ``events_seq`` in its metadata (none for a model saved without it), as ``(liked,
+    unliked)``. ``liked``: the items of counted events, oldest first, which join the answer's
+    context as the next training would put them in the history (seen, and a sign of taste);
+    ``unliked``: the items they returned or rated low (seen, no sign of taste), judged by the
+    model's own event weights. Without this, an item bought an hour ago is recommended until
+    the next training."""
+    seq = meta.get("events_seq")
+    if seq is None:
+        return [], []
+    rows = reads.person_items_after(keys, int(seq), UNLEARNT_LIMIT)
+    if not rows:
+        return [], []
+    weights = saved_weights(meta)
+    unliked = list(dict.fromkeys(i for _, i, kind, r in rows if weights.not_liked(kind, r)))
+    gone = set(unliked)
+    liked = dict.fromkeys(
+        i for _, i, kind, _ in rows if i not in gone and weights.for_type(kind) > 0
+    )
+    return list(liked), unliked
+
+
+def with_unlearnt(
+    reads: Any,
+    keys: PersonKeys,
+    meta: dict[str, Any],
+    context: Sequence[str] | None,
+    rules: Rules | None,
+) -> tuple[list[str] | None, Rules | None]:
+    """A fully personalized request's context and rules with what the customer did since the
+    model was trained (:func:`unlearnt_items`): the liked items before the visit's, the
+    unliked left out while seen items are."""
+    liked, unliked = unlearnt_items(reads, keys, meta)
+    if liked:
+        context = list(dict.fromkeys((*liked, *(context or ()))))
+    if unliked:
+        rules = rules or Rules()
+        if rules.exclude_seen:
+            rules = without_items(rules, unliked)
+    return (list(context) if context else None), rules
 
 
 def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rules:
@@ -274,15 +330,44 @@ class Recommendations:
         A customer the model has never seen gets recommendations from ``context`` when given,
         else the popular items (cold start). Raises ``NotFound`` when no model was trained.
         """
-        estimator, _ = self.model(model)
+        estimator, meta = self.model(model)
         self._om.access.record("read.recommendations", clean_id(customer_id, "customer_id"))
-        # one resolution serves the model and the consent gate
+        # one resolution serves the model, the events since its training and the consent gate
         keys = self._person_keys(customer_id)
         person = keys.customer_id
         gate, prefs = self._om.consent.gate(keys)
+        if gate.mode == "full":  # ("light" and "off" never read the stored history)
+            context, rules = self._with_unlearnt(keys, meta, context, rules)
         return gated_recommend(
             estimator, person, n, gate, prefs, context=context, rules=rules, explain=explain
         )
+
+    def _with_unlearnt(
+        self,
+        keys: PersonKeys,
+        meta: dict[str, Any],
+        context: Sequence[str] | None,
+        rules: Rules | None,
+    ) -> tuple[list[str] | None, Rules | None]:
+        store = getattr(self._om, "store", None)
+        if store is None or meta.get("events_seq") is None:
+            return (list(context) if context else None), rules
+        return with_unlearnt(store.reads, keys, meta, context, rules)
+
+    def _unlearnt_customers(self, meta: dict[str, Any]) -> set[str]:
+        """The people with events stored since the model was trained (their batch rows are
+        redone one by one, with those events)."""
+        store = getattr(self._om, "store", None)
+        seq = meta.get("events_seq")
+        if store is None or seq is None:
+            return set()
+        ids: set[str] = set()
+        cursor = int(seq)
+        while rows := store.events.after(cursor, _UNLEARNT_PAGE):
+            ids.update(c or a for _, c, a, item, _, _ in rows if item and (c or a))
+            cursor = rows[-1][0]
+        people = (self._om.identities.person(i) for i in ids)
+        return {p for p in people if p is not None}
 
     def for_session(
         self,
@@ -339,7 +424,7 @@ class Recommendations:
             Columns ``customer_id``, ``rank`` (1 = best), ``item_id``, ``score``; customers with
             fewer allowed items have fewer rows.
         """
-        estimator, _ = self.model(model)
+        estimator, meta = self.model(model)
         customers = self._batch_customers(estimator, events)
         if total is not None:
             total(len(customers))
@@ -354,26 +439,36 @@ class Recommendations:
             }
         )
         frame = frame[frame["item_id"] != ""].reset_index(drop=True)
-        return self._gate_batch(frame, estimator, customers, n, rules)
+        return self._redo_batch(frame, estimator, meta, customers, n, rules)
 
-    def _gate_batch(
+    def _redo_batch(
         self,
         frame: pd.DataFrame,
         estimator: Recommender,
+        meta: dict[str, Any],
         customers: Sequence[str],
         n: int,
         rules: Rules | None,
     ) -> pd.DataFrame:
         """Redo, one by one, the rows of the customers whose consent or preferences change
-        their answer (usually few): the batch scored everyone from their history."""
+        their answer, and of those with events since the model was trained (usually few): the
+        batch scored everyone from the history the model learnt."""
         consent, centre = self._om.consent, self._om.preferences
-        special = (consent.not_fully_personalized() | set(centre.all())) & set(customers)
+        special = (
+            consent.not_fully_personalized() | set(centre.all()) | self._unlearnt_customers(meta)
+        ) & set(customers)
         if not special:
             return frame
         redone = []
         for customer in sorted(special):
-            gate, prefs = consent.gate(customer)
-            recs = gated_recommend(estimator, customer, n, gate, prefs, rules=rules, explain=False)
+            keys = self._person_keys(customer)
+            gate, prefs = consent.gate(keys)
+            context, mine = None, rules
+            if gate.mode == "full":
+                context, mine = self._with_unlearnt(keys, meta, None, rules)
+            recs = gated_recommend(
+                estimator, customer, n, gate, prefs, context=context, rules=mine, explain=False
+            )
             redone.extend((customer, r.rank, r.item_id, r.score) for r in recs)
         kept = frame[~frame["customer_id"].isin(special)]
         extra = pd.DataFrame(redone, columns=["customer_id", "rank", "item_id", "score"])
@@ -603,14 +698,23 @@ def customer_recommendations(
             # event, a consent or identity change of the person drops it with their answers
             ws.cache.put(("person", person), person, (keys, gate, prefs), stamp)
     rules = spec.rules()
+    asked = context  # the live visit (an answer with one is not cached: visits expire)
     if gate.mode == "off":
-        context = []  # nothing of the customer, the live visit included
-    elif rules.exclude_seen:
-        # items the live visit returned or rated low: seen, as the trained ones are
-        unliked = ws.sessions.unliked("c:" + customer_id)
-        if person != customer_id:
-            unliked += ws.sessions.unliked("c:" + person)
-        rules = without_items(rules, unliked)
+        asked = context = []  # nothing of the customer, the live visit included
+    else:
+        if rules.exclude_seen:
+            # items the live visit returned or rated low: seen, as the trained ones are
+            unliked = ws.sessions.unliked("c:" + customer_id)
+            if person != customer_id:
+                unliked += ws.sessions.unliked("c:" + person)
+            rules = without_items(rules, unliked)
+        seq = models.meta.get("events_seq")
+        if gate.mode == "full" and ws.unlearnt.may_have(
+            seq, (keys.customer_id, *keys.customer_ids, *keys.anonymous_ids)
+        ):
+            # what they did since the model was trained (a store read, for these people only)
+            found, rules = with_unlearnt(ws.om.store.reads, keys, models.meta, context, rules)
+            context = found or []
     recs = gated_recommend(
         models.main,
         person,
@@ -621,8 +725,8 @@ def customer_recommendations(
         rules=rules,
         explain=explain,
     )
-    body = _customer_body(models, person, context, recs, explain)
-    if not context and models is ws.models:
+    body = _customer_body(models, person, asked, recs, explain)
+    if not asked and models is ws.models:
         ws.cache.put(key, person, body, stamp)
     return body
 
@@ -701,6 +805,7 @@ def warm(
     identities = ws.om.identities
     # answers shaped by consent or preferences are computed on request, never from the history
     special = ws.om.consent.not_fully_personalized() | set(ws.om.preferences.all())
+    seq = models.meta.get("events_seq")
     for customer_id in models.main.user_ids_[:limit].tolist():
         if stop.is_set() or ws.models is not models:
             break
@@ -709,6 +814,8 @@ def warm(
             break
         if identities.is_merged_away(customer_id) or customer_id in special:
             continue  # answers are cached by the person only; special ones on request
+        if ws.unlearnt.may_have(seq, (customer_id,)):
+            continue  # with events since the training: on request, which reads them
         if traffic is not None and traffic.busy():
             ws.warm_pending = True  # goes on in a later maintenance round, when it is quiet
             break

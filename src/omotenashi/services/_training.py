@@ -105,6 +105,14 @@ def training_events(
     return om.consent.training_events(events)
 
 
+def learnt_through(om: StoreLike) -> int | None:
+    """The store's last event ``seq`` as a training starts to read the events (None for an
+    engine without an event log): the events after it are what the model has not learnt, and
+    ``Recommendations`` adds a customer's to their answer until the next training."""
+    store = getattr(om, "store", None)
+    return None if store is None else int(store.events.last_seq())
+
+
 def train(
     om: StoreLike,
     model: str | None = None,
@@ -167,6 +175,7 @@ def train(
     if not budget >= 0:
         raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
     weights = weights or EventWeights()
+    events_seq = learnt_through(om)  # before the read: a later event is never taken as learnt
     events = training_events(om)
     items = _items(om)
     # the pairs met but not liked (rated low, returned) are learnt from by no model; the final
@@ -244,6 +253,7 @@ def train(
         ),
         # pairs kept as seen only (not offered back): rated below the threshold, returned
         "unliked_pairs": int(len(every_pair) - len(interactions)),
+        "events_seq": events_seq,
     }
     path = save_model(estimator, om.root, metadata=meta)
     set_default(om.root, model)
@@ -510,11 +520,17 @@ def retrain_saved(om: StoreLike, *, note: dict[str, Any] | None = None) -> list[
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
             meta = json.loads((folder / f"v{newest}" / "meta.json").read_text())
+            events_seq = learnt_through(om)
             fitted = _refit(om, folder.name, meta)
             version = None
             if fitted is not None:
                 kept = {k: meta[k] for k in _KEPT_ON_REFIT if k in meta}
-                extra = {**kept, "saved_at": datetime.now(UTC).isoformat(), **(note or {})}
+                extra = {
+                    **kept,
+                    "saved_at": datetime.now(UTC).isoformat(),
+                    "events_seq": events_seq,
+                    **(note or {}),
+                }
                 version = int(save_model(fitted, root, metadata=extra).name[1:])
             for path in old:
                 shutil.rmtree(path, ignore_errors=True)

@@ -22,7 +22,13 @@ from omotenashi.events import Event
 from omotenashi.services._consent import ConsentFollower, follow_consent
 from omotenashi.services._ingest import TrackResult
 from omotenashi.services._keys import check_workspace
-from omotenashi.services._live import AnswerCache, Checkpointer, EventWriter, SessionTracker
+from omotenashi.services._live import (
+    AnswerCache,
+    Checkpointer,
+    EventWriter,
+    SessionTracker,
+    UnlearntIds,
+)
 from omotenashi.services._traffic import Traffic
 from omotenashi.services._training import ModelSet, saved_weights, train_job
 
@@ -92,6 +98,8 @@ class Workspace:
         self.root = Path(self.om.root)
         self.cache = AnswerCache(settings.cache_entries)
         self.sessions = SessionTracker(settings.session_gap_s, settings.session_items)
+        #: who has events the served model has not learnt (their answers read them)
+        self.unlearnt = UnlearntIds()
         self.events_total = 0
         self.events_since_training = 0
         self.events_followed = 0  # written by other processes, applied by follow()
@@ -176,6 +184,7 @@ class Workspace:
 
     def _forget(self, erased: Callable[[str], bool]) -> None:
         self.sessions.forget(erased)
+        self.unlearnt.forget(erased)
         self._forget_aliases(erased)
         with self._lock:
             state = self._states.pop("decisions", None)
@@ -259,6 +268,7 @@ class Workspace:
         item_id, type, rating)``."""
         customers: set[str] = set()
         visits: list[tuple[str, str, bool]] = []
+        unlearnt: list[str] = []
         aliases = self._aliases
         weights = saved_weights(self.models.meta)  # the served model's
         for customer, anonymous, item, kind, rating in events:
@@ -268,8 +278,12 @@ class Workspace:
                 liked = not weights.not_liked(kind, rating)
                 if customer:
                     visits.append(("c:" + customer, item, liked))
+                    unlearnt.append(customer)
                 if anonymous:
                     visits.append(("a:" + anonymous, item, liked))
+                    unlearnt.append(anonymous)
+        if unlearnt:
+            self.unlearnt.add(unlearnt)
         self.cache.invalidate_many(customers)
         self.sessions.add_many(visits, time.monotonic())
 
@@ -307,6 +321,7 @@ class Workspace:
         spans = own.own_spans()  # again after the rows were read
         if many or len(rows) > limit:
             self.cache.clear()
+            self.unlearnt.unknown()  # whose rows they were is not read: every answer reads
             top = reader.last_seq()
             theirs = top - self._followed  # about this many (an import): time to retrain
             with self._lock:
@@ -331,16 +346,24 @@ class Workspace:
         try:
             # all three models loaded here, off the request path, then one reference swap
             if not self.om.recommendations.reload(preload=True):
+                self._count_unlearnt()  # a swap made elsewhere (after an erasure)
                 return False
         except Exception as exc:  # a version still being written: try again at the next poll
             log.info("workspace %s: models not loadable yet (%s)", self.name, exc)
             return False
+        self._count_unlearnt()
         loaded = self.models
         freeze_long_lived()
         self.cache.clear()
         self.warm_pending = loaded.main is not None
         log.info("workspace %s: serving %s", self.name, loaded.label)
         return True
+
+    def _count_unlearnt(self) -> None:
+        """Count who has events the served model has not learnt, when it changed."""
+        seq = self.models.meta.get("events_seq")
+        if seq != self.unlearnt.seq:
+            self.unlearnt.reset(seq, self.om.store.events)
 
     def start_training(self, executor: ProcessPoolExecutor, model: str | None = None) -> bool:
         """Train in the background (False when a training is already running)."""

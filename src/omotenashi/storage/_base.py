@@ -413,6 +413,14 @@ class Reads(Protocol):
         customer and anonymous indexes (merged ids and linked anonymous events included)."""
         ...
 
+    def person_items_after(
+        self, keys: PersonKeys, seq: int, limit: int
+    ) -> list[tuple[int, str, str, float | None]]:
+        """``(seq, item_id, type, rating)`` of the person's events with an item stored after
+        ``seq`` (what happened since a model was trained), in arrival order; the newest
+        ``limit`` of them when there are more."""
+        ...
+
     def count_customers(self) -> int:
         """Known people with at least one event (merged ids counted once)."""
         ...

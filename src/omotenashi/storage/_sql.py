@@ -1056,6 +1056,20 @@ class SQLReads:
         sql += " ORDER BY ts, seq"
         return records.events_frame(self._db.read(sql, params))
 
+    def person_items_after(
+        self, keys: PersonKeys, seq: int, limit: int
+    ) -> list[tuple[int, str, str, float | None]]:
+        m = self._db.dialect.mark
+        source, params = self._person_events(keys)
+        rows = self._db.read(
+            f"SELECT pe.seq, pe.item_id, pe.type, pe.rating FROM ({source}) pe "
+            f"WHERE pe.seq > {m} AND pe.item_id IS NOT NULL ORDER BY pe.seq DESC LIMIT {m}",
+            [*params, seq, limit],
+        )
+        return [
+            (int(s), str(i), str(t), None if r is None else float(r)) for s, i, t, r in rows[::-1]
+        ]
+
     def count_customers(self) -> int:
         """Known people with at least one event (merged ids counted once)."""
         return int(self._db.read(COUNT_CUSTOMERS)[0][0])

@@ -690,6 +690,44 @@ class StoreConformance(_OneStore):
         assert store.reads.person_events(keys, ["return"]).empty
         assert list(store.reads.person_events(keys, ["return"]).columns) == list(every.columns)
 
+    def test_person_items_after_a_seq(self, store: Store) -> None:
+        """``person_items_after``: the person's events with an item stored after a ``seq``
+        (merged ids and linked anonymous events included), in arrival order, the newest
+        ``limit``; events without an item and other people's are not there."""
+        ids = store.identities
+        store.events.insert(
+            [
+                event_row("1", customer_id="c", type="purchase", item_id="old", ts=T0 + 9),
+                event_row("2", customer_id="x", type="view", item_id="theirs", ts=T0 + 1),
+            ]
+        )
+        cut = store.events.last_seq()
+        store.events.insert(
+            [
+                event_row("3", customer_id="c", type="rating", item_id="tea", rating=2.0,
+                          ts=T0 + 5),
+                event_row("4", anonymous_id="dev", type="view", item_id="cup", ts=T0 + 1),
+                event_row("5", customer_id="c", type="visit", ts=T0 + 6),
+                event_row("6", customer_id="b", type="purchase", item_id="pot", ts=T0 + 2),
+                event_row("7", customer_id="x", type="view", item_id="theirs", ts=T0 + 3),
+            ]
+        )  # fmt: skip
+        ids.link("anonymous", "dev", "c", "identify", T0)
+        ids.move("b", "c", T0 + 1)
+        keys = ids.person_keys("c")
+        assert keys is not None
+        found = store.reads.person_items_after(keys, cut, 10)
+        assert [(i, t, r) for _, i, t, r in found] == [
+            ("tea", "rating", 2.0),
+            ("cup", "view", None),
+            ("pot", "purchase", None),
+        ]
+        seqs = [s for s, *_ in found]
+        assert seqs == sorted(seqs) and seqs[0] > cut
+        assert [i for _, i, _, _ in store.reads.person_items_after(keys, cut, 2)] == ["cup", "pot"]
+        assert store.reads.person_items_after(keys, store.events.last_seq(), 10) == []
+        assert [i for _, i, _, _ in store.reads.person_items_after(keys, 0, 10)][0] == "old"
+
     def test_a_person_with_more_ids_than_sql_parameters(self, store: Store) -> None:
         """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite binds at
         most 32,766 parameters per statement; lists past 500 take another path)."""
