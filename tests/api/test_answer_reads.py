@@ -96,13 +96,31 @@ def test_one_resolution_still_finds_the_person_behind_other_ids(ws, monkeypatch)
         assert reads.lookups == lookups and len(reads.sql) == sql, reads.sql
 
 
+def test_only_people_with_events_since_training_pay_their_read(ws, monkeypatch) -> None:
+    """The service knows who has events since the model's training: their answer reads those
+    events (one statement more), nobody else's does."""
+    ws.om.track(
+        {"customer_id": "c3", "type": "view", "item_id": "tea-1", "timestamp": "2025-02-01"}
+    )
+    ws.follow()  # the event, written beside the service, reaches it as any other's would
+    ws.cache.clear()
+    reads = Reads(ws.om.store, monkeypatch)
+    customer_recommendations(ws, "c3")
+    assert len(reads.sql) == ANSWER_READS + 1, reads.sql
+    assert "WHERE pe.seq > " in reads.sql[-1]  # the events since training
+    reads.clear()
+    customer_recommendations(ws, "c5")
+    assert len(reads.sql) == ANSWER_READS, reads.sql
+
+
 def test_python_api_answer_reads(ws, monkeypatch) -> None:
     """``om.recommendations.for_customer`` pays the same reads (its access-log entry is a
-    write), and a stranger's cold start reads no identity a second time."""
+    write) and one more: the customer's events since the training (a plain engine keeps no
+    count of who has some); a stranger's cold start reads no identity a second time."""
     reads = Reads(ws.om.store, monkeypatch)
     recs = ws.om.recommendations.for_customer("c3", 5)
     assert recs.mode == "full" and len(recs) == 5
-    assert reads.lookups == ["c3"] and len(reads.sql) == ANSWER_READS, reads.sql
+    assert reads.lookups == ["c3"] and len(reads.sql) == ANSWER_READS + 1, reads.sql
     reads.clear()
     ws.om.recommendations.for_customer("nobody-at-all", 5)
     assert reads.lookups == ["nobody-at-all"]

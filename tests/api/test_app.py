@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from omotenashi.api import KeyStore, ServiceSettings, create_app
-from omotenashi.recommend import load_model
+from omotenashi.recommend import Rules, load_model
 from omotenashi.services import Omotenashi
 
 with warnings.catch_warnings():
@@ -227,6 +227,43 @@ def test_a_live_return_or_low_rating_is_left_out_not_taken_for_taste(client):
     answer = client.post("/v1/sessions/recommendations", json=visit).json()
     assert answer["context"] == []
     assert "books-4" not in {r["item_id"] for r in answer["recommendations"]}
+
+
+def test_events_since_training_shape_answers_after_the_visit_and_a_restart(client):
+    """A purchase and a low rating posted after the model was trained still count once the
+    live visit is over (here: a restarted service, which has no live visits): the bought item
+    is history, the one rated low is left out, as the model's own answer with that history.
+    Only people with such events cost the answer a store read."""
+    first = client.get("/v1/customers/c0/recommendations?n=10").json()
+    bought, rated = first["recommendations"][0]["item_id"], first["recommendations"][1]["item_id"]
+    events = [
+        {**EVENT, "customer_id": "c0", "type": "purchase", "item_id": bought, "order_id": "n1"},
+        {**EVENT, "customer_id": "c0", "type": "rating", "item_id": rated, "rating": 1},
+    ]
+    assert client.post("/v1/events", json={"events": events}).json()["stored"] == 2
+    key = client.headers["X-API-Key"]
+    settings = ServiceSettings(db=str(client.db), warm_customers=100)
+    with TestClient(create_app(settings)) as fresh:
+        fresh.headers["X-API-Key"] = key
+        ws = fresh.app.state.service.workspaces.get("default")
+        seq = ws.models.meta["events_seq"]
+        assert ws.unlearnt.may_have(seq, ["c0"]) and not ws.unlearnt.may_have(seq, ["c2"])
+        answer = fresh.get("/v1/customers/c0/recommendations?n=10").json()
+        assert answer["context"] == []  # no live visit: the events come from the store
+        ids = [r["item_id"] for r in answer["recommendations"]]
+        model, _ = load_model(artefacts_of(client.db))
+        want = model.recommend("c0", 10, context=[bought], rules=Rules(exclude_items=(rated,)))
+        assert ids == [r.item_id for r in want] and not {bought, rated} & set(ids)
+        again = fresh.get("/v1/customers/c0/recommendations?n=10").json()
+        assert again == answer  # cached: the events are the store's, not a passing visit
+        # others answer from the model alone, and warming left c0 to its request
+        other = fresh.get("/v1/customers/c2/recommendations?n=10").json()
+        assert [r["item_id"] for r in other["recommendations"]] == [
+            r.item_id for r in model.recommend("c2", 10)
+        ]
+        # a new event of another customer: theirs is read from now on
+        fresh.post("/v1/events", json={**EVENT, "customer_id": "c2", "item_id": "tea-1"})
+        assert ws.unlearnt.may_have(seq, ["c2"])
 
 
 def test_metrics_count_requests_and_events(client):

@@ -34,9 +34,11 @@ def test_micros_round_trip() -> None:
             "finite",
         ),
         ({"anonymous_id": "a", "type": "identify", "timestamp": "2024-01-01"}, "customer_id"),
-        # seconds beyond what a datetime holds: a clear error, not an OverflowError
-        ({"customer_id": "c", "type": "view", "timestamp": 10**20}, "out of range"),
+        # beyond what a datetime holds: a clear error, not an OverflowError
+        ({"customer_id": "c", "type": "view", "timestamp": 10**25}, "out of range"),
         ({"customer_id": "c", "type": "view", "timestamp": -1e18}, "out of range"),
+        # 1e20 nanoseconds: the year 5138
+        ({"customer_id": "c", "type": "view", "timestamp": 10**20}, "in the future"),
         (
             {"customer_id": "c", "type": "view", "timestamp": "2024-01-01", "colour": "red"},
             "colour",
@@ -46,6 +48,46 @@ def test_micros_round_trip() -> None:
 def test_bad_events_are_refused_with_the_field(fields: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Event(**fields)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        1433221332,  # Unix seconds
+        1433221332.117,
+        1433221332117,  # milliseconds (JavaScript's Date.now(), Retailrocket's events)
+        1433221332117000,  # microseconds
+        1433221332117000000,  # nanoseconds
+    ],
+)
+def test_unix_times_in_any_unit_are_read_by_their_size(stamp: float) -> None:
+    event = Event(customer_id="c", type="view", timestamp=stamp)
+    want = datetime(2015, 6, 2, 5, 2, 12, 117000 if stamp != 1433221332 else 0, tzinfo=UTC)
+    assert event.timestamp == want
+    assert Event(customer_id="c", type="view", timestamp=-86_400).timestamp == datetime(
+        1969, 12, 31, tzinfo=UTC
+    )
+
+
+def test_compact_dates_are_dates_not_seconds_of_1970() -> None:
+    assert Event(customer_id="c", type="view", timestamp=20110315).timestamp == datetime(
+        2011, 3, 15, tzinfo=UTC
+    )
+    # not a date (month 13): Unix seconds, as before
+    assert Event(customer_id="c", type="view", timestamp=20111345).timestamp.year == 1970
+
+
+def test_other_spellings_of_the_known_types_are_the_known_types() -> None:
+    kinds = {
+        "transaction": "purchase",
+        "AddToCart": "add_to_cart",
+        "add to basket": "add_to_cart",
+        "Page View": "view",
+        "refund": "return",
+        "lab result": "lab_result",  # a custom type stays itself
+    }
+    for given, known in kinds.items():
+        assert Event(customer_id="c", type=given, timestamp=0).type == known
 
 
 def test_returns_store_positive_amounts() -> None:

@@ -765,3 +765,55 @@ def test_a_header_without_a_time_column_imports_with_a_default_time(
     report = om.import_events(path, default_time="2024-03-01")
     assert report.events_written == 1 and "time" not in report.columns_from_header
     assert om.events_frame()["timestamp"].iloc[0] == pd.Timestamp("2024-03-01", tz="UTC")
+
+
+def test_public_event_logs_import_as_they_are_written(om: Omotenashi, tmp_path: Path) -> None:
+    """A Retailrocket-shaped log (times in Unix milliseconds, ``transaction`` and ``addtocart``
+    for purchases and carts), compact ``YYYYMMDD`` dates, and a headerless file named by
+    position: each imports with the right times and types, and none as something else."""
+    log = write_csv(
+        tmp_path / "events.csv",
+        "timestamp,visitorid,event,itemid,transactionid\n"
+        "1433221332117,257597,view,355908,\n"
+        "1433224214164,992329,addtocart,248676,\n"
+        "1433221999827,111016,transaction,318965,4000\n",
+    )
+    report = om.import_events(
+        log, mapping="customer=visitorid,type=event,item=itemid,order=transactionid,time=timestamp"
+    )
+    assert report.events_written == 3
+    frame = om.events_frame().sort_values("customer_id")
+    assert frame["type"].tolist() == ["purchase", "view", "add_to_cart"]
+    assert frame["timestamp"].min() == pd.Timestamp("2015-06-02 05:02:12.117", tz="UTC")
+    assert om.stats()["orders"] == 1
+
+    dates = write_csv(tmp_path / "dates.csv", "customer,item,date\n1,a,20110315\n2,b,20111231\n")
+    om.import_events(dates)
+    days = om.events_frame().set_index("item_id")["timestamp"]
+    assert days["a"] == pd.Timestamp("2011-03-15", tz="UTC")
+    assert days["b"] == pd.Timestamp("2011-12-31", tz="UTC")
+
+    bare = write_csv(tmp_path / "ratings.csv", "A1X,B001,5.0,1400000000\nA2X,B002,2.0,1400003600\n")
+    with pytest.raises(DataError, match="without a header names its columns by position"):
+        om.import_events(bare)
+    om.import_events(bare, mapping="customer=0,item=1,rating=2,time=3")
+    rated = om.events_frame().set_index("item_id")
+    assert rated.loc["B001", "customer_id"] == "A1X" and rated.loc["B002", "rating"] == 2.0
+    assert rated.loc["B001", "timestamp"] == pd.Timestamp(1400000000, unit="s", tz="UTC")
+    assert rated.loc["B001", "type"] == "rating"
+
+
+def test_public_ratings_headers_need_no_map(om: Omotenashi, tmp_path: Path) -> None:
+    """Book-Crossing's header (``User-ID;ISBN;Book-Rating``, no time): the rating is read as
+    the rating, and the missing time is asked for with ``--default-time`` named."""
+    books = write_csv(tmp_path / "bx.csv", '"User-ID";"ISBN";"Book-Rating"\n"7";"0195153448";"8"\n')
+    with pytest.raises(DataError, match="--default-time"):
+        om.import_events(books)
+    om.import_events(books, default_time="2004-09-01")
+    row = om.events_frame().iloc[0]
+    assert (row["customer_id"], row["item_id"], row["type"], row["rating"]) == (
+        "7",
+        "0195153448",
+        "rating",
+        8.0,
+    )

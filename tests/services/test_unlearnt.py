@@ -132,3 +132,49 @@ def test_the_command_line_answers_with_the_events_since_training(store: Path, tm
     assert every.exit_code == 0, every.output
     rows = pd.read_csv(out, dtype=str)
     assert top not in set(rows.loc[rows["customer_id"] == "c5", "item_id"])
+
+
+class _Log:
+    """An event log's follow cursor: rows after a seq; ``during`` runs inside the read (an
+    event stored while the set is being seeded)."""
+
+    def __init__(self, rows, during=None) -> None:
+        self.rows, self.during = rows, during
+
+    def after(self, seq: int, limit: int):
+        if self.during is not None:
+            self.during()
+        return [r for r in self.rows if r[0] > seq][:limit]
+
+
+def test_who_has_unlearnt_events_is_counted_from_the_models_mark() -> None:
+    from omotenashi.services._live import UnlearntIds
+
+    rows = [
+        (1, "old", None, "tea", "view", None),
+        (2, "c1", "dev", "tea", "purchase", None),
+        (3, "c2", None, None, "visit", None),  # no item: says nothing of taste
+        (4, None, "guest", "cup", "view", None),
+    ]
+    ids = UnlearntIds(limit=10)
+    assert not ids.may_have(None, ["c1"])  # a model without the mark: nothing to read
+    assert ids.may_have(1, ["c1"])  # not counted yet: everyone may have
+    ids.reset(1, _Log(rows, during=lambda: ids.add(["late"])))
+    assert [i for i in ("old", "c1", "dev", "c2", "guest", "late") if ids.may_have(1, [i])] == [
+        "c1",
+        "dev",
+        "guest",
+        "late",  # stored while the set was seeded: not lost
+    ]
+    assert ids.may_have(2, ["old"])  # another model's mark: unknown
+    ids.add(["c9"])
+    assert ids.may_have(1, ["nobody", "c9"])
+    ids.forget(lambda i: i in {"c1", "dev"})  # an erasure: nothing of them is kept
+    assert not ids.may_have(1, ["c1", "dev"])
+    ids.unknown()  # an import not applied event by event
+    assert ids.may_have(1, ["old"])
+    too_many = UnlearntIds(limit=2)
+    too_many.reset(0, _Log(rows))
+    assert too_many.may_have(0, ["anyone"])
+    ids.reset(None, _Log(rows))
+    assert not ids.may_have(None, ["c1"])

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from omotenashi.errors import DataError
+from omotenashi.events import numeric_times
 from omotenashi.files import (
     INTERACTIONS,
     SESSIONS,
@@ -55,7 +55,15 @@ def _column(frame: pd.DataFrame, spec: str, key: str, path) -> pd.Series:
 
 def _time(values: pd.Series, key: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
-        return pd.to_datetime(values.astype(np.float64), unit="s", utc=True)
+        times = numeric_times(values)  # Unix time in any unit, or YYYYMMDD dates
+        lost = times.isna() & values.notna()
+        if lost.any():
+            raise DataError(
+                f"column for {key!r}: {values[lost].iloc[0]!r} is no time (Unix seconds, "
+                "milliseconds, microseconds, nanoseconds, or YYYYMMDD)",
+                field=key,
+            )
+        return times
     try:
         return pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as exc:

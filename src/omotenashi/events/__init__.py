@@ -6,16 +6,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from omotenashi.events._timeutil import (
+    COMPACT_DATES,
     EARLIEST_ENV,
     MAX_FUTURE_ENV,
+    UNIX_FACTORS,
+    UNIX_SIZES,
     aware_micros,
     check_event_time,
     event_time_window,
     from_micros,
     isoformat,
+    micros_text,
     now_micros,
+    numeric_times,
     parse_timestamp,
     to_micros,
+    unix_micros,
     window_message,
 )
 
@@ -25,12 +31,14 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time these load on fi
         EVENT_TYPES,
         ID_CONTROL_PATTERN,
         MAX_CONTEXT_DEPTH,
+        TYPE_SYNONYMS,
         CustomerRecord,
         Event,
         Item,
         clean_id,
         clean_name,
         context_depth,
+        event_type,
         new_event_id,
     )
 
@@ -41,12 +49,14 @@ _MODEL = (
     "EVENT_TYPES",
     "ID_CONTROL_PATTERN",
     "MAX_CONTEXT_DEPTH",
+    "TYPE_SYNONYMS",
     "CustomerRecord",
     "Event",
     "Item",
     "clean_id",
     "clean_name",
     "context_depth",
+    "event_type",
     "new_event_id",
 )
 
@@ -65,11 +75,15 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CHANNELS",
+    "COMPACT_DATES",
     "EARLIEST_ENV",
     "EVENT_TYPES",
     "ID_CONTROL_PATTERN",
     "MAX_CONTEXT_DEPTH",
     "MAX_FUTURE_ENV",
+    "TYPE_SYNONYMS",
+    "UNIX_FACTORS",
+    "UNIX_SIZES",
     "CustomerRecord",
     "Event",
     "Item",
@@ -79,11 +93,15 @@ __all__ = [
     "clean_name",
     "context_depth",
     "event_time_window",
+    "event_type",
     "from_micros",
     "isoformat",
+    "micros_text",
     "new_event_id",
     "now_micros",
+    "numeric_times",
     "parse_timestamp",
     "to_micros",
+    "unix_micros",
     "window_message",
 ]

@@ -35,6 +35,27 @@ EVENT_TYPES: tuple[str, ...] = (
     "identify",
 )
 
+#: Other spellings of the known types in public datasets and shop exports (after lower case,
+#: spaces as underscores): an event import or a tracked event with one of them is stored as the
+#: known type, so that its weight, its money and its "not liked" are the known type's. A
+#: Retailrocket ``transaction`` or ``addtocart`` was a custom type that counted like a view.
+TYPE_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(
+        ("transaction", "buy", "bought", "purchased", "checkout", "sale", "conversion"),
+        "purchase",
+    ),
+    **dict.fromkeys(
+        ("addtocart", "add-to-cart", "cart", "add_to_basket", "addtobasket", "add-to-basket"),
+        "add_to_cart",
+    ),
+    **dict.fromkeys(
+        ("pageview", "page_view", "product_view", "view_item", "viewed", "detail"), "view"
+    ),
+    **dict.fromkeys(("refund", "refunded", "returned"), "return"),
+    **dict.fromkeys(("clicked",), "click"),
+    **dict.fromkeys(("rate", "rated"), "rating"),
+}
+
 #: Channels the engine knows by name; any other name is accepted as a custom channel.
 CHANNELS: tuple[str, ...] = ("web", "app", "store", "call_center", "email", "clinic", "sms", "push")
 
@@ -108,6 +129,13 @@ def clean_name(value: str, field: str) -> str:
     return name
 
 
+def event_type(value: str) -> str:
+    """An event type name (:func:`clean_name`), a synonym read as its known type
+    (:data:`TYPE_SYNONYMS`)."""
+    name = clean_name(value, "type")
+    return TYPE_SYNONYMS.get(name, name)
+
+
 def _finite(value: float | None, field: str) -> float | None:
     if value is not None and not math.isfinite(value):
         raise ValueError(f"{field} must be a finite number")
@@ -157,7 +185,7 @@ class Event(BaseModel):
     @field_validator("type")
     @classmethod
     def _type_name(cls, value: str) -> str:
-        return clean_name(value, "type")
+        return event_type(value)
 
     @field_validator("channel")
     @classmethod

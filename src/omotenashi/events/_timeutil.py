@@ -9,28 +9,98 @@ from __future__ import annotations
 import functools
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from omotenashi.errors import DataError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+#: Unix times told apart by size: below 1e11 seconds (up to the year 5138; before 1970 too),
+#: below 1e14 milliseconds (JavaScript's ``Date.now()``, Java's ``currentTimeMillis``: from
+#: 1973 on), below 1e17 microseconds, else nanoseconds. A log in milliseconds read as seconds
+#: would put every event tens of thousands of years ahead.
+UNIX_SIZES = (1e11, 1e14, 1e17)
+#: Whole numbers in this range that are all ``YYYYMMDD`` dates are dates (read as Unix seconds,
+#: they would all fall in 1970-1973).
+COMPACT_DATES = (19000101, 21001231)
+
+
+#: Microseconds per unit of each size class of :data:`UNIX_SIZES` (the last: nanoseconds).
+UNIX_FACTORS = (1e6, 1e3, 1.0, 1e-3)
+
+
+def unix_micros(value: float) -> float:
+    """Microseconds since 1970 of a Unix time in any unit of :data:`UNIX_SIZES` (a time
+    before 1970, negative, is in seconds)."""
+    factor = next(
+        (f for limit, f in zip(UNIX_SIZES, UNIX_FACTORS, strict=False) if value < limit),
+        UNIX_FACTORS[-1],
+    )
+    return round(value * factor)
+
+
+def numeric_times(values: pd.Series) -> pd.Series:
+    """UTC times of a column of numbers: compact dates when every one is a ``YYYYMMDD`` date
+    (:data:`COMPACT_DATES`), else Unix times, each in the unit its size tells
+    (:data:`UNIX_SIZES`); NaN and what no date holds become NaT. The one reading of numeric
+    times of every file reader (imports, ``evaluate``)."""
+    import numpy as np
+    import pandas as pd
+
+    values = values.astype("float64")
+    finite = values[np.isfinite(values)]
+    if len(finite) and finite.between(COMPACT_DATES[0], COMPACT_DATES[1]).all():
+        whole = finite.to_numpy()
+        if (whole == np.floor(whole)).all():
+            text = values.astype("Int64").astype("string")
+            dates = pd.to_datetime(text, format="%Y%m%d", utc=True, errors="coerce")
+            if int(dates.notna().sum()) == len(finite):
+                return dates
+    numbers = values.to_numpy()  # (negative: before 1970, in seconds)
+    factor = np.select(
+        [numbers < limit for limit in UNIX_SIZES], UNIX_FACTORS[:-1], UNIX_FACTORS[-1]
+    )
+    micros = pd.Series(np.round(numbers * factor), index=values.index)
+    return pd.to_datetime(micros, unit="us", utc=True, errors="coerce")
+
+
+def micros_text(micros: int) -> str:
+    """A stored time as ISO text, or as the number when no calendar date holds it."""
+    try:
+        return from_micros(micros).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return f"{micros} microseconds since 1970"
 
 
 def parse_timestamp(value: object, *, field: str = "timestamp") -> datetime:
     """Return a timezone-aware datetime (UTC when the input had no offset).
 
-    Accepts datetimes, ISO-8601 strings, pandas Timestamps and Unix seconds (int/float).
+    Accepts datetimes, ISO-8601 strings, pandas Timestamps and numbers: Unix time in seconds,
+    milliseconds, microseconds or nanoseconds, told by size (:data:`UNIX_SIZES`), or a whole
+    ``YYYYMMDD`` date (:data:`COMPACT_DATES`).
     """
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if value != value:  # NaN
             raise DataError(f"{field}: missing timestamp", field=field)
+        if COMPACT_DATES[0] <= value <= COMPACT_DATES[1] and value == int(value):
+            try:
+                return datetime.strptime(str(int(value)), "%Y%m%d").replace(tzinfo=UTC)
+            except ValueError:
+                pass  # not a date: Unix seconds
         try:
-            return datetime.fromtimestamp(float(value), tz=UTC)
+            return _EPOCH + timedelta(microseconds=unix_micros(float(value)))
         except (OverflowError, OSError, ValueError):
             raise DataError(
-                f"{field}: {value!r} seconds since 1970 is out of range", field=field
+                f"{field}: {value!r} is out of range as Unix time (seconds, milliseconds, "
+                "microseconds or nanoseconds since 1970)",
+                field=field,
             ) from None
     elif isinstance(value, str):
         text = value.strip()

@@ -99,6 +99,13 @@ _STORE_SYNONYMS = {
     "invoice_date": "time",
     "unit_price": "price",
     "qty": "quantity",
+    # how public ratings files name their rating (Book-Crossing ``Book-Rating``, Amazon
+    # reviews ``overall``, Yelp ``stars``)
+    "book_rating": "rating",
+    "movie_rating": "rating",
+    "user_rating": "rating",
+    "stars": "rating",
+    "overall": "rating",
     "id": "event_id",
     "name": "title",
     "genres": "categories",

@@ -26,9 +26,12 @@ import pyarrow.compute as pc
 from omotenashi.errors import DataError
 from omotenashi.events import (
     ID_CONTROL_PATTERN,
+    TYPE_SYNONYMS,
     clean_name,
     event_time_window,
-    from_micros,
+    event_type,
+    micros_text,
+    numeric_times,
     window_message,
 )
 from omotenashi.ingest._rows import context_json, settle_amounts
@@ -59,7 +62,8 @@ class EventDefaults:
             value = getattr(self, name)
             if value is not None:
                 try:
-                    setattr(self, name, clean_name(value, name))
+                    clean = event_type(value) if name == "type" else clean_name(value, name)
+                    setattr(self, name, clean)
                 except ValueError as exc:
                     raise DataError(f"--{name}: {exc}", field=name) from exc
 
@@ -74,7 +78,7 @@ def _default_time(value: object) -> pd.Timestamp:
     micros = int(_micros(parsed)[0])
     earliest, latest = event_time_window()
     if not earliest <= micros <= latest:
-        message = window_message(from_micros(micros).isoformat(), micros > latest)
+        message = window_message(micros_text(micros), micros > latest)
         raise DataError(f"--default-time: {message}", field="default_time")
     return parsed.iloc[0]
 
@@ -189,18 +193,20 @@ class _Checker:
 
 
 def _parse_times(raw: pd.Series) -> pd.Series:
-    """UTC times from datetimes, ISO text or Unix seconds (naive values are UTC)."""
+    """UTC times from datetimes, ISO text or numbers (naive values are UTC): Unix time in
+    seconds, milliseconds, microseconds or nanoseconds, told by size (:func:`unix_micros`), or
+    a column of compact ``YYYYMMDD`` dates."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         series = raw
         if getattr(series.dt, "tz", None) is None:
             return series.dt.tz_localize("UTC")
         return series.dt.tz_convert("UTC")
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        return pd.to_datetime(raw.astype("float64"), unit="s", utc=True, errors="coerce")
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return numeric_times(raw.astype("float64"))
     text = raw.astype("object")
     numeric = pd.to_numeric(text, errors="coerce")
     if numeric.notna().all() and len(text):
-        return pd.to_datetime(numeric.astype("float64"), unit="s", utc=True, errors="coerce")
+        return numeric_times(numeric.astype("float64"))
     parsed = pd.to_datetime(text, utc=True, errors="coerce")
     retry = parsed.isna() & text.notna()
     if retry.any():
@@ -409,6 +415,16 @@ def _names(array: pa.Array) -> pa.Array:
     return pc.replace_substring(pc.utf8_lower(array), " ", "_")
 
 
+def _known_types(types: pa.Array) -> pa.Array:
+    """Type names with each synonym as its known type (``events.TYPE_SYNONYMS``)."""
+    synonyms = pa.array(list(TYPE_SYNONYMS), pa.string())
+    found = pc.index_in(types, value_set=synonyms)
+    if found.null_count == len(found):
+        return types
+    known = pa.array(list(TYPE_SYNONYMS.values()), pa.string())
+    return pc.if_else(pc.is_null(found), types, pc.take(known, found))
+
+
 def _valid_names(array: pa.Array) -> np.ndarray:
     ok = pc.match_substring_regex(array, f"^{_NAME_PATTERN}$")
     return np.asarray(pc.fill_null(ok, True), dtype=bool)
@@ -506,7 +522,7 @@ def event_columns(
         check.fail(
             outside,
             column_name("time"),
-            lambda p, late=too_late: window_message(from_micros(int(ts[p])).isoformat(), late),
+            lambda p, late=too_late: window_message(micros_text(int(ts[p])), late),
         )
 
     # -- numbers ----------------------------------------------------------------------------
@@ -537,7 +553,7 @@ def event_columns(
             column_name("type"),
             lambda p: f"{raw_value('type', p)!r} is not an event type name",
         )
-        types = pc.fill_null(types, "view")
+        types = _known_types(pc.fill_null(types, "view"))
     else:
         default = defaults.type
         if default is None:

@@ -230,6 +230,7 @@ class Ingest:
                     CsvOptions(sep=sep, encoding=encoding),
                     given=("time",) if default_time is not None else (),
                 )
+            header = not _positional(file, columns, CsvOptions(sep=sep, encoding=encoding))
             plan = ImportPlan(
                 sources=[
                     EventSource(
@@ -243,6 +244,7 @@ class Ingest:
                         ),
                         csv=CsvOptions(
                             sep=sep,
+                            header=header,
                             encoding=encoding,
                             decimal=decimal,
                             numbers=_number_columns(columns, EVENT_NUMBERS),
@@ -409,13 +411,35 @@ def header_map(
     missing = [" or ".join(group) for group in needs if not any(k in found for k in group)]
     if missing:
         seen = ", ".join(f"{k}={c}" for k, c in found.items()) or "nothing"
+        timeless = kind == "events" and "time" in missing
+        hint = (
+            " (or --default-time DATE when the file has no time column, e.g. the export's "
+            "date: one time for every row)"
+            if timeless
+            else ""
+        )
+        if not found and kind == "events":  # its first line may be a first row
+            hint += "; a file without a header names its columns by position, from 0: "
+            hint += "--map customer=0,item=1,time=2"
         raise DataError(
             f"{file}: no --map given, and its header ({', '.join(names)}) names no "
             f"{' and no '.join(missing)} column (recognised: {seen}); give --map, e.g. "
-            f"--map {MAP_KINDS[kind].example}",
+            f"--map {MAP_KINDS[kind].example}{hint}",
             field="map",
         )
     return found
+
+
+def _positional(file: Path, columns: Mapping[str, str], options: CsvOptions) -> bool:
+    """Whether a map names the columns of a text file without a header by position
+    (``--map customer=0,item=1,time=3``, 0-based, as ``evaluate`` reads them): every column it
+    names is a number, and the file's first line names none of them (it is a first row)."""
+    from omotenashi.files import file_format, read_header
+
+    specs = list(columns.values())
+    if not specs or not all(c.isdigit() for c in specs) or file_format(file) != "csv":
+        return False
+    return not set(specs) & set(read_header(file, options, field="map"))
 
 
 #: The event fields that hold numbers (read with the file's decimal mark).
