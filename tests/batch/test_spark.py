@@ -27,8 +27,9 @@ GROUPS, ITEMS_PER_GROUP, CUSTOMERS = 4, 15, 240
 
 
 def _events(rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
-    """Customers who like one group of items: views, carts, orders (some returned), ratings,
-    anonymous visits later linked. Returns (training events, held-out purchases)."""
+    """Customers who like one group of items: views (some repeated: a quantity), carts, orders
+    (some returned), ratings, anonymous visits later linked. Returns (training events, held-out
+    purchases)."""
     train, held_out = [], []
     for c in range(CUSTOMERS):
         group = c % GROUPS
@@ -52,6 +53,9 @@ def _events(rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
                 event.update(order_id=f"o{c}-{day}", value=float(rng.integers(2, 40)))
             if kind == "rating":
                 event["rating"] = float(rng.integers(1, 6))
+            if kind in ("view", "add_to_cart") and (c + k) % 4 == 0:
+                # plays of an aggregated log (a view's repeats) and units in a cart (no repeats)
+                event["quantity"] = float(2 + (7 * c + k) % 40)
             if c % 7 == 0 and k == 0:  # an anonymous visit, linked below
                 event = {**event, "customer_id": None, "anonymous_id": f"anon-{c}"}
             train.append(event)

@@ -79,8 +79,9 @@ def test_train_cli_says_what_the_session_model_chose(store: str, tmp_path: Path)
 
 def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     """A ratings file imported with one time for every row has no visits: `train` fits no
-    session model (a "session" would be a whole history in file order, 60 ratings), removes
-    one saved before, and anonymous visits get the main model's answers."""
+    session model (a "session" would be a whole history in file order, 60 ratings; or 8, as
+    short as real visits), removes one saved before, and anonymous visits get the main model's
+    answers."""
     import pandas as pd
 
     from omotenashi.cli import _load_commands, app
@@ -102,7 +103,7 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
         messages: list[str] = []
         info = om.training.train("itemknn", budget=0, progress=lambda m, d, t: messages.append(m))
         assert info["session"]["model"] is None
-        assert "a median of 60 events: whole histories" in info["session"]["skipped"]
+        assert "every event has the same time" in info["session"]["skipped"]
         assert messages[-1] == "no session model"
         assert not (Path(om.root) / "models" / "sknn").exists()
         main, _ = om.recommendations.model()
@@ -113,7 +114,18 @@ def test_no_session_model_where_events_have_no_times(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--model", "itemknn", "--budget", "0", "--db", db])
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
-    assert "No session model: its 40 visits have a median of 60 events" in said
+    assert "No session model: every event has the same time" in said
+    short = tmp_path / "short.csv"  # 8 ratings each: visit-sized, still all at one time
+    short.write_text(
+        "\n".join(lines[:1] + [lines[1 + 60 * c + i] for c in range(40) for i in range(8)])
+    )
+    with Omotenashi(str(tmp_path / "short.db")) as om:
+        om.import_events(
+            short, mapping="customer=user,item=item,rating=rating", default_time="2024-05-01"
+        )
+        info = om.training.train("itemknn", budget=0)
+    assert info["session"]["model"] is None, info["session"]
+    assert "every event has the same time" in info["session"]["skipped"]
 
 
 def test_no_session_model_where_each_visit_is_a_whole_history(tmp_path: Path) -> None:

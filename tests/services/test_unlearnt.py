@@ -178,3 +178,18 @@ def test_who_has_unlearnt_events_is_counted_from_the_models_mark() -> None:
     assert too_many.may_have(0, ["anyone"])
     ids.reset(None, _Log(rows))
     assert not ids.may_have(None, ["c1"])
+
+
+def test_a_customer_new_since_training_is_answered_from_their_events(store: Path) -> None:
+    """Nobody the model knows: their first purchases are the context of their answer (the
+    model's answer from that history), not the popular items for everyone."""
+    with Omotenashi(store, create=False) as om:
+        model, _ = om.recommendations.model()
+        popular = _ids(model.recommend("newcomer", 5))
+        bought = ["books-1", "books-2"]
+        for item in bought:
+            _track(om, "newcomer", "purchase", item, order_id="first", value=5.0)
+        answer = _ids(om.recommendations.for_customer("newcomer", 5))
+    assert answer == _ids(model.recommend("newcomer", 5, context=bought))
+    assert answer != popular and not set(bought) & set(answer)
+    assert all(i.startswith("books-") for i in answer[:3])  # their taste, at once

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from omotenashi.batch._lake import IDENTITIES, committed_files
 from omotenashi.errors import DataError
-from omotenashi.recommend import EventWeights, make_model, save_model, set_default
+from omotenashi.recommend import UNIT_TYPES, EventWeights, make_model, save_model, set_default
 from omotenashi.storage import ANONYMOUS_PREFIX
 from omotenashi.value import RFMScorer
 
@@ -95,6 +95,7 @@ def _resolved_events(spark: Any, events_dir: str | os.PathLike) -> Any:
         "type",
         "item_id",
         "order_id",
+        "quantity",
         "value",
         "rating",
         "ts",
@@ -140,6 +141,9 @@ def interactions(
             .otherwise(F.lit(0.0))
         )
     w = F.when(F.col("type") == "rating", w * factor).otherwise(w)
+    if "quantity" in events.columns:  # repeats (plays ...), as ``recommend.repeats_factor``
+        repeats = ~F.col("type").isin(*UNIT_TYPES) & (F.col("quantity") > 1)
+        w = F.when(repeats, w * (1.0 + F.log(F.col("quantity")))).otherwise(w)
     pairs = (
         events.where(F.col("item_id").isNotNull() & F.col("person_id").isNotNull())
         .groupBy(F.col("person_id").alias("user_id"), "item_id")

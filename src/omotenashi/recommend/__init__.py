@@ -20,9 +20,11 @@ from omotenashi.recommend._catalog import ItemCatalog
 from omotenashi.recommend._content import ContentBased, Hybrid
 from omotenashi.recommend._data import (
     DEFAULT_EVENT_WEIGHTS,
+    UNIT_TYPES,
     EventWeights,
     check_interactions,
     interactions_from_events,
+    repeats_factor,
     sessionize,
 )
 from omotenashi.recommend._graph import RP3beta, rp3beta_weights
@@ -52,6 +54,7 @@ __all__ = [
     "ContentBased",
     "DEFAULT_EVENT_WEIGHTS",
     "EASE",
+    "UNIT_TYPES",
     "EventWeights",
     "Hybrid",
     "IALS",
@@ -83,6 +86,7 @@ __all__ = [
     "mmr_select",
     "next_click_metrics",
     "plain_why",
+    "repeats_factor",
     "rp3beta_weights",
     "save_model",
     "sessionize",

@@ -89,7 +89,7 @@ TrainingProgress = Callable[[str, int, int], None]
 
 
 #: The event columns the recommenders learn from (``interactions_from_events``, ``sessionize``)
-TRAINING_COLUMNS = ("person_id", "type", "item_id", "timestamp", "rating")
+TRAINING_COLUMNS = ("person_id", "type", "item_id", "timestamp", "rating", "quantity")
 #: ... and bought together (orders)
 ORDER_COLUMNS = ("person_id", "order_id", "item_id", "timestamp")
 
@@ -317,13 +317,19 @@ _ANSWERED = "anonymous visits get the main model's answers"
 def _no_visits(sessions: pd.DataFrame) -> str | None:
     """Why the store has no visits for a session model to learn from, or None when it has.
 
-    Told by the visits' length alone: a store whose times say nothing (one time for every row,
-    times taken from a file's order) cuts each customer's history into one "visit", long where
-    the session model's search is dear. Short ones cost little, and anonymous clickstreams with
-    dates for times (no order within a day) are visits all the same."""
+    A store whose times say nothing (one time for every row, times taken from a file's order)
+    cuts each customer's history into one "visit": told by every event sharing one time, or by
+    the visits' length, long where the session model's search is dear. Short ones cost little,
+    and anonymous clickstreams with dates for times (no order within a day, but days apart) are
+    visits all the same."""
     if sessions.empty:
         return None
     sizes = sessions.groupby("session_id", sort=False).size()
+    if len(sizes) > 1 and sessions["timestamp"].nunique() == 1:
+        return (
+            "every event has the same time (a file imported with one --default-time): no "
+            f"event comes before another, so there are no visits to learn from; {_ANSWERED}"
+        )
     median = float(sizes.median())
     if median > MAX_MEDIAN_VISIT:
         return (
