@@ -161,3 +161,17 @@ def test_train_cli_says_what_is_seen_but_not_liked(
     said = " ".join(result.stdout.split())
     n = int((frame["rating"] < 5).sum())
     assert f"Seen but not liked: {n:,} (customer, item) pairs, rated below 5" in said
+    assert "Ratings run from" not in said  # five stars: the default's own scale
+    # a 0-10 scale (Book-Crossing's): train says where "not liked" ends on it
+    ten = tmp_path / "ten.csv"
+    frame.assign(rating=frame["rating"] * 2).to_csv(ten, index=False)
+    tens = str(tmp_path / "ten.db")
+    with Omotenashi(tens) as om:
+        om.import_events(
+            ten, mapping="customer=user,item=item,rating=rating", default_time="2024-05-01"
+        )
+    result = CliRunner().invoke(app, ["train", "--model", "ease", "--budget", "0", "--db", tens])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    lowest, highest = 2 * frame["rating"].min(), 2 * frame["rating"].max()
+    assert f"Ratings run from {lowest} to {highest}: those below 4 count as not liked" in said

@@ -223,6 +223,14 @@ def train(
                 f"The tuning budget ({tuning['budget_s']:g} s) ran out; "
                 "--budget gives it more time."
             )
+    scale = info.get("rating_range")
+    if scale and scale[1] > 5:  # not five stars: is the threshold where the user draws it?
+        console.print(
+            f"Ratings run from {scale[0]:g} to {scale[1]:g}: those below "
+            f"{info['rating_threshold']:g} count as not liked (--rating-threshold sets where "
+            "liking starts on your scale).",
+            soft_wrap=True,
+        )
     unliked = info.get("unliked_pairs")
     if unliked:
         console.print(

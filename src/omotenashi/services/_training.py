@@ -105,6 +105,15 @@ def training_events(
     return om.consent.training_events(events)
 
 
+def _rating_range(events: pd.DataFrame) -> list[float] | None:
+    """The lowest and highest rating of the ``rating`` events (None without any): the scale the
+    rating threshold is read against."""
+    if "rating" not in events.columns:
+        return None
+    ratings = events.loc[events["type"] == "rating", "rating"].dropna()
+    return [float(ratings.min()), float(ratings.max())] if len(ratings) else None
+
+
 def learnt_through(om: StoreLike) -> int | None:
     """The store's last event ``seq`` as a training starts to read the events (None for an
     engine without an event log): the events after it are what the model has not learnt, and
@@ -160,7 +169,8 @@ def train(
         ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
         with its tuned settings, and one for the blend when it was scored: its parts and weights),
         ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``, ``event_weights``,
-        ``rating_threshold``, ``rating_weights``, ``unliked_pairs`` (pairs kept as seen only:
+        ``rating_threshold``, ``rating_weights``, ``rating_range`` (the lowest and highest
+        rating), ``events_seq`` (the last event learnt), ``unliked_pairs`` (pairs kept as seen only:
         rated below the threshold, returned); with the session model ``session``: its
         sessions, fit time, the settings it chose and its search's record, or ``model`` None
         and why it was ``skipped`` (no visits: :data:`MAX_MEDIAN_VISIT`)).
@@ -253,6 +263,7 @@ def train(
         ),
         # pairs kept as seen only (not offered back): rated below the threshold, returned
         "unliked_pairs": int(len(every_pair) - len(interactions)),
+        "rating_range": _rating_range(events),
         "events_seq": events_seq,
     }
     path = save_model(estimator, om.root, metadata=meta)
