@@ -817,3 +817,56 @@ def test_public_ratings_headers_need_no_map(om: Omotenashi, tmp_path: Path) -> N
         "rating",
         8.0,
     )
+
+
+def test_an_excel_workbook_imports_every_sheet_like_a_csv(om: Omotenashi, tmp_path: Path) -> None:
+    """Online Retail II ships as a workbook with one year per sheet: both sheets import, with
+    the header's synonyms, whole-number ids without ``.0`` and Excel's dates as times; a sheet
+    with other columns is refused by name unless ``--sheet`` picks one."""
+    from datetime import datetime
+
+    def year(invoice: str, customer: float, when: datetime) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "Invoice": [invoice, invoice],
+                "StockCode": ["85123A", "71053"],
+                "Quantity": [6, 2],
+                "InvoiceDate": [when, when],
+                "Price": [2.55, 3.39],
+                "Customer ID": [customer, customer],
+            }
+        )
+
+    book = tmp_path / "online_retail_II.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        year("489434", 13085.0, datetime(2009, 12, 1, 7, 45)).to_excel(
+            writer, sheet_name="Year 2009-2010", index=False
+        )
+        year("536365", 17850.0, datetime(2010, 12, 1, 8, 26)).to_excel(
+            writer, sheet_name="Year 2010-2011", index=False
+        )
+    report = om.import_events(
+        book,
+        mapping="customer=Customer ID,item=StockCode,time=InvoiceDate,order=Invoice,"
+        "quantity=Quantity,price=Price",
+    )
+    assert report.events_written == 4
+    frame = om.events_frame()
+    assert sorted(frame["customer_id"].unique()) == ["13085", "17850"]
+    assert frame["timestamp"].min() == pd.Timestamp("2009-12-01 07:45", tz="UTC")
+    assert set(frame["type"]) == {"purchase"}
+    assert om.stats()["purchase_value"] == pytest.approx(2 * (6 * 2.55 + 2 * 3.39))
+
+    mixed = tmp_path / "mixed.xlsx"
+    with pd.ExcelWriter(mixed, engine="openpyxl") as writer:
+        year("1", 1.0, datetime(2011, 1, 1)).to_excel(writer, sheet_name="orders", index=False)
+        pd.DataFrame({"note": ["x"]}).to_excel(writer, sheet_name="notes", index=False)
+    with pytest.raises(DataError, match="notes differ from orders.*--sheet"):
+        om.import_events(mixed, mapping="customer=Customer ID,item=StockCode,time=InvoiceDate")
+    om.import_events(
+        mixed, mapping="customer=Customer ID,item=StockCode,time=InvoiceDate", sheet="orders"
+    )
+    assert om.stats()["events"] == 6
+    old = write_csv(tmp_path / "old.xls", "a,b\n1,2\n")
+    with pytest.raises(DataError, match="save it as .xlsx or CSV"):
+        om.import_events(old)

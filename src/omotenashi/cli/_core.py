@@ -237,7 +237,8 @@ def import_events(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV, TSV, Parquet or JSON-lines file (or a dataset folder with --preset)."
+            help="CSV, TSV, Parquet, JSON-lines or Excel (.xlsx) file (or a dataset folder "
+            "with --preset)."
         ),
     ],
     mapping: Annotated[
@@ -285,6 +286,14 @@ def import_events(
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     decimal: DecimalOpt = ".",
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            help="Sheet of an Excel workbook (.xlsx) to import (default: every sheet, which "
+            "must share the first's columns).",
+        ),
+    ] = None,
     skip_bad_rows: Annotated[
         bool,
         typer.Option(
@@ -322,6 +331,7 @@ def import_events(
                 sep=sep,
                 encoding=encoding,
                 decimal=decimal,
+                sheet=sheet,
                 skip_bad_rows=skip_bad_rows,
                 rejects_path=rejects,
                 progress=advance,
@@ -332,7 +342,9 @@ def import_events(
 
 @app.command("import-items", rich_help_panel="Data")
 def import_items(
-    file: Annotated[Path, typer.Argument(help="Catalogue file (CSV, TSV, Parquet, JSON lines).")],
+    file: Annotated[
+        Path, typer.Argument(help="Catalogue file (CSV, TSV, Parquet, JSON lines, Excel .xlsx).")
+    ],
     mapping: Annotated[
         str | None,
         typer.Option(
@@ -367,7 +379,9 @@ def import_items(
 
 @app.command("import-customers", rich_help_panel="Data")
 def import_customers(
-    file: Annotated[Path, typer.Argument(help="Customer file (CSV, TSV, Parquet, JSON lines).")],
+    file: Annotated[
+        Path, typer.Argument(help="Customer file (CSV, TSV, Parquet, JSON lines, Excel .xlsx).")
+    ],
     mapping: Annotated[
         str | None,
         typer.Option(

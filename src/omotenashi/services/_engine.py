@@ -340,6 +340,7 @@ class Omotenashi:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        sheet: str | None = None,
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
@@ -352,7 +353,9 @@ class Omotenashi:
         ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
         ``default_time`` gives every row of a file without a time column that one time (a
         datetime, ISO text or Unix seconds; naive is UTC).
-        ``progress`` gets the file rows read; ``phase`` each step after the reading."""
+        ``sheet`` names the sheet of an Excel workbook (default: every sheet, sharing the
+        first's columns). ``progress`` gets the file rows read; ``phase`` each step after the
+        reading."""
         return self.ingest.import_events(
             path,
             mapping=mapping,
@@ -364,6 +367,7 @@ class Omotenashi:
             sep=sep,
             encoding=encoding,
             decimal=decimal,
+            sheet=sheet,
             skip_bad_rows=skip_bad_rows,
             rejects_path=rejects_path,
             progress=progress,

@@ -189,6 +189,7 @@ class Ingest:
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
+        sheet: str | None = None,
         skip_bad_rows: bool = False,
         rejects_path: str | os.PathLike[str] | None = None,
         progress: Callable[[int], None] | None = None,
@@ -227,10 +228,12 @@ class Ingest:
                 columns = from_header = header_map(
                     file,
                     "events",
-                    CsvOptions(sep=sep, encoding=encoding),
+                    CsvOptions(sep=sep, encoding=encoding, sheet=sheet),
                     given=("time",) if default_time is not None else (),
                 )
-            header = not _positional(file, columns, CsvOptions(sep=sep, encoding=encoding))
+            header = not _positional(
+                file, columns, CsvOptions(sep=sep, encoding=encoding, sheet=sheet)
+            )
             plan = ImportPlan(
                 sources=[
                     EventSource(
@@ -247,6 +250,7 @@ class Ingest:
                             header=header,
                             encoding=encoding,
                             decimal=decimal,
+                            sheet=sheet,
                             numbers=_number_columns(columns, EVENT_NUMBERS),
                         ),
                     )
@@ -437,7 +441,9 @@ def _positional(file: Path, columns: Mapping[str, str], options: CsvOptions) -> 
     from omotenashi.files import file_format, read_header
 
     specs = list(columns.values())
-    if not specs or not all(c.isdigit() for c in specs) or file_format(file) != "csv":
+    if not specs or not all(c.isdigit() for c in specs):
+        return False
+    if file_format(file) not in ("csv", "excel"):
         return False
     return not set(specs) & set(read_header(file, options, field="map"))
 
