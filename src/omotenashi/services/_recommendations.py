@@ -349,15 +349,22 @@ class Recommendations:
         context: Sequence[str] | None,
         rules: Rules | None,
     ) -> tuple[list[str] | None, Rules | None]:
-        store = getattr(self._om, "store", None)
+        store = self._store()
         if store is None or meta.get("events_seq") is None:
             return (list(context) if context else None), rules
         return with_unlearnt(store.reads, keys, meta, context, rules)
 
+    def _store(self) -> Any:
+        """The engine's store; None for an object with the engine's frames only."""
+        try:
+            return self._om.store
+        except AttributeError:
+            return None
+
     def _unlearnt_customers(self, meta: dict[str, Any]) -> set[str]:
         """The people with events stored since the model was trained (their batch rows are
         redone one by one, with those events)."""
-        store = getattr(self._om, "store", None)
+        store = self._store()
         seq = meta.get("events_seq")
         if store is None or seq is None:
             return set()

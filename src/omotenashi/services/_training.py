@@ -118,8 +118,11 @@ def learnt_through(om: StoreLike) -> int | None:
     """The store's last event ``seq`` as a training starts to read the events (None for an
     engine without an event log): the events after it are what the model has not learnt, and
     ``Recommendations`` adds a customer's to their answer until the next training."""
-    store = getattr(om, "store", None)
-    return None if store is None else int(store.events.last_seq())
+    try:
+        log = om.store.events  # type: ignore[attr-defined]
+    except AttributeError:  # frames only (a notebook's stand-in for an engine)
+        return None
+    return int(log.last_seq())
 
 
 def train(
