@@ -193,3 +193,21 @@ def test_a_customer_new_since_training_is_answered_from_their_events(store: Path
     assert answer == _ids(model.recommend("newcomer", 5, context=bought))
     assert answer != popular and not set(bought) & set(answer)
     assert all(i.startswith("books-") for i in answer[:3])  # their taste, at once
+
+
+def test_beyond_the_context_items_since_training_stay_seen(store: Path, monkeypatch) -> None:
+    """Only the newest liked items are the answer's context; the older ones are still left
+    out (a wholesaler's month of lines)."""
+    from omotenashi.services import _recommendations
+
+    monkeypatch.setattr(_recommendations, "UNLEARNT_CONTEXT", 1)
+    with Omotenashi(store, create=False) as om:
+        model, _ = om.recommendations.model()
+        bought = _ids(om.recommendations.for_customer("c1", 3))
+        for item in bought:
+            _track(om, "c1", "purchase", item, order_id="many", value=5.0)
+        answer = _ids(om.recommendations.for_customer("c1", 10))
+        want = model.recommend(
+            "c1", 10, context=bought[-1:], rules=Rules(exclude_items=tuple(bought[:-1]))
+        )
+    assert answer == _ids(want) and not set(bought) & set(answer)

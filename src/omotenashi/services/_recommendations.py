@@ -41,9 +41,13 @@ if TYPE_CHECKING:
     from omotenashi.services._workspaces import Workspace
 
 DEFAULT_N = 10
-#: The most of one customer's events since the model's training that shape their answer (the
-#: newest): a model knows a long history already, and a request reads no more than this.
-UNLEARNT_LIMIT = 200
+#: The most of one customer's events since the model's training an answer reads (the newest):
+#: their items are all left out while seen items are (a wholesaler buys hundreds of lines a
+#: month) ...
+UNLEARNT_LIMIT = 1_000
+#: ... and the newest this many liked ones are the answer's context (the model knows the long
+#: history before them already).
+UNLEARNT_CONTEXT = 200
 #: Events read per page when a batch looks for the customers with events since the training.
 _UNLEARNT_PAGE = 50_000
 
@@ -98,12 +102,12 @@ def unlearnt_items(
     reads: Any, keys: PersonKeys, meta: dict[str, Any]
 ) -> tuple[list[str], list[str]]:
     """What a customer did after the model was trained: their events stored after the
-    ``events_seq`` in its metadata (none for a model saved without it), as ``(liked,
-    unliked)``. ``liked``: the items of counted events, oldest first, which join the answer's
-    context as the next training would put them in the history (seen, and a sign of taste);
-    ``unliked``: the items they returned or rated low (seen, no sign of taste), judged by the
-    model's own event weights. Without this, an item bought an hour ago is recommended until
-    the next training."""
+    ``events_seq`` in its metadata (none for a model saved without it; the newest
+    :data:`UNLEARNT_LIMIT`), as ``(liked, unliked)``. ``liked``: the items of counted events,
+    oldest first, which join the answer's context as the next training would put them in the
+    history (seen, and a sign of taste); ``unliked``: the items they returned or rated low
+    (seen, no sign of taste), judged by the model's own event weights. Without this, an item
+    bought an hour ago is recommended until the next training."""
     seq = meta.get("events_seq")
     if seq is None:
         return [], []
@@ -130,12 +134,13 @@ def with_unlearnt(
     model was trained (:func:`unlearnt_items`): the liked items before the visit's, the
     unliked left out while seen items are."""
     liked, unliked = unlearnt_items(reads, keys, meta)
+    older, liked = liked[:-UNLEARNT_CONTEXT], liked[-UNLEARNT_CONTEXT:]
     if liked:
         context = list(dict.fromkeys((*liked, *(context or ()))))
-    if unliked:
+    if unliked or older:
         rules = rules or Rules()
-        if rules.exclude_seen:
-            rules = without_items(rules, unliked)
+        if rules.exclude_seen:  # seen all the same, beyond the context
+            rules = without_items(rules, [*unliked, *older])
     return (list(context) if context else None), rules
 
 
