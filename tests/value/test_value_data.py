@@ -160,6 +160,20 @@ def test_transactions_from_frame_products_orders_and_negatives():
         transactions_from_frame(raw, customer="Customer", time="Date")
 
 
+def test_unix_times_in_milliseconds_are_purchase_times() -> None:
+    """A shop log in JavaScript's milliseconds reads as its dates (it was refused as "not
+    dates"); a number that is no time at all is refused by column."""
+    frame = pd.DataFrame({"c": ["a", "a"], "t": [1433221332117, 1433321332117], "v": [1.0, 2.0]})
+    out = transactions_from_frame(frame, customer="c", time="t", value="v")
+    assert out["timestamp"].tolist() == [
+        pd.Timestamp("2015-06-02 05:02:12.117", tz="UTC"),
+        pd.Timestamp("2015-06-03 08:48:52.117", tz="UTC"),
+    ]
+    huge = frame.assign(t=[1e30, 1e30])
+    with pytest.raises(DataError, match="column 't'.*neither YYYYMMDD"):
+        transactions_from_frame(huge, customer="c", time="t", value="v")
+
+
 def test_read_transactions_csv_with_compact_dates(tmp_path):
     path = tmp_path / "tx.csv"
     path.write_text("id,day,amount\n7,19970101,10.5\n7,19970203,3\n8,19970105,4\n")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from omotenashi import files
 from omotenashi.errors import DataError
+from omotenashi.events import numeric_times
 
 #: Columns of a transactions frame, in order.
 TRANSACTION_COLUMNS = ("person_id", "timestamp", "value")
@@ -238,13 +239,16 @@ def _parse_date_column(values: pd.Series, field: str, time_format: str | None) -
                 f"column {field!r}: does not match format {time_format!r} ({exc})", field=field
             ) from None
         return parsed
-    if pd.api.types.is_integer_dtype(values):
-        # Compact dates such as 19970101 are common in exports; epoch integers are not.
-        if len(values) and values.between(10000101, 29991231).all():
-            return _parse_date_column(values, field, "%Y%m%d")
-        raise DataError(
-            f"column {field!r}: integer values are not dates; give a time format", field=field
-        )
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # compact dates such as 19970101, or Unix time in any unit: the imports' one reading
+        parsed = numeric_times(values)
+        if parsed.isna().any():
+            raise DataError(
+                f"column {field!r}: {int(parsed.isna().sum())} value(s) are neither YYYYMMDD "
+                "dates nor Unix times; give a time format",
+                field=field,
+            )
+        return parsed
     return _as_utc(values, field)
 
 
@@ -269,7 +273,8 @@ def transactions_from_frame(
     customer : str
         Column holding the customer id.
     time : str
-        Column holding the purchase time (ISO text, datetime, or compact ``YYYYMMDD`` integers).
+        Column holding the purchase time (ISO text, datetime, compact ``YYYYMMDD`` integers, or
+        Unix time in seconds, milliseconds, microseconds or nanoseconds).
     value : str, optional
         Column holding the money value, or a product of two columns written ``"Quantity*Price"``.
         Without it every transaction has value 0 (frequency models only).
