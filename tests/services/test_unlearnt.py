@@ -190,7 +190,12 @@ def test_a_customer_new_since_training_is_answered_from_their_events(store: Path
         for item in bought:
             _track(om, "newcomer", "purchase", item, order_id="first", value=5.0)
         answer = _ids(om.recommendations.for_customer("newcomer", 5))
+        listed = om.recommendations.for_all_customers(n=5)
     assert answer == _ids(model.recommend("newcomer", 5, context=bought))
+    # the all-customers list has them too, last, with the same answer
+    assert listed["customer_id"].iloc[-1] == "newcomer"
+    assert listed[listed["customer_id"] == "newcomer"]["item_id"].tolist() == answer
+    assert listed["customer_id"].nunique() == len(model.user_ids_) + 1
     assert answer != popular and not set(bought) & set(answer)
     assert all(i.startswith("books-") for i in answer[:3])  # their taste, at once
 

@@ -438,8 +438,12 @@ class Recommendations:
         """
         estimator, meta = self.model(model)
         customers = self._batch_customers(estimator, events)
+        fresh = self._unlearnt_customers(meta)
+        # customers new since the training: answered from their events, one by one, below
+        known = set(customers) | set(estimator.known_user_ids.tolist())
+        newcomers = sorted(fresh - known)
         if total is not None:
-            total(len(customers))
+            total(len(customers) + len(newcomers))
         users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
         width = ids.shape[1]
         frame = pd.DataFrame(
@@ -451,7 +455,10 @@ class Recommendations:
             }
         )
         frame = frame[frame["item_id"] != ""].reset_index(drop=True)
-        return self._redo_batch(frame, estimator, meta, customers, n, rules)
+        out = self._redo_batch(frame, estimator, meta, [*customers, *newcomers], fresh, n, rules)
+        if progress is not None and newcomers:
+            progress(len(newcomers))
+        return out
 
     def _redo_batch(
         self,
@@ -459,16 +466,16 @@ class Recommendations:
         estimator: Recommender,
         meta: dict[str, Any],
         customers: Sequence[str],
+        fresh: set[str],
         n: int,
         rules: Rules | None,
     ) -> pd.DataFrame:
         """Redo, one by one, the rows of the customers whose consent or preferences change
-        their answer, and of those with events since the model was trained (usually few): the
-        batch scored everyone from the history the model learnt."""
+        their answer, and of those with events since the model was trained (``fresh``; usually
+        few, and the newcomers among them have no batch rows yet): the batch scored everyone
+        from the history the model learnt."""
         consent, centre = self._om.consent, self._om.preferences
-        special = (
-            consent.not_fully_personalized() | set(centre.all()) | self._unlearnt_customers(meta)
-        ) & set(customers)
+        special = (consent.not_fully_personalized() | set(centre.all()) | fresh) & set(customers)
         if not special:
             return frame
         redone = []
