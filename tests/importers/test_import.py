@@ -870,3 +870,37 @@ def test_an_excel_workbook_imports_every_sheet_like_a_csv(om: Omotenashi, tmp_pa
     old = write_csv(tmp_path / "old.xls", "a,b\n1,2\n")
     with pytest.raises(DataError, match="save it as .xlsx or CSV"):
         om.import_events(old)
+
+
+def test_slashed_dates_are_read_in_the_one_order_the_file_shows(
+    om: Omotenashi, tmp_path: Path
+) -> None:
+    """``01/12/2010`` beside ``13/12/2010``: a UK file, day first, for every row (value by
+    value, the first was read as 12 January); ``12/13/2010``: month first; a file that shows
+    both has its rows refused; one whose first block shows neither is read in the order the
+    whole file shows."""
+    header = "customer,item,date\n"
+    om.import_events(
+        write_csv(tmp_path / "uk.csv", header + "1,a,01/12/2010 08:26\n1,b,13/12/2010\n")
+    )
+    om.import_events(
+        write_csv(tmp_path / "us.csv", header + "2,c,12/1/2010 8:26\n2,d,12/13/2010\n")
+    )
+    times = om.events_frame().set_index("item_id")["timestamp"]
+    assert times["a"] == pd.Timestamp("2010-12-01 08:26", tz="UTC")
+    assert times["b"] == pd.Timestamp("2010-12-13", tz="UTC")
+    assert times["c"] == pd.Timestamp("2010-12-01 08:26", tz="UTC")
+    assert times["d"] == pd.Timestamp("2010-12-13", tz="UTC")
+    both = write_csv(tmp_path / "both.csv", "customer,item,date\n3,e,13/12/2010\n3,f,12/13/2010\n")
+    with pytest.raises(ImportRowError, match="cannot read '13/12/2010' as a date/time"):
+        om.import_events(both)
+    # 60,000 rows: the first block of 50,000 holds only the 1st to the 5th of a month
+    days = [1 + k // 10_000 if k < 50_000 else 13 + (k - 50_000) // 5_000 for k in range(60_000)]
+    rows = [f"4,i{k},{day:02d}/12/2010" for k, day in enumerate(days)]
+    long = write_csv(tmp_path / "long.csv", "customer,item,date\n" + "\n".join(rows) + "\n")
+    om.import_events(long)
+    mine = om.events_frame()
+    mine = mine[mine["customer_id"] == "4"]
+    assert mine["timestamp"].min() == pd.Timestamp("2010-12-01", tz="UTC")
+    assert mine["timestamp"].max() == pd.Timestamp("2010-12-14", tz="UTC")
+    assert mine["timestamp"].dt.month.unique().tolist() == [12]

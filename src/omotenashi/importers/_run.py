@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from omotenashi.errors import ImportRowError
 from omotenashi.events import now_micros
-from omotenashi.files import Chunk, read_chunks
+from omotenashi.files import Chunk, read_chunks, read_table
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
 from omotenashi.ingest import (
     ContentIds,
@@ -37,7 +37,17 @@ Progress = Callable[[int], None]
 LINE = "__line__"
 
 
+def _whole_time_column(source: EventSource, column: str) -> pd.Series:
+    """The file's time column, all of it (read when a chunk's dates do not show their order)."""
+    named = source.csv.header
+    frame = read_table(source.path, source.csv, columns=[column] if named else None)
+    return frame[column]
+
+
 def _chunks_with_lines(source: EventSource) -> Iterable[tuple[Chunk, pd.DataFrame]]:
+    column = source.mapping.get("time")
+    if column is not None and source.transform is None and source.defaults.time_column is None:
+        source.defaults.time_column = lambda: _whole_time_column(source, column)
     for chunk in read_chunks(source.path, source.csv):
         frame = chunk.frame
         frame[LINE] = chunk.first_line + np.arange(len(frame), dtype=np.int64)
