@@ -162,13 +162,17 @@ def test_transactions_from_frame_products_orders_and_negatives():
 
 def test_unix_times_in_milliseconds_are_purchase_times() -> None:
     """A shop log in JavaScript's milliseconds reads as its dates (it was refused as "not
-    dates"); a number that is no time at all is refused by column."""
+    dates"), UK dates in the order the column shows; a number that is no time at all is
+    refused by column."""
     frame = pd.DataFrame({"c": ["a", "a"], "t": [1433221332117, 1433321332117], "v": [1.0, 2.0]})
     out = transactions_from_frame(frame, customer="c", time="t", value="v")
     assert out["timestamp"].tolist() == [
         pd.Timestamp("2015-06-02 05:02:12.117", tz="UTC"),
         pd.Timestamp("2015-06-03 08:48:52.117", tz="UTC"),
     ]
+    uk = frame.assign(t=["01/12/2010", "13/12/2010"])  # day first, shown by the 13
+    days = transactions_from_frame(uk, customer="c", time="t", value="v")["timestamp"]
+    assert days.dt.month.tolist() == [12, 12] and days.dt.day.tolist() == [1, 13]
     huge = frame.assign(t=[1e30, 1e30])
     with pytest.raises(DataError, match="column 't'.*neither YYYYMMDD"):
         transactions_from_frame(huge, customer="c", time="t", value="v")

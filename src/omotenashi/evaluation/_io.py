@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from omotenashi.errors import DataError
-from omotenashi.events import numeric_times
+from omotenashi.events import numeric_times, text_times
 from omotenashi.files import (
     INTERACTIONS,
     SESSIONS,
@@ -64,10 +64,15 @@ def _time(values: pd.Series, key: str) -> pd.Series:
                 field=key,
             )
         return times
-    try:
+    if pd.api.types.is_datetime64_any_dtype(values):
         return pd.to_datetime(values, utc=True)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"column for {key!r} is not a time: {exc}", field=key) from exc
+    times = text_times(values.astype("string"))  # slashed dates in the one order they show
+    lost = times.isna() & values.notna()
+    if lost.any():
+        raise DataError(
+            f"column for {key!r} is not a time: cannot read {values[lost].iloc[0]!r}", field=key
+        )
+    return times
 
 
 def _load(

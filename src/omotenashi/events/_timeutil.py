@@ -69,6 +69,69 @@ def numeric_times(values: pd.Series) -> pd.Series:
     return pd.to_datetime(micros, unit="us", utc=True, errors="coerce")
 
 
+#: A date written with slashes or dots, day and month in some order: ``01/12/2010 08:26``.
+SLASHED_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\b(.*)$"
+
+
+def slashed_parts(text: pd.Series) -> pd.DataFrame | None:
+    """The parts (first number, second number, year, the rest) of a text column whose every
+    value is a date written with slashes or dots (:data:`SLASHED_DATE`); None when one is not
+    (or none is given)."""
+    given = text.notna() & (text.astype(str).str.strip() != "")
+    parts = text.astype("string").str.extract(SLASHED_DATE)
+    if not given.any() or parts[0][given].isna().any():
+        return None
+    return parts
+
+
+def date_order(parts: pd.DataFrame) -> str | None:
+    """The order the dates of :func:`slashed_parts` show: ``dmy`` when a first number is above
+    12 (``13/12/2010``), ``mdy`` when a second one is (``12/13/2010``), ``both`` when both are
+    (no order reads every date), None when neither is."""
+    import pandas as pd
+
+    first, second = (pd.to_numeric(parts[k], errors="coerce") for k in (0, 1))
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        return "both"
+    return "dmy" if day_first else "mdy" if month_first else None
+
+
+def slashed_times(parts: pd.DataFrame, order: str | None) -> pd.Series:
+    """UTC times of :func:`slashed_parts` read in one ``order`` (None: month first, as pandas
+    reads an ambiguous date; ``both``: none, every value NaT). Parsed value by value instead,
+    ``01/12/2010`` was read as 12 January beside ``13/12/2010`` as 13 December in one UK file."""
+    import pandas as pd
+
+    if order == "both":
+        return pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns, UTC]")
+    first, second = (pd.to_numeric(parts[k], errors="coerce") for k in (0, 1))
+    day, month = (first, second) if order == "dmy" else (second, first)
+    year = pd.to_numeric(parts[2], errors="coerce")
+    year = year.where(year >= 100, year + 2000 - 100 * (year >= 69))  # as strptime's %y
+    iso = (
+        year.astype("Int64").astype("string")
+        + "-"
+        + month.astype("Int64").astype("string").str.zfill(2)
+        + "-"
+        + day.astype("Int64").astype("string").str.zfill(2)
+        + parts[3].fillna("")
+    )
+    return pd.to_datetime(iso, utc=True, errors="coerce", format="mixed")
+
+
+def text_times(text: pd.Series) -> pd.Series:
+    """UTC times of a whole text column (NaT where unreadable): slashed dates in the one order
+    the column shows (:func:`date_order`), anything else as pandas reads it. Imports read their
+    chunks the same way, with the order kept across a file."""
+    import pandas as pd
+
+    parts = slashed_parts(text)
+    if parts is not None:
+        return slashed_times(parts, date_order(parts))
+    return pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+
+
 def micros_text(micros: int) -> str:
     """A stored time as ISO text, or as the number when no calendar date holds it."""
     try:

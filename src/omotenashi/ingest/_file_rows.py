@@ -28,10 +28,13 @@ from omotenashi.events import (
     ID_CONTROL_PATTERN,
     TYPE_SYNONYMS,
     clean_name,
+    date_order,
     event_time_window,
     event_type,
     micros_text,
     numeric_times,
+    slashed_parts,
+    slashed_times,
     window_message,
 )
 from omotenashi.ingest._rows import context_json, settle_amounts
@@ -198,57 +201,24 @@ class _Checker:
         return Failures(positions, fields, reasons)
 
 
-#: A date written with slashes or dots, day and month in some order: ``01/12/2010 08:26``.
-_SLASHED = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\b(.*)$"
-
-
 def _slashed_dates(text: pd.Series, defaults: EventDefaults | None) -> pd.Series | None:
     """Times of a column of ``dd/mm/yyyy`` or ``mm/dd/yyyy`` dates, read in one order for the
-    whole file, or None when the column is not written so.
-
-    The order is the one the dates show: a first number above 12 is a day (``13/12/2010``:
-    day first), a second one above 12 too (``12/13/2010``: month first). Parsed value by value,
-    as before, ``01/12/2010`` was read as 12 January beside ``13/12/2010`` as 13 December in
-    the same UK file. A column that shows both orders is unreadable (NaT: its rows are refused);
-    one that shows neither (every day of the month below 13) is month first, as before.
-    """
-    given = text.notna() & (text.astype(str).str.strip() != "")
-    parts = text.astype("string").str.extract(_SLASHED)
-    if not given.any() or parts[0][given].isna().any():
+    whole file (``events.slashed_times``), or None when the column is not written so. The
+    order one chunk shows is kept for the file's later chunks; a chunk that shows none reads
+    the file's whole time column for it (a file that starts with the first twelve days of a
+    month)."""
+    parts = slashed_parts(text)
+    if parts is None:
         return None
-    first, second = (pd.to_numeric(parts[k], errors="coerce") for k in (0, 1))
     order = defaults.date_order if defaults is not None else None
     if order is None:
-        order = _date_order(first, second)
+        order = date_order(parts)
         if order is None and defaults is not None and defaults.time_column is not None:
-            whole = defaults.time_column().astype("string").str.extract(_SLASHED)
-            order = _date_order(*(pd.to_numeric(whole[k], errors="coerce") for k in (0, 1)))
-            order = order or "mdy"  # the whole file shows neither: month first, as before
-        if order == "both":
-            return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+            whole = slashed_parts(defaults.time_column())
+            order = (date_order(whole) if whole is not None else None) or "mdy"
         if order is not None and defaults is not None:
-            defaults.date_order = order  # the file's later chunks read the same way
-    day, month = (first, second) if order == "dmy" else (second, first)
-    year = pd.to_numeric(parts[2], errors="coerce")
-    year = year.where(year >= 100, year + 2000 - 100 * (year >= 69))  # as strptime's %y
-    iso = (
-        year.astype("Int64").astype("string")
-        + "-"
-        + month.astype("Int64").astype("string").str.zfill(2)
-        + "-"
-        + day.astype("Int64").astype("string").str.zfill(2)
-        + parts[3].fillna("")
-    )
-    return pd.to_datetime(iso, utc=True, errors="coerce", format="mixed")
-
-
-def _date_order(first: pd.Series, second: pd.Series) -> str | None:
-    """``dmy`` when a first number is above 12, ``mdy`` when a second one is, ``both`` when
-    both are (no order reads every date), None when neither is."""
-    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
-    if day_first and month_first:
-        return "both"
-    return "dmy" if day_first else "mdy" if month_first else None
+            defaults.date_order = order
+    return slashed_times(parts, order)
 
 
 def _parse_times(raw: pd.Series, defaults: EventDefaults | None = None) -> pd.Series:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from omotenashi import files
 from omotenashi.errors import DataError
-from omotenashi.events import numeric_times
+from omotenashi.events import numeric_times, text_times
 
 #: Columns of a transactions frame, in order.
 TRANSACTION_COLUMNS = ("person_id", "timestamp", "value")
@@ -71,12 +71,14 @@ def _as_utc(values: pd.Series, field: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
     else:
-        try:
-            out = pd.to_datetime(values, utc=True, format="mixed")
-        except (ValueError, TypeError) as exc:
+        out = text_times(values.astype("string"))  # slashed dates in the one order they show
+        bad = out.isna() & values.notna()
+        if bad.any():
             raise DataError(
-                f"column {field!r}: cannot parse timestamps ({exc})", field=field
-            ) from None
+                f"column {field!r}: cannot parse timestamps ({values[bad].iloc[0]!r}, "
+                f"{int(bad.sum())} value(s))",
+                field=field,
+            )
     if out.dt.tz is None:
         out = out.dt.tz_localize("UTC")
     else:
