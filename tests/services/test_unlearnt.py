@@ -173,6 +173,9 @@ def test_who_has_unlearnt_events_is_counted_from_the_models_mark() -> None:
     assert not ids.may_have(1, ["c1", "dev"])
     ids.unknown()  # an import not applied event by event
     assert ids.may_have(1, ["old"])
+    racing = UnlearntIds(limit=10)  # an import followed while the set was being seeded
+    racing.reset(1, _Log(rows, during=racing.unknown))
+    assert racing.may_have(1, ["old"])
     too_many = UnlearntIds(limit=2)
     too_many.reset(0, _Log(rows))
     assert too_many.may_have(0, ["anyone"])

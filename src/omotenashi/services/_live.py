@@ -400,8 +400,8 @@ class UnlearntIds:
             return
         rows = log.after(seq, self.limit + 1)  # events applied meanwhile land in _pending
         with self._lock:
-            if self.seq != seq:  # another reset began meanwhile: it fills the set
-                return
+            if self.seq != seq or self._pending is None:
+                return  # another reset began meanwhile (it fills the set), or an import came
             if len(rows) > self.limit:
                 self._ids = None
             else:
@@ -418,9 +418,10 @@ class UnlearntIds:
                 self._ids.update(ids)
 
     def unknown(self) -> None:
-        """Forget which ids: every answer reads (until the next :meth:`reset`)."""
+        """Forget which ids: every answer reads (until the next :meth:`reset`; one under way
+        ends unknown too)."""
         with self._lock:
-            self._ids = None
+            self._ids = self._pending = None
 
     def may_have(self, seq: int | None, ids: Iterable[str]) -> bool:
         """Whether any of ``ids`` may have events after ``seq`` (the model an answer uses)."""
