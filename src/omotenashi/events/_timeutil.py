@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -120,16 +121,23 @@ def slashed_times(parts: pd.DataFrame, order: str | None) -> pd.Series:
     return pd.to_datetime(iso, utc=True, errors="coerce", format="mixed")
 
 
-def text_times(text: pd.Series) -> pd.Series:
-    """UTC times of a whole text column (NaT where unreadable): slashed dates in the one order
-    the column shows (:func:`date_order`), anything else as pandas reads it. Imports read their
-    chunks the same way, with the order kept across a file."""
+def text_times(
+    text: pd.Series, order: Callable[[pd.DataFrame], str | None] = date_order
+) -> pd.Series:
+    """UTC times of a text column (NaT where unreadable): slashed dates in one order, which
+    ``order`` tells from their :func:`slashed_parts` (by default the one the column shows,
+    :func:`date_order`; an import keeps one order across a file's chunks); anything else as
+    pandas reads it (the first value's format for all, value by value where that fails)."""
     import pandas as pd
 
     parts = slashed_parts(text)
     if parts is not None:
-        return slashed_times(parts, date_order(parts))
-    return pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+        return slashed_times(parts, order(parts))
+    parsed = pd.to_datetime(text, utc=True, errors="coerce")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+    return parsed
 
 
 def micros_text(micros: int) -> str:

@@ -34,7 +34,7 @@ from omotenashi.events import (
     micros_text,
     numeric_times,
     slashed_parts,
-    slashed_times,
+    text_times,
     window_message,
 )
 from omotenashi.ingest._rows import context_json, settle_amounts
@@ -201,30 +201,25 @@ class _Checker:
         return Failures(positions, fields, reasons)
 
 
-def _slashed_dates(text: pd.Series, defaults: EventDefaults | None) -> pd.Series | None:
-    """Times of a column of ``dd/mm/yyyy`` or ``mm/dd/yyyy`` dates, read in one order for the
-    whole file (``events.slashed_times``), or None when the column is not written so. The
-    order one chunk shows is kept for the file's later chunks; a chunk that shows none reads
-    the file's whole time column for it (a file that starts with the first twelve days of a
-    month)."""
-    parts = slashed_parts(text)
-    if parts is None:
-        return None
-    order = defaults.date_order if defaults is not None else None
-    if order is None:
+def _file_date_order(parts: pd.DataFrame, defaults: EventDefaults | None) -> str | None:
+    """The order of a chunk's slashed dates (``events.date_order``) as one for the whole file:
+    the order an earlier chunk showed is kept; a chunk that shows none reads the file's whole
+    time column for it (a file that starts with the first twelve days of a month)."""
+    if defaults is None:
+        return date_order(parts)
+    if defaults.date_order is None:
         order = date_order(parts)
-        if order is None and defaults is not None and defaults.time_column is not None:
+        if order is None and defaults.time_column is not None:
             whole = slashed_parts(defaults.time_column())
             order = (date_order(whole) if whole is not None else None) or "mdy"
-        if order is not None and defaults is not None:
-            defaults.date_order = order
-    return slashed_times(parts, order)
+        defaults.date_order = order
+    return defaults.date_order
 
 
 def _parse_times(raw: pd.Series, defaults: EventDefaults | None = None) -> pd.Series:
     """UTC times from datetimes, ISO text or numbers (naive values are UTC): Unix time in
-    seconds, milliseconds, microseconds or nanoseconds, told by size (:func:`unix_micros`), or
-    a column of compact ``YYYYMMDD`` dates."""
+    seconds, milliseconds, microseconds or nanoseconds, told by size, or a column of compact
+    ``YYYYMMDD`` dates (``events.numeric_times``); text as ``events.text_times`` reads it."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         series = raw
         if getattr(series.dt, "tz", None) is None:
@@ -236,15 +231,7 @@ def _parse_times(raw: pd.Series, defaults: EventDefaults | None = None) -> pd.Se
     numeric = pd.to_numeric(text, errors="coerce")
     if numeric.notna().all() and len(text):
         return numeric_times(numeric.astype("float64"))
-    slashed = _slashed_dates(text, defaults)
-    if slashed is not None:
-        return slashed
-    parsed = pd.to_datetime(text, utc=True, errors="coerce")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        again = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
-        parsed[retry] = again
-    return parsed
+    return text_times(text, lambda parts: _file_date_order(parts, defaults))
 
 
 def _micros(times: pd.Series) -> np.ndarray:
