@@ -111,7 +111,14 @@ def unlearnt_items(
     seq = meta.get("events_seq")
     if seq is None:
         return [], []
-    rows = reads.person_items_after(keys, int(seq), UNLEARNT_LIMIT)
+    return split_unlearnt(reads.person_items_after(keys, int(seq), UNLEARNT_LIMIT), meta)
+
+
+def split_unlearnt(
+    rows: Sequence[tuple[int, str, str, float | None]], meta: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """``(liked, unliked)`` items of a person's events since the training, ``(seq, item_id,
+    type, rating)`` oldest first (see :func:`unlearnt_items`)."""
     if not rows:
         return [], []
     weights = saved_weights(meta)
@@ -131,9 +138,18 @@ def with_unlearnt(
     rules: Rules | None,
 ) -> tuple[list[str] | None, Rules | None]:
     """A fully personalized request's context and rules with what the customer did since the
-    model was trained (:func:`unlearnt_items`): the liked items before the visit's, the
-    unliked left out while seen items are."""
-    liked, unliked = unlearnt_items(reads, keys, meta)
+    model was trained (:func:`unlearnt_items`, :func:`add_unlearnt`)."""
+    return add_unlearnt(*unlearnt_items(reads, keys, meta), context, rules)
+
+
+def add_unlearnt(
+    liked: list[str],
+    unliked: list[str],
+    context: Sequence[str] | None,
+    rules: Rules | None,
+) -> tuple[list[str] | None, Rules | None]:
+    """``context`` and ``rules`` with the items of :func:`split_unlearnt`: the newest liked
+    ones before the visit's, the unliked and older ones left out while seen items are."""
     older, liked = liked[:-UNLEARNT_CONTEXT], liked[-UNLEARNT_CONTEXT:]
     if liked:
         context = list(dict.fromkeys((*liked, *(context or ()))))
@@ -366,20 +382,30 @@ class Recommendations:
         except AttributeError:
             return None
 
-    def _unlearnt_customers(self, meta: dict[str, Any]) -> set[str]:
-        """The people with events stored since the model was trained (their batch rows are
-        redone one by one, with those events)."""
+    def _unlearnt_customers(
+        self, meta: dict[str, Any]
+    ) -> dict[str, list[tuple[int, str, str, float | None]]]:
+        """The people with events stored since the model was trained, each with those events
+        as ``person_items_after`` gives them (``(seq, item_id, type, rating)``, the newest
+        :data:`UNLEARNT_LIMIT`), read in one pass for the whole batch: their rows are redone
+        one by one, with those events."""
         store = self._store()
         seq = meta.get("events_seq")
         if store is None or seq is None:
-            return set()
-        ids: set[str] = set()
+            return {}
+        by_id: dict[str, list[tuple[int, str, str, float | None]]] = {}
         cursor = int(seq)
         while rows := store.events.after(cursor, _UNLEARNT_PAGE):
-            ids.update(c or a for _, c, a, item, _, _ in rows if item and (c or a))
+            for s, c, a, item, kind, rating in rows:
+                if item and (c or a):  # an event with a customer id is theirs (as the reads)
+                    by_id.setdefault(c or a, []).append((s, item, kind, rating))
             cursor = rows[-1][0]
-        people = (self._om.identities.person(i) for i in ids)
-        return {p for p in people if p is not None}
+        people: dict[str, list[tuple[int, str, str, float | None]]] = {}
+        for any_id, events in by_id.items():
+            person = self._om.identities.person(any_id)
+            if person is not None:
+                people.setdefault(person, []).extend(events)
+        return {p: sorted(events)[-UNLEARNT_LIMIT:] for p, events in people.items()}
 
     def for_session(
         self,
@@ -441,7 +467,7 @@ class Recommendations:
         fresh = self._unlearnt_customers(meta)
         # customers new since the training: answered from their events, one by one, below
         known = set(customers) | set(estimator.known_user_ids.tolist())
-        newcomers = sorted(fresh - known)
+        newcomers = sorted(set(fresh) - known)
         if total is not None:
             total(len(customers) + len(newcomers))
         users, ids, scores = estimator.recommend_batch(customers, n, rules=rules, progress=progress)
@@ -466,7 +492,7 @@ class Recommendations:
         estimator: Recommender,
         meta: dict[str, Any],
         customers: Sequence[str],
-        fresh: set[str],
+        fresh: dict[str, list[tuple[int, str, str, float | None]]],
         n: int,
         rules: Rules | None,
     ) -> pd.DataFrame:
@@ -475,7 +501,9 @@ class Recommendations:
         few, and the newcomers among them have no batch rows yet): the batch scored everyone
         from the history the model learnt."""
         consent, centre = self._om.consent, self._om.preferences
-        special = (consent.not_fully_personalized() | set(centre.all()) | fresh) & set(customers)
+        special = (consent.not_fully_personalized() | set(centre.all()) | set(fresh)) & set(
+            customers
+        )
         if not special:
             return frame
         redone = []
@@ -483,8 +511,8 @@ class Recommendations:
             keys = self._person_keys(customer)
             gate, prefs = consent.gate(keys)
             context, mine = None, rules
-            if gate.mode == "full":
-                context, mine = self._with_unlearnt(keys, meta, None, rules)
+            if gate.mode == "full" and customer in fresh:
+                context, mine = add_unlearnt(*split_unlearnt(fresh[customer], meta), None, rules)
             recs = gated_recommend(
                 estimator, customer, n, gate, prefs, context=context, rules=mine, explain=False
             )
