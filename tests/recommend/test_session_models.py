@@ -161,6 +161,72 @@ def test_reason_parts_add_up_to_the_score(name):
         assert all(set(idx) <= session_items for _, idx, _ in parts)
 
 
+# -- sknn's item-to-item part: BM25 neighbours of each click, scaled beside the votes -----------
+ITEM_DATA = (
+    ("n1", 0, "A B C"),
+    ("n2", 1, "B D C"),
+    ("n3", 2, "A D E"),
+    ("n4", 3, "C A F B"),
+    ("n5", 3, "E F G"),
+    ("n6", 4, "G H A"),
+)
+
+
+def test_sknn_item_part_is_the_bm25_item_knn_of_the_decayed_clicks():
+    data = sessions(*ITEM_DATA)
+    params = {"tune": False, "distance_decay": None, "position_decay": 2.0}
+    plain = make_model("sknn", **params).fit(data)
+    mixed = make_model("sknn", item_weight=0.3, **params).fit(data)
+    # independently: the itemknn_bm25 model (100 neighbours) scores the clicks decayed by age
+    knn = make_model("itemknn_bm25", k=100).fit(data)
+    x, ages, _ = plain._session_history(["A", "B", "D"])
+    decayed = x.copy()
+    decayed.data = np.exp(-(ages.data - 1.0) / 2.0).astype(np.float32)
+    items = np.asarray(decayed @ knn.B_.toarray()).ravel()
+    votes = plain._neighbourhood(ages.tocsr()).scores()[0]  # before the session's own are cut
+    expected = votes / votes.max() + 0.3 * items / items.max()
+    expected[x.indices] = 0.0  # the fitted sessions never go back to an item: none scores
+    got = mixed._score(x, ages)[0]
+    assert items.max() > 0 and not np.allclose(got, votes / votes.max())
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_sknn_item_part_reasons_add_up_to_the_score_and_survive_a_reload(tmp_path):
+    from omotenashi.recommend import load_model, save_model
+
+    repeats = ITEM_DATA + (("n7", 5, "A B A C"), ("n8", 5, "D D E"))  # repeats: the repeat term
+    model = make_model("sknn", tune=False, item_weight=0.5).fit(sessions(*repeats))
+    assert model.repeats_ and model.item_similarity_ is not None
+    x, ages, _ = model._session_history(["A", "B", "A", "D"])
+    row = model._score(x, ages)[0]
+    for item in np.flatnonzero(row):
+        parts = model._contributions(x, ages, int(item))
+        assert sum(v for _, _, v in parts) == pytest.approx(row[item])
+    save_model(model, tmp_path)
+    again, _ = load_model(tmp_path, "sknn")
+    assert again.item_similarity_ is not None
+    assert again._score(x, ages)[0] == pytest.approx(row)
+    assert [r.item_id for r in again.recommend_session(["A", "B"], 5)] == [
+        r.item_id for r in model.recommend_session(["A", "B"], 5)
+    ]
+
+
+def test_sknn_without_the_item_part_scores_as_before_and_learns_no_item_neighbours():
+    data = sessions(*ITEM_DATA)
+    model = make_model("sknn", tune=False).fit(data)
+    assert model.item_similarity_ is None
+    x, ages, _ = model._session_history(["A", "B"])
+    raw = model._neighbourhood(ages.tocsr()).scores()[0]
+    raw[x.indices] = 0.0
+    assert model._score(x, ages)[0] == pytest.approx(raw)
+
+
+@pytest.mark.parametrize("bad", [-0.1, "0.2", True, float("nan")])
+def test_sknn_refuses_a_bad_item_weight(bad):
+    with pytest.raises(DataError, match="item_weight"):
+        make_model("sknn", tune=False, item_weight=bad).fit(sessions(*ITEM_DATA))
+
+
 # -- the batch evaluator ranks exactly as recommend_session ------------------------------------
 def test_next_click_metrics_agree_with_the_product_path():
     rng = np.random.default_rng(0)

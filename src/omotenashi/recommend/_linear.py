@@ -430,33 +430,10 @@ class ItemKNN(_ItemItemModel):
         self.popularity_exponent = popularity_exponent
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
-        from implicit.nearest_neighbours import (
-            BM25Recommender,
-            CosineRecommender,
-            TFIDFRecommender,
-        )
-        from implicit.utils import ParameterWarning
-
-        if self.weighting == "cosine":
-            model = CosineRecommender(K=self.k + 1, num_threads=1)
-        elif self.weighting == "bm25":
-            model = BM25Recommender(K=self.k + 1, K1=self.bm25_k1, B=self.bm25_b, num_threads=1)
-        elif self.weighting == "tfidf":
-            model = TFIDFRecommender(K=self.k + 1, num_threads=1)
-        else:
-            raise DataError(
-                f"weighting must be 'cosine', 'bm25' or 'tfidf', got {self.weighting!r}",
-                field="weighting",
-            )
-        with warnings.catch_warnings():
-            # implicit converts its own COO intermediate and warns about it; nothing to act on
-            warnings.simplefilter("ignore", category=ParameterWarning)
-            model.fit(self.user_items_.astype(np.float64), show_progress=False)
-        S = sp.csr_matrix(model.similarity, dtype=np.float32)
-        S.setdiag(0)
-        S.eliminate_zeros()
         # implicit stores row i = neighbours of i; scoring sums rows of the history items
-        self.B_ = S
+        self.B_ = item_neighbours(
+            self.user_items_, self.k, self.weighting, self.bm25_k1, self.bm25_b
+        )
 
 
 class BM25ItemKNN(ItemKNN):
@@ -477,3 +454,36 @@ class BM25ItemKNN(ItemKNN):
         super().__init__(
             k, weighting, bm25_k1, bm25_b, recency_boost, recency_scale, popularity_exponent
         )
+
+
+def item_neighbours(
+    user_items: sp.csr_matrix,
+    k: int,
+    weighting: str = "cosine",
+    bm25_k1: float = 1.2,
+    bm25_b: float = 0.75,
+) -> sp.csr_matrix:
+    """Each item's ``k`` most similar items (row ``i``: the neighbours of ``i``, zero diagonal),
+    from the ``implicit`` library's cosine, BM25 or TF-IDF item-kNN on ``user_items``."""
+    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFIDFRecommender
+    from implicit.utils import ParameterWarning
+
+    if weighting == "cosine":
+        model = CosineRecommender(K=k + 1, num_threads=1)
+    elif weighting == "bm25":
+        model = BM25Recommender(K=k + 1, K1=bm25_k1, B=bm25_b, num_threads=1)
+    elif weighting == "tfidf":
+        model = TFIDFRecommender(K=k + 1, num_threads=1)
+    else:
+        raise DataError(
+            f"weighting must be 'cosine', 'bm25' or 'tfidf', got {weighting!r}",
+            field="weighting",
+        )
+    with warnings.catch_warnings():
+        # implicit converts its own COO intermediate and warns about it; nothing to act on
+        warnings.simplefilter("ignore", category=ParameterWarning)
+        model.fit(user_items.astype(np.float64), show_progress=False)
+    S = sp.csr_matrix(model.similarity, dtype=np.float32)
+    S.setdiag(0)
+    S.eliminate_zeros()
+    return S

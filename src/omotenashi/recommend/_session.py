@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from omotenashi.errors import DataError
 from omotenashi.recommend._base import Recommender, split_terms
+from omotenashi.recommend._linear import item_neighbours
 
 
 def _positions(model: Recommender) -> sp.csr_matrix:
@@ -486,6 +487,12 @@ class VSKNN(_SessionNeighbours):
             _zero_session_items(scores, ages)
 
 
+def _row_peaks(scores: np.ndarray) -> np.ndarray:
+    """Each row's largest score, 1 where none is positive (a scale that never flips signs)."""
+    peak = scores.max(axis=1) if scores.shape[1] else np.zeros(scores.shape[0])
+    return np.where(peak > 0, peak, 1.0)
+
+
 def _zero_session_items(scores: np.ndarray, ages: sp.csr_matrix) -> None:
     rows = np.repeat(np.arange(ages.shape[0]), np.diff(ages.indptr))
     scores[rows, ages.indices] = 0.0
@@ -607,7 +614,11 @@ SKNN_GRID: dict[str, tuple] = {
     "anchor_decay": (0.5, 1.0, 2.0, 4.0, None),
     "idf_weight": (0.0, 0.5, 1.0, 2.0),
     "idf": (True, False),
+    "item_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
 }
+
+#: Neighbours per item of ``sknn``'s item-to-item part (BM25, as the ``itemknn_bm25`` model).
+SESSION_ITEM_NEIGHBOURS = 100
 
 
 class SessionKNN(_SessionNeighbours):
@@ -623,6 +634,14 @@ class SessionKNN(_SessionNeighbours):
       where ``l`` is the most recent current item found in that neighbour (None: every item of a
       neighbour gets its similarity) and by ``exp(-(age_l - 1) / anchor_decay)`` (None: off),
       and item scores are multiplied by ``idf ** idf_weight``;
+    * with ``item_weight`` ``w > 0``, an item-to-item part joins the neighbours' votes: each
+      click's BM25 item neighbours (:data:`SESSION_ITEM_NEIGHBOURS`, learnt from the same
+      sessions) vote with the click's weight ``exp(-(age_j - 1) / position_decay)``, and the
+      score is ``votes / max(votes) + w · items / max(items)`` (each part scaled by its largest
+      score in the visit). Neighbour sessions match a visit as a whole; the items' part adds
+      what follows each click across all sessions, which finds the next line of a basket the
+      nearest baskets missed. Both parts are sums over the visit's clicks, so the reasons
+      still add up to the score;
     * items of the current session get ``repeat · max(score) · exp(-(age - 1) / repeat_decay)``
       — when the training sessions show visitors going back to items (at least
       ``min_repeat_share`` of next clicks are repeats); otherwise the session's own items score 0,
@@ -666,6 +685,7 @@ class SessionKNN(_SessionNeighbours):
         repeat: float = 1.0,
         repeat_decay: float = 1.0,
         idf: bool = True,
+        item_weight: float = 0.0,
         min_repeat_share: float = 0.02,
         tune: bool = True,
         tune_budget_s: float | None = None,
@@ -680,6 +700,7 @@ class SessionKNN(_SessionNeighbours):
         self.repeat = repeat
         self.repeat_decay = repeat_decay
         self.idf = idf
+        self.item_weight = item_weight
         self.min_repeat_share = min_repeat_share
         self.tune = tune
         self.tune_budget_s = tune_budget_s
@@ -688,6 +709,9 @@ class SessionKNN(_SessionNeighbours):
     def _check(self) -> None:
         super()._check()
         _check_positive(self, "position_decay", "recency_days", "distance_decay", "anchor_decay")
+        w = self.item_weight
+        if isinstance(w, bool) or not isinstance(w, int | float) or not w >= 0:
+            raise DataError(f"item_weight must be a number >= 0, got {w!r}", field="item_weight")
         budget = self.tune_budget_s
         if budget is not None and not (
             isinstance(budget, int | float) and not isinstance(budget, bool) and budget >= 0
@@ -711,15 +735,46 @@ class SessionKNN(_SessionNeighbours):
         self._scoring = "binary" if distance is None else "distance"
         self._distance_decay = 1.0 if distance is None else float(distance)
         self._anchor_decay, self._idf_scoring = p("anchor_decay"), float(p("idf_weight"))
+        self._item_weight = float(p("item_weight"))
         self.repeats_ = bool(self.repeat_share_ >= self.min_repeat_share)
 
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
         self._check()
         self.tuned_ = {}
         self.tuning_ = {}
+        self.item_similarity_ = None  # of the sessions fitted before
         if self.tune and len(self.user_ids_) >= self._TUNE_MIN_SESSIONS:
             self.tuned_, self.tuning_ = self._search(frame)
         super()._fit(frame, items)
+        if self._item_weight:
+            self._item_similarity()  # learnt now, so that the saved model carries it
+
+    #: Each item's BM25 neighbours among the fitted sessions' items (learnt when first needed).
+    item_similarity_: sp.csr_matrix | None = None
+
+    def _item_similarity(self) -> sp.csr_matrix:
+        if self.item_similarity_ is None:
+            self.item_similarity_ = item_neighbours(
+                self.user_items_, SESSION_ITEM_NEIGHBOURS, "bm25"
+            )
+        return self.item_similarity_
+
+    def _item_votes(self, ages: sp.csr_matrix) -> np.ndarray:
+        """The item-to-item part of each visit's scores (before scaling), dense."""
+        weights = np.exp(-(ages.data - 1.0) / self._position_decay).astype(np.float32)
+        Q = sp.csr_matrix((weights, ages.indices, ages.indptr), shape=ages.shape)
+        return np.asarray((Q @ self._item_similarity()).toarray(), dtype=np.float64)
+
+    def _blend(self, scores: np.ndarray, ages: sp.csr_matrix) -> np.ndarray | None:
+        """Adds the item-to-item part to the neighbours' votes in place, each scaled by its
+        row maximum; returns the two scales and the items' votes (None without the part)."""
+        if not self._item_weight:
+            return None
+        votes = self._item_votes(ages)
+        knn_scale, item_scale = _row_peaks(scores), _row_peaks(votes)
+        scores /= knn_scale[:, None]
+        scores += (self._item_weight / item_scale)[:, None] * votes
+        return knn_scale, item_scale, votes
 
     def _search(self, frame: pd.DataFrame) -> tuple[dict, dict]:
         """Coordinate search of :data:`SKNN_GRID` on the most recent sessions held out."""
@@ -773,6 +828,7 @@ class SessionKNN(_SessionNeighbours):
         return current, info
 
     def _finish(self, scores, ages):
+        self._blend(scores, ages)
         if not self.repeats_:
             # in this data visitors never go back to an item: do not spend slots on them
             _zero_session_items(scores, ages)
@@ -784,7 +840,7 @@ class SessionKNN(_SessionNeighbours):
             scores[rows, ages.indices] += boost
 
     def _parts(self, hood, x, ages, item):
-        parts = super()._parts(hood, x, ages, item)
+        parts = self._click_parts(hood, ages, item)
         where = np.flatnonzero(ages.indices == item)
         if not where.size:
             return parts
@@ -798,8 +854,28 @@ class SessionKNN(_SessionNeighbours):
                 parts.append(("repeat", (int(item),), float(repeat_part)))
         return parts
 
+    def _click_parts(self, hood, ages, item):
+        """The neighbours' votes for ``item`` split by the visit's clicks, plus each click's
+        item-to-item vote, on the scales :meth:`_blend` gives them."""
+        if not self._item_weight:
+            return super()._parts(hood, None, ages, item)
+        ages = sp.csr_matrix(ages)
+        scores = hood.scores()
+        knn_scale, item_scale, _ = self._blend(scores, ages)
+        split = {j: v / knn_scale[0] for j, v in hood.parts(item).items()}
+        clicks = ages.indices
+        weights = np.exp(-(ages.data - 1.0) / self._position_decay)
+        column = self._item_similarity()[clicks][:, [item]].toarray().ravel()
+        share = self._item_weight / item_scale[0]
+        for j, v in zip(clicks.tolist(), weights * column * share, strict=True):
+            split[j] = split.get(j, 0.0) + float(v)
+        top = sorted(split.items(), key=lambda kv: -kv[1])
+        return [("session", (j,), v) for j, v in top if v > 0]
+
     def _state(self):
         state = super()._state()
+        if self.item_similarity_ is not None:
+            state["item_similarity"] = self.item_similarity_
         names = sorted(getattr(self, "tuned_", {}))
         values = [self.tuned_[n] for n in names]
         state["tuned_names"] = np.array(names, dtype=str)
@@ -822,6 +898,7 @@ class SessionKNN(_SessionNeighbours):
                 else:
                     tuned[n] = float(v)
         self.tuned_ = tuned
+        self.item_similarity_ = state.get("item_similarity")
         super()._load_state(state)
 
 
