@@ -399,13 +399,14 @@ class Recommender(ABC):
 
     def _seen(self, user_id: object, x: sp.csr_matrix) -> np.ndarray:
         """Item positions a request's customer has met: the history ``x`` and the items they
-        did not like."""
+        did not like (unsorted, possibly twice: every reader only masks them; sorting them into
+        a set cost a served answer 30 µs on ml-latest-small, against 2 µs now)."""
         row = self._unliked_pos.get(str(user_id), -1) if user_id is not None else -1
         if row < 0:
             return x.indices
         m = self.user_unliked_
         extra = m.indices[m.indptr[row] : m.indptr[row + 1]]
-        return np.union1d(x.indices, extra)
+        return np.concatenate([x.indices, extra]) if extra.size else x.indices
 
     @abstractmethod
     def _fit(self, frame: pd.DataFrame, items: pd.DataFrame | None) -> None:
