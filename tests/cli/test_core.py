@@ -287,3 +287,30 @@ def test_import_a_file_without_times_with_default_time(tmp_path: Path) -> None:
     assert set(pd.to_datetime(times, utc=True)) == {pd.Timestamp("2024-05-01", tz="UTC")}
     bad = cli("import", str(ratings), *args[:2], "--default-time", "whenever", cwd=tmp_path)
     assert bad.returncode == 2 and "--default-time: cannot read 'whenever'" in bad.stderr
+
+
+def test_import_names_the_custom_types_and_maps_them_with_type_map(tmp_path: Path) -> None:
+    """The report names the types the engine does not know, with the option that maps them;
+    a second store imported with --type-map holds them as the known types."""
+    log = write_csv(
+        tmp_path / "log.csv",
+        "customer_id,item_id,timestamp,event_type\n"
+        "c1,i1,2024-03-01,order placed\nc1,i2,2024-03-02,order placed\nc2,i1,2024-03-02,view\n",
+    )
+    done = cli("import", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "does not know: order_placed (2 rows)" in said
+    assert "--type-map 'order_placed=purchase'" in said
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    done = cli("import", str(log), "--type-map", "order placed=purchase", "--json", cwd=fresh)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["events_written"] == 3 and report["custom_types"] == {}
+    exported = fresh / "export"
+    assert cli("export-events", str(exported), cwd=fresh).returncode == 0
+    types = pd.read_parquet(exported / "events")["type"]
+    assert sorted(types) == ["purchase", "purchase", "view"]
+    bad = cli("import", str(log), "--type-map", "order placed", cwd=tmp_path)
+    assert bad.returncode == 2 and "--type-map: 'order placed' is not SPELLING=TYPE" in bad.stderr

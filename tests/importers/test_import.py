@@ -138,6 +138,10 @@ SHOP_MAP = (
     "price=UnitPrice,type=Kind"
 )
 _NO_ONE = "no customer id and no anonymous id"
+_BAD_TYPE = (
+    "'bad type!' is not an event type name "
+    "(give the type it is with --type-map, e.g. --type-map 'SPELLING=purchase')"
+)
 # (line, field, reason) of the side file, in the order the checks run within each block of rows:
 # ids first, then time, numbers, type; a row is reported once, under the first check it fails
 SHOP_REJECTS = {
@@ -149,7 +153,7 @@ SHOP_REJECTS = {
         (5, "InvoiceDate", "cannot read 'not a date' as a date/time"),
         (4, "Quantity", "'six' is not a number"),
         (11, "UnitPrice", "'three' is not a number"),
-        (7, "Kind", "'bad type!' is not an event type name"),
+        (7, "Kind", _BAD_TYPE),
     ],
     "blocks of 4 rows": [  # lines 2-5, 6-9, 10-13
         (3, "CustomerID", _NO_ONE),
@@ -157,7 +161,7 @@ SHOP_REJECTS = {
         (4, "Quantity", "'six' is not a number"),
         (6, "CustomerID", _NO_ONE),
         (8, "CustomerID", _NO_ONE),
-        (7, "Kind", "'bad type!' is not an event type name"),
+        (7, "Kind", _BAD_TYPE),
         (12, "CustomerID", _NO_ONE),
         (11, "UnitPrice", "'three' is not a number"),
     ],
@@ -801,6 +805,62 @@ def test_public_event_logs_import_as_they_are_written(om: Omotenashi, tmp_path: 
     assert rated.loc["B001", "customer_id"] == "A1X" and rated.loc["B002", "rating"] == 2.0
     assert rated.loc["B001", "timestamp"] == pd.Timestamp(1400000000, unit="s", tz="UTC")
     assert rated.loc["B001", "type"] == "rating"
+
+
+TYPED_LOG = (
+    "customer_id,item_id,timestamp,event_type\n"
+    "c1,i1,2024-03-01,Bought It!\n"
+    "c1,i2,2024-03-02,basket\n"
+    "c2,i1,2024-03-02,cart\n"
+    "c2,i3,2024-03-03,wishlist\n"
+    "c3,i3,2024-03-03,wishlist\n"
+)
+
+
+def test_a_type_map_gives_a_files_own_spellings_their_types(om: Omotenashi, tmp_path: Path):
+    """``type_map`` is read before the names are checked (``Bought It!`` is no type name) and
+    before the built-in synonyms (here ``cart`` is a view, not ``add_to_cart``); the types it
+    leaves custom are counted in the report."""
+    path = write_csv(tmp_path / "events.csv", TYPED_LOG)
+    with pytest.raises(ImportRowError, match="--type-map") as caught:
+        om.import_events(path)
+    assert caught.value.line == 2 and om.stats()["events"] == 0
+    report = om.import_events(
+        path, type_map={"bought it!": "transaction", "BASKET": "add_to_cart", "cart": "view"}
+    )
+    assert report.events_written == 5
+    assert report.custom_types == {"wishlist": 2}
+    assert report.as_dict()["custom_types"] == {"wishlist": 2}
+    types = om.events_frame().set_index(["customer_id", "item_id"])["type"].to_dict()
+    assert types == {
+        ("c1", "i1"): "purchase",  # the map's type goes through the synonyms too
+        ("c1", "i2"): "add_to_cart",
+        ("c2", "i1"): "view",
+        ("c2", "i3"): "wishlist",
+        ("c3", "i3"): "wishlist",
+    }
+
+
+def test_a_type_map_as_text_and_its_errors(om: Omotenashi, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "events.csv", TYPED_LOG)
+    for bad, says in (
+        ("bought it!=purchase,basket", "'basket' is not SPELLING=TYPE"),
+        ("bought it!=Pur chase!", "'bought it!'"),
+        ("=purchase", "an empty spelling"),
+    ):
+        with pytest.raises(DataError, match="--type-map") as caught:
+            om.import_events(path, type_map=bad)
+        assert says in str(caught.value) and caught.value.field == "type_map"
+    assert om.stats()["events"] == 0
+    report = om.import_events(path, type_map="bought it!=purchase, basket=add_to_cart")
+    assert report.custom_types == {"wishlist": 2}
+    assert sorted(om.events_frame()["type"]) == [
+        "add_to_cart",
+        "add_to_cart",
+        "purchase",
+        "wishlist",
+        "wishlist",
+    ]
 
 
 def test_public_ratings_headers_need_no_map(om: Omotenashi, tmp_path: Path) -> None:

@@ -230,6 +230,18 @@ def _print_report(report: ImportReport, json_out: bool, kind: str = "events") ->
             f"[yellow]{report.rejected:,} rows rejected[/], written with reasons to "
             f"[bold]{report.rejects_file}[/]"
         )
+    if kind == "events" and report.custom_types:
+        ranked = sorted(report.custom_types.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{name} ({rows:,} rows)" for name, rows in ranked[:8])
+        more = f" and {len(ranked) - 8} more" if len(ranked) > 8 else ""
+        console.print(
+            f"Event types the engine does not know: {escape(shown)}{more}. They count like a "
+            "view in recommendations. If one is a purchase, a cart or a return in the file's "
+            f"own words, give it with --type-map (e.g. --type-map '{escape(ranked[0][0])}"
+            "=purchase') when you import the file into a new store: imported again here, its "
+            "rows would be new events beside these.",
+            soft_wrap=True,
+        )
 
 
 @app.command("import", rich_help_panel="Data")
@@ -262,6 +274,16 @@ def import_events(
             help="Event type for files without a type column "
             "(default: purchase with prices, rating with ratings, "
             "else view).",
+        ),
+    ] = None,
+    type_map: Annotated[
+        str | None,
+        typer.Option(
+            "--type-map",
+            help="The file's own spellings of event types, SPELLING=TYPE joined by commas, "
+            "e.g. 'bought it=purchase,basket=add_to_cart'. Common ones (transaction, "
+            "addtocart, pageview, refund ...) are known without it; the report names the "
+            "types left custom.",
         ),
     ] = None,
     channel: Annotated[
@@ -325,6 +347,7 @@ def import_events(
                 mapping=mapping,
                 preset=preset,
                 type=event_type,
+                type_map=type_map,
                 channel=channel,
                 cancel_prefix=cancel_prefix,
                 default_time=default_time,

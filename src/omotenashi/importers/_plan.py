@@ -62,6 +62,9 @@ class ImportReport:
     seconds: float = 0.0
     #: The column map read off the file's header (an import without ``--map``), else None.
     columns_from_header: dict[str, str] | None = None
+    #: Rows of each event type the engine has no meaning for (a custom type, weighted as a
+    #: view when recommendations learn): a file's own spelling of a known type shows up here.
+    custom_types: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:

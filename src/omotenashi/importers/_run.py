@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omotenashi.errors import ImportRowError
-from omotenashi.events import now_micros
+from omotenashi.events import EVENT_TYPES, now_micros
 from omotenashi.files import Chunk, read_chunks, read_table
 from omotenashi.importers._plan import EventSource, ImportPlan, ImportReport
 from omotenashi.ingest import (
@@ -141,6 +141,7 @@ def run_import(
                         )
                     rejects.append(_reject_rows(frame, failures, chunk.unit, label))
                 prepared_rows += prepared.size
+                _count_custom_types(prepared.columns["type"], report.custom_types)
                 yield prepared.table(received_at)
                 link_rows.extend(_link_candidates(prepared))
                 if progress:
@@ -227,3 +228,15 @@ def _write_rejects(path: Path, rejects: list[pd.DataFrame]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     table.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     tmp.replace(path)
+
+
+_KNOWN_TYPES = pa.array(EVENT_TYPES, pa.string())
+
+
+def _count_custom_types(types: pa.Array, counts: dict[str, int]) -> None:
+    """Adds the rows of each type the engine does not know to ``counts`` (a type a file
+    spells its own way is counted like a view until it is mapped: the report names them)."""
+    custom = pc.filter(types, pc.invert(pc.is_in(types, value_set=_KNOWN_TYPES)))
+    if len(custom):
+        for entry in pc.value_counts(custom).to_pylist():
+            counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]

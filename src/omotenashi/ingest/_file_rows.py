@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,10 +62,16 @@ class EventDefaults:
     #: the file's whole time column, read when a chunk's dates do not show their order (a file
     #: that starts with the first twelve days of a month); set by the importer
     time_column: Callable[[], pd.Series] | None = None
+    #: the file's own spellings of event types and the type each is (``{"bought it":
+    #: "purchase"}``), read before the built-in synonyms; keys compare as the file's values do
+    #: (lower case, spaces as underscores). ``"bought it=purchase,basket=add_to_cart"`` too.
+    type_map: Mapping[str, str] | str | None = None
 
     def __post_init__(self) -> None:
         if self.time is not None:
             self.time = _default_time(self.time)
+        if self.type_map is not None:
+            self.type_map = _type_map(self.type_map)
         # the same names as ``Event`` accepts, so a file default can never write a bad name
         for name in ("type", "channel"):
             value = getattr(self, name)
@@ -75,6 +81,31 @@ class EventDefaults:
                     setattr(self, name, clean)
                 except ValueError as exc:
                     raise DataError(f"--{name}: {exc}", field=name) from exc
+
+
+def _type_map(given: Mapping[str, str] | str) -> dict[str, str]:
+    """``EventDefaults.type_map`` checked: each spelling (as the file's types are compared)
+    and the event type it is, a name ``Event`` accepts (a synonym becomes its known type)."""
+    if isinstance(given, str):
+        pairs = [p for p in given.split(",") if p.strip()]
+        bad = [p for p in pairs if "=" not in p]
+        if bad:
+            raise DataError(
+                f"--type-map: {bad[0].strip()!r} is not SPELLING=TYPE "
+                "(example: --type-map 'bought it=purchase,basket=add_to_cart')",
+                field="type_map",
+            )
+        given = dict(p.split("=", 1) for p in pairs)
+    mapped: dict[str, str] = {}
+    for spelling, name in given.items():
+        key = str(spelling).strip().lower().replace(" ", "_")
+        if not key:
+            raise DataError("--type-map: an empty spelling", field="type_map")
+        try:
+            mapped[key] = event_type(str(name).strip())
+        except ValueError as exc:
+            raise DataError(f"--type-map: {spelling!r}: {exc}", field="type_map") from exc
+    return mapped
 
 
 def _default_time(value: object) -> pd.Timestamp:
@@ -434,13 +465,16 @@ def _names(array: pa.Array) -> pa.Array:
     return pc.replace_substring(pc.utf8_lower(array), " ", "_")
 
 
-def _known_types(types: pa.Array) -> pa.Array:
-    """Type names with each synonym as its known type (``events.TYPE_SYNONYMS``)."""
-    synonyms = pa.array(list(TYPE_SYNONYMS), pa.string())
+def _known_types(types: pa.Array, spellings: Mapping[str, str] = TYPE_SYNONYMS) -> pa.Array:
+    """Type names with each of ``spellings`` as the type it stands for (by default the
+    built-in synonyms, ``events.TYPE_SYNONYMS``)."""
+    if not spellings:
+        return types
+    synonyms = pa.array(list(spellings), pa.string())
     found = pc.index_in(types, value_set=synonyms)
     if found.null_count == len(found):
         return types
-    known = pa.array(list(TYPE_SYNONYMS.values()), pa.string())
+    known = pa.array(list(spellings.values()), pa.string())
     return pc.if_else(pc.is_null(found), types, pc.take(known, found))
 
 
@@ -567,10 +601,15 @@ def event_columns(
     # -- type and channel -------------------------------------------------------------------
     if "type" in columns:
         types = _names(id_text(columns["type"]))
+        if defaults.type_map:  # the file's own spellings, before any check of the names
+            types = _known_types(types, defaults.type_map)
         check.fail(
             ~_valid_names(types),
             column_name("type"),
-            lambda p: f"{raw_value('type', p)!r} is not an event type name",
+            lambda p: (
+                f"{raw_value('type', p)!r} is not an event type name (give the type it "
+                "is with --type-map, e.g. --type-map 'SPELLING=purchase')"
+            ),
         )
         types = _known_types(pc.fill_null(types, "view"))
     else:

@@ -334,6 +334,7 @@ class Omotenashi:
         mapping: str | Mapping[str, str] | None = None,
         preset: str | None = None,
         type: str | None = None,
+        type_map: str | Mapping[str, str] | None = None,
         channel: str | None = None,
         cancel_prefix: str | None = None,
         default_time: object = None,
@@ -353,6 +354,9 @@ class Omotenashi:
         ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
         ``default_time`` gives every row of a file without a time column that one time (a
         datetime, ISO text or Unix seconds; naive is UTC).
+        ``type_map`` names the file's own spellings of event types (``{"bought it":
+        "purchase"}``, or ``"bought it=purchase,basket=add_to_cart"``); the report's
+        ``custom_types`` counts the rows of types the engine does not know.
         ``sheet`` names the sheet of an Excel workbook (default: every sheet, sharing the
         first's columns). ``progress`` gets the file rows read; ``phase`` each step after the
         reading."""
@@ -361,6 +365,7 @@ class Omotenashi:
             mapping=mapping,
             preset=preset,
             type=type,
+            type_map=type_map,
             channel=channel,
             cancel_prefix=cancel_prefix,
             default_time=default_time,

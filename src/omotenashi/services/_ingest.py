@@ -183,6 +183,7 @@ class Ingest:
         mapping: str | Mapping[str, str] | None = None,
         preset: str | None = None,
         type: str | None = None,
+        type_map: str | Mapping[str, str] | None = None,
         channel: str | None = None,
         cancel_prefix: str | None = None,
         default_time: object = None,
@@ -241,6 +242,7 @@ class Ingest:
                         mapping=columns,
                         defaults=EventDefaults(
                             type=type,
+                            type_map=type_map,
                             channel=channel,
                             cancel_prefix=cancel_prefix,
                             time=default_time,
