@@ -183,9 +183,11 @@ def test_sknn_item_part_is_the_bm25_item_knn_of_the_decayed_clicks():
     decayed = x.copy()
     decayed.data = np.exp(-(ages.data - 1.0) / 2.0).astype(np.float32)
     items = np.asarray(decayed @ knn.B_.toarray()).ravel()
-    votes = plain._neighbourhood(ages.tocsr()).scores()[0]  # before the session's own are cut
+    votes = plain._neighbourhood(ages.tocsr()).scores()[0]
+    # the fitted sessions never go back to an item: the visit's own are not offered, and each
+    # part is scaled by its largest score among the items that are
+    votes[x.indices] = items[x.indices] = 0.0
     expected = votes / votes.max() + 0.3 * items / items.max()
-    expected[x.indices] = 0.0  # the fitted sessions never go back to an item: none scores
     got = mixed._score(x, ages)[0]
     assert items.max() > 0 and not np.allclose(got, votes / votes.max())
     assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
@@ -271,7 +273,7 @@ def test_sknn_tunes_itself_only_with_enough_sessions(tmp_path):
     assert small.tuned_ == {}
     data = _markov_sessions(400)
     model = make_model("sknn").fit(data)
-    assert set(model.tuned_) == set(SKNN_GRID)
+    assert set(model.tuned_) == {*SKNN_GRID, "item_weight"}
     assert all(
         model.tuned_[p] in SKNN_GRID[p] or model.tuned_[p] == model.get_params()[p]
         for p in SKNN_GRID
@@ -288,6 +290,22 @@ def test_sknn_tunes_itself_only_with_enough_sessions(tmp_path):
     assert [r.item_id for r in again.recommend_session(clicks, 5)] == [
         r.item_id for r in model.recommend_session(clicks, 5)
     ]
+
+
+def test_sknn_scores_its_item_part_last_on_the_setting_its_walk_chose(monkeypatch):
+    import omotenashi.recommend._session as session_models
+
+    data = _markov_sessions(400)
+    model = make_model("sknn").fit(data)
+    monkeypatch.setattr(session_models, "SKNN_ITEM_WEIGHTS", (0.0,))
+    plain = make_model("sknn").fit(data)
+    walk = {k: v for k, v in model.tuned_.items() if k != "item_weight"}
+    assert walk == {k: v for k, v in plain.tuned_.items() if k != "item_weight"}
+    assert plain.tuned_["item_weight"] == 0.0
+    assert model.tuned_["item_weight"] in session_models.SKNN_ITEM_WEIGHTS
+    # three weights more than the walk scored (0 was the walk's own), the best of them kept
+    assert model.tuning_["settings_tried"] == plain.tuning_["settings_tried"] + 3
+    assert model.tuning_["validation"] >= plain.tuning_["validation"]
 
 
 def test_sknn_tuning_scores_up_to_600_held_out_sessions():
@@ -316,7 +334,7 @@ def test_sknn_tuning_stops_when_its_budget_is_spent_and_reports_each_setting():
     spent = make_model("sknn", tune_budget_s=0).fit(data)
     assert spent.tuning_["settings_tried"] == 1
     assert spent.tuning_["budget_exhausted"] is True
-    assert spent.tuned_ == {p: spent.get_params()[p] for p in SKNN_GRID}
+    assert spent.tuned_ == {p: spent.get_params()[p] for p in (*SKNN_GRID, "item_weight")}
     assert spent.tuning_["validation"] <= free.tuning_["validation"]
     # a budget the search fits in changes nothing
     roomy = make_model("sknn", tune_budget_s=600).fit(data)

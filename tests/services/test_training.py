@@ -45,7 +45,7 @@ def test_train_reports_the_session_models_own_search(store: str) -> None:
     session = info["session"]
     assert session["model"] == "sknn" and session["sessions"] >= 400
     tuning = session["tuning"]
-    assert set(session["tuned"]) == set(SKNN_GRID)
+    assert set(session["tuned"]) == {*SKNN_GRID, "item_weight"}
     assert tuning["settings_tried"] > len(SKNN_GRID) and not tuning["budget_exhausted"]
     assert tuning["budget_s"] == 120.0  # train's default budget, given to the search as well
     # the saved session model is the one reported
