@@ -9,9 +9,16 @@ half-widths clustered by session, and paired against the first run). Each (sampl
 budget) shows which setting the search chose, how well it does on sessions the search never
 saw, and the fit's wall time.
 
+With ``--item-part``, instead: ``sknn`` with and without the scan of its item-to-item part
+(:data:`SKNN_ITEM_WEIGHTS` after the walk, or 0 alone), in three periods of the training
+sessions: period 1 is the outer validation above, periods 2 and 3 are cut the same way from the
+sessions before it. Each line gives both figures and the paired differences (95 % half-widths,
+clustered by session).
+
 Run from the repository root:
     python benchmarks/sessions_tuning.py [--only NAME] [--sizes 150 600] [--seeds 0 1 2]
         [--budgets 5 10 20]   # the search bounded as ``train --budget`` bounds it
+    python benchmarks/sessions_tuning.py --item-part [--only NAME]
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 from sessions import as_interactions, datasets, emit, half_width, sample, sessions_of
 
 from omotenashi.evaluation import split_sessions_last
-from omotenashi.recommend import make_model
+from omotenashi.recommend import _session, make_model
 from omotenashi.recommend._session import SessionKNN, next_click_rank, next_click_rows
 
 
@@ -53,7 +60,15 @@ def main() -> None:
         default=[None],
         help="seconds for the search (tune_budget_s, as train gives it; default: no bound)",
     )
+    parser.add_argument(
+        "--item-part",
+        action="store_true",
+        help="compare sknn with and without its item-to-item part in three training periods",
+    )
     args = parser.parse_args()
+    if args.item_part:
+        item_part(args.only)
+        return
     for name, frame, _, head in datasets():
         if args.only not in (None, name):
             continue
@@ -99,6 +114,47 @@ def main() -> None:
                     "outer_minus_first": paired,
                 }
             )
+
+
+def item_part(only: str | None, periods: int = 3) -> None:
+    """``sknn`` with its item-to-item part's scan against the walk's setting alone, period by
+    period of the training sessions (never the test)."""
+    weights = _session.SKNN_ITEM_WEIGHTS
+    for name, frame, _, head in datasets():
+        if only not in (None, name):
+            continue
+        earlier = split_sessions_last(frame, order_by="date").train
+        for period in range(1, periods + 1):
+            cut = split_sessions_last(earlier, order_by="date")
+            sessions = sessions_of(sample(cut.test, None, 0, head))
+            train = as_interactions(cut.train)
+            runs = {}
+            for label, scanned in (("without", (0.0,)), ("with", weights)):
+                _session.SKNN_ITEM_WEIGHTS = scanned
+                start = time.perf_counter()
+                model = make_model("sknn").fit(train)
+                fit_s = time.perf_counter() - start
+                session, hit, rr = per_prediction(model, sessions)
+                runs[label] = (hit, rr, model.tuned_["item_weight"], fit_s)
+            _session.SKNN_ITEM_WEIGHTS = weights
+            (h0, r0, _, s0), (h1, r1, chosen, s1) = runs["without"], runs["with"]
+            emit(
+                {
+                    "dataset": name,
+                    "period": period,
+                    "predictions": len(h0),
+                    "without": [round(h0.mean(), 4), round(r0.mean(), 4)],
+                    "with": [round(h1.mean(), 4), round(r1.mean(), 4)],
+                    "item_weight": chosen,
+                    "hr_diff": [round((h1 - h0).mean(), 4), round(half_width(h1 - h0, session), 4)],
+                    "mrr_diff": [
+                        round((r1 - r0).mean(), 4),
+                        round(half_width(r1 - r0, session), 4),
+                    ],
+                    "fit_s": [round(s0, 1), round(s1, 1)],
+                }
+            )
+            earlier = cut.train
 
 
 if __name__ == "__main__":
