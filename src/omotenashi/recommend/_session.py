@@ -772,7 +772,9 @@ class SessionKNN(_SessionNeighbours):
         Q = sp.csr_matrix((weights, ages.indices, ages.indptr), shape=ages.shape)
         return np.asarray((Q @ self._item_similarity()).toarray(), dtype=np.float64)
 
-    def _blend(self, scores: np.ndarray, ages: sp.csr_matrix) -> np.ndarray | None:
+    def _blend(
+        self, scores: np.ndarray, ages: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Adds the item-to-item part to the neighbours' votes in place, each scaled by its
         largest score among the items the visit may be offered (not its own items, where
         visitors do not go back to items); returns the two scales and the items' votes (None
