@@ -525,3 +525,20 @@ def test_an_answers_explanations_reuse_its_neighbourhood_and_never_a_stale_one(m
     x, ages, _ = refit._session_history(["i3", "i4", "i5"])
     items = [refit._item_pos[r.item_id] for r in refit.recommend_session(["i3", "i4", "i5"], 5)]
     assert model._contributions_many(x, ages, items) == refit._contributions_many(x, ages, items)
+
+
+def test_sknn_explains_an_answer_from_one_computation_of_its_item_part(monkeypatch):
+    model = make_model("sknn", tune=False, item_weight=0.3).fit(_markov_sessions(400))
+    calls = []
+    votes = model._item_votes
+    monkeypatch.setattr(model, "_item_votes", lambda ages: calls.append(1) or votes(ages))
+    recs = model.recommend_session(["i1", "i2", "i4"], 8, explain=True)
+    assert len(recs) == 8 and all(r.reasons for r in recs)
+    assert len(calls) == 2  # once for the scores, once for every item's reasons
+    # other settings on the same visit: computed again, and the parts still add up
+    model.set_params(item_weight=0.1)
+    x, ages, _ = model._session_history(["i1", "i2", "i4"])
+    row = model._score(x, ages)[0]
+    for item in np.argsort(-row)[:5]:
+        parts = model._contributions(x, ages, int(item))
+        assert sum(v for _, _, v in parts) == pytest.approx(row[item])

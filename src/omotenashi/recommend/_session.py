@@ -85,6 +85,9 @@ class _Neighbourhood:
         self.model = model
         self.ages = ages
         self._shared: np.ndarray | None = None  # for parts(): built on the first explanation
+        #: what a model derives from these scores for its explanations, computed once for all
+        #: the items of an answer (:meth:`SessionKNN._explained`)
+        self.derived: dict = {}
         if structure is None:
             self._neighbours()
             self._entries()
@@ -847,6 +850,10 @@ class SessionKNN(_SessionNeighbours):
 
     def _finish(self, scores, ages):
         self._blend(scores, ages)
+        self._repeat_rule(scores, ages)
+
+    def _repeat_rule(self, scores, ages):
+        """The visit's own items: left out, or boosted as repeats (see the class docstring)."""
         if not self.repeats_:
             # in this data visitors never go back to an item: do not spend slots on them
             _zero_session_items(scores, ages)
@@ -865,12 +872,31 @@ class SessionKNN(_SessionNeighbours):
         if not self.repeats_:
             return []
         if self.repeat:
-            scores = hood.scores()
-            self._finish(scores, ages)
+            scores, _ = self._explained(hood, ages)
             repeat_part = scores[0, item] - sum(v for _, _, v in parts)
             if repeat_part > 0:
                 parts.append(("repeat", (int(item),), float(repeat_part)))
         return parts
+
+    def _explained(self, hood, ages):
+        """The visit's served scores and :meth:`_blend`'s scales and votes, computed once for
+        all the items an answer explains (kept on the neighbourhood, under the settings they
+        depend on: an explanation after a change of settings computes them again)."""
+        key = (
+            self._item_weight,
+            self._position_decay,
+            self.repeats_,
+            self.repeat,
+            self.repeat_decay,
+        )
+        found = hood.derived.get("sknn")
+        if found is None or found[0] != key:
+            ages = sp.csr_matrix(ages)
+            scores = hood.scores()
+            blend = self._blend(scores, ages)
+            self._repeat_rule(scores, ages)
+            found = hood.derived["sknn"] = (key, scores, blend)
+        return found[1], found[2]
 
     def _click_parts(self, hood, ages, item):
         """The neighbours' votes for ``item`` split by the visit's clicks, plus each click's
@@ -878,8 +904,7 @@ class SessionKNN(_SessionNeighbours):
         if not self._item_weight:
             return super()._parts(hood, None, ages, item)
         ages = sp.csr_matrix(ages)
-        scores = hood.scores()
-        knn_scale, item_scale, _ = self._blend(scores, ages)
+        knn_scale, item_scale, _ = self._explained(hood, ages)[1]
         split = {j: v / knn_scale[0] for j, v in hood.parts(item).items()}
         clicks = ages.indices
         weights = np.exp(-(ages.data - 1.0) / self._position_decay)
