@@ -465,11 +465,9 @@ def _names(array: pa.Array) -> pa.Array:
     return pc.replace_substring(pc.utf8_lower(array), " ", "_")
 
 
-def _known_types(types: pa.Array, spellings: Mapping[str, str] = TYPE_SYNONYMS) -> pa.Array:
-    """Type names with each of ``spellings`` as the type it stands for (by default the
-    built-in synonyms, ``events.TYPE_SYNONYMS``)."""
-    if not spellings:
-        return types
+def _known_types(types: pa.Array, spellings: Mapping[str, str]) -> pa.Array:
+    """Type names with each of ``spellings`` as the type it stands for (the built-in synonyms,
+    ``events.TYPE_SYNONYMS``, and a file's own)."""
     synonyms = pa.array(list(spellings), pa.string())
     found = pc.index_in(types, value_set=synonyms)
     if found.null_count == len(found):
@@ -600,9 +598,9 @@ def event_columns(
 
     # -- type and channel -------------------------------------------------------------------
     if "type" in columns:
-        types = _names(id_text(columns["type"]))
-        if defaults.type_map:  # the file's own spellings, before any check of the names
-            types = _known_types(types, defaults.type_map)
+        # the file's own spellings and the built-in synonyms, before any check of the names
+        spellings = {**TYPE_SYNONYMS, **defaults.type_map} if defaults.type_map else TYPE_SYNONYMS
+        types = _known_types(_names(id_text(columns["type"])), spellings)
         check.fail(
             ~_valid_names(types),
             column_name("type"),
@@ -611,7 +609,7 @@ def event_columns(
                 "is with --type-map, e.g. --type-map 'SPELLING=purchase')"
             ),
         )
-        types = _known_types(pc.fill_null(types, "view"))
+        types = pc.fill_null(types, "view")
     else:
         default = defaults.type
         if default is None:
