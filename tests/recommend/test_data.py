@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from omotenashi.recommend import interactions_from_events
+from omotenashi.errors import DataError
+from omotenashi.recommend import EventWeights, interactions_from_events
 
 
 def _events(rows: list[tuple[str, str, str, float | None]]) -> pd.DataFrame:
@@ -41,3 +42,52 @@ def test_a_quantity_counts_repeats_log_damped_except_on_units() -> None:
     # a frame without quantities weighs every view alike, as before
     without = interactions_from_events(frame.drop(columns="quantity")).set_index("item_id")
     assert without["weight"]["artist-a"] == 1.0
+
+
+def _ratings(values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "person_id": [f"u{i}" for i in range(len(values))],
+            "type": "rating",
+            "item_id": "film",
+            "rating": values,
+            "timestamp": pd.Timestamp("2009-05-01", tz="UTC"),
+        }
+    )
+
+
+def test_five_stars_weigh_as_they_always_did() -> None:
+    """0.5-5 and 1-5 stars: liked from 4, ``1 + rating - 4`` (MovieLens' figures stand)."""
+    for values in ([1, 2, 3, 4, 5], [0.5, 3.5, 4, 4.5, 5]):
+        got = interactions_from_events(_ratings(values), keep_unliked=True)["weight"]
+        want = [0.0 if v < 4 else 1 + v - 4 for v in values]
+        assert sorted(got) == pytest.approx(sorted(want))
+
+
+def test_any_other_scale_is_read_in_its_own_proportions() -> None:
+    """Liking starts three quarters up the scale, a quarter of the range is one unit: so a
+    scale stretched or moved (1-4, 0-100) weighs the same pairs the same."""
+    short = [1.0, 2.0, 3.0, 3.25, 3.5, 4.0]
+    long = [(v - 1) * 100 / 3 for v in short]  # the same ratings on 0-100
+    weigh = [interactions_from_events(_ratings(vs), keep_unliked=True) for vs in (short, long)]
+    by_user = [w.set_index("user_id")["weight"].sort_index() for w in weigh]
+    assert by_user[0].tolist() == pytest.approx(by_user[1].tolist())
+    # worked by hand on 1-4: threshold 3.25, unit 0.75; the top weighs 2
+    assert by_user[0].tolist() == pytest.approx([0, 0, 0, 1, 1 + 0.25 / 0.75, 2])
+    # likes (0/1): a 1 is liked (weight 2), a 0 is not, where a threshold of 4 liked nothing
+    likes = interactions_from_events(_ratings([0, 1, 1]), keep_unliked=True)["weight"]
+    assert sorted(likes) == [0.0, 2.0, 2.0]
+
+
+def test_a_threshold_set_by_hand_keeps_the_scales_unit() -> None:
+    weights = EventWeights(rating_threshold=7)
+    assert (weights.on_scale(1, 10).rating_threshold, weights.on_scale(1, 10).rating_unit) == (
+        7.0,
+        2.25,
+    )
+    assert weights.on_scale(1, 5).rating_unit == 1.0
+    assert EventWeights().on_scale(1, 10).rating_threshold == 7.75
+    assert EventWeights().on_scale(None, None).rating_threshold == 4.0  # no ratings: stars
+    assert EventWeights().on_scale(1, 1).rating_threshold == 1.0  # one value: all liked
+    with pytest.raises(DataError, match="rating unit must be > 0"):
+        EventWeights(rating_unit=0)

@@ -174,4 +174,43 @@ def test_train_cli_says_what_is_seen_but_not_liked(
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
     lowest, highest = 2 * frame["rating"].min(), 2 * frame["rating"].max()
-    assert f"Ratings run from {lowest} to {highest}: those below 4 count as not liked" in said
+    # liking starts as far up this scale as 4 is up five stars, and a unit is a quarter of it
+    threshold = lowest + 0.75 * (highest - lowest)
+    unit = (highest - lowest) / 4
+    assert (
+        f"Ratings run from {lowest} to {highest}: those below {threshold:g} count as not liked, "
+        f"and one of {threshold + unit:g} weighs twice one at it"
+    ) in said
+    n_low = int((2 * frame["rating"] < threshold).sum())
+    assert f"Seen but not liked: {n_low:,} (customer, item) pairs" in said
+
+
+def test_likes_and_dislikes_train_on_their_own_scale(tmp_path: Path) -> None:
+    """Ratings of 0 (dislike) and 1 (like): a threshold of 4 would have liked nothing. The
+    scale's own threshold is saved, and the live path reads one event by it."""
+    from omotenashi.services._training import saved_weights
+
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"c{c}", f"i{i}", int(rng.random() < (0.8 if i < 6 else 0.3)))
+        for c in range(40)
+        for i in rng.choice(N_ITEMS, size=6, replace=False)
+    ]
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    path = tmp_path / "likes.csv"
+    frame.to_csv(path, index=False)
+    with Omotenashi(str(tmp_path / "likes.db")) as om:
+        om.import_events(
+            path, mapping="customer=user,item=item,rating=rating", default_time="2024-05-01"
+        )
+        info = om.training.train("ease", session_model=False)
+        model, meta = om.recommendations.model()
+    assert (info["rating_threshold"], info["rating_unit"]) == (0.75, 0.25)
+    assert info["unliked_pairs"] == int((frame["rating"] == 0).sum()) > 20
+    coo = model.user_items_.tocoo()
+    liked = frame[frame["rating"] == 1]
+    pairs = set(zip(model.user_ids_[coo.row], model.item_ids_[coo.col], strict=True))
+    assert pairs == set(zip(liked["user"], liked["item"], strict=True))
+    assert set(coo.data) == {2.0}  # the top of the scale weighs 2, as 5 stars do
+    weights = saved_weights(meta)
+    assert weights.not_liked("rating", 0) and not weights.not_liked("rating", 1)

@@ -124,6 +124,16 @@ def interactions(
     from pyspark.sql import functions as F
 
     weights = weights or EventWeights()
+    if weights.rating_weights is None and None in (weights.rating_threshold, weights.rating_unit):
+        # set for the ratings' own scale, as ``EventWeights.on_scale`` reads it
+        low, high = (
+            events.where(F.col("type") == "rating")
+            .agg(F.min("rating").alias("low"), F.max("rating").alias("high"))
+            .first()
+        )
+        weights = weights.on_scale(
+            None if low is None else float(low), None if high is None else float(high)
+        )
     w = F.lit(float(weights.default))
     for event_type, value in weights.weights.items():
         w = F.when(F.col("type") == event_type, F.lit(float(value))).otherwise(w)
@@ -134,10 +144,10 @@ def interactions(
             factor = F.when(F.col("rating") == float(rating), F.lit(float(value))).otherwise(factor)
         factor = F.when(F.col("rating").isNull(), F.lit(0.0)).otherwise(factor)
     else:
-        threshold = float(weights.rating_threshold)
+        threshold, unit = float(weights.rating_threshold), float(weights.rating_unit)
         factor = (
             F.when(F.col("rating").isNull(), F.lit(1.0))
-            .when(F.col("rating") >= threshold, 1.0 + F.col("rating") - threshold)
+            .when(F.col("rating") >= threshold, 1.0 + (F.col("rating") - threshold) / unit)
             .otherwise(F.lit(0.0))
         )
     w = F.when(F.col("type") == "rating", w * factor).otherwise(w)

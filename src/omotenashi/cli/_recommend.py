@@ -151,7 +151,8 @@ def train(
         typer.Option(
             "--rating-threshold",
             help="Ratings below this are not liked: not learnt from, and never offered back "
-            "to the customer who gave them (default 4, for 1-5 stars; e.g. 7 on a 1-10 scale).",
+            "to the customer who gave them (default: 4 on five stars, as far up any other "
+            "scale: 7.75 on 1-10, 0.75 on 0-1).",
         ),
     ] = None,
     db: DbOpt = None,
@@ -224,11 +225,12 @@ def train(
                 "--budget gives it more time."
             )
     scale = info.get("rating_range")
-    if scale and scale[1] > 5:  # not five stars: is the threshold where the user draws it?
+    if scale and scale[1] != 5:  # not five stars: is the threshold where the user draws it?
         console.print(
             f"Ratings run from {scale[0]:g} to {scale[1]:g}: those below "
-            f"{info['rating_threshold']:g} count as not liked (--rating-threshold sets where "
-            "liking starts on your scale).",
+            f"{info['rating_threshold']:g} count as not liked, and one of "
+            f"{info['rating_threshold'] + info.get('rating_unit', 1.0):g} weighs twice one at it "
+            "(--rating-threshold sets where liking starts on your scale).",
             soft_wrap=True,
         )
     unliked = info.get("unliked_pairs")
@@ -438,8 +440,13 @@ def evaluate_topn_command(
     data: Annotated[Path, typer.Option("--data", help="Ratings or interactions file.")],
     mapping: MapOpt = "user=user_id,item=item_id,rating=rating,time=timestamp",
     min_rating: Annotated[
-        float, typer.Option("--min-rating", help="Ratings at or above are positives.")
-    ] = 4.0,
+        float | None,
+        typer.Option(
+            "--min-rating",
+            help="Ratings at or above are positives (default: where train draws liking, 4 on "
+            "five stars, as far up any other scale).",
+        ),
+    ] = None,
     models: ModelsOpt = "recent_ease",
     peers: PeersOpt = True,
     tune: Annotated[

@@ -24,6 +24,7 @@ from omotenashi.recommend._data import (
     EventWeights,
     check_interactions,
     interactions_from_events,
+    rating_range,
     repeats_factor,
     sessionize,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "check_interactions",
     "ease_weights",
     "interactions_from_events",
+    "rating_range",
     "latest_version",
     "list_versions",
     "load_model",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,13 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "return": -4.0,
     "rating": 1.0,
 }
+
+
+#: Ratings on a scale whose top is this are stars: liked from ``STARS_THRESHOLD`` up.
+STARS_TOP = 5.0
+STARS_THRESHOLD = 4.0
+#: On any other scale liking starts this far up the range (4 is three quarters up 1-5 stars).
+LIKED_FROM = 0.75
 
 
 #: Types whose ``quantity`` counts units of one act (bought, returned, put in the cart), not
@@ -65,26 +72,57 @@ class EventWeights:
         Weight of event types that are not listed (0 ignores them).
     rating_weights : mapping of float to float or None
         For ``rating`` events: weight by rating value, e.g. ``{1: -1, 2: 0, 3: 0.5, 4: 1, 5: 1.5}``.
-        None (default) uses ``rating - threshold`` clipped at 0, plus 1 for ratings at or above it.
-    rating_threshold : float
-        Ratings below this are not positive (``rating_weights`` None).
+        None (default): 0 below the threshold, ``1 + (rating - threshold) / unit`` at or above it.
+    rating_threshold : float or None
+        Ratings below this are not positive (``rating_weights`` None). None (default): where the
+        ratings' own scale puts it (:meth:`on_scale`): 4 on five stars, as far up any other scale.
+    rating_unit : float or None
+        The rating points one more unit of weight takes (one star on five stars). None
+        (default): from the scale (:meth:`on_scale`).
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default: float = 1.0
     rating_weights: Mapping[float, float] | None = None
-    rating_threshold: float = 4.0
+    rating_threshold: float | None = None
+    rating_unit: float | None = None
 
     def __post_init__(self) -> None:
-        threshold = self.rating_threshold
-        if not (
-            isinstance(threshold, int | float)
-            and not isinstance(threshold, bool)
-            and math.isfinite(threshold)
-        ):
-            raise DataError(
-                f"rating threshold must be a number, got {threshold!r}", field="rating_threshold"
-            )
+        for name in ("rating_threshold", "rating_unit"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                what = name.replace("_", " ")
+                raise DataError(f"{what} must be a number, got {value!r}", field=name)
+        if self.rating_unit is not None and not self.rating_unit > 0:
+            raise DataError(f"rating unit must be > 0, got {self.rating_unit}", field="rating_unit")
+
+    def on_scale(self, low: float | None, high: float | None) -> EventWeights:
+        """These weights with the rating threshold and unit that were left open (None) set for
+        ratings from ``low`` to ``high`` (the lowest and highest in the data; None: none).
+
+        A scale whose top is 5 is read as stars (0.5-5, 1-5): threshold 4, unit 1, as on
+        MovieLens. Any other scale keeps the same proportions: liking starts three quarters of
+        the way up (7.75 on 1-10, 0.75 on 0-1 likes), and a quarter of the range is one unit,
+        so that the top rating weighs 2 on every scale. A threshold fixed at 4 would make every
+        rating on 0-1 a dislike and weigh a 10 out of 10 seven times a 4."""
+        threshold, unit = self.rating_threshold, self.rating_unit
+        if threshold is not None and unit is not None:
+            return self
+        stars = low is None or high is None or high == STARS_TOP or not high > low
+        if threshold is None:
+            if stars:
+                threshold = STARS_THRESHOLD if high is None or high >= STARS_THRESHOLD else high
+            else:
+                threshold = low + LIKED_FROM * (high - low)
+        if unit is None:
+            unit = 1.0 if stars else (high - low) * (1.0 - LIKED_FROM)
+        return replace(self, rating_threshold=float(threshold), rating_unit=float(unit))
 
     def for_type(self, event_type: str) -> float:
         """Weight of one event of ``event_type``."""
@@ -100,8 +138,17 @@ class EventWeights:
             return False
         if event_type == "rating":
             value = np.array([np.nan if rating is None else rating])
-            weight *= float(_ratings_factor(value, self)[0])
+            # one rating says nothing of its scale: open settings are read as stars (a trained
+            # model's weights have them set: ``services.saved_weights``)
+            weight *= float(_ratings_factor(value, self.on_scale(None, None))[0])
         return weight <= 0
+
+
+def rating_range(ratings: pd.Series | np.ndarray) -> tuple[float, float] | tuple[None, None]:
+    """The lowest and highest of ``ratings`` (None, None without any number)."""
+    values = np.asarray(ratings, dtype=float)
+    values = values[~np.isnan(values)]
+    return (float(values.min()), float(values.max())) if values.size else (None, None)
 
 
 def _ratings_factor(ratings: pd.Series | np.ndarray, weights: EventWeights) -> np.ndarray:
@@ -109,10 +156,10 @@ def _ratings_factor(ratings: pd.Series | np.ndarray, weights: EventWeights) -> n
     if weights.rating_weights is not None:
         mapped = pd.Series(values).map(dict(weights.rating_weights))
         return mapped.fillna(0.0).to_numpy()
-    above = values >= weights.rating_threshold
-    return np.where(
-        np.isnan(values), 1.0, np.where(above, 1.0 + values - weights.rating_threshold, 0)
-    )
+    weights = weights.on_scale(*rating_range(values))
+    threshold, unit = weights.rating_threshold, weights.rating_unit
+    above = values >= threshold
+    return np.where(np.isnan(values), 1.0, np.where(above, 1.0 + (values - threshold) / unit, 0))
 
 
 def interactions_from_events(
@@ -166,6 +213,7 @@ def interactions_from_events(
     counted = w != 0  # an event of an ignored type does not make the item seen
     if "rating" in frame.columns:
         is_rating = (types == "rating").to_numpy()
+        weights = weights.on_scale(*rating_range(frame["rating"].to_numpy(dtype=float)[is_rating]))
         factor = _ratings_factor(frame["rating"], weights)
         w = np.where(is_rating, w * factor, w)
     if "quantity" in frame.columns:  # plays, views ... of an aggregated log

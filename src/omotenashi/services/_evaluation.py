@@ -17,7 +17,7 @@ import numpy as np
 from omotenashi import evaluation as ev
 from omotenashi.decisions import LoggedRequests, Policy, logged_action_dist, read_logs
 from omotenashi.ope import evaluate_policy
-from omotenashi.recommend import make_model
+from omotenashi.recommend import EventWeights, make_model, rating_range
 
 Row = dict[str, Any]
 
@@ -31,7 +31,7 @@ class Evaluation:
         data: str | Path,
         mapping: str,
         *,
-        min_rating: float = 4.0,
+        min_rating: float | None = None,
         models: Sequence[str] = ("recent_ease",),
         peers: bool = True,
         tune: bool = False,
@@ -44,8 +44,12 @@ class Evaluation:
 
         With ``tune``, each of ``models`` is also run with the settings ``train`` would choose:
         the same search (``evaluation.select_model``) on a validation split cut from the
-        training part only, within ``budget`` seconds per model."""
+        training part only, within ``budget`` seconds per model. ``min_rating`` None: where
+        ``train`` draws liking on the file's scale (``EventWeights.on_scale``: 4 on five stars)."""
         interactions = ev.read_interactions(data, mapping, encoding=encoding, decimal=decimal)
+        if min_rating is None and "rating" in interactions.columns:
+            scale = rating_range(interactions["rating"])
+            min_rating = EventWeights().on_scale(*scale).rating_threshold
         split = ev.split_p1(interactions, min_rating=min_rating)
         candidates = ev.topn_peers() if peers else []
         for name in models:

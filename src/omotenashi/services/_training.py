@@ -172,7 +172,8 @@ def train(
         ``data_range``, ``metrics``, ``selection`` (the validation table: one row per candidate
         with its tuned settings, and one for the blend when it was scored: its parts and weights),
         ``tuning`` (recency test, blend, validation sizes, time), ``fit_s``, ``event_weights``,
-        ``rating_threshold``, ``rating_weights``, ``rating_range`` (the lowest and highest
+        ``rating_threshold`` and ``rating_unit`` (as set for the ratings' scale:
+        ``EventWeights.on_scale``), ``rating_weights``, ``rating_range`` (the lowest and highest
         rating), ``events_seq`` (the last event learnt), ``unliked_pairs`` (pairs kept as seen only:
         rated below the threshold, returned); with the session model ``session``: its
         sessions, fit time, the settings it chose and its search's record, or ``model`` None
@@ -187,9 +188,12 @@ def train(
 
     if not budget >= 0:
         raise DataError(f"budget must be >= 0 seconds, got {budget}", field="budget")
-    weights = weights or EventWeights()
     events_seq = learnt_through(om)  # before the read: a later event is never taken as learnt
     events = training_events(om)
+    scale = _rating_range(events)
+    # a threshold and unit left open are set for the ratings' own scale, and saved as set: the
+    # live path weighs one event at a time, with no scale to read
+    weights = (weights or EventWeights()).on_scale(*(scale or (None, None)))
     items = _items(om)
     # the pairs met but not liked (rated low, returned) are learnt from by no model; the final
     # fit keeps them so that their items count as seen, the model choice needs none of them
@@ -259,6 +263,7 @@ def train(
         ),
         "event_weights": dict(weights.weights),
         "rating_threshold": float(weights.rating_threshold),
+        "rating_unit": float(weights.rating_unit),
         "rating_weights": (
             None
             if weights.rating_weights is None
@@ -355,17 +360,25 @@ def _no_visits(sessions: pd.DataFrame) -> str | None:
 
 
 #: What a refit after an erasure keeps of the newest version's metadata.
-_KEPT_ON_REFIT = ("event_weights", "rating_threshold", "rating_weights", "metrics", "tuned")
+_KEPT_ON_REFIT = (
+    "event_weights",
+    "rating_threshold",
+    "rating_unit",
+    "rating_weights",
+    "metrics",
+    "tuned",
+)
 
 
 def saved_weights(meta: dict[str, Any]) -> EventWeights:
-    """The event weights a saved model was trained with (the defaults where its metadata,
-    written by an older release, does not say)."""
-    default = EventWeights()
+    """The event weights a saved model was trained with (five stars' threshold and unit where
+    its metadata, written by an older release, does not say)."""
+    default = EventWeights().on_scale(None, None)
     table = meta.get("rating_weights")
     return EventWeights(
         weights=meta.get("event_weights") or default.weights,
         rating_threshold=float(meta.get("rating_threshold", default.rating_threshold)),
+        rating_unit=float(meta.get("rating_unit", default.rating_unit)),
         rating_weights=None if table is None else {float(k): v for k, v in table.items()},
     )
 
