@@ -314,3 +314,44 @@ def test_import_names_the_custom_types_and_maps_them_with_type_map(tmp_path: Pat
     assert sorted(types) == ["purchase", "purchase", "view"]
     bad = cli("import", str(log), "--type-map", "order placed", cwd=tmp_path)
     assert bad.returncode == 2 and "--type-map: 'order placed' is not SPELLING=TYPE" in bad.stderr
+
+
+def test_import_says_when_it_guessed_the_date_order_and_date_order_sets_it(
+    tmp_path: Path,
+) -> None:
+    """A file whose days never pass 12 cannot show its order: it is read month first and the
+    report says so, with the option; --date-order dmy reads it day first; a file that shows
+    its order is read in it, with nothing said."""
+    rows = "customer_id,item_id,timestamp\nc1,i1,01/12/2010 08:26\nc1,i2,03/12/2010\n"
+    log = write_csv(tmp_path / "uk.csv", rows)
+    done = cli("import", str(log), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "Dates such as 01/12/2010 were read month first (12 January)" in said
+    assert "--date-order dmy" in said
+    day_first = tmp_path / "dmy"
+    day_first.mkdir()
+    done = cli("import", str(log), "--date-order", "dmy", "--json", cwd=day_first)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["date_order"], report["date_order_source"]) == ("dmy", "given")
+    exported = day_first / "export"
+    assert cli("export-events", str(exported), cwd=day_first).returncode == 0
+    times = sorted(pd.to_datetime(pd.read_parquet(exported / "events")["ts"], utc=True))
+    assert times == [
+        pd.Timestamp("2010-12-01 08:26", tz="UTC"),
+        pd.Timestamp("2010-12-03", tz="UTC"),
+    ]
+    shown = write_csv(tmp_path / "shown.csv", rows + "c1,i3,13/12/2010\n")
+    elsewhere = tmp_path / "shown"
+    elsewhere.mkdir()
+    done = cli("import", str(shown), "--json", cwd=elsewhere)
+    report = json.loads(done.stdout)
+    assert (report["date_order"], report["date_order_source"]) == ("dmy", "shown")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    iso = write_csv(tmp_path / "iso.csv", "customer_id,item_id,timestamp\nc1,i1,2010-12-01\n")
+    report = json.loads(cli("import", str(iso), "--json", cwd=plain).stdout)
+    assert report["date_order"] is None and report["date_order_source"] is None
+    bad = cli("import", str(log), "--date-order", "ymd", cwd=tmp_path)
+    assert bad.returncode == 2 and "--date-order: 'ymd' is not one of dmy, mdy" in bad.stderr

@@ -18,6 +18,32 @@ def test_offset_timestamp_is_converted_to_utc() -> None:
     assert event.timestamp == datetime(2024, 3, 1, 1, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("13/12/2010 08:26", datetime(2010, 12, 13, 8, 26, tzinfo=UTC)),  # the 13: day first
+        ("12/13/2010", datetime(2010, 12, 13, tzinfo=UTC)),  # the 13: month first
+        ("05.05.2010", datetime(2010, 5, 5, tzinfo=UTC)),  # either order: one date
+        ("31/12/99", datetime(1999, 12, 31, tzinfo=UTC)),  # two-digit year, as strptime's %y
+    ],
+)
+def test_one_slashed_date_is_read_in_the_order_it_shows(text: str, when: datetime) -> None:
+    assert Event(customer_id="c1", type="view", timestamp=text).timestamp == when
+
+
+def test_one_slashed_date_that_could_be_two_is_refused_not_guessed() -> None:
+    """A file's column shows its order in its other dates; one event's ``01/12/2010`` cannot:
+    read month first, as pandas reads it, a UK shop's 1 December became 12 January."""
+    with pytest.raises(DataError, match="could be 1 December or 12 January: write the date as"):
+        to_micros("01/12/2010 08:26")
+    with pytest.raises(ValueError, match="timestamp.*could be 3 April or 4 March"):
+        Event(customer_id="c1", type="view", timestamp="03/04/2010")
+    with pytest.raises(ValueError, match="cannot read '31/02/2010'"):
+        Event(customer_id="c1", type="view", timestamp="31/02/2010")
+    with pytest.raises(DataError, match="cannot read '13/13/2010'"):
+        to_micros("13/13/2010")
+
+
 def test_micros_round_trip() -> None:
     moment = datetime(2011, 12, 9, 12, 50, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     assert from_micros(to_micros(moment)) == moment

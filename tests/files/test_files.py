@@ -202,3 +202,93 @@ def test_the_header_of_each_format(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):
         read_header(tmp_path / "empty.csv")
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """A workbook written cell by cell (openpyxl), blank rows where a row is empty."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row, start=1):
+                sheet.cell(row=number, column=column, value=value)
+    book.save(path)
+    return path
+
+
+def test_a_workbook_is_read_in_chunks_each_row_numbered_in_its_sheet(tmp_path: Path) -> None:
+    """Chunks hold at most ``chunk_rows`` consecutive rows of one sheet; their first row is
+    the sheet's own row number (the header is 1, a blank row is skipped and ends a chunk);
+    the sheet is named when there are several; joined, they are what ``read_table`` reads."""
+    from datetime import datetime
+
+    header = ["Customer ID", "StockCode", "InvoiceDate", "Quantity"]
+    first = [[f"c{k}", 71053, datetime(2010, 12, 1, 8, k), 2.0] for k in range(5)]
+    second = [[f"d{k}", "85123A", datetime(2011, 1, 2), 6] for k in range(3)]
+    book = _workbook(
+        tmp_path / "two.xlsx",
+        {"2010": [header, *first], "2011": [header, *second[:1], [], *second[1:], [], []]},
+    )
+    chunks = list(read_chunks(book, CsvOptions(), chunk_rows=2))
+    got = [(c.sheet, c.first_line, len(c.frame)) for c in chunks]
+    assert got == [("2010", 2, 2), ("2010", 4, 2), ("2010", 6, 1), ("2011", 2, 1), ("2011", 4, 2)]
+    whole = read_table(book)
+    assert pd.concat([c.frame for c in chunks], ignore_index=True).equals(whole)
+    assert list(whole.columns) == header
+    # text as a CSV's: whole numbers without ".0", dates as ISO text
+    assert whole["StockCode"].tolist() == ["71053"] * 5 + ["85123A"] * 3
+    assert whole["Quantity"].tolist() == ["2"] * 5 + ["6"] * 3
+    assert whole["InvoiceDate"].iloc[0] == "2010-12-01T08:00:00"
+    # one sheet: not named; numbers and times as values when text is off
+    one = _workbook(tmp_path / "one.xlsx", {"orders": [header, *first]})
+    (chunk,) = read_chunks(one, CsvOptions())
+    assert chunk.sheet is None and chunk.first_line == 2
+    values = read_table(one, CsvOptions(text=False))
+    assert values["Quantity"].dtype.kind == "i" and values["StockCode"].dtype.kind == "i"
+    assert values["InvoiceDate"].iloc[4] == pd.Timestamp("2010-12-01 08:04")
+    with pytest.raises(DataError, match="no sheet named 'x' \\(it has orders\\)"):
+        read_table(one, CsvOptions(sheet="x"))
+
+
+def test_a_bad_row_of_a_workbook_is_named_by_its_sheet_and_row(tmp_path: Path) -> None:
+    from omotenashi import ImportRowError, Omotenashi
+
+    header = ["customer", "item", "time"]
+    book = _workbook(
+        tmp_path / "log.xlsx",
+        {
+            "May": [header, ["c1", "i1", "2024-05-01"]],
+            "June": [header, ["c2", "i2", "2024-06-01"], [], ["c3", "i3", "soon"]],
+        },
+    )
+    with Omotenashi(str(tmp_path / "store.db")) as om:
+        with pytest.raises(ImportRowError, match="log.xlsx, sheet 'June', row 4, field 'time'"):
+            om.import_events(book)
+        assert om.stats()["events"] == 0  # nothing of the other rows was written
+        om.import_events(book, skip_bad_rows=True)
+        assert om.stats()["events"] == 2
+    rejects = pd.read_csv(tmp_path / "log.xlsx.rejected.csv", dtype=str)
+    assert rejects[["row", "file"]].values.tolist() == [["4", f"{book}, sheet 'June'"]]
+
+
+def test_double_colon_files_are_read_by_their_separator(tmp_path: Path) -> None:
+    """MovieLens 1M and 10M write ``::`` between fields; their titles hold commas and their
+    genres ``|``, which must stay inside the fields."""
+    movies = tmp_path / "movies.dat"
+    movies.write_text(
+        "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+        "11::American President, The (1995)::Comedy|Drama|Romance\n",
+        encoding="utf-8",
+    )
+    frame = read_table(movies, CsvOptions(header=False))
+    assert frame.shape == (2, 3)
+    assert frame.iloc[1].tolist() == [
+        "11",
+        "American President, The (1995)",
+        "Comedy|Drama|Romance",
+    ]
+    chunks = list(read_chunks(movies, CsvOptions(header=False), chunk_rows=1))
+    assert [len(c.frame.columns) for c in chunks] == [3, 3]

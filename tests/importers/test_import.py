@@ -805,6 +805,13 @@ def test_public_event_logs_import_as_they_are_written(om: Omotenashi, tmp_path: 
     assert rated.loc["B001", "customer_id"] == "A1X" and rated.loc["B002", "rating"] == 2.0
     assert rated.loc["B001", "timestamp"] == pd.Timestamp(1400000000, unit="s", tz="UTC")
     assert rated.loc["B001", "type"] == "rating"
+    # MovieLens 1M's ratings.dat: "::" between fields, and a first row holding a "1" (a
+    # column's position too), which is no header for that
+    dat = write_csv(tmp_path / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n")
+    om.import_events(dat, mapping="customer=0,item=1,rating=2,time=3")
+    ml = om.events_frame().set_index("item_id")
+    assert ml.loc["1193", "customer_id"] == "1" and ml.loc["661", "rating"] == 3.0
+    assert ml.loc["1193", "timestamp"] == pd.Timestamp(978300760, unit="s", tz="UTC")
 
 
 TYPED_LOG = (
@@ -921,7 +928,7 @@ def test_an_excel_workbook_imports_every_sheet_like_a_csv(om: Omotenashi, tmp_pa
     with pd.ExcelWriter(mixed, engine="openpyxl") as writer:
         year("1", 1.0, datetime(2011, 1, 1)).to_excel(writer, sheet_name="orders", index=False)
         pd.DataFrame({"note": ["x"]}).to_excel(writer, sheet_name="notes", index=False)
-    with pytest.raises(DataError, match="notes differ from orders.*--sheet"):
+    with pytest.raises(DataError, match="notes differs from orders.*--sheet"):
         om.import_events(mixed, mapping="customer=Customer ID,item=StockCode,time=InvoiceDate")
     om.import_events(
         mixed, mapping="customer=Customer ID,item=StockCode,time=InvoiceDate", sheet="orders"

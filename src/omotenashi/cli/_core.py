@@ -230,6 +230,13 @@ def _print_report(report: ImportReport, json_out: bool, kind: str = "events") ->
             f"[yellow]{report.rejected:,} rows rejected[/], written with reasons to "
             f"[bold]{report.rejects_file}[/]"
         )
+    if kind == "events" and report.date_order_source == "guessed":
+        console.print(
+            "Dates such as 01/12/2010 were read month first (12 January): no day above 12 "
+            "showed the file's order. If the file writes the day first, import it with "
+            "--date-order dmy into a new store.",
+            soft_wrap=True,
+        )
     if kind == "events" and report.custom_types:
         ranked = sorted(report.custom_types.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ", ".join(f"{name} ({rows:,} rows)" for name, rows in ranked[:8])
@@ -305,6 +312,15 @@ def import_events(
             "order is not taken for time.",
         ),
     ] = None,
+    date_order: Annotated[
+        str | None,
+        typer.Option(
+            "--date-order",
+            help="How the file writes dates like 01/12/2010: dmy (1 December) or mdy "
+            "(12 January). Default: the order a day above 12 shows in the file; month first "
+            "when none does (the report then says so).",
+        ),
+    ] = None,
     sep: SepOpt = None,
     encoding: EncodingOpt = "utf-8",
     decimal: DecimalOpt = ".",
@@ -351,6 +367,7 @@ def import_events(
                 channel=channel,
                 cancel_prefix=cancel_prefix,
                 default_time=default_time,
+                date_order=date_order,
                 sep=sep,
                 encoding=encoding,
                 decimal=decimal,

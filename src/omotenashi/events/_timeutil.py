@@ -140,6 +140,37 @@ def text_times(
     return parsed
 
 
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def _slashed_one(text: str, value: object, field: str) -> datetime:
+    """One date written with slashes or dots, read in the order it shows itself (day first
+    when its first number is above 12, month first when its second is). A file's column tells
+    its order from all its dates (:func:`date_order`); one value cannot, so ``01/12/2010`` is
+    refused rather than guessed: read month first, as pandas would, a UK shop's event of
+    1 December lands on 12 January."""
+    import pandas as pd
+
+    parts = slashed_parts(pd.Series([text]))
+    assert parts is not None  # matched SLASHED_DATE
+    first, second = int(parts[0].iloc[0]), int(parts[1].iloc[0])
+    order = date_order(parts)
+    if order is None and first != second:
+        raise DataError(
+            f"{field}: {value!r} could be {first} {_MONTHS[second - 1]} or {second} "
+            f"{_MONTHS[first - 1]}: write the date as YYYY-MM-DD (ISO-8601)",
+            field=field,
+        )
+    parsed = slashed_times(parts, order or "dmy").iloc[0]
+    if pd.isna(parsed):
+        raise DataError(
+            f"{field}: cannot read {value!r} as a timestamp (use ISO-8601)", field=field
+        )
+    return parsed.to_pydatetime()
+
+
 def micros_text(micros: int) -> str:
     """A stored time as ISO text, or as the number when no calendar date holds it."""
     try:
@@ -177,17 +208,21 @@ def parse_timestamp(value: object, *, field: str = "timestamp") -> datetime:
         text = value.strip()
         if not text:
             raise DataError(f"{field}: empty timestamp", field=field)
-        try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            import pandas as pd  # other spellings ("5 Jan 2025 10:00"); loaded only for them
-
+        if re.match(SLASHED_DATE, text):
+            dt = _slashed_one(text, value, field)
+        else:
             try:
-                dt = pd.Timestamp(text).to_pydatetime()
-            except (ValueError, TypeError) as exc:
-                raise DataError(
-                    f"{field}: cannot read {value!r} as a timestamp (use ISO-8601)", field=field
-                ) from exc
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                import pandas as pd  # other spellings ("5 Jan 2025 10:00"); loaded only for them
+
+                try:
+                    dt = pd.Timestamp(text).to_pydatetime()
+                except (ValueError, TypeError) as exc:
+                    raise DataError(
+                        f"{field}: cannot read {value!r} as a timestamp (use ISO-8601)",
+                        field=field,
+                    ) from exc
     else:
         raise DataError(f"{field}: expected a timestamp, got {type(value).__name__}", field=field)
     if dt.tzinfo is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Chunk:
     frame: pd.DataFrame
     first_line: int
     unit: str  # "line" or "row"
+    sheet: str | None = None  # the workbook's sheet, when it has several (rows count in it)
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ def count_rows(path: Path, options: CsvOptions | None = None) -> int | None:
 
 
 def _sniff_sep(path: Path, encoding: str) -> str:
-    """The separator of a text file from its first line: ``,`` ``;`` tab or ``|``, or runs of
-    whitespace when the line has none of them but several fields (``1 2 3``)."""
+    """The separator of a text file from its first line: ``::`` (MovieLens 1M and 10M's
+    ``.dat`` files, whose titles hold commas and genres ``|``), ``,`` ``;`` tab or ``|``, or
+    runs of whitespace when the line has none of them but several fields (``1 2 3``)."""
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
     opener = open
@@ -123,6 +126,8 @@ def _sniff_sep(path: Path, encoding: str) -> str:
         opener = gzip.open  # type: ignore[assignment]
     with opener(path, "rt", encoding=encoding, errors="replace") as handle:  # type: ignore[operator]
         first = handle.readline()
+    if "::" in first:
+        return "::"
     if not any(c in first for c in ",;\t|") and len(first.split()) > 1:
         return r"\s+"
     try:
@@ -193,63 +198,164 @@ def _line_of_byte(path: Path, exc: UnicodeDecodeError) -> int | None:
 
 
 def _read_excel(path: Path, options: CsvOptions, nrows: int | None = None) -> pd.DataFrame:
-    """An Excel workbook's rows (read by calamine, in Rust: about 50,000 rows/s, ten times
-    openpyxl's): the ``options.sheet``, or every sheet when none is
-    named, one after another; sheets whose header differs from the first's are refused by name
-    (``--sheet`` picks one). Cells are read as text like a CSV's (``options.text``); dates as
-    ISO text, numbers without a spurious ``.0`` when whole."""
-    import zipfile
+    """An Excel workbook's rows as one frame (:func:`_excel_chunks` joined; ``nrows``: at most
+    so many rows)."""
+    frames = []
+    for chunk in _excel_chunks(path, options, max(nrows, 1) if nrows is not None else CHUNK_ROWS):
+        frames.append(chunk.frame if nrows is None else chunk.frame.iloc[:nrows])
+        if nrows is not None:
+            break
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _excel_chunks(path: Path, options: CsvOptions, chunk_rows: int) -> Iterator[Chunk]:
+    """An Excel workbook's rows in chunks (read by calamine, in Rust: about 50,000 rows/s, ten
+    times openpyxl's): the ``options.sheet``, or every sheet when none is named, one after
+    another; a sheet whose header differs from the first's is refused by name (``--sheet``
+    picks one). Cells become text like a CSV's (``options.text``): dates as ISO text, whole
+    numbers without a spurious ``.0``; blank rows are skipped. Each chunk's ``first_line`` is
+    the row in its own sheet (the header is row 1; a chunk ends at a blank row, so that its
+    rows are consecutive), and ``sheet`` names the sheet when the workbook has several.
+
+    Rows become Python objects one chunk at a time: the whole workbook as one frame of
+    objects (``pandas.read_excel``) took 4 times the memory at 100,000 rows, and grows with
+    the workbook; a sheet's cells are still held once, in calamine's own compact form."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        sheets = pd.read_excel(
-            path,
-            sheet_name=options.sheet if options.sheet is not None else None,
-            header=0 if options.header else None,
-            nrows=nrows,
-            dtype=object,
-            engine="calamine",
-        )
-    except zipfile.BadZipFile as exc:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine's errors have no common Python base
         raise DataError(f"{path}: not an Excel workbook ({exc})", field="file") from exc
-    if isinstance(sheets, pd.DataFrame):
-        sheets = {options.sheet: sheets}
-    frames = list(sheets.items())
-    first = [str(c).strip() for c in frames[0][1].columns]
-    other = [name for name, f in frames[1:] if [str(c).strip() for c in f.columns] != first]
-    if other:
-        raise DataError(
-            f"{path}: its sheets have different columns ({', '.join(map(str, other))} differ "
-            f"from {frames[0][0]}); import one at a time with --sheet NAME",
-            field="sheet",
-        )
-    frame = (
-        pd.concat([f for _, f in frames], ignore_index=True) if len(frames) > 1 else frames[0][1]
-    )
-    frame.columns = first
-    if not options.text:
-        return frame.infer_objects()
-    return frame.apply(_cell_text) if len(frame.columns) else frame
+    names = list(book.sheet_names)
+    if options.sheet is not None:
+        if options.sheet not in names:
+            raise DataError(
+                f"{path}: no sheet named {options.sheet!r} (it has {', '.join(names)})",
+                field="sheet",
+            )
+        names = [options.sheet]
+    first: list[object] | None = None
+    yielded = False
+    for name in names:
+        try:
+            rows = book.get_sheet_by_name(name).iter_rows()
+        except Exception as exc:  # calamine's errors have no common Python base
+            raise DataError(f"{path}: cannot read sheet {name!r} ({exc})", field="file") from exc
+        row_number = 0  # the sheet's row of the last row taken (1-based)
+        columns: list[object] | None = None
+        if options.header:
+            for row in rows:
+                row_number += 1
+                if not _blank(row):
+                    columns = _header_names(row)
+                    break
+            if columns is None:  # an empty sheet
+                continue
+        if first is None:
+            first = columns
+        elif columns != first:
+            raise DataError(
+                f"{path}: its sheets have different columns ({name} differs from {names[0]}); "
+                "import one at a time with --sheet NAME",
+                field="sheet",
+            )
+        block: list[list[object]] = []
+        block_start = row_number + 1
+        for row in rows:
+            row_number += 1
+            if _blank(row):
+                # a chunk's rows are consecutive rows of the sheet, so that each keeps its
+                # number: the rows after a blank one start another
+                if block:
+                    yield _sheet_chunk(block, columns, options, block_start, name, len(names))
+                    yielded, block = True, []
+                continue
+            if not block:
+                block_start = row_number
+            block.append(row)
+            if len(block) == chunk_rows:
+                yield _sheet_chunk(block, columns, options, block_start, name, len(names))
+                yielded, block = True, []
+        if block or (not yielded and name == names[-1]):
+            yield _sheet_chunk(block, columns, options, block_start, name, len(names))
+            yielded = True
+    if not yielded:  # no sheet with a header: an empty frame, as an empty CSV's header gives
+        yield _sheet_chunk([], first or [], options, 2, names[0] if names else "", len(names))
 
 
-def _cell_text(column: pd.Series) -> pd.Series:
-    """A workbook column as a CSV reader would give it: text, empty cells as "" ."""
+def _blank(row: list[object]) -> bool:
+    return all(cell is None or cell == "" for cell in row)
 
-    def text(value: object) -> str:
-        if value is None or (isinstance(value, float) and value != value):
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
-        return str(value)
 
-    return column.map(text)
+def _header_names(row: list[object]) -> list[object]:
+    """A header row's names as a CSV header gives them: text, stripped; a blank one
+    ``Unnamed: N`` and a repeated one ``NAME.1`` (as pandas names them)."""
+    names: list[object] = []
+    seen: dict[str, int] = {}
+    for position, cell in enumerate(row):
+        name = _text_of(cell).strip() or f"Unnamed: {position}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        names.append(name)
+    return names
+
+
+def _sheet_chunk(
+    rows: list[list[object]],
+    columns: list[object] | None,
+    options: CsvOptions,
+    first_row: int,
+    sheet: str,
+    sheets: int,
+) -> Chunk:
+    """One chunk of a sheet's rows as a frame (text cells, or Python values with blank cells
+    missing when ``options.text`` is off)."""
+    width = len(columns) if columns is not None else max((len(r) for r in rows), default=0)
+    names = columns if columns is not None else list(range(width))
+    if options.text:
+        data = {n: [_text_of(r[i]) for r in rows] for i, n in enumerate(names)}
+        frame = pd.DataFrame(data, columns=names, dtype=object)
+    else:
+        data = {n: [_value_of(r[i]) for r in rows] for i, n in enumerate(names)}
+        frame = pd.DataFrame(data, columns=names, dtype=object).infer_objects()
+    return Chunk(frame, first_row, "row", sheet if sheets > 1 else None)
+
+
+def _text_of(value: object) -> str:
+    """A workbook cell as a CSV reader would give it: text, empty cells as "" ."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _value_of(value: object) -> object:
+    """A workbook cell as ``pandas.read_excel`` gives it: whole numbers as integers, dates as
+    Timestamps, blank cells missing."""
+    from datetime import date, timedelta
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, date):
+        return pd.Timestamp(value)
+    if isinstance(value, timedelta):
+        return pd.Timedelta(value)
+    return value
 
 
 def _csv_arguments(path: Path, options: CsvOptions) -> dict[str, object]:
     """``pandas.read_csv`` arguments for the options (shared by both readers)."""
     sep = r"\s+" if options.whitespace else (options.sep or _sniff_sep(path, options.encoding))
     kwargs: dict[str, object] = {"sep": sep, "encoding": options.encoding}
+    if len(sep) > 1 and sep != r"\s+":  # ``::``: pandas' C parser takes one character
+        kwargs.update(sep=re.escape(sep), engine="python")
     if options.decimal != "." and not options.text:
         kwargs.update(decimal=options.decimal, thousands=".")
     if options.text:
@@ -392,12 +498,7 @@ def read_chunks(
             row += len(frame)
         return
     if fmt == "excel":
-        with _read_errors(path, options, field, "the workbook"):
-            frame = _read_excel(path, options)
-        for start in range(0, len(frame), chunk_rows):  # (line: the sheet's row, header 1)
-            yield Chunk(
-                frame.iloc[start : start + chunk_rows].reset_index(drop=True), start + 2, "row"
-            )
+        yield from _excel_chunks(path, options, chunk_rows)
         return
     if fmt == "jsonl":
         line = 1

@@ -53,12 +53,13 @@ def items_from_file(
                 )
             ids = id_text(frame[mapping["item"]]).to_pylist()
             for position in range(len(frame)):
-                where = f"{chunk.unit} {chunk.first_line + position}"
+                sheet = "" if chunk.sheet is None else f"sheet {chunk.sheet!r}, "
+                where = f"{sheet}{chunk.unit} {chunk.first_line + position}"
                 item_id = ids[position]
                 if item_id is None:
                     raise ImportRowError(
                         "no item id",
-                        file=str(path),
+                        file=str(path) if chunk.sheet is None else f"{path}, sheet {chunk.sheet!r}",
                         line=chunk.first_line + position,
                         field=mapping["item"],
                     )

@@ -65,6 +65,11 @@ class ImportReport:
     #: Rows of each event type the engine has no meaning for (a custom type, weighted as a
     #: view when recommendations learn): a file's own spelling of a known type shows up here.
     custom_types: dict[str, int] = field(default_factory=dict)
+    #: How dates like ``01/12/2010`` were read: ``dmy`` or ``mdy`` (None: the file has none),
+    #: and whether the order was ``given`` (``--date-order``), ``shown`` by a day above 12, or
+    #: ``guessed`` (month first: no date showed it).
+    date_order: str | None = None
+    date_order_source: str | None = None
 
     @property
     def rows_per_second(self) -> float:

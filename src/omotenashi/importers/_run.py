@@ -134,12 +134,12 @@ def run_import(
                             f"{reason}{more}; nothing was imported. Fix the file, or use "
                             "--skip-bad-rows to import the other rows and write the rejected "
                             "ones to a side file",
-                            file=label,
+                            file=_where(label, chunk),
                             line=int(lines[position]),
                             field=field_name,
                             unit=chunk.unit,
                         )
-                    rejects.append(_reject_rows(frame, failures, chunk.unit, label))
+                    rejects.append(_reject_rows(frame, failures, chunk.unit, _where(label, chunk)))
                 prepared_rows += prepared.size
                 _count_custom_types(prepared.columns["type"], report.custom_types)
                 yield prepared.table(received_at)
@@ -174,6 +174,7 @@ def run_import(
             report.customers_written = store.catalog.upsert_customers(customers)
             if not plan.sources:
                 report.rows_read += len(customers)
+        _note_date_order(plan, report)
         if rejects:
             target = rejects_path or _default_rejects_path(plan)
             _write_rejects(target, rejects)
@@ -194,6 +195,21 @@ def run_import(
         say("committing")  # and rebuilding the indexes after a bulk load
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _where(label: str, chunk: Chunk) -> str:
+    """The file a chunk's rows are in, and its sheet when the workbook has several."""
+    return label if chunk.sheet is None else f"{label}, sheet {chunk.sheet!r}"
+
+
+def _note_date_order(plan: ImportPlan, report: ImportReport) -> None:
+    """How the plan's dates like ``01/12/2010`` were read (the first source that had any; a
+    guess wins, as the one a user must hear of)."""
+    read = [s.defaults for s in plan.sources if s.defaults.date_order_source is not None]
+    if read:
+        first = next((d for d in read if d.date_order_source == "guessed"), read[0])
+        report.date_order = first.date_order or "mdy"
+        report.date_order_source = first.date_order_source
 
 
 def _default_rejects_path(plan: ImportPlan) -> Path:

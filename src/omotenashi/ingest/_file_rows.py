@@ -45,6 +45,11 @@ _NAME_PATTERN = r"[a-z0-9_.:\-]{1,64}"
 _ID_MAX = 200
 
 
+#: How ``--date-order`` names the two orders of ``01/12/2010``: day first (1 December), month
+#: first (12 January).
+DATE_ORDERS = ("dmy", "mdy")
+
+
 @dataclass
 class EventDefaults:
     """What a file without such a column gets."""
@@ -56,9 +61,13 @@ class EventDefaults:
     #: seconds; naive is UTC). None: such a file is refused. One time for all rows, not one
     #: made up from the file's order: the recency test then finds no order that is not there.
     time: object = None
-    #: ``dmy`` or ``mdy``: how the file writes dates like ``01/12/2010``, decided by the first
-    #: chunk that shows it (a day above 12 in one place) and kept for the file's later chunks
+    #: ``dmy`` or ``mdy``: how the file writes dates like ``01/12/2010`` (``--date-order``),
+    #: else decided by the first chunk that shows it (a day above 12 in one place) and kept for
+    #: the file's later chunks
     date_order: str | None = None
+    #: how ``date_order`` was set: ``given``, ``shown`` by the dates, or ``guessed`` (month
+    #: first: no date of the file showed its order); None while no slashed date was read
+    date_order_source: str | None = None
     #: the file's whole time column, read when a chunk's dates do not show their order (a file
     #: that starts with the first twelve days of a month); set by the importer
     time_column: Callable[[], pd.Series] | None = None
@@ -72,6 +81,15 @@ class EventDefaults:
             self.time = _default_time(self.time)
         if self.type_map is not None:
             self.type_map = _type_map(self.type_map)
+        if self.date_order is not None:
+            order = str(self.date_order).strip().lower()
+            if order not in DATE_ORDERS:
+                raise DataError(
+                    f"--date-order: {self.date_order!r} is not one of "
+                    f"{', '.join(DATE_ORDERS)} (dmy: 01/12/2010 is 1 December)",
+                    field="date_order",
+                )
+            self.date_order = order
         # the same names as ``Event`` accepts, so a file default can never write a bad name
         for name in ("type", "channel"):
             value = getattr(self, name)
@@ -238,12 +256,20 @@ def _file_date_order(parts: pd.DataFrame, defaults: EventDefaults | None) -> str
     time column for it (a file that starts with the first twelve days of a month)."""
     if defaults is None:
         return date_order(parts)
+    if defaults.date_order is not None and defaults.date_order_source is None:
+        defaults.date_order_source = "given"  # set before any date was read: --date-order
     if defaults.date_order is None:
         order = date_order(parts)
         if order is None and defaults.time_column is not None:
             whole = slashed_parts(defaults.time_column())
-            order = (date_order(whole) if whole is not None else None) or "mdy"
+            order = date_order(whole) if whole is not None else None
+            if order is None:  # no date of the file shows it: month first, as pandas reads
+                order, defaults.date_order_source = "mdy", "guessed"
+        if order is None:  # no whole column to read (a transformed source): this chunk's guess
+            defaults.date_order_source = "guessed"
+            return None
         defaults.date_order = order
+        defaults.date_order_source = defaults.date_order_source or "shown"
     return defaults.date_order
 
 

@@ -338,6 +338,7 @@ class Omotenashi:
         channel: str | None = None,
         cancel_prefix: str | None = None,
         default_time: object = None,
+        date_order: str | None = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
@@ -354,6 +355,9 @@ class Omotenashi:
         ...) and ``decimal`` its decimal mark (``","`` reads ``3,50`` and ``1.234,50``).
         ``default_time`` gives every row of a file without a time column that one time (a
         datetime, ISO text or Unix seconds; naive is UTC).
+        ``date_order`` (``dmy`` or ``mdy``) says how the file writes dates like ``01/12/2010``;
+        without it the file's dates show it (a day above 12), or they are read month first and
+        the report's ``date_order_source`` says ``guessed``.
         ``type_map`` names the file's own spellings of event types (``{"bought it":
         "purchase"}``, or ``"bought it=purchase,basket=add_to_cart"``); the report's
         ``custom_types`` counts the rows of types the engine does not know.
@@ -369,6 +373,7 @@ class Omotenashi:
             channel=channel,
             cancel_prefix=cancel_prefix,
             default_time=default_time,
+            date_order=date_order,
             sep=sep,
             encoding=encoding,
             decimal=decimal,

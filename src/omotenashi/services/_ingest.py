@@ -187,6 +187,7 @@ class Ingest:
         channel: str | None = None,
         cancel_prefix: str | None = None,
         default_time: object = None,
+        date_order: str | None = None,
         sep: str | None = None,
         encoding: str = "utf-8",
         decimal: str = ".",
@@ -246,6 +247,7 @@ class Ingest:
                             channel=channel,
                             cancel_prefix=cancel_prefix,
                             time=default_time,
+                            date_order=date_order,
                         ),
                         csv=CsvOptions(
                             sep=sep,
@@ -439,7 +441,8 @@ def header_map(
 def _positional(file: Path, columns: Mapping[str, str], options: CsvOptions) -> bool:
     """Whether a map names the columns of a text file without a header by position
     (``--map customer=0,item=1,time=3``, 0-based, as ``evaluate`` reads them): every column it
-    names is a number, and the file's first line names none of them (it is a first row)."""
+    names is a number, and the file's first line does not name them all (it is a first row:
+    MovieLens 1M's ``1::1193::5::978300760`` holds a ``1``, but no ``0``, ``2`` or ``3``)."""
     from omotenashi.files import file_format, read_header
 
     specs = list(columns.values())
@@ -447,7 +450,7 @@ def _positional(file: Path, columns: Mapping[str, str], options: CsvOptions) -> 
         return False
     if file_format(file) not in ("csv", "excel"):
         return False
-    return not set(specs) & set(read_header(file, options, field="map"))
+    return not set(specs) <= set(read_header(file, options, field="map"))
 
 
 #: The event fields that hold numbers (read with the file's decimal mark).
