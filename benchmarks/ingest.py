@@ -20,6 +20,12 @@ Runs side by side, in one process and one run (ratios matter, machines are noisy
   clean) and each variant's faster run kept; ``ratio_guests_to_clean`` is the rate (file lines
   per second) with guests over the clean rate, goal at least 0.7. ``--only guest-rows`` runs
   this part alone.
+* ``workbook``      — ``--only workbook``: the file's first ``--workbook-rows`` lines (default
+  200,000) written as an Excel workbook, then read in a fresh process each: ``pandas_read_excel``
+  (the whole sheet as one frame, ``engine="calamine"``: how workbooks were read before), the
+  project's ``read_chunks`` (50,000 rows at a time), and a whole ``omotenashi import`` of the
+  workbook next to the same rows as CSV; each with its seconds and the process's peak memory
+  above an interpreter that has only imported what it needs (``peak_mb_above_start``).
 
 And the same on PostgreSQL (``postgres``), in the same run, next to its own bound:
 
@@ -247,6 +253,74 @@ def guest_rows_figures(frame: pd.DataFrame, work: Path, share: float = 0.2) -> d
     return out
 
 
+_PEAK = """
+import json, resource, sys, time
+{imports}
+start_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+{work}
+print(json.dumps({{"seconds": round(time.perf_counter() - t, 3), "rows": int(rows),
+    "peak_mb_above_start": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                  - start_kb) / 1024, 1)}}))
+"""
+
+
+def _in_fresh_process(imports: str, work: str) -> dict:
+    """Seconds and peak memory of ``work`` in a new interpreter (``imports`` run first)."""
+    import subprocess
+
+    code = _PEAK.format(imports=imports, work=work)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def workbook_figures(frame: pd.DataFrame, work: Path, rows: int) -> dict:
+    """Reading and importing a workbook against the whole-sheet read (see the module docs)."""
+    from openpyxl import Workbook
+
+    part = frame.head(rows)
+    book_path, csv_path = work / "retail.xlsx", work / "retail.csv"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Online Retail")
+    sheet.append([str(c) for c in part.columns])
+    for row in part.itertuples(index=False):
+        sheet.append([None if pd.isna(v) else v for v in row])
+    book.save(book_path)
+    part.to_csv(csv_path, index=False)
+    mapping = (
+        "customer=CustomerID,item=StockCode,time=InvoiceDate,order=InvoiceNo,"
+        "quantity=Quantity,price=UnitPrice"
+    )
+    read_whole = _in_fresh_process(
+        "import pandas as pd",
+        f"rows = len(pd.read_excel({str(book_path)!r}, dtype=object, engine='calamine'))",
+    )
+    read_chunked = _in_fresh_process(
+        "from pathlib import Path\nfrom omotenashi.files import read_chunks",
+        f"rows = sum(len(c.frame) for c in read_chunks(Path({str(book_path)!r})))",
+    )
+    imports = {}
+    for label, path in (("import_workbook", book_path), ("import_csv", csv_path)):
+        imports[label] = _in_fresh_process(
+            "from omotenashi import Omotenashi",
+            f"with Omotenashi({str(work / (label + '.db'))!r}) as om:\n"
+            f"    rows = om.import_events({str(path)!r}, mapping={mapping!r},"
+            " skip_bad_rows=True).rows_read",
+        )
+    return {
+        "rows": len(part),
+        "pandas_read_excel": read_whole,
+        "read_chunks": read_chunked,
+        **imports,
+        "ratio_memory_chunks_to_pandas": round(
+            read_chunked["peak_mb_above_start"] / read_whole["peak_mb_above_start"], 3
+        ),
+        "ratio_rate_workbook_to_csv_import": round(
+            imports["import_csv"]["seconds"] / imports["import_workbook"]["seconds"], 3
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
@@ -258,11 +332,19 @@ def main() -> None:
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite figures only")
     parser.add_argument(
-        "--only", choices=("guest-rows",), help="run one part alone (guest-rows: bad rows)"
+        "--only",
+        choices=("guest-rows", "workbook"),
+        help="run one part alone (guest-rows: bad rows; workbook: Excel reading)",
     )
+    parser.add_argument("--workbook-rows", type=int, default=200_000, help="rows (--only workbook)")
     args = parser.parse_args()
     if not args.file.exists():
         sys.exit(f"missing dataset: {args.file}")
+    if args.only == "workbook":
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = workbook_figures(pd.read_parquet(args.file), Path(tmp), args.workbook_rows)
+        print(json.dumps({"benchmark": "ingest", "file": args.file.name, "workbook": figures}))
+        return
     if args.only == "guest-rows":
         with tempfile.TemporaryDirectory() as tmp:
             figures = guest_rows_figures(pd.read_parquet(args.file), Path(tmp))

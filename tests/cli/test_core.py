@@ -289,6 +289,17 @@ def test_import_a_file_without_times_with_default_time(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--default-time: cannot read 'whenever'" in bad.stderr
 
 
+def _imported_elsewhere(store: Path, file: Path, *options: str) -> tuple[dict, pd.DataFrame]:
+    """``import FILE OPTIONS --json`` into a new store in ``store``: its report, and the events
+    as ``export-events`` writes them."""
+    store.mkdir()
+    done = cli("import", str(file), *options, "--json", cwd=store)
+    assert done.returncode == 0, done.stderr
+    exported = store / "export"
+    assert cli("export-events", str(exported), cwd=store).returncode == 0
+    return json.loads(done.stdout), pd.read_parquet(exported / "events")
+
+
 def test_import_names_the_custom_types_and_maps_them_with_type_map(tmp_path: Path) -> None:
     """The report names the types the engine does not know, with the option that maps them;
     a second store imported with --type-map holds them as the known types."""
@@ -302,16 +313,11 @@ def test_import_names_the_custom_types_and_maps_them_with_type_map(tmp_path: Pat
     said = " ".join(done.stdout.split())
     assert "does not know: order_placed (2 rows)" in said
     assert "--type-map 'order_placed=purchase'" in said
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    done = cli("import", str(log), "--type-map", "order placed=purchase", "--json", cwd=fresh)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report, events = _imported_elsewhere(
+        tmp_path / "fresh", log, "--type-map", "order placed=purchase"
+    )
     assert report["events_written"] == 3 and report["custom_types"] == {}
-    exported = fresh / "export"
-    assert cli("export-events", str(exported), cwd=fresh).returncode == 0
-    types = pd.read_parquet(exported / "events")["type"]
-    assert sorted(types) == ["purchase", "purchase", "view"]
+    assert sorted(events["type"]) == ["purchase", "purchase", "view"]
     bad = cli("import", str(log), "--type-map", "order placed", cwd=tmp_path)
     assert bad.returncode == 2 and "--type-map: 'order placed' is not SPELLING=TYPE" in bad.stderr
 
@@ -329,15 +335,9 @@ def test_import_says_when_it_guessed_the_date_order_and_date_order_sets_it(
     said = " ".join(done.stdout.split())
     assert "Dates such as 01/12/2010 were read month first (12 January)" in said
     assert "--date-order dmy" in said
-    day_first = tmp_path / "dmy"
-    day_first.mkdir()
-    done = cli("import", str(log), "--date-order", "dmy", "--json", cwd=day_first)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report, events = _imported_elsewhere(tmp_path / "dmy", log, "--date-order", "dmy")
     assert (report["date_order"], report["date_order_source"]) == ("dmy", "given")
-    exported = day_first / "export"
-    assert cli("export-events", str(exported), cwd=day_first).returncode == 0
-    times = sorted(pd.to_datetime(pd.read_parquet(exported / "events")["ts"], utc=True))
+    times = sorted(pd.to_datetime(events["ts"], utc=True))
     assert times == [
         pd.Timestamp("2010-12-01 08:26", tz="UTC"),
         pd.Timestamp("2010-12-03", tz="UTC"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -292,3 +293,28 @@ def test_double_colon_files_are_read_by_their_separator(tmp_path: Path) -> None:
     ]
     chunks = list(read_chunks(movies, CsvOptions(header=False), chunk_rows=1))
     assert [len(c.frame.columns) for c in chunks] == [3, 3]
+
+
+def test_json_files_are_read_as_lines_or_as_one_array(tmp_path: Path) -> None:
+    """Yelp's and Amazon's review dumps are JSON lines named ``.json``; a ``.json`` array is
+    one document. Both are read, their header spells Yelp's map."""
+    records = [
+        {"user_id": "u1", "business_id": "b1", "stars": 4.0, "date": "2016-03-09 00:00:00"},
+        {"user_id": "u2", "business_id": "b1", "stars": 2.0, "date": "2016-03-10 01:00:00"},
+    ]
+    lines = tmp_path / "review.json"
+    lines.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    array = tmp_path / "reviews.json"
+    array.write_text("  \n" + json.dumps(records), encoding="utf-8")
+    for path in (lines, array):
+        frame = read_table(path)
+        assert frame["business_id"].tolist() == ["b1", "b1"], path.name
+        assert read_header(path) == ["user_id", "business_id", "stars", "date"], path.name
+        chunks = list(read_chunks(path, chunk_rows=1))
+        assert [len(c.frame) for c in chunks] == [1, 1] and chunks[1].first_line == 2
+    assert column_map_from_header(read_header(lines), "events") == {
+        "customer": "user_id",
+        "item": "business_id",
+        "rating": "stars",
+        "time": "date",
+    }

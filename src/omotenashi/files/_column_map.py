@@ -68,8 +68,8 @@ CUSTOMER_KEYS = ("customer",)
 _PERSON = {"customer_id": "customer", "user": "customer", "user_id": "customer"}
 _TIME = {"timestamp": "time", "date": "time", "ts": "time", "datetime": "time"}
 #: How public interaction files name their item (MovieLens ``movieId``, Online Retail
-#: ``StockCode``, Amazon ``asin``, Book-Crossing ``ISBN``, ...): a ratings file read without
-#: ``--map`` must not import as events that name no item.
+#: ``StockCode``, Amazon ``asin``, Book-Crossing ``ISBN``, Yelp ``business_id``, ...): a
+#: ratings file read without ``--map`` must not import as events that name no item.
 _ITEM = {
     "item_id": "item",
     "product": "item",
@@ -83,6 +83,17 @@ _ITEM = {
     "book_id": "item",
     "track_id": "item",
     "song_id": "item",
+    "business_id": "item",  # Yelp
+    "parent_asin": "item",  # Amazon Reviews 2023
+    "anime_id": "item",
+    "recipe_id": "item",
+    "app_id": "item",  # Steam
+    "game_id": "item",
+    "artist_id": "item",
+    "venue_id": "item",  # Foursquare check-ins
+    "hotel_id": "item",
+    "news_id": "item",  # MIND
+    "video_id": "item",
 }
 _STORE_SYNONYMS = {
     **_PERSON,

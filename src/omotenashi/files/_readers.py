@@ -81,9 +81,28 @@ def file_format(path: Path) -> str:
         )
     if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
         return "jsonl"
+    if name.endswith((".json", ".json.gz")):
+        # Yelp's and Amazon's review dumps are JSON lines named .json; an array is one document
+        return "json" if _first_character(path) == "[" else "jsonl"
     if ".parquet" in suffixes:
         return "parquet"
     return "csv"
+
+
+def _first_character(path: Path) -> str:
+    """The first character of a text file that is not white space ("" for none, or no file)."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            while block := handle.read(4096):
+                stripped = block.lstrip()
+                if stripped:
+                    return stripped[0]
+    except OSError:
+        return ""
+    return ""
 
 
 def count_rows(path: Path, options: CsvOptions | None = None) -> int | None:
@@ -408,8 +427,8 @@ def read_table(
             frame = frame[list(columns)] if columns else frame
             if frame.empty and options.header:
                 raise _header_only(path, field)
-        elif fmt == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
+        elif fmt in ("jsonl", "json"):
+            frame = pd.read_json(path, lines=fmt == "jsonl", dtype=False)
             frame = frame[list(columns)] if columns else frame
         else:
             kwargs = _csv_arguments(path, options)
@@ -463,6 +482,8 @@ def read_header(
         if fmt == "jsonl":
             first = next(iter(pd.read_json(path, lines=True, chunksize=1, dtype=False)), None)
             return [] if first is None else [str(c) for c in first.columns]
+        if fmt == "json":
+            return [str(c) for c in pd.read_json(path, dtype=False).columns]
         if fmt == "excel":
             return list(_read_excel(path, options, nrows=0).columns)
         kwargs = _csv_arguments(path, options)
@@ -499,6 +520,13 @@ def read_chunks(
         return
     if fmt == "excel":
         yield from _excel_chunks(path, options, chunk_rows)
+        return
+    if fmt == "json":  # one array of records: read whole, handed on in chunks of records
+        with _read_errors(path, options, field, "the JSON file"):
+            frame = pd.read_json(path, dtype=False)
+        for start in range(0, len(frame), chunk_rows):
+            part = frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+            yield Chunk(part, start + 1, "record")
         return
     if fmt == "jsonl":
         line = 1
