@@ -25,7 +25,8 @@ Runs side by side, in one process and one run (ratios matter, machines are noisy
   (the whole sheet as one frame, ``engine="calamine"``: how workbooks were read before), the
   project's ``read_chunks`` (50,000 rows at a time), and a whole ``omotenashi import`` of the
   workbook next to the same rows as CSV; each with its seconds and the process's peak memory
-  above an interpreter that has only imported what it needs (``peak_mb_above_start``).
+  above an interpreter that has only imported what it needs (``peak_mb_above_start``; Linux's
+  ``/proc``).
 
 And the same on PostgreSQL (``postgres``), in the same run, next to its own bound:
 
@@ -253,15 +254,19 @@ def guest_rows_figures(frame: pd.DataFrame, work: Path, share: float = 0.2) -> d
     return out
 
 
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's size when it forked
 _PEAK = """
-import json, resource, sys, time
+import json, sys, time
+def kb(key):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(key))
 {imports}
-start_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start_kb = kb("VmRSS:")
 t = time.perf_counter()
 {work}
 print(json.dumps({{"seconds": round(time.perf_counter() - t, 3), "rows": int(rows),
-    "peak_mb_above_start": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                  - start_kb) / 1024, 1)}}))
+    "start_mb": round(start_kb / 1024, 1),
+    "peak_mb_above_start": round((kb("VmHWM:") - start_kb) / 1024, 1)}}))
 """
 
 
