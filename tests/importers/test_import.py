@@ -790,6 +790,16 @@ def test_public_event_logs_import_as_they_are_written(om: Omotenashi, tmp_path: 
     assert frame["type"].tolist() == ["purchase", "view", "add_to_cart"]
     assert frame["timestamp"].min() == pd.Timestamp("2015-06-02 05:02:12.117", tz="UTC")
     assert om.stats()["orders"] == 1
+    # its header spells the same map: imported again without one, every row is already stored
+    again = om.import_events(log)
+    assert again.columns_from_header == {
+        "time": "timestamp",
+        "customer": "visitorid",
+        "type": "event",
+        "item": "itemid",
+        "order": "transactionid",
+    }
+    assert again.events_written == 0 and again.duplicates == 3
 
     dates = write_csv(tmp_path / "dates.csv", "customer,item,date\n1,a,20110315\n2,b,20111231\n")
     om.import_events(dates)

@@ -65,7 +65,13 @@ EVENT_KEYS = (
 ITEM_KEYS = ("item", "title", "description", "price", "categories", "tags")
 CUSTOMER_KEYS = ("customer",)
 
-_PERSON = {"customer_id": "customer", "user": "customer", "user_id": "customer"}
+#: (Retailrocket's log names its shoppers ``visitorid``: the people its answers are for)
+_PERSON = {
+    "customer_id": "customer",
+    "user": "customer",
+    "user_id": "customer",
+    "visitor_id": "customer",
+}
 _TIME = {"timestamp": "time", "date": "time", "ts": "time", "datetime": "time"}
 #: How public interaction files name their item (MovieLens ``movieId``, Online Retail
 #: ``StockCode``, Amazon ``asin``, Book-Crossing ``ISBN``, Yelp ``business_id``, ...): a
@@ -102,9 +108,11 @@ _STORE_SYNONYMS = {
     "session": "anonymous",
     "session_id": "anonymous",
     "event_type": "type",
+    "event": "type",  # Retailrocket
     "device": "anonymous",
     **_ITEM,
     "order_id": "order",
+    "transaction_id": "order",  # Retailrocket
     "invoice": "order",
     "invoice_no": "order",
     "invoice_date": "time",
