@@ -79,6 +79,7 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path):
         ("post", "/v1/events", {"events": []}, "events"),
         ("post", "/v1/events", {**EVENT, "colour": "red"}, "colour"),
         ("post", "/v1/events", {**EVENT, "timestamp": 1e20}, "timestamp"),
+        ("post", "/v1/events", {**EVENT, "timestamp": "01/12/2010"}, "timestamp"),
         ("get", "/v1/customers/c1/recommendations?n=0", None, "query parameter n"),
         (
             "get",
@@ -94,6 +95,15 @@ def test_bad_input_is_422_naming_the_field(client, method, path, body, field):
     response = getattr(client, method)(path, **({"json": body} if body is not None else {}))
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
+
+
+def test_an_event_dated_either_way_is_refused_with_both_readings(client):
+    """``01/12/2010`` could be 1 December or 12 January: the service says so rather than
+    storing a guess; ``13/12/2010`` can only be one date and is stored as it."""
+    refused = client.post("/v1/events", json={**EVENT, "timestamp": "01/12/2010"})
+    assert refused.status_code == 422
+    assert "could be 1 December or 12 January" in refused.text
+    assert client.post("/v1/events", json={**EVENT, "timestamp": "13/12/2010"}).status_code == 200
 
 
 def test_unparseable_and_oversized_bodies_are_4xx(client):
