@@ -91,3 +91,36 @@ def test_a_threshold_set_by_hand_keeps_the_scales_unit() -> None:
     assert EventWeights().on_scale(1, 1).rating_threshold == 1.0  # one value: all liked
     with pytest.raises(DataError, match="rating unit must be > 0"):
         EventWeights(rating_unit=0)
+
+
+def test_a_pairs_latest_rating_below_the_threshold_makes_it_not_liked() -> None:
+    """Views and a purchase before a 1-star rating are no sign of taste (they summed to a
+    liked pair before); a later 5 takes back an earlier 2."""
+    day = pd.Timestamp("2009-05-01", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "person_id": ["u"] * 7,
+            "type": ["view", "view", "rating", "purchase", "rating", "rating", "rating"],
+            "item_id": ["hated", "hated", "hated", "bought", "bought", "won", "won"],
+            "rating": [None, None, 1.0, None, 2.0, 2.0, 5.0],
+            "timestamp": [
+                day,
+                day,
+                day + pd.Timedelta("1h"),
+                day,
+                day,
+                day,
+                day + pd.Timedelta("1d"),
+            ],
+        }
+    )
+    # the other customer's ratings set the scale (1-5 stars)
+    scale = pd.DataFrame(
+        {"person_id": "v", "type": "rating", "item_id": "x", "rating": [5.0], "timestamp": day}
+    )
+    got = interactions_from_events(pd.concat([frame, scale]), keep_unliked=True)
+    weights = got[got["user_id"] == "u"].set_index("item_id")["weight"]
+    assert weights.to_dict() == {"hated": 0.0, "bought": 0.0, "won": 2.0}
+    # without keep_unliked the pairs are gone
+    liked = interactions_from_events(pd.concat([frame, scale]))
+    assert set(liked.loc[liked["user_id"] == "u", "item_id"]) == {"won"}

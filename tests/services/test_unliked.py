@@ -214,3 +214,23 @@ def test_likes_and_dislikes_train_on_their_own_scale(tmp_path: Path) -> None:
     assert set(coo.data) == {2.0}  # the top of the scale weighs 2, as 5 stars do
     weights = saved_weights(meta)
     assert weights.not_liked("rating", 0) and not weights.not_liked("rating", 1)
+
+
+def test_since_training_an_items_latest_verdict_stands() -> None:
+    """The live path reads what a customer did since the training as the training reads a
+    pair: a low rating after views is "not liked"; a later 5 takes back a 2."""
+    from omotenashi.services._recommendations import split_unlearnt
+
+    meta = {"rating_threshold": 4.0, "rating_unit": 1.0}
+    rows = [
+        (1, "hated", "view", None),
+        (2, "hated", "rating", 1.0),
+        (3, "won", "rating", 2.0),
+        (4, "won", "rating", 5.0),
+        (5, "back", "purchase", None),
+        (6, "back", "return", None),
+        (7, "new", "view", None),
+    ]
+    liked, unliked = split_unlearnt(rows, meta)
+    assert liked == ["won", "new"]
+    assert unliked == ["hated", "back"]

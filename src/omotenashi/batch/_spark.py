@@ -151,6 +151,10 @@ def interactions(
             .otherwise(F.lit(0.0))
         )
     w = F.when(F.col("type") == "rating", w * factor).otherwise(w)
+    # the latest rating of a pair that says "not liked" makes the pair not liked, whatever else
+    # it holds (``recommend.interactions_from_events``); 1 marks such a rating, 0 another
+    rated = (F.col("type") == "rating") & F.col("rating").isNotNull() & (counted == 1)
+    low = F.when(rated, F.when(factor <= 0, F.lit(1)).otherwise(F.lit(0)))
     if "quantity" in events.columns:  # repeats (plays ...), as ``recommend.repeats_factor``
         repeats = ~F.col("type").isin(*UNIT_TYPES) & (F.col("quantity") > 1)
         w = F.when(repeats, w * (1.0 + F.log(F.col("quantity")))).otherwise(w)
@@ -162,7 +166,13 @@ def interactions(
             F.max("ts").alias("timestamp"),
             F.count("*").alias("n"),
             F.max(counted).alias("met"),
+            F.max_by(low, F.when(rated, F.col("ts"))).alias("latest_low"),
         )
+        .withColumn(
+            "weight",
+            F.when(F.col("latest_low") == 1, F.lit(0.0)).otherwise(F.col("weight")),
+        )
+        .drop("latest_low")
     )
     if not keep_unliked:
         return pairs.where(F.col("weight") > 0).drop("met")

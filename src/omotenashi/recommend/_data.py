@@ -211,11 +211,13 @@ def interactions_from_events(
     types = frame["type"].astype(str)
     w = types.map(dict(weights.weights)).fillna(weights.default).to_numpy(dtype=float)
     counted = w != 0  # an event of an ignored type does not make the item seen
+    rated_low = None  # per event: the rating that says "not liked"
     if "rating" in frame.columns:
         is_rating = (types == "rating").to_numpy()
         weights = weights.on_scale(*rating_range(frame["rating"].to_numpy(dtype=float)[is_rating]))
         factor = _ratings_factor(frame["rating"], weights)
         w = np.where(is_rating, w * factor, w)
+        rated_low = is_rating & counted & (factor <= 0) & frame["rating"].notna().to_numpy()
     if "quantity" in frame.columns:  # plays, views ... of an aggregated log
         w = w * repeats_factor(types, frame["quantity"])
     # grouped by one integer key per (user, item) with sorted numpy reductions rather than a
@@ -235,6 +237,13 @@ def interactions_from_events(
     last = np.maximum.reduceat(ticks[order], starts) if len(key) else np.zeros(0, np.int64)
     n_events = np.diff(np.r_[starts, len(key)]).astype(np.int64)
     first_seen = order[starts] if len(key) else np.zeros(0, np.int64)  # stable: the earliest row
+    if rated_low is not None and rated_low.any():
+        # a pair whose latest rating is below the threshold is not liked, whatever else it
+        # holds: the views before a 1-star rating are no sign of taste (as the live path reads
+        # one new low rating: ``EventWeights.not_liked``)
+        weight = np.where(
+            np.isin(pair, _latest_rating_low(key, ticks, is_rating, rated_low)), 0.0, weight
+        )
     keep = weight > 0
     if keep_unliked and len(key):
         met = np.logical_or.reduceat(counted[order], starts)
@@ -261,6 +270,19 @@ def interactions_from_events(
             "n_events": n_events[final],
         }
     )
+
+
+def _latest_rating_low(
+    key: np.ndarray, ticks: np.ndarray, is_rating: np.ndarray, rated_low: np.ndarray
+) -> np.ndarray:
+    """The pair keys whose latest rating (by time, then by row) is one that says "not liked"
+    (a later, higher rating takes it back)."""
+    rows = np.flatnonzero(is_rating)
+    by_pair = np.lexsort((rows, ticks[rows], key[rows]))  # by pair, then time, then row
+    ordered = rows[by_pair]
+    keys = key[ordered]
+    latest = ordered[np.r_[keys[1:] != keys[:-1], True]]
+    return key[latest[rated_low[latest]]]
 
 
 def check_interactions(interactions: pd.DataFrame) -> pd.DataFrame:

@@ -122,10 +122,16 @@ def split_unlearnt(
     if not rows:
         return [], []
     weights = saved_weights(meta)
-    unliked = list(dict.fromkeys(i for _, i, kind, r in rows if weights.not_liked(kind, r)))
-    gone = set(unliked)
+    # an item's latest verdict stands: a rating (low or not) or a return; a later, higher
+    # rating takes back a low one, as a training reads the pair's latest rating
+    verdict: dict[str, bool] = {}
+    for _, item, kind, rating in rows:
+        low = weights.not_liked(kind, rating)
+        if low or (kind == "rating" and rating is not None and weights.for_type(kind) != 0):
+            verdict[item] = low
+    unliked = [item for item, low in verdict.items() if low]
     liked = dict.fromkeys(
-        i for _, i, kind, _ in rows if i not in gone and weights.for_type(kind) > 0
+        i for _, i, kind, _ in rows if not verdict.get(i, False) and weights.for_type(kind) > 0
     )
     return list(liked), unliked
 
