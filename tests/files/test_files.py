@@ -318,3 +318,17 @@ def test_json_files_are_read_as_lines_or_as_one_array(tmp_path: Path) -> None:
         "rating": "stars",
         "time": "date",
     }
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_read_by_its_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode text" export is UTF-16 with a byte-order mark and tabs: read without
+    --encoding (it had been refused as bad UTF-8, with latin-1 suggested)."""
+    path = tmp_path / "export.txt"
+    text = "customer\titem\ttime\r\nc1\tcafé\t2024-01-01\r\nc2\tthé\t2024-01-02\r\n"
+    path.write_bytes("\ufeff".encode(encoding) + text.encode(encoding))
+    frame = read_table(path)
+    assert list(frame.columns) == ["customer", "item", "time"]
+    assert frame["item"].tolist() == ["café", "thé"]
+    assert read_header(path) == ["customer", "item", "time"]
+    assert [len(c.frame) for c in read_chunks(path, chunk_rows=1)] == [1, 1]

@@ -369,10 +369,28 @@ def _value_of(value: object) -> object:
     return value
 
 
+def _text_encoding(path: Path, options: CsvOptions) -> str:
+    """``options.encoding``, or UTF-16 for a file that starts with UTF-16's byte-order mark
+    while UTF-8 is asked for (the default): Excel's "Unicode text" export is UTF-16, which no
+    UTF-8 reader can read, and its mark says so."""
+    if codecs.lookup(options.encoding).name != "utf-8":
+        return options.encoding
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return options.encoding
+    return "utf-16" if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else options.encoding
+
+
 def _csv_arguments(path: Path, options: CsvOptions) -> dict[str, object]:
     """``pandas.read_csv`` arguments for the options (shared by both readers)."""
-    sep = r"\s+" if options.whitespace else (options.sep or _sniff_sep(path, options.encoding))
-    kwargs: dict[str, object] = {"sep": sep, "encoding": options.encoding}
+    encoding = _text_encoding(path, options)
+    sep = r"\s+" if options.whitespace else (options.sep or _sniff_sep(path, encoding))
+    kwargs: dict[str, object] = {"sep": sep, "encoding": encoding}
     if len(sep) > 1 and sep != r"\s+":  # ``::``: pandas' C parser takes one character
         kwargs.update(sep=re.escape(sep), engine="python")
     if options.decimal != "." and not options.text:
