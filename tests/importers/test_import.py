@@ -880,6 +880,30 @@ def test_a_type_map_as_text_and_its_errors(om: Omotenashi, tmp_path: Path) -> No
     ]
 
 
+def test_an_id_written_as_a_float_is_the_same_id(om: Omotenashi, tmp_path: Path) -> None:
+    """pandas writes an id column with gaps as floats: Online Retail saved to CSV says
+    ``17850.0``, which is customer ``17850`` of the customers file and of every other import.
+    Ids that are not whole numbers stay as written."""
+    saved = write_csv(
+        tmp_path / "saved.csv",
+        "CustomerID,StockCode,InvoiceDate,InvoiceNo\n"
+        "17850.0,85123A,2010-12-01 08:26,536365.0\n"
+        "12,71053,2010-12-01 08:26,536366\n"
+        "1.5,22752.0,2010-12-01 08:27,536367\n"
+        "A7.0,22752,2010-12-01 08:28,536368\n",
+    )
+    om.import_events(
+        saved, mapping="customer=CustomerID,item=StockCode,time=InvoiceDate,order=InvoiceNo"
+    )
+    people = write_csv(tmp_path / "people.csv", "customer,name\n17850,Ann\n")
+    om.import_customers(people, mapping="customer=customer,attr.name=name")
+    frame = om.events_frame()
+    assert sorted(frame["customer_id"]) == ["1.5", "12", "17850", "A7.0"]
+    assert sorted(frame["item_id"]) == ["22752", "22752", "71053", "85123A"]
+    assert set(frame["order_id"]) == {"536365", "536366", "536367", "536368"}
+    assert om.profile("17850").attributes["name"] == "Ann"
+
+
 def test_public_ratings_headers_need_no_map(om: Omotenashi, tmp_path: Path) -> None:
     """Book-Crossing's header (``User-ID;ISBN;Book-Rating``, no time): the rating is read as
     the rating, and the missing time is asked for with ``--default-time`` named."""
