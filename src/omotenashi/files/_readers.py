@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -35,6 +36,11 @@ class Chunk:
     first_line: int
     unit: str  # "line" or "row"
     sheet: str | None = None  # the workbook's sheet, when it has several (rows count in it)
+
+    def located(self, file: str) -> str:
+        """``file``, with the sheet the rows are in when the workbook has several: where an
+        error names a row."""
+        return file if self.sheet is None else f"{file}, sheet {self.sheet!r}"
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,20 @@ def file_format(path: Path) -> str:
     return "csv"
 
 
+def _open(path: Path, mode: str, **text: str) -> IO:
+    """The file, or what a ``.gz`` file holds, opened in ``mode`` (``text``: its encoding and
+    error handling in a text mode)."""
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, mode, **text)
+    return open(path, mode, **text)
+
+
 def _first_character(path: Path) -> str:
     """The first character of a text file that is not white space ("" for none, or no file)."""
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        with _open(path, "rt", encoding="utf-8", errors="replace") as handle:
             while block := handle.read(4096):
                 stripped = block.lstrip()
                 if stripped:
@@ -138,12 +151,7 @@ def _sniff_sep(path: Path, encoding: str) -> str:
     runs of whitespace when the line has none of them but several fields (``1 2 3``)."""
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
-    opener = open
-    if path.suffix == ".gz":
-        import gzip
-
-        opener = gzip.open  # type: ignore[assignment]
-    with opener(path, "rt", encoding=encoding, errors="replace") as handle:  # type: ignore[operator]
+    with _open(path, "rt", encoding=encoding, errors="replace") as handle:
         first = handle.readline()
     if "::" in first:
         return "::"
@@ -295,10 +303,10 @@ def _excel_chunks(path: Path, options: CsvOptions, chunk_rows: int) -> Iterator[
             if len(block) == chunk_rows:
                 yield _sheet_chunk(block, columns, options, block_start, name, len(names))
                 yielded, block = True, []
-        if block or (not yielded and name == names[-1]):
+        if block:
             yield _sheet_chunk(block, columns, options, block_start, name, len(names))
             yielded = True
-    if not yielded:  # no sheet with a header: an empty frame, as an empty CSV's header gives
+    if not yielded:  # no row: an empty frame with the header's columns, as a CSV's gives
         yield _sheet_chunk([], first or [], options, 2, names[0] if names else "", len(names))
 
 
@@ -333,12 +341,11 @@ def _sheet_chunk(
     missing when ``options.text`` is off)."""
     width = len(columns) if columns is not None else max((len(r) for r in rows), default=0)
     names = columns if columns is not None else list(range(width))
-    if options.text:
-        data = {n: [_text_of(r[i]) for r in rows] for i, n in enumerate(names)}
-        frame = pd.DataFrame(data, columns=names, dtype=object)
-    else:
-        data = {n: [_value_of(r[i]) for r in rows] for i, n in enumerate(names)}
-        frame = pd.DataFrame(data, columns=names, dtype=object).infer_objects()
+    cell = _text_of if options.text else _value_of
+    data = {n: [cell(r[i]) for r in rows] for i, n in enumerate(names)}
+    frame = pd.DataFrame(data, columns=names, dtype=object)
+    if not options.text:
+        frame = frame.infer_objects()
     return Chunk(frame, first_row, "row", sheet if sheets > 1 else None)
 
 
@@ -375,11 +382,8 @@ def _text_encoding(path: Path, options: CsvOptions) -> str:
     UTF-8 reader can read, and its mark says so."""
     if codecs.lookup(options.encoding).name != "utf-8":
         return options.encoding
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as handle:
+        with _open(path, "rb") as handle:
             head = handle.read(2)
     except OSError:
         return options.encoding

@@ -53,13 +53,12 @@ def items_from_file(
                 )
             ids = id_text(frame[mapping["item"]]).to_pylist()
             for position in range(len(frame)):
-                sheet = "" if chunk.sheet is None else f"sheet {chunk.sheet!r}, "
-                where = f"{sheet}{chunk.unit} {chunk.first_line + position}"
+                where = f"{chunk.located(str(path))}, {chunk.unit} {chunk.first_line + position}"
                 item_id = ids[position]
                 if item_id is None:
                     raise ImportRowError(
                         "no item id",
-                        file=str(path) if chunk.sheet is None else f"{path}, sheet {chunk.sheet!r}",
+                        file=chunk.located(str(path)),
                         line=chunk.first_line + position,
                         field=mapping["item"],
                     )
@@ -76,7 +75,7 @@ def items_from_file(
                     if pd.isna(price) and not (pd.isna(raw) or str(raw).strip() == ""):
                         raise ImportRowError(
                             f"{raw!r} is not a number",
-                            file=str(path),
+                            file=chunk.located(str(path)),
                             line=chunk.first_line + position,
                             field=mapping["price"],
                         )
@@ -93,7 +92,7 @@ def items_from_file(
                 try:
                     Item(**row)
                 except ValueError as exc:
-                    raise DataError(f"{path}, {where}: {exc}") from exc
+                    raise DataError(f"{where}: {exc}") from exc
                 out.append(row)
         return out
 
@@ -128,7 +127,7 @@ def customers_from_file(
                 if customer is None:
                     raise ImportRowError(
                         "no customer id",
-                        file=str(path),
+                        file=chunk.located(str(path)),
                         line=chunk.first_line + position,
                         field=mapping["customer"],
                     )

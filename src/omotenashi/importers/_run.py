@@ -134,12 +134,12 @@ def run_import(
                             f"{reason}{more}; nothing was imported. Fix the file, or use "
                             "--skip-bad-rows to import the other rows and write the rejected "
                             "ones to a side file",
-                            file=_where(label, chunk),
+                            file=chunk.located(label),
                             line=int(lines[position]),
                             field=field_name,
                             unit=chunk.unit,
                         )
-                    rejects.append(_reject_rows(frame, failures, chunk.unit, _where(label, chunk)))
+                    rejects.append(_reject_rows(frame, failures, chunk.unit, chunk.located(label)))
                 prepared_rows += prepared.size
                 _count_custom_types(prepared.columns["type"], report.custom_types)
                 yield prepared.table(received_at)
@@ -195,11 +195,6 @@ def run_import(
         say("committing")  # and rebuilding the indexes after a bulk load
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _where(label: str, chunk: Chunk) -> str:
-    """The file a chunk's rows are in, and its sheet when the workbook has several."""
-    return label if chunk.sheet is None else f"{label}, sheet {chunk.sheet!r}"
 
 
 def _note_date_order(plan: ImportPlan, report: ImportReport) -> None:
