@@ -124,7 +124,7 @@ def interactions(
     from pyspark.sql import functions as F
 
     weights = weights or EventWeights()
-    if weights.rating_weights is None and None in (weights.rating_threshold, weights.rating_unit):
+    if weights.scale_open:
         # set for the ratings' own scale, as ``EventWeights.on_scale`` reads it
         low, high = (
             events.where(F.col("type") == "rating")

@@ -102,6 +102,12 @@ class EventWeights:
         if self.rating_unit is not None and not self.rating_unit > 0:
             raise DataError(f"rating unit must be > 0, got {self.rating_unit}", field="rating_unit")
 
+    @property
+    def scale_open(self) -> bool:
+        """Whether the rating threshold or unit is still to be set for the ratings' scale
+        (:meth:`on_scale`): the ratings are weighed by them, not by a table."""
+        return self.rating_weights is None and None in (self.rating_threshold, self.rating_unit)
+
     def on_scale(self, low: float | None, high: float | None) -> EventWeights:
         """These weights with the rating threshold and unit that were left open (None) set for
         ratings from ``low`` to ``high`` (the lowest and highest in the data; None: none).
@@ -152,11 +158,11 @@ def rating_range(ratings: pd.Series | np.ndarray) -> tuple[float, float] | tuple
 
 
 def _ratings_factor(ratings: pd.Series | np.ndarray, weights: EventWeights) -> np.ndarray:
+    """Each rating's factor by ``weights``, whose threshold and unit are set (``on_scale``)."""
     values = np.asarray(ratings, dtype=float)
     if weights.rating_weights is not None:
         mapped = pd.Series(values).map(dict(weights.rating_weights))
         return mapped.fillna(0.0).to_numpy()
-    weights = weights.on_scale(*rating_range(values))
     threshold, unit = weights.rating_threshold, weights.rating_unit
     above = values >= threshold
     return np.where(np.isnan(values), 1.0, np.where(above, 1.0 + (values - threshold) / unit, 0))
@@ -214,7 +220,8 @@ def interactions_from_events(
     rated_low = None  # per event: the rating that says "not liked"
     if "rating" in frame.columns:
         is_rating = (types == "rating").to_numpy()
-        weights = weights.on_scale(*rating_range(frame["rating"].to_numpy(dtype=float)[is_rating]))
+        if weights.scale_open:  # (a training sets them once, for the whole store)
+            weights = weights.on_scale(*rating_range(frame["rating"].to_numpy(float)[is_rating]))
         factor = _ratings_factor(frame["rating"], weights)
         w = np.where(is_rating, w * factor, w)
         rated_low = is_rating & counted & (factor <= 0) & frame["rating"].notna().to_numpy()

@@ -34,6 +34,7 @@ from omotenashi.recommend import (
     latest_version,
     load_model,
     make_model,
+    rating_range,
     save_model,
     sessionize,
     set_default,
@@ -110,8 +111,8 @@ def _rating_range(events: pd.DataFrame) -> list[float] | None:
     rating threshold is read against."""
     if "rating" not in events.columns:
         return None
-    ratings = events.loc[events["type"] == "rating", "rating"].dropna()
-    return [float(ratings.min()), float(ratings.max())] if len(ratings) else None
+    low, high = rating_range(events.loc[events["type"] == "rating", "rating"])
+    return None if low is None else [low, high]
 
 
 def learnt_through(om: StoreLike) -> int | None:
@@ -271,7 +272,7 @@ def train(
         ),
         # pairs kept as seen only (not offered back): rated below the threshold, returned
         "unliked_pairs": int(len(every_pair) - len(interactions)),
-        "rating_range": _rating_range(events),
+        "rating_range": scale,
         "events_seq": events_seq,
     }
     path = save_model(estimator, om.root, metadata=meta)
