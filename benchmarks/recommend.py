@@ -276,6 +276,9 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "chosen": info["model"],
             "params": {k: info["params"][k] for k in info["selection"][0]["params"]},
             "validation_ndcg@10": info["selection"][0]["ndcg@10"],
+            # where time says nothing, the rows were ranked on several folds (train's docs)
+            "validation_folds": info["tuning"]["validation"].get("folds", 1),
+            "validation_folds_ndcg@10": info["selection"][0].get("folds_ndcg@10"),
             **score_lists(lists, split.test),
             "recency": info["tuning"]["recency"],
             "blend": info["tuning"].get("blend"),
@@ -321,6 +324,7 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             "gain": round(gain, 4),
             "goal_met": bool(gain >= GOAL),
             "recency_signal": auto["recency"].get("signal"),
+            "validation_folds": auto["validation_folds"],
             "peer_tuning_s": round(tune_s, 1),
             "peer_trials": {r["model"]: r["trials"] for r in peer_rows},
             "peer_budget_exhausted": exhausted,

@@ -171,3 +171,35 @@ def test_train_budget_default_is_the_services_default():
     from omotenashi.services import DEFAULT_BUDGET_S
 
     assert inspect.signature(train).parameters["budget"].default == DEFAULT_BUDGET_S
+
+
+def test_cli_train_without_times_shows_the_folds_that_decided(tmp_path, monkeypatch, events):
+    """Events that all share one time: no time order, so the blend is chosen on three folds,
+    and the table shows the figure that decided (``--json`` carries it per row)."""
+    from omotenashi import Omotenashi
+    from omotenashi.cli import _load_commands, app
+
+    _load_commands()
+    db = tmp_path / "store.db"
+    with Omotenashi(str(db)) as store:
+        store.track_many(
+            {
+                "customer_id": row.customer_id,
+                "type": "purchase",
+                "item_id": row.item_id,
+                "timestamp": "2025-03-01T10:00:00+00:00",
+            }
+            for row in events.itertuples()
+        )
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--budget", "30", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["tuning"]["validation"]["folds"] == 3
+    ranks = [row["folds_ndcg@10"] for row in info["selection"]]
+    assert ranks == sorted(ranks, reverse=True)
+    result = runner.invoke(app, ["train", "--budget", "30", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "folds" in result.stdout and "No time signal" in result.stdout
+    assert "blended on 3 validation" in " ".join(result.stdout.split())

@@ -200,7 +200,10 @@ def train(
     if info.get("selection"):
         tuning = info.get("tuning") or {}
         table = Table(title="Validation split of your data (tuned settings)")
-        for col in ("model", "settings", "ndcg@10", "untuned", "recall@20"):
+        folds = (tuning.get("validation") or {}).get("folds", 1)
+        folded = folds > 1 and all("folds_ndcg@10" in row for row in info["selection"])
+        columns = ["model", "settings", "ndcg@10", "untuned", "recall@20"]
+        for col in columns + ([f"ndcg@10, {folds} folds"] if folded else []):
             table.add_column(col, overflow="fold")
         for row in info["selection"]:
             table.add_row(
@@ -209,8 +212,16 @@ def train(
                 f"{row['ndcg@10']:.4f}",
                 f"{row['default_ndcg@10']:.4f}",
                 f"{row['recall@20']:.4f}",
+                *([f"{row['folds_ndcg@10']:.4f}"] if folded else []),
             )
         console.print(table)
+        if folded:
+            console.print(
+                f"No time signal: the models were ranked and blended on {folds} validation "
+                "splits (the last fifth of each customer's events, and random fifths); the "
+                "last column is what decided.",
+                soft_wrap=True,
+            )
         recency = tuning.get("recency") or {}
         if recency.get("signal"):
             console.print(f"Recency signal: yes (t = {recency['t']:.1f}); recency weighting tuned.")

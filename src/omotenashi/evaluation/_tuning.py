@@ -35,7 +35,24 @@ only the interactions it is given (the store's data, or the training part of a b
    scoring after the first with that part only adds them up. The two-part blend's scoring time
    is set aside from the budget; the greedy step has what is left (see **Budget**).
 6. **Winner.** The best row by validation NDCG@10: a candidate with its tuned parameters, or the
-   blend when it beats the best candidate (ties go to the single candidate).
+   blend when it beats the best candidate (ties go to the single candidate). With folds (below),
+   rows are ranked by their NDCG@10 over all folds.
+
+**Folds.** Where the timestamps say nothing about what comes next (no time order within
+customers, or the recency test found no signal), which fifth of a customer's interactions is
+"the last" is chance, and the blend step, a choice among some forty blends, would also pick
+whatever suits that one draw. So there the blend is chosen on :data:`BLEND_FOLDS` validation
+splits: the split by time and further ones that each hold out a seeded random fifth of every
+customer's interactions (:func:`validation_split`'s ``seed``). Every candidate, with the
+settings its search found on the split by time, is fitted and scored on each further fold; the
+candidates are ranked, the blend's parts and weights chosen and the blend kept or not on
+NDCG@10 over the validation customers of all folds together (``folds_ndcg@10`` in the table;
+``ndcg@10`` stays the split by time's, which the search tuned on and the defaults were scored
+on). The search itself stays on the split by time. Where time does tell (the recency test found
+a signal), the split by time is the one that resembles what will be asked and is used alone.
+The further folds are left out, and the note says why, when the dense item x item matrices they
+would hold exceed :data:`FOLD_MEMORY`, when a fit on a fold fails, or when their fits and
+scorings do not fit before the budget's end (their cost is part of the blend's reserve).
 
 **Budget.** ``budget_s`` counts from the start of :func:`select_model` (cutting the split and
 scoring the defaults included; the defaults are scored even past it). Every fit and every
@@ -95,6 +112,15 @@ BLEND_MARGIN = 0.002
 BLEND_REWALK = True
 #: Bytes of validation scores the greedy step may keep (the parts' scores, computed once).
 BLEND_MEMORY = 1 << 30
+#: Validation splits the blend is chosen on where the timestamps say nothing about what comes
+#: next (module docs, **Folds**): the split by time and ``BLEND_FOLDS - 1`` more, each holding
+#: out a seeded random fifth of every customer's interactions. Set on principle (a choice among
+#: some forty blends on one draw of held-out rows also picks that draw's noise), not read off
+#: any dataset.
+BLEND_FOLDS = 3
+#: Bytes the dense item x item matrices fitted on the further folds may take in all; with a
+#: larger catalogue the blend is chosen on the one split.
+FOLD_MEMORY = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -252,14 +278,16 @@ class Selection:
         Its tuned parameters (those set on top of the model's defaults).
     table : list of dict
         One row per candidate, best first: ``model``, ``params``, ``ndcg@10``, ``recall@20``,
-        ``coverage``, ``novelty``, ``default_ndcg@10`` (before tuning), ``trials``, ``fit_s``.
+        ``coverage``, ``novelty`` (on the split by time), ``default_ndcg@10`` (before tuning),
+        ``trials``, ``fit_s``; with folds, ``folds_ndcg@10`` (over all folds, the rank).
     trials : list of dict
         Every evaluation: ``model``, ``params``, ``ndcg@10``, ``recall@20``.
     recency : dict
         The recency-signal test: ``signal`` (bool), ``gain`` (relative NDCG@10), ``t``, ``rule``.
     validation : dict
-        Sizes of the validation split (``customers``, ``fit_interactions``, ``held_out``) and
-        ``l2_scale``, the factor EASE's λ grid was scaled by (:func:`gram_scale`).
+        Sizes of the validation split (``customers``, ``fit_interactions``, ``held_out``),
+        ``l2_scale``, the factor EASE's λ grid was scaled by (:func:`gram_scale`), ``folds``
+        (the validation splits the blend was chosen on) and ``folds_note`` (why so many).
     seconds : float
     budget_s : float
     budget_exhausted : bool
@@ -277,7 +305,7 @@ class Selection:
         whether it was ``kept``), ``rewalks`` (weights the walk after an addition moved:
         ``model``, ``from``, ``to``, ``ndcg@10``) and ``stopped`` (why it ended); then
         ``ndcg@10`` (the blend's), ``best_single`` (the best candidate's NDCG@10), ``gain``
-        (relative) and ``kept`` (it won).
+        (relative) and ``kept`` (it won). With folds, every NDCG@10 here is over all folds.
     """
 
     model: str
@@ -309,17 +337,32 @@ class Selection:
         }
 
 
-def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopNSplit:
+def validation_split(
+    interactions: pd.DataFrame, min_positives: int = 5, *, seed: int | None = None
+) -> TopNSplit:
     """Protocol P1 on ``interactions`` (last 20 % per customer held out), weights kept; ties in
     time broken by a seeded hash of the pair, not by item id (``split_p1``'s ``ties``).
+
+    With ``seed``, the fifth held out is drawn at random (seeded) instead of being the latest:
+    the further folds of a blend chosen where time says nothing (module docs, **Folds**). The
+    rows kept keep their times.
 
     Raises
     ------
     DataError
         No customer has ``min_positives`` interactions (nothing to validate on).
     """
+    source = (
+        interactions if seed is None else interactions.drop(columns="timestamp", errors="ignore")
+    )
     try:
-        val = split_p1(interactions, min_rating=None, min_positives=min_positives, ties="hash")
+        val = split_p1(
+            source,
+            min_rating=None,
+            min_positives=min_positives,
+            ties="hash",
+            random_state=0 if seed is None else seed,
+        )
     except DataError as exc:
         raise DataError(
             f"not enough data to cut a validation split: no customer has {min_positives} or "
@@ -327,12 +370,19 @@ def validation_split(interactions: pd.DataFrame, min_positives: int = 5) -> TopN
         ) from exc
     if val.test.empty:
         raise DataError("not enough data to cut a validation split")
-    frame = interactions[["user_id", "item_id"]].astype(str)
+    # per pair: the weights summed and, where the split did not see the times, the first time
+    restore: dict[str, Any] = {}
     if "weight" in interactions.columns:
-        weights = frame.assign(weight=interactions["weight"].to_numpy(dtype=float))
-        by_pair = weights.groupby(["user_id", "item_id"], sort=False, as_index=False)
-        weights = by_pair["weight"].sum()
-        train = val.train.drop(columns="weight").merge(weights, on=["user_id", "item_id"])
+        restore["weight"] = (interactions["weight"].to_numpy(dtype=float), "sum")
+    if seed is not None and "timestamp" in interactions.columns:
+        restore["timestamp"] = (interactions["timestamp"].array, "min")
+    if restore:
+        frame = interactions[["user_id", "item_id"]].astype(str)
+        frame = frame.assign(**{name: values for name, (values, _) in restore.items()})
+        by_pair = frame.groupby(["user_id", "item_id"], sort=False, as_index=False).agg(
+            {name: how for name, (_, how) in restore.items()}
+        )
+        train = val.train.drop(columns=list(restore)).merge(by_pair, on=["user_id", "item_id"])
         train = train[["user_id", "item_id", "weight", "timestamp"]]
         val = TopNSplit(train=train, test=val.test)
     # customers too short to validate on still teach the models about items
@@ -414,6 +464,12 @@ class _Candidate:
         self.fit_times: list[float] = []
         self.score_times: list[float] = []
         self.trials = 0
+        #: the model, its row and per-customer NDCG@10 on each validation fold (the time split
+        #: first), and its row averaged over them (module docs, **Folds**)
+        self.fold_models: list[Recommender | None] = []
+        self.fold_rows: list[dict[str, Any] | None] = []
+        self.fold_per_user: list[np.ndarray | None] = []
+        self.folds_row: dict[str, Any] = {}
         blank = make_model(name)
         self.scoring = set(getattr(blank, "scoring_params", ()))
         #: the model's own defaults of its scoring parameters: a fitted model whose scoring
@@ -477,6 +533,42 @@ class _KeptScores:
 
 def _median(values: Sequence[float]) -> float:
     return float(np.median(values)) if len(values) else 0.0
+
+
+def _mean_row(rows: Sequence[Any], per_users: Sequence[Any]) -> dict[str, Any]:
+    """One scoring's row over several folds: NDCG@10 over every fold's customers (each fold
+    validates the same customers), the other figures averaged."""
+    if len(rows) == 1:
+        return dict(rows[0])
+    row = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    row["ndcg@10"] = float(np.concatenate(per_users).mean())
+    return row
+
+
+def _figures(rows: Sequence[Any], mean: dict[str, Any]) -> dict[str, Any]:
+    """A table row's figures: the time split's (the first fold: what the search tuned on and
+    the defaults were scored on); with further folds, also ``folds_ndcg@10``, NDCG@10 over all
+    of them (``mean``: what the rows are ranked by)."""
+    out = {k: rows[0][k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")}
+    if len(rows) > 1:
+        out["folds_ndcg@10"] = mean["ndcg@10"]
+    return out
+
+
+def _fold_count(blend_steps: int, learnable: int, cands: Sequence[_Candidate]) -> tuple[int, str]:
+    """How many validation folds the blend is chosen on where time says nothing, and why."""
+    if not blend_steps or BLEND_FOLDS < 2:
+        return 1, "the time split only: no blend"
+    dense = sum(c.name in DENSE for c in cands) * (BLEND_FOLDS - 1) * learnable**2 * 8
+    if dense > FOLD_MEMORY:
+        return 1, (
+            f"the time split only: further folds' item x item matrices would take "
+            f"{dense / 2**30:.1f} GiB, more than {FOLD_MEMORY / 2**30:g}"
+        )
+    return BLEND_FOLDS, (
+        f"{BLEND_FOLDS} folds: the time split and {BLEND_FOLDS - 1} random ones, as time says "
+        "nothing of what comes next"
+    )
 
 
 @shared_preparation()  # every candidate is fitted on the same validation split
@@ -567,10 +659,12 @@ def select_model(
         if progress is not None:
             progress(done, total, message)
 
-    def timed_score(c: _Candidate, model: Recommender) -> tuple[dict[str, Any], np.ndarray]:
+    def timed_score(
+        c: _Candidate, model: Recommender, scorer: _Scorer | None = None
+    ) -> tuple[dict[str, Any], np.ndarray]:
         t0 = _clock()
         try:
-            return score(model)
+            return (score if scorer is None else scorer)(model)
         finally:
             c.score_times.append(_clock() - t0)
 
@@ -626,11 +720,16 @@ def select_model(
     greedy_steps = _greedy_steps(len(cands)) if blend_steps else 0
     total += greedy_steps
 
+    folds = 1  # validation splits the blend is chosen on (module docs, **Folds**)
+    fold_reason = "the time split only: the recency signal was not tested"
+
     def reserve() -> float:
-        """Seconds set aside for the blend: each of its scorings scores two fitted models,
-        estimated as the two slowest candidates' scorings added up."""
+        """Seconds set aside for the blend: each of its scorings scores two fitted models on
+        every fold, estimated as the two slowest candidates' scorings added up; with further
+        folds, every candidate's fit and scoring on each of them."""
         two_slowest = sorted((c.score_cost for c in cands), reverse=True)[:2]
-        return blend_steps * sum(two_slowest)
+        on_folds = sum(c.trial_cost(refit=True) for c in cands) * (folds - 1)
+        return blend_steps * folds * sum(two_slowest) + on_folds
 
     limit = deadline  # when the blend's reserve began as the last trial started
     late = 0.0  # seconds a trial of the search ran into the reserve: the blend gets them back
@@ -651,6 +750,7 @@ def select_model(
     probe = max((c for c in cands if c.name in ITEM_ITEM), key=lambda c: c.ndcg, default=None)
     if not timed:
         recency["reason"] = "no time order within customers"
+        folds, fold_reason = _fold_count(blend_steps, learnable, cands)
     elif probe is None:
         recency["reason"] = "no item-item candidate to test it with"
     elif extras and not fits(2 * probe.score_cost):  # scored with recency, maybe again without
@@ -666,7 +766,10 @@ def select_model(
         gain = float(per_user.mean() / base.mean() - 1) if base.mean() > 0 else 0.0
         recency.update(signal=bool(t > RECENCY_T), gain=round(gain, 4), t=round(t, 2))
         recency["model"] = probe.name
-        if not recency["signal"]:
+        if recency["signal"]:
+            fold_reason = "the time split only: the timestamps tell what comes next"
+        else:
+            folds, fold_reason = _fold_count(blend_steps, learnable, cands)
             probe.params = {**probe.params, "recency_boost": 0.0}
             probe.model.set_params(**probe.scoring_state(probe.params))  # type: ignore[union-attr]
             probe.row, probe.per_user = timed_score(probe, probe.model)  # type: ignore[arg-type]
@@ -677,6 +780,8 @@ def select_model(
             total -= sum(len(v) - 1 for _, v in RECENCY_GRID) * n_item_item
     else:
         recency["reason"] = "not searched (peers tune their own parameters only)"
+
+    total += (folds - 1) * len(cands)  # each candidate fitted and scored on each further fold
 
     # 3. coordinate search, most promising candidate first
     for c in sorted(cands, key=lambda c: -c.ndcg):
@@ -722,14 +827,57 @@ def select_model(
             note = " (no time left)" if out_of_time else ""
             step(f"{c.name}: {name}={kept}{note}", max(0, steps - (len(tried) - 1)))
 
+    # 4. where time says nothing of what comes next, every candidate with its tuned settings
+    #    is fitted and scored on the further folds too, and the blend is chosen on the mean
+    #    over all of them (module docs, **Folds**)
+    # the search never eats the reserve: when its last trial ran into it, the blend gets that
+    # time back (the choice then ends late by that trial's excess over its estimate)
+    blend_deadline = deadline + late
+    scorers = [score]
+    for c in cands:
+        c.fold_models, c.fold_rows, c.fold_per_user = [c.model], [c.row], [c.per_user]
+    folds_note = fold_reason
+    if folds > 1:
+        splits = []  # held while their fits share their preparation
+        fold_steps = 0
+        two_slowest = sum(sorted((c.score_cost for c in cands), reverse=True)[:2])
+        try:
+            for k in range(1, folds):
+                splits.append(validation_split(interactions, seed=k))
+                scorers.append(_Scorer(splits[-1]))
+                for c in sorted(cands, key=lambda c: -c.ndcg):
+                    after = blend_steps * folds * two_slowest
+                    if _clock() + c.trial_cost(refit=True) + after > blend_deadline:
+                        raise TimeoutError("no time left in the budget")
+                    t0 = _clock()
+                    try:
+                        model = make_model(c.name, **c.params).fit(splits[-1].train, items)
+                    finally:
+                        c.fit_times.append(_clock() - t0)
+                    row, per_user = timed_score(c, model, scorers[-1])
+                    c.fold_models.append(model)
+                    c.fold_rows.append(row)
+                    c.fold_per_user.append(per_user)
+                    fold_steps += 1
+                    step(f"{c.name}: fold {k + 1} of {folds}, NDCG@10 {row['ndcg@10']:.4f}")
+        except (DataError, MemoryError, TimeoutError) as exc:
+            exhausted = exhausted or isinstance(exc, TimeoutError)
+            folds_note = f"the time split only: further folds failed ({exc})"
+            step(f"folds: {folds_note}", max(0, (folds - 1) * len(cands) - fold_steps))
+            folds, scorers = 1, [score]
+            for c in cands:
+                del c.fold_models[1:], c.fold_rows[1:], c.fold_per_user[1:]
+    for c in cands:
+        c.folds_row = _mean_row(c.fold_rows, c.fold_per_user)
+
     table = []
-    for c in sorted(cands, key=lambda c: -c.ndcg):
+    for c in sorted(cands, key=lambda c: -c.folds_row["ndcg@10"]):
         assert c.row is not None
         table.append(
             {
                 "model": c.name,
                 "params": {k: _plain(v) for k, v in c.params.items()},
-                **{k: c.row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
+                **_figures(c.fold_rows, c.folds_row),
                 "default_ndcg@10": c.default_ndcg,
                 "trials": c.trials,
                 "fit_s": round(c.fit_s, 3),
@@ -744,50 +892,49 @@ def select_model(
     elif len(cands) < 2:
         blended["reason"] = "fewer than two candidates"
     else:
-        ranked = sorted(cands, key=lambda c: -c.ndcg)
+        ranked = sorted(cands, key=lambda c: -c.folds_row["ndcg@10"])
         first, second = ranked[:2]
-        # the search never eats the reserve: when its last trial ran into it, the blend gets
-        # that time back (the choice then ends late by that trial's excess over its estimate)
-        blend_deadline = deadline + late
         blend_times: list[float] = []
         #: what each blend scoring took beyond the scorings of the parts it scored afresh
         overheads: list[float] = []
-        #: the greedy step's parts, their validation scores kept after the first scoring
-        kept_scores: dict[str, _KeptScores] = {}
+        #: the greedy step's parts on each fold, their validation scores kept after the first
+        kept_scores: dict[tuple[str, int], _KeptScores] = {}
         room = [BLEND_MEMORY]
+
+        def ready(c: _Candidate) -> bool:
+            kept = [kept_scores.get((c.name, k)) for k in range(folds)]
+            return all(part is not None and part.ready for part in kept)
 
         def score_blend(
             parts: list[_Candidate], weights: list[float], keep: bool = False
         ) -> dict[str, Any]:
-            models = [c.model for c in parts]
-            assert all(m is not None for m in models)
-            hybrid = Hybrid.of_fitted(models, tuple(weights), scaling=BLEND_SCALING)  # type: ignore[arg-type]
-            afresh = sum(c.score_cost for c in parts)
-            if keep:
-                for c in parts:
-                    kept_scores.setdefault(c.name, _KeptScores(c.model, room))
-                afresh = sum(c.score_cost for c in parts if not kept_scores[c.name].ready)
-                hybrid.models_ = [kept_scores[c.name] for c in parts]
+            afresh = folds * sum(c.score_cost for c in parts if not (keep and ready(c)))
+            rows, per_users = [], []
             t0 = _clock()
-            row, _ = score(hybrid)
+            for k, scorer in enumerate(scorers):
+                models = [c.fold_models[k] for c in parts]
+                hybrid = Hybrid.of_fitted(models, tuple(weights), scaling=BLEND_SCALING)
+                if keep:
+                    for c in parts:
+                        kept_scores.setdefault((c.name, k), _KeptScores(c.fold_models[k], room))
+                    hybrid.models_ = [kept_scores[(c.name, k)] for c in parts]
+                row, per_user = scorer(hybrid)
+                rows.append(row)
+                per_users.append(per_user)
+                if keep:
+                    for c in parts:
+                        kept_scores[(c.name, k)].scored()
             blend_times.append(_clock() - t0)
             overheads.append(max(0.0, blend_times[-1] - afresh))
-            if keep:
-                for c in parts:
-                    kept_scores[c.name].scored()
+            row = _mean_row(rows, per_users)
             params = _blend_params(parts, weights)
             trials.append({"model": hybrid.name, "params": params, **row})
-            return {**row, "params": params}
+            return {**row, "params": params, "figures": _figures(rows, row)}
 
         def blend_cost(parts: list[_Candidate]) -> float:
             """A scoring of the greedy step: the median scorings of its parts whose scores are
             not kept yet, plus the median of what blend scorings took beyond such parts."""
-            afresh = sum(
-                c.score_cost
-                for c in parts
-                if c.name not in kept_scores or not kept_scores[c.name].ready
-            )
-            return afresh + _median(overheads)
+            return folds * sum(c.score_cost for c in parts if not ready(c)) + _median(overheads)
 
         def label(parts: list[_Candidate], weights: list[float]) -> str:
             return "blend " + " + ".join(
@@ -795,7 +942,7 @@ def select_model(
                 for j, (c, w) in enumerate(zip(parts, weights, strict=True))
             )
 
-        cost = first.score_cost + second.score_cost  # then the median blend scoring so far
+        cost = folds * (first.score_cost + second.score_cost)  # then the median blend scoring
         best: tuple[float, dict[str, Any]] | None = None
         scored: list[float] = []
         for j, weight in enumerate(BLEND_WEIGHTS):
@@ -828,7 +975,7 @@ def select_model(
             exhausted = exhausted or stopped == "no time left"
             used = len(blend_times) - len(scored)  # the greedy step's scorings
             step(f"blend: {stopped}", max(0, greedy_steps - used))  # those it did not need
-            single = first.ndcg
+            single = first.folds_row["ndcg@10"]
             kept = row["ndcg@10"] > single
             blended = {
                 "tried": True,
@@ -850,15 +997,15 @@ def select_model(
                 {
                     "model": Hybrid.name,
                     "params": row["params"],
-                    **{k: row[k] for k in ("ndcg@10", "recall@20", "coverage", "novelty")},
+                    **row["figures"],
                     # what the blend is measured against: the best single candidate
-                    "default_ndcg@10": single,
+                    "default_ndcg@10": first.row["ndcg@10"],  # type: ignore[index]
                     "trials": len(blend_times),
                     "fit_s": round(sum(c.fit_s for c in parts), 3),
                 }
             )
             # best first; on a tie the single candidate stays ahead (the sort is stable)
-            table.sort(key=lambda r: -r["ndcg@10"])
+            table.sort(key=lambda r: -r.get("folds_ndcg@10", r["ndcg@10"]))
     if progress is not None:
         progress(total, total, f"chose {table[0]['model']}")
     return Selection(
@@ -872,6 +1019,8 @@ def select_model(
             "fit_interactions": int(len(val.train)),
             "held_out": int(len(val.test)),
             "l2_scale": round(l2_scale, 4),
+            "folds": folds,
+            "folds_note": folds_note,
         },
         seconds=_clock() - start_time,
         budget_s=float(budget_s),

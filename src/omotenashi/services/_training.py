@@ -251,6 +251,7 @@ def train(
             [
                 {k: row[k] for k in ("model", "params", "ndcg@10", "recall@20", "default_ndcg@10")}
                 | {"trials": row["trials"]}
+                | {k: row[k] for k in ("folds_ndcg@10",) if k in row}
                 for row in selection.table
             ]
             if selection is not None
