@@ -230,8 +230,9 @@ def train_with_and_without(dataset: str, candidate: str, budget: float, repeat: 
     return runs
 
 
-def score_lists(lists: pd.Series, test: pd.DataFrame) -> dict:
-    """NDCG@10 and Recall@20 of per-customer ranked lists against the P1 test set."""
+def _hits(lists: pd.Series, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Hits of per-customer ranked lists (top 20) against the P1 test set, customers in the
+    test set's order, and each customer's number of test items."""
     relevant = test.groupby("user_id")["item_id"].agg(set)
     hits = np.array(
         [
@@ -239,11 +240,35 @@ def score_lists(lists: pd.Series, test: pd.DataFrame) -> dict:
             for u in relevant.index
         ]
     )
-    n_rel = relevant.map(len).to_numpy()
+    return hits, relevant.map(len).to_numpy()
+
+
+def score_lists(lists: pd.Series, test: pd.DataFrame) -> dict:
+    """NDCG@10 and Recall@20 of per-customer ranked lists against the P1 test set."""
+    hits, n_rel = _hits(lists, test)
     return {
         "ndcg@10": float(ndcg_at_k(hits, n_rel, 10).mean()),
         "recall@20": float(recall_at_k(hits, n_rel, 20).mean()),
-        "test_customers": int(len(relevant)),
+        "test_customers": int(len(n_rel)),
+    }
+
+
+def paired_gain(auto: pd.Series, peer: pd.Series, test: pd.DataFrame) -> dict:
+    """The automatic choice's NDCG@10 gain over a peer with its uncertainty: per test customer,
+    the difference of the two lists' NDCG@10; the 95 % interval of the mean difference (normal,
+    paired), relative to the peer's NDCG@10, and the paired t-statistic."""
+    per = [ndcg_at_k(*_hits(lists, test), 10) for lists in (auto, peer)]
+    diff = per[0] - per[1]
+    base = float(per[1].mean())
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    return {
+        "gain": round(float(diff.mean()) / base, 4),
+        "gain_95": [
+            round((float(diff.mean()) - 1.96 * se) / base, 4),
+            round((float(diff.mean()) + 1.96 * se) / base, 4),
+        ],
+        "t": round(float(diff.mean()) / se, 2) if se > 0 else None,
+        "customers": int(len(diff)),
     }
 
 
@@ -317,11 +342,20 @@ def run_topn(summary: dict, budget: float, names: set[str] | None) -> None:
             emit(row)
         best = max(peer_rows, key=lambda r: r["ndcg@10"])
         gain = auto["ndcg@10"] / best["ndcg@10"] - 1
+        # the best peer's lists again (the same fit), for the paired comparison per customer
+        peer_model = make_model(best["model"], **tuned[best["model"]]["params"]).fit(interactions)
+        users = np.array(sorted(split.test["user_id"].astype(str).unique()))
+        _, peer_ids, _ = peer_model.recommend_batch(users, n=20)
+        peer_lists = pd.Series(list(peer_ids), index=users)
+        paired = paired_gain(lists, peer_lists, split.test)
+        # what the refit scored (the peer's row's figure, but for a model fitted from a seed)
+        paired["peer_refit_ndcg@10"] = round(score_lists(peer_lists, split.test)["ndcg@10"], 4)
         results[f"{role}_datasets"][name] = {
             "automatic": [auto["chosen"], round(auto["ndcg@10"], 4)],
             "best_peer": [best["model"], round(best["ndcg@10"], 4)],
             "peers": {r["model"]: round(r["ndcg@10"], 4) for r in peer_rows},
             "gain": round(gain, 4),
+            "paired_with_best_peer": paired,
             "goal_met": bool(gain >= GOAL),
             "recency_signal": auto["recency"].get("signal"),
             "validation_folds": auto["validation_folds"],
