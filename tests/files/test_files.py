@@ -275,6 +275,30 @@ def test_a_bad_row_of_a_workbook_is_named_by_its_sheet_and_row(tmp_path: Path) -
     assert rejects[["row", "file"]].values.tolist() == [["4", f"{book}, sheet 'June'"]]
 
 
+def test_a_bad_row_of_a_catalogue_workbook_is_named_by_its_sheet_and_row(tmp_path: Path) -> None:
+    """Items and customers from a workbook: a bad row is a sheet's *row*, not a line."""
+    from omotenashi import ImportRowError, Omotenashi
+
+    items = _workbook(
+        tmp_path / "items.xlsx",
+        {
+            "A": [["sku", "price"], ["m1", "9.99"]],
+            "B": [["sku", "price"], ["m2", "7.5"], ["m3", "cheap"]],
+        },
+    )
+    people = _workbook(
+        tmp_path / "people.xlsx", {"all": [["id", "plan"], ["c1", "gold"], [None, "x"]]}
+    )
+    with Omotenashi(str(tmp_path / "store.db")) as om:
+        with pytest.raises(
+            ImportRowError, match="items.xlsx, sheet 'B', row 3, field 'price': 'cheap' is not"
+        ):
+            om.import_items(items, mapping="item=sku,price=price")
+        with pytest.raises(ImportRowError, match="people.xlsx, row 3, field 'id': no customer id"):
+            om.import_customers(people, mapping="customer=id")
+        assert om.stats()["items"] == 0 and om.stats()["customers"] == 0
+
+
 def test_double_colon_files_are_read_by_their_separator(tmp_path: Path) -> None:
     """MovieLens 1M and 10M write ``::`` between fields; their titles hold commas and their
     genres ``|``, which must stay inside the fields."""

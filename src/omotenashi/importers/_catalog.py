@@ -15,7 +15,7 @@ import pandas as pd
 
 from omotenashi.errors import DataError, ImportRowError
 from omotenashi.events import Item
-from omotenashi.files import CsvOptions, parse_column_map, read_chunks
+from omotenashi.files import Chunk, CsvOptions, parse_column_map, read_chunks
 from omotenashi.ingest import id_text
 
 __all__ = ["customers_from_file", "items_from_file"]
@@ -56,12 +56,7 @@ def items_from_file(
                 where = f"{chunk.located(str(path))}, {chunk.unit} {chunk.first_line + position}"
                 item_id = ids[position]
                 if item_id is None:
-                    raise ImportRowError(
-                        "no item id",
-                        file=chunk.located(str(path)),
-                        line=chunk.first_line + position,
-                        field=mapping["item"],
-                    )
+                    raise _row_error(chunk, path, position, "no item id", mapping["item"])
                 row: dict[str, Any] = {"item_id": str(item_id)}
                 for key in ("title", "description"):
                     if key in mapping:
@@ -73,11 +68,8 @@ def items_from_file(
                     raw = frame[mapping["price"]].iloc[position]
                     price = pd.to_numeric(pd.Series([raw]), errors="coerce").iloc[0]
                     if pd.isna(price) and not (pd.isna(raw) or str(raw).strip() == ""):
-                        raise ImportRowError(
-                            f"{raw!r} is not a number",
-                            file=chunk.located(str(path)),
-                            line=chunk.first_line + position,
-                            field=mapping["price"],
+                        raise _row_error(
+                            chunk, path, position, f"{raw!r} is not a number", mapping["price"]
                         )
                     row["price"] = None if pd.isna(price) else float(price)
                 for key in ("categories", "tags"):
@@ -97,6 +89,17 @@ def items_from_file(
         return out
 
     return load
+
+
+def _row_error(chunk: Chunk, path: Path, position: int, message: str, field: str) -> ImportRowError:
+    """A bad row of ``chunk`` named where it is: its file (and sheet) and its line (or row)."""
+    return ImportRowError(
+        message,
+        file=chunk.located(str(path)),
+        line=chunk.first_line + position,
+        field=field,
+        unit=chunk.unit,
+    )
 
 
 def customers_from_file(
@@ -125,12 +128,7 @@ def customers_from_file(
             for position, record in enumerate(records):
                 customer = ids[position]
                 if customer is None:
-                    raise ImportRowError(
-                        "no customer id",
-                        file=chunk.located(str(path)),
-                        line=chunk.first_line + position,
-                        field=mapping["customer"],
-                    )
+                    raise _row_error(chunk, path, position, "no customer id", mapping["customer"])
                 attrs = {name: _plain_value(record[column]) for name, column in columns.items()}
                 out.append((str(customer), {k: v for k, v in attrs.items() if v is not None}))
         return out
