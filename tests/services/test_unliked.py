@@ -3,6 +3,7 @@ through `train`, the single answer, the all-customers list and a saved model."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from omotenashi import Omotenashi
-from omotenashi.recommend import interactions_from_events
+from omotenashi.recommend import EventWeights, interactions_from_events
 
 N_ITEMS = 12
 
@@ -216,9 +217,11 @@ def test_likes_and_dislikes_train_on_their_own_scale(tmp_path: Path) -> None:
     assert weights.not_liked("rating", 0) and not weights.not_liked("rating", 1)
 
 
-def test_since_training_an_items_latest_verdict_stands() -> None:
+def test_since_training_an_items_events_weigh_as_the_training_weighs_them() -> None:
     """The live path reads what a customer did since the training as the training reads a
-    pair: a low rating after views is "not liked"; a later 5 takes back a 2."""
+    pair: its events' weights add up (a purchase and its return: 5 - 4); a low rating after
+    views is "not liked" (-inf: whatever the pair held); a later 5 takes back a 2; a return
+    alone adds -4. Items come in the order they were last met."""
     from omotenashi.services._recommendations import split_unlearnt
 
     meta = {"rating_threshold": 4.0, "rating_unit": 1.0}
@@ -226,11 +229,25 @@ def test_since_training_an_items_latest_verdict_stands() -> None:
         (1, "hated", "view", None),
         (2, "hated", "rating", 1.0),
         (3, "won", "rating", 2.0),
-        (4, "won", "rating", 5.0),
-        (5, "back", "purchase", None),
+        (4, "back", "purchase", None),
+        (5, "won", "rating", 5.0),
         (6, "back", "return", None),
-        (7, "new", "view", None),
+        (7, "gone", "return", None),
+        (8, "new", "view", None),
+        (9, "new", "add_to_cart", None),
+        (10, "odd", "heartbeat", None),  # a type weighted 0: no training counts it
     ]
-    liked, unliked = split_unlearnt(rows, meta)
-    assert liked == ["won", "new"]
-    assert unliked == ["hated", "back"]
+    table = {**EventWeights().weights, "heartbeat": 0.0}
+    added, unliked = split_unlearnt(rows, {**meta, "event_weights": table})
+    assert added == {
+        "hated": -math.inf,
+        "won": 2.0,  # 0 for the 2, then 1 + 5 - 4 for the 5
+        "back": 1.0,
+        "gone": -4.0,
+        "new": 4.0,
+    }
+    assert list(added) == ["hated", "won", "back", "gone", "new"]
+    assert unliked == ["hated", "gone"]
+    # with the default weights a purchase weighs 5 and a view 1
+    added, unliked = split_unlearnt([(1, "x", "purchase", None), (2, "y", "view", None)], meta)
+    assert added == {"x": 5.0, "y": 1.0} and unliked == []

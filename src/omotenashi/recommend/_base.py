@@ -11,7 +11,7 @@ import contextlib
 import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
@@ -451,16 +451,22 @@ class Recommender(ABC):
         """History row for an ordered list of item ids (last = most recent); unknown ids dropped.
 
         The row's value of an item is how often it occurs, its age the rank of its last
-        occurrence counted from the end (1 = the latest item). Built with array operations and
-        the CSR arrays directly: this runs on every request with a live visit, where scipy's
-        general constructors cost more than the scoring of a short visit.
+        occurrence counted from the end (1 = the latest item). A mapping of item ids to weights
+        gives each item its weight instead (in its order: last = most recent). Built with array
+        operations and the CSR arrays directly: this runs on every request with a live visit,
+        where scipy's general constructors cost more than the scoring of a short visit.
         """
-        found = (self._item_pos.get(str(i), -1) for i in items)
+        weighted = isinstance(items, Mapping)
+        found = [self._item_pos.get(str(i), -1) for i in items]
         pos = np.array([p for p in found if p >= 0], dtype=np.int64)
         n = len(self.item_ids_)
         if pos.size == 0:
             return _empty_row(n), _empty_row(n), pos
         cols, last_from_end, counts = np.unique(pos[::-1], return_index=True, return_counts=True)
+        if weighted:  # keys are unique: one weight per column, in the order of np.unique
+            weights = zip(found, items.values(), strict=True)  # type: ignore[attr-defined]
+            given = np.array([w for p, w in weights if p >= 0], dtype=np.float32)
+            counts = given[::-1][last_from_end]
         indices = cols.astype(np.int32)  # sorted and unique: a valid row (csr_view)
         indptr = np.array([0, cols.size], dtype=np.int32)
         X = csr_view(counts.astype(np.float32), indices, indptr, (1, n))
@@ -482,6 +488,8 @@ class Recommender(ABC):
             Xs, As, _ = self._session_history(extra)
             if Xs.nnz:
                 X, A = _merge_context(X, A, Xs, As)
+                if isinstance(extra, Mapping):  # weights may take an item's below zero
+                    X, A = _positive(X, A)
         return X, A, known
 
     def _popular_scores(self) -> np.ndarray:
@@ -730,8 +738,13 @@ class Recommender(ABC):
             popular items (cold start), with a context they get recommendations from it.
         n : int
             Number of items.
-        context : iterable of str, optional
-            Items of the current visit, oldest first; they count as the most recent history.
+        context : iterable of str, or mapping of str to float, optional
+            Items of the current visit, oldest first; they count as the most recent history,
+            each as often as it occurs. A mapping gives each item its weight instead (how a
+            training would weigh its events: a purchase 5, a view 1), added to what the
+            customer's history holds for it; an item whose weight ends at 0 or below (a
+            purchase returned; ``-inf``: rated low at last) leaves the history, and every
+            item of the context counts as seen.
         rules : Rules, optional
             Filters, boosts, diversity; by default seen items are excluded.
         explain : bool
@@ -747,6 +760,9 @@ class Recommender(ABC):
         rules = rules or Rules()
         x, ages, row = self._request(user_id, context)
         seen = self._seen(user_id, x)
+        if isinstance(context, Mapping):  # every item of the context was met, whatever its weight
+            met = [self._item_pos.get(str(i), -1) for i in context]
+            seen = np.concatenate([seen, np.array([p for p in met if p >= 0], dtype=np.int64)])
         if row is not None and rules.keeps_order:
             ranked = self._user_top(
                 row, n, seen if rules.exclude_seen else np.empty(0, dtype=np.int64), rules
@@ -947,6 +963,24 @@ def _merge_context(
     merged = csr_view(data, indices, indptr, X.shape)
     merged_ages = csr_view(ages, indices.copy(), indptr.copy(), X.shape)
     return merged, merged_ages
+
+
+def _positive(X: sp.csr_matrix, A: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """A one-row history without its items of weight 0 or less (no model learns from them,
+    as no fit does: a pair's events that add up to nothing, or a rating low at last). The ages
+    of the items kept are ranked again (1 = the most recent), as if the others had never
+    been there: a fit ranks only the pairs it learns from."""
+    keep = X.data > 0
+    if keep.all():
+        return X, A
+    indices = X.indices[keep]
+    indptr = np.array([0, indices.size], dtype=np.int32)
+    ages = np.empty(indices.size, dtype=np.float32)
+    ages[np.argsort(A.data[keep], kind="stable")] = np.arange(1, indices.size + 1)
+    return (
+        csr_view(X.data[keep], indices, indptr, X.shape),
+        csr_view(ages, indices.copy(), indptr.copy(), X.shape),
+    )
 
 
 def unliked_matrix(

@@ -134,20 +134,23 @@ class EventWeights:
         """Weight of one event of ``event_type``."""
         return float(self.weights.get(event_type, self.default))
 
-    def not_liked(self, event_type: str, rating: float | None = None) -> bool:
-        """Whether one event says its customer does not like its item: a counted type (weight
-        not 0) whose weight, a rating's times its rating factor, is not positive (a return, a
-        rating below the threshold). The live path's test of a single event: such an item is
-        seen, not a sign of taste (``interactions_from_events(keep_unliked=True)``)."""
+    def weight(self, event_type: str, rating: float | None = None) -> float:
+        """Weight of one event as a training sums it into its pair: its type's weight, a
+        rating's times its rating factor (an event's ``quantity`` is not read here)."""
         weight = self.for_type(event_type)
-        if weight == 0:
-            return False
-        if event_type == "rating":
+        if event_type == "rating" and weight != 0:
             value = np.array([np.nan if rating is None else rating])
             # one rating says nothing of its scale: open settings are read as stars (a trained
             # model's weights have them set: ``services.saved_weights``)
             weight *= float(_ratings_factor(value, self.on_scale(None, None))[0])
-        return weight <= 0
+        return weight
+
+    def not_liked(self, event_type: str, rating: float | None = None) -> bool:
+        """Whether one event says its customer does not like its item: a counted type (weight
+        not 0) whose weight (:meth:`weight`) is not positive (a return, a rating below the
+        threshold): such an item is seen, not a sign of taste
+        (``interactions_from_events(keep_unliked=True)``)."""
+        return self.for_type(event_type) != 0 and self.weight(event_type, rating) <= 0
 
 
 def rating_range(ratings: pd.Series | np.ndarray) -> tuple[float, float] | tuple[None, None]:

@@ -11,6 +11,7 @@ version is saved, for the command line and the server alike.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,9 @@ UNLEARNT_LIMIT = 1_000
 #: ... and the newest this many liked ones are the answer's context (the model knows the long
 #: history before them already).
 UNLEARNT_CONTEXT = 200
+#: A request's context: the visit's items (each as often as it occurs), or items with weights
+#: (the events since the training, weighed: :func:`add_unlearnt`).
+Context = Sequence[str] | dict[str, float]
 #: Events read per page when a batch looks for the customers with events since the training.
 _UNLEARNT_PAGE = 50_000
 
@@ -100,40 +104,47 @@ def without_items(rules: Rules, items: Sequence[str]) -> Rules:
 
 def unlearnt_items(
     reads: Any, keys: PersonKeys, meta: dict[str, Any]
-) -> tuple[list[str], list[str]]:
+) -> tuple[dict[str, float], list[str]]:
     """What a customer did after the model was trained: their events stored after the
     ``events_seq`` in its metadata (none for a model saved without it; the newest
-    :data:`UNLEARNT_LIMIT`), as ``(liked, unliked)``. ``liked``: the items of counted events,
-    oldest first, which join the answer's context as the next training would put them in the
-    history (seen, and a sign of taste); ``unliked``: the items they returned or rated low
-    (seen, no sign of taste), judged by the model's own event weights. Without this, an item
-    bought an hour ago is recommended until the next training."""
+    :data:`UNLEARNT_LIMIT`), weighed as the next training would weigh them
+    (:func:`split_unlearnt`). Without this, an item bought an hour ago is recommended until
+    the next training."""
     seq = meta.get("events_seq")
     if seq is None:
-        return [], []
+        return {}, []
     return split_unlearnt(reads.person_items_after(keys, int(seq), UNLEARNT_LIMIT), meta)
 
 
 def split_unlearnt(
     rows: Sequence[tuple[int, str, str, float | None]], meta: dict[str, Any]
-) -> tuple[list[str], list[str]]:
-    """``(liked, unliked)`` items of a person's events since the training, ``(seq, item_id,
-    type, rating)`` oldest first (see :func:`unlearnt_items`)."""
+) -> tuple[dict[str, float], list[str]]:
+    """A person's events since the training, ``(seq, item_id, type, rating)`` oldest first, as
+    ``(added, unliked)``, judged by the model's own event weights as a training judges a pair.
+
+    ``added``: per item, what its events add to its pair's weight (a purchase 5, a view 1, a
+    return -4), the item last met last; ``-inf`` where the item's latest rating is low (the
+    pair is not liked whatever it held, and a later good rating takes that back). They join the
+    answer's context with those weights, added to the history the model learnt: a purchase
+    returned since the training leaves a purchase made before it at 1, as the next training
+    would. ``unliked``: the items these events alone do not make liked (they add 0 or less, or
+    were rated low at last): seen, and left out of answers."""
     if not rows:
-        return [], []
+        return {}, []
     weights = saved_weights(meta)
-    # an item's latest verdict stands: a rating (low or not) or a return; a later, higher
-    # rating takes back a low one, as a training reads the pair's latest rating
-    verdict: dict[str, bool] = {}
+    added: dict[str, float] = {}
+    rated_low: dict[str, bool] = {}  # the latest rating of each rated item: low or not
     for _, item, kind, rating in rows:
-        low = weights.not_liked(kind, rating)
-        if low or (kind == "rating" and rating is not None and weights.for_type(kind) != 0):
-            verdict[item] = low
-    unliked = [item for item, low in verdict.items() if low]
-    liked = dict.fromkeys(
-        i for _, i, kind, _ in rows if not verdict.get(i, False) and weights.for_type(kind) > 0
-    )
-    return list(liked), unliked
+        if weights.for_type(kind) == 0:
+            continue  # a type no training counts
+        added[item] = added.pop(item, 0.0) + weights.weight(kind, rating)  # last met, last
+        if kind == "rating" and rating is not None:
+            rated_low[item] = weights.not_liked(kind, rating)
+    for item, low in rated_low.items():
+        if low:
+            added[item] = -math.inf
+    unliked = [item for item, weight in added.items() if weight <= 0]
+    return added, unliked
 
 
 def with_unlearnt(
@@ -142,27 +153,35 @@ def with_unlearnt(
     meta: dict[str, Any],
     context: Sequence[str] | None,
     rules: Rules | None,
-) -> tuple[list[str] | None, Rules | None]:
+) -> tuple[Context | None, Rules | None]:
     """A fully personalized request's context and rules with what the customer did since the
     model was trained (:func:`unlearnt_items`, :func:`add_unlearnt`)."""
     return add_unlearnt(*unlearnt_items(reads, keys, meta), context, rules)
 
 
 def add_unlearnt(
-    liked: list[str],
+    added: dict[str, float],
     unliked: list[str],
     context: Sequence[str] | None,
     rules: Rules | None,
-) -> tuple[list[str] | None, Rules | None]:
-    """``context`` and ``rules`` with the items of :func:`split_unlearnt`: the newest liked
-    ones before the visit's, the unliked and older ones left out while seen items are."""
-    older, liked = liked[:-UNLEARNT_CONTEXT], liked[-UNLEARNT_CONTEXT:]
-    if liked:
-        context = list(dict.fromkeys((*liked, *(context or ()))))
+) -> tuple[Context | None, Rules | None]:
+    """``context`` and ``rules`` with the items of :func:`split_unlearnt`: the newest
+    :data:`UNLEARNT_CONTEXT` before the visit's, at the weights their events add (the context
+    becomes a mapping of items to weights; each item of the visit adds 1 per time it occurs, as
+    a view); the unliked and older ones left out while seen items are."""
+    items = list(added)
+    older, newest = items[:-UNLEARNT_CONTEXT], items[-UNLEARNT_CONTEXT:]
+    if newest:
+        weighted = {item: added[item] for item in newest}
+        for item in context or ():
+            weighted[item] = weighted.pop(item, 0.0) + 1.0  # the visit's items: the latest
+        context = weighted  # type: ignore[assignment]
     if unliked or older:
         rules = rules or Rules()
         if rules.exclude_seen:  # seen all the same, beyond the context
             rules = without_items(rules, [*unliked, *older])
+    if isinstance(context, dict):
+        return context, rules
     return (list(context) if context else None), rules
 
 
@@ -209,7 +228,7 @@ def gated_recommend(
     gate: Personalization,
     prefs: Preferences,
     *,
-    context: Sequence[str] | None = None,
+    context: Context | None = None,
     rules: Rules | None = None,
     explain: bool = True,
 ) -> Recommended:
@@ -223,7 +242,11 @@ def gated_recommend(
     rules = preference_rules(rules, prefs, gate.mode)
     liked = list(prefs.interests.items)
     if gate.mode == "full":
-        extra = [*liked, *(context or ())]
+        extra: Context = [*liked, *(context or ())]
+        if isinstance(context, dict):  # weighed events since the training: the stated first
+            extra = {item: 1.0 for item in liked}
+            for item, weight in context.items():
+                extra[item] = extra.pop(item, 0.0) + weight
         recs = model.recommend(person, n, context=extra or None, rules=rules, explain=explain)
     elif gate.mode == "light":
         rules = replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *liked))))
@@ -375,7 +398,7 @@ class Recommendations:
         meta: dict[str, Any],
         context: Sequence[str] | None,
         rules: Rules | None,
-    ) -> tuple[list[str] | None, Rules | None]:
+    ) -> tuple[Context | None, Rules | None]:
         store = self._store()
         if store is None or meta.get("events_seq") is None:
             return (list(context) if context else None), rules

@@ -450,6 +450,40 @@ class RecommenderConformance:
         recs = model.recommend("a2", n, context=["B1", "B2"])
         check_ranked_list(recs, n, exclude=history["a2"] | {"B1", "B2"})
 
+    def test_a_weighted_context_weighs_as_repeats_and_drops_what_ends_at_zero(
+        self, model: Recommender, history: dict[str, set[str]]
+    ) -> None:
+        """A context of items with weights (what the events since a training add, weighed as
+        the training weighs them) answers as the same items repeated that often; an item its
+        weight takes to 0 or below leaves the history and is still not offered."""
+        n = len(model.item_ids_)
+        _same(
+            model.recommend("a2", 5, context={"B1": 3.0, "B2": 1.0}),
+            model.recommend("a2", 5, context=["B1", "B1", "B1", "B2"]),
+        )
+        _same(
+            model.recommend("nobody", 5, context={"B1": 2.0, "B3": 1.0}),
+            model.recommend("nobody", 5, context=["B1", "B1", "B3"]),
+        )
+        # a new item whose events add up to nothing (bought, then returned): not history, seen
+        _same(
+            model.recommend("nobody", n, context={"B1": -4.0, "B3": 1.0}),
+            model.recommend("nobody", n, context=["B3"], rules=Rules(exclude_items=("B1",))),
+        )
+        # nor does it hold a place in the order of what was met (the ages of recency weighting)
+        fresh = next(i for i in ("B1", "B3", "B5", "B0") if i not in history["a2"])
+        _same(
+            model.recommend("a2", n, context={"B2": 1.0, fresh: -4.0}),
+            model.recommend("a2", n, context=["B2"], rules=Rules(exclude_items=(fresh,))),
+        )
+        # an item of the history rated low at last (-inf): out of the history, still not offered
+        held = sorted(history["a2"])[0]
+        check_ranked_list(
+            model.recommend("a2", n, context={held: -math.inf, "B2": 1.0}),
+            n,
+            exclude=history["a2"] | {"B2"},
+        )
+
     def test_session_contract(self, model: Recommender) -> None:
         recs = model.recommend_session(["B1", "B3", "B5"], 4)
         assert len(recs) == 4
