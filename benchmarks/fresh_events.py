@@ -15,7 +15,11 @@ customer had not bought before (a repeat is not something to recommend).
 Rows: ``known`` customers (in the model, with purchases since training and in the test days)
 and ``new`` ones (first purchase since training). Per group: how many answers offer back an
 item bought since training, HR@10 / Recall@10 / NDCG@10 on the test purchases, each answer's
-time; and the product minus the model alone, per customer, with a 95 % half-width.
+time; and the product minus the model alone, per customer, with a 95 % half-width. A third
+answer, ``unweighted``, is the product's reading before the events since training were weighed
+as a training weighs them: each item bought since once, as a view, in the order first bought
+(the model's own ``recommend`` with that context); ``product_minus_unweighted`` pairs it with
+the product's.
 
 Run from the repository root:  python benchmarks/fresh_events.py [--budget 30]
 """
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recommend as bench  # noqa: E402  (the top-N benchmark's Online Retail filter, emit)
 from omotenashi import Omotenashi  # noqa: E402
 from omotenashi.recommend import Rules  # noqa: E402
+from omotenashi.services._recommendations import UNLEARNT_CONTEXT as CONTEXT  # noqa: E402
 
 N = 10
 emit = bench.emit
@@ -65,7 +70,7 @@ def summary(rows: list[dict], group: str) -> dict:
     out: dict = {"group": group, "customers": len(frame)}
     if frame.empty:
         return out
-    for who in ("model", "product"):
+    for who in ("model", "product", "unweighted"):
         out[who] = {
             "offers_back_an_item_bought_since_training": float(frame[f"{who}_back"].mean()),
             "hr@10": float(frame[f"{who}_hr"].mean()),
@@ -73,10 +78,11 @@ def summary(rows: list[dict], group: str) -> dict:
             "ndcg@10": float(frame[f"{who}_ndcg"].mean()),
             "answer_ms_median": float(frame[f"{who}_ms"].median()),
         }
-    for metric in ("hr", "recall", "ndcg"):
-        diff = frame[f"product_{metric}"] - frame[f"model_{metric}"]
-        half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-        out[f"product_minus_model_{metric}@10"] = [float(diff.mean()), float(half)]
+    for other in ("model", "unweighted"):
+        for metric in ("hr", "recall", "ndcg"):
+            diff = frame[f"product_{metric}"] - frame[f"{other}_{metric}"]
+            half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+            out[f"product_minus_{other}_{metric}@10"] = [float(diff.mean()), float(half)]
     return out
 
 
@@ -110,6 +116,7 @@ def main() -> None:
             known = set(model.user_ids_.tolist())
             had = data[data["time"] < cut_test].groupby("customer")["item"].agg(set)
             since = fresh.groupby("customer")["item"].agg(set)
+            order = fresh.sort_values("time", kind="stable").groupby("customer")["item"].agg(list)
             wanted = test.groupby("customer")["item"].agg(set)
             rows: dict[str, list[dict]] = {"known": [], "new": []}
             for customer in sorted(set(since.index) & set(wanted.index)):
@@ -121,8 +128,19 @@ def main() -> None:
                 t1 = time.perf_counter()
                 served = [r.item_id for r in om.recommendations.for_customer(customer, N)]
                 t2 = time.perf_counter()
+                bought = list(dict.fromkeys(order.get(customer, [])))
+                older, newest = bought[:-CONTEXT], bought[-CONTEXT:]
+                rules = Rules(exclude_items=tuple(older))
+                flat = [
+                    r.item_id for r in model.recommend(customer, N, context=newest, rules=rules)
+                ]
+                t3 = time.perf_counter()
                 row = {"customer": customer}
-                answers = (("model", alone, t1 - t0), ("product", served, t2 - t1))
+                answers = (
+                    ("model", alone, t1 - t0),
+                    ("product", served, t2 - t1),
+                    ("unweighted", flat, t3 - t2),
+                )
                 for who, answer, seconds in answers:
                     hr, recall, ndcg = scores(answer, relevant)
                     row.update(
