@@ -251,3 +251,21 @@ def test_since_training_an_items_events_weigh_as_the_training_weighs_them() -> N
     # with the default weights a purchase weighs 5 and a view 1
     added, unliked = split_unlearnt([(1, "x", "purchase", None), (2, "y", "view", None)], meta)
     assert added == {"x": 5.0, "y": 1.0} and unliked == []
+
+
+def test_the_visit_joins_the_weighed_events_without_counting_one_twice() -> None:
+    """The HTTP service's live visit is stored as it comes, so its items are also among the
+    events since the training: such an item moves to the end (the latest), its weight kept;
+    an item of the visit alone weighs 1 per time it occurs; seen items stay left out."""
+    from omotenashi.recommend import Rules
+    from omotenashi.services._recommendations import add_unlearnt
+
+    added = {"bought": 5.0, "back": -4.0, "viewed": 1.0}
+    context, rules = add_unlearnt(added, ["back"], ["bought", "new", "new"], None)
+    assert context == {"back": -4.0, "viewed": 1.0, "bought": 5.0, "new": 2.0}
+    assert list(context) == ["back", "viewed", "bought", "new"]
+    assert rules is not None and rules.exclude_items == ("back",)
+    # nothing since the training: the visit as it came
+    assert add_unlearnt({}, [], ["a", "a"], None) == (["a", "a"], None)
+    kept = Rules(exclude_seen=False)
+    assert add_unlearnt({"x": 5.0}, ["x"], None, kept) == ({"x": 5.0}, kept)

@@ -167,14 +167,19 @@ def add_unlearnt(
 ) -> tuple[Context | None, Rules | None]:
     """``context`` and ``rules`` with the items of :func:`split_unlearnt`: the newest
     :data:`UNLEARNT_CONTEXT` before the visit's, at the weights their events add (the context
-    becomes a mapping of items to weights; each item of the visit adds 1 per time it occurs, as
-    a view); the unliked and older ones left out while seen items are."""
+    becomes a mapping of items to weights; an item of the visit that is not among them weighs 1
+    per time it occurs, as a view); the unliked and older ones left out while seen items are."""
     items = list(added)
     older, newest = items[:-UNLEARNT_CONTEXT], items[-UNLEARNT_CONTEXT:]
     if newest:
         weighted = {item: added[item] for item in newest}
+        since = set(newest)
         for item in context or ():
-            weighted[item] = weighted.pop(item, 0.0) + 1.0  # the visit's items: the latest
+            # the visit's items are the latest; one already among the events since the training
+            # is one of those events (the HTTP service's live visit is stored as it comes), so
+            # it moves to the end and is not counted again; any other counts once per time
+            weight = weighted.pop(item, 0.0)
+            weighted[item] = weight if item in since else weight + 1.0
         context = weighted  # type: ignore[assignment]
     if unliked or older:
         rules = rules or Rules()
