@@ -391,6 +391,30 @@ def test_exclude_items_availability_and_include_seen(fitted):
     assert seen & with_seen
 
 
+def test_leave_out_is_the_allowed_mask_applied(fitted):
+    """A request's filters set -inf where ``allowed_mask`` is False: the items it names by their
+    positions, the other filters by the mask (every combination, unknown ids ignored)."""
+    model = fitted[0]["ease"]
+    catalog, index = model.catalog_, model._item_index
+    scores = np.linspace(1.0, 2.0, len(index))
+    cases = [
+        Rules(),
+        Rules(exclude_items=("s2", "nope", "r3")),
+        Rules(exclude_items=("s2",), include_categories=("SciFi",)),
+        Rules(only_items=("s2", "s3", "r1"), exclude_items=("s3",)),
+        Rules(exclude_categories=("Drama",), available_only=False),
+        Rules(exclude_items=tuple(f"r{i}" for i in range(15)) + ("x",) * 60),  # a long list
+    ]
+    for rules in cases:
+        got = scores.copy()
+        rules.leave_out(got, catalog, index)
+        mask = rules.allowed_mask(catalog, index)
+        want = scores.copy() if mask is None else np.where(mask, scores, -np.inf)
+        assert np.array_equal(got, want), rules
+    assert Rules().allowed_mask(catalog, index) is not None  # s1 is unavailable: masked
+    assert not np.isfinite(got[index.get_indexer(["r0", "r14"])]).any()
+
+
 def test_boost_moves_an_item_up(fitted):
     model = fitted[0]["ease"]
     recs = model.recommend("u0", 5)

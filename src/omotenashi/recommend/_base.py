@@ -519,9 +519,7 @@ class Recommender(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` best items and their served scores."""
         scores = scores.astype(np.float64, copy=True)
-        mask = rules.allowed_mask(self.catalog_, self._item_index)
-        if mask is not None:
-            scores[~mask] = -np.inf
+        rules.leave_out(scores, self.catalog_, self._item_index)
         if rules.exclude_seen and seen.size:
             scores[seen] = -np.inf
         rules.adjust(scores, self.catalog_, self._item_index, self.item_popularity_)

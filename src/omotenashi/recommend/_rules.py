@@ -87,6 +87,32 @@ class Rules:
         item_index : pandas.Index of str
             The model's item index (to resolve item ids).
         """
+        mask = self._mask(catalog, item_index)
+        if self.exclude_items:
+            m = np.ones(len(catalog), dtype=bool) if mask is None else mask
+            m[self._excluded(item_index)] = False
+            mask = m
+        return mask
+
+    def leave_out(self, scores: np.ndarray, catalog: ItemCatalog, item_index) -> None:
+        """Set the scores of the items the filters leave out to ``-inf`` (one row, in place):
+        what :meth:`allowed_mask` leaves out, the items named in ``exclude_items`` by their
+        positions. A request names a few; a catalogue-sized mask for them, negated and applied,
+        was a tenth of a served answer's time."""
+        mask = self._mask(catalog, item_index)
+        if mask is not None:
+            scores[~mask] = -np.inf
+        if self.exclude_items:
+            scores[self._excluded(item_index)] = -np.inf
+
+    def _excluded(self, item_index) -> np.ndarray:
+        """Positions of the known items of ``exclude_items``."""
+        pos = item_positions(item_index, self.exclude_items)
+        return pos[pos >= 0]
+
+    def _mask(self, catalog: ItemCatalog, item_index) -> np.ndarray | None:
+        """The mask of every filter but ``exclude_items``, or None when none is set (a new
+        array: callers may change it)."""
         n = len(catalog)
         mask: np.ndarray | None = None
 
@@ -98,11 +124,6 @@ class Rules:
             m = np.zeros(n, dtype=bool)
             pos = item_positions(item_index, self.only_items)
             m[pos[pos >= 0]] = True
-            restrict(m)
-        if self.exclude_items:
-            m = np.ones(n, dtype=bool)
-            pos = item_positions(item_index, self.exclude_items)
-            m[pos[pos >= 0]] = False
             restrict(m)
         if self.include_categories is not None:
             restrict(catalog.in_categories(self.include_categories))
