@@ -824,6 +824,38 @@ def test_public_event_logs_import_as_they_are_written(om: Omotenashi, tmp_path: 
     assert ml.loc["1193", "timestamp"] == pd.Timestamp(978300760, unit="s", tz="UTC")
 
 
+def test_a_map_by_position_reads_past_a_header_of_words(om: Omotenashi, tmp_path: Path) -> None:
+    """CDNOW's master file heads its columns with words separated by spaces; a map by position
+    reads its rows, not the header as a first row (which failed: "cannot read 'date' as a
+    date/time"). So does a comma-separated file with a header the map does not use."""
+    cdnow = write_csv(
+        tmp_path / "CDNOW_master.txt",
+        " customer_id  date number_of_cds  dollar_value\n"
+        " 00001 19970101  1   11.77\n"
+        " 00002 19970112  2   12.00\n",
+    )
+    report = om.import_events(
+        cdnow, mapping="customer=0,time=1,quantity=2,value=3", type="purchase"
+    )
+    assert report.events_written == 2
+    bought = om.events_frame().set_index("customer_id")
+    assert bought.loc["00002", "quantity"] == 2.0 and bought.loc["00002", "value"] == 12.0
+    assert bought.loc["00001", "timestamp"] == pd.Timestamp("1997-01-01", tz="UTC")
+    rated = write_csv(
+        tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n"
+    )
+    assert om.import_events(rated, mapping="customer=0,item=1,rating=2,time=3").events_written == 1
+    assert om.events_frame().set_index("item_id").loc["31", "rating"] == 2.5
+    # words over words: no sign of a header, so the first line is a row, as before
+    words = write_csv(tmp_path / "words.csv", "u1,i1\nu2,i2\n")
+    assert (
+        om.import_events(
+            words, mapping="customer=0,item=1", default_time="2024-01-01"
+        ).events_written
+        == 2
+    )
+
+
 TYPED_LOG = (
     "customer_id,item_id,timestamp,event_type\n"
     "c1,i1,2024-03-01,Bought It!\n"

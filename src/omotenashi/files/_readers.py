@@ -17,7 +17,7 @@ import csv
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -511,6 +511,18 @@ def read_header(
         kwargs = _csv_arguments(path, options)
         header = pd.read_csv(path, nrows=0, **kwargs)  # type: ignore[call-overload]
         return [str(c).strip() for c in header.columns]
+
+
+def first_lines(
+    path: Path | str, options: CsvOptions | None = None, n: int = 2, *, field: str | None = None
+) -> list[list[str]]:
+    """The fields of a text file's first ``n`` lines as text, none of them taken for a header
+    (separator sniffed as for reading): what tells a header line from a first row."""
+    path = Path(path)
+    options = replace(options or CsvOptions(), header=False, names=None, text=True)
+    with _read_errors(path, options, field, "the file's first lines"):
+        frame = pd.read_csv(path, nrows=n, **_csv_arguments(path, options))  # type: ignore[call-overload]
+    return [[str(value).strip() for value in row] for row in frame.itertuples(index=False)]
 
 
 def read_chunks(
