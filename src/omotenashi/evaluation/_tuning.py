@@ -668,15 +668,18 @@ def select_model(
         finally:
             c.score_times.append(_clock() - t0)
 
+    def timed_fit(c: _Candidate, params: dict[str, Any], train: pd.DataFrame) -> Recommender:
+        t0 = _clock()
+        try:
+            return make_model(c.name, **params).fit(train, items)
+        finally:
+            c.fit_times.append(_clock() - t0)
+
     def evaluate(c: _Candidate, params: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
         structural = {k: v for k, v in params.items() if k not in c.scoring}
         current = {k: v for k, v in c.params.items() if k not in c.scoring}
         if c.model is None or structural != current:
-            t0 = _clock()
-            try:
-                model = make_model(c.name, **params).fit(val.train, items)
-            finally:
-                c.fit_times.append(_clock() - t0)
+            model = timed_fit(c, params, val.train)
             fit_s = c.fit_times[-1]
         else:
             model, fit_s = c.model, c.fit_s
@@ -721,7 +724,7 @@ def select_model(
     total += greedy_steps
 
     folds = 1  # validation splits the blend is chosen on (module docs, **Folds**)
-    fold_reason = "the time split only: the recency signal was not tested"
+    folds_note = "the time split only: the recency signal was not tested"
 
     def reserve() -> float:
         """Seconds set aside for the blend: each of its scorings scores two fitted models on
@@ -750,7 +753,7 @@ def select_model(
     probe = max((c for c in cands if c.name in ITEM_ITEM), key=lambda c: c.ndcg, default=None)
     if not timed:
         recency["reason"] = "no time order within customers"
-        folds, fold_reason = _fold_count(blend_steps, learnable, cands)
+        folds, folds_note = _fold_count(blend_steps, learnable, cands)
     elif probe is None:
         recency["reason"] = "no item-item candidate to test it with"
     elif extras and not fits(2 * probe.score_cost):  # scored with recency, maybe again without
@@ -767,9 +770,9 @@ def select_model(
         recency.update(signal=bool(t > RECENCY_T), gain=round(gain, 4), t=round(t, 2))
         recency["model"] = probe.name
         if recency["signal"]:
-            fold_reason = "the time split only: the timestamps tell what comes next"
+            folds_note = "the time split only: the timestamps tell what comes next"
         else:
-            folds, fold_reason = _fold_count(blend_steps, learnable, cands)
+            folds, folds_note = _fold_count(blend_steps, learnable, cands)
             probe.params = {**probe.params, "recency_boost": 0.0}
             probe.model.set_params(**probe.scoring_state(probe.params))  # type: ignore[union-attr]
             probe.row, probe.per_user = timed_score(probe, probe.model)  # type: ignore[arg-type]
@@ -836,7 +839,6 @@ def select_model(
     scorers = [score]
     for c in cands:
         c.fold_models, c.fold_rows, c.fold_per_user = [c.model], [c.row], [c.per_user]
-    folds_note = fold_reason
     if folds > 1:
         splits = []  # held while their fits share their preparation
         fold_steps = 0
@@ -849,11 +851,7 @@ def select_model(
                     after = blend_steps * folds * two_slowest
                     if _clock() + c.trial_cost(refit=True) + after > blend_deadline:
                         raise TimeoutError("no time left in the budget")
-                    t0 = _clock()
-                    try:
-                        model = make_model(c.name, **c.params).fit(splits[-1].train, items)
-                    finally:
-                        c.fit_times.append(_clock() - t0)
+                    model = timed_fit(c, c.params, splits[-1].train)
                     row, per_user = timed_score(c, model, scorers[-1])
                     c.fold_models.append(model)
                     c.fold_rows.append(row)
