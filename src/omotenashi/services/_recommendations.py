@@ -137,9 +137,10 @@ def split_unlearnt(
     for _, item, kind, rating in rows:
         if weights.for_type(kind) == 0:
             continue  # a type no training counts
-        added[item] = added.pop(item, 0.0) + weights.weight(kind, rating)  # last met, last
+        weight = weights.weight(kind, rating)
+        _add_last(added, item, weight)
         if kind == "rating" and rating is not None:
-            rated_low[item] = weights.not_liked(kind, rating)
+            rated_low[item] = weight <= 0  # ``EventWeights.not_liked`` of a counted type
     for item, low in rated_low.items():
         if low:
             added[item] = -math.inf
@@ -171,6 +172,7 @@ def add_unlearnt(
     per time it occurs, as a view); the unliked and older ones left out while seen items are."""
     items = list(added)
     older, newest = items[:-UNLEARNT_CONTEXT], items[-UNLEARNT_CONTEXT:]
+    out: Context | None = list(context) if context else None
     if newest:
         weighted = {item: added[item] for item in newest}
         since = set(newest)
@@ -178,16 +180,18 @@ def add_unlearnt(
             # the visit's items are the latest; one already among the events since the training
             # is one of those events (the HTTP service's live visit is stored as it comes), so
             # it moves to the end and is not counted again; any other counts once per time
-            weight = weighted.pop(item, 0.0)
-            weighted[item] = weight if item in since else weight + 1.0
-        context = weighted  # type: ignore[assignment]
+            _add_last(weighted, item, 0.0 if item in since else 1.0)
+        out = weighted
     if unliked or older:
         rules = rules or Rules()
         if rules.exclude_seen:  # seen all the same, beyond the context
             rules = without_items(rules, [*unliked, *older])
-    if isinstance(context, dict):
-        return context, rules
-    return (list(context) if context else None), rules
+    return out, rules
+
+
+def _add_last(weights: dict[str, float], item: str, weight: float) -> None:
+    """Add ``weight`` to ``item``'s in ``weights`` and make it the last (the latest met)."""
+    weights[item] = weights.pop(item, 0.0) + weight
 
 
 def preference_rules(rules: Rules | None, prefs: Preferences, mode: str) -> Rules:
@@ -251,7 +255,7 @@ def gated_recommend(
         if isinstance(context, dict):  # weighed events since the training: the stated first
             extra = {item: 1.0 for item in liked}
             for item, weight in context.items():
-                extra[item] = extra.pop(item, 0.0) + weight
+                _add_last(extra, item, weight)
         recs = model.recommend(person, n, context=extra or None, rules=rules, explain=explain)
     elif gate.mode == "light":
         rules = replace(rules, exclude_items=tuple(dict.fromkeys((*rules.exclude_items, *liked))))
