@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -523,6 +523,54 @@ def first_lines(
     with _read_errors(path, options, field, "the file's first lines"):
         frame = pd.read_csv(path, nrows=n, **_csv_arguments(path, options))  # type: ignore[call-overload]
     return [[str(value).strip() for value in row] for row in frame.itertuples(index=False)]
+
+
+def header_and_map(
+    file: Path, columns: Mapping[str, str], options: CsvOptions
+) -> tuple[bool, dict[str, str]]:
+    """Whether the file's first line is a header, and the map to read the file with.
+
+    A map whose every column is a number names columns by position (``--map
+    customer=0,item=1,time=3``, 0-based). Such a text file has no
+    header unless its first line is one:
+
+    - it names every number of the map (the numbers are then its column names); or
+    - its fields at the map's positions are words where the next line holds a number at one of
+      them at least (CDNOW's `` customer_id date number_of_cds dollar_value`` over ``00001
+      19970101 1 11.77``). The map then names the header's columns at those positions.
+
+    MovieLens 1M's ``1::1193::5::978300760`` is a first row: it holds a ``1``, but no ``0``,
+    ``2`` or ``3``, and its fields are numbers."""
+    mapping = dict(columns)
+    specs = list(mapping.values())
+    if not specs or not all(c.isdigit() for c in specs):
+        return True, mapping
+    fmt = file_format(file)
+    if fmt not in ("csv", "excel"):
+        return True, mapping
+    names = read_header(file, options, field="map")
+    if set(specs) <= set(names):
+        return True, mapping
+    if fmt == "csv":
+        lines = first_lines(file, options, field="map")
+        positions = [int(c) for c in specs]
+        if (
+            len(lines) == 2
+            and len(set(names)) == len(names)
+            and all(p < min(len(names), len(lines[0]), len(lines[1])) for p in positions)
+            and not any(_number(lines[0][p]) for p in positions)
+            and any(_number(lines[1][p]) for p in positions)
+        ):
+            return True, {key: names[int(c)] for key, c in mapping.items()}
+    return False, mapping
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text.replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 def read_chunks(

@@ -202,6 +202,7 @@ class Ingest:
         ``default_time`` is every row's time in a file without a time column (without it such
         a file is refused). ``progress`` gets the file rows read, chunk by chunk; ``phase`` the
         name of each step after the reading (writing, linking identities, committing)."""
+        from omotenashi.files import header_and_map
         from omotenashi.importers import (
             CsvOptions,
             EventDefaults,
@@ -233,7 +234,7 @@ class Ingest:
                     CsvOptions(sep=sep, encoding=encoding, sheet=sheet),
                     given=("time",) if default_time is not None else (),
                 )
-            header, columns = _header_and_map(
+            header, columns = header_and_map(
                 file, columns, CsvOptions(sep=sep, encoding=encoding, sheet=sheet)
             )
             plan = ImportPlan(
@@ -436,56 +437,6 @@ def header_map(
             field="map",
         )
     return found
-
-
-def _header_and_map(
-    file: Path, columns: Mapping[str, str], options: CsvOptions
-) -> tuple[bool, dict[str, str]]:
-    """Whether the file's first line is a header, and the map to read the file with.
-
-    A map whose every column is a number names columns by position (``--map
-    customer=0,item=1,time=3``, 0-based, as ``evaluate`` reads them). Such a text file has no
-    header unless its first line is one:
-
-    - it names every number of the map (the numbers are then its column names); or
-    - its fields at the map's positions are words where the next line holds a number at one of
-      them at least (CDNOW's `` customer_id date number_of_cds dollar_value`` over ``00001
-      19970101 1 11.77``). The map then names the header's columns at those positions.
-
-    MovieLens 1M's ``1::1193::5::978300760`` is a first row: it holds a ``1``, but no ``0``,
-    ``2`` or ``3``, and its fields are numbers."""
-    from omotenashi.files import file_format, first_lines, read_header
-
-    mapping = dict(columns)
-    specs = list(mapping.values())
-    if not specs or not all(c.isdigit() for c in specs):
-        return True, mapping
-    fmt = file_format(file)
-    if fmt not in ("csv", "excel"):
-        return True, mapping
-    names = read_header(file, options, field="map")
-    if set(specs) <= set(names):
-        return True, mapping
-    if fmt == "csv":
-        lines = first_lines(file, options, field="map")
-        positions = [int(c) for c in specs]
-        if (
-            len(lines) == 2
-            and len(set(names)) == len(names)
-            and all(p < min(len(names), len(lines[0]), len(lines[1])) for p in positions)
-            and not any(_number(lines[0][p]) for p in positions)
-            and any(_number(lines[1][p]) for p in positions)
-        ):
-            return True, {key: names[int(c)] for key, c in mapping.items()}
-    return False, mapping
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text.replace(",", "."))
-    except ValueError:
-        return False
-    return True
 
 
 #: The event fields that hold numbers (read with the file's decimal mark).
