@@ -206,3 +206,32 @@ def test_a_bad_inline_limit_is_refused(monkeypatch, bad):
         _compute.configure()
     monkeypatch.delenv("OMOTENASHI_INLINE_MS")
     _compute.configure()
+
+
+@pytest.mark.parametrize(("on_server", "limit_ms"), [(False, _compute.INLINE_MS), (True, 0.0)])
+def test_short_work_runs_on_the_loop_by_default_on_an_embedded_store_only(
+    monkeypatch, on_server, limit_ms
+):
+    """Unset, the limit is 2 ms on an embedded store (model work moves onto the loop once the
+    first call is measured) and 0 on a database server, whose round trips would stall the loop
+    (all work on the thread); ``serve --loop auto`` picks the loop to match."""
+    monkeypatch.delenv("OMOTENASHI_INLINE_MS", raising=False)
+    _compute.configure(on_server=on_server)
+    try:
+        assert _compute._INLINE_MS == limit_ms
+
+        async def main():
+            return [await compute(_where) for _ in range(4)], _where()
+
+        where, loop_thread = asyncio.run(main())
+        assert where[0].startswith("omotenashi-model")  # nothing measured yet
+        if on_server:
+            assert all(w.startswith("omotenashi-model") for w in where)
+        else:
+            assert where[1:] == [loop_thread] * 3
+        assert _compute.auto_loop(on_server) == ("uvloop" if on_server else "asyncio")
+        monkeypatch.setenv("OMOTENASHI_INLINE_MS", "0" if not on_server else "2")
+        assert _compute.auto_loop(on_server) == ("asyncio" if on_server else "uvloop")
+    finally:
+        monkeypatch.delenv("OMOTENASHI_INLINE_MS", raising=False)
+        _compute.configure()

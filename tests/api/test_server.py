@@ -232,3 +232,35 @@ def test_serve_runs_on_the_event_loop_asked_for(make_server, store_copy, loop):
     server.stop()
     banner = server.proc.stderr.read().decode()
     assert f"{loop} + " in banner
+
+
+@pytest.mark.parametrize("inline_ms", [None, "0", "2"])
+def test_serve_picks_the_loop_for_where_model_work_runs(
+    make_server, store_copy, monkeypatch, inline_ms
+):
+    """``serve --loop auto`` (the default) runs Python's own loop while model work may run on
+    the loop (its tail under such work is short) and uvloop when it all runs on the model
+    thread: unset, on the loop on an embedded store and not on PostgreSQL, whose round trips
+    would stall it; ``OMOTENASHI_INLINE_MS`` decides either way."""
+    on_server = str(store_copy).startswith("postgresql")
+    inline = (not on_server) if inline_ms is None else inline_ms != "0"
+    loop = "asyncio" if inline else "uvloop"
+    if inline_ms is None:
+        monkeypatch.delenv("OMOTENASHI_INLINE_MS", raising=False)
+    else:
+        monkeypatch.setenv("OMOTENASHI_INLINE_MS", inline_ms)
+    key = {"X-API-Key": create_key(store_copy, "default", "read")}
+    server = make_server(store_copy, "--no-train-on-start")
+    with Omotenashi(store_copy) as om:
+        customer = str(om.events_frame()["customer_id"].iloc[0])
+    for n in (3, 4, 5):
+        answer = httpx.get(
+            f"{server.url}/v1/customers/{customer}/recommendations",
+            params={"n": n},
+            headers=key,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    server.stop()
+    banner = server.proc.stderr.read().decode()
+    assert f"{loop} + " in banner

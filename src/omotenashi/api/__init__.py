@@ -6,6 +6,7 @@ Build it with :func:`create_app`; run it with ``omotenashi serve``. See docs/ser
 from __future__ import annotations
 
 from omotenashi.api._app import app_from_env, create_app
+from omotenashi.api._compute import auto_loop
 from omotenashi.api._logging import LOG_FORMATS, JsonFormatter, log_config
 from omotenashi.api._service import Service
 from omotenashi.services import SCOPES, CreatedKey, KeyInfo, KeyStore, ServiceSettings
@@ -20,6 +21,7 @@ __all__ = [
     "Service",
     "ServiceSettings",
     "app_from_env",
+    "auto_loop",
     "create_app",
     "log_config",
 ]

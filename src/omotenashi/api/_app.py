@@ -150,7 +150,8 @@ def create_app(
         OpenAPI document at ``/openapi.json``, interactive docs at ``/docs``.
     """
     settings = settings or ServiceSettings.from_env()
-    configure_compute()  # bad OMOTENASHI_MODEL_THREADS / _BLAS_THREADS / _INLINE_MS: refused here
+    # bad OMOTENASHI_MODEL_THREADS / _BLAS_THREADS / _INLINE_MS: refused here
+    configure_compute(on_server=settings.on_server())
     state = service or Service(settings)
 
     @asynccontextmanager

@@ -1,72 +1,54 @@
 """Where the routes run model work (scoring a request the answer cache cannot serve).
 
 Scoring one request is a fraction of a millisecond of Python and numpy that holds the GIL most of
-the time. Spread over the framework's thread pool (40 threads), every short wait inside it (an
-SQLite lookup, a numpy call that releases the GIL) ends in a fight for the GIL among all those
-threads, each of which can cost a switch interval (5 ms). Measured with wrk on ml-latest-small,
-one worker, 32 connections: the thread pool gave 790-920 req/s with p99 133-153 ms and 1.3-1.5
-ms of server CPU per request; one model thread 0.6 ms. (The req/s figures of that time were
-partly cached answers: every load repeated one request sequence. Measured with each load its
-own, one model thread gives 1,006-1,083 req/s with p99 33-37 ms; docs/service.md, "Each load
-its own requests".)
+the time. Where it runs decides what an uncached answer costs the server:
 
-Model work can also run on the event loop itself while it is short (``OMOTENASHI_INLINE_MS``,
-default 0: off, everything on the model thread):
+* **The framework's thread pool** (40 threads): every short wait inside the work (an SQLite
+  lookup, a numpy call that releases the GIL) ends in a fight for the GIL among all those
+  threads, each of which can cost a switch interval (5 ms): wrk on ml-latest-small, one worker,
+  790-920 req/s with p99 133-153 ms and 1.3-1.5 ms of server CPU a request.
+* **One model thread** (``OMOTENASHI_INLINE_MS=0``): 1.0-1.1 ms of server CPU a request. Handing
+  a request to the thread and back costs the loop a wake-up, a future and a GIL transfer each
+  way, and every GIL release inside the work waits for the loop to give the GIL back.
+* **The event loop itself** while the work is short (the default on an embedded store): 0.8 ms.
 
-* Handing a request to a thread and back costs the loop a wake-up, a future and a GIL transfer
-  each way, and every GIL release inside the work (each store statement) waits for the loop to
-  give the GIL back: about 0.4 ms of server CPU on a 0.6 ms answer.
-* But a long answer on the loop (a large catalogue with reasons) would stall every other
-  request, health checks and cached answers included, for its whole length.
+Measured side by side (``benchmarks/serve.py --workers 1 --seconds 8``, the two settings
+alternating, two rounds each, wrk and the server on the same 2 cores; docs/service.md, "Model
+work on the loop"): answers no cache holds 1,235-1,276 req/s with p99 35-48 ms on the loop
+against 992-1,087 req/s with p99 38-46 ms on the thread; a customer's event and then their
+answer 1,253-1,289 against 856-932 req/s, the answers' p99 29-36 against 87-91 ms. Cached
+answers did not change; single events cost a fifth more on Python's loop (below).
 
-``compute`` keeps a running mean of the *CPU* time of the model work it ran (thread CPU time:
-waiting for the GIL or a lock does not count). While that mean is under the limit, calls run on
-the loop; above it, on the thread, so the loop is never held for long by work that is usually
-long, and one unexpectedly long call raises the mean and sends the next ones to the thread until
-short ones bring it down. The first call, which may build caches, goes to the thread. Work on
-the loop and on the thread never overlap (the loop would hold the GIL against the thread, and
-each of the thread's GIL releases would cost it a switch interval): a call for the loop that
-arrives while calls are on the thread waits (without blocking the loop) until the thread has
-none, and meanwhile no call is sent to the thread unless the mean says long, so the thread's
-queue only shrinks and empties within its few calls. A waiting call looks again each time one
-of the thread's calls ends: when the mean has turned long, it queues on the thread behind them.
-Two earlier versions got this wrong. The
-first made a call for the loop wait while calls for the loop kept going to the thread, which
-then never emptied under load (a waiter waited up to half a second: a long wrk tail). The second
-sent every call to the thread while any was there; under a load sustained from its start the
-thread never emptied either, so the setting never engaged (measured this stop: with the limit at
-5 ms the model thread did all the model work of a 32-connection wrk load).
+**Only short work runs on the loop.** A long answer there (a large catalogue with reasons)
+would stall every other request, health checks and cached answers included, for its whole
+length. ``compute`` keeps a running mean of the *CPU* time of the model work it ran (thread
+CPU time: waiting for the GIL or a lock does not count). While that mean is under the limit
+(``OMOTENASHI_INLINE_MS``, default 2 ms), calls run on the loop; above it, on the thread, so the
+loop is never held for long by work that is usually long, and one unexpectedly long call raises
+the mean and sends the next ones to the thread until short ones bring it down. The first call,
+which may build caches, goes to the thread. Work on the loop and on the thread never overlap
+(the loop would hold the GIL against the thread, and each of the thread's GIL releases would
+cost it a switch interval): a call for the loop that arrives while calls are on the thread waits
+(without blocking the loop) until the thread has none, and meanwhile no call is sent to the
+thread unless the mean says long, so the thread's queue only shrinks and empties within its few
+calls. A waiting call looks again each time one of the thread's calls ends: when the mean has
+turned long, it queues on the thread behind them. (Two earlier versions got this wrong: one let
+the thread's queue grow under load, so a waiter waited up to half a second; the other sent every
+call to the thread while any was there, so under a load sustained from its start the setting
+never engaged.)
 
-Why it is still off by default (``benchmarks/serve.py --workers 1 --seconds 8``, answers no
-cache holds, ml-latest-small, wrk and the server on the same 2 cores, one run each): on the
-loop 1,198 req/s (asyncio client, p99 31 ms) and 1,252 req/s (wrk, p99 108 ms, max 426 ms),
-and the mixed workload 1,503 req/s with p99 41 ms; on the thread 1,012 req/s (p99 37 ms) and
-1,083 req/s (wrk, p99 34 ms, max 45 ms), mixed 925 req/s with p99 74 ms. With the waiting gone,
-wrk's tail on the loop is rarer but not gone on uvloop. On Python's own loop (``serve --loop
-asyncio``) the loop gave 1,234-1,237 req/s with p99 30 ms and max 37-41 ms, but that loop costs
-single events 22 % and cached answers 4 %, and a second, slower machine could not tell the two
-settings apart; so the thread stays the default, and a deployment whose traffic is mostly model
-answers can run ``--loop asyncio`` with ``OMOTENASHI_INLINE_MS=2``. (Those measurements ran
-before the fix above, partly with the setting not engaged.) After it, the two configurations
-alternating, two rounds each, on a noisy 2-core machine (docs/service.md): ``--loop asyncio``
-with the limit at 2 ms gave the model path 842 / 1,093 req/s (asyncio client, p99 46 / 44 ms)
-and 984 / 874 (wrk, p99 51 / 50 ms), mixed answers p99 48 / 62 ms, single events 1,389 / 1,661
-req/s; uvloop with the thread 792 / 720 (p99 56 / 56 ms), 807 / 944 (wrk, p99 50 / 48 ms),
-mixed answers p99 104 / 106 ms, single events 1,635 / 2,269 req/s.
+**Not on a database server.** On PostgreSQL every call waits for the store's round trips, and
+on the loop that wait would stall every other request while the CPU mean stays short: there the
+default is 0 (the thread). ``OMOTENASHI_INLINE_MS`` overrides either default.
 
-**One turn first.** A call that runs on the loop first gives the loop one turn (``await
-asyncio.sleep(0)``), then runs. On uvloop, work on the loop had a long tail that Python's loop
-has not: ``benchmarks/loop_turn.py`` shows it with a bare ASGI app under uvicorn (no omotenashi
-code) spending 0.6 ms of CPU per request, wrk, 32 connections: uvloop p99 124-128 ms (max
-380-390 ms) against Python's loop's 27 ms; with the turn first, uvloop's p99 fell to 44-56 ms.
-In this server (``OMOTENASHI_INLINE_MS=2 python benchmarks/serve.py --workers 1 --seconds 6
---loop uvloop --scenarios model,mixed``, without and with the turn alternating, two rounds, another
-job on one of the two cores): wrk's p99 on the model path 82.6 / 200.8 ms (max 356 / 506 ms)
-without, 65.7 / 48.0 ms (max 261 / 175 ms) with it, at 980 / 1,028 and 997 / 1,080 req/s.
-Compared with the thread over every scenario with that job running (docs/service.md), work on
-the loop spent a fifth less CPU an answer when the job pressed lightly and did worse when it
-pressed hard (the loop stalls whenever the scheduler takes its core away), so the thread stays
-the default.
+**Python's loop, and one turn first.** With work on the loop, uvloop has a long tail that
+Python's loop has not: ``benchmarks/loop_turn.py`` shows it with a bare ASGI app under uvicorn
+(no omotenashi code) spending 0.6 ms of CPU a request, wrk, 32 connections: uvloop p99 124-128
+ms (max 380-390 ms) against Python's loop's 27 ms. So ``serve --loop auto`` picks Python's loop
+where model work may run on the loop, and uvloop where it may not (single events cost 0.38-0.40
+ms of server CPU on uvloop, 0.49-0.50 on Python's loop). And a call that runs on the loop first
+gives the loop one turn (``await asyncio.sleep(0)``), so the requests already in are read and
+started before it holds the loop; on uvloop that took the bare app's p99 to 44-56 ms.
 
 ``OMOTENASHI_MODEL_THREADS`` sets more model threads (say, for a model whose scoring releases
 the GIL for long: BLAS-heavy factor models on many cores).
@@ -193,10 +175,24 @@ def blas_limited() -> Iterator[None]:
         limits.restore_original_limits()
 
 
-def inline_ms() -> float:
+#: Default limit (CPU milliseconds a call, on average) of model work on the event loop, for an
+#: embedded store; on a database server the default is 0 (module docstring).
+INLINE_MS = 2.0
+
+
+def inline_ms(on_server: bool = False) -> float:
     """Work whose calls average less CPU than this runs on the event loop:
-    ``OMOTENASHI_INLINE_MS`` (default 0: all of it on the model threads)."""
-    return _setting("OMOTENASHI_INLINE_MS", "0", float, lambda v: v >= 0 and v < float("inf"))
+    ``OMOTENASHI_INLINE_MS`` (default :data:`INLINE_MS`, or 0 where the store is a database
+    server, ``on_server``: all of it on the model threads)."""
+    default = "0" if on_server else str(INLINE_MS)
+    return _setting("OMOTENASHI_INLINE_MS", default, float, lambda v: v >= 0 and v < float("inf"))
+
+
+def auto_loop(on_server: bool = False) -> str:
+    """The event loop ``serve --loop auto`` asks for: Python's own (``asyncio``) where model
+    work may run on the loop, whose tail under such work is short, else ``uvloop`` (cheaper
+    I/O; module docstring). Raises ``DataError`` for a bad ``OMOTENASHI_INLINE_MS``."""
+    return "asyncio" if inline_ms(on_server) > 0 else "uvloop"
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -251,9 +247,10 @@ async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 _INLINE_MS: float | None = None  # read once per process by configure(); None: read each call
 
 
-def configure() -> None:
-    """Read and check the settings (at start-up: a bad value is refused before serving)."""
+def configure(on_server: bool = False) -> None:
+    """Read and check the settings (at start-up: a bad value is refused before serving);
+    ``on_server``: the store is a database server (no model work on the loop by default)."""
     global _INLINE_MS
     model_threads()
     blas_threads()
-    _INLINE_MS = inline_ms()
+    _INLINE_MS = inline_ms(on_server)

@@ -102,7 +102,8 @@ def serve(
     loop: Annotated[
         str,
         typer.Option(
-            help="Event loop: auto (uvloop when installed), uvloop or asyncio.",
+            help="Event loop: auto (Python's own while model work may run on the loop, as it "
+            "does by default on an embedded store; else uvloop when installed), uvloop or asyncio.",
             envvar="OMOTENASHI_LOOP",
         ),
     ] = "auto",
@@ -138,7 +139,7 @@ def serve(
     )
     settings.check_db()  # a clear error for memory:// before uvicorn starts
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    loop, http = _fast_io(loop)
+    loop, http = _fast_io(loop, settings.on_server())
     banner = (
         f"omotenashi serving {settings.db_label()} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}, keys "
@@ -176,17 +177,22 @@ def serve(
 LOOPS = ("auto", "uvloop", "asyncio")
 
 
-def _fast_io(loop: str = "auto") -> tuple[str, str]:
-    """The event loop (``auto``: uvloop when installed) and httptools when installed
+def _fast_io(loop: str = "auto", on_server: bool = False) -> tuple[str, str]:
+    """The event loop (``auto``: :func:`omotenashi.api.auto_loop` for a store on a database
+    server or not, uvloop only when installed) and httptools when installed
     (``uvicorn[standard]``), else h11."""
     from importlib.util import find_spec
+
+    from omotenashi.api import auto_loop
 
     if loop not in LOOPS:
         raise typer.BadParameter(f"{loop!r} is not one of {', '.join(LOOPS)}", param_hint="--loop")
     if loop == "uvloop" and not find_spec("uvloop"):
         raise typer.BadParameter("uvloop is not installed", param_hint="--loop")
     if loop == "auto":
-        loop = "uvloop" if find_spec("uvloop") else "asyncio"
+        loop = auto_loop(on_server)
+        if loop == "uvloop" and not find_spec("uvloop"):
+            loop = "asyncio"
     return loop, "httptools" if find_spec("httptools") else "h11"
 
 
