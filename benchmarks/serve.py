@@ -433,6 +433,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
     chosen = [name for name in SCENARIOS if name in chosen]  # cold_start first
+    from omotenashi.api import auto_loop
+
     folder = Path(tempfile.mkdtemp(prefix="omotenashi-serve-bench-"))
     ctx = multiprocessing.get_context("spawn")
     results = []
@@ -440,6 +442,8 @@ def main() -> None:
     # how the server ran, on every row (the loop as asked; the model-work setting as inherited)
     server = {
         "loop": args.loop,
+        # the loop the server runs (``auto``: Python's while model work may run on the loop)
+        "loop_used": auto_loop() if args.loop == "auto" else args.loop,
         "inline_ms": os.environ.get("OMOTENASHI_INLINE_MS", "default"),
         "blas_threads": os.environ.get("OMOTENASHI_BLAS_THREADS", "default"),
         "model": args.model,

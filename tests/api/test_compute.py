@@ -38,11 +38,11 @@ def limit(monkeypatch):
 def test_short_work_moves_onto_the_loop_and_long_work_off_it(limit):
     async def main():
         loop_thread = _where()
-        first = await compute(_where)  # nothing measured yet: the thread (it may build caches)
-        short = [await compute(_where) for _ in range(3)]
+        first = await compute(_burn, 0.1)  # nothing measured: the thread (it may build caches)
+        short = [await compute(_burn, 0.1) for _ in range(3)]
         long_one = await compute(_burn, 30)  # runs on the loop: the mean was short
-        after_long = await compute(_where)  # the mean is now above 2 ms
-        settles = [await compute(_where) for _ in range(40)]
+        after_long = await compute(_burn, 0.1)  # the mean is now above 2 ms
+        settles = [await compute(_burn, 0.1) for _ in range(40)]
         return loop_thread, first, short, long_one, after_long, settles
 
     loop_thread, first, short, long_one, after_long, settles = asyncio.run(main())
@@ -107,11 +107,11 @@ def test_while_the_thread_works_short_calls_wait_for_it_then_run_on_the_loop(lim
 
     async def main():
         load = _compute._load()
-        load.cpu_ms = 10.0  # long work: the next call goes to the thread
+        load.cpu_ms[slow_on_thread] = 10.0  # long work: it goes to the thread
         held = asyncio.ensure_future(compute(slow_on_thread))
         while not log:
             await asyncio.sleep(0.001)
-        load.cpu_ms = 0.1  # short again, but the thread is busy: wait for it
+        load.cpu_ms[short_call] = 0.1  # short, but the thread is busy: wait for it
         queued = [asyncio.ensure_future(compute(short_call)) for _ in range(3)]
         await asyncio.sleep(0.05)
         assert [event for event, _ in log] == ["thread starts"]  # nothing beside the thread
@@ -135,21 +135,24 @@ def test_a_waiting_short_call_goes_to_the_thread_when_the_mean_turns_long(limit)
 
     async def stream(load):
         for i in range(40):  # always a call on the thread, and the mean kept long
-            load.cpu_ms = 50.0
+            load.cpu_ms[_burn] = 50.0
             await compute(_burn, 1)
             stream_done.append(i)
 
+    def hold():
+        release.wait(5)
+
     async def main():
         load = _compute._load()
-        load.cpu_ms = 10.0
-        held = asyncio.ensure_future(compute(lambda: release.wait(5)))
+        load.cpu_ms[hold] = 10.0
+        held = asyncio.ensure_future(compute(hold))
         while not load.on_threads:
             await asyncio.sleep(0.001)
-        load.cpu_ms = 0.1  # short: the next call waits for the thread
+        load.cpu_ms[_where] = 0.1  # short: the next call waits for the thread
         waiting = asyncio.ensure_future(compute(_where))
         await asyncio.sleep(0.02)
         assert not waiting.done()
-        load.cpu_ms = 50.0
+        load.cpu_ms[_where] = 50.0
         streams = [asyncio.ensure_future(stream(load)) for _ in range(2)]
         await asyncio.sleep(0.01)
         release.set()
@@ -194,7 +197,7 @@ def test_errors_pass_through_either_way(limit):
         for _ in range(3):  # first on the thread, then on the loop
             with pytest.raises(ValueError, match="bad request"):
                 await compute(fails)
-        return _compute._load().cpu_ms
+        return _compute._load().cpu_ms.get(fails)
 
     assert asyncio.run(main()) is not None  # refusals count as work
 
@@ -235,3 +238,25 @@ def test_short_work_runs_on_the_loop_by_default_on_an_embedded_store_only(
     finally:
         monkeypatch.delenv("OMOTENASHI_INLINE_MS", raising=False)
         _compute.configure()
+
+
+def test_each_kind_of_work_has_its_own_mean(limit):
+    """Long work of one kind (a page of the access log) goes to the thread from its first call
+    on, however short the answers on the loop are; and a bound method of any instance is one
+    kind."""
+
+    class Log:
+        def entries(self):
+            return _burn(5)
+
+    async def main():
+        short = [await compute(_where) for _ in range(4)]  # on the loop after the first
+        logs = [await compute(Log().entries) for _ in range(3)]  # two instances, one kind
+        after = await compute(_where)
+        return short, logs, after, _where(), _compute._load().cpu_ms
+
+    short, logs, after, loop_thread, means = asyncio.run(main())
+    assert short[1:] == [loop_thread] * 3
+    assert all(w.startswith("omotenashi-model") for w in logs)
+    assert after == loop_thread  # the log's mean is its own
+    assert means[Log.entries] >= 4.0 and means[_where] < 2.0

@@ -19,23 +19,25 @@ against 992-1,087 req/s with p99 38-46 ms on the thread; a customer's event and 
 answer 1,253-1,289 against 856-932 req/s, the answers' p99 29-36 against 87-91 ms. Cached
 answers did not change; single events cost a fifth more on Python's loop (below).
 
-**Only short work runs on the loop.** A long answer there (a large catalogue with reasons)
-would stall every other request, health checks and cached answers included, for its whole
-length. ``compute`` keeps a running mean of the *CPU* time of the model work it ran (thread
-CPU time: waiting for the GIL or a lock does not count). While that mean is under the limit
-(``OMOTENASHI_INLINE_MS``, default 2 ms), calls run on the loop; above it, on the thread, so the
-loop is never held for long by work that is usually long, and one unexpectedly long call raises
-the mean and sends the next ones to the thread until short ones bring it down. The first call,
-which may build caches, goes to the thread. Work on the loop and on the thread never overlap
-(the loop would hold the GIL against the thread, and each of the thread's GIL releases would
-cost it a switch interval): a call for the loop that arrives while calls are on the thread waits
-(without blocking the loop) until the thread has none, and meanwhile no call is sent to the
-thread unless the mean says long, so the thread's queue only shrinks and empties within its few
-calls. A waiting call looks again each time one of the thread's calls ends: when the mean has
-turned long, it queues on the thread behind them. (Two earlier versions got this wrong: one let
-the thread's queue grow under load, so a waiter waited up to half a second; the other sent every
-call to the thread while any was there, so under a load sustained from its start the setting
-never engaged.)
+**Only short work runs on the loop.** A long answer there (a large catalogue with reasons) would
+stall every other request, health checks and cached answers included, for its whole length.
+``compute`` keeps a running mean of the *CPU* time of each kind of work it ran (the function
+called: a customer's answer, an item's, a page of the access log; thread CPU time: waiting for
+the GIL or a lock does not count). While a kind's mean is under the limit
+(``OMOTENASHI_INLINE_MS``, default 2 ms), its calls run on the loop; above it, on the thread, so
+the loop is never held for long by work that is usually long, and one unexpectedly long call
+raises the mean and sends the next ones to the thread until short ones bring it down. A kind's
+first call, which may build caches, goes to the thread; and a kind that is long (reading a month
+of the access log) never rides on the short answers' mean. Work on the loop and on the thread
+never overlap (the loop would hold the GIL against the thread, and each of the thread's GIL
+releases would cost it a switch interval): a call for the loop that arrives while calls are on
+the thread waits (without blocking the loop) until the thread has none, and meanwhile no call is
+sent to the thread unless the mean says long, so the thread's queue only shrinks and empties
+within its few calls. A waiting call looks again each time one of the thread's calls ends: when
+the mean has turned long, it queues on the thread behind them. (Two earlier versions got this
+wrong: one let the thread's queue grow under load, so a waiter waited up to half a second; the
+other sent every call to the thread while any was there, so under a load sustained from its
+start the setting never engaged.)
 
 **Not on a database server.** On PostgreSQL every call waits for the store's round trips, and
 on the loop that wait would stall every other request while the CPU mean stays short: there the
@@ -87,26 +89,34 @@ _executor: ThreadPoolExecutor | None = None
 _WEIGHT = 0.1  # of the newest call in the running mean of CPU milliseconds
 
 
+def kind(fn: Callable[..., Any]) -> object:
+    """The kind of work ``fn`` does, which a running mean is kept for: the function (a bound
+    method's, so every workspace's store method is one kind)."""
+    return getattr(fn, "__func__", fn)
+
+
 class _Load:
-    """What ``compute`` knows on one event loop: the running mean of its calls' CPU
-    milliseconds (None before the first call ends), the calls on the model threads and an event
-    set when one of them ends (calls waiting to run on the loop look again then)."""
+    """What ``compute`` knows on one event loop: the running mean of the CPU milliseconds of
+    each kind of call (:func:`kind`; none before its first call ends), the calls on the model
+    threads and an event set when one of them ends (calls waiting to run on the loop look
+    again then)."""
 
     def __init__(self) -> None:
-        self.cpu_ms: float | None = None
+        self.cpu_ms: dict[object, float] = {}
         self.on_threads = 0  # touched only on the loop's thread
         self.thread_call_ended = asyncio.Event()
 
     def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean
-        (also when it raises: a refusal is work too)."""
+        """``fn(*args, **kwargs)``, adding its CPU time on this thread to its kind's running
+        mean (also when it raises: a refusal is work too)."""
         start = time.thread_time()
         try:
             return fn(*args, **kwargs)
         finally:
             spent = (time.thread_time() - start) * 1000.0
-            mean = self.cpu_ms
-            self.cpu_ms = spent if mean is None else mean + _WEIGHT * (spent - mean)
+            key = kind(fn)
+            mean = self.cpu_ms.get(key)
+            self.cpu_ms[key] = spent if mean is None else mean + _WEIGHT * (spent - mean)
             WORK.add(spent / 1000.0)
 
 
@@ -212,26 +222,27 @@ def _load() -> _Load:
     return load
 
 
-def runs_inline(load: _Load, limit_ms: float | None = None) -> bool:
-    """Whether the next call runs on the event loop (see the module docstring)."""
+def runs_inline(load: _Load, key: object, limit_ms: float | None = None) -> bool:
+    """Whether the next call of kind ``key`` runs on the event loop (module docstring)."""
     limit = inline_ms() if limit_ms is None else limit_ms
-    return load.cpu_ms is not None and load.cpu_ms < limit
+    mean = load.cpu_ms.get(key)
+    return mean is not None and mean < limit
 
 
 async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``: on the event loop while model work is short (once the model
     threads have no call), else on the model thread (module docstring)."""
-    load = _load()
-    if runs_inline(load, _INLINE_MS):
+    load, key = _load(), kind(fn)
+    if runs_inline(load, key, _INLINE_MS):
         # let the loop take one turn first: it reads and starts the requests that are in
         # before this one holds it (module docstring, "One turn first")
         await asyncio.sleep(0)
     # short work runs on the loop once the thread has no call; each time one of the thread's
     # calls ends, look again (the mean may have turned long meanwhile: then behind them, on the
     # thread, rather than waiting for a thread that new long calls may keep busy)
-    while load.on_threads and runs_inline(load, _INLINE_MS):
+    while load.on_threads and runs_inline(load, key, _INLINE_MS):
         await load.thread_call_ended.wait()
-    if runs_inline(load, _INLINE_MS):
+    if runs_inline(load, key, _INLINE_MS):
         return load.timed(fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
     call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
