@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import time
 import uuid
 import warnings
 
@@ -172,6 +173,37 @@ def test_serving_freezes_long_lived_objects(store_copy):
     settings = ServiceSettings(db=str(store_copy), warm_customers=0)
     with TestClient(create_app(settings)):
         assert gc.get_freeze_count() > 10_000  # the loaded model and the store are frozen
+
+
+def test_the_answer_cache_holds_nothing_the_garbage_collector_walks(store_copy):
+    """Every answer no cache held is stored (another n, a filter, an excluded item): up to
+    200,000 of them. Their keys must be plain tuples the collector stops tracking, or each one
+    adds to every full collection (which then grew to 13 ms a pass within 10 s of load)."""
+    # no training and no model swap during the test: a swap freezes what is there (gc.freeze)
+    settings = ServiceSettings(
+        db=str(store_copy), auth=False, warm_on_start_s=30, train_on_start=False
+    )
+    with TestClient(create_app(settings)) as client:
+        ws = client.app.state.service.workspaces.get("default")
+        customers = ws.models.main.user_ids_.tolist()[:5]
+        items = ws.models.main.item_ids_.tolist()[:3]
+        for customer in customers:
+            for n, item in enumerate(items, start=3):
+                query = {"n": n, "exclude": item, "category": "none", "diversity": 0.2}
+                answer = client.get(f"/v1/customers/{customer}/recommendations", params=query)
+                assert answer.status_code == 200, answer.text
+        # the one-off answers (the warmed defaults were frozen with the model at start-up)
+        keys = [key for key in ws.cache._data if key[0] == "customer" and key[2] != 10]
+        assert len(keys) == len(customers) * len(items)
+        tracked = keys
+        for _ in range(10):  # a pass untracks the inner tuples, the next the keys holding them
+            gc.collect()  # (a pass asked for while another thread's is running does nothing)
+            tracked = [key for key in tracked if gc.is_tracked(key)]
+            if not tracked:
+                break
+            time.sleep(0.05)
+        assert tracked == []
+        assert all(type(ws.cache._data[key]) is bytes for key in keys)  # answers: bytes
 
 
 def test_writer_acknowledges_only_after_the_log_is_synced(tmp_path, monkeypatch):

@@ -127,6 +127,29 @@ def test_read_interactions_positional_map_ml100k():
     assert np.isclose(frame["rating"].mean(), 3.52986)
 
 
+def test_a_map_by_position_reads_past_a_header_of_words(tmp_path):
+    """``--map user=0,...`` on a file with a header of words (MovieLens' ``ratings.csv``, CDNOW's
+    master file): the header is not read as a customer's rating (the import does the same,
+    ``files.header_and_map``); a first line of numbers stays a row."""
+    headed = tmp_path / "ratings.csv"
+    headed.write_text(
+        "userId,movieId,rating,timestamp\n1,10,4.0,964982703\n1,20,3.5,964981247\n"
+        "2,10,5.0,964982224\n"
+    )
+    frame = read_interactions(headed, "user=0,item=1,rating=2,time=3")
+    assert frame["user_id"].astype(str).tolist() == ["1", "1", "2"]
+    assert frame["rating"].tolist() == [4.0, 3.5, 5.0]
+    assert frame["timestamp"].iloc[0] == pd.Timestamp(964982703, unit="s", tz="UTC")
+    bare = tmp_path / "bare.csv"
+    bare.write_text("1,10,4.0,964982703\n2,10,5.0,964982224\n")
+    frame = read_interactions(bare, "user=0,item=1,rating=2,time=3")
+    assert frame["user_id"].astype(str).tolist() == ["1", "2"]
+    clicks = tmp_path / "clicks.csv"
+    clicks.write_text("session item when\n7 a 1400000000\n7 b 1400000060\n")
+    sessions = read_sessions(clicks, "session=0,item=1,time=2")
+    assert sessions["item_id"].tolist() == ["a", "b"]
+
+
 def test_reader_errors(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("u,i,r\n1,2,5\n")

@@ -2,8 +2,8 @@
 
 The map says which column of the file holds what: ``user=userId,item=movieId,rating=rating,
 time=timestamp`` (``customer=`` works for ``user=``, as in imports). Values are column names, or
-0-based positions for files without a header. The file is read and the map parsed by
-``omotenashi.files``, like every other file.
+0-based positions (a header of words, if the file has one, is read past). The file is read and
+the map parsed by ``omotenashi.files``, like every other file.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from omotenashi.files import (
     SESSIONS,
     CsvOptions,
     MapKeys,
+    header_and_map,
     parse_column_map,
     read_table,
 )
@@ -79,8 +80,10 @@ def _load(
     path, mapping, keys: MapKeys, encoding: str = "utf-8", decimal: str = "."
 ) -> pd.DataFrame:
     mapping = parse_column_map(mapping, keys)
-    positional = all(v.isdigit() for v in mapping.values())
-    frame = _read(path, positional, encoding, decimal)
+    # a map by position reads past a header of words, as an import does (files.header_and_map)
+    options = CsvOptions(encoding=encoding, decimal=decimal, text=False)
+    header, mapping = header_and_map(Path(path), mapping, options)
+    frame = _read(path, not header, encoding, decimal)
     return pd.DataFrame({k: _column(frame, v, k, path).to_numpy() for k, v in mapping.items()})
 
 
