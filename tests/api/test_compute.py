@@ -10,7 +10,7 @@ import time
 import pytest
 
 from omotenashi.api import _compute
-from omotenashi.api._compute import compute
+from omotenashi.api._compute import compute, kind
 
 
 def _where() -> str:
@@ -107,11 +107,11 @@ def test_while_the_thread_works_short_calls_wait_for_it_then_run_on_the_loop(lim
 
     async def main():
         load = _compute._load()
-        load.cpu_ms[slow_on_thread] = 10.0  # long work: it goes to the thread
+        load.cpu_ms[kind(slow_on_thread)] = 10.0  # long work: it goes to the thread
         held = asyncio.ensure_future(compute(slow_on_thread))
         while not log:
             await asyncio.sleep(0.001)
-        load.cpu_ms[short_call] = 0.1  # short, but the thread is busy: wait for it
+        load.cpu_ms[kind(short_call)] = 0.1  # short, but the thread is busy: wait for it
         queued = [asyncio.ensure_future(compute(short_call)) for _ in range(3)]
         await asyncio.sleep(0.05)
         assert [event for event, _ in log] == ["thread starts"]  # nothing beside the thread
@@ -135,7 +135,7 @@ def test_a_waiting_short_call_goes_to_the_thread_when_the_mean_turns_long(limit)
 
     async def stream(load):
         for i in range(40):  # always a call on the thread, and the mean kept long
-            load.cpu_ms[_burn] = 50.0
+            load.cpu_ms[kind(_burn)] = 50.0
             await compute(_burn, 1)
             stream_done.append(i)
 
@@ -144,15 +144,15 @@ def test_a_waiting_short_call_goes_to_the_thread_when_the_mean_turns_long(limit)
 
     async def main():
         load = _compute._load()
-        load.cpu_ms[hold] = 10.0
+        load.cpu_ms[kind(hold)] = 10.0
         held = asyncio.ensure_future(compute(hold))
         while not load.on_threads:
             await asyncio.sleep(0.001)
-        load.cpu_ms[_where] = 0.1  # short: the next call waits for the thread
+        load.cpu_ms[kind(_where)] = 0.1  # short: the next call waits for the thread
         waiting = asyncio.ensure_future(compute(_where))
         await asyncio.sleep(0.02)
         assert not waiting.done()
-        load.cpu_ms[_where] = 50.0
+        load.cpu_ms[kind(_where)] = 50.0
         streams = [asyncio.ensure_future(stream(load)) for _ in range(2)]
         await asyncio.sleep(0.01)
         release.set()
@@ -197,7 +197,7 @@ def test_errors_pass_through_either_way(limit):
         for _ in range(3):  # first on the thread, then on the loop
             with pytest.raises(ValueError, match="bad request"):
                 await compute(fails)
-        return _compute._load().cpu_ms.get(fails)
+        return _compute._load().cpu_ms.get(kind(fails))
 
     assert asyncio.run(main()) is not None  # refusals count as work
 
@@ -259,4 +259,6 @@ def test_each_kind_of_work_has_its_own_mean(limit):
     assert short[1:] == [loop_thread] * 3
     assert all(w.startswith("omotenashi-model") for w in logs)
     assert after == loop_thread  # the log's mean is its own
-    assert means[Log.entries] >= 4.0 and means[_where] < 2.0
+    assert means[kind(Log.entries)] >= 4.0 and means[kind(_where)] < 2.0
+    assert kind(Log().entries) == kind(Log().entries) == kind(Log.entries)
+    assert kind([].append) == kind([].append)  # builtin methods too: the means stay few

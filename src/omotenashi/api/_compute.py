@@ -89,10 +89,12 @@ _executor: ThreadPoolExecutor | None = None
 _WEIGHT = 0.1  # of the newest call in the running mean of CPU milliseconds
 
 
-def kind(fn: Callable[..., Any]) -> object:
-    """The kind of work ``fn`` does, which a running mean is kept for: the function (a bound
-    method's, so every workspace's store method is one kind)."""
-    return getattr(fn, "__func__", fn)
+def kind(fn: Callable[..., Any]) -> tuple[str | None, str]:
+    """The kind of work ``fn`` does, which a running mean is kept for: where its code is
+    (module and qualified name), so a method is one kind whatever its instance (every
+    workspace's), and the kinds are as few as the places that call ``compute``."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return getattr(fn, "__module__", None), name
 
 
 class _Load:
@@ -102,7 +104,7 @@ class _Load:
     again then)."""
 
     def __init__(self) -> None:
-        self.cpu_ms: dict[object, float] = {}
+        self.cpu_ms: dict[tuple[str | None, str], float] = {}
         self.on_threads = 0  # touched only on the loop's thread
         self.thread_call_ended = asyncio.Event()
 
@@ -222,7 +224,7 @@ def _load() -> _Load:
     return load
 
 
-def runs_inline(load: _Load, key: object, limit_ms: float | None = None) -> bool:
+def runs_inline(load: _Load, key: tuple[str | None, str], limit_ms: float | None = None) -> bool:
     """Whether the next call of kind ``key`` runs on the event loop (module docstring)."""
     limit = inline_ms() if limit_ms is None else limit_ms
     mean = load.cpu_ms.get(key)
