@@ -61,7 +61,8 @@ def test_work_on_the_loop_lets_the_loop_take_a_turn_first(limit):
     and starting the requests already in), then runs; the order of the calls is kept."""
 
     async def main():
-        await compute(_where)  # the first call goes to the thread; later ones run on the loop
+        await compute([].append, 0)  # a kind's first call goes to the thread; later ones
+        await compute(_where)  # run on the loop
         order = []
         loop = asyncio.get_running_loop()
         loop.call_soon(order.append, "ready before")
