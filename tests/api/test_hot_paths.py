@@ -286,6 +286,60 @@ def test_a_failed_sync_fails_the_requests(tmp_path, monkeypatch):
         om.close()
 
 
+def test_writer_wakes_an_event_loop_once_per_sync(tmp_path, monkeypatch):
+    """Requests waiting on an event loop are acknowledged with one wake-up of the loop per disk
+    sync (each wake-up from another thread costs Python's loop a write to its self-pipe), each
+    with its own events' results; a request given up (cancelled) is skipped; a failed sync
+    fails every request on the loop."""
+    import asyncio
+    import os
+
+    from omotenashi.errors import StorageError
+    from omotenashi.events import Event
+    from omotenashi.services import EventWriter
+
+    om = Omotenashi(tmp_path / "shop.db")
+    writer = EventWriter(om, lambda events, results: None)
+
+    async def burst(count: int, cancel: int | None = None):
+        loop = asyncio.get_running_loop()
+        wakes = []
+        original = loop.call_soon_threadsafe
+
+        def counted(callback, *args, **kwargs):
+            wakes.append(callback)
+            return original(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted
+        batches = [[Event.model_validate(e) for e in _events(1 + i % 3)] for i in range(count)]
+        futures = [writer.submit(batch, loop) for batch in batches]
+        if cancel is not None:
+            futures[cancel].cancel()
+        done = await asyncio.gather(*futures, return_exceptions=True)
+        return batches, done, wakes
+
+    try:
+        syncs = writer.syncs
+        batches, done, wakes = asyncio.run(burst(40, cancel=5))
+        assert 1 <= len(wakes) <= writer.syncs - syncs < 40
+        assert isinstance(done[5], asyncio.CancelledError)
+        for i, (batch, results) in enumerate(zip(batches, done, strict=True)):
+            if i != 5:
+                assert [r.event_id for r in results] == [e.event_id for e in batch]
+                assert all(r.stored for r in results)
+        assert len(om.events_frame()) == sum(len(b) for b in batches)  # the cancelled too
+
+        def broken(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fsync", broken)
+        _, failed, wakes = asyncio.run(burst(4))
+        assert all(isinstance(f, StorageError) for f in failed) and 1 <= len(wakes) <= 4
+    finally:
+        writer.close()
+        om.close()
+
+
 def test_answers_are_precomputed_before_the_server_listens(store_copy):
     """No request meets a cold cache right after start-up: the default answers are ready
     before the first request (here the whole small store fits the start-up budget)."""

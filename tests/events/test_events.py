@@ -140,3 +140,31 @@ def test_engine_reports_the_bad_field(om) -> None:  # noqa: ANN001
             ]
         )
     assert om.stats()["events"] == 0  # the good event of the batch was not written either
+
+
+def test_a_time_column_opening_with_a_word_is_read_without_a_warning() -> None:
+    """A first value pandas cannot guess a format from (a word, a note) used to make pandas
+    warn on the importer's terminal before it read the column value by value; the column is
+    read the same way, silently, and what is a time stays one."""
+    import warnings
+
+    import pandas as pd
+
+    from omotenashi.events import text_times
+
+    column = pd.Series(["unknown", "2020-01-02 10:00", "", None, "3 March 2021"], dtype="string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        times = text_times(column)
+    assert times.isna().tolist() == [True, False, True, True, False]
+    assert times[1] == pd.Timestamp("2020-01-02 10:00", tz="UTC")
+    assert times[4] == pd.Timestamp("2021-03-03", tz="UTC")
+    iso = pd.Series(["2020-01-02T10:00:00Z", "2020-01-03T11:30:00Z", "late"], dtype="string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = text_times(iso)
+    assert read[:2].tolist() == [
+        pd.Timestamp("2020-01-02 10:00", tz="UTC"),
+        pd.Timestamp("2020-01-03 11:30", tz="UTC"),
+    ]
+    assert pd.isna(read[2])

@@ -253,6 +253,36 @@ def test_since_training_an_items_events_weigh_as_the_training_weighs_them() -> N
     assert added == {"x": 5.0, "y": 1.0} and unliked == []
 
 
+def test_since_training_a_quantity_of_repeats_weighs_as_the_training_weighs_it() -> None:
+    """An aggregated row (12 plays of a song in one event) weighs ``1 + ln 12`` plays on the
+    live path, as in a training; a purchase's quantity is units bought, not repeats. Checked
+    against the pair weights a training computes from the same events."""
+    from omotenashi.services._recommendations import split_unlearnt
+
+    meta = {"rating_threshold": 4.0, "rating_unit": 1.0}
+    rows = [
+        (1, "song", "play", None, 12.0),
+        (2, "tea", "purchase", None, 3.0),
+        (3, "song", "view", None, None),
+        (4, "cup", "view", None, 1.0),
+    ]
+    added, unliked = split_unlearnt(rows, meta)
+    weights = EventWeights()
+    assert added["song"] == pytest.approx(weights.for_type("play") * (1 + math.log(12)) + 1.0)
+    events = pd.DataFrame(
+        {
+            "person_id": "c",
+            "item_id": [r[1] for r in rows],
+            "type": [r[2] for r in rows],
+            "quantity": [r[4] for r in rows],
+            "timestamp": pd.to_datetime([r[0] for r in rows], unit="D"),
+        }
+    )
+    trained = interactions_from_events(events, weights).set_index("item_id")["weight"]
+    assert added == pytest.approx(trained.to_dict())
+    assert unliked == []
+
+
 def test_the_visit_joins_the_weighed_events_without_counting_one_twice() -> None:
     """The HTTP service's live visit is stored as it comes, so its items are also among the
     events since the training: such an item moves to the end (the latest), its weight kept;

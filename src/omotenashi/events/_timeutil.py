@@ -129,13 +129,18 @@ def text_times(
     :func:`date_order`; an import keeps one order across a file's chunks); anything else as
     pandas reads it (the first value's format for all, value by value where that fails)."""
     import pandas as pd
+    from pandas.tseries.api import guess_datetime_format
 
     parts = slashed_parts(text)
     if parts is not None:
         return slashed_times(parts, order(parts))
-    parsed = pd.to_datetime(text, utc=True, errors="coerce")
+    # the first value's format, guessed here as pandas would: where none is found (a word),
+    # pandas would parse value by value too, but warn on the terminal of whoever imports
+    given = text[text.notna() & (text.str.len() > 0)]
+    fmt = guess_datetime_format(str(given.iloc[0])) if len(given) else None
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format=fmt or "mixed")
     retry = parsed.isna() & text.notna()
-    if retry.any():
+    if fmt is not None and retry.any():
         parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
     return parsed
 

@@ -134,15 +134,20 @@ class EventWeights:
         """Weight of one event of ``event_type``."""
         return float(self.weights.get(event_type, self.default))
 
-    def weight(self, event_type: str, rating: float | None = None) -> float:
+    def weight(
+        self, event_type: str, rating: float | None = None, quantity: float | None = None
+    ) -> float:
         """Weight of one event as a training sums it into its pair: its type's weight, a
-        rating's times its rating factor (an event's ``quantity`` is not read here)."""
+        rating's times its rating factor, times ``1 + ln(quantity)`` where its quantity counts
+        repeats (:func:`repeats_factor`)."""
         weight = self.for_type(event_type)
         if event_type == "rating" and weight != 0:
             value = np.array([np.nan if rating is None else rating])
             # one rating says nothing of its scale: open settings are read as stars (a trained
             # model's weights have them set: ``services.saved_weights``)
             weight *= float(_ratings_factor(value, self.on_scale(None, None))[0])
+        if quantity is not None and quantity > 1 and event_type not in UNIT_TYPES:
+            weight *= 1.0 + math.log(quantity)
         return weight
 
     def not_liked(self, event_type: str, rating: float | None = None) -> bool:

@@ -7,6 +7,7 @@ single-event requests share one fsync and each is still acknowledged only after 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -119,13 +120,22 @@ class EventWriter:
             )
             self._sync_thread.start()
 
-    def submit(self, events: Sequence[Event]) -> Future[list[TrackResult]]:
+    def submit(
+        self, events: Sequence[Event], loop: asyncio.AbstractEventLoop | None = None
+    ) -> Future[list[TrackResult]] | asyncio.Future[list[TrackResult]]:
         """Queue events; the future resolves once they are durable (or fails with the error).
 
         Their store rows are built here, on the caller's thread: the writer thread, which every
         request waits on, only writes.
+
+        ``loop``: the caller's running event loop (called on it); the future is then one of
+        that loop's, and the writer wakes the loop once for every request a disk sync
+        acknowledges, not once each. Python's loop pays each wake-up from another thread with a
+        write to its self-pipe and a read back: a fifth of a single event's server CPU, where
+        uvloop merges them.
         """
-        future: Future[list[TrackResult]] = Future()
+        future: Future[list[TrackResult]] | asyncio.Future[list[TrackResult]]
+        future = Future() if loop is None else loop.create_future()
         self._queue.put((self.om.ingest.prepare(events), future))
         return future
 
@@ -195,25 +205,64 @@ class EventWriter:
                         _fail(jobs, exc)
                 else:
                     self.syncs += 1
+                    woken: _Wakes = {}
                     for jobs, results in groups:
-                        _acknowledge(jobs, results)
+                        _acknowledge(jobs, results, woken)
+                    _wake(woken)
             if stop:
                 return
 
 
+#: Futures of event loops to settle, by loop: ``(future, result, error)`` (one wake-up each).
+_Wakes = dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, BaseException | None]]]
+
+
 def _acknowledge(
-    jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]], results: list[TrackResult]
+    jobs: list[tuple[PreparedEvents, Any]], results: list[TrackResult], woken: _Wakes | None = None
 ) -> None:
+    """Resolve each job's future with its events' results; the futures of event loops are
+    added to ``woken`` (settled by :func:`_wake`; at once without it)."""
     start = 0
+    settle = {} if woken is None else woken
     for prepared, future in jobs:
-        future.set_result(results[start : start + len(prepared)])
+        part = results[start : start + len(prepared)]
         start += len(prepared)
+        if isinstance(future, asyncio.Future):
+            settle.setdefault(future.get_loop(), []).append((future, part, None))
+        else:
+            future.set_result(part)
+    if woken is None:
+        _wake(settle)
 
 
-def _fail(jobs: list[tuple[PreparedEvents, Future[list[TrackResult]]]], exc: Exception) -> None:
+def _fail(jobs: list[tuple[PreparedEvents, Any]], exc: Exception) -> None:
     error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+    woken: _Wakes = {}
     for _, future in jobs:
-        future.set_exception(error)
+        if isinstance(future, asyncio.Future):
+            woken.setdefault(future.get_loop(), []).append((future, None, error))
+        else:
+            future.set_exception(error)
+    _wake(woken)
+
+
+def _wake(woken: _Wakes) -> None:
+    """Settle the futures of each event loop in one call on that loop."""
+    for loop, settled in woken.items():
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # the loop is closed (shutting down): nobody waits any more
+            pass
+
+
+def _settle(settled: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        if future.done():  # cancelled: the client went away
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 class SessionTracker:

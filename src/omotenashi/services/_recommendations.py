@@ -117,27 +117,29 @@ def unlearnt_items(
 
 
 def split_unlearnt(
-    rows: Sequence[tuple[int, str, str, float | None]], meta: dict[str, Any]
+    rows: Sequence[tuple], meta: dict[str, Any]
 ) -> tuple[dict[str, float], list[str]]:
-    """A person's events since the training, ``(seq, item_id, type, rating)`` oldest first, as
-    ``(added, unliked)``, judged by the model's own event weights as a training judges a pair.
+    """A person's events since the training, ``(seq, item_id, type, rating, quantity)`` oldest
+    first (the quantity may be left out), as ``(added, unliked)``, judged by the model's own
+    event weights as a training judges a pair.
 
     ``added``: per item, what its events add to its pair's weight (a purchase 5, a view 1, a
-    return -4), the item last met last; ``-inf`` where the item's latest rating is low (the
-    pair is not liked whatever it held, and a later good rating takes that back). They join the
-    answer's context with those weights, added to the history the model learnt: a purchase
-    returned since the training leaves a purchase made before it at 1, as the next training
-    would. ``unliked``: the items these events alone do not make liked (they add 0 or less, or
-    were rated low at last): seen, and left out of answers."""
+    return -4; 12 plays of a song ``1 + ln 12`` times a play's), the item last met last;
+    ``-inf`` where the item's latest rating is low (the pair is not liked whatever it held,
+    and a later good rating takes that back). They join the answer's context with those
+    weights, added to the history the model learnt: a purchase returned since the training
+    leaves a purchase made before it at 1, as the next training would. ``unliked``: the
+    items these events alone do not make liked (they add 0 or less, or were rated low at
+    last): seen, and left out of answers."""
     if not rows:
         return {}, []
     weights = saved_weights(meta)
     added: dict[str, float] = {}
     rated_low: dict[str, bool] = {}  # the latest rating of each rated item: low or not
-    for _, item, kind, rating in rows:
+    for _, item, kind, rating, *rest in rows:
         if weights.for_type(kind) == 0:
             continue  # a type no training counts
-        weight = weights.weight(kind, rating)
+        weight = weights.weight(kind, rating, rest[0] if rest else None)
         _add_last(added, item, weight)
         if kind == "rating" and rating is not None:
             rated_low[item] = weight <= 0  # ``EventWeights.not_liked`` of a counted type
@@ -422,23 +424,23 @@ class Recommendations:
 
     def _unlearnt_customers(
         self, meta: dict[str, Any]
-    ) -> dict[str, list[tuple[int, str, str, float | None]]]:
+    ) -> dict[str, list[tuple[int, str, str, float | None, float | None]]]:
         """The people with events stored since the model was trained, each with those events
-        as ``person_items_after`` gives them (``(seq, item_id, type, rating)``, the newest
+        as ``person_items_after`` gives them (``(seq, item_id, type, rating, quantity)``, the newest
         :data:`UNLEARNT_LIMIT`), read in one pass for the whole batch: their rows are redone
         one by one, with those events."""
         store = self._store()
         seq = meta.get("events_seq")
         if store is None or seq is None:
             return {}
-        by_id: dict[str, list[tuple[int, str, str, float | None]]] = {}
+        by_id: dict[str, list[tuple[int, str, str, float | None, float | None]]] = {}
         cursor = int(seq)
         while rows := store.events.after(cursor, _UNLEARNT_PAGE):
-            for s, c, a, item, kind, rating in rows:
+            for s, c, a, item, kind, rating, quantity in rows:
                 if item and (c or a):  # an event with a customer id is theirs (as the reads)
-                    by_id.setdefault(c or a, []).append((s, item, kind, rating))
+                    by_id.setdefault(c or a, []).append((s, item, kind, rating, quantity))
             cursor = rows[-1][0]
-        people: dict[str, list[tuple[int, str, str, float | None]]] = {}
+        people: dict[str, list[tuple[int, str, str, float | None, float | None]]] = {}
         for any_id, events in by_id.items():
             person = self._om.identities.person(any_id)
             if person is not None:
@@ -530,7 +532,7 @@ class Recommendations:
         estimator: Recommender,
         meta: dict[str, Any],
         customers: Sequence[str],
-        fresh: dict[str, list[tuple[int, str, str, float | None]]],
+        fresh: dict[str, list[tuple[int, str, str, float | None, float | None]]],
         n: int,
         rules: Rules | None,
     ) -> pd.DataFrame:

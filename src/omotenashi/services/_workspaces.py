@@ -265,13 +265,13 @@ class Workspace:
         """Drop the cached answers of these events' customers; add their items to the live
         visits, each marked liked or not by the served model's event weights (a return, a
         rating below the threshold: not liked). ``events`` are ``(customer_id, anonymous_id,
-        item_id, type, rating)``."""
+        item_id, type, rating, ...)``."""
         customers: set[str] = set()
         visits: list[tuple[str, str, bool]] = []
         unlearnt: list[str] = []
         aliases = self._aliases
         weights = saved_weights(self.models.meta)  # the served model's
-        for customer, anonymous, item, kind, rating in events:
+        for customer, anonymous, item, kind, rating, *_ in events:
             if customer:
                 customers.add(aliases.get(customer, customer) if aliases else customer)
             if item:

@@ -171,7 +171,7 @@ class IdentityChangeLog(HoldsPersonalData, Protocol):
 
 #: ``(seq, customer_id, anonymous_id, item_id, type, rating)``: what a follower needs of an event
 #: (whose answers to drop, which live visit it joins, and whether it says "not liked").
-FollowRow = tuple[int, str | None, str | None, str | None, str, float | None]
+FollowRow = tuple[int, str | None, str | None, str | None, str, float | None, float | None]
 
 
 @runtime_checkable
@@ -415,10 +415,10 @@ class Reads(Protocol):
 
     def person_items_after(
         self, keys: PersonKeys, seq: int, limit: int
-    ) -> list[tuple[int, str, str, float | None]]:
-        """``(seq, item_id, type, rating)`` of the person's events with an item stored after
-        ``seq`` (what happened since a model was trained), in arrival order; the newest
-        ``limit`` of them when there are more."""
+    ) -> list[tuple[int, str, str, float | None, float | None]]:
+        """``(seq, item_id, type, rating, quantity)`` of the person's events with an item
+        stored after ``seq`` (what happened since a model was trained), in arrival order; the
+        newest ``limit`` of them when there are more."""
         ...
 
     def count_customers(self) -> int:

@@ -205,11 +205,11 @@ class SQLEventCursor:
             )
 
     def after(self, seq: int, limit: int) -> list[FollowRow]:
-        """``(seq, customer_id, anonymous_id, item_id, type, rating)`` of up to ``limit`` events
-        stored after ``seq``, oldest first (a range read of ``seq``)."""
+        """``(seq, customer_id, anonymous_id, item_id, type, rating, quantity)`` of up to
+        ``limit`` events stored after ``seq``, oldest first (a range read of ``seq``)."""
         m = self._db.dialect.mark
         return self._db.read(
-            "SELECT seq, customer_id, anonymous_id, item_id, type, rating FROM events "
+            "SELECT seq, customer_id, anonymous_id, item_id, type, rating, quantity FROM events "
             f"WHERE seq > {m} ORDER BY seq LIMIT {m}",
             (seq, limit),
         )
@@ -1058,17 +1058,15 @@ class SQLReads:
 
     def person_items_after(
         self, keys: PersonKeys, seq: int, limit: int
-    ) -> list[tuple[int, str, str, float | None]]:
+    ) -> list[tuple[int, str, str, float | None, float | None]]:
         m = self._db.dialect.mark
         source, params = self._person_events(keys)
         rows = self._db.read(
-            f"SELECT pe.seq, pe.item_id, pe.type, pe.rating FROM ({source}) pe "
+            f"SELECT pe.seq, pe.item_id, pe.type, pe.rating, pe.quantity FROM ({source}) pe "
             f"WHERE pe.seq > {m} AND pe.item_id IS NOT NULL ORDER BY pe.seq DESC LIMIT {m}",
             [*params, seq, limit],
         )
-        return [
-            (int(s), str(i), str(t), None if r is None else float(r)) for s, i, t, r in rows[::-1]
-        ]
+        return [(int(s), str(i), str(t), _number(r), _number(q)) for s, i, t, r, q in rows[::-1]]
 
     def count_customers(self) -> int:
         """Known people with at least one event (merged ids counted once)."""
@@ -1655,3 +1653,8 @@ class SQLContactHistory:
             n = self._db.read(f"SELECT COUNT(*) FROM outreach_contacts WHERE {which}", params)
             self._db.execute(f"DELETE FROM outreach_contacts WHERE {which}", params)
         return int(n[0][0])
+
+
+def _number(value: object) -> float | None:
+    """A stored number as a float (None stays None)."""
+    return None if value is None else float(value)  # type: ignore[arg-type]

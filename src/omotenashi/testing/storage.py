@@ -446,14 +446,16 @@ class StoreConformance(_OneStore):
             for i in range(4)
         ]
         rows.append(event_row("f4", customer_id="c4", item_id="i4", type="rating", rating=1.5))
+        rows.append(event_row("f5", customer_id="c5", item_id="i5", type="play", quantity=12.0))
         store.events.insert(rows)
         everything = store.events.after(0, 100)
         seqs = [r[0] for r in everything]
-        assert seqs == sorted(seqs) and len(set(seqs)) == 5
+        assert seqs == sorted(seqs) and len(set(seqs)) == 6
         assert store.events.last_seq() == seqs[-1]
         assert [tuple(r[1:]) for r in everything] == [
-            *((f"c{i}", f"a{i}", f"i{i}", "view", None) for i in range(4)),
-            ("c4", None, "i4", "rating", 1.5),
+            *((f"c{i}", f"a{i}", f"i{i}", "view", None, None) for i in range(4)),
+            ("c4", None, "i4", "rating", 1.5, None),
+            ("c5", None, "i5", "play", None, 12.0),
         ]
         assert [r[0] for r in store.events.after(seqs[1], 2)] == seqs[2:4]
         assert store.events.after(seqs[-1], 10) == []
@@ -708,7 +710,8 @@ class StoreConformance(_OneStore):
                           ts=T0 + 5),
                 event_row("4", anonymous_id="dev", type="view", item_id="cup", ts=T0 + 1),
                 event_row("5", customer_id="c", type="visit", ts=T0 + 6),
-                event_row("6", customer_id="b", type="purchase", item_id="pot", ts=T0 + 2),
+                event_row("6", customer_id="b", type="purchase", item_id="pot", quantity=3.0,
+                          ts=T0 + 2),
                 event_row("7", customer_id="x", type="view", item_id="theirs", ts=T0 + 3),
             ]
         )  # fmt: skip
@@ -717,16 +720,16 @@ class StoreConformance(_OneStore):
         keys = ids.person_keys("c")
         assert keys is not None
         found = store.reads.person_items_after(keys, cut, 10)
-        assert [(i, t, r) for _, i, t, r in found] == [
-            ("tea", "rating", 2.0),
-            ("cup", "view", None),
-            ("pot", "purchase", None),
+        assert [(i, t, r, q) for _, i, t, r, q in found] == [
+            ("tea", "rating", 2.0, None),
+            ("cup", "view", None, None),
+            ("pot", "purchase", None, 3.0),
         ]
         seqs = [s for s, *_ in found]
         assert seqs == sorted(seqs) and seqs[0] > cut
-        assert [i for _, i, _, _ in store.reads.person_items_after(keys, cut, 2)] == ["cup", "pot"]
+        assert [r[1] for r in store.reads.person_items_after(keys, cut, 2)] == ["cup", "pot"]
         assert store.reads.person_items_after(keys, store.events.last_seq(), 10) == []
-        assert [i for _, i, _, _ in store.reads.person_items_after(keys, 0, 10)][0] == "old"
+        assert [r[1] for r in store.reads.person_items_after(keys, 0, 10)][0] == "old"
 
     def test_a_person_with_more_ids_than_sql_parameters(self, store: Store) -> None:
         """A shared kiosk or a bot: 40,000 device ids stitched to one customer (SQLite binds at

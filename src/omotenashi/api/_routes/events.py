@@ -77,7 +77,7 @@ async def post_events(ws: IngestWorkspace, request: Request) -> Response:
             f"events: at most {ws.settings.max_batch} events per request (got {len(events)})",
             field="events",
         )
-    results = await asyncio.wrap_future(ws.writer.submit(events))
+    results = await ws.writer.submit(events, asyncio.get_running_loop())
     stored = sum(r.stored for r in results)
     answer = {
         "received": len(results),
