@@ -212,12 +212,11 @@ def test_a_killed_server_leaves_no_worker_behind(make_server, store_copy):
     assert [p for p in children if _running(p)] == []
 
 
-@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_serve_runs_on_the_event_loop_asked_for(make_server, store_copy, loop):
-    """``serve --loop``: the start-up line names the loop, and recommendations are answered on
-    it (model work on the loop or its thread: see api/_compute.py)."""
+def _banner_after_answers(make_server, store_copy, *args: str) -> str:
+    """Start ``serve`` with ``args``, ask for three answers no cache holds (each checked), stop
+    it and return its start-up line (which names the loop)."""
     key = {"X-API-Key": create_key(store_copy, "default", "read")}
-    server = make_server(store_copy, "--loop", loop, "--no-train-on-start")
+    server = make_server(store_copy, *args, "--no-train-on-start")
     with Omotenashi(store_copy) as om:
         customer = str(om.events_frame()["customer_id"].iloc[0])
     for n in (3, 4, 5):  # answers no cache holds
@@ -230,8 +229,14 @@ def test_serve_runs_on_the_event_loop_asked_for(make_server, store_copy, loop):
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["recommendations"]) == n
     server.stop()
-    banner = server.proc.stderr.read().decode()
-    assert f"{loop} + " in banner
+    return server.proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_serve_runs_on_the_event_loop_asked_for(make_server, store_copy, loop):
+    """``serve --loop``: the start-up line names the loop, and recommendations are answered on
+    it (model work on the loop or its thread: see api/_compute.py)."""
+    assert f"{loop} + " in _banner_after_answers(make_server, store_copy, "--loop", loop)
 
 
 @pytest.mark.parametrize("inline_ms", [None, "0", "2"])
@@ -249,18 +254,4 @@ def test_serve_picks_the_loop_for_where_model_work_runs(
         monkeypatch.delenv("OMOTENASHI_INLINE_MS", raising=False)
     else:
         monkeypatch.setenv("OMOTENASHI_INLINE_MS", inline_ms)
-    key = {"X-API-Key": create_key(store_copy, "default", "read")}
-    server = make_server(store_copy, "--no-train-on-start")
-    with Omotenashi(store_copy) as om:
-        customer = str(om.events_frame()["customer_id"].iloc[0])
-    for n in (3, 4, 5):
-        answer = httpx.get(
-            f"{server.url}/v1/customers/{customer}/recommendations",
-            params={"n": n},
-            headers=key,
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-    server.stop()
-    banner = server.proc.stderr.read().decode()
-    assert f"{loop} + " in banner
+    assert f"{loop} + " in _banner_after_answers(make_server, store_copy)
