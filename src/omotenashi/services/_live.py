@@ -173,14 +173,14 @@ class EventWriter:
         try:
             results = self.om.ingest.write(batch)
         except Exception as exc:  # a storage failure: every waiting request learns it
-            _fail(jobs, exc)
+            _settle(_failed(jobs, exc))
             return
         try:
             self.on_stored(batch.events, results)
         except Exception:  # live state must never lose an acknowledged write
             log.exception("live update after a commit failed")
         if self._sync_thread is None:
-            _acknowledge(jobs, results)
+            _settle(_answered(jobs, results))
         else:
             self._synced.put((jobs, results))
 
@@ -201,61 +201,53 @@ class EventWriter:
                 try:
                     self._flush()
                 except Exception as exc:
-                    for jobs, _ in groups:
-                        _fail(jobs, exc)
+                    _settle([o for jobs, _ in groups for o in _failed(jobs, exc)])
                 else:
                     self.syncs += 1
-                    woken: _Wakes = {}
-                    for jobs, results in groups:
-                        _acknowledge(jobs, results, woken)
-                    _wake(woken)
+                    _settle([o for jobs, results in groups for o in _answered(jobs, results)])
             if stop:
                 return
 
 
-#: Futures of event loops to settle, by loop: ``(future, result, error)`` (one wake-up each).
-_Wakes = dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, BaseException | None]]]
+#: A request's future and what it learns: ``(future, results, None)`` or ``(future, None, error)``.
+_Outcome = tuple[Any, Any, BaseException | None]
 
 
-def _acknowledge(
-    jobs: list[tuple[PreparedEvents, Any]], results: list[TrackResult], woken: _Wakes | None = None
-) -> None:
-    """Resolve each job's future with its events' results; the futures of event loops are
-    added to ``woken`` (settled by :func:`_wake`; at once without it)."""
-    start = 0
-    settle = {} if woken is None else woken
+def _answered(jobs: list[tuple[PreparedEvents, Any]], results: list[TrackResult]) -> list[_Outcome]:
+    """Each job's future with its own events' results."""
+    out, start = [], 0
     for prepared, future in jobs:
-        part = results[start : start + len(prepared)]
+        out.append((future, results[start : start + len(prepared)], None))
         start += len(prepared)
-        if isinstance(future, asyncio.Future):
-            settle.setdefault(future.get_loop(), []).append((future, part, None))
-        else:
-            future.set_result(part)
-    if woken is None:
-        _wake(settle)
+    return out
 
 
-def _fail(jobs: list[tuple[PreparedEvents, Any]], exc: Exception) -> None:
+def _failed(jobs: list[tuple[PreparedEvents, Any]], exc: Exception) -> list[_Outcome]:
+    """Each job's future with the error (a ``StorageError``)."""
     error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
-    woken: _Wakes = {}
-    for _, future in jobs:
+    return [(future, None, error) for _, future in jobs]
+
+
+def _settle(outcomes: Sequence[_Outcome]) -> None:
+    """Settle every future: a thread's at once, an event loop's all in one call on that loop
+    (one wake-up a loop, not one a request; ``EventWriter.submit``)."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        future, result, error = outcome
         if isinstance(future, asyncio.Future):
-            woken.setdefault(future.get_loop(), []).append((future, None, error))
+            on_loops.setdefault(future.get_loop(), []).append(outcome)
+        elif error is None:
+            future.set_result(result)
         else:
             future.set_exception(error)
-    _wake(woken)
-
-
-def _wake(woken: _Wakes) -> None:
-    """Settle the futures of each event loop in one call on that loop."""
-    for loop, settled in woken.items():
+    for loop, settled in on_loops.items():
         try:
-            loop.call_soon_threadsafe(_settle, settled)
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
         except RuntimeError:  # the loop is closed (shutting down): nobody waits any more
             pass
 
 
-def _settle(settled: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+def _settle_on_loop(settled: list[_Outcome]) -> None:
     for future, result, error in settled:
         if future.done():  # cancelled: the client went away
             continue
