@@ -108,15 +108,16 @@ class _Load:
         self.on_threads = 0  # touched only on the loop's thread
         self.thread_call_ended = asyncio.Event()
 
-    def timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)``, adding its CPU time on this thread to its kind's running
-        mean (also when it raises: a refusal is work too)."""
+    def timed(
+        self, key: tuple[str | None, str], fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """``fn(*args, **kwargs)``, adding its CPU time on this thread to the running mean of
+        its kind ``key`` (also when it raises: a refusal is work too)."""
         start = time.thread_time()
         try:
             return fn(*args, **kwargs)
         finally:
             spent = (time.thread_time() - start) * 1000.0
-            key = kind(fn)
             mean = self.cpu_ms.get(key)
             self.cpu_ms[key] = spent if mean is None else mean + _WEIGHT * (spent - mean)
             WORK.add(spent / 1000.0)
@@ -245,9 +246,9 @@ async def compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     while load.on_threads and runs_inline(load, key, _INLINE_MS):
         await load.thread_call_ended.wait()
     if runs_inline(load, key, _INLINE_MS):
-        return load.timed(fn, *args, **kwargs)
+        return load.timed(key, fn, *args, **kwargs)
     context = contextvars.copy_context()  # the request's caller (the access log's key)
-    call = functools.partial(context.run, load.timed, fn, *args, **kwargs)
+    call = functools.partial(context.run, load.timed, key, fn, *args, **kwargs)
     load.on_threads += 1
     try:
         return await asyncio.get_running_loop().run_in_executor(_pool(), call)
