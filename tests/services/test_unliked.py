@@ -226,16 +226,16 @@ def test_since_training_an_items_events_weigh_as_the_training_weighs_them() -> N
 
     meta = {"rating_threshold": 4.0, "rating_unit": 1.0}
     rows = [
-        (1, "hated", "view", None),
-        (2, "hated", "rating", 1.0),
-        (3, "won", "rating", 2.0),
-        (4, "back", "purchase", None),
-        (5, "won", "rating", 5.0),
-        (6, "back", "return", None),
-        (7, "gone", "return", None),
-        (8, "new", "view", None),
-        (9, "new", "add_to_cart", None),
-        (10, "odd", "heartbeat", None),  # a type weighted 0: no training counts it
+        (1, "hated", "view", None, None),
+        (2, "hated", "rating", 1.0, None),
+        (3, "won", "rating", 2.0, None),
+        (4, "back", "purchase", None, None),
+        (5, "won", "rating", 5.0, None),
+        (6, "back", "return", None, None),
+        (7, "gone", "return", None, None),
+        (8, "new", "view", None, None),
+        (9, "new", "add_to_cart", None, None),
+        (10, "odd", "heartbeat", None, None),  # a type weighted 0: no training counts it
     ]
     table = {**EventWeights().weights, "heartbeat": 0.0}
     added, unliked = split_unlearnt(rows, {**meta, "event_weights": table})
@@ -249,7 +249,9 @@ def test_since_training_an_items_events_weigh_as_the_training_weighs_them() -> N
     assert list(added) == ["hated", "won", "back", "gone", "new"]
     assert unliked == ["hated", "gone"]
     # with the default weights a purchase weighs 5 and a view 1
-    added, unliked = split_unlearnt([(1, "x", "purchase", None), (2, "y", "view", None)], meta)
+    added, unliked = split_unlearnt(
+        [(1, "x", "purchase", None, None), (2, "y", "view", None, None)], meta
+    )
     assert added == {"x": 5.0, "y": 1.0} and unliked == []
 
 

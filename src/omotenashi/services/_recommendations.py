@@ -34,7 +34,7 @@ from omotenashi.services._training import (
     saved_weights,
     train,
 )
-from omotenashi.storage import PersonKeys
+from omotenashi.storage import PersonEvent, PersonKeys
 
 if TYPE_CHECKING:
     from omotenashi.services._engine import Omotenashi
@@ -117,11 +117,11 @@ def unlearnt_items(
 
 
 def split_unlearnt(
-    rows: Sequence[tuple], meta: dict[str, Any]
+    rows: Sequence[PersonEvent], meta: dict[str, Any]
 ) -> tuple[dict[str, float], list[str]]:
     """A person's events since the training, ``(seq, item_id, type, rating, quantity)`` oldest
-    first (the quantity may be left out), as ``(added, unliked)``, judged by the model's own
-    event weights as a training judges a pair.
+    first, as ``(added, unliked)``, judged by the model's own event weights as a training
+    judges a pair.
 
     ``added``: per item, what its events add to its pair's weight (a purchase 5, a view 1, a
     return -4; 12 plays of a song ``1 + ln 12`` times a play's), the item last met last;
@@ -136,10 +136,10 @@ def split_unlearnt(
     weights = saved_weights(meta)
     added: dict[str, float] = {}
     rated_low: dict[str, bool] = {}  # the latest rating of each rated item: low or not
-    for _, item, kind, rating, *rest in rows:
+    for _, item, kind, rating, quantity in rows:
         if weights.for_type(kind) == 0:
             continue  # a type no training counts
-        weight = weights.weight(kind, rating, rest[0] if rest else None)
+        weight = weights.weight(kind, rating, quantity)
         _add_last(added, item, weight)
         if kind == "rating" and rating is not None:
             rated_low[item] = weight <= 0  # ``EventWeights.not_liked`` of a counted type
@@ -422,9 +422,7 @@ class Recommendations:
         except AttributeError:
             return None
 
-    def _unlearnt_customers(
-        self, meta: dict[str, Any]
-    ) -> dict[str, list[tuple[int, str, str, float | None, float | None]]]:
+    def _unlearnt_customers(self, meta: dict[str, Any]) -> dict[str, list[PersonEvent]]:
         """The people with events stored since the model was trained, each with those events
         as ``person_items_after`` gives them (``(seq, item_id, type, rating, quantity)``, the newest
         :data:`UNLEARNT_LIMIT`), read in one pass for the whole batch: their rows are redone
@@ -433,14 +431,14 @@ class Recommendations:
         seq = meta.get("events_seq")
         if store is None or seq is None:
             return {}
-        by_id: dict[str, list[tuple[int, str, str, float | None, float | None]]] = {}
+        by_id: dict[str, list[PersonEvent]] = {}
         cursor = int(seq)
         while rows := store.events.after(cursor, _UNLEARNT_PAGE):
             for s, c, a, item, kind, rating, quantity in rows:
                 if item and (c or a):  # an event with a customer id is theirs (as the reads)
                     by_id.setdefault(c or a, []).append((s, item, kind, rating, quantity))
             cursor = rows[-1][0]
-        people: dict[str, list[tuple[int, str, str, float | None, float | None]]] = {}
+        people: dict[str, list[PersonEvent]] = {}
         for any_id, events in by_id.items():
             person = self._om.identities.person(any_id)
             if person is not None:
@@ -532,7 +530,7 @@ class Recommendations:
         estimator: Recommender,
         meta: dict[str, Any],
         customers: Sequence[str],
-        fresh: dict[str, list[tuple[int, str, str, float | None, float | None]]],
+        fresh: dict[str, list[PersonEvent]],
         n: int,
         rules: Rules | None,
     ) -> pd.DataFrame:

@@ -169,9 +169,14 @@ class IdentityChangeLog(HoldsPersonalData, Protocol):
         ...
 
 
-#: ``(seq, customer_id, anonymous_id, item_id, type, rating)``: what a follower needs of an event
-#: (whose answers to drop, which live visit it joins, and whether it says "not liked").
+#: ``(seq, customer_id, anonymous_id, item_id, type, rating, quantity)``: what a follower needs
+#: of an event (whose answers to drop, which live visit it joins, whether it says "not liked"
+#: and how much it weighs).
 FollowRow = tuple[int, str | None, str | None, str | None, str, float | None, float | None]
+
+#: ``(seq, item_id, type, rating, quantity)``: one of a person's events with an item, as the
+#: live path weighs it (``Reads.person_items_after``).
+PersonEvent = tuple[int, str, str, float | None, float | None]
 
 
 @runtime_checkable
@@ -413,9 +418,7 @@ class Reads(Protocol):
         customer and anonymous indexes (merged ids and linked anonymous events included)."""
         ...
 
-    def person_items_after(
-        self, keys: PersonKeys, seq: int, limit: int
-    ) -> list[tuple[int, str, str, float | None, float | None]]:
+    def person_items_after(self, keys: PersonKeys, seq: int, limit: int) -> list[PersonEvent]:
         """``(seq, item_id, type, rating, quantity)`` of the person's events with an item
         stored after ``seq`` (what happened since a model was trained), in arrival order; the
         newest ``limit`` of them when there are more."""
@@ -869,6 +872,7 @@ __all__ = [
     "ErasureLog",
     "EventLog",
     "FollowRow",
+    "PersonEvent",
     "HoldsPersonalData",
     "GoalStore",
     "IdentityChangeLog",

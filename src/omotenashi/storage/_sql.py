@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from omotenashi.errors import DataError, NotFound, StorageError
 from omotenashi.events import now_micros
 from omotenashi.storage import _records as records
-from omotenashi.storage._base import FollowRow, PersonKeys
+from omotenashi.storage._base import FollowRow, PersonEvent, PersonKeys
 from omotenashi.storage._cipher import DEFAULT_PERSONAL_FIELDS, SEALED, FieldCipher
 from omotenashi.storage._cipher import is_sealed as _is_sealed
 from omotenashi.storage._decision_log import COLUMNS as DECISION_COLUMNS
@@ -1056,9 +1056,7 @@ class SQLReads:
         sql += " ORDER BY ts, seq"
         return records.events_frame(self._db.read(sql, params))
 
-    def person_items_after(
-        self, keys: PersonKeys, seq: int, limit: int
-    ) -> list[tuple[int, str, str, float | None, float | None]]:
+    def person_items_after(self, keys: PersonKeys, seq: int, limit: int) -> list[PersonEvent]:
         m = self._db.dialect.mark
         source, params = self._person_events(keys)
         rows = self._db.read(
