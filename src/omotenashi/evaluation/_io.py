@@ -9,6 +9,7 @@ the map parsed by ``omotenashi.files``, like every other file.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,15 +28,6 @@ from omotenashi.files import (
 
 #: The name this module had before the one parser moved to ``omotenashi.files`` (any key).
 parse_map = parse_column_map
-
-
-def _read(
-    path: str | os.PathLike, positional: bool, encoding: str = "utf-8", decimal: str = "."
-) -> pd.DataFrame:
-    """The file with pandas' types: text in ``encoding`` (a file that is not is refused with its
-    line and a hint, never read as the wrong characters), numbers with the ``decimal`` mark."""
-    options = CsvOptions(header=not positional, encoding=encoding, decimal=decimal, text=False)
-    return read_table(Path(path), options, field="data")
 
 
 def _column(frame: pd.DataFrame, spec: str, key: str, path) -> pd.Series:
@@ -79,11 +71,14 @@ def _time(values: pd.Series, key: str) -> pd.Series:
 def _load(
     path, mapping, keys: MapKeys, encoding: str = "utf-8", decimal: str = "."
 ) -> pd.DataFrame:
+    """The mapped columns of the file, read with pandas' types: text in ``encoding`` (a file
+    that is not is refused with its line and a hint, never read as the wrong characters),
+    numbers with the ``decimal`` mark; a map by position reads past a header of words, as an
+    import does (``files.header_and_map``)."""
     mapping = parse_column_map(mapping, keys)
-    # a map by position reads past a header of words, as an import does (files.header_and_map)
     options = CsvOptions(encoding=encoding, decimal=decimal, text=False)
     header, mapping = header_and_map(Path(path), mapping, options)
-    frame = _read(path, not header, encoding, decimal)
+    frame = read_table(Path(path), replace(options, header=header), field="data")
     return pd.DataFrame({k: _column(frame, v, k, path).to_numpy() for k, v in mapping.items()})
 
 
